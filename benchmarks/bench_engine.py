@@ -1,0 +1,234 @@
+"""Engine speed and memory against PyTorch scalar autograd, measured in one run.
+
+    python benchmarks/bench_engine.py            # all workloads (about a minute on 2 cores)
+    python benchmarks/bench_engine.py --quick    # smaller repeat counts
+
+Workloads, the same recipe for both engines:
+  * a seeded random DAG of 1e4 and 1e5 ops (+, *, **2, relu, tanh), each op reusing earlier nodes;
+  * a chain of 1e5 and 1e6 ops (microgradx only: its time may grow at most 12x for 10x the ops);
+  * forward + backward of a 2-16-16-1 tanh MLP over 100 two-moons points (mean squared error).
+
+Timings are as a user gets them: the cyclic garbage collector on. PyTorch uses 0-dim float64
+tensors with requires_grad and one thread. Memory is tracemalloc's count of bytes allocated while
+the graph is recorded, per node (PyTorch's graph lives in C++, which tracemalloc cannot see).
+Each figure is the best of a few repeats. Exits with status 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import platform
+import random
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from microgradx import Value
+
+OPS = ("add", "mul", "square", "relu", "tanh")
+
+
+def dag_recipe(n_ops: int, seed: int = 0) -> tuple[list[float], list[tuple[str, int, int]]]:
+    """Inputs and steps (op, i, j) of a random DAG; operands come from the 64 newest nodes."""
+    rng = random.Random(seed)
+    inputs = [rng.uniform(-1, 1) for _ in range(16)]
+    steps = []
+    for k in range(n_ops):
+        size = len(inputs) + k
+        i = size - 1 - rng.randrange(min(size, 64))
+        j = size - 1 - rng.randrange(min(size, 64))
+        steps.append((rng.choice(OPS), i, j))
+    return inputs, steps
+
+
+def run_dag(
+    inputs: list[float],
+    steps: list[tuple[str, int, int]],
+    leaf: Callable[[float], Any],
+    apply: dict[str, Callable[..., Any]],
+) -> list[Any]:
+    values = [leaf(x) for x in inputs]
+    for op, i, j in steps:
+        values.append(apply[op](values[i], values[j]))
+    values[-1].backward()
+    return values
+
+
+def microgradx_ops() -> dict[str, Callable[..., Any]]:
+    return {
+        "add": lambda a, b: a + b,
+        "mul": lambda a, b: a * b,
+        "square": lambda a, b: a**2,
+        "relu": lambda a, b: a.relu(),
+        "tanh": lambda a, b: a.tanh(),
+    }
+
+
+def torch_ops(torch: Any) -> dict[str, Callable[..., Any]]:
+    return {
+        "add": lambda a, b: a + b,
+        "mul": lambda a, b: a * b,
+        "square": lambda a, b: a**2,
+        "relu": lambda a, b: torch.relu(a),
+        "tanh": lambda a, b: torch.tanh(a),
+    }
+
+
+def best_of(repeats: int, work: Callable[[], object]) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        gc.collect()  # start each repeat from the same collector state
+        start = time.perf_counter()
+        result = work()
+        elapsed = time.perf_counter() - start
+        del result
+        best = min(best, elapsed)
+    return best
+
+
+def graph_bytes_per_node(n_ops: int) -> float:
+    inputs, steps = dag_recipe(n_ops)
+    ops = microgradx_ops()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        values = [Value(x) for x in inputs]
+        start = tracemalloc.get_traced_memory()[0]
+        for op, i, j in steps:
+            values.append(ops[op](values[i], values[j]))
+        graph = tracemalloc.get_traced_memory()[0] - start
+        # The list that holds the nodes belongs to the benchmark, not to the graph.
+        graph -= sys.getsizeof(values) - sys.getsizeof([None] * len(inputs))
+    finally:
+        tracemalloc.stop()
+    return graph / n_ops
+
+
+def moons(n: int = 100, seed: int = 0) -> tuple[list[list[float]], list[float]]:
+    rng = random.Random(seed)
+    xs, ys = [], []
+    for k in range(n):
+        t = math.pi * rng.random()
+        if k % 2 == 0:
+            point, label = [math.cos(t), math.sin(t)], 1.0
+        else:
+            point, label = [1 - math.cos(t), 0.5 - math.sin(t)], -1.0
+        xs.append([p + rng.gauss(0, 0.1) for p in point])
+        ys.append(label)
+    return xs, ys
+
+
+def mlp_step(
+    weights: list[list[list[Any]]],
+    xs: list[list[float]],
+    ys: list[float],
+    tanh: Callable[[Any], Any],
+) -> Any:
+    """One full-batch forward + backward of a tanh MLP; weights[l][j] = [w..., b] of unit j."""
+    total = 0.0
+    for x, y in zip(xs, ys):
+        activations: list[Any] = list(x)
+        for depth, layer in enumerate(weights):
+            last = depth == len(weights) - 1
+            outs = []
+            for unit in layer:
+                z = unit[-1]
+                for w, a in zip(unit, activations):
+                    z = z + w * a
+                outs.append(z if last else tanh(z))
+            activations = outs
+        total = total + (activations[0] - y) ** 2
+    loss = total * (1.0 / len(xs))
+    loss.backward()
+    return loss
+
+
+def mlp_weights(make: Callable[[float], Any], sizes: tuple[int, ...] = (2, 16, 16, 1)) -> Any:
+    rng = random.Random(1)
+    return [
+        [[make(rng.uniform(-1, 1)) for _ in range(n_in + 1)] for _ in range(n_out)]
+        for n_in, n_out in zip(sizes, sizes[1:])
+    ]
+
+
+def chain(n_ops: int) -> Value:
+    x = Value(0.5)
+    y = x
+    for k in range(n_ops // 2):
+        y = (y + 0.25).tanh() if k % 2 else (y * 0.9).tanh()
+    y.backward()
+    return y
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else 3
+
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is needed for the ratios: pip install torch==2.13.0", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+
+    def tensor(x: float) -> Any:
+        return torch.tensor(x, dtype=torch.float64, requires_grad=True)
+
+    print(
+        f"# microgradx engine benchmark ({platform.python_implementation()} "
+        f"{platform.python_version()}, torch {torch.__version__}, {platform.machine()})\n"
+    )
+    rows = []
+    results: dict[str, float] = {}
+    ours_ops, their_ops = microgradx_ops(), torch_ops(torch)
+    for n in (10_000, 100_000):
+        inputs, steps = dag_recipe(n)
+        ours = best_of(repeats, lambda: run_dag(inputs, steps, Value, ours_ops))
+        theirs = best_of(
+            repeats if n <= 10_000 else 1, lambda: run_dag(inputs, steps, tensor, their_ops)
+        )
+        results[f"dag{n}"] = theirs / ours
+        rows.append((f"random DAG, {n:.0e} ops", ours / n * 1e6, theirs / n * 1e6, theirs / ours))
+
+    xs, ys = moons()
+    ours_w = mlp_weights(Value)
+    their_w = mlp_weights(tensor)
+    ours = best_of(repeats, lambda: mlp_step(ours_w, xs, ys, lambda z: z.tanh()))
+    theirs = best_of(repeats, lambda: mlp_step(their_w, xs, ys, torch.tanh))
+    results["moons"] = theirs / ours
+    rows.append(("MLP 2-16-16-1, 100 moons points", ours * 1e3, theirs * 1e3, theirs / ours))
+
+    print("| workload (forward + backward) | microgradx | PyTorch scalar | speed-up |")
+    print("| --- | --- | --- | --- |")
+    for name, ours_t, theirs_t, ratio in rows:
+        unit = "ms/step" if "MLP" in name else "us/node"
+        print(f"| {name} | {ours_t:.2f} {unit} | {theirs_t:.2f} {unit} | {ratio:.1f}x |")
+
+    t5 = best_of(repeats, lambda: chain(100_000))
+    t6 = best_of(1, lambda: chain(1_000_000))
+    results["chain_growth"] = t6 / t5
+    per_node = graph_bytes_per_node(100_000)
+    results["bytes"] = per_node
+    print(f"\nchain of 1e5 ops: {t5:.3f} s; 1e6 ops: {t6:.3f} s; growth {t6 / t5:.1f}x for 10x ops")
+    print(f"memory: {per_node:.0f} bytes per recorded node (random DAG of 1e5 ops, tracemalloc)\n")
+
+    targets = [
+        ("DAG 1e4 at least 5x faster than PyTorch", results["dag10000"] >= 5),
+        ("DAG 1e5 at least 4x faster than PyTorch", results["dag100000"] >= 4),
+        ("moons MLP step at least 4x faster than PyTorch", results["moons"] >= 4),
+        ("at most 200 bytes per recorded node", results["bytes"] <= 200),
+        ("1e6 chain time at most 12x the 1e5 chain", results["chain_growth"] <= 12),
+    ]
+    for name, met in targets:
+        print(f"- [{'x' if met else ' '}] {name}")
+    return 0 if all(met for _, met in targets) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""microgradx: a scalar autodiff engine for learning, inspecting and testing backpropagation."""
+
+from microgradx.engine import (
+    AnomalyError,
+    Value,
+    apply,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    maximum,
+    minimum,
+    no_grad,
+    topological_order,
+    zero_grad,
+)
+from microgradx.gradcheck import GradcheckError, GradcheckReport, gradcheck
+from microgradx.ops import OPS, Op
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OPS",
+    "AnomalyError",
+    "GradcheckError",
+    "GradcheckReport",
+    "Op",
+    "Value",
+    "apply",
+    "detect_anomaly",
+    "enable_grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "topological_order",
+    "zero_grad",
+]

@@ -1,0 +1,65 @@
+"""Dependencies point one way; the engine core needs only the standard library."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
+
+# Lower layers first. A module may import only from modules before it in this list.
+LAYERS = ["ops", "engine", "gradcheck", "testing", "cli"]
+CORE = {"ops", "engine", "gradcheck"}  # standard library only
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "microgradx":  # from microgradx import ops -> microgradx.ops
+                names.update(f"microgradx.{alias.name}" for alias in node.names)
+            else:
+                names.add(node.module)
+    return names
+
+
+def _modules() -> dict[str, Path]:
+    return {
+        path.stem: path
+        for path in PACKAGE.glob("*.py")
+        if path.stem not in ("__init__", "__main__")
+    }
+
+
+def test_every_module_has_a_layer():
+    assert set(_modules()) == set(LAYERS), "place each new module in LAYERS"
+
+
+def test_modules_import_only_from_lower_layers():
+    for name, path in _modules().items():
+        for imported in _imports(path):
+            if imported.startswith("microgradx."):
+                target = imported.split(".")[1]
+                assert LAYERS.index(target) < LAYERS.index(name), f"{name} imports {target}"
+
+
+def test_core_modules_import_only_the_standard_library():
+    for name in CORE:
+        for imported in _imports(_modules()[name]):
+            top = imported.split(".")[0]
+            assert top == "microgradx" or top in sys.stdlib_module_names, f"{name}: {imported}"
+
+
+def test_package_imports_with_only_the_standard_library():
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import microgradx; print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(PACKAGE.parent)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip() == "ok", result.stderr

@@ -1,0 +1,430 @@
+"""Value and backward: the chain rule, accumulation, modes, numerics, errors, big graphs."""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+import tracemalloc
+import weakref
+from fractions import Fraction
+
+import pytest
+
+import microgradx as mg
+from microgradx import AnomalyError, Value, maximum, minimum, no_grad, topological_order, zero_grad
+
+# ---- the chain rule ---------------------------------------------------------------------------
+
+
+def test_lecture_neuron_gradients():
+    # o = tanh(x1*w1 + x2*w2 + b), the classic example: n = 0.8814, o = 0.7071.
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    o = n.tanh()
+    o.backward()
+    assert o.data == pytest.approx(math.sqrt(0.5), rel=1e-12)
+    dn = 1 - o.data**2  # 0.5
+    assert n.grad == pytest.approx(dn)
+    assert (x1.grad, w1.grad) == pytest.approx((dn * -3.0, dn * 2.0))
+    assert (x2.grad, w2.grad) == pytest.approx((dn * 1.0, 0.0))
+    assert b.grad == pytest.approx(dn)
+
+
+def test_reused_node_accumulates_gradient():
+    a = Value(3.0)
+    b = a + a  # two edges to the same node, not one
+    assert b.children == (a, a)
+    b.backward()
+    assert a.grad == 2.0
+
+
+def test_reuse_through_different_paths_sums_contributions():
+    a = Value(-2.0)
+    b = Value(3.0)
+    d = a * b
+    e = a + b
+    f = d * e
+    f.backward()
+    # df/da = b*e + d = 3*1 + (-6) = -3;  df/db = a*e + d = -2*1 - 6 = -8
+    assert (a.grad, b.grad) == (-3.0, -8.0)
+
+
+def test_backward_twice_accumulates_into_leaves_like_pytorch():
+    x = Value(2.0)
+    y = (x * x).tanh() * 3.0
+    y.backward()
+    once = x.grad
+    y.backward()
+    assert x.grad == pytest.approx(2 * once, rel=1e-15)  # leaves accumulate
+    assert y.grad == 1.0  # non-leaf nodes hold the latest pass, not a sum
+
+
+def test_zero_grad_resets_a_collection():
+    xs = [Value(1.0), Value(2.0)]
+    (xs[0] * xs[1]).backward()
+    zero_grad(xs)
+    assert [x.grad for x in xs] == [0.0, 0.0]
+
+
+def test_backward_with_an_upstream_gradient():
+    x = Value(3.0)
+    (x * 2).backward(gradient=0.5)
+    assert x.grad == 1.0
+
+
+def test_backward_of_a_leaf():
+    x = Value(3.0)
+    x.backward()
+    assert x.grad == 1.0
+
+
+def test_numbers_on_either_side_of_every_operator():
+    x = Value(2.0)
+    cases = {
+        "x + 1": (x + 1, 3.0),
+        "1 + x": (1 + x, 3.0),
+        "x - 1": (x - 1, 1.0),
+        "1 - x": (1 - x, -1.0),
+        "x * 3": (x * 3, 6.0),
+        "3 * x": (3 * x, 6.0),
+        "x / 4": (x / 4, 0.5),
+        "4 / x": (4 / x, 2.0),
+        "x ** 3": (x**3, 8.0),
+        "3 ** x": (3**x, 9.0),
+        "x ** x": (x**x, 4.0),
+        "-x": (-x, -2.0),
+        "abs(-x)": (abs(-x), 2.0),
+        "max": (maximum(x, 5), 5.0),
+        "min": (minimum(1, x), 1.0),
+    }
+    for name, (out, expected) in cases.items():
+        assert out.data == expected, name
+        assert isinstance(out, Value), name
+
+
+def test_numbers_of_other_real_types_are_accepted():
+    assert Value(Fraction(1, 4)).data == 0.25
+    assert Value(True).data == 1.0
+    assert (Value(1.0) + Fraction(1, 2)).data == 1.5
+
+
+def test_power_with_a_value_exponent_has_both_gradients():
+    a, b = Value(2.0), Value(3.0)
+    (a**b).backward()
+    assert a.grad == 12.0
+    assert b.grad == pytest.approx(8 * math.log(2))
+
+
+def test_two_to_the_x():
+    x = Value(3.0)
+    y = 2**x
+    y.backward()
+    assert y.data == 8.0
+    assert x.grad == pytest.approx(8 * math.log(2))
+
+
+def test_subgradient_choices_are_documented_and_hold():
+    for op, expected in [("relu", 0.0), ("__abs__", 0.0)]:
+        x = Value(0.0)
+        getattr(x, op)().backward()
+        assert x.grad == expected
+    x = Value(0.0)
+    x.leaky_relu(0.2).backward()
+    assert x.grad == 0.2
+    a, b = Value(1.0), Value(1.0)
+    maximum(a, b).backward()
+    assert (a.grad, b.grad) == (0.5, 0.5)
+
+
+# ---- IEEE-754: no op raises --------------------------------------------------------------------
+
+INF, NAN = math.inf, math.nan
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        (lambda: Value(1000).exp(), INF),
+        (lambda: 1 / Value(0), INF),
+        (lambda: -1 / Value(0), -INF),
+        (lambda: 1 / Value(-0.0), -INF),
+        (lambda: Value(0) / Value(0), NAN),
+        (lambda: Value(0).log(), -INF),
+        (lambda: Value(-1).log(), NAN),
+        (lambda: Value(-1).sqrt(), NAN),
+        (lambda: Value(10) ** 400, INF),
+        (lambda: Value(-10) ** 401, -INF),
+        (lambda: Value(-8) ** (1 / 3), NAN),
+        (lambda: Value(0) ** -1, INF),
+        (lambda: Value(-0.0) ** -1, -INF),
+        (lambda: 2 ** Value(5000), INF),
+        (lambda: Value(INF).sin(), NAN),
+        (lambda: Value(INF).cos(), NAN),
+        (lambda: Value(-1000).sigmoid(), 0.0),
+        (lambda: Value(1000).sigmoid(), 1.0),
+        (lambda: Value(800).tanh(), 1.0),
+        (lambda: Value(-1000).softplus(), 0.0),
+        (lambda: Value(1000).softplus(), 1000.0),
+        (lambda: Value(1e308) * 10, INF),
+        (lambda: Value(INF) - Value(INF), NAN),
+        (lambda: Value(NAN).relu(), NAN),
+        (lambda: maximum(Value(NAN), 1.0), NAN),
+    ],
+)
+def test_ops_follow_ieee_754_instead_of_raising(expression, expected):
+    out = expression()
+    if math.isnan(expected):
+        assert math.isnan(out.data)
+    else:
+        assert out.data == expected
+        assert math.copysign(1, out.data) == math.copysign(1, expected)
+    out.backward()  # the backward pass must not raise either
+
+
+def test_saturated_sigmoid_has_zero_gradient():
+    x = Value(-1000.0)
+    x.sigmoid().backward()
+    assert x.grad == 0.0
+
+
+def test_softplus_gradient_at_extremes():
+    for x0, expected in [(1000.0, 1.0), (-1000.0, 0.0)]:
+        x = Value(x0)
+        x.softplus().backward()
+        assert x.grad == expected
+
+
+def test_gradients_at_poles_are_infinite_not_errors():
+    x = Value(0.0)
+    x.log().backward()
+    assert x.grad == INF
+    y = Value(0.0)
+    y.sqrt().backward()
+    assert y.grad == INF
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["3", None, 1j, [1.0], object()])
+def test_value_rejects_non_real_data(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+
+
+@pytest.mark.parametrize("bad", ["a", None, 1j])
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+def test_operators_reject_non_real_operands(bad, op):
+    x = Value(1.0)
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        eval(f"x {op} bad", {"x": x, "bad": bad})
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        eval(f"bad {op} x", {"x": x, "bad": bad})
+
+
+def test_bad_label_and_gradient_are_rejected():
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=3)
+    with pytest.raises(TypeError, match="gradient"):
+        Value(1.0).backward(gradient="1")
+
+
+def test_bad_method_arguments_are_rejected():
+    with pytest.raises(TypeError, match="negative_slope"):
+        Value(1.0).leaky_relu("0.1")
+    with pytest.raises(TypeError, match="str"):
+        maximum(Value(1.0), "2")
+
+
+# ---- modes -------------------------------------------------------------------------------------
+
+
+def test_no_grad_records_no_graph():
+    x = Value(2.0)
+    with no_grad():
+        y = x * x + 1
+        assert not mg.is_grad_enabled()
+    assert y.data == 5.0
+    assert y.children == () and y.op is None
+    assert mg.is_grad_enabled()
+    z = x * x
+    assert z.children == (x, x)
+
+
+def test_no_grad_is_restored_after_an_exception():
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError
+    assert mg.is_grad_enabled()
+
+
+def test_no_grad_is_per_thread():
+    seen = []
+    with no_grad():
+        thread = threading.Thread(target=lambda: seen.append(mg.is_grad_enabled()))
+        thread.start()
+        thread.join()
+    assert seen == [True]
+
+
+def test_enable_grad_inside_no_grad():
+    x = Value(1.0)
+    with no_grad(), mg.enable_grad():
+        y = x + 1
+    assert y.children == (x, y.children[1])
+
+
+def test_detach_cuts_the_graph():
+    x = Value(3.0, label="x")
+    y = (x * x).detach()
+    z = y * x
+    z.backward()
+    assert y.op is None and y.children == ()
+    assert x.grad == 9.0  # only through the second factor
+
+
+def test_anomaly_mode_names_the_op_in_the_forward_pass():
+    with mg.detect_anomaly(), pytest.raises(AnomalyError) as info:
+        Value(2.0) * Value(3.0)  # fine
+        Value(-1.0).log()
+    error = info.value
+    assert (error.op, error.inputs, error.direction) == ("log", (-1.0,), "forward")
+    assert "log(-1.0) produced nan in the forward pass" in str(error)
+
+
+def test_anomaly_mode_names_the_op_in_the_backward_pass():
+    x = Value(0.0)
+    y = x.sqrt() * 0.0  # finite forward (0 * 0), but d sqrt/dx at 0 is inf
+    with mg.detect_anomaly(), pytest.raises(AnomalyError) as info:
+        y.backward()
+    assert info.value.op == "sqrt"
+    assert info.value.direction == "backward"
+
+
+def test_anomaly_mode_is_off_by_default_and_restored():
+    with mg.detect_anomaly():
+        pass
+    assert math.isinf(Value(1000).exp().data)
+
+
+def test_anomaly_mode_gives_the_same_gradients_when_nothing_is_wrong():
+    def run():
+        x = Value(0.3)
+        y = (x.sin() * x.exp() / (1 + x * x)).tanh()
+        y.backward()
+        return x.grad
+
+    plain = run()
+    with mg.detect_anomaly():
+        assert run() == plain
+
+
+# ---- big graphs: no recursion, no cycles, modest memory ----------------------------------------
+
+
+def test_million_op_chain_builds_runs_backward_and_prints():
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1e-6
+    y.backward()
+    assert x.grad == 1.0
+    assert y.data == pytest.approx(2.0)
+    assert repr(y).startswith("Value(data=")
+    assert len(topological_order(y)) == 2_000_001  # a constant leaf for each + 1e-6
+    del y  # freeing a deep chain must not overflow the C stack either
+
+
+def test_dropped_graph_is_freed_by_reference_counting_alone():
+    gc.collect()
+    gc.disable()
+    try:
+        x = Value(0.5)
+        y = x
+        for _ in range(2000):
+            y = (y * 1.001 + x).tanh() + maximum(y, 0.1) ** 2
+        y.backward()
+        refs = [weakref.ref(node) for node in topological_order(y) if node is not x]
+        del y
+        alive = sum(1 for ref in refs if ref() is not None)
+        assert alive == 0, f"{alive} nodes survived: the graph holds a reference cycle"
+        assert gc.collect() == 0  # and the cycle collector finds nothing left to do
+    finally:
+        gc.enable()
+
+
+def test_create_graph_cycle_is_broken_by_zero_grad():
+    # Documented: with create_graph=True, x.grad's graph refers back to x (as in PyTorch).
+    gc.collect()
+    gc.disable()
+    try:
+        x = Value(3.0)
+        (x**3).backward(create_graph=True)
+        ref = weakref.ref(x.grad)
+        zero_grad([x])
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_recorded_node_memory_is_small():
+    tracemalloc.start()
+    try:
+        x = Value(0.5)
+        before = tracemalloc.get_traced_memory()[0]
+        y = x
+        for _ in range(10_000):
+            y = (y * x).tanh()
+        per_node = (tracemalloc.get_traced_memory()[0] - before) / 20_000
+    finally:
+        tracemalloc.stop()
+    assert per_node < 200, f"{per_node:.0f} bytes per node"
+
+
+def test_topological_order_lists_inputs_before_outputs_once_each():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    order = topological_order(e)
+    assert len(order) == len(set(map(id, order))) == 5
+    position = {id(node): i for i, node in enumerate(order)}
+    for node in order:
+        for child in node.children:
+            assert position[id(child)] < position[id(node)]
+    assert order[-1] is e
+
+
+def test_repr_shows_data_grad_op_and_label():
+    x = Value(2.0, label="x")
+    y = x.tanh()
+    y.label = "y"
+    assert repr(x) == "Value(data=2.0, grad=0.0, label='x')"
+    assert repr(y) == f"Value(data={math.tanh(2.0)!r}, grad=0.0, op='tanh', label='y')"
+
+
+# ---- higher order through create_graph ---------------------------------------------------------
+
+
+def test_second_derivative_by_create_graph():
+    x = Value(0.7)
+    y = x.sin() * x.exp()
+    y.backward(create_graph=True)
+    first = x.grad
+    assert isinstance(first, Value)
+    assert first.data == pytest.approx(math.exp(0.7) * (math.sin(0.7) + math.cos(0.7)))
+    zero_grad([x])
+    first.backward()
+    assert x.grad == pytest.approx(2 * math.exp(0.7) * math.cos(0.7))
+
+
+def test_create_graph_gives_value_gradients_even_for_constant_derivatives():
+    x = Value(1.0)
+    (x + 2).backward(create_graph=True)
+    assert isinstance(x.grad, Value) and x.grad.data == 1.0
+
+
+def test_value_method_float():
+    assert float(Value(2.5)) == 2.5

@@ -1,0 +1,145 @@
+"""Every op in the table: value and derivatives at known points, and coverage of the table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+
+from microgradx import Value, apply, gradcheck
+from microgradx.engine import Value as EngineValue
+from microgradx.ops import OPS, all_members, markdown_table
+from microgradx.testing import op_inputs
+
+E = math.e
+LN2 = math.log(2)
+
+# label -> (inputs, value, local derivatives), computed by hand.
+KNOWN_POINTS: dict[str, tuple[tuple[float, ...], float, tuple[float, ...]]] = {
+    "+": ((2.0, 3.0), 5.0, (1.0, 1.0)),
+    "-": ((2.0, 3.0), -1.0, (1.0, -1.0)),  # sub
+    "*": ((2.0, 3.0), 6.0, (3.0, 2.0)),
+    "/": ((3.0, 2.0), 1.5, (0.5, -0.75)),
+    "**": ((2.0, 3.0), 8.0, (12.0, 8.0 * LN2)),
+    "**2": ((3.0,), 9.0, (6.0,)),
+    "**3": ((2.0,), 8.0, (12.0,)),
+    "**0.5": ((4.0,), 2.0, (0.25,)),
+    "**-1": ((2.0,), 0.5, (-0.25,)),
+    "**1.5": ((4.0,), 8.0, (3.0,)),
+    "2**": ((3.0,), 8.0, (8.0 * LN2,)),
+    "0.5**": ((1.0,), 0.5, (0.5 * math.log(0.5),)),
+    f"{E:g}**": ((1.0,), E, (E,)),
+    "neg": ((2.0,), -2.0, (-1.0,)),
+    "abs": ((-2.0,), 2.0, (-1.0,)),
+    "exp": ((1.0,), E, (E,)),
+    "log": ((E,), 1.0, (1 / E,)),
+    "sqrt": ((4.0,), 2.0, (0.25,)),
+    "tanh": ((0.5,), math.tanh(0.5), (1 - math.tanh(0.5) ** 2,)),
+    "σ": ((0.0,), 0.5, (0.25,)),
+    "ReLU": ((2.0,), 2.0, (1.0,)),
+    "LeakyReLU(0.01)": ((-2.0,), -0.02, (0.01,)),
+    "LeakyReLU(0.2)": ((3.0,), 3.0, (1.0,)),
+    "softplus": ((0.0,), LN2, (0.5,)),
+    "sin": ((math.pi / 6,), 0.5, (math.cos(math.pi / 6),)),
+    "cos": ((math.pi / 3,), 0.5, (-math.sin(math.pi / 3),)),
+    "max": ((1.0, 2.0), 2.0, (0.0, 1.0)),
+    "min": ((1.0, 2.0), 1.0, (1.0, 0.0)),
+}
+
+
+def _key(op_label: str, name: str) -> str:
+    return "neg" if name == "neg" else op_label
+
+
+@pytest.mark.parametrize("op", all_members(), ids=lambda op: op.label)
+def test_value_and_local_derivatives_at_a_known_point(op):
+    key = _key(op.label, op.name)
+    assert key in KNOWN_POINTS, f"op {op.label} is in the table but has no known-point test"
+    inputs, value, grads = KNOWN_POINTS[key]
+    leaves = [Value(x) for x in inputs]
+    out = apply(op, *leaves)
+    assert out.data == pytest.approx(value, rel=1e-15, abs=1e-15)
+    out.backward()
+    assert [leaf.grad for leaf in leaves] == pytest.approx(grads, rel=1e-15, abs=1e-15)
+
+
+def test_every_known_point_belongs_to_an_op():
+    labels = {_key(op.label, op.name) for op in all_members()}
+    assert set(KNOWN_POINTS) == labels
+
+
+@pytest.mark.parametrize("op", all_members(), ids=lambda op: op.label)
+def test_local_derivative_matches_central_difference_on_random_inputs(op):
+    @given(op_inputs(op))
+    def check(inputs):
+        gradcheck(lambda *xs: apply(op, *xs), inputs, rtol=1e-6, atol=1e-8)
+
+    check()
+
+
+@pytest.mark.parametrize("op", all_members(), ids=lambda op: op.label)
+def test_local_derivative_rule_also_runs_on_values(op):
+    """The same rule on Values gives the same numbers (this is what higher order relies on)."""
+    inputs, _, grads = KNOWN_POINTS[_key(op.label, op.name)]
+    leaves = [Value(x) for x in inputs]
+    out = apply(op, *leaves)
+    symbolic = op.local_grads(*leaves, out)
+    assert [float(g) for g in symbolic] == pytest.approx(grads, rel=1e-15, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_every_named_op_has_a_value_method_or_operator_documented_by_the_table(name):
+    op = OPS[name]
+    methods = {
+        "add": "__add__",
+        "sub": "__sub__",
+        "mul": "__mul__",
+        "div": "__truediv__",
+        "pow": "__pow__",
+        "pow_scalar": "__pow__",
+        "rpow_scalar": "__rpow__",
+        "neg": "__neg__",
+        "abs": "__abs__",
+    }
+    if name in ("maximum", "minimum"):
+        import microgradx
+
+        assert callable(getattr(microgradx, name))
+        return
+    method = getattr(EngineValue, methods.get(name, name))
+    if name not in methods:  # named ops carry the table's math line as their docstring
+        assert method.__doc__.strip() == op.math
+
+
+def test_docs_op_table_is_current():
+    docs = Path(__file__).resolve().parent.parent / "docs" / "ops.md"
+    assert docs.read_text(encoding="utf-8") == markdown_table(), (
+        "docs/ops.md is stale: run `microgradx ops > docs/ops.md`"
+    )
+
+
+def test_every_op_has_math_derivative_and_a_symbol():
+    for op in OPS.values():
+        assert op.math and op.derivative and op.symbol, op.name
+        assert op.arity in (1, 2)
+        if op.param_name is not None:
+            assert op.param_examples, f"family {op.name} needs param_examples for its tests"
+
+
+def test_bind_is_cached_and_shared_between_nodes():
+    x = Value(3.0)
+    assert (x**2).op is (x**2).op
+    assert (x**2).op is not (x**3).op
+
+
+def test_bind_rejects_misuse():
+    with pytest.raises(TypeError, match="takes no parameter"):
+        OPS["tanh"].bind(1.0)
+    with pytest.raises(TypeError, match="already has"):
+        OPS["pow_scalar"].bind(2).bind(3)
+    with pytest.raises(TypeError, match="needs a parameter"):
+        apply(OPS["pow_scalar"], Value(1.0))
+    with pytest.raises(TypeError, match="takes 1 input"):
+        apply(OPS["tanh"], Value(1.0), Value(2.0))
