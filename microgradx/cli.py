@@ -64,8 +64,9 @@ def demo(file: TextIO | None = None) -> None:
         local_grads = node.op.local_grads(*[c.data for c in node.children], node.data)
         for child, local in zip(node.children, local_grads):
             upstream = float(node.grad)
+            parent, name = names[node], names[child]
             print(
-                f"  do/d({names[child]}) += do/d({names[node]}) * d({names[node]})/d({names[child]})"
+                f"  do/d({name}) += do/d({parent}) * d({parent})/d({name})"
                 f" = {upstream:.4f} * {float(local):.4f} = {upstream * float(local):.4f}",
                 file=out,
             )

@@ -1,9 +1,9 @@
-"""The engine: a scalar ``Value`` that records how it was computed, and ``backward`` (the chain rule).
+"""The engine: a scalar ``Value`` that records how it was computed, and ``backward``.
 
-Every arithmetic operation on Values creates a new Value that remembers its ``children`` (the inputs)
-and its ``op`` (an entry of the op table in ``microgradx.ops``). ``loss.backward()`` then visits the
-graph in reverse topological order (every node after all the nodes that used it) and applies the
-chain rule at each node::
+Every arithmetic operation on Values creates a new Value that remembers its ``children`` (its
+inputs) and its ``op`` (an entry of the op table in ``microgradx.ops``). ``loss.backward()`` then
+visits the graph in reverse topological order (every node after all the nodes that used it) and
+applies the chain rule at each node::
 
     child.grad += upstream * local_grad        # dL/dchild += dL/dnode * dnode/dchild
 
@@ -13,7 +13,11 @@ Design choices worth knowing (each keeps large graphs cheap and correct):
 * No reference cycles: a node points to its children and to a shared op, never back, and no node
   holds a closure. Dropping the last reference to the output frees the whole graph at once by
   reference counting, without waiting for Python's cycle collector.
-* ``children`` is a tuple, not a set: ``a + a`` has two edges to ``a`` and ``a`` gets both gradients.
+* Every op has one or two inputs, kept in two slots, ``_left`` and ``_right``, rather than in a
+  tuple: one object per node instead of two halves the work of Python's cycle collector, which
+  otherwise dominates the cost of building large graphs. ``children`` gives them as a tuple.
+* ``children`` is a tuple, not a set: ``a + a`` has two edges to ``a``, and ``a`` gets both
+  gradients.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ Operand = Union["Value", float, int]
 """What the operators accept: a Value or a real number (a number becomes a constant leaf)."""
 
 _isfinite = math.isfinite
+_POW_SCALAR_OPS = ops.POW_SCALAR._bound  # the cache behind POW_SCALAR.bind(p)
 
 
 class _Mode(threading.local):
@@ -67,7 +72,7 @@ def _real(x: object, what: str) -> float:
     """``x`` as a float, or a TypeError that names what was given."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):  # int, bool, fractions, NumPy scalars
+    if type(x) is int or isinstance(x, numbers.Real):  # also bool, Fraction, NumPy scalars
         return float(x)
     raise TypeError(f"{what} must be a real number (int or float), got {type(x).__name__}")
 
@@ -75,9 +80,9 @@ def _real(x: object, what: str) -> float:
 class Value:
     """A scalar in a computation graph.
 
-    ``data`` is the number, ``grad`` is dL/d(this value) after ``L.backward()``, ``children`` are the
-    Values it was computed from, ``op`` is the op that computed it (``None`` for a leaf), and
-    ``label`` is an optional name for graphs and messages.
+    ``data`` is the number, ``grad`` is dL/d(this value) after ``L.backward()``, ``children``
+    are the Values it was computed from, ``op`` is the op that computed it (``None`` for a
+    leaf), and ``label`` is an optional name for graphs and messages.
 
     >>> x = Value(2.0, label="x")
     >>> y = x * x + 1
@@ -86,31 +91,54 @@ class Value:
     4.0
     """
 
-    # __slots__: no per-node __dict__; a node costs about 160 bytes instead of about 400.
-    __slots__ = ("data", "grad", "children", "op", "label", "__weakref__")
+    # __slots__: no per-node __dict__; a node with its float costs about 110 bytes, not 400.
+    __slots__ = ("__weakref__", "_left", "_right", "data", "grad", "label", "op")
 
     data: float
     grad: float | Value  # a Value after backward(create_graph=True)
-    children: tuple[Value, ...]
     op: Op | None
     label: str | None
+    _left: Value | None  # the first input (None for a leaf)
+    _right: Value | None  # the second input of a binary op
 
-    def __init__(self, data: float, label: str | None = None) -> None:
-        self.data = _real(data, "Value data")
-        if label is not None and not isinstance(label, str):
+    def __init__(
+        self,
+        data: float,
+        label: str | None = None,
+        _op: Op | None = None,
+        _left: Value | None = None,
+        _right: Value | None = None,
+    ) -> None:
+        # _op, _left and _right are for the engine's own use (see _unary): a user makes leaves.
+        if type(data) is not float:
+            data = _real(data, "Value data")
+        if label is not None and type(label) is not str:
             raise TypeError(f"Value label must be a str or None, got {type(label).__name__}")
+        self.data = data
         self.grad = 0.0
-        self.children = ()
-        self.op = None
+        self.op = _op
         self.label = label
+        self._left = _left
+        self._right = _right
+
+    @property
+    def children(self) -> tuple[Value, ...]:
+        """The Values this one was computed from: ``()`` for a leaf, ``(a, a)`` for ``a + a``."""
+        if self._left is None:
+            return ()
+        if self._right is None:
+            return (self._left,)
+        return (self._left, self._right)
 
     # ---- operators: explicit one-liners so type checkers and IDEs see them -----------------------
 
     def __add__(self, other: Operand) -> Value:
-        # Fast path: + is the most common op, so it skips the generic apply().
+        # Fast path: + is the most common op, so it inlines _binary().
         if type(other) is not Value:
             other = _constant(other)
-        return _record(self.data + other.data, (self, other), ADD)
+        if _modes_in_use:
+            return _record_in_mode(self.data + other.data, ADD, self, other)
+        return Value(self.data + other.data, None, ADD, self, other)
 
     def __radd__(self, other: Operand) -> Value:
         return _constant(other) + self
@@ -119,42 +147,48 @@ class Value:
         # Fast path, like __add__.
         if type(other) is not Value:
             other = _constant(other)
-        return _record(self.data * other.data, (self, other), MUL)
+        if _modes_in_use:
+            return _record_in_mode(self.data * other.data, MUL, self, other)
+        return Value(self.data * other.data, None, MUL, self, other)
 
     def __rmul__(self, other: Operand) -> Value:
         return _constant(other) * self
 
     def __sub__(self, other: Operand) -> Value:
-        return apply(ops.SUB, self, other)
+        return _binary(ops.SUB, self, other)
 
     def __rsub__(self, other: Operand) -> Value:
-        return apply(ops.SUB, other, self)
+        return _binary(ops.SUB, other, self)
 
     def __truediv__(self, other: Operand) -> Value:
-        return apply(ops.DIV, self, other)
+        return _binary(ops.DIV, self, other)
 
     def __rtruediv__(self, other: Operand) -> Value:
-        return apply(ops.DIV, other, self)
+        return _binary(ops.DIV, other, self)
 
     def __pow__(self, exponent: Operand) -> Value:
         """x ** p: a number p gives the op ``pow_scalar``; a Value exponent gives ``pow``."""
         if isinstance(exponent, Value):
-            return apply(ops.POW, self, exponent)
-        return apply(ops.POW_SCALAR.bind(_real(exponent, "exponent")), self)
+            return _binary(ops.POW, self, exponent)
+        # x ** 2 is common: once bound, its op comes straight from bind()'s cache.
+        op = _POW_SCALAR_OPS.get(exponent) if type(exponent) in (float, int) else None
+        if op is None:
+            op = ops.POW_SCALAR.bind(_real(exponent, "exponent"))
+        return _unary(op, self)
 
     def __rpow__(self, base: Operand) -> Value:
         """c ** x for a number c (the op ``rpow_scalar``)."""
-        return apply(ops.RPOW_SCALAR.bind(_real(base, "base")), self)
+        return _unary(ops.RPOW_SCALAR.bind(_real(base, "base")), self)
 
     def __neg__(self) -> Value:
-        return apply(ops.NEG, self)
+        return _unary(ops.NEG, self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
         """|x|; the subgradient at 0 is 0."""
-        return apply(ops.ABS, self)
+        return _unary(ops.ABS, self)
 
     def __float__(self) -> float:
         return self.data
@@ -163,43 +197,43 @@ class Value:
 
     def exp(self) -> Value:
         """e^x"""
-        return apply(ops.EXP, self)
+        return _unary(ops.EXP, self)
 
     def log(self) -> Value:
         """ln(x)"""
-        return apply(ops.LOG, self)
+        return _unary(ops.LOG, self)
 
     def sqrt(self) -> Value:
         """sqrt(x)"""
-        return apply(ops.SQRT, self)
+        return _unary(ops.SQRT, self)
 
     def tanh(self) -> Value:
         """tanh(x) = (e^x - e^-x) / (e^x + e^-x)"""
-        return apply(ops.TANH, self)
+        return _unary(ops.TANH, self)
 
     def sigmoid(self) -> Value:
         """sigmoid(x) = 1 / (1 + e^-x)"""
-        return apply(ops.SIGMOID, self)
+        return _unary(ops.SIGMOID, self)
 
     def relu(self) -> Value:
         """relu(x) = max(x, 0)"""
-        return apply(ops.RELU, self)
+        return _unary(ops.RELU, self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """leaky_relu(x) = x if x > 0 else s * x"""
-        return apply(ops.LEAKY_RELU.bind(_real(negative_slope, "negative_slope")), self)
+        return _unary(ops.LEAKY_RELU.bind(_real(negative_slope, "negative_slope")), self)
 
     def softplus(self) -> Value:
         """softplus(x) = log(1 + e^x)"""
-        return apply(ops.SOFTPLUS, self)
+        return _unary(ops.SOFTPLUS, self)
 
     def sin(self) -> Value:
         """sin(x)"""
-        return apply(ops.SIN, self)
+        return _unary(ops.SIN, self)
 
     def cos(self) -> Value:
         """cos(x)"""
-        return apply(ops.COS, self)
+        return _unary(ops.COS, self)
 
     # ---- graph -----------------------------------------------------------------------------------
 
@@ -210,7 +244,9 @@ class Value:
         ``zero_grad`` between steps). Non-leaf nodes show the gradient of the most recent pass.
 
         With ``create_graph=True`` the gradients are themselves Values whose graphs can be
-        differentiated again (second derivatives, Hessian-vector products).
+        differentiated again (second derivatives, Hessian-vector products). As in PyTorch, such a
+        gradient refers back to the graph that holds it (``x.grad`` depends on ``x``): a reference
+        cycle, which ``zero_grad`` breaks.
         """
         gradient = _real(gradient, "gradient")
         order = topological_order(self)
@@ -241,25 +277,38 @@ class Value:
 
 # ---- recording ops -------------------------------------------------------------------------------
 
-_new_value = object.__new__
+# How many threads are inside no_grad(), enable_grad() or detect_anomaly() right now. While it is 0
+# (nearly always), recording an op skips reading the thread-local modes (slower than the op itself).
+_modes_in_use = 0
+_modes_lock = threading.Lock()
 
 
-def _record(data: float, children: tuple[Value, ...], op: Op) -> Value:
-    """Make the Value ``op(*children) = data``; remember how it was made unless in ``no_grad``."""
-    out: Value = _new_value(Value)  # skips __init__'s input checks: data is already a float
-    out.data = data
-    out.grad = 0.0
-    out.label = None
-    mode = _mode
-    if mode.grad_enabled:
-        out.children = children
-        out.op = op
-    else:
-        out.children = ()
-        out.op = None
-    if mode.anomaly and not _isfinite(data):
-        raise AnomalyError(op.label, [child.data for child in children], "forward", data)
-    return out
+def _unary(op: Op, x: Value) -> Value:
+    """Record ``op(x)``: a new node that remembers its op and input (unless in ``no_grad``)."""
+    if _modes_in_use:
+        return _record_in_mode(op.forward(x.data), op, x, None)
+    return Value(op.forward(x.data), None, op, x)
+
+
+def _binary(op: Op, a: Operand, b: Operand) -> Value:
+    """Record ``op(a, b)``; a number on either side becomes a constant leaf."""
+    if type(a) is not Value:
+        a = _constant(a)
+    if type(b) is not Value:
+        b = _constant(b)
+    if _modes_in_use:
+        return _record_in_mode(op.forward(a.data, b.data), op, a, b)
+    return Value(op.forward(a.data, b.data), None, op, a, b)
+
+
+def _record_in_mode(data: float, op: Op, left: Value, right: Value | None) -> Value:
+    """``_unary``/``_binary`` while some thread is in no_grad() or detect_anomaly()."""
+    if _mode.anomaly and not _isfinite(data):
+        inputs = [left.data] if right is None else [left.data, right.data]
+        raise AnomalyError(op.label, inputs, "forward", data)
+    if _mode.grad_enabled:
+        return Value(data, None, op, left, right)
+    return Value(data)
 
 
 def _constant(x: object) -> Value:
@@ -278,18 +327,19 @@ def apply(op: Op, *inputs: Operand) -> Value:
         raise TypeError(f"op {op.name!r} takes {op.arity} input(s), got {len(inputs)}")
     if op.param_name is not None and op.param is None:
         raise TypeError(f"op {op.name!r} needs a parameter: use op.bind({op.param_name})")
-    children = tuple(_constant(x) for x in inputs)
-    return _record(op.forward(*[c.data for c in children]), children, op)
+    if op.arity == 1:
+        return _unary(op, _constant(inputs[0]))
+    return _binary(op, *inputs)
 
 
 def maximum(a: Operand, b: Operand) -> Value:
     """max(a, b); at a == b each input gets half the gradient (as torch.maximum)."""
-    return apply(ops.MAXIMUM, a, b)
+    return _binary(ops.MAXIMUM, a, b)
 
 
 def minimum(a: Operand, b: Operand) -> Value:
     """min(a, b); at a == b each input gets half the gradient (as torch.minimum)."""
-    return apply(ops.MINIMUM, a, b)
+    return _binary(ops.MINIMUM, a, b)
 
 
 # ---- walking the graph ---------------------------------------------------------------------------
@@ -298,29 +348,31 @@ def minimum(a: Operand, b: Operand) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, inputs first, ``root`` last (each node once).
 
-    Kahn's algorithm, walked from the output: first count how many times each node is used, then
-    release a node once every node that used it has been released. No recursion, so graph depth
-    is limited only by memory.
+    Depth-first search with an explicit stack instead of recursion, so graph depth is limited only
+    by memory. Each node is met twice: first to push its inputs, then (``inputs_done``), after all
+    of them are in ``order``, to take its own place after them.
     """
-    uses: dict[Value, int] = {root: 0}
+    order: list[Value] = []
+    visited = set()
+    # Two parallel stacks rather than one stack of (node, flag) tuples: a deep graph keeps every
+    # entry alive at once, and millions of tuples would wake the cycle collector again and again.
     stack = [root]
+    inputs_done = [False]
     while stack:
-        for child in stack.pop().children:
-            if child in uses:
-                uses[child] += 1
-            else:
-                uses[child] = 1
-                stack.append(child)
-    order = []
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for child in node.children:
-            uses[child] -= 1
-            if uses[child] == 0:
-                ready.append(child)
-    order.reverse()
+        node = stack.pop()
+        if inputs_done.pop():
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append(node)  # come back to it once its inputs are placed
+            inputs_done.append(True)
+            left, right = node._left, node._right  # the input slots (faster than .children)
+            if left is not None and left not in visited:
+                stack.append(left)
+                inputs_done.append(False)
+            if right is not None and right not in visited:
+                stack.append(right)
+                inputs_done.append(False)
     return order
 
 
@@ -330,19 +382,20 @@ def _backward_fast(order: list[Value]) -> None:
         if op is None:
             continue
         upstream = node.grad
-        children = node.children
-        if op is ADD:  # fast paths for the two commonest ops: same math as their table entries
-            a, b = children
+        a, b = node._left, node._right
+        assert a is not None  # a node made by an op has at least one input
+        if b is None:  # a unary op: child.grad += upstream * local_grad
+            a.grad += upstream * op.local_grads(a.data, node.data)[0]
+        elif op is ADD:  # fast paths for the two commonest ops: same math as their table entries
             a.grad += upstream
             b.grad += upstream
         elif op is MUL:
-            a, b = children
             a.grad += upstream * b.data
             b.grad += upstream * a.data
         else:
-            local_grads = op.local_grads(*[c.data for c in children], node.data)
-            for child, local in zip(children, local_grads):
-                child.grad += upstream * local
+            local_a, local_b = op.local_grads(a.data, b.data, node.data)
+            a.grad += upstream * local_a
+            b.grad += upstream * local_b
 
 
 def _backward_checked(order: list[Value]) -> None:
@@ -389,12 +442,17 @@ def zero_grad(values: Iterable[Value]) -> None:
 
 @contextmanager
 def _switch(name: str, on: bool) -> Iterator[None]:
+    global _modes_in_use
     before = getattr(_mode, name)
+    with _modes_lock:
+        _modes_in_use += 1
     setattr(_mode, name, on)
     try:
         yield
     finally:
         setattr(_mode, name, before)
+        with _modes_lock:
+            _modes_in_use -= 1
 
 
 def no_grad() -> AbstractContextManager[None]:

@@ -8,8 +8,9 @@ with the step h scaled to |x_i|. Two refinements make the check trustworthy:
 
 * Kinks and domain edges. Before choosing h, the graph is swept once in forward mode to learn how
   fast every node moves when x_i moves. Each op in the table knows where its kinks are (``relu`` at
-  0, ``maximum`` at a == b, ``log`` at 0), so h is shrunk to 1% of the distance to the nearest one. An input that
-  sits *on* a kink (``relu(0)``) is reported as not differentiable there, not as a failure.
+  0, ``maximum`` at a == b, ``log`` at 0), so h is shrunk to 1% of the distance to the nearest
+  one. An input that sits *on* a kink (``relu(0)``) is reported as not differentiable there,
+  not as a failure.
 * Blame. When a gradient disagrees, every op in the graph (inputs first) has its own local
   derivative checked against a central difference of its float rule, and the first op that
   disagrees is named: a wrong derivative rule is found, not just its symptom.
@@ -86,10 +87,13 @@ class GradcheckReport:
             f" {'abs err':>10} {'rel err':>10}  status",
         ]
         for r in self.rows:
+            if r.status == "kink":  # not compared: no numeric value or errors to show
+                numbers = f"{'-':>14} {'-':>10} {'-':>10}"
+            else:
+                numbers = f"{r.numeric:>14.8g} {r.abs_error:>10.2e} {r.rel_error:>10.2e}"
+            detail = f" ({r.detail})" if r.detail else ""
             lines.append(
-                f"  {r.name:<10} {r.value:>12.6g} {r.analytic:>14.8g} {r.numeric:>14.8g}"
-                f" {r.abs_error:>10.2e} {r.rel_error:>10.2e}  {r.status}"
-                + (f" ({r.detail})" if r.detail else "")
+                f"  {r.name:<10} {r.value:>12.6g} {r.analytic:>14.8g} {numbers}  {r.status}{detail}"
             )
         worst = self.worst
         if worst is not None:
@@ -218,8 +222,8 @@ def gradcheck(
         if h < eps * max(1.0, abs(x)) * 1e-6:
             rows.append(GradcheckRow(names[i], x, analytic, math.nan, h, "kink", reason))
             continue
-        plus = f_at(values[:i] + [x + h] + values[i + 1 :])
-        minus = f_at(values[:i] + [x - h] + values[i + 1 :])
+        plus = f_at([*values[:i], x + h, *values[i + 1 :]])
+        minus = f_at([*values[:i], x - h, *values[i + 1 :]])
         numeric = (plus - minus) / (2 * h)
         status = "ok" if _close(analytic, numeric, atol, rtol) else "FAIL"
         rows.append(GradcheckRow(names[i], x, analytic, numeric, h, status))

@@ -7,11 +7,13 @@ An op is a small record of everything the rest of the library needs to know abou
 * ``local_grads``: ``local_grads(*inputs, out) -> tuple``, one partial derivative per input,
   d(out)/d(input). The rules are written with arithmetic and the helpers below (``exp``, ``log``,
   ``divide``, ...), so the *same* rule runs on floats (fast reverse mode) and on ``Value`` objects
-  (which records the derivative itself as a graph: that is how higher-order derivatives come for free).
+  (which records the derivative itself as a graph: that is how higher-order derivatives come
+  for free).
 * ``symbol``, ``math`` and ``derivative``: what graphs and the docs show.
 * ``domain`` and ``kink``: where the op is smooth. ``domain(*inputs)`` is true where the value and
   the derivative are finite; ``kink(*inputs)`` is a linear function of the inputs that is zero where
-  the op has a kink or the edge of its domain (``relu`` at 0, ``maximum`` where a == b, ``log`` at 0).
+  the op has a kink or the edge of its domain (``relu`` at 0, ``maximum`` where a == b, ``log``
+  at 0).
   Gradient checking uses it to keep its finite-difference steps on one side of a kink, and the
   hypothesis strategies use both to build graphs that are well conditioned.
 
@@ -107,8 +109,8 @@ def stable_softplus(x: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------------
-# Helpers for derivative rules. Each works on a float (by the op's float rule) and on a Value (by the
-# Value method of the same name, which records the op so the derivative can itself be differentiated).
+# Helpers for derivative rules. Each works on a float (by the op's float rule) and on a Value (by
+# the Value method of the same name, which records the op, so the derivative can be differentiated).
 # The engine is not imported here: dependencies point from engine to ops, never back.
 # --------------------------------------------------------------------------------------------------
 
@@ -176,6 +178,11 @@ class Op:
     param: float | None = None  # set on a bound member of a family
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.arity not in (1, 2):
+            # The engine keeps a node's inputs in two slots; compose larger ops from these.
+            raise ValueError(f"op {self.name!r}: arity must be 1 or 2, got {self.arity!r}")
+
     @property
     def label(self) -> str:
         """The text on a graph node, e.g. ``tanh``, ``**2``, ``leaky_relu(0.2)``."""
@@ -185,25 +192,28 @@ class Op:
 
     def bind(self, param: float) -> Op:
         """The member of this family for one parameter value (cached, so graph nodes share it)."""
+        op = self._bound.get(param)
+        if op is not None:
+            return op
         if self.param_name is None:
             raise TypeError(f"op {self.name!r} takes no parameter")
         if self.param is not None:
             raise TypeError(f"op {self.name!r} already has {self.param_name}={self.param:g}")
+        if not isinstance(param, (int, float)):
+            raise TypeError(f"{self.param_name} must be a number, got {type(param).__name__}")
         param = float(param)
-        op = self._bound.get(param)
-        if op is None:
-            # The family's rules take the parameter first; partial fixes it once per parameter value.
-            op = replace(
-                self,
-                forward=partial(self.forward, param),
-                local_grads=partial(self.local_grads, param),
-                domain=partial(self.domain, param),
-                kink=None if self.kink is None else partial(self.kink, param),
-                param=param,
-                _bound={},
-            )
-            if len(self._bound) < 1024:  # bound: a loop over many exponents must not leak memory
-                self._bound[param] = op
+        # The family's rules take the parameter first; partial fixes it once per parameter value.
+        op = replace(
+            self,
+            forward=partial(self.forward, param),
+            local_grads=partial(self.local_grads, param),
+            domain=partial(self.domain, param),
+            kink=None if self.kink is None else partial(self.kink, param),
+            param=param,
+            _bound={},
+        )
+        if len(self._bound) < 1024:  # bounded: a loop over many exponents must not leak memory
+            self._bound[param] = op
         return op
 
     def members(self) -> tuple[Op, ...]:
@@ -252,6 +262,12 @@ def _pow_grads(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     # out * log(a) is 0 * -inf at a = 0; for b >= 0 the one-sided limit is 0 (torch agrees).
     d_exponent = 0.0 if a_ == 0 and b_ >= 0 else out * log(a)
     return d_base, d_exponent
+
+
+def _pow_scalar_forward(p: float, x: float) -> float:
+    if p == 2.0:
+        return x * x  # the commonest power, exact and fast (x * x overflows to inf, never raises)
+    return safe_pow(x, p)
 
 
 def _pow_scalar_grads(p: float, x: Any, out: Any) -> tuple[Any]:
@@ -338,7 +354,7 @@ POW_SCALAR = Op(
     name="pow_scalar",
     symbol="**{p}",
     arity=1,
-    forward=lambda p, x: safe_pow(x, p),
+    forward=_pow_scalar_forward,
     local_grads=_pow_scalar_grads,
     math="x ** p (p a number)",
     derivative="d/dx = p * x^(p-1)",
@@ -535,7 +551,7 @@ OPS: dict[str, Op] = {
         MINIMUM,
     )
 }
-"""Every primitive by name. Families (``pow_scalar``, ``rpow_scalar``, ``leaky_relu``) are unbound."""
+"""Every primitive by name; families (``pow_scalar``, ``rpow_scalar``, ``leaky_relu``) unbound."""
 
 
 def all_members() -> list[Op]:

@@ -93,7 +93,7 @@ def _members(ops: Iterable[Op] | None) -> list[Op]:
 def well_conditioned(
     op: Op, args: Sequence[float], *, min_kink_distance: float, max_magnitude: float
 ) -> bool:
-    """True if ``op`` at ``args`` is inside its domain, away from its kinks, and of moderate size."""
+    """True if ``op`` at ``args`` is inside its domain, away from kinks, and of moderate size."""
     if not op.domain(*args):
         return False
     if op.kink is not None and abs(op.kink(*args)) < min_kink_distance:
