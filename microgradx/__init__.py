@@ -14,6 +14,7 @@ from microgradx.engine import (
     zero_grad,
 )
 from microgradx.gradcheck import GradcheckError, GradcheckReport, gradcheck
+from microgradx.io import ModelFileError, load, load_weights, save
 from microgradx.ops import OPS, Op
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "AnomalyError",
     "GradcheckError",
     "GradcheckReport",
+    "ModelFileError",
     "Op",
     "Value",
     "apply",
@@ -30,9 +32,12 @@ __all__ = [
     "enable_grad",
     "gradcheck",
     "is_grad_enabled",
+    "load",
+    "load_weights",
     "maximum",
     "minimum",
     "no_grad",
+    "save",
     "topological_order",
     "zero_grad",
 ]

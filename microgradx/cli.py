@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
+from microgradx import data, io, nn, optim, train
 from microgradx.engine import Value, topological_order
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
@@ -40,7 +42,7 @@ def neuron() -> tuple[Value, list[Value]]:
     return o, [x1, w1, x2, w2, b]
 
 
-def demo(file: TextIO | None = None) -> None:
+def demo(file: TextIO | None = None, progress: bool = True) -> None:
     """A terminal walk-through: one neuron, its forward values, its gradients, and a gradcheck."""
     out = sys.stdout if file is None else file
     o, inputs = neuron()
@@ -80,19 +82,132 @@ def demo(file: TextIO | None = None) -> None:
     print("\nThe same gradients checked against central differences:", file=out)
     print(gradcheck(f, inputs), file=out)
 
+    print("\nNow a network of such neurons: an MLP 2-16-16-1 learns two moons.", file=out)
+    X, y = data.make_moons(100, noise=0.1, seed=0)
+    model = nn.MLP(2, [16, 16, 1], "tanh", seed=0)
+    history = train.fit(
+        model,
+        X,
+        y,
+        loss="bce_with_logits",
+        optimizer=optim.Adam(model.parameters(), lr=0.05),
+        epochs=30,
+        batch_size=20,
+        progress=progress,
+    )
+    print(f"{model}: training accuracy {history.accuracy[-1]:.0%} after 30 epochs", file=out)
+    print(
+        "Pictures of the decision boundary and of the neuron's graph will go to"
+        f" {Path('microgradx-demo').resolve()}/ once the viz extras exist.",
+        file=out,
+    )
+
+
+DATASETS = ("moons", "circles", "xor", "spirals", "titanic")
+DEFAULT_TITANIC = Path("..") / "shared" / "data" / "titanic.csv"
+
+
+def _dataset(name: str, path: str | None, seed: int) -> tuple[Any, Any, Any, Any]:
+    """Train and test splits of a named dataset (features standardized on the training split)."""
+    if name == "titanic":
+        csv = Path(path) if path else DEFAULT_TITANIC
+        X_train, X_test, y_train, y_test = data.load_titanic(csv, seed=seed)
+    else:
+        makers = {
+            "moons": lambda: data.make_moons(200, noise=0.1, seed=seed),
+            "circles": lambda: data.make_circles(200, noise=0.05, seed=seed),
+            "xor": lambda: data.make_xor(200, noise=0.1, seed=seed),
+            "spirals": lambda: data.make_spirals(200, noise=0.02, seed=seed),
+        }
+        X, y = makers[name]()
+        X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=0.25, seed=seed)
+    X_train, X_test = data.standardize(X_train, X_test)
+    return X_train, X_test, y_train, y_test
+
+
+def train_command(args: argparse.Namespace, out: TextIO) -> int:
+    X_train, X_test, y_train, y_test = _dataset(args.dataset, args.data, args.seed)
+    model = nn.MLP(len(X_train[0]), [*args.hidden, 1], args.activation, seed=args.seed)
+    optimizers = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
+    optimizer = optimizers[args.optimizer](model.parameters(), lr=args.lr)
+    print(
+        f"{model} on {args.dataset}: {len(X_train)} training, {len(X_test)} test examples", file=out
+    )
+    history = train.fit(
+        model,
+        X_train,
+        y_train,
+        loss="bce_with_logits",
+        optimizer=optimizer,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation=(X_test, y_test),
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    print(
+        f"train accuracy {history.accuracy[-1]:.1%}, test accuracy {history.val_accuracy[-1]:.1%}"
+        f" after {history.epochs} epochs",
+        file=out,
+    )
+    if args.save:
+        io.save(model, args.save)
+        print(f"saved the model to {args.save}", file=out)
+    return 0
+
+
+def _hidden_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 16,16, got {text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+        return value
+
+    return parse
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="microgradx", description="A scalar autodiff engine for learning backpropagation."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("demo", help="walk through the forward and backward pass of one neuron")
+    commands.add_parser("demo", help="one neuron step by step, then an MLP trained on two moons")
     commands.add_parser("ops", help="print the op table as Markdown (docs/ops.md)")
+    t = commands.add_parser("train", help="train an MLP classifier on a dataset")
+    t.add_argument("--dataset", choices=DATASETS, default="moons")
+    t.add_argument("--data", metavar="PATH", help=f"the Titanic CSV (default {DEFAULT_TITANIC})")
+    t.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], help="e.g. 16,16")
+    t.add_argument("--activation", choices=sorted(nn.ACTIVATIONS), default="tanh")
+    t.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"), default="adam")
+    t.add_argument("--lr", type=_positive(float), default=0.05)
+    t.add_argument("--epochs", type=_positive(int), default=100)
+    t.add_argument("--batch-size", type=_positive(int), default=32)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--save", metavar="PATH", help="write the trained model as JSON")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo()
     elif args.command == "ops":
         sys.stdout.write(markdown_table())
+    elif args.command == "train":
+        try:
+            return train_command(args, sys.stdout)
+        except (OSError, ValueError) as error:
+            parser.exit(2, f"microgradx train: error: {error}\n")
     return 0
 
 

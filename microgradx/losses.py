@@ -1,0 +1,165 @@
+"""Loss functions, written with Values so their gradients come from ``backward()``.
+
+Each loss takes one prediction or a batch (a list), and ``reduction="mean"`` (default) or
+``"sum"`` over the batch. The docstrings give the formula and the gradient a learner should expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from microgradx.engine import Operand, Value, maximum
+
+_REDUCTIONS = ("mean", "sum")
+
+
+def _as_value(x: Operand) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+def _reduce(terms: list[Value], reduction: str) -> Value:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if not terms:
+        raise ValueError("the batch is empty")
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total * (1.0 / len(terms)) if reduction == "mean" else total
+
+
+def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, float]]:
+    """Predictions and targets as a list of pairs; one prediction may come with one target."""
+    if isinstance(predictions, (Value, int, float)):
+        predictions, targets = [predictions], [targets]
+    if isinstance(targets, (int, float)) or not isinstance(targets, Sequence):
+        raise TypeError(f"{name}: targets must be a list like the predictions")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{name}: {len(predictions)} predictions but {len(targets)} targets")
+    pairs = []
+    for p, t in zip(predictions, targets):
+        if isinstance(t, Value):
+            t = t.data  # targets are data, not part of the graph
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise TypeError(f"{name}: each target must be a number, got {type(t).__name__}")
+        pairs.append((_as_value(p), float(t)))
+    return pairs
+
+
+def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Value:
+    """Mean squared error: L = mean_i (p_i - t_i)^2;  dL/dp_i = 2 (p_i - t_i) / n."""
+    return _reduce([(p - t) ** 2 for p, t in _pairs(predictions, targets, "mse")], reduction)
+
+
+def binary_cross_entropy(probabilities: Any, targets: Any, reduction: str = "mean") -> Value:
+    """L = -[t log p + (1 - t) log(1 - p)], for probabilities p in [0, 1] and targets in [0, 1].
+
+    dL/dp = (p - t) / (p (1 - p)). Each log is clamped at -100 (as PyTorch does), so p = 0 or 1
+    gives a large finite loss instead of inf. For raw scores use ``bce_with_logits``, which is
+    exact where this one saturates.
+    """
+    terms = []
+    for p, t in _pairs(probabilities, targets, "binary_cross_entropy"):
+        log_p = maximum(p.log(), -100.0)
+        log_not_p = maximum((1 - p).log(), -100.0)
+        terms.append(-(t * log_p + (1 - t) * log_not_p))
+    return _reduce(terms, reduction)
+
+
+def bce_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value:
+    """Binary cross-entropy on a logit z (p = sigmoid(z)), in the stable form
+
+        L = softplus(z) - t z = log(1 + e^z) - t z;   dL/dz = sigmoid(z) - t.
+
+    Finite and exact for any logit: z = 1000 with t = 0 gives L = 1000, not inf.
+    """
+    terms = [z.softplus() - t * z for z, t in _pairs(logits, targets, "bce_with_logits")]
+    return _reduce(terms, reduction)
+
+
+def hinge(scores: Any, targets: Any, reduction: str = "mean") -> Value:
+    """Max-margin loss for targets t in {-1, +1}: L = max(0, 1 - t s);  dL/ds = -t where t s < 1."""
+    pairs = _pairs(scores, targets, "hinge")
+    for _, t in pairs:
+        if t not in (-1.0, 1.0):
+            raise ValueError(f"hinge: targets must be -1 or +1, got {t:g}")
+    return _reduce([(1 - t * s).relu() for s, t in pairs], reduction)
+
+
+def logsumexp(values: Sequence[Operand]) -> Value:
+    """log(sum_i e^(x_i)) computed as m + log(sum_i e^(x_i - m)) with m = max_i x_i.
+
+    Subtracting the max keeps every exponent <= 0, so nothing overflows. m is a constant here: the
+    result does not depend on it, so its gradient is exactly softmax(x).
+    """
+    xs = [_as_value(v) for v in values]
+    if not xs:
+        raise ValueError("logsumexp of an empty list")
+    m = max(x.data for x in xs)
+    if m in (float("inf"), float("-inf")) or m != m:
+        m = 0.0  # nothing to stabilise; let IEEE-754 give inf or nan
+    total = (xs[0] - m).exp()
+    for x in xs[1:]:
+        total = total + (x - m).exp()
+    return total.log() + m
+
+
+def log_softmax(logits: Sequence[Operand]) -> list[Value]:
+    """log softmax(x)_i = x_i - logsumexp(x): finite even for logits like [1000, 0, -1000]."""
+    xs = [_as_value(v) for v in logits]
+    lse = logsumexp(xs)
+    return [x - lse for x in xs]
+
+
+def softmax(logits: Sequence[Operand]) -> list[Value]:
+    """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max(x);  d s_i/d x_j = s_i (d_ij - s_j)."""
+    xs = [_as_value(v) for v in logits]
+    if not xs:
+        raise ValueError("softmax of an empty list")
+    m = max(x.data for x in xs)
+    exps = [(x - m).exp() for x in xs]
+    total = exps[0]
+    for e in exps[1:]:
+        total = total + e
+    return [e / total for e in exps]
+
+
+def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
+    """Softmax + negative log-likelihood, fused: L = logsumexp(z) - z_t;  dL/dz_i = softmax(z)_i - [i = t].
+
+    ``logits`` is one sample's list of class scores with an integer class ``targets``, or a batch
+    (a list of lists) with a list of classes. The fused form never takes the log of a rounded-to-0
+    probability, so it is finite for logits like [1000, 0, -1000].
+    """
+    if logits and isinstance(logits[0], (Value, int, float)):
+        logits, targets = [logits], [targets]
+    if isinstance(targets, int) or not isinstance(targets, Sequence):
+        raise TypeError("cross_entropy: targets must be a list of class indices like the logits")
+    if len(logits) != len(targets):
+        raise ValueError(f"cross_entropy: {len(logits)} samples but {len(targets)} targets")
+    terms = []
+    for z, t in zip(logits, targets):
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise TypeError(f"cross_entropy: a target must be a class index, got {t!r}")
+        if not 0 <= t < len(z):
+            raise ValueError(f"cross_entropy: class {t} out of range for {len(z)} classes")
+        zs = [_as_value(v) for v in z]
+        terms.append(logsumexp(zs) - zs[t])
+    return _reduce(terms, reduction)
+
+
+def l2_penalty(parameters: Sequence[Value], weight_decay: float) -> Value:
+    """Weight decay as a loss term: (weight_decay / 2) * sum_i w_i^2;  d/dw_i = weight_decay * w_i.
+
+    Adding it to the loss moves the weights exactly as an optimizer's ``weight_decay`` does.
+    """
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    params = list(parameters)
+    if not params:
+        return Value(0.0)
+    total = params[0] ** 2
+    for p in params[1:]:
+        total = total + p**2
+    return total * (0.5 * weight_decay)

@@ -1,0 +1,601 @@
+"""Neural networks built from Values: a neuron is a dot product, a bias and a nonlinearity.
+
+    neuron(x) = activation(w . x + b) = activation(w_1 x_1 + ... + w_n x_n + b)
+
+A ``Layer`` is a list of neurons that see the same inputs, an ``MLP`` a list of layers, each feeding
+the next. Everything here is plain Python over ``Value``, so every weight's gradient comes from the
+same ``backward()`` as a single neuron's.
+
+Modules find their parameters by looking at their own attributes (a Value, a list of Values, a
+Module, a list of Modules), which gives stable dotted names such as ``layers.0.neurons.3.w.1``;
+those names are also the parameters' labels, so a drawn graph says which weight is which.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Union
+
+from microgradx.engine import Operand, Value, maximum
+
+Inputs = Sequence[Operand]
+Output = Union[Value, list[Value]]
+
+# ---- modules -------------------------------------------------------------------------------------
+
+
+class Module:
+    """Base class: parameters by name, gradients to zero, train/eval mode, a readable repr."""
+
+    training: bool = True
+
+    def __call__(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def _named_members(self) -> Iterator[tuple[str, Any]]:
+        for name, value in vars(self).items():
+            if name.startswith("_") or name == "training":
+                continue
+            yield name, value
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``(dotted name, parameter)`` pairs in a stable order, e.g. ``layers.0.neurons.3.w.1``."""
+        found: list[tuple[str, Value]] = []
+        # An explicit stack (module trees are shallow, but nothing here recurses).
+        stack: list[tuple[str, Any]] = [("", self)]
+        while stack:
+            prefix, item = stack.pop()
+            if isinstance(item, Value):
+                found.append((prefix, item))
+            elif isinstance(item, Module):
+                members = [(f"{prefix}.{n}" if prefix else n, v) for n, v in item._named_members()]
+                stack.extend(reversed(members))
+            elif isinstance(item, (list, tuple)):
+                stack.extend(reversed([(f"{prefix}.{i}", v) for i, v in enumerate(item)]))
+        return found
+
+    def parameters(self) -> list[Value]:
+        """Every trainable Value, in the order of ``named_parameters``."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self) -> list[Module]:
+        """This module and every module inside it."""
+        found: list[Module] = []
+        stack: list[Any] = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Module):
+                found.append(item)
+                stack.extend(v for _, v in item._named_members())
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+        return found
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active). Returns the module, as in PyTorch."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (dropout off)."""
+        return self.train(False)
+
+    def label_parameters(self) -> None:
+        """Give every parameter its dotted name as its label (graphs show which weight is which)."""
+        for name, p in self.named_parameters():
+            p.label = name
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this module (used by ``save``/``load``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        count = len(self.parameters())
+        noun = "parameter" if count == 1 else "parameters"
+        return f"{type(self).__name__}({self.extra_repr()}) with {count} {noun}"
+
+
+def _check_inputs(x: Any, nin: int, owner: str) -> list[Operand]:
+    """The inputs as a list, or a clear error naming what was expected and what came."""
+    if isinstance(x, (Value, int, float)) or not isinstance(x, Sequence) or isinstance(x, str):
+        raise TypeError(
+            f"{owner} expects a sequence of {nin} numbers or Values, got {type(x).__name__}"
+        )
+    if len(x) != nin:
+        raise ValueError(f"{owner} expects {nin} inputs, got {len(x)}")
+    for i, item in enumerate(x):
+        if not isinstance(item, (Value, int, float)):
+            raise TypeError(
+                f"{owner} input {i} must be a number or a Value, got {type(item).__name__}"
+            )
+    return list(x)
+
+
+# ---- activations -------------------------------------------------------------------------------
+
+
+class Activation(Module):
+    """An elementwise nonlinearity: takes a list of Values (or one Value), returns the same shape."""
+
+    name = "identity"
+
+    def apply(self, z: Value) -> Value:
+        return z
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, Value):
+            return self.apply(x)
+        return [self.apply(v if isinstance(v, Value) else Value(v)) for v in x]
+
+    def config(self) -> dict[str, Any]:
+        return {"type": type(self).__name__}
+
+
+class Identity(Activation):
+    name = "linear"
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    def apply(self, z: Value) -> Value:
+        return z.tanh()
+
+
+class ReLU(Activation):
+    name = "relu"
+
+    def apply(self, z: Value) -> Value:
+        return z.relu()
+
+
+class Sigmoid(Activation):
+    name = "sigmoid"
+
+    def apply(self, z: Value) -> Value:
+        return z.sigmoid()
+
+
+class Softplus(Activation):
+    name = "softplus"
+
+    def apply(self, z: Value) -> Value:
+        return z.softplus()
+
+
+class LeakyReLU(Activation):
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        if not isinstance(negative_slope, (int, float)) or not negative_slope >= 0:
+            raise ValueError(f"negative_slope must be a number >= 0, got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def apply(self, z: Value) -> Value:
+        return z.leaky_relu(self.negative_slope)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return []  # the slope is a setting, not a trainable parameter
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "LeakyReLU", "negative_slope": self.negative_slope}
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope:g}"
+
+
+ACTIVATIONS: dict[str, Callable[[], Activation]] = {
+    "linear": Identity,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "softplus": Softplus,
+    "leaky_relu": LeakyReLU,
+}
+
+
+def get_activation(spec: str | Activation | None) -> Activation:
+    """An activation module from a name (``"tanh"``, ``"relu"``, ...), a module, or None (linear)."""
+    if spec is None:
+        return Identity()
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, str) and spec in ACTIVATIONS:
+        return ACTIVATIONS[spec]()
+    names = ", ".join(sorted(ACTIVATIONS))
+    raise ValueError(f"unknown activation {spec!r}: use one of {names}, or an Activation module")
+
+
+# ---- layers ------------------------------------------------------------------------------------
+
+INITS = ("xavier", "he", "uniform")
+
+
+def _init_bound(init: str, nin: int, nout: int) -> float:
+    """Half-width of the uniform distribution the weights are drawn from."""
+    if init == "xavier":  # Glorot & Bengio: keeps the variance of tanh layers steady
+        return math.sqrt(6.0 / (nin + nout))
+    if init == "he":  # He et al.: for ReLU layers, which zero half their inputs
+        return math.sqrt(6.0 / nin)
+    if init == "uniform":  # micrograd's choice
+        return 1.0
+    raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class Neuron(Module):
+    """``activation(w . x + b)``: one output from ``nin`` inputs."""
+
+    def __init__(
+        self,
+        nin: int,
+        activation: str | Activation | None = "tanh",
+        *,
+        init: str = "xavier",
+        nout: int = 1,
+        rng: random.Random | None = None,
+    ) -> None:
+        nin = _positive_int(nin, "nin")
+        rng = rng if rng is not None else random.Random(0)
+        bound = _init_bound(init, nin, nout)
+        self.w = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self._activation = get_activation(activation)
+        self.label_parameters()
+
+    @property
+    def nin(self) -> int:
+        return len(self.w)
+
+    def __call__(self, x: Any) -> Value:
+        return self._forward(_check_inputs(x, len(self.w), type(self).__name__))
+
+    def _forward(self, xs: Sequence[Operand]) -> Value:
+        z = self.b
+        for w, xi in zip(self.w, xs):
+            z = z + w * xi  # w . x + b, one multiply-add at a time
+        return self._activation.apply(z)
+
+    def extra_repr(self) -> str:
+        return f"{self.nin}, activation={self._activation.name!r}"
+
+
+class Linear(Module):
+    """``nout`` affine units ``w_j . x + b_j`` (no activation): ``torch.nn.Linear``'s job."""
+
+    def __init__(
+        self, nin: int, nout: int, *, init: str = "xavier", rng: random.Random | None = None
+    ) -> None:
+        nin, nout = _positive_int(nin, "nin"), _positive_int(nout, "nout")
+        rng = rng if rng is not None else random.Random(0)
+        self.neurons = [Neuron(nin, None, init=init, nout=nout, rng=rng) for _ in range(nout)]
+        self.label_parameters()
+
+    @property
+    def nin(self) -> int:
+        return self.neurons[0].nin
+
+    @property
+    def nout(self) -> int:
+        return len(self.neurons)
+
+    def __call__(self, x: Any) -> list[Value]:
+        xs = _check_inputs(x, self.nin, type(self).__name__)
+        return [n._forward(xs) for n in self.neurons]
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "Linear", "nin": self.nin, "nout": self.nout}
+
+    def extra_repr(self) -> str:
+        return f"{self.nin}, {self.nout}"
+
+
+class Layer(Linear):
+    """``nout`` neurons with an activation, all seeing the same inputs."""
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str | Activation | None = "tanh",
+        *,
+        init: str = "xavier",
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(nin, nout, init=init, rng=rng)
+        act = get_activation(activation)
+        for n in self.neurons:
+            n._activation = act
+
+    @property
+    def activation_name(self) -> str:
+        return self.neurons[0]._activation.name
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "type": "Layer",
+            "nin": self.nin,
+            "nout": self.nout,
+            "activation": self.neurons[0]._activation.config(),
+        }
+
+    def extra_repr(self) -> str:
+        return f"{self.nin}, {self.nout}, activation={self.activation_name!r}"
+
+
+class Dropout(Module):
+    """Zeroes each input with probability ``p`` in training mode, scaling survivors by 1/(1-p).
+
+    The scaling ("inverted dropout") keeps each unit's expected value, so evaluation mode is the
+    identity. Seeded: the same seed drops the same units.
+    """
+
+    def __init__(self, p: float = 0.5, *, seed: int = 0) -> None:
+        if not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    def __call__(self, x: Any) -> Any:
+        if not self.training or self.p == 0:
+            return x
+        keep = 1.0 / (1.0 - self.p)
+        values = [x] if isinstance(x, Value) else list(x)
+        out = [v * keep if self._rng.random() >= self.p else v * 0.0 for v in values]
+        return out[0] if isinstance(x, Value) else out
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "Dropout", "p": self.p, "seed": self.seed}
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}"
+
+
+class Maxout(Module):
+    """``max_k (w_jk . x + b_jk)`` for each output j: a learned piecewise-linear activation."""
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        pieces: int = 2,
+        *,
+        init: str = "xavier",
+        rng: random.Random | None = None,
+    ) -> None:
+        pieces = _positive_int(pieces, "pieces")
+        rng = rng if rng is not None else random.Random(0)
+        self.pieces = [Linear(nin, nout, init=init, rng=rng) for _ in range(pieces)]
+        self.label_parameters()
+
+    def __call__(self, x: Any) -> list[Value]:
+        xs = _check_inputs(x, self.pieces[0].nin, "Maxout")
+        outputs = [piece(xs) for piece in self.pieces]
+        result = []
+        for j in range(len(outputs[0])):
+            best = outputs[0][j]
+            for k in range(1, len(outputs)):
+                best = maximum(best, outputs[k][j])
+            result.append(best)
+        return result
+
+    def config(self) -> dict[str, Any]:
+        first = self.pieces[0]
+        return {"type": "Maxout", "nin": first.nin, "nout": first.nout, "pieces": len(self.pieces)}
+
+    def extra_repr(self) -> str:
+        first = self.pieces[0]
+        return f"{first.nin}, {first.nout}, pieces={len(self.pieces)}"
+
+
+class Sequential(Module):
+    """Modules applied in order, each to the output of the one before."""
+
+    def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential item {i} must be a Module, got {type(layer).__name__}")
+        self.layers = list(layers)
+        self.label_parameters()
+
+    def __call__(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}
+
+    def extra_repr(self) -> str:
+        return ", ".join(type(layer).__name__ for layer in self.layers)
+
+
+class MLP(Sequential):
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` is 2 inputs, two hidden layers, 1 output.
+
+    Hidden layers use ``activation``; the last layer uses ``output_activation`` (``None``: linear,
+    so the output is a logit or a regression value). A 1-output MLP returns a Value, otherwise a
+    list of Values. Weights are drawn with ``init`` from ``random.Random(seed)``; biases start at 0.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        sizes: Sequence[int],
+        activation: str | Activation | None = "tanh",
+        output_activation: str | Activation | None = None,
+        *,
+        init: str = "xavier",
+        seed: int = 0,
+    ) -> None:
+        nin = _positive_int(nin, "nin")
+        if isinstance(sizes, int) or not sizes:
+            raise ValueError(f"sizes must be a non-empty list of layer sizes, got {sizes!r}")
+        sizes = [_positive_int(s, "each layer size") for s in sizes]
+        _init_bound(init, 1, 1)  # validates the name before anything is built
+        rng = random.Random(seed)
+        dims = [nin, *sizes]
+        layers = [
+            Layer(
+                dims[i],
+                dims[i + 1],
+                activation if i < len(sizes) - 1 else output_activation,
+                init=init,
+                rng=rng,
+            )
+            for i in range(len(sizes))
+        ]
+        super().__init__(*layers)
+        self.nin = nin
+        self.sizes = sizes
+        self.init = init
+        self.seed = seed
+        self._hidden = get_activation(activation)
+        self._output = get_activation(output_activation)
+
+    def _named_members(self) -> Iterator[tuple[str, Any]]:
+        yield "layers", self.layers
+
+    def __call__(self, x: Any) -> Output:
+        out: list[Value] = super().__call__(_check_inputs(x, self.nin, "MLP"))
+        return out[0] if len(out) == 1 else out
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "type": "MLP",
+            "nin": self.nin,
+            "sizes": list(self.sizes),
+            "activation": self._hidden.config(),
+            "output_activation": self._output.config(),
+            "init": self.init,
+            "seed": self.seed,
+        }
+
+    def extra_repr(self) -> str:
+        hidden, out = self._hidden.name, self._output.name
+        return f"{self.nin}, {self.sizes}, activation={hidden!r}, output_activation={out!r}"
+
+
+# ---- to and from PyTorch -------------------------------------------------------------------------
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            "to_torch/from_torch need PyTorch: pip install 'microgradx[torch]' (torch==2.13.0)"
+        ) from None
+    return torch
+
+
+def _flatten(model: Module) -> list[Module]:
+    """The model as a flat list of Linear, activation and Dropout modules."""
+    flat: list[Module] = []
+    stack: list[Module] = [model]
+    while stack:
+        module = stack.pop()
+        if isinstance(module, Sequential):
+            stack.extend(reversed(module.layers))
+        elif isinstance(module, Layer):
+            flat.append(module)  # its weights, as a Linear (a Layer is a Linear + activation)
+            if not isinstance(module.neurons[0]._activation, Identity):
+                flat.append(module.neurons[0]._activation)
+        elif isinstance(module, (Linear, Activation, Dropout)):
+            flat.append(module)
+        else:
+            raise TypeError(f"to_torch does not support {type(module).__name__}")
+    return flat
+
+
+def to_torch(model: Module) -> Any:
+    """An equivalent ``torch.nn.Sequential`` in float64 with copies of the weights."""
+    torch = _torch()
+    tnn = torch.nn
+    layers = []
+    for module in _flatten(model):
+        if isinstance(module, Linear):
+            linear = tnn.Linear(module.nin, module.nout, dtype=torch.float64)
+            with torch.no_grad():
+                linear.weight.copy_(
+                    torch.tensor(
+                        [[w.data for w in n.w] for n in module.neurons], dtype=torch.float64
+                    )
+                )
+                linear.bias.copy_(
+                    torch.tensor([n.b.data for n in module.neurons], dtype=torch.float64)
+                )
+            layers.append(linear)
+        elif isinstance(module, Dropout):
+            layers.append(tnn.Dropout(module.p))
+        elif isinstance(module, LeakyReLU):
+            layers.append(tnn.LeakyReLU(module.negative_slope))
+        else:
+            simple: dict[type, Any] = {
+                Identity: tnn.Identity,
+                Tanh: tnn.Tanh,
+                ReLU: tnn.ReLU,
+                Sigmoid: tnn.Sigmoid,
+            }
+            if type(module) is Softplus:
+                # torch's Softplus switches to x above a threshold; a huge one keeps it exact.
+                layers.append(tnn.Softplus(threshold=1e9))
+            else:
+                layers.append(simple[type(module)]())
+    return tnn.Sequential(*layers)
+
+
+def from_torch(sequential: Any) -> Sequential:
+    """A microgradx ``Sequential`` with the weights of a ``torch.nn.Sequential`` of Linear,
+    Tanh, ReLU, LeakyReLU, Sigmoid, Softplus, Identity and Dropout layers."""
+    torch = _torch()
+    tnn = torch.nn
+    if not isinstance(sequential, tnn.Sequential):
+        raise TypeError(f"from_torch needs a torch.nn.Sequential, got {type(sequential).__name__}")
+    layers: list[Module] = []
+    for i, layer in enumerate(sequential):
+        if isinstance(layer, tnn.Linear):
+            if layer.bias is None:
+                raise TypeError(f"layer {i}: Linear without a bias is not supported")
+            weight = layer.weight.detach().to(torch.float64).tolist()
+            bias = layer.bias.detach().to(torch.float64).tolist()
+            linear = Linear(layer.in_features, layer.out_features)
+            for neuron, row, b in zip(linear.neurons, weight, bias):
+                for w, value in zip(neuron.w, row):
+                    w.data = value
+                neuron.b.data = b
+            layers.append(linear)
+        elif isinstance(layer, tnn.LeakyReLU):
+            layers.append(LeakyReLU(layer.negative_slope))
+        elif isinstance(layer, tnn.Dropout):
+            layers.append(Dropout(layer.p))
+        elif isinstance(layer, tnn.Softplus) and layer.beta == 1:
+            layers.append(Softplus())
+        else:
+            kinds = {tnn.Tanh: Tanh, tnn.ReLU: ReLU, tnn.Sigmoid: Sigmoid, tnn.Identity: Identity}
+            if type(layer) not in kinds:
+                raise TypeError(f"layer {i}: {type(layer).__name__} is not supported by from_torch")
+            layers.append(kinds[type(layer)]())
+    return Sequential(*layers)

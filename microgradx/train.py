@@ -1,0 +1,214 @@
+"""``fit()``: the training loop, with mini-batches, validation, early stopping and a progress bar.
+
+One epoch visits every training example once, in batches of ``batch_size`` (``None``: the whole
+set, i.e. batch gradient descent; ``1``: stochastic gradient descent). For each batch::
+
+    optimizer.zero_grad(); loss = mean of the batch's losses; loss.backward(); optimizer.step()
+
+While a batch is processed the cyclic garbage collector is paused: Value graphs hold no reference
+cycles, so reference counting frees each batch's graph, and the collector would only spend time
+looking for cycles that are not there.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from microgradx import losses
+from microgradx.engine import Value, no_grad
+from microgradx.nn import Module
+from microgradx.optim import Adam, Optimizer
+
+LossFn = Callable[[Any, Any], Value]
+
+# name -> (loss function, how to turn one model output into a predicted label, or None: regression)
+LOSSES: dict[str, tuple[LossFn, Callable[[Any], Any] | None]] = {
+    "mse": (losses.mse, None),
+    "bce_with_logits": (losses.bce_with_logits, lambda out: int(float(out) > 0)),
+    "binary_cross_entropy": (losses.binary_cross_entropy, lambda out: int(float(out) > 0.5)),
+    "hinge": (losses.hinge, lambda out: 1 if float(out) > 0 else -1),
+    "cross_entropy": (
+        losses.cross_entropy,
+        lambda out: max(range(len(out)), key=lambda i: float(out[i])),
+    ),
+}
+
+
+@dataclass
+class History:
+    """Per-epoch training record. ``val_*`` lists stay empty without validation data; accuracy
+    lists stay empty for regression losses."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    best_epoch: int | None = None  # with early stopping: the epoch whose weights were kept
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        warnings.warn(
+            "fit(progress=True) shows a bar when tqdm is installed: pip install 'microgradx[notebook]'",
+            stacklevel=3,
+        )
+        return None
+    return tqdm(total=total, desc="training", unit="epoch", leave=True)
+
+
+def evaluate(
+    model: Module, X: Sequence[Any], y: Sequence[Any], loss: str | LossFn = "mse"
+) -> tuple[float, float | None]:
+    """Mean loss and accuracy (``None`` for regression) of ``model`` on ``X, y``, without a graph."""
+    loss_fn, predict = _resolve_loss(loss)
+    with no_grad():
+        outputs = [model(x) for x in X]
+        value = loss_fn(outputs, list(y)).data
+    if predict is None:
+        return value, None
+    correct = sum(1 for out, target in zip(outputs, y) if predict(out) == target)
+    return value, correct / len(y)
+
+
+def _resolve_loss(loss: str | LossFn) -> tuple[LossFn, Callable[[Any], Any] | None]:
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(
+                f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}, or a function"
+            )
+        return LOSSES[loss]
+    if callable(loss):
+        return loss, None
+    raise TypeError(f"loss must be a name or a function, got {type(loss).__name__}")
+
+
+def fit(
+    model: Module,
+    X: Sequence[Any],
+    y: Sequence[Any],
+    *,
+    loss: str | LossFn = "mse",
+    optimizer: Optimizer | None = None,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    validation: tuple[Sequence[Any], Sequence[Any]] | None = None,
+    early_stopping: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    on_epoch: Callable[[int, History], None] | None = None,
+) -> History:
+    """Train ``model`` on ``X, y`` and return the ``History``.
+
+    ``loss`` is a name (``mse``, ``bce_with_logits``, ``binary_cross_entropy``, ``hinge``,
+    ``cross_entropy``) or a function ``(outputs, targets) -> Value``. ``optimizer`` defaults to
+    ``Adam(model.parameters(), lr=0.01)``. ``early_stopping=patience`` stops once the validation
+    loss has not improved for that many epochs and restores the best weights. The batches are
+    shuffled with ``random.Random(seed)``: the same seed gives the same result, bit for bit.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a microgradx Module, got {type(model).__name__}")
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
+    if not X:
+        raise ValueError("X is empty")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
+    if early_stopping is not None:
+        if validation is None:
+            raise ValueError("early_stopping needs validation data to watch")
+        if not isinstance(early_stopping, int) or early_stopping < 1:
+            raise ValueError(f"early_stopping must be a patience >= 1, got {early_stopping!r}")
+    loss_fn, predict = _resolve_loss(loss)
+    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
+    params = model.parameters()
+    size = batch_size or len(X)
+    rng = random.Random(seed)
+    history = History()
+    best_loss, best_weights, waited = math.inf, [p.data for p in params], 0
+    bar = _progress_bar(epochs, progress)
+    try:
+        for epoch in range(epochs):
+            model.train()
+            order = list(range(len(X)))
+            if size < len(X):
+                rng.shuffle(order)
+            total, correct = 0.0, 0
+            for start in range(0, len(order), size):
+                batch = order[start : start + size]
+                with _collector_paused():
+                    optimizer.zero_grad()
+                    outputs = [model(X[i]) for i in batch]
+                    batch_loss = loss_fn(outputs, [y[i] for i in batch])
+                    batch_loss.backward()
+                    optimizer.step()
+                total += batch_loss.data * len(batch)
+                if predict is not None:
+                    correct += sum(1 for out, i in zip(outputs, batch) if predict(out) == y[i])
+                del outputs, batch_loss  # free this batch's graph now
+            history.loss.append(total / len(X))
+            if predict is not None:
+                history.accuracy.append(correct / len(X))
+            if validation is not None:
+                model.eval()
+                val_loss, val_acc = evaluate(model, validation[0], validation[1], loss)
+                history.val_loss.append(val_loss)
+                if val_acc is not None:
+                    history.val_accuracy.append(val_acc)
+                if early_stopping is not None:
+                    if val_loss < best_loss:
+                        best_loss, waited = val_loss, 0
+                        best_weights = [p.data for p in params]
+                        history.best_epoch = epoch
+                    else:
+                        waited += 1
+                        if waited >= early_stopping:
+                            history.stopped_early = True
+            if bar is not None:
+                shown = {"loss": f"{history.loss[-1]:.4f}"}
+                if history.accuracy:
+                    shown["acc"] = f"{history.accuracy[-1]:.3f}"
+                if history.val_loss:
+                    shown["val_loss"] = f"{history.val_loss[-1]:.4f}"
+                bar.set_postfix(shown, refresh=False)
+                bar.update(1)
+            if on_epoch is not None:
+                on_epoch(epoch, history)
+            if history.stopped_early:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if early_stopping is not None and history.best_epoch is not None:
+        for p, w in zip(params, best_weights):
+            p.data = w
+    model.eval()
+    return history
