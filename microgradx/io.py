@@ -136,12 +136,21 @@ def load(path: str | Path) -> nn.Module:
     return model
 
 
+def _shape(config: Any) -> Any:
+    """A config without the settings that only chose the initial weights (seed, init)."""
+    if isinstance(config, dict):
+        return {k: _shape(v) for k, v in config.items() if k not in ("seed", "init")}
+    if isinstance(config, list):
+        return [_shape(v) for v in config]
+    return config
+
+
 def load_weights(model: nn.Module, path: str | Path) -> None:
     """Copy the file's weights into an existing ``model`` of the same architecture.
 
     Everything is checked first: on any error ``model`` is left exactly as it was.
     """
     document = _read(path)
-    if document.get("architecture") != model.config():
+    if _shape(document.get("architecture")) != _shape(model.config()):
         raise ModelFileError(f"{path} holds a different architecture than this model")
     _assign(model, document["parameters"], str(path))

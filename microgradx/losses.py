@@ -39,6 +39,8 @@ def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, float
         raise ValueError(f"{name}: {len(predictions)} predictions but {len(targets)} targets")
     pairs = []
     for p, t in zip(predictions, targets):
+        if isinstance(p, (list, tuple)) and len(p) == 1:
+            p = p[0]  # the output of a 1-unit layer counts as its one Value
         if isinstance(t, Value):
             t = t.data  # targets are data, not part of the graph
         if isinstance(t, bool) or not isinstance(t, (int, float)):

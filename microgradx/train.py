@@ -29,11 +29,16 @@ from microgradx.optim import Adam, Optimizer
 LossFn = Callable[[Any, Any], Value]
 
 # name -> (loss function, how to turn one model output into a predicted label, or None: regression)
+def _score(out: Any) -> float:
+    """A model's single output as a float (a 1-unit layer gives a one-element list)."""
+    return float(out[0]) if isinstance(out, (list, tuple)) else float(out)
+
+
 LOSSES: dict[str, tuple[LossFn, Callable[[Any], Any] | None]] = {
     "mse": (losses.mse, None),
-    "bce_with_logits": (losses.bce_with_logits, lambda out: int(float(out) > 0)),
-    "binary_cross_entropy": (losses.binary_cross_entropy, lambda out: int(float(out) > 0.5)),
-    "hinge": (losses.hinge, lambda out: 1 if float(out) > 0 else -1),
+    "bce_with_logits": (losses.bce_with_logits, lambda out: int(_score(out) > 0)),
+    "binary_cross_entropy": (losses.binary_cross_entropy, lambda out: int(_score(out) > 0.5)),
+    "hinge": (losses.hinge, lambda out: 1 if _score(out) > 0 else -1),
     "cross_entropy": (
         losses.cross_entropy,
         lambda out: max(range(len(out)), key=lambda i: float(out[i])),

@@ -1,0 +1,199 @@
+"""Losses (values, gradients, stability) and optimizers (update rules, schedules, validation)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from microgradx import Value, gradcheck, losses
+from microgradx.optim import SGD, Adam, CosineLR, LinearLR, RMSprop, StepLR, clip_grad_norm
+
+
+def test_mse_value_and_gradient():
+    p = [Value(1.0), Value(3.0)]
+    loss = losses.mse(p, [0.0, 1.0])
+    assert loss.data == (1 + 4) / 2
+    loss.backward()
+    assert [v.grad for v in p] == [1.0, 2.0]  # 2 (p - t) / n
+    assert losses.mse(p, [0.0, 1.0], reduction="sum").data == 5.0
+
+
+def test_cross_entropy_is_finite_for_extreme_logits():
+    logits = [Value(1000.0), Value(0.0), Value(-1000.0)]
+    loss = losses.cross_entropy(logits, 1)
+    assert loss.data == pytest.approx(1000.0)
+    loss.backward()
+    assert [v.grad for v in logits] == pytest.approx([1.0, -1.0, 0.0])  # softmax - one_hot
+
+
+def test_log_softmax_and_softmax_are_finite_and_consistent():
+    z = [Value(1000.0), Value(0.0), Value(-1000.0)]
+    assert [v.data for v in losses.log_softmax(z)] == pytest.approx([0.0, -1000.0, -2000.0])
+    assert [v.data for v in losses.softmax(z)] == pytest.approx([1.0, 0.0, 0.0])
+    assert losses.logsumexp([Value(math.log(2)), Value(math.log(3))]).data == pytest.approx(
+        math.log(5)
+    )
+
+
+def test_bce_with_logits_is_stable_for_any_logit():
+    for z, t, expected in [(1000.0, 0, 1000.0), (-1000.0, 1, 1000.0), (1000.0, 1, 0.0)]:
+        logit = Value(z)
+        loss = losses.bce_with_logits(logit, t)
+        assert loss.data == pytest.approx(expected)
+        loss.backward()
+        assert logit.grad == pytest.approx(Value(z).sigmoid().data - t)  # sigmoid(z) - t
+
+
+def test_binary_cross_entropy_clamps_its_logs():
+    assert losses.binary_cross_entropy(Value(0.0), 1).data == 100.0
+    assert losses.binary_cross_entropy(Value(0.8), 1).data == pytest.approx(-math.log(0.8))
+
+
+def test_hinge_and_l2_penalty():
+    s = Value(0.3)
+    loss = losses.hinge(s, 1)
+    assert loss.data == pytest.approx(0.7)
+    loss.backward()
+    assert s.grad == -1.0
+    assert losses.hinge(Value(2.0), 1).data == 0.0
+    w = [Value(1.0), Value(-2.0)]
+    penalty = losses.l2_penalty(w, 0.1)
+    assert penalty.data == pytest.approx(0.05 * 5)
+    penalty.backward()
+    assert [v.grad for v in w] == pytest.approx([0.1, -0.2])  # weight_decay * w
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda a, b, c: losses.mse([a, b], [0.3, -1.0]),
+        lambda a, b, c: losses.bce_with_logits([a, b], [1, 0]),
+        lambda a, b, c: losses.binary_cross_entropy([a.sigmoid(), b.sigmoid()], [1, 0]),
+        lambda a, b, c: losses.cross_entropy([a, b, c], 2),
+        lambda a, b, c: losses.hinge([a, b], [1, -1], reduction="sum"),
+        lambda a, b, c: losses.logsumexp([a, b, c]),
+        lambda a, b, c: losses.softmax([a, b, c])[1],
+    ],
+)
+def test_every_loss_gradient_matches_central_differences(loss):
+    gradcheck(loss, [0.3, -0.8, 1.7])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: losses.mse([Value(1)], [1, 2]), ValueError, "1 predictions but 2 targets"),
+        (lambda: losses.mse([Value(1)], [1], reduction="max"), ValueError, "reduction"),
+        (lambda: losses.cross_entropy([Value(1), Value(2)], 2), ValueError, "out of range"),
+        (lambda: losses.cross_entropy([Value(1)], 0.5), TypeError, "must be a class index"),
+        (lambda: losses.hinge(Value(1), 0), ValueError, "-1 or \\+1"),
+        (lambda: losses.mse([Value(1)], ["a"]), TypeError, "must be a number"),
+    ],
+)
+def test_loss_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# ---- optimizers ----------------------------------------------------------------------------------
+
+
+def _quadratic_steps(optimizer_factory, steps=200):
+    """Minimise (w - 3)^2 from w = 0; returns the final w."""
+    w = Value(0.0)
+    opt = optimizer_factory([w])
+    for _ in range(steps):
+        opt.zero_grad()
+        ((w - 3.0) ** 2).backward()
+        opt.step()
+    return w.data
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda p: SGD(p, lr=0.1),
+        lambda p: SGD(p, lr=0.05, momentum=0.9),
+        lambda p: SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+        lambda p: RMSprop(p, lr=0.05),
+        lambda p: Adam(p, lr=0.1),
+    ],
+)
+def test_every_optimizer_finds_the_minimum_of_a_quadratic(factory):
+    assert _quadratic_steps(factory) == pytest.approx(3.0, abs=2e-2)
+
+
+def test_sgd_step_by_hand():
+    w = Value(2.0)
+    opt = SGD([w], lr=0.1, momentum=0.5, weight_decay=0.01)
+    w.grad = 1.0
+    opt.step()  # g = 1 + 0.01 * 2 = 1.02; v = g; w = 2 - 0.102
+    assert w.data == pytest.approx(1.898)
+    w.grad = 1.0
+    opt.step()  # g = 1 + 0.01 * 1.898; v = 0.5 * 1.02 + g
+    assert w.data == pytest.approx(1.898 - 0.1 * (0.51 + 1.01898))
+
+
+def test_adam_first_step_moves_by_lr():
+    w = Value(1.0)
+    opt = Adam([w], lr=0.01)
+    w.grad = 123.0  # Adam's first step is lr * sign(g), whatever the scale
+    opt.step()
+    assert w.data == pytest.approx(0.99)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: SGD(p, lr=0), "lr must be > 0"),
+        (lambda p: SGD(p, lr=-1), "lr must be > 0"),
+        (lambda p: SGD(p, lr=0.1, momentum=-0.1), "momentum"),
+        (lambda p: SGD(p, lr=0.1, nesterov=True), "nesterov needs momentum"),
+        (lambda p: Adam(p, betas=(0.9, 1.0)), "betas must be in"),
+        (lambda p: Adam(p, betas=(-0.1, 0.9)), "betas must be in"),
+        (lambda p: Adam(p, eps=0), "eps must be > 0"),
+        (lambda p: RMSprop(p, alpha=1.0), "alpha"),
+        (lambda p: Adam(p, weight_decay=-1), "weight_decay"),
+        (lambda p: SGD([], lr=0.1), "empty parameter list"),
+    ],
+)
+def test_invalid_hyperparameters_raise_at_construction(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([Value(1.0)])
+
+
+def test_optimizer_rejects_non_value_parameters():
+    with pytest.raises(TypeError, match="parameter 1 must be a Value, got float"):
+        SGD([Value(1.0), 2.0], lr=0.1)
+
+
+def test_schedules():
+    opt = SGD([Value(1.0)], lr=1.0)
+    step = StepLR(opt, step_size=2, gamma=0.5)
+    rates = []
+    for _ in range(5):
+        step.step()
+        rates.append(opt.lr)
+    assert rates == [1.0, 0.5, 0.5, 0.25, 0.25]
+    opt = SGD([Value(1.0)], lr=1.0)
+    linear = LinearLR(opt, total=4, end_factor=0.0)
+    for _ in range(4):
+        linear.step()
+    assert opt.lr == 0.0
+    opt = SGD([Value(1.0)], lr=1.0)
+    cosine = CosineLR(opt, total=2)
+    cosine.step()
+    assert opt.lr == pytest.approx(0.5)
+    cosine.step()
+    assert opt.lr == pytest.approx(0.0)
+
+
+def test_clip_grad_norm():
+    a, b = Value(0.0), Value(0.0)
+    a.grad, b.grad = 3.0, 4.0
+    assert clip_grad_norm([a, b], 1.0) == 5.0
+    assert math.hypot(a.grad, b.grad) == pytest.approx(1.0, rel=1e-5)
+    a.grad, b.grad = 0.3, 0.4
+    clip_grad_norm([a, b], 1.0)
+    assert (a.grad, b.grad) == (0.3, 0.4)

@@ -1,0 +1,197 @@
+"""Modules: parameters and their names, modes, errors, and that gradients reach every weight."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from microgradx import Value, gradcheck
+from microgradx.nn import (
+    MLP,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    Maxout,
+    Neuron,
+    ReLU,
+    Sequential,
+    Tanh,
+    get_activation,
+)
+
+
+def test_neuron_is_dot_product_plus_bias_through_a_nonlinearity():
+    n = Neuron(3, "tanh")
+    for w, value in zip(n.w, [0.5, -1.0, 2.0]):
+        w.data = value
+    n.b.data = 0.25
+    out = n([1.0, 2.0, 3.0])
+    assert out.data == pytest.approx(math.tanh(0.5 - 2.0 + 6.0 + 0.25))
+
+
+def test_mlp_parameter_count_names_and_labels():
+    model = MLP(2, [16, 16, 1])
+    assert len(model.parameters()) == (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1) == 337
+    names = [name for name, _ in model.named_parameters()]
+    assert names[:3] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b"]
+    assert "layers.1.neurons.3.w.15" in names
+    assert names[-1] == "layers.2.neurons.0.b"
+    assert len(set(names)) == len(names)
+    assert all(p.label == name for name, p in model.named_parameters())
+    assert repr(model) == (
+        "MLP(2, [16, 16, 1], activation='tanh', output_activation='linear') with 337 parameters"
+    )
+
+
+def test_same_seed_same_weights_different_seed_different_weights():
+    a, b, c = MLP(2, [4, 1], seed=3), MLP(2, [4, 1], seed=3), MLP(2, [4, 1], seed=4)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert [p.data for p in a.parameters()] != [p.data for p in c.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("init", "bound"), [("xavier", math.sqrt(6 / 20)), ("he", math.sqrt(6 / 4)), ("uniform", 1.0)]
+)
+def test_initialisations_stay_in_their_bounds(init, bound):
+    layer = Layer(4, 16, init=init)
+    weights = [w.data for n in layer.neurons for w in n.w]
+    assert all(abs(w) <= bound for w in weights)
+    assert max(abs(w) for w in weights) > 0.5 * bound  # actually spread over the range
+    assert all(n.b.data == 0.0 for n in layer.neurons)
+
+
+def test_one_output_mlp_returns_a_value_several_return_a_list():
+    assert isinstance(MLP(2, [3, 1])([1.0, 2.0]), Value)
+    out = MLP(2, [3, 2])([1.0, 2.0])
+    assert isinstance(out, list) and len(out) == 2
+
+
+def test_gradients_of_an_mlp_match_central_differences():
+    model = MLP(2, [3, 1], "tanh", seed=1)
+    params = model.parameters()
+
+    def loss(*weights):
+        # The network's function, rebuilt with the given Values as its weights.
+        x = [0.5, -1.5]
+        hidden = [
+            (sum((w * xi for w, xi in zip(ws[:2], x)), ws[2])).tanh()
+            for ws in (weights[0:3], weights[3:6], weights[6:9])
+        ]
+        out = weights[12]
+        for w, h in zip(weights[9:12], hidden):
+            out = out + w * h
+        return (out - 1.0) ** 2
+
+    values = [p.data for p in params]
+    gradcheck(loss, values)
+    # And the module's own backward gives the same gradients as the functional rebuild.
+    model.zero_grad()
+    ((model([0.5, -1.5]) - 1.0) ** 2).backward()
+    rebuilt = [Value(v) for v in values]
+    loss(*rebuilt).backward()
+    assert [p.grad for p in params] == pytest.approx([v.grad for v in rebuilt], rel=1e-12)
+
+
+def test_stacked_linear_layers_collapse_to_one_linear_map():
+    deep = Sequential(Linear(2, 3), Linear(3, 1))
+    xs = [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [2.0, -1.0]]
+    outs = [deep(x)[0].data for x in xs]
+    bias = outs[2]
+    w = [outs[0] - bias, outs[1] - bias]
+    # f(2, -1) = 2 w1 - w2 + b exactly: without a nonlinearity, depth adds nothing.
+    assert outs[3] == pytest.approx(2 * w[0] - w[1] + bias, rel=1e-12)
+
+
+def test_sequential_of_modules_and_activation_modules():
+    model = Sequential(Linear(2, 4), ReLU(), Linear(4, 2), Tanh(), Linear(2, 1))
+    assert len(model.parameters()) == 12 + 10 + 3
+    assert model.named_parameters()[0][0] == "layers.0.neurons.0.w.0"
+    assert len(model([0.1, 0.2])) == 1
+
+
+def test_activations_by_name_or_module():
+    assert isinstance(get_activation("relu"), ReLU)
+    leaky = LeakyReLU(0.2)
+    assert get_activation(leaky) is leaky
+    assert get_activation(None).name == "linear"
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        get_activation("swish")
+    assert LeakyReLU(0.2)(Value(-1.0)).data == pytest.approx(-0.2)
+
+
+def test_dropout_is_active_only_in_training_and_is_seeded():
+    x = [Value(1.0) for _ in range(1000)]
+    drop = Dropout(0.3, seed=5)
+    out = drop(x)
+    kept = [v.data for v in out if v.data != 0]
+    assert 0.6 < len(kept) / 1000 < 0.8
+    assert all(k == pytest.approx(1 / 0.7) for k in kept)  # inverted dropout keeps the mean
+    again = Dropout(0.3, seed=5)(x)
+    assert [v.data for v in again] == [v.data for v in out]
+    drop.eval()
+    assert drop(x) is x
+    model = Sequential(Linear(2, 2), Dropout(0.5))
+    model.eval()
+    assert all(not m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+def test_maxout_takes_the_largest_piece_and_routes_the_gradient_to_it():
+    layer = Maxout(1, 1, pieces=3)
+    for k, (w, b) in enumerate([(1.0, 0.0), (-1.0, 0.0), (0.0, 0.5)]):
+        layer.pieces[k].neurons[0].w[0].data = w
+        layer.pieces[k].neurons[0].b.data = b
+    for x, expected in [(2.0, 2.0), (-3.0, 3.0), (0.1, 0.5)]:
+        assert layer([x])[0].data == expected
+    layer.zero_grad()
+    layer([2.0])[0].backward()
+    grads = [layer.pieces[k].neurons[0].w[0].grad for k in range(3)]
+    assert grads == [2.0, 0.0, 0.0]
+
+
+def test_zero_grad():
+    model = MLP(2, [2, 1])
+    model([1.0, 1.0]).backward()
+    assert any(p.grad != 0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0 for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "message"),
+    [
+        ([1.0, 2.0, 3.0], ValueError, "MLP expects 2 inputs, got 3"),
+        ([1.0], ValueError, "MLP expects 2 inputs, got 1"),
+        ("ab", TypeError, "got str"),
+        (3.0, TypeError, "got float"),
+        ([1.0, "2"], TypeError, "input 1 must be a number or a Value, got str"),
+    ],
+)
+def test_wrong_inputs_get_clear_errors(x, error, message):
+    with pytest.raises(error, match=message):
+        MLP(2, [3, 1])(x)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: MLP(0, [1]), "nin must be a positive integer"),
+        (lambda: MLP(2, []), "sizes must be a non-empty list"),
+        (lambda: MLP(2, [3, 0]), "each layer size must be a positive integer"),
+        (lambda: MLP(2, [3], init="zeros"), "unknown init 'zeros'"),
+        (lambda: Dropout(1.0), r"p must be in \[0, 1\)"),
+        (lambda: Maxout(2, 2, pieces=0), "pieces must be a positive integer"),
+        (lambda: LeakyReLU(-1), "negative_slope must be a number >= 0"),
+    ],
+)
+def test_bad_constructor_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_sequential_rejects_non_modules():
+    with pytest.raises(TypeError, match="Sequential item 1 must be a Module, got int"):
+        Sequential(Linear(1, 1), 3)

@@ -1,0 +1,199 @@
+"""The neural-network layer against PyTorch float64: models, gradients, optimizers, losses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from microgradx import Value, losses
+from microgradx.nn import MLP, LeakyReLU, Linear, Sequential, Sigmoid, Softplus, Tanh
+from microgradx.nn import from_torch, to_torch
+from microgradx.optim import SGD, Adam, RMSprop, clip_grad_norm
+
+X = [[0.3, -1.2], [1.5, 0.4], [-0.7, 0.9]]
+TARGETS = [1.0, 0.0, 1.0]
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-300) if b != 0 else abs(a)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MLP(2, [16, 16, 1], "tanh", seed=0),
+        lambda: MLP(2, [8, 3], "relu", "sigmoid", init="he", seed=1),
+        lambda: Sequential(Linear(2, 4), LeakyReLU(0.1), Linear(4, 4), Softplus(), Linear(4, 1)),
+        lambda: Sequential(Linear(2, 3), Sigmoid(), Linear(3, 2), Tanh()),
+    ],
+)
+def test_outputs_and_every_parameter_gradient_agree_with_torch(torch, make):
+    model = make()
+    reference = to_torch(model)
+    loss = None
+    for x in X:
+        out = model(x)
+        out = out if isinstance(out, list) else [out]
+        term = sum((o * o for o in out), Value(0.0))
+        loss = term if loss is None else loss + term
+        theirs = reference(torch.tensor(x, dtype=torch.float64))
+        for mine, t in zip(out, theirs.tolist()):
+            assert _relative(mine.data, t) <= 1e-9
+    loss.backward()
+    torch_loss = sum((reference(torch.tensor(x, dtype=torch.float64)) ** 2).sum() for x in X)
+    torch_loss.backward()
+    mine = [p.grad for p in model.parameters()]
+    theirs = []
+    for layer in reference:
+        if isinstance(layer, torch.nn.Linear):
+            for j in range(layer.out_features):
+                theirs.extend(layer.weight.grad[j].tolist())
+                theirs.append(layer.bias.grad[j].item())
+    assert len(mine) == len(theirs)
+    worst = max(_relative(a, b) for a, b in zip(mine, theirs) if abs(b) > 1e-12)
+    assert worst <= 1e-9
+
+
+def test_from_torch_round_trip(torch):
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(
+        torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()
+    ).double()
+    model = from_torch(reference)
+    for x in X:
+        assert model(x)[0].data == pytest.approx(
+            reference(torch.tensor(x, dtype=torch.float64)).item(), rel=1e-12
+        )
+    with pytest.raises(TypeError, match="Conv1d is not supported"):
+        from_torch(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)))
+
+
+OPTIMIZERS = {
+    "sgd-momentum": (
+        lambda p: SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
+        lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
+    ),
+    "sgd-nesterov": (
+        lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    ),
+    "rmsprop": (
+        lambda p: RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5),
+        lambda t, p: t.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5),
+    ),
+    "adam": (
+        lambda p: Adam(p, lr=0.05, betas=(0.8, 0.99), weight_decay=0.001),
+        lambda t, p: t.optim.Adam(p, lr=0.05, betas=(0.8, 0.99), weight_decay=0.001),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizers_agree_with_torch_optim_for_5_steps(torch, name):
+    ours, theirs = OPTIMIZERS[name]
+    model = MLP(2, [4, 1], seed=3)
+    reference = to_torch(model)
+    opt, torch_opt = ours(model.parameters()), theirs(torch, reference.parameters())
+    for _ in range(5):
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        losses.mse([model(x) for x in X], TARGETS).backward()
+        out = torch.cat([reference(torch.tensor(x, dtype=torch.float64)) for x in X])
+        torch.nn.functional.mse_loss(out, torch.tensor(TARGETS, dtype=torch.float64)).backward()
+        opt.step()
+        torch_opt.step()
+    after = to_torch(model)
+    for mine, ref in zip(after.parameters(), reference.parameters()):
+        assert torch.allclose(mine, ref, rtol=1e-9, atol=1e-12), name
+
+
+def test_clip_grad_norm_agrees_with_torch(torch):
+    values = [Value(0.0) for _ in range(3)]
+    for v, g in zip(values, [3.0, -4.0, 12.0]):
+        v.grad = g
+    tensors = [torch.zeros((), dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    for t, g in zip(tensors, [3.0, -4.0, 12.0]):
+        t.grad = torch.tensor(g, dtype=torch.float64)
+    assert clip_grad_norm(values, 2.0) == pytest.approx(
+        torch.nn.utils.clip_grad_norm_(tensors, 2.0).item()
+    )
+    assert [v.grad for v in values] == pytest.approx([t.grad.item() for t in tensors], rel=1e-12)
+
+
+LOGITS = [[1.5, -0.3, 0.2], [1000.0, 0.0, -1000.0], [-2.0, 4.0, 0.5]]
+CLASSES = [0, 1, 2]
+
+
+def _compare(torch, ours_fn, torch_fn, rows):
+    values = [[Value(v) for v in row] for row in rows]
+    tensor = torch.tensor(rows, dtype=torch.float64, requires_grad=True)
+    mine = ours_fn(values)
+    theirs = torch_fn(tensor)
+    assert _relative(mine.data, theirs.item()) <= 1e-9
+    mine.backward()
+    theirs.backward()
+    for row, grads in zip(values, tensor.grad.tolist()):
+        for v, g in zip(row, grads):
+            assert abs(v.grad - g) <= 1e-9 * max(1.0, abs(g))
+
+
+def test_cross_entropy_agrees_with_torch(torch):
+    _compare(
+        torch,
+        lambda v: losses.cross_entropy(v, CLASSES),
+        lambda t: torch.nn.functional.cross_entropy(t, torch.tensor(CLASSES)),
+        LOGITS,
+    )
+
+
+def test_log_softmax_and_logsumexp_agree_with_torch(torch):
+    _compare(
+        torch,
+        lambda v: sum((losses.log_softmax(row)[0] for row in v), Value(0.0)),
+        lambda t: torch.log_softmax(t, dim=1)[:, 0].sum(),
+        LOGITS,
+    )
+    _compare(
+        torch,
+        lambda v: sum((losses.logsumexp(row) for row in v), Value(0.0)),
+        lambda t: torch.logsumexp(t, dim=1).sum(),
+        LOGITS,
+    )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_binary_losses_agree_with_torch(torch, reduction):
+    f = torch.nn.functional
+    scores = [[2.5, -1.0, 0.0, 30.0, -800.0]]
+    targets = [1.0, 0.0, 1.0, 0.0, 1.0]
+    t_targets = torch.tensor(targets, dtype=torch.float64)
+    _compare(
+        torch,
+        lambda v: losses.bce_with_logits(v[0], targets, reduction),
+        lambda t: f.binary_cross_entropy_with_logits(t[0], t_targets, reduction=reduction),
+        scores,
+    )
+    _compare(
+        torch,
+        lambda v: losses.mse(v[0], targets, reduction),
+        lambda t: f.mse_loss(t[0], t_targets, reduction=reduction),
+        scores,
+    )
+    probabilities = [[0.9, 0.2, 0.5, 1e-5, 0.999]]
+    _compare(
+        torch,
+        lambda v: losses.binary_cross_entropy(v[0], targets, reduction),
+        lambda t: f.binary_cross_entropy(t[0], t_targets, reduction=reduction),
+        probabilities,
+    )
+    signs = [1.0 if t else -1.0 for t in targets]
+    _compare(
+        torch,
+        lambda v: losses.hinge(v[0], signs, reduction),
+        lambda t: f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).sum()
+        if reduction == "sum"
+        else f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).mean(),
+        scores,
+    )
+    assert math.isfinite(losses.bce_with_logits(Value(-800.0), 1).data)
