@@ -209,7 +209,8 @@ def load_titanic(
     unknown = [f for f in features if f.lower() not in TITANIC_FEATURES]
     if unknown or not features:
         raise ValueError(
-            f"unknown Titanic feature(s) {unknown or list(features)}: use {', '.join(TITANIC_FEATURES)}"
+            f"unknown Titanic feature(s) {unknown or list(features)}:"
+            f" use {', '.join(TITANIC_FEATURES)}"
         )
     if not path.is_file():
         raise FileNotFoundError(f"Titanic CSV not found at {path}")

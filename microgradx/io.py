@@ -102,7 +102,8 @@ def _read(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{path} is not a microgradx model file")
     if document.get("version") != VERSION:
         raise ModelFileError(
-            f"{path} has format version {document.get('version')!r}; this microgradx reads {VERSION}"
+            f"{path} has format version {document.get('version')!r};"
+            f" this microgradx reads version {VERSION}"
         )
     weights = document.get("parameters")
     if not isinstance(weights, dict) or not all(

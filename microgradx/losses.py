@@ -115,7 +115,10 @@ def log_softmax(logits: Sequence[Operand]) -> list[Value]:
 
 
 def softmax(logits: Sequence[Operand]) -> list[Value]:
-    """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max(x);  d s_i/d x_j = s_i (d_ij - s_j)."""
+    """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m) with m = max(x).
+
+    d s_i / d x_j = s_i (delta_ij - s_j).
+    """
     xs = [_as_value(v) for v in logits]
     if not xs:
         raise ValueError("softmax of an empty list")
@@ -128,7 +131,9 @@ def softmax(logits: Sequence[Operand]) -> list[Value]:
 
 
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
-    """Softmax + negative log-likelihood, fused: L = logsumexp(z) - z_t;  dL/dz_i = softmax(z)_i - [i = t].
+    """Softmax + negative log-likelihood, fused: L = logsumexp(z) - z_t.
+
+    dL/dz_i = softmax(z)_i - [i = t]: the predicted probabilities minus the one-hot target.
 
     ``logits`` is one sample's list of class scores with an integer class ``targets``, or a batch
     (a list of lists) with a list of classes. The fused form never takes the log of a rounded-to-0

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Union
+from typing import Any
 
 from microgradx.engine import Operand, Value, maximum
 
 Inputs = Sequence[Operand]
-Output = Union[Value, list[Value]]
+Output = Value | list[Value]
 
 # ---- modules -------------------------------------------------------------------------------------
 
@@ -125,7 +125,7 @@ def _check_inputs(x: Any, nin: int, owner: str) -> list[Operand]:
 
 
 class Activation(Module):
-    """An elementwise nonlinearity: takes a list of Values (or one Value), returns the same shape."""
+    """An elementwise nonlinearity: a list of Values (or one Value) in, the same shape out."""
 
     name = "identity"
 
@@ -205,7 +205,7 @@ ACTIVATIONS: dict[str, Callable[[], Activation]] = {
 
 
 def get_activation(spec: str | Activation | None) -> Activation:
-    """An activation module from a name (``"tanh"``, ``"relu"``, ...), a module, or None (linear)."""
+    """An activation module from a name (``"tanh"``, ``"relu"``, ...), a module, or None."""
     if spec is None:
         return Identity()
     if isinstance(spec, Activation):

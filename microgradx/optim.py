@@ -52,7 +52,10 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """w -= lr * g; with momentum: v = momentum * v + g, w -= lr * v (Nesterov: lr * (g + momentum * v))."""
+    """w -= lr * g; with momentum: v = momentum * v + g, w -= lr * v.
+
+    Nesterov momentum looks ahead: w -= lr * (g + momentum * v).
+    """
 
     def __init__(
         self,
@@ -118,7 +121,8 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam: m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,  w -= lr * m_hat / (sqrt(v_hat) + eps).
+    """Adam: m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
+    w -= lr * m_hat / (sqrt(v_hat) + eps).
 
     m_hat = m / (1 - b1^t) and v_hat = v / (1 - b2^t) undo the bias of starting m and v at 0.
     """

@@ -28,6 +28,7 @@ from microgradx.optim import Adam, Optimizer
 
 LossFn = Callable[[Any, Any], Value]
 
+
 # name -> (loss function, how to turn one model output into a predicted label, or None: regression)
 def _score(out: Any) -> float:
     """A model's single output as a float (a 1-unit layer gives a one-element list)."""
@@ -81,7 +82,8 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         from tqdm.auto import tqdm
     except ImportError:
         warnings.warn(
-            "fit(progress=True) shows a bar when tqdm is installed: pip install 'microgradx[notebook]'",
+            "fit(progress=True) shows a progress bar when tqdm is installed:"
+            " pip install 'microgradx[progress]'",
             stacklevel=3,
         )
         return None
@@ -91,7 +93,7 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 def evaluate(
     model: Module, X: Sequence[Any], y: Sequence[Any], loss: str | LossFn = "mse"
 ) -> tuple[float, float | None]:
-    """Mean loss and accuracy (``None`` for regression) of ``model`` on ``X, y``, without a graph."""
+    """Mean loss and accuracy (``None`` for regression) of ``model`` on ``X, y``; no graph kept."""
     loss_fn, predict = _resolve_loss(loss)
     with no_grad():
         outputs = [model(x) for x in X]

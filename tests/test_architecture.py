@@ -28,7 +28,7 @@ CORE = {"ops", "engine", "gradcheck", "data", "nn", "losses", "optim", "train", 
 
 
 def _imports(path: Path, top_level_only: bool = False) -> set[str]:
-    """The modules ``path`` imports (only those imported when it is loaded, if ``top_level_only``)."""
+    """The modules ``path`` imports (with ``top_level_only``, those imported when it loads)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     nodes = tree.body if top_level_only else ast.walk(tree)
     names = set()

@@ -5,21 +5,24 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from microgradx import load
 from microgradx.cli import demo, main
 from microgradx.ops import markdown_table
 
 
 def test_demo_shows_forward_values_backward_steps_and_a_passing_gradcheck():
     out = io.StringIO()
-    demo(out)
+    demo(out, progress=False)
     text = out.getvalue()
     assert "o              = tanh(n)              =  0.707107" in text
     assert "do/d(w1) += do/d(x1*w1) * d(x1*w1)/d(w1) = 0.5000 * 2.0000 = 1.0000" in text
     assert "do/dx1  = -1.500000" in text
     assert "gradcheck passed" in text
+    assert "training accuracy" in text and "microgradx-demo" in text
 
 
 def test_ops_prints_the_docs_table(capsys):
@@ -27,7 +30,20 @@ def test_ops_prints_the_docs_table(capsys):
     assert capsys.readouterr().out == markdown_table()
 
 
-@pytest.mark.parametrize("argv", [[], ["nonsense"], ["demo", "--nope"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nonsense"],
+        ["demo", "--nope"],
+        ["train", "--lr", "0"],
+        ["train", "--hidden", "x"],
+        ["train", "--hidden", "4,0"],
+        ["train", "--dataset", "mnist"],
+        ["train", "--epochs", "-3"],
+        ["train", "--dataset", "titanic", "--data", "/no/such/file.csv"],
+    ],
+)
 def test_bad_arguments_exit_with_status_2_and_a_reason(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -40,3 +56,20 @@ def test_python_dash_m_runs_the_demo():
         [sys.executable, "-m", "microgradx", "demo"], capture_output=True, text=True, check=True
     )
     assert "gradcheck passed" in result.stdout
+
+
+def test_train_reports_accuracy_and_saves_a_loadable_model(tmp_path, capsys):
+    path = tmp_path / "xor.json"
+    argv = ["train", "--dataset", "xor", "--hidden", "8", "--epochs", "20", "--quiet"]
+    assert main([*argv, "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "train accuracy" in out and "test accuracy" in out
+    model = load(path)
+    assert len(model.parameters()) == (2 * 8 + 8) + (8 + 1)
+
+
+def test_train_on_titanic_from_the_shared_csv(capsys):
+    csv = Path(__file__).resolve().parents[2] / "shared" / "data" / "titanic.csv"
+    argv = ["train", "--dataset", "titanic", "--data", str(csv), "--hidden", "4"]
+    assert main([*argv, "--epochs", "3", "--quiet", "--activation", "relu"]) == 0
+    assert "713 training, 178 test examples" in capsys.readouterr().out

@@ -7,8 +7,17 @@ import math
 import pytest
 
 from microgradx import Value, losses
-from microgradx.nn import MLP, LeakyReLU, Linear, Sequential, Sigmoid, Softplus, Tanh
-from microgradx.nn import from_torch, to_torch
+from microgradx.nn import (
+    MLP,
+    LeakyReLU,
+    Linear,
+    Sequential,
+    Sigmoid,
+    Softplus,
+    Tanh,
+    from_torch,
+    to_torch,
+)
 from microgradx.optim import SGD, Adam, RMSprop, clip_grad_norm
 
 X = [[0.3, -1.2], [1.5, 0.4], [-0.7, 0.9]]
@@ -191,9 +200,11 @@ def test_binary_losses_agree_with_torch(torch, reduction):
     _compare(
         torch,
         lambda v: losses.hinge(v[0], signs, reduction),
-        lambda t: f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).sum()
-        if reduction == "sum"
-        else f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).mean(),
+        lambda t: (
+            f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).sum()
+            if reduction == "sum"
+            else f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).mean()
+        ),
         scores,
     )
     assert math.isfinite(losses.bce_with_logits(Value(-800.0), 1).data)
