@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+BLOCKS = [
+    textwrap.dedent(block)  # a block inside a list item is indented
+    for block in re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+]
 
 
 def test_readme_has_examples():
@@ -18,4 +22,8 @@ def test_readme_has_examples():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples may write files
-    exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), {})
+    namespace: dict[str, object] = {}
+    exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), namespace)
+    for name, value in namespace.items():
+        if name.startswith("test_") and callable(value):
+            value()  # an example that shows a test: run it too
