@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from microgradx import Value
+from microgradx.data import make_moons
 
 OPS = ("add", "mul", "square", "relu", "tanh")
 
@@ -110,18 +111,10 @@ def graph_bytes_per_node(n_ops: int) -> float:
     return graph / n_ops
 
 
-def moons(n: int = 100, seed: int = 0) -> tuple[list[list[float]], list[float]]:
-    rng = random.Random(seed)
-    xs, ys = [], []
-    for k in range(n):
-        t = math.pi * rng.random()
-        if k % 2 == 0:
-            point, label = [math.cos(t), math.sin(t)], 1.0
-        else:
-            point, label = [1 - math.cos(t), 0.5 - math.sin(t)], -1.0
-        xs.append([p + rng.gauss(0, 0.1) for p in point])
-        ys.append(label)
-    return xs, ys
+def moons(n: int = 100) -> tuple[list[list[float]], list[float]]:
+    """microgradx's seeded two moons, with labels -1 and +1 for a squared-error fit."""
+    X, y = make_moons(n, noise=0.1, seed=0)
+    return X, [2.0 * label - 1.0 for label in y]
 
 
 def mlp_step(
