@@ -42,7 +42,9 @@ def neuron() -> tuple[Value, list[Value]]:
     return o, [x1, w1, x2, w2, b]
 
 
-def demo(file: TextIO | None = None, progress: bool = True) -> None:
+def demo(
+    file: TextIO | None = None, progress: bool = True, folder: str = "microgradx-demo"
+) -> None:
     """A terminal walk-through: one neuron, its forward values, its gradients, and a gradcheck."""
     out = sys.stdout if file is None else file
     o, inputs = neuron()
@@ -96,11 +98,25 @@ def demo(file: TextIO | None = None, progress: bool = True) -> None:
         progress=progress,
     )
     print(f"{model}: training accuracy {history.accuracy[-1]:.0%} after 30 epochs", file=out)
-    print(
-        "Pictures of the decision boundary and of the neuron's graph will go to"
-        f" {Path('microgradx-demo').resolve()}/ once the viz extras exist.",
-        file=out,
-    )
+    pictures(o, model, X, y, Path(folder), out)
+
+
+def pictures(
+    neuron_output: Value, model: nn.Module, X: Any, y: Any, folder: Path, out: TextIO
+) -> None:
+    """Write the neuron's graph and the decision boundary, if the viz and plot extras are here."""
+    try:
+        from microgradx.viz import RendererNotFound, draw_graph
+        from microgradx.viz.plots import decision_boundary
+
+        folder.mkdir(parents=True, exist_ok=True)
+        graph = draw_graph(neuron_output, show_local_grads=True).save(folder / "neuron_graph.svg")
+        figure = decision_boundary(model, X, y, title="MLP 2-16-16-1 on two moons")
+        figure.savefig(folder / "decision_boundary.png", dpi=110)
+    except (ImportError, RendererNotFound) as error:
+        print(f"\nNo pictures: {error}", file=out)
+        return
+    print(f"\nWrote {graph} and {folder / 'decision_boundary.png'}", file=out)
 
 
 DATASETS = ("moons", "circles", "xor", "spirals", "titanic")

@@ -61,16 +61,16 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def modules(self) -> list[Module]:
-        """This module and every module inside it."""
+        """This module and every module inside it, in order (depth first, as they were built)."""
         found: list[Module] = []
         stack: list[Any] = [self]
         while stack:
             item = stack.pop()
             if isinstance(item, Module):
                 found.append(item)
-                stack.extend(v for _, v in item._named_members())
+                stack.extend(reversed([v for _, v in item._named_members()]))
             elif isinstance(item, (list, tuple)):
-                stack.extend(item)
+                stack.extend(reversed(item))
         return found
 
     def zero_grad(self) -> None:
@@ -88,9 +88,15 @@ class Module:
         return self.train(False)
 
     def label_parameters(self) -> None:
-        """Give every parameter its dotted name as its label (graphs show which weight is which)."""
+        """Give every parameter its dotted name as its label (graphs show which weight is which),
+        and every neuron the name of its output (``layers.0.neurons.3``: graphs group by it)."""
         for name, p in self.named_parameters():
             p.label = name
+            if name.endswith(".b") or name == "b":
+                neuron_name = name[:-2]
+                for module in self.modules():
+                    if isinstance(module, Neuron) and module.b is p:
+                        module._name = neuron_name or None
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this module (used by ``save``/``load``)."""
@@ -105,8 +111,11 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()}) with {count} {noun}"
 
 
-def _check_inputs(x: Any, nin: int, owner: str) -> list[Operand]:
-    """The inputs as a list, or a clear error naming what was expected and what came."""
+def _check_inputs(x: Any, nin: int, owner: str) -> list[Value]:
+    """The inputs as a list of Values, or a clear error naming what was expected and what came.
+
+    Numbers become constant leaves here, once, so every neuron of a layer reads the same nodes.
+    """
     if isinstance(x, (Value, int, float)) or not isinstance(x, Sequence) or isinstance(x, str):
         raise TypeError(
             f"{owner} expects a sequence of {nin} numbers or Values, got {type(x).__name__}"
@@ -118,7 +127,7 @@ def _check_inputs(x: Any, nin: int, owner: str) -> list[Operand]:
             raise TypeError(
                 f"{owner} input {i} must be a number or a Value, got {type(item).__name__}"
             )
-    return list(x)
+    return [item if isinstance(item, Value) else Value(item) for item in x]
 
 
 # ---- activations -------------------------------------------------------------------------------
@@ -256,6 +265,7 @@ class Neuron(Module):
         self.w = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0)
         self._activation = get_activation(activation)
+        self._name: str | None = None  # set by label_parameters of the module that holds it
         self.label_parameters()
 
     @property
@@ -269,7 +279,9 @@ class Neuron(Module):
         z = self.b
         for w, xi in zip(self.w, xs):
             z = z + w * xi  # w . x + b, one multiply-add at a time
-        return self._activation.apply(z)
+        out = self._activation.apply(z)
+        out.label = self._name  # the neuron's output carries its name (graphs group by it)
+        return out
 
     def extra_repr(self) -> str:
         return f"{self.nin}, activation={self._activation.name!r}"

@@ -1,0 +1,357 @@
+"""Draw compute graphs with Graphviz: readable, deterministic, and working on a fresh machine.
+
+``draw_graph(root)`` walks the graph (no recursion), builds DOT text with the ``graphviz``
+package, and renders it with the first renderer it finds:
+
+1. the command named by the environment variable ``MICROGRADX_DOT``, if set;
+2. ``dot`` on the PATH (Graphviz itself);
+3. ``graphviz-pure`` (a self-contained renderer from PyPI that ``pip install 'microgradx[viz]'``
+   brings along), on the PATH or next to the running Python.
+
+Value nodes are tables (label, data, grad); op nodes are small circles with the op's symbol; every
+use of a value is its own edge, so ``a + a`` shows two arrows. Networks built by ``microgradx.nn``
+can be drawn one box per neuron or per layer (``collapse=``), using the names their parameters
+and neuron outputs carry.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from microgradx.engine import Value, topological_order
+
+INSTALL_HELP = """no Graphviz renderer found. Install one of:
+  pip install 'microgradx[viz]'      (brings graphviz-pure, a self-contained renderer)
+  Debian/Ubuntu: sudo apt-get install graphviz
+  macOS:         brew install graphviz
+  conda:         conda install -c conda-forge graphviz
+or set MICROGRADX_DOT=/path/to/dot"""
+
+ROLE_COLORS = {
+    "parameter": "#cfe2ff",
+    "input": "#d1f2d9",
+    "constant": "#f1f1f1",
+    "intermediate": "#ffffff",
+    "output": "#ffe08a",
+}
+HEAT = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # |grad|: small to large
+
+
+class RendererNotFound(RuntimeError):
+    """No Graphviz renderer could be found; the message says how to install one."""
+
+
+def find_renderer() -> str:
+    """The path of the renderer ``draw_graph`` uses (see the module docstring for the order)."""
+    override = os.environ.get("MICROGRADX_DOT")
+    if override:
+        path = shutil.which(override)
+        if path is None:
+            raise RendererNotFound(f"MICROGRADX_DOT={override!r} is not an executable program")
+        return path
+    found = shutil.which("dot") or shutil.which("graphviz-pure")
+    if found:
+        return found
+    beside_python = Path(sys.executable).parent / "graphviz-pure"  # a venv not on the PATH
+    if beside_python.is_file() and os.access(beside_python, os.X_OK):
+        return str(beside_python)
+    raise RendererNotFound(INSTALL_HELP)
+
+
+def render(source: str, fmt: str = "svg", renderer: str | None = None) -> bytes:
+    """Run a renderer on DOT ``source``; ``fmt`` is any Graphviz output format (svg, png, ...)."""
+    program = renderer or find_renderer()
+    try:
+        result = subprocess.run(
+            [program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=60
+        )
+    except OSError as error:
+        raise RendererNotFound(f"cannot run {program}: {error}\n{INSTALL_HELP}") from None
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"{Path(program).name} took more than 60 s: draw fewer nodes (collapse='layer',"
+            " or the loss of one example rather than a batch)"
+        ) from None
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"{Path(program).name} failed to render the graph: {message}")
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class GraphView:
+    """A drawn graph: ``source`` is the DOT text; ``svg()``, ``save(path)``, Jupyter display."""
+
+    source: str
+    nodes: int  # how many nodes the drawing has (values, ops and summary boxes)
+
+    def svg(self, renderer: str | None = None) -> str:
+        return render(self.source, "svg", renderer).decode("utf-8")
+
+    def save(self, path: str | Path, renderer: str | None = None) -> Path:
+        """Write ``.svg``, ``.png`` or ``.dot`` (chosen by the suffix), atomically."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".dot":
+            data = self.source.encode("utf-8")
+        elif suffix in (".svg", ".png"):
+            data = render(self.source, suffix[1:], renderer)
+        else:
+            raise ValueError(f"save() writes .svg, .png or .dot files, not {path.name!r}")
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.chmod(temporary, 0o644)  # mkstemp makes it private; a picture is for sharing
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return path
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        try:
+            return {"image/svg+xml": self.svg()}
+        except RendererNotFound as error:  # show the source and how to fix it, not a traceback
+            return {"text/plain": f"{error}\n\n{self.source}"}
+
+
+def _graphviz() -> Any:
+    try:
+        import graphviz  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        raise ImportError(
+            "drawing graphs needs the viz extra: pip install 'microgradx[viz]'"
+        ) from None
+    return graphviz
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _role(node: Value, root: Value, parameters: set[int]) -> str:
+    if node is root:
+        return "output"
+    if node.op is not None:
+        return "intermediate"
+    label = node.label or ""
+    if id(node) in parameters or ".w." in label or label.endswith(".b"):
+        return "parameter"
+    return "input" if node.label else "constant"
+
+
+def _heat(value: float, low: float, high: float) -> str:
+    """A colour for |grad| on a log scale from ``low`` to ``high``."""
+    if not value > 0 or not math.isfinite(value):
+        return HEAT[0] if value == 0 else HEAT[-1]
+    if high <= low:
+        return HEAT[-1]
+    t = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    return HEAT[min(len(HEAT) - 1, max(0, int(t * len(HEAT))))]
+
+
+def _table(cells: list[str], fill: str, bold: bool) -> str:
+    border = ' COLOR="#d62728"' if bold else ""
+    row = "".join(f"<TD>{cell}</TD>" for cell in cells)
+    return (
+        f'<<TABLE BORDER="{3 if bold else 1}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4"'
+        f' BGCOLOR="{fill}"{border}><TR>{row}</TR></TABLE>>'
+    )
+
+
+def _groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, int]]:
+    """Which collapsed box each node falls in: (name, instance) for every node of a neuron/layer.
+
+    A neuron's nodes are found by walking down from its named output to its own parameters,
+    stopping at inputs and at other neurons' outputs. With ``collapse="layer"`` the neurons of one
+    layer that read the same inputs (one forward call) share a box.
+    """
+    member: dict[Value, tuple[str, int]] = {}
+    outputs = [n for n in order if n.op is not None and n.label and ".neurons." in n.label]
+    output_set = set(outputs)
+    instance_of: dict[tuple[str, frozenset[int]], int] = {}
+    for out in outputs:
+        name = out.label or ""
+        inside, external = [out], set()
+        stack = list(out.children)
+        seen = {out}
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            is_own_param = node.op is None and (node.label or "").startswith(name + ".")
+            if node in output_set or (node.op is None and not is_own_param):
+                external.add(id(node))
+                continue
+            inside.append(node)
+            stack.extend(node.children)
+        key_name = name.rsplit(".neurons.", 1)[0] if collapse == "layer" else name
+        key = (key_name, frozenset(external) if collapse == "layer" else frozenset({id(out)}))
+        instance = instance_of.setdefault(key, len(instance_of))
+        for node in inside:
+            member.setdefault(node, (key_name, instance))
+    return member
+
+
+def draw_graph(
+    root: Value,
+    *,
+    rankdir: str = "LR",
+    show_data: bool = True,
+    show_grad: bool = True,
+    show_local_grads: bool = False,
+    highlight: Iterable[Value] = (),
+    color_by: str = "role",
+    collapse: str | None = None,
+    parameters: Iterable[Value] = (),
+    max_nodes: int = 2000,
+) -> GraphView:
+    """Draw the graph that computed ``root``.
+
+    ``highlight``: Values drawn with a thick red border (and the edges between them in red).
+    ``color_by``: ``"role"`` (parameter, input, constant, intermediate, output) or ``"grad"``
+    (|grad| on a log heat scale, with a legend). ``collapse``: ``None``, ``"neuron"`` or
+    ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer.
+    ``parameters``: Values to colour as parameters besides those named like ``layers.0...w.1``.
+    Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``collapse``).
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph needs a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    if color_by not in ("role", "grad"):
+        raise ValueError(f"color_by must be 'role' or 'grad', got {color_by!r}")
+    if collapse not in (None, "neuron", "layer"):
+        raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
+    graphviz = _graphviz()
+    order = topological_order(root)
+    index = {node: i for i, node in enumerate(order)}
+    groups = _groups(order, collapse) if collapse else {}
+    marked = {id(v) for v in highlight}
+    params = {id(p) for p in parameters}
+
+    # Collapsed: a box per group; its output is the group's node with a consumer outside it.
+    boxes: dict[tuple[str, int], list[Value]] = {}
+    for node in order:
+        if node in groups:
+            boxes.setdefault(groups[node], []).append(node)
+    visible = [n for n in order if n not in groups]
+    count = sum(1 if n.op is None else 2 for n in visible) + len(boxes) + (color_by == "grad")
+    if count > max_nodes:
+        raise ValueError(
+            f"the graph has {count} nodes to draw, more than max_nodes={max_nodes}: "
+            "draw a network with collapse='layer' (or 'neuron'), or raise max_nodes"
+        )
+
+    grads = [abs(g) for g in (float(n.grad) for n in order) if g != 0 and math.isfinite(g)]
+    low, high = (min(grads), max(grads)) if grads else (1.0, 1.0)
+
+    dot = graphviz.Digraph(name="microgradx")
+    dot.attr(rankdir=rankdir, fontname="Helvetica")
+    dot.attr("node", fontname="Helvetica", fontsize="11")
+    dot.attr("edge", color="#555555", arrowsize="0.7")
+
+    def fill(node: Value) -> str:
+        if color_by == "grad":
+            return _heat(abs(float(node.grad)), low, high)
+        return ROLE_COLORS[_role(node, root, params)]
+
+    def node_id(node: Value) -> str:
+        if node in groups:
+            name, instance = groups[node]
+            return f"g{sorted(boxes).index((name, instance))}"
+        return f"v{index[node]}"
+
+    for node in visible:
+        cells = [html.escape(node.label or "", quote=True)] if node.label else []
+        if show_data:
+            cells.append(f"data {_fmt(node.data)}")
+        if show_grad:
+            cells.append(f"grad {_fmt(float(node.grad))}")
+        bold = id(node) in marked
+        dot.node(f"v{index[node]}", _table(cells or ["&#160;"], fill(node), bold), shape="plain")
+        if node.op is not None:
+            op_id = f"o{index[node]}"
+            dot.node(
+                op_id,
+                html.escape(node.op.label),
+                shape="circle",
+                width="0.3",
+                fixedsize="false",
+                margin="0.02",
+                style="filled",
+                fillcolor="#eeeeee",
+                color="#d62728" if bold else "#888888",
+            )
+            dot.edge(op_id, f"v{index[node]}", color="#d62728" if bold else "#555555")
+
+    for k, key in enumerate(sorted(boxes)):
+        members = boxes[key]
+        ops = [n for n in members if n.op is not None]
+        outputs = [n for n in ops if n.label and ".neurons." in n.label]
+        cells = [
+            html.escape(key[0], quote=True),
+            f"{len(ops)} ops, {len(members) - len(ops)} params",
+        ]
+        if collapse == "layer":
+            cells.append(f"{len(outputs)} neurons")
+        else:  # one neuron: its output's value and gradient
+            if show_data:
+                cells.append(f"out {_fmt(outputs[0].data)}")
+            if show_grad:
+                cells.append(f"grad {_fmt(float(outputs[0].grad))}")
+        bold = any(id(m) in marked for m in members)
+        dot.node(f"g{k}", _table(cells, "#e8e0f8", bold), shape="plain")
+
+    # Edges: every use of a value is its own edge (a + a gives two).
+    drawn: set[tuple[str, str]] = set()
+    for node in order:
+        if node.op is None:
+            continue
+        head = node_id(node)
+        inside = node in groups
+        local = (
+            node.op.local_grads(*[c.data for c in node.children], node.data)
+            if show_local_grads
+            else None
+        )
+        for k, child in enumerate(node.children):
+            tail = node_id(child)
+            if inside and tail == head:
+                continue  # an edge within one collapsed box
+            target = head if inside else f"o{index[node]}"
+            if inside or child in groups:
+                if (tail, target) in drawn:
+                    continue  # between boxes, one arrow per pair is enough
+                drawn.add((tail, target))
+            attrs: dict[str, str] = {}
+            if local is not None and not inside:
+                attrs["label"] = _fmt(float(local[k]))
+                attrs["fontsize"] = "9"
+            if id(child) in marked and id(node) in marked:
+                attrs["color"] = "#d62728"
+                attrs["penwidth"] = "2"
+            dot.edge(tail, target, **attrs)
+
+    if color_by == "grad":
+        steps = [low * (high / low) ** (i / (len(HEAT) - 1)) for i in range(len(HEAT))]
+        scale = "".join(f'<TD BGCOLOR="{_heat(s, low, high)}">{_fmt(s)}</TD>' for s in steps)
+        dot.node(
+            "legend",
+            f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0"><TR><TD>|grad|</TD>{scale}'
+            "</TR></TABLE>>",
+            shape="plain",
+        )
+    return GraphView(dot.source, count)

@@ -1,0 +1,267 @@
+"""Graph drawings (both renderers, real SVG parsed) and plots (what the figures contain)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from microgradx import Value, losses
+from microgradx.data import make_moons
+from microgradx.nn import MLP, Layer, Sequential
+from microgradx.optim import Adam
+from microgradx.train import fit
+from microgradx.viz import RendererNotFound, draw_graph, find_renderer, plots, render
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _renderers() -> list[str]:
+    """Both renderers; in CI (MICROGRADX_REQUIRE_RENDERERS=1) a missing one is a failure."""
+    found = []
+    beside = Path(sys.executable).parent / "graphviz-pure"
+    for name, path in [
+        ("dot", shutil.which("dot")),
+        (
+            "graphviz-pure",
+            shutil.which("graphviz-pure") or (str(beside) if beside.exists() else None),
+        ),
+    ]:
+        if path:
+            found.append(path)
+        elif os.environ.get("MICROGRADX_REQUIRE_RENDERERS") == "1":
+            found.append(f"missing:{name}")
+    return found
+
+
+RENDERERS = _renderers()
+
+
+def _texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)  # well-formed XML or an exception
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def _neuron():
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.8813735870195432, label="b")
+    n = x * w + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    return o
+
+
+@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
+def test_every_node_label_is_in_the_rendered_svg(renderer):
+    if renderer.startswith("missing:"):
+        pytest.fail(f"{renderer[8:]} is required in CI but not installed")
+    texts = _texts(draw_graph(_neuron()).svg(renderer))
+    for expected in ["x", "w", "b", "n", "o", "tanh", "*", "+", "data 0.7071", "grad 0.5"]:
+        assert expected in texts, expected
+
+
+@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
+def test_labels_are_escaped_for_dot_svg_and_html(renderer):
+    if renderer.startswith("missing:"):
+        pytest.fail(f"{renderer[8:]} is required in CI but not installed")
+    a = Value(1.0, label='<b>"x"</b>')
+    b = Value(2.0, label="<script>alert(1)</script> & {|}")
+    texts = _texts(draw_graph(a * b).svg(renderer))
+    assert '<b>"x"</b>' in texts
+    assert "<script>alert(1)</script> & {|}" in texts
+
+
+def test_output_is_deterministic():
+    assert draw_graph(_neuron()).source == draw_graph(_neuron()).source
+
+
+def test_a_value_used_twice_by_one_op_has_two_edges():
+    a = Value(3.0, label="a")
+    source = draw_graph(a + a).source
+    assert source.count("v0 -> o1") == 2
+
+
+def test_local_gradients_label_the_edges():
+    source = draw_graph(_neuron(), show_local_grads=True).source
+    assert "label=0.5" in source  # d tanh / dn at n = 0.8814
+    assert "label=-3" in source  # d(x*w)/dx = w
+
+
+def test_highlight_marks_nodes_and_the_edges_between_them():
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    xw = x * w
+    source = draw_graph(xw.tanh(), highlight=[x, xw]).source
+    assert source.count('COLOR="#d62728"') == 2
+    assert 'v0 -> o2 [color="#d62728"' in source or 'v1 -> o2 [color="#d62728"' in source
+
+
+def test_colour_by_gradient_has_a_legend():
+    source = draw_graph(_neuron(), color_by="grad").source
+    assert "legend" in source and "|grad|" in source
+
+
+def test_roles_are_coloured():
+    model = MLP(2, [2, 1])
+    loss = losses.mse(model([1.0, 2.0]), 0.5)
+    source = draw_graph(loss).source
+    for colour in ("#cfe2ff", "#ffe08a", "#f1f1f1"):  # parameter, output, constant
+        assert colour in source
+
+
+def test_mlp_collapsed_by_layer_and_by_neuron():
+    model = MLP(2, [16, 16, 1], seed=0)
+    loss = losses.bce_with_logits(model([0.5, -1.0]), 1)
+    loss.backward()
+    by_layer = draw_graph(loss, collapse="layer")
+    for name in ("layers.0", "layers.1", "layers.2"):
+        assert by_layer.source.count(f"<TD>{name}</TD>") == 1
+    assert "<TD>16 neurons</TD>" in by_layer.source
+    assert by_layer.nodes < 30
+    by_neuron = draw_graph(loss, collapse="neuron")
+    assert by_neuron.source.count("<TD>layers.1.neurons.") == 16
+    assert by_neuron.nodes < 60
+    texts = _texts(by_layer.svg())
+    assert "layers.1" in texts
+    full = draw_graph(loss)
+    assert full.nodes > 1000  # what collapsing saves
+
+
+def test_too_many_nodes_suggests_collapse():
+    model = MLP(2, [16, 16, 1])
+    with pytest.raises(ValueError, match="collapse='layer'"):
+        draw_graph(model([1.0, 1.0]), max_nodes=100)
+
+
+def test_save_svg_png_and_dot(tmp_path):
+    view = draw_graph(_neuron())
+    assert view.save(tmp_path / "g.svg").read_text().startswith("<?xml")
+    assert view.save(tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert view.save(tmp_path / "g.dot").read_text() == view.source
+    with pytest.raises(ValueError, match=r"\.svg, \.png or \.dot"):
+        view.save(tmp_path / "g.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.png", "g.svg"]
+
+
+def test_jupyter_display_gives_svg():
+    bundle = draw_graph(_neuron())._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+def test_no_renderer_gives_install_instructions(monkeypatch, tmp_path):
+    monkeypatch.delenv("MICROGRADX_DOT", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(RendererNotFound) as info:
+        find_renderer()
+    message = str(info.value)
+    for hint in (
+        "apt-get install graphviz",
+        "brew install graphviz",
+        "conda install",
+        "pip install",
+    ):
+        assert hint in message
+    bundle = draw_graph(_neuron())._repr_mimebundle_()
+    assert "apt-get install graphviz" in bundle["text/plain"]
+
+
+def test_microgradx_dot_overrides_the_choice(monkeypatch):
+    pure = [r for r in RENDERERS if "graphviz-pure" in r and not r.startswith("missing:")]
+    if not pure:
+        pytest.skip("graphviz-pure is not installed (pip install graphviz-pure); CI installs it")
+    monkeypatch.setenv("MICROGRADX_DOT", pure[0])
+    assert find_renderer() == pure[0]
+    assert "graphviz-pure" in render("digraph { a -> b }").decode()
+    monkeypatch.setenv("MICROGRADX_DOT", "/no/such/dot")
+    with pytest.raises(RendererNotFound, match="MICROGRADX_DOT"):
+        find_renderer()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rankdir": "XY"}, "rankdir"),
+        ({"color_by": "size"}, "color_by"),
+        ({"collapse": "module"}, "collapse"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        draw_graph(_neuron(), **kwargs)
+    with pytest.raises(TypeError, match="needs a Value"):
+        draw_graph(3.0)
+
+
+# ---- plots ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained():
+    X, y = make_moons(60, noise=0.1, seed=0)
+    model = MLP(2, [8, 8, 1], "relu", seed=0)
+    history = fit(
+        model, X, y, loss="bce_with_logits", optimizer=Adam(model.parameters(), lr=0.05),
+        epochs=8, batch_size=20, validation=(X[:20], y[:20]), progress=False,
+    )  # fmt: skip
+    return model, X, y, history
+
+
+def test_decision_boundary_shows_regions_data_and_classes(trained):
+    model, X, y, _ = trained
+    fig = plots.decision_boundary(model, X, y, resolution=30)
+    (ax,) = fig.axes
+    x0, x1 = ax.get_xlim()
+    assert x0 < min(p[0] for p in X) and x1 > max(p[0] for p in X)
+    from matplotlib.collections import PathCollection
+    from matplotlib.contour import ContourSet
+
+    scatters = [c for c in ax.collections if type(c) is PathCollection]
+    assert [len(c.get_offsets()) for c in scatters] == [y.count(0), y.count(1)]
+    assert sum(isinstance(c, ContourSet) for c in ax.collections) == 2  # regions and the boundary
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
+
+
+def test_training_curves_plot_every_epoch(trained):
+    *_, history = trained
+    fig = plots.training_curves(history)
+    loss_ax, acc_ax = fig.axes
+    lines = loss_ax.get_lines()
+    assert len(lines) == 2
+    assert list(lines[0].get_ydata()) == history.loss
+    assert list(lines[1].get_ydata()) == history.val_loss
+    assert list(acc_ax.get_lines()[0].get_ydata()) == history.accuracy
+
+
+def test_dead_relu_units_are_counted():
+    layer = Layer(2, 4, "relu")
+    layer.neurons[1].b.data = -100.0  # never active for inputs of size ~1
+    layer.neurons[3].b.data = -100.0
+    model = Sequential(layer, Layer(4, 1, None))
+    X = [[0.5, -0.2], [1.0, 0.3], [-0.7, 0.9]]
+    assert plots.dead_units(model, X)[0] == 2
+    fig = plots.activation_histograms(model, X)
+    assert "2 of 4 units dead" in fig.axes[0].get_title()
+
+
+def test_gradient_histograms_count_zero_gradients(trained):
+    model, X, y, _ = trained
+    model.zero_grad()
+    losses.bce_with_logits([model(x) for x in X], y).backward()
+    fig = plots.gradient_histograms(model)
+    assert len(fig.axes) == 3
+    assert all("grads are 0" in ax.get_title() for ax in fig.axes)
+    assert sum(p.get_height() for p in fig.axes[0].patches) > 0
+
+
+def test_universal_approximation_fits_and_draws_each_unit():
+    fig, model = plots.universal_approximation(hidden=6, epochs=150, points=25)
+    (ax,) = fig.axes
+    assert len(ax.get_lines()) == 1 + 6 + 1  # target, one line per hidden unit, the model
+    xs = [-3.0 + 6.0 * i / 24 for i in range(25)]
+    error = sum((model([x]).data - __import__("math").sin(x)) ** 2 for x in xs) / len(xs)
+    assert error < 0.05
