@@ -22,6 +22,7 @@ LAYERS = [
     "train",
     "io",
     "viz.graph",
+    "viz.trace",
     "viz.plots",
     "cli",
 ]
@@ -37,6 +38,7 @@ CORE = {
     "train",
     "io",
     "viz.graph",
+    "viz.trace",
     "viz.plots",
 }
 
@@ -76,7 +78,7 @@ def test_modules_import_only_from_lower_layers():
             if imported.startswith("microgradx."):
                 target = imported.removeprefix("microgradx.")
                 if target == "viz":
-                    target = "viz.plots"  # the package re-exports its modules
+                    target = "viz.trace"  # the package re-exports graph and trace
                 assert LAYERS.index(target) < LAYERS.index(name), f"{name} imports {target}"
 
 

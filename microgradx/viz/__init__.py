@@ -4,5 +4,16 @@ Needs the extras: ``pip install 'microgradx[viz]'`` for graphs, ``'microgradx[pl
 """
 
 from microgradx.viz.graph import GraphView, RendererNotFound, draw_graph, find_renderer, render
+from microgradx.viz.trace import BackwardTrace, ForwardTrace, trace_backward, trace_forward
 
-__all__ = ["GraphView", "RendererNotFound", "draw_graph", "find_renderer", "render"]
+__all__ = [
+    "BackwardTrace",
+    "ForwardTrace",
+    "GraphView",
+    "RendererNotFound",
+    "draw_graph",
+    "find_renderer",
+    "render",
+    "trace_backward",
+    "trace_forward",
+]

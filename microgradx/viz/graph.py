@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +217,8 @@ def draw_graph(
     collapse: str | None = None,
     parameters: Iterable[Value] = (),
     max_nodes: int = 2000,
+    grads: Mapping[Value, float] | None = None,
+    dimmed: Iterable[Value] = (),
 ) -> GraphView:
     """Draw the graph that computed ``root``.
 
@@ -226,6 +228,8 @@ def draw_graph(
     ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer.
     ``parameters``: Values to colour as parameters besides those named like ``layers.0...w.1``.
     Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``collapse``).
+    ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
+    and ``dimmed`` nodes are drawn greyed out (not reached yet).
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph needs a Value, got {type(root).__name__}")
@@ -240,7 +244,13 @@ def draw_graph(
     index = {node: i for i, node in enumerate(order)}
     groups = _groups(order, collapse) if collapse else {}
     marked = {id(v) for v in highlight}
+    greyed = {id(v) for v in dimmed}
     params = {id(p) for p in parameters}
+
+    def grad_of(node: Value) -> float:
+        if grads is not None and node in grads:
+            return grads[node]
+        return float(node.grad)
 
     # Collapsed: a box per group; its output is the group's node with a consumer outside it.
     boxes: dict[tuple[str, int], list[Value]] = {}
@@ -255,8 +265,8 @@ def draw_graph(
             "draw a network with collapse='layer' (or 'neuron'), or raise max_nodes"
         )
 
-    grads = [abs(g) for g in (float(n.grad) for n in order) if g != 0 and math.isfinite(g)]
-    low, high = (min(grads), max(grads)) if grads else (1.0, 1.0)
+    sizes = [abs(g) for g in (grad_of(n) for n in order) if g != 0 and math.isfinite(g)]
+    low, high = (min(sizes), max(sizes)) if sizes else (1.0, 1.0)
 
     dot = graphviz.Digraph(name="microgradx")
     dot.attr(rankdir=rankdir, fontname="Helvetica")
@@ -264,8 +274,10 @@ def draw_graph(
     dot.attr("edge", color="#555555", arrowsize="0.7")
 
     def fill(node: Value) -> str:
+        if id(node) in greyed:
+            return "#e6e6e6"
         if color_by == "grad":
-            return _heat(abs(float(node.grad)), low, high)
+            return _heat(abs(grad_of(node)), low, high)
         return ROLE_COLORS[_role(node, root, params)]
 
     def node_id(node: Value) -> str:
@@ -279,7 +291,7 @@ def draw_graph(
         if show_data:
             cells.append(f"data {_fmt(node.data)}")
         if show_grad:
-            cells.append(f"grad {_fmt(float(node.grad))}")
+            cells.append(f"grad {_fmt(grad_of(node))}")
         bold = id(node) in marked
         dot.node(f"v{index[node]}", _table(cells or ["&#160;"], fill(node), bold), shape="plain")
         if node.op is not None:
@@ -311,7 +323,7 @@ def draw_graph(
             if show_data:
                 cells.append(f"out {_fmt(outputs[0].data)}")
             if show_grad:
-                cells.append(f"grad {_fmt(float(outputs[0].grad))}")
+                cells.append(f"grad {_fmt(grad_of(outputs[0]))}")
         bold = any(id(m) in marked for m in members)
         dot.node(f"g{k}", _table(cells, "#e8e0f8", bold), shape="plain")
 
@@ -347,6 +359,7 @@ def draw_graph(
 
     if color_by == "grad":
         steps = [low * (high / low) ** (i / (len(HEAT) - 1)) for i in range(len(HEAT))]
+        steps = steps if sizes else [0.0]
         scale = "".join(f'<TD BGCOLOR="{_heat(s, low, high)}">{_fmt(s)}</TD>' for s in steps)
         dot.node(
             "legend",
