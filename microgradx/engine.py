@@ -27,7 +27,7 @@ import numbers
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Union
+from typing import Any, Union
 
 from microgradx import ops
 from microgradx.ops import ADD, MUL, Op
@@ -334,12 +334,27 @@ def apply(op: Op, *inputs: Operand) -> Value:
 
 def maximum(a: Operand, b: Operand) -> Value:
     """max(a, b); at a == b each input gets half the gradient (as torch.maximum)."""
+    other = _other_number_type(a, b)
+    if other is not None:
+        return other.apply_op(ops.MAXIMUM, a, b)  # type: ignore[no-any-return]
     return _binary(ops.MAXIMUM, a, b)
 
 
 def minimum(a: Operand, b: Operand) -> Value:
     """min(a, b); at a == b each input gets half the gradient (as torch.minimum)."""
+    other = _other_number_type(a, b)
+    if other is not None:
+        return other.apply_op(ops.MINIMUM, a, b)  # type: ignore[no-any-return]
     return _binary(ops.MINIMUM, a, b)
+
+
+def _other_number_type(*xs: object) -> Any:
+    """A number type that applies table ops itself (forward mode's ``Dual``), if one is given:
+    ``maximum`` then works on it too, without the engine knowing about it."""
+    for x in xs:
+        if not isinstance(x, (Value, int, float)) and hasattr(type(x), "apply_op"):
+            return type(x)
+    return None
 
 
 # ---- walking the graph ---------------------------------------------------------------------------

@@ -13,6 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
 LAYERS = [
     "ops",
     "engine",
+    "forward",
+    "functional",
     "gradcheck",
     "testing",
     "data",
@@ -30,6 +32,8 @@ LAYERS = [
 CORE = {
     "ops",
     "engine",
+    "forward",
+    "functional",
     "gradcheck",
     "data",
     "nn",

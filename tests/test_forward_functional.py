@@ -1,0 +1,196 @@
+"""Forward mode (dual numbers), higher-order derivatives, and the chain rule as a path sum."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microgradx import Value, maximum
+from microgradx.engine import Value as EngineValue
+from microgradx.forward import Dual, count_ops, derivative, jvp
+from microgradx.functional import chain_rule_paths, count_paths, grad, hessian, hvp, value_and_grad
+from microgradx.ops import all_members
+from microgradx.testing import Expression, expressions
+from tests.conftest import require_torch
+from tests.test_vs_torch import torch_apply
+
+
+def _as_dual_function(expr: Expression):
+    return lambda *xs: expr.evaluate(list(xs), lambda op, args: Dual.apply_op(op, *args))
+
+
+@given(expressions())
+def test_forward_mode_equals_reverse_mode_on_random_graphs(expr: Expression):
+    gradient = grad(expr)(list(expr.inputs))
+    f = _as_dual_function(expr)
+    n = len(expr.inputs)
+    for i in range(n):
+        _, tangent = jvp(f, expr.inputs, [1.0 if j == i else 0.0 for j in range(n)])
+        assert tangent == pytest.approx(gradient[i], rel=1e-9, abs=1e-12)
+    v = [0.5 - 0.3 * j for j in range(n)]  # any direction: J v = grad . v
+    _, directional = jvp(f, expr.inputs, v)
+    assert directional == pytest.approx(
+        sum(g * vj for g, vj in zip(gradient, v)), rel=1e-9, abs=1e-9
+    )
+
+
+@pytest.mark.parametrize("op", all_members(), ids=lambda op: op.label)
+def test_every_op_carries_its_local_derivative_forward(op):
+    x = [0.7, 1.3][: op.arity]
+    for k in range(op.arity):
+        out = Dual.apply_op(op, *[Dual(v, 1.0 if j == k else 0.0) for j, v in enumerate(x)])
+        expected = op.local_grads(*x, op.forward(*x))[k]
+        assert out.primal == op.forward(*x)
+        assert out.tangent == pytest.approx(expected, rel=1e-15)
+
+
+def test_dual_has_every_method_and_operator_of_value():
+    public = {n for n in dir(EngineValue) if not n.startswith("_")} - {
+        "backward", "children", "data", "detach", "grad", "label", "op"
+    }  # fmt: skip
+    operators = {"__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+                 "__truediv__", "__rtruediv__", "__pow__", "__rpow__",
+                 "__neg__", "__abs__"}  # fmt: skip
+    for name in public | operators:
+        assert hasattr(Dual, name), f"Dual lacks {name}"
+
+
+def test_jvp_of_a_function_written_for_values():
+    def f(x, y):
+        return maximum(x * y, y).tanh() + x**2  # microgradx.maximum accepts Duals too
+
+    value, tangent = jvp(f, [1.5, 2.0], [1.0, 0.0])
+    assert value == pytest.approx(math.tanh(3.0) + 2.25)
+    assert tangent == pytest.approx((1 - math.tanh(3.0) ** 2) * 2.0 + 3.0)
+    assert derivative(lambda x: x.sin() * x, 0.3) == pytest.approx(
+        math.cos(0.3) * 0.3 + math.sin(0.3)
+    )
+
+
+def test_forward_mode_needs_one_pass_per_input():
+    def f(*xs):
+        total = xs[0] * 0.0
+        for x in xs:
+            total = total + x.tanh()
+        return total
+
+    xs = [0.1 * i for i in range(5)]
+    with count_ops() as counter:
+        for i in range(5):
+            jvp(f, xs, [1.0 if j == i else 0.0 for j in range(5)])
+    assert counter[0] == 5 * (1 + 2 * 5)  # five passes of the whole function
+
+
+def test_dual_errors():
+    with pytest.raises(TypeError, match="primal must be a real number, got str"):
+        Dual("1")
+    with pytest.raises(ValueError, match="2 primals but 1 tangents"):
+        jvp(lambda a, b: a + b, [1.0, 2.0], [1.0])
+    with pytest.raises(TypeError, match="f must return a Dual"):
+        jvp(lambda a: 3.0, [1.0], [1.0])
+
+
+# ---- higher order --------------------------------------------------------------------------------
+
+
+def test_value_and_grad_and_grad():
+    value, gradient = value_and_grad(lambda a, b: a * b + a.exp())([1.0, 2.0])
+    assert value == pytest.approx(2.0 + math.e)
+    assert gradient == pytest.approx([2.0 + math.e, 1.0])
+
+
+def test_hessian_and_hvp_by_hand():
+    f = lambda a, b: a * a * b + b.sin()  # noqa: E731
+    H = hessian(f, [1.0, 2.0])
+    assert H[0] == pytest.approx([4.0, 2.0])
+    assert H[1] == pytest.approx([2.0, -math.sin(2.0)])
+    assert hvp(f, [1.0, 2.0], [1.0, 0.5]) == pytest.approx([5.0, 2.0 - 0.5 * math.sin(2.0)])
+
+
+@given(expressions(max_inputs=3, max_steps=8))
+def test_hessian_matches_central_differences_of_gradients(expr: Expression):
+    xs = list(expr.inputs)
+    H = hessian(expr, xs)
+    g = grad(expr)
+    for j in range(len(xs)):
+        h = 1e-5 * max(1.0, abs(xs[j]))
+        plus, minus = xs[:], xs[:]
+        plus[j] += h
+        minus[j] -= h
+        if _kink_between(expr, plus, minus):
+            continue  # a difference of gradients across a kink measures the jump, not H
+        column = [(a - b) / (2 * h) for a, b in zip(g(plus), g(minus))]
+        for i in range(len(xs)):
+            assert H[i][j] == pytest.approx(column[i], rel=1e-4, abs=1e-4 * max(1, abs(column[i])))
+
+
+def _kink_between(expr: Expression, a: list[float], b: list[float]) -> bool:
+    def sides(xs):
+        values, signs = list(xs), []
+        for step in expr.steps:
+            args = [values[k] for k in step.args]
+            if step.op.kink is not None:
+                signs.append(step.op.kink(*args) > 0)
+            values.append(step.op.forward(*args))
+        return signs
+
+    return sides(a) != sides(b)
+
+
+@given(expressions(max_inputs=2, max_steps=6))
+def test_hessian_agrees_with_torch_float64(expr: Expression):
+    torch = require_torch()
+    xs = list(expr.inputs)
+
+    def f(t):
+        return expr.evaluate(
+            [t[i] for i in range(len(xs))], lambda op, args: torch_apply(torch, op, args)
+        )
+
+    theirs = torch.autograd.functional.hessian(f, torch.tensor(xs, dtype=torch.float64))
+    ours = hessian(expr, xs)
+    for i in range(len(xs)):
+        for j in range(len(xs)):
+            t = theirs[i][j].item()
+            assert ours[i][j] == pytest.approx(t, rel=1e-9, abs=1e-9)
+
+
+@given(st.floats(-2, 2), st.floats(-2, 2))
+def test_hvp_equals_hessian_times_v(a, b):
+    f = lambda x, y: (x * y).tanh() + x**3 * y  # noqa: E731
+    H = hessian(f, [a, b])
+    v = [0.3, -1.2]
+    expected = [H[0][0] * v[0] + H[0][1] * v[1], H[1][0] * v[0] + H[1][1] * v[1]]
+    assert hvp(f, [a, b], v) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+# ---- paths ---------------------------------------------------------------------------------------
+
+
+@given(expressions(max_inputs=2, max_steps=8))
+def test_path_sums_equal_gradients(expr: Expression):
+    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(expr.inputs)]
+    out = expr(*leaves)
+    out.backward()
+    for leaf in leaves:
+        paths = chain_rule_paths(out, leaf)
+        assert len(paths) == count_paths(out, leaf)
+        assert sum(p.product for p in paths) == pytest.approx(leaf.grad, rel=1e-9, abs=1e-12)
+
+
+def test_reuse_gives_several_paths_and_blow_up_is_refused():
+    x = Value(0.9, label="x")
+    y = x
+    for _ in range(20):
+        y = y * y
+    assert count_paths(y, x) == 2**20
+    with pytest.raises(ValueError, match="grows exponentially"):
+        chain_rule_paths(y, x)
+    a = Value(3.0, label="a")
+    f = a * a + a
+    paths = chain_rule_paths(f, a)
+    assert sorted(p.product for p in paths) == [1.0, 3.0, 3.0]
+    assert "a -> +: 1 = 1" in [str(p) for p in paths]
