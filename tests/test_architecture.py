@@ -28,23 +28,9 @@ LAYERS = [
     "viz.plots",
     "cli",
 ]
-# Standard library only at import time (torch and tqdm are imported lazily, inside functions).
-CORE = {
-    "ops",
-    "engine",
-    "forward",
-    "functional",
-    "gradcheck",
-    "data",
-    "nn",
-    "losses",
-    "optim",
-    "train",
-    "io",
-    "viz.graph",
-    "viz.trace",
-    "viz.plots",
-}
+# Standard library only at import time (torch, tqdm, graphviz, matplotlib and ipywidgets are
+# imported lazily, inside functions); only testing needs a third-party package (hypothesis).
+CORE = set(LAYERS) - {"testing"}
 
 
 def _imports(path: Path, top_level_only: bool = False) -> set[str]:

@@ -343,7 +343,8 @@ _PAGE = """<!DOCTYPE html>
   #equation { background: #f6f6f6; padding: .6rem; border-radius: 4px; min-height: 2.6em;
               font-size: 14px; white-space: pre; }
   #graph { overflow: auto; border: 1px solid #ddd; margin-top: .5rem; }
-  #graph svg { max-width: 100%; height: auto; }
+  #graph.fit svg { max-width: 100%; height: auto; }
+  #graph { max-height: 75vh; }
   g.node.pending { opacity: 0.3; }
   g.node.current polygon, g.node.current ellipse { stroke: #d62728; stroke-width: 3; }
   g.node.child polygon, g.node.child ellipse { stroke: #ff7f0e; stroke-width: 3; }
@@ -356,9 +357,10 @@ _PAGE = """<!DOCTYPE html>
   <button id="next" title="right arrow">next &#9654;</button>
   <input id="slider" type="range" min="0" value="0">
   <span id="position"></span>
+  <label><input id="fit" type="checkbox" checked> fit to width</label>
 </div>
 <div id="equation"></div>
-<div id="graph">{svg}</div>
+<div id="graph" class="fit">{svg}</div>
 <script id="trace-data" type="application/json">{data}</script>
 <script>
 (function () {
@@ -366,6 +368,11 @@ _PAGE = """<!DOCTYPE html>
   const data = JSON.parse(document.getElementById("trace-data").textContent);
   const steps = data.steps;
   const slider = document.getElementById("slider");
+  const graph = document.getElementById("graph");
+  document.getElementById("fit").addEventListener("change", (event) => {
+    graph.classList.toggle("fit", event.target.checked);
+    show(current);
+  });
   slider.max = String(Math.max(0, steps.length - 1));
   const nodes = {};      // "v3" -> the <g> of its value box
   const gradTexts = {};  // "v3" -> the <text> holding "grad ..."
@@ -392,7 +399,12 @@ _PAGE = """<!DOCTYPE html>
     }
     const step = steps[current];
     if (step) {
-      if (nodes[step.node]) nodes[step.node].classList.add("current");
+      if (nodes[step.node]) {
+        nodes[step.node].classList.add("current");
+        if (!graph.classList.contains("fit")) {  // full size: bring the current node into view
+          nodes[step.node].scrollIntoView({block: "nearest", inline: "nearest"});
+        }
+      }
       for (const id of step.children) if (nodes[id]) nodes[id].classList.add("child");
       document.getElementById("equation").textContent = step.equation;
     }
