@@ -14,15 +14,18 @@ from microgradx.cli import demo, main
 from microgradx.ops import markdown_table
 
 
-def test_demo_shows_forward_values_backward_steps_and_a_passing_gradcheck():
+def test_demo_shows_forward_values_backward_steps_and_a_passing_gradcheck(tmp_path):
     out = io.StringIO()
-    demo(out, progress=False)
+    demo(out, progress=False, folder=str(tmp_path / "pictures"))
     text = out.getvalue()
     assert "o              = tanh(n)              =  0.707107" in text
     assert "do/d(w1) += do/d(x1*w1) * d(x1*w1)/d(w1) = 0.5000 * 2.0000 = 1.0000" in text
     assert "do/dx1  = -1.500000" in text
     assert "gradcheck passed" in text
-    assert "training accuracy" in text and "microgradx-demo" in text
+    assert "training accuracy" in text
+    svg = (tmp_path / "pictures" / "neuron_graph.svg").read_text()
+    assert "tanh" in svg and "grad 0.5" in svg  # the neuron, backward pass filled in
+    assert (tmp_path / "pictures" / "decision_boundary.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_ops_prints_the_docs_table(capsys):
@@ -51,11 +54,19 @@ def test_bad_arguments_exit_with_status_2_and_a_reason(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_python_dash_m_runs_the_demo():
+def test_python_dash_m_runs_the_demo(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "microgradx", "demo"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "microgradx", "demo"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     assert "gradcheck passed" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "microgradx-demo").iterdir()) == [
+        "decision_boundary.png",
+        "neuron_graph.svg",
+    ]
 
 
 def test_train_reports_accuracy_and_saves_a_loadable_model(tmp_path, capsys):
