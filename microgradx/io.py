@@ -9,12 +9,11 @@ Nothing is ever unpickled.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from microgradx import nn
+from microgradx.files import write_atomically
 
 FORMAT = "microgradx-model"
 VERSION = 1
@@ -70,19 +69,7 @@ def save(model: nn.Module, path: str | Path) -> None:
     """Write ``model`` to ``path`` as JSON, atomically."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"save() needs a Module, got {type(model).__name__}")
-    text = json.dumps(to_dict(model), indent=1)
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a model file is an ordinary file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(to_dict(model), indent=1).encode("utf-8"))
 
 
 def _read(path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
 
 # Lower layers first. A module may import only from modules before it in this list.
 LAYERS = [
+    "files",
     "ops",
     "engine",
     "forward",

@@ -22,13 +22,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from microgradx.engine import Value, topological_order
+from microgradx.files import write_atomically
 
 INSTALL_HELP = """no Graphviz renderer found. Install one of:
   pip install 'microgradx[viz]'      (brings graphviz-pure, a self-contained renderer)
@@ -108,16 +108,7 @@ class GraphView:
             data = render(self.source, suffix[1:], renderer)
         else:
             raise ValueError(f"save() writes .svg, .png or .dot files, not {path.name!r}")
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.chmod(temporary, 0o644)  # mkstemp makes it private; a picture is for sharing
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(path, data)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         try:

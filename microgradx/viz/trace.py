@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from microgradx.engine import Value, topological_order
+from microgradx.files import write_atomically
 from microgradx.viz.graph import GraphView, draw_graph
 
 
@@ -135,24 +134,14 @@ class BackwardTrace:
     def to_html(self, path: str | Path, **draw_options: Any) -> Path:
         """Write a self-contained page (inline SVG, CSS and JS; no network) that steps through
         the pass: slider, previous/next buttons, left/right arrow keys and the equation panel."""
-        path = Path(path)
-        page = self.html_page(**draw_options)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(page)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(path, self.html_page(**draw_options).encode("utf-8"))
 
     def html_page(self, **draw_options: Any) -> str:
         """The page ``to_html`` writes, as a string."""
         svg = draw_graph(self.root, **draw_options).svg()
         svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE inside HTML
         start = self.grads_after(-1)
+        position = {node: k for k, node in enumerate(self.order)}
         data = {
             "loss": self.loss,
             "root": f"v{len(self.order) - 1}",
@@ -160,10 +149,10 @@ class BackwardTrace:
             "steps": [
                 {
                     "node": f"v{step.position}",
-                    "children": [f"v{self.order.index(c.child)}" for c in step.contributions],
+                    "children": [f"v{position[c.child]}" for c in step.contributions],
                     "equation": self.equation(i),
                     "updates": [
-                        [f"v{self.order.index(c.child)}", f"grad {_short(c.grad_after)}"]
+                        [f"v{position[c.child]}", f"grad {_short(c.grad_after)}"]
                         for c in step.contributions
                     ],
                 }
