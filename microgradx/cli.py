@@ -12,6 +12,7 @@ from microgradx import data, io, nn, optim, train
 from microgradx.engine import Value, topological_order
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
+from microgradx.viz.trace import trace_backward
 
 
 def _describe(node: Value, names: dict[Value, str]) -> str:
@@ -22,6 +23,10 @@ def _describe(node: Value, names: dict[Value, str]) -> str:
     if node.op.arity == 2 and len(node.op.symbol) <= 2:
         return f"{args[0]} {node.op.symbol} {args[1]}"
     return f"{node.op.label}({', '.join(args)})"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def neuron() -> tuple[Value, list[Value]]:
@@ -48,7 +53,6 @@ def demo(
     """A terminal walk-through: one neuron, its forward values, its gradients, and a gradcheck."""
     out = sys.stdout if file is None else file
     o, inputs = neuron()
-    o.backward()
     order = topological_order(o)
     names = {node: node.label or f"v{i}" for i, node in enumerate(order)}
 
@@ -59,21 +63,10 @@ def demo(
 
     print("\nBackward pass, output first. Each node passes its gradient to its inputs:", file=out)
     print(
-        "  dL/dchild += dL/dnode * dnode/dchild   (upstream gradient * local derivative)", file=out
+        "  dL/dchild += dL/dnode * ∂node/∂child   (upstream gradient * local derivative)", file=out
     )
-    print("  do/do = 1", file=out)
-    for node in reversed(order):
-        if node.op is None:
-            continue
-        local_grads = node.op.local_grads(*[c.data for c in node.children], node.data)
-        for child, local in zip(node.children, local_grads):
-            upstream = float(node.grad)
-            parent, name = names[node], names[child]
-            print(
-                f"  do/d({name}) += do/d({parent}) * d({parent})/d({name})"
-                f" = {upstream:.4f} * {float(local):.4f} = {upstream * float(local):.4f}",
-                file=out,
-            )
+    trace = trace_backward(o)  # runs o.backward(), recording each step; the page shows the same
+    print(f"  do/do = 1\n{_indent(str(trace).split(chr(10), 1)[1])}", file=out)
     print("\nGradients of the inputs:", file=out)
     for leaf in inputs:
         print(f"  do/d{leaf.label:<3} = {float(leaf.grad): .6f}", file=out)
@@ -98,6 +91,9 @@ def demo(
         progress=progress,
     )
     print(f"{model}: training accuracy {history.accuracy[-1]:.0%} after 30 epochs", file=out)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    page = trace.to_html(Path(folder) / "neuron_backprop.html")
+    print(f"\nStep through the neuron's backward pass in a browser: {page}", file=out)
     pictures(o, model, X, y, Path(folder), out)
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from microgradx import load
-from microgradx.cli import demo, main
+from microgradx.cli import demo, main, neuron
 from microgradx.ops import markdown_table
+from microgradx.viz import trace_backward
 
 
 def test_demo_shows_forward_values_backward_steps_and_a_passing_gradcheck(tmp_path):
@@ -19,13 +20,17 @@ def test_demo_shows_forward_values_backward_steps_and_a_passing_gradcheck(tmp_pa
     demo(out, progress=False, folder=str(tmp_path / "pictures"))
     text = out.getvalue()
     assert "o              = tanh(n)              =  0.707107" in text
-    assert "do/d(w1) += do/d(x1*w1) * d(x1*w1)/d(w1) = 0.5000 * 2.0000 = 1.0000" in text
+    # the trace's own notation (the page says the same): brackets only around non-identifiers
+    assert "do/dw1 += do/d(x1*w1) * ∂(x1*w1)/∂w1 = 0.5000 * 2.0000 = 1.0000" in text
+    assert str(trace_backward(neuron()[0])).split("\n", 1)[1] in text.replace("\n  ", "\n")
     assert "do/dx1  = -1.500000" in text
     assert "gradcheck passed" in text
     assert "training accuracy" in text
     svg = (tmp_path / "pictures" / "neuron_graph.svg").read_text()
     assert "tanh" in svg and "grad 0.5" in svg  # the neuron, backward pass filled in
     assert (tmp_path / "pictures" / "decision_boundary.png").read_bytes()[:4] == b"\x89PNG"
+    page = (tmp_path / "pictures" / "neuron_backprop.html").read_text()
+    assert "do/d(x1*w1) += do/ds * ∂s/∂(x1*w1)" in page
 
 
 def test_ops_prints_the_docs_table(capsys):
@@ -65,6 +70,7 @@ def test_python_dash_m_runs_the_demo(tmp_path):
     assert "gradcheck passed" in result.stdout
     assert sorted(p.name for p in (tmp_path / "microgradx-demo").iterdir()) == [
         "decision_boundary.png",
+        "neuron_backprop.html",
         "neuron_graph.svg",
     ]
 

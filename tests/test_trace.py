@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
+import html
+import itertools
 import os
+import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,12 @@ from hypothesis import given
 from microgradx import Value, losses
 from microgradx.nn import MLP
 from microgradx.testing import Expression, expressions
+from microgradx.viz import layout as layout_module
+from microgradx.viz import trace as trace_module
 from microgradx.viz import trace_backward, trace_forward
-from microgradx.viz.trace import _InlinePage
+from microgradx.viz.page import StepPage
+
+from .browser import launch, require_browser
 
 
 def _lecture():
@@ -46,8 +51,8 @@ def test_steps_and_the_chain_rule_lines():
     assert (first.name, first.op, first.upstream) == ("L", "+", 1.0)
     assert (second.name, second.op, second.upstream) == ("c", "*", 1.0)
     assert trace.equation(1) == (
-        "dL/da += dL/dc * dc/da = 1.0000 * -3.0000 = -3.0000\n"
-        "dL/db += dL/dc * dc/db = 1.0000 * 2.0000 = 2.0000"
+        "dL/da += dL/dc * ∂c/∂a = 1.0000 * -3.0000 = -3.0000\n"
+        "dL/db += dL/dc * ∂c/∂b = 1.0000 * 2.0000 = 2.0000"
     )
     a_in_step_1 = second.contributions[0]
     assert (a_in_step_1.grad_before, a_in_step_1.grad_after) == (1.0, -2.0)
@@ -97,58 +102,243 @@ def test_page_is_self_contained_and_escapes_labels(tmp_path):
     page = trace_backward(y).to_html(tmp_path / "trace.html").read_text()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    for forbidden in ("src=", 'href="http', "@import", "url(http"):
-        assert forbidden not in page
+    for forbidden in ("src=", 'href="http', "@import", "url(http", "http://", "https://"):
+        assert forbidden not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert page.count("<svg") == 1
 
 
-def test_mlp_loss_page_stays_small(tmp_path):
-    model = MLP(2, [16, 16, 1], seed=0)
-    trace = trace_backward(losses.bce_with_logits(model([0.5, -1.0]), 1))
-    assert len(trace) > 600
-    path = trace.to_html(tmp_path / "mlp.html")
-    assert path.stat().st_size < 20_000_000
+def _moons_loss(seed: int = 0):
+    model = MLP(2, [16, 16, 1], seed=seed)
+    return model, losses.bce_with_logits(model([0.5, -1.0]), 1)
 
 
-def test_widget_uses_ipywidgets_or_falls_back_to_the_page(monkeypatch):
+def test_mlp_loss_pages_stay_small(tmp_path):
+    _, loss = _moons_loss()
+    op = trace_backward(loss)
+    assert len(op) > 600
+    assert op.to_html(tmp_path / "op.html").stat().st_size <= 1_000_000
+    neuron = trace_backward(loss, level="neuron")
+    assert len(neuron) == 33 + 4  # 33 neurons and the four ops of the loss
+    assert neuron.to_html(tmp_path / "neuron.html").stat().st_size <= 300_000
+
+
+def test_uses_the_same_notation_as_the_issue_and_brackets_names_that_are_not_identifiers():
+    x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
+    x1w1 = x1 * w1
+    x1w1.label = "x1*w1"
+    s = x1w1 + 1.0
+    s.label = "s"
+    trace = trace_backward(s)
+    first = trace.equation(0).splitlines()[0]
+    assert first == "ds/d(x1*w1) += ds/ds * ∂s/∂(x1*w1) = 1.0000 * 1.0000 = 1.0000"
+    # the local derivative is a ∂, never the same text as a gradient dL/d...
+    pattern = re.compile(r"d\S+/d\S+ \+= d\S+/d\S+ \* ∂\S+/∂\S+ = ")
+    assert all(pattern.search(line) for line in str(trace).splitlines()[1:])
+
+
+# ---- neuron and layer levels ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", ["op", "neuron", "layer"])
+def test_every_level_ends_with_exactly_the_gradients_of_backward(level):
+    model, loss = _moons_loss()
+    leaves = [n for n in trace_forward(loss).order if n.op is None]  # parameters and inputs
+    loss.backward()
+    expected = {leaf: leaf.grad for leaf in leaves}
+    for leaf in leaves:
+        leaf.grad = 0.0
+    trace = trace_backward(loss, level=level)
+    last = trace.grads_after(len(trace) - 1)
+    assert len(expected) == len(model.parameters()) + 4  # 2 inputs, the target, a constant
+    assert all(last[leaf] == g for leaf, g in expected.items())
+    assert all(leaf.grad == g for leaf, g in expected.items())
+
+
+def test_neuron_steps_show_delta_and_every_parameter_gradient_of_backward():
+    model, loss = _moons_loss()
+    loss.backward()
+    expected = {p: p.grad for p in model.parameters()}
+    model.zero_grad()
+    trace = trace_backward(loss, level="neuron")
+    neurons = [s for s in trace if isinstance(s, trace_module.NeuronStep)]
+    assert len(neurons) == 33
+    shown: dict[Value, float] = {}
+    for step in neurons:
+        assert step.delta == step.upstream * step.activation_grad
+        for term in step.terms:
+            assert term.weight_grad == step.delta * term.input.data  # dL/dw = δ x
+            assert term.input_grad == step.delta * term.weight.data  # dL/dx += δ w
+            shown[term.weight] = term.weight_grad
+        assert step.bias is not None and step.bias_grad == step.delta  # dL/db = δ
+        shown[step.bias] = step.bias_grad
+    assert set(shown) == set(expected)
+    assert all(shown[p] == g for p, g in expected.items())
+    # consumers first: a neuron's step comes after the steps of every neuron that reads it
+    index = {s.node: s.index for s in neurons}
+    for step in neurons:
+        for term in step.terms:
+            if term.input in index:
+                assert index[term.input] > step.index
+
+
+def test_neuron_equation_is_written_in_the_lectures_terms():
+    _, loss = _moons_loss()
+    trace = trace_backward(loss, level="neuron")
+    step = next(s for s in trace if isinstance(s, trace_module.NeuronStep))
+    lines = trace.equation(step.index).splitlines()
+    assert lines[0] == "neuron layers.2.neurons.0 (linear): a = z = w·x + b"
+    hidden = next(s for s in trace if getattr(s, "activation", None) == "tanh")
+    lines = trace.equation(hidden.index).splitlines()
+    assert lines[0] == f"neuron {hidden.name}: a = tanh(z), z = w·x + b"
+    assert lines[1].startswith("δ = dL/dz = dL/da * tanh'(z) = ")
+    assert lines[2].startswith("dL/d(w.0) += δ * layers.0.neurons.0 = ")
+    assert any(line.startswith("dL/db += δ = ") for line in lines)
+    assert lines[-1].startswith("dL/d(layers.0.neurons.15) += δ * w.15 = ")
+
+
+def test_layer_steps_are_modules_receiving_dL_da_and_returning_dL_dx():
+    _, loss = _moons_loss()
+    trace = trace_backward(loss, level="layer")
+    layers = [s for s in trace if isinstance(s, trace_module.LayerStep)]
+    assert [s.name for s in layers] == ["layers.2", "layers.1", "layers.0"]
+    assert [len(s.neurons) for s in layers] == [1, 16, 16]
+    lines = trace.equation(layers[1].index).splitlines()
+    assert lines[0].startswith(
+        "layer layers.1: 16 neurons, a = tanh(W x + b), x = [layers.0.neurons.0,"
+    )
+    assert lines[1].startswith("receives dL/da = [")
+    assert lines[3].startswith("dL/dW = δ xᵀ (16×16)")
+    # what layer 1 returns is what layer 0 receives
+    returned = lines[-1].split(" = ", 2)[-1]
+    received = trace.equation(layers[2].index).splitlines()[1].split(" = ", 1)[1]
+    assert returned == received
+
+
+def test_bad_input_is_refused_with_what_to_do():
+    with pytest.raises(TypeError, match="needs a Value, got float"):
+        trace_backward(1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="got a leaf"):
+        trace_backward(Value(1.0))
+    with pytest.raises(ValueError, match="level must be 'op', 'neuron' or 'layer'"):
+        trace_backward(Value(1.0) * 2, level="neurons")
+    with pytest.raises(ValueError, match="use level='op'"):
+        trace_backward((Value(1.0) * 2).tanh(), level="neuron")
+
+
+def test_a_picture_too_big_for_its_level_says_which_level_to_use_before_laying_out(monkeypatch):
+    def no_layout(*args, **kwargs):
+        raise AssertionError("laid out a picture that was refused")
+
+    monkeypatch.setattr(trace_module, "layout", no_layout)
+    monkeypatch.setattr(trace_module, "MAX_BOXES", 1000)
+    _, loss = _moons_loss()
+    with pytest.raises(
+        ValueError, match="1629 boxes, more than 1000: step through it with level='neuron'"
+    ):
+        trace_backward(loss).to_html("never-written.html")
+    assert not Path("never-written.html").exists()
+    bundle = trace_backward(loss)._repr_mimebundle_()
+    assert list(bundle) == ["text/plain"] and "level='neuron'" in bundle["text/plain"]
+
+
+def _box_names(svg: str) -> set[str]:
+    """The first line of every box in the page's picture (its name)."""
+    names = set(re.findall(r'<text class="name"[^>]*>([^<]*)</text>', svg))
+    return {n.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">") for n in names}
+
+
+@pytest.mark.parametrize("level", ["op", "neuron"])
+def test_every_name_in_an_equation_is_a_box_in_the_picture(level):
+    _, loss = _moons_loss()
+    trace = trace_backward(loss, level=level)
+    names = _box_names(trace.html_page())
+    mentioned = set()
+    for i in range(len(trace)):
+        text = trace.equation(i)
+        mentioned.update(re.findall(r"[d∂]\(([^)]*)\)", text))
+        mentioned.update(re.findall(r"[d∂]([A-Za-z_][A-Za-z0-9_]*)\b", text))
+        mentioned.update(re.findall(r"^neuron (\S+?):? ", text, flags=re.M))
+        mentioned.update(re.findall(r"δ \* (\S+) = ", text))
+    mentioned -= {"z", "a", "b", "L"} - names  # a neuron's own z, a and b: inside its box
+    mentioned = {m for m in mentioned if not m.startswith("w.")}  # its weights: inside its box
+    assert mentioned and mentioned <= names, mentioned - names
+
+
+def test_the_op_of_a_highlighted_input_is_not_highlighted():
+    *_, L = _lecture()
+    data = trace_backward(L).page_data()
+    classes, _ = data.state(0)  # step 0: L passes to c and a
+    assert classes["v3"] == "current" and classes["v2"] == "child"
+    assert classes.get("o3") == "current"  # the + that made L is this step
+    assert "o2" not in classes  # the * that made c is not
+    source = trace_backward(L).frame(0).source  # the Graphviz drawing agrees
+    op_of_c = re.search(r"\bo2 \[[^\]]*\]", source)
+    assert op_of_c is not None and "#d62728" not in op_of_c.group()
+
+
+def test_python_layout_places_every_box_without_overlap_in_a_column():
+    _, loss = _moons_loss()
+    data = trace_backward(loss, level="neuron").page_data(engine="python")
+    assert data.layout.engine == "python"
+    boxes = data.layout.boxes
+    columns: dict[float, list] = {}
+    for box in boxes:
+        columns.setdefault(round(box.x - box.width / 2), []).append(box)
+    for column in columns.values():
+        column.sort(key=lambda b: b.y)
+        for upper, lower in itertools.pairwise(column):
+            assert upper.y + upper.height / 2 <= lower.y - lower.height / 2
+    assert all(len(e.points) >= 2 for e in data.layout.edges)
+
+
+def test_jupyter_display_is_the_page_with_a_picture_and_text_for_where_scripts_do_not_run():
     *_, L = _lecture()
     trace = trace_backward(L)
-    if importlib.util.find_spec("ipywidgets") is not None:
-        assert type(trace.widget()).__name__ == "VBox"
-    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if it were not installed
-    fallback = trace.widget()
-    assert isinstance(fallback, _InlinePage)
-    assert fallback._repr_html_().startswith("<iframe srcdoc=")
+    bundle = trace._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "image/svg+xml", "text/plain"}
+    assert bundle["text/plain"] == str(trace)
+    assert bundle["image/svg+xml"].startswith("<svg") and "<style>" in bundle["image/svg+xml"]
+    assert 'class="node value current"' in bundle["image/svg+xml"]  # frame 0, drawn in
+    html_part = bundle["text/html"]
+    assert html_part.startswith('<div class="mgx-step"') and "<script>" in html_part
+    assert "ipywidgets" not in html_part and "require(" not in html_part
+    assert html.unescape(re.search(r"<pre>(.*?)</pre>", html_part, re.S).group(1)) == str(trace)
+    widget = trace.widget()
+    assert isinstance(widget, StepPage)
+    assert set(widget._repr_mimebundle_()) == set(bundle)
+    # two outputs of one trace in one notebook do not share element ids
+    assert re.search(r'id="(mgx-[0-9a-f]+)"', html_part).group(1) != re.search(
+        r'id="(mgx-[0-9a-f]+)"', widget._repr_mimebundle_()["text/html"]
+    ).group(1)
+
+
+def test_the_page_does_not_need_graphviz(monkeypatch, tmp_path):
+    def no_renderer():
+        raise layout_module.RendererNotFound("none here")
+
+    monkeypatch.setattr(layout_module, "find_renderer", no_renderer)
+    *_, L = _lecture()
+    data = trace_backward(L).page_data()
+    assert data.layout.engine == "python"
 
 
 # ---- in a real browser ---------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
-
-def _browser_or_skip():
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append("Debian's chromium (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright (pip install playwright)")
-    if missing:
-        reason = "the browser test needs " + " and ".join(missing)
-        if os.environ.get("MICROGRADX_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + "; MICROGRADX_REQUIRE_BROWSER=1")
-        pytest.skip(reason + "; CI installs them")
+def _check(page, trace, i, expected_box):
+    root = page.locator(".mgx-step")
+    assert root.get_attribute("data-step") == str(i)
+    assert root.get_attribute("data-current") == expected_box
+    current = page.evaluate(
+        "[...document.querySelectorAll('g.node.current')].map(g => g.dataset.id)"
+    )
+    assert expected_box in current
+    assert all(c == expected_box or c.startswith("o") for c in current)
+    assert page.inner_text(".mgx-equation") == trace.equation(i)
 
 
 def test_page_steps_with_buttons_slider_and_arrow_keys_in_chromium(tmp_path):
-    _browser_or_skip()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     a, b = Value(2.0, label="a"), Value(-3.0, label="b")
@@ -158,34 +348,35 @@ def test_page_steps_with_buttons_slider_and_arrow_keys_in_chromium(tmp_path):
     page_path = trace.to_html(tmp_path / "trace.html")
 
     def check(page, i):
-        assert page.evaluate("document.body.dataset.step") == str(i)
-        current = page.evaluate("document.querySelector('g.node.current title').textContent")
-        assert current == f"v{trace[i].position}"
-        assert page.inner_text("#equation") == trace.equation(i)
+        _check(page, trace, i, f"v{trace[i].position}")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page()
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
         page.goto(page_path.as_uri())
         check(page, 0)
         for i in range(1, len(trace)):  # next button
-            page.click("#next")
+            page.click(".mgx-next")
             check(page, i)
-        page.click("#next")  # stays at the last step
+        page.click(".mgx-next")  # stays at the last step
         check(page, len(trace) - 1)
         for i in reversed(range(len(trace) - 1)):  # left arrow key
             page.keyboard.press("ArrowLeft")
             check(page, i)
         page.keyboard.press("ArrowRight")
         check(page, 1)
-        page.click("#previous")
+        page.click(".mgx-previous")
         check(page, 0)
         for i in (len(trace) - 1, 1, 2):  # the slider
-            page.fill("#slider", str(i))
+            page.fill(".mgx-slider", str(i))
             check(page, i)
         pending = page.evaluate("document.querySelectorAll('g.node.pending').length")
-        page.fill("#slider", "0")
+        page.fill(".mgx-slider", "0")
         assert page.evaluate("document.querySelectorAll('g.node.pending').length") > pending
+        # fits a 1000 px wide window: nothing cut off at the right
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        box = page.locator(".mgx-graph-box")
+        assert box.evaluate("b => b.scrollWidth <= b.clientWidth")
         shot = tmp_path / "trace.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 1000
@@ -193,3 +384,54 @@ def test_page_steps_with_buttons_slider_and_arrow_keys_in_chromium(tmp_path):
     keep = os.environ.get("MICROGRADX_SCREENSHOTS")
     if keep:
         shutil.copy(shot, Path(keep) / "trace.png")
+
+
+def test_neuron_level_page_of_an_mlp_steps_through_every_neuron_in_chromium(tmp_path):
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    _, loss = _moons_loss()
+    trace = trace_backward(loss, level="neuron")
+    data = trace.page_data()
+    page_path = trace.to_html(tmp_path / "neuron.html")
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(page_path.as_uri())
+        for i in range(len(trace)):
+            if i:
+                page.keyboard.press("ArrowRight")
+            _check(page, trace, i, data.steps[i].node)
+            for box_id, text in data.steps[i].updates:  # the new gradients are on the boxes
+                shown = page.locator(f'g.node[data-id="{box_id}"] text.grad').text_content()
+                assert shown == text
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        browser.close()
+
+
+def test_op_level_page_of_an_mlp_follows_the_current_node_in_chromium(tmp_path):
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    _, loss = _moons_loss()
+    trace = trace_backward(loss)
+    page_path = trace.to_html(tmp_path / "op.html")
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(page_path.as_uri())
+        assert not page.is_checked(".mgx-fit")  # too wide to fit and stay readable
+        for i in (0, 100, 400, len(trace) - 1):
+            page.fill(".mgx-slider", str(i))
+            visible = page.evaluate(
+                """() => {
+                  const g = document.querySelector('g.node.current[data-id^="v"]');
+                  const b = g.getBoundingClientRect();
+                  const c = document.querySelector('.mgx-graph-box').getBoundingClientRect();
+                  return b.left >= c.left && b.right <= c.right
+                    && b.top >= c.top && b.bottom <= c.bottom;
+                }"""
+            )
+            assert visible, f"step {i}: the current node is scrolled out of view"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        browser.close()

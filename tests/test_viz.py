@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -265,3 +266,46 @@ def test_universal_approximation_fits_and_draws_each_unit():
     xs = [-3.0 + 6.0 * i / 24 for i in range(25)]
     error = sum((model([x]).data - __import__("math").sin(x)) ** 2 for x in xs) / len(xs)
     assert error < 0.05
+
+
+# ---- the network as teachers draw it -------------------------------------------------------------
+
+
+def test_network_picture_has_a_circle_per_neuron_and_an_edge_per_weight():
+    from microgradx.nn import MLP
+    from microgradx.viz import NetworkPicture, draw, draw_network
+
+    model = MLP(2, [3, 1], seed=0)
+    picture = draw_network(model)
+    svg = picture.svg()
+    assert isinstance(picture, NetworkPicture) and draw(model).svg() == svg
+    assert svg.count("<circle") == 2 + 3 + 1
+    assert svg.count("<line") == 2 * 3 + 3 * 1 == picture.edges
+    weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
+    widths = [float(x) for x in re.findall(r'stroke-width="([0-9.]+)"', svg)]
+    biggest = max(abs(w.data) for w in weights)
+    assert widths == [pytest.approx(0.4 + 5.0 * abs(w.data) / biggest, abs=0.01) for w in weights]
+    colours = re.findall(r'<line[^>]*stroke="(#[0-9a-f]+)"', svg)
+    assert colours == ["#1f77b4" if w.data >= 0 else "#d62728" for w in weights]
+    assert "layers.0.neurons.2.w.1" in svg  # every edge's tooltip names its weight
+
+
+def test_network_picture_shows_outputs_for_an_input_and_colours_by_gradient(tmp_path):
+    from microgradx import losses
+    from microgradx.nn import MLP
+    from microgradx.viz import draw_network
+
+    model = MLP(2, [3, 1], seed=0)
+    out = model([0.5, -1.0])
+    losses.mse(out, 1.0).backward()
+    svg = draw_network(model, [0.5, -1.0], color_by="grad").svg()
+    assert f">{out.data:.2f}<" in svg and ">-1.00<" in svg
+    assert "|dL/dw|" in svg
+    path = draw_network(model).save(tmp_path / "net.svg")
+    assert path.read_text().startswith("<svg")
+    with pytest.raises(ValueError, match="saved as .svg"):
+        draw_network(model).save(tmp_path / "net.png")
+    with pytest.raises(ValueError, match="color_by must be 'sign' or 'grad'"):
+        draw_network(model, color_by="size")
+    with pytest.raises(TypeError, match="draws an MLP"):
+        draw_network(Value(1.0))  # type: ignore[arg-type]

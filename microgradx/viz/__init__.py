@@ -1,17 +1,24 @@
-"""Seeing what the engine does: compute-graph drawings (``viz.graph``) and plots (``viz.plots``).
+"""Seeing what the engine does: compute graphs (``viz.graph``), networks drawn as teachers draw
+them (``viz.network``), backprop step by step (``viz.trace``, ``viz.page``) and plots
+(``viz.plots``).
 
-Needs the extras: ``pip install 'microgradx[viz]'`` for graphs, ``'microgradx[plot]'`` for plots.
+Graphs need ``pip install 'microgradx[viz]'`` (Graphviz); the step-through page and the network
+picture work without it; plots need ``'microgradx[plot]'``.
 """
 
 from microgradx.viz.graph import GraphView, RendererNotFound, draw_graph, find_renderer, render
+from microgradx.viz.network import NetworkPicture, draw, draw_network
 from microgradx.viz.trace import BackwardTrace, ForwardTrace, trace_backward, trace_forward
 
 __all__ = [
     "BackwardTrace",
     "ForwardTrace",
     "GraphView",
+    "NetworkPicture",
     "RendererNotFound",
+    "draw",
     "draw_graph",
+    "draw_network",
     "find_renderer",
     "render",
     "trace_backward",

@@ -131,18 +131,25 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _role(node: Value, root: Value, parameters: set[int]) -> str:
+def node_names(order: list[Value], root: Value) -> dict[Value, str]:
+    """Every node's name in drawings and equations: its label, else ``L`` for an unlabelled
+    output and ``v<k>`` (its place in topological order) for any other node."""
+    return {node: node.label or ("L" if node is root else f"v{k}") for k, node in enumerate(order)}
+
+
+def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
+    """parameter, input, constant, intermediate or output (how the drawings colour a node)."""
     if node is root:
         return "output"
     if node.op is not None:
         return "intermediate"
     label = node.label or ""
-    if id(node) in parameters or ".w." in label or label.endswith(".b"):
+    if node in parameters or id(node) in parameters or ".w." in label or label.endswith(".b"):
         return "parameter"
     return "input" if node.label else "constant"
 
 
-def _heat(value: float, low: float, high: float) -> str:
+def heat(value: float, low: float, high: float) -> str:
     """A colour for |grad| on a log scale from ``low`` to ``high``."""
     if not value > 0 or not math.isfinite(value):
         return HEAT[0] if value == 0 else HEAT[-1]
@@ -210,6 +217,7 @@ def draw_graph(
     max_nodes: int = 2000,
     grads: Mapping[Value, float] | None = None,
     dimmed: Iterable[Value] = (),
+    current: Iterable[Value] | None = None,
 ) -> GraphView:
     """Draw the graph that computed ``root``.
 
@@ -220,7 +228,9 @@ def draw_graph(
     ``parameters``: Values to colour as parameters besides those named like ``layers.0...w.1``.
     Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``collapse``).
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
-    and ``dimmed`` nodes are drawn greyed out (not reached yet).
+    and ``dimmed`` nodes are drawn greyed out (not reached yet). ``current``: the values whose op
+    is the step being shown (their op circles and incoming edges in red); by default every
+    highlighted value's.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph needs a Value, got {type(root).__name__}")
@@ -235,6 +245,8 @@ def draw_graph(
     index = {node: i for i, node in enumerate(order)}
     groups = _groups(order, collapse) if collapse else {}
     marked = {id(v) for v in highlight}
+    # Whose op circle is lit: only the current step's, not the ops that made its inputs.
+    lit = marked if current is None else {id(v) for v in current}
     greyed = {id(v) for v in dimmed}
     params = {id(p) for p in parameters}
 
@@ -268,24 +280,28 @@ def draw_graph(
         if id(node) in greyed:
             return "#e6e6e6"
         if color_by == "grad":
-            return _heat(abs(grad_of(node)), low, high)
-        return ROLE_COLORS[_role(node, root, params)]
+            return heat(abs(grad_of(node)), low, high)
+        return ROLE_COLORS[role(node, root, params)]
 
     def node_id(node: Value) -> str:
         if node in groups:
             name, instance = groups[node]
-            return f"g{sorted(boxes).index((name, instance))}"
+            return f"g{box_index[(name, instance)]}"
         return f"v{index[node]}"
 
+    names = node_names(order, root)
+    box_index = {key: k for k, key in enumerate(sorted(boxes))}
     for node in visible:
-        cells = [html.escape(node.label or "", quote=True)] if node.label else []
+        # Every box shows a name (a generated one if unlabelled), the one equations use.
+        cells = [html.escape(names[node], quote=True)]
         if show_data:
             cells.append(f"data {_fmt(node.data)}")
         if show_grad:
             cells.append(f"grad {_fmt(grad_of(node))}")
         bold = id(node) in marked
-        dot.node(f"v{index[node]}", _table(cells or ["&#160;"], fill(node), bold), shape="plain")
+        dot.node(f"v{index[node]}", _table(cells, fill(node), bold), shape="plain")
         if node.op is not None:
+            bold = id(node) in lit
             op_id = f"o{index[node]}"
             dot.node(
                 op_id,
@@ -343,7 +359,7 @@ def draw_graph(
             if local is not None and not inside:
                 attrs["label"] = _fmt(float(local[k]))
                 attrs["fontsize"] = "9"
-            if id(child) in marked and id(node) in marked:
+            if id(child) in marked and id(node) in lit:
                 attrs["color"] = "#d62728"
                 attrs["penwidth"] = "2"
             dot.edge(tail, target, **attrs)
@@ -351,7 +367,7 @@ def draw_graph(
     if color_by == "grad":
         steps = [low * (high / low) ** (i / (len(HEAT) - 1)) for i in range(len(HEAT))]
         steps = steps if sizes else [0.0]
-        scale = "".join(f'<TD BGCOLOR="{_heat(s, low, high)}">{_fmt(s)}</TD>' for s in steps)
+        scale = "".join(f'<TD BGCOLOR="{heat(s, low, high)}">{_fmt(s)}</TD>' for s in steps)
         dot.node(
             "legend",
             f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0"><TR><TD>|grad|</TD>{scale}'

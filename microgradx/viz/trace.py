@@ -1,267 +1,365 @@
-"""Step through backpropagation: a recorded backward (or forward) pass, one node at a time.
+"""Step through backpropagation: the recorded backward (or forward) pass, at three zoom levels.
 
-``trace_backward(root)`` runs the backward pass exactly as ``root.backward()`` does, and records
-each step: the node visited, its upstream gradient dL/dnode, and for each of its inputs the local
-derivative, the contribution ``upstream * local`` and that input's gradient before and after::
+``trace_backward(loss)`` runs the backward pass exactly as ``loss.backward()`` does and records
+every step. How big a step is depends on ``level``:
 
-    dL/da += dL/dc * dc/da = 1.0000 * -3.0000 = -3.0000
+* ``"op"``: one node of the graph passes its gradient to its inputs (the chain rule, literally)::
 
-``print(trace)`` is the whole pass as a numbered table; ``trace.frame(i)`` draws the graph as it
-stands after step i; ``trace.widget()`` steps through it in Jupyter; ``trace.to_html(path)``
-writes a self-contained page that does the same in any browser, offline.
+      dL/d(x1*w1) += dL/ds * ds/d(x1*w1) = 0.5000 * 1.0000 = 0.5000
 
-The page holds *one* SVG of the graph and, per step, only what changes (the current node and the
-new gradient texts); its script applies them. That keeps the file small (a 2-16-16-1 MLP's loss,
-about 1,600 nodes and 800 steps, is a few MB) where one SVG per step would be hundreds of MB.
+  ``dL/ds`` is the gradient that arrived at ``s`` (upstream), ``ds/d(x1*w1)`` the local derivative
+  of ``s`` with respect to that input. Names that are not plain identifiers are in brackets.
+* ``"neuron"``: one neuron of a network built by ``microgradx.nn`` does its whole backward, in the
+  lectures' terms: its delta ``δ = dL/dz = dL/da * act'(z)``, then ``dL/dw_i = δ * x_i``,
+  ``dL/db = δ`` and ``dL/dx_i += δ * w_i``;
+* ``"layer"``: one layer at a time, as modular backprop: the layer receives ``dL/da`` for its
+  outputs and returns ``dL/dW = δ xᵀ``, ``dL/db = δ`` and ``dL/dx = Wᵀ δ``.
+
+Every number shown is one the real pass computed; after the last step every gradient equals the one
+``backward()`` gives (at the neuron and layer levels the gradients a step has delivered so far are
+added in the order ``backward()`` adds them).
+
+``print(trace)`` is the whole pass as a numbered table; ``trace.frame(i)`` draws the graph after
+step i with Graphviz; ``trace.to_html(path)`` writes a self-contained page that steps through it,
+and in Jupyter the trace (or ``trace.widget()``) shows the same page, which needs no kernel.
 """
 
 from __future__ import annotations
 
-import html
-import json
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
-from microgradx.viz.graph import GraphView, draw_graph
+from microgradx.ops import ADD
+from microgradx.viz.graph import ROLE_COLORS, GraphView, draw_graph, node_names, role
+from microgradx.viz.layout import Box, Edge, layout
+from microgradx.viz.levels import (
+    LayerStep,
+    NeuronStep,
+    Step,
+    layer_equation,
+    layer_name,
+    layer_steps,
+    neuron_equation,
+    neuron_owners,
+    neuron_step,
+)
+from microgradx.viz.page import PageData, PageStep, StepPage, document, mimebundle
+from microgradx.viz.record import BackwardStep, num, record_backward, short, wrt
+
+LEVELS = ("op", "neuron", "layer")
+MAX_BOXES = 4000  # past this a page is slow to lay out and no one can read it
+_COARSER = {"op": "level='neuron'", "neuron": "level='layer'", "layer": "the loss of one example"}
 
 
-def _num(x: float) -> str:
-    return f"{x:.4f}" if abs(x) >= 1e-3 or x == 0 else f"{x:.4e}"
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one step adds to one input's gradient."""
-
-    child: Value
-    name: str
-    local_grad: float
-    contribution: float
-    grad_before: float
-    grad_after: float
-
-
-@dataclass(frozen=True)
-class BackwardStep:
-    """Step i of the backward pass: ``node`` passes ``upstream`` = dL/dnode to its inputs."""
-
-    index: int
-    node: Value
-    name: str
-    position: int  # the node's index in topological order ("v{position}" in drawings)
-    op: str
-    upstream: float
-    contributions: tuple[Contribution, ...]
+# ---- the trace ----------------------------------------------------------------------------------
 
 
 class BackwardTrace:
-    """The recorded backward pass of ``root``: ``trace[i]``, ``len(trace)``, ``print(trace)``."""
+    """The recorded backward pass of ``root``: ``trace[i]``, ``len(trace)``, ``print(trace)``.
 
-    def __init__(
-        self,
-        root: Value,
-        steps: list[BackwardStep],
-        order: list[Value],
-        start: dict[Value, float],
-    ) -> None:
+    ``op_steps`` is the pass node by node; ``steps`` the same pass at the trace's ``level``.
+    """
+
+    def __init__(self, root: Value, level: str = "op") -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"trace_backward needs a Value, got {type(root).__name__}")
+        if level not in LEVELS:
+            raise ValueError(f"level must be 'op', 'neuron' or 'layer', got {level!r}")
+        if root.op is None:
+            raise ValueError(
+                "trace_backward needs the output of some operations, got a leaf"
+                f" ({root!r}): there is no backward pass to step through"
+            )
         self.root = root
-        self.steps = steps
-        self.order = order
-        self.start = start  # every gradient before the first step
-        self.names = {node: _name(node, i, root) for i, node in enumerate(order)}
+        self.level = level
+        self.order = topological_order(root)
+        self.names = node_names(self.order, root)
         self.loss = self.names[root]
+        self.group_of: dict[Value, Value] = {}  # node -> the output naming its neuron or layer
+        if level != "op":
+            self.group_of = neuron_owners(self.order, root)
+            if not self.group_of:
+                raise ValueError(
+                    f"level={level!r} needs a network built by microgradx.nn (neuron outputs"
+                    " named like 'layers.0.neurons.3'); this graph has none: use level='op'"
+                )
+        self.op_steps, self.start = record_backward(root, self.names)
+        self.steps: list[Step] = self._group_steps()
+        self._shown = self._shown_gradients()
+
+    # ---- the steps at this level --------------------------------------------------------------
+
+    def _group_steps(self) -> list[Step]:
+        if self.level == "op":
+            return list(self.op_steps)
+        inside: dict[Value, list[BackwardStep]] = {}
+        for step in self.op_steps:
+            neuron = self.group_of.get(step.node)
+            if neuron is not None:
+                inside.setdefault(neuron, []).append(step)
+        units: list[Step] = []
+        for step in self.op_steps:  # a neuron's step comes where its output's step came
+            if step.node not in self.group_of:
+                units.append(step)
+            elif self.group_of[step.node] is step.node:
+                units.append(neuron_step(0, step.node, inside[step.node], self.names))
+        if self.level == "layer":
+            units = layer_steps(units, self.names)
+        return [_renumber(unit, i) for i, unit in enumerate(units)]
+
+    def _shown_gradients(self) -> list[dict[Value, float]]:
+        """After each step, the new gradient of every node it sent gradient to.
+
+        A node's gradient is the sum of the contributions delivered so far, added in the order of
+        ``backward()``: once all have arrived it is exactly ``backward()``'s number.
+        """
+        delivered: dict[Value, list[tuple[int, float]]] = {}
+        shown = []
+        for step in self.steps:
+            touched: dict[Value, None] = {}
+            for op_step in step.ops:
+                for c in op_step.contributions:
+                    delivered.setdefault(c.child, []).append((op_step.index, c.contribution))
+                    touched[c.child] = None
+            grads = {}
+            for node in touched:
+                total = self.start[node]
+                for _, contribution in sorted(delivered[node], key=lambda item: item[0]):
+                    total = total + contribution
+                grads[node] = total
+            shown.append(grads)
+        return shown
 
     def __len__(self) -> int:
         return len(self.steps)
 
-    def __getitem__(self, i: int) -> BackwardStep:
+    def __getitem__(self, i: int) -> Step:
         return self.steps[i]
 
-    def __iter__(self) -> Iterator[BackwardStep]:
+    def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
 
+    def grads_after(self, i: int) -> dict[Value, float]:
+        """Every node's gradient after step i (i = -1: before the first step)."""
+        grads = dict(self.start)
+        for updates in self._shown[: i + 1]:
+            grads.update(updates)
+        return grads
+
+    # ---- words ----------------------------------------------------------------------------------
+
     def equation(self, i: int) -> str:
-        """The chain-rule line(s) of step i, one per input of the node."""
+        """What step i computes, one line per gradient it sends."""
         step = self.steps[i]
-        loss = self.loss
+        if isinstance(step, BackwardStep):
+            return self._op_equation(step)
+        if isinstance(step, NeuronStep):
+            return neuron_equation(step, self.loss)
+        returned = self._shown[step.index]
+        inputs = [returned.get(x, self.start[x]) for x in step.inputs]
+        return layer_equation(step, self.loss, inputs)
+
+    def _op_equation(self, step: BackwardStep) -> str:
+        loss, node = wrt(self.loss), wrt(step.name)
         return "\n".join(
-            f"d{loss}/d{c.name} += d{loss}/d{step.name} * d{step.name}/d{c.name}"
-            f" = {_num(step.upstream)} * {_num(c.local_grad)} = {_num(c.contribution)}"
+            f"d{loss}/d{wrt(c.name)} += d{loss}/d{node} * ∂{node}/∂{wrt(c.name)}"
+            f" = {num(step.upstream)} * {num(c.local_grad)} = {num(c.contribution)}"
             for c in step.contributions
         )
 
     def __str__(self) -> str:
-        header = f"backward pass of {self.loss}: {len(self)} steps (d{self.loss}/d{self.loss} = 1)"
+        noun = {"op": "steps", "neuron": "neuron steps", "layer": "layer steps"}[self.level]
+        loss = wrt(self.loss)
+        header = f"backward pass of {self.loss}: {len(self)} {noun} (d{loss}/d{loss} = 1)"
         width = len(str(len(self)))
         lines = [header]
-        for i in range(len(self)):
-            step = self.steps[i]
-            prefix = f"{i:>{width}}  {step.op:<8}"
+        for i, step in enumerate(self.steps):
+            kind = step.op if isinstance(step, BackwardStep) else type(step).__name__[:-4].lower()
+            prefix = f"{i:>{width}}  {kind:<8}"
             for k, line in enumerate(self.equation(i).splitlines()):
                 lines.append((prefix if k == 0 else " " * len(prefix)) + "  " + line)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"<BackwardTrace of {self.loss}: {len(self)} steps>"
+        return f"<BackwardTrace of {self.loss}: {len(self)} {self.level}-level steps>"
 
-    # ---- seeing it ------------------------------------------------------------------------------
-
-    def grads_after(self, i: int) -> dict[Value, float]:
-        """Every node's gradient after step i (i = -1: before the first step)."""
-        grads = dict(self.start)
-        for step in self.steps[: i + 1]:
-            for c in step.contributions:
-                grads[c.child] = c.grad_after
-        return grads
+    # ---- pictures -------------------------------------------------------------------------------
 
     def frame(self, i: int, **draw_options: Any) -> GraphView:
-        """The graph after step i: gradients so far, the current node and its edges highlighted,
-        nodes the pass has not reached yet greyed out."""
+        """The graph after step i drawn by Graphviz: gradients so far, the current node (or
+        neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
+        greyed out. ``draw_options`` go to ``draw_graph``."""
         step = self.steps[i]
-        reached = {self.root} | {c.child for s in self.steps[: i + 1] for c in s.contributions}
+        reached = {self.root}
+        for s in self.steps[: i + 1]:
+            reached.update(c.child for op_step in s.ops for c in op_step.contributions)
+        if self.level != "op":
+            draw_options.setdefault("collapse", self.level)
+        current = [op_step.node for op_step in step.ops]
         return draw_graph(
             self.root,
             grads=self.grads_after(i),
-            highlight=[step.node, *(c.child for c in step.contributions)],
+            highlight=[*current, *(c.child for s in step.ops for c in s.contributions)],
             dimmed=[n for n in self.order if n not in reached],
+            current=current,
             **draw_options,
         )
 
-    def to_html(self, path: str | Path, **draw_options: Any) -> Path:
+    def page_data(self, *, engine: str = "auto") -> PageData:
+        """Everything the step-through page shows: one layout, and what changes at each step.
+
+        Raises ValueError, before any layout work, when the drawing would have more than
+        ``MAX_BOXES`` boxes (and says which coarser level to use)."""
+        boxes, edges, box_of = self._drawing()
+        if len(boxes) > MAX_BOXES:
+            raise ValueError(
+                f"the {self.level}-level picture would have {len(boxes)} boxes, more than"
+                f" {MAX_BOXES}: step through it with {_COARSER[self.level]}"
+            )
+        laid_out = layout(boxes, edges, engine=engine)
+        start = self.grads_after(-1)
+        steps = []
+        grads = dict(start)
+        for i, step in enumerate(self.steps):
+            grads.update(self._shown[i])
+            children: dict[str, None] = {}
+            for op_step in step.ops:
+                for c in op_step.contributions:
+                    box = box_of[c.child]
+                    if box != box_of[step.node]:
+                        children[box] = None
+            updates = [(box, self._grad_line(box, grads)) for box in children]
+            steps.append(PageStep(box_of[step.node], list(children), updates, self.equation(i)))
+        return PageData(
+            title=f"backward pass of {self.loss}, {self.level} by {self.level}",
+            layout=laid_out,
+            root=box_of[self.root],
+            start={b.id: self._grad_line(b.id, start) for b in boxes if b.grad_line >= 0},
+            steps=steps,
+            table=str(self),
+        )
+
+    def _drawing(self) -> tuple[list[Box], list[Edge], dict[Value, str]]:
+        """The boxes: values (and op circles) outside any neuron, one box per neuron or layer."""
+        position = {node: k for k, node in enumerate(self.order)}
+        box_of: dict[Value, str] = {}
+        self._box_members: dict[str, list[Value]] = {}
+        layer_of: dict[Value, str] = {}
+        if self.level == "layer":
+            for step in self.steps:
+                if isinstance(step, LayerStep):
+                    for neuron in step.neurons:
+                        layer_of[neuron.node] = f"g{position[step.node]}"
+        for node in self.order:
+            group = self.group_of.get(node)
+            if group is None:
+                box_of[node] = f"v{position[node]}"
+            else:
+                box_of[node] = layer_of.get(group) or f"g{position[group]}"
+            self._box_members.setdefault(box_of[node], []).append(node)
+        boxes: list[Box] = []
+        edges: list[Edge] = []
+        seen_edges: set[tuple[str, str]] = set()
+        emitted: set[str] = set()
+        params = {n for n in self.order if n.op is None and n in self.group_of}
+        for node in self.order:
+            box = box_of[node]
+            if node in self.group_of:
+                if box not in emitted:
+                    emitted.add(box)
+                    boxes.append(self._group_box(box))
+                for child in node.children:
+                    tail = box_of[child]
+                    if tail != box and (tail, box) not in seen_edges:
+                        seen_edges.add((tail, box))
+                        edges.append(Edge(tail, box))
+                continue
+            fill = ROLE_COLORS[role(node, self.root, params)]
+            boxes.append(
+                Box(
+                    box,
+                    [self.names[node], f"data {short(node.data)}", "grad 0"],
+                    fill=fill,
+                    grad_line=2,
+                )
+            )
+            if node.op is not None:
+                op_id = f"o{position[node]}"
+                boxes.append(Box(op_id, [node.op.label], kind="op", owner=box, fill="#eeeeee"))
+                edges.append(Edge(op_id, box, owner=box))
+                for child in node.children:  # every use its own edge: a + a draws two
+                    edges.append(Edge(box_of[child], op_id, owner=box))
+        return boxes, edges, box_of
+
+    def _group_box(self, box: str) -> Box:
+        members = self._box_members[box]
+        outputs = [n for n in members if self.group_of.get(n) is n]
+        ops = [n for n in members if n.op is not None]
+        first = outputs[0]
+        act = first.op.label if first.op is not None and first.op is not ADD else "linear"
+        if self.level == "layer":
+            name = layer_name(first.label or "")
+            lines = [name, f"{len(outputs)} {act} neurons", f"{len(ops)} ops", "|grad| 0"]
+        else:
+            lines = [first.label or "", f"{act} neuron", f"out {short(first.data)}", "grad 0"]
+        return Box(box, lines, kind="group", fill="#e8e0f8", grad_line=3, title=lines[0])
+
+    def _grad_line(self, box: str, grads: dict[Value, float]) -> str:
+        if box.startswith("g"):
+            outputs = [n for n in self._box_members[box] if self.group_of.get(n) is n]
+            if self.level == "layer":
+                norm = math.sqrt(sum(grads[n] ** 2 for n in outputs))
+                return f"|grad| {short(norm)}"
+            return f"grad {short(grads[outputs[0]])}"
+        node = self._box_members[box][0]
+        return f"grad {short(grads[node])}"
+
+    def to_html(self, path: str | Path, *, engine: str = "auto") -> Path:
         """Write a self-contained page (inline SVG, CSS and JS; no network) that steps through
         the pass: slider, previous/next buttons, left/right arrow keys and the equation panel."""
-        return write_atomically(path, self.html_page(**draw_options).encode("utf-8"))
+        return write_atomically(path, self.html_page(engine=engine).encode("utf-8"))
 
-    def html_page(self, **draw_options: Any) -> str:
+    def html_page(self, *, engine: str = "auto") -> str:
         """The page ``to_html`` writes, as a string."""
-        svg = draw_graph(self.root, **draw_options).svg()
-        svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE inside HTML
-        start = self.grads_after(-1)
-        position = {node: k for k, node in enumerate(self.order)}
-        data = {
-            "loss": self.loss,
-            "root": f"v{len(self.order) - 1}",
-            "start": {f"v{k}": f"grad {_short(start[n])}" for k, n in enumerate(self.order)},
-            "steps": [
-                {
-                    "node": f"v{step.position}",
-                    "children": [f"v{position[c.child]}" for c in step.contributions],
-                    "equation": self.equation(i),
-                    "updates": [
-                        [f"v{position[c.child]}", f"grad {_short(c.grad_after)}"]
-                        for c in step.contributions
-                    ],
-                }
-                for i, step in enumerate(self.steps)
-            ],
-        }
-        payload = json.dumps(data).replace("</", "<\\/")  # no "</script>" inside the script
-        title = html.escape(f"backward pass of {self.loss}")
-        return _PAGE.replace("{title}", title).replace("{svg}", svg).replace("{data}", payload)
+        return document(self.page_data(engine=engine))
 
-    def widget(self, **draw_options: Any) -> Any:
-        """In Jupyter: a slider, previous/next and play buttons, the frame and the equation.
-        Without ipywidgets, the static page of ``to_html``, inline."""
+    def widget(self, *, engine: str = "auto") -> StepPage:
+        """The step-through page as a notebook output. It is plain HTML and JavaScript: it needs
+        no kernel and no ipywidgets, so it still works after the notebook is saved and reopened,
+        and in an HTML export. Where scripts cannot run it shows step 0 and the table."""
+        return StepPage(self.page_data(engine=engine))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         try:
-            import ipywidgets  # type: ignore[import-untyped,import-not-found,unused-ignore]
-            from IPython import display as ipython_display
-        except ImportError:
-            return _InlinePage(self.html_page(**draw_options))
-        widgets: Any = ipywidgets  # neither package ships type information
-        display: Any = ipython_display.display
-        SVG: Any = ipython_display.SVG
-        slider = widgets.IntSlider(value=0, min=0, max=len(self) - 1, description="step")
-        play = widgets.Play(value=0, min=0, max=len(self) - 1, interval=800)
-        widgets.jslink((play, "value"), (slider, "value"))
-        previous, following = (
-            widgets.Button(description="◀ previous"),
-            widgets.Button(description="next ▶"),
-        )
-        equation = widgets.HTML()
-        picture = widgets.Output()
-
-        def show(change: Any = None) -> None:
-            i = slider.value
-            equation.value = f"<pre>{html.escape(self.equation(i))}</pre>"
-            picture.clear_output(wait=True)
-            with picture:
-                display(SVG(self.frame(i, **draw_options).svg()))
-
-        previous.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))
-        following.on_click(lambda _: setattr(slider, "value", min(len(self) - 1, slider.value + 1)))
-        slider.observe(show, names="value")
-        show()
-        return widgets.VBox([widgets.HBox([play, previous, following, slider]), equation, picture])
+            data = self.page_data()
+        except ValueError as error:  # too big to draw: the table, and why there is no picture
+            return {"text/plain": f"{error}\n\n{self}"}
+        return mimebundle(data)
 
 
-class _InlinePage:
-    """The step-through page shown in a notebook (in an iframe, so its script runs on its own)."""
-
-    def __init__(self, page: str) -> None:
-        self.page = page
-
-    def _repr_html_(self) -> str:
-        return (
-            f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
-            'style="width: 100%; height: 620px; border: 1px solid #ddd"></iframe>'
-        )
+def _renumber(step: Step, index: int) -> Step:
+    if isinstance(step, BackwardStep) and step.index == index:
+        return step
+    values = dict(vars(step))
+    values["index"] = index
+    return type(step)(**values)
 
 
-def _short(x: float) -> str:
-    return f"{x:.4g}"  # as draw_graph writes gradients
+def trace_backward(root: Value, level: str = "op") -> BackwardTrace:
+    """Run ``root.backward()`` while recording every step (the gradients are the same).
+
+    ``level``: ``"op"`` (one graph node per step), ``"neuron"`` or ``"layer"`` (for networks built
+    by ``microgradx.nn``: one neuron's or one layer's backward per step).
+    """
+    return BackwardTrace(root, level)
 
 
-def _name(node: Value, position: int, root: Value) -> str:
-    if node.label:
-        return node.label
-    return "L" if node is root else f"v{position}"
-
-
-def trace_backward(root: Value) -> BackwardTrace:
-    """Run ``root.backward()`` while recording every step (the gradients are the same)."""
-    if not isinstance(root, Value):
-        raise TypeError(f"trace_backward needs a Value, got {type(root).__name__}")
-    order = topological_order(root)
-    position = {node: k for k, node in enumerate(order)}
-    leaf_start = {node: float(node.grad) for node in order if node.op is None}
-    for node in order:
-        if node.op is not None:
-            node.grad = 0.0  # as backward(): intermediate gradients start afresh, leaves add up
-    root_start = float(root.grad) + 1.0 if root.op is None else 1.0
-    root.grad = root_start
-    names = {node: _name(node, k, root) for k, node in enumerate(order)}
-    steps: list[BackwardStep] = []
-    for node in reversed(order):
-        if node.op is None:
-            continue
-        upstream = float(node.grad)
-        local_grads = node.op.local_grads(*[c.data for c in node.children], node.data)
-        contributions = []
-        for child, local in zip(node.children, local_grads):
-            before = float(child.grad)
-            contribution = upstream * float(local)
-            child.grad = before + contribution
-            contributions.append(
-                Contribution(child, names[child], float(local), contribution, before, child.grad)
-            )
-        steps.append(
-            BackwardStep(
-                len(steps),
-                node,
-                names[node],
-                position[node],
-                node.op.label,
-                upstream,
-                tuple(contributions),
-            )
-        )
-    start = {node: 0.0 if node.op is not None else leaf_start[node] for node in order}
-    start[root] = root_start
-    return BackwardTrace(root, steps, order, start)
+# ---- the forward pass ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -280,16 +378,16 @@ class ForwardTrace:
             raise TypeError(f"trace_forward needs a Value, got {type(root).__name__}")
         self.root = root
         self.order = topological_order(root)
-        names = {node: _name(node, k, root) for k, node in enumerate(self.order)}
+        names = node_names(self.order, root)
         self.steps: list[ForwardStep] = []
         for node in self.order:
             name = names[node]
             if node.op is None:
-                line = f"{name} = {_num(node.data)}"
+                line = f"{name} = {num(node.data)}"
             else:
                 line = (
                     f"{name} = {_apply(node, [names[c] for c in node.children])}"
-                    f" = {_apply(node, [_num(c.data) for c in node.children])} = {_num(node.data)}"
+                    f" = {_apply(node, [num(c.data) for c in node.children])} = {num(node.data)}"
                 )
             self.steps.append(ForwardStep(len(self.steps), node, name, line))
 
@@ -307,7 +405,7 @@ class ForwardTrace:
         return "\n".join(f"{s.index:>{width}}  {s.equation}" for s in self.steps)
 
 
-def _apply(node: Value, args: list[str]) -> str:
+def _apply(node: Value, args: Sequence[str]) -> str:
     """``a * b`` for the arithmetic operators, ``tanh(n)`` for the rest."""
     assert node.op is not None
     if len(args) == 2 and node.op.symbol in ("+", "-", "*", "/", "**"):
@@ -318,101 +416,3 @@ def _apply(node: Value, args: list[str]) -> str:
 def trace_forward(root: Value) -> ForwardTrace:
     """The values of ``root``'s graph in the order they were computed (inputs first)."""
     return ForwardTrace(root)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 1rem; color: #222; }
-  #controls { display: flex; gap: .5rem; align-items: center; margin-bottom: .5rem; }
-  #slider { flex: 1; }
-  #equation { background: #f6f6f6; padding: .6rem; border-radius: 4px; min-height: 2.6em;
-              font-size: 14px; white-space: pre; }
-  #graph { overflow: auto; border: 1px solid #ddd; margin-top: .5rem; }
-  #graph.fit svg { max-width: 100%; height: auto; }
-  #graph { max-height: 75vh; }
-  g.node.pending { opacity: 0.3; }
-  g.node.current polygon, g.node.current ellipse { stroke: #d62728; stroke-width: 3; }
-  g.node.child polygon, g.node.child ellipse { stroke: #ff7f0e; stroke-width: 3; }
-</style>
-</head>
-<body>
-<h2>{title}</h2>
-<div id="controls">
-  <button id="previous" title="left arrow">&#9664; previous</button>
-  <button id="next" title="right arrow">next &#9654;</button>
-  <input id="slider" type="range" min="0" value="0">
-  <span id="position"></span>
-  <label><input id="fit" type="checkbox" checked> fit to width</label>
-</div>
-<div id="equation"></div>
-<div id="graph" class="fit">{svg}</div>
-<script id="trace-data" type="application/json">{data}</script>
-<script>
-(function () {
-  "use strict";
-  const data = JSON.parse(document.getElementById("trace-data").textContent);
-  const steps = data.steps;
-  const slider = document.getElementById("slider");
-  const graph = document.getElementById("graph");
-  document.getElementById("fit").addEventListener("change", (event) => {
-    graph.classList.toggle("fit", event.target.checked);
-    show(current);
-  });
-  slider.max = String(Math.max(0, steps.length - 1));
-  const nodes = {};      // "v3" -> the <g> of its value box
-  const gradTexts = {};  // "v3" -> the <text> holding "grad ..."
-  for (const g of document.querySelectorAll("#graph g.node")) {
-    const id = g.querySelector("title").textContent;
-    nodes[id] = g;
-    for (const t of g.querySelectorAll("text")) {
-      if (t.textContent.startsWith("grad ")) gradTexts[id] = t;
-    }
-  }
-  let current = 0;
-  function show(i) {
-    current = Math.max(0, Math.min(steps.length - 1, i));
-    const texts = Object.assign({}, data.start);
-    const reached = new Set([data.root]);
-    for (let k = 0; k <= current; k++) {
-      reached.add(steps[k].node);
-      for (const [id, text] of steps[k].updates) { texts[id] = text; reached.add(id); }
-    }
-    for (const [id, g] of Object.entries(nodes)) {
-      g.classList.remove("current", "child", "pending");
-      if (id.startsWith("v") && !reached.has(id)) g.classList.add("pending");
-      if (gradTexts[id] && texts[id] !== undefined) gradTexts[id].textContent = texts[id];
-    }
-    const step = steps[current];
-    if (step) {
-      if (nodes[step.node]) {
-        nodes[step.node].classList.add("current");
-        if (!graph.classList.contains("fit")) {  // full size: bring the current node into view
-          nodes[step.node].scrollIntoView({block: "nearest", inline: "nearest"});
-        }
-      }
-      for (const id of step.children) if (nodes[id]) nodes[id].classList.add("child");
-      document.getElementById("equation").textContent = step.equation;
-    }
-    slider.value = String(current);
-    document.getElementById("position").textContent =
-      "step " + current + " of " + (steps.length - 1);
-    document.body.dataset.step = String(current);
-    document.body.dataset.current = step ? step.node : "";
-  }
-  document.getElementById("previous").addEventListener("click", () => show(current - 1));
-  document.getElementById("next").addEventListener("click", () => show(current + 1));
-  slider.addEventListener("input", () => show(Number(slider.value)));
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowLeft") { show(current - 1); event.preventDefault(); }
-    if (event.key === "ArrowRight") { show(current + 1); event.preventDefault(); }
-  });
-  show(0);
-})();
-</script>
-</body>
-</html>
-"""

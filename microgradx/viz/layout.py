@@ -1,0 +1,278 @@
+"""Lay a graph out once and write it as one compact SVG that a page's script can change.
+
+The step-through page needs a picture whose boxes never move: every step only changes classes and
+texts. So the layout is computed once, here, from the boxes' sizes (text in a monospace font, so
+Python knows how wide each box is) and the edges between them:
+
+* with Graphviz (``dot``, or ``graphviz-pure``) when one is installed: ``dot -Tplain`` gives each
+  box's centre and each edge's spline, and this module draws them itself;
+* otherwise with a small layered layout in pure Python (columns by longest path from the inputs,
+  rows ordered by the mean row of each box's inputs, straight edges), which also runs in a browser's
+  Python (Pyodide), where no ``dot`` binary exists.
+
+Writing the SVG here, instead of keeping Graphviz's, makes the page about three times smaller (a
+box is a ``<rect>`` and its lines of text, an edge one ``<path>`` with a shared arrow marker), and
+gives every box a ``data-id`` the script can find it by.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from microgradx.viz.graph import RendererNotFound, find_renderer, render
+
+CHAR_WIDTH = 6.7  # px per character of 11 px monospace text (a little more than most fonts use)
+LINE_HEIGHT = 14.0
+PAD = 5.0
+OP_RADIUS = 11.0
+GRAD_LINE_CHARS = 16  # "grad -1.234e-05", "|grad| 0.1234"
+
+
+@dataclass
+class Box:
+    """One drawn node: a value or group box (``lines`` of text) or an op circle (``kind="op"``)."""
+
+    id: str
+    lines: list[str]
+    kind: str = "value"  # "value", "op", "group" (a neuron or layer) or "neuron" (a circle)
+    title: str = ""  # the tooltip; the box's id if empty
+    owner: str = ""  # an op circle's value box (the page highlights it with its value)
+    fill: str = "#ffffff"
+    grad_line: int = -1  # which line is "grad ...", the one the page rewrites (-1: none)
+    x: float = 0.0  # centre, set by layout()
+    y: float = 0.0
+
+    @property
+    def width(self) -> float:
+        if self.kind == "op":  # a circle around the op's symbol
+            return max(2 * OP_RADIUS, len(self.lines[0]) * CHAR_WIDTH * 0.9 + 6)
+        if self.kind == "neuron":
+            return 2 * NEURON_RADIUS
+        # The grad line changes as the pass goes on: room for the longest it can become.
+        widest = max(
+            GRAD_LINE_CHARS if k == self.grad_line else len(line)
+            for k, line in enumerate(self.lines)
+        )
+        return widest * CHAR_WIDTH + 2 * PAD
+
+    @property
+    def height(self) -> float:
+        if self.kind in ("op", "neuron"):
+            return self.width
+        return len(self.lines) * LINE_HEIGHT + PAD
+
+
+NEURON_RADIUS = 18.0
+
+
+@dataclass
+class Edge:
+    tail: str
+    head: str
+    owner: str = ""  # the step whose edges these are (the page highlights them with it)
+    points: list[tuple[float, float]] = field(default_factory=list)  # set by layout()
+
+
+@dataclass
+class Layout:
+    """Boxes with positions and edges with their paths, in px; ``svg()`` draws them."""
+
+    boxes: list[Box]
+    edges: list[Edge]
+    width: float
+    height: float
+    engine: str  # "dot", "graphviz-pure" or "python": which layout was used
+
+    def svg(
+        self,
+        *,
+        classes: Mapping[str, str] | None = None,
+        texts: Mapping[str, str] | None = None,
+        marker_id: str = "mgx-arrow",
+    ) -> str:
+        """The picture. ``classes``: extra CSS classes per box id (a step's state, drawn in);
+        ``texts``: replacement grad lines per box id."""
+        classes = classes or {}
+        texts = texts or {}
+        out = [
+            f'<svg class="mgx-graph" xmlns="http://www.w3.org/2000/svg"'
+            f' width="{self.width:.0f}" height="{self.height:.0f}"'
+            f' viewBox="0 0 {self.width:.0f} {self.height:.0f}">',
+            f'<defs><marker id="{marker_id}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
+            ' markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z" fill="#666"/></marker></defs>',
+            f'<g class="mgx-edges" fill="none" stroke="#666" marker-end="url(#{marker_id})">',
+        ]
+        for edge in self.edges:
+            out.append(
+                f'<path data-t="{edge.tail}" data-h="{edge.owner or edge.head}"'
+                f' d="{_path(edge.points)}"/>'
+            )
+        out.append("</g>")
+        for box in self.boxes:
+            out.append(_draw_box(box, classes.get(box.id, ""), texts.get(box.id)))
+        out.append("</svg>")
+        return "\n".join(out)
+
+
+def _path(points: list[tuple[float, float]]) -> str:
+    if len(points) >= 4 and (len(points) - 1) % 3 == 0:  # Graphviz's cubic B-spline pieces
+        head = f"M{points[0][0]:.0f},{points[0][1]:.0f}C"
+        return head + " ".join(f"{x:.0f},{y:.0f}" for x, y in points[1:])
+    return "M" + "L".join(f"{x:.0f},{y:.0f}" for x, y in points)
+
+
+def _draw_box(box: Box, extra: str, grad_text: str | None) -> str:
+    title = html.escape(box.title or box.id)
+    attrs = f'class="{" ".join(["node", box.kind, extra]).strip()}" data-id="{box.id}"'
+    if box.owner:
+        attrs += f' data-owner="{box.owner}"'
+    if box.kind in ("op", "neuron"):
+        r = box.width / 2
+        label = html.escape(box.lines[0]) if box.lines else ""
+        return (
+            f"<g {attrs}><title>{title}</title>"
+            f'<circle cx="{box.x:.0f}" cy="{box.y:.0f}" r="{r:.0f}" fill="{box.fill}"/>'
+            f'<text x="{box.x:.0f}" y="{box.y + 4:.0f}" text-anchor="middle">{label}</text></g>'
+        )
+    left, top = box.x - box.width / 2, box.y - box.height / 2
+    parts = [
+        f"<g {attrs}><title>{title}</title>"
+        f'<rect x="{left:.0f}" y="{top:.0f}" width="{box.width:.0f}" height="{box.height:.0f}"'
+        f' rx="3" fill="{box.fill}"/>'
+    ]
+    for k, line in enumerate(box.lines):
+        text = grad_text if (k == box.grad_line and grad_text is not None) else line
+        cls = ' class="grad"' if k == box.grad_line else (' class="name"' if k == 0 else "")
+        y = top + PAD / 2 + LINE_HEIGHT * (k + 1) - 3
+        parts.append(f'<text{cls} x="{left + PAD:.0f}" y="{y:.0f}">{html.escape(text)}</text>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+# ---- computing positions ------------------------------------------------------------------------
+
+
+def layout(boxes: list[Box], edges: list[Edge], *, engine: str = "auto") -> Layout:
+    """Place ``boxes`` left to right along ``edges`` (tail before head).
+
+    ``engine``: ``"auto"`` (Graphviz if a renderer is installed, else pure Python), ``"dot"``
+    (Graphviz, an error if none is installed) or ``"python"``.
+    """
+    if engine not in ("auto", "dot", "python"):
+        raise ValueError(f"engine must be 'auto', 'dot' or 'python', got {engine!r}")
+    if engine != "python":
+        try:
+            program = find_renderer()
+        except RendererNotFound:
+            if engine == "dot":
+                raise
+        else:
+            return _layout_with_graphviz(boxes, edges, program)
+    return _layout_in_python(boxes, edges)
+
+
+def _layout_with_graphviz(boxes: list[Box], edges: list[Edge], program: str) -> Layout:
+    lines = [
+        "digraph L {",
+        "rankdir=LR; nodesep=0.12; ranksep=0.3;",
+        'node [shape=box fixedsize=true label=""];',
+    ]
+    for box in boxes:
+        shape = " shape=circle" if box.kind in ("op", "neuron") else ""
+        lines.append(f"{box.id} [width={box.width / 72:.3f} height={box.height / 72:.3f}{shape}];")
+    for edge in edges:
+        lines.append(f"{edge.tail} -> {edge.head};")
+    lines.append("}")
+    plain = render("\n".join(lines), "plain", program).decode("utf-8")
+    by_id = {box.id: box for box in boxes}
+    height = 0.0
+    width = 0.0
+    # plain does not list edges in the order they were given: match them by (tail, head), in
+    # order among equal pairs (a + a has two)
+    edge_points: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
+    for line in plain.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "graph":
+            width, height = float(parts[2]) * 72, float(parts[3]) * 72
+        elif parts[0] == "node":
+            box = by_id[parts[1]]
+            box.x, box.y = float(parts[2]) * 72, height - float(parts[3]) * 72
+        elif parts[0] == "edge":
+            n = int(parts[3])
+            coords = [float(v) * 72 for v in parts[4 : 4 + 2 * n]]
+            points = [(coords[2 * i], height - coords[2 * i + 1]) for i in range(n)]
+            edge_points.setdefault((parts[1], parts[2]), []).append(points)
+    for edge in edges:
+        edge.points = edge_points[(edge.tail, edge.head)].pop(0)
+    name = "graphviz-pure" if program.endswith("graphviz-pure") else "dot"
+    return Layout(boxes, edges, width, height, name)
+
+
+def _layout_in_python(boxes: list[Box], edges: list[Edge]) -> Layout:
+    """Layered layout: column = longest path from an input, rows by the mean row of inputs."""
+    ids = [box.id for box in boxes]
+    inputs: dict[str, list[str]] = {i: [] for i in ids}
+    outputs: dict[str, list[str]] = {i: [] for i in ids}
+    for edge in edges:
+        inputs[edge.head].append(edge.tail)
+        outputs[edge.tail].append(edge.head)
+    column = _longest_path_columns(ids, inputs, outputs)
+    columns: list[list[str]] = [[] for _ in range(max(column.values(), default=-1) + 1)]
+    for i in ids:
+        columns[column[i]].append(i)
+    # Order each column by the mean row of its boxes' inputs (then of their consumers), twice.
+    row = {i: float(k) for col in columns for k, i in enumerate(col)}
+    for sweep in range(4):
+        forward = sweep % 2 == 0
+        for col in columns if forward else reversed(columns):
+            neighbours = inputs if forward else outputs
+
+            def mean_row(i: str, around: dict[str, list[str]] = neighbours) -> float:
+                near = around[i]
+                return sum(row[n] for n in near) / len(near) if near else row[i]
+
+            col.sort(key=mean_row)
+            for k, i in enumerate(col):
+                row[i] = float(k)
+    by_id = {box.id: box for box in boxes}
+    gap_x, gap_y = 36.0, 10.0
+    x = gap_x / 2
+    tallest = 0.0
+    for col in columns:
+        col_width = max((by_id[i].width for i in col), default=0.0)
+        y = gap_y
+        for i in col:
+            box = by_id[i]
+            box.x, box.y = x + col_width / 2, y + box.height / 2
+            y += box.height + gap_y
+        tallest = max(tallest, y)
+        x += col_width + gap_x
+    for col in columns:  # centre each column vertically
+        used = sum(by_id[i].height + gap_y for i in col) + gap_y
+        for i in col:
+            by_id[i].y += (tallest - used) / 2
+    for edge in edges:
+        tail, head = by_id[edge.tail], by_id[edge.head]
+        edge.points = [(tail.x + tail.width / 2, tail.y), (head.x - head.width / 2, head.y)]
+    return Layout(boxes, edges, x - gap_x / 2, tallest, "python")
+
+
+def _longest_path_columns(
+    ids: Iterable[str], inputs: dict[str, list[str]], outputs: dict[str, list[str]]
+) -> dict[str, int]:
+    """Kahn's algorithm (no recursion): each box one column right of its rightmost input."""
+    waiting = {i: len(inputs[i]) for i in ids}
+    ready = [i for i, n in waiting.items() if n == 0]
+    column = dict.fromkeys(ready, 0)
+    while ready:
+        i = ready.pop()
+        for j in outputs[i]:
+            column[j] = max(column.get(j, 0), column[i] + 1)
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.append(j)
+    return column

@@ -1,0 +1,184 @@
+"""A network as teachers draw it: neurons are circles in columns, every weight is an edge.
+
+``draw_network(model)`` draws an ``MLP`` (or any ``Sequential`` of ``Linear``/``Layer`` modules, or
+one such layer): edge width is proportional to |w|, colour is the sign of w (blue positive, red
+negative) or, with ``color_by="grad"``, |dL/dw| on a heat scale after a ``backward()``. Given an
+input ``x``, each circle shows that neuron's output for it. Pure Python, no Graphviz needed: the
+columns and rows are the layout.
+
+``draw(obj)`` is the default drawing of anything: a network for a model, the compute graph for a
+Value.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from microgradx.engine import Value, no_grad
+from microgradx.files import write_atomically
+from microgradx.nn import Linear, Module, Sequential
+from microgradx.viz.graph import GraphView, draw_graph, heat
+
+POSITIVE, NEGATIVE = "#1f77b4", "#d62728"
+RADIUS = 15.0
+COLUMN_GAP = 170.0
+ROW_GAP = 46.0
+
+
+class NetworkPicture:
+    """An SVG picture: ``svg()``, ``save(path)`` (``.svg``), and its display in Jupyter."""
+
+    def __init__(self, svg: str, neurons: int, edges: int) -> None:
+        self._svg = svg
+        self.neurons = neurons
+        self.edges = edges
+
+    def svg(self) -> str:
+        return self._svg
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        if path.suffix.lower() != ".svg":
+            raise ValueError(f"a network picture is saved as .svg, not {path.name!r}")
+        return write_atomically(path, self._svg.encode("utf-8"))
+
+    def _repr_svg_(self) -> str:
+        return self._svg
+
+
+def layers_of(model: Module) -> list[Linear]:
+    """The fully connected layers of ``model``, in order (a ValueError if it is not a chain)."""
+    if isinstance(model, Linear):
+        layers = [model]
+    elif isinstance(model, Sequential):
+        layers = [m for m in model.layers if isinstance(m, Linear)]
+    else:
+        raise TypeError(
+            f"draw_network draws an MLP, a Sequential of Linear/Layer modules or one layer,"
+            f" got {type(model).__name__}"
+        )
+    if not layers:
+        raise ValueError("draw_network: the model has no Linear or Layer modules to draw")
+    for before, after in itertools.pairwise(layers):
+        if before.nout != after.nin:
+            raise ValueError(
+                f"draw_network: a layer with {before.nout} outputs feeds one with {after.nin}"
+                " inputs; only a chain of fully connected layers can be drawn this way"
+            )
+    return layers
+
+
+def draw_network(
+    model: Module,
+    x: Sequence[float] | None = None,
+    *,
+    color_by: str = "sign",
+    input_names: Sequence[str] | None = None,
+) -> NetworkPicture:
+    """Neurons as circles, weights as edges (width |w|; colour by sign, or |grad| with
+    ``color_by="grad"``). ``x``: an input to show every neuron's output for."""
+    if color_by not in ("sign", "grad"):
+        raise ValueError(f"color_by must be 'sign' or 'grad', got {color_by!r}")
+    layers = layers_of(model)
+    nin = layers[0].nin
+    if input_names is None:
+        input_names = [f"x{i}" for i in range(nin)]
+    if len(input_names) != nin:
+        raise ValueError(f"input_names: expected {nin} names, got {len(input_names)}")
+    outputs: list[list[float]] = []
+    if x is not None:
+        with no_grad():
+            values: Any = list(x)
+            outputs.append([float(v) for v in values])
+            for layer in layers:
+                values = layer(values)
+                outputs.append([v.data for v in values])
+    sizes = [nin] + [layer.nout for layer in layers]
+    tallest = max(sizes)
+    height = tallest * ROW_GAP + 70
+    width = (len(sizes) - 1) * COLUMN_GAP + 120
+
+    def centre(column: int, row: int) -> tuple[float, float]:
+        top = (height - 30 - sizes[column] * ROW_GAP) / 2 + 30
+        return 60 + column * COLUMN_GAP, top + (row + 0.5) * ROW_GAP
+
+    weights = [w for layer in layers for n in layer.neurons for w in n.w]
+    biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=1.0) or 1.0
+    grads = [abs(float(w.grad)) for w in weights if float(w.grad) != 0]
+    low, high = (min(grads), max(grads)) if grads else (1.0, 1.0)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}"'
+        f' viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="11">',
+        f'<text x="8" y="16" fill="#444">{html.escape(_legend(color_by, low, high))}</text>',
+    ]
+    for c, layer in enumerate(layers):
+        for j, neuron in enumerate(layer.neurons):
+            x2, y2 = centre(c + 1, j)
+            for i, w in enumerate(neuron.w):
+                x1, y1 = centre(c, i)
+                size = 0.4 + 5.0 * min(1.0, abs(w.data) / biggest) if math.isfinite(w.data) else 6
+                if color_by == "sign":
+                    colour = POSITIVE if w.data >= 0 else NEGATIVE
+                else:
+                    colour = heat(abs(float(w.grad)), low, high)
+                tip = f"{w.label or 'w'} = {w.data:.4g}, grad {float(w.grad):.4g}"
+                parts.append(
+                    f'<line x1="{x1 + RADIUS:.1f}" y1="{y1:.1f}" x2="{x2 - RADIUS:.1f}"'
+                    f' y2="{y2:.1f}" stroke="{colour}" stroke-width="{size:.2f}"'
+                    f' stroke-opacity="0.75"><title>{html.escape(tip)}</title></line>'
+                )
+    for c, size in enumerate(sizes):
+        for j in range(size):
+            cx, cy = centre(c, j)
+            if c == 0:
+                name, fill, caption = input_names[j], "#d1f2d9", input_names[j]
+            else:
+                layer = layers[c - 1]
+                neuron = layer.neurons[j]
+                act = neuron._activation.name
+                name = f"{neuron._name or 'neuron'} ({act}), b = {neuron.b.data:.4g}"
+                fill, caption = ("#ffe08a" if c == len(sizes) - 1 else "#e8e0f8"), act[:4]
+            inside = f"{outputs[c][j]:.2f}" if outputs else caption
+            parts.append(
+                f"<g><title>{html.escape(name)}</title>"
+                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{RADIUS:.0f}" fill="{fill}"'
+                ' stroke="#555"/>'
+                f'<text x="{cx:.1f}" y="{cy + 4:.1f}" text-anchor="middle" font-size="9">'
+                f"{html.escape(inside)}</text></g>"
+            )
+    captions = ["inputs"] + [
+        f"{_layer_name(layer)} ({layer.neurons[0]._activation.name})" for layer in layers
+    ]
+    for c, caption in enumerate(captions):
+        cx, _ = centre(c, 0)
+        parts.append(
+            f'<text x="{cx:.1f}" y="{height - 8:.0f}" text-anchor="middle" fill="#444">'
+            f"{html.escape(caption)}</text>"
+        )
+    parts.append("</svg>")
+    return NetworkPicture("\n".join(parts), sum(sizes), len(weights))
+
+
+def _layer_name(layer: Linear) -> str:
+    name = layer.neurons[0]._name or ""
+    return name.rsplit(".neurons.", 1)[0] if ".neurons." in name else "layer"
+
+
+def _legend(color_by: str, low: float, high: float) -> str:
+    if color_by == "sign":
+        return "edge width = |w|; blue: w > 0, red: w < 0"
+    return f"edge width = |w|; colour = |dL/dw| from {low:.2g} (pale) to {high:.2g} (dark)"
+
+
+def draw(obj: Value | Module, **options: Any) -> GraphView | NetworkPicture:
+    """The default drawing: ``draw_network`` for a model, ``draw_graph`` for a Value."""
+    if isinstance(obj, Module):
+        return draw_network(obj, **options)
+    if isinstance(obj, Value):
+        return draw_graph(obj, **options)
+    raise TypeError(f"draw needs a Value or a Module, got {type(obj).__name__}")

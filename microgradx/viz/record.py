@@ -1,0 +1,103 @@
+"""Record a backward pass: the same float operations, in the same order, as ``backward()``.
+
+Each step is one node passing its gradient to its inputs, written the way the lectures write it::
+
+    dL/d(x1*w1) += dL/ds * ∂s/∂(x1*w1) = 0.5000 * 1.0000 = 0.5000
+
+``dL/ds`` is the gradient that arrived at ``s`` (upstream); ``∂s/∂(x1*w1)`` is the local derivative
+of ``s`` with respect to that input (a ``∂``, so it cannot be mistaken for a gradient ``dL/d...``).
+A name that is not a plain identifier is written in brackets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from microgradx.engine import Value, topological_order
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def num(x: float) -> str:
+    return f"{x:.4f}" if abs(x) >= 1e-3 or x == 0 or not math.isfinite(x) else f"{x:.4e}"
+
+
+def short(x: float) -> str:
+    return f"{x:.4g}"  # as the drawings write data and gradients
+
+
+def wrt(name: str) -> str:
+    """``name`` as it follows ``d`` in a derivative: ``x``, but ``(x1*w1)`` and ``(layers.0)``."""
+    return name if _IDENTIFIER.match(name) else f"({name})"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one step adds to one input's gradient."""
+
+    child: Value
+    name: str
+    local_grad: float
+    contribution: float
+    grad_before: float
+    grad_after: float
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """One node of the graph passes ``upstream`` = dL/dnode to its inputs."""
+
+    index: int
+    node: Value
+    name: str
+    position: int  # the node's index in topological order ("v{position}" in drawings)
+    op: str
+    upstream: float
+    contributions: tuple[Contribution, ...]
+
+    @property
+    def ops(self) -> tuple[BackwardStep, ...]:
+        return (self,)
+
+
+def record_backward(
+    root: Value, names: dict[Value, str]
+) -> tuple[list[BackwardStep], dict[Value, float]]:
+    """Run the backward pass of ``root`` in ``backward()``'s order, recording every step."""
+    order = topological_order(root)
+    position = {node: k for k, node in enumerate(order)}
+    start: dict[Value, float] = {}
+    for node in order:
+        if node.op is not None:
+            node.grad = 0.0  # as backward(): intermediate gradients start afresh, leaves add up
+        start[node] = float(node.grad)
+    root.grad = start[root] + 1.0 if root.op is None else 1.0
+    start[root] = float(root.grad)
+    steps: list[BackwardStep] = []
+    for node in reversed(order):
+        if node.op is None:
+            continue
+        upstream = float(node.grad)
+        local_grads = node.op.local_grads(*[c.data for c in node.children], node.data)
+        contributions = []
+        for child, local in zip(node.children, local_grads):
+            before = float(child.grad)
+            contribution = upstream * float(local)
+            child.grad = before + contribution
+            contributions.append(
+                Contribution(child, names[child], float(local), contribution, before, child.grad)
+            )
+        steps.append(
+            BackwardStep(
+                len(steps),
+                node,
+                names[node],
+                position[node],
+                node.op.label,
+                upstream,
+                tuple(contributions),
+            )
+        )
+    return steps, start

@@ -1,0 +1,258 @@
+"""The step-through as a user meets it in Jupyter: run, save, shut the kernel down, reopen, step.
+
+Real JupyterLab (started here on 127.0.0.1 with a fresh Jupyter data folder) and the HTML that
+``jupyter nbconvert --to html`` makes, both driven by headless Chromium. Slow (JupyterLab takes
+about 20 s to start), so this file holds only these two tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .browser import launch, require_browser
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK = "01_backprop_by_hand.ipynb"
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _jupyter_or_skip() -> None:
+    require_browser()
+    if not (BIN / "jupyter-lab").exists() or not (BIN / "jupyter-nbconvert").exists():
+        reason = "the Jupyter tests need JupyterLab (pip install 'microgradx[test]')"
+        if os.environ.get("MICROGRADX_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + "; MICROGRADX_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
+
+
+def _isolated_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        env[name] = str(home / name.lower())
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def _step_through(page, root_selector: str) -> None:
+    """Step forward and back with the buttons and the keys; check the current box and the
+    equation at each step against the page's own data (which the kernel wrote once)."""
+    root = page.locator(root_selector)
+    root.scroll_into_view_if_needed()
+    data = json.loads(root.locator("script.mgx-data").text_content())
+    steps = data["steps"]
+    assert len(steps) > 1
+
+    def check(i: int) -> None:
+        assert root.get_attribute("data-step") == str(i)
+        assert root.get_attribute("data-current") == steps[i]["n"]
+        current = root.locator("g.node.current").evaluate_all("gs => gs.map(g => g.dataset.id)")
+        assert steps[i]["n"] in current
+        assert root.locator(".mgx-equation").inner_text() == steps[i]["e"]
+
+    assert root.get_attribute("data-ready") == "1", "the step-through's script did not run"
+    check(0)
+    for i in range(1, len(steps)):
+        root.locator(".mgx-next").click()
+        check(i)
+    for i in reversed(range(len(steps) - 1)):
+        root.locator(".mgx-previous").click()
+        check(i)
+    root.locator(".mgx-equation").click()  # give the step-through the keyboard focus
+    for i in range(1, len(steps)):
+        page.keyboard.press("ArrowRight")
+        check(i)
+    for i in reversed(range(len(steps) - 1)):
+        page.keyboard.press("ArrowLeft")
+        check(i)
+
+
+def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(tmp_path):
+    _jupyter_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    shutil.copy(NOTEBOOKS / NOTEBOOK, work / NOTEBOOK)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = _isolated_env(tmp_path)
+    server = subprocess.Popen(
+        [
+            str(BIN / "jupyter-lab"),
+            "--no-browser",
+            "--allow-root",  # CI runs as root
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp runs the menu commands
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def api(method: str, path: str) -> object:
+        request = urllib.request.Request(f"{base}{path}?token={token}", method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                api("GET", "/api/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("JupyterLab did not start")
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            # only the local server: anything else would be a page reaching for the network
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_() if route.request.url.startswith(base) else route.abort()
+                ),
+            )
+            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+            page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')")
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp.shell.currentWidget;"
+                " return w && w.sessionContext && w.sessionContext.session"
+                " && w.sessionContext.session.kernel"
+                " && w.sessionContext.session.kernel.status === 'idle'; }",
+                timeout=60_000,
+            )
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_selector(".mgx-step[data-ready='1'] >> nth=1", timeout=120_000)
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp.shell.currentWidget;"
+                " return w.sessionContext.session.kernel.status === 'idle'; }",
+                timeout=120_000,
+            )
+            assert (
+                page.locator(
+                    ".jp-OutputArea-output .jp-RenderedText[data-mime-type="
+                    "'application/vnd.jupyter.stderr'] >> text=Traceback"
+                ).count()
+                == 0
+            )
+            page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+            page.wait_for_function(
+                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
+            )
+            for kernel in api("GET", "/api/kernels"):  # type: ignore[union-attr]
+                api("DELETE", f"/api/kernels/{kernel['id']}")
+            assert api("GET", "/api/kernels") == []
+            page.evaluate("window.jupyterapp.commands.execute('application:close-all')")
+            page.wait_for_selector(".jp-Notebook", state="detached")
+            page.evaluate(
+                f"window.jupyterapp.commands.execute('docmanager:open', {{path: '{NOTEBOOK}'}})"
+            )
+            page.wait_for_selector(".mgx-step >> nth=1", timeout=60_000)
+            # the saved outputs came back with the notebook: no "model not found", scripts ran
+            assert page.locator("text=model not found").count() == 0
+            steppers = page.locator(".mgx-step")
+            assert steppers.count() == 2  # the neuron op by op, the MLP neuron by neuron
+            for k in range(steppers.count()):
+                uid = steppers.nth(k).get_attribute("id")
+                _step_through(page, f"#{uid}")
+            # fits the output width: nothing cut off at the right of the notebook
+            for k in range(steppers.count()):
+                box = steppers.nth(k).locator(".mgx-graph-box")
+                assert box.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
+            page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+
+            # An untrusted copy (its text changed, so its signature no longer matches): no
+            # script runs and JupyterLab strips inline SVG, yet step 0 and the table remain.
+            saved = json.loads((work / NOTEBOOK).read_text())
+            assert any(
+                "mgx-step" in "".join(o.get("data", {}).get("text/html", ""))
+                for c in saved["cells"]
+                for o in c.get("outputs", [])
+            )
+            saved["cells"][0]["source"].append("\n(an edited copy)")
+            (work / "untrusted.ipynb").write_text(json.dumps(saved))
+            page.evaluate("window.jupyterapp.commands.execute('application:close-all')")
+            page.wait_for_selector(".jp-Notebook", state="detached")
+            page.evaluate(
+                "window.jupyterapp.commands.execute('docmanager:open', {path: 'untrusted.ipynb'})"
+            )
+            page.wait_for_selector(".mgx-step >> nth=1", timeout=60_000)
+            for k in range(2):
+                stepper = page.locator(".mgx-step").nth(k)
+                stepper.scroll_into_view_if_needed()
+                assert stepper.get_attribute("data-ready") is None  # no script ran
+                still = stepper.locator(".mgx-static img")
+                assert still.evaluate("img => img.complete && img.naturalWidth > 100")
+                assert stepper.locator(".mgx-static .mgx-equation").inner_text().startswith("d")
+                assert stepper.locator("details pre").text_content().startswith("backward pass")
+            page.screenshot(path=str(tmp_path / "untrusted.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_step_through_works_in_an_nbconvert_html_export(tmp_path):
+    _jupyter_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    shutil.copy(NOTEBOOKS / NOTEBOOK, tmp_path / NOTEBOOK)
+    subprocess.run(
+        [
+            str(BIN / "jupyter-nbconvert"),
+            "--to",
+            "html",
+            "--execute",
+            str(tmp_path / NOTEBOOK),
+            "--output-dir",
+            str(tmp_path),
+        ],
+        env=_isolated_env(tmp_path),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    exported = tmp_path / NOTEBOOK.replace(".ipynb", ".html")
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith("file:") else route.abort()
+            ),
+        )
+        page.goto(exported.as_uri())
+        steppers = page.locator(".mgx-step")
+        assert steppers.count() == 2
+        for k in range(steppers.count()):
+            _step_through(page, f"#{steppers.nth(k).get_attribute('id')}")
+        browser.close()
