@@ -303,7 +303,7 @@ def test_network_picture_shows_outputs_for_an_input_and_colours_by_gradient(tmp_
     assert "|dL/dw|" in svg
     path = draw_network(model).save(tmp_path / "net.svg")
     assert path.read_text().startswith("<svg")
-    with pytest.raises(ValueError, match="saved as .svg"):
+    with pytest.raises(ValueError, match=r"saved as \.svg"):
         draw_network(model).save(tmp_path / "net.png")
     with pytest.raises(ValueError, match="color_by must be 'sign' or 'grad'"):
         draw_network(model, color_by="size")
