@@ -23,58 +23,19 @@ Design choices worth knowing (each keeps large graphs cheap and correct):
 from __future__ import annotations
 
 import math
-import numbers
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable
 from typing import Any, Union
 
 from microgradx import ops
+from microgradx.modes import IN_USE, AnomalyError, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
+from microgradx.reals import real
 
 Operand = Union["Value", float, int]
 """What the operators accept: a Value or a real number (a number becomes a constant leaf)."""
 
 _isfinite = math.isfinite
 _POW_SCALAR_OPS = ops.POW_SCALAR._bound  # the cache behind POW_SCALAR.bind(p)
-
-
-class _Mode(threading.local):
-    """Per-thread switches (like PyTorch's): is the graph being recorded, is anomaly mode on."""
-
-    grad_enabled: bool = True
-    anomaly: bool = False
-
-
-_mode = _Mode()
-
-
-class AnomalyError(FloatingPointError):
-    """Raised in ``detect_anomaly()`` mode when an op produces a NaN or an infinity.
-
-    Attributes: ``op`` (the op's name), ``inputs`` (its input values), ``direction``
-    (``"forward"`` or ``"backward"``) and ``result`` (the offending number).
-    """
-
-    def __init__(
-        self, op: str, inputs: Sequence[float], direction: str, result: float, detail: str = ""
-    ) -> None:
-        self.op = op
-        self.inputs = tuple(inputs)
-        self.direction = direction
-        self.result = result
-        args = ", ".join(repr(x) for x in inputs)
-        message = f"{op}({args}) produced {result!r} in the {direction} pass"
-        super().__init__(message + (f": {detail}" if detail else ""))
-
-
-def _real(x: object, what: str) -> float:
-    """``x`` as a float, or a TypeError that names what was given."""
-    if type(x) is float:
-        return x
-    if type(x) is int or isinstance(x, numbers.Real):  # also bool, Fraction, NumPy scalars
-        return float(x)
-    raise TypeError(f"{what} must be a real number (int or float), got {type(x).__name__}")
 
 
 class Value:
@@ -111,7 +72,7 @@ class Value:
     ) -> None:
         # _op, _left and _right are for the engine's own use (see _unary): a user makes leaves.
         if type(data) is not float:
-            data = _real(data, "Value data")
+            data = real(data, "Value data")
         if label is not None and type(label) is not str:
             raise TypeError(f"Value label must be a str or None, got {type(label).__name__}")
         self.data = data
@@ -136,7 +97,7 @@ class Value:
         # Fast path: + is the most common op, so it inlines _binary().
         if type(other) is not Value:
             other = _constant(other)
-        if _modes_in_use:
+        if IN_USE[0]:
             return _record_in_mode(self.data + other.data, ADD, self, other)
         return Value(self.data + other.data, None, ADD, self, other)
 
@@ -147,7 +108,7 @@ class Value:
         # Fast path, like __add__.
         if type(other) is not Value:
             other = _constant(other)
-        if _modes_in_use:
+        if IN_USE[0]:
             return _record_in_mode(self.data * other.data, MUL, self, other)
         return Value(self.data * other.data, None, MUL, self, other)
 
@@ -173,12 +134,12 @@ class Value:
         # x ** 2 is common: once bound, its op comes straight from bind()'s cache.
         op = _POW_SCALAR_OPS.get(exponent) if type(exponent) in (float, int) else None
         if op is None:
-            op = ops.POW_SCALAR.bind(_real(exponent, "exponent"))
+            op = ops.POW_SCALAR.bind(real(exponent, "exponent"))
         return _unary(op, self)
 
     def __rpow__(self, base: Operand) -> Value:
         """c ** x for a number c (the op ``rpow_scalar``)."""
-        return _unary(ops.RPOW_SCALAR.bind(_real(base, "base")), self)
+        return _unary(ops.RPOW_SCALAR.bind(real(base, "base")), self)
 
     def __neg__(self) -> Value:
         return _unary(ops.NEG, self)
@@ -192,6 +153,12 @@ class Value:
 
     def __float__(self) -> float:
         return self.data
+
+    def __bool__(self) -> bool:
+        # A Value in an `if` is almost always a bug (it was always true before): say so.
+        raise TypeError(
+            "the truth value of a Value is ambiguous: compare its number, e.g. `if v.data > 0:`"
+        )
 
     # ---- named ops: each docstring is the op table's math line (a test keeps them equal) --------
 
@@ -221,7 +188,7 @@ class Value:
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """leaky_relu(x) = x if x > 0 else s * x"""
-        return _unary(ops.LEAKY_RELU.bind(_real(negative_slope, "negative_slope")), self)
+        return _unary(ops.LEAKY_RELU.bind(real(negative_slope, "negative_slope")), self)
 
     def softplus(self) -> Value:
         """softplus(x) = log(1 + e^x)"""
@@ -248,7 +215,7 @@ class Value:
         gradient refers back to the graph that holds it (``x.grad`` depends on ``x``): a reference
         cycle, which ``zero_grad`` breaks.
         """
-        gradient = _real(gradient, "gradient")
+        gradient = real(gradient, "gradient")
         order = topological_order(self)
         order.reverse()  # outputs first: a node is visited after every node that used it
         for node in order:
@@ -256,11 +223,23 @@ class Value:
                 node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
         self.grad = self.grad + gradient if self.op is None else gradient
         if create_graph:
-            _backward_create_graph(order)
-        elif _mode.anomaly:
-            _backward_checked(order)
+            with enable_grad():
+                _backward(order, check=False, create_graph=True)
+            for node in order:
+                if not isinstance(node.grad, Value):
+                    node.grad = Value(node.grad)  # a constant gradient is a constant leaf
+        elif mode.anomaly:
+            _backward(order, check=True, create_graph=False)
         else:
             _backward_fast(order)
+
+    def local_grads(self) -> tuple[float, ...]:
+        """d(self)/d(child) for each child, at the numbers recorded in the graph (``()`` for a
+        leaf): the op table's rule applied to this node's inputs and output."""
+        if self.op is None:
+            return ()
+        inputs = [c.data for c in self.children]
+        return tuple(float(g) for g in self.op.local_grads(*inputs, self.data))
 
     def detach(self) -> Value:
         """A new leaf with the same data and label: the graph stops here."""
@@ -276,16 +255,13 @@ class Value:
 
 
 # ---- recording ops -------------------------------------------------------------------------------
-
-# How many threads are inside no_grad(), enable_grad() or detect_anomaly() right now. While it is 0
-# (nearly always), recording an op skips reading the thread-local modes (slower than the op itself).
-_modes_in_use = 0
-_modes_lock = threading.Lock()
+# While no thread is inside no_grad() or detect_anomaly() (IN_USE[0] == 0, nearly always), recording
+# an op skips reading the thread-local modes, which costs more than the op itself.
 
 
 def _unary(op: Op, x: Value) -> Value:
     """Record ``op(x)``: a new node that remembers its op and input (unless in ``no_grad``)."""
-    if _modes_in_use:
+    if IN_USE[0]:
         return _record_in_mode(op.forward(x.data), op, x, None)
     return Value(op.forward(x.data), None, op, x)
 
@@ -296,17 +272,17 @@ def _binary(op: Op, a: Operand, b: Operand) -> Value:
         a = _constant(a)
     if type(b) is not Value:
         b = _constant(b)
-    if _modes_in_use:
+    if IN_USE[0]:
         return _record_in_mode(op.forward(a.data, b.data), op, a, b)
     return Value(op.forward(a.data, b.data), None, op, a, b)
 
 
 def _record_in_mode(data: float, op: Op, left: Value, right: Value | None) -> Value:
     """``_unary``/``_binary`` while some thread is in no_grad() or detect_anomaly()."""
-    if _mode.anomaly and not _isfinite(data):
+    if mode.anomaly and not _isfinite(data):
         inputs = [left.data] if right is None else [left.data, right.data]
         raise AnomalyError(op.label, inputs, "forward", data)
-    if _mode.grad_enabled:
+    if mode.grad_enabled:
         return Value(data, None, op, left, right)
     return Value(data)
 
@@ -314,7 +290,7 @@ def _record_in_mode(data: float, op: Op, left: Value, right: Value | None) -> Va
 def _constant(x: object) -> Value:
     if isinstance(x, Value):
         return x
-    return Value(_real(x, "operand"))
+    return Value(real(x, "operand"))
 
 
 def apply(op: Op, *inputs: Operand) -> Value:
@@ -392,11 +368,18 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _backward_fast(order: list[Value]) -> None:
+    """The chain rule at every node, in ``order`` (outputs first): child.grad += upstream * local.
+
+    A zero upstream gradient contributes exactly 0 (as in PyTorch), even where the local
+    derivative is infinite (log at 0): 0 * inf would otherwise put a NaN into every gradient below.
+    """
     for node in order:
         op = node.op
         if op is None:
             continue
         upstream = node.grad
+        if upstream == 0.0:
+            continue
         a, b = node._left, node._right
         assert a is not None  # a node made by an op has at least one input
         if b is None:  # a unary op: child.grad += upstream * local_grad
@@ -413,82 +396,31 @@ def _backward_fast(order: list[Value]) -> None:
             b.grad += upstream * local_b
 
 
-def _backward_checked(order: list[Value]) -> None:
-    """The backward pass of anomaly mode: every contribution is checked as it is made."""
+def _backward(order: list[Value], *, check: bool, create_graph: bool) -> None:
+    """The same pass, spelled out: with ``check`` (anomaly mode) each contribution is checked as
+    it is made; with ``create_graph`` the rules run on Values, so the gradients are graphs too."""
     for node in order:
         op = node.op
         if op is None:
             continue
         upstream = node.grad
-        inputs = [c.data for c in node.children]
-        local_grads = op.local_grads(*inputs, node.data)
-        for i, (child, local) in enumerate(zip(node.children, local_grads)):
+        if type(upstream) is float and upstream == 0.0:
+            continue  # contributes exactly 0 (see _backward_fast)
+        children = node.children
+        if create_graph:
+            local_grads = op.local_grads(*children, node)
+        else:
+            local_grads = op.local_grads(*[c.data for c in children], node.data)
+        for i, (child, local) in enumerate(zip(children, local_grads)):
             contribution = upstream * local
-            if not _isfinite(contribution):
+            if check and not _isfinite(contribution):
                 detail = f"d/d(input {i}) = {local!r}, upstream gradient {upstream!r}"
+                inputs = [c.data for c in children]
                 raise AnomalyError(op.label, inputs, "backward", contribution, detail)
-            child.grad += contribution
-
-
-def _backward_create_graph(order: list[Value]) -> None:
-    """Backward where each gradient is built from Values, so it can be differentiated again."""
-    with enable_grad():
-        for node in order:
-            op = node.op
-            if op is None:
-                continue
-            upstream = node.grad
-            local_grads = op.local_grads(*node.children, node)
-            for child, local in zip(node.children, local_grads):
-                child.grad = child.grad + upstream * local
-    for node in order:
-        if not isinstance(node.grad, Value):
-            node.grad = Value(node.grad)  # a constant gradient is a constant leaf
+            child.grad = child.grad + contribution
 
 
 def zero_grad(values: Iterable[Value]) -> None:
     """Set ``grad`` to 0 for each Value (before the next ``backward()``)."""
     for v in values:
         v.grad = 0.0
-
-
-# ---- modes ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _switch(name: str, on: bool) -> Iterator[None]:
-    global _modes_in_use
-    before = getattr(_mode, name)
-    with _modes_lock:
-        _modes_in_use += 1
-    setattr(_mode, name, on)
-    try:
-        yield
-    finally:
-        setattr(_mode, name, before)
-        with _modes_lock:
-            _modes_in_use -= 1
-
-
-def no_grad() -> AbstractContextManager[None]:
-    """``with no_grad():`` computes values without recording a graph (this thread only)."""
-    return _switch("grad_enabled", False)
-
-
-def enable_grad() -> AbstractContextManager[None]:
-    """Record the graph again inside a ``no_grad()`` block."""
-    return _switch("grad_enabled", True)
-
-
-def is_grad_enabled() -> bool:
-    return _mode.grad_enabled
-
-
-def detect_anomaly() -> AbstractContextManager[None]:
-    """``with detect_anomaly():`` raises ``AnomalyError`` at the first op that yields NaN or inf.
-
-    Forward: the first op whose output is not finite. Backward: the first op whose contribution
-    ``upstream * local_grad`` to one of its inputs is not finite. Checking costs time: use it to
-    find a problem, not in every run.
-    """
-    return _switch("anomaly", True)

@@ -131,9 +131,7 @@ def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[P
             "avoids by adding up each node's gradient once. Use backward() instead."
         )
     local = {
-        node: [float(g) for g in node.op.local_grads(*[c.data for c in node.children], node.data)]
-        for node in topological_order(output)
-        if node.op is not None
+        node: list(node.local_grads()) for node in topological_order(output) if node.op is not None
     }
     found: list[Path] = []
     # Depth-first from the output down to the input, with an explicit stack.

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from microgradx.engine import Operand, Value, no_grad, topological_order
+from microgradx.engine import Operand, Value, topological_order
+from microgradx.modes import no_grad
 from microgradx.ops import Op
 
 
@@ -66,11 +67,23 @@ class GradcheckReport:
     atol: float
     rtol: float
     suspect: str | None = None  # the first op whose own local derivative is wrong, if any
-    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def checked(self) -> int:
+        """How many inputs were compared (an input on a kink is not)."""
+        return sum(row.status != "kink" for row in self.rows)
 
     @property
     def passed(self) -> bool:
-        return all(row.status != "FAIL" for row in self.rows)
+        """Every compared input agreed, and at least one was compared: a check that compared
+        nothing has not shown anything."""
+        return self.checked > 0 and all(row.status != "FAIL" for row in self.rows)
+
+    @property
+    def verdict(self) -> str:
+        if self.checked == 0:
+            return "compared nothing"
+        return "passed" if self.passed else "FAILED"
 
     @property
     def worst(self) -> GradcheckRow | None:
@@ -79,9 +92,8 @@ class GradcheckReport:
         return max(failed, key=lambda row: row.abs_error, default=None)
 
     def __str__(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
         lines = [
-            f"gradcheck {verdict}: f = {self.output:.6g}, "
+            f"gradcheck {self.verdict}: f = {self.output:.6g}, "
             f"{len(self.rows)} input(s), eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g}",
             f"  {'input':<10} {'value':>12} {'analytic':>14} {'numeric':>14}"
             f" {'abs err':>10} {'rel err':>10}  status",
@@ -103,7 +115,11 @@ class GradcheckReport:
             )
         if self.suspect is not None:
             lines.append(f"first op whose own local derivative disagrees: {self.suspect}")
-        lines.extend(self.notes)
+        if self.checked == 0:
+            lines.append(
+                "no input could be checked: every one sits on a kink or the edge of a domain,"
+                " where the function has no derivative to compare; check at other points"
+            )
         return "\n".join(lines)
 
 
@@ -113,9 +129,9 @@ def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
     return analytic == numeric or (math.isnan(analytic) and math.isnan(numeric))
 
 
-def _local_grads(node: Value) -> tuple[float, ...]:
-    assert node.op is not None
-    return tuple(float(g) for g in node.op.local_grads(*[c.data for c in node.children], node.data))
+def _shrink(h: float, limit: float) -> float:
+    """``h``, made no larger than ``limit`` when the limit is a number (NaN never gets in)."""
+    return limit if limit >= 0 and limit < h else h
 
 
 def _largest_safe_step(
@@ -134,12 +150,16 @@ def _largest_safe_step(
         if op is None:
             continue
         child_tangents = [tangent.get(c, 0.0) for c in node.children]
-        if op.kink is not None and any(child_tangents):
+        if not any(t != 0.0 for t in child_tangents):
+            continue  # this node does not move with the leaf
+        if op.kink is not None:
             distance = abs(op.kink(*[c.data for c in node.children]))
             speed = abs(op.kink(*child_tangents))
-            if math.isfinite(distance) and speed > 0 and distance / speed < limit:
+            finite = math.isfinite(distance) and math.isfinite(speed)
+            if finite and speed > 0 and distance / speed < limit:
                 limit, reason = distance / speed, f"{op.label} is at a kink"
-        tangent[node] = sum(g * t for g, t in zip(local[node], child_tangents))
+        # an input that does not move adds 0 (not 0 * inf = nan), as in forward mode
+        tangent[node] = sum(g * t for g, t in zip(local[node], child_tangents) if t != 0.0)
     return limit, reason
 
 
@@ -151,7 +171,7 @@ def _check_op(op: Op, inputs: list[float], analytic: Sequence[float], eps: float
             unit = [1.0 if j == k else 0.0 for j in range(len(inputs))]
             speed = abs(op.kink(*unit))
             if speed > 0:
-                h = min(h, 0.01 * abs(op.kink(*inputs)) / speed)
+                h = _shrink(h, 0.01 * abs(op.kink(*inputs)) / speed)
         if not h > 0:
             continue  # at a kink: no one-sided answer to compare with
 
@@ -180,7 +200,9 @@ def gradcheck(
     data and labels are used; they are not modified). An input passes when
     ``|analytic - numeric| <= atol + rtol * |numeric|``. Returns a ``GradcheckReport``; on failure,
     raises ``GradcheckError`` (unless ``raise_exception=False``) naming the worst input and the
-    first op whose own local derivative disagrees with a finite difference.
+    first op whose own local derivative disagrees with a finite difference. A check that could
+    compare no input (each sits on a kink, like ``relu`` at 0) has not passed: its report says so
+    and, with ``raise_exception``, it raises too.
     """
     if not (eps > 0 and math.isfinite(eps)):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
@@ -205,7 +227,7 @@ def gradcheck(
         raise TypeError(f"f must return a Value, got {type(out).__name__}")
     out.backward()
     order = topological_order(out)
-    local = {node: _local_grads(node) for node in order if node.op is not None}
+    local = {node: node.local_grads() for node in order if node.op is not None}
 
     def f_at(xs: list[float]) -> float:
         with no_grad():
@@ -218,7 +240,7 @@ def gradcheck(
         limit, reason = _largest_safe_step(order, local, leaf)
         # Stay well inside: near a pole (log, 1/x) the error of a central difference grows like
         # (h / distance)^2, so h is kept at 1% of the distance to the nearest kink or edge.
-        h = min(h, 0.01 * limit)
+        h = _shrink(h, 0.01 * limit)
         if h < eps * max(1.0, abs(x)) * 1e-6:
             rows.append(GradcheckRow(names[i], x, analytic, math.nan, h, "kink", reason))
             continue
@@ -229,6 +251,10 @@ def gradcheck(
         rows.append(GradcheckRow(names[i], x, analytic, numeric, h, status))
 
     report = GradcheckReport(out.data, tuple(rows), eps, atol, rtol)
+    if report.checked == 0:
+        if raise_exception:
+            raise GradcheckError(report)
+        return report
     if not report.passed:
         report = GradcheckReport(
             out.data, report.rows, eps, atol, rtol, suspect=_first_wrong_op(order, local, eps)

@@ -105,8 +105,9 @@ def _assign(model: nn.Module, weights: dict[str, float], source: str) -> None:
     """Set every parameter, or change nothing if the names do not match exactly."""
     named = model.named_parameters()
     names = [name for name, _ in named]
-    missing = [n for n in names if n not in weights]
-    unexpected = [n for n in weights if n not in set(names)]
+    missing = [n for n in names if n not in weights]  # weights is a dict: O(1) each
+    known = set(names)  # once, not once per weight
+    unexpected = [n for n in weights if n not in known]
     if missing or unexpected:
         raise ModelFileError(
             f"{source} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}"

@@ -19,9 +19,20 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from microgradx.engine import Operand, Value, maximum
+from microgradx.reals import count, is_real, real
 
-Inputs = Sequence[Operand]
 Output = Value | list[Value]
+
+# Default initialisation draws from this one generator (PyTorch's convention), so two layers of
+# the same shape start different, and a fresh process still starts the same every time.
+# manual_seed(n) resets it; seed= on a model (or rng= on a layer) uses a generator of its own.
+_generator = random.Random(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Reset the generator that default initialisation draws from (as ``torch.manual_seed``)."""
+    _generator.seed(count(seed, "seed", minimum=0))
+
 
 # ---- modules -------------------------------------------------------------------------------------
 
@@ -41,14 +52,18 @@ class Module:
             yield name, value
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """``(dotted name, parameter)`` pairs in a stable order, e.g. ``layers.0.neurons.3.w.1``."""
+        """``(dotted name, parameter)`` pairs in a stable order, e.g. ``layers.0.neurons.3.w.1``.
+        A parameter shared by two modules appears once, with the first name found (as PyTorch)."""
         found: list[tuple[str, Value]] = []
+        seen: set[int] = set()  # a shared parameter is listed once, under its first name
         # An explicit stack (module trees are shallow, but nothing here recurses).
         stack: list[tuple[str, Any]] = [("", self)]
         while stack:
             prefix, item = stack.pop()
             if isinstance(item, Value):
-                found.append((prefix, item))
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    found.append((prefix, item))
             elif isinstance(item, Module):
                 members = [(f"{prefix}.{n}" if prefix else n, v) for n, v in item._named_members()]
                 stack.extend(reversed(members))
@@ -90,13 +105,12 @@ class Module:
     def label_parameters(self) -> None:
         """Give every parameter its dotted name as its label (graphs show which weight is which),
         and every neuron the name of its output (``layers.0.neurons.3``: graphs group by it)."""
+        neuron_of_bias = {id(m.b): m for m in self.modules() if isinstance(m, Neuron)}
         for name, p in self.named_parameters():
             p.label = name
-            if name.endswith(".b") or name == "b":
-                neuron_name = name[:-2]
-                for module in self.modules():
-                    if isinstance(module, Neuron) and module.b is p:
-                        module._name = neuron_name or None
+            neuron = neuron_of_bias.get(id(p))
+            if neuron is not None:
+                neuron._name = name[:-2] or None  # "layers.0.neurons.3.b" -> "layers.0.neurons.3"
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this module (used by ``save``/``load``)."""
@@ -116,18 +130,23 @@ def _check_inputs(x: Any, nin: int, owner: str) -> list[Value]:
 
     Numbers become constant leaves here, once, so every neuron of a layer reads the same nodes.
     """
-    if isinstance(x, (Value, int, float)) or not isinstance(x, Sequence) or isinstance(x, str):
+    if isinstance(x, Value) or is_real(x) or isinstance(x, str) or not hasattr(x, "__len__"):
         raise TypeError(
             f"{owner} expects a sequence of {nin} numbers or Values, got {type(x).__name__}"
         )
     if len(x) != nin:
         raise ValueError(f"{owner} expects {nin} inputs, got {len(x)}")
+    values = []
     for i, item in enumerate(x):
-        if not isinstance(item, (Value, int, float)):
+        if isinstance(item, Value):
+            values.append(item)
+        elif is_real(item):  # int, float, NumPy scalars, Fraction: every numbers.Real
+            values.append(Value(real(item, f"{owner} input {i}")))
+        else:
             raise TypeError(
                 f"{owner} input {i} must be a number or a Value, got {type(item).__name__}"
             )
-    return [item if isinstance(item, Value) else Value(item) for item in x]
+    return values
 
 
 # ---- activations -------------------------------------------------------------------------------
@@ -186,15 +205,13 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        if not isinstance(negative_slope, (int, float)) or not negative_slope >= 0:
+        slope = real(negative_slope, "negative_slope")
+        if not slope >= 0:
             raise ValueError(f"negative_slope must be a number >= 0, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = slope  # a setting, not a parameter (it is not a Value)
 
     def apply(self, z: Value) -> Value:
         return z.leaky_relu(self.negative_slope)
-
-    def named_parameters(self) -> list[tuple[str, Value]]:
-        return []  # the slope is a setting, not a trainable parameter
 
     def config(self) -> dict[str, Any]:
         return {"type": "LeakyReLU", "negative_slope": self.negative_slope}
@@ -241,12 +258,6 @@ def _init_bound(init: str, nin: int, nout: int) -> float:
     raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 class Neuron(Module):
     """``activation(w . x + b)``: one output from ``nin`` inputs."""
 
@@ -259,8 +270,8 @@ class Neuron(Module):
         nout: int = 1,
         rng: random.Random | None = None,
     ) -> None:
-        nin = _positive_int(nin, "nin")
-        rng = rng if rng is not None else random.Random(0)
+        nin = count(nin, "nin")
+        rng = rng if rng is not None else _generator
         bound = _init_bound(init, nin, nout)
         self.w = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0)
@@ -293,8 +304,8 @@ class Linear(Module):
     def __init__(
         self, nin: int, nout: int, *, init: str = "xavier", rng: random.Random | None = None
     ) -> None:
-        nin, nout = _positive_int(nin, "nin"), _positive_int(nout, "nout")
-        rng = rng if rng is not None else random.Random(0)
+        nin, nout = count(nin, "nin"), count(nout, "nout")
+        rng = rng if rng is not None else _generator
         self.neurons = [Neuron(nin, None, init=init, nout=nout, rng=rng) for _ in range(nout)]
         self.label_parameters()
 
@@ -354,15 +365,18 @@ class Dropout(Module):
     """Zeroes each input with probability ``p`` in training mode, scaling survivors by 1/(1-p).
 
     The scaling ("inverted dropout") keeps each unit's expected value, so evaluation mode is the
-    identity. Seeded: the same seed drops the same units.
+    identity. Seeded: the same seed drops the same units; without one, each Dropout gets its own
+    stream from the generator that ``manual_seed`` resets (two layers do not drop alike).
     """
 
-    def __init__(self, p: float = 0.5, *, seed: int = 0) -> None:
-        if not isinstance(p, (int, float)) or not 0 <= p < 1:
+    def __init__(self, p: float = 0.5, *, seed: int | None = None) -> None:
+        probability = real(p, "dropout probability p")
+        if not 0 <= probability < 1:
             raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = probability
         self.seed = seed
-        self._rng = random.Random(seed)
+        own = count(seed, "seed", minimum=0) if seed is not None else _generator.getrandbits(64)
+        self._rng = random.Random(own)
 
     def __call__(self, x: Any) -> Any:
         if not self.training or self.p == 0:
@@ -391,8 +405,8 @@ class Maxout(Module):
         init: str = "xavier",
         rng: random.Random | None = None,
     ) -> None:
-        pieces = _positive_int(pieces, "pieces")
-        rng = rng if rng is not None else random.Random(0)
+        pieces = count(pieces, "pieces")
+        rng = rng if rng is not None else _generator
         self.pieces = [Linear(nin, nout, init=init, rng=rng) for _ in range(pieces)]
         self.label_parameters()
 
@@ -449,7 +463,8 @@ class MLP(Sequential):
 
     Hidden layers use ``activation``; the last layer uses ``output_activation`` (``None``: linear,
     so the output is a logit or a regression value). A 1-output MLP returns a Value, otherwise a
-    list of Values. Weights are drawn with ``init`` from ``random.Random(seed)``; biases start at 0.
+    list of Values. Weights are drawn with ``init`` from ``random.Random(seed)``, or without a
+    seed from the generator that ``manual_seed`` resets; biases start at 0.
     """
 
     def __init__(
@@ -460,14 +475,14 @@ class MLP(Sequential):
         output_activation: str | Activation | None = None,
         *,
         init: str = "xavier",
-        seed: int = 0,
+        seed: int | None = None,
     ) -> None:
-        nin = _positive_int(nin, "nin")
-        if isinstance(sizes, int) or not sizes:
+        nin = count(nin, "nin")
+        if is_real(sizes) or not sizes:
             raise ValueError(f"sizes must be a non-empty list of layer sizes, got {sizes!r}")
-        sizes = [_positive_int(s, "each layer size") for s in sizes]
+        sizes = [count(s, "each layer size") for s in sizes]
         _init_bound(init, 1, 1)  # validates the name before anything is built
-        rng = random.Random(seed)
+        rng = random.Random(count(seed, "seed", minimum=0)) if seed is not None else _generator
         dims = [nin, *sizes]
         layers = [
             Layer(

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from microgradx.engine import Value
+from microgradx.reals import is_real
 
 
 def _check(condition: bool, message: str) -> None:
@@ -29,10 +30,21 @@ class Optimizer:
     def __init__(self, params: Iterable[Value], lr: float, weight_decay: float = 0.0) -> None:
         self.params = list(params)
         _check(bool(self.params), "optimizer got an empty parameter list")
+        first: dict[int, int] = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
                 raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}")
-        _check(isinstance(lr, (int, float)) and lr > 0, f"lr must be > 0, got {lr!r}")
+            if id(p) in first:
+                # it would be stepped twice per step, moving twice as far (PyTorch refuses too)
+                raise ValueError(
+                    f"parameter {i} is the same Value as parameter {first[id(p)]}: give each"
+                    " parameter once (model.parameters() lists a shared one once)"
+                )
+            first[id(p)] = i
+        _check(
+            is_real(lr) and not isinstance(lr, bool) and 0 < lr < math.inf,
+            f"lr must be a number > 0, got {lr!r}",
+        )
         _check(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay!r}")
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)

@@ -22,24 +22,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from microgradx import losses
-from microgradx.engine import Value, no_grad
+from microgradx.engine import Value
+from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.optim import Adam, Optimizer
 
 LossFn = Callable[[Any, Any], Value]
 
 
-# name -> (loss function, how to turn one model output into a predicted label, or None: regression)
-def _score(out: Any) -> float:
+def score(out: Any) -> float:
     """A model's single output as a float (a 1-unit layer gives a one-element list)."""
     return float(out[0]) if isinstance(out, (list, tuple)) else float(out)
 
 
+# name -> (loss function, how to turn one model output into a predicted label, or None: regression)
 LOSSES: dict[str, tuple[LossFn, Callable[[Any], Any] | None]] = {
     "mse": (losses.mse, None),
-    "bce_with_logits": (losses.bce_with_logits, lambda out: int(_score(out) > 0)),
-    "binary_cross_entropy": (losses.binary_cross_entropy, lambda out: int(_score(out) > 0.5)),
-    "hinge": (losses.hinge, lambda out: 1 if _score(out) > 0 else -1),
+    "bce_with_logits": (losses.bce_with_logits, lambda out: int(score(out) > 0)),
+    "binary_cross_entropy": (losses.binary_cross_entropy, lambda out: int(score(out) > 0.5)),
+    "hinge": (losses.hinge, lambda out: 1 if score(out) > 0 else -1),
     "cross_entropy": (
         losses.cross_entropy,
         lambda out: max(range(len(out)), key=lambda i: float(out[i])),
@@ -116,6 +117,37 @@ def _resolve_loss(loss: str | LossFn) -> tuple[LossFn, Callable[[Any], Any] | No
     raise TypeError(f"loss must be a name or a function, got {type(loss).__name__}")
 
 
+def _refuse_summed(
+    loss_fn: LossFn, model: Module, X: Sequence[Any], y: Sequence[Any], size: int
+) -> None:
+    """fit() averages: it reports mean losses and its learning rates assume a batch mean. A loss
+    that sums over the batch (reduction="sum") is recognised on the first two examples (in eval
+    mode, recording no graph, so no dropout draw is spent) and refused with what to do."""
+    if size < 2 or len(X) < 2:
+        return
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            outputs = [model(X[0]), model(X[1])]
+            pair = loss_fn(outputs, [y[0], y[1]]).data
+            each = [loss_fn([outputs[k]], [y[k]]).data for k in (0, 1)]
+    finally:
+        for module, training in modes:
+            module.training = training
+    total = each[0] + each[1]
+    if (
+        total != 0
+        and math.isclose(pair, total, rel_tol=1e-9)
+        and not math.isclose(pair, total / 2, rel_tol=1e-9)
+    ):
+        raise ValueError(
+            "fit() needs a loss averaged over the batch (reduction='mean'); this one sums"
+            " (reduction='sum'), so its steps would grow with the batch size. Use"
+            " reduction='mean' (and a larger lr if you want the summed step)."
+        )
+
+
 def fit(
     model: Module,
     X: Sequence[Any],
@@ -155,7 +187,9 @@ def fit(
         if not isinstance(early_stopping, int) or early_stopping < 1:
             raise ValueError(f"early_stopping must be a patience >= 1, got {early_stopping!r}")
     loss_fn, predict = _resolve_loss(loss)
+    _refuse_summed(loss_fn, model, X, y, batch_size or len(X))
     optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
+    modes = [(module, module.training) for module in model.modules()]
     params = model.parameters()
     size = batch_size or len(X)
     rng = random.Random(seed)
@@ -217,5 +251,6 @@ def fit(
     if early_stopping is not None and history.best_epoch is not None:
         for p, w in zip(params, best_weights):
             p.data = w
-    model.eval()
+    for module, training in modes:  # the mode each module had before, as PyTorch users expect
+        module.training = training
     return history

@@ -20,6 +20,14 @@ settings.register_profile(
 settings.load_profile("microgradx")
 
 
+@pytest.fixture(autouse=True)
+def _default_generator_reset():
+    """Every test starts from the same default initialisation (as a fresh process does)."""
+    import microgradx
+
+    microgradx.manual_seed(0)
+
+
 def require_torch() -> ModuleType:
     """torch, or a skip; a failure instead when MICROGRADX_REQUIRE_TORCH=1 (CI sets it)."""
     try:

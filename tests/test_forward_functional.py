@@ -49,7 +49,7 @@ def test_every_op_carries_its_local_derivative_forward(op):
 
 def test_dual_has_every_method_and_operator_of_value():
     public = {n for n in dir(EngineValue) if not n.startswith("_")} - {
-        "backward", "children", "data", "detach", "grad", "label", "op"
+        "backward", "children", "data", "detach", "grad", "label", "op", "local_grads"
     }  # fmt: skip
     operators = {"__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
                  "__truediv__", "__rtruediv__", "__pow__", "__rpow__",

@@ -146,8 +146,8 @@ def test_adam_first_step_moves_by_lr():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: SGD(p, lr=0), "lr must be > 0"),
-        (lambda p: SGD(p, lr=-1), "lr must be > 0"),
+        (lambda p: SGD(p, lr=0), "lr must be a number > 0"),
+        (lambda p: SGD(p, lr=-1), "lr must be a number > 0"),
         (lambda p: SGD(p, lr=0.1, momentum=-0.1), "momentum"),
         (lambda p: SGD(p, lr=0.1, nesterov=True), "nesterov needs momentum"),
         (lambda p: Adam(p, betas=(0.9, 1.0)), "betas must be in"),

@@ -178,12 +178,12 @@ def test_wrong_inputs_get_clear_errors(x, error, message):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: MLP(0, [1]), "nin must be a positive integer"),
+        (lambda: MLP(0, [1]), "nin must be an int >= 1, got 0"),
         (lambda: MLP(2, []), "sizes must be a non-empty list"),
-        (lambda: MLP(2, [3, 0]), "each layer size must be a positive integer"),
+        (lambda: MLP(2, [3, 0]), "each layer size must be an int >= 1, got 0"),
         (lambda: MLP(2, [3], init="zeros"), "unknown init 'zeros'"),
         (lambda: Dropout(1.0), r"p must be in \[0, 1\)"),
-        (lambda: Maxout(2, 2, pieces=0), "pieces must be a positive integer"),
+        (lambda: Maxout(2, 2, pieces=0), "pieces must be an int >= 1, got 0"),
         (lambda: LeakyReLU(-1), "negative_slope must be a number >= 0"),
     ],
 )

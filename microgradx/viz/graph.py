@@ -341,11 +341,7 @@ def draw_graph(
             continue
         head = node_id(node)
         inside = node in groups
-        local = (
-            node.op.local_grads(*[c.data for c in node.children], node.data)
-            if show_local_grads
-            else None
-        )
+        local = node.local_grads() if show_local_grads else None
         for k, child in enumerate(node.children):
             tail = node_id(child)
             if inside and tail == head:

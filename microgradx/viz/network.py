@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from microgradx.engine import Value, no_grad
+from microgradx.engine import Value
 from microgradx.files import write_atomically
+from microgradx.modes import no_grad
 from microgradx.nn import Linear, Module, Sequential
 from microgradx.viz.graph import GraphView, draw_graph, heat
 

@@ -10,9 +10,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from microgradx.engine import Value, no_grad
+from microgradx.engine import Value
+from microgradx.modes import no_grad
 from microgradx.nn import MLP, Layer, Module
-from microgradx.train import History
+from microgradx.train import History, score
 
 
 def _pyplot() -> Any:
@@ -21,10 +22,6 @@ def _pyplot() -> Any:
     except ImportError:
         raise ImportError("plots need the plot extra: pip install 'microgradx[plot]'") from None
     return plt
-
-
-def _score(out: Any) -> float:
-    return float(out[0]) if isinstance(out, (list, tuple)) else float(out)
 
 
 def decision_boundary(
@@ -50,7 +47,7 @@ def decision_boundary(
     grid_x = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
     grid_y = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
     with no_grad():
-        scores = [[_score(model([gx, gy])) for gx in grid_x] for gy in grid_y]
+        scores = [[score(model([gx, gy])) for gx in grid_x] for gy in grid_y]
     fig, ax = plt.subplots(figsize=(5, 4.5))
     regions = [[s > threshold for s in row] for row in scores]
     ax.contourf(grid_x, grid_y, regions, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"],
@@ -202,7 +199,7 @@ def universal_approximation(
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(dense, [target(x) for x in dense], color="#333333", linewidth=2, label="target")
     with no_grad():
-        prediction = [_score(model([x])) for x in dense]
+        prediction = [score(model([x])) for x in dense]
         for j, neuron in enumerate(hidden_layer.neurons):
             w = out_neuron.w[j].data
             contribution = [w * neuron([Value(x)]).data for x in dense]

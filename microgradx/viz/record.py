@@ -80,14 +80,16 @@ def record_backward(
         if node.op is None:
             continue
         upstream = float(node.grad)
-        local_grads = node.op.local_grads(*[c.data for c in node.children], node.data)
+        local_grads = node.local_grads()
         contributions = []
         for child, local in zip(node.children, local_grads):
-            before = float(child.grad)
-            contribution = upstream * float(local)
-            child.grad = before + contribution
+            before = after = float(child.grad)
+            contribution = 0.0  # a zero upstream contributes exactly 0, as in backward()
+            if upstream != 0.0:
+                contribution = upstream * local
+                after = child.grad = before + contribution
             contributions.append(
-                Contribution(child, names[child], float(local), contribution, before, child.grad)
+                Contribution(child, names[child], local, contribution, before, after)
             )
         steps.append(
             BackwardStep(
