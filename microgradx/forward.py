@@ -19,6 +19,7 @@ from typing import Any, Union
 
 from microgradx import ops
 from microgradx.ops import Op
+from microgradx.reals import real
 
 DualOperand = Union["Dual", float, int]
 
@@ -42,16 +43,13 @@ class Dual:
     __slots__ = ("primal", "tangent")
 
     def __init__(self, primal: float, tangent: float = 0.0) -> None:
-        for name, x in (("primal", primal), ("tangent", tangent)):
-            if isinstance(x, bool) or not isinstance(x, (int, float)):
-                raise TypeError(f"Dual {name} must be a real number, got {type(x).__name__}")
-        self.primal = float(primal)
-        self.tangent = float(tangent)
+        self.primal = real(primal, "Dual primal")
+        self.tangent = real(tangent, "Dual tangent")
 
     @classmethod
     def apply_op(cls, op: Op, *inputs: DualOperand) -> Dual:
         """``op`` on duals: the primal by the op's float rule, the tangent by its local grads."""
-        duals = [x if isinstance(x, Dual) else Dual(_real(x)) for x in inputs]
+        duals = [x if isinstance(x, Dual) else Dual(real(x, "operand")) for x in inputs]
         primals = [d.primal for d in duals]
         out = op.forward(*primals)
         local_grads = op.local_grads(*primals, out)
@@ -63,89 +61,54 @@ class Dual:
             _counter[0] += 1
         return cls(out, tangent)
 
-    # Operators and methods: the same names as Value's, so one function runs on either.
-    def __add__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.ADD, self, other)
-
-    def __radd__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.ADD, other, self)
-
-    def __sub__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.SUB, self, other)
-
-    def __rsub__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.SUB, other, self)
-
-    def __mul__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.MUL, self, other)
-
-    def __rmul__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.MUL, other, self)
-
-    def __truediv__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.DIV, self, other)
-
-    def __rtruediv__(self, other: DualOperand) -> Dual:
-        return Dual.apply_op(ops.DIV, other, self)
-
+    # x ** p dispatches on the exponent's type (two ops), so it is written out; every other
+    # operator and method is generated from the op table below.
     def __pow__(self, exponent: DualOperand) -> Dual:
         if isinstance(exponent, Dual):
             return Dual.apply_op(ops.POW, self, exponent)
-        return Dual.apply_op(ops.POW_SCALAR.bind(_real(exponent)), self)
+        return Dual.apply_op(ops.POW_SCALAR.bind(real(exponent, "exponent")), self)
 
     def __rpow__(self, base: DualOperand) -> Dual:
-        return Dual.apply_op(ops.RPOW_SCALAR.bind(_real(base)), self)
-
-    def __neg__(self) -> Dual:
-        return Dual.apply_op(ops.NEG, self)
+        return Dual.apply_op(ops.RPOW_SCALAR.bind(real(base, "base")), self)
 
     def __pos__(self) -> Dual:
         return self
 
-    def __abs__(self) -> Dual:
-        return Dual.apply_op(ops.ABS, self)
-
     def __float__(self) -> float:
         return self.primal
-
-    def exp(self) -> Dual:
-        return Dual.apply_op(ops.EXP, self)
-
-    def log(self) -> Dual:
-        return Dual.apply_op(ops.LOG, self)
-
-    def sqrt(self) -> Dual:
-        return Dual.apply_op(ops.SQRT, self)
-
-    def tanh(self) -> Dual:
-        return Dual.apply_op(ops.TANH, self)
-
-    def sigmoid(self) -> Dual:
-        return Dual.apply_op(ops.SIGMOID, self)
-
-    def relu(self) -> Dual:
-        return Dual.apply_op(ops.RELU, self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Dual:
-        return Dual.apply_op(ops.LEAKY_RELU.bind(_real(negative_slope)), self)
-
-    def softplus(self) -> Dual:
-        return Dual.apply_op(ops.SOFTPLUS, self)
-
-    def sin(self) -> Dual:
-        return Dual.apply_op(ops.SIN, self)
-
-    def cos(self) -> Dual:
-        return Dual.apply_op(ops.COS, self)
 
     def __repr__(self) -> str:
         return f"Dual(primal={self.primal!r}, tangent={self.tangent!r})"
 
 
-def _real(x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"expected a real number or a Dual, got {type(x).__name__}")
-    return float(x)
+def _method(op: Op) -> Callable[..., Dual]:
+    """Dual's method for ``op``, under the name Value uses (``op.method``)."""
+    if op.param_name is not None:  # a family: leaky_relu(negative_slope=0.01)
+
+        def with_param(self: Dual, param: float | None = op.param_default) -> Dual:
+            return Dual.apply_op(op.bind(real(param, op.param_name or "parameter")), self)
+
+        return with_param
+    if op.arity == 1:
+        return lambda self: Dual.apply_op(op, self)
+    return lambda self, other: Dual.apply_op(op, self, other)
+
+
+def _reflected(op: Op) -> Callable[..., Dual]:
+    return lambda self, other: Dual.apply_op(op, other, self)  # 2 - x: the number comes first
+
+
+# Functions written for Values run on Duals unchanged (duck typing), so Dual needs the same names;
+# generating them from the table means a new op cannot be forgotten here.
+for _op in ops.OPS.values():
+    if _op.method is None or _op.method in ("__pow__", "__rpow__"):
+        continue
+    _generated = _method(_op)
+    _generated.__name__ = _op.method
+    _generated.__doc__ = f"{_op.math}, with its tangent: {_op.derivative}"
+    setattr(Dual, _op.method, _generated)
+    if _op.arity == 2:  # __add__ -> __radd__
+        setattr(Dual, "__r" + _op.method[2:], _reflected(_op))
 
 
 def jvp(
@@ -158,7 +121,7 @@ def jvp(
     """
     if len(primals) != len(tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
-    out = f(*[Dual(_real(x), _real(t)) for x, t in zip(primals, tangents)])
+    out = f(*[Dual(x, t) for x, t in zip(primals, tangents)])
     if not isinstance(out, Dual):
         raise TypeError(
             f"f must return a Dual (computed from its inputs), got {type(out).__name__}"

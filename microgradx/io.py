@@ -94,11 +94,13 @@ def _read(path: str | Path) -> dict[str, Any]:
             f" this microgradx reads version {VERSION}"
         )
     weights = document.get("parameters")
-    if not isinstance(weights, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()
-    ):
+    # JSON numbers parse to exactly int or float (true/false are bool, a separate type)
+    if not isinstance(weights, dict) or not all(type(v) in _NUMBER for v in weights.values()):
         raise ModelFileError(f"{path}: 'parameters' must map names to numbers")
     return document
+
+
+_NUMBER = (float, int)
 
 
 def _assign(model: nn.Module, weights: dict[str, float], source: str) -> None:

@@ -68,7 +68,13 @@ class Module:
                 members = [(f"{prefix}.{n}" if prefix else n, v) for n, v in item._named_members()]
                 stack.extend(reversed(members))
             elif isinstance(item, (list, tuple)):
-                stack.extend(reversed([(f"{prefix}.{i}", v) for i, v in enumerate(item)]))
+                if all(type(v) is Value for v in item):  # a weight vector: no stack needed
+                    for i, v in enumerate(item):
+                        if id(v) not in seen:
+                            seen.add(id(v))
+                            found.append((f"{prefix}.{i}", v))
+                else:
+                    stack.extend(reversed([(f"{prefix}.{i}", v) for i, v in enumerate(item)]))
         return found
 
     def parameters(self) -> list[Value]:

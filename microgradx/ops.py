@@ -17,9 +17,11 @@ An op is a small record of everything the rest of the library needs to know abou
   Gradient checking uses it to keep its finite-difference steps on one side of a kink, and the
   hypothesis strategies use both to build graphs that are well conditioned.
 
-Reverse mode (``engine``), gradient checking (``gradcheck``), the random-graph strategies
-(``testing``), graph labels and the generated docs table (``microgradx ops``) all read this
-table, so adding an op is one local edit here plus a one-line ``Value`` method.
+Reverse mode (``engine``), forward mode (``forward``: the ``Dual`` methods are generated from
+``method``), gradient checking (``gradcheck``), the random-graph strategies (``testing``), graph
+labels and the generated docs table (``microgradx ops``) all read this table. Adding an op is an
+entry here, a one-line ``Value`` method (written out, so IDEs and type checkers see it), and two
+lines of tests; docs/ops.md lists every place, and a test fails for each one forgotten.
 
 Ops with a constant parameter (``x ** 3``, ``2 ** x``, ``leaky_relu(x, 0.2)``) are declared once as
 a family; ``op.bind(p)`` returns the op for one parameter (cached, so nodes share it).
@@ -175,7 +177,11 @@ class Op:
     note: str = ""  # subgradient choices and other conventions
     param_name: str | None = None  # set for a family such as pow_scalar (param_name "p")
     param_examples: tuple[float, ...] = ()  # parameters the docs and the property tests use
+    param_default: float | None = None  # the method's default parameter (leaky_relu's 0.01)
     param: float | None = None  # set on a bound member of a family
+    # How a user applies it: the Value method or operator (``"tanh"``, ``"__add__"``), or None for
+    # a function (``microgradx.maximum``). Forward mode's Dual gets its methods from this.
+    method: str | None = None
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -301,6 +307,7 @@ def _step(x: Any) -> float:
 
 ADD = Op(
     name="add",
+    method="__add__",
     symbol="+",
     arity=2,
     forward=lambda a, b: a + b,
@@ -310,6 +317,7 @@ ADD = Op(
 )
 SUB = Op(
     name="sub",
+    method="__sub__",
     symbol="-",
     arity=2,
     forward=lambda a, b: a - b,
@@ -319,6 +327,7 @@ SUB = Op(
 )
 MUL = Op(
     name="mul",
+    method="__mul__",
     symbol="*",
     arity=2,
     forward=lambda a, b: a * b,
@@ -328,6 +337,7 @@ MUL = Op(
 )
 DIV = Op(
     name="div",
+    method="__truediv__",
     symbol="/",
     arity=2,
     forward=safe_div,
@@ -340,6 +350,7 @@ DIV = Op(
 )
 POW = Op(
     name="pow",
+    method="__pow__",
     symbol="**",
     arity=2,
     forward=safe_pow,
@@ -352,6 +363,7 @@ POW = Op(
 )
 POW_SCALAR = Op(
     name="pow_scalar",
+    method="__pow__",
     symbol="**{p}",
     arity=1,
     forward=_pow_scalar_forward,
@@ -366,6 +378,7 @@ POW_SCALAR = Op(
 )
 RPOW_SCALAR = Op(
     name="rpow_scalar",
+    method="__rpow__",
     symbol="{p}**",
     arity=1,
     forward=lambda base, x: safe_pow(base, x),
@@ -378,6 +391,7 @@ RPOW_SCALAR = Op(
 )
 NEG = Op(
     name="neg",
+    method="__neg__",
     symbol="-",
     arity=1,
     forward=lambda x: -x,
@@ -387,6 +401,7 @@ NEG = Op(
 )
 ABS = Op(
     name="abs",
+    method="__abs__",
     symbol="abs",
     arity=1,
     forward=abs,
@@ -398,6 +413,7 @@ ABS = Op(
 )
 EXP = Op(
     name="exp",
+    method="exp",
     symbol="exp",
     arity=1,
     forward=safe_exp,
@@ -409,6 +425,7 @@ EXP = Op(
 )
 LOG = Op(
     name="log",
+    method="log",
     symbol="log",
     arity=1,
     forward=safe_log,
@@ -421,6 +438,7 @@ LOG = Op(
 )
 SQRT = Op(
     name="sqrt",
+    method="sqrt",
     symbol="sqrt",
     arity=1,
     forward=safe_sqrt,
@@ -433,6 +451,7 @@ SQRT = Op(
 )
 TANH = Op(
     name="tanh",
+    method="tanh",
     symbol="tanh",
     arity=1,
     forward=math.tanh,
@@ -442,6 +461,7 @@ TANH = Op(
 )
 SIGMOID = Op(
     name="sigmoid",
+    method="sigmoid",
     symbol="σ",
     arity=1,
     forward=stable_sigmoid,
@@ -452,6 +472,7 @@ SIGMOID = Op(
 )
 RELU = Op(
     name="relu",
+    method="relu",
     symbol="ReLU",
     arity=1,
     forward=lambda x: x if x > 0 or x != x else 0.0,
@@ -463,6 +484,7 @@ RELU = Op(
 )
 LEAKY_RELU = Op(
     name="leaky_relu",
+    method="leaky_relu",
     symbol="LeakyReLU({p})",
     arity=1,
     forward=lambda slope, x: x if x > 0 or x != x else slope * x,
@@ -473,9 +495,11 @@ LEAKY_RELU = Op(
     note="at x = 0 the derivative is s, as in PyTorch",
     param_name="negative_slope",
     param_examples=(0.01, 0.2),
+    param_default=0.01,
 )
 SOFTPLUS = Op(
     name="softplus",
+    method="softplus",
     symbol="softplus",
     arity=1,
     forward=stable_softplus,
@@ -486,6 +510,7 @@ SOFTPLUS = Op(
 )
 SIN = Op(
     name="sin",
+    method="sin",
     symbol="sin",
     arity=1,
     forward=lambda x: _periodic(math.sin, x),
@@ -495,6 +520,7 @@ SIN = Op(
 )
 COS = Op(
     name="cos",
+    method="cos",
     symbol="cos",
     arity=1,
     forward=lambda x: _periodic(math.cos, x),
@@ -577,4 +603,30 @@ def markdown_table() -> str:
             note = (note + "; " if note else "") + f"tested with {op.param_name} in {examples}"
         cells = [f"`{op.name}`", f"`{symbol}`", op.math, op.derivative, note]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + ADDING_AN_OP
+
+
+ADDING_AN_OP = """
+## Gradients of zero
+
+A zero upstream gradient contributes exactly 0 through every op, even where the local derivative
+is infinite (`log` at 0, `sqrt` at 0): `0 * inf` would otherwise be NaN and poison every gradient
+below it. So a clamped loss such as `binary_cross_entropy` has finite gradients at p = 0 and 1.
+PyTorch's fused losses behave this way; its autograd does not for composed ops (`sqrt(x) * 0` at
+x = 0 has gradient NaN there, 0 here).
+
+## Adding an op
+
+Every place a new op touches, each guarded by a test that fails until it is done:
+
+1. `microgradx/ops.py`: the entry (forward rule, local derivatives, symbol, math, derivative,
+   domain, kinks, `method`) and its place in `OPS`. Reverse mode, forward mode (`Dual` generates
+   its methods from `method`), gradcheck, the random-graph strategies, graph labels and this page
+   all read it from there.
+2. `microgradx/engine.py`: the one-line `Value` method named by `method`, with the math line as
+   its docstring (written out, so IDEs and type checkers see it).
+3. `tests/test_ops_table.py`: the value and local derivatives at a point computed by hand
+   (`KNOWN_POINTS`).
+4. `tests/test_vs_torch.py`: how PyTorch computes it (`TORCH_OPS`).
+5. This page: `microgradx ops > docs/ops.md`.
+"""

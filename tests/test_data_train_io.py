@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from microgradx import ModelFileError, load, load_weights, manual_seed, save
+from microgradx import ModelFileError, load, load_weights, losses, manual_seed, save
 from microgradx.data import (
     load_titanic,
     make_blobs,
@@ -26,7 +26,7 @@ from microgradx.train import evaluate, fit
 
 TITANIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "titanic.csv"
 
-# ---- data ----------------------------------------------------------------------------------------
+# ---- data ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_titanic_errors(tmp_path):
         load_titanic(TITANIC, features=("name",))
 
 
-# ---- training: the accuracy each classic problem reaches ---------------------------------------
+# ---- training: the accuracy each classic problem reaches ----------------------------------------
 
 
 def test_xor_with_a_2_2_1_tanh_mlp_reaches_100_percent():
@@ -219,7 +219,7 @@ def test_fit_rejects_mismatched_data():
         fit(MLP(2, [2, 1]), make_xor()[0], [0, 1, 1], progress=False)
 
 
-# ---- save and load -----------------------------------------------------------------------------
+# ---- save and load ------------------------------------------------------------------------------
 
 
 MODELS = {
@@ -304,3 +304,118 @@ def test_missing_file_and_bad_model(tmp_path):
         load(tmp_path / "nothing.json")
     with pytest.raises(TypeError, match="needs a Module"):
         save("model", tmp_path / "x.json")
+
+
+# ---- fit() leaves the model as it found it ------------------------------------------------------
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fit_restores_the_mode_every_module_had(training):
+    X, y = make_moons(20, seed=0)
+    model = Sequential(Linear(2, 4), ReLU(), Dropout(0.2, seed=1), Linear(4, 1))
+    model.train(training)
+    model.layers[2].training = not training  # a mixed state comes back exactly too
+    before = [m.training for m in model.modules()]
+    fit(model, X, y, loss="bce_with_logits", epochs=2, batch_size=5, progress=False,
+        validation=(X, y))  # fmt: skip
+    assert [m.training for m in model.modules()] == before
+
+
+def test_fit_refuses_a_loss_summed_over_the_batch():
+    X, y = make_moons(20, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+
+    def summed(outputs, targets):
+        return losses.bce_with_logits(outputs, targets, reduction="sum")
+
+    with pytest.raises(ValueError, match=r"reduction='mean'"):
+        fit(model, X, y, loss=summed, epochs=1, batch_size=4, progress=False)
+    assert [p.data for p in model.parameters()] == before  # refused before any step
+
+    def averaged(outputs, targets):
+        return losses.bce_with_logits(outputs, targets, reduction="mean")
+
+    history = fit(model, X, y, loss=averaged, epochs=2, batch_size=4, progress=False)
+    assert history.epochs == 2
+
+
+# ---- atomic writes ------------------------------------------------------------------------------
+
+_WRITER = """
+import sys
+from microgradx import save
+from microgradx.nn import MLP
+path, size = sys.argv[1], int(sys.argv[2])
+model = MLP(8, [size, size, 1], seed=1)
+print("ready", flush=True)
+while True:
+    save(model, path)
+    for p in model.parameters():
+        p.data += 1.0
+"""
+
+
+def _interrupt_a_writer_many_times(tmp_path, signal_number, rounds):
+    import os
+    import random
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "model.json"
+    save(MLP(8, [64, 64, 1], seed=1), path)  # the file that must survive every kill intact
+    rng = random.Random(0)
+    for _ in range(rounds):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), "64"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside a save (each takes a few ms)
+        os.kill(child.pid, signal_number)
+        child.wait(timeout=10)
+        model = load(path)  # old or new weights, never half a file
+        assert len(model.parameters()) == 8 * 64 + 64 + 64 * 64 + 64 + 64 + 1
+    return [p.name for p in tmp_path.iterdir()]
+
+
+def test_a_save_interrupted_at_random_points_leaves_the_old_file_and_no_temp_file(tmp_path):
+    import signal
+
+    # SIGINT is Ctrl-C: Python raises KeyboardInterrupt inside the save, which cleans up.
+    assert _interrupt_a_writer_many_times(tmp_path, signal.SIGINT, 25) == ["model.json"]
+
+
+def test_a_save_killed_outright_never_leaves_a_half_written_file(tmp_path):
+    import signal
+
+    # SIGKILL gives the process no chance to clean up: a hidden temp file may remain, but the
+    # model file itself is always whole (checked after every kill).
+    names = _interrupt_a_writer_many_times(tmp_path, signal.SIGKILL, 15)
+    assert "model.json" in names
+    assert all(n == "model.json" or (n.startswith(".model.json.") and n.endswith(".tmp"))
+               for n in names)  # fmt: skip
+
+
+def test_a_failed_write_removes_its_temp_file_and_keeps_the_old_contents(tmp_path, monkeypatch):
+    import os
+
+    from microgradx.files import write_atomically
+
+    path = write_atomically(tmp_path / "page.html", b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+    monkeypatch.undo()
+    with pytest.raises(TypeError):
+        write_atomically(path, "not bytes")  # type: ignore[arg-type]  # fails mid-write
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]

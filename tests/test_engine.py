@@ -14,7 +14,7 @@ import pytest
 import microgradx as mg
 from microgradx import AnomalyError, Value, maximum, minimum, no_grad, topological_order, zero_grad
 
-# ---- the chain rule ---------------------------------------------------------------------------
+# ---- the chain rule -----------------------------------------------------------------------------
 
 
 def test_lecture_neuron_gradients():
@@ -139,7 +139,7 @@ def test_subgradient_choices_are_documented_and_hold():
     assert (a.grad, b.grad) == (0.5, 0.5)
 
 
-# ---- IEEE-754: no op raises --------------------------------------------------------------------
+# ---- IEEE-754: no op raises ---------------------------------------------------------------------
 
 INF, NAN = math.inf, math.nan
 
@@ -206,7 +206,7 @@ def test_gradients_at_poles_are_infinite_not_errors():
     assert y.grad == INF
 
 
-# ---- bad input ---------------------------------------------------------------------------------
+# ---- bad input ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("bad", ["3", None, 1j, [1.0], object()])
@@ -239,7 +239,7 @@ def test_bad_method_arguments_are_rejected():
         maximum(Value(1.0), "2")
 
 
-# ---- modes -------------------------------------------------------------------------------------
+# ---- modes --------------------------------------------------------------------------------------
 
 
 def test_no_grad_records_no_graph():
@@ -321,7 +321,7 @@ def test_anomaly_mode_gives_the_same_gradients_when_nothing_is_wrong():
         assert run() == plain
 
 
-# ---- big graphs: no recursion, no cycles, modest memory ----------------------------------------
+# ---- big graphs: no recursion, no cycles, modest memory -----------------------------------------
 
 
 def test_million_op_chain_builds_runs_backward_and_prints():
@@ -405,7 +405,7 @@ def test_repr_shows_data_grad_op_and_label():
     assert repr(y) == f"Value(data={math.tanh(2.0)!r}, grad=0.0, op='tanh', label='y')"
 
 
-# ---- higher order through create_graph ---------------------------------------------------------
+# ---- higher order through create_graph ----------------------------------------------------------
 
 
 def test_second_derivative_by_create_graph():
@@ -428,3 +428,75 @@ def test_create_graph_gives_value_gradients_even_for_constant_derivatives():
 
 def test_value_method_float():
     assert float(Value(2.5)) == 2.5
+
+
+# ---- a zero gradient stays zero -----------------------------------------------------------------
+
+# Points where an op's local derivative is infinite or undefined: 0 * inf would be NaN.
+SINGULAR = [
+    (mg.OPS["log"], (0.0,)),
+    (mg.OPS["sqrt"], (0.0,)),
+    (mg.OPS["div"], (1.0, 0.0)),
+    (mg.OPS["pow"], (0.0, 0.5)),
+    (mg.OPS["pow_scalar"].bind(0.5), (0.0,)),
+    (mg.OPS["pow_scalar"].bind(-1.0), (0.0,)),
+    (mg.OPS["exp"], (1000.0,)),
+]
+
+
+@pytest.mark.parametrize(("op", "inputs"), SINGULAR, ids=lambda x: getattr(x, "label", ""))
+def test_a_zero_upstream_gradient_contributes_exactly_zero(op, inputs):
+    leaves = [Value(x) for x in inputs]
+    y = mg.apply(op, *leaves) * 0.0  # this op's upstream gradient is exactly 0
+    y.backward()
+    assert [leaf.grad for leaf in leaves] == [0.0] * len(leaves)
+
+
+def test_anomaly_mode_follows_the_same_rule():
+    x = Value(0.0)
+    y = x.sqrt() * 0.0  # finite forward; d sqrt/dx = inf meets an upstream of exactly 0
+    with mg.detect_anomaly():
+        y.backward()  # nothing non-finite is contributed, so nothing to report
+    assert x.grad == 0.0
+
+
+def test_a_nonzero_upstream_still_meets_an_infinite_local_derivative():
+    x = Value(0.0)
+    (x.sqrt() * 2.0).backward()
+    assert x.grad == math.inf  # IEEE-754: the rule only spares zeros
+    y = Value(0.0)
+    (y.log() * math.nan).backward()
+    assert math.isnan(y.grad)  # NaN upstream is not zero: it propagates
+
+
+def test_fast_paths_for_add_and_mul_follow_the_table_rule():
+    for upstream in (1.0, -2.5, 1e-300, 3.0e200):
+        for a_data, b_data in ((2.0, -3.0), (0.5, 1e-8), (-7.0, 0.0)):
+            for op in (mg.OPS["add"], mg.OPS["mul"]):
+                a, b = Value(a_data), Value(b_data)
+                out = mg.apply(op, a, b)
+                out.backward(upstream)  # _backward_fast, with its inlined + and * rules
+                rule = op.local_grads(a_data, b_data, out.data)
+                assert (a.grad, b.grad) == (upstream * rule[0], upstream * rule[1]), op.name
+                with mg.detect_anomaly():  # the general loop reads the table itself
+                    a2, b2 = Value(a_data), Value(b_data)
+                    mg.apply(op, a2, b2).backward(upstream)
+                assert (a2.grad, b2.grad) == (a.grad, b.grad)
+
+
+# ---- numbers and truth --------------------------------------------------------------------------
+
+
+def test_a_value_in_an_if_is_an_error_that_says_to_compare_data():
+    with pytest.raises(TypeError, match=r"compare its number, e.g. `if v.data > 0:`"):
+        bool(Value(1.0))
+
+
+def test_every_real_number_type_is_accepted():
+    assert Value(Fraction(1, 4)).data == 0.25
+    assert (Value(2.0) ** Fraction(1, 2)).data == math.sqrt(2)
+    assert Value(True).data == 1.0  # a bool is a number (but not a count: see nn)
+    with pytest.raises(TypeError, match="Value data must be a real number, got str"):
+        Value("1.0")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="gradient must be a real number, got complex"):
+        Value(1.0).backward(1j)  # type: ignore[arg-type]

@@ -122,3 +122,27 @@ def test_bad_arguments_are_rejected():
         gradcheck(lambda x: x, ["1"])
     with pytest.raises(ValueError, match="empty"):
         gradcheck(lambda: Value(1.0), [])
+
+
+def test_a_check_that_compared_nothing_has_not_passed():
+    with pytest.raises(GradcheckError, match="no input could be checked"):
+        gradcheck(lambda x: x.relu(), [0.0])  # relu's kink: no derivative to compare
+    report = gradcheck(lambda x: x.relu(), [0.0], raise_exception=False)
+    assert report.checked == 0 and not report.passed
+    assert str(report).startswith("gradcheck compared nothing")
+    assert gradcheck(lambda x: x.relu(), [0.5]).passed  # one side of the kink: compared
+
+
+def test_no_nan_enters_the_step_size_whatever_the_order():
+    from microgradx.gradcheck import _shrink
+
+    assert _shrink(1e-6, math.nan) == 1e-6
+    assert _shrink(1e-6, 1e-9) == 1e-9
+    assert _shrink(1e-6, math.inf) == 1e-6
+    assert _shrink(1e-6, -1.0) == 1e-6
+    # the blame step: an op whose kink distance is NaN (a NaN input) keeps the normal step
+    op = Op("t", "t", 1, lambda x: x, lambda x, out: (2.0,), "t", "t", kink=lambda x: x)
+    from microgradx.gradcheck import _check_op
+
+    assert _check_op(op, [math.nan], [1.0], 1e-6) is None  # NaN input: nothing to blame
+    assert _check_op(op, [1.0], [2.0], 1e-6) == 0  # the wrong rule (2 for x) is still found

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from microgradx import Value, gradcheck, losses
 from microgradx.optim import SGD, Adam, CosineLR, LinearLR, RMSprop, StepLR, clip_grad_norm
@@ -96,7 +98,7 @@ def test_loss_errors(call, error, message):
         call()
 
 
-# ---- optimizers ----------------------------------------------------------------------------------
+# ---- optimizers ---------------------------------------------------------------------------------
 
 
 def _quadratic_steps(optimizer_factory, steps=200):
@@ -197,3 +199,81 @@ def test_clip_grad_norm():
     a.grad, b.grad = 0.3, 0.4
     clip_grad_norm([a, b], 1.0)
     assert (a.grad, b.grad) == (0.3, 0.4)
+
+
+# ---- saturation: finite gradients for every finite input ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("z", "t", "expected"),
+    [
+        # sigmoid(40) is exactly 1.0 in floats, so dp/dz = p (1 - p) = 0: PyTorch's BCE gives 0
+        (40.0, 1, 0.0),
+        (40.0, 0, 0.0),  # log(1 - p) = log(0) is clamped at -100: a constant, gradient 0
+        (1000.0, 1, 0.0),
+        (-40.0, 0, 4.248354255291589e-18),  # p - t, with p = sigmoid(-40) still above 0
+        (-40.0, 1, -1.0),
+    ],
+)
+def test_bce_on_a_saturated_sigmoid_has_the_finite_gradient_of_pytorch(z, t, expected):
+    logit = Value(z)
+    loss = losses.binary_cross_entropy(logit.sigmoid(), t)
+    loss.backward()
+    assert math.isfinite(loss.data) and math.isfinite(logit.grad)
+    assert logit.grad == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+SATURATING = st.one_of(st.sampled_from([40.0, -40.0, 1000.0, -1000.0]), st.floats(-50, 50))
+
+
+def _all_finite(values):
+    return all(math.isfinite(float(v.grad)) for v in values)
+
+
+@given(st.lists(SATURATING, min_size=3, max_size=3), st.integers(0, 2))
+def test_every_loss_has_finite_gradients_for_finite_inputs(zs, target):
+    binary = target % 2
+    cases = {
+        "mse": lambda v: losses.mse(v[0], zs[1]),
+        "binary_cross_entropy": lambda v: losses.binary_cross_entropy(v[0].sigmoid(), binary),
+        "bce_with_logits": lambda v: losses.bce_with_logits(v[0], binary),
+        "hinge": lambda v: losses.hinge(v[0], 2 * binary - 1),
+        "cross_entropy": lambda v: losses.cross_entropy(v, target),
+        "logsumexp": lambda v: losses.logsumexp(v),
+        "softmax": lambda v: losses.softmax(v)[target],
+        "log_softmax": lambda v: losses.log_softmax(v)[target],
+        "l2_penalty": lambda v: losses.l2_penalty(v, 1e-3),
+    }
+    for name, make in cases.items():
+        values = [Value(z) for z in zs]
+        loss = make(values)
+        if name != "mse":  # (1000 - -1000)^2 is finite too; every loss value must be
+            assert math.isfinite(loss.data), name
+        loss.backward()
+        assert _all_finite(values), (name, zs, target, [v.grad for v in values])
+
+
+def test_optimizers_refuse_a_parameter_given_twice():
+    w = Value(1.0)
+    for make in (SGD, Adam, RMSprop):
+        with pytest.raises(ValueError, match="parameter 1 is the same Value as parameter 0"):
+            make([w, w], lr=0.1)
+
+
+@pytest.mark.parametrize("lr", [math.inf, math.nan, -1.0, True, "0.1"])
+def test_learning_rates_that_are_not_positive_finite_numbers_are_refused(lr):
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
+        SGD([Value(1.0)], lr=lr)
+
+
+@pytest.mark.torch
+# Not -40: there p = 4e-18 and PyTorch divides by max(p (1 - p), 1e-12), which changes its answer
+# by orders of magnitude; ours is the exact p - t.
+@pytest.mark.parametrize("z", [40.0, 1000.0, -1000.0, 3.0, -3.0])
+@pytest.mark.parametrize("t", [0.0, 1.0])
+def test_bce_at_saturation_agrees_with_pytorch(torch, z, t):
+    logit = Value(z)
+    losses.binary_cross_entropy(logit.sigmoid(), t).backward()
+    theirs = torch.tensor(z, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(torch.sigmoid(theirs), torch.tensor(t)).backward()
+    assert logit.grad == pytest.approx(theirs.grad.item(), rel=1e-9, abs=1e-300)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from microgradx import Value, gradcheck
+from microgradx import Value, gradcheck, manual_seed
 from microgradx.nn import (
     MLP,
     Dropout,
@@ -20,6 +20,7 @@ from microgradx.nn import (
     Tanh,
     get_activation,
 )
+from microgradx.optim import SGD
 
 
 def test_neuron_is_dot_product_plus_bias_through_a_nonlinearity():
@@ -195,3 +196,65 @@ def test_bad_constructor_arguments(make, message):
 def test_sequential_rejects_non_modules():
     with pytest.raises(TypeError, match="Sequential item 1 must be a Module, got int"):
         Sequential(Linear(1, 1), 3)
+
+
+# ---- shared parameters, default initialisation, number types ------------------------------------
+
+
+def test_a_shared_layer_is_listed_once_and_stepped_once():
+    lin = Linear(2, 2)
+    model = Sequential(lin, lin)
+    names = [name for name, _ in model.named_parameters()]
+    assert len(model.parameters()) == len(lin.parameters()) == 6
+    assert names[0] == "layers.0.neurons.0.w.0"  # the first name wins
+    assert all(name.startswith("layers.0.") for name in names)
+    before = [p.data for p in lin.parameters()]
+    out = model([1.0, -2.0])
+    (out[0] + out[1]).backward()
+    grads = [p.grad for p in lin.parameters()]
+    SGD(model.parameters(), lr=0.1).step()
+    assert [p.data for p in lin.parameters()] == [b - 0.1 * g for b, g in zip(before, grads)]
+
+
+def test_layers_of_the_same_shape_start_different_and_manual_seed_repeats_them():
+    first, second = Linear(3, 2), Linear(3, 2)
+    assert [p.data for p in first.parameters()] != [p.data for p in second.parameters()]
+    manual_seed(7)
+    again = [Linear(3, 2), Linear(3, 2)]
+    manual_seed(7)
+    twice = [Linear(3, 2), Linear(3, 2)]
+    assert [[p.data for p in m.parameters()] for m in again] == [
+        [p.data for p in m.parameters()] for m in twice
+    ]
+    # seed= on a model is its own generator: the same weights whatever was drawn before
+    a = MLP(2, [4, 1], seed=3)
+    Linear(5, 5)
+    b = MLP(2, [4, 1], seed=3)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert [p.data for p in MLP(2, [4, 1]).parameters()] != [p.data for p in a.parameters()]
+
+
+def test_two_dropout_layers_without_a_seed_drop_different_units():
+    x = [Value(1.0) for _ in range(64)]
+    first, second = Dropout(0.5), Dropout(0.5)
+    assert [v.data for v in first(x)] != [v.data for v in second(x)]
+
+
+def test_a_network_takes_any_real_numbers_as_inputs():
+    from fractions import Fraction
+
+    model = MLP(2, [3, 1], seed=0)
+    expected = model([0.5, 0.25]).data
+    assert model([Fraction(1, 2), Fraction(1, 4)]).data == expected
+    try:
+        import numpy as np
+    except ImportError:  # numpy comes with torch in CI; Fraction above is the same path
+        return
+    assert model([np.float32(0.5), np.float64(0.25)]).data == expected
+    assert model(np.array([0.5, 0.25])).data == expected
+
+
+@pytest.mark.parametrize("size", [True, 2.0, "3"])
+def test_a_layer_size_must_be_an_int_not_a_bool_or_a_float(size):
+    with pytest.raises(TypeError, match="must be an int"):
+        MLP(2, [size, 1])

@@ -10,6 +10,7 @@ from hypothesis import given
 
 from microgradx import Value, apply, gradcheck
 from microgradx.engine import Value as EngineValue
+from microgradx.forward import Dual
 from microgradx.ops import OPS, all_members, markdown_table
 from microgradx.testing import op_inputs
 
@@ -92,25 +93,46 @@ def test_local_derivative_rule_also_runs_on_values(op):
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_every_named_op_has_a_value_method_or_operator_documented_by_the_table(name):
     op = OPS[name]
-    methods = {
-        "add": "__add__",
-        "sub": "__sub__",
-        "mul": "__mul__",
-        "div": "__truediv__",
-        "pow": "__pow__",
-        "pow_scalar": "__pow__",
-        "rpow_scalar": "__rpow__",
-        "neg": "__neg__",
-        "abs": "__abs__",
-    }
-    if name in ("maximum", "minimum"):
+    if op.method is None:  # applied by a function: microgradx.maximum, microgradx.minimum
         import microgradx
 
         assert callable(getattr(microgradx, name))
         return
-    method = getattr(EngineValue, methods.get(name, name))
-    if name not in methods:  # named ops carry the table's math line as their docstring
+    method = getattr(EngineValue, op.method)
+    if not op.method.startswith("__"):  # named ops carry the table's math line as docstring
         assert method.__doc__.strip() == op.math
+
+
+def _apply_by_method(op, *args):
+    """``op`` applied the way a user writes it: ``x.sqrt()``, ``x ** 2``, ``a / b``, ..."""
+    if op.method is None:
+        import microgradx
+
+        return getattr(microgradx, op.name)(*args)
+    if op.name == "pow_scalar":
+        return args[0] ** op.param
+    if op.name == "rpow_scalar":
+        return op.param ** args[0]
+    if op.param is not None:
+        return getattr(args[0], op.method)(op.param)
+    return getattr(args[0], op.method)(*args[1:])
+
+
+@pytest.mark.parametrize("op", all_members(), ids=lambda op: op.label)
+def test_forward_mode_applies_each_op_by_its_own_rule(op):
+    """Every op through Dual's own method or operator (generated from the table): the primal is
+    the table's value and each tangent direction its local derivative, at the known point."""
+    inputs, value, grads = KNOWN_POINTS[_key(op.label, op.name)]
+    for k in range(len(inputs)):
+        duals = [Dual(x, 1.0 if j == k else 0.0) for j, x in enumerate(inputs)]
+        out = _apply_by_method(op, *duals)
+        assert isinstance(out, Dual)
+        assert out.primal == pytest.approx(value, rel=1e-15, abs=1e-15)
+        assert out.tangent == pytest.approx(grads[k], rel=1e-15, abs=1e-15), f"d/d input {k}"
+    # and the reverse mode through the same Value method agrees
+    leaves = [Value(x) for x in inputs]
+    _apply_by_method(op, *leaves).backward()
+    assert [leaf.grad for leaf in leaves] == pytest.approx(grads, rel=1e-15, abs=1e-15)
 
 
 def test_docs_op_table_is_current():

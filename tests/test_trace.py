@@ -136,7 +136,7 @@ def test_uses_the_same_notation_as_the_issue_and_brackets_names_that_are_not_ide
     assert all(pattern.search(line) for line in str(trace).splitlines()[1:])
 
 
-# ---- neuron and layer levels ---------------------------------------------------------------------
+# ---- neuron and layer levels --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("level", ["op", "neuron", "layer"])
@@ -322,7 +322,7 @@ def test_the_page_does_not_need_graphviz(monkeypatch, tmp_path):
     assert data.layout.engine == "python"
 
 
-# ---- in a real browser ---------------------------------------------------------------------------
+# ---- in a real browser --------------------------------------------------------------------------
 
 
 def _check(page, trace, i, expected_box):

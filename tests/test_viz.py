@@ -198,7 +198,7 @@ def test_bad_arguments(kwargs, message):
         draw_graph(3.0)
 
 
-# ---- plots ---------------------------------------------------------------------------------------
+# ---- plots --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +268,7 @@ def test_universal_approximation_fits_and_draws_each_unit():
     assert error < 0.05
 
 
-# ---- the network as teachers draw it -------------------------------------------------------------
+# ---- the network as teachers draw it ------------------------------------------------------------
 
 
 def test_network_picture_has_a_circle_per_neuron_and_an_edge_per_weight():
