@@ -25,6 +25,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_costs.py
 	$(BIN)/python benchmarks/bench_page.py
 
 clean:

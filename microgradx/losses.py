@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from microgradx.engine import Operand, Value, maximum
+from microgradx.reals import is_real
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -31,9 +32,9 @@ def _reduce(terms: list[Value], reduction: str) -> Value:
 
 def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, float]]:
     """Predictions and targets as a list of pairs; one prediction may come with one target."""
-    if isinstance(predictions, (Value, int, float)):
+    if isinstance(predictions, Value) or is_real(predictions):
         predictions, targets = [predictions], [targets]
-    if isinstance(targets, (int, float)) or not isinstance(targets, Sequence):
+    if is_real(targets) or not isinstance(targets, Sequence):
         raise TypeError(f"{name}: targets must be a list like the predictions")
     if len(predictions) != len(targets):
         raise ValueError(f"{name}: {len(predictions)} predictions but {len(targets)} targets")
@@ -43,7 +44,7 @@ def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, float
             p = p[0]  # the output of a 1-unit layer counts as its one Value
         if isinstance(t, Value):
             t = t.data  # targets are data, not part of the graph
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
+        if isinstance(t, bool) or not is_real(t):
             raise TypeError(f"{name}: each target must be a number, got {type(t).__name__}")
         pairs.append((_as_value(p), float(t)))
     return pairs
@@ -139,7 +140,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
     (a list of lists) with a list of classes. The fused form never takes the log of a rounded-to-0
     probability, so it is finite for logits like [1000, 0, -1000].
     """
-    if logits and isinstance(logits[0], (Value, int, float)):
+    if logits and (isinstance(logits[0], Value) or is_real(logits[0])):
         logits, targets = [logits], [targets]
     if isinstance(targets, int) or not isinstance(targets, Sequence):
         raise TypeError("cross_entropy: targets must be a list of class indices like the logits")

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+from microgradx.reals import real
+
 inf = math.inf
 nan = math.nan
 
@@ -205,9 +207,7 @@ class Op:
             raise TypeError(f"op {self.name!r} takes no parameter")
         if self.param is not None:
             raise TypeError(f"op {self.name!r} already has {self.param_name}={self.param:g}")
-        if not isinstance(param, (int, float)):
-            raise TypeError(f"{self.param_name} must be a number, got {type(param).__name__}")
-        param = float(param)
+        param = real(param, self.param_name)
         # The family's rules take the parameter first; partial fixes it once per parameter value.
         op = replace(
             self,
