@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from microgradx.engine import Operand, Value, maximum
+from microgradx.engine import Operand, Value, maximum, zero_grad
 from microgradx.reals import count, is_real, real
 
 Output = Value | list[Value]
@@ -95,8 +95,8 @@ class Module:
         return found
 
     def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = 0.0
+        """Every parameter's gradient to 0, before the next ``backward()``."""
+        zero_grad(self.parameters())
 
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active). Returns the module, as in PyTorch."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from microgradx.engine import Value
+from microgradx.engine import Value, zero_grad
 from microgradx.reals import is_real
 
 
@@ -51,8 +51,8 @@ class Optimizer:
         self.steps = 0
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = 0.0
+        """Every parameter's gradient to 0, before the next ``backward()``."""
+        zero_grad(self.params)
 
     def _gradients(self) -> list[float]:
         """Each parameter's gradient plus weight decay: g = dL/dw + weight_decay * w."""
