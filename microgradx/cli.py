@@ -115,15 +115,16 @@ def pictures(
     print(f"\nWrote {graph} and {folder / 'decision_boundary.png'}", file=out)
 
 
-DATASETS = ("moons", "circles", "xor", "spirals", "titanic")
-DEFAULT_TITANIC = Path("..") / "shared" / "data" / "titanic.csv"
+DATASETS = ("moons", "circles", "xor", "spirals", "titanic", "digits")
 
 
 def _dataset(name: str, path: str | None, seed: int) -> tuple[Any, Any, Any, Any]:
     """Train and test splits of a named dataset (features standardized on the training split)."""
-    if name == "titanic":
-        csv = Path(path) if path else DEFAULT_TITANIC
-        X_train, X_test, y_train, y_test = data.load_titanic(csv, seed=seed)
+    if name == "titanic":  # the table shipped with microgradx, unless a path is given
+        X_train, X_test, y_train, y_test = data.load_titanic(path, seed=seed)
+    elif name == "digits":  # pixels are already in [0, 1]: no standardizing
+        X, y = data.load_digits(path)
+        return data.train_test_split(X, y, test_size=0.25, seed=seed)
     else:
         makers = {
             "moons": lambda: data.make_moons(200, noise=0.1, seed=seed),
@@ -139,7 +140,9 @@ def _dataset(name: str, path: str | None, seed: int) -> tuple[Any, Any, Any, Any
 
 def train_command(args: argparse.Namespace, out: TextIO) -> int:
     X_train, X_test, y_train, y_test = _dataset(args.dataset, args.data, args.seed)
-    model = nn.MLP(len(X_train[0]), [*args.hidden, 1], args.activation, seed=args.seed)
+    classes = 10 if args.dataset == "digits" else 1
+    loss = "cross_entropy" if classes > 1 else "bce_with_logits"
+    model = nn.MLP(len(X_train[0]), [*args.hidden, classes], args.activation, seed=args.seed)
     optimizers = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
     optimizer = optimizers[args.optimizer](model.parameters(), lr=args.lr)
     print(
@@ -149,13 +152,14 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
         model,
         X_train,
         y_train,
-        loss="bce_with_logits",
+        loss=loss,
         optimizer=optimizer,
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation=(X_test, y_test),
         seed=args.seed,
         progress=not args.quiet,
+        compile=args.compile,
     )
     print(
         f"train accuracy {history.accuracy[-1]:.1%}, test accuracy {history.val_accuracy[-1]:.1%}"
@@ -200,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("ops", help="print the op table as Markdown (docs/ops.md)")
     t = commands.add_parser("train", help="train an MLP classifier on a dataset")
     t.add_argument("--dataset", choices=DATASETS, default="moons")
-    t.add_argument("--data", metavar="PATH", help=f"the Titanic CSV (default {DEFAULT_TITANIC})")
+    t.add_argument(
+        "--data", metavar="PATH", help="a Titanic CSV or digits file (default: the one shipped)"
+    )
     t.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], help="e.g. 16,16")
     t.add_argument("--activation", choices=sorted(nn.ACTIVATIONS), default="tanh")
     t.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"), default="adam")
@@ -210,6 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", metavar="PATH", help="write the trained model as JSON")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replay one recorded graph per example instead of rebuilding it (same numbers,"
+        " much faster); --no-compile for the interpreted engine",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo()

@@ -8,6 +8,7 @@ every machine, because only ``random.Random(seed)`` is used.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 import random
 from collections.abc import Sequence
@@ -191,8 +192,13 @@ def standardize(
 TITANIC_FEATURES = ("pclass", "sex", "age", "sibsp", "parch", "fare")
 
 
+def _packaged(name: str) -> Path:
+    """A data file shipped inside the package (see ``microgradx/datasets/README.md``)."""
+    return Path(__file__).resolve().parent / "datasets" / name
+
+
 def load_titanic(
-    path: str | Path,
+    path: str | Path | None = None,
     features: Sequence[str] = ("fare", "age"),
     *,
     test_size: float = 0.2,
@@ -203,9 +209,10 @@ def load_titanic(
     Reads seaborn's lower-case headers (``survived, pclass, sex, age, ...``) or Kaggle's
     ``train.csv`` (``Survived, Pclass, Sex, Age, ...``). ``sex`` becomes 1 for female, 0 for male.
     Missing ages are filled with the median age of the *training* split, so nothing about the
-    test passengers leaks into training. Features are not scaled: see ``standardize``.
+    test passengers leaks into training. Features are not scaled: see ``standardize``. Without a
+    ``path``, the table shipped with microgradx (891 passengers, seaborn's headers).
     """
-    path = Path(path)
+    path = _packaged("titanic.csv") if path is None else Path(path)
     unknown = [f for f in features if f.lower() not in TITANIC_FEATURES]
     if unknown or not features:
         raise ValueError(
@@ -267,3 +274,50 @@ def load_titanic(
         [labels[i] for i in train],
         [labels[i] for i in test],
     )
+
+
+# ---- handwritten digits --------------------------------------------------------------------------
+
+DIGIT_SIDE = 8
+
+
+def load_digits(path: str | Path | None = None) -> tuple[Features, list[int]]:
+    """1797 handwritten digits as ``X, y``: each image 64 pixels (8 rows of 8, row by row)
+    scaled from 0..16 to [0, 1], each label 0..9. Split them with ``train_test_split``.
+
+    Without a ``path``, the file shipped with microgradx: the test set of the UCI "Optical
+    Recognition of Handwritten Digits" data (E. Alpaydin, C. Kaynak, 1998; CC BY 4.0). A path
+    may name the same format, gzipped (``.gz``) or not: 64 integers 0..16 and the label, per line.
+    """
+    path = _packaged("digits.csv.gz") if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"digits file not found at {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    X: Features = []
+    y: list[int] = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            fields = text.strip().split(",")
+            if len(fields) != DIGIT_SIDE * DIGIT_SIDE + 1:
+                raise ValueError(f"{path} line {line}: expected 65 numbers, got {len(fields)}")
+            try:
+                numbers = [int(field) for field in fields]
+            except ValueError:
+                raise ValueError(f"{path} line {line}: not all integers") from None
+            *pixels, label = numbers
+            if not all(0 <= p <= 16 for p in pixels) or not 0 <= label <= 9:
+                raise ValueError(f"{path} line {line}: pixels must be 0..16 and the label 0..9")
+            X.append([p / 16.0 for p in pixels])
+            y.append(label)
+    if not X:
+        raise ValueError(f"{path} has no digits")
+    return X, y
+
+
+def one_hot(label: int, classes: int = 10) -> list[float]:
+    """``[0, .., 1, .., 0]``: 1 in place ``label``, the target the lectures write as t."""
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < classes:
+        raise ValueError(f"label must be an int in 0..{classes - 1}, got {label!r}")
+    return [1.0 if k == label else 0.0 for k in range(classes)]

@@ -30,20 +30,27 @@ def _reduce(terms: list[Value], reduction: str) -> Value:
     return total * (1.0 / len(terms)) if reduction == "mean" else total
 
 
-def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, float]]:
-    """Predictions and targets as a list of pairs; one prediction may come with one target."""
+Target = Value | float
+
+
+def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, Target]]:
+    """Predictions and targets as a list of pairs; one prediction may come with one target.
+
+    A number target is data (a constant); a Value target stays a leaf of the graph, which is how
+    a compiled replay takes each example's target as an input."""
     if isinstance(predictions, Value) or is_real(predictions):
         predictions, targets = [predictions], [targets]
     if is_real(targets) or not isinstance(targets, Sequence):
         raise TypeError(f"{name}: targets must be a list like the predictions")
     if len(predictions) != len(targets):
         raise ValueError(f"{name}: {len(predictions)} predictions but {len(targets)} targets")
-    pairs = []
+    pairs: list[tuple[Value, Target]] = []
     for p, t in zip(predictions, targets):
         if isinstance(p, (list, tuple)) and len(p) == 1:
             p = p[0]  # the output of a 1-unit layer counts as its one Value
         if isinstance(t, Value):
-            t = t.data  # targets are data, not part of the graph
+            pairs.append((_as_value(p), t))
+            continue
         if isinstance(t, bool) or not is_real(t):
             raise TypeError(f"{name}: each target must be a number, got {type(t).__name__}")
         pairs.append((_as_value(p), float(t)))
@@ -85,27 +92,34 @@ def hinge(scores: Any, targets: Any, reduction: str = "mean") -> Value:
     """Max-margin loss for targets t in {-1, +1}: L = max(0, 1 - t s);  dL/ds = -t where t s < 1."""
     pairs = _pairs(scores, targets, "hinge")
     for _, t in pairs:
-        if t not in (-1.0, 1.0):
-            raise ValueError(f"hinge: targets must be -1 or +1, got {t:g}")
+        if float(t) not in (-1.0, 1.0):
+            raise ValueError(f"hinge: targets must be -1 or +1, got {float(t):g}")
     return _reduce([(1 - t * s).relu() for s, t in pairs], reduction)
 
 
 def logsumexp(values: Sequence[Operand]) -> Value:
     """log(sum_i e^(x_i)) computed as m + log(sum_i e^(x_i - m)) with m = max_i x_i.
 
-    Subtracting the max keeps every exponent <= 0, so nothing overflows. m is a constant here: the
-    result does not depend on it, so its gradient is exactly softmax(x).
+    Subtracting the max keeps every exponent <= 0, so nothing overflows. m is computed with
+    ``maximum`` inside the graph, so the graph is the same whatever the numbers (a compiled
+    replay needs that); its gradient, 1 - sum_i softmax(x)_i, is 0 up to rounding, so the
+    gradient of the whole is softmax(x). An infinite input gives NaN (inf - inf), not inf.
     """
     xs = [_as_value(v) for v in values]
     if not xs:
         raise ValueError("logsumexp of an empty list")
-    m = max(x.data for x in xs)
-    if m in (float("inf"), float("-inf")) or m != m:
-        m = 0.0  # nothing to stabilise; let IEEE-754 give inf or nan
+    m = _largest(xs)
     total = (xs[0] - m).exp()
     for x in xs[1:]:
         total = total + (x - m).exp()
     return total.log() + m
+
+
+def _largest(xs: list[Value]) -> Value:
+    m = xs[0]
+    for x in xs[1:]:
+        m = maximum(m, x)
+    return m
 
 
 def log_softmax(logits: Sequence[Operand]) -> list[Value]:
@@ -123,7 +137,7 @@ def softmax(logits: Sequence[Operand]) -> list[Value]:
     xs = [_as_value(v) for v in logits]
     if not xs:
         raise ValueError("softmax of an empty list")
-    m = max(x.data for x in xs)
+    m = _largest(xs)  # in the graph, as in logsumexp: the same graph for any numbers
     exps = [(x - m).exp() for x in xs]
     total = exps[0]
     for e in exps[1:]:
@@ -137,22 +151,36 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
     dL/dz_i = softmax(z)_i - [i = t]: the predicted probabilities minus the one-hot target.
 
     ``logits`` is one sample's list of class scores with an integer class ``targets``, or a batch
-    (a list of lists) with a list of classes. The fused form never takes the log of a rounded-to-0
-    probability, so it is finite for logits like [1000, 0, -1000].
+    (a list of lists) with a list of classes. A target may also be a list of class probabilities
+    t (a one-hot vector, as the lectures write it): L = logsumexp(z) - sum_k t_k z_k, the same
+    number for a one-hot t. The fused form never takes the log of a rounded-to-0 probability, so
+    it is finite for logits like [1000, 0, -1000].
     """
     if logits and (isinstance(logits[0], Value) or is_real(logits[0])):
         logits, targets = [logits], [targets]
-    if isinstance(targets, int) or not isinstance(targets, Sequence):
+    if is_real(targets) or not isinstance(targets, Sequence):
         raise TypeError("cross_entropy: targets must be a list of class indices like the logits")
     if len(logits) != len(targets):
         raise ValueError(f"cross_entropy: {len(logits)} samples but {len(targets)} targets")
     terms = []
     for z, t in zip(logits, targets):
+        zs = [_as_value(v) for v in z]
+        if isinstance(t, Sequence) and not isinstance(t, str):
+            if len(t) != len(zs):
+                raise ValueError(
+                    f"cross_entropy: {len(t)} target probabilities for {len(zs)} classes"
+                )
+            picked = t[0] * zs[0]
+            for tk, zk in zip(t[1:], zs[1:]):
+                picked = picked + tk * zk
+            terms.append(logsumexp(zs) - picked)
+            continue
         if isinstance(t, bool) or not isinstance(t, int):
-            raise TypeError(f"cross_entropy: a target must be a class index, got {t!r}")
+            raise TypeError(
+                f"cross_entropy: a target must be a class index or probabilities, got {t!r}"
+            )
         if not 0 <= t < len(z):
             raise ValueError(f"cross_entropy: class {t} out of range for {len(z)} classes")
-        zs = [_as_value(v) for v in z]
         terms.append(logsumexp(zs) - zs[t])
     return _reduce(terms, reduction)
 

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from microgradx import losses
+from microgradx.data import one_hot
 from microgradx.engine import Value
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.optim import Adam, Optimizer
+from microgradx.replay import BACKENDS, Compiled, CompileError, record, same_graph
 
 LossFn = Callable[[Any, Any], Value]
 
@@ -59,6 +61,7 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     best_epoch: int | None = None  # with early stopping: the epoch whose weights were kept
     stopped_early: bool = False
+    compiled: bool = False  # trained by replaying a compiled graph (fit(compile=True))
 
     @property
     def epochs(self) -> int:
@@ -148,6 +151,77 @@ def _refuse_summed(
         )
 
 
+class _Replay:
+    """fit()'s compiled path: one example's loss, recorded once with the example's inputs *and
+    target* as the graph's inputs, replayed for every example.
+
+    The interpreted batch loss is mean_i L_i: each example's loss receives the gradient 1/B, so
+    replaying each example's graph with that seed gives the same gradients (added in another
+    order). A class index for ``cross_entropy`` goes in as its one-hot vector (the same loss).
+    ``reason`` is set (and nothing compiled) when the model or loss does not allow it.
+    """
+
+    def __init__(
+        self,
+        model: Module,
+        loss: str | LossFn,
+        loss_fn: LossFn,
+        X: Sequence[Any],
+        y: Sequence[Any],
+        backend: str,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be 'python' or 'numpy', got {backend!r}")
+        self.model, self.loss_fn, self.X, self.y = model, loss_fn, X, y
+        self.program: Compiled | None = None
+        self.reason = ""
+        self.classes = 0
+        if not isinstance(loss, str):
+            self.reason = "it needs a named loss (a function of yours may treat targets as data)"
+            return
+        if loss == "cross_entropy":
+            self.classes = _count_outputs(model, X[0])
+        try:
+            tape = record(*self._record(X[0], y[0]))
+            other = 1 if len(X) > 1 else 0
+            probe = X[other] if other else [-1.37 * v + 0.71 for v in X[0]]
+            same_graph(tape, record(*self._record(probe, y[other])))
+            self.program = Compiled(tape, backend, model)
+        except CompileError as error:
+            self.reason = str(error)
+
+    def _target(self, target: Any) -> list[float]:
+        return one_hot(target, self.classes) if self.classes else [float(target)]
+
+    def _record(self, x: Sequence[Any], target: Any) -> tuple[Value, list[Value], list[Value]]:
+        inputs = [Value(v) for v in x]
+        targets = [Value(t) for t in self._target(target)]
+        out = self.model(inputs)
+        wanted: Any = targets if self.classes else targets[0]
+        loss = self.loss_fn([out], [wanted])  # the mean over a batch of one: L * 1.0
+        watch = list(out) if isinstance(out, (list, tuple)) else [out]
+        return loss, inputs + targets, watch
+
+    def step(self, batch: Sequence[int]) -> tuple[float, list[Any]]:
+        """Forward and backward of the batch (gradients 1/B each); the summed loss and each
+        example's model output, in the batch's order."""
+        assert self.program is not None
+        rows = [[*self.X[i], *self._target(self.y[i])] for i in batch]
+        losses_ = self.program.batch(rows, gradient=1.0 / len(batch))
+        columns = [[float(v) for v in column] for column in self.program.watched]
+        outputs = [
+            [column[row] for column in columns] if len(columns) > 1 else columns[0][row]
+            for row in range(len(batch))
+        ]
+        return float(sum(losses_)), outputs
+
+
+def _count_outputs(model: Module, x: Sequence[Any]) -> int:
+    with no_grad():
+        out = model(list(x))
+    return len(out) if isinstance(out, (list, tuple)) else 1
+
+
 def fit(
     model: Module,
     X: Sequence[Any],
@@ -162,6 +236,8 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     on_epoch: Callable[[int, History], None] | None = None,
+    compile: bool = False,
+    backend: str = "python",
 ) -> History:
     """Train ``model`` on ``X, y`` and return the ``History``.
 
@@ -170,6 +246,13 @@ def fit(
     ``Adam(model.parameters(), lr=0.01)``. ``early_stopping=patience`` stops once the validation
     loss has not improved for that many epochs and restores the best weights. The batches are
     shuffled with ``random.Random(seed)``: the same seed gives the same result, bit for bit.
+
+    ``compile=True`` records the graph of one example's loss once and replays
+    it as a program for every example (``microgradx.replay``): the same numbers up to the order in
+    which a batch's gradients are added, many times faster. ``backend="numpy"`` replays a whole
+    batch at once. It needs a named loss and a model whose graph does not change between calls
+    (no dropout in training mode); otherwise fit warns, says why, and trains without it
+    (``History.compiled`` tells which happened).
     """
     if not isinstance(model, Module):
         raise TypeError(f"model must be a microgradx Module, got {type(model).__name__}")
@@ -188,12 +271,18 @@ def fit(
             raise ValueError(f"early_stopping must be a patience >= 1, got {early_stopping!r}")
     loss_fn, predict = _resolve_loss(loss)
     _refuse_summed(loss_fn, model, X, y, batch_size or len(X))
+    replay = _Replay(model, loss, loss_fn, X, y, backend) if compile else None
+    if replay is not None and replay.reason:
+        warnings.warn(f"fit(compile=True) trains without compiling: {replay.reason}", stacklevel=2)
+        replay = None
+    history_compiled = replay is not None
     optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
     modes = [(module, module.training) for module in model.modules()]
     params = model.parameters()
     size = batch_size or len(X)
     rng = random.Random(seed)
     history = History()
+    history.compiled = history_compiled
     best_loss, best_weights, waited = math.inf, [p.data for p in params], 0
     bar = _progress_bar(epochs, progress)
     try:
@@ -205,16 +294,23 @@ def fit(
             total, correct = 0.0, 0
             for start in range(0, len(order), size):
                 batch = order[start : start + size]
-                with _collector_paused():
+                if replay is not None:
                     optimizer.zero_grad()
-                    outputs = [model(X[i]) for i in batch]
-                    batch_loss = loss_fn(outputs, [y[i] for i in batch])
-                    batch_loss.backward()
+                    batch_total, outputs = replay.step(batch)  # the recorded graph, replayed
                     optimizer.step()
-                total += batch_loss.data * len(batch)
+                    total += batch_total
+                else:
+                    with _collector_paused():
+                        optimizer.zero_grad()
+                        outputs = [model(X[i]) for i in batch]
+                        batch_loss = loss_fn(outputs, [y[i] for i in batch])
+                        batch_loss.backward()
+                        optimizer.step()
+                    total += batch_loss.data * len(batch)
+                    del batch_loss  # free this batch's graph now
                 if predict is not None:
                     correct += sum(1 for out, i in zip(outputs, batch) if predict(out) == y[i])
-                del outputs, batch_loss  # free this batch's graph now
+                del outputs
             history.loss.append(total / len(X))
             if predict is not None:
                 history.accuracy.append(correct / len(X))

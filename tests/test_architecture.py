@@ -24,6 +24,8 @@ LAYERS = [
     "nn",
     "losses",
     "optim",
+    "replay_numpy",
+    "replay",
     "train",
     "io",
     "viz.graph",

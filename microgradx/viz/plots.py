@@ -211,3 +211,74 @@ def universal_approximation(
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig, model
+
+
+# ---- images and classes -------------------------------------------------------------------------
+
+
+def image_grid(
+    images: Sequence[Sequence[float]],
+    titles: Sequence[str] = (),
+    *,
+    side: int = 8,
+    columns: int = 10,
+    cmap: str = "gray_r",
+    symmetric: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Small square images (each a flat list of ``side * side`` numbers, row by row) in a grid,
+    each with an optional title: digits, or a layer's weights drawn as images (``symmetric``:
+    a diverging colour scale centred on 0, for weights of either sign)."""
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    for k, image in enumerate(images):
+        if len(image) != side * side:
+            raise ValueError(f"image {k} has {len(image)} numbers, not {side}x{side}")
+    plt = _pyplot()
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.05), squeeze=False)
+    limit = max(abs(v) for image in images for v in image) or 1.0
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= len(images):
+            continue
+        grid = [list(images[k][r * side : (r + 1) * side]) for r in range(side)]
+        if symmetric:
+            ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(grid, cmap=cmap)
+        if k < len(titles):
+            ax.set_title(titles[k], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(
+    predicted: Sequence[int], actual: Sequence[int], classes: int, *, title: str | None = None
+) -> Any:
+    """How often each true class (rows) was predicted as each class (columns), counts written in
+    the cells. ``figure.matrix`` holds the counts."""
+    if len(predicted) != len(actual):
+        raise ValueError(f"{len(predicted)} predictions but {len(actual)} labels")
+    counts = [[0] * classes for _ in range(classes)]
+    for p, a in zip(predicted, actual):
+        counts[a][p] += 1
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.imshow(counts, cmap="Blues")
+    for a in range(classes):
+        for p in range(classes):
+            if counts[a][p]:
+                dark = counts[a][p] > max(max(row) for row in counts) / 2
+                ax.text(p, a, str(counts[a][p]), ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")  # fmt: skip
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    ax.set_title(title or "confusion matrix")
+    fig.matrix = counts
+    fig.tight_layout()
+    return fig
