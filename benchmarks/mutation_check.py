@@ -120,6 +120,20 @@ MUTATIONS = [
         ("tests/test_trace.py",),
     ),
     Mutation(
+        "compiled replay multiplies a gradient by the wrong input",
+        "microgradx/replay.py",
+        'contribute(node.children[0], f"{g[0]} * {b[0]}", g[1] + b[1], 1)',
+        'contribute(node.children[0], f"{g[0]} * {a[0]}", g[1] + a[1], 1)',
+        ("tests/test_replay.py",),
+    ),
+    Mutation(
+        "compile skips the check that the graph does not depend on the data",
+        "microgradx/replay.py",
+        "        same_graph(tape, trace(other))\n",
+        "",
+        ("tests/test_replay.py",),
+    ),
+    Mutation(
         "the step-through's script does nothing (as a dead widget would)",
         "microgradx/viz/page.py",
         '  if (!root || root.dataset.ready) return;\n  root.dataset.ready = "1";',

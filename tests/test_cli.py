@@ -90,3 +90,17 @@ def test_train_on_titanic_from_the_shared_csv(capsys):
     argv = ["train", "--dataset", "titanic", "--data", str(csv), "--hidden", "4"]
     assert main([*argv, "--epochs", "3", "--quiet", "--activation", "relu"]) == 0
     assert "713 training, 178 test examples" in capsys.readouterr().out
+
+
+def test_train_on_digits_with_the_shipped_data(capsys):
+    argv = ["train", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--lr", "0.01"]
+    assert main([*argv, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "MLP(64, [16, 10]" in out and "1348 training, 449 test examples" in out
+    accuracy = float(out.split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 80
+
+
+def test_train_on_titanic_needs_no_path(capsys):
+    assert main(["train", "--dataset", "titanic", "--hidden", "4", "--epochs", "2", "--quiet"]) == 0
+    assert "713 training, 178 test examples" in capsys.readouterr().out

@@ -419,3 +419,81 @@ def test_a_failed_write_removes_its_temp_file_and_keeps_the_old_contents(tmp_pat
         write_atomically(path, "not bytes")  # type: ignore[arg-type]  # fails mid-write
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+
+
+# ---- data shipped inside the package ------------------------------------------------------------
+
+
+def test_load_digits_gives_1797_images_scaled_to_0_1_with_labels_0_to_9():
+    from microgradx.data import load_digits
+
+    X, y = load_digits()
+    assert len(X) == len(y) == 1797 and {len(x) for x in X} == {64}
+    assert min(min(x) for x in X) == 0.0 and max(max(x) for x in X) == 1.0
+    assert all(v * 16 == round(v * 16) for x in X[:50] for v in x)  # pixels were 0..16
+    assert sorted(set(y)) == list(range(10))
+    assert min(y.count(k) for k in range(10)) >= 170  # about 180 of each digit
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=0)
+    assert (len(X_train), len(X_test)) == (1348, 449)
+
+
+def test_load_digits_reads_a_path_plain_or_gzipped_and_names_bad_lines(tmp_path):
+    import gzip
+
+    from microgradx.data import load_digits
+
+    row = ",".join(["16"] * 64 + ["7"])
+    plain = tmp_path / "digits.csv"
+    plain.write_text(row + "\n" + row + "\n")
+    zipped = tmp_path / "digits.csv.gz"
+    zipped.write_bytes(gzip.compress((row + "\n").encode()))
+    assert load_digits(plain) == ([[1.0] * 64] * 2, [7, 7])
+    assert load_digits(zipped) == ([[1.0] * 64], [7])
+    bad = tmp_path / "bad.csv"
+    for text, message in (
+        (row + ",1", "line 1: expected 65 numbers, got 66"),
+        (row.replace("16", "17", 1), "line 1: pixels must be 0..16"),
+        (row.replace("16", "x", 1), "line 1: not all integers"),
+        ("", "has no digits"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            load_digits(bad)
+    with pytest.raises(FileNotFoundError, match="digits file not found"):
+        load_digits(tmp_path / "missing.csv")
+
+
+def test_one_hot_targets():
+    from microgradx.data import one_hot
+
+    assert one_hot(3) == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert one_hot(0, 2) == [1.0, 0.0]
+    for bad in (10, -1, True, 2.0):
+        with pytest.raises(ValueError, match="label must be an int in 0..9"):
+            one_hot(bad)  # type: ignore[arg-type]
+
+
+def test_the_shipped_data_loads_from_any_working_directory(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "from microgradx.data import load_digits, load_titanic\n"
+        "X, y = load_digits(); Xt, _, yt, _ = load_titanic()\n"
+        "print(len(X), len(Xt) + 178)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["1797", "891"]
+
+
+def test_the_data_files_and_their_attribution_are_package_data():
+    root = Path(__file__).resolve().parents[1]
+    config = (root / "pyproject.toml").read_text()
+    for pattern in ('"datasets/*.csv"', '"datasets/*.csv.gz"', '"datasets/README.md"'):
+        assert pattern in config
+    shipped = root / "microgradx" / "datasets"
+    assert (shipped / "titanic.csv").read_bytes() == TITANIC.read_bytes()
+    attribution = (shipped / "README.md").read_text()
+    assert "Alpaydin" in attribution and "CC BY 4.0" in attribution
