@@ -1,28 +1,48 @@
-# Two commands for a fresh machine: `make demo` and `make test`. Each makes .venv on first use.
+# Two commands for a fresh machine: `make demo` and `make test`. Each makes .venv on first use and
+# installs only what it needs (the demo: the package and its pictures; the tests: the test extra).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint lab bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(BIN)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[demo]'
 	touch $@
 
-demo: $(BIN)/.installed
+$(BIN)/.test-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $@
+
+$(BIN)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	touch $@
+
+$(BIN)/.notebook-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[notebook]'
+	touch $@
+
+demo: $(BIN)/.demo-installed
 	$(BIN)/microgradx demo
 
-test: $(BIN)/.installed
+test: $(BIN)/.test-installed
 	$(BIN)/python -m pytest -n 2
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check microgradx tests benchmarks
 	$(BIN)/ruff format --check microgradx tests benchmarks
 	$(BIN)/mypy --strict microgradx
 
-bench: $(BIN)/.installed
+# JupyterLab on the notebooks (the notebook extra: JupyterLab and everything the notebooks use)
+lab: $(BIN)/.notebook-installed
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_costs.py
@@ -30,4 +50,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_compile.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site

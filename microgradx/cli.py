@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from microgradx import data, io, nn, optim, train
 from microgradx.engine import Value, topological_order
@@ -52,6 +55,8 @@ def demo(
 ) -> None:
     """A terminal walk-through: one neuron, its forward values, its gradients, and a gradcheck."""
     out = sys.stdout if file is None else file
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise CommandError(f"{folder} exists and is not a folder: give another with --out DIR")
     o, inputs = neuron()
     order = topological_order(o)
     names = {node: node.label or f"v{i}" for i, node in enumerate(order)}
@@ -63,7 +68,8 @@ def demo(
 
     print("\nBackward pass, output first. Each node passes its gradient to its inputs:", file=out)
     print(
-        "  dL/dchild += dL/dnode * ∂node/∂child   (upstream gradient * local derivative)", file=out
+        "  dL/dchild += dL/dnode * ∂node/∂child   (upstream gradient * local derivative; L is o)",
+        file=out,
     )
     trace = trace_backward(o)  # runs o.backward(), recording each step; the page shows the same
     print(f"  do/do = 1\n{_indent(str(trace).split(chr(10), 1)[1])}", file=out)
@@ -138,7 +144,45 @@ def _dataset(name: str, path: str | None, seed: int) -> tuple[Any, Any, Any, Any
     return X_train, X_test, y_train, y_test
 
 
+FILE_DATASETS = ("titanic", "digits")  # the datasets --data can replace
+
+
+class CommandError(Exception):
+    """A mistake in what the user asked for: one line on stderr, exit status 2."""
+
+
+def _check_train_arguments(args: argparse.Namespace) -> None:
+    """Everything checked before any work starts, with the paths the user typed."""
+    if args.data is not None:
+        if args.dataset not in FILE_DATASETS:
+            raise CommandError(
+                f"--data is for the datasets read from files ({', '.join(FILE_DATASETS)}),"
+                f" not {args.dataset}"
+            )
+        data_path = Path(args.data)
+        if data_path.is_dir():
+            raise CommandError(f"--data {args.data}: is a folder, not a file")
+        if not data_path.is_file():
+            raise CommandError(f"--data {args.data}: no such file")
+    if args.save is not None:
+        save_path = Path(args.save)
+        folder = save_path.parent
+        if save_path.is_dir():
+            raise CommandError(f"--save {args.save}: is a folder; give a file name inside it")
+        if not folder.is_dir():
+            raise CommandError(f"--save {args.save}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK) or (
+            save_path.exists() and not os.access(save_path, os.W_OK)
+        ):
+            raise CommandError(f"--save {args.save}: cannot write there")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def train_command(args: argparse.Namespace, out: TextIO) -> int:
+    _check_train_arguments(args)
     X_train, X_test, y_train, y_test = _dataset(args.dataset, args.data, args.seed)
     classes = 10 if args.dataset == "digits" else 1
     loss = "cross_entropy" if classes > 1 else "bce_with_logits"
@@ -148,22 +192,33 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
     print(
         f"{model} on {args.dataset}: {len(X_train)} training, {len(X_test)} test examples", file=out
     )
-    history = train.fit(
-        model,
-        X_train,
-        y_train,
-        loss=loss,
-        optimizer=optimizer,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation=(X_test, y_test),
-        seed=args.seed,
-        progress=not args.quiet,
-        compile=args.compile,
-    )
+
+    def stop_if_diverged(epoch: int, history: train.History) -> None:
+        if not math.isfinite(history.loss[-1]):
+            raise CommandError(
+                f"the training loss became {history.loss[-1]} in epoch {epoch + 1}: the steps are"
+                f" too large; try a smaller learning rate, e.g. --lr {args.lr / 10:g}"
+            )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a model that cannot compile just runs
+        history = train.fit(
+            model,
+            X_train,
+            y_train,
+            loss=loss,
+            optimizer=optimizer,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation=(X_test, y_test),
+            seed=args.seed,
+            progress=not args.quiet,
+            compile=args.compile,
+            on_epoch=stop_if_diverged,
+        )
     print(
-        f"train accuracy {history.accuracy[-1]:.1%}, test accuracy {history.val_accuracy[-1]:.1%}"
-        f" after {history.epochs} epochs",
+        f"final train accuracy {history.accuracy[-1]:.1%}, test accuracy"
+        f" {history.val_accuracy[-1]:.1%} after {_plural(history.epochs, 'epoch')}",
         file=out,
     )
     if args.save:
@@ -176,44 +231,72 @@ def _hidden_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 16,16, got {text!r}") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected layer sizes like 16,16, got {text!r}") from None
+    if not sizes or any(not 1 <= s <= 4096 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be 1 to 4096, got {text!r}")
     return sizes
 
 
-def _positive(kind: type) -> Any:
+def _number(kind: type, low: float, high: float) -> Any:
+    """A parser for an int or float in [low, high] (exclusive low for floats), finite."""
+    noun = "an int" if kind is int else "a number"
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not math.isfinite(value) or not (
+            low < value <= high if kind is float else low <= value <= high
+        ):
+            bounds = f"> {low:g} and <= {high:g}" if kind is float else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
         return value
 
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (the usage only with --help), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from microgradx import __version__
+
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(
         prog="microgradx", description="A scalar autodiff engine for learning backpropagation."
     )
+    parser.add_argument("--version", action="version", version=f"microgradx {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("demo", help="one neuron step by step, then an MLP trained on two moons")
-    commands.add_parser("ops", help="print the op table as Markdown (docs/ops.md)")
-    t = commands.add_parser("train", help="train an MLP classifier on a dataset")
-    t.add_argument("--dataset", choices=DATASETS, default="moons")
-    t.add_argument(
-        "--data", metavar="PATH", help="a Titanic CSV or digits file (default: the one shipped)"
+    d = commands.add_parser(
+        "demo",
+        help="one neuron step by step, then an MLP trained on two moons",
+        formatter_class=defaults,
     )
-    t.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], help="e.g. 16,16")
-    t.add_argument("--activation", choices=sorted(nn.ACTIVATIONS), default="tanh")
-    t.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"), default="adam")
-    t.add_argument("--lr", type=_positive(float), default=0.05)
-    t.add_argument("--epochs", type=_positive(int), default=100)
-    t.add_argument("--batch-size", type=_positive(int), default=32)
-    t.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", metavar="DIR", default="microgradx-demo", help="where the pictures go")
+    commands.add_parser("ops", help="print the op table as Markdown (docs/ops.md)")
+    t = commands.add_parser(
+        "train", help="train an MLP classifier on a dataset", formatter_class=defaults
+    )
+    t.add_argument("--dataset", choices=DATASETS, default="moons", help="what to learn")
+    t.add_argument(
+        "--data",
+        metavar="PATH",
+        help="another Titanic CSV or digits file (default: the one shipped with microgradx)",
+    )
+    t.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], help="hidden layer sizes")
+    t.add_argument("--activation", choices=sorted(nn.ACTIVATIONS), default="tanh", help="hidden")
+    t.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"), default="adam", help="rule")
+    t.add_argument("--lr", type=_number(float, 0.0, 10.0), default=0.05, help="learning rate")
+    t.add_argument("--epochs", type=_number(int, 1, 100_000), default=30, help="passes")
+    t.add_argument(
+        "--batch-size", type=_number(int, 1, 10**9), default=20, help="examples per step"
+    )
+    t.add_argument("--seed", type=_number(int, 0, 2**63), default=0, help="for weights, split")
     t.add_argument("--save", metavar="PATH", help="write the trained model as JSON")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument(
@@ -224,15 +307,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         " much faster); --no-compile for the interpreted engine",
     )
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo()
-    elif args.command == "ops":
-        sys.stdout.write(markdown_table())
-    elif args.command == "train":
-        try:
+    try:
+        if args.command == "demo":
+            demo(folder=args.out)
+        elif args.command == "ops":
+            sys.stdout.write(markdown_table())
+        elif args.command == "train":
             return train_command(args, sys.stdout)
-        except (OSError, ValueError) as error:
-            parser.exit(2, f"microgradx train: error: {error}\n")
+    except (CommandError, OSError, ValueError) as error:
+        parser.exit(2, f"microgradx {args.command}: error: {error}\n")
     return 0
 
 

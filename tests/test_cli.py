@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +106,119 @@ def test_train_on_digits_with_the_shipped_data(capsys):
 def test_train_on_titanic_needs_no_path(capsys):
     assert main(["train", "--dataset", "titanic", "--hidden", "4", "--epochs", "2", "--quiet"]) == 0
     assert "713 training, 178 test examples" in capsys.readouterr().out
+
+
+# ---- failing early and clearly --------------------------------------------------------------------
+
+
+def _error(argv, capsys):
+    """Run ``argv``; it must fail with exit status 2 and exactly one line on stderr."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "usage:" not in captured.err and "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--lr", "inf"], "--lr: must be > 0 and <= 10, got 'inf'"),
+        (["train", "--lr", "nan"], "--lr: must be > 0 and <= 10, got 'nan'"),
+        (["train", "--lr", "1e308"], "--lr: must be > 0 and <= 10, got '1e308'"),
+        (["train", "--epochs", "2.5"], "--epochs: expected an int, got '2.5'"),
+        (["train", "--batch-size", "0"], "--batch-size: must be from 1 to"),
+        (["train", "--hidden", "16,x"], "expected layer sizes like 16,16, got '16,x'"),
+        (["train", "--data", "x.csv"], "--data is for the datasets read from files"),
+        (["nonsense"], "invalid choice: 'nonsense'"),
+    ],
+)
+def test_bad_values_are_refused_in_one_line(argv, message, capsys):
+    assert message in _error(argv, capsys)
+
+
+def test_save_and_data_paths_are_checked_before_any_training(tmp_path, capsys, monkeypatch):
+    import microgradx.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the arguments were checked")
+
+    monkeypatch.setattr(microgradx.train, "fit", no_training)
+    missing = tmp_path / "no" / "model.json"
+    line = _error(["train", "--save", str(missing)], capsys)
+    assert f"--save {missing}: the folder {missing.parent} does not exist" in line
+    assert ".tmp" not in line  # the user's path, never a temporary name
+    line = _error(["train", "--save", str(tmp_path)], capsys)
+    assert f"--save {tmp_path}: is a folder" in line
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root can write anywhere: then this case cannot happen
+        assert "cannot write there" in _error(["train", "--save", str(locked / "m.json")], capsys)
+    line = _error(["train", "--dataset", "digits", "--data", str(tmp_path)], capsys)
+    assert f"--data {tmp_path}: is a folder, not a file" in line
+    line = _error(["train", "--dataset", "titanic", "--data", str(tmp_path / "x.csv")], capsys)
+    assert "no such file" in line
+
+
+def test_version_and_every_help_shows_the_defaults(capsys):
+    from microgradx import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"microgradx {__version__}"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 30)", "(default: 20)", "(default: 0.05)", "(default: moons)"):
+        assert default in text
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "(default: microgradx-demo)" in capsys.readouterr().out
+
+
+def test_defaults_agree_with_the_readme():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "--epochs 30 --batch-size 20" in readme  # the example that spells them out
+
+
+def test_demo_refuses_an_output_path_that_is_a_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "microgradx-demo").write_text("not a folder")
+    line = _error(["demo"], capsys)
+    assert line == (
+        "microgradx demo: error: microgradx-demo exists and is not a folder:"
+        " give another with --out DIR"
+    )
+
+
+def test_a_diverging_run_stops_and_suggests_a_smaller_learning_rate(capsys, monkeypatch):
+    import microgradx.train
+
+    real_fit = microgradx.train.fit
+
+    def fit_that_diverges(*args, **kwargs):
+        on_epoch = kwargs["on_epoch"]
+
+        def poisoned(epoch, history):
+            history.loss[-1] = math.nan if epoch == 2 else history.loss[-1]
+            on_epoch(epoch, history)
+
+        return real_fit(*args, **{**kwargs, "on_epoch": poisoned})
+
+    monkeypatch.setattr(microgradx.train, "fit", fit_that_diverges)
+    line = _error(["train", "--dataset", "xor", "--lr", "0.5", "--epochs", "9", "--quiet"], capsys)
+    assert line == (
+        "microgradx train: error: the training loss became nan in epoch 3: the steps are too"
+        " large; try a smaller learning rate, e.g. --lr 0.05"
+    )
+
+
+def test_training_reports_the_final_accuracies_with_the_right_plural(capsys):
+    assert main(["train", "--dataset", "xor", "--epochs", "1", "--quiet"]) == 0
+    assert "after 1 epoch\n" in capsys.readouterr().out
+    assert main(["train", "--dataset", "xor", "--epochs", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "final train accuracy" in out and "after 2 epochs\n" in out
