@@ -264,13 +264,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from microgradx import __version__
+    import microgradx  # the package itself, for its version (every module is below cli)
 
     defaults = argparse.ArgumentDefaultsHelpFormatter
     parser = _Parser(
         prog="microgradx", description="A scalar autodiff engine for learning backpropagation."
     )
-    parser.add_argument("--version", action="version", version=f"microgradx {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"microgradx {microgradx.__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     d = commands.add_parser(
         "demo",

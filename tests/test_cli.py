@@ -108,7 +108,7 @@ def test_train_on_titanic_needs_no_path(capsys):
     assert "713 training, 178 test examples" in capsys.readouterr().out
 
 
-# ---- failing early and clearly --------------------------------------------------------------------
+# ---- failing early and clearly ------------------------------------------------------------------
 
 
 def _error(argv, capsys):
