@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test lint lab bench clean
+.PHONY: demo test lint lab site bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,17 @@ test: $(BIN)/.test-installed
 	$(BIN)/python -m pytest -n 2
 
 lint: $(BIN)/.dev-installed
-	$(BIN)/ruff check microgradx tests benchmarks
-	$(BIN)/ruff format --check microgradx tests benchmarks
+	$(BIN)/ruff check microgradx tests benchmarks playground
+	$(BIN)/ruff format --check microgradx tests benchmarks playground
 	$(BIN)/mypy --strict microgradx
 
 # JupyterLab on the notebooks (the notebook extra: JupyterLab and everything the notebooks use)
 lab: $(BIN)/.notebook-installed
 	$(BIN)/jupyter lab notebooks/
+
+# The browser playground: static files in site/ (Pyodide from npm, this package's wheel, the page)
+site: $(BIN)/python
+	$(BIN)/python playground/build_site.py
 
 bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_engine.py
@@ -48,6 +52,8 @@ bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_costs.py
 	$(BIN)/python benchmarks/bench_page.py
 	$(BIN)/python benchmarks/bench_compile.py
+	$(BIN)/python playground/build_site.py
+	$(BIN)/python benchmarks/bench_site.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site

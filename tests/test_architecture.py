@@ -36,6 +36,7 @@ LAYERS = [
     "viz.levels",
     "viz.trace",
     "viz.plots",
+    "playground",
     "cli",
 ]
 # Standard library only at import time (torch, tqdm, graphviz, matplotlib and ipywidgets are
