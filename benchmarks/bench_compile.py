@@ -21,7 +21,6 @@ status 1 if a target is missed.
 
 from __future__ import annotations
 
-import gc
 import math
 import platform
 import sys
@@ -29,23 +28,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from common import best_of
+
 from microgradx import Value, losses
 from microgradx.data import load_digits, make_moons, train_test_split
 from microgradx.nn import MLP
 from microgradx.optim import SGD, Adam
 from microgradx.replay import compile_graph
 from microgradx.train import evaluate, fit
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
-
 
 # ---- a micrograd-style engine: the reference point the issue names ------------------------------
 

@@ -11,28 +11,16 @@ at most 2.5x when the graph doubles. Best of 3; exits with status 1 when a targe
 
 from __future__ import annotations
 
-import gc
-import math
 import platform
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from common import best_of
 
 from microgradx import load_weights, losses, save
 from microgradx.nn import MLP
 from microgradx.viz.graph import draw_graph
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> int:

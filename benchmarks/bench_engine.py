@@ -19,15 +19,15 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
-import math
 import platform
 import random
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+
+from common import best_of
 
 from microgradx import Value
 from microgradx.data import make_moons
@@ -79,18 +79,6 @@ def torch_ops(torch: Any) -> dict[str, Callable[..., Any]]:
         "relu": lambda a, b: torch.relu(a),
         "tanh": lambda a, b: torch.tanh(a),
     }
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        gc.collect()  # start each repeat from the same collector state
-        start = time.perf_counter()
-        result = work()
-        elapsed = time.perf_counter() - start
-        del result
-        best = min(best, elapsed)
-    return best
 
 
 def graph_bytes_per_node(n_ops: int) -> float:

@@ -19,19 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import CHROMIUM, FLAGS
+
 from microgradx import losses
 from microgradx.nn import MLP
 from microgradx.viz import trace_backward
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # One step, timed in the page: the click's work plus the frame the browser then draws.
 TIME_ONE_STEP = """() => new Promise((resolve) => {
   const start = performance.now();

@@ -20,18 +20,12 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from common import CHROMIUM, FLAGS
+
 from microgradx.playground import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -50,7 +44,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
         page.goto(url)
         page.wait_for_function("document.body.dataset.ready === '1'", timeout=120_000)

@@ -13,29 +13,17 @@ Exits with status 1 if a target is missed.
 
 from __future__ import annotations
 
-import gc
-import math
 import platform
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
+
+from common import best_of
 
 from microgradx import losses
 from microgradx.data import make_moons
 from microgradx.nn import MLP
 from microgradx.optim import SGD
 from microgradx.train import fit
-
-
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> int:
