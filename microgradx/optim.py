@@ -13,7 +13,8 @@ Each optimizer keeps its per-parameter state (velocities, averages) in plain flo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from microgradx.engine import Value, zero_grad
 from microgradx.reals import is_real
@@ -24,11 +25,43 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-class Optimizer:
-    """Holds the parameters and the learning rate ``lr`` (schedules change it between steps)."""
+ParamGroup = Mapping[str, Any]  # {"params": [...], "weight_decay": 0.0}
 
-    def __init__(self, params: Iterable[Value], lr: float, weight_decay: float = 0.0) -> None:
-        self.params = list(params)
+
+class Optimizer:
+    """Holds the parameters and the learning rate ``lr`` (schedules change it between steps).
+
+    ``params`` is a list of Values, or of groups as in PyTorch, each a dict with its own
+    ``weight_decay``: the lectures' penalty decays the weights, not the biases::
+
+        Adam([{"params": weights, "weight_decay": 1e-3}, {"params": biases}], lr=0.01)
+
+    (``decay_weights_only(model, 1e-3)`` builds that list from a model.)
+    """
+
+    def __init__(
+        self, params: Iterable[Value] | Iterable[ParamGroup], lr: float, weight_decay: float = 0.0
+    ) -> None:
+        _check(
+            is_real(weight_decay) and weight_decay >= 0,
+            f"weight_decay must be >= 0, got {weight_decay!r}",
+        )
+        self.params: list[Value] = []
+        self.decay: list[float] = []  # each parameter's weight decay
+        items: list[Any] = list(params)
+        for item in items:
+            if isinstance(item, Mapping):
+                group = list(item.get("params", ()))
+                decay = item.get("weight_decay", weight_decay)
+                _check(
+                    is_real(decay) and decay >= 0,
+                    f"a group's weight_decay must be >= 0, got {decay!r}",
+                )
+                self.params += group
+                self.decay += [float(decay)] * len(group)
+            else:
+                self.params.append(item)
+                self.decay.append(float(weight_decay))
         _check(bool(self.params), "optimizer got an empty parameter list")
         first: dict[int, int] = {}
         for i, p in enumerate(self.params):
@@ -45,7 +78,6 @@ class Optimizer:
             is_real(lr) and not isinstance(lr, bool) and 0 < lr < math.inf,
             f"lr must be a number > 0, got {lr!r}",
         )
-        _check(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay!r}")
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.steps = 0
@@ -55,9 +87,8 @@ class Optimizer:
         zero_grad(self.params)
 
     def _gradients(self) -> list[float]:
-        """Each parameter's gradient plus weight decay: g = dL/dw + weight_decay * w."""
-        wd = self.weight_decay
-        return [float(p.grad) + wd * p.data for p in self.params]
+        """Each parameter's gradient plus its weight decay: g = dL/dw + weight_decay * w."""
+        return [float(p.grad) + wd * p.data for p, wd in zip(self.params, self.decay)]
 
     def step(self) -> None:
         raise NotImplementedError
@@ -243,3 +274,15 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
         for p in params:
             p.grad = float(p.grad) * scale
     return norm
+
+
+def decay_weights_only(model: Any, weight_decay: float) -> list[ParamGroup]:
+    """Parameter groups that decay a model's weights and not its biases (named ``...b``), as the
+    lectures' penalty (lambda / 2) * sum of w^2 does."""
+    named = model.named_parameters()
+    weights = [p for name, p in named if not (name == "b" or name.endswith(".b"))]
+    biases = [p for name, p in named if name == "b" or name.endswith(".b")]
+    return [
+        {"params": weights, "weight_decay": weight_decay},
+        {"params": biases, "weight_decay": 0.0},
+    ]

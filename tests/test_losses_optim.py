@@ -277,3 +277,45 @@ def test_bce_at_saturation_agrees_with_pytorch(torch, z, t):
     theirs = torch.tensor(z, requires_grad=True)
     torch.nn.functional.binary_cross_entropy(torch.sigmoid(theirs), torch.tensor(t)).backward()
     assert logit.grad == pytest.approx(theirs.grad.item(), rel=1e-9, abs=1e-300)
+
+
+# ---- weight decay on the weights only -----------------------------------------------------------
+
+
+def test_parameter_groups_decay_the_weights_and_not_the_biases():
+    from microgradx.nn import MLP
+    from microgradx.optim import decay_weights_only
+
+    model = MLP(2, [3, 1], seed=0)
+    groups = decay_weights_only(model, 0.1)
+    assert [len(g["params"]) for g in groups] == [2 * 3 + 3, 3 + 1]
+    assert all(p.label.endswith(".b") for p in groups[1]["params"])
+    before = {p: p.data for p in model.parameters()}
+    SGD(groups, lr=0.5).step()  # no gradient: only the decay moves anything
+    for p in groups[0]["params"]:
+        assert p.data == before[p] - 0.5 * (0.0 + 0.1 * before[p])
+    for p in groups[1]["params"]:
+        assert p.data == before[p]
+
+
+def test_decay_groups_step_like_the_lectures_penalty_on_the_weights():
+    from microgradx.nn import MLP
+    from microgradx.optim import decay_weights_only
+
+    x, t = [0.5, -1.0], 1
+    a, b = MLP(2, [4, 1], seed=3), MLP(2, [4, 1], seed=3)
+    losses.bce_with_logits(a(x), t).backward()
+    SGD(decay_weights_only(a, 0.01), lr=0.1).step()
+    weights = [p for name, p in b.named_parameters() if not name.endswith(".b")]
+    (losses.bce_with_logits(b(x), t) + losses.l2_penalty(weights, 0.01)).backward()
+    SGD(b.parameters(), lr=0.1).step()
+    assert [p.data for p in a.parameters()] == pytest.approx(
+        [p.data for p in b.parameters()], rel=1e-12, abs=1e-15
+    )
+
+
+def test_bad_groups_are_refused():
+    with pytest.raises(ValueError, match="a group's weight_decay must be >= 0"):
+        SGD([{"params": [Value(1.0)], "weight_decay": -1}], lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        SGD([{"params": []}], lr=0.1)

@@ -309,3 +309,27 @@ def test_network_picture_shows_outputs_for_an_input_and_colours_by_gradient(tmp_
         draw_network(model, color_by="size")
     with pytest.raises(TypeError, match="draws an MLP"):
         draw_network(Value(1.0))  # type: ignore[arg-type]
+
+
+def test_a_plot_shows_once_in_a_notebook(tmp_path):
+    """The inline backend draws open figures at the end of a cell; the returned figure is drawn
+    too. Plots detach their figure from pyplot, so the picture appears once, not twice."""
+    import nbclient  # both come with nbmake, which the test extra installs
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "from microgradx.data import make_moons\n"
+            "from microgradx.nn import MLP\n"
+            "from microgradx.train import fit\n"
+            "from microgradx.viz import plots\n"
+            "X, y = make_moons(20, seed=0)\n"
+            "model = MLP(2, [3, 1], seed=0)\n"
+            "history = fit(model, X, y, loss='bce_with_logits', epochs=2, progress=False)\n"
+            "plots.activation_histograms(model, X)"
+        )
+    )
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    images = [o for o in notebook.cells[0].outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1

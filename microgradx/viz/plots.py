@@ -24,6 +24,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finished(fig: Any) -> Any:
+    """Detach the figure from pyplot before returning it: in Jupyter, the inline backend would
+    otherwise draw it at the end of the cell *and* again as the cell's value (twice)."""
+    _pyplot().close(fig)
+    return fig
+
+
 def decision_boundary(
     model: Module,
     X: Sequence[Sequence[float]],
@@ -65,7 +72,7 @@ def decision_boundary(
     ax.set_title(title or "decision boundary")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def training_curves(history: History, title: str = "training") -> Any:
@@ -97,7 +104,7 @@ def training_curves(history: History, title: str = "training") -> Any:
         ax.set_title(f"{title}: accuracy")
         ax.legend()
     fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def _layers(model: Module) -> list[Layer]:
@@ -136,7 +143,9 @@ def activation_histograms(model: Module, X: Sequence[Sequence[float]], bins: int
     activations = layer_activations(model, X)
     dead = dead_units(model, X)
     layers = _layers(model)
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharex=True
+    )
     for k, (ax, outputs, layer) in enumerate(zip(axes[0], activations, layers)):
         values = [v for row in outputs for v in row]
         ax.hist(values, bins=bins, color="#4c72b0")
@@ -145,7 +154,7 @@ def activation_histograms(model: Module, X: Sequence[Sequence[float]], bins: int
         ax.set_xlabel("activation")
     axes[0][0].set_ylabel("count")
     fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def gradient_histograms(model: Module, bins: int = 30) -> Any:
@@ -153,7 +162,9 @@ def gradient_histograms(model: Module, bins: int = 30) -> Any:
     |grad|: vanishing gradients pile up at the left, exploding ones run off to the right."""
     plt = _pyplot()
     layers = _layers(model)
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharex=True
+    )
     for k, (ax, layer) in enumerate(zip(axes[0], layers)):
         grads = [abs(float(p.grad)) for p in layer.parameters()]
         nonzero = [math.log10(g) for g in grads if g > 0 and math.isfinite(g)]
@@ -163,7 +174,7 @@ def gradient_histograms(model: Module, bins: int = 30) -> Any:
         ax.set_xlabel("log10 |grad|")
     axes[0][0].set_ylabel("count")
     fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def universal_approximation(
@@ -210,7 +221,7 @@ def universal_approximation(
     ax.set_title("a sum of ReLU hinges approximates the target")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return fig, model
+    return _finished(fig), model
 
 
 # ---- images and classes -------------------------------------------------------------------------
@@ -252,7 +263,7 @@ def image_grid(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def confusion_matrix(
@@ -281,4 +292,4 @@ def confusion_matrix(
     ax.set_title(title or "confusion matrix")
     fig.matrix = counts
     fig.tight_layout()
-    return fig
+    return _finished(fig)
