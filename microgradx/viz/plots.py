@@ -293,3 +293,129 @@ def confusion_matrix(
     fig.matrix = counts
     fig.tight_layout()
     return _finished(fig)
+
+
+def curves(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    log_y: bool = False,
+    panels: Sequence[Sequence[str]] | None = None,
+) -> Any:
+    """Named curves ``{label: (xs, ys)}`` on one set of axes, or split into ``panels`` (lists of
+    labels, one panel each, sharing the x axis): learning-rate runs, optimizers, an activation
+    beside its derivative."""
+    if not series:
+        raise ValueError("curves needs at least one series")
+    groups = [list(p) for p in panels] if panels else [list(series)]
+    for group in groups:
+        for label in group:
+            if label not in series:
+                raise ValueError(f"panel names {label!r}, which is not a series")
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(4.6 * len(groups), 3.4), squeeze=False, sharex=True
+    )
+    for ax, group in zip(axes[0], groups):
+        for label in group:
+            xs, ys = series[label]
+            ax.plot(list(xs), list(ys), label=label)
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finished(fig)
+
+
+def scatter(
+    points: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    line: tuple[float, float, float] | None = None,
+    names: Sequence[str] = (),
+) -> Any:
+    """Points coloured by class; ``line=(c, a, b)`` draws the line c + a x + b y = 0 (a
+    perceptron's boundary); ``names`` writes a name beside each point."""
+    if len(points) != len(labels):
+        raise ValueError(f"{len(points)} points but {len(labels)} labels")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.4, 4))
+    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    ax.scatter(xs, ys, c=[colours[k % 4] for k in labels], s=40, edgecolors="white", zorder=3)
+    at: dict[tuple[float, float], list[str]] = {}  # points that coincide share one label
+    for (x, y), name in zip(points, names):
+        at.setdefault((round(x, 6), round(y, 6)), []).append(name)
+    for (x, y), together in at.items():
+        ax.annotate(" and ".join(together), (x, y), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)  # fmt: skip
+    if line is not None:
+        c, a, b = line
+        lo, hi = min(xs) - 0.5, max(xs) + 0.5
+        if b != 0:
+            ax.plot([lo, hi], [-(c + a * lo) / b, -(c + a * hi) / b], "k-", lw=1.2)
+        else:
+            ax.axvline(-c / a, color="k", lw=1.2)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _finished(fig)
+
+
+def decision_boundaries(
+    model: Module,
+    X: Sequence[Sequence[float]],
+    y: Sequence[int],
+    snapshots: dict[str, Sequence[float]],
+    *,
+    resolution: int = 40,
+    title: str = "",
+) -> Any:
+    """One decision-boundary panel per snapshot of the model's weights (``{"epoch 5": weights}``,
+    weights in ``model.parameters()`` order): the boundary as training proceeds. The model's own
+    weights are put back afterwards."""
+    params = model.parameters()
+    for name, weights in snapshots.items():
+        if len(weights) != len(params):
+            raise ValueError(f"snapshot {name!r} has {len(weights)} weights, not {len(params)}")
+    kept = [p.data for p in params]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 3.2), squeeze=False)
+    xs, ys = [p[0] for p in X], [p[1] for p in X]
+    x0, x1 = min(xs) - 0.3, max(xs) + 0.3
+    y0, y1 = min(ys) - 0.3, max(ys) + 0.3
+    grid_x = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
+    grid_y = [y0 + (y1 - y0) * i / (resolution - 1) for i in range(resolution)]
+    try:
+        for ax, (name, weights) in zip(axes[0], snapshots.items()):
+            for p, w in zip(params, weights):
+                p.data = w
+            with no_grad():
+                scores = [[score(model([gx, gy])) for gx in grid_x] for gy in grid_y]
+            ax.contourf(grid_x, grid_y, [[s > 0 for s in row] for row in scores], levels=1,
+                        colors=["#fde0c5", "#c6dbef"])  # fmt: skip
+            ax.scatter(xs, ys, c=["#1f77b4" if t == 1 else "#e6550d" for t in y], s=10)
+            ax.set_title(name, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    finally:
+        for p, w in zip(params, kept):
+            p.data = w
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finished(fig)
