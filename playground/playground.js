@@ -46,6 +46,9 @@ function settings() {
 
 function newSession() {
   try {
+    // a small network is readable op by op; a larger one neuron by neuron
+    const units = $("hidden").value.split(",").reduce((sum, n) => sum + (Number(n) || 0), 0);
+    $("level").value = units <= 4 ? "op" : "neuron";
     py.globals.set("settings_json", JSON.stringify(settings()));
     py.runPython("S = Session(**json.loads(settings_json))");
     state.status = call("S.status()");
