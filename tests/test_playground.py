@@ -7,9 +7,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import textwrap
 import threading
 from functools import partial
@@ -192,13 +190,3 @@ def test_the_readme_examples_run_in_pyodide_under_node(tmp_path):
     )
     outcomes = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcomes == ["ok"] * len(runnable), outcomes
-
-
-def _free_port() -> int:  # pragma: no cover - kept for manual runs
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__]))

@@ -215,7 +215,8 @@ class BackwardTrace:
 
         Raises ValueError, before any layout work, when the drawing would have more than
         ``MAX_BOXES`` boxes (and says which coarser level to use)."""
-        boxes, edges, box_of = self._drawing()
+        box_of, members = self._boxes()
+        boxes, edges = self._drawing(box_of, members)
         if len(boxes) > MAX_BOXES:
             raise ValueError(
                 f"the {self.level}-level picture would have {len(boxes)} boxes, more than"
@@ -233,22 +234,23 @@ class BackwardTrace:
                     box = box_of[c.child]
                     if box != box_of[step.node]:
                         children[box] = None
-            updates = [(box, self._grad_line(box, grads)) for box in children]
+            updates = [(box, self._grad_line(members[box], grads)) for box in children]
             steps.append(PageStep(box_of[step.node], list(children), updates, self.equation(i)))
         return PageData(
             title=f"backward pass of {self.loss}, {self.level} by {self.level}",
             layout=laid_out,
             root=box_of[self.root],
-            start={b.id: self._grad_line(b.id, start) for b in boxes if b.grad_line >= 0},
+            start={b.id: self._grad_line(members[b.id], start) for b in boxes if b.grad_line >= 0},
             steps=steps,
             table=str(self),
         )
 
-    def _drawing(self) -> tuple[list[Box], list[Edge], dict[Value, str]]:
-        """The boxes: values (and op circles) outside any neuron, one box per neuron or layer."""
+    def _boxes(self) -> tuple[dict[Value, str], dict[str, list[Value]]]:
+        """Which box draws each node (``v<k>`` its own, ``g<k>`` its neuron's or layer's), and
+        each box's nodes."""
         position = {node: k for k, node in enumerate(self.order)}
         box_of: dict[Value, str] = {}
-        self._box_members: dict[str, list[Value]] = {}
+        members: dict[str, list[Value]] = {}
         layer_of: dict[Value, str] = {}
         if self.level == "layer":
             for step in self.steps:
@@ -261,7 +263,14 @@ class BackwardTrace:
                 box_of[node] = f"v{position[node]}"
             else:
                 box_of[node] = layer_of.get(group) or f"g{position[group]}"
-            self._box_members.setdefault(box_of[node], []).append(node)
+            members.setdefault(box_of[node], []).append(node)
+        return box_of, members
+
+    def _drawing(
+        self, box_of: dict[Value, str], members: dict[str, list[Value]]
+    ) -> tuple[list[Box], list[Edge]]:
+        """The boxes: values (and op circles) outside any neuron, one box per neuron or layer."""
+        position = {node: k for k, node in enumerate(self.order)}
         boxes: list[Box] = []
         edges: list[Edge] = []
         seen_edges: set[tuple[str, str]] = set()
@@ -272,7 +281,7 @@ class BackwardTrace:
             if node in self.group_of:
                 if box not in emitted:
                     emitted.add(box)
-                    boxes.append(self._group_box(box))
+                    boxes.append(self._group_box(box, members[box]))
                 for child in node.children:
                     tail = box_of[child]
                     if tail != box and (tail, box) not in seen_edges:
@@ -294,10 +303,9 @@ class BackwardTrace:
                 edges.append(Edge(op_id, box, owner=box))
                 for child in node.children:  # every use its own edge: a + a draws two
                     edges.append(Edge(box_of[child], op_id, owner=box))
-        return boxes, edges, box_of
+        return boxes, edges
 
-    def _group_box(self, box: str) -> Box:
-        members = self._box_members[box]
+    def _group_box(self, box: str, members: list[Value]) -> Box:
         outputs = [n for n in members if self.group_of.get(n) is n]
         ops = [n for n in members if n.op is not None]
         first = outputs[0]
@@ -309,15 +317,14 @@ class BackwardTrace:
             lines = [first.label or "", f"{act} neuron", f"out {short(first.data)}", "grad 0"]
         return Box(box, lines, kind="group", fill="#e8e0f8", grad_line=3, title=lines[0])
 
-    def _grad_line(self, box: str, grads: dict[Value, float]) -> str:
-        if box.startswith("g"):
-            outputs = [n for n in self._box_members[box] if self.group_of.get(n) is n]
-            if self.level == "layer":
-                norm = math.sqrt(sum(grads[n] ** 2 for n in outputs))
-                return f"|grad| {short(norm)}"
-            return f"grad {short(grads[outputs[0]])}"
-        node = self._box_members[box][0]
-        return f"grad {short(grads[node])}"
+    def _grad_line(self, members: list[Value], grads: dict[Value, float]) -> str:
+        """A box's grad line: a value's gradient, a neuron's output's, a layer's outputs' size."""
+        outputs = [n for n in members if self.group_of.get(n) is n]
+        if not outputs:
+            return f"grad {short(grads[members[0]])}"
+        if self.level == "layer":
+            return f"|grad| {short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))}"
+        return f"grad {short(grads[outputs[0]])}"
 
     def to_html(self, path: str | Path, *, engine: str = "auto") -> Path:
         """Write a self-contained page (inline SVG, CSS and JS; no network) that steps through
