@@ -270,7 +270,8 @@ def fit(
         if not isinstance(early_stopping, int) or early_stopping < 1:
             raise ValueError(f"early_stopping must be a patience >= 1, got {early_stopping!r}")
     loss_fn, predict = _resolve_loss(loss)
-    _refuse_summed(loss_fn, model, X, y, batch_size or len(X))
+    if not isinstance(loss, str):  # the named losses average; only a function of yours may sum
+        _refuse_summed(loss_fn, model, X, y, batch_size or len(X))
     replay = _Replay(model, loss, loss_fn, X, y, backend) if compile else None
     if replay is not None and replay.reason:
         warnings.warn(f"fit(compile=True) trains without compiling: {replay.reason}", stacklevel=2)
