@@ -27,9 +27,9 @@ from collections.abc import Iterable
 from typing import Any, Union
 
 from microgradx import ops
+from microgradx.checks import real
 from microgradx.modes import IN_USE, AnomalyError, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
-from microgradx.reals import real
 
 Operand = Union["Value", float, int]
 """What the operators accept: a Value or a real number (a number becomes a constant leaf)."""

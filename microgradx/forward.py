@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
+from microgradx.checks import real
 from microgradx.ops import Op
-from microgradx.reals import real
 
 DualOperand = Union["Dual", float, int]
 

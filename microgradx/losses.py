@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from microgradx.checks import is_real
 from microgradx.engine import Operand, Value, maximum
-from microgradx.reals import is_real
 
 _REDUCTIONS = ("mean", "sum")
 

@@ -18,8 +18,8 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from microgradx.checks import count, is_real, real
 from microgradx.engine import Operand, Value, maximum, zero_grad
-from microgradx.reals import count, is_real, real
 
 Output = Value | list[Value]
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from microgradx.reals import real
+from microgradx.checks import real
 
 inf = math.inf
 nan = math.nan

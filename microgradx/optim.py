@@ -16,8 +16,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from microgradx.checks import is_real
 from microgradx.engine import Value, zero_grad
-from microgradx.reals import is_real
 
 
 def _check(condition: bool, message: str) -> None:

@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from microgradx.checks import is_real, real
 from microgradx.engine import Value, topological_order
 from microgradx.nn import Module
 from microgradx.ops import ADD, MUL, Op
-from microgradx.reals import is_real, real
 from microgradx.replay_numpy import numpy_program
 
 BACKENDS = ("python", "numpy")

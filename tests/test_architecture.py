@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
 # Lower layers first. A module may import only from modules before it in this list.
 LAYERS = [
     "files",
-    "reals",
+    "checks",
     "ops",
     "modes",
     "engine",

@@ -1,0 +1,152 @@
+"""Checking arguments: one set of helpers for every public function of the package.
+
+Each helper returns the argument in the form the code wants (a float, an int, a list) or raises a
+``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong value) whose message names
+the argument and shows what was given, e.g. ``momentum must be a real number, got str '0.9'``.
+They are called before anything changes, so a refused call leaves every object as it was.
+
+What counts as a number: every ``numbers.Real`` (``int``, ``float``, ``fractions.Fraction``,
+NumPy's scalars such as ``np.float32(0.5)``), converted to a Python float. An integer too large for
+a float (``10**400``) is refused by name rather than rounded to infinity: a number that large in
+the data is a mistake, not a value. A count (a layer size, a number of epochs) must be an integer
+and not a ``bool``: ``True`` as a layer size is a mistake, not 1.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def describe(x: Any) -> str:
+    """A short description of ``x`` for an error message: its type and a clipped repr.
+
+    Never fails and never takes long: an int of 5000 digits (whose repr Python refuses) is
+    described by its length, and a long repr is cut.
+    """
+    kind = type(x).__name__
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x).bit_length() > 64:
+        digits = math.floor(abs(x).bit_length() * math.log10(2)) + 1
+        return f"an int of about {digits} digits"
+    try:
+        text = repr(x)
+    except Exception:  # a user's object whose repr fails: its type is enough
+        return kind
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{kind} {text}"
+
+
+def real(x: Any, name: str) -> float:
+    """``x`` as a float. TypeError unless a real number; ValueError for an int beyond a float."""
+    if type(x) is float:
+        return x
+    if isinstance(x, numbers.Real) and not isinstance(x, complex):
+        try:
+            return float(x)
+        except OverflowError:
+            raise ValueError(
+                f"{name} is too large for a float (about 1.8e308 at most), got {describe(x)}"
+            ) from None
+    raise TypeError(f"{name} must be a real number, got {describe(x)}")
+
+
+def is_real(x: Any) -> bool:
+    """True for a real number (not a Value, a string or a sequence)."""
+    return isinstance(x, numbers.Real)
+
+
+def finite(x: Any, name: str) -> float:
+    """``x`` as a finite float (no NaN, no infinity)."""
+    value = real(x, name)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def in_range(
+    x: Any,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``x`` as a float with ``low <= x <= high`` (``<`` where ``*_open``); NaN is refused."""
+    value = real(x, name)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):  # also catches NaN, which compares false with everything
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {left}{low:g}, {high:g}{right}, got {value!r}")
+    return value
+
+
+def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``x`` as an int in ``[minimum, maximum]``, refusing bool and non-integral numbers."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {describe(x)}")
+    value = int(x)
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {describe(x)}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an int <= {maximum}, got {describe(x)}")
+    return value
+
+
+def flag(x: Any, name: str) -> bool:
+    """``x`` as a bool; only ``True`` and ``False`` (and NumPy's bools) are accepted."""
+    if isinstance(x, bool) or type(x).__name__ == "bool_":
+        return bool(x)
+    raise TypeError(f"{name} must be True or False, got {describe(x)}")
+
+
+def choice(x: Any, name: str, options: Iterable[T]) -> T:
+    """``x``, which must be one of ``options`` (names, usually)."""
+    allowed = list(options)
+    if isinstance(x, str) or x is None:
+        for option in allowed:
+            if x == option:
+                return option
+    listed = ", ".join(repr(option) for option in allowed)
+    if x is not None and not isinstance(x, str) and all(isinstance(o, str) for o in allowed):
+        raise TypeError(f"{name} must be one of {listed}, got {describe(x)}")
+    raise ValueError(f"{name} must be one of {listed}, got {describe(x)}")
+
+
+def function(x: Any, name: str) -> Callable[..., Any]:
+    """``x``, which must be callable."""
+    if not callable(x):
+        raise TypeError(f"{name} must be a function, got {describe(x)}")
+    return x  # type: ignore[no-any-return]
+
+
+def text(x: Any, name: str) -> str:
+    """``x``, which must be a str."""
+    if not isinstance(x, str):
+        raise TypeError(f"{name} must be a str, got {describe(x)}")
+    return x
+
+
+def sequence(x: Any, name: str) -> Sequence[Any]:
+    """``x`` as a sequence that is not a string, a mapping or a single number (a list, a tuple,
+    a range, a NumPy array: anything with a length that can be indexed)."""
+    if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__"):
+        raise TypeError(f"{name} must be a list, got {describe(x)}")
+    if not hasattr(x, "__getitem__"):
+        raise TypeError(f"{name} must be a list (something that can be indexed), got {describe(x)}")
+    return x  # type: ignore[no-any-return]
+
+
+def reals(x: Any, name: str, *, allow_empty: bool = False) -> list[float]:
+    """``x`` as a list of floats (a list of numbers, a tuple, a 1-D NumPy array)."""
+    items = sequence(x, name)
+    if not allow_empty and len(items) == 0:
+        raise ValueError(f"{name} must not be empty")
+    return [real(v, f"{name}[{i}]") for i, v in enumerate(items)]
