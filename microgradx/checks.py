@@ -93,10 +93,11 @@ def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> in
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {describe(x)}")
     value = int(x)
+    shown = repr(value) if value.bit_length() <= 64 else describe(value)
     if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {describe(x)}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {shown}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be an int <= {maximum}, got {describe(x)}")
+        raise ValueError(f"{name} must be an int <= {maximum}, got {shown}")
     return value
 
 

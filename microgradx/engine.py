@@ -23,7 +23,9 @@ Design choices worth knowing (each keeps large graphs cheap and correct):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
@@ -59,8 +61,8 @@ class Value:
     grad: float | Value  # a Value after backward(create_graph=True)
     op: Op | None
     label: str | None
-    _left: Value | None  # the first input (None for a leaf)
-    _right: Value | None  # the second input of a binary op
+    _left: Value | None  # the first input (None for a leaf, and for an op of three or more)
+    _right: Value | tuple[Value, ...] | None  # the second input; all of them for three or more
 
     def __init__(
         self,
@@ -68,7 +70,7 @@ class Value:
         label: str | None = None,
         _op: Op | None = None,
         _left: Value | None = None,
-        _right: Value | None = None,
+        _right: Value | tuple[Value, ...] | None = None,
     ) -> None:
         # _op, _left and _right are for the engine's own use (see _unary): a user makes leaves.
         if type(data) is not float:
@@ -86,10 +88,10 @@ class Value:
     def children(self) -> tuple[Value, ...]:
         """The Values this one was computed from: ``()`` for a leaf, ``(a, a)`` for ``a + a``."""
         if self._left is None:
-            return ()
+            return () if self._right is None else self._right  # type: ignore[return-value]
         if self._right is None:
             return (self._left,)
-        return (self._left, self._right)
+        return (self._left, self._right)  # type: ignore[return-value]
 
     # ---- operators: explicit one-liners so type checkers and IDEs see them -----------------------
 
@@ -208,30 +210,42 @@ class Value:
         """Fill in ``grad`` for every Value this one depends on: dself/dnode, by the chain rule.
 
         Leaves *accumulate*: calling ``backward()`` twice adds the gradients, as in PyTorch (use
-        ``zero_grad`` between steps). Non-leaf nodes show the gradient of the most recent pass.
+        ``zero_grad`` between steps; a leaf whose ``grad`` was set to ``None``, PyTorch's way of
+        clearing it, starts from 0). Non-leaf nodes show the gradient of the most recent pass.
 
         With ``create_graph=True`` the gradients are themselves Values whose graphs can be
         differentiated again (second derivatives, Hessian-vector products). As in PyTorch, such a
         gradient refers back to the graph that holds it (``x.grad`` depends on ``x``): a reference
-        cycle, which ``zero_grad`` breaks.
+        cycle, which ``zero_grad`` breaks. (``microgradx.engine.grad`` and ``microgradx.functional``
+        return gradients instead of storing them, and leave no cycle.)
+
+        Threads: a pass writes ``grad`` on the nodes it visits, so passes run one at a time (a
+        process-wide lock): two threads calling ``backward()`` on one graph at once each add their
+        gradient exactly once, as if one call came after the other.
         """
         gradient = real(gradient, "gradient")
-        order = topological_order(self)
-        order.reverse()  # outputs first: a node is visited after every node that used it
-        for node in order:
-            if node.op is not None:
-                node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
-        self.grad = self.grad + gradient if self.op is None else gradient
-        if create_graph:
-            with enable_grad():
-                _backward(order, check=False, create_graph=True)
+        with _backward_lock:
+            order = topological_order(self)
+            order.reverse()  # outputs first: a node is visited after every node that used it
             for node in order:
-                if not isinstance(node.grad, Value):
-                    node.grad = Value(node.grad)  # a constant gradient is a constant leaf
-        elif mode.anomaly:
-            _backward(order, check=True, create_graph=False)
-        else:
-            _backward_fast(order)
+                if node.op is not None:
+                    node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
+                elif node.grad is None:
+                    node.grad = 0.0  # PyTorch's set-to-None idiom: no gradient yet
+            self.grad = self.grad + gradient if self.op is None else gradient
+            if not create_graph and not mode.anomaly:
+                _backward_fast(order)
+                return
+            # The general walk returns each node's gradient; store them as the fast pass does.
+            with enable_grad() if create_graph else _nothing():
+                grads = chain_rule(order, {self: self.grad}, create_graph=create_graph)
+            for node in order:
+                total = grads.get(node, 0.0)
+                if node.op is None and node is not self:
+                    total = node.grad + total  # leaves accumulate across passes
+                if create_graph and not isinstance(total, Value):
+                    total = Value(total)  # a constant gradient is a constant leaf
+                node.grad = total
 
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(child) for each child, at the numbers recorded in the graph (``()`` for a
@@ -277,14 +291,22 @@ def _binary(op: Op, a: Operand, b: Operand) -> Value:
     return Value(op.forward(a.data, b.data), None, op, a, b)
 
 
-def _record_in_mode(data: float, op: Op, left: Value, right: Value | None) -> Value:
-    """``_unary``/``_binary`` while some thread is in no_grad() or detect_anomaly()."""
+def _record_in_mode(
+    data: float, op: Op, left: Value | None, right: Value | tuple[Value, ...] | None
+) -> Value:
+    """Record a node while some thread is in no_grad() or detect_anomaly()."""
     if mode.anomaly and not _isfinite(data):
-        inputs = [left.data] if right is None else [left.data, right.data]
-        raise AnomalyError(op.label, inputs, "forward", data)
+        inputs = _inputs(left, right)
+        raise AnomalyError(op.label, [x.data for x in inputs], "forward", data)
     if mode.grad_enabled:
         return Value(data, None, op, left, right)
     return Value(data)
+
+
+def _inputs(left: Value | None, right: Value | tuple[Value, ...] | None) -> tuple[Value, ...]:
+    if left is None:
+        return () if right is None else right  # type: ignore[return-value]
+    return (left,) if right is None else (left, right)  # type: ignore[return-value]
 
 
 def _constant(x: object) -> Value:
@@ -297,15 +319,30 @@ def apply(op: Op, *inputs: Operand) -> Value:
     """``op(*inputs)`` as a new node of the graph. Numbers become constant leaves.
 
     This is how every named op is applied, and how a user applies an op of their own (an ``Op``
-    built like those in ``microgradx.ops``).
+    built like those in ``microgradx.ops``); given a forward-mode ``Dual``, the Dual applies it.
+    An op of three or more inputs (``arity`` 3 or more,
+    or ``None`` for any number) keeps them all in one tuple.
     """
-    if len(inputs) != op.arity:
+    if not isinstance(op, Op):
+        raise TypeError(f"op must be an Op (see microgradx.ops), got {type(op).__name__}")
+    if op.arity is not None and len(inputs) != op.arity:
         raise TypeError(f"op {op.name!r} takes {op.arity} input(s), got {len(inputs)}")
+    if not inputs:
+        raise TypeError(f"op {op.name!r} needs at least one input")
     if op.param_name is not None and op.param is None:
         raise TypeError(f"op {op.name!r} needs a parameter: use op.bind({op.param_name})")
-    if op.arity == 1:
+    other = _other_number_type(*inputs)
+    if other is not None:  # a Dual (forward mode) applies the op itself
+        return other.apply_op(op, *inputs)  # type: ignore[no-any-return]
+    if len(inputs) == 1:
         return _unary(op, _constant(inputs[0]))
-    return _binary(op, *inputs)
+    if len(inputs) == 2:
+        return _binary(op, *inputs)
+    values = tuple(_constant(x) for x in inputs)
+    data = op.forward(*[x.data for x in values])
+    if IN_USE[0]:
+        return _record_in_mode(data, op, None, values)
+    return Value(data, None, op, None, values)
 
 
 def maximum(a: Operand, b: Operand) -> Value:
@@ -358,13 +395,23 @@ def topological_order(root: Value) -> list[Value]:
             stack.append(node)  # come back to it once its inputs are placed
             inputs_done.append(True)
             left, right = node._left, node._right  # the input slots (faster than .children)
-            if left is not None and left not in visited:
+            if left is None:
+                if right is not None:  # an op of three or more inputs: all of them in a tuple
+                    for child in right:  # type: ignore[union-attr]
+                        if child not in visited:
+                            stack.append(child)
+                            inputs_done.append(False)
+                continue
+            if left not in visited:
                 stack.append(left)
                 inputs_done.append(False)
             if right is not None and right not in visited:
-                stack.append(right)
+                stack.append(right)  # type: ignore[arg-type]
                 inputs_done.append(False)
     return order
+
+
+_backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
 
 
 def _backward_fast(order: list[Value]) -> None:
@@ -372,6 +419,8 @@ def _backward_fast(order: list[Value]) -> None:
 
     A zero upstream gradient contributes exactly 0 (as in PyTorch), even where the local
     derivative is infinite (log at 0): 0 * inf would otherwise put a NaN into every gradient below.
+    This is ``chain_rule`` for floats, with the gradients kept on the nodes and the two commonest
+    ops inlined: it is the loop every training step runs.
     """
     for node in order:
         op = node.op
@@ -381,31 +430,46 @@ def _backward_fast(order: list[Value]) -> None:
         if upstream == 0.0:
             continue
         a, b = node._left, node._right
-        assert a is not None  # a node made by an op has at least one input
         if b is None:  # a unary op: child.grad += upstream * local_grad
-            a.grad += upstream * op.local_grads(a.data, node.data)[0]
+            a.grad += upstream * op.local_grads(a.data, node.data)[0]  # type: ignore[union-attr]
         elif op is ADD:  # fast paths for the two commonest ops: same math as their table entries
-            a.grad += upstream
-            b.grad += upstream
+            a.grad += upstream  # type: ignore[union-attr]
+            b.grad += upstream  # type: ignore[union-attr]
         elif op is MUL:
-            a.grad += upstream * b.data
-            b.grad += upstream * a.data
+            a.grad += upstream * b.data  # type: ignore[union-attr]
+            b.grad += upstream * a.data  # type: ignore[union-attr]
         else:
-            local_a, local_b = op.local_grads(a.data, b.data, node.data)
-            a.grad += upstream * local_a
-            b.grad += upstream * local_b
+            children = node.children
+            local = op.local_grads(*[c.data for c in children], node.data)
+            for child, local_grad in zip(children, local):
+                child.grad += upstream * local_grad
 
 
-def _backward(order: list[Value], *, check: bool, create_graph: bool) -> None:
-    """The same pass, spelled out: with ``check`` (anomaly mode) each contribution is checked as
-    it is made; with ``create_graph`` the rules run on Values, so the gradients are graphs too."""
+def chain_rule(
+    order: list[Value],
+    grads: dict[Value, Any],
+    *,
+    create_graph: bool = False,
+) -> dict[Value, Any]:
+    """The chain rule over ``order`` (outputs first), with the gradients kept in ``grads``.
+
+    ``grads`` starts with the gradient of each output (its seed) and ends with d(output)/d(node)
+    for every node reached: ``grads[child] += grads[node] * local_grad`` at each node. Nothing is
+    written on the nodes themselves, so a call never disturbs another's ``.grad`` (this is what
+    ``grad`` and ``microgradx.functional`` use, and ``backward`` when it needs more than floats).
+
+    With ``create_graph`` the local derivatives are computed on Values, so the gradients are
+    graphs that can be differentiated again. In ``detect_anomaly()`` mode each contribution is
+    checked as it is made.
+    """
+    check = mode.anomaly
     for node in order:
         op = node.op
         if op is None:
             continue
-        upstream = node.grad
-        if type(upstream) is float and upstream == 0.0:
-            continue  # contributes exactly 0 (see _backward_fast)
+        upstream = grads.get(node)
+        if upstream is None or (type(upstream) is float and upstream == 0.0):
+            continue  # not reached, or a zero upstream: contributes exactly 0 (see _backward_fast)
         children = node.children
         if create_graph:
             local_grads = op.local_grads(*children, node)
@@ -417,7 +481,99 @@ def _backward(order: list[Value], *, check: bool, create_graph: bool) -> None:
                 detail = f"d/d(input {i}) = {local!r}, upstream gradient {upstream!r}"
                 inputs = [c.data for c in children]
                 raise AnomalyError(op.label, inputs, "backward", contribution, detail)
-            child.grad = child.grad + contribution
+            before = grads.get(child)
+            grads[child] = contribution if before is None else before + contribution
+    return grads
+
+
+def grad(
+    outputs: Value | Sequence[Value],
+    inputs: Value | Sequence[Value],
+    grad_outputs: Operand | Sequence[Operand] | None = None,
+    *,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Any, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned, not stored (as
+    ``torch.autograd.grad``, with its arguments in its order).
+
+    Returns a tuple with d(sum_k grad_outputs[k] * outputs[k]) / d(inputs[i]) for each input:
+    floats, or Values with ``create_graph=True`` (then they can be differentiated again). No
+    ``.grad`` anywhere is read or written, so a call inside a function being differentiated
+    never disturbs the outer call's gradients. ``grad_outputs``: the seed of each output
+    (default 1). An input the outputs do not depend on raises ``ValueError``, unless
+    ``allow_unused=True`` (its gradient is then ``None``) or ``materialize_grads=True`` (0.0).
+    ``retain_graph`` is accepted for PyTorch's sake: graphs here are always kept.
+    """
+    outs = _value_list(outputs, "outputs")
+    ins = _value_list(inputs, "inputs")
+    if grad_outputs is None:
+        seeds: list[Any] = [1.0] * len(outs)
+    else:
+        given = grad_outputs if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
+        if len(given) != len(outs):
+            raise ValueError(f"grad_outputs has {len(given)} entries for {len(outs)} outputs")
+        seeds = [g if isinstance(g, Value) else real(g, "grad_outputs") for g in given]
+    grads: dict[Value, Any] = {}
+    for out, seed in zip(outs, seeds):
+        grads[out] = seed if out not in grads else grads[out] + seed
+    order = _order_of(outs)
+    if create_graph:
+        with enable_grad():
+            chain_rule(order, grads, create_graph=True)
+    else:
+        chain_rule(order, grads)
+    results: list[Any] = []
+    for k, x in enumerate(ins):
+        g = grads.get(x)
+        if g is None:
+            if materialize_grads:
+                g = 0.0
+            elif not allow_unused:
+                raise ValueError(
+                    f"inputs[{k}] is not used to compute the outputs: its gradient is undefined"
+                    " (allow_unused=True gives None, materialize_grads=True gives 0.0)"
+                )
+        if create_graph and g is not None and not isinstance(g, Value):
+            g = Value(g)
+        elif not create_graph and isinstance(g, Value):
+            g = g.data
+        results.append(g)
+    return tuple(results)
+
+
+def _value_list(x: Value | Sequence[Value], name: str) -> list[Value]:
+    items = [x] if isinstance(x, Value) else x
+    if not isinstance(items, (list, tuple)) or not items:
+        raise TypeError(f"{name} must be a Value or a non-empty list of Values, got {x!r:.60}")
+    for k, item in enumerate(items):
+        if not isinstance(item, Value):
+            raise TypeError(f"{name}[{k}] must be a Value, got {type(item).__name__}")
+    return list(items)
+
+
+def _order_of(outputs: list[Value]) -> list[Value]:
+    """Every node the outputs depend on, outputs first (reverse topological order)."""
+    if len(outputs) == 1:
+        order = topological_order(outputs[0])
+    else:
+        # One order for several outputs: sort the union under a common root-less walk.
+        seen: set[Value] = set()
+        order = []
+        for out in outputs:
+            for node in topological_order(out):
+                if node not in seen:
+                    seen.add(node)
+                    order.append(node)
+    order.reverse()
+    return order
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def zero_grad(values: Iterable[Value]) -> None:

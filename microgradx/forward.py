@@ -9,10 +9,22 @@ One forward pass gives the derivative of *every* output along *one* input direct
 vector product), where one reverse pass gives the gradient of *one* output with respect to *every*
 input. So forward mode suits few inputs and many outputs (sensitivity analysis), reverse mode the
 opposite (training: one loss, many weights).
+
+**Nested derivatives.** Each ``jvp``/``derivative`` call gives its perturbation its own ``tag``
+(a number that grows with every call, so an inner call's tag is larger than the outer one's). A
+Dual's primal and tangent may themselves be Duals of smaller tags: that is how a derivative of a
+derivative is carried. Ops combine Duals of different tags by treating the smaller-tagged one as
+a constant of the larger tag, so the perturbations of two nested calls are never confused::
+
+    derivative(lambda x: x * derivative(lambda y: x + y, 1.0), 1.0)   # 1.0, not 2.0
+
+(Siskind and Pearlmutter, "Perturbation confusion and referential transparency", 2005; JAX
+keeps its interpreters apart by levels the same way.)
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
@@ -24,6 +36,7 @@ from microgradx.ops import Op
 DualOperand = Union["Dual", float, int]
 
 _counter: list[int] | None = None  # set by count_ops()
+_tags = itertools.count(1)  # tag 0 is for Duals a user makes by hand; each jvp takes the next
 
 
 @contextmanager
@@ -38,28 +51,53 @@ def count_ops() -> Iterator[list[int]]:
 
 
 class Dual:
-    """A value and its tangent: ``Dual(x, 1.0)`` seeds the derivative with respect to x."""
+    """A value and its tangent: ``Dual(x, 1.0)`` seeds the derivative with respect to x.
 
-    __slots__ = ("primal", "tangent")
+    ``tag`` names the perturbation the tangent belongs to (``jvp`` picks a fresh one; Duals made
+    by hand share tag 0). ``primal`` and ``tangent`` are numbers, or Duals of a smaller tag when
+    derivatives are nested.
+    """
 
-    def __init__(self, primal: float, tangent: float = 0.0) -> None:
-        self.primal = real(primal, "Dual primal")
-        self.tangent = real(tangent, "Dual tangent")
+    __slots__ = ("primal", "tag", "tangent")
+
+    primal: Any  # float, or a Dual of a smaller tag
+    tangent: Any  # float, or a Dual of a smaller tag
+    tag: int
+
+    def __init__(self, primal: DualOperand, tangent: DualOperand = 0.0, tag: int = 0) -> None:
+        if type(tag) is not int or tag < 0:
+            raise TypeError(f"Dual tag must be an int >= 0, got {tag!r}")
+        self.primal = _part(primal, "Dual primal", tag)
+        self.tangent = _part(tangent, "Dual tangent", tag)
+        self.tag = tag
 
     @classmethod
     def apply_op(cls, op: Op, *inputs: DualOperand) -> Dual:
-        """``op`` on duals: the primal by the op's float rule, the tangent by its local grads."""
-        duals = [x if isinstance(x, Dual) else Dual(real(x, "operand")) for x in inputs]
-        primals = [d.primal for d in duals]
-        out = op.forward(*primals)
+        """``op`` on duals: the primal by the op's rule, the tangent by its local derivatives.
+
+        The inputs carrying the largest tag are differentiated; every other input (a number, or a
+        Dual of a smaller tag, which belongs to an enclosing derivative) is a constant here.
+        """
+        tag = max(x.tag for x in inputs if isinstance(x, Dual))
+        primals: list[Any] = []
+        tangents: list[Any] = []
+        for x in inputs:
+            if isinstance(x, Dual) and x.tag == tag:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+            else:
+                primals.append(x if isinstance(x, Dual) else real(x, "operand"))
+                tangents.append(0.0)
+        out = _evaluate(op, primals)
         local_grads = op.local_grads(*primals, out)
-        tangent = 0.0
-        for g, d in zip(local_grads, duals):
-            if d.tangent != 0.0:  # 0 * inf would be nan; an input that does not move adds 0
-                tangent += float(g) * d.tangent
+        tangent: Any = 0.0
+        for g, t in zip(local_grads, tangents):
+            if type(t) is float and t == 0.0:
+                continue  # an input that does not move adds 0 (not 0 * inf = nan)
+            tangent = tangent + (g if isinstance(g, Dual) else float(g)) * t
         if _counter is not None:
             _counter[0] += 1
-        return cls(out, tangent)
+        return cls(out, tangent, tag)
 
     # x ** p dispatches on the exponent's type (two ops), so it is written out; every other
     # operator and method is generated from the op table below.
@@ -75,10 +113,31 @@ class Dual:
         return self
 
     def __float__(self) -> float:
-        return self.primal
+        """The innermost number (a nested Dual's primal's primal ...)."""
+        return float(self.primal)
 
     def __repr__(self) -> str:
-        return f"Dual(primal={self.primal!r}, tangent={self.tangent!r})"
+        tag = f", tag={self.tag}" if self.tag else ""
+        return f"Dual(primal={self.primal!r}, tangent={self.tangent!r}{tag})"
+
+
+def _part(x: Any, name: str, tag: int) -> Any:
+    """A primal or tangent: a number, or a Dual of a smaller tag (an enclosing derivative)."""
+    if isinstance(x, Dual):
+        if x.tag >= tag:
+            raise ValueError(
+                f"{name} is a Dual of tag {x.tag}: the parts of a Dual of tag {tag} may only be"
+                " Duals of smaller tags (enclosing derivatives)"
+            )
+        return x
+    return real(x, name)
+
+
+def _evaluate(op: Op, primals: list[Any]) -> Any:
+    """The op's value: its float rule on numbers, or the op on Duals of smaller tags."""
+    if any(isinstance(p, Dual) for p in primals):
+        return Dual.apply_op(op, *primals)
+    return op.forward(*primals)
 
 
 def _method(op: Op) -> Callable[..., Dual]:
@@ -107,28 +166,40 @@ for _op in ops.OPS.values():
     _generated.__name__ = _op.method
     _generated.__doc__ = f"{_op.math}, with its tangent: {_op.derivative}"
     setattr(Dual, _op.method, _generated)
-    if _op.arity == 2:  # __add__ -> __radd__
+    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__
         setattr(Dual, "__r" + _op.method[2:], _reflected(_op))
 
 
-def jvp(
-    f: Callable[..., Any], primals: Sequence[float], tangents: Sequence[float]
-) -> tuple[float, float]:
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Forward mode: ``(f(x), J_f(x) . v)`` for x = ``primals``, v = ``tangents``, in one pass.
 
     ``f`` is written as for Values (operators, ``x.tanh()``, ``microgradx.maximum``) and returns
-    one result. With v = e_i (1 in place i, 0 elsewhere) the result is df/dx_i.
+    one result. With v = e_i (1 in place i, 0 elsewhere) the result is df/dx_i. Calls nest: inside
+    ``f``, another ``jvp`` or ``derivative`` (even of a function that uses this call's inputs)
+    differentiates only its own inputs, and its result is differentiated by this call. Called
+    at the top level, both results are floats; nested, they may be Duals of the enclosing calls.
     """
+    if isinstance(primals, (str, bytes)) or not isinstance(primals, Sequence):
+        raise TypeError(f"primals must be a list of numbers, got {type(primals).__name__}")
+    if isinstance(tangents, (str, bytes)) or not isinstance(tangents, Sequence):
+        raise TypeError(f"tangents must be a list of numbers, got {type(tangents).__name__}")
     if len(primals) != len(tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
-    out = f(*[Dual(x, t) for x, t in zip(primals, tangents)])
-    if not isinstance(out, Dual):
-        raise TypeError(
-            f"f must return a Dual (computed from its inputs), got {type(out).__name__}"
-        )
-    return out.primal, out.tangent
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    tag = next(_tags)
+    out = f(*[Dual(x, t, tag) for x, t in zip(primals, tangents)])
+    if isinstance(out, Dual) and out.tag == tag:
+        return out.primal, out.tangent
+    if isinstance(out, Dual) or _is_number(out):
+        return out, 0.0  # f's result does not move with this call's inputs: its tangent is 0
+    raise TypeError(f"f must return a number computed from its inputs, got {type(out).__name__}")
 
 
-def derivative(f: Callable[..., Any], x: float) -> float:
-    """df/dx of a one-input function, by one forward pass."""
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def derivative(f: Callable[..., Any], x: Any) -> Any:
+    """df/dx of a one-input function, by one forward pass (nests: see ``jvp``)."""
     return jvp(f, [x], [1.0])[1]

@@ -1,84 +1,244 @@
 """Derivatives as functions: ``grad``, ``value_and_grad``, ``hessian``, ``hvp``; and the chain
 rule spelled out as a sum over paths (``chain_rule_paths``).
 
-Each helper takes ``f``, a function of Values returning one Value, and numbers to evaluate at.
-Second derivatives differentiate the first ones: ``backward(create_graph=True)`` leaves every
-gradient as a Value whose own graph can be run backward again.
+``grad`` and ``value_and_grad`` follow ``torch.func`` (and JAX): ``grad(f)`` is a new function
+with f's arguments that returns df/d(argument ``argnums``). An argument is a number, a Value, or a
+list of them (then f receives a list of Values and the gradient is a list). ``hessian`` and
+``hvp`` follow ``torch.autograd.functional``: ``f`` takes one Value per input.
+
+They compose to any order and nest: ``grad(grad(f))`` is the second derivative, exactly, and a
+``grad`` called inside a function that another ``grad`` is differentiating differentiates only its
+own arguments, while the outer call differentiates through it. None of them reads or writes any
+Value's ``.grad`` (they use ``microgradx.engine.grad``, which returns gradients instead of storing
+them), so an inner call never touches an outer call's leaves.
+
+Called at the top level they return floats. Called inside another of these functions (nested),
+they return Values, which the enclosing call differentiates.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from microgradx.engine import Value, topological_order, zero_grad
+from microgradx.checks import describe, real
+from microgradx.engine import Value, topological_order
+from microgradx.engine import grad as gradients
 
-Function = Callable[..., Value]
-
-
-def _leaves(xs: Sequence[float], name: str) -> list[Value]:
-    if isinstance(xs, (int, float, Value)):
-        raise TypeError(f"{name} must be a list of numbers, got {type(xs).__name__}")
-    return [Value(x.data if isinstance(x, Value) else x, label=f"x{i}") for i, x in enumerate(xs)]
+Function = Callable[..., Any]
 
 
-def _call(f: Function, leaves: list[Value]) -> Value:
-    out = f(*leaves)
+class _Depth(threading.local):
+    value = 0  # how many of this module's calls are running f in this thread
+
+
+_depth = _Depth()
+
+
+def _leaf(x: Any, name: str) -> Value:
+    """This call's own input for ``x``: a new node the walk can tell apart from everything else.
+
+    A number becomes a new leaf. A Value (an enclosing call's input, or a user's) becomes
+    ``x * 1.0``: a new node that still depends on ``x``, so an enclosing call can differentiate
+    through this one (``* 1.0`` is exact for every float, -0.0, inf and NaN included).
+    """
+    if isinstance(x, Value):
+        return x * 1.0
+    return Value(real(x, name))
+
+
+def _arguments(x: Any, name: str) -> Any:
+    """A number or Value -> one leaf; a list or tuple of them -> a list of leaves."""
+    if isinstance(x, (list, tuple)):
+        return [_leaf(v, f"{name}[{i}]") for i, v in enumerate(x)]
+    return _leaf(x, name)
+
+
+def _flat(x: Any) -> list[Value]:
+    return list(x) if isinstance(x, list) else [x]
+
+
+def _argnums(argnums: Any, count: int) -> tuple[int, ...]:
+    numbers = argnums if isinstance(argnums, tuple) else (argnums,)
+    for k in numbers:
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"argnums must be an int or a tuple of ints, got {describe(argnums)}")
+        if not -count <= k < count:
+            raise ValueError(f"argnums {k} is out of range for a function of {count} arguments")
+    return tuple(k % count for k in numbers)
+
+
+def _check_call(f: Function, args: tuple[Any, ...]) -> None:
+    """A clear message for the old calling convention ``grad(f)([x, y])`` with f(x, y)."""
+    if len(args) != 1 or not isinstance(args[0], (list, tuple)):
+        return
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):
+        return  # a builtin or an object without a signature: let the call speak for itself
+    try:
+        signature.bind(*args)
+        return
+    except TypeError:
+        pass
+    try:
+        signature.bind(*args[0])
+    except TypeError:
+        return
+    n = len(args[0])
+    raise TypeError(
+        f"grad(f) passes its arguments to f as they are, like torch.func.grad: f takes {n}"
+        f" arguments but was given one list. Call grad(f, argnums=tuple(range({n})))(*xs),"
+        " or write f to take one list"
+    )
+
+
+def _result(x: Any, nested: bool) -> Any:
+    """Floats at the top level; Values (to be differentiated again) when nested."""
+    if nested:
+        return x
+    if isinstance(x, list):
+        return [_result(v, nested) for v in x]
+    return x.data if isinstance(x, Value) else float(x)
+
+
+def _differentiate(
+    func: Function, args: tuple[Any, ...], argnums: Any, has_aux: bool
+) -> tuple[Any, Any, Any]:
+    """(value, gradient, aux) of ``func`` at ``args`` with respect to ``args[argnums]``."""
+    if not callable(func):
+        raise TypeError(f"func must be callable, got {describe(func)}")
+    if not args:
+        raise TypeError("the differentiated function needs at least one argument")
+    _check_call(func, args)
+    chosen = _argnums(argnums, len(args))
+    nested = _depth.value > 0
+    call_args = list(args)
+    for k in chosen:
+        call_args[k] = _arguments(args[k], f"argument {k}")
+    _depth.value += 1
+    try:
+        result = func(*call_args)
+    finally:
+        _depth.value -= 1
+    aux = None
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError("with has_aux=True, func must return a pair (output, aux)")
+        result, aux = result
+    if isinstance(result, Value):
+        leaves = [leaf for k in chosen for leaf in _flat(call_args[k])]
+        found = gradients(result, leaves, create_graph=nested, materialize_grads=True)
+    elif isinstance(result, (int, float)) and not isinstance(result, bool):
+        found = (0.0,) * sum(len(_flat(call_args[k])) for k in chosen)  # a constant function
+    else:
+        raise TypeError(f"func must return one Value (a scalar), got {describe(result)}")
+    per_argument = []
+    position = 0
+    for k in chosen:
+        size = len(_flat(call_args[k]))
+        part = list(found[position : position + size])
+        position += size
+        per_argument.append(part if isinstance(call_args[k], list) else part[0])
+    gradient = per_argument[0] if not isinstance(argnums, tuple) else tuple(per_argument)
+    return _result(result, nested), _map(gradient, nested), aux
+
+
+def _map(gradient: Any, nested: bool) -> Any:
+    if isinstance(gradient, tuple):
+        return tuple(_result(g, nested) for g in gradient)
+    return _result(gradient, nested)
+
+
+def grad(func: Function, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Function:
+    """``grad(f)(*args)`` is df/d(args[argnums]) (as ``torch.func.grad``, same arguments).
+
+    ``argnums`` an int gives one gradient (a number, or a list for a list argument); a tuple
+    gives a tuple of them. With ``has_aux=True``, f returns ``(output, aux)`` and the result is
+    ``(gradient, aux)``. ``f`` must return one Value (a scalar) or a number (gradient 0).
+
+    >>> grad(lambda x: x * x * x)(2.0)
+    12.0
+    >>> grad(grad(lambda x: x * x * x))(2.0)
+    12.0
+    """
+
+    def gradient_of(*args: Any) -> Any:
+        _, gradient, aux = _differentiate(func, args, argnums, has_aux)
+        return (gradient, aux) if has_aux else gradient
+
+    return gradient_of
+
+
+def value_and_grad(
+    func: Function, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+) -> Function:
+    """``value_and_grad(f)(*args)`` is ``(f(*args), grad(f)(*args))`` from one reverse pass (as
+    ``torch.func.value_and_grad``); with ``has_aux``, ``((value, aux), gradient)``."""
+
+    def value_and_gradient(*args: Any) -> Any:
+        value, gradient, aux = _differentiate(func, args, argnums, has_aux)
+        return ((value, aux), gradient) if has_aux else (value, gradient)
+
+    return value_and_gradient
+
+
+def _inputs(func: Function, inputs: Sequence[Any], name: str) -> tuple[list[Value], Value, bool]:
+    """The leaves for ``inputs``, ``func``'s output on them, and whether this call is nested."""
+    if not callable(func):
+        raise TypeError(f"func must be callable, got {describe(func)}")
+    if isinstance(inputs, (int, float, Value, str)) or not isinstance(inputs, Sequence):
+        raise TypeError(f"{name} must be a list of numbers, got {describe(inputs)}")
+    if not inputs:
+        raise ValueError(f"{name} must not be empty")
+    leaves = [_leaf(x, f"{name}[{i}]") for i, x in enumerate(inputs)]
+    nested = _depth.value > 0
+    _depth.value += 1
+    try:
+        out = func(*leaves)
+    finally:
+        _depth.value -= 1
     if not isinstance(out, Value):
-        raise TypeError(f"f must return a Value, got {type(out).__name__}")
-    return out
+        raise TypeError(f"func must return one Value, got {describe(out)}")
+    return leaves, out, nested
 
 
-def value_and_grad(f: Function) -> Callable[[Sequence[float]], tuple[float, list[float]]]:
-    """``value_and_grad(f)(xs)`` is ``(f(xs), [df/dx_1, ..., df/dx_n])``: one reverse pass."""
+def hessian(func: Function, inputs: Sequence[Any]) -> list[list[Any]]:
+    """The matrix of second derivatives H_ij = d^2 f / dx_i dx_j at ``inputs`` (as
+    ``torch.autograd.functional.hessian``, with ``func`` taking one Value per input).
 
-    def evaluate(xs: Sequence[float]) -> tuple[float, list[float]]:
-        leaves = _leaves(xs, "xs")
-        out = _call(f, leaves)
-        out.backward()
-        return out.data, [float(x.grad) for x in leaves]
-
-    return evaluate
-
-
-def grad(f: Function) -> Callable[[Sequence[float]], list[float]]:
-    """``grad(f)(xs)`` is the gradient of f at xs."""
-    evaluate = value_and_grad(f)
-    return lambda xs: evaluate(xs)[1]
-
-
-def _first_derivatives(f: Function, xs: Sequence[float]) -> tuple[list[Value], list[Value]]:
-    """The inputs and df/dx_i as Values that can be differentiated again."""
-    leaves = _leaves(xs, "xs")
-    _call(f, leaves).backward(create_graph=True)
-    firsts = [x.grad if isinstance(x.grad, Value) else Value(x.grad) for x in leaves]
-    zero_grad(leaves)  # also breaks the cycle x -> x.grad -> ... -> x
-    return leaves, firsts
-
-
-def hessian(f: Function, xs: Sequence[float]) -> list[list[float]]:
-    """The matrix of second derivatives H_ij = d^2 f / dx_i dx_j (one reverse pass per row, so
-    meant for small inputs)."""
-    leaves, firsts = _first_derivatives(f, xs)
+    Reverse over reverse: the first derivatives are computed as graphs, then each is
+    differentiated once more (one pass per row, so meant for small inputs).
+    """
+    leaves, out, nested = _inputs(func, inputs, "inputs")
+    firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
     rows = []
     for first in firsts:
-        zero_grad(leaves)
-        first.backward()
-        rows.append([float(x.grad) for x in leaves])
+        row = gradients(first, leaves, create_graph=nested, materialize_grads=True)
+        rows.append([_result(h, nested) for h in row])
     return rows
 
 
-def hvp(f: Function, xs: Sequence[float], v: Sequence[float]) -> list[float]:
-    """The Hessian-vector product H v, without forming H: differentiate (grad f . v) once more."""
-    if len(v) != len(xs):
-        raise ValueError(f"v has {len(v)} entries but xs has {len(xs)}")
-    leaves, firsts = _first_derivatives(f, xs)
-    total = Value(0.0)
+def hvp(func: Function, inputs: Sequence[Any], v: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """``(func(inputs), H v)``: the Hessian-vector product without forming H (as
+    ``torch.autograd.functional.hvp``): differentiate (grad f . v) once more."""
+    if isinstance(v, (int, float, Value, str)) or not isinstance(v, Sequence):
+        raise TypeError(f"v must be a list of numbers, got {describe(v)}")
+    if len(v) != len(inputs):
+        raise ValueError(f"v has {len(v)} entries but inputs has {len(inputs)}")
+    leaves, out, nested = _inputs(func, inputs, "inputs")
+    firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
+    total: Any = 0.0
     for first, vi in zip(firsts, v):
-        total = total + first * vi
-    total.backward()
-    return [float(x.grad) for x in leaves]
+        total = total + first * (vi if isinstance(vi, Value) else real(vi, "v"))
+    if not isinstance(total, Value):
+        return _result(out, nested), [0.0] * len(leaves)
+    products = gradients(total, leaves, create_graph=nested, materialize_grads=True)
+    return _result(out, nested), [_result(p, nested) for p in products]
 
 
 # ---- the chain rule as a sum over paths ---------------------------------------------------------
@@ -101,18 +261,26 @@ class Path:
         return f"{names}: {factors} = {self.product:.6g}"
 
 
-def _paths_from(output: Value, input: Value) -> dict[Value, int]:
+def _check_values(output: Any, input: Any) -> None:
+    if not isinstance(output, Value):
+        raise TypeError(f"output must be a Value, got {describe(output)}")
+    if not isinstance(input, Value):
+        raise TypeError(f"input must be a Value, got {describe(input)}")
+
+
+def _paths_from(order: list[Value], input: Value) -> dict[Value, int]:
     """For each node, how many paths lead from ``input`` to it (dynamic programming in
     topological order, so counting is cheap even when the count is astronomical)."""
     paths: dict[Value, int] = {}
-    for node in topological_order(output):
+    for node in order:
         paths[node] = 1 if node is input else sum(paths[c] for c in node.children)
     return paths
 
 
 def count_paths(output: Value, input: Value) -> int:
     """How many distinct paths lead from ``input`` to ``output`` (``a + a`` counts two)."""
-    return _paths_from(output, input)[output]
+    _check_values(output, input)
+    return _paths_from(topological_order(output), input)[output]
 
 
 def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[Path]:
@@ -121,8 +289,14 @@ def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[P
     Their sum is d(output)/d(input): the chain rule for graphs. The number of paths can grow
     exponentially with depth (a chain of k ``y = y * y`` steps has 2^k), which is exactly the work
     backpropagation avoids by summing at each node once; above ``limit`` paths this refuses.
+    The work is proportional to the total length of the paths listed (a depth-first walk that
+    extends and shortens one current path, instead of copying it at every step).
     """
-    paths = _paths_from(output, input)
+    _check_values(output, input)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an int >= 1, got {describe(limit)}")
+    order = topological_order(output)
+    paths = _paths_from(order, input)
     total = paths[output]
     if total > limit:
         raise ValueError(
@@ -130,18 +304,34 @@ def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[P
             "enumerating them grows exponentially with depth, which is the work backpropagation "
             "avoids by adding up each node's gradient once. Use backward() instead."
         )
-    local = {
-        node: list(node.local_grads()) for node in topological_order(output) if node.op is not None
-    }
+    local = {node: node.local_grads() for node in order if node.op is not None and paths[node]}
     found: list[Path] = []
-    # Depth-first from the output down to the input, with an explicit stack.
-    stack: list[tuple[Value, tuple[Value, ...], tuple[float, ...]]] = [(output, (output,), ())]
-    while stack:
-        node, nodes, factors = stack.pop()
+    # The current path, output first, as parallel lists; next_child[k] is which input of
+    # nodes[k] to try next. Only inputs with a path to ``input`` are followed.
+    nodes: list[Value] = [output]
+    factors: list[float] = []
+    next_child = [0]
+    while nodes:
+        node = nodes[-1]
         if node is input:
             found.append(Path(tuple(reversed(nodes)), tuple(reversed(factors))))
+            next_child.pop()
+            nodes.pop()
+            if factors:
+                factors.pop()
             continue
-        for k, child in enumerate(node.children):
-            if paths[child]:  # only towards the input
-                stack.append((child, (*nodes, child), (*factors, local[node][k])))
+        children = node.children
+        k = next_child[-1]
+        while k < len(children) and not paths[children[k]]:
+            k += 1
+        if k == len(children):  # every input tried: step back
+            next_child.pop()
+            nodes.pop()
+            if factors:
+                factors.pop()
+            continue
+        next_child[-1] = k + 1
+        nodes.append(children[k])
+        factors.append(local[node][k])
+        next_child.append(0)
     return found

@@ -169,7 +169,7 @@ class Op:
 
     name: str
     symbol: str  # drawn on op nodes; "{p}" is replaced by a family's parameter
-    arity: int
+    arity: int | None  # how many inputs; None: any number from 1 up (logsumexp of a list)
     forward: Callable[..., float]
     local_grads: Callable[..., tuple[Any, ...]]
     math: str  # the function, as a learner would write it
@@ -187,9 +187,10 @@ class Op:
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if self.arity not in (1, 2):
-            # The engine keeps a node's inputs in two slots; compose larger ops from these.
-            raise ValueError(f"op {self.name!r}: arity must be 1 or 2, got {self.arity!r}")
+        if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
+            raise ValueError(
+                f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
+            )
 
     @property
     def label(self) -> str:
@@ -199,15 +200,21 @@ class Op:
         return self.symbol.replace("{p}", f"{self.param:g}")
 
     def bind(self, param: float) -> Op:
-        """The member of this family for one parameter value (cached, so graph nodes share it)."""
-        op = self._bound.get(param)
-        if op is not None:
-            return op
+        """The member of this family for one parameter value (cached, so graph nodes share it).
+
+        The cache is keyed by the number, and ``-0.0 == 0.0`` (with the same hash), so a zero is
+        never cached: ``0.0 ** x`` and ``(-0.0) ** x`` are different ops (+inf and -inf at
+        x = -1), and a cached one would answer for the other. NaN is never found again in a
+        dict, so it is not cached either.
+        """
         if self.param_name is None:
             raise TypeError(f"op {self.name!r} takes no parameter")
         if self.param is not None:
             raise TypeError(f"op {self.name!r} already has {self.param_name}={self.param:g}")
         param = real(param, self.param_name)
+        op = self._bound.get(param)
+        if op is not None:
+            return op
         # The family's rules take the parameter first; partial fixes it once per parameter value.
         op = replace(
             self,
@@ -218,7 +225,8 @@ class Op:
             param=param,
             _bound={},
         )
-        if len(self._bound) < 1024:  # bounded: a loop over many exponents must not leak memory
+        cacheable = param != 0 and param == param
+        if cacheable and len(self._bound) < 1024:  # bounded: many exponents must not leak memory
             self._bound[param] = op
         return op
 

@@ -158,7 +158,8 @@ def op_inputs(
 ) -> st.SearchStrategy[list[float]]:
     """Inputs for one op (bound, for a family) that are inside its well-conditioned region."""
     finite = st.floats(-input_range, input_range, allow_nan=False, allow_infinity=False)
-    return st.lists(finite, min_size=op.arity, max_size=op.arity).filter(
+    size = op.arity if op.arity is not None else 3  # an op of any number of inputs: three
+    return st.lists(finite, min_size=size, max_size=size).filter(
         lambda xs: well_conditioned(
             op, xs, min_kink_distance=min_kink_distance, max_magnitude=max_magnitude
         )

@@ -500,3 +500,69 @@ def test_every_real_number_type_is_accepted():
         Value("1.0")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="gradient must be a real number, got complex"):
         Value(1.0).backward(1j)  # type: ignore[arg-type]
+
+
+# ---- ops of three or more inputs, signed zeros, set-to-None --------------------------------------
+
+
+def _weighted_sum_op():
+    from microgradx.ops import Op
+
+    return Op(
+        name="weighted_sum3",
+        symbol="ws3",
+        arity=3,
+        forward=lambda a, b, c: a + 2 * b + 3 * c * c,
+        local_grads=lambda a, b, c, out: (1.0, 2.0, 6 * c),
+        math="a + 2b + 3c^2",
+        derivative="d/da = 1, d/db = 2, d/dc = 6c",
+    )
+
+
+def test_an_op_of_three_inputs_runs_backward_forward_and_second_order():
+    from microgradx import apply
+    from microgradx.forward import jvp
+    from microgradx.functional import grad
+
+    op = _weighted_sum_op()
+    a, b, c = Value(1.0), Value(2.0), Value(3.0)
+    out = apply(op, a, b, c)
+    assert out.children == (a, b, c)
+    assert out.data == 1 + 4 + 27
+    (out * out).backward()
+    assert (a.grad, b.grad, c.grad) == (2 * 32 * 1.0, 2 * 32 * 2.0, 2 * 32 * 18.0)
+    assert jvp(lambda x, y, z: apply(op, x, y, z), [1.0, 2.0, 3.0], [0.0, 0.0, 1.0]) == (32, 18.0)
+    assert grad(grad(lambda z: apply(op, 1.0, 2.0, z)))(3.0) == 6.0
+    shared = Value(1.5)
+    reused = apply(op, shared, shared, shared)  # one input three times: three edges
+    reused.backward()
+    assert shared.grad == 1.0 + 2.0 + 9.0
+
+
+def test_apply_checks_the_input_count():
+    from microgradx import apply
+
+    with pytest.raises(TypeError, match="takes 3 input"):
+        apply(_weighted_sum_op(), 1.0, 2.0)
+
+
+def test_signed_zero_parameters_are_not_conflated_by_any_cache():
+    # -0.0 == 0.0 with the same hash: a cache keyed by the number would answer for both
+    assert ((-0.0) ** Value(-1.0)).data == -math.inf
+    assert (0.0 ** Value(-1.0)).data == math.inf
+    assert ((-0.0) ** Value(-1.0)).data == -math.inf
+    x = Value(-0.0)
+    assert math.copysign(1.0, (x**1.0).data) == -1.0
+    assert math.copysign(1.0, Value(-2.0).leaky_relu(-0.0).data) == 1.0  # -2 * -0.0 = +0.0
+    assert math.copysign(1.0, Value(-2.0).leaky_relu(0.0).data) == -1.0  # -2 * 0.0 = -0.0
+
+
+def test_grad_set_to_none_counts_as_zero():
+    x = Value(2.0)
+    y = x * x
+    x.grad = None  # PyTorch's optimizer.zero_grad(set_to_none=True) leaves this
+    y.backward()
+    assert x.grad == 4.0
+    x.grad = None
+    (x * x).backward(create_graph=True)
+    assert x.grad.data == 4.0

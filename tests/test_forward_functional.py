@@ -24,7 +24,7 @@ def _as_dual_function(expr: Expression):
 
 @given(expressions())
 def test_forward_mode_equals_reverse_mode_on_random_graphs(expr: Expression):
-    gradient = grad(expr)(list(expr.inputs))
+    gradient = grad(lambda xs: expr(*xs))(list(expr.inputs))
     f = _as_dual_function(expr)
     n = len(expr.inputs)
     for i in range(n):
@@ -89,17 +89,28 @@ def test_dual_errors():
         Dual("1")
     with pytest.raises(ValueError, match="2 primals but 1 tangents"):
         jvp(lambda a, b: a + b, [1.0, 2.0], [1.0])
-    with pytest.raises(TypeError, match="f must return a Dual"):
-        jvp(lambda a: 3.0, [1.0], [1.0])
+    with pytest.raises(TypeError, match="f must return a number computed from its inputs"):
+        jvp(lambda a: "3", [1.0], [1.0])
+    assert jvp(lambda a: 3.0, [1.0], [1.0]) == (3.0, 0.0)  # a constant: tangent 0, as in JAX
 
 
 # ---- higher order --------------------------------------------------------------------------------
 
 
 def test_value_and_grad_and_grad():
-    value, gradient = value_and_grad(lambda a, b: a * b + a.exp())([1.0, 2.0])
+    f = lambda a, b: a * b + a.exp()  # noqa: E731
+    value, gradient = value_and_grad(f, argnums=(0, 1))(1.0, 2.0)
     assert value == pytest.approx(2.0 + math.e)
-    assert gradient == pytest.approx([2.0 + math.e, 1.0])
+    assert gradient == pytest.approx((2.0 + math.e, 1.0))
+    assert grad(f)(1.0, 2.0) == pytest.approx(2.0 + math.e)  # argnums=0, as torch.func.grad
+    assert grad(lambda xs: xs[0] * xs[1] + xs[0].exp())([1.0, 2.0]) == pytest.approx(
+        [2.0 + math.e, 1.0]
+    )  # a list argument gives a list
+
+
+def test_grad_explains_the_old_calling_convention():
+    with pytest.raises(TypeError, match=r"like torch.func.grad.*argnums=tuple\(range\(2\)\)"):
+        grad(lambda a, b: a * b)([1.0, 2.0])
 
 
 def test_hessian_and_hvp_by_hand():
@@ -107,14 +118,16 @@ def test_hessian_and_hvp_by_hand():
     H = hessian(f, [1.0, 2.0])
     assert H[0] == pytest.approx([4.0, 2.0])
     assert H[1] == pytest.approx([2.0, -math.sin(2.0)])
-    assert hvp(f, [1.0, 2.0], [1.0, 0.5]) == pytest.approx([5.0, 2.0 - 0.5 * math.sin(2.0)])
+    value, product = hvp(f, [1.0, 2.0], [1.0, 0.5])  # (f(x), H v), as torch's hvp
+    assert value == pytest.approx(2.0 + math.sin(2.0))
+    assert product == pytest.approx([5.0, 2.0 - 0.5 * math.sin(2.0)])
 
 
 @given(expressions(max_inputs=3, max_steps=8))
 def test_hessian_matches_central_differences_of_gradients(expr: Expression):
     xs = list(expr.inputs)
     H = hessian(expr, xs)
-    g = grad(expr)
+    g = grad(lambda values: expr(*values))
     for j in range(len(xs)):
         h = 1e-5 * max(1.0, abs(xs[j]))
         plus, minus = xs[:], xs[:]
@@ -164,7 +177,7 @@ def test_hvp_equals_hessian_times_v(a, b):
     H = hessian(f, [a, b])
     v = [0.3, -1.2]
     expected = [H[0][0] * v[0] + H[0][1] * v[1], H[1][0] * v[0] + H[1][1] * v[1]]
-    assert hvp(f, [a, b], v) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert hvp(f, [a, b], v)[1] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 # ---- paths ---------------------------------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""Derivatives of derivatives: nested calls never confuse their perturbations or their leaves.
+
+The classic bug (Siskind and Pearlmutter's "perturbation confusion") is
+d/dx [x * d/dy (x + y)] = d/dx [x * 1] = 1, which an untagged implementation computes as 2. Here
+forward mode tags each call's perturbation, and reverse mode's ``grad`` family returns gradients
+instead of storing them, so every nesting is exact. Random nested compositions are checked against
+SymPy's symbolic derivatives.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+
+import pytest
+import sympy
+from hypothesis import given, settings
+
+from microgradx import Value
+from microgradx.engine import grad as autograd_grad
+from microgradx.forward import Dual, derivative, jvp
+from microgradx.functional import grad, hessian, hvp, value_and_grad
+from microgradx.ops import OPS
+from microgradx.testing import Expression, expressions
+
+# ---- the examples of the issue -------------------------------------------------------------------
+
+
+def test_forward_mode_nested_derivative_is_not_confused():
+    assert derivative(lambda x: x * derivative(lambda y: x + y, 1.0), 1.0) == 1.0
+
+
+def test_reverse_mode_nested_grad_is_not_confused():
+    assert grad(lambda x: x * grad(lambda y: x + y)(1.0))(1.0) == 1.0
+    assert grad(lambda xs: xs[0] * grad(lambda ys: xs[0] + ys[0])([1.0])[0])([1.0]) == [1.0]
+
+
+def test_an_inner_call_never_touches_outer_leaves():
+    x = Value(3.0)
+    x.grad = 7.0
+    assert grad(lambda y: x * y)(2.0) == 3.0
+    assert x.grad == 7.0  # neither read nor written
+    _, gradient = value_and_grad(lambda y: (x * y).exp())(0.5)
+    assert x.grad == 7.0
+    assert gradient == pytest.approx(3.0 * math.exp(1.5))
+
+
+def test_grad_of_grad_is_exact_to_any_order():
+    cube = lambda x: x * x * x  # noqa: E731
+    assert grad(cube)(2.0) == 12.0
+    assert grad(grad(cube))(2.0) == 12.0
+    assert grad(grad(grad(cube)))(2.0) == 6.0
+    assert grad(grad(grad(grad(cube))))(2.0) == 0.0
+    sin = lambda x: x.sin()  # noqa: E731
+    fourth = grad(grad(grad(grad(sin))))
+    assert fourth(0.7) == pytest.approx(math.sin(0.7), rel=1e-15)
+
+
+def test_nested_derivative_depends_on_the_outer_variable():
+    # d/dx [d/dy sin(x y) at y = 1] = d/dx [x cos x] = cos x - x sin x
+    expected = math.cos(0.5) - 0.5 * math.sin(0.5)
+    assert derivative(lambda x: derivative(lambda y: (x * y).sin(), 1.0), 0.5) == pytest.approx(
+        expected, rel=1e-15
+    )
+    assert grad(lambda x: grad(lambda y: (x * y).sin())(1.0))(0.5) == pytest.approx(
+        expected, rel=1e-15
+    )
+
+
+def test_hessian_and_hvp_nest_inside_grad():
+    # g(a) = H(f)(a, 1)[0][0] for f = a^3 b: H00 = 6 a b, so dg/da = 6
+    f = lambda a, b: a * a * a * b  # noqa: E731
+    assert grad(lambda a: hessian(f, [a, 1.0])[0][0])(2.0) == 6.0
+    # hvp's product nests too: d/da of (H v)_0 with v = (1, 0) is 6 b
+    assert grad(lambda a: hvp(f, [a, 2.0], [1.0, 0.0])[1][0])(1.0) == 12.0
+
+
+def test_user_duals_share_tag_zero_and_jvp_tags_are_fresh():
+    x, y = Dual(2.0, 1.0), Dual(3.0, 0.0)
+    assert (x * y).tangent == 3.0  # made by hand: the same perturbation
+    out = jvp(lambda a: a * a, [2.0], [1.0])
+    assert out == (4.0, 4.0)
+    with pytest.raises(ValueError, match="smaller tags"):
+        Dual(Dual(1.0, 1.0, tag=5), 0.0, tag=2)
+
+
+def test_autograd_grad_returns_without_storing():
+    a, b = Value(2.0), Value(-3.0)
+    out = a * b + a
+    ga, gb = autograd_grad(out, [a, b])
+    assert (ga, gb) == (-2.0, 2.0)
+    assert a.grad == 0.0 and b.grad == 0.0
+    (second,) = autograd_grad(autograd_grad(a * a * a, [a], create_graph=True)[0], [a])
+    assert second == 12.0
+    c = Value(1.0)
+    with pytest.raises(ValueError, match=r"inputs\[0\] is not used"):
+        autograd_grad(out, [c])
+    assert autograd_grad(out, [c], allow_unused=True) == (None,)
+    assert autograd_grad(out, [c], materialize_grads=True) == (0.0,)
+
+
+# ---- threads -------------------------------------------------------------------------------------
+
+
+def test_backward_from_two_threads_adds_each_gradient_exactly_once():
+    x = Value(0.5)
+    y = x
+    for _ in range(20_000):
+        y = (y * 1.0001).tanh() + x * 0.001
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()  # start together, so the passes would overlap without the lock
+        y.backward()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads very often: unguarded passes interleave
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    alone = Value(0.5)
+    z = alone
+    for _ in range(20_000):
+        z = (z * 1.0001).tanh() + alone * 0.001
+    z.backward()
+    assert x.grad == pytest.approx(4 * alone.grad, rel=1e-12)
+
+
+# ---- random nested compositions against SymPy ----------------------------------------------------
+
+SMOOTH = [
+    OPS[name]
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow_scalar",
+        "neg",
+        "exp",
+        "log",
+        "sqrt",
+        "tanh",
+        "sigmoid",
+        "softplus",
+        "sin",
+        "cos",
+    )
+]
+
+SYMPY = {
+    "add": lambda op, a, b: a + b,
+    "sub": lambda op, a, b: a - b,
+    "mul": lambda op, a, b: a * b,
+    "div": lambda op, a, b: a / b,
+    "pow_scalar": lambda op, x: x ** sympy.nsimplify(op.param),
+    "neg": lambda op, x: -x,
+    "exp": lambda op, x: sympy.exp(x),
+    "log": lambda op, x: sympy.log(x),
+    "sqrt": lambda op, x: sympy.sqrt(x),
+    "tanh": lambda op, x: sympy.tanh(x),
+    "sigmoid": lambda op, x: 1 / (1 + sympy.exp(-x)),
+    "softplus": lambda op, x: sympy.log(1 + sympy.exp(x)),
+    "sin": lambda op, x: sympy.sin(x),
+    "cos": lambda op, x: sympy.cos(x),
+}
+
+X, Y = sympy.symbols("x y", real=True)
+
+
+def _symbolic(expr: Expression) -> sympy.Expr:
+    return expr.evaluate([X, Y], lambda op, args: SYMPY[op.name](op, *args))
+
+
+def _number(e: sympy.Expr, x: float, y: float) -> float:
+    return float(e.subs({X: sympy.Float(x, 40), Y: sympy.Float(y, 40)}).evalf(40))
+
+
+def _close(ours: float, exact: float) -> bool:
+    return math.isclose(ours, exact, rel_tol=1e-9, abs_tol=1e-9 * max(1.0, abs(exact)))
+
+
+two_inputs = expressions(ops=SMOOTH, min_inputs=2, max_inputs=2, max_steps=6, input_range=2.0)
+
+
+@settings(max_examples=40)
+@given(two_inputs)
+def test_nested_derivatives_match_sympy(expr: Expression):
+    x0, y0 = expr.inputs
+    f = _symbolic(expr)
+    # d/dx [x * d/dy f(x, y) at y0], at x0: the inner call closes over the outer variable
+    h = X * sympy.diff(f, Y).subs(Y, sympy.Float(y0, 40))
+    exact = _number(sympy.diff(h, X), x0, y0)
+    forward = derivative(lambda x: x * derivative(lambda y: expr(x, y), y0), x0)
+    reverse = grad(lambda x: x * grad(lambda y: expr(x, y))(y0))(x0)
+    assert _close(forward, exact), (forward, exact)
+    assert _close(reverse, exact), (reverse, exact)
+
+
+@settings(max_examples=40)
+@given(two_inputs)
+def test_second_and_third_derivatives_match_sympy(expr: Expression):
+    x0, y0 = expr.inputs
+    f = _symbolic(expr)
+    g = lambda x: expr(x, Value(y0))  # noqa: E731
+    assert _close(grad(grad(g))(x0), _number(sympy.diff(f, X, 2), x0, y0))
+    assert _close(grad(grad(grad(g)))(x0), _number(sympy.diff(f, X, 3), x0, y0))
+    mixed = _number(sympy.diff(f, X, Y), x0, y0)
+    assert _close(derivative(lambda x: derivative(lambda y: expr(x, y), y0), x0), mixed)
+    H = hessian(expr, [x0, y0])
+    assert _close(H[0][1], mixed) and _close(H[1][0], mixed)
