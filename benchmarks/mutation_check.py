@@ -140,6 +140,63 @@ MUTATIONS = [
         "  return;",
         ("tests/test_trace.py", "tests/test_jupyter.py"),
     ),
+    Mutation(
+        "the step-through writes its equation as HTML, not as text",
+        "microgradx/viz/page.py",
+        "      equation.textContent = step.e;",
+        "      equation.innerHTML = step.e;",
+        ("tests/test_hostile_labels.py",),
+    ),
+    Mutation(
+        "labels in the step-through's picture are not escaped",
+        "microgradx/viz/layout.py",
+        """y="{y:.0f}">{escape(text)}</text>')""",
+        """y="{y:.0f}">{text}</text>')""",
+        ("tests/test_hostile_labels.py",),
+    ),
+    Mutation(
+        "JSON embedded in a page keeps its < > &",
+        "microgradx/viz/markup.py",
+        "        text = text.replace(char, code)",
+        "        pass",
+        ("tests/test_hostile_labels.py",),
+    ),
+    Mutation(
+        "page assembled by chained str.replace again (a label's {data} is filled in too)",
+        "microgradx/viz/page.py",
+        '    return "\\n".join(parts)\n',
+        '    return "\\n".join(parts).replace("{data}", json.dumps(data))\n'
+        "\n\nimport json  # noqa: E402\n",
+        ("tests/test_hostile_labels.py",),
+    ),
+    Mutation(
+        "control characters and lone surrogates reach the drawings unchanged",
+        "microgradx/viz/markup.py",
+        "    shown = text if text.isprintable() else _write_out(text, newlines)",
+        "    shown = text",
+        ("tests/test_hostile_labels.py",),
+    ),
+    Mutation(
+        "a backslash in a DOT label is left for Graphviz to read as \\N or \\G",
+        "microgradx/viz/markup.py",
+        '    return escape(text, limit).replace("\\\\", "\\\\\\\\")',
+        "    return escape(text, limit)",
+        ("tests/test_hostile_labels.py",),
+    ),
+    Mutation(
+        "NaN goes to the playground page as JSON's missing NaN",
+        "microgradx/viz/markup.py",
+        "        return data if math.isfinite(data) else None",
+        "        return data",
+        ("tests/test_playground.py",),
+    ),
+    Mutation(
+        "a learning rate typed as text fails with float()'s own message",
+        "microgradx/playground.py",
+        "        return float(typed)\n    except ValueError:",
+        "        return float(typed)\n    except OverflowError:",
+        ("tests/test_playground.py",),
+    ),
 ]
 
 

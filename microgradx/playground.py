@@ -1,8 +1,11 @@
 """The Python half of the browser playground (``make site``): every number the page shows.
 
 The page runs microgradx itself in the browser (Pyodide: CPython compiled to WebAssembly) and
-calls these functions; they take and return plain JSON-able values, so the page's JavaScript only
-draws. Nothing here is browser-specific: the tests call the same functions in CPython and compare.
+makes every call through ``handle``: a JSON request in, a JSON answer out (strict JSON, NaN and
+infinities as null with the reason in a field of its own, ``<`` escaped), or a one-line error
+that the page shows and stays usable after. The form's fields arrive as the text typed and are
+checked here. The page's JavaScript only draws, writing text with ``textContent``. Nothing here is
+browser-specific: the tests call the same functions in CPython and compare.
 """
 
 from __future__ import annotations
@@ -10,15 +13,19 @@ from __future__ import annotations
 import json
 import math
 import time
+import traceback
+from collections.abc import Callable
 from typing import Any
 
 from microgradx import data, losses, nn, optim
+from microgradx.checks import choice, count, in_range, text
 from microgradx.engine import Value
 from microgradx.modes import no_grad
 from microgradx.train import score
+from microgradx.viz.markup import browser_json, visible
 from microgradx.viz.network import draw_network
 from microgradx.viz.page import fragment
-from microgradx.viz.trace import trace_backward
+from microgradx.viz.trace import LEVELS, trace_backward
 
 DATASETS = {
     "moons": lambda seed: data.make_moons(200, noise=0.1, seed=seed),
@@ -27,10 +34,57 @@ DATASETS = {
     "spirals": lambda seed: data.make_spirals(200, noise=0.02, seed=seed),
 }
 OPTIMIZERS = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
+HIDDEN_HELP = "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16"
+
+
+def hidden_sizes(hidden: str) -> list[int]:
+    """``"16,16"`` as ``[16, 16]``; a ValueError saying what is allowed for anything else."""
+    text(hidden, "hidden layers")
+    try:
+        sizes = [int(part) for part in hidden.replace(" ", "").split(",") if part]
+    except ValueError:
+        sizes = []
+    if not sizes or any(not 1 <= s <= 64 for s in sizes) or len(sizes) > 4:
+        raise ValueError(f"{HIDDEN_HELP}; got {visible(hidden, 40)!r}")
+    return sizes
+
+
+def number_field(field: str, name: str, example: str) -> float:
+    """The number typed in a form field (``"0.05"``, ``"1e-3"``); a one-line ValueError naming
+    the field for anything else (empty, ``abc``). NaN and infinities are returned as floats, for
+    the caller's range check to refuse by name."""
+    typed = text(field, name).strip()
+    if not typed:
+        raise ValueError(f"{name} is empty: enter a number like {example}")
+    try:
+        return float(typed)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a number like {example}, got {visible(field, 40)!r}"
+        ) from None
+
+
+def whole_number_field(field: str, name: str, low: int, high: int) -> int:
+    """The whole number typed in a form field, from ``low`` to ``high``; a one-line ValueError
+    naming the field otherwise."""
+    typed = text(field, name).strip()
+    try:
+        value = int(typed)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ValueError(
+            f"{name} must be a whole number from {low} to {high}, got {visible(field, 40)!r}"
+        )
+    return value
 
 
 class Session:
-    """One dataset, one network, its optimizer and its history of losses."""
+    """One dataset, one network, its optimizer and its history of losses.
+
+    Raises ValueError (naming the setting) for an unknown dataset, optimizer or activation,
+    hidden sizes outside 1 to 4 sizes of 1 to 64, or a learning rate outside (0, 10].
+    """
 
     def __init__(
         self,
@@ -41,30 +95,44 @@ class Session:
         optimizer: str = "adam",
         seed: int = 0,
     ) -> None:
-        if dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-        sizes = [int(part) for part in str(hidden).replace(" ", "").split(",") if part]
-        if not sizes or any(not 1 <= s <= 64 for s in sizes) or len(sizes) > 4:
-            raise ValueError(
-                f"hidden layers: 1 to 4 sizes from 1 to 64, like 16,16; got {hidden!r}"
-            )
-        lr = float(lr)
-        if not 0 < lr <= 10 or not math.isfinite(lr):
-            raise ValueError(f"learning rate must be > 0 and <= 10, got {lr!r}")
+        dataset = choice(dataset, "dataset", DATASETS)
+        optimizer = choice(optimizer, "optimizer", OPTIMIZERS)
+        activation = choice(activation, "activation", sorted(nn.ACTIVATIONS))
+        sizes = hidden_sizes(hidden)
+        lr = in_range(lr, "learning rate", 0, 10, low_open=True)
+        seed = count(seed, "seed", 0)
         X, y = DATASETS[dataset](seed)
         (self.X,) = data.standardize(X)
         self.y = y
+        self.lr = lr
         self.model = nn.MLP(2, [*sizes, 1], activation, seed=seed)
         self.optimizer = OPTIMIZERS[optimizer](self.model.parameters(), lr=lr)
         self.losses: list[float] = []
         self.accuracies: list[float] = []
         self.epoch_seconds: list[float] = []
 
+    @classmethod
+    def from_form(
+        cls, dataset: str, hidden: str, activation: str, lr: str, optimizer: str
+    ) -> Session:
+        """A session from the page's form, every field as typed (``lr`` is text)."""
+        return cls(
+            dataset, hidden, activation, number_field(lr, "learning rate", "0.05"), optimizer
+        )
+
+    @property
+    def diverged(self) -> bool:
+        """True once an epoch's loss was NaN or infinite (training stops there)."""
+        return bool(self.losses) and not math.isfinite(self.losses[-1])
+
     def train(self, epochs: int = 1, batch_size: int = 20) -> dict[str, Any]:
-        """``epochs`` passes of mini-batch training (in order, no shuffling: deterministic)."""
-        for _ in range(int(epochs)):
+        """``epochs`` passes of mini-batch training (in order, no shuffling: deterministic).
+        Stops after an epoch whose loss is not finite (see ``status()["message"]``)."""
+        epochs = count(epochs, "epochs", 0)
+        batch_size = count(batch_size, "batch_size")
+        for _ in range(epochs):
+            if self.diverged:
+                break
             start = time.perf_counter()
             total, correct = 0.0, 0
             for first in range(0, len(self.X), batch_size):
@@ -82,11 +150,22 @@ class Session:
         return self.status()
 
     def status(self) -> dict[str, Any]:
+        """Epochs so far, the loss of each, accuracy, seconds per epoch; ``diverged`` and a
+        ``message`` saying what to do once the loss is not finite (NaN and infinities are sent
+        to the page as null, which JSON has instead)."""
+        message = None
+        if self.diverged:
+            message = (
+                f"training diverged: loss is {self.losses[-1]} at epoch {len(self.losses)};"
+                f" lower the learning rate (now {self.lr:g}) and press new network"
+            )
         return {
             "epochs": len(self.losses),
             "losses": self.losses,
             "accuracy": self.accuracy(),
             "epoch_seconds": self.epoch_seconds,
+            "diverged": self.diverged,
+            "message": message,
         }
 
     def accuracy(self) -> float:
@@ -97,6 +176,7 @@ class Session:
     def boundary(self, resolution: int = 40) -> dict[str, Any]:
         """The model's score on a ``resolution`` x ``resolution`` grid over the data, and the
         data itself: the page colours the grid (the decision boundary is where score = 0)."""
+        resolution = count(resolution, "resolution", 1, 200)
         xs = [p[0] for p in self.X]
         ys = [p[1] for p in self.X]
         x0, x1 = min(xs) - 0.3, max(xs) + 0.3
@@ -115,21 +195,21 @@ class Session:
 
     def example_loss(self, index: int) -> Value:
         """The loss of training example ``index`` alone, as a graph (for the step-through)."""
-        if not 0 <= index < len(self.X):
-            raise ValueError(f"example must be 0 to {len(self.X) - 1}, got {index}")
+        index = count(index, "example", 0, len(self.X) - 1)
         self.model.zero_grad()
         return losses.bce_with_logits(self.model(self.X[index]), self.y[index])
 
     def step_through(self, index: int, level: str = "neuron") -> dict[str, Any]:
         """The step-through page of example ``index``'s backward pass (neuron level by default;
         op level for a small network), with the network drawn with weights as edges."""
+        level = choice(level, "level", LEVELS)
         trace = trace_backward(self.example_loss(index), level=level)
         gradients = {name: float(p.grad) for name, p in self.model.named_parameters()}
         picture = draw_network(self.model, self.X[index], color_by="grad").svg()
         return {
             "html": fragment(trace.page_data()),
             "steps": len(trace),
-            "equation": trace.equation(0),
+            "equation": visible(trace.equation(0), newlines=True),  # as the page shows it
             "gradients": gradients,
             "network": picture,
             "weights": [p.data for p in self.model.parameters()],
@@ -138,18 +218,84 @@ class Session:
 
 
 def run_snippet(code: str) -> str:
-    """Run a few lines of Python with microgradx imported, and return what they printed."""
+    """Run a few lines of Python with microgradx imported, and return what they printed; if
+    they raise, what they printed and then the traceback of the snippet's own lines."""
     import contextlib
     import io
 
     import microgradx
 
+    code = text(code, "code")
     out = io.StringIO()
     namespace: dict[str, Any] = {"microgradx": microgradx, "Value": microgradx.Value}
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "<playground>", "exec"), namespace)
+        try:
+            exec(compile(code, "<playground>", "exec"), namespace)
+        except Exception as error:  # the user's code failed: show it as Python would
+            tb = error.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename != "<playground>":
+                tb = tb.tb_next  # from the snippet's first line on (not this function's exec)
+            out.write("".join(traceback.format_exception(type(error), error, tb)))
     return out.getvalue()
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value)
+# ---- the page's one entry point -----------------------------------------------------------------
+
+current: Session | None = None  # the page's session (a snippet can reach it as playground.current)
+
+
+def _new(dataset: str, hidden: str, activation: str, lr: str, optimizer: str) -> dict[str, Any]:
+    global current
+    current = Session.from_form(dataset, hidden, activation, lr, optimizer)
+    return current.status()
+
+
+def _session() -> Session:
+    if current is None:
+        raise ValueError("no network yet: press new network")
+    return current
+
+
+def _train(epochs: int = 1) -> dict[str, Any]:
+    return _session().train(epochs)
+
+
+def _boundary(resolution: int = 30) -> dict[str, Any]:
+    return _session().boundary(resolution)
+
+
+def _step(example: str, level: str) -> dict[str, Any]:
+    session = _session()
+    index = whole_number_field(example, "example", 0, len(session.X) - 1)
+    return session.step_through(index, level)
+
+
+CALLS: dict[str, Callable[..., Any]] = {
+    "new": _new,
+    "train": _train,
+    "boundary": _boundary,
+    "step": _step,
+    "run": run_snippet,
+}
+
+
+def handle(request: str) -> str:
+    """Answer one call from the page: ``{"call": name, "args": {...}}`` in JSON, one of
+    ``CALLS``; the form's fields come as the text typed. The answer is JSON the browser can parse
+    (strict, NaN and infinities as null, ``<`` escaped): ``{"value": ...}``, or ``{"error": one
+    line}`` for a bad setting or anything else that failed (the page shows it and stays usable;
+    ``"detail"`` has the traceback of an unexpected failure, for the console)."""
+    try:
+        call = json.loads(request)
+        name = choice(call.get("call"), "call", CALLS)
+        args = call.get("args") or {}
+        if not isinstance(args, dict):
+            raise TypeError(f"args must be an object, got {type(args).__name__}")
+        return browser_json({"value": CALLS[name](**args)})
+    except (TypeError, ValueError) as error:  # a bad setting: the message names it
+        line = (str(error).strip() or type(error).__name__).split("\n")[0]
+        return browser_json({"error": visible(line, 300)})
+    except Exception as error:  # a bug: one line on the page, the whole traceback for the console
+        line = visible(f"{type(error).__name__}: {error}".split("\n")[0], 300)
+        detail = visible(traceback.format_exc(), newlines=True)
+        return browser_json({"error": f"microgradx failed: {line}", "detail": detail})

@@ -40,7 +40,7 @@ def main() -> int:
     (wheel,) = SITE.glob("microgradx-*.whl")
     for name in ("index.html", "playground.js", "playground.css"):
         shutil.copy(HERE / name, SITE / name)
-    (SITE / "manifest.json").write_text(json.dumps({"wheel": wheel.name}))
+    (SITE / "manifest.json").write_text(json.dumps({"wheel": wheel.name}, allow_nan=False))
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     print(f"site/ built: {size / 1e6:.1f} MB; serve it with: python -m http.server -d site")
     return 0

@@ -28,6 +28,7 @@ LAYERS = [
     "replay",
     "train",
     "io",
+    "viz.markup",
     "viz.graph",
     "viz.layout",
     "viz.page",

@@ -20,9 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from microgradx.viz.markup import visible
+
 from .browser import launch, require_browser
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK = "01_backprop_by_hand.ipynb"
 BIN = Path(sys.executable).parent
 
@@ -47,6 +50,8 @@ def _isolated_env(home: Path) -> dict[str, str]:
     for name in ("JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
         env[name] = str(home / name.lower())
     env["MPLBACKEND"] = "Agg"
+    # the kernel imports this checkout (microgradx, and tests.hostile for the hostile labels)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -220,39 +225,84 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
             server.kill()
 
 
-def test_step_through_works_in_an_nbconvert_html_export(tmp_path):
-    _jupyter_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    shutil.copy(NOTEBOOKS / NOTEBOOK, tmp_path / NOTEBOOK)
+def _nbconvert(notebook: Path, home: Path) -> Path:
+    """``jupyter nbconvert --to html --execute``: the exported page, beside the notebook."""
     subprocess.run(
         [
             str(BIN / "jupyter-nbconvert"),
             "--to",
             "html",
             "--execute",
-            str(tmp_path / NOTEBOOK),
+            str(notebook),
             "--output-dir",
-            str(tmp_path),
+            str(notebook.parent),
         ],
-        env=_isolated_env(tmp_path),
+        env=_isolated_env(home),
         check=True,
         capture_output=True,
         timeout=300,
     )
-    exported = tmp_path / NOTEBOOK.replace(".ipynb", ".html")
+    return notebook.with_suffix(".html")
+
+
+def _only_files(route) -> None:  # type: ignore[no-untyped-def]
+    """Let the page load local files only (nbconvert's template reaches for a CDN)."""
+    if route.request.url.startswith("file:"):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def test_step_through_works_in_an_nbconvert_html_export(tmp_path):
+    _jupyter_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    shutil.copy(NOTEBOOKS / NOTEBOOK, tmp_path / NOTEBOOK)
+    exported = _nbconvert(tmp_path / NOTEBOOK, tmp_path)
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.route(
-            "**/*",
-            lambda route: (
-                route.continue_() if route.request.url.startswith("file:") else route.abort()
-            ),
-        )
+        page.route("**/*", _only_files)
         page.goto(exported.as_uri())
         steppers = page.locator(".mgx-step")
         assert steppers.count() == 2
         for k in range(steppers.count()):
             _step_through(page, f"#{steppers.nth(k).get_attribute('id')}")
+        browser.close()
+
+
+def test_hostile_labels_in_an_nbconvert_html_export_run_no_script_and_step(tmp_path):
+    """The notebook output of a graph labelled with tests/hostile.py's labels, executed and
+    exported by nbconvert: no payload runs, the labels are text, the step-through steps."""
+    _jupyter_or_skip()
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from microgradx.viz import trace_backward
+
+    from .hostile import SHOWN, Watch, hostile_graph, names_in_picture, steps_through
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "from tests.hostile import hostile_graph\n"
+            "from microgradx.viz import trace_backward\n"
+            "trace_backward(hostile_graph())"
+        )
+    )
+    path = tmp_path / "hostile.ipynb"
+    path.write_text(nbformat.writes(notebook), encoding="utf-8")
+    exported = _nbconvert(path, tmp_path)
+    trace = trace_backward(hostile_graph())
+    equations = [visible(trace.equation(i), newlines=True) for i in range(len(trace))]
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        watch = Watch(page, exported.as_uri(), ignored="http")
+        page.route("**/*", _only_files)
+        page.goto(exported.as_uri())
+        (uid,) = page.locator(".mgx-step").evaluate_all("ss => ss.map(s => s.id)")
+        assert names_in_picture(page, f"#{uid}") >= set(SHOWN.values())
+        steps_through(page, f"#{uid}", equations)
+        watch.check(page)
         browser.close()

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from microgradx import losses
+from microgradx import losses, playground
 from microgradx.nn import MLP
-from microgradx.playground import Session, run_snippet
+from microgradx.playground import Session, handle, run_snippet
 
 from .browser import launch, require_browser
+from .hostile import HOSTILE, ROOT_LABEL, SHOWN, Watch, names_in_picture, steps_through
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site"
@@ -69,12 +70,110 @@ def test_bad_settings_are_refused_with_a_reason():
         Session("mnist")
     with pytest.raises(ValueError, match="hidden layers: 1 to 4 sizes"):
         Session(hidden="0")
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
+    with pytest.raises(ValueError, match=r"learning rate must be in \(0, 10\], got nan"):
         Session(lr=float("nan"))
+    with pytest.raises(TypeError, match="learning rate must be a real number, got str"):
+        Session(lr="0.05")  # type: ignore[arg-type]  # text comes through from_form
+    with pytest.raises(ValueError, match="activation must be one of"):
+        Session(activation="<b>")
+
+
+def _answer(request: dict) -> dict:
+    """``handle``'s answer, parsed as strictly as a browser parses it."""
+    text = handle(json.dumps(request))
+    assert "<" not in text and ">" not in text
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} in the JSON sent to the page")
+
+    return json.loads(text, parse_constant=no_constant)
+
+
+FORM = {"dataset": "moons", "hidden": "4", "activation": "tanh", "lr": "0.05", "optimizer": "adam"}
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("lr", "abc", "learning rate must be a number like 0.05, got 'abc'"),
+        ("lr", "", "learning rate is empty: enter a number like 0.05"),
+        ("lr", "  ", "learning rate is empty: enter a number like 0.05"),
+        ("lr", "-1", "learning rate must be in (0, 10], got -1.0"),
+        ("lr", "0", "learning rate must be in (0, 10], got 0.0"),
+        ("lr", "1e999", "learning rate must be in (0, 10], got inf"),
+        ("lr", "nan", "learning rate must be in (0, 10], got nan"),
+        ("lr", "<img src=x>", "learning rate must be a number like 0.05, got '<img src=x>'"),
+        ("hidden", "abc", "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16; got 'abc'"),
+        ("hidden", "", "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16; got ''"),
+        ("hidden", "-3", "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16; got '-3'"),
+        ("dataset", "mnist", "dataset must be one of 'moons', 'circles', 'xor', 'spirals'"),
+        ("optimizer", "lbfgs", "optimizer must be one of 'adam', 'sgd', 'rmsprop'"),
+    ],
+)
+def test_a_bad_form_field_is_one_line_naming_it_and_the_session_stays(field, typed, message):
+    assert "value" in _answer({"call": "new", "args": FORM})
+    before = playground.current
+    answer = _answer({"call": "new", "args": {**FORM, field: typed}})
+    assert answer["error"].startswith(message) and "\n" not in answer["error"]
+    assert "Traceback" not in answer["error"] and "detail" not in answer
+    assert playground.current is before  # the page keeps its network
+    assert _answer({"call": "train", "args": {"epochs": 1}})["value"]["epochs"] == 1
+
+
+@pytest.mark.parametrize("typed", ["abc", "", "-1", "200", "1e999", "nan", "3.5"])
+def test_a_bad_example_number_is_one_line_naming_it(typed):
+    _answer({"call": "new", "args": FORM})
+    answer = _answer({"call": "step", "args": {"example": typed, "level": "op"}})
+    assert answer["error"].startswith("example must be a whole number from 0 to 199, got ")
+    step = _answer({"call": "step", "args": {"example": " 7 ", "level": "op"}})["value"]
+    assert step["example"] == [*playground.current.X[7], playground.current.y[7]]
+
+
+def test_a_diverged_run_sends_valid_json_and_says_what_to_do():
+    form = {**FORM, "dataset": "spirals", "hidden": "16,16", "activation": "leaky_relu"}
+    status = _answer({"call": "new", "args": {**form, "lr": "10", "optimizer": "sgd"}})["value"]
+    assert not status["diverged"] and status["message"] is None
+    status = _answer({"call": "train", "args": {"epochs": 5}})["value"]
+    assert status["diverged"] and status["epochs"] == 2  # training stops at the first NaN
+    assert status["losses"][-1] is None and status["losses"][0] is not None
+    assert status["message"] == (
+        "training diverged: loss is nan at epoch 2; lower the learning rate (now 10)"
+        " and press new network"
+    )
+    assert _answer({"call": "train", "args": {"epochs": 1}})["value"]["epochs"] == 2
+    boundary = _answer({"call": "boundary", "args": {"resolution": 5}})["value"]
+    assert None in boundary["grid"][0]  # NaN scores: null, which the page draws grey
+    step = _answer({"call": "step", "args": {"example": "0", "level": "neuron"}})["value"]
+    assert None in step["gradients"].values()
+    assert "value" in _answer({"call": "new", "args": FORM})  # and a new network trains again
+
+
+def test_an_unexpected_failure_is_one_line_with_the_traceback_for_the_console(monkeypatch):
+    _answer({"call": "new", "args": FORM})
+    assert _answer({"call": "train", "args": {"epochs": "ten"}})["error"] == (
+        "epochs must be an int, got str 'ten'"
+    )
+
+    def broken(**args):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setitem(playground.CALLS, "train", broken)
+    answer = _answer({"call": "train", "args": {}})
+    assert answer["error"] == "microgradx failed: ZeroDivisionError: float division by zero"
+    assert "Traceback" in answer["detail"]
+    assert _answer({"call": "nope"})["error"].startswith("call must be one of 'new',")
 
 
 def test_run_snippet_prints_what_the_code_prints():
     assert run_snippet("print(Value(2.0) * 3)") == "Value(data=6.0, grad=0.0, op='*')\n"
+
+
+def test_a_failing_snippet_shows_its_output_and_its_own_traceback():
+    out = run_snippet("print('before')\nx = 1\nValue(1.0, label=x)")
+    assert out.startswith("before\nTraceback (most recent call last):\n")
+    assert 'File "<playground>", line 3' in out
+    assert "playground.py" not in out  # not the frames of run_snippet itself
+    assert out.rstrip().endswith("TypeError: Value label must be a str or None, got int")
 
 
 # ---- in Chromium, from a local server only ------------------------------------------------------
@@ -133,6 +232,102 @@ def test_playground_trains_moons_and_steps_through_backprop_offline(server, tmp_
     keep = os.environ.get("MICROGRADX_SCREENSHOTS")
     if keep:
         shutil.copy(tmp_path / "playground.png", Path(keep) / "playground.png")
+
+
+def _status(page) -> str:
+    return page.text_content("#status")
+
+
+# Fields of the form typed wrong: the page shows one line naming the field and stays usable.
+BAD_FIELDS = [
+    ("#lr", "abc", "learning rate must be a number like 0.05, got 'abc'"),
+    ("#lr", "", "learning rate is empty: enter a number like 0.05"),
+    ("#lr", "-1", "learning rate must be in (0, 10], got -1.0"),
+    ("#lr", "1e999", "learning rate must be in (0, 10], got inf"),
+    ("#lr", "nan", "learning rate must be in (0, 10], got nan"),
+    ("#lr", "<img src=x onerror=window.__pwned=1>", "learning rate must be a number like 0.05"),
+    ("#hidden", "abc", "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16; got 'abc'"),
+    ("#hidden", "", "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16; got ''"),
+]
+BAD_EXAMPLES = ["-1", "200", "1e999", "3.5", ""]
+_SNIPPET = """import json
+from microgradx import playground
+labels = json.loads(%s)
+for parameter, label in zip(playground.current.model.parameters(), labels):
+    parameter.label = label
+for label in labels:
+    print(label)
+"""
+
+
+def test_playground_refuses_bad_input_survives_divergence_and_shows_hostile_labels_as_text(
+    server,
+):
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        watch = Watch(page, server)
+        page.goto(f"{server}/index.html")
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
+        for field, typed, message in BAD_FIELDS:
+            good = page.input_value(field)
+            page.fill(field, typed)
+            page.click("#reset")
+            assert _status(page).startswith(message) and "\n" not in _status(page)
+            assert "Traceback" not in _status(page)
+            assert page.get_attribute("body", "data-error") == "1"
+            page.fill(field, good)
+        page.click("#reset")
+        assert _status(page) == "A new network: press train."
+        for typed in BAD_EXAMPLES:
+            page.fill("#example", typed)
+            page.click("#step")
+            assert _status(page).startswith("example must be a whole number from 0 to 199, got")
+        # A learning rate that sends the loss to NaN: said on the page, which stays usable.
+        page.select_option("#dataset", "spirals")
+        page.fill("#hidden", "16,16")
+        page.select_option("#activation", "leaky_relu")
+        page.select_option("#optimizer", "sgd")
+        page.fill("#lr", "10")
+        page.click("#reset")
+        page.evaluate("window.playground.train(10)")
+        assert _status(page) == (
+            "training diverged: loss is nan at epoch 2; lower the learning rate (now 10)"
+            " and press new network"
+        )
+        assert page.text_content("#epochs") == "2" and not page.is_disabled("#train")
+        page.fill("#lr", "0.05")
+        page.click("#reset")
+        page.evaluate("window.playground.train(2)")
+        assert page.text_content("#epochs") == "2" and page.get_attribute("#status", "class") == ""
+        # Hostile labels on the network's parameters (set by a snippet), then its step-through.
+        page.select_option("#dataset", "moons")
+        page.fill("#hidden", "4,4")
+        page.select_option("#activation", "tanh")
+        page.click("#reset")
+        labels = [label for label in [ROOT_LABEL, *HOSTILE] if "\ud800" not in label]
+        assert len(labels) >= 37  # one for each parameter of 2-4-4-1
+        page.fill("#code", _SNIPPET % repr(json.dumps(labels)))
+        page.click("#run")
+        page.wait_for_function("document.getElementById('output').textContent.length > 0")
+        assert page.text_content("#output") == "".join(f"{label}\n" for label in labels)
+        page.select_option("#level", "op")
+        page.fill("#example", "3")
+        page.click("#step")
+        page.wait_for_selector("#stepper .mgx-step[data-ready='1']")
+        root = "#stepper .mgx-step"
+        assert names_in_picture(page, root) >= {SHOWN[label] for label in labels[:37]}
+        data = json.loads(page.locator(f"{root} script.mgx-data").text_content())
+        equations = [step["e"] for step in data["steps"]]
+        assert any(SHOWN[ROOT_LABEL] in e for e in equations)
+        steps_through(page, root, equations, clicks=20)
+        titles = page.locator("#network svg title").evaluate_all("ts => ts.map(t => t.textContent)")
+        assert any(t.startswith(SHOWN[ROOT_LABEL] + " = ") for t in titles)
+        watch.check(page)
+        browser.close()
 
 
 # ---- in Node, without a browser -----------------------------------------------------------------

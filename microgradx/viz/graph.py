@@ -16,7 +16,6 @@ and neuron outputs carry.
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
+from microgradx.viz.markup import LABEL_CHARS, dot_escape, label_of, visible
 
 INSTALL_HELP = """no Graphviz renderer found. Install one of:
   pip install 'microgradx[viz]'      (brings graphviz-pure, a self-contained renderer)
@@ -133,8 +133,16 @@ def _fmt(x: float) -> str:
 
 def node_names(order: list[Value], root: Value) -> dict[Value, str]:
     """Every node's name in drawings and equations: its label, else ``L`` for an unlabelled
-    output and ``v<k>`` (its place in topological order) for any other node."""
-    return {node: node.label or ("L" if node is root else f"v{k}") for k, node in enumerate(order)}
+    output and ``v<k>`` (its place in topological order) for any other node.
+
+    A label is shown as ``markup.visible`` writes it (control characters and other invisible
+    ones written out as ``\\x07``, ``\\u202e``) and cut to ``LABEL_CHARS`` characters with an
+    ellipsis. Raises TypeError if a node's label was set to something other than a str.
+    """
+    return {
+        node: visible(label_of(node), LABEL_CHARS) or ("L" if node is root else f"v{k}")
+        for k, node in enumerate(order)
+    }
 
 
 def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
@@ -143,10 +151,10 @@ def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
         return "output"
     if node.op is not None:
         return "intermediate"
-    label = node.label or ""
+    label = label_of(node)
     if node in parameters or id(node) in parameters or ".w." in label or label.endswith(".b"):
         return "parameter"
-    return "input" if node.label else "constant"
+    return "input" if label else "constant"
 
 
 def heat(value: float, low: float, high: float) -> str:
@@ -242,6 +250,7 @@ def draw_graph(
         raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
     graphviz = _graphviz()
     order = topological_order(root)
+    names = node_names(order, root)  # first: it refuses a label that is not a str
     index = {node: i for i, node in enumerate(order)}
     groups = _groups(order, collapse) if collapse else {}
     marked = {id(v) for v in highlight}
@@ -289,11 +298,10 @@ def draw_graph(
             return f"g{box_index[(name, instance)]}"
         return f"v{index[node]}"
 
-    names = node_names(order, root)
     box_index = {key: k for k, key in enumerate(sorted(boxes))}
     for node in visible:
         # Every box shows a name (a generated one if unlabelled), the one equations use.
-        cells = [html.escape(names[node], quote=True)]
+        cells = [dot_escape(names[node])]
         if show_data:
             cells.append(f"data {_fmt(node.data)}")
         if show_grad:
@@ -305,7 +313,7 @@ def draw_graph(
             op_id = f"o{index[node]}"
             dot.node(
                 op_id,
-                html.escape(node.op.label),
+                f"<{dot_escape(node.op.label)}>",  # an HTML-like label: nothing in it is DOT syntax
                 shape="circle",
                 width="0.3",
                 fixedsize="false",
@@ -321,7 +329,7 @@ def draw_graph(
         ops = [n for n in members if n.op is not None]
         outputs = [n for n in ops if n.label and ".neurons." in n.label]
         cells = [
-            html.escape(key[0], quote=True),
+            dot_escape(key[0]),
             f"{len(ops)} ops, {len(members) - len(ops)} params",
         ]
         if collapse == "layer":

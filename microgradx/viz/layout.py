@@ -17,11 +17,11 @@ gives every box a ``data-id`` the script can find it by.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from microgradx.viz.graph import RendererNotFound, find_renderer, render
+from microgradx.viz.markup import LABEL_CHARS, escape, visible
 
 CHAR_WIDTH = 6.7  # px per character of 11 px monospace text (a little more than most fonts use)
 LINE_HEIGHT = 14.0
@@ -43,6 +43,11 @@ class Box:
     grad_line: int = -1  # which line is "grad ...", the one the page rewrites (-1: none)
     x: float = 0.0  # centre, set by layout()
     y: float = 0.0
+
+    def __post_init__(self) -> None:
+        # What the box shows, as it is drawn (labels come from users): its width follows it.
+        self.lines = [visible(line, LABEL_CHARS) for line in self.lines]
+        self.title = visible(self.title, LABEL_CHARS)
 
     @property
     def width(self) -> float:
@@ -91,22 +96,26 @@ class Layout:
         classes: Mapping[str, str] | None = None,
         texts: Mapping[str, str] | None = None,
         marker_id: str = "mgx-arrow",
+        style: str = "",
     ) -> str:
-        """The picture. ``classes``: extra CSS classes per box id (a step's state, drawn in);
-        ``texts``: replacement grad lines per box id."""
+        """The picture, well-formed XML. ``classes``: extra CSS classes per box id (a step's
+        state, drawn in); ``texts``: replacement grad lines per box id; ``style``: CSS to put
+        inside (a stand-alone picture's)."""
         classes = classes or {}
         texts = texts or {}
+        marker = escape(marker_id)
         out = [
             f'<svg class="mgx-graph" xmlns="http://www.w3.org/2000/svg"'
             f' width="{self.width:.0f}" height="{self.height:.0f}"'
             f' viewBox="0 0 {self.width:.0f} {self.height:.0f}">',
-            f'<defs><marker id="{marker_id}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
+            f"<defs>{f'<style>{escape(style, newlines=True)}</style>' if style else ''}"
+            f'<marker id="{marker}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
             ' markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z" fill="#666"/></marker></defs>',
-            f'<g class="mgx-edges" fill="none" stroke="#666" marker-end="url(#{marker_id})">',
+            f'<g class="mgx-edges" fill="none" stroke="#666" marker-end="url(#{marker})">',
         ]
         for edge in self.edges:
             out.append(
-                f'<path data-t="{edge.tail}" data-h="{edge.owner or edge.head}"'
+                f'<path data-t="{escape(edge.tail)}" data-h="{escape(edge.owner or edge.head)}"'
                 f' d="{_path(edge.points)}"/>'
             )
         out.append("</g>")
@@ -124,29 +133,30 @@ def _path(points: list[tuple[float, float]]) -> str:
 
 
 def _draw_box(box: Box, extra: str, grad_text: str | None) -> str:
-    title = html.escape(box.title or box.id)
-    attrs = f'class="{" ".join(["node", box.kind, extra]).strip()}" data-id="{box.id}"'
+    title = escape(box.title or box.id)
+    classes = " ".join(["node", box.kind, extra]).strip()
+    attrs = f'class="{escape(classes)}" data-id="{escape(box.id)}"'
     if box.owner:
-        attrs += f' data-owner="{box.owner}"'
+        attrs += f' data-owner="{escape(box.owner)}"'
     if box.kind in ("op", "neuron"):
         r = box.width / 2
-        label = html.escape(box.lines[0]) if box.lines else ""
+        label = escape(box.lines[0]) if box.lines else ""
         return (
             f"<g {attrs}><title>{title}</title>"
-            f'<circle cx="{box.x:.0f}" cy="{box.y:.0f}" r="{r:.0f}" fill="{box.fill}"/>'
+            f'<circle cx="{box.x:.0f}" cy="{box.y:.0f}" r="{r:.0f}" fill="{escape(box.fill)}"/>'
             f'<text x="{box.x:.0f}" y="{box.y + 4:.0f}" text-anchor="middle">{label}</text></g>'
         )
     left, top = box.x - box.width / 2, box.y - box.height / 2
     parts = [
         f"<g {attrs}><title>{title}</title>"
         f'<rect x="{left:.0f}" y="{top:.0f}" width="{box.width:.0f}" height="{box.height:.0f}"'
-        f' rx="3" fill="{box.fill}"/>'
+        f' rx="3" fill="{escape(box.fill)}"/>'
     ]
     for k, line in enumerate(box.lines):
         text = grad_text if (k == box.grad_line and grad_text is not None) else line
         cls = ' class="grad"' if k == box.grad_line else (' class="name"' if k == 0 else "")
         y = top + PAD / 2 + LINE_HEIGHT * (k + 1) - 3
-        parts.append(f'<text{cls} x="{left + PAD:.0f}" y="{y:.0f}">{html.escape(text)}</text>')
+        parts.append(f'<text{cls} x="{left + PAD:.0f}" y="{y:.0f}">{escape(text)}</text>')
     parts.append("</g>")
     return "".join(parts)
 

@@ -12,18 +12,19 @@ Value.
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from microgradx.checks import sequence, text
 from microgradx.engine import Value
 from microgradx.files import write_atomically
 from microgradx.modes import no_grad
 from microgradx.nn import Linear, Module, Sequential
 from microgradx.viz.graph import GraphView, draw_graph, heat
+from microgradx.viz.markup import LABEL_CHARS, escape, label_of, visible
 
 POSITIVE, NEGATIVE = "#1f77b4", "#d62728"
 RADIUS = 15.0
@@ -82,13 +83,23 @@ def draw_network(
     input_names: Sequence[str] | None = None,
 ) -> NetworkPicture:
     """Neurons as circles, weights as edges (width |w|; colour by sign, or |grad| with
-    ``color_by="grad"``). ``x``: an input to show every neuron's output for."""
+    ``color_by="grad"``). ``x``: an input to show every neuron's output for. ``input_names``:
+    one str per input (default ``x0``, ``x1``, ...).
+
+    Names and labels are drawn as ``markup.visible`` shows them (control characters written
+    out, cut to ``LABEL_CHARS`` characters); the SVG is well-formed XML. Raises TypeError for an
+    ``input_names`` entry (or a weight's label) that is not a str, ValueError for a wrong count.
+    """
     if color_by not in ("sign", "grad"):
         raise ValueError(f"color_by must be 'sign' or 'grad', got {color_by!r}")
     layers = layers_of(model)
     nin = layers[0].nin
     if input_names is None:
         input_names = [f"x{i}" for i in range(nin)]
+    input_names = [
+        text(name, f"input_names[{i}]")
+        for i, name in enumerate(sequence(input_names, "input_names"))
+    ]
     if len(input_names) != nin:
         raise ValueError(f"input_names: expected {nin} names, got {len(input_names)}")
     outputs: list[list[float]] = []
@@ -115,7 +126,7 @@ def draw_network(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}"'
         f' viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="11">',
-        f'<text x="8" y="16" fill="#444">{html.escape(_legend(color_by, low, high))}</text>',
+        f'<text x="8" y="16" fill="#444">{escape(_legend(color_by, low, high))}</text>',
     ]
     for c, layer in enumerate(layers):
         for j, neuron in enumerate(layer.neurons):
@@ -127,11 +138,12 @@ def draw_network(
                     colour = POSITIVE if w.data >= 0 else NEGATIVE
                 else:
                     colour = heat(abs(float(w.grad)), low, high)
-                tip = f"{w.label or 'w'} = {w.data:.4g}, grad {float(w.grad):.4g}"
+                shown = visible(label_of(w), LABEL_CHARS) or "w"
+                tip = f"{shown} = {w.data:.4g}, grad {float(w.grad):.4g}"
                 parts.append(
                     f'<line x1="{x1 + RADIUS:.1f}" y1="{y1:.1f}" x2="{x2 - RADIUS:.1f}"'
                     f' y2="{y2:.1f}" stroke="{colour}" stroke-width="{size:.2f}"'
-                    f' stroke-opacity="0.75"><title>{html.escape(tip)}</title></line>'
+                    f' stroke-opacity="0.75"><title>{escape(tip)}</title></line>'
                 )
     for c, size in enumerate(sizes):
         for j in range(size):
@@ -142,15 +154,16 @@ def draw_network(
                 layer = layers[c - 1]
                 neuron = layer.neurons[j]
                 act = neuron._activation.name
-                name = f"{neuron._name or 'neuron'} ({act}), b = {neuron.b.data:.4g}"
+                shown = visible(neuron._name or "neuron", LABEL_CHARS)
+                name = f"{shown} ({act}), b = {neuron.b.data:.4g}"
                 fill, caption = ("#ffe08a" if c == len(sizes) - 1 else "#e8e0f8"), act[:4]
             inside = f"{outputs[c][j]:.2f}" if outputs else caption
             parts.append(
-                f"<g><title>{html.escape(name)}</title>"
+                f"<g><title>{escape(name)}</title>"
                 f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{RADIUS:.0f}" fill="{fill}"'
                 ' stroke="#555"/>'
                 f'<text x="{cx:.1f}" y="{cy + 4:.1f}" text-anchor="middle" font-size="9">'
-                f"{html.escape(inside)}</text></g>"
+                f"{escape(inside, LABEL_CHARS)}</text></g>"
             )
     captions = ["inputs"] + [
         f"{_layer_name(layer)} ({layer.neurons[0]._activation.name})" for layer in layers
@@ -159,7 +172,7 @@ def draw_network(
         cx, _ = centre(c, 0)
         parts.append(
             f'<text x="{cx:.1f}" y="{height - 8:.0f}" text-anchor="middle" fill="#444">'
-            f"{html.escape(caption)}</text>"
+            f"{escape(caption, LABEL_CHARS)}</text>"
         )
     parts.append("</svg>")
     return NetworkPicture("\n".join(parts), sum(sizes), len(weights))

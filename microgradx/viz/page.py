@@ -12,19 +12,24 @@ One implementation serves three places:
 The picture is drawn once, already showing step 0; each step is a few ids and texts (the current
 box, the boxes it sends gradient to, their new ``grad`` lines, the equation). The script applies
 them: nothing is laid out again, so boxes never move.
+
+Nothing a user writes (a label) can run script or break the page: it is assembled once, from
+parts, with every user text escaped where it is written (``markup.escape``; nothing inserted is
+scanned again); the steps are ``markup.script_json`` (no ``<``, ``>`` or ``&`` at all); the picture
+is a data block the script parses as XML; and the script writes every text with ``textContent``.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx.viz.layout import Layout
+from microgradx.viz.markup import escape, script_json, visible
 
 
 @dataclass(frozen=True)
@@ -77,73 +82,90 @@ class PageData:
         return classes, texts
 
 
-def _json(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside
+_UID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
+# What would end a <script> data block or switch the HTML parser into its script-escaped
+# states; the picture block is markup this package writes with every user text escaped, so none
+# of these can be in it, and _data_block checks that they are not.
+_SCRIPT_STATES = re.compile(r"<(?:!--|/?script)", re.IGNORECASE)
+
+
+def _data_block(markup: str) -> str:
+    if _SCRIPT_STATES.search(markup):
+        raise AssertionError("a picture for the step-through page contains <script or <!--")
+    return markup
 
 
 def fragment(page: PageData, uid: str | None = None, *, static: bool = True) -> str:
     """The page as a ``<div>`` with its own picture, data and script (a notebook output).
 
-    The interactive part (controls and the picture the script changes) travels inside a
-    ``<script type="text/html">``, which a sanitizer drops whole, and the script puts it in place.
-    Where no script runs (an untrusted notebook: JupyterLab strips scripts, inline SVG and styles),
-    what remains is ``static``: step 0's equation, its picture as an ``<img>``, and the whole pass
-    as text.
+    The picture travels inside a ``<script type="image/svg+xml">`` (a data block, which a
+    sanitizer drops whole) and the steps in a ``<script type="application/json">``; the script
+    parses the picture as XML, builds the controls with DOM calls and sets every text with
+    ``textContent``, so no user text is ever parsed as HTML. Where no script runs (an untrusted
+    notebook: JupyterLab strips scripts, inline SVG and styles), what remains is ``static``:
+    step 0's equation, its picture as an ``<img>``, and the whole pass as text.
+
+    Every text from the user (labels) is escaped once, where it is written; nothing inserted is
+    scanned again. ``uid``: the element id (letters, digits, ``-`` and ``_``; a ValueError
+    otherwise), a fresh one by default.
     """
-    uid = uid or "mgx-" + uuid.uuid4().hex[:12]
+    if uid is None:
+        uid = "mgx-" + uuid.uuid4().hex[:12]
+    elif not isinstance(uid, str) or not _UID.match(uid):
+        raise ValueError(f"uid must be a letter then up to 63 letters, digits, - or _, got {uid!r}")
     classes, texts = page.state(0)
     svg = page.layout.svg(classes=classes, texts=texts, marker_id=f"{uid}-arrow")
     data = {
         "root": page.root,
-        "start": page.start,
+        "fit": page.fit,
+        "start": {box: visible(text) for box, text in page.start.items()},
         "steps": [
-            {"n": s.node, "c": list(s.children), "u": [list(u) for u in s.updates], "e": s.equation}
+            {
+                "n": s.node,
+                "c": list(s.children),
+                "u": [[box, visible(text)] for box, text in s.updates],
+                "e": visible(s.equation, newlines=True),
+            }
             for s in page.steps
         ],
     }
-    first = html.escape(page.steps[0].equation) if page.steps else ""
-    count = max(0, len(page.steps) - 1)
-    live = (
-        _LIVE.replace("{fit}", " fit" if page.fit else "")
-        .replace("{checked}", " checked" if page.fit else "")
-        .replace("{max}", str(count))
-        .replace("{first}", first)
-        .replace("{svg}", svg)
-    )
-    still = ""
+    first = escape(page.steps[0].equation, newlines=True) if page.steps else ""
+    parts = [
+        f'<div class="mgx-step" id="{uid}" tabindex="0">',
+        f"<style>{_CSS}</style>",
+        f'<div class="mgx-title"><b>{escape(page.title)}</b></div>',
+    ]
     if static:
         picture = base64.b64encode(standalone_svg(page, 0).encode("utf-8")).decode("ascii")
-        still = (
+        parts.append(
             f'<div class="mgx-static"><pre class="mgx-equation">{first}</pre>'
-            f'<img alt="step 0 of {count + 1}" style="max-width: 100%"'
+            f'<img alt="step 0 of {len(page.steps)}" style="max-width: 100%"'
             f' src="data:image/svg+xml;base64,{picture}"></div>'
         )
-    return (
-        _FRAGMENT.replace("{uid}", uid)
-        .replace("{title}", html.escape(page.title))
-        .replace("{static}", still)
-        .replace("{table}", html.escape(page.table))
-        .replace("{live}", live.replace("</script", "<\\/script"))
-        .replace("{data}", _json(data))
-        .replace("{script}", _SCRIPT.replace("{uid}", uid))
-    )
+    parts += [
+        f'<script type="image/svg+xml" class="mgx-picture">{_data_block(svg)}</script>',
+        '<details class="mgx-table"><summary>the whole pass as text</summary>'
+        f"<pre>{escape(page.table, newlines=True)}</pre></details>",
+        f'<script type="application/json" class="mgx-data">{script_json(data)}</script>',
+        f"<script>({_SCRIPT})({script_json(uid)});</script>",
+        "</div>",
+    ]
+    return "\n".join(parts)
 
 
 def standalone_svg(page: PageData, i: int) -> str:
     """Step ``i``'s picture as a stand-alone SVG document (its styles inside)."""
     classes, texts = page.state(i)
-    picture = page.layout.svg(classes=classes, texts=texts)
-    return picture.replace("<defs>", f"<defs><style>{_CSS_STATIC}</style>", 1)
+    return page.layout.svg(classes=classes, texts=texts, style=_CSS_STATIC)
 
 
 def document(page: PageData) -> str:
     """A whole self-contained HTML page (inline SVG, CSS and JS; nothing from the network)."""
     body = fragment(page, uid="mgx-page", static=False)
-    title = html.escape(page.title)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{title}</title>\n<style>body {{ margin: 1rem; }}</style>\n</head>\n<body>\n"
-        f"{body}\n</body>\n</html>\n"
+        f"<title>{escape(page.title)}</title>\n<style>body {{ margin: 1rem; }}</style>\n"
+        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
 
@@ -152,7 +174,7 @@ def mimebundle(page: PageData) -> dict[str, str]:
     return {
         "text/html": fragment(page),
         "image/svg+xml": standalone_svg(page, 0),
-        "text/plain": page.table,
+        "text/plain": visible(page.table, newlines=True),  # no terminal escapes, either
     }
 
 
@@ -180,8 +202,7 @@ g.node.child rect, g.node.child circle { stroke: #ff7f0e; stroke-width: 3; }
 path.on { stroke: #d62728; stroke-width: 2; }
 """
 
-_FRAGMENT = """<div class="mgx-step" id="{uid}" tabindex="0">
-<style>
+_CSS = """
 .mgx-step { font-family: system-ui, sans-serif; color: #222; max-width: 100%; outline: none; }
 .mgx-step .mgx-controls { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center;
   margin: .4rem 0; }
@@ -201,41 +222,59 @@ _FRAGMENT = """<div class="mgx-step" id="{uid}" tabindex="0">
   stroke-width: 3; }
 .mgx-step g.node.child rect, .mgx-step g.node.child circle { stroke: #ff7f0e; stroke-width: 3; }
 .mgx-step path.on { stroke: #d62728; stroke-width: 2; }
-</style>
-<div class="mgx-title"><b>{title}</b></div>
-{static}
-<script type="text/html" class="mgx-live">{live}</script>
-<details class="mgx-table"><summary>the whole pass as text</summary><pre>{table}</pre></details>
-<script type="application/json" class="mgx-data">{data}</script>
-<script>{script}</script>
-</div>"""
+"""
 
-_LIVE = """<div class="mgx-controls">
-  <button class="mgx-previous" title="left arrow">&#9664; previous</button>
-  <button class="mgx-next" title="right arrow">next &#9654;</button>
-  <input class="mgx-slider" type="range" min="0" max="{max}" value="0" aria-label="step">
-  <span class="mgx-position">step 0 of {max}</span>
-  <label><input class="mgx-fit" type="checkbox"{checked}> fit to width</label>
-</div>
-<pre class="mgx-equation">{first}</pre>
-<div class="mgx-graph-box{fit}">{svg}</div>"""
-
-_SCRIPT = """(function () {
+# The step-through's script, a function of the root element's id. It reads the steps from the JSON
+# block and the picture from its data block (parsed as XML: markup, never run), builds the
+# controls with DOM calls and writes every text with textContent.
+_SCRIPT = """function (uid) {
   "use strict";
-  const root = document.getElementById("{uid}");
+  const root = document.getElementById(uid);
   if (!root || root.dataset.ready) return;
   root.dataset.ready = "1";
   const data = JSON.parse(root.querySelector("script.mgx-data").textContent);
+  const steps = data.steps;
+  const block = root.querySelector("script.mgx-picture");
+  const parsed = new DOMParser().parseFromString(block.textContent, "image/svg+xml");
+  if (parsed.getElementsByTagName("parsererror").length) {  // never expected: say so, visibly
+    const failed = document.createElement("p");
+    failed.textContent = "the picture could not be read; the whole pass is below as text";
+    block.after(failed);
+    return;
+  }
+  function make(tag, className, text) {
+    const element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined) element.textContent = text;
+    return element;
+  }
+  const previous = make("button", "mgx-previous", "\u25c0 previous");
+  previous.title = "left arrow";
+  const next = make("button", "mgx-next", "next \u25b6");
+  next.title = "right arrow";
+  const slider = make("input", "mgx-slider");
+  slider.type = "range";
+  slider.min = "0";
+  slider.max = String(Math.max(0, steps.length - 1));
+  slider.value = "0";
+  slider.setAttribute("aria-label", "step");
+  const position = make("span", "mgx-position");
+  const fitBox = make("input", "mgx-fit");
+  fitBox.type = "checkbox";
+  fitBox.checked = Boolean(data.fit);
+  const fitLabel = make("label");
+  fitLabel.append(fitBox, " fit to width");
+  const controls = make("div", "mgx-controls");
+  controls.append(previous, next, slider, position, fitLabel);
+  const equation = make("pre", "mgx-equation");
+  const box = make("div", data.fit ? "mgx-graph-box fit" : "mgx-graph-box");
+  box.append(document.importNode(parsed.documentElement, true));
   // The interactive part replaces the still picture (kept for where scripts do not run).
-  const live = document.createElement("div");
-  live.className = "mgx-live";
-  live.innerHTML = root.querySelector("script.mgx-live").textContent;
+  const live = make("div", "mgx-live");
+  live.append(controls, equation, box);
   const still = root.querySelector(".mgx-static");
   if (still) still.replaceWith(live);
-  else root.querySelector("script.mgx-live").after(live);
-  const steps = data.steps;
-  const $ = (selector) => root.querySelector(selector);
-  const slider = $(".mgx-slider"), box = $(".mgx-graph-box"), equation = $(".mgx-equation");
+  else block.after(live);
   const nodes = {}, gradTexts = {}, opOf = {}, edgesOf = {};
   for (const g of root.querySelectorAll("g.node")) {
     nodes[g.dataset.id] = g;
@@ -282,14 +321,14 @@ _SCRIPT = """(function () {
       if (g) follow(g);
     }
     slider.value = String(current);
-    $(".mgx-position").textContent = "step " + current + " of " + (steps.length - 1);
+    position.textContent = "step " + current + " of " + (steps.length - 1);
     root.dataset.step = String(current);
     root.dataset.current = step ? step.n : "";
   }
-  $(".mgx-previous").addEventListener("click", () => show(current - 1));
-  $(".mgx-next").addEventListener("click", () => show(current + 1));
+  previous.addEventListener("click", () => show(current - 1));
+  next.addEventListener("click", () => show(current + 1));
   slider.addEventListener("input", () => show(Number(slider.value)));
-  $(".mgx-fit").addEventListener("change", (event) => {
+  fitBox.addEventListener("change", (event) => {
     box.classList.toggle("fit", event.target.checked);
     show(current);
   });
@@ -311,4 +350,4 @@ _SCRIPT = """(function () {
     if (!(event.target instanceof HTMLInputElement)) root.focus({preventScroll: true});
   });
   show(0);
-})();"""
+}"""

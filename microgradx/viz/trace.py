@@ -48,6 +48,7 @@ from microgradx.viz.levels import (
     neuron_owners,
     neuron_step,
 )
+from microgradx.viz.markup import visible
 from microgradx.viz.page import PageData, PageStep, StepPage, document, mimebundle
 from microgradx.viz.record import BackwardStep, num, record_backward, short, wrt
 
@@ -345,7 +346,7 @@ class BackwardTrace:
         try:
             data = self.page_data()
         except ValueError as error:  # too big to draw: the table, and why there is no picture
-            return {"text/plain": f"{error}\n\n{self}"}
+            return {"text/plain": visible(f"{error}\n\n{self}", newlines=True)}
         return mimebundle(data)
 
 

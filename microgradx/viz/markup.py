@@ -1,0 +1,149 @@
+"""Text that users wrote (labels, names, form input) into pages, pictures, DOT and JSON, safely.
+
+Every string a user can influence reaches a page, an SVG or a DOT file through one of these
+functions, exactly once, at the leaf where it is written (never into a template that something
+scans again):
+
+* ``visible(text)``: what a reader can see. Every character that ``repr()`` would write out
+  (``str.isprintable()`` is false: control characters, lone surrogates, line and paragraph
+  separators, bidirectional overrides and marks, zero-width spaces, the byte-order mark,
+  unassigned code points and noncharacters) is written out the way ``repr()`` writes it
+  (``\\x07``, ``\\u202e``, ``\\udc80``), except spaces and the zero-width joiners; text longer
+  than ``limit`` is cut with an ellipsis. The result is valid XML 1.0 character data and can be
+  encoded as UTF-8.
+* ``escape(text)``: ``visible`` text escaped for HTML and XML, as element text or as a quoted
+  attribute value (``& < > " '`` become references).
+* ``dot_escape(text)``: ``visible`` text for a cell of a Graphviz HTML-like label (``<...>``):
+  escaped as ``escape`` does, and each backslash doubled, since Graphviz reads ``\\N``, ``\\G``
+  and ``\\\\`` in a label even after entities are decoded.
+* ``script_json(data)``: JSON for ``<script type="application/json">`` (and anything a browser
+  parses): strict JSON (``allow_nan=False``), ASCII only, and ``<``, ``>``, ``&``, U+2028 and
+  U+2029 written as ``\\u003c`` and so on, so no ``</script>``, ``<!--`` or ``<script`` can
+  appear in it, whatever the data.
+* ``browser_json(data)``: ``script_json`` after writing every NaN and infinity as ``null``
+  (JSON has no such numbers; the caller says why in a field of its own).
+* ``label_of(node)``: a node's label, checked to be a str (the engine checks it in the
+  constructor, but ``node.label`` can be assigned anything later).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from microgradx.checks import describe
+from microgradx.engine import Value
+
+LABEL_CHARS = 80  # the longest name a picture or an equation shows (then "…")
+ELLIPSIS = "…"
+
+# Kept although str.isprintable() says no: spaces (U+00A0, U+3000, ...) and the zero-width
+# (non-)joiners that emoji sequences and several scripts need.
+_KEPT = "\u200c\u200d"
+_ESCAPE = re.compile(r"(\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8})")
+
+
+def _written_out(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _write_out(text: str, newlines: bool) -> str:
+    out = []
+    for char in text:
+        if (
+            char.isprintable()
+            or char in _KEPT
+            or (char == "\n" and newlines)
+            or unicodedata.category(char) == "Zs"
+        ):
+            out.append(char)
+        else:
+            out.append(_written_out(char))
+    return "".join(out)
+
+
+def visible(text: str, limit: int | None = None, *, newlines: bool = False) -> str:
+    """``text`` with every hidden or unsafe character written out, cut to ``limit`` characters.
+
+    ``newlines=True`` keeps ``\\n`` (multi-line text: an equation, a table). Cutting keeps whole
+    escapes and ends with ``…``, so the result has at most ``limit`` characters.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {describe(text)}")
+    if limit is not None and len(text) > limit:
+        text = text[: limit + 1]  # enough to know it is cut; bounds the work for huge labels
+    shown = text if text.isprintable() else _write_out(text, newlines)
+    if limit is None or len(shown) <= limit:
+        return shown
+    kept: list[str] = []
+    room = limit - len(ELLIPSIS)
+    for k, piece in enumerate(_ESCAPE.split(shown)):  # odd k: an escape, kept whole or not at all
+        if len(piece) <= room:
+            kept.append(piece)
+            room -= len(piece)
+            continue
+        if k % 2 == 0:
+            kept.append(piece[:room])
+        break
+    return "".join(kept) + ELLIPSIS
+
+
+def escape(text: str, limit: int | None = None, *, newlines: bool = False) -> str:
+    """``visible(text)`` as HTML/XML text or a double- or single-quoted attribute value."""
+    return html.escape(visible(text, limit, newlines=newlines), quote=True)
+
+
+def dot_escape(text: str, limit: int | None = LABEL_CHARS) -> str:
+    """``visible(text)`` for a Graphviz HTML-like label: entities, and backslashes doubled."""
+    return escape(text, limit).replace("\\", "\\\\")
+
+
+def script_json(data: Any) -> str:
+    """``data`` as strict JSON that is safe inside ``<script>`` and any HTML element.
+
+    Raises ValueError for NaN or an infinity (JSON has neither: use ``browser_json``).
+    """
+    text = json.dumps(data, allow_nan=False, ensure_ascii=True, separators=(",", ":"))
+    # These characters occur only inside JSON strings, where \\u003c means the same "<".
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, code)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # (ASCII: none left)
+
+
+def finite_or_none(data: Any) -> Any:
+    """``data`` (dicts, lists, tuples of JSON values) with every NaN and infinity as None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, Mapping):
+        return {key: finite_or_none(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_or_none(value) for value in data]
+    return data
+
+
+def browser_json(data: Any) -> str:
+    """``script_json`` of ``data`` with NaN and infinities as ``null``."""
+    return script_json(finite_or_none(data))
+
+
+def label_of(node: Value) -> str:
+    """``node.label``, or "" for none; TypeError if something other than a str was assigned."""
+    label = node.label
+    if label is None:
+        return ""
+    if not isinstance(label, str):
+        raise TypeError(
+            f"a Value's label must be a str or None, got {describe(label)}"
+            f" (on the Value with data {node.data!r})"
+        )
+    return label
