@@ -9,7 +9,8 @@ removed. Only a process killed outright (SIGKILL, power loss) can leave one behi
 Only regular files are written. A rename replaces whatever the name points at, so writing to a
 FIFO, a device (``/dev/null``), a socket or a folder would destroy it; those are refused with
 ``NotARegularFileError``. A symbolic link is followed: its target file is replaced and the link
-stays a link.
+stays a link. (A file with other hard links gets a new file under this name; the other names keep
+the old contents, as with any atomic replacement.)
 
 Reading: ``open_regular`` / ``read_regular`` open only regular files. A FIFO is never opened for
 reading in a way that waits for a writer, and a device is never read (``/dev/zero`` never ends).

@@ -469,7 +469,7 @@ def test_load_digits_reads_a_path_plain_or_gzipped_and_names_bad_lines(tmp_path)
     plain = tmp_path / "digits.csv"
     plain.write_text(row + "\n" + row + "\n")
     zipped = tmp_path / "digits.csv.gz"
-    zipped.write_bytes(gzip.compress((row + "\n").encode()))
+    zipped.write_bytes(gzip.compress((row + "\n").encode(), mtime=0))
     assert load_digits(plain) == ([[1.0] * 64] * 2, [7, 7])
     assert load_digits(zipped) == ([[1.0] * 64], [7])
     bad = tmp_path / "bad.csv"

@@ -35,6 +35,12 @@ from tests.conftest import Tripwire, ctrl_c_raises_keyboard_interrupt
 SHIPPED = Path(__file__).resolve().parents[1] / "microgradx" / "datasets"
 
 
+def _gzip(data: bytes) -> bytes:
+    """gzip with a fixed timestamp: the same bytes in every process (test ids are built from
+    them, and pytest-xdist's workers must collect the same tests)."""
+    return gzip.compress(data, mtime=0)
+
+
 # ---- special files ------------------------------------------------------------------------------
 
 
@@ -509,7 +515,7 @@ BAD_TITANIC = {
         _titanic().replace("female", "f\xe9male").encode("latin-1"),
         "line 3 is not UTF-8",
     ),
-    "a damaged gzip": (gzip.compress(_titanic().encode())[:-20], "damaged gzip file"),
+    "a damaged gzip": (_gzip(_titanic().encode())[:-20], "damaged gzip file"),
     "a gzip of garbage": (b"\x1f\x8b" + bytes(100), "damaged gzip file"),
     "a line of a megabyte": (b"x" * (1 << 20), "line 1 is longer than 65536 bytes"),
     "a quote never closed": (
@@ -547,7 +553,7 @@ def test_titanic_files_as_other_tools_write_them_give_the_same_data(tmp_path):
     variants = {
         "crlf": _titanic().replace("\n", "\r\n").encode(),
         "bom": b"\xef\xbb\xbf" + _titanic().encode(),
-        "gzip": gzip.compress(_titanic().encode()),
+        "gzip": _gzip(_titanic().encode()),
         "blank lines at the end": (_titanic() + "\n\n").encode(),
         "Kaggle's capitals and spaces": _titanic(header=HEADER.title().replace(",", ", ")).encode(),
         "quoted cells": _titanic([",".join(f'"{c}"' for c in r.split(",")) for r in ROWS]).encode(),
@@ -565,8 +571,8 @@ DIGIT = ",".join(["16"] * 64 + ["7"])
 BAD_DIGITS = {
     "empty": (b"", "has no digits"),
     "blank lines only": (b"\n\n  \n", "has no digits"),
-    "a truncated gzip": (gzip.compress((DIGIT + "\n").encode() * 50)[:-30], "damaged gzip file"),
-    "a gzip header only": (gzip.compress(b"")[:10], "damaged gzip file"),
+    "a truncated gzip": (_gzip((DIGIT + "\n").encode() * 50)[:-30], "damaged gzip file"),
+    "a gzip header only": (_gzip(b"")[:10], "damaged gzip file"),
     "binary garbage": (bytes(range(256)) * 4, "not UTF-8|expected 65 numbers"),
     "not UTF-8": (
         DIGIT.encode() + b"\n" + DIGIT.replace("7", "\xe9").encode("latin-1"),
@@ -605,7 +611,7 @@ def test_digits_files_as_other_tools_write_them(tmp_path):
     for content in (
         f"{DIGIT}\r\n{DIGIT}\r\n".encode(),  # CRLF
         b"\xef\xbb\xbf" + f"{DIGIT}\n{DIGIT}".encode(),  # a byte-order mark, no final newline
-        gzip.compress(f"{DIGIT}\n\n{DIGIT}\n".encode()),  # gzip without .gz, a blank line
+        _gzip(f"{DIGIT}\n\n{DIGIT}\n".encode()),  # gzip without .gz, a blank line
         f" {DIGIT.replace(',', ' , ')} \n{DIGIT}\n".encode(),  # spaces around numbers
     ):
         path.write_bytes(content)
@@ -650,11 +656,12 @@ def _command_error(argv, capsys):
 @pytest.mark.parametrize(
     ("dataset", "content", "message"),
     [
-        ("digits", gzip.compress((DIGIT + "\n").encode() * 50)[:-30], "is a damaged gzip file"),
+        ("digits", _gzip((DIGIT + "\n").encode() * 50)[:-30], "is a damaged gzip file"),
         ("digits", b"", "has no digits"),
         ("titanic", _titanic(_row(1, "age", "nan")).encode(), "line 3, column age: 'nan'"),
         ("titanic", bytes(range(256)), "line 2 is not UTF-8"),
     ],
+    ids=["truncated gzip", "empty", "nan", "binary"],
 )
 def test_train_names_the_file_and_what_is_wrong_with_it(
     dataset, content, message, tmp_path, capsys
