@@ -37,8 +37,8 @@ MUTATIONS = [
     Mutation(
         "atomic write becomes a plain write",
         "microgradx/files.py",
-        "    path = Path(path)\n",
-        "    path = Path(path)\n    path.write_bytes(data)\n    return path\n",
+        "    shown = Path(path)\n",
+        "    shown = Path(path)\n    shown.write_bytes(data)\n    return shown\n",
         ("tests/test_data_train_io.py",),
     ),
     Mutation(
@@ -46,6 +46,141 @@ MUTATIONS = [
         "microgradx/files.py",
         "        temporary.unlink(missing_ok=True)\n",
         "        pass\n",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "a write replaces a FIFO or a device with a regular file",
+        "microgradx/files.py",
+        "    if not stat.S_ISREG(mode):\n"
+        '        raise _refuse(path, mode, "refusing to replace it")\n',
+        "",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a write through a symbolic link replaces the link",
+        "microgradx/files.py",
+        "        os.replace(temporary, target)\n",
+        "        os.replace(temporary, shown)\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "the temporary name is not shortened for a long file name",
+        "microgradx/files.py",
+        "    while len(os.fsencode(name)) > room and name:\n",
+        "    while False:\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a write loses the file's permissions",
+        "microgradx/files.py",
+        "        os.fchmod(descriptor, stat.S_IMODE(old.st_mode))\n",
+        "        pass\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "readers open a file before checking that it is a regular one",
+        "microgradx/files.py",
+        "    if not stat.S_ISREG(mode):\n"
+        '        raise _refuse(path, mode, "only regular files are read")\n'
+        "    flags",
+        "    flags",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "readers trust the check made before opening",
+        "microgradx/files.py",
+        "        mode = os.fstat(descriptor).st_mode\n",
+        "        mode = stat.S_IFREG\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a model file's weights are built before its declared size is checked",
+        "microgradx/io.py",
+        "    if declared != len(weights):\n",
+        "    if False:\n",
+        # only the test that stops the building: others would allocate 10**300 weights
+        (
+            "tests/test_hostile_files.py::"
+            "test_a_126_byte_file_declaring_30_million_weights_is_refused_before_building",
+        ),
+    ),
+    Mutation(
+        "a weight of 10**400 reaches float()",
+        "microgradx/io.py",
+        "        if type(value) is int and not _fits_a_float(value):\n",
+        "        if False:\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a model file's nesting depth is not checked",
+        "microgradx/io.py",
+        "        if depth > MAX_DEPTH:\n",
+        "        if False:\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "loading a model draws from the default generator",
+        "microgradx/io.py",
+        "        generator.setstate(state)\n",
+        "        pass\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a nan cell of the Titanic table is read as a number",
+        "microgradx/data.py",
+        "    if not math.isfinite(value):\n        hint",
+        "    if False:\n        hint",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a truncated gzip ends in a raw EOFError",
+        "microgradx/data.py",
+        "    except (EOFError, gzip.BadGzipFile, zlib.error) as error:",
+        "    except (gzip.BadGzipFile, zlib.error) as error:",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a Titanic row with missing cells is read",
+        "microgradx/data.py",
+        "            if len(record) != len(header):\n",
+        "            if False:\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "an optimizer step is assigned where Ctrl-C can cut it in half",
+        "microgradx/optim.py",
+        "        with deferred_interrupt():\n            for p, value in zip(self.params, data):",
+        "        if True:\n            for p, value in zip(self.params, data):",
+        ("tests/test_losses_optim.py",),
+    ),
+    Mutation(
+        "a group's lr is ignored",
+        "microgradx/optim.py",
+        '            lr, momentum, nesterov = s["lr"], s["momentum"], s["nesterov"]\n',
+        '            lr, momentum, nesterov = self.defaults["lr"], s["momentum"], s["nesterov"]\n',
+        ("tests/test_losses_optim.py",),
+    ),
+    Mutation(
+        "a schedule gives every group the first group's rate",
+        "microgradx/optim.py",
+        "        rates = [self._rate(epoch, base) for base in self.base_lrs]",
+        "        rates = [self._rate(epoch, self.base_lrs[0]) for base in self.base_lrs]",
+        ("tests/test_losses_optim.py",),
+    ),
+    Mutation(
+        "fit() restores the modes only when it ends normally",
+        "microgradx/train.py",
+        "            bar.close()\n        for module, training in modes:\n"
+        "            module.training = training\n",
+        "            bar.close()\n    for module, training in modes:\n"
+        "        module.training = training\n",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "fit() trains on nan inputs",
+        "microgradx/train.py",
+        '    _check_finite(X, "X")\n',
+        "",
         ("tests/test_data_train_io.py",),
     ),
     Mutation(
@@ -101,8 +236,8 @@ MUTATIONS = [
     Mutation(
         "fit() leaves the model in eval mode",
         "microgradx/train.py",
-        "        module.training = training\n    return history",
-        "        module.training = False\n    return history",
+        "            module.training = training\n    return history",
+        "            module.training = False\n    return history",
         ("tests/test_data_train_io.py",),
     ),
     Mutation(
@@ -249,11 +384,9 @@ def main(argv: list[str]) -> int:
     chosen = [m for m in MUTATIONS if not argv or any(a in m.name for a in argv)]
     survived = 0
     with tempfile.TemporaryDirectory() as folder:
-        workspace = Path(folder) / "main"  # the repository without .git and .venv ...
+        workspace = Path(folder) / "main"  # the repository without .git and .venv
         skip = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".*cache")
         shutil.copytree(ROOT, workspace, ignore=skip)
-        if (ROOT.parent / "shared").exists():  # ... and shared/ beside it, as in a checkout
-            (Path(folder) / "shared").symlink_to(ROOT.parent / "shared")
         # Unmutated, every chosen test file must pass, or "caught" would mean nothing.
         _fresh_copy(workspace)
         for tests in sorted({m.tests for m in chosen}):

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TextIO
 
 from microgradx import data, io, nn, optim, train
 from microgradx.engine import Value, topological_order
+from microgradx.files import NotARegularFileError, open_regular, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
 from microgradx.viz.trace import trace_backward
@@ -159,21 +160,29 @@ def _check_train_arguments(args: argparse.Namespace) -> None:
                 f"--data is for the datasets read from files ({', '.join(FILE_DATASETS)}),"
                 f" not {args.dataset}"
             )
-        data_path = Path(args.data)
-        if data_path.is_dir():
-            raise CommandError(f"--data {args.data}: is a folder, not a file")
-        if not data_path.is_file():
-            raise CommandError(f"--data {args.data}: no such file")
+        try:
+            open_regular(args.data).close()  # a FIFO is refused, not waited on
+        except FileNotFoundError:
+            raise CommandError(f"--data {args.data}: no such file") from None
+        except NotARegularFileError as error:
+            if Path(args.data).is_dir():
+                raise CommandError(f"--data {args.data}: is a folder, not a file") from None
+            raise CommandError(f"--data {error}") from None
+        except OSError as error:
+            raise CommandError(f"--data {args.data}: cannot read it: {error.strerror}") from None
     if args.save is not None:
         save_path = Path(args.save)
-        folder = save_path.parent
         if save_path.is_dir():
             raise CommandError(f"--save {args.save}: is a folder; give a file name inside it")
+        try:
+            target = write_target(save_path)  # a symbolic link: the file it points to
+        except NotARegularFileError as error:
+            raise CommandError(f"--save {error}") from None
+        folder = target.parent
         if not folder.is_dir():
-            raise CommandError(f"--save {args.save}: the folder {folder} does not exist")
-        if not os.access(folder, os.W_OK) or (
-            save_path.exists() and not os.access(save_path, os.W_OK)
-        ):
+            shown = folder if save_path.is_symlink() else save_path.parent  # as the user wrote it
+            raise CommandError(f"--save {args.save}: the folder {shown} does not exist")
+        if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
             raise CommandError(f"--save {args.save}: cannot write there")
 
 

@@ -11,9 +11,13 @@ import csv
 import gzip
 import math
 import random
+import re
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from microgradx.files import NotARegularFileError, open_regular
 
 Features = list[list[float]]
 
@@ -187,6 +191,71 @@ def standardize(
     return (scaler.transform(X_train), *(scaler.transform(X) for X in others))
 
 
+# ---- reading data files -------------------------------------------------------------------------
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be read as the loader's format. The message names the file and,
+    where it can, the line and the column: ``titanic.csv line 7, column age: 'nan' is not a
+    number``."""
+
+
+MAX_LINE = 1 << 16  # bytes: a longer line is no table row of ours
+
+
+def _text_lines(path: Path, kind: str) -> list[str]:
+    """The lines of a UTF-8 text file (a byte-order mark and CRLF endings are fine), gunzipped if
+    it starts with gzip's magic bytes (whatever its name).
+
+    Raises ``FileNotFoundError`` if there is no file, ``DataFileError`` for anything else: a
+    folder, a FIFO or a device (never read), a truncated or corrupted gzip, bytes that are not
+    UTF-8, a line longer than ``MAX_LINE`` bytes.
+    """
+    try:
+        with open_regular(path) as handle:
+            start = handle.read(2)
+            handle.seek(0)
+            source: IO[bytes] | gzip.GzipFile = handle
+            if start == b"\x1f\x8b":
+                source = gzip.GzipFile(fileobj=handle, mode="rb")
+            lines: list[bytes] = []
+            while True:
+                raw = source.readline(MAX_LINE + 1)
+                if not raw:
+                    break
+                if len(raw) > MAX_LINE:
+                    raise DataFileError(
+                        f"{path} line {len(lines) + 1} is longer than {MAX_LINE} bytes:"
+                        " not a data table"
+                    )
+                lines.append(raw)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{kind} not found at {path}") from None
+    except NotARegularFileError as error:  # it names the path and what is there
+        raise DataFileError(str(error)) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DataFileError(
+            f"{path} is a damaged gzip file (truncated or corrupted?): {error}"
+        ) from None
+    except OSError as error:
+        raise DataFileError(f"{path}: cannot read it: {error.strerror or error}") from None
+    text = []
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataFileError(
+                f"{path} line {number} is not UTF-8 text (byte {error.start} of the line)"
+            ) from None
+        text.append(line.removeprefix("\ufeff") if number == 1 else line)
+    return text
+
+
+def _shown(text: str) -> str:
+    """A cell as a message shows it: quoted, and cut if long."""
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
 # ---- the Titanic table ---------------------------------------------------------------------------
 
 TITANIC_FEATURES = ("pclass", "sex", "age", "sibsp", "parch", "fare")
@@ -207,61 +276,77 @@ def load_titanic(
     """The Titanic passengers as ``X_train, X_test, y_train, y_test`` (y: 1 = survived).
 
     Reads seaborn's lower-case headers (``survived, pclass, sex, age, ...``) or Kaggle's
-    ``train.csv`` (``Survived, Pclass, Sex, Age, ...``). ``sex`` becomes 1 for female, 0 for male.
-    Missing ages are filled with the median age of the *training* split, so nothing about the
-    test passengers leaks into training. Features are not scaled: see ``standardize``. Without a
-    ``path``, the table shipped with microgradx (891 passengers, seaborn's headers).
+    ``train.csv`` (``Survived, Pclass, Sex, Age, ...``): UTF-8, with or without a byte-order mark,
+    LF or CRLF line endings, gzipped or not. ``sex`` becomes 1 for female, 0 for male.
+
+    Missing values: an empty ``age`` cell is a missing age, filled with the median age of the
+    *training* split, so nothing about the test passengers leaks into training. Every other
+    cell must hold a finite number (``sex``: male or female; ``survived``: 0 or 1); ``nan``,
+    ``inf`` or text in a number column, an empty cell outside ``age``, or a row with more or
+    fewer cells than the header raises ``DataFileError`` naming the line and the column.
+    Features are not scaled: see ``standardize``. Without a ``path``, the table shipped with
+    microgradx (891 passengers, seaborn's headers).
     """
     path = _packaged("titanic.csv") if path is None else Path(path)
-    unknown = [f for f in features if f.lower() not in TITANIC_FEATURES]
-    if unknown or not features:
-        raise ValueError(
-            f"unknown Titanic feature(s) {unknown or list(features)}:"
-            f" use {', '.join(TITANIC_FEATURES)}"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"Titanic CSV not found at {path}")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns = {name.strip().lower(): name for name in (reader.fieldnames or [])}
-        wanted = ["survived", *(f.lower() for f in features)]
-        missing = [c for c in wanted if c not in columns]
+    if isinstance(features, str) or not features:
+        raise ValueError(f"features must be a non-empty list of names, got {features!r}")
+    unknown = [f for f in features if not isinstance(f, str) or f.lower() not in TITANIC_FEATURES]
+    if unknown:
+        raise ValueError(f"unknown Titanic feature(s) {unknown}: use {', '.join(TITANIC_FEATURES)}")
+    wanted = ["survived", *(f.lower() for f in features)]
+    reader = csv.reader(_text_lines(path, "Titanic CSV"), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataFileError(f"{path} is empty: expected a header line and passengers")
+        names = [name.strip().lower() for name in header]
+        doubled = sorted({name for name in names if names.count(name) > 1 and name in wanted})
+        if doubled:
+            raise DataFileError(f"{path}: the header names column(s) {doubled} twice")
+        missing = [c for c in wanted if c not in names]
         if missing:
-            raise ValueError(f"{path} has no column(s) {missing}; it has {sorted(columns)}")
-        rows = list(reader)
-    if not rows:
-        raise ValueError(f"{path} has no passengers")
+            shown = ", ".join(_shown(name) for name in header[:20])
+            raise DataFileError(
+                f"{path} has no column(s) {missing} (seaborn's or Kaggle's Titanic headers);"
+                f" its header is: {shown}"
+            )
+        index = {name: names.index(name) for name in wanted}
+        raw: list[list[float | None]] = []
+        labels: list[int] = []
+        lines: list[int] = []
+        for record in reader:
+            line = reader.line_num
+            if not record or record == [""]:
+                continue  # a blank line (one at the end is usual)
+            if len(record) != len(header):
+                raise DataFileError(
+                    f"{path} line {line} has {len(record)} cells, the header {len(header)}"
+                    " (a truncated or misquoted line?)"
+                )
 
-    def number(text: str, column: str, line: int) -> float | None:
-        text = text.strip()
-        if column == "sex":
-            if text.lower() not in ("male", "female"):
-                raise ValueError(f"{path} line {line}: sex must be male or female, got {text!r}")
-            return 1.0 if text.lower() == "female" else 0.0
-        if text == "":
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{path} line {line}: {column} is not a number: {text!r}") from None
+            def cell(column: str, record: list[str] = record, line: int = line) -> float | None:
+                return _titanic_cell(record[index[column]], column, path, line)
 
-    raw: list[list[float | None]] = []
-    labels: list[int] = []
-    for line, record in enumerate(rows, start=2):
-        survived = number(record[columns["survived"]], "survived", line)
-        if survived not in (0.0, 1.0):
-            raise ValueError(f"{path} line {line}: survived must be 0 or 1")
-        labels.append(1 if survived == 1.0 else 0)
-        raw.append([number(record[columns[f.lower()]], f.lower(), line) for f in features])
+            survived = cell("survived")
+            if survived not in (0.0, 1.0):
+                text = _shown(record[index["survived"]])
+                raise DataFileError(
+                    f"{path} line {line}, column survived: must be 0 or 1, got {text}"
+                )
+            labels.append(1 if survived == 1.0 else 0)
+            raw.append([cell(f.lower()) for f in features])
+            lines.append(line)
+    except csv.Error as error:
+        raise DataFileError(f"{path} line {reader.line_num}: not a CSV row: {error}") from None
+    if not raw:
+        raise DataFileError(f"{path} has no passengers")
 
     train, test = _split(len(raw), test_size, seed)
     medians = []
     for j, name in enumerate(features):
         known = sorted(v for v in (raw[i][j] for i in train) if v is not None)
-        if len(known) < len(train) and name.lower() != "age":
-            raise ValueError(f"{path}: column {name} has missing values")
         if not known:
-            raise ValueError(f"{path}: column {name} has no values in the training split")
+            raise DataFileError(f"{path}: column {name} has no values in the training split")
         mid = len(known) // 2
         medians.append(known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2)
 
@@ -276,9 +361,34 @@ def load_titanic(
     )
 
 
+def _titanic_cell(text: str, column: str, path: Path, line: int) -> float | None:
+    """One cell as a number; None for an empty age (filled later). See ``load_titanic``."""
+    where = f"{path} line {line}, column {column}"
+    text = text.strip()
+    if column == "sex":
+        if text.lower() not in ("male", "female"):
+            raise DataFileError(f"{where}: must be male or female, got {_shown(text)}")
+        return 1.0 if text.lower() == "female" else 0.0
+    if text == "":
+        if column == "age":
+            return None
+        raise DataFileError(
+            f"{where} is empty: only age may be missing (it is filled with the training median)"
+        )
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataFileError(f"{where}: {_shown(text)} is not a number") from None
+    if not math.isfinite(value):
+        hint = " (leave a missing age empty)" if column == "age" else ""
+        raise DataFileError(f"{where}: {_shown(text)} is not a finite number{hint}")
+    return value
+
+
 # ---- handwritten digits --------------------------------------------------------------------------
 
 DIGIT_SIDE = 8
+_DIGIT_FIELD = re.compile(r"\s*([0-9]{1,2})\s*")  # pixels 0..16 and labels 0..9: two digits at most
 
 
 def load_digits(path: str | Path | None = None) -> tuple[Features, list[int]]:
@@ -287,32 +397,38 @@ def load_digits(path: str | Path | None = None) -> tuple[Features, list[int]]:
 
     Without a ``path``, the file shipped with microgradx: the test set of the UCI "Optical
     Recognition of Handwritten Digits" data (E. Alpaydin, C. Kaynak, 1998; CC BY 4.0). A path
-    may name the same format, gzipped (``.gz``) or not: 64 integers 0..16 and the label, per line.
+    may name the same format, gzipped or not (recognised by its first bytes): per line, 64
+    integers 0..16 and the label, separated by commas; blank lines are skipped. Anything else
+    raises ``DataFileError`` naming the line (and the column); no file, ``FileNotFoundError``.
     """
     path = _packaged("digits.csv.gz") if path is None else Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"digits file not found at {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
     X: Features = []
     y: list[int] = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            fields = text.strip().split(",")
-            if len(fields) != DIGIT_SIDE * DIGIT_SIDE + 1:
-                raise ValueError(f"{path} line {line}: expected 65 numbers, got {len(fields)}")
-            try:
-                numbers = [int(field) for field in fields]
-            except ValueError:
-                raise ValueError(f"{path} line {line}: not all integers") from None
-            *pixels, label = numbers
-            if not all(0 <= p <= 16 for p in pixels) or not 0 <= label <= 9:
-                raise ValueError(f"{path} line {line}: pixels must be 0..16 and the label 0..9")
-            X.append([p / 16.0 for p in pixels])
-            y.append(label)
+    fields_per_line = DIGIT_SIDE * DIGIT_SIDE + 1
+    for line, text in enumerate(_text_lines(path, "digits file"), start=1):
+        if not text.strip():
+            continue
+        fields = text.strip().split(",")
+        if len(fields) != fields_per_line:
+            raise DataFileError(
+                f"{path} line {line}: expected {fields_per_line} numbers, got {len(fields)}"
+            )
+        numbers = []
+        for column, field in enumerate(fields, start=1):
+            match = _DIGIT_FIELD.fullmatch(field)
+            largest = 9 if column == fields_per_line else 16
+            if match is None or int(match.group(1)) > largest:
+                what = "the label" if column == fields_per_line else "a pixel"
+                raise DataFileError(
+                    f"{path} line {line}, column {column}: {what} must be an integer 0..{largest},"
+                    f" got {_shown(field)}"
+                )
+            numbers.append(int(match.group(1)))
+        *pixels, label = numbers
+        X.append([p / 16.0 for p in pixels])
+        y.append(label)
     if not X:
-        raise ValueError(f"{path} has no digits")
+        raise DataFileError(f"{path} has no digits")
     return X, y
 
 

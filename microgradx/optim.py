@@ -7,17 +7,32 @@
         loss.backward()
         opt.step()
 
-Each optimizer keeps its per-parameter state (velocities, averages) in plain float lists.
+Parameter groups work as in PyTorch: ``params`` may be a list of dicts, each with its ``"params"``
+and any of the optimizer's settings, which override the constructor's for that group::
+
+    SGD([{"params": body, "lr": 0.01}, {"params": head, "lr": 0.1, "momentum": 0.9}], lr=0.05)
+
+Every setting of every group is used by ``step()`` (read at each step, so changing
+``opt.param_groups[i]["lr"]`` between steps works, as in PyTorch); a key that is not a setting of
+the optimizer is refused by name, never ignored. ``opt.lr = x`` (and each other setting) sets it
+in every group; reading ``opt.lr`` gives the groups' common value, or an error if they differ.
+
+A step is all or nothing: every new value is computed before any parameter or state changes, and
+a Ctrl-C during the assignments is raised once they are done (``files.deferred_interrupt``). A
+step that raises (a bad setting, a gradient that is not a number) leaves everything as it was.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
-from microgradx.checks import is_real
+from microgradx.checks import count, describe, flag, in_range, real, sequence
 from microgradx.engine import Value, zero_grad
+from microgradx.files import deferred_interrupt
+
+ParamGroup = Mapping[str, Any]  # {"params": [...], "lr": 0.1, "weight_decay": 0.0, ...}
 
 
 def _check(condition: bool, message: str) -> None:
@@ -25,43 +40,131 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-ParamGroup = Mapping[str, Any]  # {"params": [...], "weight_decay": 0.0}
+def _number(x: Any, name: str) -> float:
+    """A real number that is not a bool (``True`` as a learning rate is a mistake, not 1)."""
+    if isinstance(x, bool):
+        raise TypeError(f"{name} must be a real number, got {describe(x)}")
+    return real(x, name)
+
+
+def _rate(x: Any, name: str) -> float:
+    """A learning rate: a finite number > 0."""
+    value = _number(x, name)
+    _check(0 < value < math.inf, f"{name} must be a number > 0, got {value!r}")
+    return value
+
+
+def _later_rate(x: Any, name: str) -> float:
+    """A learning rate set after construction: a schedule may bring it down to 0."""
+    value = _number(x, name)
+    _check(0 <= value < math.inf, f"{name} must be a number >= 0, got {value!r}")
+    return value
+
+
+def _at_least_zero(x: Any, name: str) -> float:
+    value = _number(x, name)
+    _check(0 <= value < math.inf, f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def _positive(x: Any, name: str) -> float:
+    value = _number(x, name)
+    _check(0 < value < math.inf, f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def _fraction(x: Any, name: str) -> float:
+    """A decay rate in [0, 1)."""
+    value = _number(x, name)
+    _check(0 <= value < 1, f"{name} must be in [0, 1), got {value!r}")
+    return value
+
+
+def _betas(x: Any, name: str) -> tuple[float, float]:
+    pair = sequence(x, name)
+    _check(len(pair) == 2, f"{name} must be a pair, got {describe(x)}")
+    b1, b2 = (_number(b, f"{name}[{i}]") for i, b in enumerate(pair))
+    _check(0 <= b1 < 1 and 0 <= b2 < 1, f"{name} must be in [0, 1), got {(b1, b2)!r}")
+    return (b1, b2)
+
+
+class _Setting:
+    """An optimizer setting for all groups at once: ``opt.lr`` reads the groups' common value
+    (an error if they differ), ``opt.lr = x`` checks ``x`` and sets it in every group."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, optimizer: Optimizer | None, owner: type | None = None) -> Any:
+        if optimizer is None:
+            return self
+        values = [group[self.name] for group in optimizer.param_groups]
+        if any(value != values[0] for value in values):
+            raise ValueError(
+                f"the parameter groups have different {self.name} values ({values[:4]!r}):"
+                f" read optimizer.param_groups[i][{self.name!r}]"
+            )
+        return values[0]
+
+    def __set__(self, optimizer: Optimizer, value: Any) -> None:
+        checked = optimizer._later(self.name, value, self.name)
+        for i, group in enumerate(optimizer.param_groups):
+            optimizer._check_group({**group, self.name: checked}, f"group {i}")
+        for group in optimizer.param_groups:  # every check passed: now change all
+            group[self.name] = checked
 
 
 class Optimizer:
-    """Holds the parameters and the learning rate ``lr`` (schedules change it between steps).
+    """Holds the parameters in groups, each with its settings (``lr``, ``weight_decay``, and
+    those of the optimizer), as ``param_groups``: a list of dicts as in PyTorch.
 
-    ``params`` is a list of Values, or of groups as in PyTorch, each a dict with its own
-    ``weight_decay``: the lectures' penalty decays the weights, not the biases::
+    ``params`` is a list of Values (one group), or of dicts, each with ``"params"`` (a list of
+    Values) and any settings that differ from the constructor's. The lectures' penalty decays
+    the weights, not the biases::
 
         Adam([{"params": weights, "weight_decay": 1e-3}, {"params": biases}], lr=0.01)
 
-    (``decay_weights_only(model, 1e-3)`` builds that list from a model.)
+    (``decay_weights_only(model, 1e-3)`` builds that list from a model.) A key that is not a
+    setting of the optimizer raises ``ValueError``; so does a parameter given twice.
     """
 
+    # name -> check(value, name) returning the value to keep; subclasses add theirs
+    SETTINGS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "lr": _rate,
+        "weight_decay": _at_least_zero,
+    }
+    lr = _Setting()
+    weight_decay = _Setting()
+
     def __init__(
-        self, params: Iterable[Value] | Iterable[ParamGroup], lr: float, weight_decay: float = 0.0
+        self,
+        params: Iterable[Value] | Iterable[ParamGroup],
+        lr: float,
+        weight_decay: float = 0.0,
+        **settings: Any,
     ) -> None:
-        _check(
-            is_real(weight_decay) and weight_decay >= 0,
-            f"weight_decay must be >= 0, got {weight_decay!r}",
-        )
-        self.params: list[Value] = []
-        self.decay: list[float] = []  # each parameter's weight decay
+        given = {"lr": lr, "weight_decay": weight_decay, **settings}
+        unknown = [name for name in given if name not in self.SETTINGS]
+        _check(not unknown, f"{type(self).__name__} has no setting {unknown!r}")
+        defaults = {name: self.SETTINGS[name](value, name) for name, value in given.items()}
+        self._check_group(defaults, "the settings")
+        self.defaults: dict[str, Any] = defaults
+        if isinstance(params, (Value, Mapping)) or not isinstance(params, Iterable):
+            raise TypeError(
+                f"params must be a list of Values or of parameter groups, got {describe(params)}"
+            )
         items: list[Any] = list(params)
-        for item in items:
-            if isinstance(item, Mapping):
-                group = list(item.get("params", ()))
-                decay = item.get("weight_decay", weight_decay)
-                _check(
-                    is_real(decay) and decay >= 0,
-                    f"a group's weight_decay must be >= 0, got {decay!r}",
-                )
-                self.params += group
-                self.decay += [float(decay)] * len(group)
-            else:
-                self.params.append(item)
-                self.decay.append(float(weight_decay))
+        _check(bool(items), "optimizer got an empty parameter list")
+        if all(isinstance(item, Mapping) for item in items):
+            groups = [self._group(item, i) for i, item in enumerate(items)]
+        elif any(isinstance(item, Mapping) for item in items):
+            raise TypeError(
+                "params must be all Values (one group) or all parameter groups (dicts), not both"
+            )
+        else:
+            groups = [{"params": items, **defaults}]
+        self.param_groups: list[dict[str, Any]] = groups
+        self.params: list[Value] = [p for group in groups for p in group["params"]]
         _check(bool(self.params), "optimizer got an empty parameter list")
         first: dict[int, int] = {}
         for i, p in enumerate(self.params):
@@ -74,93 +177,193 @@ class Optimizer:
                     " parameter once (model.parameters() lists a shared one once)"
                 )
             first[id(p)] = i
-        _check(
-            is_real(lr) and not isinstance(lr, bool) and 0 < lr < math.inf,
-            f"lr must be a number > 0, got {lr!r}",
-        )
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
         self.steps = 0
+
+    def _group(self, item: ParamGroup, i: int) -> dict[str, Any]:
+        """Group ``i`` with every setting checked, the constructor's filling the gaps."""
+        _check("params" in item, f"group {i} has no 'params'")
+        unknown = [key for key in item if key != "params" and key not in self.SETTINGS]
+        if unknown:
+            known = ", ".join(self.SETTINGS)
+            raise ValueError(
+                f"group {i} has {unknown[0]!r:.40}, which is not a setting of"
+                f" {type(self).__name__} ({known}): it would be ignored"
+            )
+        params = item["params"]
+        members = [params] if isinstance(params, Value) else list(sequence(params, "params"))
+        group = {"params": members, **self.defaults}
+        for key, value in item.items():
+            if key != "params":
+                group[key] = self.SETTINGS[key](value, f"group {i}'s {key}")
+        self._check_group(group, f"group {i}")
+        return group
+
+    def _check_group(self, settings: Mapping[str, Any], where: str) -> None:
+        """Checks that involve two settings (SGD: nesterov needs momentum)."""
+
+    def _later(self, name: str, value: Any, shown: str) -> Any:
+        """A setting changed after construction (``opt.lr = ...``, a group edited, a schedule)."""
+        check = _later_rate if name == "lr" else self.SETTINGS[name]
+        return check(value, shown)
+
+    def _groups(self) -> list[tuple[int, int, dict[str, Any]]]:
+        """Each group as ``(first index, end index, settings)`` into ``self.params``, every
+        setting checked again (a group may have been edited since the last step)."""
+        spans = []
+        start = 0
+        for i, group in enumerate(self.param_groups):
+            members = group["params"]
+            end = start + len(members)
+            if any(a is not b for a, b in zip(members, self.params[start:end])):
+                end = -1  # reported below
+            if end < 0 or end > len(self.params):
+                raise ValueError(
+                    f"the parameters of group {i} changed after the optimizer was made; make a"
+                    " new optimizer for a new set of parameters"
+                )
+            settings = {
+                name: self._later(name, group.get(name, self.defaults[name]), f"group {i}'s {name}")
+                for name in self.SETTINGS
+            }
+            self._check_group(settings, f"group {i}")
+            spans.append((start, end, settings))
+            start = end
+        _check(
+            start == len(self.params),
+            "the parameter groups changed after the optimizer was made; make a new optimizer",
+        )
+        return spans
 
     def zero_grad(self) -> None:
         """Every parameter's gradient to 0, before the next ``backward()``."""
         zero_grad(self.params)
 
-    def _gradients(self) -> list[float]:
-        """Each parameter's gradient plus its weight decay: g = dL/dw + weight_decay * w."""
-        return [float(p.grad) + wd * p.data for p, wd in zip(self.params, self.decay)]
+    def _gradients(self, groups: list[tuple[int, int, dict[str, Any]]]) -> list[float]:
+        """Each parameter's gradient plus its group's weight decay: g = dL/dw + weight_decay * w."""
+        grads: list[float] = []
+        for start, end, settings in groups:
+            wd = settings["weight_decay"]
+            grads += [float(p.grad) + wd * p.data for p in self.params[start:end]]
+        return grads
+
+    def _compute(
+        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+    ) -> tuple[list[float], dict[str, Any]]:
+        """The new parameter values and the new state (attribute name -> value); changes
+        nothing."""
+        raise NotImplementedError
 
     def step(self) -> None:
-        raise NotImplementedError
+        """One update of every parameter from its gradient, all of it or none (see the module)."""
+        groups = self._groups()
+        data, state = self._compute(self._gradients(groups), groups)
+        with deferred_interrupt():
+            for p, value in zip(self.params, data):
+                p.data = value
+            for name, value in state.items():
+                setattr(self, name, value)
+            self.steps += 1
 
 
 class SGD(Optimizer):
     """w -= lr * g; with momentum: v = momentum * v + g, w -= lr * v.
 
-    Nesterov momentum looks ahead: w -= lr * (g + momentum * v).
+    Nesterov momentum looks ahead: w -= lr * (g + momentum * v). The first step starts v at g
+    (as ``torch.optim.SGD``). Group settings: ``lr``, ``momentum``, ``nesterov``,
+    ``weight_decay``.
     """
+
+    SETTINGS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        **Optimizer.SETTINGS,
+        "momentum": _at_least_zero,
+        "nesterov": flag,
+    }
+    momentum = _Setting()
+    nesterov = _Setting()
 
     def __init__(
         self,
-        params: Iterable[Value],
+        params: Iterable[Value] | Iterable[ParamGroup],
         lr: float,
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
-        _check(momentum >= 0, f"momentum must be >= 0, got {momentum!r}")
-        _check(not nesterov or momentum > 0, "nesterov needs momentum > 0")
-        self.momentum = float(momentum)
-        self.nesterov = nesterov
-        self.velocity: list[float] | None = None
+        super().__init__(params, lr, weight_decay, momentum=momentum, nesterov=nesterov)
+        # Each parameter's momentum buffer; None until its first step with momentum, which
+        # starts it at the gradient (as torch.optim.SGD).
+        self.velocity: list[float | None] = [None] * len(self.params)
 
-    def step(self) -> None:
-        grads = self._gradients()
-        if self.momentum:
-            if self.velocity is None:
-                self.velocity = grads[:]  # the first step starts from the gradient (as torch)
-            else:
-                self.velocity = [self.momentum * v + g for v, g in zip(self.velocity, grads)]
-            if self.nesterov:
-                grads = [g + self.momentum * v for g, v in zip(grads, self.velocity)]
-            else:
-                grads = self.velocity
-        for p, g in zip(self.params, grads):
-            p.data -= self.lr * g
-        self.steps += 1
+    def _check_group(self, settings: Mapping[str, Any], where: str) -> None:
+        _check(
+            not settings["nesterov"] or settings["momentum"] > 0,
+            f"nesterov needs momentum > 0 ({where})",
+        )
+
+    def _compute(
+        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+    ) -> tuple[list[float], dict[str, Any]]:
+        velocity = self.velocity[:]
+        data: list[float] = []
+        for start, end, s in groups:
+            lr, momentum, nesterov = s["lr"], s["momentum"], s["nesterov"]
+            for i in range(start, end):
+                g = grads[i]
+                if momentum:
+                    old = velocity[i]
+                    buffer = g if old is None else momentum * old + g
+                    velocity[i] = buffer
+                    g = g + momentum * buffer if nesterov else buffer
+                data.append(self.params[i].data - lr * g)
+        return data, {"velocity": velocity}
 
 
 class RMSprop(Optimizer):
-    """s = alpha * s + (1 - alpha) * g^2;  w -= lr * g / (sqrt(s) + eps): per-weight step sizes."""
+    """s = alpha * s + (1 - alpha) * g^2;  w -= lr * g / (sqrt(s) + eps): per-weight step sizes.
+
+    With momentum: b = momentum * b + g / (sqrt(s) + eps), w -= lr * b. Group settings: ``lr``,
+    ``alpha``, ``eps``, ``momentum``, ``weight_decay``.
+    """
+
+    SETTINGS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        **Optimizer.SETTINGS,
+        "alpha": _fraction,
+        "eps": _positive,
+        "momentum": _at_least_zero,
+    }
+    alpha = _Setting()
+    eps = _Setting()
+    momentum = _Setting()
 
     def __init__(
         self,
-        params: Iterable[Value],
+        params: Iterable[Value] | Iterable[ParamGroup],
         lr: float = 0.01,
         alpha: float = 0.99,
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
-        _check(0 <= alpha < 1, f"alpha must be in [0, 1), got {alpha!r}")
-        _check(eps > 0, f"eps must be > 0, got {eps!r}")
-        _check(momentum >= 0, f"momentum must be >= 0, got {momentum!r}")
-        self.alpha, self.eps, self.momentum = float(alpha), float(eps), float(momentum)
+        super().__init__(params, lr, weight_decay, alpha=alpha, eps=eps, momentum=momentum)
         self.square_avg = [0.0] * len(self.params)
         self.buffer = [0.0] * len(self.params)
 
-    def step(self) -> None:
-        a = self.alpha
-        for i, (p, g) in enumerate(zip(self.params, self._gradients())):
-            self.square_avg[i] = a * self.square_avg[i] + (1 - a) * g * g
-            update = g / (math.sqrt(self.square_avg[i]) + self.eps)
-            if self.momentum:
-                self.buffer[i] = self.momentum * self.buffer[i] + update
-                update = self.buffer[i]
-            p.data -= self.lr * update
-        self.steps += 1
+    def _compute(
+        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+    ) -> tuple[list[float], dict[str, Any]]:
+        square_avg, buffer = self.square_avg[:], self.buffer[:]
+        data: list[float] = []
+        for start, end, s in groups:
+            a, eps, momentum, lr = s["alpha"], s["eps"], s["momentum"], s["lr"]
+            for i in range(start, end):
+                g = grads[i]
+                square_avg[i] = a * square_avg[i] + (1 - a) * g * g
+                update = g / (math.sqrt(square_avg[i]) + eps)
+                if momentum:
+                    buffer[i] = momentum * buffer[i] + update
+                    update = buffer[i]
+                data.append(self.params[i].data - lr * update)
+        return data, {"square_avg": square_avg, "buffer": buffer}
 
 
 class Adam(Optimizer):
@@ -168,58 +371,91 @@ class Adam(Optimizer):
     w -= lr * m_hat / (sqrt(v_hat) + eps).
 
     m_hat = m / (1 - b1^t) and v_hat = v / (1 - b2^t) undo the bias of starting m and v at 0.
+    Group settings: ``lr``, ``betas``, ``eps``, ``weight_decay``.
     """
+
+    SETTINGS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        **Optimizer.SETTINGS,
+        "betas": _betas,
+        "eps": _positive,
+    }
+    betas = _Setting()
+    eps = _Setting()
 
     def __init__(
         self,
-        params: Iterable[Value],
+        params: Iterable[Value] | Iterable[ParamGroup],
         lr: float = 0.001,
         betas: Sequence[float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
-        _check(len(betas) == 2, f"betas must be a pair, got {betas!r}")
-        b1, b2 = betas
-        _check(0 <= b1 < 1 and 0 <= b2 < 1, f"betas must be in [0, 1), got {tuple(betas)!r}")
-        _check(eps > 0, f"eps must be > 0, got {eps!r}")
-        self.betas = (float(b1), float(b2))
-        self.eps = float(eps)
+        super().__init__(params, lr, weight_decay, betas=betas, eps=eps)
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
 
-    def step(self) -> None:
-        b1, b2 = self.betas
+    def _compute(
+        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+    ) -> tuple[list[float], dict[str, Any]]:
         t = self.steps + 1
-        correction1, correction2 = 1 - b1**t, 1 - b2**t
-        for i, (p, g) in enumerate(zip(self.params, self._gradients())):
-            self.m[i] = b1 * self.m[i] + (1 - b1) * g
-            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
-            # The same arrangement of the arithmetic as torch.optim.Adam (so results agree).
-            denominator = math.sqrt(self.v[i]) / math.sqrt(correction2) + self.eps
-            p.data -= (self.lr / correction1) * self.m[i] / denominator
-        self.steps = t
+        m, v = self.m[:], self.v[:]
+        data: list[float] = []
+        for start, end, s in groups:
+            (b1, b2), eps, lr = s["betas"], s["eps"], s["lr"]
+            correction1, correction2 = 1 - b1**t, 1 - b2**t
+            for i in range(start, end):
+                g = grads[i]
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                # The same arrangement of the arithmetic as torch.optim.Adam (so results agree).
+                denominator = math.sqrt(v[i]) / math.sqrt(correction2) + eps
+                data.append(self.params[i].data - (lr / correction1) * m[i] / denominator)
+        return data, {"m": m, "v": v}
 
 
 # ---- learning-rate schedules ---------------------------------------------------------------------
 
 
 class Schedule:
-    """Sets ``optimizer.lr`` from the base rate and the epoch; call ``step()`` once per epoch."""
+    """Sets each group's ``lr`` from its rate when the schedule was made (``base_lrs``) and the
+    epoch; call ``step()`` once per epoch. Groups with different rates keep their proportions
+    (as PyTorch's schedulers)."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"a schedule needs an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        self.base_lr = optimizer.lr
+        self.base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
         self.epoch = 0
 
-    def rate(self, epoch: int) -> float:
+    @property
+    def base_lr(self) -> float:
+        """The rate every group started from (an error if the groups started differently)."""
+        if any(lr != self.base_lrs[0] for lr in self.base_lrs):
+            raise ValueError(f"the groups started from different rates {self.base_lrs}")
+        return self.base_lrs[0]
+
+    def rate(self, epoch: int, base_lr: float | None = None) -> float:
+        """The learning rate at ``epoch`` of a group that started at ``base_lr`` (default: the
+        first group's rate)."""
+        return self._rate(epoch, self.base_lrs[0] if base_lr is None else base_lr)
+
+    def _rate(self, epoch: int, base_lr: float) -> float:
         raise NotImplementedError
 
     def step(self) -> None:
-        self.epoch += 1
-        self.optimizer.lr = self.rate(self.epoch)
+        groups = self.optimizer.param_groups
+        _check(
+            len(groups) == len(self.base_lrs),
+            f"the optimizer has {len(groups)} groups, the schedule was made for"
+            f" {len(self.base_lrs)}",
+        )
+        epoch = self.epoch + 1
+        rates = [self._rate(epoch, base) for base in self.base_lrs]  # all before any change
+        with deferred_interrupt():
+            for group, lr in zip(groups, rates):
+                group["lr"] = lr
+            self.epoch = epoch
 
 
 class StepLR(Schedule):
@@ -227,12 +463,11 @@ class StepLR(Schedule):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
-        _check(isinstance(step_size, int) and step_size >= 1, "step_size must be an int >= 1")
-        _check(0 < gamma <= 1, f"gamma must be in (0, 1], got {gamma!r}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = count(step_size, "step_size")
+        self.gamma = in_range(gamma, "gamma", 0, 1, low_open=True)
 
-    def rate(self, epoch: int) -> float:
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
+    def _rate(self, epoch: int, base_lr: float) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
 
 
 class LinearLR(Schedule):
@@ -240,13 +475,12 @@ class LinearLR(Schedule):
 
     def __init__(self, optimizer: Optimizer, total: int, end_factor: float = 0.0) -> None:
         super().__init__(optimizer)
-        _check(isinstance(total, int) and total >= 1, "total must be an int >= 1")
-        _check(0 <= end_factor <= 1, f"end_factor must be in [0, 1], got {end_factor!r}")
-        self.total, self.end_factor = total, end_factor
+        self.total = count(total, "total")
+        self.end_factor = in_range(end_factor, "end_factor", 0, 1)
 
-    def rate(self, epoch: int) -> float:
+    def _rate(self, epoch: int, base_lr: float) -> float:
         fraction = min(epoch, self.total) / self.total
-        return self.base_lr * (1 + (self.end_factor - 1) * fraction)
+        return base_lr * (1 + (self.end_factor - 1) * fraction)
 
 
 class CosineLR(Schedule):
@@ -254,25 +488,30 @@ class CosineLR(Schedule):
 
     def __init__(self, optimizer: Optimizer, total: int, min_lr: float = 0.0) -> None:
         super().__init__(optimizer)
-        _check(isinstance(total, int) and total >= 1, "total must be an int >= 1")
-        _check(0 <= min_lr <= self.base_lr, "min_lr must be in [0, lr]")
-        self.total, self.min_lr = total, min_lr
+        self.total = count(total, "total")
+        self.min_lr = in_range(min_lr, "min_lr", 0, min(self.base_lrs))
 
-    def rate(self, epoch: int) -> float:
+    def _rate(self, epoch: int, base_lr: float) -> float:
         fraction = min(epoch, self.total) / self.total
-        return self.min_lr + (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * fraction)) / 2
+        return self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * fraction)) / 2
 
 
 def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     """Scale all gradients down so their joint L2 norm is at most ``max_norm``; returns the norm
-    before clipping (as ``torch.nn.utils.clip_grad_norm_``)."""
-    _check(max_norm > 0, f"max_norm must be > 0, got {max_norm!r}")
+    before clipping (as ``torch.nn.utils.clip_grad_norm_``). All gradients change or none."""
+    limit = in_range(max_norm, "max_norm", 0, math.inf, low_open=True)
     params = list(params)
-    norm = math.sqrt(sum(float(p.grad) ** 2 for p in params))
-    scale = max_norm / (norm + 1e-6)  # torch's epsilon and rule, so the results agree
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"parameter {i} must be a Value, got {describe(p)}")
+    grads = [float(p.grad) for p in params]
+    norm = math.sqrt(sum(g * g for g in grads))
+    scale = limit / (norm + 1e-6)  # torch's epsilon and rule, so the results agree
     if scale < 1:
-        for p in params:
-            p.grad = float(p.grad) * scale
+        scaled = [g * scale for g in grads]
+        with deferred_interrupt():
+            for p, g in zip(params, scaled):
+                p.grad = g
     return norm
 
 

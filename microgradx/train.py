@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from microgradx import losses
+from microgradx.checks import choice, count, describe, flag, function, is_real, sequence
 from microgradx.data import one_hot
 from microgradx.engine import Value
+from microgradx.files import deferred_interrupt
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.optim import Adam, Optimizer
@@ -253,68 +255,71 @@ def fit(
     batch at once. It needs a named loss and a model whose graph does not change between calls
     (no dropout in training mode); otherwise fit warns, says why, and trains without it
     (``History.compiled`` tells which happened).
+
+    Every argument is checked before the first step (TypeError/ValueError naming it), and a NaN
+    or infinite number in ``X``, ``y`` or the validation data is refused by position
+    (``X[12][3] is float nan``). On every exit (the end, an exception, Ctrl-C) each module is put
+    back in the train/eval mode it had and the cyclic collector is running again if it was; an
+    optimizer step interrupted by Ctrl-C is completed first (see ``microgradx.optim``).
     """
     if not isinstance(model, Module):
         raise TypeError(f"model must be a microgradx Module, got {type(model).__name__}")
+    X, y = sequence(X, "X"), sequence(y, "y")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
     if not X:
         raise ValueError("X is empty")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
+    epochs = count(epochs, "epochs")
+    size = len(X) if batch_size is None else count(batch_size, "batch_size")
     if early_stopping is not None:
         if validation is None:
             raise ValueError("early_stopping needs validation data to watch")
-        if not isinstance(early_stopping, int) or early_stopping < 1:
-            raise ValueError(f"early_stopping must be a patience >= 1, got {early_stopping!r}")
+        early_stopping = count(early_stopping, "early_stopping (the patience)")
+    rng = random.Random(count(seed, "seed", minimum=0))
+    progress, compile = flag(progress, "progress"), flag(compile, "compile")
+    if on_epoch is not None:
+        function(on_epoch, "on_epoch")
+    choice(backend, "backend", BACKENDS)
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a microgradx Optimizer, got {describe(optimizer)}")
+    _check_finite(X, "X")
+    _check_finite(y, "y")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError(f"validation must be a pair (X_val, y_val), got {describe(validation)}")
+        X_val, y_val = (
+            sequence(validation[0], "validation X"),
+            sequence(validation[1], "validation y"),
+        )
+        if len(X_val) != len(y_val) or not X_val:
+            raise ValueError(
+                f"validation needs as many targets as examples (at least one): got {len(X_val)}"
+                f" examples and {len(y_val)} targets"
+            )
+        _check_finite(X_val, "validation X")
+        _check_finite(y_val, "validation y")
     loss_fn, predict = _resolve_loss(loss)
-    if not isinstance(loss, str):  # the named losses average; only a function of yours may sum
-        _refuse_summed(loss_fn, model, X, y, batch_size or len(X))
-    replay = _Replay(model, loss, loss_fn, X, y, backend) if compile else None
-    if replay is not None and replay.reason:
-        warnings.warn(f"fit(compile=True) trains without compiling: {replay.reason}", stacklevel=2)
-        replay = None
-    history_compiled = replay is not None
-    optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
+    # Every exit (the end, an exception, Ctrl-C) puts back the mode each module had (as PyTorch
+    # users expect); the collector, paused per batch, is restored by _collector_paused.
     modes = [(module, module.training) for module in model.modules()]
-    params = model.parameters()
-    size = batch_size or len(X)
-    rng = random.Random(seed)
-    history = History()
-    history.compiled = history_compiled
-    best_loss, best_weights, waited = math.inf, [p.data for p in params], 0
-    bar = _progress_bar(epochs, progress)
+    bar = None
     try:
+        if not isinstance(loss, str):  # the named losses average; only a function may sum
+            _refuse_summed(loss_fn, model, X, y, size)
+        replay = _Replay(model, loss, loss_fn, X, y, backend) if compile else None
+        if replay is not None and replay.reason:
+            warnings.warn(
+                f"fit(compile=True) trains without compiling: {replay.reason}", stacklevel=2
+            )
+            replay = None
+        optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
+        params = model.parameters()
+        history = History()
+        history.compiled = replay is not None
+        best_loss, best_weights, waited = math.inf, [p.data for p in params], 0
+        bar = _progress_bar(epochs, progress)
         for epoch in range(epochs):
-            model.train()
-            order = list(range(len(X)))
-            if size < len(X):
-                rng.shuffle(order)
-            total, correct = 0.0, 0
-            for start in range(0, len(order), size):
-                batch = order[start : start + size]
-                if replay is not None:
-                    optimizer.zero_grad()
-                    batch_total, outputs = replay.step(batch)  # the recorded graph, replayed
-                    optimizer.step()
-                    total += batch_total
-                else:
-                    with _collector_paused():
-                        optimizer.zero_grad()
-                        outputs = [model(X[i]) for i in batch]
-                        batch_loss = loss_fn(outputs, [y[i] for i in batch])
-                        batch_loss.backward()
-                        optimizer.step()
-                    total += batch_loss.data * len(batch)
-                    del batch_loss  # free this batch's graph now
-                if predict is not None:
-                    correct += sum(1 for out, i in zip(outputs, batch) if predict(out) == y[i])
-                del outputs
-            history.loss.append(total / len(X))
-            if predict is not None:
-                history.accuracy.append(correct / len(X))
+            _epoch(model, X, y, loss_fn, predict, optimizer, replay, size, rng, history)
             if validation is not None:
                 model.eval()
                 val_loss, val_acc = evaluate(model, validation[0], validation[1], loss)
@@ -342,12 +347,77 @@ def fit(
                 on_epoch(epoch, history)
             if history.stopped_early:
                 break
+        if early_stopping is not None and history.best_epoch is not None:
+            with deferred_interrupt():  # all the best weights back, or (before it) none
+                for p, w in zip(params, best_weights):
+                    p.data = w
     finally:
         if bar is not None:
             bar.close()
-    if early_stopping is not None and history.best_epoch is not None:
-        for p, w in zip(params, best_weights):
-            p.data = w
-    for module, training in modes:  # the mode each module had before, as PyTorch users expect
-        module.training = training
+        for module, training in modes:
+            module.training = training
     return history
+
+
+def _epoch(
+    model: Module,
+    X: Sequence[Any],
+    y: Sequence[Any],
+    loss_fn: LossFn,
+    predict: Callable[[Any], Any] | None,
+    optimizer: Optimizer,
+    replay: _Replay | None,
+    size: int,
+    rng: random.Random,
+    history: History,
+) -> None:
+    """One pass over the training set in shuffled batches; appends the epoch's loss (and
+    accuracy) to ``history``."""
+    model.train()
+    order = list(range(len(X)))
+    if size < len(X):
+        rng.shuffle(order)
+    total, correct = 0.0, 0
+    for start in range(0, len(order), size):
+        batch = order[start : start + size]
+        if replay is not None:
+            optimizer.zero_grad()
+            batch_total, outputs = replay.step(batch)  # the recorded graph, replayed
+            optimizer.step()
+            total += batch_total
+        else:
+            with _collector_paused():
+                optimizer.zero_grad()
+                outputs = [model(X[i]) for i in batch]
+                batch_loss = loss_fn(outputs, [y[i] for i in batch])
+                batch_loss.backward()
+                optimizer.step()
+            total += batch_loss.data * len(batch)
+            del batch_loss  # free this batch's graph now
+        if predict is not None:
+            correct += sum(1 for out, i in zip(outputs, batch) if predict(out) == y[i])
+        del outputs
+    history.loss.append(total / len(X))
+    if predict is not None:
+        history.accuracy.append(correct / len(X))
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond a float
+        return False
+
+
+def _check_finite(rows: Sequence[Any], name: str) -> None:
+    """Refuse NaN and infinite numbers in the data, by position: they turn every loss into NaN,
+    which would look like a learning rate that is too large."""
+    for i, row in enumerate(rows):
+        items = row if hasattr(row, "__len__") and not isinstance(row, (str, bytes)) else (row,)
+        for j, v in enumerate(items):
+            if is_real(v) and not _finite(v):
+                where = f"{name}[{i}]" if items is not row else f"{name}[{i}][{j}]"
+                raise ValueError(
+                    f"{where} is {describe(v)}: fit needs finite numbers (a missing value in"
+                    " the data?)"
+                )

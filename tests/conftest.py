@@ -1,12 +1,16 @@
-"""Shared test settings: deterministic hypothesis, and PyTorch required in CI."""
+"""Shared test settings: deterministic hypothesis, PyTorch required in CI, Ctrl-C on cue."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from microgradx.engine import Value
 
 # Deterministic: the same examples on every run and machine; no example database on disk.
 settings.register_profile(
@@ -43,3 +47,42 @@ def require_torch() -> ModuleType:
 @pytest.fixture
 def torch() -> ModuleType:
     return require_torch()
+
+
+# ---- Ctrl-C at a chosen point -------------------------------------------------------------------
+
+
+class Tripwire(Value):
+    """A parameter that sends this process SIGINT (Ctrl-C) when its ``data`` is assigned while
+    ``armed``: an interruption at an exact point inside a state change (an optimizer step, a
+    weight copy). Deterministic: the signal is raised by the assignment itself, no timer."""
+
+    __slots__ = ("armed",)
+
+    def __init__(self, data: float) -> None:
+        self.armed = False
+        super().__init__(data)
+
+    @property  # type: ignore[override]
+    def data(self) -> float:
+        return _VALUE_DATA.__get__(self, Value)
+
+    @data.setter
+    def data(self, value: float) -> None:
+        _VALUE_DATA.__set__(self, value)
+        if self.armed:
+            self.armed = False
+            signal.raise_signal(signal.SIGINT)
+
+
+_VALUE_DATA = Value.__dict__["data"]  # the slot behind Value.data
+
+
+@contextlib.contextmanager
+def ctrl_c_raises_keyboard_interrupt():
+    """Python's own SIGINT handler for the block, whatever the test runner installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -24,7 +26,8 @@ from microgradx.nn import MLP, Dropout, LeakyReLU, Linear, Maxout, ReLU, Sequent
 from microgradx.optim import SGD, Adam
 from microgradx.train import evaluate, fit
 
-TITANIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "titanic.csv"
+# The table shipped inside the package: the tests need nothing beside the checkout.
+TITANIC = Path(__file__).resolve().parents[1] / "microgradx" / "datasets" / "titanic.csv"
 
 # ---- data ---------------------------------------------------------------------------------------
 
@@ -267,8 +270,11 @@ def _saved(tmp_path):
         (lambda text: text.replace('"version": 1', '"version": 99'), "format version 99"),
         (lambda text: text.replace('"microgradx-model"', '"other"'), "not a microgradx model"),
         (lambda text: text.replace('"layers.0.neurons.0.b"', '"nope"'), "does not match"),
-        (lambda text: text.replace('"nin": 2', '"nin": "two"'), "cannot rebuild|positive integer"),
-        (lambda text: text.replace('"type": "MLP"', '"type": "Transformer"'), "unknown module"),
+        (lambda text: text.replace('"nin": 2', '"nin": "two"'), "has a bad nin: str 'two'"),
+        (
+            lambda text: text.replace('"type": "MLP"', '"type": "Transformer"'),
+            "unknown module type",
+        ),
         (lambda text: "[]", "not a microgradx model"),
     ],
 )
@@ -276,9 +282,9 @@ def test_corrupted_files_raise_clear_errors_and_change_nothing(corrupt, message,
     model, path = _saved(tmp_path)
     path.write_text(corrupt(path.read_text()), encoding="utf-8", errors="surrogateescape")
     before = [p.data for p in model.parameters()]
-    with pytest.raises((ModelFileError, ValueError), match=message):
+    with pytest.raises(ModelFileError, match=message):
         load(path)
-    with pytest.raises((ModelFileError, ValueError)):
+    with pytest.raises(ModelFileError, match=message):
         load_weights(model, path)
     assert [p.data for p in model.parameters()] == before
 
@@ -342,61 +348,78 @@ def test_fit_refuses_a_loss_summed_over_the_batch():
 
 # ---- atomic writes ------------------------------------------------------------------------------
 
+# A child process that saves a model over PATH, stopping at a chosen point inside the save: it
+# says "inside" and waits on its stdin, so the parent's signal arrives exactly there (an event,
+# never a timer). The points: the data written and synced (before the rename), and the rename done.
 _WRITER = """
-import sys
+import os, sys
 from microgradx import save
 from microgradx.nn import MLP
-path, size = sys.argv[1], int(sys.argv[2])
-model = MLP(8, [size, size, 1], seed=1)
-print("ready", flush=True)
-while True:
-    save(model, path)
-    for p in model.parameters():
-        p.data += 1.0
+path, point = sys.argv[1], sys.argv[2]
+real = getattr(os, point)
+def stop_here(*args):
+    if point == "replace":
+        real(*args)  # after the rename
+    print("inside", flush=True)
+    sys.stdin.readline()  # the signal arrives while the child waits here
+    if point != "replace":
+        real(*args)
+setattr(os, point, stop_here)
+model = MLP(8, [16, 1], seed=2)
+save(model, path)
+print("finished", flush=True)
 """
 
 
-def _interrupt_a_writer_many_times(tmp_path, signal_number, rounds):
+def _interrupt_a_save(tmp_path, signal_number, point):
     import os
-    import random
     import subprocess
     import sys
-    import time
 
     path = tmp_path / "model.json"
-    save(MLP(8, [64, 64, 1], seed=1), path)  # the file that must survive every kill intact
-    rng = random.Random(0)
-    for _ in range(rounds):
-        child = subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), "64"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside a save (each takes a few ms)
-        os.kill(child.pid, signal_number)
-        child.wait(timeout=10)
-        model = load(path)  # old or new weights, never half a file
-        assert len(model.parameters()) == 8 * 64 + 64 + 64 * 64 + 64 + 64 + 1
-    return [p.name for p in tmp_path.iterdir()]
+    save(MLP(8, [16, 1], seed=1), path)  # the file that must survive intact
+    old = path.read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), point],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "inside"
+    os.kill(child.pid, signal_number)
+    child.stdin.close()
+    child.wait()
+    assert child.returncode != 0  # it stopped inside the save ...
+    assert "finished" not in child.stdout.read()
+    child.stdout.close()
+    loaded = load(path)  # ... and the file is whole: the old model or the new one
+    expected = MLP(8, [16, 1], seed=1 if point == "fsync" else 2)
+    assert [p.data for p in loaded.parameters()] == [p.data for p in expected.parameters()]
+    if point == "fsync":
+        assert path.read_bytes() == old
+    return sorted(p.name for p in tmp_path.iterdir())
 
 
-def test_a_save_interrupted_at_random_points_leaves_the_old_file_and_no_temp_file(tmp_path):
+@pytest.mark.parametrize("point", ["fsync", "replace"])
+def test_ctrl_c_inside_a_save_leaves_a_whole_file_and_no_temp_file(tmp_path, point):
     import signal
 
     # SIGINT is Ctrl-C: Python raises KeyboardInterrupt inside the save, which cleans up.
-    assert _interrupt_a_writer_many_times(tmp_path, signal.SIGINT, 25) == ["model.json"]
+    assert _interrupt_a_save(tmp_path, signal.SIGINT, point) == ["model.json"]
 
 
-def test_a_save_killed_outright_never_leaves_a_half_written_file(tmp_path):
+@pytest.mark.parametrize("point", ["fsync", "replace"])
+def test_a_save_killed_outright_never_leaves_a_half_written_file(tmp_path, point):
     import signal
 
-    # SIGKILL gives the process no chance to clean up: a hidden temp file may remain, but the
-    # model file itself is always whole (checked after every kill).
-    names = _interrupt_a_writer_many_times(tmp_path, signal.SIGKILL, 15)
+    # SIGKILL gives the process no chance to clean up: a hidden temp file may remain (killed
+    # before the rename), but the model file itself is whole.
+    names = _interrupt_a_save(tmp_path, signal.SIGKILL, point)
     assert "model.json" in names
-    assert all(n == "model.json" or (n.startswith(".model.json.") and n.endswith(".tmp"))
-               for n in names)  # fmt: skip
+    leftovers = [n for n in names if n != "model.json"]
+    assert all(n.startswith(".model.json.") and n.endswith(".tmp") for n in leftovers)
+    assert len(leftovers) == (1 if point == "fsync" else 0)
 
 
 def test_a_failed_write_removes_its_temp_file_and_keeps_the_old_contents(tmp_path, monkeypatch):
@@ -446,14 +469,15 @@ def test_load_digits_reads_a_path_plain_or_gzipped_and_names_bad_lines(tmp_path)
     plain = tmp_path / "digits.csv"
     plain.write_text(row + "\n" + row + "\n")
     zipped = tmp_path / "digits.csv.gz"
-    zipped.write_bytes(gzip.compress((row + "\n").encode()))
+    zipped.write_bytes(gzip.compress((row + "\n").encode(), mtime=0))
     assert load_digits(plain) == ([[1.0] * 64] * 2, [7, 7])
     assert load_digits(zipped) == ([[1.0] * 64], [7])
     bad = tmp_path / "bad.csv"
     for text, message in (
         (row + ",1", "line 1: expected 65 numbers, got 66"),
-        (row.replace("16", "17", 1), "line 1: pixels must be 0..16"),
-        (row.replace("16", "x", 1), "line 1: not all integers"),
+        (row.replace("16", "17", 1), "line 1, column 1: a pixel must be an integer 0..16"),
+        (row.replace("16", "x", 1), "line 1, column 1: a pixel must be an integer 0..16, got 'x'"),
+        (row[:-1] + "10", "line 1, column 65: the label must be an integer 0..9, got '10'"),
         ("", "has no digits"),
     ):
         bad.write_text(text)
@@ -494,6 +518,161 @@ def test_the_data_files_and_their_attribution_are_package_data():
     for pattern in ('"datasets/*.csv"', '"datasets/*.csv.gz"', '"datasets/README.md"'):
         assert pattern in config
     shipped = root / "microgradx" / "datasets"
-    assert (shipped / "titanic.csv").read_bytes() == TITANIC.read_bytes()
+    # seaborn's titanic table, byte for byte as the project's copy (datasets/README.md)
+    digest = hashlib.sha256((shipped / "titanic.csv").read_bytes()).hexdigest()
+    assert digest == "81787d320d7f7b03df935e91de8bd19e11d45c5bbcab86ef4d4a76dc91b7d4f2"
     attribution = (shipped / "README.md").read_text()
     assert "Alpaydin" in attribution and "CC BY 4.0" in attribution
+
+
+# ---- fit() on every exit path --------------------------------------------------------------------
+
+
+def _mixed_model():
+    model = Sequential(Linear(2, 4), ReLU(), Dropout(0.2, seed=1), Linear(4, 1))
+    model.train()
+    model.layers[2].training = False  # a mixed state must come back exactly
+    model.layers[3].training = False
+    return model
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raising_at(batch, error):
+    """A loss function (the mean BCE) that raises ``error`` at its ``batch``-th call."""
+    calls = []
+
+    def loss(outputs, targets):
+        calls.append(1)
+        if len(calls) == batch:
+            raise error
+        return losses.bce_with_logits(outputs, targets)
+
+    return loss
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), _Stop("in the loss")])
+@pytest.mark.parametrize("collector", [True, False])
+def test_an_exception_or_ctrl_c_inside_fit_restores_every_mode_and_the_collector(error, collector):
+    import gc
+
+    X, y = make_moons(20, seed=0)
+    model = _mixed_model()
+    before = [m.training for m in model.modules()]
+    was = gc.isenabled()
+    (gc.enable if collector else gc.disable)()
+    try:
+        # the 2 first calls are fit's check for a summed loss; the 5th is inside epoch 2
+        with pytest.raises(type(error)):
+            fit(model, X, y, loss=_raising_at(5, error), epochs=3, batch_size=10,
+                progress=False, validation=(X, y))  # fmt: skip
+        assert gc.isenabled() is collector
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert [m.training for m in model.modules()] == before
+
+
+@pytest.mark.parametrize("compile", [False, True])
+@pytest.mark.parametrize("where", ["step", "on_epoch", "validation"])
+def test_every_exit_path_of_fit_restores_the_modes(compile, where):
+    X, y = make_moons(20, seed=0)
+    model = _mixed_model()
+    model.layers[2].p = 0.0  # no dropout, so fit(compile=True) compiles
+    before = [m.training for m in model.modules()]
+    optimizer = SGD(model.parameters(), lr=0.1)
+    if where == "step":
+        steps = []
+
+        def step():
+            steps.append(1)
+            if len(steps) == 3:
+                raise KeyboardInterrupt
+            SGD.step(optimizer)
+
+        optimizer.step = step
+    on_epoch = None
+    if where == "on_epoch":
+
+        def on_epoch(epoch, history):
+            raise KeyboardInterrupt
+
+    validation = (X, y)
+    if where == "validation":
+        validation = (X, [0.5] * 19 + ["bad"])  # evaluate() fails on the last target
+    with pytest.raises((KeyboardInterrupt, TypeError, ValueError)):
+        fit(model, X, y, loss="bce_with_logits", optimizer=optimizer, epochs=2, batch_size=5,
+            progress=False, validation=validation, on_epoch=on_epoch, compile=compile)  # fmt: skip
+    assert [m.training for m in model.modules()] == before
+
+
+def test_ctrl_c_in_the_middle_of_an_optimizer_step_inside_fit_applies_the_whole_step():
+    from tests.conftest import Tripwire, ctrl_c_raises_keyboard_interrupt
+
+    X, y = make_moons(8, seed=0)
+    runs = []
+    for interrupt in (False, True):
+        model = MLP(2, [3, 1], seed=4)
+        wire = Tripwire(model.layers[0].neurons[1].w[0].data)
+        model.layers[0].neurons[1].w[0] = wire  # parameter 3 of 13: Ctrl-C during the step
+        optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+        steps = []
+
+        def step(optimizer=optimizer, wire=wire, steps=steps, interrupt=interrupt):
+            steps.append(1)
+            wire.armed = interrupt and len(steps) == 2
+            SGD.step(optimizer)
+
+        optimizer.step = step
+        with ctrl_c_raises_keyboard_interrupt(), contextlib.suppress(KeyboardInterrupt):
+            fit(model, X, y, loss="bce_with_logits", optimizer=optimizer, epochs=1,
+                batch_size=4, progress=False)  # fmt: skip
+        runs.append(([p.data for p in model.parameters()], optimizer.steps))
+    # two steps with or without Ctrl-C during the second: all 13 parameters moved twice
+    assert runs[1] == runs[0] and runs[0][1] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"batch_size": True}, TypeError, "batch_size must be an int, got bool"),
+        ({"epochs": 2.0}, TypeError, "epochs must be an int, got float"),
+        ({"seed": -1}, ValueError, "seed must be an int >= 0"),
+        ({"seed": "a"}, TypeError, "seed must be an int"),
+        ({"progress": "no"}, TypeError, "progress must be True or False"),
+        ({"compile": 1}, TypeError, "compile must be True or False"),
+        ({"on_epoch": 3}, TypeError, "on_epoch must be a function"),
+        ({"backend": "gpu"}, ValueError, "backend must be one of 'python', 'numpy'"),
+        ({"optimizer": "adam"}, TypeError, "optimizer must be a microgradx Optimizer"),
+        ({"validation": ([[0.0, 0.0]], [0, 1])}, ValueError, "validation needs as many"),
+        ({"validation": [[0.0, 0.0]]}, TypeError, "validation must be a pair"),
+        ({"early_stopping": True, "validation": ([[0.0, 0.0]], [0])}, TypeError, "patience"),
+    ],
+)
+def test_fit_checks_every_argument_before_any_step(kwargs, error, message):
+    X, y = make_xor()
+    model = MLP(2, [2, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(error, match=message):
+        fit(model, X, y, **{"progress": False, **kwargs})
+    assert [p.data for p in model.parameters()] == before
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "where"),
+    [
+        ([[0.0, 1.0], [math.nan, 0.0]], [0, 1], r"X\[1\]\[0\] is float nan"),
+        ([[0.0, 1.0], [1.0, math.inf]], [0, 1], r"X\[1\]\[1\] is float inf"),
+        ([[0.0, 1.0], [1.0, 10**400]], [0, 1], r"X\[1\]\[1\] is an int of about 401 digits"),
+        ([[0.0, 1.0], [1.0, 0.0]], [0.5, math.nan], r"y\[1\] is float nan"),
+    ],
+)
+def test_fit_refuses_data_that_is_not_finite_by_position(X, y, where):
+    # A nan in the data made every loss nan, and the command line then suggested a smaller
+    # learning rate: the data is named instead.
+    with pytest.raises(ValueError, match=where + ": fit needs finite numbers"):
+        fit(MLP(2, [2, 1], seed=0), X, y, loss="mse", progress=False)
+    with pytest.raises(ValueError, match="validation " + where):
+        fit(MLP(2, [2, 1], seed=0), [[0.0, 0.0]] * 2, [0, 1], loss="mse", progress=False,
+            validation=(X, y))  # fmt: skip

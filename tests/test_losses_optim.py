@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -154,7 +155,7 @@ def test_adam_first_step_moves_by_lr():
         (lambda p: SGD(p, lr=0.1, nesterov=True), "nesterov needs momentum"),
         (lambda p: Adam(p, betas=(0.9, 1.0)), "betas must be in"),
         (lambda p: Adam(p, betas=(-0.1, 0.9)), "betas must be in"),
-        (lambda p: Adam(p, eps=0), "eps must be > 0"),
+        (lambda p: Adam(p, eps=0), "eps must be a finite number > 0"),
         (lambda p: RMSprop(p, alpha=1.0), "alpha"),
         (lambda p: Adam(p, weight_decay=-1), "weight_decay"),
         (lambda p: SGD([], lr=0.1), "empty parameter list"),
@@ -260,9 +261,15 @@ def test_optimizers_refuse_a_parameter_given_twice():
             make([w, w], lr=0.1)
 
 
-@pytest.mark.parametrize("lr", [math.inf, math.nan, -1.0, True, "0.1"])
+@pytest.mark.parametrize("lr", [math.inf, math.nan, -1.0, 0.0])
 def test_learning_rates_that_are_not_positive_finite_numbers_are_refused(lr):
     with pytest.raises(ValueError, match="lr must be a number > 0"):
+        SGD([Value(1.0)], lr=lr)
+
+
+@pytest.mark.parametrize("lr", [True, "0.1", None, [0.1]])
+def test_learning_rates_that_are_not_numbers_are_refused_as_such(lr):
+    with pytest.raises(TypeError, match="lr must be a real number"):
         SGD([Value(1.0)], lr=lr)
 
 
@@ -315,7 +322,264 @@ def test_decay_groups_step_like_the_lectures_penalty_on_the_weights():
 
 
 def test_bad_groups_are_refused():
-    with pytest.raises(ValueError, match="a group's weight_decay must be >= 0"):
+    with pytest.raises(ValueError, match="group 0's weight_decay must be a finite number >= 0"):
         SGD([{"params": [Value(1.0)], "weight_decay": -1}], lr=0.1)
     with pytest.raises(ValueError, match="empty parameter list"):
         SGD([{"params": []}], lr=0.1)
+
+
+# ---- parameter groups: every setting of every group is used, or refused -------------------------
+
+# Each optimizer with two groups whose every setting differs from the defaults and each other.
+GROUPED = {
+    "sgd": (
+        lambda groups: SGD(groups, lr=0.05),
+        lambda t, groups: t.optim.SGD(groups, lr=0.05),
+        [{"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+         {"lr": 0.02, "momentum": 0.5}],
+    ),
+    "rmsprop": (
+        lambda groups: RMSprop(groups, lr=0.01),
+        lambda t, groups: t.optim.RMSprop(groups, lr=0.01),
+        [{"lr": 0.02, "alpha": 0.9, "eps": 1e-6, "momentum": 0.5},
+         {"lr": 0.005, "alpha": 0.8, "weight_decay": 0.1}],
+    ),
+    "adam": (
+        lambda groups: Adam(groups, lr=0.01),
+        lambda t, groups: t.optim.Adam(groups, lr=0.01),
+        [{"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6},
+         {"lr": 0.002, "betas": (0.5, 0.9), "weight_decay": 0.01}],
+    ),
+}  # fmt: skip
+
+
+def _two_groups(model, settings):
+    named = model.named_parameters()
+    first = [p for name, p in named if name.startswith("layers.0.")]
+    second = [p for name, p in named if not name.startswith("layers.0.")]
+    return [{"params": first, **settings[0]}, {"params": second, **settings[1]}]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", sorted(GROUPED))
+def test_every_setting_of_every_group_agrees_with_torch_optim(torch, name):
+    from microgradx.nn import MLP, to_torch
+
+    ours, theirs, settings = GROUPED[name]
+    X, targets = [[0.5, -1.0], [1.5, 0.3], [-0.7, 0.2]], [0.3, -0.5, 1.0]
+    model = MLP(2, [4, 1], seed=3)
+    reference = to_torch(model)
+    opt = ours(_two_groups(model, settings))
+    torch_layers = list(reference.parameters())
+    torch_opt = theirs(torch, [
+        {"params": torch_layers[:2], **settings[0]}, {"params": torch_layers[2:], **settings[1]}
+    ])  # fmt: skip
+    for step in range(6):
+        if step == 3:  # a manual schedule: each group's lr edited between steps
+            for group, torch_group in zip(opt.param_groups, torch_opt.param_groups):
+                group["lr"] *= 0.5
+                torch_group["lr"] *= 0.5
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        losses.mse([model(x) for x in X], targets).backward()
+        out = torch.cat([reference(torch.tensor(x, dtype=torch.float64)) for x in X])
+        torch.nn.functional.mse_loss(out, torch.tensor(targets, dtype=torch.float64)).backward()
+        opt.step()
+        torch_opt.step()
+    for mine, ref in zip(to_torch(model).parameters(), reference.parameters()):
+        assert torch.allclose(mine, ref, rtol=1e-9, atol=1e-12), name
+
+
+def test_a_groups_lr_is_used_by_hand():
+    # The report: a per-group lr was silently ignored (every group stepped with the default).
+    a, b = Value(1.0), Value(1.0)
+    opt = SGD([{"params": [a], "lr": 0.5}, {"params": [b]}], lr=0.1)
+    a.grad = b.grad = 1.0
+    opt.step()
+    assert (a.data, b.data) == (0.5, 0.9)
+    for make, setting in (
+        (lambda g: SGD(g, lr=0.1), {"momentum": 0.9}),
+        (lambda g: RMSprop(g, lr=0.1), {"alpha": 0.5}),
+        (lambda g: RMSprop(g, lr=0.1), {"eps": 1.0}),
+        (lambda g: Adam(g, lr=0.1), {"betas": (0.5, 0.5)}),
+        (lambda g: Adam(g, lr=0.1), {"eps": 10.0}),
+        (lambda g: Adam(g, lr=0.1), {"weight_decay": 1.0}),
+    ):
+        a, b = Value(1.0), Value(1.0)
+        opt = make([{"params": [a], **setting}, {"params": [b]}])
+        for _ in range(3):
+            a.grad = b.grad = 1.0
+            opt.step()
+        assert a.data != b.data, setting  # the group's own setting made a difference
+
+
+@pytest.mark.parametrize(
+    ("group", "error", "message"),
+    [
+        ({"lrr": 0.1}, ValueError, "group 0 has 'lrr', which is not a setting of SGD"),
+        ({"betas": (0.9, 0.9)}, ValueError, "'betas', which is not a setting of SGD"),
+        ({"lr": -1}, ValueError, "group 0's lr must be a number > 0"),
+        ({"lr": "0.1"}, TypeError, "group 0's lr must be a real number"),
+        ({"momentum": math.nan}, ValueError, "group 0's momentum must be a finite number >= 0"),
+        ({"nesterov": 1}, TypeError, "group 0's nesterov must be True or False"),
+        ({"nesterov": True}, ValueError, r"nesterov needs momentum > 0 \(group 0\)"),
+        ({"weight_decay": math.inf}, ValueError, "group 0's weight_decay must be a finite"),
+    ],
+)
+def test_a_group_setting_that_is_unknown_or_bad_is_refused_by_name(group, error, message):
+    with pytest.raises(error, match=message):
+        SGD([{"params": [Value(1.0)], **group}], lr=0.1)
+
+
+def test_groups_are_checked_whole():
+    with pytest.raises(ValueError, match="group 1 has no 'params'"):
+        SGD([{"params": [Value(1.0)]}, {"lr": 0.1}], lr=0.1)
+    with pytest.raises(TypeError, match=r"all Values \(one group\) or all parameter groups"):
+        SGD([Value(1.0), {"params": [Value(2.0)]}], lr=0.1)
+    with pytest.raises(TypeError, match="params must be a list"):
+        SGD([{"params": {Value(1.0)}}], lr=0.1)  # a set has no order
+    with pytest.raises(ValueError, match="parameter 1 is the same Value as parameter 0"):
+        w = Value(1.0)
+        Adam([{"params": [w]}, {"params": [w], "lr": 0.1}])
+
+
+def test_reading_and_setting_a_setting_for_every_group():
+    a, b = Value(1.0), Value(1.0)
+    opt = Adam([{"params": [a], "lr": 0.1}, {"params": [b]}], lr=0.01)
+    with pytest.raises(ValueError, match=r"different lr values \(\[0.1, 0.01\]\)"):
+        _ = opt.lr
+    assert opt.eps == 1e-8 and opt.betas == (0.9, 0.999)
+    opt.lr = 0.05
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.05] and opt.lr == 0.05
+    with pytest.raises(ValueError, match="betas must be in"):
+        opt.betas = (0.9, 1.5)
+    assert opt.betas == (0.9, 0.999)  # refused: unchanged in every group
+    sgd = SGD([{"params": [a], "momentum": 0.9, "nesterov": True}, {"params": [b]}], lr=0.1)
+    with pytest.raises(ValueError, match=r"nesterov needs momentum > 0 \(group 0\)"):
+        sgd.momentum = 0.0
+    assert [g["momentum"] for g in sgd.param_groups] == [0.9, 0.0]
+
+
+def test_a_group_edited_badly_between_steps_is_refused_and_nothing_moves():
+    a, b = Value(1.0), Value(2.0)
+    opt = SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+    opt.param_groups[1]["lr"] = -0.1
+    a.grad = b.grad = 1.0
+    with pytest.raises(ValueError, match="group 1's lr must be a number >= 0"):
+        opt.step()
+    assert (a.data, b.data, opt.steps) == (1.0, 2.0, 0)
+    opt.param_groups[1]["lr"] = 0.1
+    opt.param_groups[1]["params"].append(Value(3.0))
+    with pytest.raises(ValueError, match="parameters of group 1 changed"):
+        opt.step()
+    assert (a.data, b.data, opt.steps) == (1.0, 2.0, 0)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["step", "linear", "cosine"])
+def test_schedules_set_every_groups_rate_as_torch_does(torch, name):
+    ours = {
+        "step": lambda o: StepLR(o, step_size=2, gamma=0.5),
+        "linear": lambda o: LinearLR(o, total=4, end_factor=0.25),
+        "cosine": lambda o: CosineLR(o, total=5, min_lr=0.001),
+    }[name]
+    theirs = {
+        "step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+        "linear": lambda o: torch.optim.lr_scheduler.LinearLR(
+            o, start_factor=1.0, end_factor=0.25, total_iters=4
+        ),
+        "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=0.001),
+    }[name]
+    opt = SGD([{"params": [Value(1.0)], "lr": 0.1}, {"params": [Value(1.0)]}], lr=0.02)
+    tensors = [torch.zeros(1, requires_grad=True) for _ in range(2)]
+    torch_opt = torch.optim.SGD(
+        [{"params": [tensors[0]], "lr": 0.1}, {"params": [tensors[1]]}], lr=0.02
+    )
+    schedule, torch_schedule = ours(opt), theirs(torch_opt)
+    # (after its total, torch's cosine rises again with its period; ours stays at min_lr)
+    for _ in range(5 if name == "cosine" else 7):
+        torch_opt.step()  # (torch wants a step before its scheduler's)
+        schedule.step()
+        torch_schedule.step()
+        mine = [g["lr"] for g in opt.param_groups]
+        assert mine == pytest.approx([g["lr"] for g in torch_opt.param_groups], rel=1e-12)
+
+
+def test_schedules_with_groups_by_hand_and_their_checks():
+    opt = SGD([{"params": [Value(1.0)], "lr": 1.0}, {"params": [Value(1.0)]}], lr=0.1)
+    schedule = StepLR(opt, step_size=1, gamma=0.5)
+    schedule.step()
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.05]
+    assert schedule.base_lrs == [1.0, 0.1]
+    with pytest.raises(ValueError, match="min_lr must be in"):
+        CosineLR(opt, total=3, min_lr=0.2)  # above the second group's rate
+    with pytest.raises(TypeError, match="step_size must be an int"):
+        StepLR(opt, step_size=1.5)
+    with pytest.raises(ValueError, match="gamma must be in"):
+        StepLR(opt, step_size=1, gamma=0.0)
+
+
+# ---- a step is all or nothing -------------------------------------------------------------------
+
+
+class _Broken:
+    """A gradient that cannot become a float: the step fails while computing."""
+
+    def __float__(self):
+        raise KeyboardInterrupt
+
+
+def _optimizers():
+    return [
+        lambda p: SGD(p, lr=0.1, momentum=0.9),
+        lambda p: RMSprop(p, lr=0.1, momentum=0.5),
+        lambda p: Adam(p, lr=0.1),
+    ]
+
+
+@pytest.mark.parametrize("make", _optimizers())
+def test_a_step_that_fails_while_computing_changes_nothing(make):
+    params = [Value(float(i)) for i in range(5)]
+    opt = make(params)
+    for p in params:
+        p.grad = 1.0
+    opt.step()
+    state = {k: (list(v) if isinstance(v, list) else v) for k, v in vars(opt).items()}
+    before = [p.data for p in params]
+    params[-1].grad = _Broken()  # the last gradient: every other one is computed by then
+    with pytest.raises(KeyboardInterrupt):
+        opt.step()
+    assert [p.data for p in params] == before
+    assert {k: (list(v) if isinstance(v, list) else v) for k, v in vars(opt).items()} == state
+
+
+@pytest.mark.parametrize("make", _optimizers())
+def test_ctrl_c_in_the_middle_of_a_step_lets_the_whole_step_finish_first(make):
+    from tests.conftest import Tripwire, ctrl_c_raises_keyboard_interrupt
+
+    def run(interrupt):
+        params = [Value(1.0), Value(2.0), Tripwire(3.0), Value(4.0), Value(5.0)]
+        opt = make(params)
+        for step in range(2):
+            for i, p in enumerate(params):
+                p.grad = 0.5 * i - 1.0
+            params[2].armed = interrupt and step == 1  # Ctrl-C at the 3rd of 5 assignments
+            with ctrl_c_raises_keyboard_interrupt(), contextlib.suppress(KeyboardInterrupt):
+                opt.step()
+                assert not (interrupt and step == 1), "the Ctrl-C was lost"
+        state = {k: v for k, v in vars(opt).items() if k not in ("params", "param_groups")}
+        return [p.data for p in params], state
+
+    assert run(interrupt=True) == run(interrupt=False)
+
+
+def test_clip_grad_norm_is_all_or_nothing_and_checks_its_arguments():
+    a, b = Value(0.0), Value(0.0)
+    a.grad, b.grad = 3.0, _Broken()
+    with pytest.raises(KeyboardInterrupt):
+        clip_grad_norm([a, b], 1.0)
+    assert a.grad == 3.0
+    with pytest.raises(ValueError, match="max_norm must be in"):
+        clip_grad_norm([a], math.nan)
+    with pytest.raises(TypeError, match="parameter 1 must be a Value"):
+        clip_grad_norm([a, 2.0], 1.0)
