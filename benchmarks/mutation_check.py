@@ -222,8 +222,8 @@ MUTATIONS = [
     Mutation(
         "default initialisation restarts at seed 0 for every layer",
         "microgradx/nn.py",
-        "        rng = rng if rng is not None else _generator\n        self.neurons",
-        "        rng = rng if rng is not None else random.Random(0)\n        self.neurons",
+        "    if rng is None:\n        return _generator\n",
+        "    if rng is None:\n        return random.Random(0)\n",
         ("tests/test_nn.py",),
     ),
     Mutation(
@@ -232,6 +232,66 @@ MUTATIONS = [
         "        return self.checked > 0 and all(",
         "        return all(",
         ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "gradcheck counts a row it could not compare (NaN against NaN) as checked",
+        "microgradx/gradcheck.py",
+        "        return sum(row.compared for row in self.rows)",
+        "        return sum(row.status != KINK for row in self.rows)",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "a failing gradcheck report is truthy",
+        "microgradx/gradcheck.py",
+        "    def __bool__(self) -> bool:\n        return self.passed\n",
+        "    def __bool__(self) -> bool:\n        return True\n",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "gradcheck lets a NaN gradient pass where f has a finite slope",
+        "microgradx/gradcheck.py",
+        '        return numeric, h, FAIL, f"the gradient is',
+        '        return numeric, h, NOT_COMPARED, f"the gradient is',
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "expressions() adds no input inside the domain of an op that cannot apply",
+        "microgradx/testing.py",
+        "            made = None if choices or len(inputs) >= max_inputs else fresh(op)\n",
+        "            made = None\n",
+        (
+            "tests/test_arguments.py::test_an_op_that_cannot_apply_to_the_drawn_inputs_gets_an_input_inside_its_domain",
+        ),
+    ),
+    Mutation(
+        "fit() takes a loss function's result without checking it is a Value",
+        "microgradx/train.py",
+        "        return _returning_a_value(loss), None\n",
+        "        return loss, None\n",
+        ("tests/test_arguments.py::test_fit_refuses_by_name_and_leaves_the_model_as_it_was",),
+    ),
+    Mutation(
+        "fit() asks a NumPy array for its truth value",
+        "microgradx/train.py",
+        "    if len(rows) == 0:\n",
+        "    if not rows:\n",
+        ("tests/test_arguments.py::test_fit_takes_numpy_arrays_as_it_takes_lists",),
+    ),
+    Mutation(
+        "a Layer with an unknown activation draws its weights before refusing it",
+        "microgradx/nn.py",
+        "        act = get_activation(activation)  # checked before any weight is drawn\n"
+        "        super().__init__(nin, nout, init=init, rng=rng)\n",
+        "        super().__init__(nin, nout, init=init, rng=rng)\n"
+        "        act = get_activation(activation)\n",
+        ("tests/test_nn.py",),
+    ),
+    Mutation(
+        "NumPy 2's bool is not a bool to checks.flag",
+        "microgradx/checks.py",
+        'kind.__name__ in ("bool_", "bool")',
+        'kind.__name__ == "bool_"',
+        ("tests/test_nn.py",),
     ),
     Mutation(
         "fit() leaves the model in eval mode",

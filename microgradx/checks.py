@@ -103,7 +103,9 @@ def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> in
 
 def flag(x: Any, name: str) -> bool:
     """``x`` as a bool; only ``True`` and ``False`` (and NumPy's bools) are accepted."""
-    if isinstance(x, bool) or type(x).__name__ == "bool_":
+    kind = type(x)
+    # NumPy's bool is numpy.bool_ (numpy.bool from NumPy 2): recognised without importing NumPy
+    if isinstance(x, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):
         return bool(x)
     raise TypeError(f"{name} must be True or False, got {describe(x)}")
 

@@ -4,27 +4,41 @@ For each input x_i the numeric derivative is the central difference
 
     (f(x + h e_i) - f(x - h e_i)) / (2h),     error O(h^2),
 
-with the step h scaled to |x_i|. Two refinements make the check trustworthy:
+with the step h scaled to |x_i|. Three refinements make the check trustworthy:
 
 * Kinks and domain edges. Before choosing h, the graph is swept once in forward mode to learn how
   fast every node moves when x_i moves. Each op in the table knows where its kinks are (``relu`` at
   0, ``maximum`` at a == b, ``log`` at 0), so h is shrunk to 1% of the distance to the nearest
   one. An input that sits *on* a kink (``relu(0)``) is reported as not differentiable there,
   not as a failure.
+* Numbers that are not finite are never compared by equality. Where f itself is NaN or infinite
+  (``sqrt(-4)``, ``log(0)``, ``exp(1000)``), or a step of the finite difference leaves the domain
+  or overflows, the input is "not compared" and the row says why (outside the domain of an op, at
+  a pole, overflow). Where f has a finite slope that a smaller step confirms but the reverse-mode
+  gradient is NaN or infinite, the gradient is wrong: that row FAILs.
 * Blame. When a gradient disagrees, every op in the graph (inputs first) has its own local
   derivative checked against a central difference of its float rule, and the first op that
   disagrees is named: a wrong derivative rule is found, not just its symptom.
+
+A report's truth value is its verdict, so PyTorch's habit
+``assert gradcheck(f, inputs, raise_exception=False)`` fails on a wrong gradient, and on a check
+that compared nothing.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from microgradx.checks import flag, function, in_range, is_real, real, sequence
 from microgradx.engine import Operand, Value, topological_order
-from microgradx.modes import no_grad
+from microgradx.modes import enable_grad, no_grad
 from microgradx.ops import Op
+
+# The statuses of a row. Only "ok" and "FAIL" rows were compared.
+OK, FAIL, KINK, NOT_COMPARED = "ok", "FAIL", "kink", "not compared"
 
 
 class GradcheckError(AssertionError):
@@ -37,15 +51,24 @@ class GradcheckError(AssertionError):
 
 @dataclass(frozen=True)
 class GradcheckRow:
-    """One input: its reverse-mode (analytic) and finite-difference (numeric) derivatives."""
+    """One input: its reverse-mode (analytic) and finite-difference (numeric) derivatives.
+
+    ``status`` is ``"ok"``, ``"FAIL"``, ``"kink"`` (not differentiable at this point: not
+    compared) or ``"not compared"`` (a number on either side is NaN or infinite, for the reason
+    in ``detail``: outside the domain of an op, at a pole, overflow)."""
 
     name: str
     value: float
     analytic: float
     numeric: float
     step: float
-    status: str  # "ok", "FAIL", or "kink" (not differentiable at this point; not checked)
+    status: str
     detail: str = ""
+
+    @property
+    def compared(self) -> bool:
+        """Whether the two derivatives were compared (``ok`` or ``FAIL``)."""
+        return self.status in (OK, FAIL)
 
     @property
     def abs_error(self) -> float:
@@ -59,7 +82,10 @@ class GradcheckRow:
 
 @dataclass(frozen=True)
 class GradcheckReport:
-    """The result of ``gradcheck``: one row per input; prints as a table."""
+    """The result of ``gradcheck``: one row per input; prints as a table.
+
+    ``bool(report)`` is ``report.passed``: ``assert gradcheck(...)`` asserts the verdict.
+    """
 
     output: float
     rows: tuple[GradcheckRow, ...]
@@ -70,14 +96,18 @@ class GradcheckReport:
 
     @property
     def checked(self) -> int:
-        """How many inputs were compared (an input on a kink is not)."""
-        return sum(row.status != "kink" for row in self.rows)
+        """How many inputs were compared (an input on a kink or where a number is not finite is
+        not)."""
+        return sum(row.compared for row in self.rows)
 
     @property
     def passed(self) -> bool:
         """Every compared input agreed, and at least one was compared: a check that compared
         nothing has not shown anything."""
-        return self.checked > 0 and all(row.status != "FAIL" for row in self.rows)
+        return self.checked > 0 and all(row.status != FAIL for row in self.rows)
+
+    def __bool__(self) -> bool:
+        return self.passed
 
     @property
     def verdict(self) -> str:
@@ -87,9 +117,15 @@ class GradcheckReport:
 
     @property
     def worst(self) -> GradcheckRow | None:
-        """The failing row with the largest error (``None`` when every row passed)."""
-        failed = [row for row in self.rows if row.status == "FAIL"]
-        return max(failed, key=lambda row: row.abs_error, default=None)
+        """The failing row with the largest error (``None`` when no row failed); a NaN or
+        infinite analytic gradient counts as the largest."""
+        failed = [row for row in self.rows if row.status == FAIL]
+
+        def size(row: GradcheckRow) -> float:
+            error = row.abs_error
+            return math.inf if math.isnan(error) else error
+
+        return max(failed, key=size, default=None)
 
     def __str__(self) -> str:
         lines = [
@@ -99,8 +135,10 @@ class GradcheckReport:
             f" {'abs err':>10} {'rel err':>10}  status",
         ]
         for r in self.rows:
-            if r.status == "kink":  # not compared: no numeric value or errors to show
+            if r.status == KINK:  # not compared: no numeric value or errors to show
                 numbers = f"{'-':>14} {'-':>10} {'-':>10}"
+            elif r.status == NOT_COMPARED:  # the numbers, but no errors: nothing was compared
+                numbers = f"{r.numeric:>14.8g} {'-':>10} {'-':>10}"
             else:
                 numbers = f"{r.numeric:>14.8g} {r.abs_error:>10.2e} {r.rel_error:>10.2e}"
             detail = f" ({r.detail})" if r.detail else ""
@@ -117,16 +155,19 @@ class GradcheckReport:
             lines.append(f"first op whose own local derivative disagrees: {self.suspect}")
         if self.checked == 0:
             lines.append(
-                "no input could be checked: every one sits on a kink or the edge of a domain,"
-                " where the function has no derivative to compare; check at other points"
+                "no input could be checked: each sits on a kink or the edge of a domain, or a"
+                " number there is not finite (see each row); check at other points"
             )
         return "\n".join(lines)
 
 
 def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
-    if math.isfinite(analytic) and math.isfinite(numeric):
-        return abs(analytic - numeric) <= atol + rtol * abs(numeric)
-    return analytic == numeric or (math.isnan(analytic) and math.isnan(numeric))
+    """Both finite and ``|analytic - numeric| <= atol + rtol * |numeric|`` (as torch.allclose)."""
+    return (
+        math.isfinite(analytic)
+        and math.isfinite(numeric)
+        and abs(analytic - numeric) <= atol + rtol * abs(numeric)
+    )
 
 
 def _shrink(h: float, limit: float) -> float:
@@ -163,8 +204,57 @@ def _largest_safe_step(
     return limit, reason
 
 
+def _call(op: Op, inputs: list[float]) -> str:
+    """``op`` applied to ``inputs``, in words: ``sqrt(-4)``, ``pow_scalar[p=0.5](-4)``."""
+    name = op.name if op.param is None else f"{op.name}[{op.param_name}={op.param:g}]"
+    return f"{name}({', '.join(f'{x:.6g}' for x in inputs)})"
+
+
+def _where_not_finite(order: list[Value]) -> str:
+    """Why the graph holds a NaN or an infinity: the first op that made one from finite inputs.
+
+    NaN from finite inputs is outside the op's domain (``sqrt(-4)``); an infinity is a pole
+    where the op sits on the edge of its domain (``log(0)``, ``1 / 0``), else an overflow
+    (``exp(1000)``).
+    """
+    for node in order:
+        if math.isfinite(node.data):
+            continue
+        if node.op is None:
+            name = f" {node.label}" if node.label else ""
+            return f"the constant{name} is {node.data!r}"
+        inputs = [c.data for c in node.children]
+        if not all(math.isfinite(x) for x in inputs):
+            continue  # carried from below: the first one is the cause
+        op = node.op
+        if math.isnan(node.data):
+            return f"outside the domain of {op.name}: {_call(op, inputs)} is nan"
+        if op.kink is not None and op.kink(*inputs) == 0:
+            return f"at a pole of {op.name}: {_call(op, inputs)} is {node.data!r}"
+        return f"overflow: {_call(op, inputs)} is {node.data!r}"
+    return "a number is not finite"
+
+
+def _where_derivative_not_finite(
+    order: list[Value], local: dict[Value, tuple[float, ...]]
+) -> str | None:
+    """The first op whose local derivative is NaN or infinite, in words (``None``: no op)."""
+    for node in order:
+        if node.op is None:
+            continue
+        for k, g in enumerate(local[node]):
+            if not math.isfinite(g):
+                inputs = [c.data for c in node.children]
+                return f"{_call(node.op, inputs)} has local derivative {g!r} (input {k})"
+    return None
+
+
 def _check_op(op: Op, inputs: list[float], analytic: Sequence[float], eps: float) -> int | None:
-    """The index of the first input whose local derivative disagrees with a central difference."""
+    """The index of the first input whose local derivative disagrees with a central difference.
+
+    A NaN or infinite local derivative where the op has a finite slope disagrees; where the
+    difference itself is not finite, there is nothing to compare with.
+    """
     for k, x in enumerate(inputs):
         if not math.isfinite(x):
             continue  # no finite difference to compare with at inf or NaN
@@ -181,76 +271,159 @@ def _check_op(op: Op, inputs: list[float], analytic: Sequence[float], eps: float
             return op.forward(*(xk if j == k else v for j, v in enumerate(inputs)))
 
         numeric = (at(x + h) - at(x - h)) / (2 * h)
+        if not math.isfinite(numeric):
+            continue
         # A looser test than the user's: this only points at the op most likely to be wrong.
         if not _close(analytic[k], numeric, 1e-5, 1e-3):
             return k
     return None
 
 
+def _inputs(inputs: object) -> tuple[list[str], list[float]]:
+    """Names and numbers of ``inputs``: a list of numbers or Values, or one number or Value (as
+    ``torch.autograd.gradcheck`` takes one tensor or a tuple of them)."""
+    if isinstance(inputs, Value) or is_real(inputs):
+        inputs = [inputs]
+    items = sequence(inputs, "inputs")
+    if len(items) == 0:
+        raise ValueError("inputs must not be empty: gradcheck needs a point to check at")
+    names, values = [], []
+    for i, x in enumerate(items):
+        name = f"inputs[{i}]"
+        if isinstance(x, Value):
+            names.append(x.label or f"x{i}")
+            number = x.data
+        else:
+            names.append(f"x{i}")
+            number = real(x, name)
+        if not math.isfinite(number):
+            raise ValueError(
+                f"{name} must be a finite number, got {number!r}: there is no finite difference"
+                " to compare with at a NaN or an infinity"
+            )
+        values.append(number)
+    return names, values
+
+
+def _check_arity(func: Callable[..., Value], n: int) -> None:
+    """A ``func`` that cannot take ``n`` inputs is refused naming both arguments (its own
+    TypeError would name neither)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    try:
+        signature.bind(*range(n))
+    except TypeError as error:
+        raise TypeError(
+            f"func cannot take the {n} value(s) in inputs, one per argument: {error}"
+        ) from None
+
+
 def gradcheck(
-    f: Callable[..., Value],
-    inputs: Sequence[Operand],
+    func: Callable[..., Value],
+    inputs: Sequence[Operand] | Operand,
     *,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
 ) -> GradcheckReport:
-    """Compare the reverse-mode gradient of ``f`` at ``inputs`` with central differences.
+    """Compare the reverse-mode gradient of ``func`` at ``inputs`` with central differences.
 
-    ``f`` takes one Value per input and returns a Value. ``inputs`` are numbers or Values (their
-    data and labels are used; they are not modified). An input passes when
-    ``|analytic - numeric| <= atol + rtol * |numeric|``. Returns a ``GradcheckReport``; on failure,
-    raises ``GradcheckError`` (unless ``raise_exception=False``) naming the worst input and the
-    first op whose own local derivative disagrees with a finite difference. A check that could
-    compare no input (each sits on a kink, like ``relu`` at 0) has not passed: its report says so
-    and, with ``raise_exception``, it raises too.
+    The arguments are those of ``torch.autograd.gradcheck`` (same names, order and meanings):
+    ``func`` takes one Value per input and returns a Value. ``inputs`` is a list of finite numbers
+    or Values (their data and labels are used; they are not modified), or one of them. An input
+    passes when ``|analytic - numeric| <= atol + rtol * |numeric|``, both finite, with the
+    numeric derivative ``(f(x + h) - f(x - h)) / (2h)`` and ``h = eps * max(1, |x|)`` (smaller
+    near a kink).
+
+    Returns a ``GradcheckReport`` (true when it passed). On failure, raises ``GradcheckError``
+    (an ``AssertionError``; unless ``raise_exception=False``) naming the worst input and the first
+    op whose own local derivative disagrees with a finite difference. An input is not compared
+    where it sits on a kink (``relu`` at 0) or where f, a step of the difference, or the gradient
+    is NaN or infinite (``sqrt(-4)``: outside the domain; the row says why); a check that
+    compared no input has not passed, and with ``raise_exception`` it raises too. A NaN or
+    infinite gradient where f has a finite slope is a failure.
+
+    Raises ``TypeError`` for a ``func`` that is not callable or returns something other than a
+    Value, or an input that is not a number or Value; ``ValueError`` for an empty or non-finite
+    input, ``eps`` not in (0, inf), or ``atol``/``rtol`` not in [0, inf).
     """
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
-    if atol < 0 or rtol < 0:
-        raise ValueError(f"atol and rtol must be >= 0, got atol={atol!r}, rtol={rtol!r}")
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
-    names, values = [], []
-    for i, x in enumerate(inputs):
-        if isinstance(x, Value):
-            names.append(x.label or f"x{i}")
-            values.append(x.data)
-        else:
-            names.append(f"x{i}")
-            values.append(Value(x).data)  # Value() gives the TypeError for a bad input
-    if not values:
-        raise ValueError("inputs must not be empty")
+    function(func, "func")
+    eps = in_range(eps, "eps", 0.0, math.inf, low_open=True, high_open=True)
+    atol = in_range(atol, "atol", 0.0, math.inf, high_open=True)
+    rtol = in_range(rtol, "rtol", 0.0, math.inf, high_open=True)
+    raise_exception = flag(raise_exception, "raise_exception")
+    names, values = _inputs(inputs)
+
+    def call(leaves: list[Value]) -> Value:
+        result = func(*leaves)
+        if not isinstance(result, Value):
+            raise TypeError(f"func must return a Value, got {type(result).__name__}")
+        return result
 
     leaves = [Value(x, label=name) for x, name in zip(values, names)]
-    out = f(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"f must return a Value, got {type(out).__name__}")
+    _check_arity(func, len(leaves))
+    with enable_grad():  # the check needs a graph even inside a user's no_grad()
+        out = call(leaves)
     out.backward()
     order = topological_order(out)
     local = {node: node.local_grads() for node in order if node.op is not None}
 
     def f_at(xs: list[float]) -> float:
         with no_grad():
-            return f(*[Value(x) for x in xs]).data
+            return call([Value(x) for x in xs]).data
 
-    rows = []
-    for i, leaf in enumerate(leaves):
-        x, analytic = leaf.data, float(leaf.grad)
+    def why_not_finite(xs: list[float]) -> str:
+        with enable_grad():
+            return _where_not_finite(topological_order(call([Value(x) for x in xs])))
+
+    # f itself NaN or infinite here: no slope to compare, for any input
+    # f itself NaN or infinite here: no slope to compare, for any input
+    undefined = "" if math.isfinite(out.data) else f"f = {out.data!r}: {_where_not_finite(order)}"
+
+    def check(i: int) -> tuple[float, float, str, str]:
+        """(numeric, step, status, detail) for input i."""
+        x, analytic = values[i], float(leaves[i].grad)
         h = eps * max(1.0, abs(x))
-        limit, reason = _largest_safe_step(order, local, leaf)
+        if undefined:
+            return math.nan, h, NOT_COMPARED, undefined
+        limit, reason = _largest_safe_step(order, local, leaves[i])
         # Stay well inside: near a pole (log, 1/x) the error of a central difference grows like
         # (h / distance)^2, so h is kept at 1% of the distance to the nearest kink or edge.
         h = _shrink(h, 0.01 * limit)
         if h < eps * max(1.0, abs(x)) * 1e-6:
-            rows.append(GradcheckRow(names[i], x, analytic, math.nan, h, "kink", reason))
-            continue
-        plus = f_at([*values[:i], x + h, *values[i + 1 :]])
-        minus = f_at([*values[:i], x - h, *values[i + 1 :]])
+            return math.nan, h, KINK, reason
+
+        def at(xi: float) -> list[float]:
+            return [*values[:i], xi, *values[i + 1 :]]
+
+        plus, minus = f_at(at(x + h)), f_at(at(x - h))
         numeric = (plus - minus) / (2 * h)
-        status = "ok" if _close(analytic, numeric, atol, rtol) else "FAIL"
-        rows.append(GradcheckRow(names[i], x, analytic, numeric, h, status))
+        if math.isfinite(analytic) and math.isfinite(numeric):
+            return numeric, h, OK if _close(analytic, numeric, atol, rtol) else FAIL, ""
+        if not (math.isfinite(plus) and math.isfinite(minus)):
+            side, xs = ("x + h", at(x + h)) if not math.isfinite(plus) else ("x - h", at(x - h))
+            return numeric, h, NOT_COMPARED, f"at {side}: {why_not_finite(xs)}"
+        if not math.isfinite(numeric):  # f(x + h) - f(x - h) itself overflowed
+            return numeric, h, NOT_COMPARED, "overflow: f(x + h) - f(x - h) is not finite"
+        # The gradient is NaN or infinite and the difference is finite. A slope that grows as the
+        # step shrinks is a pole of the derivative (a vertical tangent); one that settles shows
+        # that the gradient is wrong.
+        small = h / 16
+        finer = (f_at(at(x + small)) - f_at(at(x - small))) / (2 * small)
+        where = _where_derivative_not_finite(order, local) or "no local derivative is infinite"
+        if not math.isfinite(finer) or abs(finer) > 4 * abs(numeric) + atol:
+            return numeric, h, NOT_COMPARED, f"at a pole of the derivative: {where}"
+        return numeric, h, FAIL, f"the gradient is {analytic!r} where f has a finite slope: {where}"
+
+    rows = []
+    for i, leaf in enumerate(leaves):
+        numeric, step, status, detail = check(i)
+        rows.append(
+            GradcheckRow(names[i], values[i], float(leaf.grad), numeric, step, status, detail)
+        )
 
     report = GradcheckReport(out.data, tuple(rows), eps, atol, rtol)
     if report.checked == 0:
@@ -273,9 +446,14 @@ def _first_wrong_op(order: list[Value], local: dict[Value, tuple[float, ...]], e
         inputs = [c.data for c in node.children]
         k = _check_op(node.op, inputs, local[node], eps)
         if k is not None:
-            args = ", ".join(f"{x:.6g}" for x in inputs)
             return (
                 f"{node.op.name} (node {position} of {len(order)}, "
-                f"{node.op.label}({args}), input {k}: local derivative {local[node][k]:.8g})"
+                f"{_call(node.op, inputs)}, input {k}: local derivative {local[node][k]:.8g})"
             )
+    where = _where_derivative_not_finite(order, local)
+    if where is not None:
+        return (
+            f"none: every op's local derivative matches, but {where}; in the chain rule an"
+            " infinite factor times 0 is nan (PyTorch's autograd gives the same)"
+        )
     return "none: every op's local derivative matches; the function may be ill-conditioned here"

@@ -6,10 +6,12 @@ Each loss takes one prediction or a batch (a list), and ``reduction="mean"`` (de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import numbers
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from microgradx.checks import is_real
+from microgradx.checks import choice, describe, in_range, is_real, real, sequence
 from microgradx.engine import Operand, Value, maximum
 
 _REDUCTIONS = ("mean", "sum")
@@ -20,8 +22,7 @@ def _as_value(x: Operand) -> Value:
 
 
 def _reduce(terms: list[Value], reduction: str) -> Value:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    choice(reduction, "reduction", _REDUCTIONS)
     if not terms:
         raise ValueError("the batch is empty")
     total = terms[0]
@@ -33,28 +34,64 @@ def _reduce(terms: list[Value], reduction: str) -> Value:
 Target = Value | float
 
 
+# The name of each loss's first argument, for messages.
+_FIRST = {
+    "mse": "predictions",
+    "binary_cross_entropy": "probabilities",
+    "bce_with_logits": "logits",
+    "hinge": "scores",
+}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, Value) or is_real(x)
+
+
 def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, Target]]:
     """Predictions and targets as a list of pairs; one prediction may come with one target.
 
     A number target is data (a constant); a Value target stays a leaf of the graph, which is how
-    a compiled replay takes each example's target as an input."""
-    if isinstance(predictions, Value) or is_real(predictions):
+    a compiled replay takes each example's target as an input. Anything else is a TypeError or
+    ValueError naming the argument (``mse: targets[1] must be a real number, got str``)."""
+    first = f"{name}: {_FIRST[name]}"
+    if _is_number(predictions):
+        if not _is_number(targets):
+            raise TypeError(
+                f"{first} is one prediction, so targets must be one number, got {describe(targets)}"
+            )
         predictions, targets = [predictions], [targets]
-    if is_real(targets) or not isinstance(targets, Sequence):
-        raise TypeError(f"{name}: targets must be a list like the predictions")
+    predictions = sequence(predictions, first)
+    if _is_number(targets):
+        raise TypeError(
+            f"{name}: targets must be a list like {_FIRST[name]}, got {describe(targets)}"
+        )
+    targets = sequence(targets, f"{name}: targets")
     if len(predictions) != len(targets):
-        raise ValueError(f"{name}: {len(predictions)} predictions but {len(targets)} targets")
+        raise ValueError(
+            f"{name}: {len(predictions)} predictions but {len(targets)} targets"
+            f" ({_FIRST[name]} and targets must have the same length)"
+        )
     pairs: list[tuple[Value, Target]] = []
-    for p, t in zip(predictions, targets):
+    for i, (p, t) in enumerate(zip(predictions, targets)):
         if isinstance(p, (list, tuple)) and len(p) == 1:
             p = p[0]  # the output of a 1-unit layer counts as its one Value
+        if not isinstance(p, Value):
+            p = Value(real(p, f"{first}[{i}]"))
         if isinstance(t, Value):
-            pairs.append((_as_value(p), t))
+            pairs.append((p, t))
             continue
         if isinstance(t, bool) or not is_real(t):
-            raise TypeError(f"{name}: each target must be a number, got {type(t).__name__}")
-        pairs.append((_as_value(p), float(t)))
+            raise TypeError(f"{name}: targets[{i}] must be a number, got {describe(t)}")
+        pairs.append((p, real(t, f"{name}: targets[{i}]")))
     return pairs
+
+
+def _values(xs: Any, name: str) -> list[Value]:
+    """``xs`` (a list of numbers or Values) as Values; a clear error naming ``name`` otherwise."""
+    return [
+        x if isinstance(x, Value) else Value(real(x, f"{name}[{i}]"))
+        for i, x in enumerate(sequence(xs, name))
+    ]
 
 
 def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Value:
@@ -105,9 +142,9 @@ def logsumexp(values: Sequence[Operand]) -> Value:
     replay needs that); its gradient, 1 - sum_i softmax(x)_i, is 0 up to rounding, so the
     gradient of the whole is softmax(x). An infinite input gives NaN (inf - inf), not inf.
     """
-    xs = [_as_value(v) for v in values]
+    xs = _values(values, "logsumexp: values")
     if not xs:
-        raise ValueError("logsumexp of an empty list")
+        raise ValueError("logsumexp: values must not be empty")
     m = _largest(xs)
     total = (xs[0] - m).exp()
     for x in xs[1:]:
@@ -124,7 +161,9 @@ def _largest(xs: list[Value]) -> Value:
 
 def log_softmax(logits: Sequence[Operand]) -> list[Value]:
     """log softmax(x)_i = x_i - logsumexp(x): finite even for logits like [1000, 0, -1000]."""
-    xs = [_as_value(v) for v in logits]
+    xs = _values(logits, "log_softmax: logits")
+    if not xs:
+        raise ValueError("log_softmax: logits must not be empty")
     lse = logsumexp(xs)
     return [x - lse for x in xs]
 
@@ -134,9 +173,9 @@ def softmax(logits: Sequence[Operand]) -> list[Value]:
 
     d s_i / d x_j = s_i (delta_ij - s_j).
     """
-    xs = [_as_value(v) for v in logits]
+    xs = _values(logits, "softmax: logits")
     if not xs:
-        raise ValueError("softmax of an empty list")
+        raise ValueError("softmax: logits must not be empty")
     m = _largest(xs)  # in the graph, as in logsumexp: the same graph for any numbers
     exps = [(x - m).exp() for x in xs]
     total = exps[0]
@@ -156,12 +195,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
     number for a one-hot t. The fused form never takes the log of a rounded-to-0 probability, so
     it is finite for logits like [1000, 0, -1000].
     """
-    if logits and (isinstance(logits[0], Value) or is_real(logits[0])):
-        logits, targets = [logits], [targets]
-    if is_real(targets) or not isinstance(targets, Sequence):
-        raise TypeError("cross_entropy: targets must be a list of class indices like the logits")
-    if len(logits) != len(targets):
-        raise ValueError(f"cross_entropy: {len(logits)} samples but {len(targets)} targets")
+    logits, targets = _cross_entropy_batch(logits, targets)
     terms = []
     for z, t in zip(logits, targets):
         zs = [_as_value(v) for v in z]
@@ -189,9 +223,10 @@ def l2_penalty(parameters: Sequence[Value], weight_decay: float) -> Value:
     """Weight decay as a loss term: (weight_decay / 2) * sum_i w_i^2;  d/dw_i = weight_decay * w_i.
 
     Adding it to the loss moves the weights exactly as an optimizer's ``weight_decay`` does.
+    ``parameters`` are Values (``model.parameters()``); ``weight_decay`` a finite number >= 0.
     """
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    weight_decay = in_range(weight_decay, "weight_decay", 0.0, math.inf, high_open=True)
+    parameters = _parameters(parameters)
     params = list(parameters)
     if not params:
         return Value(0.0)
@@ -199,3 +234,69 @@ def l2_penalty(parameters: Sequence[Value], weight_decay: float) -> Value:
     for p in params[1:]:
         total = total + p**2
     return total * (0.5 * weight_decay)
+
+
+def _parameters(parameters: Any) -> list[Value]:
+    if isinstance(parameters, (str, bytes, dict)) or not isinstance(parameters, Iterable):
+        raise TypeError(f"parameters must be a list of Values, got {describe(parameters)}")
+    params = list(parameters)
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"parameters[{i}] must be a Value, got {describe(p)}")
+    return params
+
+
+def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Value]], list[Any]]:
+    """``cross_entropy``'s arguments as a batch: a list of logit lists (Values) and a list of
+    targets (a class index as an int, or a list of class probabilities as floats). One sample
+    (a list of numbers and one target) becomes a batch of one. Errors name the argument."""
+    if _is_number(logits):
+        raise TypeError(
+            "cross_entropy: logits must be a list of class scores (one sample) or a list of such"
+            f" lists (a batch), got {describe(logits)}"
+        )
+    rows = sequence(logits, "cross_entropy: logits")
+    if len(rows) == 0:
+        raise ValueError("cross_entropy: logits must not be empty")
+    one = _is_number(rows[0])
+    if one:
+        rows, targets = [rows], [targets]
+    elif _is_number(targets):
+        raise TypeError(
+            "cross_entropy: logits is a batch, so targets must be a list with one class index"
+            f" per sample, got {describe(targets)}"
+        )
+    targets = sequence(targets, "cross_entropy: targets")
+    if len(rows) != len(targets):
+        raise ValueError(
+            f"cross_entropy: logits has {len(rows)} samples but targets has {len(targets)}"
+        )
+    batch: list[list[Value]] = []
+    classes: list[Any] = []
+    for i, (z, t) in enumerate(zip(rows, targets)):
+        where = "" if one else f"[{i}]"
+        zs = _values(z, f"cross_entropy: logits{where}")
+        if not zs:
+            raise ValueError(f"cross_entropy: logits{where} must hold at least one class score")
+        batch.append(zs)
+        if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+            classes.append(int(t))  # NumPy's integers too
+        elif isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
+            raise TypeError(
+                f"cross_entropy: targets{where} must be a class index or a list of class"
+                f" probabilities, got {describe(t)}"
+            )
+        else:  # class probabilities: numbers, or Values (a compiled replay's inputs)
+            name = f"cross_entropy: targets{where}"
+            if len(t) != len(zs):
+                raise ValueError(
+                    f"{name} has {len(t)} class probabilities but logits{where} has"
+                    f" {len(zs)} classes"
+                )
+            classes.append(
+                [
+                    tk if isinstance(tk, Value) else real(tk, f"{name}[{k}]")
+                    for k, tk in enumerate(sequence(t, name))
+                ]
+            )
+    return batch, classes

@@ -13,12 +13,14 @@ those names are also the parameters' labels, so a drawn graph says which weight 
 
 from __future__ import annotations
 
+import itertools
 import math
+import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from microgradx.checks import count, is_real, real
+from microgradx.checks import choice, count, describe, flag, in_range, is_real, real, sequence
 from microgradx.engine import Operand, Value, maximum, zero_grad
 
 Output = Value | list[Value]
@@ -100,6 +102,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active). Returns the module, as in PyTorch."""
+        mode = flag(mode, "mode")
         for module in self.modules():
             module.training = mode
         return self
@@ -131,28 +134,55 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()}) with {count} {noun}"
 
 
-def _check_inputs(x: Any, nin: int, owner: str) -> list[Value]:
-    """The inputs as a list of Values, or a clear error naming what was expected and what came.
+def _values(x: Any, name: str) -> list[Value]:
+    """``x`` (a list, tuple or 1-D NumPy array of numbers or Values) as a list of Values.
 
     Numbers become constant leaves here, once, so every neuron of a layer reads the same nodes.
+    Every ``numbers.Real`` is a number (NumPy scalars, Fraction); anything else is a TypeError
+    naming the item (``x[1]``).
     """
-    if isinstance(x, Value) or is_real(x) or isinstance(x, str) or not hasattr(x, "__len__"):
-        raise TypeError(
-            f"{owner} expects a sequence of {nin} numbers or Values, got {type(x).__name__}"
+    items = sequence(x, name)
+    return [
+        item if isinstance(item, Value) else Value(real(item, f"{name}[{i}]"))
+        for i, item in enumerate(items)
+    ]
+
+
+def _check_inputs(x: Any, nin: int, owner: str) -> list[Value]:
+    """The inputs ``x`` of a module with ``nin`` inputs as a list of Values, or a clear error
+    naming ``x`` (TypeError: not a list of numbers or Values; ValueError: not ``nin`` of them)."""
+    name = f"{owner} input x"
+    if isinstance(x, Value) or is_real(x):
+        raise TypeError(f"{name} must be a list of {nin} numbers or Values, got {describe(x)}")
+    items = sequence(x, name)
+    if len(items) != nin:
+        raise ValueError(f"{name} must hold {nin} numbers (one per input), got {len(items)}")
+    return _values(items, name)
+
+
+# Every weight is a Value, a Python object of about 120 bytes, and every pass visits each one: a
+# layer of a million weights takes seconds per example already. A constructor asked for more is
+# refused before anything is allocated (Linear(10**6, 10**6) would need 120 TB).
+MAX_WEIGHTS = 1_000_000
+
+
+def _check_size(weights: int, what: str) -> None:
+    if weights > MAX_WEIGHTS:
+        digits = math.floor(weights.bit_length() * math.log10(2))
+        amount = f"{weights:,}" if weights < 10**15 else f"about 10^{digits}"
+        raise ValueError(
+            f"{what} asks for {amount} weights; microgradx builds at most {MAX_WEIGHTS:,} in one"
+            " call (each weight is a Python object of about 120 bytes, and every pass visits it)"
         )
-    if len(x) != nin:
-        raise ValueError(f"{owner} expects {nin} inputs, got {len(x)}")
-    values = []
-    for i, item in enumerate(x):
-        if isinstance(item, Value):
-            values.append(item)
-        elif is_real(item):  # int, float, NumPy scalars, Fraction: every numbers.Real
-            values.append(Value(real(item, f"{owner} input {i}")))
-        else:
-            raise TypeError(
-                f"{owner} input {i} must be a number or a Value, got {type(item).__name__}"
-            )
-    return values
+
+
+def _random(rng: Any) -> random.Random:
+    """``rng``, or the default generator for ``None``."""
+    if rng is None:
+        return _generator
+    if not isinstance(rng, random.Random):
+        raise TypeError(f"rng must be a random.Random or None, got {describe(rng)}")
+    return rng
 
 
 # ---- activations -------------------------------------------------------------------------------
@@ -169,7 +199,7 @@ class Activation(Module):
     def __call__(self, x: Any) -> Any:
         if isinstance(x, Value):
             return self.apply(x)
-        return [self.apply(v if isinstance(v, Value) else Value(v)) for v in x]
+        return [self.apply(v) for v in _values(x, "x")]
 
     def config(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
@@ -211,9 +241,7 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        slope = real(negative_slope, "negative_slope")
-        if not slope >= 0:
-            raise ValueError(f"negative_slope must be a number >= 0, got {negative_slope!r}")
+        slope = in_range(negative_slope, "negative_slope", 0.0, math.inf, high_open=True)
         self.negative_slope = slope  # a setting, not a parameter (it is not a Value)
 
     def apply(self, z: Value) -> Value:
@@ -236,16 +264,22 @@ ACTIVATIONS: dict[str, Callable[[], Activation]] = {
 }
 
 
-def get_activation(spec: str | Activation | None) -> Activation:
-    """An activation module from a name (``"tanh"``, ``"relu"``, ...), a module, or None."""
+def get_activation(spec: str | Activation | None, name: str = "activation") -> Activation:
+    """An activation module from a name (``"tanh"``, ``"relu"``, ...), a module, or None
+    (the identity). Anything else is refused naming the argument ``name``: a ValueError for an
+    unknown name, a TypeError for something that is neither a name nor an Activation."""
     if spec is None:
         return Identity()
     if isinstance(spec, Activation):
         return spec
-    if isinstance(spec, str) and spec in ACTIVATIONS:
-        return ACTIVATIONS[spec]()
-    names = ", ".join(sorted(ACTIVATIONS))
-    raise ValueError(f"unknown activation {spec!r}: use one of {names}, or an Activation module")
+    names = ", ".join(repr(n) for n in sorted(ACTIVATIONS))
+    if not isinstance(spec, str):
+        raise TypeError(
+            f"{name} must be one of {names}, an Activation module or None, got {describe(spec)}"
+        )
+    if spec not in ACTIVATIONS:
+        raise ValueError(f"{name} must be one of {names}, or an Activation module, got {spec!r}")
+    return ACTIVATIONS[spec]()
 
 
 # ---- layers ------------------------------------------------------------------------------------
@@ -261,7 +295,11 @@ def _init_bound(init: str, nin: int, nout: int) -> float:
         return math.sqrt(6.0 / nin)
     if init == "uniform":  # micrograd's choice
         return 1.0
-    raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
+    raise AssertionError(init)  # unreachable: callers check init with _check_init
+
+
+def _check_init(init: Any) -> str:
+    return choice(init, "init", INITS)
 
 
 class Neuron(Module):
@@ -276,12 +314,15 @@ class Neuron(Module):
         nout: int = 1,
         rng: random.Random | None = None,
     ) -> None:
-        nin = count(nin, "nin")
-        rng = rng if rng is not None else _generator
+        # nout only sets the width of xavier's distribution: at most a layer's width
+        nin, nout = count(nin, "nin"), count(nout, "nout", maximum=MAX_WEIGHTS)
+        _check_size(nin, "nin")
+        init, rng = _check_init(init), _random(rng)
+        act = get_activation(activation)
         bound = _init_bound(init, nin, nout)
         self.w = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0)
-        self._activation = get_activation(activation)
+        self._activation = act
         self._name: str | None = None  # set by label_parameters of the module that holds it
         self.label_parameters()
 
@@ -305,13 +346,18 @@ class Neuron(Module):
 
 
 class Linear(Module):
-    """``nout`` affine units ``w_j . x + b_j`` (no activation): ``torch.nn.Linear``'s job."""
+    """``nout`` affine units ``w_j . x + b_j`` (no activation): ``torch.nn.Linear``'s job.
+
+    ``nin * nout`` may be at most ``MAX_WEIGHTS`` (a million); ``rng`` is a ``random.Random``
+    or None. Called with ``x``, a list of ``nin`` numbers or Values (TypeError/ValueError naming
+    ``x`` otherwise)."""
 
     def __init__(
         self, nin: int, nout: int, *, init: str = "xavier", rng: random.Random | None = None
     ) -> None:
         nin, nout = count(nin, "nin"), count(nout, "nout")
-        rng = rng if rng is not None else _generator
+        _check_size(nin * nout, "nin * nout")
+        init, rng = _check_init(init), _random(rng)
         self.neurons = [Neuron(nin, None, init=init, nout=nout, rng=rng) for _ in range(nout)]
         self.label_parameters()
 
@@ -346,8 +392,8 @@ class Layer(Linear):
         init: str = "xavier",
         rng: random.Random | None = None,
     ) -> None:
+        act = get_activation(activation)  # checked before any weight is drawn
         super().__init__(nin, nout, init=init, rng=rng)
-        act = get_activation(activation)
         for n in self.neurons:
             n._activation = act
 
@@ -376,19 +422,17 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, *, seed: int | None = None) -> None:
-        probability = real(p, "dropout probability p")
-        if not 0 <= probability < 1:
-            raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
+        probability = in_range(p, "p (the dropout probability)", 0.0, 1.0, high_open=True)
         self.p = probability
         self.seed = seed
         own = count(seed, "seed", minimum=0) if seed is not None else _generator.getrandbits(64)
         self._rng = random.Random(own)
 
     def __call__(self, x: Any) -> Any:
+        values = [x] if isinstance(x, Value) else _values(x, "x")
         if not self.training or self.p == 0:
             return x
         keep = 1.0 / (1.0 - self.p)
-        values = [x] if isinstance(x, Value) else list(x)
         out = [v * keep if self._rng.random() >= self.p else v * 0.0 for v in values]
         return out[0] if isinstance(x, Value) else out
 
@@ -411,8 +455,9 @@ class Maxout(Module):
         init: str = "xavier",
         rng: random.Random | None = None,
     ) -> None:
-        pieces = count(pieces, "pieces")
-        rng = rng if rng is not None else _generator
+        pieces, nin, nout = count(pieces, "pieces"), count(nin, "nin"), count(nout, "nout")
+        _check_size(pieces * nin * nout, "pieces * nin * nout")
+        init, rng = _check_init(init), _random(rng)
         self.pieces = [Linear(nin, nout, init=init, rng=rng) for _ in range(pieces)]
         self.label_parameters()
 
@@ -442,7 +487,7 @@ class Sequential(Module):
     def __init__(self, *layers: Module) -> None:
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential item {i} must be a Module, got {type(layer).__name__}")
+                raise TypeError(f"Sequential layers[{i}] must be a Module, got {describe(layer)}")
         self.layers = list(layers)
         self.label_parameters()
 
@@ -454,8 +499,18 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, i: int) -> Module:
-        return self.layers[i]
+    def __getitem__(self, i: int) -> Any:
+        """The layer at index ``i`` (negative counts from the end); IndexError past the end, as
+        for a list (iteration stops there). A slice gives a list of layers."""
+        if isinstance(i, slice):
+            return self.layers[i]
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"Sequential index i must be an int or a slice, got {describe(i)}")
+        if not -len(self.layers) <= i < len(self.layers):
+            raise IndexError(
+                f"Sequential index {describe(i)} is out of range for {len(self.layers)} layers"
+            )
+        return self.layers[int(i)]
 
     def config(self) -> dict[str, Any]:
         return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}
@@ -471,6 +526,10 @@ class MLP(Sequential):
     so the output is a logit or a regression value). A 1-output MLP returns a Value, otherwise a
     list of Values. Weights are drawn with ``init`` from ``random.Random(seed)``, or without a
     seed from the generator that ``manual_seed`` resets; biases start at 0.
+
+    Raises TypeError/ValueError naming the argument, before any weight is drawn: sizes that are
+    not ints >= 1, an unknown activation or init, or more than ``MAX_WEIGHTS`` (a million)
+    weights in all.
     """
 
     def __init__(
@@ -483,13 +542,20 @@ class MLP(Sequential):
         init: str = "xavier",
         seed: int | None = None,
     ) -> None:
+        # Everything is checked before the first weight is drawn: a refused call leaves the
+        # default generator where it was.
         nin = count(nin, "nin")
-        if is_real(sizes) or not sizes:
-            raise ValueError(f"sizes must be a non-empty list of layer sizes, got {sizes!r}")
-        sizes = [count(s, "each layer size") for s in sizes]
-        _init_bound(init, 1, 1)  # validates the name before anything is built
-        rng = random.Random(count(seed, "seed", minimum=0)) if seed is not None else _generator
+        if is_real(sizes):
+            raise TypeError(f"sizes must be a list of layer sizes, e.g. [16, 1], got {sizes!r}")
+        sizes = [count(s, f"sizes[{i}]") for i, s in enumerate(sequence(sizes, "sizes"))]
+        if not sizes:
+            raise ValueError("sizes must not be empty: give at least the output layer's size")
         dims = [nin, *sizes]
+        _check_size(sum(a * b for a, b in itertools.pairwise(dims)), "nin and sizes")
+        init = _check_init(init)
+        hidden = get_activation(activation)
+        output = get_activation(output_activation, "output_activation")
+        rng = random.Random(count(seed, "seed", minimum=0)) if seed is not None else _generator
         layers = [
             Layer(
                 dims[i],
@@ -505,8 +571,8 @@ class MLP(Sequential):
         self.sizes = sizes
         self.init = init
         self.seed = seed
-        self._hidden = get_activation(activation)
-        self._output = get_activation(output_activation)
+        self._hidden = hidden
+        self._output = output
 
     def _named_members(self) -> Iterator[tuple[str, Any]]:
         yield "layers", self.layers
@@ -559,12 +625,16 @@ def _flatten(model: Module) -> list[Module]:
         elif isinstance(module, (Linear, Activation, Dropout)):
             flat.append(module)
         else:
-            raise TypeError(f"to_torch does not support {type(module).__name__}")
+            raise TypeError(
+                f"model holds a {type(module).__name__}, which to_torch does not support"
+            )
     return flat
 
 
 def to_torch(model: Module) -> Any:
     """An equivalent ``torch.nn.Sequential`` in float64 with copies of the weights."""
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a microgradx Module, got {describe(model)}")
     torch = _torch()
     tnn = torch.nn
     layers = []
@@ -606,7 +676,7 @@ def from_torch(sequential: Any) -> Sequential:
     torch = _torch()
     tnn = torch.nn
     if not isinstance(sequential, tnn.Sequential):
-        raise TypeError(f"from_torch needs a torch.nn.Sequential, got {type(sequential).__name__}")
+        raise TypeError(f"sequential must be a torch.nn.Sequential, got {describe(sequential)}")
     layers: list[Module] = []
     for i, layer in enumerate(sequential):
         if isinstance(layer, tnn.Linear):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
 import random
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from microgradx import losses
-from microgradx.checks import choice, count, describe, flag, function, is_real, sequence
+from microgradx.checks import choice, count, describe, flag, function, is_real, real, sequence
 from microgradx.data import one_hot
 from microgradx.engine import Value
 from microgradx.files import deferred_interrupt
@@ -36,7 +37,14 @@ LossFn = Callable[[Any, Any], Value]
 
 def score(out: Any) -> float:
     """A model's single output as a float (a 1-unit layer gives a one-element list)."""
-    return float(out[0]) if isinstance(out, (list, tuple)) else float(out)
+    item = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+    if isinstance(item, Value):
+        return item.data
+    if not is_real(item):
+        raise TypeError(
+            f"out must be one Value or number (a 1-output model's), got {describe(out)}"
+        )
+    return real(item, "out")
 
 
 # name -> (loss function, how to turn one model output into a predicted label, or None: regression)
@@ -99,8 +107,13 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 def evaluate(
     model: Module, X: Sequence[Any], y: Sequence[Any], loss: str | LossFn = "mse"
 ) -> tuple[float, float | None]:
-    """Mean loss and accuracy (``None`` for regression) of ``model`` on ``X, y``; no graph kept."""
+    """Mean loss and accuracy (``None`` for regression) of ``model`` on ``X, y``; no graph kept.
+
+    The arguments are checked as ``fit`` checks them (TypeError/ValueError naming the argument).
+    """
+    _check_model(model)
     loss_fn, predict = _resolve_loss(loss)
+    X, y = _check_data(model, X, y, loss, "X", "y")
     with no_grad():
         outputs = [model(x) for x in X]
         value = loss_fn(outputs, list(y)).data
@@ -118,8 +131,138 @@ def _resolve_loss(loss: str | LossFn) -> tuple[LossFn, Callable[[Any], Any] | No
             )
         return LOSSES[loss]
     if callable(loss):
-        return loss, None
-    raise TypeError(f"loss must be a name or a function, got {type(loss).__name__}")
+        return _returning_a_value(loss), None
+    raise TypeError(f"loss must be a name or a function, got {describe(loss)}")
+
+
+def _returning_a_value(loss: LossFn) -> LossFn:
+    """``loss``, refusing by name a result that is not a Value (``.backward()`` needs one)."""
+
+    def checked(outputs: Any, targets: Any) -> Value:
+        result = loss(outputs, targets)
+        if not isinstance(result, Value):
+            raise TypeError(
+                f"loss must return a Value (the batch's mean loss), got {describe(result)}"
+            )
+        return result
+
+    return checked
+
+
+# ---- checking fit's and evaluate's data ----------------------------------------------------------
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a microgradx Module, got {describe(model)}")
+
+
+def _check_rows(X: Any, name: str, width: int | None = None) -> int:
+    """``X`` must be a non-empty list of examples, each a list of ``width`` finite numbers (or
+    Values): a list, a tuple or a 2-D NumPy array. Returns the width."""
+    rows = sequence(X, name)
+    if len(rows) == 0:
+        raise ValueError(f"{name} is empty")
+    for i, row in enumerate(rows):
+        if isinstance(row, Value) or is_real(row):
+            raise TypeError(
+                f"{name}[{i}] must be a list of numbers (one example), got {describe(row)}"
+            )
+        items = sequence(row, f"{name}[{i}]")
+        if width is None:
+            width = len(items)
+        elif len(items) != width:
+            raise ValueError(f"{name}[{i}] has {len(items)} numbers but {name}[0] has {width}")
+        for j, v in enumerate(items):
+            if not isinstance(v, Value) and not math.isfinite(real(v, f"{name}[{i}][{j}]")):
+                raise ValueError(f"{name}[{i}][{j}] is {describe(v)}: the data must be finite")
+    assert width is not None
+    return width
+
+
+def _outputs(model: Module, x: Any, name: str) -> int:
+    """How many outputs ``model`` gives for the example ``x`` (one pass in eval mode without a
+    graph: no dropout draw, nothing changed). An example the model refuses is named."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            out = model(list(x))
+    except (TypeError, ValueError) as error:  # the same kind, naming the example
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{name} does not fit the model: {error}") from error
+    finally:
+        for module, training in modes:
+            module.training = training
+    return len(out) if isinstance(out, (list, tuple)) else 1
+
+
+def _check_targets(y: Any, loss: Any, outputs: int, name: str) -> list[Any]:
+    """The targets ``y`` for a named loss, as plain numbers (NumPy's become Python's): a class
+    index in range or a list of class probabilities for ``cross_entropy``, a number in [0, 1]
+    for the binary cross-entropies, -1 or +1 for ``hinge``, a finite number for ``mse``. A loss
+    function of yours gets ``y`` as it is."""
+    items = sequence(y, name)
+    if not isinstance(loss, str):
+        return list(items)
+    if loss == "cross_entropy":
+        if outputs < 2:
+            raise ValueError(
+                f"loss='cross_entropy' needs a model with one output per class (2 or more);"
+                f" this model has {outputs} output: for two classes use a 1-output model with"
+                " loss='bce_with_logits'"
+            )
+        targets: list[Any] = []
+        for i, t in enumerate(items):
+            if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+                if not 0 <= int(t) < outputs:
+                    raise ValueError(
+                        f"{name}[{i}] is class {t}, out of range for {outputs} classes"
+                    )
+                targets.append(int(t))
+            elif isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
+                raise TypeError(
+                    f"{name}[{i}] must be a class index or a list of {outputs} class"
+                    f" probabilities, got {describe(t)}"
+                )
+            else:
+                row = sequence(t, f"{name}[{i}]")
+                if len(row) != outputs:
+                    raise ValueError(
+                        f"{name}[{i}] has {len(row)} probabilities for {outputs} classes"
+                    )
+                targets.append([real(v, f"{name}[{i}][{k}]") for k, v in enumerate(row)])
+        return targets
+    if outputs != 1:
+        raise ValueError(
+            f"loss={loss!r} needs a model with one output; this model has {outputs}"
+            " (for classes, use loss='cross_entropy')"
+        )
+    targets = []
+    for i, t in enumerate(items):
+        if isinstance(t, bool) or not is_real(t):
+            raise TypeError(f"{name}[{i}] must be a number, got {describe(t)}")
+        value = real(t, f"{name}[{i}]")
+        if not math.isfinite(value):
+            raise ValueError(f"{name}[{i}] is {describe(t)}: targets must be finite numbers")
+        if loss == "hinge" and value not in (-1.0, 1.0):
+            raise ValueError(f"{name}[{i}] must be -1 or +1 for loss='hinge', got {value!r}")
+        if loss in ("bce_with_logits", "binary_cross_entropy") and not 0 <= value <= 1:
+            raise ValueError(f"{name}[{i}] must be in [0, 1] for loss={loss!r}, got {value!r}")
+        targets.append(value)
+    return targets
+
+
+def _check_data(
+    model: Module, X: Any, y: Any, loss: Any, x_name: str, y_name: str, width: int | None = None
+) -> tuple[Sequence[Any], list[Any]]:
+    """``X`` and ``y`` checked (see ``_check_rows`` and ``_check_targets``); ``y`` as plain
+    numbers."""
+    _check_rows(X, x_name, width)
+    targets = sequence(y, y_name)
+    if len(X) != len(targets):
+        raise ValueError(f"{x_name} has {len(X)} examples but {y_name} has {len(targets)}")
+    return X, _check_targets(targets, loss, _outputs(model, X[0], f"{x_name}[0]"), y_name)
 
 
 def _refuse_summed(
@@ -127,10 +270,18 @@ def _refuse_summed(
 ) -> None:
     """fit() averages: it reports mean losses and its learning rates assume a batch mean. A loss
     that sums over the batch (reduction="sum") is recognised on the first two examples (in eval
-    mode, recording no graph, so no dropout draw is spent) and refused with what to do."""
+    mode, recording no graph, so no dropout draw is spent) and refused with what to do. A loss
+    that does not return a Value is refused here too, before the first step."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            loss_fn([model(X[0])], [y[0]])  # a result that is not a Value: TypeError, by name
+    finally:
+        for module, training in modes:
+            module.training = training
     if size < 2 or len(X) < 2:
         return
-    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
         with no_grad():
@@ -193,7 +344,10 @@ class _Replay:
             self.reason = str(error)
 
     def _target(self, target: Any) -> list[float]:
-        return one_hot(target, self.classes) if self.classes else [float(target)]
+        if not self.classes:
+            return [float(target)]
+        # a class index, or already a list of class probabilities (checked by fit)
+        return one_hot(target, self.classes) if isinstance(target, int) else list(target)
 
     def _record(self, x: Sequence[Any], target: Any) -> tuple[Value, list[Value], list[Value]]:
         inputs = [Value(v) for v in x]
@@ -256,49 +410,47 @@ def fit(
     (no dropout in training mode); otherwise fit warns, says why, and trains without it
     (``History.compiled`` tells which happened).
 
-    Every argument is checked before the first step (TypeError/ValueError naming it), and a NaN
-    or infinite number in ``X``, ``y`` or the validation data is refused by position
-    (``X[12][3] is float nan``). On every exit (the end, an exception, Ctrl-C) each module is put
-    back in the train/eval mode it had and the cyclic collector is running again if it was; an
-    optimizer step interrupted by Ctrl-C is completed first (see ``microgradx.optim``).
+    Every argument is checked before anything changes, with a TypeError (wrong kind) or ValueError
+    (wrong value) naming it: ``X`` is a non-empty list (or 2-D NumPy array) of examples, each
+    the same number of finite numbers, and ``X[0]`` must fit the model; ``y`` has one target per
+    example, as the loss needs it (a class index in range, or a list of class probabilities,
+    for ``cross_entropy``, which needs a model of 2 or more outputs; a number in [0, 1] for the
+    binary cross-entropies; -1 or +1 for ``hinge``; a finite number for ``mse``; the other named
+    losses need a 1-output model); a loss function must return a Value; ``validation`` is a
+    pair ``(X_val, y_val)`` checked the same way; the counts are ints >= 1 (``seed`` >= 0).
+
+    On every exit (the end, an exception, Ctrl-C) each module is put back in the train/eval mode
+    it had and the cyclic collector is running again if it was; an optimizer step interrupted by
+    Ctrl-C is completed first (see ``microgradx.optim``).
     """
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a microgradx Module, got {type(model).__name__}")
-    X, y = sequence(X, "X"), sequence(y, "y")
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
-    if not X:
-        raise ValueError("X is empty")
+    # Every argument is checked before anything changes (TypeError: wrong kind; ValueError:
+    # wrong value; each message names the argument): a refused call leaves the model as it was.
+    _check_model(model)
     epochs = count(epochs, "epochs")
-    size = len(X) if batch_size is None else count(batch_size, "batch_size")
+    batch_size = None if batch_size is None else count(batch_size, "batch_size")
+    seed = count(seed, "seed", minimum=0)
+    progress, compile = flag(progress, "progress"), flag(compile, "compile")
+    backend = choice(backend, "backend", BACKENDS)
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be a microgradx Optimizer or None, got {describe(optimizer)}"
+        )
+    if on_epoch is not None:
+        function(on_epoch, "on_epoch")
     if early_stopping is not None:
         if validation is None:
             raise ValueError("early_stopping needs validation data to watch")
         early_stopping = count(early_stopping, "early_stopping (the patience)")
-    rng = random.Random(count(seed, "seed", minimum=0))
-    progress, compile = flag(progress, "progress"), flag(compile, "compile")
-    if on_epoch is not None:
-        function(on_epoch, "on_epoch")
-    choice(backend, "backend", BACKENDS)
-    if optimizer is not None and not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be a microgradx Optimizer, got {describe(optimizer)}")
-    _check_finite(X, "X")
-    _check_finite(y, "y")
+    loss_fn, predict = _resolve_loss(loss)
+    X, y = _check_data(model, X, y, loss, "X", "y")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError(f"validation must be a pair (X_val, y_val), got {describe(validation)}")
-        X_val, y_val = (
-            sequence(validation[0], "validation X"),
-            sequence(validation[1], "validation y"),
+        validation = _check_data(
+            model, validation[0], validation[1], loss, "validation[0]", "validation[1]", len(X[0])
         )
-        if len(X_val) != len(y_val) or not X_val:
-            raise ValueError(
-                f"validation needs as many targets as examples (at least one): got {len(X_val)}"
-                f" examples and {len(y_val)} targets"
-            )
-        _check_finite(X_val, "validation X")
-        _check_finite(y_val, "validation y")
-    loss_fn, predict = _resolve_loss(loss)
+    size = batch_size or len(X)
+    rng = random.Random(seed)
     # Every exit (the end, an exception, Ctrl-C) puts back the mode each module had (as PyTorch
     # users expect); the collector, paused per batch, is restored by _collector_paused.
     modes = [(module, module.training) for module in model.modules()]
@@ -400,24 +552,3 @@ def _epoch(
     history.loss.append(total / len(X))
     if predict is not None:
         history.accuracy.append(correct / len(X))
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return math.isfinite(x)
-    except OverflowError:  # an int beyond a float
-        return False
-
-
-def _check_finite(rows: Sequence[Any], name: str) -> None:
-    """Refuse NaN and infinite numbers in the data, by position: they turn every loss into NaN,
-    which would look like a learning rate that is too large."""
-    for i, row in enumerate(rows):
-        items = row if hasattr(row, "__len__") and not isinstance(row, (str, bytes)) else (row,)
-        for j, v in enumerate(items):
-            if is_real(v) and not _finite(v):
-                where = f"{name}[{i}]" if items is not row else f"{name}[{i}][{j}]"
-                raise ValueError(
-                    f"{where} is {describe(v)}: fit needs finite numbers (a missing value in"
-                    " the data?)"
-                )

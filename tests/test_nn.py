@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 
+import numpy as np
 import pytest
 
-from microgradx import Value, gradcheck, manual_seed
+from microgradx import Value, gradcheck, manual_seed, nn
 from microgradx.nn import (
     MLP,
     Dropout,
@@ -117,8 +119,10 @@ def test_activations_by_name_or_module():
     leaky = LeakyReLU(0.2)
     assert get_activation(leaky) is leaky
     assert get_activation(None).name == "linear"
-    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+    with pytest.raises(ValueError, match=r"activation must be one of .*'tanh'.*, got 'swish'"):
         get_activation("swish")
+    with pytest.raises(TypeError, match=r"output_activation must be one of .* got int 3"):
+        get_activation(3, "output_activation")
     assert LeakyReLU(0.2)(Value(-1.0)).data == pytest.approx(-0.2)
 
 
@@ -164,11 +168,14 @@ def test_zero_grad():
 @pytest.mark.parametrize(
     ("x", "error", "message"),
     [
-        ([1.0, 2.0, 3.0], ValueError, "MLP expects 2 inputs, got 3"),
-        ([1.0], ValueError, "MLP expects 2 inputs, got 1"),
-        ("ab", TypeError, "got str"),
-        (3.0, TypeError, "got float"),
-        ([1.0, "2"], TypeError, "input 1 must be a number or a Value, got str"),
+        ([1.0, 2.0, 3.0], ValueError, r"MLP input x must hold 2 numbers \(one per input\), got 3"),
+        ([1.0], ValueError, "MLP input x must hold 2 numbers .*, got 1"),
+        ("ab", TypeError, "MLP input x must be a list, got str 'ab'"),
+        (3.0, TypeError, "MLP input x must be a list of 2 numbers or Values, got float 3.0"),
+        ({"a": 1, "b": 2}, TypeError, "MLP input x must be a list, got dict"),
+        ([1.0, "2"], TypeError, r"MLP input x\[1\] must be a real number, got str '2'"),
+        ([1.0, 10**400], ValueError, r"MLP input x\[1\] is too large for a float"),
+        (np.array([[1.0, 2.0], [3.0, 4.0]]), TypeError, r"x\[0\] must be a real number, got nd"),
     ],
 )
 def test_wrong_inputs_get_clear_errors(x, error, message):
@@ -179,13 +186,16 @@ def test_wrong_inputs_get_clear_errors(x, error, message):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: MLP(0, [1]), "nin must be an int >= 1, got 0"),
-        (lambda: MLP(2, []), "sizes must be a non-empty list"),
-        (lambda: MLP(2, [3, 0]), "each layer size must be an int >= 1, got 0"),
-        (lambda: MLP(2, [3], init="zeros"), "unknown init 'zeros'"),
-        (lambda: Dropout(1.0), r"p must be in \[0, 1\)"),
-        (lambda: Maxout(2, 2, pieces=0), "pieces must be an int >= 1, got 0"),
-        (lambda: LeakyReLU(-1), "negative_slope must be a number >= 0"),
+        (lambda: MLP(0, [1]), "nin must be an int >= 1, got int 0"),
+        (lambda: MLP(2, []), "sizes must not be empty"),
+        (lambda: MLP(2, [3, 0]), r"sizes\[1\] must be an int >= 1, got int 0"),
+        (lambda: MLP(2, [3], init="zeros"), "init must be one of 'xavier', 'he', 'uniform'"),
+        (lambda: MLP(2, [3], activation="swish"), "activation must be one of"),
+        (lambda: MLP(2, [3], output_activation="swish"), "output_activation must be one of"),
+        (lambda: Dropout(1.0), r"p \(the dropout probability\) must be in \[0, 1\)"),
+        (lambda: Maxout(2, 2, pieces=0), "pieces must be an int >= 1, got int 0"),
+        (lambda: LeakyReLU(-1), r"negative_slope must be in \[0, inf\)"),
+        (lambda: LeakyReLU(math.nan), r"negative_slope must be in \[0, inf\)"),
     ],
 )
 def test_bad_constructor_arguments(make, message):
@@ -194,7 +204,7 @@ def test_bad_constructor_arguments(make, message):
 
 
 def test_sequential_rejects_non_modules():
-    with pytest.raises(TypeError, match="Sequential item 1 must be a Module, got int"):
+    with pytest.raises(TypeError, match=r"Sequential layers\[1\] must be a Module, got int 3"):
         Sequential(Linear(1, 1), 3)
 
 
@@ -258,3 +268,89 @@ def test_a_network_takes_any_real_numbers_as_inputs():
 def test_a_layer_size_must_be_an_int_not_a_bool_or_a_float(size):
     with pytest.raises(TypeError, match="must be an int"):
         MLP(2, [size, 1])
+
+
+# ---- arguments: refused by name, before anything is built ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Linear(10**6, 10**6), r"nin \* nout asks for 1,000,000,000,000 weights"),
+        (lambda: Linear(10**400, 1), r"nin \* nout asks for about 10\^400 weights"),
+        (lambda: MLP(2, [10**6, 10**6]), "nin and sizes asks for"),
+        (lambda: Maxout(10**3, 10**3, pieces=2), r"pieces \* nin \* nout asks for 2,000,000"),
+        (lambda: Neuron(10**7), "nin asks for 10,000,000 weights"),
+    ],
+)
+def test_a_model_too_large_to_hold_is_refused_before_anything_is_allocated(make, message):
+    state = nn._generator.getstate()
+    with pytest.raises(ValueError, match=message):
+        make()  # a size check, not a MemoryError minutes later
+    assert nn._generator.getstate() == state
+
+
+def test_the_largest_layer_allowed_is_built():
+    assert nn.MAX_WEIGHTS == 10**6
+    assert Linear(10**3, 10**3, rng=random.Random(0)).nin == 10**3
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Layer(2, 3, activation="swish"),
+        lambda: MLP(2, [3, 1], output_activation=3),
+        lambda: MLP(2, [3, 1], init="zeros"),
+        lambda: Linear(2, 3, init=None),
+        lambda: Linear(2, 3, rng="seed"),
+        lambda: Neuron(2, nout=0),
+        lambda: Maxout(2, 3, rng=0),
+    ],
+)
+def test_a_refused_constructor_draws_nothing_from_the_default_generator(make):
+    state = nn._generator.getstate()
+    with pytest.raises((TypeError, ValueError)):
+        make()
+    assert nn._generator.getstate() == state
+
+
+def test_rng_must_be_a_random_generator():
+    with pytest.raises(TypeError, match=r"rng must be a random\.Random or None, got str 'seed'"):
+        Linear(2, 3, rng="seed")
+    assert Linear(2, 3, rng=random.Random(1)).config() == Linear(2, 3).config()
+
+
+def test_train_mode_must_be_a_bool_and_a_refused_call_changes_no_mode():
+    model = Sequential(Linear(2, 2), Dropout(0.5))
+    with pytest.raises(TypeError, match="mode must be True or False, got str 'eval'"):
+        model.train("eval")
+    assert all(m.training for m in model.modules())
+    assert not any(m.training for m in model.train(np.bool_(False)).modules())
+
+
+@pytest.mark.parametrize(
+    ("module", "x", "error", "message"),
+    [
+        (Tanh(), "ab", TypeError, "x must be a list, got str 'ab'"),
+        (Tanh(), 3.0, TypeError, "x must be a list, got float 3.0"),
+        (Tanh(), [1.0, None], TypeError, r"x\[1\] must be a real number, got NoneType"),
+        (Dropout(0.5, seed=0), 3.0, TypeError, "x must be a list, got float 3.0"),
+        (Dropout(0.5, seed=0), ["a"], TypeError, r"x\[0\] must be a real number, got str"),
+    ],
+)
+def test_activations_and_dropout_name_a_bad_input(module, x, error, message):
+    with pytest.raises(error, match=message):
+        module(x)
+
+
+def test_dropout_checks_its_input_in_eval_mode_too():
+    layer = Dropout(0.5, seed=0).eval()
+    with pytest.raises(TypeError, match="x must be a list"):
+        layer(3.0)
+    x = [Value(1.0), 2.0]
+    assert layer(x) is x  # the identity in eval mode
+
+
+def test_to_torch_names_its_argument():
+    with pytest.raises(TypeError, match="model must be a microgradx Module, got str"):
+        nn.to_torch("model")

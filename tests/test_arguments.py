@@ -1,0 +1,1825 @@
+"""Hostile arguments for every public function and class: clear errors, never raw ones.
+
+Every public callable of the package (``microgradx.__all__`` and the public names of nn, losses,
+optim, data, train, io, gradcheck, functional, forward, replay, testing, viz and viz.plots) has a
+case here: a call that works, built fresh each time. Each of its arguments in turn is replaced by
+each value of ``HOSTILE`` (wrong types, NumPy arrays and scalars, Fraction, Decimal, NaN, +-inf,
+-0.0, 10**400, a billion, 0, -1, [], a function returning the wrong type). The call must either
+work or raise ``TypeError``/``ValueError`` (or the library's own subclass of them) whose message
+names the argument; never a raw ``AttributeError``, ``IndexError``, ``KeyError``,
+``ZeroDivisionError``, ``OverflowError``, ``RecursionError`` or NumPy's "truth value is
+ambiguous"; and a refused call leaves every object it was given as it was.
+
+``test_every_public_callable_has_a_case`` fails when a public function is added without a case.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import microgradx
+from microgradx import (
+    OPS,
+    Value,
+    data,
+    forward,
+    functional,
+    gradcheck,
+    io,
+    losses,
+    nn,
+    optim,
+    replay,
+    testing,
+    train,
+    viz,
+)
+from microgradx.ops import all_members
+from microgradx.viz import plots
+from tests.conftest import require_torch
+
+MODULES = {
+    "microgradx": microgradx,
+    "nn": nn,
+    "losses": losses,
+    "optim": optim,
+    "data": data,
+    "train": train,
+    "io": io,
+    "gradcheck": gradcheck,
+    "functional": functional,
+    "forward": forward,
+    "replay": replay,
+    "testing": testing,
+    "viz": viz,
+    "viz.plots": plots,
+}
+
+
+def _wrong_type(*args: Any, **kwargs: Any) -> str:
+    return "not what was asked for"
+
+
+HOSTILE: dict[str, Any] = {
+    "str": "abc",
+    "None": None,
+    "list": [1.0],
+    "dict": {"a": 1},
+    "True": True,
+    "complex": 1 + 2j,
+    "ndarray": np.array([1.0, 2.0]),
+    "np.float64": np.float64(0.5),
+    "np.int64": np.int64(3),
+    "Fraction": Fraction(1, 2),
+    "Decimal": Decimal("0.5"),
+    "nan": math.nan,
+    "inf": math.inf,
+    "-inf": -math.inf,
+    "-0.0": -0.0,
+    "10**400": 10**400,
+    "billion": 10**9,
+    "0": 0,
+    "-1": -1,
+    "[]": [],
+    "bad function": _wrong_type,
+}
+
+# Raised for a reason other than a bad argument, these are still failures: they name nothing.
+ACCEPTED = (TypeError, ValueError)
+
+
+class World:
+    """Fresh objects for one call: a small graph, a model, data, an optimizer, a directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.x = Value(0.5, label="x")
+        self.w = Value(-1.5, label="w")
+        self.y = (self.x * self.w).tanh()
+        self.y.label = "y"
+        self.model = nn.MLP(2, [3, 1], seed=0)
+        self.X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+        self.Y = [0, 1, 1, 0]
+        self.opt = optim.SGD(self.model.parameters(), lr=0.1, momentum=0.5)
+        self.adam = optim.Adam(self.model.parameters(), lr=0.01)
+        self.model_file = directory / "model.json"
+        if not self.model_file.exists():
+            io.save(nn.MLP(2, [3, 1], seed=0), self.model_file)
+
+    def values(self) -> list[Value]:
+        return [self.x, self.w, self.y, *self.model.parameters()]
+
+    def state(self) -> Any:
+        """Everything a refused call must leave as it was."""
+        numbers = [(v.data, float(v.grad), v.label) for v in self.values()]
+        modes = [m.training for m in self.model.modules()]
+        settings = [
+            {k: v for k, v in vars(o).items() if isinstance(v, (int, float, str, tuple))}
+            for o in (self.opt, self.adam)
+        ]
+        # the default generator: a refused constructor must not draw from it
+        return numbers, modes, settings, nn._generator.getstate()
+
+
+@dataclass
+class Case:
+    """A call that works: ``make(world)`` returns the function and its arguments by name."""
+
+    name: str
+    make: Callable[[World], tuple[Callable[..., Any], dict[str, Any]]]
+    # hostile values a parameter legitimately takes (a huge count that would just run long)
+    skip: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # other errors an argument may legitimately cause (a path that does not exist)
+    allowed: dict[str, tuple[type[BaseException], ...]] = field(default_factory=dict)
+    # what the message may call an argument besides its name
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the parameters of a case that needs PyTorch (required in CI, as in tests/conftest.py)
+    torch: tuple[str, ...] = ()
+
+
+CASES: list[Case] = []
+
+
+def case(name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(make: Callable[..., Any]) -> Callable[..., Any]:
+        CASES.append(Case(name, make, **options))
+        return make
+
+    return register
+
+
+def _enter(manager: Any) -> None:
+    with manager:
+        pass
+
+
+def _call_kwargs(function: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
+    """``function`` called with positional-only or *args arguments, by name."""
+    return lambda **named: function(*[named[k] for k in kwargs])
+
+
+# ---- the engine and the package's top level -----------------------------------------------------
+
+
+@case("microgradx.Value", aliases={"data": ("Value data",), "label": ("Value label",)})
+def _(w: World) -> Any:
+    return Value, {"data": 1.5, "label": "a"}
+
+
+@case("microgradx.Value.__add__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: w.x + other, {"other": 2.0}
+
+
+@case("microgradx.Value.__radd__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: other + w.x, {"other": 2.0}
+
+
+@case("microgradx.Value.__mul__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: w.x * other, {"other": 2.0}
+
+
+@case("microgradx.Value.__sub__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: w.x - other, {"other": 2.0}
+
+
+@case("microgradx.Value.__truediv__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: w.x / other, {"other": 2.0}
+
+
+@case("microgradx.Value.__rtruediv__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: other / w.x, {"other": 2.0}
+
+
+@case("microgradx.Value.__pow__")
+def _(w: World) -> Any:
+    return lambda exponent: w.x**exponent, {"exponent": 2.0}
+
+
+@case("microgradx.Value.__rpow__")
+def _(w: World) -> Any:
+    return lambda base: base**w.x, {"base": 2.0}
+
+
+@case("microgradx.Value.leaky_relu")
+def _(w: World) -> Any:
+    return w.x.leaky_relu, {"negative_slope": 0.2}
+
+
+@case("microgradx.Value.backward")
+def _(w: World) -> Any:
+    return w.y.backward, {"gradient": 1.0, "create_graph": False}
+
+
+@case("microgradx.Value.grad (set before backward)")
+def _(w: World) -> Any:
+    def set_then_backward(grad: Any) -> None:
+        w.x.grad = grad
+        w.y.backward()
+
+    return set_then_backward, {"grad": 0.0}
+
+
+@case("microgradx.apply", aliases={"inputs": ("operand", "input")})
+def _(w: World) -> Any:
+    return _call_kwargs(microgradx.apply, op=None, inputs=None), {
+        "op": OPS["tanh"],
+        "inputs": 0.5,
+    }
+
+
+@case("microgradx.maximum", aliases={"a": ("operand",), "b": ("operand",)})
+def _(w: World) -> Any:
+    return microgradx.maximum, {"a": w.x, "b": 1.0}
+
+
+@case("microgradx.minimum", aliases={"a": ("operand",), "b": ("operand",)})
+def _(w: World) -> Any:
+    return microgradx.minimum, {"a": w.x, "b": 1.0}
+
+
+@case("microgradx.topological_order")
+def _(w: World) -> Any:
+    return microgradx.topological_order, {"root": w.y}
+
+
+@case("microgradx.zero_grad")
+def _(w: World) -> Any:
+    return microgradx.zero_grad, {"values": [w.x, w.w]}
+
+
+@case("microgradx.manual_seed")
+def _(w: World) -> Any:
+    return microgradx.manual_seed, {"seed": 3}
+
+
+@case("microgradx.no_grad")
+def _(w: World) -> Any:
+    return lambda: _enter(microgradx.no_grad()), {}
+
+
+@case("microgradx.enable_grad")
+def _(w: World) -> Any:
+    return lambda: _enter(microgradx.enable_grad()), {}
+
+
+@case("microgradx.is_grad_enabled")
+def _(w: World) -> Any:
+    return microgradx.is_grad_enabled, {}
+
+
+@case("microgradx.detect_anomaly")
+def _(w: World) -> Any:
+    return lambda: _enter(microgradx.detect_anomaly()), {}
+
+
+@case("microgradx.Op.bind", aliases={"param": ("p", "negative_slope", "c")})
+def _(w: World) -> Any:
+    return OPS["pow_scalar"].bind, {"param": 3.0}
+
+
+@case("microgradx.Op")
+def _(w: World) -> Any:
+    return microgradx.Op, {
+        "name": "twice",
+        "symbol": "2x",
+        "arity": 1,
+        "forward": lambda x: 2 * x,
+        "local_grads": lambda x, out: (2.0,),
+        "math": "2x",
+        "derivative": "2",
+    }
+
+
+@case("microgradx.AnomalyError")
+def _(w: World) -> Any:
+    return microgradx.AnomalyError, {
+        "op": "log",
+        "inputs": [-1.0],
+        "direction": "forward",
+        "result": math.nan,
+    }
+
+
+# ---- gradcheck -----------------------------------------------------------------------------------
+
+
+@case(
+    "microgradx.gradcheck",
+    # a step as large as eps=0.5 gives a wrong difference: the check fails, as it should
+    allowed={"eps": (microgradx.GradcheckError,)},
+)
+def _(w: World) -> Any:
+    return microgradx.gradcheck, {
+        "func": lambda a, b: (a * b).tanh(),
+        "inputs": [0.5, -1.3],
+        "eps": 1e-6,
+        "atol": 1e-5,
+        "rtol": 1e-3,
+        "raise_exception": True,
+    }
+
+
+@case("microgradx.GradcheckError")
+def _(w: World) -> Any:
+    report = microgradx.gradcheck(lambda a: a * a, [1.0])
+    return microgradx.GradcheckError, {"report": report}
+
+
+# ---- nn ------------------------------------------------------------------------------------------
+
+
+@case("nn.Neuron", skip={"nout": ("billion",)})
+def _(w: World) -> Any:
+    return nn.Neuron, {"nin": 2, "activation": "tanh", "init": "xavier", "nout": 1, "rng": None}
+
+
+@case("nn.Neuron.__call__")
+def _(w: World) -> Any:
+    return nn.Neuron(2), {"x": [0.5, -1.0]}
+
+
+@case("nn.Linear")
+def _(w: World) -> Any:
+    return nn.Linear, {"nin": 2, "nout": 3, "init": "he", "rng": None}
+
+
+@case("nn.Linear.__call__")
+def _(w: World) -> Any:
+    return nn.Linear(2, 3), {"x": [0.5, -1.0]}
+
+
+@case("nn.Layer")
+def _(w: World) -> Any:
+    return nn.Layer, {"nin": 2, "nout": 3, "activation": "relu", "init": "he", "rng": None}
+
+
+@case("nn.Maxout")
+def _(w: World) -> Any:
+    return nn.Maxout, {"nin": 2, "nout": 3, "pieces": 2, "init": "xavier", "rng": None}
+
+
+@case("nn.Maxout.__call__")
+def _(w: World) -> Any:
+    return nn.Maxout(2, 3), {"x": [0.5, -1.0]}
+
+
+@case("nn.MLP")
+def _(w: World) -> Any:
+    return nn.MLP, {
+        "nin": 2,
+        "sizes": [3, 1],
+        "activation": "tanh",
+        "output_activation": None,
+        "init": "xavier",
+        "seed": 1,
+    }
+
+
+@case("nn.MLP.__call__")
+def _(w: World) -> Any:
+    return w.model, {"x": [0.5, -1.0]}
+
+
+@case("nn.Sequential", aliases={"first": ("layers[0]",), "second": ("layers[1]",)})
+def _(w: World) -> Any:
+    return _call_kwargs(nn.Sequential, first=None, second=None), {
+        "first": nn.Linear(2, 3),
+        "second": nn.Tanh(),
+    }
+
+
+@case("nn.Sequential.__call__")
+def _(w: World) -> Any:
+    return nn.Sequential(nn.Linear(2, 3), nn.Tanh()), {"x": [0.5, -1.0]}
+
+
+@case("nn.Sequential.__getitem__", allowed={"i": (IndexError,)})
+def _(w: World) -> Any:
+    return w.model.__getitem__, {"i": 0}
+
+
+@case("nn.Dropout")
+def _(w: World) -> Any:
+    return nn.Dropout, {"p": 0.5, "seed": 1}
+
+
+@case("nn.Dropout.__call__")
+def _(w: World) -> Any:
+    return nn.Dropout(0.5, seed=0), {"x": [w.x, w.w]}
+
+
+@case("nn.LeakyReLU")
+def _(w: World) -> Any:
+    return nn.LeakyReLU, {"negative_slope": 0.2}
+
+
+@case("nn.Activation.__call__")
+def _(w: World) -> Any:
+    return nn.Tanh(), {"x": [w.x, 0.5]}
+
+
+@case("nn.Identity")
+def _(w: World) -> Any:
+    return nn.Identity, {}
+
+
+@case("nn.Tanh")
+def _(w: World) -> Any:
+    return nn.Tanh, {}
+
+
+@case("nn.ReLU")
+def _(w: World) -> Any:
+    return nn.ReLU, {}
+
+
+@case("nn.Sigmoid")
+def _(w: World) -> Any:
+    return nn.Sigmoid, {}
+
+
+@case("nn.Softplus")
+def _(w: World) -> Any:
+    return nn.Softplus, {}
+
+
+@case("nn.Activation")
+def _(w: World) -> Any:
+    return nn.Activation, {}
+
+
+@case("nn.Module")
+def _(w: World) -> Any:
+    return nn.Module, {}
+
+
+@case("nn.Module.train")
+def _(w: World) -> Any:
+    return w.model.train, {"mode": False}
+
+
+@case("nn.get_activation", aliases={"spec": ("activation",)})
+def _(w: World) -> Any:
+    return nn.get_activation, {"spec": "relu"}
+
+
+@case("nn.manual_seed")
+def _(w: World) -> Any:
+    return nn.manual_seed, {"seed": 5}
+
+
+@case("nn.to_torch", torch=("model",))
+def _(w: World) -> Any:
+    return nn.to_torch, {"model": w.model}
+
+
+@case("nn.from_torch", torch=("sequential",))
+def _(w: World) -> Any:
+    torch = require_torch()
+    return nn.from_torch, {"sequential": torch.nn.Sequential(torch.nn.Linear(2, 3))}
+
+
+# ---- losses --------------------------------------------------------------------------------------
+
+
+for _name, _targets in [
+    ("mse", [0.5, -1.0]),
+    ("bce_with_logits", [1.0, 0.0]),
+    ("binary_cross_entropy", [1.0, 0.0]),
+    ("hinge", [1.0, -1.0]),
+]:
+
+    def _make(w: World, name: str = _name, targets: list[float] = _targets) -> Any:
+        predictions = [w.x.sigmoid(), w.w.sigmoid()]
+        first = {"mse": "predictions", "binary_cross_entropy": "probabilities"}.get(name)
+        first = first or {"bce_with_logits": "logits", "hinge": "scores"}[name]
+        return getattr(losses, name), {first: predictions, "targets": targets, "reduction": "mean"}
+
+    CASES.append(Case(f"losses.{_name}", _make))
+
+
+@case("losses.cross_entropy")
+def _(w: World) -> Any:
+    return losses.cross_entropy, {
+        "logits": [[w.x, w.w, 0.3], [0.1, 0.2, 0.3]],
+        "targets": [0, 2],
+        "reduction": "sum",
+    }
+
+
+@case("losses.logsumexp")
+def _(w: World) -> Any:
+    return losses.logsumexp, {"values": [w.x, 2.0, -1.0]}
+
+
+@case("losses.softmax")
+def _(w: World) -> Any:
+    return losses.softmax, {"logits": [w.x, 2.0, -1.0]}
+
+
+@case("losses.log_softmax")
+def _(w: World) -> Any:
+    return losses.log_softmax, {"logits": [w.x, 2.0, -1.0]}
+
+
+@case("losses.l2_penalty")
+def _(w: World) -> Any:
+    return losses.l2_penalty, {"parameters": w.model.parameters(), "weight_decay": 1e-3}
+
+
+# ---- optim ---------------------------------------------------------------------------------------
+
+
+@case("optim.SGD")
+def _(w: World) -> Any:
+    return optim.SGD, {
+        "params": w.model.parameters(),
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 1e-4,
+    }
+
+
+@case("optim.Adam")
+def _(w: World) -> Any:
+    return optim.Adam, {
+        "params": w.model.parameters(),
+        "lr": 0.01,
+        "betas": (0.9, 0.99),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+    }
+
+
+@case("optim.RMSprop")
+def _(w: World) -> Any:
+    return optim.RMSprop, {
+        "params": w.model.parameters(),
+        "lr": 0.01,
+        "alpha": 0.9,
+        "eps": 1e-8,
+        "momentum": 0.5,
+        "weight_decay": 0.0,
+    }
+
+
+@case("optim.Optimizer")
+def _(w: World) -> Any:
+    return optim.Optimizer, {"params": w.model.parameters(), "lr": 0.1, "weight_decay": 0.0}
+
+
+@case("optim.Optimizer.lr (set)")
+def _(w: World) -> Any:
+    def set_lr(lr: Any) -> None:
+        w.opt.lr = lr
+        w.opt.step()
+
+    return set_lr, {"lr": 0.2}
+
+
+@case("optim.Optimizer.step (after a bad grad)", aliases={"grad": ("gradient",)})
+def _(w: World) -> Any:
+    def step_with(grad: Any) -> None:
+        w.model.parameters()[0].grad = grad
+        w.opt.step()
+
+    return step_with, {"grad": 0.5}
+
+
+@case("optim.StepLR")
+def _(w: World) -> Any:
+    return optim.StepLR, {"optimizer": w.opt, "step_size": 2, "gamma": 0.5}
+
+
+@case("optim.LinearLR")
+def _(w: World) -> Any:
+    return optim.LinearLR, {"optimizer": w.opt, "total": 5, "end_factor": 0.1}
+
+
+@case("optim.CosineLR")
+def _(w: World) -> Any:
+    return optim.CosineLR, {"optimizer": w.opt, "total": 5, "min_lr": 0.0}
+
+
+@case("optim.Schedule")
+def _(w: World) -> Any:
+    return optim.Schedule, {"optimizer": w.opt}
+
+
+@case("optim.Schedule.rate")
+def _(w: World) -> Any:
+    return optim.StepLR(w.opt, 2).rate, {"epoch": 3}
+
+
+@case("optim.clip_grad_norm")
+def _(w: World) -> Any:
+    return optim.clip_grad_norm, {"params": w.model.parameters(), "max_norm": 1.0}
+
+
+@case("optim.decay_weights_only")
+def _(w: World) -> Any:
+    return optim.decay_weights_only, {"model": w.model, "weight_decay": 1e-3}
+
+
+# ---- data ----------------------------------------------------------------------------------------
+
+for _maker, _extra in [
+    ("make_moons", {"noise": 0.1}),
+    ("make_circles", {"noise": 0.05, "factor": 0.5}),
+    ("make_xor", {"noise": 0.0}),
+    ("make_spirals", {"classes": 3, "noise": 0.05, "turns": 1.0}),
+    ("make_blobs", {"centers": 3, "std": 0.5}),
+    ("make_sine", {"noise": 0.1}),
+]:
+
+    def _make_data(w: World, maker: str = _maker, extra: dict[str, Any] = _extra) -> Any:
+        return getattr(data, maker), {"n": 8, **extra, "seed": 1}
+
+    CASES.append(Case(f"data.{_maker}", _make_data))
+
+
+@case("data.one_hot")
+def _(w: World) -> Any:
+    return data.one_hot, {"label": 2, "classes": 4}
+
+
+@case("data.train_test_split")
+def _(w: World) -> Any:
+    return data.train_test_split, {"X": w.X, "y": w.Y, "test_size": 0.25, "seed": 0}
+
+
+@case("data.standardize")
+def _(w: World) -> Any:
+    return _call_kwargs(data.standardize, X_train=None, other=None), {
+        "X_train": w.X,
+        "other": w.X[:2],
+    }
+
+
+@case("data.Standardizer")
+def _(w: World) -> Any:
+    return data.Standardizer, {}
+
+
+@case("data.Standardizer.fit")
+def _(w: World) -> Any:
+    return data.Standardizer().fit, {"X": w.X}
+
+
+@case("data.Standardizer.transform")
+def _(w: World) -> Any:
+    return data.Standardizer().fit(w.X).transform, {"X": w.X[:2]}
+
+
+@case("data.load_digits", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return data.load_digits, {"path": None}
+
+
+@case("data.load_titanic", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return data.load_titanic, {
+        "path": None,
+        "features": ("fare", "age"),
+        "test_size": 0.2,
+        "seed": 0,
+    }
+
+
+# ---- train ---------------------------------------------------------------------------------------
+
+
+@case(
+    "train.fit",
+    skip={"epochs": ("billion", "10**400"), "early_stopping": ("billion",)},
+)
+def _(w: World) -> Any:
+    return train.fit, {
+        "model": w.model,
+        "X": w.X,
+        "y": w.Y,
+        "loss": "bce_with_logits",
+        "optimizer": w.opt,
+        "epochs": 2,
+        "batch_size": 2,
+        "validation": (w.X, w.Y),
+        "early_stopping": 3,
+        "seed": 0,
+        "progress": False,
+        "on_epoch": None,
+        "compile": False,
+        "backend": "python",
+    }
+
+
+@case("train.fit (compiled)", skip={"epochs": ("billion", "10**400")})
+def _(w: World) -> Any:
+    return train.fit, {
+        "model": w.model,
+        "X": w.X,
+        "y": w.Y,
+        "loss": "mse",
+        "epochs": 1,
+        "progress": False,
+        "compile": True,
+        "backend": "numpy",
+    }
+
+
+@case("train.evaluate")
+def _(w: World) -> Any:
+    return train.evaluate, {"model": w.model, "X": w.X, "y": w.Y, "loss": "bce_with_logits"}
+
+
+@case("train.score")
+def _(w: World) -> Any:
+    return train.score, {"out": [w.x]}
+
+
+@case("train.History")
+def _(w: World) -> Any:
+    return train.History, {}
+
+
+# ---- io ------------------------------------------------------------------------------------------
+
+
+@case("io.save", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return io.save, {"model": w.model, "path": w.dir / "saved.json"}
+
+
+@case("io.load", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return io.load, {"path": w.model_file}
+
+
+@case("io.load_weights", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return io.load_weights, {"model": w.model, "path": w.model_file}
+
+
+@case("io.to_dict")
+def _(w: World) -> Any:
+    return io.to_dict, {"model": w.model}
+
+
+# ---- functional and forward ----------------------------------------------------------------------
+
+
+def _f(a: Any, b: Any) -> Any:
+    return (a * b).tanh() + a * a
+
+
+@case("functional.grad")
+def _(w: World) -> Any:
+    return lambda f, xs: functional.grad(f)(xs), {"f": _f, "xs": [0.5, -1.0]}
+
+
+@case("functional.value_and_grad")
+def _(w: World) -> Any:
+    return lambda f, xs: functional.value_and_grad(f)(xs), {"f": _f, "xs": [0.5, -1.0]}
+
+
+@case("functional.hessian")
+def _(w: World) -> Any:
+    return functional.hessian, {"f": _f, "xs": [0.5, -1.0]}
+
+
+@case("functional.hvp")
+def _(w: World) -> Any:
+    return functional.hvp, {"f": _f, "xs": [0.5, -1.0], "v": [1.0, 0.0]}
+
+
+@case("functional.count_paths")
+def _(w: World) -> Any:
+    return functional.count_paths, {"output": w.y, "input": w.x}
+
+
+@case("functional.chain_rule_paths", skip={"limit": ("billion",)})
+def _(w: World) -> Any:
+    return functional.chain_rule_paths, {"output": w.y, "input": w.x, "limit": 10}
+
+
+@case("functional.Path")
+def _(w: World) -> Any:
+    return functional.Path, {"nodes": (w.x, w.y), "factors": (1.0,)}
+
+
+@case("forward.Dual", aliases={"primal": ("Dual primal",), "tangent": ("Dual tangent",)})
+def _(w: World) -> Any:
+    return forward.Dual, {"primal": 0.5, "tangent": 1.0}
+
+
+@case("forward.Dual.__mul__", aliases={"other": ("operand",)})
+def _(w: World) -> Any:
+    return lambda other: forward.Dual(0.5, 1.0) * other, {"other": 2.0}
+
+
+@case("forward.Dual.leaky_relu", aliases={"param": ("negative_slope",)})
+def _(w: World) -> Any:
+    return forward.Dual(0.5, 1.0).leaky_relu, {"param": 0.2}
+
+
+@case("forward.jvp")
+def _(w: World) -> Any:
+    return forward.jvp, {"f": _f, "primals": [0.5, -1.0], "tangents": [1.0, 0.0]}
+
+
+@case("forward.derivative")
+def _(w: World) -> Any:
+    return forward.derivative, {"f": lambda a: a.tanh() * a, "x": 0.5}
+
+
+@case("forward.count_ops")
+def _(w: World) -> Any:
+    return lambda: _enter(forward.count_ops()), {}
+
+
+# ---- replay --------------------------------------------------------------------------------------
+
+
+def _g(a: Any, b: Any) -> Any:
+    return (a * b).tanh() + a
+
+
+@case("replay.compile")
+def _(w: World) -> Any:
+    return replay.compile, {
+        "fn": _g,
+        "example_inputs": [0.5, -1.0],
+        "backend": "python",
+        "model": None,
+        "check": True,
+    }
+
+
+@case("replay.compile_graph")
+def _(w: World) -> Any:
+    return replay.compile_graph, {
+        "root": w.y,
+        "inputs": [w.x, w.w],
+        "watch": (),
+        "backend": "python",
+        "model": None,
+    }
+
+
+@case("replay.record")
+def _(w: World) -> Any:
+    return replay.record, {"root": w.y, "inputs": [w.x, w.w], "watch": ()}
+
+
+@case("replay.Compiled")
+def _(w: World) -> Any:
+    tape = replay.record(w.y, [w.x, w.w])
+    return replay.Compiled, {"tape": tape, "backend": "numpy", "model": None}
+
+
+@case("replay.Compiled.__call__", aliases={"a": ("input",), "b": ("input",)})
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0])
+    return lambda a, b, gradient: program(a, b, gradient=gradient), {
+        "a": 0.5,
+        "b": 2.0,
+        "gradient": 1.0,
+    }
+
+
+@case("replay.Compiled.forward", aliases={"a": ("input",), "b": ("input",)})
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0])
+    return lambda a, b: program.forward(a, b), {"a": 0.5, "b": 2.0}
+
+
+@case("replay.Compiled.batch", aliases={"rows": ("row",)})
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0], backend="numpy")
+    return program.batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
+
+
+@case("replay.python_source")
+def _(w: World) -> Any:
+    return replay.python_source, {"tape": replay.record(w.y, [w.x, w.w])}
+
+
+@case("replay.same_graph")
+def _(w: World) -> Any:
+    tape = replay.record(w.y, [w.x, w.w])
+    return replay.same_graph, {"first": tape, "second": tape}
+
+
+@case("replay.Tape.signature")
+def _(w: World) -> Any:
+    return replay.record(w.y, [w.x, w.w]).signature, {}
+
+
+# ---- testing -------------------------------------------------------------------------------------
+
+
+@case("testing.expressions")
+def _(w: World) -> Any:
+    return testing.expressions, {
+        "ops": ["tanh", OPS["mul"]],
+        "min_inputs": 1,
+        "max_inputs": 2,
+        "max_steps": 3,
+        "input_range": 2.0,
+        "min_kink_distance": 0.01,
+        "max_magnitude": 50.0,
+    }
+
+
+@case("testing.op_inputs")
+def _(w: World) -> Any:
+    return testing.op_inputs, {
+        "op": OPS["log"],
+        "input_range": 2.0,
+        "min_kink_distance": 0.01,
+        "max_magnitude": 50.0,
+    }
+
+
+@case("testing.well_conditioned")
+def _(w: World) -> Any:
+    return testing.well_conditioned, {
+        "op": OPS["div"],
+        "args": [1.0, 2.0],
+        "min_kink_distance": 0.01,
+        "max_magnitude": 50.0,
+    }
+
+
+@case("testing.Expression.evaluate")
+def _(w: World) -> Any:
+    expr = testing.Expression((0.5,), (testing.Step(OPS["tanh"], (0,)),))
+    return expr.evaluate, {"xs": [0.5], "apply_op": lambda op, args: op.forward(*args)}
+
+
+@case("testing.Expression.__call__", aliases={"x": ("xs[0]",)})
+def _(w: World) -> Any:
+    expr = testing.Expression((0.5,), (testing.Step(OPS["tanh"], (0,)),))
+    return lambda x: expr(x), {"x": w.x}
+
+
+# ---- viz -----------------------------------------------------------------------------------------
+
+
+@case("viz.draw_graph", skip={"max_nodes": ("billion",)})
+def _(w: World) -> Any:
+    return viz.draw_graph, {
+        "root": w.y,
+        "rankdir": "TB",
+        "show_data": True,
+        "show_grad": True,
+        "show_local_grads": True,
+        "highlight": [w.x],
+        "color_by": "grad",
+        "collapse": None,
+        "parameters": [w.w],
+        "max_nodes": 100,
+        "grads": None,
+        "dimmed": (),
+        "current": None,
+    }
+
+
+@case("viz.GraphView.save", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return viz.draw_graph(w.y).save, {"path": w.dir / "graph.dot", "renderer": None}
+
+
+@case("viz.GraphView.svg", allowed={"renderer": (OSError, viz.RendererNotFound)})
+def _(w: World) -> Any:
+    return viz.draw_graph(w.y).svg, {"renderer": None}
+
+
+@case("viz.GraphView")
+def _(w: World) -> Any:
+    return viz.GraphView, {"source": "digraph { a -> b }", "nodes": 2}
+
+
+@case("viz.render", allowed={"renderer": (OSError, viz.RendererNotFound)})
+def _(w: World) -> Any:
+    return viz.render, {"source": "digraph { a -> b }", "fmt": "svg", "renderer": None}
+
+
+@case("viz.find_renderer")
+def _(w: World) -> Any:
+    return viz.find_renderer, {}
+
+
+@case("viz.draw_network")
+def _(w: World) -> Any:
+    return viz.draw_network, {
+        "model": w.model,
+        "x": [0.5, -1.0],
+        "color_by": "sign",
+        "input_names": ["a", "b"],
+    }
+
+
+@case("viz.draw")
+def _(w: World) -> Any:
+    return viz.draw, {"obj": w.y}
+
+
+@case("viz.NetworkPicture")
+def _(w: World) -> Any:
+    return viz.NetworkPicture, {"svg": "<svg></svg>", "neurons": 1, "edges": 0}
+
+
+@case("viz.NetworkPicture.save", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return viz.draw_network(w.model).save, {"path": w.dir / "net.svg"}
+
+
+@case("viz.trace_backward")
+def _(w: World) -> Any:
+    return viz.trace_backward, {"root": w.y, "level": "op"}
+
+
+@case("viz.BackwardTrace")
+def _(w: World) -> Any:
+    return viz.BackwardTrace, {"root": w.y, "level": "op"}
+
+
+@case("viz.BackwardTrace.equation")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).equation, {"i": 1}
+
+
+@case("viz.BackwardTrace.grads_after")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).grads_after, {"i": 1}
+
+
+@case("viz.BackwardTrace.frame")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).frame, {"i": 1}
+
+
+@case("viz.BackwardTrace.page_data")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).page_data, {"engine": "auto"}
+
+
+@case("viz.BackwardTrace.html_page")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).html_page, {"engine": "auto"}
+
+
+@case("viz.BackwardTrace.widget")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).widget, {"engine": "auto"}
+
+
+@case("viz.BackwardTrace.to_html", allowed={"path": (OSError,)})
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).to_html, {"path": w.dir / "trace.html", "engine": "auto"}
+
+
+@case("viz.trace_forward")
+def _(w: World) -> Any:
+    return viz.trace_forward, {"root": w.y}
+
+
+@case("viz.ForwardTrace")
+def _(w: World) -> Any:
+    return viz.ForwardTrace, {"root": w.y}
+
+
+@case("viz.ForwardTrace.equation")
+def _(w: World) -> Any:
+    return viz.trace_forward(w.y).equation, {"i": 1}
+
+
+# ---- viz.plots -----------------------------------------------------------------------------------
+
+
+@case("viz.plots.decision_boundary", skip={"resolution": ("billion",)})
+def _(w: World) -> Any:
+    return plots.decision_boundary, {
+        "model": w.model,
+        "X": w.X,
+        "y": w.Y,
+        "resolution": 5,
+        "threshold": 0.0,
+        "title": "t",
+    }
+
+
+@case("viz.plots.decision_boundaries", skip={"resolution": ("billion",)})
+def _(w: World) -> Any:
+    weights = [p.data for p in w.model.parameters()]
+    return plots.decision_boundaries, {
+        "model": w.model,
+        "X": w.X,
+        "y": w.Y,
+        "snapshots": {"start": weights},
+        "resolution": 5,
+        "title": "t",
+    }
+
+
+@case("viz.plots.training_curves")
+def _(w: World) -> Any:
+    history = train.History(loss=[0.7, 0.5], accuracy=[0.5, 0.75], val_loss=[0.8, 0.6])
+    return plots.training_curves, {"history": history, "title": "t"}
+
+
+@case("viz.plots.activation_histograms")
+def _(w: World) -> Any:
+    return plots.activation_histograms, {"model": w.model, "X": w.X, "bins": 5}
+
+
+@case("viz.plots.gradient_histograms")
+def _(w: World) -> Any:
+    return plots.gradient_histograms, {"model": w.model, "bins": 5}
+
+
+@case("viz.plots.dead_units")
+def _(w: World) -> Any:
+    return plots.dead_units, {"model": w.model, "X": w.X}
+
+
+@case("viz.plots.layer_activations")
+def _(w: World) -> Any:
+    return plots.layer_activations, {"model": w.model, "X": w.X}
+
+
+@case("viz.plots.confusion_matrix", skip={"classes": ("billion",)})
+def _(w: World) -> Any:
+    return plots.confusion_matrix, {
+        "predicted": [0, 1, 1],
+        "actual": [0, 1, 0],
+        "classes": 2,
+        "title": "t",
+    }
+
+
+@case("viz.plots.curves")
+def _(w: World) -> Any:
+    return plots.curves, {
+        "series": {"a": ([0.0, 1.0], [1.0, 2.0])},
+        "title": "t",
+        "xlabel": "x",
+        "ylabel": "y",
+        "log_y": False,
+        "panels": None,
+    }
+
+
+@case("viz.plots.image_grid")
+def _(w: World) -> Any:
+    return plots.image_grid, {
+        "images": [[0.0, 1.0, 2.0, 3.0]],
+        "titles": ["a"],
+        "side": 2,
+        "columns": 2,
+        "cmap": "gray_r",
+        "symmetric": False,
+        "title": "t",
+    }
+
+
+@case("viz.plots.scatter")
+def _(w: World) -> Any:
+    return plots.scatter, {
+        "points": w.X,
+        "labels": w.Y,
+        "title": "t",
+        "xlabel": "x",
+        "ylabel": "y",
+        "line": (1.0, 1.0, -1.0),
+        "names": ["zero", "one"],
+    }
+
+
+@case(
+    "viz.plots.universal_approximation",
+    skip={"epochs": ("billion", "10**400"), "points": ("billion",), "hidden": ("billion",)},
+)
+def _(w: World) -> Any:
+    return plots.universal_approximation, {
+        "target": math.sin,
+        "interval": (-1.0, 1.0),
+        "hidden": 3,
+        "points": 5,
+        "epochs": 2,
+        "lr": 0.02,
+        "seed": 0,
+    }
+
+
+# Records: dataclasses the library builds and a user reads; their fields are not checked.
+RECORDS = {
+    "microgradx.GradcheckReport",
+    "microgradx.Compiled",  # built by compile(); its methods have cases under replay.Compiled
+    "microgradx.CompileError",  # under replay.CompileError
+    "microgradx.ModelFileError",  # under io.ModelFileError
+    "microgradx.compile",  # under replay.compile
+    "microgradx.load",  # under io.load
+    "microgradx.load_weights",  # under io.load_weights
+    "microgradx.save",  # under io.save
+    "gradcheck.GradcheckRow",
+    "gradcheck.GradcheckReport",
+    "gradcheck.GradcheckError",  # under microgradx.GradcheckError
+    "gradcheck.gradcheck",  # under microgradx.gradcheck
+    "train.History",
+    "testing.Expression",
+    "testing.Step",
+    "replay.Tape",
+    "nn.Activation",
+    # exceptions: raised by the library, built with a message
+    "io.ModelFileError",
+    "replay.CompileError",
+    "viz.RendererNotFound",
+}
+
+
+# ---- the probe -----------------------------------------------------------------------------------
+
+
+def _public_callables() -> set[str]:
+    names = set()
+    for prefix, module in MODULES.items():
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            exported = [
+                n
+                for n, obj in vars(module).items()
+                if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__
+            ]
+        for n in exported:
+            if callable(getattr(module, n)) and not isinstance(getattr(module, n), type(Any)):
+                names.add(f"{prefix}.{n}")
+    return names
+
+
+def test_every_public_callable_has_a_case():
+    covered = {c.name.split(" ")[0] for c in CASES} | RECORDS
+    covered |= {c.name.rsplit(".", 1)[0] for c in CASES}  # a class, through its methods
+    missing = sorted(
+        n for n in _public_callables() if n not in covered and n.split(".")[-1] not in ("T",)
+    )
+    assert not missing, f"add a case to tests/test_arguments.py for {missing}"
+
+
+def _names_argument(message: str, name: str, aliases: tuple[str, ...]) -> bool:
+    return any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", message) for n in (name, *aliases))
+
+
+def probe(case: Case, parameter: str, directory: Path, only: str | None = None) -> list[str]:
+    """Every hostile value in ``parameter``'s place (or only the one labelled ``only``): what
+    went wrong, one line each."""
+    problems = []
+    for label, value in HOSTILE.items():
+        if only is not None and label != only:
+            continue
+        if only is None and (
+            label in case.skip.get(parameter, ()) or (case.name, parameter, label) in HANGS
+        ):
+            continue
+        world = World(directory)
+        function, arguments = case.make(world)
+        arguments[parameter] = value
+        before = world.state()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                function(**arguments)
+        except ACCEPTED as error:
+            message = str(error)
+            if "truth value of an array" in message:
+                problems.append(f"{parameter}={label}: NumPy's ambiguous truth value: {message}")
+            elif not _names_argument(message, parameter, case.aliases.get(parameter, ())):
+                kind = type(error).__name__
+                problems.append(f"{parameter}={label}: {kind} does not name it: {message[:150]}")
+            elif world.state() != before:
+                problems.append(f"{parameter}={label}: refused, but changed the objects it got")
+        except case.allowed.get(parameter, ()):
+            pass
+        except Exception as error:
+            kind = type(error).__name__
+            problems.append(f"{parameter}={label}: raw {kind}: {str(error)[:150]}")
+        finally:
+            _close_figures()
+    return problems
+
+
+def _close_figures() -> None:
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
+def _parameters() -> list[tuple[Case, str]]:
+    pairs = []
+    with tempfile.TemporaryDirectory() as directory:
+        for c in CASES:
+            names = c.torch or list(c.make(World(Path(directory)))[1])
+            pairs.extend((c, p) for p in names)
+    return pairs
+
+
+# Raw errors in modules owned elsewhere, listed for their owners; each mark is removed once the
+# owner's fix is merged (strict: the test fails when it starts passing).
+KNOWN: dict[tuple[str, str], str] = {
+    ("microgradx.Value.backward", "create_graph"): "engine (lead)",
+    ("microgradx.Value.grad (set before backward)", "grad"): "engine (lead)",
+    ("microgradx.apply", "op"): "engine (lead)",
+    ("microgradx.topological_order", "root"): "engine (lead)",
+    ("microgradx.zero_grad", "values"): "engine (lead)",
+    ("microgradx.Op.bind", "param"): "ops (lead)",
+    ("microgradx.Op", "arity"): "ops (lead)",
+    ("microgradx.AnomalyError", "inputs"): "modes (lead)",
+    ("optim.SGD", "params"): "optim (files engineer)",
+    ("optim.SGD", "lr"): "optim (files engineer)",
+    ("optim.SGD", "momentum"): "optim (files engineer)",
+    ("optim.SGD", "nesterov"): "optim (files engineer)",
+    ("optim.LinearLR", "end_factor"): "optim (files engineer)",
+    ("optim.CosineLR", "optimizer"): "optim (files engineer)",
+    ("optim.CosineLR", "min_lr"): "optim (files engineer)",
+    ("optim.Schedule", "optimizer"): "optim (files engineer)",
+    ("optim.Schedule.rate", "epoch"): "optim (files engineer)",
+    ("optim.clip_grad_norm", "params"): "optim (files engineer)",
+    ("optim.SGD", "weight_decay"): "optim (files engineer)",
+    ("optim.Adam", "params"): "optim (files engineer)",
+    ("optim.Adam", "lr"): "optim (files engineer)",
+    ("optim.Adam", "betas"): "optim (files engineer)",
+    ("optim.Adam", "eps"): "optim (files engineer)",
+    ("optim.Adam", "weight_decay"): "optim (files engineer)",
+    ("optim.RMSprop", "params"): "optim (files engineer)",
+    ("optim.clip_grad_norm", "max_norm"): "optim (files engineer)",
+    ("optim.RMSprop", "lr"): "optim (files engineer)",
+    ("optim.decay_weights_only", "model"): "optim (files engineer)",
+    ("optim.RMSprop", "alpha"): "optim (files engineer)",
+    ("data.make_moons", "noise"): "data",
+    ("data.make_circles", "noise"): "data",
+    ("data.make_circles", "factor"): "data",
+    ("optim.RMSprop", "eps"): "optim (files engineer)",
+    ("data.make_xor", "noise"): "data",
+    ("data.make_spirals", "classes"): "data",
+    ("data.make_spirals", "noise"): "data",
+    ("optim.RMSprop", "momentum"): "optim (files engineer)",
+    ("optim.RMSprop", "weight_decay"): "optim (files engineer)",
+    ("data.make_spirals", "turns"): "data",
+    ("optim.Optimizer", "params"): "optim (files engineer)",
+    ("optim.Optimizer", "lr"): "optim (files engineer)",
+    ("optim.Optimizer", "weight_decay"): "optim (files engineer)",
+    ("optim.Optimizer.lr (set)", "lr"): "optim (files engineer)",
+    ("optim.Optimizer.step (after a bad grad)", "grad"): "optim (files engineer)",
+    ("optim.StepLR", "optimizer"): "optim (files engineer)",
+    ("optim.StepLR", "gamma"): "optim (files engineer)",
+    ("data.make_blobs", "centers"): "data",
+    ("data.make_blobs", "std"): "data",
+    ("optim.LinearLR", "optimizer"): "optim (files engineer)",
+    ("data.make_sine", "n"): "data",
+    ("data.make_sine", "noise"): "data",
+    ("data.one_hot", "classes"): "data",
+    ("data.train_test_split", "X"): "data",
+    ("data.train_test_split", "y"): "data",
+    ("data.train_test_split", "test_size"): "data",
+    ("data.standardize", "X_train"): "data",
+    ("data.standardize", "other"): "data",
+    ("data.Standardizer.fit", "X"): "data",
+    ("data.Standardizer.transform", "X"): "data",
+    ("io.save", "model"): "io (files engineer)",
+    ("io.save", "path"): "io (files engineer)",
+    ("io.load", "path"): "io (files engineer)",
+    ("io.load_weights", "model"): "io (files engineer)",
+    ("io.load_weights", "path"): "io (files engineer)",
+    ("data.load_digits", "path"): "data",
+    ("data.load_titanic", "path"): "data",
+    ("data.load_titanic", "features"): "data",
+    ("data.load_titanic", "test_size"): "data",
+    ("io.to_dict", "model"): "io (files engineer)",
+    ("functional.grad", "f"): "functional (lead)",
+    ("functional.grad", "xs"): "functional (lead)",
+    ("functional.value_and_grad", "f"): "functional (lead)",
+    ("functional.value_and_grad", "xs"): "functional (lead)",
+    ("functional.hessian", "f"): "functional (lead)",
+    ("functional.hessian", "xs"): "functional (lead)",
+    ("functional.hvp", "f"): "functional (lead)",
+    ("functional.hvp", "xs"): "functional (lead)",
+    ("replay.compile", "check"): "replay",
+    ("replay.compile_graph", "root"): "replay",
+    ("replay.compile_graph", "inputs"): "replay",
+    ("replay.compile_graph", "watch"): "replay",
+    ("functional.hvp", "v"): "functional (lead)",
+    ("functional.count_paths", "output"): "functional (lead)",
+    ("functional.chain_rule_paths", "output"): "functional (lead)",
+    ("functional.chain_rule_paths", "limit"): "functional (lead)",
+    ("replay.compile_graph", "backend"): "replay",
+    ("forward.jvp", "f"): "forward",
+    ("forward.jvp", "primals"): "forward",
+    ("replay.record", "root"): "replay",
+    ("forward.jvp", "tangents"): "forward",
+    ("forward.derivative", "f"): "forward",
+    ("replay.record", "inputs"): "replay",
+    ("forward.derivative", "x"): "forward",
+    ("replay.record", "watch"): "replay",
+    ("replay.compile", "fn"): "replay",
+    ("replay.Compiled", "tape"): "replay",
+    ("replay.Compiled", "backend"): "replay",
+    ("replay.compile", "example_inputs"): "replay",
+    ("replay.compile", "backend"): "replay",
+    ("replay.Compiled.batch", "rows"): "replay",
+    ("replay.python_source", "tape"): "replay",
+    ("replay.same_graph", "first"): "replay",
+    ("viz.GraphView.svg", "renderer"): "viz",
+    ("viz.render", "source"): "viz",
+    ("replay.same_graph", "second"): "replay",
+    ("viz.render", "fmt"): "viz",
+    ("viz.draw_graph", "root"): "viz.graph (security engineer)",
+    ("viz.draw_graph", "rankdir"): "viz.graph (security engineer)",
+    ("viz.render", "renderer"): "viz",
+    ("viz.draw_network", "model"): "viz",
+    ("viz.draw_network", "x"): "viz",
+    ("viz.draw_graph", "show_data"): "viz.graph (security engineer)",
+    ("viz.draw_graph", "show_grad"): "viz.graph (security engineer)",
+    ("viz.draw_graph", "show_local_grads"): "viz.graph (security engineer)",
+    ("viz.draw_graph", "highlight"): "viz.graph (security engineer)",
+    ("viz.draw_network", "color_by"): "viz",
+    ("viz.draw_graph", "color_by"): "viz.graph (security engineer)",
+    ("viz.draw_network", "input_names"): "viz",
+    ("viz.draw_graph", "collapse"): "viz.graph (security engineer)",
+    ("viz.draw", "obj"): "viz",
+    ("viz.draw_graph", "parameters"): "viz.graph (security engineer)",
+    ("viz.NetworkPicture.save", "path"): "viz",
+    ("viz.draw_graph", "max_nodes"): "viz.graph (security engineer)",
+    ("viz.trace_backward", "root"): "viz",
+    ("viz.trace_backward", "level"): "viz",
+    ("viz.BackwardTrace", "root"): "viz",
+    ("viz.BackwardTrace", "level"): "viz",
+    ("viz.draw_graph", "grads"): "viz.graph (security engineer)",
+    ("viz.BackwardTrace.equation", "i"): "viz",
+    ("viz.draw_graph", "dimmed"): "viz.graph (security engineer)",
+    ("viz.draw_graph", "current"): "viz.graph (security engineer)",
+    ("viz.GraphView.save", "path"): "viz",
+    ("viz.ForwardTrace.equation", "i"): "viz",
+    ("viz.BackwardTrace.grads_after", "i"): "viz",
+    ("viz.BackwardTrace.frame", "i"): "viz",
+    ("viz.BackwardTrace.page_data", "engine"): "viz",
+    ("viz.BackwardTrace.html_page", "engine"): "viz",
+    ("viz.BackwardTrace.widget", "engine"): "viz",
+    ("viz.BackwardTrace.to_html", "path"): "viz",
+    ("viz.BackwardTrace.to_html", "engine"): "viz",
+    ("viz.trace_forward", "root"): "viz",
+    ("viz.ForwardTrace", "root"): "viz",
+    ("viz.plots.decision_boundary", "model"): "viz.plots",
+    ("viz.plots.decision_boundary", "X"): "viz.plots",
+    ("viz.plots.decision_boundary", "y"): "viz.plots",
+    ("viz.plots.decision_boundary", "resolution"): "viz.plots",
+    ("viz.plots.decision_boundaries", "title"): "viz.plots",
+    ("viz.plots.training_curves", "history"): "viz.plots",
+    ("viz.plots.decision_boundary", "threshold"): "viz.plots",
+    ("viz.plots.activation_histograms", "model"): "viz.plots",
+    ("viz.plots.activation_histograms", "X"): "viz.plots",
+    ("viz.plots.decision_boundary", "title"): "viz.plots",
+    ("viz.plots.decision_boundaries", "model"): "viz.plots",
+    ("viz.plots.decision_boundaries", "X"): "viz.plots",
+    ("viz.plots.decision_boundaries", "y"): "viz.plots",
+    ("viz.plots.decision_boundaries", "snapshots"): "viz.plots",
+    ("viz.plots.activation_histograms", "bins"): "viz.plots",
+    ("viz.plots.gradient_histograms", "model"): "viz.plots",
+    ("viz.plots.decision_boundaries", "resolution"): "viz.plots",
+    ("viz.plots.dead_units", "X"): "viz.plots",
+    ("viz.plots.layer_activations", "model"): "viz.plots",
+    ("viz.plots.layer_activations", "X"): "viz.plots",
+    ("viz.plots.confusion_matrix", "predicted"): "viz.plots",
+    ("viz.plots.confusion_matrix", "actual"): "viz.plots",
+    ("viz.plots.confusion_matrix", "classes"): "viz.plots",
+    ("viz.plots.dead_units", "model"): "viz.plots",
+    ("viz.plots.curves", "panels"): "viz.plots",
+    ("viz.plots.confusion_matrix", "title"): "viz.plots",
+    ("viz.plots.image_grid", "images"): "viz.plots",
+    ("viz.plots.curves", "series"): "viz.plots",
+    ("viz.plots.image_grid", "titles"): "viz.plots",
+    ("viz.plots.image_grid", "side"): "viz.plots",
+    ("viz.plots.image_grid", "columns"): "viz.plots",
+    ("viz.plots.curves", "title"): "viz.plots",
+    ("viz.plots.image_grid", "cmap"): "viz.plots",
+    ("viz.plots.image_grid", "symmetric"): "viz.plots",
+    ("viz.plots.image_grid", "title"): "viz.plots",
+    ("viz.plots.scatter", "points"): "viz.plots",
+    ("viz.plots.scatter", "labels"): "viz.plots",
+    ("viz.plots.curves", "log_y"): "viz.plots",
+    ("viz.plots.scatter", "line"): "viz.plots",
+    ("viz.plots.universal_approximation", "target"): "viz.plots",
+    ("viz.plots.universal_approximation", "interval"): "viz.plots",
+    ("viz.plots.universal_approximation", "hidden"): "viz.plots",
+    ("viz.plots.universal_approximation", "points"): "viz.plots",
+    ("viz.plots.universal_approximation", "lr"): "viz.plots",
+    ("viz.plots.scatter", "names"): "viz.plots",
+}
+
+# Hostile values that make a function owned elsewhere run for minutes or allocate gigabytes
+# (no cheap size check): not run until the owner's fix is merged, then these marks go.
+HANGS: dict[tuple[str, str, str], str] = {
+    **{
+        (f"data.{maker}", "n", label): "data: n is used as a count without a size check"
+        for maker in ("make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs")
+        for label in ("billion", "10**400")
+    },
+    ("data.make_sine", "n", "billion"): "data: n is used as a count without a size check",
+    ("data.one_hot", "classes", "billion"): "data: a list of `classes` floats, no size check",
+    ("data.one_hot", "classes", "10**400"): "data: a list of `classes` floats, no size check",
+    ("viz.plots.activation_histograms", "bins", "billion"): "viz.plots: 7.45 GiB of bins",
+    ("viz.plots.image_grid", "columns", "billion"): "viz.plots: a grid of a billion columns",
+}
+
+
+def _marks(c: Case, parameter: str) -> list[Any]:
+    owner = KNOWN.get((c.name, parameter))
+    return [pytest.mark.xfail(strict=True, reason=f"owner: {owner}")] if owner else []
+
+
+@pytest.mark.parametrize(
+    ("case", "parameter"),
+    [pytest.param(c, p, id=f"{c.name}:{p}", marks=_marks(c, p)) for c, p in _parameters()],
+)
+def test_hostile_arguments_are_refused_by_name_or_work(case, parameter, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a hostile path such as "abc" is written here, not in the repo
+    if case.torch:
+        require_torch()
+    if case.name.startswith("viz.plots"):
+        # Laying out a figure's text takes 3/4 of each plot's time and reads no argument.
+        from matplotlib.figure import Figure
+
+        monkeypatch.setattr(Figure, "tight_layout", lambda self, *args, **kwargs: None)
+    problems = probe(case, parameter, tmp_path)
+    assert not problems, f"{case.name}:\n" + "\n".join(problems)
+
+
+def test_every_case_works_with_its_own_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for c in CASES:
+        if c.torch:
+            try:
+                require_torch()  # fails instead when MICROGRADX_REQUIRE_TORCH=1 (CI)
+            except pytest.skip.Exception:
+                continue  # without torch here, the other cases still run
+        function, arguments = c.make(World(tmp_path))
+        function(**arguments)
+        _close_figures()
+
+
+# ---- testing.expressions: its arguments, and steps drawn from the ops asked for ----------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"ops": "tanh"}, TypeError, r"ops must be a list of Ops or op names \(e\.g\. \['tanh'"),
+        ({"ops": OPS["tanh"]}, TypeError, "ops must be a list of Ops or op names"),
+        ({"ops": []}, ValueError, "ops must not be empty"),
+        ({"ops": ["tanh", "swish"]}, ValueError, r"ops\[1\] is 'swish'.*names are add, sub"),
+        ({"ops": [3]}, TypeError, r"ops\[0\] must be an Op or an op name, got int 3"),
+        ({"max_steps": 0}, ValueError, "max_steps must be an int >= 1, got int 0"),
+        ({"max_steps": 2.0}, TypeError, "max_steps must be an int"),
+        ({"min_inputs": 0}, ValueError, "min_inputs must be an int >= 1"),
+        ({"min_inputs": 3, "max_inputs": 2}, ValueError, r"min_inputs \(3\) must be <="),
+        ({"input_range": math.inf}, ValueError, r"input_range must be in \(0, inf\)"),
+        ({"input_range": 0.0}, ValueError, "input_range must be in"),
+        ({"input_range": math.nan}, ValueError, "input_range must be in"),
+        ({"min_kink_distance": -1e-3}, ValueError, r"min_kink_distance must be in \[0, inf\)"),
+        ({"max_magnitude": 0}, ValueError, r"max_magnitude must be in \(0, inf\)"),
+        ({"max_magnitude": "100"}, TypeError, "max_magnitude must be a real number"),
+    ],
+)
+def test_expressions_refuses_bad_arguments_when_called(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        testing.expressions(**kwargs)  # at the call, not at the first draw inside a test
+
+
+def test_op_inputs_and_well_conditioned_take_names_and_refuse_families_and_bad_args():
+    assert testing.well_conditioned("log", [2.0], min_kink_distance=0.01, max_magnitude=10)
+    assert not testing.well_conditioned(
+        OPS["log"], [-2.0], min_kink_distance=0.01, max_magnitude=10
+    )
+    with pytest.raises(TypeError, match=r"op is the family 'pow_scalar': .*bind\(2\.0\)"):
+        testing.op_inputs(OPS["pow_scalar"])
+    with pytest.raises(ValueError, match="op is 'lg', which is not an op"):
+        testing.op_inputs("lg")
+    with pytest.raises(ValueError, match=r"args must hold 2 number\(s\) for div, got 1"):
+        testing.well_conditioned(OPS["div"], [1.0], min_kink_distance=0.01, max_magnitude=10)
+    with pytest.raises(TypeError, match=r"args\[0\] must be a real number"):
+        testing.well_conditioned("exp", ["1"], min_kink_distance=0.01, max_magnitude=10)
+
+
+def _asked(ops: list[Any]) -> set[Any]:
+    named = [OPS[op] if isinstance(op, str) else op for op in ops]
+    return {m for op in named for m in (op.members() if op.param is None else (op,))}
+
+
+def _share(ops: list[Any], examples: int = 100, **kwargs: Any) -> float:
+    """The share of steps that use one of ``ops``, over ``examples`` drawn expressions."""
+    from hypothesis import given, settings
+
+    asked, used, steps = _asked(ops), [0], [0]
+
+    @settings(max_examples=examples)
+    @given(testing.expressions(ops=ops, **kwargs))
+    def draw(expr: testing.Expression) -> None:
+        used[0] += sum(step.op in asked for step in expr.steps)
+        steps[0] += len(expr.steps)
+
+    draw()
+    return used[0] / steps[0]
+
+
+SINGLE_OPS = [*all_members(), *(op for op in OPS.values() if op.param_name is not None)]
+
+
+@pytest.mark.parametrize("op", SINGLE_OPS, ids=lambda op: f"{op.name}:{op.label}")
+def test_expressions_over_one_op_use_it_in_at_least_90_percent_of_steps(op):
+    # Before the strategy drew the op first, ops=[log] gave about 50% log and the rest neg.
+    assert _share([op]) >= 0.9
+
+
+def test_op_names_resolve_and_every_step_stays_well_conditioned():
+    from hypothesis import given, settings
+
+    @settings(max_examples=60)
+    @given(testing.expressions(ops=["log", "sqrt"], min_inputs=1, max_inputs=2))
+    def check(expr: testing.Expression) -> None:
+        assert 1 <= len(expr.inputs) <= 2
+        assert all(abs(x) <= 3.0 for x in expr.inputs)
+        values = list(expr.inputs)
+        for step in expr.steps:
+            args = [values[i] for i in step.args]
+            assert all(i < len(values) for i in step.args)  # only earlier values
+            assert testing.well_conditioned(
+                step.op, args, min_kink_distance=1e-2, max_magnitude=100.0
+            )
+            values.append(step.op.forward(*args))
+
+    check()
+
+
+def test_an_op_that_cannot_apply_to_the_drawn_inputs_gets_an_input_inside_its_domain():
+    from hypothesis import find
+
+    # A first input <= 0: log cannot take it; a second input is drawn inside log's domain.
+    expr = find(
+        testing.expressions(ops=["log"], min_inputs=1, max_inputs=2),
+        lambda e: e.inputs[0] <= 0 and len(e.inputs) == 2,
+    )
+    assert expr.inputs[1] > 0 and all(step.op is OPS["log"] for step in expr.steps)
+
+
+def test_with_no_room_for_an_input_a_step_outside_the_ops_makes_one_apply():
+    from hypothesis import find
+
+    expr = find(
+        testing.expressions(ops=["log"], min_inputs=1, max_inputs=1),
+        lambda e: e.inputs[0] < -0.5,
+    )
+    assert expr.steps[0].op is OPS["neg"]  # neg(x0) > 0: log applies from the next step
+    assert all(step.op is OPS["log"] for step in expr.steps[1:])
+
+
+@pytest.mark.parametrize(
+    ("name", "parameter", "label"),
+    [
+        pytest.param(*key, marks=pytest.mark.xfail(run=False, reason=f"owner: {owner}"))
+        for key, owner in HANGS.items()
+    ],
+)
+def test_huge_sizes_are_refused_before_allocating(name, parameter, label, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (case,) = [c for c in CASES if c.name == name]
+    problems = probe(case, parameter, tmp_path, only=label)
+    assert not problems, "\n".join(problems)
+
+
+# ---- fit and evaluate: the issue's examples and their siblings -----------------------------------
+
+
+def _xor() -> tuple[list[list[float]], list[int]]:
+    return [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0]
+
+
+def _snapshot(model: nn.Module) -> Any:
+    return [(p.data, float(p.grad)) for p in model.parameters()], [
+        m.training for m in model.modules()
+    ]
+
+
+def test_fit_takes_numpy_arrays_as_it_takes_lists():
+    X, y = _xor()
+    kwargs = {"loss": "bce_with_logits", "epochs": 3, "batch_size": 2, "progress": False}
+    with_lists = train.fit(nn.MLP(2, [3, 1], seed=0), X, y, **kwargs)
+    with_arrays = train.fit(nn.MLP(2, [3, 1], seed=0), np.array(X), np.array(y), **kwargs)
+    assert with_arrays.loss == with_lists.loss and with_arrays.accuracy == with_lists.accuracy
+    model = nn.MLP(2, [3, 1], seed=0)
+    assert train.evaluate(model, np.array(X), np.array(y), "bce_with_logits")[1] is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"loss": lambda o, t: 1.0}, TypeError, r"loss must return a Value .*, got float 1\.0"),
+        ({"loss": "cross_entropy"}, ValueError, "loss='cross_entropy' needs a model with one"),
+        ({"y": [0, 1, 2, 0]}, ValueError, r"y\[2\] must be in \[0, 1\] for loss='bce_with_logits'"),
+        ({"y": [0, 1, "1", 0]}, TypeError, r"y\[2\] must be a number, got str"),
+        ({"y": [0, 1, 1]}, ValueError, "X has 4 examples but y has 3"),
+        ({"X": [[0.0, 0.0], [0.0, 1.0, 2.0]] * 2}, ValueError, r"X\[1\] has 3 numbers but X\[0\]"),
+        ({"X": [[0.0, math.nan]] * 4}, ValueError, r"X\[0\]\[1\] is nan: the data must be finite"),
+        (
+            {"X": [[0.0, 1.0, 2.0]] * 4},
+            ValueError,
+            r"X\[0\] does not fit the model: Linear input x must hold 2",
+        ),
+        ({"X": [0.0, 1.0, 1.0, 0.0]}, TypeError, r"X\[0\] must be a list of numbers"),
+        ({"X": np.zeros((0, 2)), "y": []}, ValueError, "X is empty"),
+        ({"validation": ([[0.0, 1.0]],)}, TypeError, r"validation must be a pair \(X_val, y_val\)"),
+        ({"validation": ([[0.0, 1.0, 2.0]], [1])}, ValueError, r"validation\[0\]\[0\] has 3"),
+        ({"validation": ([[0.0, 1.0]], [3])}, ValueError, r"validation\[1\]\[0\] must be in"),
+        ({"optimizer": "adam"}, TypeError, "optimizer must be a microgradx Optimizer or None"),
+        ({"on_epoch": 3}, TypeError, "on_epoch must be a function, got int 3"),
+        ({"progress": "yes"}, TypeError, "progress must be True or False"),
+        ({"backend": "jax"}, ValueError, "backend must be one of 'python', 'numpy'"),
+        ({"seed": -1}, ValueError, "seed must be an int >= 0"),
+        ({"batch_size": 2.0}, TypeError, "batch_size must be an int"),
+    ],
+)
+def test_fit_refuses_by_name_and_leaves_the_model_as_it_was(kwargs, error, message):
+    X, y = _xor()
+    model = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5, seed=1), nn.Tanh(), nn.Linear(3, 1))
+    for p in model.parameters():
+        p.grad = 0.25  # a gradient of the user's, which a refused fit must not zero
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    before, generator = _snapshot(model), nn._generator.getstate()
+    arguments = {"X": X, "y": y, "loss": "bce_with_logits", "optimizer": opt, **kwargs}
+    with pytest.raises(error, match=message):
+        train.fit(model, epochs=2, **{"progress": False, **arguments})
+    assert _snapshot(model) == before and nn._generator.getstate() == generator
+    assert opt.lr == 0.1 and opt.steps == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "loss", "y", "error", "message"),
+    [
+        (nn.MLP(2, [3, 3]), "mse", [0.0, 1.0, 1.0, 0.0], ValueError, "needs a model with one"),
+        (nn.MLP(2, [3, 3]), "cross_entropy", [0, 1, 3, 0], ValueError, r"y\[2\] is class 3"),
+        (nn.MLP(2, [3, 1]), "hinge", [0, 1, 1, 0], ValueError, r"y\[0\] must be -1 or \+1"),
+        (nn.MLP(2, [3, 3]), "cross_entropy", [[1.0, 0.0]] * 4, ValueError, r"y\[0\] has 2 prob"),
+        (nn.MLP(2, [3, 3]), "cross_entropy", [True] * 4, TypeError, r"y\[0\] must be a class"),
+        (nn.MLP(2, [3, 1]), lambda o, t: 1.0, [0, 1, 1, 0], TypeError, "loss must return a Val"),
+        (nn.MLP(2, [3, 1]), 3, [0, 1, 1, 0], TypeError, "loss must be a name or a function"),
+    ],
+)
+def test_evaluate_checks_as_fit_does(model, loss, y, error, message):
+    X, _ = _xor()
+    with pytest.raises(error, match=message):
+        train.evaluate(model, X, y, loss)
+
+
+def test_cross_entropy_targets_may_be_numpy_ints_or_one_hot_rows_also_when_compiled():
+    X, y = _xor()
+    kwargs = {"loss": "cross_entropy", "epochs": 2, "progress": False}
+    by_index = train.fit(nn.MLP(2, [3, 2], seed=0), X, y, **kwargs)
+    by_numpy = train.fit(nn.MLP(2, [3, 2], seed=0), X, np.array(y), **kwargs)
+    one_hot = [[1.0, 0.0] if t == 0 else [0.0, 1.0] for t in y]
+    compiled = train.fit(nn.MLP(2, [3, 2], seed=0), X, one_hot, compile=True, **kwargs)
+    assert by_numpy.loss == by_index.loss
+    assert compiled.compiled and compiled.loss == pytest.approx(by_index.loss, rel=1e-12)
+
+
+def test_score_names_its_argument():
+    assert train.score([Value(0.5)]) == 0.5 and train.score(2) == 2.0
+    with pytest.raises(TypeError, match=r"out must be one Value or number .*, got list"):
+        train.score([Value(0.5), Value(1.0)])
+
+
+def test_value_of_an_int_too_large_for_a_float_is_refused_by_name():
+    # the issue's first example: checks.real refuses it for every op, by the argument's name
+    with pytest.raises(ValueError, match="Value data is too large for a float"):
+        Value(10**400)
+    with pytest.raises(ValueError, match="operand is too large for a float"):
+        Value(1.0) * 10**400
+    with pytest.raises(ValueError, match="exponent is too large for a float"):
+        Value(1.0) ** 10**400
