@@ -175,7 +175,7 @@ def _check_rows(X: Any, name: str, width: int | None = None) -> int:
             raise ValueError(f"{name}[{i}] has {len(items)} numbers but {name}[0] has {width}")
         for j, v in enumerate(items):
             if not isinstance(v, Value) and not math.isfinite(real(v, f"{name}[{i}][{j}]")):
-                raise ValueError(f"{name}[{i}][{j}] is {describe(v)}: the data must be finite")
+                raise ValueError(f"{name}[{i}][{j}] is {describe(v)}: fit needs finite numbers")
     assert width is not None
     return width
 
@@ -244,7 +244,7 @@ def _check_targets(y: Any, loss: Any, outputs: int, name: str) -> list[Any]:
             raise TypeError(f"{name}[{i}] must be a number, got {describe(t)}")
         value = real(t, f"{name}[{i}]")
         if not math.isfinite(value):
-            raise ValueError(f"{name}[{i}] is {describe(t)}: targets must be finite numbers")
+            raise ValueError(f"{name}[{i}] is {describe(t)}: fit needs finite numbers")
         if loss == "hinge" and value not in (-1.0, 1.0):
             raise ValueError(f"{name}[{i}] must be -1 or +1 for loss='hinge', got {value!r}")
         if loss in ("bce_with_logits", "binary_cross_entropy") and not 0 <= value <= 1:

@@ -645,7 +645,11 @@ def test_ctrl_c_in_the_middle_of_an_optimizer_step_inside_fit_applies_the_whole_
         ({"on_epoch": 3}, TypeError, "on_epoch must be a function"),
         ({"backend": "gpu"}, ValueError, "backend must be one of 'python', 'numpy'"),
         ({"optimizer": "adam"}, TypeError, "optimizer must be a microgradx Optimizer"),
-        ({"validation": ([[0.0, 0.0]], [0, 1])}, ValueError, "validation needs as many"),
+        (
+            {"validation": ([[0.0, 0.0]], [0, 1])},
+            ValueError,
+            r"validation\[0\] has 1 examples but validation\[1\] has 2",
+        ),
         ({"validation": [[0.0, 0.0]]}, TypeError, "validation must be a pair"),
         ({"early_stopping": True, "validation": ([[0.0, 0.0]], [0])}, TypeError, "patience"),
     ],
@@ -664,7 +668,7 @@ def test_fit_checks_every_argument_before_any_step(kwargs, error, message):
     [
         ([[0.0, 1.0], [math.nan, 0.0]], [0, 1], r"X\[1\]\[0\] is float nan"),
         ([[0.0, 1.0], [1.0, math.inf]], [0, 1], r"X\[1\]\[1\] is float inf"),
-        ([[0.0, 1.0], [1.0, 10**400]], [0, 1], r"X\[1\]\[1\] is an int of about 401 digits"),
+        ([[0.0, 1.0], [1.0, 10**400]], [0, 1], r"X\[1\]\[1\] is too large for a float"),
         ([[0.0, 1.0], [1.0, 0.0]], [0.5, math.nan], r"y\[1\] is float nan"),
     ],
 )

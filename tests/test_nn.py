@@ -186,14 +186,14 @@ def test_wrong_inputs_get_clear_errors(x, error, message):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: MLP(0, [1]), "nin must be an int >= 1, got int 0"),
+        (lambda: MLP(0, [1]), "nin must be an int >= 1, got 0"),
         (lambda: MLP(2, []), "sizes must not be empty"),
-        (lambda: MLP(2, [3, 0]), r"sizes\[1\] must be an int >= 1, got int 0"),
+        (lambda: MLP(2, [3, 0]), r"sizes\[1\] must be an int >= 1, got 0"),
         (lambda: MLP(2, [3], init="zeros"), "init must be one of 'xavier', 'he', 'uniform'"),
         (lambda: MLP(2, [3], activation="swish"), "activation must be one of"),
         (lambda: MLP(2, [3], output_activation="swish"), "output_activation must be one of"),
         (lambda: Dropout(1.0), r"p \(the dropout probability\) must be in \[0, 1\)"),
-        (lambda: Maxout(2, 2, pieces=0), "pieces must be an int >= 1, got int 0"),
+        (lambda: Maxout(2, 2, pieces=0), "pieces must be an int >= 1, got 0"),
         (lambda: LeakyReLU(-1), r"negative_slope must be in \[0, inf\)"),
         (lambda: LeakyReLU(math.nan), r"negative_slope must be in \[0, inf\)"),
     ],
