@@ -30,7 +30,7 @@ from typing import Any, Union
 
 from microgradx import ops
 from microgradx.checks import real
-from microgradx.modes import IN_USE, AnomalyError, enable_grad, mode
+from microgradx.modes import IN_USE, RECORDING, AnomalyError, RecordedNumber, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
 
 Operand = Union["Value", float, int]
@@ -74,7 +74,9 @@ class Value:
     ) -> None:
         # _op, _left and _right are for the engine's own use (see _unary): a user makes leaves.
         if type(data) is not float:
-            data = real(data, "Value data")
+            # While compile() records, a number read from the graph remembers where it came from
+            # (microgradx.replay); a Value made from one (detach(), Value(x.data * 2)) keeps it.
+            data = data.keep() if isinstance(data, RecordedNumber) else real(data, "Value data")
         if label is not None and type(label) is not str:
             raise TypeError(f"Value label must be a str or None, got {type(label).__name__}")
         self.data = data
@@ -100,6 +102,8 @@ class Value:
         if type(other) is not Value:
             other = _constant(other)
         if IN_USE[0]:
+            if RECORDING[0]:
+                return _record_op(ADD, self, other)
             return _record_in_mode(self.data + other.data, ADD, self, other)
         return Value(self.data + other.data, None, ADD, self, other)
 
@@ -111,6 +115,8 @@ class Value:
         if type(other) is not Value:
             other = _constant(other)
         if IN_USE[0]:
+            if RECORDING[0]:
+                return _record_op(MUL, self, other)
             return _record_in_mode(self.data * other.data, MUL, self, other)
         return Value(self.data * other.data, None, MUL, self, other)
 
@@ -154,7 +160,7 @@ class Value:
         return _unary(ops.ABS, self)
 
     def __float__(self) -> float:
-        return self.data
+        return float(self.data)  # a plain float even while compile() records (it notes the read)
 
     def __bool__(self) -> bool:
         # A Value in an `if` is almost always a bug (it was always true before): say so.
@@ -276,6 +282,8 @@ class Value:
 def _unary(op: Op, x: Value) -> Value:
     """Record ``op(x)``: a new node that remembers its op and input (unless in ``no_grad``)."""
     if IN_USE[0]:
+        if RECORDING[0]:
+            return _record_op(op, x, None)
         return _record_in_mode(op.forward(x.data), op, x, None)
     return Value(op.forward(x.data), None, op, x)
 
@@ -287,6 +295,8 @@ def _binary(op: Op, a: Operand, b: Operand) -> Value:
     if type(b) is not Value:
         b = _constant(b)
     if IN_USE[0]:
+        if RECORDING[0]:
+            return _record_op(op, a, b)
         return _record_in_mode(op.forward(a.data, b.data), op, a, b)
     return Value(op.forward(a.data, b.data), None, op, a, b)
 
@@ -303,6 +313,19 @@ def _record_in_mode(
     return Value(data)
 
 
+def _record_op(op: Op, left: Value | None, right: Value | tuple[Value, ...] | None) -> Value:
+    """Record ``op`` while some thread records for compile(): this thread's recording, if any,
+    gives the op's rule plain floats (the rule's own tests are not the function's) and is told
+    of the node made."""
+    inputs = _inputs(left, right)
+    recorder = mode.recorder
+    if recorder is None:  # another thread records: this one only computes
+        return _record_in_mode(op.forward(*[x.data for x in inputs]), op, left, right)
+    node = _record_in_mode(op.forward(*recorder.numbers(inputs)), op, left, right)
+    recorder.made(node, op, inputs)
+    return node
+
+
 def _inputs(left: Value | None, right: Value | tuple[Value, ...] | None) -> tuple[Value, ...]:
     if left is None:
         return () if right is None else right  # type: ignore[return-value]
@@ -310,9 +333,12 @@ def _inputs(left: Value | None, right: Value | tuple[Value, ...] | None) -> tupl
 
 
 def _constant(x: object) -> Value:
-    if isinstance(x, Value):
-        return x
-    return Value(real(x, "operand"))
+    if type(x) is not float:
+        if isinstance(x, Value):
+            return x
+        # compile()'s recording: a number read from the graph stays tied to it (see Value())
+        x = x.keep() if isinstance(x, RecordedNumber) else real(x, "operand")
+    return Value(x)
 
 
 def apply(op: Op, *inputs: Operand) -> Value:
@@ -339,6 +365,8 @@ def apply(op: Op, *inputs: Operand) -> Value:
     if len(inputs) == 2:
         return _binary(op, *inputs)
     values = tuple(_constant(x) for x in inputs)
+    if IN_USE[0] and RECORDING[0]:
+        return _record_op(op, None, values)
     data = op.forward(*[x.data for x in values])
     if IN_USE[0]:
         return _record_in_mode(data, op, None, values)

@@ -1,6 +1,7 @@
-"""Switches that change how the engine records and checks: ``no_grad``, ``detect_anomaly``.
+"""Switches that change how the engine records and checks: ``no_grad``, ``detect_anomaly``, and
+the recording that ``compile`` makes.
 
-Both are per thread, like PyTorch's. The engine asks them only while some thread is inside one of
+All are per thread, like PyTorch's. The engine asks them only while some thread is inside one of
 these blocks (``IN_USE[0] > 0``), because reading a thread-local on every op costs more than the
 op itself.
 """
@@ -10,15 +11,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 
 class _Mode(threading.local):
     grad_enabled: bool = True  # record the graph
     anomaly: bool = False  # raise at the first NaN or infinity
+    recorder: Any = None  # compile()'s recording on this thread (microgradx.replay), or None
+
+
+class RecordedNumber:
+    """Base of the numbers ``compile`` puts in ``Value.data`` while it records a function (the
+    class that does the work is ``microgradx.replay.RecordedFloat``). The engine knows only this
+    much: a Value made from one keeps it (``keep``), so the recording sees where it came from."""
+
+    __slots__ = ()
+
+    def keep(self) -> Any:
+        """What a Value made from this number stores: the number, or a plain float."""
+        raise NotImplementedError
 
 
 mode = _Mode()
 IN_USE = [0]  # how many threads are inside a block right now (a list: the engine reads it)
+RECORDING = [0]  # how many of those are compile() recordings (then the engine asks mode.recorder)
 _lock = threading.Lock()
 
 
@@ -42,7 +58,7 @@ class AnomalyError(FloatingPointError):
 
 
 @contextmanager
-def _switch(name: str, on: bool) -> Iterator[None]:
+def _switch(name: str, on: Any) -> Iterator[None]:
     before = getattr(mode, name)
     with _lock:
         IN_USE[0] += 1
@@ -67,6 +83,20 @@ def enable_grad() -> AbstractContextManager[None]:
 
 def is_grad_enabled() -> bool:
     return mode.grad_enabled
+
+
+@contextmanager
+def recording(recorder: Any) -> Iterator[None]:
+    """While ``compile`` records (this thread only): every op asks ``recorder`` for its inputs'
+    numbers (``recorder.numbers(inputs)``) and reports the node it made (``recorder.made``)."""
+    with _lock:
+        RECORDING[0] += 1
+    try:
+        with _switch("recorder", recorder):
+            yield
+    finally:
+        with _lock:
+            RECORDING[0] -= 1
 
 
 def detect_anomaly() -> AbstractContextManager[None]:

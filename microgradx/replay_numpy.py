@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from microgradx.ops import ADD, MUL, Op, safe_log
+from microgradx.ops import ADD, MUL, OPS, Op, safe_log
 
 
 def _numpy() -> Any:
@@ -107,24 +107,49 @@ def _tuple(items: Any) -> str:
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
+def _table_op(op: Op) -> Op | None:
+    """The op of the table that ``op`` is (or a member of, for a family), or None: an op of
+    one's own that happens to share a table name must not get that op's NumPy form."""
+    family = OPS.get(op.name)
+    if family is None:
+        return None
+    if op is family:
+        return family
+    if op.param is not None and getattr(op.forward, "func", None) is family.forward:
+        return family
+    return None
+
+
 def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
     """``(source, run, forward)`` for a ``replay.Tape``, as ``replay.python_source`` makes them,
-    but each variable holds a whole batch."""
+    but each variable holds a whole batch: ``run(I, P, seed)`` and ``forward(I, P)`` with ``I``
+    the input columns. The guards are not here: the caller checks them example by example in
+    plain Python (``replay.prepass_source``) and passes only the rows that meet them. A leaf
+    computed from numbers read from the graph (``x.detach()``, ``Value(x.data * 2)``) is
+    computed here from this program's own columns, so ``x - x.detach()`` is exactly 0 as in the
+    scalar engine. Names in the generated code never come from user text (an op of one's own,
+    whatever its name, has no NumPy form and is refused)."""
     np = _numpy()
     table = numpy_ops(np)
-    position = {node: k for k, node in enumerate(tape.order)}
+    values = tape.values
+    position = {node: k for k, node in enumerate(values)}
+    in_order = set(tape.order)
     input_index = {node: k for k, node in enumerate(tape.inputs)}
     leaf_index = {node: k for k, node in enumerate(tape.leaves)}
-    names: dict[str, Any] = {"np": np}
+    names: dict[str, Any] = {"np": np, "_round_each": _round_each}
     rules: dict[int, str] = {}
 
     def rule(op: Op, kind: int) -> str:  # kind 0: forward, 1: local derivatives
         key = id(op) * 2 + kind
         if key not in rules:
-            if op.name not in table:
-                raise NotImplementedError(f"op {op.name!r} has no NumPy form in NUMPY_OPS")
-            name = f"{'fd'[kind]}_{op.name}_{len(rules)}"
-            function = table[op.name][kind]
+            family = _table_op(op)
+            if family is None or family.name not in table:
+                raise NotImplementedError(
+                    f"op {op.name!r} is not an op of the table: it has no NumPy form"
+                    " (use backend='python', which runs any op's own rules)"
+                )
+            name = f"{'fd'[kind]}_{family.name}_{len(rules)}"  # the table's name: our own text
+            function = table[family.name][kind]
             param = op.param
 
             def bound(*args: Any, _f: Callable[..., Any] = function, _p: Any = param) -> Any:
@@ -133,16 +158,66 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
             names[name], rules[key] = bound, name
         return rules[key]
 
+    def value(node: Any) -> str:
+        return f"P[{leaf_index[node]}].data" if node in leaf_index else f"v{position[node]}"
+
     forward: list[str] = []
-    for node in tape.order:
+    exprs = tape.exprs
+    emitted: dict[int, str] = {}
+
+    def expression(j: int) -> str:
+        """Entry j of the expressions, on columns (the prepass has checked that no row raises
+        where Python would, so NumPy's IEEE results are Python's)."""
+        stack, order = [j], []
+        while stack:  # the entries j needs, each before its users
+            i = stack.pop()
+            if i in emitted or i in order:
+                continue
+            order.append(i)
+            entry = exprs[i]
+            if entry[0] == "apply":
+                stack.extend(entry[2])
+            elif entry[0] in ("neg", "abs", "round"):
+                stack.append(entry[1])
+            elif entry[0] not in ("v", "c"):
+                stack.extend(entry[1:3])
+        for i in sorted(order):
+            entry = exprs[i]
+            kind = entry[0]
+            if kind == "v":
+                emitted[i] = value(entry[1])
+                continue
+            if kind == "c":
+                emitted[i] = f"k{len(names)}"
+                names[emitted[i]] = entry[1]
+                continue
+            if kind == "apply":
+                text = f"{rule(entry[1], 0)}({', '.join(emitted[a] for a in entry[2])})"
+            elif kind == "neg":
+                text = f"-{emitted[entry[1]]}"
+            elif kind == "abs":
+                text = f"np.abs({emitted[entry[1]]})"
+            elif kind == "round":
+                text = f"_round_each({emitted[entry[1]]}, {int(entry[2])})"
+            else:
+                a, b = emitted[entry[1]], emitted[entry[2]]
+                numpy_form = {"//": "np.floor_divide", "%": "np.remainder", "**": "np.power"}
+                text = f"{numpy_form[kind]}({a}, {b})" if kind in numpy_form else f"{a} {kind} {b}"
+            forward.append(f"e{i} = {text}")
+            emitted[i] = f"e{i}"
+        return emitted[j]
+
+    for node in values:
         k = position[node]
         if node.op is None:
             if node in input_index:
                 forward.append(f"v{k} = np.asarray(I[{input_index[node]}], dtype=np.float64)")
+            elif node in tape.computed:
+                forward.append(f"v{k} = {expression(tape.computed[node])}")
             else:
                 forward.append(f"v{k} = P[{leaf_index[node]}].data")
             continue
-        args = [f"v{position[c]}" for c in node.children]
+        args = [value(c) for c in node.children]
         if node.op is ADD:
             forward.append(f"v{k} = {args[0]} + {args[1]}")
         elif node.op is MUL:
@@ -173,10 +248,11 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
             for j, c in enumerate(kids):  # a zero upstream contributes exactly 0
                 backward.append(f"g{c} = g{c} + np.where(g{k} != 0.0, g{k} * l{j}, 0.0)")
     for node, m in leaf_index.items():
-        backward.append(f"P[{m}].grad = P[{m}].grad + float(np.sum(g{position[node]}))")
+        if node in in_order:  # (a leaf only a guard or a computed leaf reads has no gradient)
+            backward.append(f"P[{m}].grad = P[{m}].grad + float(np.sum(g{position[node]}))")
     n = size
     inputs = _tuple(
-        f"np.broadcast_to(g{position[x]}, ({n},))" if x in position else f"np.zeros({n})"
+        f"np.broadcast_to(g{position[x]}, ({n},))" if x in in_order else f"np.zeros({n})"
         for x in tape.inputs
     )
     watched = _tuple(f"np.broadcast_to(v{position[w]}, ({n},))" for w in tape.watch)
@@ -191,3 +267,10 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
     code = compile(source, "<microgradx compiled graph, NumPy>", "exec")
     exec(code, names)
     return source, names["run"], names["forward"]
+
+
+def _round_each(column: Any, ndigits: int) -> Any:
+    """Python's ``round(x, ndigits)`` on every number (NumPy's rounds differently)."""
+    import numpy
+
+    return numpy.asarray([round(float(x), ndigits) for x in numpy.atleast_1d(column)])

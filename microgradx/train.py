@@ -30,7 +30,7 @@ from microgradx.files import deferred_interrupt
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.optim import Adam, Optimizer
-from microgradx.replay import BACKENDS, Compiled, CompileError, record, same_graph
+from microgradx.replay import BACKENDS, Compiled, CompileError, compile_function
 
 LossFn = Callable[[Any, Any], Value]
 
@@ -334,14 +334,19 @@ class _Replay:
             return
         if loss == "cross_entropy":
             self.classes = _count_outputs(model, X[0])
+        first = [*X[0], *self._target(y[0])]
+        probe = [*X[1], *self._target(y[1])] if len(X) > 1 else True
+        modes = [(module, module.training) for module in model.modules()]
+        model.train()  # recorded as fit trains it; the model guard sees any other mode later
         try:
-            tape = record(*self._record(X[0], y[0]))
-            other = 1 if len(X) > 1 else 0
-            probe = X[other] if other else [-1.37 * v + 0.71 for v in X[0]]
-            same_graph(tape, record(*self._record(probe, y[other])))
-            self.program = Compiled(tape, backend, model)
+            self.program = compile_function(
+                self._function, first, backend=backend, model=model, check=probe
+            )
         except CompileError as error:
             self.reason = str(error)
+        finally:
+            for module, training in modes:
+                module.training = training
 
     def _target(self, target: Any) -> list[float]:
         if not self.classes:
@@ -349,14 +354,15 @@ class _Replay:
         # a class index, or already a list of class probabilities (checked by fit)
         return one_hot(target, self.classes) if isinstance(target, int) else list(target)
 
-    def _record(self, x: Sequence[Any], target: Any) -> tuple[Value, list[Value], list[Value]]:
-        inputs = [Value(v) for v in x]
-        targets = [Value(t) for t in self._target(target)]
+    def _function(self, *values: Value) -> tuple[Value, list[Value]]:
+        """One example's loss from its inputs and target (all inputs of the graph), and the
+        model's outputs to watch."""
+        n = len(self.X[0])
+        inputs, targets = list(values[:n]), list(values[n:])
         out = self.model(inputs)
         wanted: Any = targets if self.classes else targets[0]
         loss = self.loss_fn([out], [wanted])  # the mean over a batch of one: L * 1.0
-        watch = list(out) if isinstance(out, (list, tuple)) else [out]
-        return loss, inputs + targets, watch
+        return loss, list(out) if isinstance(out, (list, tuple)) else [out]
 
     def step(self, batch: Sequence[int]) -> tuple[float, list[Any]]:
         """Forward and backward of the batch (gradients 1/B each); the summed loss and each

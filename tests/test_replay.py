@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+import warnings
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import microgradx
-from microgradx import Value, losses
+from microgradx import Op, Value, apply, losses
 from microgradx.data import load_digits, make_moons, train_test_split
-from microgradx.nn import MLP, Dropout, Linear, ReLU, Sequential
+from microgradx.nn import MLP, Dropout, LeakyReLU, Linear, ReLU, Sequential
 from microgradx.ops import OPS
 from microgradx.optim import Adam
-from microgradx.replay import CompileError, compile_graph
+from microgradx.replay import CACHE_SIZE, CompileError, compile_graph
 from microgradx.testing import Expression, expressions
 from microgradx.train import evaluate, fit
 
@@ -96,17 +98,223 @@ def test_the_generated_program_is_plain_python_one_line_per_operation():
     program = compile_graph(out, [a, b])
     assert "def run(I, P, seed):" in program.source
     assert re.search(r"= x\d+ \* x\d+", program.source)  # a * b, inline
-    assert "f_tanh" in program.source  # tanh by the op table's own float rule
+    assert "f_tanh_" in program.source  # tanh by the op table's own float rule
     assert "if x" in program.source and "!= 0.0:" in program.source  # the zero-gradient rule
 
 
-def test_a_graph_that_depends_on_the_data_is_refused():
-    def branchy(x):
-        return x * 2 if x.data > 0 else x.exp()  # a Python `if` on .data decides the graph
+def _agrees(program, fn, inputs, leaves=()):
+    """The program's output, inputs' gradients and leaves' gradients (this call's) are bit for
+    bit the interpreted engine's."""
+    for leaf in leaves:
+        leaf.grad = 0.0
+    data, input_grads, grads = _interpreted(fn, inputs, leaves)
+    out = program(*inputs)
+    return (
+        _same(out, data)
+        and all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+        and all(_same(leaf.grad, g) for leaf, g in zip(leaves, grads))
+    )
 
-    with pytest.raises(CompileError, match="different graph for different input values"):
-        microgradx.compile(lambda x: branchy(x).tanh(), [1.0])
-    microgradx.compile(lambda x: (x * 2).relu(), [1.0])  # a choice made by an op is fine
+
+def test_the_issues_branch_on_data_becomes_a_guard():
+    # compile(lambda x: x.relu() if x.data > 5 else x.tanh(), [1.0]) then (10.0) gave 0.99999
+    fn = lambda x: x.relu() if x.data > 5 else x.tanh()  # noqa: E731
+    program = microgradx.compile(fn, [1.0])
+    assert program(10.0) == 10.0 and program.input_grads == (1.0,)
+    assert program.recordings == 2  # the guard x > 5 failed: recorded again on 10.0
+    assert _agrees(program, fn, [1.0]) and _agrees(program, fn, [10.0])
+    assert program.recordings == 2  # both recordings kept, each chosen by its guard
+    assert "return None" in program.source  # the guard, in the generated code
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_forward_and_batch_follow_the_guards_too(backend):
+    if backend == "numpy":
+        _numpy()
+    fn = lambda x, y: (x * y).relu() if x.data > y.data else (x - y).tanh()  # noqa: E731
+    program = microgradx.compile(fn, [1.0, 2.0], backend=backend)
+    rows = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.25], [-2.0, 0.0]]
+    expected = [_interpreted(fn, row)[0] for row in rows]
+    assert [program.forward(*row) for row in rows] == pytest.approx(expected, rel=1e-12)
+    assert program.batch(rows) == pytest.approx(expected, rel=1e-12)  # rows split by guard
+    assert program.recordings == 2
+
+
+def _steering(x, y):
+    """Every way a function can read its numbers to decide its graph."""
+    a = x * y
+    s = x.tanh() if a.data > 0.25 else x.sin()  # a node's number
+    s = s + (y if (x * 3 + y).data <= 1 else x)  # a number not in the output's graph
+    s = s * (2 if x.data == y.data else 3)  # ==
+    s = s + (x if x.data != 0 else y)  # !=, and on -0.0 alike
+    s = s + (x.exp() if y.data else y)  # bool
+    for _ in range(min(int(abs(y.data)) + 1, 4)):  # a loop as long as int() says
+        s = s + x
+    s = s * math.floor(abs(x.data) + 1)  # floor, then an int constant
+    s = s + x * {1.0: 2.0}.get(y.data, 3.0)  # hash and a dict lookup
+    s = s + (x.relu() if y.data.is_integer() else -x)  # is_integer
+    s = s + x * (2 if f"{y.data:.0f}" == "1" else 3)  # formatting shows the number
+    s = s + y * max(x.data, y.data)  # max compares
+    s = s + (x if round(y.data) > 0 else y)  # round
+    s = s + (x.log() if math.isfinite(math.exp(x.data)) and x.data > 0 else x)  # math on it
+    return s
+
+
+def _constants(x, y):
+    """Numbers read from the graph that become part of it: computed at each call, no gradient."""
+    with microgradx.no_grad():
+        c = x * 3 + y  # inside no_grad: a leaf whose number still depends on x and y
+    s = x * x.detach() + y * c
+    s = s + x * Value(x.data * 2 - y.data)  # a Value made from numbers read from the graph
+    s = s + x + x.data * y  # a number read from the graph as an operand
+    s = s + x * round(y.data, 1) + x * divmod(y.data, 0.7)[0] + y * abs(-x.data) ** 2
+    return s
+
+
+GRID = [-2.0, -1.0, -0.0, 0.0, 0.3, 1.0, 1.5, 6.0]
+
+
+@pytest.mark.parametrize("fn", [_steering, _constants], ids=["steering", "constants"])
+def test_every_read_that_steers_or_feeds_the_graph_is_replayed_right(fn):
+    """On a grid of inputs on both sides of every test the functions make, each call of the
+    program is bit for bit the interpreted engine (re-recording where a guard fails)."""
+    program = microgradx.compile(fn, [1.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the cache may fill: then interpreted
+        for x in GRID:
+            for y in GRID:
+                assert _agrees(program, fn, [x, y]), (x, y)
+
+
+def test_numbers_that_feed_the_graph_are_computed_not_frozen():
+    program = microgradx.compile(_constants, [1.0, 1.0])
+    for x, y in ((2.0, -1.0), (0.5, 3.0), (-4.0, 0.25)):
+        assert _agrees(program, _constants, [x, y])
+    assert program.recordings == 1  # no guard needed: those numbers are computed from x and y
+
+
+def test_a_read_that_raises_is_guarded_on_the_exact_number():
+    def reciprocal(x, y):
+        try:
+            return x * (1 / y.data)
+        except ZeroDivisionError:
+            return x * 5
+
+    program = microgradx.compile(reciprocal, [1.0, 2.0])
+    for y in (2.0, 0.0, -0.0, 4.0, 0.0):
+        assert _agrees(program, reciprocal, [1.5, y])
+    with pytest.raises(ZeroDivisionError):
+        microgradx.compile(lambda x: x * (1 / x.data), [1.0])(0.0)  # as the function itself
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_complex_power_of_read_numbers_fails_as_the_function_does(backend):
+    if backend == "numpy":
+        _numpy()
+    fn = lambda x: x * Value(x.data**0.5)  # noqa: E731  (complex for x < 0: Value refuses it)
+    program = microgradx.compile(fn, [4.0], backend=backend)
+    assert program(9.0) == 27.0
+    with pytest.raises(TypeError, match="must be a real number, got complex"):
+        program(-4.0)  # once returned a complex number: Python's * accepts one
+
+
+def test_a_detached_copy_is_the_same_number_in_the_numpy_backend():
+    _numpy()
+    fn = lambda x: (x.cos() - x.cos().detach()) * x + x  # noqa: E731  (straight-through style)
+    program = microgradx.compile(fn, [1.2], backend="numpy")
+    rows = [[2.8381668594672806], [1.2267366743407946], [-0.3]]
+    assert program.batch(rows) == [row[0] for row in rows]  # exactly: cos(x) - cos(x) is 0
+
+
+def test_numbers_look_like_floats_while_recording_and_are_floats_after():
+    model = MLP(2, [3, 1], seed=0)
+    seen = []
+
+    def fn(a, b):
+        out = model([a, b])
+        seen.append((isinstance(a.data, float), isinstance(out.data, float), float(out)))
+        return out.tanh()
+
+    program = microgradx.compile(fn, [0.1, 0.2], model=model)
+    assert all(kind == (True, True, float(model([0.1, 0.2]))) for kind in seen[:1])
+    assert all(type(p.data) is float and type(p.grad) is float for p in model.parameters())
+    program(0.1, 0.2)
+    assert all(type(p.grad) is float for p in model.parameters())
+
+
+def test_another_thread_is_neither_recorded_nor_given_recording_numbers():
+    model = MLP(2, [3, 1], seed=0)
+    weight = model.layers[0].neurons[0].w[0]
+    recording, read = threading.Event(), threading.Event()
+    seen = {}
+
+    def fn(a, b):
+        recording.set()
+        assert read.wait(timeout=60), "the other thread never read the weight"
+        return model([a, b]).tanh()
+
+    def other():
+        assert recording.wait(timeout=60)
+        made = Value(weight.data) * 2  # the weight holds a recording number right now
+        seen["type"] = type(made.data)
+        seen["big"] = weight.data > 100  # a comparison on this thread is no guard
+        read.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    program = microgradx.compile(lambda a, b: fn(a, b), [0.1, 0.2], model=model)
+    thread.join()
+    assert seen == {"type": float, "big": False}
+    weight.data = 200.0  # a guard "weight <= 100" (wrongly recorded) would now fail
+    fn_now = lambda a, b: model([a, b]).tanh()  # noqa: E731
+    assert _agrees(program, fn_now, [0.3, -0.4]) and program.recordings == 1
+
+
+def test_beyond_the_cache_the_interpreted_engine_answers_with_one_warning():
+    fn = lambda x: x * math.floor(x.data)  # noqa: E731  (a new int for every unit of x)
+    program = microgradx.compile(fn, [0.5])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for x in range(12):
+            assert _agrees(program, fn, [x + 0.5])
+    assert program.recordings == CACHE_SIZE
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "interpreted engine" in messages[0]
+
+
+def test_a_random_or_counting_function_is_refused_with_the_reason():
+    calls = [0]
+
+    def counting(x):
+        calls[0] += 1
+        return x.tanh() if calls[0] % 2 else x.exp()  # a different graph on every other call
+
+    with pytest.raises(CompileError, match="different graph each time it runs on the same"):
+        microgradx.compile(counting, [1.0])
+    sign = [1.0]
+
+    def flipping(x):
+        sign[0] = -sign[0]
+        return x * (sign[0] * 0.0)  # 0.0, then -0.0: equal by ==, not bit for bit
+
+    with pytest.raises(CompileError, match="changes from call to call"):
+        microgradx.compile(flipping, [1.0])
+    microgradx.compile(lambda x: x * math.nan, [1.0])  # NaN is the same NaN every call
+
+
+def test_a_number_kept_from_an_earlier_call_is_refused():
+    kept: list[float] = []
+
+    def memo(x):
+        if not kept:
+            kept.append(x.data)  # the first call's number, used by every later call
+        return x * kept[0]
+
+    with pytest.raises(CompileError, match="in a way a recording cannot follow"):
+        microgradx.compile(memo, [2.0])
+    kept.clear()
+    with pytest.raises(CompileError, match="different graph each time it runs on the same"):
+        microgradx.compile(memo, [2.0], check=False)
 
 
 def test_a_number_that_changes_between_calls_is_refused():
@@ -121,18 +329,100 @@ def test_a_number_that_changes_between_calls_is_refused():
     microgradx.compile(f, [0.5, 0.5], model=model)
 
 
-def test_changing_the_model_after_compiling_is_refused():
-    model = MLP(2, [3, 1], seed=0)
-    program = microgradx.compile(lambda a, b: model([a, b]).tanh(), [0.1, 0.2], model=model)
-    program(0.1, 0.2)
-    model.layers.append(Linear(1, 1))  # a layer added
-    with pytest.raises(CompileError, match="structure changed after it was compiled"):
-        program(0.1, 0.2)
+def _leaky_model():
+    return Sequential(Linear(2, 3), LeakyReLU(0.01), Dropout(0.5), Linear(3, 1))
+
+
+def test_the_model_guard_sees_every_parameter_setting_and_mode():
+    model = _leaky_model().eval()
+    params = model.parameters
+    fn = lambda a, b: model([a, b])[0].tanh()  # noqa: E731
+    program = microgradx.compile(fn, [0.5, -0.3], model=model)
+    inputs = [[0.5, -0.3], [-1.0, 2.0]]
+
+    def agrees():
+        return all(_agrees(program, fn, x, params()) for x in inputs)
+
+    assert agrees()
+    model.layers[1].negative_slope = 0.2  # a setting
+    assert agrees() and program.recordings == 2
+    model.layers[1].negative_slope = 0.0
+    assert agrees() and program.recordings == 3
+    model.layers[1].negative_slope = -0.0  # == 0.0, but -0.0 * x has the other sign
+    assert agrees() and program.recordings == 4
+    model.layers[0].neurons[0].w[1] = Value(0.7)  # a parameter replaced in its list
+    assert agrees() and program.recordings == 5
+    model.layers[0].neurons[2].b = Value(-0.1)  # and as an attribute
+    assert agrees() and program.recordings == 6
+    model.layers.append(Linear(1, 1))  # a layer added (fn now sees two outputs... of one)
+    fn2 = lambda a, b: model([a, b])[0].tanh()  # noqa: E731
+    assert all(_agrees(program, fn2, x, params()) for x in inputs)
     model.layers.pop()
+    assert agrees() and program.recordings == 7  # back to a state recorded before
+    model.train()  # training mode: dropout draws, which cannot be recorded
+    with pytest.warns(RuntimeWarning, match=r"model.training changed from False to True.*dropout"):
+        program(0.5, -0.3)
+    model.eval()
+    assert agrees() and program.recordings == 8
+
+
+def test_a_setting_of_a_private_module_is_guarded_and_named():
+    model = MLP(2, [3, 1], activation=LeakyReLU(0.01), seed=0)
+    program = microgradx.compile(lambda a, b: model([a, b]), [0.5, -3.0], model=model)
+    model.layers[0].neurons[0]._activation.negative_slope = 0.2  # shared by the layer's neurons
+    assert _agrees(program, lambda a, b: model([a, b]), [0.5, -3.0], model.parameters())
+    from microgradx.replay import _ModelState
+
+    state = _ModelState(model)
+    model.layers[0].neurons[1]._activation.negative_slope = 0.3
+    assert not state.holds()
+    assert state.change() == (
+        "model.layers.0.neurons.0._activation.negative_slope changed from 0.2 to 0.3"
+    )
+
+
+def test_compile_graph_refuses_a_changed_model_it_cannot_record_again():
+    model = MLP(2, [3, 1], seed=0)
+    a, b = Value(0.1), Value(0.2)
+    program = compile_graph(model([a, b]).tanh(), [a, b], model=model)
     program(0.1, 0.2)
     model.layers[0].neurons[1] = model.layers[0].neurons[2]  # a neuron replaced
-    with pytest.raises(CompileError, match="structure changed"):
+    with pytest.raises(CompileError, match=r"model.layers.0.neurons.1 was replaced"):
         program.batch([[0.1, 0.2]])
+
+
+def test_user_text_never_reaches_the_generated_code():
+    squared = Op(
+        name="x²",  # not an identifier: once made the program a SyntaxError
+        symbol="²",
+        arity=1,
+        forward=lambda x: x * x,
+        local_grads=lambda x, out: (2 * x,),
+        math="x²",
+        derivative="2x",
+    )
+    fn = lambda x: apply(squared, x).tanh()  # noqa: E731
+    program = microgradx.compile(fn, [1.5])
+    assert "x²" not in program.source and _agrees(program, fn, [-0.5])
+    x = Value(2.0, label="\nimport os\n")  # a label is never written into the program
+    assert "import os" not in compile_graph((x * x).exp(), [x]).source
+
+
+def test_an_op_of_ones_own_named_like_a_table_op_keeps_its_own_rule():
+    _numpy()
+    mine = Op(
+        name="tanh",  # the name of a table op, not its rule
+        symbol="t",
+        arity=1,
+        forward=lambda x: 2 * x,
+        local_grads=lambda x, out: (2.0,),
+        math="2x",
+        derivative="2",
+    )
+    fn = lambda x: apply(mine, x) * x  # noqa: E731
+    assert microgradx.compile(fn, [1.5])(1.5) == 4.5  # the Python back-end runs its own rule
+    with pytest.raises(NotImplementedError, match="not an op of the table"):
+        microgradx.compile(fn, [1.5], backend="numpy")
 
 
 def test_bad_input_is_refused_with_what_went_wrong():
