@@ -130,6 +130,24 @@ def function(x: Any, name: str) -> Callable[..., Any]:
     return x  # type: ignore[no-any-return]
 
 
+def takes(f: Callable[..., Any], n: int, name: str, given: str) -> None:
+    """Refuse, by name, calling ``f`` with ``n`` positional arguments when its signature says it
+    cannot take them (``given`` says where the ``n`` came from). A callable without a readable
+    signature (a builtin) is let through: the call itself will say."""
+    import inspect  # only here: most checks never need it
+
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*[None] * n)
+    except TypeError as error:
+        raise TypeError(
+            f"{name} cannot take {n} input(s), one per entry of {given}: {error}"
+        ) from None
+
+
 def text(x: Any, name: str) -> str:
     """``x``, which must be a str."""
     if not isinstance(x, str):

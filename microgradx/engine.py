@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
-from microgradx.checks import real
+from microgradx.checks import describe, flag, real
 from microgradx.modes import IN_USE, RECORDING, AnomalyError, RecordedNumber, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
 
@@ -230,14 +230,15 @@ class Value:
         gradient exactly once, as if one call came after the other.
         """
         gradient = real(gradient, "gradient")
+        create_graph = flag(create_graph, "create_graph")
         with _backward_lock:
             order = topological_order(self)
             order.reverse()  # outputs first: a node is visited after every node that used it
             for node in order:
                 if node.op is not None:
                     node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
-                elif node.grad is None:
-                    node.grad = 0.0  # PyTorch's set-to-None idiom: no gradient yet
+                elif type(node.grad) is not float:
+                    node.grad = _starting_grad(node)
             self.grad = self.grad + gradient if self.op is None else gradient
             if not create_graph and not mode.anomaly:
                 _backward_fast(order)
@@ -272,6 +273,19 @@ class Value:
         if self.label is not None:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
+
+
+def _starting_grad(leaf: Value) -> float | Value:
+    """A leaf's ``grad`` before a pass adds to it: ``None`` (PyTorch's set-to-None idiom) is 0, a
+    Value (from ``create_graph``) stays, any other number becomes a float; anything else is
+    refused by name before the pass changes anything that matters."""
+    grad = leaf.grad
+    if grad is None:
+        return 0.0
+    if isinstance(grad, Value):
+        return grad
+    name = f"grad of {leaf.label!r}" if leaf.label else "grad of a leaf"
+    return real(grad, f"{name} (set before backward())")
 
 
 # ---- recording ops -------------------------------------------------------------------------------
@@ -408,6 +422,8 @@ def topological_order(root: Value) -> list[Value]:
     by memory. Each node is met twice: first to push its inputs, then (``inputs_done``), after all
     of them are in ``order``, to take its own place after them.
     """
+    if not isinstance(root, Value):
+        raise TypeError(f"root must be a Value, got {describe(root)}")
     order: list[Value] = []
     visited = set()
     # Two parallel stacks rather than one stack of (node, flag) tuples: a deep graph keeps every
@@ -605,6 +621,14 @@ def _nothing() -> Iterator[None]:
 
 
 def zero_grad(values: Iterable[Value]) -> None:
-    """Set ``grad`` to 0 for each Value (before the next ``backward()``)."""
-    for v in values:
+    """Set ``grad`` to 0 for each Value (before the next ``backward()``).
+
+    Raises ``TypeError`` (and changes nothing) unless ``values`` is an iterable of Values."""
+    if isinstance(values, (Value, str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"values must be a list of Values, got {describe(values)}")
+    items = list(values)
+    for k, v in enumerate(items):
+        if not isinstance(v, Value):
+            raise TypeError(f"values[{k}] must be a Value, got {describe(v)}")
+    for v in items:
         v.grad = 0.0

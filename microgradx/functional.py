@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx.checks import describe, real
+from microgradx.checks import describe, real, takes
 from microgradx.engine import Value, topological_order
 from microgradx.engine import grad as gradients
 
@@ -196,6 +196,7 @@ def _inputs(func: Function, inputs: Sequence[Any], name: str) -> tuple[list[Valu
     if not inputs:
         raise ValueError(f"{name} must not be empty")
     leaves = [_leaf(x, f"{name}[{i}]") for i, x in enumerate(inputs)]
+    takes(func, len(leaves), "func", name)
     nested = _depth.value > 0
     _depth.value += 1
     try:
@@ -228,9 +229,9 @@ def hvp(func: Function, inputs: Sequence[Any], v: Sequence[Any]) -> tuple[Any, l
     ``torch.autograd.functional.hvp``): differentiate (grad f . v) once more."""
     if isinstance(v, (int, float, Value, str)) or not isinstance(v, Sequence):
         raise TypeError(f"v must be a list of numbers, got {describe(v)}")
-    if len(v) != len(inputs):
-        raise ValueError(f"v has {len(v)} entries but inputs has {len(inputs)}")
     leaves, out, nested = _inputs(func, inputs, "inputs")
+    if len(v) != len(leaves):
+        raise ValueError(f"v has {len(v)} entries but inputs has {len(leaves)}")
     firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
     total: Any = 0.0
     for first, vi in zip(firsts, v):

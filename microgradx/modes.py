@@ -48,6 +48,8 @@ class AnomalyError(FloatingPointError):
     def __init__(
         self, op: str, inputs: Sequence[float], direction: str, result: float, detail: str = ""
     ) -> None:
+        if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+            raise TypeError(f"inputs must be a list of the op's input values, got {inputs!r:.60}")
         self.op = op
         self.inputs = tuple(inputs)
         self.direction = direction

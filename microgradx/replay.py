@@ -70,6 +70,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from microgradx import checks
 from microgradx.checks import is_real, real
 from microgradx.engine import Value, topological_order
 from microgradx.modes import RecordedNumber, no_grad, recording
@@ -559,7 +560,7 @@ def record(
 def _checked_order(root: Any) -> list[Value]:
     if not isinstance(root, Value):
         raise TypeError(
-            f"the function must return one Value (a scalar, such as a loss), got"
+            f"fn (the function) must return one Value (a scalar, such as a loss), got"
             f" {type(root).__name__}{_length(root)}: reduce it to one Value first"
         )
     if root.op is None:
@@ -1009,7 +1010,7 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n", names.table
 
 
-def prepass_source(tape: Tape) -> tuple[str, dict[str, Any]]:
+def _prepass_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     """For the NumPy back-end: ``prepass(I, P)`` checks one example's guards (and that no
     expression raises where the function would), returning ``None`` when one fails; it computes
     only the values those need, in plain Python, so the guards see exactly the numbers the
@@ -1215,6 +1216,11 @@ def _record_once(function: Function, numbers: Sequence[float], keep: Sequence[Va
         with recording(run):
             result = function(*inputs)
         run.live = False
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(
+                "function must return a pair (output, values to watch), got"
+                f" {checks.describe(result)}"
+            )
         root, watch = result
         tape = _tape_of(run, root, inputs, list(watch))
         for node in tape.computed:
@@ -1375,7 +1381,7 @@ class _Program:
         else:
             self.source, self.run, self.forward = numpy_program(tape)
             if tape.guards or tape.computed:
-                source, names = prepass_source(tape)
+                source, names = _prepass_source(tape)
                 self.prepass = _program(source, names, ", guards")["prepass"]
                 self.source += "\n" + source
 
@@ -1682,11 +1688,12 @@ def compile(
     the reason) for a function that cannot be replayed faithfully, such as one with dropout in
     training mode.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    checks.function(fn, "fn")
 
     def function(*inputs: Value) -> tuple[Value, Sequence[Value]]:
         return fn(*inputs), ()
+
+    function.__wrapped_fn__ = fn  # type: ignore[attr-defined]  # for the signature check
 
     return compile_function(function, example_inputs, backend=backend, model=model, check=check)
 
@@ -1701,15 +1708,16 @@ def compile_function(
 ) -> Compiled:
     """``compile`` for a function that returns ``(output, values to watch)``: each call also
     sets ``watched`` (``fit`` watches the model's outputs for its accuracy)."""
-    if isinstance(example_inputs, (str, bytes)) or not hasattr(example_inputs, "__len__"):
-        raise TypeError("example_inputs must be a sequence of numbers, one per input of fn")
-    example = [real(x, f"example input {k}") for k, x in enumerate(example_inputs)]
+    function = checks.function(function, "function")
+    example = checks.reals(example_inputs, "example_inputs", allow_empty=True)
     if not example:
         raise ValueError("example_inputs is empty: fn needs at least one input to replay")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be 'python' or 'numpy', got {backend!r}")
+    checks.takes(
+        getattr(function, "__wrapped_fn__", function), len(example), "fn", "example_inputs"
+    )
+    backend = checks.choice(backend, "backend", BACKENDS)
     if model is not None and not isinstance(model, Module):
-        raise TypeError(f"model must be a microgradx Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a microgradx Module or None, got {checks.describe(model)}")
     if check is not True and check is not False:
         _probes(example, check)  # refuses a malformed check before anything runs
     tape, state = _record_function(function, example, model, check)

@@ -124,7 +124,7 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
     """``(source, run, forward)`` for a ``replay.Tape``, as ``replay.python_source`` makes them,
     but each variable holds a whole batch: ``run(I, P, seed)`` and ``forward(I, P)`` with ``I``
     the input columns. The guards are not here: the caller checks them example by example in
-    plain Python (``replay.prepass_source``) and passes only the rows that meet them. A leaf
+    plain Python (``replay._prepass_source``) and passes only the rows that meet them. A leaf
     computed from numbers read from the graph (``x.detach()``, ``Value(x.data * 2)``) is
     computed here from this program's own columns, so ``x - x.detach()`` is exactly 0 as in the
     scalar engine. Names in the generated code never come from user text (an op of one's own,

@@ -24,7 +24,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 try:
     from hypothesis import strategies as st
@@ -55,12 +55,15 @@ class Expression:
     inputs: tuple[float, ...]
     steps: tuple[Step, ...]
 
-    def __call__(self, *xs: Value | float) -> Value:
-        """Build the graph over Values (one per input; a number becomes a constant leaf)."""
-        for i, x in enumerate(xs):
-            if not isinstance(x, Value):
-                real(x, f"xs[{i}] (input x{i} of the expression)")
-        values = [x if isinstance(x, Value) else Value(x) for x in xs]
+    def __call__(self, *xs: Any) -> Any:
+        """Build the graph over Values (one per input; a number becomes a constant leaf), or
+        over forward mode's Duals (anything that applies ops itself, as ``engine.apply`` knows)."""
+        values = [
+            x
+            if isinstance(x, Value) or hasattr(type(x), "apply_op")
+            else Value(real(x, f"xs[{i}] (input x{i} of the expression)"))
+            for i, x in enumerate(xs)
+        ]
         return self.evaluate(values, lambda op, args: apply(op, *args))
 
     def evaluate(self, xs: Sequence[T], apply_op: Callable[[Op, list[T]], T]) -> T:
