@@ -514,12 +514,18 @@ def chain_rule(
         upstream = grads.get(node)
         if upstream is None or (type(upstream) is float and upstream == 0.0):
             continue  # not reached, or a zero upstream: contributes exactly 0 (see _backward_fast)
+        # A Value upstream whose number is 0 still carries a graph (its own derivatives can be
+        # non-zero), so it is multiplied out; only where the local derivative is infinite or NaN
+        # is its contribution dropped, which is the 0 that backward() gives there.
+        zero = type(upstream) is not float and float(upstream) == 0.0
         children = node.children
         if create_graph:
             local_grads = op.local_grads(*children, node)
         else:
             local_grads = op.local_grads(*[c.data for c in children], node.data)
         for i, (child, local) in enumerate(zip(children, local_grads)):
+            if zero and not _isfinite(float(local)):
+                continue
             contribution = upstream * local
             if check and not _isfinite(contribution):
                 detail = f"d/d(input {i}) = {local!r}, upstream gradient {upstream!r}"

@@ -566,3 +566,22 @@ def test_grad_set_to_none_counts_as_zero():
     x.grad = None
     (x * x).backward(create_graph=True)
     assert x.grad.data == 4.0
+
+
+def test_create_graph_gives_the_same_zero_as_backward_where_a_local_derivative_is_infinite():
+    # sqrt'(0) is inf and the upstream is 0: backward() contributes exactly 0, not 0 * inf = nan
+    for make in (lambda x: (x * 0.0).sqrt() * 0.0, lambda x: (x - x).sqrt() * 0.0):
+        x = Value(0.0)
+        make(x).backward()
+        plain = x.grad
+        y = Value(0.0)
+        make(y).backward(create_graph=True)
+        assert plain == 0.0 and y.grad.data == 0.0
+    # ...while a zero upstream that still depends on x keeps its second derivative:
+    # f = (x^2)^2 / 4 has f'(0) = 0 through the upstream 2 * (x^2) ... and f''(x) = 3x^2
+    x = Value(0.5)
+    ((x * x) * (x * x) * 0.25).backward(create_graph=True)
+    first = x.grad
+    x.grad = 0.0
+    first.backward()
+    assert x.grad == pytest.approx(3 * 0.25)
