@@ -247,12 +247,20 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
             x = value(node.children[0])
             expression = f"{g[0]} * {rule}({x[0]}, {out[0]})[0]"
             contribute(node.children[0], expression, g[1] + x[1] + out[1], 1)
-        else:
+        elif len(node.children) == 2:
             assert a is not None and b is not None
             call = f"la, lb = {rule}({a[0]}, {b[0]}, {out[0]})"
             backward.append(_Line(call, a[1] + b[1] + out[1], None, 1))
             contribute(node.children[0], f"{g[0]} * la", g[1], 1)
             contribute(node.children[1], f"{g[0]} * lb", g[1], 1)
+        else:  # an op of three or more inputs (a loss of n logits): l0, l1, ... = its rule
+            args = [value(c) for c in node.children]
+            names_ = [f"l{j}" for j in range(len(args))]
+            reads = tuple(u for _, us in args for u in us)
+            call = f"{', '.join(names_)} = {rule}({', '.join(t for t, _ in args)}, {out[0]})"
+            backward.append(_Line(call, reads + out[1], None, 1))
+            for child, local in zip(node.children, names_):
+                contribute(child, f"{g[0]} * {local}", g[1], 1)
 
     k_root = position[root]
     watched = [value(n) for n in tape.watch]
