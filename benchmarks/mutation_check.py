@@ -203,9 +203,42 @@ MUTATIONS = [
     Mutation(
         "wrong derivative of tanh in the op table",
         "microgradx/ops.py",
-        "local_grads=lambda x, out: (1 - out * out,),",
-        "local_grads=lambda x, out: (1 - out,),",
+        "            return (1.0 - out * out,)\n",
+        "            return (1.0 - out,)\n",
         ("tests/test_ops_table.py",),
+    ),
+    Mutation(
+        "sigmoid's derivative as s (1 - s) again: 0 where sigmoid rounds to 1",
+        "microgradx/ops.py",
+        "        return (e / (u * u),)\n",
+        "        return (out * (1.0 - out),)\n",
+        (
+            "tests/test_accuracy.py::test_sigmoid_at_40_has_its_tiny_gradient_and_at_minus_40_its"
+            "_exact_value",
+        ),
+    ),
+    Mutation(
+        "softmax's exp(z_i - z_m) without the rounding error of z_i - z_m",
+        "microgradx/ops.py",
+        "        el.append(y * low)",
+        "        el.append(0.0)",
+        (
+            "tests/test_accuracy.py::test_every_op_and_local_derivative_is_within_4_ulp_over_the_whole_range",
+        ),
+    ),
+    Mutation(
+        "the power rule's b a^(b-1) with b - 1 rounded (1e-20 - 1 = -1)",
+        "microgradx/ops.py",
+        "    if e_low == 0:\n",
+        "    if True:\n",
+        ("tests/test_accuracy.py::test_one_example_of_each_kind_fixed",),
+    ),
+    Mutation(
+        "the NumPy back-end's x ** p by NumPy's power at -0.0 (its sqrt gives -0.0)",
+        "microgradx/replay_numpy.py",
+        'forward_rows("pow_scalar", p, out, unusual(x, out), x)',
+        "out",
+        ("tests/test_accuracy.py::test_the_issue_example_agrees_in_both_back_ends_at_minus_zero",),
     ),
     Mutation(
         "a zero upstream gradient multiplies an infinite local derivative",

@@ -2,6 +2,12 @@
 
 Each loss takes one prediction or a batch (a list), and ``reduction="mean"`` (default) or
 ``"sum"`` over the batch. The docstrings give the formula and the gradient a learner should expect.
+
+The cross-entropies, ``logsumexp``, ``log_softmax`` and ``softmax`` are ops of the table
+(``microgradx.ops``): one node per example, whose value and local derivatives are accurate to a few
+units in the last place for every input (see the op table's notes). Written with ``exp`` and
+``log`` nodes they would lose everything in the tails: 1 - sigmoid(40) is 0 in floats, and
+logsumexp([1e16, 1e16]) - 1e16 is 0, not ln 2.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from microgradx import ops
 from microgradx.checks import choice, describe, in_range, is_real, real, sequence
-from microgradx.engine import Operand, Value, maximum
+from microgradx.engine import Operand, Value, apply
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -28,7 +35,8 @@ def _reduce(terms: list[Value], reduction: str) -> Value:
     total = terms[0]
     for term in terms[1:]:
         total = total + term
-    return total * (1.0 / len(terms)) if reduction == "mean" else total
+    # / n, one rounding (* (1 / n) would round twice); its gradient 1 / n is the same number
+    return total / len(terms) if reduction == "mean" else total
 
 
 Target = Value | float
@@ -102,27 +110,26 @@ def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Value:
 def binary_cross_entropy(probabilities: Any, targets: Any, reduction: str = "mean") -> Value:
     """L = -[t log p + (1 - t) log(1 - p)], for probabilities p in [0, 1] and targets in [0, 1].
 
-    dL/dp = (p - t) / (p (1 - p)). Each log is clamped at -100 (as PyTorch does), so p = 0 or 1
-    gives a large finite loss instead of inf. For raw scores use ``bce_with_logits``, which is
-    exact where this one saturates.
+    dL/dp = (p - t) / (p (1 - p)), dL/dt = log(1 - p) - log p. Each log is clamped at -100 (as
+    PyTorch does), so p = 0 or 1 gives a large finite loss instead of inf; a clamped log is a
+    constant, so it adds nothing to dL/dp. For raw scores use ``bce_with_logits``, which is exact
+    where this one saturates. One ``binary_cross_entropy`` node per example (the op table's).
     """
-    terms = []
-    for p, t in _pairs(probabilities, targets, "binary_cross_entropy"):
-        log_p = maximum(p.log(), -100.0)
-        log_not_p = maximum((1 - p).log(), -100.0)
-        terms.append(-(t * log_p + (1 - t) * log_not_p))
-    return _reduce(terms, reduction)
+    pairs = _pairs(probabilities, targets, "binary_cross_entropy")
+    return _reduce([apply(ops.BINARY_CROSS_ENTROPY, p, t) for p, t in pairs], reduction)
 
 
 def bce_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value:
-    """Binary cross-entropy on a logit z (p = sigmoid(z)), in the stable form
+    """Binary cross-entropy on a logit z (p = sigmoid(z)):
 
-        L = softplus(z) - t z = log(1 + e^z) - t z;   dL/dz = sigmoid(z) - t.
+        L = softplus(z) - t z = log(1 + e^z) - t z;   dL/dz = sigmoid(z) - t,  dL/dt = -z.
 
-    Finite and exact for any logit: z = 1000 with t = 0 gives L = 1000, not inf.
+    Finite and accurate for any logit: z = 1000 with t = 0 gives L = 1000, not inf, and z = 20
+    with t = 1 gives 2.06e-9 to the last digit (softplus(20) - 20 would keep 7 digits). One
+    ``bce_with_logits`` node per example (the op table's).
     """
-    terms = [z.softplus() - t * z for z, t in _pairs(logits, targets, "bce_with_logits")]
-    return _reduce(terms, reduction)
+    pairs = _pairs(logits, targets, "bce_with_logits")
+    return _reduce([apply(ops.BCE_WITH_LOGITS, z, t) for z, t in pairs], reduction)
 
 
 def hinge(scores: Any, targets: Any, reduction: str = "mean") -> Value:
@@ -135,79 +142,64 @@ def hinge(scores: Any, targets: Any, reduction: str = "mean") -> Value:
 
 
 def logsumexp(values: Sequence[Operand]) -> Value:
-    """log(sum_i e^(x_i)) computed as m + log(sum_i e^(x_i - m)) with m = max_i x_i.
+    """log(sum_i e^(x_i)), as one ``logsumexp`` node of all the inputs;  d/dx_i = softmax(x)_i.
 
-    Subtracting the max keeps every exponent <= 0, so nothing overflows. m is computed with
-    ``maximum`` inside the graph, so the graph is the same whatever the numbers (a compiled
-    replay needs that); its gradient, 1 - sum_i softmax(x)_i, is 0 up to rounding, so the
-    gradient of the whole is softmax(x). An infinite input gives NaN (inf - inf), not inf.
+    Computed as m + log1p(sum_{i != m} e^(x_i - m)) with m the largest input, so nothing
+    overflows; in decimal where m and the log cancel (the result near 0). Its graph is the same
+    whatever the numbers (a compiled replay needs that). An input of +inf gives inf.
     """
     xs = _values(values, "logsumexp: values")
     if not xs:
         raise ValueError("logsumexp: values must not be empty")
-    m = _largest(xs)
-    total = (xs[0] - m).exp()
-    for x in xs[1:]:
-        total = total + (x - m).exp()
-    return total.log() + m
-
-
-def _largest(xs: list[Value]) -> Value:
-    m = xs[0]
-    for x in xs[1:]:
-        m = maximum(m, x)
-    return m
+    return apply(ops.LOGSUMEXP, *xs)
 
 
 def log_softmax(logits: Sequence[Operand]) -> list[Value]:
-    """log softmax(x)_i = x_i - logsumexp(x): finite even for logits like [1000, 0, -1000]."""
+    """log softmax(x)_i = x_i - logsumexp(x), one ``log_softmax`` node per class.
+
+    Finite for logits like [1000, 0, -1000], and exact in the tails: log_softmax([1e16, 1e16])
+    is [-ln 2, -ln 2] (x_i - logsumexp(x) would give 0). d/dx_j = [i = j] - softmax(x)_j.
+    """
     xs = _values(logits, "log_softmax: logits")
     if not xs:
         raise ValueError("log_softmax: logits must not be empty")
-    lse = logsumexp(xs)
-    return [x - lse for x in xs]
+    return [apply(ops.LOG_SOFTMAX.bind(i), *xs) for i in range(len(xs))]
 
 
 def softmax(logits: Sequence[Operand]) -> list[Value]:
-    """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m) with m = max(x).
+    """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m) with m = max(x), one node per class.
 
     d s_i / d x_j = s_i (delta_ij - s_j).
     """
     xs = _values(logits, "softmax: logits")
     if not xs:
         raise ValueError("softmax: logits must not be empty")
-    m = _largest(xs)  # in the graph, as in logsumexp: the same graph for any numbers
-    exps = [(x - m).exp() for x in xs]
-    total = exps[0]
-    for e in exps[1:]:
-        total = total + e
-    return [e / total for e in exps]
+    return [apply(ops.SOFTMAX.bind(i), *xs) for i in range(len(xs))]
 
 
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
-    """Softmax + negative log-likelihood, fused: L = logsumexp(z) - z_t.
+    """Softmax + negative log-likelihood, fused: L = -log softmax(z)_t = logsumexp(z) - z_t.
 
     dL/dz_i = softmax(z)_i - [i = t]: the predicted probabilities minus the one-hot target.
 
     ``logits`` is one sample's list of class scores with an integer class ``targets``, or a batch
     (a list of lists) with a list of classes. A target may also be a list of class probabilities
-    t (a one-hot vector, as the lectures write it): L = logsumexp(z) - sum_k t_k z_k, the same
-    number for a one-hot t. The fused form never takes the log of a rounded-to-0 probability, so
-    it is finite for logits like [1000, 0, -1000].
+    t (a one-hot vector, as the lectures write it, or soft labels): L = sum_k t_k (-log
+    softmax(z)_k), the same number for a one-hot t; dL/dt_k = -log softmax(z)_k. Each sample is
+    one node (the op table's ``cross_entropy``, or ``soft_cross_entropy`` for probabilities),
+    which never takes the log of a rounded-to-0 probability and never cancels: finite for logits
+    like [1000, 0, -1000], and ln 2 for [1e16, 1e16].
     """
     logits, targets = _cross_entropy_batch(logits, targets)
     terms = []
     for z, t in zip(logits, targets):
-        zs = [_as_value(v) for v in z]
+        zs = list(z)
         if isinstance(t, Sequence) and not isinstance(t, str):
             if len(t) != len(zs):
                 raise ValueError(
                     f"cross_entropy: {len(t)} target probabilities for {len(zs)} classes"
                 )
-            picked = t[0] * zs[0]
-            for tk, zk in zip(t[1:], zs[1:]):
-                picked = picked + tk * zk
-            terms.append(logsumexp(zs) - picked)
+            terms.append(apply(ops.SOFT_CROSS_ENTROPY.bind(len(zs)), *zs, *t))
             continue
         if isinstance(t, bool) or not isinstance(t, int):
             raise TypeError(
@@ -215,7 +207,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
             )
         if not 0 <= t < len(z):
             raise ValueError(f"cross_entropy: class {t} out of range for {len(z)} classes")
-        terms.append(logsumexp(zs) - zs[t])
+        terms.append(apply(ops.CROSS_ENTROPY.bind(t), *zs))
     return _reduce(terms, reduction)
 
 

@@ -39,8 +39,8 @@ def test_forward_mode_equals_reverse_mode_on_random_graphs(expr: Expression):
 
 @pytest.mark.parametrize("op", all_members(), ids=lambda op: op.label)
 def test_every_op_carries_its_local_derivative_forward(op):
-    x = [0.7, 1.3][: op.arity]
-    for k in range(op.arity):
+    x = [0.7, 1.3, -0.4, 0.9, 0.2, -1.1][: op.arity or 3]  # arity None: any number; three
+    for k in range(len(x)):
         out = Dual.apply_op(op, *[Dual(v, 1.0 if j == k else 0.0) for j, v in enumerate(x)])
         expected = op.local_grads(*x, op.forward(*x))[k]
         assert out.primal == op.forward(*x)

@@ -208,15 +208,16 @@ def test_clip_grad_norm():
 @pytest.mark.parametrize(
     ("z", "t", "expected"),
     [
-        # sigmoid(40) is exactly 1.0 in floats, so dp/dz = p (1 - p) = 0: PyTorch's BCE gives 0
-        (40.0, 1, 0.0),
+        # sigmoid(40) rounds to 1.0, but sigmoid'(40) = 4.2e-18 (not p (1 - p) = 0, PyTorch's):
+        # dL/dz = (-1 / p) sigmoid'(40) = sigmoid(40) - 1 exactly, as it should be
+        (40.0, 1, -4.248354255291589e-18),
         (40.0, 0, 0.0),  # log(1 - p) = log(0) is clamped at -100: a constant, gradient 0
-        (1000.0, 1, 0.0),
+        (1000.0, 1, 0.0),  # -e^-1000 underflows to 0
         (-40.0, 0, 4.248354255291589e-18),  # p - t, with p = sigmoid(-40) still above 0
         (-40.0, 1, -1.0),
     ],
 )
-def test_bce_on_a_saturated_sigmoid_has_the_finite_gradient_of_pytorch(z, t, expected):
+def test_bce_on_a_saturated_sigmoid_has_the_exact_finite_gradient(z, t, expected):
     logit = Value(z)
     loss = losses.binary_cross_entropy(logit.sigmoid(), t)
     loss.backward()
@@ -275,8 +276,9 @@ def test_learning_rates_that_are_not_numbers_are_refused_as_such(lr):
 
 @pytest.mark.torch
 # Not -40: there p = 4e-18 and PyTorch divides by max(p (1 - p), 1e-12), which changes its answer
-# by orders of magnitude; ours is the exact p - t.
-@pytest.mark.parametrize("z", [40.0, 1000.0, -1000.0, 3.0, -3.0])
+# by orders of magnitude; ours is the exact p - t. Not 40 either: there PyTorch's sigmoid' is
+# s (1 - s) = 0, ours the exact 4.2e-18 (see the test above).
+@pytest.mark.parametrize("z", [1000.0, -1000.0, 3.0, -3.0])
 @pytest.mark.parametrize("t", [0.0, 1.0])
 def test_bce_at_saturation_agrees_with_pytorch(torch, z, t):
     logit = Value(z)

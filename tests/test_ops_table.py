@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from microgradx import Value, apply, gradcheck
+from microgradx import Value, apply, gradcheck, losses
 from microgradx.engine import Value as EngineValue
 from microgradx.forward import Dual
 from microgradx.ops import OPS, all_members, markdown_table
@@ -16,6 +16,8 @@ from microgradx.testing import op_inputs
 
 E = math.e
 LN2 = math.log(2)
+LN3 = math.log(3)
+LOGITS = (0.0, LN2, 0.0)  # softmax [1/4, 1/2, 1/4], logsumexp ln 4
 
 # label -> (inputs, value, local derivatives), computed by hand.
 KNOWN_POINTS: dict[str, tuple[tuple[float, ...], float, tuple[float, ...]]] = {
@@ -47,6 +49,24 @@ KNOWN_POINTS: dict[str, tuple[tuple[float, ...], float, tuple[float, ...]]] = {
     "cos": ((math.pi / 3,), 0.5, (-math.sin(math.pi / 3),)),
     "max": ((1.0, 2.0), 2.0, (0.0, 1.0)),
     "min": ((1.0, 2.0), 1.0, (1.0, 0.0)),
+    "logsumexp": (LOGITS, 2 * LN2, (0.25, 0.5, 0.25)),
+    "log_softmax[0]": (LOGITS, -2 * LN2, (0.75, -0.5, -0.25)),
+    "log_softmax[1]": (LOGITS, -LN2, (-0.25, 0.5, -0.25)),
+    "softmax[0]": (LOGITS, 0.25, (0.25 * 0.75, -0.25 * 0.5, -0.25 * 0.25)),
+    "softmax[1]": (LOGITS, 0.5, (-0.5 * 0.25, 0.5 * 0.5, -0.5 * 0.25)),
+    "CE[0]": (LOGITS, 2 * LN2, (-0.75, 0.5, 0.25)),
+    "CE[1]": (LOGITS, LN2, (0.25, -0.5, 0.25)),
+    # logits (0, ln 2): p = (1/3, 2/3); targets (1/4, 3/4): dz = p - t, dt = -log p
+    "soft_CE[2]": (
+        (0.0, LN2, 0.25, 0.75),
+        0.25 * LN3 + 0.75 * (LN3 - LN2),
+        (1 / 12, -1 / 12, LN3, LN3 - LN2),
+    ),
+    "soft_CE[3]": ((*LOGITS, 0.0, 1.0, 0.0), LN2, (0.25, -0.5, 0.25, 2 * LN2, LN2, 2 * LN2)),
+    # log(1 + 3) - t ln 3; sigmoid(ln 3) - t = 3/4 - 1/4
+    "BCE_logits": ((LN3, 0.25), 2 * LN2 - 0.25 * LN3, (0.5, -LN3)),
+    # -log(1/4); (p - t) / (p (1 - p)) = -0.75 / 0.1875; log(3/4) - log(1/4)
+    "BCE": ((0.25, 1.0), 2 * LN2, (-4.0, LN3)),
 }
 
 
@@ -90,9 +110,25 @@ def test_local_derivative_rule_also_runs_on_values(op):
     assert [float(g) for g in symbolic] == pytest.approx(grads, rel=1e-15, abs=1e-15)
 
 
+# Ops applied by a loss function of microgradx.losses, not a Value method.
+LOSS_FUNCTIONS = {
+    "logsumexp": lambda op, *z: losses.logsumexp(z),
+    "log_softmax": lambda op, *z: losses.log_softmax(z)[int(op.param)],
+    "softmax": lambda op, *z: losses.softmax(z)[int(op.param)],
+    "cross_entropy": lambda op, *z: losses.cross_entropy(list(z), int(op.param), "sum"),
+    "soft_cross_entropy": lambda op, *zt: losses.cross_entropy(
+        list(zt[: len(zt) // 2]), list(zt[len(zt) // 2 :]), "sum"
+    ),
+    "bce_with_logits": lambda op, z, t: losses.bce_with_logits(z, t, "sum"),
+    "binary_cross_entropy": lambda op, p, t: losses.binary_cross_entropy(p, t, "sum"),
+}
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_every_named_op_has_a_value_method_or_operator_documented_by_the_table(name):
     op = OPS[name]
+    if name in LOSS_FUNCTIONS:
+        return  # applied by microgradx.losses (the test below goes through it)
     if op.method is None:  # applied by a function: microgradx.maximum, microgradx.minimum
         import microgradx
 
@@ -104,7 +140,13 @@ def test_every_named_op_has_a_value_method_or_operator_documented_by_the_table(n
 
 
 def _apply_by_method(op, *args):
-    """``op`` applied the way a user writes it: ``x.sqrt()``, ``x ** 2``, ``a / b``, ..."""
+    """``op`` applied the way a user writes it: ``x.sqrt()``, ``x ** 2``, ``a / b``, ...
+    (a loss through ``microgradx.losses`` on Values; on Duals, which the losses do not take, by
+    ``microgradx.apply``)."""
+    if op.name in LOSS_FUNCTIONS:
+        if isinstance(args[0], Dual):
+            return apply(op, *args)
+        return LOSS_FUNCTIONS[op.name](op, *args)
     if op.method is None:
         import microgradx
 
@@ -145,7 +187,7 @@ def test_docs_op_table_is_current():
 def test_every_op_has_math_derivative_and_a_symbol():
     for op in OPS.values():
         assert op.math and op.derivative and op.symbol, op.name
-        assert op.arity in (1, 2)
+        assert op.arity in (1, 2, None)  # None: any number of inputs (the softmax family)
         if op.param_name is not None:
             assert op.param_examples, f"family {op.name} needs param_examples for its tests"
 
@@ -154,6 +196,18 @@ def test_bind_is_cached_and_shared_between_nodes():
     x = Value(3.0)
     assert (x**2).op is (x**2).op
     assert (x**2).op is not (x**3).op
+
+
+@pytest.mark.parametrize("bad", [1.5, -1.0, math.inf, math.nan])
+def test_a_class_index_or_count_must_be_an_integer(bad):
+    for name in ("log_softmax", "softmax", "cross_entropy", "soft_cross_entropy"):
+        with pytest.raises(ValueError, match="must be an integer >= 0"):
+            OPS[name].bind(bad)
+    with pytest.raises(ValueError, match="classes must be at least 1"):
+        OPS["soft_cross_entropy"].bind(0)
+    with pytest.raises(ValueError, match="class index 3 is out of range for 3 logits"):
+        apply(OPS["cross_entropy"].bind(3), 0.0, 1.0, 2.0)
+    assert OPS["cross_entropy"].bind(0) is OPS["cross_entropy"].bind(-0.0)  # cached: one op
 
 
 def test_bind_rejects_misuse():

@@ -63,7 +63,9 @@ def test_every_op_of_the_table_is_replayed():
         assert program.nodes >= 2  # at least an input and the output
 
     collect()
-    assert seen == set(OPS)
+    # expressions() draws at most two operands per step (see test_properties): soft
+    # cross-entropy's members take 4 and 6 inputs; tests/test_accuracy.py replays those.
+    assert seen == {name for name, op in OPS.items() if op.inputs_per_param is None}
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ def test_mlp_loss_pages_stay_small(tmp_path):
     assert len(op) > 600
     assert op.to_html(tmp_path / "op.html").stat().st_size <= 1_000_000
     neuron = trace_backward(loss, level="neuron")
-    assert len(neuron) == 33 + 4  # 33 neurons and the four ops of the loss
+    assert len(neuron) == 33 + 2  # 33 neurons and the two ops of the loss (bce_with_logits, / 1)
     assert neuron.to_html(tmp_path / "neuron.html").stat().st_size <= 300_000
 
 
@@ -233,7 +233,7 @@ def test_a_picture_too_big_for_its_level_says_which_level_to_use_before_laying_o
     monkeypatch.setattr(trace_module, "MAX_BOXES", 1000)
     _, loss = _moons_loss()
     with pytest.raises(
-        ValueError, match="1629 boxes, more than 1000: step through it with level='neuron'"
+        ValueError, match="1625 boxes, more than 1000: step through it with level='neuron'"
     ):
         trace_backward(loss).to_html("never-written.html")
     assert not Path("never-written.html").exists()
