@@ -336,6 +336,54 @@ MUTATIONS = [
         ("tests/test_data_train_io.py",),
     ),
     Mutation(
+        "an int is taken as a path (os reads it as an open file descriptor: load(0) reads stdin)",
+        "microgradx/checks.py",
+        "    if not isinstance(x, (str, os.PathLike)):\n",
+        "    if isinstance(x, int):\n        return x  # type: ignore[return-value]\n"
+        "    if not isinstance(x, (str, os.PathLike)):\n",
+        (
+            "tests/test_arguments.py::test_hostile_arguments_are_refused_by_name_or_work"
+            "[io.load:path]",
+        ),
+    ),
+    Mutation(
+        "a data generator's n has no cap (a billion points allocated)",
+        "microgradx/data.py",
+        '    return checks.count(n, "n", minimum, MAX_SAMPLES)\n',
+        '    return checks.count(n, "n", minimum)\n',
+        (
+            "tests/test_arguments.py::test_huge_sizes_are_refused_by_name_before_allocating"
+            "[data.make_moons:n]",
+        ),
+    ),
+    Mutation(
+        "batch() asks a NumPy array of rows for its truth value",
+        "microgradx/replay.py",
+        "        if len(table) == 0:\n",
+        "        if not table:\n",
+        (
+            "tests/test_arguments.py::test_hostile_arguments_are_refused_by_name_or_work"
+            "[replay.Compiled.batch:rows]",
+        ),
+    ),
+    Mutation(
+        "Standardizer.transform drops the numbers of a row wider than the fitted ones",
+        "microgradx/data.py",
+        "        table = checks.rows(X, name, width=len(self.means), allow_empty=True)\n",
+        "        table = checks.rows(X, name, allow_empty=True)\n",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "an optimizer step takes any gradient float() takes (a str '0.5')",
+        "microgradx/optim.py",
+        "    return real(g.data if isinstance(g, Value) else g, name)\n",
+        "    return float(g.data if isinstance(g, Value) else g)\n",
+        (
+            "tests/test_arguments.py::test_hostile_arguments_are_refused_by_name_or_work"
+            "[optim.Optimizer.step (after a bad grad):grad]",
+        ),
+    ),
+    Mutation(
         "neuron-level delta forgets the activation's derivative",
         "microgradx/viz/levels.py",
         "        delta = first.contributions[0].contribution\n",

@@ -9,14 +9,23 @@ What counts as a number: every ``numbers.Real`` (``int``, ``float``, ``fractions
 NumPy's scalars such as ``np.float32(0.5)``), converted to a Python float. An integer too large for
 a float (``10**400``) is refused by name rather than rounded to infinity: a number that large in
 the data is a mistake, not a value. A count (a layer size, a number of epochs) must be an integer
-and not a ``bool``: ``True`` as a layer size is a mistake, not 1.
+and not a ``bool``: ``True`` as a layer size is a mistake, not 1; a count that sets the size of
+something built (a dataset's ``n``, a histogram's ``bins``) is given a ``maximum``, so a billion
+is refused by name instead of allocating gigabytes.
+
+What counts as a list: a list, a tuple, a range or a NumPy array (never asked for its truth
+value, which NumPy refuses: emptiness is ``len(x) == 0``); not a str, a dict or a single number.
+A path is a ``str`` or a ``pathlib.Path``, never an int (which ``os`` functions would take as an
+open file descriptor: ``load(0)`` would read standard input).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -93,12 +102,15 @@ def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> in
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {describe(x)}")
     value = int(x)
-    shown = repr(value) if value.bit_length() <= 64 else describe(value)
     if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {shown}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {_shown_int(value)}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be an int <= {maximum}, got {shown}")
+        raise ValueError(f"{name} must be an int <= {maximum}, got {_shown_int(value)}")
     return value
+
+
+def _shown_int(value: int) -> str:
+    return repr(value) if value.bit_length() <= 64 else describe(value)
 
 
 def flag(x: Any, name: str) -> bool:
@@ -171,3 +183,111 @@ def reals(x: Any, name: str, *, allow_empty: bool = False) -> list[float]:
     if not allow_empty and len(items) == 0:
         raise ValueError(f"{name} must not be empty")
     return [real(v, f"{name}[{i}]") for i, v in enumerate(items)]
+
+
+def texts(x: Any, name: str) -> list[str]:
+    """``x`` as a list of strs (names, titles): a list, a tuple or a NumPy array of strs."""
+    return [text(v, f"{name}[{i}]") for i, v in enumerate(sequence(x, name))]
+
+
+def reals_of_length(x: Any, name: str, length: int) -> list[float]:
+    """``x`` as a list of exactly ``length`` floats (a pair, a triple)."""
+    items = sequence(x, name)
+    if len(items) != length:
+        raise ValueError(f"{name} must hold {length} numbers, got {describe(x)}")
+    return [real(v, f"{name}[{i}]") for i, v in enumerate(items)]
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
+def instance(x: Any, name: str, kind: type[T] | tuple[type, ...], noun: str) -> T:
+    """``x``, which must be an instance of ``kind``; ``noun`` names it in the message
+    (``model must be a microgradx Module, got str 'abc'``)."""
+    if not isinstance(x, kind):
+        raise TypeError(f"{name} must be {_a(noun)}, got {describe(x)}")
+    return x  # type: ignore[return-value]
+
+
+def instances(x: Any, name: str, kind: type[T] | tuple[type, ...], noun: str) -> list[T]:
+    """``x`` as a list of instances of ``kind``: a list, a tuple, a NumPy array of objects or
+    any other iterable (a generator), but not a str, a dict or a single ``kind``. Each entry is
+    named by its place: ``params[2] must be a Value, got float 1.0``."""
+    if isinstance(x, (str, bytes, Mapping, kind)) or not isinstance(x, Iterable):
+        raise TypeError(f"{name} must be a list of {noun}s, got {describe(x)}")
+    items = list(x)
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise TypeError(f"{name}[{i}] must be {_a(noun)}, got {describe(item)}")
+    return items
+
+
+def mapping(x: Any, name: str) -> Mapping[Any, Any]:
+    """``x``, which must be a mapping (a dict)."""
+    if not isinstance(x, Mapping):
+        raise TypeError(f"{name} must be a dict, got {describe(x)}")
+    return x
+
+
+def path(x: Any, name: str) -> Path:
+    """``x`` as a ``Path``: a non-empty str or ``os.PathLike`` without NUL characters. An int is
+    refused (``os`` functions take it as an open file descriptor), and so are bytes."""
+    if not isinstance(x, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or a pathlib.Path, got {describe(x)}")
+    given = os.fspath(x)
+    if not isinstance(given, str):
+        raise TypeError(f"{name} must be a str or a pathlib.Path, got {describe(x)}")
+    if given == "":
+        raise ValueError(f"{name} is empty: give a file name")
+    if "\0" in given:
+        raise ValueError(f"{name} contains a NUL character, which no file name can hold")
+    return Path(given)
+
+
+def rows(
+    x: Any,
+    name: str,
+    *,
+    width: int | None = None,
+    allow_empty: bool = False,
+    require_finite: bool = False,
+) -> list[list[float]]:
+    """``x`` as a list of rows of floats, every row as long as the first (or ``width``): a list
+    of lists, or a 2-D NumPy array (``require_finite``: no NaN or infinity). Names the first bad
+    place: ``X[3] has 1 numbers but X[0] has 2``, ``X[1][0] must be a real number, got str
+    'a'``."""
+    items = sequence(x, name)
+    if not allow_empty and len(items) == 0:
+        raise ValueError(f"{name} is empty: give at least one row")
+    expected = width
+    table: list[list[float]] = []
+    for i, row in enumerate(items):
+        if is_real(row):
+            raise TypeError(f"{name}[{i}] must be a list of numbers (a row), got {describe(row)}")
+        values = reals(row, f"{name}[{i}]", allow_empty=True)
+        if require_finite:
+            for j, v in enumerate(values):
+                finite(v, f"{name}[{i}][{j}]")
+        if expected is None:
+            expected = len(values)
+        elif len(values) != expected:
+            than = f"{name}[0] has {expected}" if width is None else f"{width} are needed"
+            raise ValueError(f"{name}[{i}] has {len(values)} numbers but {than}")
+        table.append(values)
+    return table
+
+
+def index(i: Any, name: str, length: int) -> int:
+    """``i`` as a place among ``length`` items, counted from 0 (a negative ``i`` from the end,
+    as a list takes it), returned as ``0 <= i < length``. TypeError unless an int, ValueError
+    for a place outside (also when there are no items)."""
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {describe(i)}")
+    place = int(i)
+    if not -length <= place < length:
+        shown = _shown_int(place)
+        if length == 0:
+            raise ValueError(f"{name} cannot be {shown}: there is nothing to pick from")
+        raise ValueError(f"{name} must be an int in [{-length}, {length - 1}], got {shown}")
+    return place + length if place < 0 else place

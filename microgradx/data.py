@@ -3,6 +3,11 @@
 Every generator takes a ``seed`` and returns ``(X, y)``: ``X`` a list of feature lists, ``y`` a list
 of labels (0/1 or class indices; floats for ``make_sine``). The same seed gives the same data on
 every machine, because only ``random.Random(seed)`` is used.
+
+Arguments are checked before anything is drawn or built (``microgradx.checks``): ``n`` is an int
+of at most ``MAX_SAMPLES`` (a million points) and ``classes``/``centers`` (and ``one_hot``'s
+``classes``) at most ``MAX_CLASSES``, so a mistyped size is refused by name instead of
+allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import numbers
 import random
 import re
 import zlib
@@ -17,19 +23,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from microgradx import checks
 from microgradx.files import NotARegularFileError, open_regular
 
 Features = list[list[float]]
 
-
-def _check_n(n: int, minimum: int = 1) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        raise ValueError(f"n must be an integer >= {minimum}, got {n!r}")
+MAX_SAMPLES = 1_000_000  # points a generator makes in one call (a list of lists: ~150 MB)
+MAX_CLASSES = 100_000  # classes, arms or centres (one_hot makes a list this long per label)
 
 
-def _check_noise(noise: float) -> None:
-    if not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+def _check_n(n: Any, minimum: int) -> int:
+    return checks.count(n, "n", minimum, MAX_SAMPLES)
+
+
+def _check_spread(x: Any, name: str) -> float:
+    """A noise level or a standard deviation: a finite number >= 0."""
+    return checks.in_range(x, name, 0, math.inf, high_open=True)
+
+
+def _check_groups(n: Any, groups: Any, name: str) -> tuple[int, int]:
+    """``n`` points shared among ``groups`` classes (arms, centres): at least one each."""
+    k = checks.count(groups, name, 1, MAX_CLASSES)
+    n = _check_n(n, 1)
+    if n < k:
+        raise ValueError(f"n ({n}) must be at least {name} ({k}): one point for each")
+    return n, k
 
 
 def _shuffled(X: Features, y: list[Any], rng: random.Random) -> tuple[Features, list[Any]]:
@@ -40,8 +58,8 @@ def _shuffled(X: Features, y: list[Any], rng: random.Random) -> tuple[Features, 
 
 def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Features, list[int]]:
     """Two interleaving half circles (scikit-learn's classic): class 0 above, class 1 below."""
-    _check_n(n, 2)
-    _check_noise(noise)
+    n = _check_n(n, 2)
+    noise = _check_spread(noise, "noise")
     rng = random.Random(seed)
     X, y = [], []
     for i in range(n):
@@ -59,10 +77,9 @@ def make_circles(
     n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 0
 ) -> tuple[Features, list[int]]:
     """A circle of class 0 around a smaller circle (radius ``factor``) of class 1."""
-    _check_n(n, 2)
-    _check_noise(noise)
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+    n = _check_n(n, 2)
+    noise = _check_spread(noise, "noise")
+    factor = checks.in_range(factor, "factor", 0, 1, low_open=True, high_open=True)
     rng = random.Random(seed)
     X, y = [], []
     for i in range(n):
@@ -77,8 +94,8 @@ def make_circles(
 
 def make_xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> tuple[Features, list[int]]:
     """XOR: label 1 where exactly one input is on. ``n=4``, ``noise=0`` is the truth table."""
-    _check_n(n, 1)
-    _check_noise(noise)
+    n = _check_n(n, 1)
+    noise = _check_spread(noise, "noise")
     rng = random.Random(seed)
     corners = [([0.0, 0.0], 0), ([0.0, 1.0], 1), ([1.0, 0.0], 1), ([1.0, 1.0], 0)]
     X, y = [], []
@@ -92,9 +109,12 @@ def make_xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> tuple[Features, l
 def make_spirals(
     n: int = 200, classes: int = 2, noise: float = 0.05, turns: float = 1.0, seed: int = 0
 ) -> tuple[Features, list[int]]:
-    """``classes`` interleaved spiral arms (CS231n's example): hard for a linear model."""
-    _check_n(n, classes)
-    _check_noise(noise)
+    """``classes`` interleaved spiral arms (CS231n's example): hard for a linear model.
+    ``turns``: how many times each arm winds round (any finite number; negative winds the other
+    way)."""
+    n, classes = _check_groups(n, classes, "classes")
+    noise = _check_spread(noise, "noise")
+    turns = checks.finite(turns, "turns")
     rng = random.Random(seed)
     X, y = [], []
     for i in range(n):
@@ -110,8 +130,8 @@ def make_blobs(
     n: int = 150, centers: int = 3, std: float = 0.5, seed: int = 0
 ) -> tuple[Features, list[int]]:
     """Gaussian blobs around ``centers`` points spread on a circle of radius 2."""
-    _check_n(n, centers)
-    _check_noise(std)
+    n, centers = _check_groups(n, centers, "centers")
+    std = _check_spread(std, "std")
     rng = random.Random(seed)
     X, y = [], []
     for i in range(n):
@@ -124,17 +144,20 @@ def make_blobs(
 
 def make_sine(n: int = 100, noise: float = 0.0, seed: int = 0) -> tuple[Features, list[float]]:
     """Regression: x evenly spread in [-pi, pi], y = sin(x) + noise."""
-    _check_n(n, 2)
-    _check_noise(noise)
+    n = _check_n(n, 2)
+    noise = _check_spread(noise, "noise")
     rng = random.Random(seed)
     xs = [-math.pi + 2 * math.pi * i / (n - 1) for i in range(n)]
     return [[x] for x in xs], [math.sin(x) + (rng.gauss(0, noise) if noise else 0.0) for x in xs]
 
 
+def _check_test_size(test_size: Any) -> float:
+    return checks.in_range(test_size, "test_size", 0, 1, low_open=True, high_open=True)
+
+
 def _split(n: int, test_size: float, seed: int) -> tuple[list[int], list[int]]:
     """Shuffled row indices for the training and the test split."""
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
+    test_size = _check_test_size(test_size)
     n_test = max(1, round(n * test_size))
     if n_test >= n:
         raise ValueError(f"cannot split {n} rows with test_size={test_size}")
@@ -146,9 +169,16 @@ def _split(n: int, test_size: float, seed: int) -> tuple[list[int], list[int]]:
 def train_test_split(
     X: Sequence[Sequence[float]], y: Sequence[Any], test_size: float = 0.25, seed: int = 0
 ) -> tuple[Features, Features, list[Any], list[Any]]:
-    """Shuffle with ``seed`` and split: returns ``X_train, X_test, y_train, y_test``."""
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    """Shuffle with ``seed`` and split: returns ``X_train, X_test, y_train, y_test``.
+
+    ``X``: rows of numbers (a list of lists, a 2-D NumPy array), each row returned as a list of
+    what it held; ``y``: one label per row. ``test_size``: the share of rows tested, in (0, 1).
+    """
+    checks.rows(X, "X")  # every row a list of numbers, all as long
+    labels = checks.sequence(y, "y")
+    _check_test_size(test_size)
+    if len(X) != len(labels):
+        raise ValueError(f"X has {len(X)} rows but y has {len(labels)}")
     train, test = _split(len(X), test_size, seed)
     return (
         [list(X[i]) for i in train],
@@ -166,29 +196,48 @@ class Standardizer:
         self.stds: list[float] = []
 
     def fit(self, X: Sequence[Sequence[float]]) -> Standardizer:
-        if not X:
-            raise ValueError("cannot fit a Standardizer on no rows")
-        columns = list(zip(*X))
-        self.means = [sum(c) / len(c) for c in columns]
-        self.stds = [
-            math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0  # a constant column stays put
-            for c, m in zip(columns, self.means)
-        ]
-        return self
+        """Learn each column's mean and standard deviation from ``X`` (rows of numbers, at least
+        one row of at least one number; a list of lists or a 2-D NumPy array)."""
+        return self._fit(X, "X")
 
     def transform(self, X: Sequence[Sequence[float]]) -> Features:
+        """``X`` scaled with the fitted statistics: each row must have as many numbers as the
+        rows ``fit`` saw."""
+        return self._transform(X, "X")
+
+    def _fit(self, X: Any, name: str) -> Standardizer:
+        table = checks.rows(X, name)
+        if len(table[0]) == 0:
+            raise ValueError(f"{name}[0] is empty: a row needs at least one number")
+        columns = list(zip(*table))
+        means = [sum(c) / len(c) for c in columns]
+        self.stds = [
+            math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0  # a constant column stays put
+            for c, m in zip(columns, means)
+        ]
+        self.means = means
+        return self
+
+    def _transform(self, X: Any, name: str) -> Features:
         if not self.means:
             raise ValueError("call fit() before transform()")
-        return [[(v - m) / s for v, m, s in zip(row, self.means, self.stds)] for row in X]
+        table = checks.rows(X, name, width=len(self.means), allow_empty=True)
+        return [[(v - m) / s for v, m, s in zip(row, self.means, self.stds)] for row in table]
 
 
 def standardize(
     X_train: Sequence[Sequence[float]], *others: Sequence[Sequence[float]]
 ) -> tuple[Features, ...]:
     """Standardize with the training set's means and deviations, applied to it and to ``others``
-    (never fit on test data: that would leak it into training)."""
-    scaler = Standardizer().fit(X_train)
-    return (scaler.transform(X_train), *(scaler.transform(X) for X in others))
+    (never fit on test data: that would leak it into training). Every table is checked before
+    any is transformed: rows of numbers, each as long as ``X_train``'s."""
+    scaler = Standardizer()._fit(X_train, "X_train")
+    for k, X in enumerate(others):
+        checks.rows(X, f"others[{k}]", width=len(scaler.means), allow_empty=True)
+    return (
+        scaler._transform(X_train, "X_train"),
+        *(scaler._transform(X, f"others[{k}]") for k, X in enumerate(others)),
+    )
 
 
 # ---- reading data files -------------------------------------------------------------------------
@@ -287,12 +336,16 @@ def load_titanic(
     Features are not scaled: see ``standardize``. Without a ``path``, the table shipped with
     microgradx (891 passengers, seaborn's headers).
     """
-    path = _packaged("titanic.csv") if path is None else Path(path)
-    if isinstance(features, str) or not features:
-        raise ValueError(f"features must be a non-empty list of names, got {features!r}")
-    unknown = [f for f in features if not isinstance(f, str) or f.lower() not in TITANIC_FEATURES]
+    path = _packaged("titanic.csv") if path is None else checks.path(path, "path")
+    features = checks.texts(features, "features")
+    if not features:
+        raise ValueError("features is empty: name at least one column")
+    unknown = [f for f in features if f.lower() not in TITANIC_FEATURES]
     if unknown:
-        raise ValueError(f"unknown Titanic feature(s) {unknown}: use {', '.join(TITANIC_FEATURES)}")
+        raise ValueError(
+            f"unknown Titanic feature(s) {unknown} in features: use {', '.join(TITANIC_FEATURES)}"
+        )
+    _check_test_size(test_size)
     wanted = ["survived", *(f.lower() for f in features)]
     reader = csv.reader(_text_lines(path, "Titanic CSV"), strict=True)
     try:
@@ -401,7 +454,7 @@ def load_digits(path: str | Path | None = None) -> tuple[Features, list[int]]:
     integers 0..16 and the label, separated by commas; blank lines are skipped. Anything else
     raises ``DataFileError`` naming the line (and the column); no file, ``FileNotFoundError``.
     """
-    path = _packaged("digits.csv.gz") if path is None else Path(path)
+    path = _packaged("digits.csv.gz") if path is None else checks.path(path, "path")
     X: Features = []
     y: list[int] = []
     fields_per_line = DIGIT_SIDE * DIGIT_SIDE + 1
@@ -433,7 +486,15 @@ def load_digits(path: str | Path | None = None) -> tuple[Features, list[int]]:
 
 
 def one_hot(label: int, classes: int = 10) -> list[float]:
-    """``[0, .., 1, .., 0]``: 1 in place ``label``, the target the lectures write as t."""
-    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < classes:
-        raise ValueError(f"label must be an int in 0..{classes - 1}, got {label!r}")
-    return [1.0 if k == label else 0.0 for k in range(classes)]
+    """``[0, .., 1, .., 0]``: 1 in place ``label``, the target the lectures write as t.
+
+    ``label``: an int (NumPy's too) in ``0..classes - 1``; ``classes``: at most ``MAX_CLASSES``.
+    """
+    classes = checks.count(classes, "classes", 1, MAX_CLASSES)
+    if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+        raise TypeError(f"label must be an int in 0..{classes - 1}, got {checks.describe(label)}")
+    place = int(label)
+    if not 0 <= place < classes:
+        shown = checks.describe(place) if place.bit_length() > 64 else repr(place)
+        raise ValueError(f"label must be an int in 0..{classes - 1}, got {shown}")
+    return [1.0 if k == place else 0.0 for k in range(classes)]

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
-from microgradx.checks import real
+from microgradx.checks import count, describe, function, real, sequence
 from microgradx.ops import Op
 
 DualOperand = Union["Dual", float, int]
@@ -65,8 +65,8 @@ class Dual:
     tag: int
 
     def __init__(self, primal: DualOperand, tangent: DualOperand = 0.0, tag: int = 0) -> None:
-        if type(tag) is not int or tag < 0:
-            raise TypeError(f"Dual tag must be an int >= 0, got {tag!r}")
+        if type(tag) is not int or tag < 0:  # checked in full only when not a plain int >= 0
+            tag = count(tag, "Dual tag", 0)
         self.primal = _part(primal, "Dual primal", tag)
         self.tangent = _part(tangent, "Dual tangent", tag)
         self.tag = tag
@@ -178,22 +178,33 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     ``f``, another ``jvp`` or ``derivative`` (even of a function that uses this call's inputs)
     differentiates only its own inputs, and its result is differentiated by this call. Called
     at the top level, both results are floats; nested, they may be Duals of the enclosing calls.
+
+    ``primals`` and ``tangents``: lists (or 1-D NumPy arrays) of equally many numbers (or Duals
+    of enclosing calls); each entry is named in a TypeError/ValueError (``primals[1]``).
     """
-    if isinstance(primals, (str, bytes)) or not isinstance(primals, Sequence):
-        raise TypeError(f"primals must be a list of numbers, got {type(primals).__name__}")
-    if isinstance(tangents, (str, bytes)) or not isinstance(tangents, Sequence):
-        raise TypeError(f"tangents must be a list of numbers, got {type(tangents).__name__}")
-    if len(primals) != len(tangents):
-        raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    f = function(f, "f")
+    xs = [_operand(x, f"primals[{i}]") for i, x in enumerate(sequence(primals, "primals"))]
+    vs = [_operand(t, f"tangents[{i}]") for i, t in enumerate(sequence(tangents, "tangents"))]
+    if len(xs) != len(vs):
+        raise ValueError(f"{len(xs)} primals but {len(vs)} tangents")
+    return _jvp(f, xs, vs)
+
+
+def _operand(x: Any, name: str) -> Any:
+    """An input of ``jvp``: a number, or a Dual of an enclosing call (whose tag is smaller than
+    the one this call takes, as every earlier tag is)."""
+    return x if isinstance(x, Dual) else real(x, name)
+
+
+def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``jvp`` with its arguments checked."""
     tag = next(_tags)
     out = f(*[Dual(x, t, tag) for x, t in zip(primals, tangents)])
     if isinstance(out, Dual) and out.tag == tag:
         return out.primal, out.tangent
     if isinstance(out, Dual) or _is_number(out):
         return out, 0.0  # f's result does not move with this call's inputs: its tangent is 0
-    raise TypeError(f"f must return a number computed from its inputs, got {type(out).__name__}")
+    raise TypeError(f"f must return a number computed from its inputs, got {describe(out)}")
 
 
 def _is_number(x: Any) -> bool:
@@ -201,5 +212,6 @@ def _is_number(x: Any) -> bool:
 
 
 def derivative(f: Callable[..., Any], x: Any) -> Any:
-    """df/dx of a one-input function, by one forward pass (nests: see ``jvp``)."""
-    return jvp(f, [x], [1.0])[1]
+    """df/dx of a one-input function, by one forward pass (nests: see ``jvp``). ``x``: a number
+    (or a Dual of an enclosing call)."""
+    return _jvp(function(f, "f"), [_operand(x, "x")], [1.0])[1]

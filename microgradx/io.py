@@ -19,7 +19,10 @@ Loading reads a file as untrusted input, in three stages, and changes nothing un
    loading draws no random numbers) and every weight is set, all of them or none.
 
 Every problem with a file raises ``ModelFileError`` naming the file and what is wrong; a missing
-file raises ``FileNotFoundError``.
+file raises ``FileNotFoundError``. The arguments are checked first (``microgradx.checks``): a
+``model`` that is not a Module, or a ``path`` that is not a str or a ``pathlib.Path`` (an int
+would be taken as an open file descriptor: ``load(0)`` would read standard input), raises
+``TypeError`` naming it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from microgradx import nn
+from microgradx import checks, nn
 from microgradx.checks import describe
 from microgradx.files import (
     NotARegularFileError,
@@ -57,6 +60,7 @@ class ModelFileError(ValueError):
 
 def to_dict(model: nn.Module) -> dict[str, Any]:
     """The JSON document for ``model``."""
+    checks.instance(model, "model", nn.Module, "microgradx Module")
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -73,8 +77,8 @@ def save(model: nn.Module, path: str | Path) -> None:
     ``OSError``) and is left alone. Non-finite weights are written as ``NaN``/``Infinity``
     (Python's JSON extension), so a diverged model still round-trips.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"save() needs a Module, got {type(model).__name__}")
+    checks.instance(model, "model", nn.Module, "microgradx Module")
+    checks.path(path, "path")
     write_atomically(path, json.dumps(to_dict(model), indent=1).encode("utf-8"))
 
 
@@ -352,6 +356,7 @@ def load(path: str | Path) -> nn.Module:
     Raises ``ModelFileError`` for any file that is not a complete, consistent model file (see
     the module's docstring for what is checked), ``FileNotFoundError`` if there is none.
     """
+    checks.path(path, "path")
     document = _read(path)
     model = _built(document["architecture"])
     _assign(model, document["parameters"], str(path))
@@ -374,8 +379,8 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     The whole file is checked first (as for ``load``): on any error ``model`` is left exactly as
     it was, and a Ctrl-C during the copy lets it finish first.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"load_weights() needs a Module, got {type(model).__name__}")
+    checks.instance(model, "model", nn.Module, "microgradx Module")
+    checks.path(path, "path")
     document = _read(path)
     if _shape(document["architecture"]) != _shape(model.config()):
         raise ModelFileError(f"{path} holds a different architecture than this model")

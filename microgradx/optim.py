@@ -28,9 +28,10 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from microgradx.checks import count, describe, flag, in_range, real, sequence
+from microgradx.checks import count, describe, flag, in_range, instance, instances, real, sequence
 from microgradx.engine import Value, zero_grad
 from microgradx.files import deferred_interrupt
+from microgradx.nn import Module
 
 ParamGroup = Mapping[str, Any]  # {"params": [...], "lr": 0.1, "weight_decay": 0.0, ...}
 
@@ -125,7 +126,9 @@ class Optimizer:
         Adam([{"params": weights, "weight_decay": 1e-3}, {"params": biases}], lr=0.01)
 
     (``decay_weights_only(model, 1e-3)`` builds that list from a model.) A key that is not a
-    setting of the optimizer raises ``ValueError``; so does a parameter given twice.
+    setting of the optimizer raises ``ValueError``; so does a parameter given twice. Messages
+    name a parameter by where it was given: ``params[2]``, or ``params[1]['params'][0]`` in a
+    group.
     """
 
     # name -> check(value, name) returning the value to keep; subclasses add theirs
@@ -149,35 +152,44 @@ class Optimizer:
         defaults = {name: self.SETTINGS[name](value, name) for name, value in given.items()}
         self._check_group(defaults, "the settings")
         self.defaults: dict[str, Any] = defaults
-        if isinstance(params, (Value, Mapping)) or not isinstance(params, Iterable):
+        if isinstance(params, (Value, Mapping, str, bytes)) or not isinstance(params, Iterable):
             raise TypeError(
                 f"params must be a list of Values or of parameter groups, got {describe(params)}"
             )
         items: list[Any] = list(params)
-        _check(bool(items), "optimizer got an empty parameter list")
-        if all(isinstance(item, Mapping) for item in items):
+        _check(len(items) > 0, "params is empty: give the optimizer at least one parameter")
+        self._grouped = all(isinstance(item, Mapping) for item in items)
+        if self._grouped:
             groups = [self._group(item, i) for i, item in enumerate(items)]
         elif any(isinstance(item, Mapping) for item in items):
             raise TypeError(
                 "params must be all Values (one group) or all parameter groups (dicts), not both"
             )
         else:
-            groups = [{"params": items, **defaults}]
+            groups = [{"params": instances(items, "params", Value, "Value"), **defaults}]
         self.param_groups: list[dict[str, Any]] = groups
         self.params: list[Value] = [p for group in groups for p in group["params"]]
-        _check(bool(self.params), "optimizer got an empty parameter list")
+        _check(len(self.params) > 0, "params holds no parameter: every group's 'params' is empty")
         first: dict[int, int] = {}
         for i, p in enumerate(self.params):
-            if not isinstance(p, Value):
-                raise TypeError(f"parameter {i} must be a Value, got {type(p).__name__}")
             if id(p) in first:
                 # it would be stepped twice per step, moving twice as far (PyTorch refuses too)
                 raise ValueError(
-                    f"parameter {i} is the same Value as parameter {first[id(p)]}: give each"
-                    " parameter once (model.parameters() lists a shared one once)"
+                    f"{self._where(i)} is the same Value as {self._where(first[id(p)])}: give"
+                    " each parameter once (model.parameters() lists a shared one once)"
                 )
             first[id(p)] = i
         self.steps = 0
+
+    def _where(self, i: int) -> str:
+        """Where the user gave parameter ``i`` (of ``self.params``), as messages name it."""
+        if not self._grouped:
+            return f"params[{i}]"
+        for g, group in enumerate(self.param_groups):
+            if i < len(group["params"]):
+                return f"params[{g}]['params'][{i}]"
+            i -= len(group["params"])
+        return f"parameter {i}"  # not reached: i < len(self.params)
 
     def _group(self, item: ParamGroup, i: int) -> dict[str, Any]:
         """Group ``i`` with every setting checked, the constructor's filling the gaps."""
@@ -190,7 +202,9 @@ class Optimizer:
                 f" {type(self).__name__} ({known}): it would be ignored"
             )
         params = item["params"]
-        members = [params] if isinstance(params, Value) else list(sequence(params, "params"))
+        where = f"params[{i}]['params']"
+        members = [params] if isinstance(params, Value) else list(sequence(params, where))
+        instances(members, where, Value, "Value")
         group = {"params": members, **self.defaults}
         for key, value in item.items():
             if key != "params":
@@ -243,7 +257,12 @@ class Optimizer:
         grads: list[float] = []
         for start, end, settings in groups:
             wd = settings["weight_decay"]
-            grads += [float(p.grad) + wd * p.data for p in self.params[start:end]]
+            for i in range(start, end):
+                p = self.params[i]
+                g = p.grad
+                if type(g) is not float:  # nearly always a float: the check only when not
+                    g = _gradient(g, f"grad of {self._where(i)}")
+                grads.append(g + wd * p.data)
         return grads
 
     def _compute(
@@ -263,6 +282,12 @@ class Optimizer:
             for name, value in state.items():
                 setattr(self, name, value)
             self.steps += 1
+
+
+def _gradient(g: Any, name: str) -> float:
+    """A parameter's ``grad`` as a float (a Value's, after ``backward(create_graph=True)``, is
+    its number); anything but a real number is refused by ``name``."""
+    return real(g.data if isinstance(g, Value) else g, name)
 
 
 class SGD(Optimizer):
@@ -422,8 +447,7 @@ class Schedule:
     (as PyTorch's schedulers)."""
 
     def __init__(self, optimizer: Optimizer) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"a schedule needs an Optimizer, got {type(optimizer).__name__}")
+        instance(optimizer, "optimizer", Optimizer, "microgradx Optimizer")
         self.optimizer = optimizer
         self.base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
         self.epoch = 0
@@ -436,9 +460,11 @@ class Schedule:
         return self.base_lrs[0]
 
     def rate(self, epoch: int, base_lr: float | None = None) -> float:
-        """The learning rate at ``epoch`` of a group that started at ``base_lr`` (default: the
-        first group's rate)."""
-        return self._rate(epoch, self.base_lrs[0] if base_lr is None else base_lr)
+        """The learning rate at ``epoch`` (an int >= 0) of a group that started at ``base_lr``
+        (default: the first group's rate)."""
+        epoch = count(epoch, "epoch", 0)
+        start = self.base_lrs[0] if base_lr is None else _later_rate(base_lr, "base_lr")
+        return self._rate(epoch, start)
 
     def _rate(self, epoch: int, base_lr: float) -> float:
         raise NotImplementedError
@@ -467,7 +493,8 @@ class StepLR(Schedule):
         self.gamma = in_range(gamma, "gamma", 0, 1, low_open=True)
 
     def _rate(self, epoch: int, base_lr: float) -> float:
-        return base_lr * self.gamma ** (epoch // self.step_size)
+        # gamma ** k is 0.0 (or 1.0) long before k leaves a float's range: cap k there
+        return base_lr * self.gamma ** min(epoch // self.step_size, 2**1000)
 
 
 class LinearLR(Schedule):
@@ -500,11 +527,8 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     """Scale all gradients down so their joint L2 norm is at most ``max_norm``; returns the norm
     before clipping (as ``torch.nn.utils.clip_grad_norm_``). All gradients change or none."""
     limit = in_range(max_norm, "max_norm", 0, math.inf, low_open=True)
-    params = list(params)
-    for i, p in enumerate(params):
-        if not isinstance(p, Value):
-            raise TypeError(f"parameter {i} must be a Value, got {describe(p)}")
-    grads = [float(p.grad) for p in params]
+    params = instances(params, "params", Value, "Value")
+    grads = [_gradient(p.grad, f"grad of params[{i}]") for i, p in enumerate(params)]
     norm = math.sqrt(sum(g * g for g in grads))
     scale = limit / (norm + 1e-6)  # torch's epsilon and rule, so the results agree
     if scale < 1:
@@ -518,6 +542,8 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
 def decay_weights_only(model: Any, weight_decay: float) -> list[ParamGroup]:
     """Parameter groups that decay a model's weights and not its biases (named ``...b``), as the
     lectures' penalty (lambda / 2) * sum of w^2 does."""
+    instance(model, "model", Module, "microgradx Module")
+    weight_decay = _at_least_zero(weight_decay, "weight_decay")
     named = model.named_parameters()
     weights = [p for name, p in named if not (name == "b" or name.endswith(".b"))]
     biases = [p for name, p in named if name == "b" or name.endswith(".b")]

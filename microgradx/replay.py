@@ -536,22 +536,48 @@ def _op_key(op: Op) -> Any:
     return (getattr(forward, "func", forward), getattr(local, "func", local), _bits(op.param))
 
 
-def record(
-    root: Value,
-    inputs: Sequence[Value],
-    watch: Iterable[Value] = (),
-    order: list[Value] | None = None,
-) -> Tape:
+def record(root: Value, inputs: Sequence[Value], watch: Iterable[Value] = ()) -> Tape:
     """The tape of ``root``'s graph; ``inputs`` are the leaves that each call supplies.
 
     A graph built without ``compile``'s recording has no guards: nothing says how it depends on
-    the numbers it was built from (``compile`` records that)."""
-    order = _checked_order(root) if order is None else order
+    the numbers it was built from (``compile`` records that).
+
+    ``root``: a Value computed by ops (a leaf has no graph: ``CompileError``). ``inputs``: leaf
+    Values, each once (an input the graph does not use is allowed: its gradient is 0); a
+    computed value as an input would cut the graph there for the output but not for the
+    gradients, so it is refused. ``watch``: Values of the graph whose numbers each call returns.
+    Each is named in the TypeError/ValueError it raises (``inputs[1]``, ``watch[0]``)."""
+    checks.instance(root, "root", Value, "Value (the graph's output)")
+    if root.op is None:
+        raise CompileError("root is a leaf: there is no graph to record")
+    given = checks.instances(inputs, "inputs", Value, "Value")
+    first: dict[int, int] = {}
+    for k, node in enumerate(given):
+        if node.op is not None:
+            raise ValueError(
+                f"inputs[{k}] is computed (by {node.op.label}), not a leaf: each input must be a"
+                " leaf Value, whose number each call supplies"
+            )
+        if id(node) in first:
+            raise ValueError(f"inputs[{k}] is the same Value as inputs[{first[id(node)]}]")
+        first[id(node)] = k
+    watched = checks.instances(watch, "watch", Value, "Value")
+    return _record(topological_order(root), given, watched, "watch[{k}]")
+
+
+def _record(
+    order: list[Value],
+    inputs: Sequence[Value],
+    watch: Sequence[Value],
+    watch_name: str = "watched value {k}",
+) -> Tape:
+    """The tape of the graph ``order`` ends in (its output last)."""
     in_graph = set(order)  # an input the function ignores is allowed: its gradient is 0
     watched = tuple(watch)
     for k, node in enumerate(watched):
         if node not in in_graph:
-            raise CompileError(f"watched value {k} is not part of the output's graph")
+            shown = watch_name.format(k=k)
+            raise CompileError(f"{shown} is not part of the output's graph")
     input_set = set(inputs)
     leaves = tuple(n for n in order if n.op is None and n not in input_set)
     return Tape(tuple(order), tuple(inputs), leaves, watched)
@@ -608,7 +634,7 @@ def _tape_of(
 ) -> Tape:
     """The tape of one recording (called after it stopped, with its numbers still in place)."""
     order = _checked_order(root)
-    plain = record(root, inputs, watch, order)  # checks the watched values
+    plain = _record(order, inputs, watch)  # checks the watched values
     entries = recording.entries
     input_set = set(inputs)
 
@@ -925,6 +951,7 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     the inputs' gradients and the watched values, or ``None`` (having changed nothing) when a
     guard fails. ``forward(I, P)`` returns the output and the watched values only (or ``None``).
     """
+    checks.instance(tape, "tape", Tape, "Tape (from record())")
     names = _Names()
     forward, value = _forward_lines(tape, names)
     order = tape.order
@@ -1344,6 +1371,8 @@ def same_graph(first: Tape, second: Tape, *, probes: bool = False) -> None:
     op sequence, the same parameters, constants of the same values (bit for bit), the same
     expressions and guards. ``probes``: the second was recorded on other numbers with every
     guard coming out the same."""
+    checks.instance(first, "first", Tape, "Tape (from record())")
+    checks.instance(second, "second", Tape, "Tape (from record())")
     if len(first.leaves) == len(second.leaves) and first.signature() == second.signature():
         _same_leaves(first, second)
         return
@@ -1404,10 +1433,9 @@ class Compiled:
         check: Any = True,
         state: _ModelState | None = None,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be 'python' or 'numpy', got {backend!r}")
-        if model is not None and not isinstance(model, Module):
-            raise TypeError(f"model must be a microgradx Module, got {type(model).__name__}")
+        checks.instance(tape, "tape", Tape, "Tape (from record())")
+        backend = checks.choice(backend, "backend", BACKENDS)
+        _check_model(model)
         if model is not None and state is None:
             state = _ModelState(model)
         self.backend = backend
@@ -1574,10 +1602,15 @@ class Compiled:
     def batch(self, rows: Sequence[Sequence[Any]], gradient: float = 1.0) -> list[float]:
         """Forward and backward for every row (one example's inputs each), in order; each
         leaf's gradient is the sum over the rows. Returns the outputs; ``watched`` holds, per
-        watched value, its value for every row."""
-        if not rows:
-            raise ValueError("batch() needs at least one row")
-        checked = [self._numbers(row, f" of row {i}") for i, row in enumerate(rows)]
+        watched value, its value for every row. ``rows``: a list of lists, or a 2-D NumPy
+        array."""
+        table = checks.sequence(rows, "rows")
+        if len(table) == 0:
+            raise ValueError("rows is empty: batch() needs at least one row")
+        checked = [
+            self._numbers(checks.sequence(row, f"rows[{i}]"), f" of row {i}")
+            for i, row in enumerate(table)
+        ]
         seed = real(gradient, "gradient")
         programs = self._current()  # the model is checked once per batch
         if self.backend == "numpy":
@@ -1651,6 +1684,11 @@ class Compiled:
         return [float(v) for v in out]
 
 
+def _check_model(model: Any) -> None:
+    if model is not None and not isinstance(model, Module):
+        raise TypeError(f"model must be a microgradx Module or None, got {checks.describe(model)}")
+
+
 def compile_graph(
     root: Value,
     inputs: Sequence[Value],
@@ -1662,7 +1700,10 @@ def compile_graph(
     """Compile a graph already built: ``root`` its output, ``inputs`` the leaves each call
     supplies. Nothing records how the graph depended on the numbers it was built from, so there
     are no guards: use it only for a graph that does not depend on them (``compile`` records
-    and guards). With ``model``, a change of the model is refused at the next call."""
+    and guards). With ``model``, a change of the model is refused at the next call. The
+    arguments are checked as ``record`` and ``Compiled`` check them, before anything is built."""
+    backend = checks.choice(backend, "backend", BACKENDS)
+    _check_model(model)
     return Compiled(record(root, inputs, watch), backend, model)
 
 
@@ -1716,8 +1757,7 @@ def compile_function(
         getattr(function, "__wrapped_fn__", function), len(example), "fn", "example_inputs"
     )
     backend = checks.choice(backend, "backend", BACKENDS)
-    if model is not None and not isinstance(model, Module):
-        raise TypeError(f"model must be a microgradx Module or None, got {checks.describe(model)}")
+    _check_model(model)
     if check is not True and check is not False:
         _probes(example, check)  # refuses a malformed check before anything runs
     tape, state = _record_function(function, example, model, check)

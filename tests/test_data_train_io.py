@@ -8,10 +8,12 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from microgradx import ModelFileError, load, load_weights, losses, manual_seed, save
 from microgradx.data import (
+    load_digits,
     load_titanic,
     make_blobs,
     make_circles,
@@ -22,6 +24,7 @@ from microgradx.data import (
     standardize,
     train_test_split,
 )
+from microgradx.io import to_dict
 from microgradx.nn import MLP, Dropout, LeakyReLU, Linear, Maxout, ReLU, Sequential
 from microgradx.optim import SGD, Adam
 from microgradx.train import evaluate, fit
@@ -70,7 +73,7 @@ def test_split_and_standardize_fit_on_train_only():
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: make_moons(1), ValueError, "n must be an integer >= 2"),
+        (lambda: make_moons(1), ValueError, "n must be an int >= 2, got 1"),
         (lambda: make_moons(10, noise=-1), ValueError, "noise"),
         (lambda: train_test_split([[1.0]], [1, 2]), ValueError, "1 rows but y has 2"),
         (lambda: train_test_split([[1.0]] * 4, [1] * 4, test_size=1.5), ValueError, "test_size"),
@@ -308,8 +311,28 @@ def test_load_weights_into_the_same_architecture(tmp_path):
 def test_missing_file_and_bad_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model file"):
         load(tmp_path / "nothing.json")
-    with pytest.raises(TypeError, match="needs a Module"):
+    with pytest.raises(TypeError, match="model must be a microgradx Module, got str"):
         save("model", tmp_path / "x.json")
+    with pytest.raises(TypeError, match="model must be a microgradx Module, got dict"):
+        to_dict({"layers": []})
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("path", [0, 3, True, b"model.json", None, 1.5])
+def test_a_path_that_is_not_a_str_or_a_path_is_refused_not_taken_as_a_file_descriptor(path):
+    # os.stat(0) and open(0) take an int as an open file descriptor: load(0) read standard input
+    model = MLP(2, [1], seed=0)
+    before = [p.data for p in model.parameters()]
+    for call in (lambda: load(path), lambda: load_weights(model, path), lambda: save(model, path)):
+        with pytest.raises(TypeError, match=r"path must be a str or a pathlib\.Path"):
+            call()
+    for call in (lambda: load_digits(path), lambda: load_titanic(path)):
+        if path is not None:  # None: the file shipped with microgradx
+            with pytest.raises(TypeError, match=r"path must be a str or a pathlib\.Path"):
+                call()
+    assert [p.data for p in model.parameters()] == before
+    with pytest.raises(ValueError, match="path is empty"):
+        load("")
 
 
 # ---- fit() leaves the model as it found it ------------------------------------------------------
@@ -492,8 +515,9 @@ def test_one_hot_targets():
 
     assert one_hot(3) == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert one_hot(0, 2) == [1.0, 0.0]
-    for bad in (10, -1, True, 2.0):
-        with pytest.raises(ValueError, match=r"label must be an int in 0\.\.9"):
+    assert one_hot(np.int64(1), 2) == [0.0, 1.0]  # a label read from a NumPy array
+    for bad, error in ((10, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError)):
+        with pytest.raises(error, match=r"label must be an int in 0\.\.9"):
             one_hot(bad)  # type: ignore[arg-type]
 
 
@@ -683,3 +707,49 @@ def test_fit_refuses_data_that_is_not_finite_by_position(X, y, where):
     with pytest.raises(ValueError, match=in_validation):
         fit(MLP(2, [2, 1], seed=0), [[0.0, 0.0]] * 2, [0, 1], loss="mse", progress=False,
             validation=(X, y))  # fmt: skip
+
+
+def test_data_tables_may_be_numpy_arrays_and_are_checked_by_name():
+    X, y = make_moons(20, seed=1)
+    as_lists = train_test_split(X, y, test_size=0.25, seed=0)
+    assert train_test_split(np.array(X), np.array(y), test_size=0.25, seed=0)[0] == as_lists[0]
+    train_s, test_s = standardize(np.array(as_lists[0]), np.array(as_lists[1]))
+    assert (train_s, test_s) == standardize(as_lists[0], as_lists[1])
+    with pytest.raises(TypeError, match=r"X\[0\] must be a list of numbers \(a row\)"):
+        train_test_split(np.array([1.0, 2.0]), [0, 1])  # one row, not two
+    with pytest.raises(TypeError, match=r"X_train\[1\]\[0\] must be a real number, got str"):
+        standardize([[1.0], ["2"]])
+
+
+def test_transform_refuses_rows_of_another_width_instead_of_dropping_numbers():
+    from microgradx.data import Standardizer
+
+    scaler = Standardizer().fit([[0.0, 1.0], [2.0, 3.0]])
+    # zip() used to cut the third number silently (and pad nothing for a row of one)
+    with pytest.raises(ValueError, match=r"X\[0\] has 3 numbers but 2 are needed"):
+        scaler.transform([[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"others\[0\]\[1\] has 1 numbers but 2 are needed"):
+        standardize([[0.0, 1.0], [2.0, 3.0]], [[1.0, 2.0], [1.0]])
+    assert scaler.transform([]) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: make_spirals(8, classes=20), ValueError, r"n \(8\) must be at least classes"),
+        (lambda: make_blobs(2, centers=0), ValueError, "centers must be an int >= 1, got 0"),
+        (lambda: make_moons(10, noise=math.inf), ValueError, r"noise must be in \[0, inf\)"),
+        (lambda: make_blobs(10, std="0.5"), TypeError, "std must be a real number, got str"),
+        (lambda: make_circles(10, factor=np.array([0.5])), TypeError, "factor must be a real"),
+        (lambda: make_spirals(10, turns=math.nan), ValueError, "turns must be a finite number"),
+        (lambda: make_sine(10**9), ValueError, "n must be an int <= 1000000"),
+        (lambda: train_test_split([[1.0]] * 4, [1] * 4, test_size="0.5"), TypeError, "test_size"),
+        (lambda: load_titanic(features="fare"), TypeError, "features must be a list, got str"),
+        (lambda: load_titanic(features=[]), ValueError, "features is empty"),
+        (lambda: load_titanic(features=["fare", 3]), TypeError, r"features\[1\] must be a str"),
+        (lambda: load_titanic(test_size=0), ValueError, r"test_size must be in \(0, 1\)"),
+    ],
+)
+def test_data_arguments_are_refused_by_name(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -207,3 +207,22 @@ def test_reuse_gives_several_paths_and_blow_up_is_refused():
     paths = chain_rule_paths(f, a)
     assert sorted(p.product for p in paths) == [1.0, 3.0, 3.0]
     assert "a -> +: 1 = 1" in [str(p) for p in paths]
+
+
+def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
+    import numpy as np
+
+    from microgradx.forward import derivative, jvp
+
+    f = lambda a, b: a * b  # noqa: E731
+    assert jvp(f, np.array([2.0, 3.0]), np.array([1.0, 0.0])) == jvp(f, [2.0, 3.0], [1.0, 0.0])
+    with pytest.raises(TypeError, match=r"primals\[1\] must be a real number, got str"):
+        jvp(f, [2.0, "3"], [1.0, 0.0])
+    with pytest.raises(TypeError, match="tangents must be a list, got float"):
+        jvp(f, [2.0, 3.0], 1.0)
+    with pytest.raises(TypeError, match="f must be a function, got int"):
+        jvp(3, [2.0], [1.0])
+    with pytest.raises(TypeError, match="x must be a real number, got list"):
+        derivative(lambda a: a * a, [1.0])  # was "Dual primal must be ...": not what was given
+    with pytest.raises(ValueError, match="x is too large for a float"):
+        derivative(lambda a: a * a, 10**400)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -158,7 +159,7 @@ def test_adam_first_step_moves_by_lr():
         (lambda p: Adam(p, eps=0), "eps must be a finite number > 0"),
         (lambda p: RMSprop(p, alpha=1.0), "alpha"),
         (lambda p: Adam(p, weight_decay=-1), "weight_decay"),
-        (lambda p: SGD([], lr=0.1), "empty parameter list"),
+        (lambda p: SGD([], lr=0.1), "params is empty"),
     ],
 )
 def test_invalid_hyperparameters_raise_at_construction(make, message):
@@ -167,8 +168,14 @@ def test_invalid_hyperparameters_raise_at_construction(make, message):
 
 
 def test_optimizer_rejects_non_value_parameters():
-    with pytest.raises(TypeError, match="parameter 1 must be a Value, got float"):
+    with pytest.raises(TypeError, match=r"params\[1\] must be a Value, got float"):
         SGD([Value(1.0), 2.0], lr=0.1)
+    with pytest.raises(TypeError, match=r"params must be a list of Values .*, got str"):
+        SGD("ab", lr=0.1)  # not a list of two one-letter parameters
+    with pytest.raises(TypeError, match=r"params\[1\]\['params'\]\[0\] must be a Value"):
+        SGD([{"params": [Value(1.0)]}, {"params": [2.0]}], lr=0.1)
+    with pytest.raises(TypeError, match=r"params\[0\] must be a Value, got float64"):
+        SGD(np.array([1.0, 2.0]), lr=0.1)
 
 
 def test_schedules():
@@ -258,7 +265,7 @@ def test_every_loss_has_finite_gradients_for_finite_inputs(zs, target):
 def test_optimizers_refuse_a_parameter_given_twice():
     w = Value(1.0)
     for make in (SGD, Adam, RMSprop):
-        with pytest.raises(ValueError, match="parameter 1 is the same Value as parameter 0"):
+        with pytest.raises(ValueError, match=r"params\[1\] is the same Value as params\[0\]"):
             make([w, w], lr=0.1)
 
 
@@ -326,7 +333,7 @@ def test_decay_groups_step_like_the_lectures_penalty_on_the_weights():
 def test_bad_groups_are_refused():
     with pytest.raises(ValueError, match="group 0's weight_decay must be a finite number >= 0"):
         SGD([{"params": [Value(1.0)], "weight_decay": -1}], lr=0.1)
-    with pytest.raises(ValueError, match="empty parameter list"):
+    with pytest.raises(ValueError, match="params holds no parameter"):
         SGD([{"params": []}], lr=0.1)
 
 
@@ -438,9 +445,10 @@ def test_groups_are_checked_whole():
         SGD([{"params": [Value(1.0)]}, {"lr": 0.1}], lr=0.1)
     with pytest.raises(TypeError, match=r"all Values \(one group\) or all parameter groups"):
         SGD([Value(1.0), {"params": [Value(2.0)]}], lr=0.1)
-    with pytest.raises(TypeError, match="params must be a list"):
+    with pytest.raises(TypeError, match=r"params\[0\]\['params'\] must be a list"):
         SGD([{"params": {Value(1.0)}}], lr=0.1)  # a set has no order
-    with pytest.raises(ValueError, match="parameter 1 is the same Value as parameter 0"):
+    same = r"params\[1\]\['params'\]\[0\] is the same Value as params\[0\]\['params'\]\[0\]"
+    with pytest.raises(ValueError, match=same):
         w = Value(1.0)
         Adam([{"params": [w]}, {"params": [w], "lr": 0.1}])
 
@@ -524,8 +532,9 @@ def test_schedules_with_groups_by_hand_and_their_checks():
 # ---- a step is all or nothing -------------------------------------------------------------------
 
 
-class _Broken:
-    """A gradient that cannot become a float: the step fails while computing."""
+class _Broken(float):
+    """A gradient (a number, so it passes the checks) that cannot become a float: the step fails
+    while computing."""
 
     def __float__(self):
         raise KeyboardInterrupt
@@ -583,5 +592,46 @@ def test_clip_grad_norm_is_all_or_nothing_and_checks_its_arguments():
     assert a.grad == 3.0
     with pytest.raises(ValueError, match="max_norm must be in"):
         clip_grad_norm([a], math.nan)
-    with pytest.raises(TypeError, match="parameter 1 must be a Value"):
+    with pytest.raises(TypeError, match=r"params\[1\] must be a Value"):
         clip_grad_norm([a, 2.0], 1.0)
+    b.grad = "0.5"
+    with pytest.raises(TypeError, match=r"grad of params\[1\] must be a real number, got str"):
+        clip_grad_norm([a, b], 1.0)
+    assert a.grad == 3.0
+
+
+def test_a_step_names_the_parameter_whose_gradient_is_not_a_number():
+    w, v = Value(1.0), Value(2.0)
+    opt = SGD([{"params": [w]}, {"params": [v]}], lr=0.1)
+    w.grad, v.grad = 1.0, "0.5"
+    where = r"grad of params\[1\]\['params'\]\[0\]"
+    with pytest.raises(TypeError, match=where + " must be a real number, got str"):
+        opt.step()
+    v.grad = 10**400
+    with pytest.raises(ValueError, match=where + " is too large for a float"):
+        opt.step()
+    assert (w.data, v.data, opt.steps) == (1.0, 2.0, 0)
+    v.grad = Value(0.5)  # a gradient with a graph (backward(create_graph=True)): its number
+    opt.step()
+    assert (w.data, v.data) == (0.9, 1.95)
+
+
+def test_schedules_and_decay_weights_only_name_their_arguments():
+    from microgradx.nn import MLP
+    from microgradx.optim import decay_weights_only
+
+    opt = SGD([Value(1.0)], lr=1.0)
+    with pytest.raises(TypeError, match="optimizer must be a microgradx Optimizer, got str"):
+        StepLR("sgd", 2)
+    step = StepLR(opt, 2, gamma=0.5)
+    with pytest.raises(TypeError, match="epoch must be an int, got str"):
+        step.rate("3")
+    with pytest.raises(ValueError, match="epoch must be an int >= 0"):
+        step.rate(-1)
+    assert step.rate(np.int64(4)) == 0.25
+    # gamma ** k is 0 long before k leaves a float's range (it was an OverflowError)
+    assert step.rate(10**400) == 0.0 and StepLR(opt, 2, gamma=1.0).rate(10**400) == 1.0
+    with pytest.raises(TypeError, match="model must be a microgradx Module, got list"):
+        decay_weights_only([Value(1.0)], 1e-3)
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+        decay_weights_only(MLP(2, [1]), -1.0)

@@ -559,3 +559,52 @@ def test_digits_linear_and_one_hidden_layer_reach_the_lectures_accuracies():
             compile=True)  # fmt: skip
         accuracy = evaluate(model, X_test, y_test, "cross_entropy")[1]
         assert accuracy >= needed, (sizes, accuracy)
+
+
+def test_record_refuses_inputs_that_would_replay_wrongly():
+    from microgradx.replay import record
+
+    x, w = Value(0.5), Value(-1.5)
+    m = x * w
+    y = m.tanh()
+    # A computed input cut the graph for the output but not for the gradients (tanh(2.0) with
+    # x's gradient through m); a Value given twice took the last number for both.
+    with pytest.raises(ValueError, match=r"inputs\[1\] is computed \(by \*\), not a leaf"):
+        compile_graph(y, [x, m])
+    with pytest.raises(ValueError, match=r"inputs\[1\] is the same Value as inputs\[0\]"):
+        compile_graph(y, [x, x])
+    with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value, got float"):
+        record(y, [x, 2.0])
+    with pytest.raises(TypeError, match="root must be a Value"):
+        record([y], [x, w])
+    with pytest.raises(CompileError, match="root is a leaf"):
+        record(x, [x])
+    with pytest.raises(CompileError, match=r"watch\[0\] is not part of the output's graph"):
+        record(y, [x, w], watch=[Value(1.0)])
+    with pytest.raises(TypeError, match="watch must be a list of Values, got Value"):
+        record(y, [x, w], watch=m)
+    assert compile_graph(y, [x, w], watch=[m]).nodes == 4
+
+
+def test_replay_arguments_take_numpy_arrays_and_are_named():
+    from microgradx.replay import Compiled, python_source, record, same_graph
+
+    np = _numpy()
+    program = microgradx.compile(lambda a, b: (a * b).tanh(), [1.0, 2.0], backend="numpy")
+    rows = [[0.5, 2.0], [1.0, -1.0]]
+    assert program.batch(np.array(rows)) == program.batch(rows)
+    with pytest.raises(TypeError, match=r"rows\[0\] must be a list, got float64"):
+        program.batch(np.array([0.5, 2.0]))
+    with pytest.raises(ValueError, match="rows is empty"):
+        program.batch(np.zeros((0, 2)))
+    x = Value(1.0)
+    tape = record(x.tanh(), [x])
+    with pytest.raises(TypeError, match="backend must be one of 'python', 'numpy', got ndarray"):
+        Compiled(tape, np.array(["python"]))
+    for call, name in (
+        (lambda: Compiled("tape"), "tape"),
+        (lambda: python_source(None), "tape"),
+        (lambda: same_graph(tape, [tape]), "second"),
+    ):
+        with pytest.raises(TypeError, match=rf"{name} must be a Tape \(from record\(\)\)"):
+            call()

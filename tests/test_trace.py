@@ -215,11 +215,11 @@ def test_layer_steps_are_modules_receiving_dL_da_and_returning_dL_dx():
 
 
 def test_bad_input_is_refused_with_what_to_do():
-    with pytest.raises(TypeError, match="needs a Value, got float"):
+    with pytest.raises(TypeError, match="root must be a Value, got float"):
         trace_backward(1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="got a leaf"):
         trace_backward(Value(1.0))
-    with pytest.raises(ValueError, match="level must be 'op', 'neuron' or 'layer'"):
+    with pytest.raises(ValueError, match="level must be one of 'op', 'neuron', 'layer'"):
         trace_backward(Value(1.0) * 2, level="neurons")
     with pytest.raises(ValueError, match="use level='op'"):
         trace_backward((Value(1.0) * 2).tanh(), level="neuron")
@@ -435,3 +435,24 @@ def test_op_level_page_of_an_mlp_follows_the_current_node_in_chromium(tmp_path):
             assert visible, f"step {i}: the current node is scrolled out of view"
         assert page.evaluate("document.documentElement.scrollWidth") <= 1000
         browser.close()
+
+
+def test_a_step_is_counted_as_a_list_counts_it_and_refused_by_name_outside():
+    x, w = Value(0.5, label="x"), Value(-1.5, label="w")
+    trace = trace_backward((x * w).tanh())
+    last = len(trace) - 1
+    # frame(-1) used to draw the last step with nothing reached yet (steps[: -1 + 1] is empty)
+    assert trace.frame(-1).source == trace.frame(last).source
+    assert trace.equation(-1) == trace.equation(last)
+    for call in (trace.equation, trace.frame, trace_forward(x * w).equation):
+        with pytest.raises(ValueError, match=r"i must be an int in \[-\d+, \d+\], got 1000000000"):
+            call(10**9)
+        with pytest.raises(TypeError, match="i must be an int, got float"):
+            call(1.0)
+    assert trace.grads_after(-1) == trace.start  # -1: before the first step
+    with pytest.raises(ValueError, match=f"i must be an int <= {last}"):
+        trace.grads_after(last + 1)
+    with pytest.raises(ValueError, match="i must be an int >= -1"):
+        trace.grads_after(-2)
+    with pytest.raises(TypeError, match="engine must be one of 'auto', 'dot', 'python'"):
+        trace.page_data(engine=["python"])

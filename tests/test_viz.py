@@ -194,8 +194,45 @@ def test_microgradx_dot_overrides_the_choice(monkeypatch):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         draw_graph(_neuron(), **kwargs)
-    with pytest.raises(TypeError, match="needs a Value"):
+    with pytest.raises(TypeError, match=r"root must be a Value, got float 3\.0"):
         draw_graph(3.0)
+
+
+@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
+def test_a_renderer_refusing_the_source_or_the_format_names_which(renderer):
+    from microgradx.viz.graph import RenderError
+
+    # It was a bare RuntimeError naming neither; it still is a RuntimeError, and a ValueError.
+    with pytest.raises(RenderError, match=r"could not render source .*syntax error"):
+        render("digraph { a -> }", "svg", renderer)
+    with pytest.raises(ValueError, match=r"fmt='pnj' is not a format .* writes"):
+        render("digraph { a -> b }", "pnj", renderer)
+    with pytest.raises(RuntimeError):
+        render("not dot", "svg", renderer)
+    with pytest.raises(ValueError, match="fmt must be a Graphviz output format"):
+        render("digraph { a -> b }", "svg -o out.svg", renderer)
+    with pytest.raises(TypeError, match=r"renderer must be a str or a pathlib\.Path, got int 3"):
+        render("digraph { a -> b }", "svg", 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="source must be a str, got bytes"):
+        render(b"digraph { a -> b }", "svg", renderer)  # type: ignore[arg-type]
+
+
+def test_draw_graph_checks_every_argument_before_drawing():
+    o = _neuron()
+    x = o.children[0].children[0].children[0]
+    import numpy as np
+
+    for kwargs, error, message in [
+        ({"show_grad": np.array([True])}, TypeError, "show_grad must be True or False"),
+        ({"highlight": x}, TypeError, "highlight must be a list of Values, got Value"),
+        ({"dimmed": [x, 1.0]}, TypeError, r"dimmed\[1\] must be a Value, got float"),
+        ({"grads": {x: "1"}}, TypeError, r"grads\['x'\] must be a real number, got str"),
+        ({"grads": {"x": 1.0}}, TypeError, "grads keys must be a Value, got str"),
+        ({"max_nodes": 0}, ValueError, "max_nodes must be an int >= 1, got 0"),
+        ({"collapse": np.array(["layer"])}, ValueError, "collapse must be one of None"),
+    ]:
+        with pytest.raises(error, match=message):
+            draw_graph(o, **kwargs)
 
 
 # ---- plots --------------------------------------------------------------------------------------
@@ -303,11 +340,11 @@ def test_network_picture_shows_outputs_for_an_input_and_colours_by_gradient(tmp_
     assert "|dL/dw|" in svg
     path = draw_network(model).save(tmp_path / "net.svg")
     assert path.read_text().startswith("<svg")
-    with pytest.raises(ValueError, match=r"saved as \.svg"):
+    with pytest.raises(ValueError, match=r"path must end in \.svg"):
         draw_network(model).save(tmp_path / "net.png")
-    with pytest.raises(ValueError, match="color_by must be 'sign' or 'grad'"):
+    with pytest.raises(ValueError, match="color_by must be one of 'sign', 'grad'"):
         draw_network(model, color_by="size")
-    with pytest.raises(TypeError, match="draws an MLP"):
+    with pytest.raises(TypeError, match="model must be an MLP, a Sequential"):
         draw_network(Value(1.0))  # type: ignore[arg-type]
 
 
@@ -333,3 +370,56 @@ def test_a_plot_shows_once_in_a_notebook(tmp_path):
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     images = [o for o in notebook.cells[0].outputs if "image/png" in o.get("data", {})]
     assert len(images) == 1
+
+
+def test_plots_take_numpy_arrays_and_check_their_arguments_by_name(trained):
+    import numpy as np
+
+    model, X, y, _ = trained
+    fig = plots.decision_boundary(model, np.array(X), np.array(y), resolution=5)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["class 0", "class 1"]
+    assert plots.dead_units(model, np.array(X)) == plots.dead_units(model, X)
+    for call, error, message in [
+        (lambda: plots.decision_boundary(model, X, y[:-1]), ValueError, "X has 60 rows but y"),
+        (
+            lambda: plots.decision_boundary(model, X, [0.5] * 60),
+            TypeError,
+            r"y\[0\] must be an int",
+        ),
+        (lambda: plots.dead_units(model, [[0.0, 1.0, 2.0]]), ValueError, r"X\[0\] has 3 numbers"),
+        (lambda: plots.dead_units(model.layers[0], []), ValueError, "X is empty"),
+        (lambda: plots.training_curves(fit), TypeError, "history must be a History"),
+        (lambda: plots.scatter([[0.0, 1.0]], [0], line=(1.0, 0.0, 0.0)), ValueError, "a or b"),
+        (lambda: plots.scatter([[0.0, 1.0]], [0], names=[1]), TypeError, r"names\[0\] must be"),
+        (lambda: plots.curves({"a": ([1, 2], [1])}), ValueError, r"series\['a'\] has 2 xs"),
+        (lambda: plots.curves({"a": ([1], [1])}, panels=[["b"]]), ValueError, r"panels\[0\]\[0\]"),
+        (lambda: plots.image_grid([[0.0] * 4], side=3), ValueError, "not side \\* side"),
+        (lambda: plots.image_grid([[0.0] * 4], side=2, cmap=3), TypeError, "cmap must be"),
+        (lambda: plots.universal_approximation(str), TypeError, r"target\(-3\.14159\) must be"),
+        (lambda: plots.universal_approximation(interval=(1, 1)), ValueError, "lo < hi"),
+    ]:
+        with pytest.raises(error, match=message):
+            call()
+
+
+def test_a_confusion_matrix_refuses_a_class_outside_instead_of_counting_it_elsewhere():
+    # actual=-1 was counted in the last row (a list's -1), actual=2 an IndexError
+    for bad in ([0, -1], [0, 2]):
+        with pytest.raises(ValueError, match=r"actual\[1\] must be an int"):
+            plots.confusion_matrix([0, 1], bad, 2)
+    with pytest.raises(ValueError, match="predicted has 2 classes but actual has 1"):
+        plots.confusion_matrix([0, 1], [0], 2)
+    assert plots.confusion_matrix([0, 1], [0, 0], 2).matrix == [[1, 1], [0, 0]]
+
+
+def test_draw_network_checks_its_input_and_draw_names_obj():
+    from microgradx.viz import draw, draw_network
+
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"x must hold 2 numbers \(one per input\), got 3"):
+        draw_network(model, [0.5, -1.0, 2.0])
+    with pytest.raises(TypeError, match=r"x\[1\] must be a real number, got str"):
+        draw_network(model, [0.5, "1"])
+    assert draw_network(model, [0.5, Value(-1.0)]).svg() == draw_network(model, [0.5, -1.0]).svg()
+    with pytest.raises(TypeError, match="obj must be a Value or a microgradx Module, got str"):
+        draw("model")

@@ -6,7 +6,14 @@ Graphs need ``pip install 'microgradx[viz]'`` (Graphviz); the step-through page 
 picture work without it; plots need ``'microgradx[plot]'``.
 """
 
-from microgradx.viz.graph import GraphView, RendererNotFound, draw_graph, find_renderer, render
+from microgradx.viz.graph import (
+    GraphView,
+    RendererNotFound,
+    RenderError,
+    draw_graph,
+    find_renderer,
+    render,
+)
 from microgradx.viz.network import NetworkPicture, draw, draw_network
 from microgradx.viz.trace import BackwardTrace, ForwardTrace, trace_backward, trace_forward
 
@@ -15,6 +22,7 @@ __all__ = [
     "ForwardTrace",
     "GraphView",
     "NetworkPicture",
+    "RenderError",
     "RendererNotFound",
     "draw",
     "draw_graph",

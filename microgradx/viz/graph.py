@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
 from microgradx.viz.markup import LABEL_CHARS, dot_escape, label_of, visible
@@ -51,6 +53,15 @@ class RendererNotFound(RuntimeError):
     """No Graphviz renderer could be found; the message says how to install one."""
 
 
+class RenderError(RuntimeError, ValueError):
+    """The renderer refused the DOT ``source`` or the format ``fmt`` (its message says which,
+    with the renderer's own words). A ``RuntimeError`` as before, and a ``ValueError``: the
+    arguments were wrong, as with any other argument the package refuses."""
+
+
+_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")  # svg, png, plain-ext, xdot1.4, png:cairo
+
+
 def find_renderer() -> str:
     """The path of the renderer ``draw_graph`` uses (see the module docstring for the order)."""
     override = os.environ.get("MICROGRADX_DOT")
@@ -68,9 +79,21 @@ def find_renderer() -> str:
     raise RendererNotFound(INSTALL_HELP)
 
 
-def render(source: str, fmt: str = "svg", renderer: str | None = None) -> bytes:
-    """Run a renderer on DOT ``source``; ``fmt`` is any Graphviz output format (svg, png, ...)."""
-    program = renderer or find_renderer()
+def render(source: str, fmt: str = "svg", renderer: str | Path | None = None) -> bytes:
+    """Run a renderer on DOT ``source``; ``fmt`` is any Graphviz output format (svg, png, ...).
+
+    ``renderer``: the program to run (a path or a name on the PATH); ``None``: ``find_renderer()``.
+    Raises ``RenderError`` (a RuntimeError and a ValueError) naming ``source`` or ``fmt`` when the
+    renderer refuses them, ``RendererNotFound`` when it cannot be run.
+    """
+    source = checks.text(source, "source")
+    fmt = checks.text(fmt, "fmt")
+    if not _FORMAT.match(fmt):
+        raise ValueError(f"fmt must be a Graphviz output format such as 'svg', got {fmt!r:.60}")
+    if renderer is not None:
+        checks.path(renderer, "renderer")
+    # as given ("./dot" stays a path, not a name looked up on the PATH)
+    program = find_renderer() if renderer is None else os.fspath(renderer)
     try:
         result = subprocess.run(
             [program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=60
@@ -82,9 +105,12 @@ def render(source: str, fmt: str = "svg", renderer: str | None = None) -> bytes:
             f"{Path(program).name} took more than 60 s: draw fewer nodes (collapse='layer',"
             " or the loss of one example rather than a batch)"
         ) from None
+    message = result.stderr.decode("utf-8", "replace").strip()
+    name = Path(program).name
+    if f'Format: "{fmt}" not recognized' in message:  # as dot and graphviz-pure both say
+        raise RenderError(f"fmt={fmt!r} is not a format {name} writes: {message}")
     if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"{Path(program).name} failed to render the graph: {message}")
+        raise RenderError(f"{name} could not render source (not DOT it reads?): {message}")
     return result.stdout
 
 
@@ -95,19 +121,22 @@ class GraphView:
     source: str
     nodes: int  # how many nodes the drawing has (values, ops and summary boxes)
 
-    def svg(self, renderer: str | None = None) -> str:
+    def svg(self, renderer: str | Path | None = None) -> str:
+        """The drawing as SVG text (``renderer``: as for ``render``)."""
         return render(self.source, "svg", renderer).decode("utf-8")
 
-    def save(self, path: str | Path, renderer: str | None = None) -> Path:
-        """Write ``.svg``, ``.png`` or ``.dot`` (chosen by the suffix), atomically."""
-        path = Path(path)
+    def save(self, path: str | Path, renderer: str | Path | None = None) -> Path:
+        """Write ``.svg``, ``.png`` or ``.dot`` (chosen by ``path``'s suffix), atomically."""
+        path = checks.path(path, "path")
         suffix = path.suffix.lower()
+        if suffix not in (".svg", ".png", ".dot"):
+            raise ValueError(f"path must end in .svg, .png or .dot, got {path.name!r}")
+        if renderer is not None:
+            checks.path(renderer, "renderer")
         if suffix == ".dot":
             data = self.source.encode("utf-8")
-        elif suffix in (".svg", ".png"):
-            data = render(self.source, suffix[1:], renderer)
         else:
-            raise ValueError(f"save() writes .svg, .png or .dot files, not {path.name!r}")
+            data = render(self.source, suffix[1:], renderer)
         return write_atomically(path, data)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -211,6 +240,17 @@ def _groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, int]]:
     return member
 
 
+def _grads(grads: Any) -> dict[Value, float]:
+    """``draw_graph``'s ``grads``: a mapping from Values to numbers."""
+    checked: dict[Value, float] = {}
+    for node, grad in checks.mapping(grads, "grads").items():
+        checks.instance(node, "grads keys", Value, "Value")
+        if type(grad) is not float:  # the message's name only when needed: most are floats
+            grad = checks.real(grad, f"grads[{label_of(node) or 'a Value'!r:.40}]")
+        checked[node] = grad
+    return checked
+
+
 def draw_graph(
     root: Value,
     *,
@@ -238,30 +278,34 @@ def draw_graph(
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
     and ``dimmed`` nodes are drawn greyed out (not reached yet). ``current``: the values whose op
     is the step being shown (their op circles and incoming edges in red); by default every
-    highlighted value's.
+    highlighted value's. Every argument is checked first (TypeError/ValueError naming it): the
+    lists hold Values, ``grads`` maps Values to numbers, ``max_nodes`` is an int >= 1.
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"draw_graph needs a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
-    if color_by not in ("role", "grad"):
-        raise ValueError(f"color_by must be 'role' or 'grad', got {color_by!r}")
-    if collapse not in (None, "neuron", "layer"):
-        raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
+    checks.instance(root, "root", Value, "Value")
+    rankdir = checks.choice(rankdir, "rankdir", ("LR", "TB", "RL", "BT"))
+    show_data = checks.flag(show_data, "show_data")
+    show_grad = checks.flag(show_grad, "show_grad")
+    show_local_grads = checks.flag(show_local_grads, "show_local_grads")
+    color_by = checks.choice(color_by, "color_by", ("role", "grad"))
+    collapse = checks.choice(collapse, "collapse", (None, "neuron", "layer"))
+    marked = {id(v) for v in checks.instances(highlight, "highlight", Value, "Value")}
+    params = {id(p) for p in checks.instances(parameters, "parameters", Value, "Value")}
+    max_nodes = checks.count(max_nodes, "max_nodes")
+    given = None if grads is None else _grads(grads)
+    greyed = {id(v) for v in checks.instances(dimmed, "dimmed", Value, "Value")}
+    # Whose op circle is lit: only the current step's, not the ops that made its inputs.
+    lit = marked
+    if current is not None:
+        lit = {id(v) for v in checks.instances(current, "current", Value, "Value")}
     graphviz = _graphviz()
     order = topological_order(root)
     names = node_names(order, root)  # first: it refuses a label that is not a str
     index = {node: i for i, node in enumerate(order)}
     groups = _groups(order, collapse) if collapse else {}
-    marked = {id(v) for v in highlight}
-    # Whose op circle is lit: only the current step's, not the ops that made its inputs.
-    lit = marked if current is None else {id(v) for v in current}
-    greyed = {id(v) for v in dimmed}
-    params = {id(p) for p in parameters}
 
     def grad_of(node: Value) -> float:
-        if grads is not None and node in grads:
-            return grads[node]
+        if given is not None and node in given:
+            return given[node]
         return float(node.grad)
 
     # Collapsed: a box per group; its output is the group's node with a consumer outside it.

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from microgradx import checks
 from microgradx.viz.graph import RendererNotFound, find_renderer, render
 from microgradx.viz.markup import LABEL_CHARS, escape, visible
 
@@ -164,14 +165,16 @@ def _draw_box(box: Box, extra: str, grad_text: str | None) -> str:
 # ---- computing positions ------------------------------------------------------------------------
 
 
+ENGINES = ("auto", "dot", "python")
+
+
 def layout(boxes: list[Box], edges: list[Edge], *, engine: str = "auto") -> Layout:
     """Place ``boxes`` left to right along ``edges`` (tail before head).
 
     ``engine``: ``"auto"`` (Graphviz if a renderer is installed, else pure Python), ``"dot"``
     (Graphviz, an error if none is installed) or ``"python"``.
     """
-    if engine not in ("auto", "dot", "python"):
-        raise ValueError(f"engine must be 'auto', 'dot' or 'python', got {engine!r}")
+    engine = checks.choice(engine, "engine", ENGINES)
     if engine != "python":
         try:
             program = find_renderer()

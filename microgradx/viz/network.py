@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from microgradx.checks import sequence, text
+from microgradx import checks
 from microgradx.engine import Value
 from microgradx.files import write_atomically
 from microgradx.modes import no_grad
@@ -44,9 +44,10 @@ class NetworkPicture:
         return self._svg
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        """Write the picture to ``path``, which must end in ``.svg``, atomically."""
+        path = checks.path(path, "path")
         if path.suffix.lower() != ".svg":
-            raise ValueError(f"a network picture is saved as .svg, not {path.name!r}")
+            raise ValueError(f"path must end in .svg (a network picture is SVG), got {path.name!r}")
         return write_atomically(path, self._svg.encode("utf-8"))
 
     def _repr_svg_(self) -> str:
@@ -61,8 +62,8 @@ def layers_of(model: Module) -> list[Linear]:
         layers = [m for m in model.layers if isinstance(m, Linear)]
     else:
         raise TypeError(
-            f"draw_network draws an MLP, a Sequential of Linear/Layer modules or one layer,"
-            f" got {type(model).__name__}"
+            "model must be an MLP, a Sequential of Linear/Layer modules or one layer, got"
+            f" {checks.describe(model)}"
         )
     if not layers:
         raise ValueError("draw_network: the model has no Linear or Layer modules to draw")
@@ -88,25 +89,23 @@ def draw_network(
 
     Names and labels are drawn as ``markup.visible`` shows them (control characters written
     out, cut to ``LABEL_CHARS`` characters); the SVG is well-formed XML. Raises TypeError for an
-    ``input_names`` entry (or a weight's label) that is not a str, ValueError for a wrong count.
+    ``input_names`` entry (or a weight's label) that is not a str, or an ``x`` that is not a
+    list of numbers, ValueError for a wrong count.
     """
-    if color_by not in ("sign", "grad"):
-        raise ValueError(f"color_by must be 'sign' or 'grad', got {color_by!r}")
+    color_by = checks.choice(color_by, "color_by", ("sign", "grad"))
     layers = layers_of(model)
     nin = layers[0].nin
+    inputs = None if x is None else _inputs(x, nin)
     if input_names is None:
         input_names = [f"x{i}" for i in range(nin)]
-    input_names = [
-        text(name, f"input_names[{i}]")
-        for i, name in enumerate(sequence(input_names, "input_names"))
-    ]
+    input_names = checks.texts(input_names, "input_names")
     if len(input_names) != nin:
         raise ValueError(f"input_names: expected {nin} names, got {len(input_names)}")
     outputs: list[list[float]] = []
-    if x is not None:
+    if inputs is not None:
         with no_grad():
-            values: Any = list(x)
-            outputs.append([float(v) for v in values])
+            values: Any = inputs
+            outputs.append(list(inputs))
             for layer in layers:
                 values = layer(values)
                 outputs.append([v.data for v in values])
@@ -178,6 +177,17 @@ def draw_network(
     return NetworkPicture("\n".join(parts), sum(sizes), len(weights))
 
 
+def _inputs(x: Any, nin: int) -> list[float]:
+    """The input ``x`` as ``nin`` numbers (a Value gives its number)."""
+    items = checks.sequence(x, "x")
+    numbers = [
+        v.data if isinstance(v, Value) else checks.real(v, f"x[{i}]") for i, v in enumerate(items)
+    ]
+    if len(numbers) != nin:
+        raise ValueError(f"x must hold {nin} numbers (one per input), got {len(numbers)}")
+    return numbers
+
+
 def _layer_name(layer: Linear) -> str:
     name = layer.neurons[0]._name or ""
     return name.rsplit(".neurons.", 1)[0] if ".neurons." in name else "layer"
@@ -195,4 +205,4 @@ def draw(obj: Value | Module, **options: Any) -> GraphView | NetworkPicture:
         return draw_network(obj, **options)
     if isinstance(obj, Value):
         return draw_graph(obj, **options)
-    raise TypeError(f"draw needs a Value or a Module, got {type(obj).__name__}")
+    raise TypeError(f"obj must be a Value or a microgradx Module, got {checks.describe(obj)}")

@@ -2,18 +2,33 @@
 
 Each function returns a matplotlib ``Figure`` and never calls ``plt.show()``: in Jupyter the figure
 displays itself; in a script, ``fig.savefig("name.png")``.
+
+Every argument is checked before anything is drawn or computed (``microgradx.checks``), and a bad
+one raises TypeError/ValueError naming it. Data are rows of numbers (lists of lists or 2-D NumPy
+arrays). Sizes that set how much is drawn are capped: ``resolution`` at ``MAX_RESOLUTION`` points
+per side, ``bins`` at ``MAX_BINS``, ``columns`` at ``MAX_COLUMNS``, ``classes`` at
+``MAX_CLASSES``, ``points`` at ``MAX_POINTS``, so a mistyped billion is refused by name instead
+of allocating gigabytes.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from microgradx import checks
 from microgradx.engine import Value
 from microgradx.modes import no_grad
-from microgradx.nn import MLP, Layer, Module
+from microgradx.nn import MAX_WEIGHTS, MLP, Layer, Module
 from microgradx.train import History, score
+
+MAX_RESOLUTION = 1000  # grid points per side: resolution ** 2 model evaluations
+MAX_BINS = 10_000  # histogram bins
+MAX_COLUMNS = 100  # images per row of image_grid (each a subplot)
+MAX_CLASSES = 1000  # a confusion matrix has classes ** 2 cells
+MAX_POINTS = 100_000  # points universal_approximation fits
 
 
 def _pyplot() -> Any:
@@ -22,6 +37,50 @@ def _pyplot() -> Any:
     except ImportError:
         raise ImportError("plots need the plot extra: pip install 'microgradx[plot]'") from None
     return plt
+
+
+# ---- checking the arguments ----------------------------------------------------------------------
+
+
+def _model(model: Any) -> Module:
+    return checks.instance(model, "model", Module, "microgradx Module")
+
+
+def _title(title: Any, name: str = "title") -> str | None:
+    return None if title is None else checks.text(title, name)
+
+
+def _labels(y: Any, name: str, n: int, rows: str) -> Sequence[Any]:
+    """Class labels, one per row of ``rows`` (``n`` of them): ints (NumPy's too)."""
+    labels = checks.sequence(y, name)
+    if len(labels) != n:
+        raise ValueError(f"{rows} has {n} rows but {name} has {len(labels)} labels")
+    for i, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+            raise TypeError(f"{name}[{i}] must be an int (a class), got {checks.describe(label)}")
+    return labels
+
+
+def _points(X: Any, y: Any) -> tuple[list[list[float]], Sequence[Any]]:
+    """2-input examples (finite) and their class labels."""
+    table = checks.rows(X, "X", width=2, require_finite=True)
+    return table, _labels(y, "y", len(table), "X")
+
+
+def _examples(
+    model: Module, X: Any, allow_empty: bool = False
+) -> tuple[list[Layer], list[list[float]]]:
+    """The model's layers and ``X`` as rows of the first layer's width."""
+    layers = _layers(_model(model))
+    return layers, checks.rows(X, "X", width=layers[0].nin, allow_empty=allow_empty)
+
+
+def _resolution(resolution: Any) -> int:
+    return checks.count(resolution, "resolution", 2, MAX_RESOLUTION)
+
+
+def _bins(bins: Any) -> int:
+    return checks.count(bins, "bins", 1, MAX_BINS)
 
 
 def _finished(fig: Any) -> Any:
@@ -43,10 +102,14 @@ def decision_boundary(
     """The regions a 2-input classifier assigns to each class, with the data on top.
 
     The model's single output is compared with ``threshold`` (0 for a logit, 0.5 for a
-    probability). ``resolution`` points per side are evaluated without recording a graph.
+    probability). ``resolution`` points per side (2 to ``MAX_RESOLUTION``) are evaluated without
+    recording a graph. ``X``: rows of 2 finite numbers; ``y``: an int class per row.
     """
-    if not X or len(X[0]) != 2:
-        raise ValueError("decision_boundary needs 2-D inputs")
+    _model(model)
+    X, y = _points(X, y)
+    resolution = _resolution(resolution)
+    threshold = checks.finite(threshold, "threshold")
+    title = _title(title)
     plt = _pyplot()
     xs, ys = [p[0] for p in X], [p[1] for p in X]
     pad_x, pad_y = 0.1 * (max(xs) - min(xs) or 1), 0.1 * (max(ys) - min(ys) or 1)
@@ -77,8 +140,10 @@ def decision_boundary(
 
 def training_curves(history: History, title: str = "training") -> Any:
     """Loss (and accuracy, when recorded) per epoch, for training and validation."""
+    checks.instance(history, "history", History, "History (what fit() returns)")
+    title = checks.text(title, "title")
     if not history.loss:
-        raise ValueError("the history is empty: train for at least one epoch")
+        raise ValueError("history is empty: train for at least one epoch")
     plt = _pyplot()
     panels = 2 if history.accuracy else 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.5), squeeze=False)
@@ -115,8 +180,13 @@ def _layers(model: Module) -> list[Layer]:
 
 
 def layer_activations(model: Module, X: Sequence[Sequence[float]]) -> list[list[list[float]]]:
-    """For each Layer of a sequential model: each example's outputs of that layer."""
-    layers = _layers(model)
+    """For each Layer of a sequential model: each example's outputs of that layer. ``X``: rows
+    of numbers as wide as the first layer's input (none: an empty list per layer)."""
+    layers, table = _examples(model, X, allow_empty=True)
+    return _activations(layers, table)
+
+
+def _activations(layers: list[Layer], X: list[list[float]]) -> list[list[list[float]]]:
     recorded: list[list[list[float]]] = [[] for _ in layers]
     with no_grad():
         for x in X:
@@ -130,19 +200,26 @@ def layer_activations(model: Module, X: Sequence[Sequence[float]]) -> list[list[
 def dead_units(model: Module, X: Sequence[Sequence[float]]) -> list[int]:
     """Per layer, how many units never produce a positive output on ``X`` (dead ReLUs: such a
     unit passes no gradient back for any of these examples, so it cannot recover)."""
+    layers, table = _examples(model, X)
+    return _dead(_activations(layers, table))
+
+
+def _dead(activations: list[list[list[float]]]) -> list[int]:
     counts = []
-    for outputs in layer_activations(model, X):
+    for outputs in activations:
         units = len(outputs[0])
         counts.append(sum(1 for j in range(units) if all(row[j] <= 0 for row in outputs)))
     return counts
 
 
 def activation_histograms(model: Module, X: Sequence[Sequence[float]], bins: int = 30) -> Any:
-    """A histogram of each hidden layer's outputs on ``X``, titled with its dead-unit count."""
+    """A histogram of each hidden layer's outputs on ``X``, titled with its dead-unit count.
+    ``bins``: 1 to ``MAX_BINS``."""
+    layers, table = _examples(model, X)
+    bins = _bins(bins)
     plt = _pyplot()
-    activations = layer_activations(model, X)
-    dead = dead_units(model, X)
-    layers = _layers(model)
+    activations = _activations(layers, table)
+    dead = _dead(activations)
     fig, axes = plt.subplots(
         1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharex=True
     )
@@ -159,9 +236,11 @@ def activation_histograms(model: Module, X: Sequence[Sequence[float]], bins: int
 
 def gradient_histograms(model: Module, bins: int = 30) -> Any:
     """A histogram of each layer's weight gradients (after a ``backward()``), on a log scale of
-    |grad|: vanishing gradients pile up at the left, exploding ones run off to the right."""
+    |grad|: vanishing gradients pile up at the left, exploding ones run off to the right.
+    ``bins``: 1 to ``MAX_BINS``."""
+    layers = _layers(_model(model))
+    bins = _bins(bins)
     plt = _pyplot()
-    layers = _layers(model)
     fig, axes = plt.subplots(
         1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharex=True
     )
@@ -192,15 +271,26 @@ def universal_approximation(
     The network's output is a sum of its hidden units' contributions ``w_j * relu(a_j x + b_j)``
     plus a bias: each is a hinge, so the fit is piecewise linear, and with enough hinges it gets
     as close as you like to any continuous function (the universal approximation theorem).
-    Returns the figure and the trained model.
+    Returns the figure and the trained model. ``target`` must give a finite number at every
+    point; ``interval``: a pair ``(lo, hi)`` of finite numbers, ``lo < hi``; ``points``: 2 to
+    ``MAX_POINTS``.
     """
     from microgradx.optim import Adam
     from microgradx.train import fit
 
-    plt = _pyplot()
-    lo, hi = interval
+    target = checks.function(target, "target")
+    lo, hi = (checks.finite(v, f"interval[{i}]") for i, v in enumerate(
+        checks.reals_of_length(interval, "interval", 2)))  # fmt: skip
+    if not lo < hi:
+        raise ValueError(f"interval must be (lo, hi) with lo < hi, got {(lo, hi)!r}")
+    # the model has 3 * hidden + 1 weights
+    hidden = checks.count(hidden, "hidden", 1, (MAX_WEIGHTS - 1) // 3)
+    points = checks.count(points, "points", 2, MAX_POINTS)
+    epochs = checks.count(epochs, "epochs", 1)
+    lr = checks.in_range(lr, "lr", 0, math.inf, low_open=True, high_open=True)
     xs = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
-    X, y = [[x] for x in xs], [target(x) for x in xs]
+    X, y = [[x] for x in xs], [checks.finite(target(x), f"target({x:g})") for x in xs]
+    plt = _pyplot()
     model = MLP(1, [hidden, 1], activation="relu", init="he", seed=seed)
     fit(model, X, y, loss="mse", optimizer=Adam(model.parameters(), lr=lr), epochs=epochs,
         progress=False)  # fmt: skip
@@ -208,7 +298,8 @@ def universal_approximation(
     out_neuron = output_layer.neurons[0]
     dense = [lo + (hi - lo) * i / 199 for i in range(200)]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(dense, [target(x) for x in dense], color="#333333", linewidth=2, label="target")
+    shown = [checks.real(target(x), f"target({x:g})") for x in dense]
+    ax.plot(dense, shown, color="#333333", linewidth=2, label="target")
     with no_grad():
         prediction = [score(model([x])) for x in dense]
         for j, neuron in enumerate(hidden_layer.neurons):
@@ -239,13 +330,23 @@ def image_grid(
 ) -> Any:
     """Small square images (each a flat list of ``side * side`` numbers, row by row) in a grid,
     each with an optional title: digits, or a layer's weights drawn as images (``symmetric``:
-    a diverging colour scale centred on 0, for weights of either sign)."""
-    if not images:
-        raise ValueError("image_grid needs at least one image")
-    for k, image in enumerate(images):
-        if len(image) != side * side:
-            raise ValueError(f"image {k} has {len(image)} numbers, not {side}x{side}")
+    a diverging colour scale centred on 0, for weights of either sign). ``images``: at least
+    one, each of finite numbers; ``titles``: a str per image (fewer leave the rest untitled);
+    ``columns``: 1 to ``MAX_COLUMNS``; ``cmap``: a matplotlib colormap or its name."""
+    side = checks.count(side, "side")
+    table = checks.rows(images, "images", require_finite=True)
+    if len(table[0]) != side * side:
+        raise ValueError(f"images[0] has {len(table[0])} numbers, not side * side = {side}x{side}")
+    titles = checks.texts(titles, "titles")
+    columns = checks.count(columns, "columns", 1, MAX_COLUMNS)
+    symmetric = checks.flag(symmetric, "symmetric")
+    title = _title(title)
     plt = _pyplot()
+    if not isinstance(cmap, str):
+        from matplotlib.colors import Colormap
+
+        checks.instance(cmap, "cmap", Colormap, "colormap name (a str) or a matplotlib Colormap")
+    images = table
     rows = math.ceil(len(images) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.05), squeeze=False)
     limit = max(abs(v) for image in images for v in image) or 1.0
@@ -270,9 +371,23 @@ def confusion_matrix(
     predicted: Sequence[int], actual: Sequence[int], classes: int, *, title: str | None = None
 ) -> Any:
     """How often each true class (rows) was predicted as each class (columns), counts written in
-    the cells. ``figure.matrix`` holds the counts."""
+    the cells. ``figure.matrix`` holds the counts. ``predicted`` and ``actual``: as many classes
+    each, ints in ``0..classes - 1``; ``classes``: 1 to ``MAX_CLASSES``."""
+    classes = checks.count(classes, "classes", 1, MAX_CLASSES)
+    predicted = [
+        checks.count(p, f"predicted[{i}]", 0, classes - 1)
+        for i, p in enumerate(checks.sequence(predicted, "predicted"))
+    ]
+    actual = [
+        checks.count(a, f"actual[{i}]", 0, classes - 1)
+        for i, a in enumerate(checks.sequence(actual, "actual"))
+    ]
     if len(predicted) != len(actual):
-        raise ValueError(f"{len(predicted)} predictions but {len(actual)} labels")
+        raise ValueError(
+            f"predicted has {len(predicted)} classes but actual has {len(actual)}: one each per"
+            " example"
+        )
+    title = _title(title)
     counts = [[0] * classes for _ in range(classes)]
     for p, a in zip(predicted, actual):
         counts[a][p] += 1
@@ -306,14 +421,39 @@ def curves(
 ) -> Any:
     """Named curves ``{label: (xs, ys)}`` on one set of axes, or split into ``panels`` (lists of
     labels, one panel each, sharing the x axis): learning-rate runs, optimizers, an activation
-    beside its derivative."""
-    if not series:
-        raise ValueError("curves needs at least one series")
-    groups = [list(p) for p in panels] if panels else [list(series)]
-    for group in groups:
-        for label in group:
-            if label not in series:
-                raise ValueError(f"panel names {label!r}, which is not a series")
+    beside its derivative. Each series is a pair of equally long lists (a ``range`` will do) of
+    numbers; ``panels`` (``None`` or empty: one panel of every series) must name only series."""
+    if len(checks.mapping(series, "series")) == 0:
+        raise ValueError("series is empty: give at least one curve")
+    for label, pair in series.items():
+        if not isinstance(label, str):
+            raise TypeError(f"series keys must be str labels, got {checks.describe(label)}")
+        where = f"series[{label!r:.40}]"
+        if len(checks.sequence(pair, where)) != 2:
+            raise ValueError(f"{where} must be a pair (xs, ys), got {checks.describe(pair)}")
+        across = checks.reals(pair[0], f"{where}[0]", allow_empty=True)
+        up = checks.reals(pair[1], f"{where}[1]", allow_empty=True)
+        if len(across) != len(up):
+            raise ValueError(f"{where} has {len(across)} xs but {len(up)} ys")
+    title, xlabel, ylabel = (
+        checks.text(title, "title"),
+        checks.text(xlabel, "xlabel"),
+        checks.text(ylabel, "ylabel"),
+    )
+    log_y = checks.flag(log_y, "log_y")
+    groups = [list(series)]
+    if panels is not None and len(checks.sequence(panels, "panels")) > 0:
+        groups = []
+        for g, panel in enumerate(panels):
+            names = checks.sequence(panel, f"panels[{g}]")
+            if len(names) == 0:
+                raise ValueError(f"panels[{g}] is empty: a panel needs at least one series")
+            for k, label in enumerate(names):
+                if label not in series:
+                    raise ValueError(
+                        f"panels[{g}][{k}] is {checks.describe(label)}, which is not a series"
+                    )
+            groups.append(list(names))
     plt = _pyplot()
     fig, axes = plt.subplots(
         1, len(groups), figsize=(4.6 * len(groups), 3.4), squeeze=False, sharex=True
@@ -345,9 +485,23 @@ def scatter(
     names: Sequence[str] = (),
 ) -> Any:
     """Points coloured by class; ``line=(c, a, b)`` draws the line c + a x + b y = 0 (a
-    perceptron's boundary); ``names`` writes a name beside each point."""
-    if len(points) != len(labels):
-        raise ValueError(f"{len(points)} points but {len(labels)} labels")
+    perceptron's boundary); ``names`` writes a name beside each point. ``points``: rows of 2
+    finite numbers; ``labels``: an int class per point; ``line``: 3 finite numbers, ``a`` or
+    ``b`` not 0; ``names``: strs (fewer leave the rest unnamed)."""
+    points = checks.rows(points, "points", width=2, require_finite=True)
+    labels = _labels(labels, "labels", len(points), "points")
+    title, xlabel, ylabel = (
+        checks.text(title, "title"),
+        checks.text(xlabel, "xlabel"),
+        checks.text(ylabel, "ylabel"),
+    )
+    if line is not None:
+        line_ = [checks.finite(v, f"line[{i}]") for i, v in enumerate(
+            checks.reals_of_length(line, "line", 3))]  # fmt: skip
+        if line_[1] == 0 and line_[2] == 0:
+            raise ValueError(f"line (c, a, b) needs a or b other than 0, got {tuple(line_)!r}")
+        line = (line_[0], line_[1], line_[2])
+    names = checks.texts(names, "names")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.4, 4))
     colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
@@ -387,11 +541,22 @@ def decision_boundaries(
 ) -> Any:
     """One decision-boundary panel per snapshot of the model's weights (``{"epoch 5": weights}``,
     weights in ``model.parameters()`` order): the boundary as training proceeds. The model's own
-    weights are put back afterwards."""
-    params = model.parameters()
+    weights are put back afterwards. ``X``: rows of 2 finite numbers; ``y``: an int class per
+    row; ``snapshots``: at least one, each named by a str."""
+    params = _model(model).parameters()
+    X, y = _points(X, y)
+    if len(checks.mapping(snapshots, "snapshots")) == 0:
+        raise ValueError("snapshots is empty: give at least one set of weights")
+    checked: dict[str, list[float]] = {}
     for name, weights in snapshots.items():
-        if len(weights) != len(params):
-            raise ValueError(f"snapshot {name!r} has {len(weights)} weights, not {len(params)}")
+        if not isinstance(name, str):
+            raise TypeError(f"snapshots keys must be str names, got {checks.describe(name)}")
+        where = f"snapshots[{name!r:.40}]"
+        checked[name] = checks.reals(weights, where, allow_empty=True)
+        if len(checked[name]) != len(params):
+            raise ValueError(f"{where} has {len(checked[name])} weights, not {len(params)}")
+    resolution = _resolution(resolution)
+    title = checks.text(title, "title")
     kept = [p.data for p in params]
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 3.2), squeeze=False)
@@ -401,7 +566,7 @@ def decision_boundaries(
     grid_x = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
     grid_y = [y0 + (y1 - y0) * i / (resolution - 1) for i in range(resolution)]
     try:
-        for ax, (name, weights) in zip(axes[0], snapshots.items()):
+        for ax, (name, weights) in zip(axes[0], checked.items()):
             for p, w in zip(params, weights):
                 p.data = w
             with no_grad():

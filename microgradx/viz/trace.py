@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
 from microgradx.ops import ADD
 from microgradx.viz.graph import ROLE_COLORS, GraphView, draw_graph, node_names, role
-from microgradx.viz.layout import Box, Edge, layout
+from microgradx.viz.layout import ENGINES, Box, Edge, layout
 from microgradx.viz.levels import (
     LayerStep,
     NeuronStep,
@@ -64,13 +65,12 @@ class BackwardTrace:
     """The recorded backward pass of ``root``: ``trace[i]``, ``len(trace)``, ``print(trace)``.
 
     ``op_steps`` is the pass node by node; ``steps`` the same pass at the trace's ``level``.
+    A step ``i`` is counted from 0, and from the end when negative, as a list's.
     """
 
     def __init__(self, root: Value, level: str = "op") -> None:
-        if not isinstance(root, Value):
-            raise TypeError(f"trace_backward needs a Value, got {type(root).__name__}")
-        if level not in LEVELS:
-            raise ValueError(f"level must be 'op', 'neuron' or 'layer', got {level!r}")
+        checks.instance(root, "root", Value, "Value")
+        level = checks.choice(level, "level", LEVELS)
         if root.op is None:
             raise ValueError(
                 "trace_backward needs the output of some operations, got a leaf"
@@ -146,7 +146,9 @@ class BackwardTrace:
         return iter(self.steps)
 
     def grads_after(self, i: int) -> dict[Value, float]:
-        """Every node's gradient after step i (i = -1: before the first step)."""
+        """Every node's gradient after step i (i = -1: before the first step; -1 to
+        ``len(trace) - 1``)."""
+        i = checks.count(i, "i", -1, len(self.steps) - 1)
         grads = dict(self.start)
         for updates in self._shown[: i + 1]:
             grads.update(updates)
@@ -156,6 +158,7 @@ class BackwardTrace:
 
     def equation(self, i: int) -> str:
         """What step i computes, one line per gradient it sends."""
+        i = checks.index(i, "i", len(self.steps))
         step = self.steps[i]
         if isinstance(step, BackwardStep):
             return self._op_equation(step)
@@ -195,6 +198,7 @@ class BackwardTrace:
         """The graph after step i drawn by Graphviz: gradients so far, the current node (or
         neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
         greyed out. ``draw_options`` go to ``draw_graph``."""
+        i = checks.index(i, "i", len(self.steps))
         step = self.steps[i]
         reached = {self.root}
         for s in self.steps[: i + 1]:
@@ -215,7 +219,9 @@ class BackwardTrace:
         """Everything the step-through page shows: one layout, and what changes at each step.
 
         Raises ValueError, before any layout work, when the drawing would have more than
-        ``MAX_BOXES`` boxes (and says which coarser level to use)."""
+        ``MAX_BOXES`` boxes (and says which coarser level to use). ``engine``: ``"auto"``,
+        ``"dot"`` or ``"python"`` (see ``viz.layout.layout``)."""
+        engine = checks.choice(engine, "engine", ENGINES)
         box_of, members = self._boxes()
         boxes, edges = self._drawing(box_of, members)
         if len(boxes) > MAX_BOXES:
@@ -330,7 +336,8 @@ class BackwardTrace:
     def to_html(self, path: str | Path, *, engine: str = "auto") -> Path:
         """Write a self-contained page (inline SVG, CSS and JS; no network) that steps through
         the pass: slider, previous/next buttons, left/right arrow keys and the equation panel."""
-        return write_atomically(path, self.html_page(engine=engine).encode("utf-8"))
+        target = checks.path(path, "path")
+        return write_atomically(target, self.html_page(engine=engine).encode("utf-8"))
 
     def html_page(self, *, engine: str = "auto") -> str:
         """The page ``to_html`` writes, as a string."""
@@ -382,8 +389,7 @@ class ForwardTrace:
     """The forward pass of ``root`` in topological order: each value from its inputs."""
 
     def __init__(self, root: Value) -> None:
-        if not isinstance(root, Value):
-            raise TypeError(f"trace_forward needs a Value, got {type(root).__name__}")
+        checks.instance(root, "root", Value, "Value")
         self.root = root
         self.order = topological_order(root)
         names = node_names(self.order, root)
@@ -406,7 +412,8 @@ class ForwardTrace:
         return self.steps[i]
 
     def equation(self, i: int) -> str:
-        return self.steps[i].equation
+        """How step i (counted as a list's index) computed its value."""
+        return self.steps[checks.index(i, "i", len(self.steps))].equation
 
     def __str__(self) -> str:
         width = len(str(len(self)))
