@@ -520,7 +520,7 @@ def chain_rule(
         zero = type(upstream) is not float and float(upstream) == 0.0
         children = node.children
         if create_graph:
-            local_grads = op.local_grads(*children, node)
+            local_grads = _sharpened(op, children, node)
         else:
             local_grads = op.local_grads(*[c.data for c in children], node.data)
         for i, (child, local) in enumerate(zip(children, local_grads)):
@@ -534,6 +534,28 @@ def chain_rule(
             before = grads.get(child)
             grads[child] = contribution if before is None else before + contribution
     return grads
+
+
+def _sharpened(op: Op, children: tuple[Value, ...], node: Value) -> tuple[Any, ...]:
+    """``op``'s local derivatives as Values, for ``create_graph``: each one's graph is the op's
+    formula on Values (so it can be differentiated again), and its number is that of the op's
+    float formula, which is the accurate one (softmax's p_i = e_i / S on Values rounds three
+    more times than the float formula, and would make these gradients differ from backward()'s
+    in the last bit). The node keeps its op and inputs; only its number is the better one."""
+    graphs = op.local_grads(*children, node)
+    if RECORDING[0]:  # compile() records the Value formula as it is: it replays it
+        return graphs
+    numbers = op.local_grads(*[c.data for c in children], node.data)
+    sharp = []
+    for graph, number in zip(graphs, numbers):
+        if type(graph) is Value and graph.op is not None and not _same_bits(graph.data, number):
+            graph = Value(float(number), None, graph.op, graph._left, graph._right)
+        sharp.append(graph)
+    return tuple(sharp)
+
+
+def _same_bits(a: float, b: float) -> bool:
+    return (a != a and b != b) or (a == b and math.copysign(1.0, a) == math.copysign(1.0, b))
 
 
 def grad(

@@ -523,8 +523,9 @@ def _pow_grads(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     if _is_number(a) and _is_number(b):
         return _power_slope(a, b, out), _power_log_slope(a, b, out)
     a_, b_ = float(a), float(b)
-    # b * a^(b-1) is 0 * inf at a = 0, b = 0; the limit (and torch) say 0.
-    d_base = 0.0 if b_ == 0 else b * power(a, b - 1)
+    # b * a^(b-1) is 0 * inf at a = 0, b = 0; the limit (and torch) say 0. Only there: at
+    # b = 0 elsewhere it is 0 with a graph, whose derivative in b (a^-1) is not 0.
+    d_base = 0.0 if b_ == 0 and a_ == 0 else b * power(a, b - 1)
     # out * log(a) is 0 * -inf at a = 0; for b >= 0 the one-sided limit is 0 (torch agrees).
     d_exponent = 0.0 if a_ == 0 and b_ >= 0 else out * log(a)
     return d_base, d_exponent
@@ -551,13 +552,13 @@ def _rpow_scalar_grads(base: float, x: Any, out: Any) -> tuple[Any]:
 
 
 def _pow_scalar_domain(p: float, x: float) -> bool:
-    if p == int(p) and p >= 1:
+    if float(p).is_integer() and p >= 1:  # (inf and nan are not integers)
         return True  # x^1, x^2, x^3, ... are smooth everywhere
     return x > 0
 
 
 def _pow_scalar_kink(p: float, x: float) -> float:
-    return inf if p == int(p) and p >= 1 else x
+    return inf if float(p).is_integer() and p >= 1 else x
 
 
 def _sign(x: Any) -> float:

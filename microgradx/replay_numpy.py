@@ -14,8 +14,8 @@ infinities, NaN, subnormal results), and where an array formula would cancel (a 
 optimum) or over/underflow on the way, the rows concerned are computed by the scalar rule itself,
 so they agree exactly: NumPy's ``power`` takes ``x ** 0.5`` as ``sqrt(x)``, which is -0.0 at -0.0
 where C's ``pow`` gives +0.0. The zero-gradient rule (a zero
-upstream contributes exactly 0) is applied to every op but ``+`` and ``*``, whose local derivatives
-are finite for finite data.
+upstream contributes exactly 0, even where a local derivative is infinite: ``log(0) * x``) is
+applied to every op but ``+``, whose local derivatives are 1.
 
 Needs NumPy: ``pip install 'microgradx[fast]'``.
 """
@@ -505,9 +505,10 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
         if node.op is ADD:
             backward += [f"g{kids[0]} = g{kids[0]} + g{k}", f"g{kids[1]} = g{kids[1]} + g{k}"]
         elif node.op is MUL:
+            # the zero rule here too: data computed from finite inputs can be infinite (log 0)
             backward += [
-                f"g{kids[0]} = g{kids[0]} + g{k} * v{kids[1]}",
-                f"g{kids[1]} = g{kids[1]} + g{k} * v{kids[0]}",
+                f"g{kids[0]} = g{kids[0]} + np.where(g{k} != 0.0, g{k} * v{kids[1]}, 0.0)",
+                f"g{kids[1]} = g{kids[1]} + np.where(g{k} != 0.0, g{k} * v{kids[0]}, 0.0)",
             ]
         else:
             locals_ = ", ".join(f"l{j}" for j in range(len(kids))) + ","

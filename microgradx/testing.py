@@ -261,9 +261,12 @@ def _expressions(
         return _well_conditioned(op, numbers, min_kink_distance, max_magnitude)
 
     def every(op: Op) -> list[tuple[int, ...]]:
-        """Every well-conditioned choice of operands for ``op``, newest values first."""
+        """The well-conditioned choices of operands for ``op``, newest values first, among the
+        first ``_MOST_TRIED`` (all of them for one or two operands; soft cross-entropy over
+        three classes takes six, and 15 values give 15^6 choices)."""
         newest = range(len(values) - 1, -1, -1)
-        return [args for args in itertools.product(newest, repeat=_arity(op)) if good(op, args)]
+        tried = itertools.islice(itertools.product(newest, repeat=_arity(op)), _MOST_TRIED)
+        return [args for args in tried if good(op, args)]
 
     def fresh(op: Op) -> tuple[float, tuple[int, ...]] | None:
         """A new input inside ``op``'s domain and the operands that use it, or None."""
@@ -328,6 +331,11 @@ def _expressions(
         tuple(inputs),
         tuple(Step(op, tuple(index(refs[i]) for i in args)) for op, args in steps),
     )
+
+
+# operand choices tried per op when the drawn ones do not fit; more than two operands of the
+# at most max_inputs + max_steps values (15 with the defaults) could be millions of choices
+_MOST_TRIED = 512
 
 
 def _using_last(op: Op, values: list[float]) -> list[tuple[int, ...]]:

@@ -156,6 +156,8 @@ def _members(op: Op) -> list[Op]:
 
 
 ALL_MEMBERS = [member for op in OPS.values() for member in op.members()]
+# a step takes at most this many operands (an op of any number of inputs is given three)
+MOST_OPERANDS = max(member.arity or 3 for member in ALL_MEMBERS)
 ORDINARY = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 # finite specials (a compiled program refuses non-finite data) and the non-finite ones
 FINITE_SPECIAL = st.sampled_from(
@@ -200,7 +202,7 @@ def graphs(
         return special or well_conditioned(op, [values[a] for a in args], **conditions)
 
     def some_op() -> tuple[Op, list[int]]:
-        args = picks(3)
+        args = picks(MOST_OPERANDS)
         ops = [op for op in ALL_MEMBERS if fits(op, args[: op.arity or 3])]
         op = draw(st.sampled_from(ops or [OPS["neg"]]))
         return op, args[: op.arity or 3]

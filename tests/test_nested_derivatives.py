@@ -18,6 +18,7 @@ import sympy
 from hypothesis import given, settings
 
 from microgradx import Value
+from microgradx.engine import apply
 from microgradx.engine import grad as autograd_grad
 from microgradx.forward import Dual, derivative, jvp
 from microgradx.functional import grad, hessian, hvp, value_and_grad
@@ -215,3 +216,36 @@ def test_second_and_third_derivatives_match_sympy(expr: Expression):
     assert _close(derivative(lambda x: derivative(lambda y: expr(x, y), y0), x0), mixed)
     H = hessian(expr, [x0, y0])
     assert _close(H[0][1], mixed) and _close(H[1][0], mixed)
+
+
+def test_second_derivatives_of_a_power_at_exponent_zero():
+    # d/da of a^b is b a^(b-1): at b = 0 it is 0, but its derivative in b, a^-1, is not; a
+    # constant 0 there dropped that graph and made the Hessian lopsided (H[0][1] != H[1][0]).
+    f = lambda a, b: (b * b * 2) ** a  # noqa: E731
+    H = hessian(f, [0.0, 1.5])
+    base = 2 * 1.5 * 1.5
+    # f = base^a: d/da = base^a ln(base); d/db = a base^(a-1) 4b; d2/da db = 4b base^(a-1) at a = 0
+    assert H[0][1] == pytest.approx(4 * 1.5 / base, rel=1e-15)
+    assert H[1][0] == H[0][1]
+    assert H[0][0] == pytest.approx(math.log(base) ** 2, rel=1e-15)
+    # and the sibling in one variable: x^y with y = 0, d2/dx dy = 1/x
+    H = hessian(lambda x, y: x**y, [3.0, 0.0])
+    assert H[0][1] == H[1][0] == pytest.approx(1 / 3, rel=1e-15)
+
+
+def test_create_graph_gradients_have_the_numbers_of_backward():
+    # softmax on Values rounds three more times than the float formula: gradients made with
+    # create_graph=True must still be backward()'s numbers, bit for bit, and differentiable
+    def f(b: Value) -> Value:
+        c = -b
+        return apply(OPS["logsumexp"], c + c, c + c, c)
+
+    plain, with_graph = Value(2.0), Value(2.0)
+    f(plain).backward()
+    f(with_graph).backward(create_graph=True)
+    first = with_graph.grad
+    assert isinstance(first, Value)
+    assert first.data == plain.grad == -1.2130139578384016  # mpmath: -1.2130139578384015...
+    with_graph.grad = 0.0
+    first.backward()  # the graph is still there: d2/db2, mpmath 0.16763901160442120874...
+    assert with_graph.grad == pytest.approx(0.16763901160442121, rel=1e-14)
