@@ -248,6 +248,36 @@ MUTATIONS = [
         ("tests/test_engine.py", "tests/test_losses_optim.py"),
     ),
     Mutation(
+        "create_graph gradients keep the Value formula's numbers (softmax rounds three more times)",
+        "microgradx/engine.py",
+        "    if RECORDING[0]:  # compile() records the Value formula as it is: it replays it\n",
+        "    if True:\n",
+        ("tests/test_nested_derivatives.py",),
+    ),
+    Mutation(
+        "d(a^b)/da is a constant 0 wherever b = 0 (its derivative in b, 1/a, is lost)",
+        "microgradx/ops.py",
+        "0.0 if b_ == 0 and a_ == 0 else b * power(a, b - 1)",
+        "0.0 if b_ == 0 else b * power(a, b - 1)",
+        ("tests/test_nested_derivatives.py",),
+    ),
+    Mutation(
+        "the NumPy back-end's products multiply a zero upstream by an infinite input",
+        "microgradx/replay_numpy.py",
+        'f"g{kids[0]} = g{kids[0]} + np.where(g{k} != 0.0, g{k} * v{kids[1]}, 0.0)",',
+        'f"g{kids[0]} = g{kids[0]} + g{k} * v{kids[1]}",',
+        (
+            "tests/test_replay.py::test_a_zero_upstream_contributes_zero_through_an_infinite_product",
+        ),
+    ),
+    Mutation(
+        "x ** p asks int(p) whether p is whole (OverflowError at p = inf)",
+        "microgradx/ops.py",
+        "    if float(p).is_integer() and p >= 1:  # (inf and nan are not integers)\n",
+        "    if p == int(p) and p >= 1:\n",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
         "a shared parameter is listed twice",
         "microgradx/nn.py",
         "            if isinstance(item, Value):\n                if id(item) not in seen:",
