@@ -236,6 +236,15 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """--help with each option's default, except where there is none (--data says what then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _hidden_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",")]
@@ -275,7 +284,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     import microgradx  # the package itself, for its version (every module is below cli)
 
-    defaults = argparse.ArgumentDefaultsHelpFormatter
+    defaults = _DefaultsHelp
     parser = _Parser(
         prog="microgradx", description="A scalar autodiff engine for learning backpropagation."
     )
@@ -299,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PATH",
         help="another Titanic CSV or digits file (default: the one shipped with microgradx)",
     )
-    t.add_argument("--hidden", type=_hidden_sizes, default=[16, 16], help="hidden layer sizes")
+    t.add_argument("--hidden", type=_hidden_sizes, default="16,16", help="hidden layer sizes")
     t.add_argument("--activation", choices=sorted(nn.ACTIVATIONS), default="tanh", help="hidden")
     t.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"), default="adam", help="rule")
     t.add_argument("--lr", type=_number(float, 0.0, 10.0), default=0.05, help="learning rate")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from microgradx import ops
-from microgradx.checks import choice, describe, in_range, is_real, real, sequence
+from microgradx.checks import choice, describe, in_range, instances, is_real, real, sequence
 from microgradx.engine import Operand, Value, apply
 
 _REDUCTIONS = ("mean", "sum")
@@ -218,24 +218,13 @@ def l2_penalty(parameters: Sequence[Value], weight_decay: float) -> Value:
     ``parameters`` are Values (``model.parameters()``); ``weight_decay`` a finite number >= 0.
     """
     weight_decay = in_range(weight_decay, "weight_decay", 0.0, math.inf, high_open=True)
-    parameters = _parameters(parameters)
-    params = list(parameters)
+    params = instances(parameters, "parameters", Value, "Value")
     if not params:
         return Value(0.0)
     total = params[0] ** 2
     for p in params[1:]:
         total = total + p**2
     return total * (0.5 * weight_decay)
-
-
-def _parameters(parameters: Any) -> list[Value]:
-    if isinstance(parameters, (str, bytes, dict)) or not isinstance(parameters, Iterable):
-        raise TypeError(f"parameters must be a list of Values, got {describe(parameters)}")
-    params = list(parameters)
-    for i, p in enumerate(params):
-        if not isinstance(p, Value):
-            raise TypeError(f"parameters[{i}] must be a Value, got {describe(p)}")
-    return params
 
 
 def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Value]], list[Any]]:

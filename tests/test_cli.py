@@ -177,6 +177,8 @@ def test_version_and_every_help_shows_the_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for default in ("(default: 30)", "(default: 20)", "(default: 0.05)", "(default: moons)"):
         assert default in text
+    assert "(default: 16,16)" in text  # as it is typed, not a Python list
+    assert "(default: None)" not in text  # --data says what its absence means
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     assert "(default: microgradx-demo)" in capsys.readouterr().out

@@ -27,3 +27,12 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
     for name, value in namespace.items():
         if name.startswith("test_") and callable(value):
             value()  # an example that shows a test: run it too
+
+
+def test_the_first_look_prints_what_the_readme_says(capsys):
+    namespace: dict[str, object] = {}
+    exec(compile(BLOCKS[0], "README.md example 0", "exec"), namespace)
+    assert capsys.readouterr().out.strip() == "1.000000"
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    (shown,) = re.findall(r"`print\(w1\.grad\)` shows `([0-9.]+)`", text)
+    assert repr(namespace["w1"].grad) == shown  # type: ignore[attr-defined]
