@@ -753,6 +753,17 @@ def _others_graph(es: list[Any], k: int) -> Any:
     return rest
 
 
+def _complement_graph(es: list[Any], total: Any, k: int) -> Any:
+    """1 - softmax_k on Values and Duals, in the form whose number and derivatives do not cancel:
+    (sum of the other e_i) / S where p_k > 1/2, else 1 - e_k / S. (The first one's derivative
+    in z_i is e_i / S - (others / S) e_i / S, which cancels for a small p_k; the second one's
+    number cancels for p_k near 1.)"""
+    p = divide(es[k], total)
+    if float(p) > 0.5:
+        return divide(_others_graph(es, k), total)
+    return 1.0 - p
+
+
 def _probabilities(zs: Sequence[float]) -> tuple[list[float], Callable[[int], float]]:
     """softmax(z) and k -> 1 - softmax_k(z), for floats (finite or not)."""
     if _all_finite(zs):
@@ -802,7 +813,7 @@ def _cross_entropy_grads(k: float, *args: Any) -> tuple[Any, ...]:
         return tuple(p)
     _, es, total = _softmax_graph(zs)
     grads = [divide(e, total) for e in es]
-    grads[j] = -divide(_others_graph(es, j), total)
+    grads[j] = -_complement_graph(es, total, j)
     return tuple(grads)
 
 
@@ -868,7 +879,7 @@ def _softmax_grads(k: float, *args: Any) -> tuple[Any, ...]:
     _, es, total = _softmax_graph(zs)
     pk = divide(es[j], total)
     grads = [-pk * divide(e, total) for e in es]
-    grads[j] = pk * divide(_others_graph(es, j), total)
+    grads[j] = pk * _complement_graph(es, total, j)
     return tuple(grads)
 
 
@@ -958,18 +969,28 @@ def _soft_gradient_decimal(i: int) -> Callable[..., decimal.Decimal]:
 
 
 def _soft_cross_entropy_grads(n: float, *args: Any) -> tuple[Any, ...]:
+    """dL/dz_i = T p_i - t_i, written p_i (T - t_i) - t_i (1 - p_i) (T = sum_k t_k), and
+    dL/dt_k = -log softmax_k(z).
+
+    On floats the two products are exact and summed once, with p_i and 1 - p_i each rounded
+    once, also at infinite logits (a -inf logit has p = 0 and gives -t_i exactly; one +inf logit
+    has p = 1 and gives the sum of the other targets); where the two products nearly cancel (near
+    the optimum, p ~ t) the difference is computed in decimal. On Values the same form, so that
+    its derivatives do not cancel either (d/dt_i is -(1 - p_i), not p_i - 1)."""
     zs, ts = _split(n, args[:-1])
     if _all_numbers(args[:-1]):
-        if not (_all_finite(zs) and _all_finite(ts)):
+        if not _all_finite(ts):  # an infinite or NaN target: IEEE arithmetic on the limits
             limits = _Limits(zs)
-            total_t = _fsum(ts) if _all_finite(ts) else sum(ts)
+            total_t = sum(ts)
             dz = [total_t * p - t for p, t in zip(limits.p, ts)]
             return (*dz, *limits.nll)
-        parts = _logits(zs)
+        finite = _all_finite(zs)
+        nlls = [_nll(*_logits(zs), k) for k in range(len(zs))] if finite else _Limits(zs).nll
+        # the decimal formula takes -inf logits (e^-inf = 0), not +inf or NaN ones
+        in_decimal = not any(z == inf or z != z for z in zs)
         p, q = _probabilities(zs)
         dz = []
         for i in range(len(zs)):
-            # T p_i - t_i = p_i (T - t_i) - t_i (1 - p_i): exact products, summed once
             rest = _fsum([t for j, t in enumerate(ts) if j != i])
             qi = q(i)
             a, b = p[i] * rest, ts[i] * qi
@@ -977,15 +998,19 @@ def _soft_cross_entropy_grads(n: float, *args: Any) -> tuple[Any, ...]:
                 g = _fsum([*two_product(p[i], rest), *two_product(-ts[i], qi)])
             else:
                 g = a - b
-            if (a > 0) == (b > 0) and a != 0 and b != 0 and abs(g) < 0.5 * (abs(a) + abs(b)):
-                g = precise(_soft_gradient_decimal(i), *zs, *ts)  # near the optimum: p ~ t
+            near = (a > 0) == (b > 0) and a != 0 and b != 0 and abs(g) < 0.5 * (abs(a) + abs(b))
+            if near and in_decimal:  # near the optimum: p ~ t
+                g = precise(_soft_gradient_decimal(i), *zs, *ts)
             dz.append(g)
-        return (*dz, *[_nll(*parts, k) for k in range(len(zs))])
+        return (*dz, *nlls)
     m, es, total = _softmax_graph(zs)
-    weight: Any = 0.0
-    for t in ts:
-        weight = weight + t
-    dz_graph = [weight * divide(e, total) - t for e, t in zip(es, ts)]
+    dz_graph = []
+    for i, (e, t) in enumerate(zip(es, ts)):
+        rest: Any = 0.0
+        for j, other in enumerate(ts):
+            if j != i:
+                rest = rest + other
+        dz_graph.append(divide(e, total) * rest - t * _complement_graph(es, total, i))
     log_total = log(total)
     nll_graph = [log_total + (zs[m] - z) if k != m else log_total for k, z in enumerate(zs)]
     return (*dz_graph, *nll_graph)
@@ -1106,7 +1131,9 @@ def _bce_grads(p: Any, t: Any, out: Any) -> tuple[Any, Any]:
     log_p = log(p) if live_p else _CLAMP
     log_q = log(1 - p) if live_q else _CLAMP
     if live_p and live_q:
-        d_p = (p - t) / (p * (1 - p))
+        # not (p - t) / (p (1 - p)), whose derivative cancels near p = 0 or 1: this form's
+        # derivative, (1 - t) / (1 - p)^2 + t / p^2, is a sum of two terms >= 0
+        d_p = (1 - t) / (1 - p) - t / p
     elif live_p:
         d_p = -t / p
     elif live_q:

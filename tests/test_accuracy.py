@@ -57,9 +57,16 @@ def power_pair(draw: st.DrawFn, base: float | None = None) -> tuple[float, float
 
 @st.composite
 def logits(draw: st.DrawFn, n: int) -> list[float]:
-    kind = draw(st.integers(0, 5))
+    kind = draw(st.integers(0, 6))
     if kind == 0:
         return draw(st.lists(moderate, min_size=n, max_size=n))
+    if kind == 6:  # masked classes (-inf), or one certain class (+inf), among others far apart
+        zs = draw(st.lists(st.floats(-800, 800), min_size=n, max_size=n))
+        for i in draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n - 1, unique=True)):
+            zs[i] = -math.inf
+        if draw(st.booleans()):
+            zs[draw(st.integers(0, n - 1))] = math.inf
+        return zs
     if kind == 1:  # huge and (nearly) tied: [1e16, 1e16] is ln 2, not 0
         big = draw(st.sampled_from([1e8, 1e16, -1e16, 1e300]))
         steps = draw(st.lists(st.sampled_from([0.0, 1.0, -2.0, 30.0]), min_size=n, max_size=n))
@@ -241,6 +248,23 @@ def test_logsumexp_near_zero_does_not_cancel():
 def test_one_example_of_each_kind_fixed(op, inputs):
     chosen = OPS[op] if op != "rpow_scalar" else OPS[op].bind(1.5)
     _check(chosen, inputs)
+
+
+@pytest.mark.parametrize(
+    ("logits", "targets"),
+    [
+        ([50.0, 0.0, -math.inf], [1.0, 0.0, 0.0]),  # a masked class: dz0 -1.93e-22, not 0
+        ([0.0, math.inf], [1e-20, 0.5]),  # a certain class: dz1 = the other targets, 1e-20
+        ([math.inf, -363.26, -745.13], [1.0, 0.0, 3.57e-45]),
+    ],
+)
+def test_soft_targets_at_infinite_logits_keep_their_tiny_gradients(logits, targets):
+    op = OPS["soft_cross_entropy"].bind(len(logits))
+    _check(op, [*logits, *targets])
+    leaves = [Value(z) for z in logits]
+    losses.cross_entropy(leaves, targets).backward()
+    _, exact = reference(op, [*logits, *targets])
+    assert all(within(leaf.grad, e) for leaf, e in zip(leaves, exact))
 
 
 def test_signed_zeros_where_they_matter():
@@ -560,3 +584,110 @@ def test_soft_cross_entropy_compiles_and_replays_like_backward(backend):
         assert [float(g[0]) if backend == "numpy" else g for g in grads] == pytest.approx(
             [leaf.grad for leaf in leaves], rel=1e-12, abs=1e-300
         )
+
+
+# ---- second derivatives of the losses: the Value forms must not cancel either ------------------
+
+
+def _exact_loss(name: str, param: float | None):
+    """The loss as mpmath math, for mpmath.diff (at 120 digits: its differences then err by
+    about 1e-110, far below the smallest second derivative drawn, about 1e-70)."""
+    import mpmath
+
+    def lse(zs):
+        return mpmath.log(mpmath.fsum(mpmath.exp(z) for z in zs))
+
+    if name == "logsumexp":
+        return lambda *zs: lse(zs)
+    if name in ("log_softmax", "cross_entropy", "softmax"):
+        k = int(param or 0)
+        sign = 1 if name == "log_softmax" else -1
+        if name == "softmax":
+            return lambda *zs: mpmath.exp(zs[k] - lse(zs))
+        return lambda *zs: sign * (zs[k] - lse(zs))
+    if name == "soft_cross_entropy":
+        n = int(param or 2)
+        return lambda *a: mpmath.fsum(t * (lse(a[:n]) - z) for z, t in zip(a[:n], a[n:]))
+    if name == "bce_with_logits":
+        return lambda z, t: mpmath.log1p(mpmath.exp(z)) - t * z
+    return lambda p, t: -(t * mpmath.log(p) + (1 - t) * mpmath.log1p(-p))
+
+
+LOSS_OPS = [
+    op
+    for op in all_members()
+    if op.name
+    in (
+        "logsumexp",
+        "log_softmax",
+        "softmax",
+        "cross_entropy",
+        "soft_cross_entropy",
+        "bce_with_logits",
+        "binary_cross_entropy",
+    )
+]
+
+
+@st.composite
+def smooth_args(draw: st.DrawFn, op: Op) -> list[float]:
+    """Inputs where the loss is smooth and its second derivatives are normal numbers: logits in
+    [-40, 40] (probabilities down to 1e-35), targets in [0, 1], probabilities in
+    [1e-8, 1 - 1e-8]."""
+    logit = st.floats(-40.0, 40.0)
+    if op.name == "soft_cross_entropy":
+        n = int(op.param or 2)
+        zs = draw(st.lists(logit, min_size=n, max_size=n))
+        return [*zs, *draw(targets(zs))]
+    if op.name == "bce_with_logits":
+        return [draw(logit), draw(st.floats(0.0, 1.0))]
+    if op.name == "binary_cross_entropy":
+        return [draw(st.floats(1e-8, 1 - 1e-8)), draw(st.floats(0.0, 1.0))]
+    n = draw(st.integers(max(2, int(op.param or 0) + 1), 4))
+    return draw(st.lists(logit, min_size=n, max_size=n))
+
+
+@pytest.mark.parametrize("op", LOSS_OPS, ids=lambda op: op.label)
+def test_second_derivatives_of_the_losses_match_mpmath(op):
+    """Within 1e-8 relative, tails included: 1 - p is never formed as a difference where its
+    derivative would cancel (dL/dt_i of soft cross-entropy, -1.04e-17, came out 0.0). The bound is
+    not 4 ULP: near a tie, softmax's second derivative p_k p_i (2 p_i - 1) is made by the product
+    rule from terms of size p_k p_i that cancel (2e-10 relative at logits (0, 13, 13), and 0.0 for
+    1.5e-39 at (0, 1.2e-38)): there the error allowed is a few ULP of those terms."""
+    import mpmath
+
+    exact_loss = _exact_loss(op.name, op.param)
+
+    @settings(max_examples=int(os.environ.get("MICROGRADX_LOSS_HESSIANS", "20")), deadline=None)
+    @given(smooth_args(op))
+    def check(xs: list[float]) -> None:
+        H = hessian(lambda *v: apply(op, *v), xs)
+        problems = []
+        with mpmath.workdps(120):
+            point = [mpmath.mpf(x) for x in xs]
+            for i in range(len(xs)):
+                for j in range(i, len(xs)):
+                    order = [0] * len(xs)
+                    order[i] += 1
+                    order[j] += 1
+                    exact = float(mpmath.diff(exact_loss, point, order))
+                    allowed = 1e-8 * abs(exact) + 1e-100
+                    if op.name == "softmax":  # the size of the product rule's terms
+                        total = mpmath.fsum(mpmath.exp(z) for z in point)
+                        p = [float(mpmath.exp(z) / total) for z in point]
+                        allowed += 4e-16 * p[int(op.param or 0)] * (p[i] + p[j])
+                    for got in {H[i][j], H[j][i]}:
+                        if abs(got - exact) > allowed:
+                            problems.append(f"H[{i}][{j}] {got!r}, exact {exact!r}")
+        assert not problems, f"{op.label}{tuple(xs)}: " + "; ".join(problems)
+
+    check()
+
+
+def test_two_reported_loss_hessians_keep_their_tails():
+    # d2L/dz1 dt1 of soft cross-entropy is p1 - 1 = -(1 - p1): it came out 0.0
+    H = hessian(lambda a, b, c, d: losses.cross_entropy([a, b], [c, d]), [-19.3, 19.8, 0.4, 0.6])
+    assert H[1][3] == pytest.approx(-1.0449265343612043e-17, rel=1e-14)
+    # d2 log_softmax_2 / dz2 dz0 is p0 p2: it came out 1.7e-4 too large
+    H = hessian(lambda a, b, c: losses.log_softmax([a, b, c])[2], [-6.68, 9.46, -20.8])
+    assert H[2][0] == pytest.approx(7.0588825307093857e-21, rel=1e-14)
