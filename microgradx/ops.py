@@ -1006,11 +1006,11 @@ def _soft_cross_entropy_grads(n: float, *args: Any) -> tuple[Any, ...]:
     m, es, total = _softmax_graph(zs)
     dz_graph = []
     for i, (e, t) in enumerate(zip(es, ts)):
-        rest: Any = 0.0
+        others: Any = 0.0  # sum of the other targets
         for j, other in enumerate(ts):
             if j != i:
-                rest = rest + other
-        dz_graph.append(divide(e, total) * rest - t * _complement_graph(es, total, i))
+                others = others + other
+        dz_graph.append(divide(e, total) * others - t * _complement_graph(es, total, i))
     log_total = log(total)
     nll_graph = [log_total + (zs[m] - z) if k != m else log_total for k, z in enumerate(zs)]
     return (*dz_graph, *nll_graph)
