@@ -13,7 +13,7 @@ logsumexp([1e16, 1e16]) - 1e16 is 0, not ln 2.
 from __future__ import annotations
 
 import math
-import numbers
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,13 +85,26 @@ def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, Targe
             p = p[0]  # the output of a 1-unit layer counts as its one Value
         if not isinstance(p, Value):
             p = Value(real(p, f"{first}[{i}]"))
-        if isinstance(t, Value):
-            pairs.append((p, t))
-            continue
-        if isinstance(t, bool) or not is_real(t):
-            raise TypeError(f"{name}: targets[{i}] must be a number, got {describe(t)}")
-        pairs.append((p, real(t, f"{name}: targets[{i}]")))
+        if not isinstance(t, Value):
+            if isinstance(t, bool) or not is_real(t):
+                raise TypeError(f"{name}: targets[{i}] must be a number, got {describe(t)}")
+            t = real(t, f"{name}: targets[{i}]")
+        if name in _PROBABILITY_TARGETS:
+            _check_probability(t, f"{name}: targets[{i}]")
+        pairs.append((p, t))
     return pairs
+
+
+# Losses whose targets are probabilities: a target outside [0, 1] has no meaning there, and the
+# op table's accuracy is promised only inside it (PyTorch documents the same range).
+_PROBABILITY_TARGETS = ("binary_cross_entropy", "bce_with_logits")
+
+
+def _check_probability(t: Value | float, name: str) -> None:
+    """A target probability (a number, or a Value's number) must be in [0, 1]."""
+    x = t.data if isinstance(t, Value) else t
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {x!r}")
 
 
 def _values(xs: Any, name: str) -> list[Value]:
@@ -260,24 +273,42 @@ def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Value]], 
         if not zs:
             raise ValueError(f"cross_entropy: logits{where} must hold at least one class score")
         batch.append(zs)
-        if isinstance(t, numbers.Integral) and not isinstance(t, bool):
-            classes.append(int(t))  # NumPy's integers too
+        index = _class_index(t)
+        if index is not None:
+            classes.append(index)
         elif isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
             raise TypeError(
                 f"cross_entropy: targets{where} must be a class index or a list of class"
                 f" probabilities, got {describe(t)}"
             )
         else:  # class probabilities: numbers, or Values (a compiled replay's inputs)
-            name = f"cross_entropy: targets{where}"
+            # one sample: its targets are read as class probabilities (a list of classes would
+            # need logits to be a batch), which the message says
+            name = (
+                "cross_entropy: logits is one sample, so targets"
+                if one
+                else (f"cross_entropy: targets{where}")
+            )
             if len(t) != len(zs):
                 raise ValueError(
                     f"{name} has {len(t)} class probabilities but logits{where} has"
                     f" {len(zs)} classes"
                 )
-            classes.append(
-                [
-                    tk if isinstance(tk, Value) else real(tk, f"{name}[{k}]")
-                    for k, tk in enumerate(sequence(t, name))
-                ]
-            )
+            probabilities: list[Value | float] = []
+            for k, tk in enumerate(sequence(t, name)):
+                tk = tk if isinstance(tk, Value) else real(tk, f"{name}[{k}]")
+                _check_probability(tk, f"{name}[{k}]")
+                probabilities.append(tk)
+            classes.append(probabilities)
     return batch, classes
+
+
+def _class_index(t: Any) -> int | None:
+    """``t`` as a class index if it is an integer (Python's, NumPy's, a 0-d integer array), else
+    None. A bool is not a class."""
+    if isinstance(t, bool):
+        return None
+    try:
+        return operator.index(t)
+    except TypeError:
+        return None

@@ -635,3 +635,24 @@ def test_schedules_and_decay_weights_only_name_their_arguments():
         decay_weights_only([Value(1.0)], 1e-3)
     with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
         decay_weights_only(MLP(2, [1]), -1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: losses.binary_cross_entropy([0.52], [65220.3]), r"targets\[0\] must be a prob"),
+        (lambda: losses.bce_with_logits([0.5], [Value(-0.1)]), r"targets\[0\] must be a prob"),
+        (lambda: losses.cross_entropy([[1.0, 2.0]], [[-0.5, 1.5]]), r"targets\[0\]\[0\] must"),
+        (lambda: losses.cross_entropy([1.0, 2.0], [0, 2]), r"logits is one sample, so targets"),
+    ],
+)
+def test_targets_outside_0_1_are_refused_not_given_a_loss(call, message):
+    # the loss has no meaning there (and the op table's accuracy is promised only inside)
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_numpy_class_index_is_a_class():
+    a = losses.cross_entropy([1.0, 2.0], np.array(1))  # a 0-d array: len() of it used to fail
+    b = losses.cross_entropy([1.0, 2.0], 1)
+    assert a.data == b.data
