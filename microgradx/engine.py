@@ -234,25 +234,46 @@ class Value:
         with _backward_lock:
             order = topological_order(self)
             order.reverse()  # outputs first: a node is visited after every node that used it
-            for node in order:
-                if node.op is not None:
-                    node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
-                elif type(node.grad) is not float:
-                    node.grad = _starting_grad(node)
-            self.grad = self.grad + gradient if self.op is None else gradient
-            if not create_graph and not mode.anomaly:
-                _backward_fast(order)
-                return
-            # The general walk returns each node's gradient; store them as the fast pass does.
-            with enable_grad() if create_graph else _nothing():
-                grads = chain_rule(order, {self: self.grad}, create_graph=create_graph)
-            for node in order:
-                total = grads.get(node, 0.0)
-                if node.op is None and node is not self:
-                    total = node.grad + total  # leaves accumulate across passes
-                if create_graph and not isinstance(total, Value):
-                    total = Value(total)  # a constant gradient is a constant leaf
-                node.grad = total
+            # every leaf's starting grad checked before anything is written
+            starts = [
+                (n, _starting_grad(n)) for n in order if n.op is None and type(n.grad) is not float
+            ]
+            # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
+            # back as it was: no half-added gradients, no intermediate grads reset for nothing.
+            before = [node.grad for node in order]
+            try:
+                self._backward_pass(order, starts, gradient, create_graph)
+            except BaseException:
+                for node, grad in zip(order, before):
+                    node.grad = grad
+                raise
+
+    def _backward_pass(
+        self,
+        order: list[Value],
+        starts: list[tuple[Value, float | Value]],
+        gradient: float,
+        create_graph: bool,
+    ) -> None:
+        for node in order:
+            if node.op is not None:
+                node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
+        for leaf, start in starts:
+            leaf.grad = start
+        self.grad = self.grad + gradient if self.op is None else gradient
+        if not create_graph and not mode.anomaly:
+            _backward_fast(order)
+            return
+        # The general walk returns each node's gradient; store them as the fast pass does.
+        with enable_grad() if create_graph else _nothing():
+            grads = chain_rule(order, {self: self.grad}, create_graph=create_graph)
+        for node in order:
+            total = grads.get(node, 0.0)
+            if node.op is None and node is not self:
+                total = node.grad + total  # leaves accumulate across passes
+            if create_graph and not isinstance(total, Value):
+                total = Value(total)  # a constant gradient is a constant leaf
+            node.grad = total
 
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(child) for each child, at the numbers recorded in the graph (``()`` for a

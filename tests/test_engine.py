@@ -12,7 +12,17 @@ from fractions import Fraction
 import pytest
 
 import microgradx as mg
-from microgradx import AnomalyError, Value, maximum, minimum, no_grad, topological_order, zero_grad
+from microgradx import (
+    AnomalyError,
+    Op,
+    Value,
+    apply,
+    maximum,
+    minimum,
+    no_grad,
+    topological_order,
+    zero_grad,
+)
 
 # ---- the chain rule -----------------------------------------------------------------------------
 
@@ -585,3 +595,53 @@ def test_create_graph_gives_the_same_zero_as_backward_where_a_local_derivative_i
     x.grad = 0.0
     first.backward()
     assert x.grad == pytest.approx(3 * 0.25)
+
+
+def _grads(*nodes: Value) -> list[object]:
+    return [n.grad for n in nodes]
+
+
+def test_a_backward_pass_that_raises_leaves_every_grad_as_it_was():
+    from microgradx import detect_anomaly
+
+    x = Value(0.0, label="x")
+    h = x.sqrt()  # d/dx = inf at 0, which detect_anomaly refuses in backward
+    y = h * 3.0
+    L = y + x
+    L.backward()
+    seen = _grads(x, h, y, L)
+    assert seen == [math.inf, 3.0, 1.0, 1.0]
+    with detect_anomaly(), pytest.raises(AnomalyError):
+        L.backward()
+    assert _grads(x, h, y, L) == pytest.approx(seen, nan_ok=True)
+
+
+def test_a_bad_leaf_grad_is_refused_before_any_grad_changes():
+    a, b = Value(2.0), Value(3.0)
+    mid = a * b
+    out = mid.tanh()
+    out.backward()
+    seen = _grads(a, b, mid, out)
+    b.grad = "oops"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="set before backward"):
+        out.backward()
+    assert _grads(a, mid, out) == seen[:1] + seen[2:] and b.grad == "oops"
+
+
+def test_an_op_of_the_users_that_raises_in_backward_changes_no_grad():
+    boom = Op(
+        name="boom",
+        symbol="boom",
+        arity=1,
+        forward=lambda x: x,
+        local_grads=lambda x, out: (1 / 0,),  # raises ZeroDivisionError in the fast pass
+        math="boom(x) = x",
+        derivative="1",
+    )
+    a = Value(2.0)
+    b = a * a
+    out = apply(boom, b) + a
+    a.grad = 5.0
+    with pytest.raises(ZeroDivisionError):
+        out.backward()
+    assert a.grad == 5.0 and b.grad == 0.0 and out.grad == 0.0
