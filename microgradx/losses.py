@@ -24,10 +24,6 @@ from microgradx.engine import Operand, Value, apply
 _REDUCTIONS = ("mean", "sum")
 
 
-def _as_value(x: Operand) -> Value:
-    return x if isinstance(x, Value) else Value(x)
-
-
 def _reduce(terms: list[Value], reduction: str) -> Value:
     choice(reduction, "reduction", _REDUCTIONS)
     if not terms:
@@ -51,8 +47,14 @@ _FIRST = {
 }
 
 
+def _traced(x: Any) -> bool:
+    """A Value, or a number type that applies the table's ops itself (forward mode's Dual): it
+    goes into the loss as it is, so the loss is differentiated in either mode."""
+    return isinstance(x, Value) or hasattr(type(x), "apply_op")
+
+
 def _is_number(x: Any) -> bool:
-    return isinstance(x, Value) or is_real(x)
+    return _traced(x) or is_real(x)
 
 
 def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, Target]]:
@@ -83,9 +85,12 @@ def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, Targe
     for i, (p, t) in enumerate(zip(predictions, targets)):
         if isinstance(p, (list, tuple)) and len(p) == 1:
             p = p[0]  # the output of a 1-unit layer counts as its one Value
-        if not isinstance(p, Value):
-            p = Value(real(p, f"{first}[{i}]"))
-        if not isinstance(t, Value):
+        if not _traced(p):
+            p = real(p, f"{first}[{i}]")
+            # a constant prediction: a Value, so that the loss is one (a Dual target keeps it a
+            # number, which the Dual's ops take)
+            p = p if _traced(t) and not isinstance(t, Value) else Value(p)
+        if not _traced(t):
             if isinstance(t, bool) or not is_real(t):
                 raise TypeError(f"{name}: targets[{i}] must be a number, got {describe(t)}")
             t = real(t, f"{name}: targets[{i}]")
@@ -102,17 +107,15 @@ _PROBABILITY_TARGETS = ("binary_cross_entropy", "bce_with_logits")
 
 def _check_probability(t: Value | float, name: str) -> None:
     """A target probability (a number, or a Value's number) must be in [0, 1]."""
-    x = t.data if isinstance(t, Value) else t
+    x = t.data if isinstance(t, Value) else float(t)
     if not 0.0 <= x <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {x!r}")
 
 
-def _values(xs: Any, name: str) -> list[Value]:
-    """``xs`` (a list of numbers or Values) as Values; a clear error naming ``name`` otherwise."""
-    return [
-        x if isinstance(x, Value) else Value(real(x, f"{name}[{i}]"))
-        for i, x in enumerate(sequence(xs, name))
-    ]
+def _values(xs: Any, name: str) -> list[Operand]:
+    """``xs`` (a list of numbers, Values or Duals) checked: Values and Duals as they are, numbers
+    as floats (``apply`` makes them constants); a clear error naming ``name`` otherwise."""
+    return [x if _traced(x) else real(x, f"{name}[{i}]") for i, x in enumerate(sequence(xs, name))]
 
 
 def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Value:
@@ -240,7 +243,7 @@ def l2_penalty(parameters: Sequence[Value], weight_decay: float) -> Value:
     return total * (0.5 * weight_decay)
 
 
-def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Value]], list[Any]]:
+def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Operand]], list[Any]]:
     """``cross_entropy``'s arguments as a batch: a list of logit lists (Values) and a list of
     targets (a class index as an int, or a list of class probabilities as floats). One sample
     (a list of numbers and one target) becomes a batch of one. Errors name the argument."""
@@ -265,7 +268,7 @@ def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Value]], 
         raise ValueError(
             f"cross_entropy: logits has {len(rows)} samples but targets has {len(targets)}"
         )
-    batch: list[list[Value]] = []
+    batch: list[list[Operand]] = []
     classes: list[Any] = []
     for i, (z, t) in enumerate(zip(rows, targets)):
         where = "" if one else f"[{i}]"
@@ -296,7 +299,7 @@ def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Value]], 
                 )
             probabilities: list[Value | float] = []
             for k, tk in enumerate(sequence(t, name)):
-                tk = tk if isinstance(tk, Value) else real(tk, f"{name}[{k}]")
+                tk = tk if _traced(tk) else real(tk, f"{name}[{k}]")
                 _check_probability(tk, f"{name}[{k}]")
                 probabilities.append(tk)
             classes.append(probabilities)

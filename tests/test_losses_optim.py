@@ -656,3 +656,30 @@ def test_a_numpy_class_index_is_a_class():
     a = losses.cross_entropy([1.0, 2.0], np.array(1))  # a 0-d array: len() of it used to fail
     b = losses.cross_entropy([1.0, 2.0], 1)
     assert a.data == b.data
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda a, b: losses.cross_entropy([a, b], 0),
+        lambda a, b: losses.cross_entropy([[a, b], [b, a]], [[0.3, 0.7], [1.0, 0.0]]),
+        lambda a, b: losses.mse([a, b], [0.5, -1.0]),
+        lambda a, b: losses.bce_with_logits([a, b], [0.5, 1.0]),
+        lambda a, b: losses.binary_cross_entropy([a.sigmoid(), b.sigmoid()], [0.2, 1.0]),
+        lambda a, b: losses.hinge([a, b], [1, -1], reduction="sum"),
+        lambda a, b: losses.logsumexp([a, b, 0.5]),
+        lambda a, b: losses.log_softmax([a, b])[1] + losses.softmax([a, b])[0],
+    ],
+)
+def test_every_loss_runs_in_forward_mode_and_agrees_with_reverse_mode(loss):
+    from microgradx.forward import jvp
+
+    xs = [0.3, -0.7]
+    leaves = [Value(x) for x in xs]
+    out = loss(*leaves)
+    out.backward()
+    for k in range(2):
+        tangent = [1.0 if j == k else 0.0 for j in range(2)]
+        value, slope = jvp(loss, xs, tangent)
+        assert value == out.data
+        assert slope == pytest.approx(leaves[k].grad, rel=1e-14, abs=1e-300)
