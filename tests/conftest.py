@@ -24,6 +24,23 @@ settings.register_profile(
 settings.load_profile("microgradx")
 
 
+def _no_local_constants() -> None:
+    """Hypothesis (6.1xx) also draws numbers it finds in the source of the modules imported so
+    far, and which modules those are depends on the order pytest-xdist gives each worker: the
+    same test then draws other examples in another run, and an edit to any module changes them.
+    Determinism needs that off; the strategies here draw their edge values themselves."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # a Hypothesis without that module has no such feature
+        return
+    empty = getattr(providers, "_local_constants", None)  # empty until first collected
+    if hasattr(providers, "_get_local_constants") and empty is not None:
+        providers._get_local_constants = lambda: empty  # as Hypothesis itself does under Pyodide
+
+
+_no_local_constants()
+
+
 @pytest.fixture(autouse=True)
 def _default_generator_reset():
     """Every test starts from the same default initialisation (as a fresh process does)."""

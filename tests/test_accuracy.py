@@ -691,3 +691,42 @@ def test_two_reported_loss_hessians_keep_their_tails():
     # d2 log_softmax_2 / dz2 dz0 is p0 p2: it came out 1.7e-4 too large
     H = hessian(lambda a, b, c: losses.log_softmax([a, b, c])[2], [-6.68, 9.46, -20.8])
     assert H[2][0] == pytest.approx(7.0588825307093857e-21, rel=1e-14)
+
+
+def test_soft_targets_near_the_optimum_keep_terms_far_below_the_total():
+    # T = 1 + 2e-304: a sum S = 1 + 2e^-700 rounded to 1 made this gradient 0 at any precision
+    args = [700.0, 0.0, 0.0, 1.0, 9.85967654375977e-305, 9.85967654375977e-305]
+    _check(OPS["soft_cross_entropy"].bind(3), args)
+    _check(OPS["soft_cross_entropy"].bind(2), [0.0, 1e-110, 0.5, 0.5])  # logits 1e-110 apart
+
+
+def test_soft_targets_near_the_optimum_cost_exps_linear_in_the_classes(monkeypatch):
+    import decimal
+
+    import microgradx.ops as ops_module
+
+    calls = [0]
+
+    class Counting(decimal.Context):
+        def exp(self, x):  # type: ignore[override]
+            calls[0] += 1
+            return super().exp(x)
+
+    made = ops_module._context
+    monkeypatch.setattr(
+        ops_module,
+        "_context",
+        lambda digits: Counting(
+            **{k: getattr(made(digits), k) for k in ("prec", "Emax", "Emin")}, traps=[]
+        ),
+    )
+    n = 60
+    zs = [math.sin(k) for k in range(n)]  # targets at the optimum: every class cancels
+    top = max(zs)
+    es = [math.exp(z - top) for z in zs]
+    ts = [e / math.fsum(es) for e in es]
+    op = OPS["soft_cross_entropy"].bind(n)
+    op.local_grads(*zs, *ts, op.forward(*zs, *ts))
+    # one exp per class at each precision tried (two or three): a decimal formula per class
+    # over all the classes was n exps per class, 3600 here at each precision
+    assert 0 < calls[0] <= 4 * n
