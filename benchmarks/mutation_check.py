@@ -561,6 +561,27 @@ MUTATIONS = [
         "        return float(typed)\n    except OverflowError:",
         ("tests/test_playground.py",),
     ),
+    Mutation(
+        "the model file's depth check ignores escapes inside strings",
+        "microgradx/io.py",
+        "                escaped_at = place + 1\n",
+        "                pass\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "the model file's depth check counts brackets inside strings",
+        "microgradx/io.py",
+        "        elif char == '\"':\n            in_string = True\n",
+        "",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a model file is read whole whatever its size",
+        "microgradx/io.py",
+        "        raw = read_regular(path, MAX_BYTES)\n",
+        "        raw = read_regular(path)\n",
+        ("tests/test_hostile_files.py",),
+    ),
 ]
 
 

@@ -205,6 +205,11 @@ BAD_MODEL_FILES = {
     ),
     "a weight nested deep": (_last_weight("[" * DEEP + "]" * DEEP), "nested more than 64"),
     "an object nested deep": (_last_weight('{"a":' * DEEP + "1" + "}" * DEEP), "nested more"),
+    # an unterminated string full of escaped quotes, after enough brackets to be scanned
+    "a string of escaped quotes never closed": (
+        b"[]" * 65 + b'"' + b'\\"' * 30_000,
+        "not valid JSON",
+    ),
     "a weight given twice": (
         json.dumps(_document())
         .replace('"layers.0.neurons.0.w.1"', '"layers.0.neurons.0.w.0"')
@@ -296,6 +301,55 @@ def test_the_good_file_of_the_table_above_loads(tmp_path):
     # an editor's byte-order mark and pretty-printing are fine
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(), indent=4).encode())
     assert [p.data for p in load(path).parameters()] == [p.data for p in _model().parameters()]
+
+
+def test_the_depth_check_sees_strings_and_escapes_as_json_does():
+    from microgradx import io
+
+    deep = "[" * 70 + "]" * 70
+    inside = '["' + '\\"' + deep + '"]'  # brackets inside a string that holds \"
+    io._check_depth(inside)
+    assert json.loads(inside)[0].endswith("]")
+    after = '["\\\\", ' + deep + "]"  # the string holds one backslash and ends: then 71 deep
+    with pytest.raises(io._Refused, match="nested more than 64"):
+        io._check_depth(after)
+    assert io.MAX_DEPTH < 71
+
+
+def test_the_depth_check_looks_at_each_character_once(monkeypatch):
+    """Structural, not timed: one scan of the text, each special character seen once, for a
+    string of escaped quotes that a whole-string pattern would rescan from every quote."""
+    from microgradx import io
+
+    text = "[]" * 65 + '"' + '\\"' * 5000
+    seen = []
+    real = io._SPECIAL
+
+    class Counting:
+        def finditer(self, string):
+            seen.append(0)
+            for match in real.finditer(string):
+                seen[-1] += 1
+                yield match
+
+    monkeypatch.setattr(io, "_SPECIAL", Counting())
+    io._check_depth(text)
+    assert seen == [130 + 1 + 2 * 5000]  # one scan, each bracket, quote and backslash once
+
+
+def test_a_model_file_beyond_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    from microgradx import io
+
+    path = _write(tmp_path, json.dumps(_document()).encode())
+    monkeypatch.setattr(io, "MAX_BYTES", path.stat().st_size - 1)
+    model = _model()
+    before = _state(model)
+    for reader in (load, lambda p: load_weights(model, p)):
+        with pytest.raises(ModelFileError, match=f"{path} is larger than .* bytes"):
+            reader(path)
+    assert _state(model) == before
+    monkeypatch.setattr(io, "MAX_BYTES", path.stat().st_size)
+    load(path)
 
 
 def test_the_last_weight_10_to_the_400_changes_no_parameter(tmp_path):
