@@ -582,6 +582,13 @@ MUTATIONS = [
         "        raw = read_regular(path)\n",
         ("tests/test_hostile_files.py",),
     ),
+    Mutation(
+        "a data file is read to its end however large it unpacks",
+        "microgradx/data.py",
+        "                if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:\n",
+        "                if False:\n",
+        ("tests/test_hostile_files.py",),
+    ),
 ]
 
 

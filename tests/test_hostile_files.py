@@ -672,6 +672,53 @@ def test_digits_files_as_other_tools_write_them(tmp_path):
         assert load_digits(path) == expected
 
 
+def test_a_small_gzip_of_millions_of_blank_lines_is_refused_at_the_line_limit(
+    tmp_path, monkeypatch
+):
+    """The reported file: 58 KB of gzip, 60 MB of blank lines (it took 21 s and 3.8 GB)."""
+    from microgradx import data
+
+    path = tmp_path / "digits.gz"
+    path.write_bytes(_gzip(b" \n" * 30_000_000))
+    read = []
+    real = data.gzip.GzipFile
+
+    class Counting(real):
+        def readline(self, size=-1):
+            line = super().readline(size)
+            read.append(len(line))
+            return line
+
+    monkeypatch.setattr(data.gzip, "GzipFile", Counting)  # the lines read: where it stops
+    with pytest.raises(DataFileError, match=f"{path} holds more than 1,000,001 lines"):
+        load_digits(path)
+    assert len(read) == data.MAX_LINES + 1  # it stopped at the limit, not at the end
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+@pytest.mark.parametrize("loader", [load_titanic, load_digits])
+def test_data_files_beyond_the_byte_limit_are_refused_naming_it(
+    loader, gzipped, monkeypatch, tmp_path
+):
+    from microgradx import data
+
+    shipped = SHIPPED / ("titanic.csv" if loader is load_titanic else "digits.csv.gz")
+    size = len(gzip.decompress(shipped.read_bytes()) if loader is load_digits else b"")
+    size = size or shipped.stat().st_size
+    assert size * 100 < data.MAX_TEXT_BYTES  # the shipped files are far below the limit
+    monkeypatch.setattr(data, "MAX_TEXT_BYTES", size - 1)
+    path = tmp_path / "file"
+    content = shipped.read_bytes()
+    if gzipped != content.startswith(b"\x1f\x8b"):
+        content = _gzip(content) if gzipped else gzip.decompress(content)
+    path.write_bytes(content)
+    after = " after gunzipping" if gzipped else ""
+    with pytest.raises(DataFileError, match=f"{path} holds more than {size - 1:,} bytes{after}:"):
+        loader(path)
+    monkeypatch.setattr(data, "MAX_TEXT_BYTES", size)
+    loader(path)
+
+
 @pytest.mark.parametrize("kind", sorted(SPECIAL))
 @pytest.mark.parametrize("loader", [load_titanic, load_digits])
 def test_data_loaders_refuse_special_files_without_waiting(loader, kind, tmp_path):
