@@ -589,6 +589,22 @@ MUTATIONS = [
         "                if False:\n",
         ("tests/test_hostile_files.py",),
     ),
+    Mutation(
+        "a seed is taken as random.Random takes it (a NaN seed gives other data each run)",
+        "microgradx/data.py",
+        "    rng = random.Random(checks.seed(seed))\n    X, y = [], []\n    for i in range(n):\n"
+        "        t = math.pi * rng.random()\n",
+        "    rng = random.Random(seed)\n    X, y = [], []\n    for i in range(n):\n"
+        "        t = math.pi * rng.random()\n",
+        ("tests/test_arguments.py",),
+    ),
+    Mutation(
+        "checks.seed lets None through where no default is documented",
+        "microgradx/checks.py",
+        "    if x is None and optional:\n",
+        "    if x is None:\n",
+        ("tests/test_arguments.py",),
+    ),
 ]
 
 

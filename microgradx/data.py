@@ -7,7 +7,9 @@ every machine, because only ``random.Random(seed)`` is used.
 Arguments are checked before anything is drawn or built (``microgradx.checks``): ``n`` is an int
 of at most ``MAX_SAMPLES`` (a million points) and ``classes``/``centers`` (and ``one_hot``'s
 ``classes``) at most ``MAX_CLASSES``, so a mistyped size is refused by name instead of
-allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0.
+allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0; ``seed`` (here, in
+``train_test_split`` and in ``load_titanic``) is an int >= 0 (``checks.seed``: a float or NaN
+seed would not give the same data on every run).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Feature
     """Two interleaving half circles (scikit-learn's classic): class 0 above, class 1 below."""
     n = _check_n(n, 2)
     noise = _check_spread(noise, "noise")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         t = math.pi * rng.random()
@@ -80,7 +82,7 @@ def make_circles(
     n = _check_n(n, 2)
     noise = _check_spread(noise, "noise")
     factor = checks.in_range(factor, "factor", 0, 1, low_open=True, high_open=True)
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         t = 2 * math.pi * rng.random()
@@ -96,7 +98,7 @@ def make_xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> tuple[Features, l
     """XOR: label 1 where exactly one input is on. ``n=4``, ``noise=0`` is the truth table."""
     n = _check_n(n, 1)
     noise = _check_spread(noise, "noise")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     corners = [([0.0, 0.0], 0), ([0.0, 1.0], 1), ([1.0, 0.0], 1), ([1.0, 1.0], 0)]
     X, y = [], []
     for i in range(n):
@@ -115,7 +117,7 @@ def make_spirals(
     n, classes = _check_groups(n, classes, "classes")
     noise = _check_spread(noise, "noise")
     turns = checks.finite(turns, "turns")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         label = i % classes
@@ -132,7 +134,7 @@ def make_blobs(
     """Gaussian blobs around ``centers`` points spread on a circle of radius 2."""
     n, centers = _check_groups(n, centers, "centers")
     std = _check_spread(std, "std")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         label = i % centers
@@ -146,7 +148,7 @@ def make_sine(n: int = 100, noise: float = 0.0, seed: int = 0) -> tuple[Features
     """Regression: x evenly spread in [-pi, pi], y = sin(x) + noise."""
     n = _check_n(n, 2)
     noise = _check_spread(noise, "noise")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     xs = [-math.pi + 2 * math.pi * i / (n - 1) for i in range(n)]
     return [[x] for x in xs], [math.sin(x) + (rng.gauss(0, noise) if noise else 0.0) for x in xs]
 
@@ -162,7 +164,7 @@ def _split(n: int, test_size: float, seed: int) -> tuple[list[int], list[int]]:
     if n_test >= n:
         raise ValueError(f"cannot split {n} rows with test_size={test_size}")
     order = list(range(n))
-    random.Random(seed).shuffle(order)
+    random.Random(checks.seed(seed)).shuffle(order)
     return order[n_test:], order[:n_test]
 
 
@@ -177,6 +179,7 @@ def train_test_split(
     checks.rows(X, "X")  # every row a list of numbers, all as long
     labels = checks.sequence(y, "y")
     _check_test_size(test_size)
+    checks.seed(seed)
     if len(X) != len(labels):
         raise ValueError(f"X has {len(X)} rows but y has {len(labels)}")
     train, test = _split(len(X), test_size, seed)
@@ -365,6 +368,7 @@ def load_titanic(
             f"unknown Titanic feature(s) {unknown} in features: use {', '.join(TITANIC_FEATURES)}"
         )
     _check_test_size(test_size)
+    checks.seed(seed)  # before the file is read
     wanted = ["survived", *(f.lower() for f in features)]
     reader = csv.reader(_text_lines(path, "Titanic CSV"), strict=True)
     try:

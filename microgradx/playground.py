@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from microgradx import data, losses, nn, optim
+from microgradx import checks, data, losses, nn, optim
 from microgradx.checks import choice, count, in_range, text
 from microgradx.engine import Value
 from microgradx.modes import no_grad
@@ -100,7 +100,7 @@ class Session:
         activation = choice(activation, "activation", sorted(nn.ACTIVATIONS))
         sizes = hidden_sizes(hidden)
         lr = in_range(lr, "learning rate", 0, 10, low_open=True)
-        seed = count(seed, "seed", 0)
+        seed = checks.seed(seed)
         X, y = DATASETS[dataset](seed)
         (self.X,) = data.standardize(X)
         self.y = y
