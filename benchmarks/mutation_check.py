@@ -605,6 +605,20 @@ MUTATIONS = [
         "    if x is None:\n",
         ("tests/test_arguments.py",),
     ),
+    Mutation(
+        "standardize squares the differences (1e200 overflows)",
+        "microgradx/data.py",
+        "    length = math.hypot(*differences)\n",
+        "    length = math.sqrt(sum(d * d for d in differences))\n",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "standardize sums a column beyond the float range",
+        "microgradx/data.py",
+        "        mean = math.fsum(column) / n\n    except OverflowError:",
+        "        mean = sum(column) / n\n    except OverflowError:",
+        ("tests/test_data_train_io.py",),
+    ),
 ]
 
 

@@ -212,20 +212,56 @@ class Standardizer:
         table = checks.rows(X, name)
         if len(table[0]) == 0:
             raise ValueError(f"{name}[0] is empty: a row needs at least one number")
-        columns = list(zip(*table))
-        means = [sum(c) / len(c) for c in columns]
-        self.stds = [
-            math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0  # a constant column stays put
-            for c, m in zip(columns, means)
-        ]
-        self.means = means
+        statistics = [_mean_and_deviation(c) for c in zip(*table)]
+        self.means = [m for m, _ in statistics]
+        self.stds = [s or 1.0 for _, s in statistics]  # a constant column stays put
         return self
 
     def _transform(self, X: Any, name: str) -> Features:
         if not self.means:
             raise ValueError("call fit() before transform()")
         table = checks.rows(X, name, width=len(self.means), allow_empty=True)
-        return [[(v - m) / s for v, m, s in zip(row, self.means, self.stds)] for row in table]
+        return [[_scaled(v, m, s) for v, m, s in zip(row, self.means, self.stds)] for row in table]
+
+
+def _mean_and_deviation(column: Sequence[float]) -> tuple[float, float]:
+    """The mean and the (population) standard deviation of ``column``, without overflow for any
+    finite numbers: ``[1e200, -1e200]`` gives ``(0.0, 1e200)``, not an OverflowError from the
+    squares or infinity from the sum.
+
+    The mean is ``fsum`` (exact, rounded once) divided by n; where the exact sum is beyond the
+    float range, the numbers are first scaled by a power of two at most 1/n (exact, but for bits
+    below 2^-1074 times that power). The deviation is ``hypot`` of the differences (accurate to
+    about an ULP, scaled inside) over sqrt(n), so it is right to a few ULPs; differences beyond
+    the range are taken halved. Non-finite numbers give IEEE-754's answers (NaN, infinity).
+    """
+    n = len(column)
+    if not all(math.isfinite(v) for v in column):
+        mean = sum(column) / n
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in column) / n)
+    try:
+        mean = math.fsum(column) / n
+    except OverflowError:  # an intermediate or the whole sum beyond the range: scale first
+        power = 2.0 ** -n.bit_length()
+        mean = math.fsum(v * power for v in column) / n / power
+    factor = 1.0
+    differences = [v - mean for v in column]
+    if any(math.isinf(d) for d in differences):  # two numbers near the range's two ends
+        factor = 2.0
+        differences = [v / 2 - mean / 2 for v in column]
+    length = math.hypot(*differences)
+    if math.isinf(length):  # the root of the sum of squares is beyond the range, not the mean
+        power = 2.0 ** -n.bit_length()
+        return mean, math.hypot(*(d * power for d in differences)) / math.sqrt(n) / power * factor
+    return mean, length / math.sqrt(n) * factor
+
+
+def _scaled(v: float, mean: float, std: float) -> float:
+    """``(v - mean) / std``; a difference beyond the float range is taken halved."""
+    difference = v - mean
+    if math.isinf(difference) and math.isfinite(v) and math.isfinite(mean):
+        return (v / 2 - mean / 2) / std * 2
+    return difference / std
 
 
 def standardize(
