@@ -619,6 +619,13 @@ MUTATIONS = [
         "        mean = sum(column) / n\n    except OverflowError:",
         ("tests/test_data_train_io.py",),
     ),
+    Mutation(
+        "make_spirals multiplies the turns by 2 pi unreduced (1e308 turns: a domain error)",
+        "microgradx/data.py",
+        "        t = 2 * math.pi * (math.fmod(turns * r, 1.0) + label / classes)\n",
+        "        t = 2 * math.pi * (turns * r + label / classes)\n",
+        ("tests/test_data_train_io.py",),
+    ),
 ]
 
 

@@ -7,9 +7,10 @@ every machine, because only ``random.Random(seed)`` is used.
 Arguments are checked before anything is drawn or built (``microgradx.checks``): ``n`` is an int
 of at most ``MAX_SAMPLES`` (a million points) and ``classes``/``centers`` (and ``one_hot``'s
 ``classes``) at most ``MAX_CLASSES``, so a mistyped size is refused by name instead of
-allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0; ``seed`` (here, in
-``train_test_split`` and in ``load_titanic``) is an int >= 0 (``checks.seed``: a float or NaN
-seed would not give the same data on every run).
+allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0 (one near the float
+range, 1e308, draws some coordinates beyond it: those are infinite, as IEEE-754 rounds them);
+``seed`` (here, in ``train_test_split`` and in ``load_titanic``) is an int >= 0
+(``checks.seed``: a float or NaN seed would not give the same data on every run).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def make_spirals(
 ) -> tuple[Features, list[int]]:
     """``classes`` interleaved spiral arms (CS231n's example): hard for a linear model.
     ``turns``: how many times each arm winds round (any finite number; negative winds the other
-    way)."""
+    way; beyond 2**53 every point's turns are a whole number, so each arm is a straight line)."""
     n, classes = _check_groups(n, classes, "classes")
     noise = _check_spread(noise, "noise")
     turns = checks.finite(turns, "turns")
@@ -122,7 +123,9 @@ def make_spirals(
     for i in range(n):
         label = i % classes
         r = (i // classes + 1) / (n // classes + 1)  # radius grows along the arm
-        t = 2 * math.pi * (turns * r + label / classes)
+        # The turns reduced to (-1, 1) first (fmod is exact): 2 pi times 1e308 turns would be
+        # infinity, whose cosine is a domain error.
+        t = 2 * math.pi * (math.fmod(turns * r, 1.0) + label / classes)
         X.append([r * math.cos(t) + rng.gauss(0, noise), r * math.sin(t) + rng.gauss(0, noise)])
         y.append(label)
     return _shuffled(X, y, rng)

@@ -90,9 +90,9 @@ COLUMNS = {
 
 @pytest.mark.parametrize("name", sorted(COLUMNS))
 def test_standardize_statistics_of_finite_columns_are_right_without_overflow(name):
-    from microgradx.data import Standardizer
-
     import mpmath
+
+    from microgradx.data import Standardizer
 
     column = COLUMNS[name]
     scaler = Standardizer().fit([[v] for v in column])
@@ -807,3 +807,24 @@ def test_transform_refuses_rows_of_another_width_instead_of_dropping_numbers():
 def test_data_arguments_are_refused_by_name(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("turns", [1e308, -1e308, 1.7976931348623157e308, 5e-324, -0.0])
+def test_spirals_take_any_finite_number_of_turns(turns):
+    X, y = make_spirals(10, turns=turns, noise=0.0)
+    assert all(math.isfinite(v) for row in X for v in row) and len(X) == 10
+    if abs(turns) > 2**53:  # whole turns: each arm is a straight line from the centre
+        for point, label in zip(X, y):
+            angle = 2 * math.pi * label / 2
+            assert point[0] * math.sin(angle) == pytest.approx(
+                point[1] * math.cos(angle), abs=1e-12
+            )
+
+
+def test_spirals_whole_turns_more_give_the_same_points():
+    # make_spirals(12) has r = k / 7 along each arm: 7 turns more is k whole turns more
+    base, _ = make_spirals(12, turns=0.5, noise=0.0)
+    more, _ = make_spirals(12, turns=7.5, noise=0.0)
+    assert [v for row in more for v in row] == pytest.approx(
+        [v for row in base for v in row], abs=1e-12
+    )
