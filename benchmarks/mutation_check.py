@@ -626,6 +626,13 @@ MUTATIONS = [
         "        t = 2 * math.pi * (turns * r + label / classes)\n",
         ("tests/test_data_train_io.py",),
     ),
+    Mutation(
+        "the playground takes any JSON as a request (a list fails with AttributeError)",
+        "microgradx/playground.py",
+        "    if not isinstance(call, dict):\n        raise TypeError(\n",
+        "    if False:\n        raise TypeError(\n",
+        ("tests/test_playground.py",),
+    ),
 ]
 
 
