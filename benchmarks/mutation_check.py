@@ -633,6 +633,20 @@ MUTATIONS = [
         "    if False:\n        raise TypeError(\n",
         ("tests/test_playground.py",),
     ),
+    Mutation(
+        "clip_grad_norm squares the gradients (0.5 and -1e300 give norm inf)",
+        "microgradx/optim.py",
+        "    norm = math.hypot(*grads)",
+        "    norm = math.sqrt(sum(g * g for g in grads))",
+        ("tests/test_losses_optim.py",),
+    ),
+    Mutation(
+        "a layer's |grad| squares the gradients (1e200 raises OverflowError)",
+        "microgradx/viz/trace.py",
+        "short(math.hypot(*(grads[n] for n in outputs)))",
+        "short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))",
+        ("tests/test_trace.py",),
+    ),
 ]
 
 

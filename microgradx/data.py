@@ -241,7 +241,7 @@ def _mean_and_deviation(column: Sequence[float]) -> tuple[float, float]:
     n = len(column)
     if not all(math.isfinite(v) for v in column):
         mean = sum(column) / n
-        return mean, math.sqrt(sum((v - mean) ** 2 for v in column) / n)
+        return mean, math.sqrt(sum((v - mean) * (v - mean) for v in column) / n)
     try:
         mean = math.fsum(column) / n
     except OverflowError:  # an intermediate or the whole sum beyond the range: scale first
