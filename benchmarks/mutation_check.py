@@ -647,6 +647,20 @@ MUTATIONS = [
         "short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))",
         ("tests/test_trace.py",),
     ),
+    Mutation(
+        "the demo's PNG is written by savefig(path), not the atomic writer",
+        "microgradx/cli.py",
+        '        write_atomically(folder / "decision_boundary.png", png.getvalue())\n',
+        '        figure.savefig(folder / "decision_boundary.png", dpi=110)\n',
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "the demo checks where its files go only when it writes them",
+        "microgradx/cli.py",
+        "    for name in OUTPUTS:",
+        "    for name in ():",
+        ("tests/test_hostile_files.py",),
+    ),
 ]
 
 

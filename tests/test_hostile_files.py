@@ -917,3 +917,59 @@ def test_a_write_error_names_the_users_path_not_the_temporary_file(tmp_path, mon
         save(_model(), path)
     assert info.value.filename == str(path) and ".tmp" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- the demo's pictures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize(
+    "name", ["decision_boundary.png", "neuron_graph.svg", "neuron_backprop.html"]
+)
+def test_the_demo_refuses_a_special_file_where_an_output_goes_before_any_work(
+    name, kind, tmp_path, capsys
+):
+    from microgradx.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with _special(kind, tmp_path) as special:
+        (out / name).symlink_to(special)
+        before = os.lstat(special)
+        with pytest.raises(SystemExit) as info:
+            main(["demo", "--out", str(out)])
+        assert info.value.code == 2
+        error = capsys.readouterr()
+        assert f"{out / name} is {SPECIAL[kind]}" in error.err
+        assert "microgradx demo" not in error.out  # refused before the walk-through began
+        after = os.lstat(special)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (
+            before.st_mode, before.st_ino, before.st_rdev
+        )  # fmt: skip
+
+
+def test_the_decision_boundary_png_goes_through_the_atomic_writer(tmp_path):
+    """The picture is rendered to bytes and written by write_atomically: a link to a device
+    (savefig(path) would write into it) is refused, and a link to a file has its target
+    replaced whole."""
+    import io as text_io
+
+    pytest.importorskip("matplotlib", reason="the demo's PNG needs the plot extra")
+    from microgradx.cli import neuron, pictures
+    from microgradx.data import make_moons
+
+    output, _ = neuron()
+    output.backward()
+    X, y = make_moons(10, seed=0)
+    model = MLP(2, [2, 1], seed=0)
+    device = _device(tmp_path / "null")
+    (tmp_path / "decision_boundary.png").symlink_to(device)
+    with pytest.raises(NotARegularFileError, match=r"decision_boundary\.png is a character device"):
+        pictures(output, model, X, y, tmp_path, text_io.StringIO())
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    (tmp_path / "decision_boundary.png").unlink()
+    (tmp_path / "picture.png").write_bytes(b"old")
+    (tmp_path / "decision_boundary.png").symlink_to("picture.png")
+    pictures(output, model, X, y, tmp_path, text_io.StringIO())
+    assert (tmp_path / "picture.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "decision_boundary.png").is_symlink()
