@@ -661,6 +661,20 @@ MUTATIONS = [
         "    for name in ():",
         ("tests/test_hostile_files.py",),
     ),
+    Mutation(
+        "gradcheck calls an input within 1e-6 eps of a kink 'on a kink'",
+        "microgradx/gradcheck.py",
+        "        if not x - h < x < x + h:  # on the kink",
+        "        if h < wanted * 1e-6:  # on the kink",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "gradcheck compares a shrunk step that cannot resolve f's rounding",
+        "microgradx/gradcheck.py",
+        "            if shrunk and rounding > atol + rtol * abs(numeric):\n",
+        "            if False:\n",
+        ("tests/test_gradcheck.py",),
+    ),
 ]
 
 
