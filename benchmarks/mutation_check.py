@@ -33,6 +33,9 @@ class Mutation:
     tests: tuple[str, ...]  # the tests that should catch it
 
 
+_NUMPY_READS = (
+    "tests/test_replay.py::test_numpy_and_math_on_a_recorded_number_are_guarded_and_replayed_right"
+)
 MUTATIONS = [
     Mutation(
         "atomic write becomes a plain write",
@@ -674,6 +677,20 @@ MUTATIONS = [
         "            if shrunk and rounding > atol + rtol * abs(numeric):\n",
         "            if False:\n",
         ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "a NumPy ufunc reads a recorded number without a guard (the replay goes stale)",
+        "microgradx/replay.py",
+        "        plain = [x._exact() if type(x) is RecordedFloat else x for x in inputs]\n",
+        "        plain = [x._value if type(x) is RecordedFloat else x for x in inputs]\n",
+        (_NUMPY_READS,),
+    ),
+    Mutation(
+        "an array made from a recorded number reads it without a guard",
+        "microgradx/replay.py",
+        "        return numpy.array(self._exact(), dtype=dtype)\n",
+        "        return numpy.array(self._value, dtype=dtype)\n",
+        (_NUMPY_READS,),
     ),
 ]
 
