@@ -33,6 +33,9 @@ class Mutation:
     tests: tuple[str, ...]  # the tests that should catch it
 
 
+_NUMPY_READS = (
+    "tests/test_replay.py::test_numpy_and_math_on_a_recorded_number_are_guarded_and_replayed_right"
+)
 MUTATIONS = [
     Mutation(
         "atomic write becomes a plain write",
@@ -560,6 +563,134 @@ MUTATIONS = [
         "        return float(typed)\n    except ValueError:",
         "        return float(typed)\n    except OverflowError:",
         ("tests/test_playground.py",),
+    ),
+    Mutation(
+        "the model file's depth check ignores escapes inside strings",
+        "microgradx/io.py",
+        "                escaped_at = place + 1\n",
+        "                pass\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "the model file's depth check counts brackets inside strings",
+        "microgradx/io.py",
+        "        elif char == '\"':\n            in_string = True\n",
+        "",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a model file is read whole whatever its size",
+        "microgradx/io.py",
+        "        raw = read_regular(path, MAX_BYTES)\n",
+        "        raw = read_regular(path)\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a data file is read to its end however large it unpacks",
+        "microgradx/data.py",
+        "                if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:\n",
+        "                if False:\n",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "a seed is taken as random.Random takes it (a NaN seed gives other data each run)",
+        "microgradx/data.py",
+        "    rng = random.Random(checks.seed(seed))\n    X, y = [], []\n    for i in range(n):\n"
+        "        t = math.pi * rng.random()\n",
+        "    rng = random.Random(seed)\n    X, y = [], []\n    for i in range(n):\n"
+        "        t = math.pi * rng.random()\n",
+        ("tests/test_arguments.py",),
+    ),
+    Mutation(
+        "checks.seed lets None through where no default is documented",
+        "microgradx/checks.py",
+        "    if x is None and optional:\n",
+        "    if x is None:\n",
+        ("tests/test_arguments.py",),
+    ),
+    Mutation(
+        "standardize squares the differences (1e200 overflows)",
+        "microgradx/data.py",
+        "    length = math.hypot(*differences)\n",
+        "    length = math.sqrt(sum(d * d for d in differences))\n",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "standardize sums a column beyond the float range",
+        "microgradx/data.py",
+        "        mean = math.fsum(column) / n\n    except OverflowError:",
+        "        mean = sum(column) / n\n    except OverflowError:",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "make_spirals multiplies the turns by 2 pi unreduced (1e308 turns: a domain error)",
+        "microgradx/data.py",
+        "        t = 2 * math.pi * (math.fmod(turns * r, 1.0) + label / classes)\n",
+        "        t = 2 * math.pi * (turns * r + label / classes)\n",
+        ("tests/test_data_train_io.py",),
+    ),
+    Mutation(
+        "the playground takes any JSON as a request (a list fails with AttributeError)",
+        "microgradx/playground.py",
+        "    if not isinstance(call, dict):\n        raise TypeError(\n",
+        "    if False:\n        raise TypeError(\n",
+        ("tests/test_playground.py",),
+    ),
+    Mutation(
+        "clip_grad_norm squares the gradients (0.5 and -1e300 give norm inf)",
+        "microgradx/optim.py",
+        "    norm = math.hypot(*grads)",
+        "    norm = math.sqrt(sum(g * g for g in grads))",
+        ("tests/test_losses_optim.py",),
+    ),
+    Mutation(
+        "a layer's |grad| squares the gradients (1e200 raises OverflowError)",
+        "microgradx/viz/trace.py",
+        "short(math.hypot(*(grads[n] for n in outputs)))",
+        "short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))",
+        ("tests/test_trace.py",),
+    ),
+    Mutation(
+        "the demo's PNG is written by savefig(path), not the atomic writer",
+        "microgradx/cli.py",
+        '        write_atomically(folder / "decision_boundary.png", png.getvalue())\n',
+        '        figure.savefig(folder / "decision_boundary.png", dpi=110)\n',
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "the demo checks where its files go only when it writes them",
+        "microgradx/cli.py",
+        "    for name in OUTPUTS:",
+        "    for name in ():",
+        ("tests/test_hostile_files.py",),
+    ),
+    Mutation(
+        "gradcheck calls an input within 1e-6 eps of a kink 'on a kink'",
+        "microgradx/gradcheck.py",
+        "        if not x - h < x < x + h:  # on the kink",
+        "        if h < wanted * 1e-6:  # on the kink",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "gradcheck compares a shrunk step that cannot resolve f's rounding",
+        "microgradx/gradcheck.py",
+        "            if shrunk and rounding > atol + rtol * abs(numeric):\n",
+        "            if False:\n",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "a NumPy ufunc reads a recorded number without a guard (the replay goes stale)",
+        "microgradx/replay.py",
+        "        plain = [x._exact() if type(x) is RecordedFloat else x for x in inputs]\n",
+        "        plain = [x._value if type(x) is RecordedFloat else x for x in inputs]\n",
+        (_NUMPY_READS,),
+    ),
+    Mutation(
+        "an array made from a recorded number reads it without a guard",
+        "microgradx/replay.py",
+        "        return numpy.array(self._exact(), dtype=dtype)\n",
+        "        return numpy.array(self._value, dtype=dtype)\n",
+        (_NUMPY_READS,),
     ),
 ]
 

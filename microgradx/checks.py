@@ -26,7 +26,7 @@ import numbers
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -107,6 +107,30 @@ def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> in
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be an int <= {maximum}, got {_shown_int(value)}")
     return value
+
+
+@overload
+def seed(x: Any, name: str = ..., *, optional: Literal[False] = ...) -> int: ...
+
+
+@overload
+def seed(x: Any, name: str = ..., *, optional: bool) -> int | None: ...
+
+
+def seed(x: Any, name: str = "seed", *, optional: bool = False) -> int | None:
+    """``x`` as a seed for ``random.Random``: an int >= 0 (NumPy's ints too; never a bool), or
+    ``None`` where ``optional`` (where None is documented to mean "no seed of its own").
+
+    ``random.Random`` takes anything hashable, but a float seed, NaN above all (whose hash is its
+    address), or a str, does not promise the same numbers on every run and machine: the same
+    seed must give the same data, so only ints are taken.
+    """
+    if x is None and optional:
+        return None
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        also = " or None" if optional else ""
+        raise TypeError(f"{name} must be an int >= 0{also}, got {describe(x)}")
+    return count(x, name, minimum=0)
 
 
 def _shown_int(value: int) -> str:

@@ -8,12 +8,13 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from io import BytesIO
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from microgradx import data, io, nn, optim, train
 from microgradx.engine import Value, topological_order
-from microgradx.files import NotARegularFileError, open_regular, write_target
+from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
 from microgradx.viz.trace import trace_backward
@@ -51,6 +52,9 @@ def neuron() -> tuple[Value, list[Value]]:
     return o, [x1, w1, x2, w2, b]
 
 
+OUTPUTS = ("neuron_backprop.html", "neuron_graph.svg", "decision_boundary.png")  # demo's files
+
+
 def demo(
     file: TextIO | None = None, progress: bool = True, folder: str = "microgradx-demo"
 ) -> None:
@@ -58,6 +62,8 @@ def demo(
     out = sys.stdout if file is None else file
     if Path(folder).exists() and not Path(folder).is_dir():
         raise CommandError(f"{folder} exists and is not a folder: give another with --out DIR")
+    for name in OUTPUTS:  # a FIFO or a device where a file goes is refused before the work
+        write_target(Path(folder) / name)
     o, inputs = neuron()
     order = topological_order(o)
     names = {node: node.label or f"v{i}" for i, node in enumerate(order)}
@@ -115,7 +121,11 @@ def pictures(
         folder.mkdir(parents=True, exist_ok=True)
         graph = draw_graph(neuron_output, show_local_grads=True).save(folder / "neuron_graph.svg")
         figure = decision_boundary(model, X, y, title="MLP 2-16-16-1 on two moons")
-        figure.savefig(folder / "decision_boundary.png", dpi=110)
+        # Rendered in memory, then written like every other file (atomically, to a regular
+        # file only): savefig(path) would follow a link to /dev/null or block on a FIFO.
+        png = BytesIO()
+        figure.savefig(png, format="png", dpi=110)
+        write_atomically(folder / "decision_boundary.png", png.getvalue())
     except (ImportError, RendererNotFound) as error:
         print(f"\nNo pictures: {error}", file=out)
         return

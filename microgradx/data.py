@@ -7,7 +7,10 @@ every machine, because only ``random.Random(seed)`` is used.
 Arguments are checked before anything is drawn or built (``microgradx.checks``): ``n`` is an int
 of at most ``MAX_SAMPLES`` (a million points) and ``classes``/``centers`` (and ``one_hot``'s
 ``classes``) at most ``MAX_CLASSES``, so a mistyped size is refused by name instead of
-allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0.
+allocating gigabytes; ``noise`` and ``std`` are finite numbers >= 0 (one near the float
+range, 1e308, draws some coordinates beyond it: those are infinite, as IEEE-754 rounds them);
+``seed`` (here, in ``train_test_split`` and in ``load_titanic``) is an int >= 0
+(``checks.seed``: a float or NaN seed would not give the same data on every run).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Feature
     """Two interleaving half circles (scikit-learn's classic): class 0 above, class 1 below."""
     n = _check_n(n, 2)
     noise = _check_spread(noise, "noise")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         t = math.pi * rng.random()
@@ -80,7 +83,7 @@ def make_circles(
     n = _check_n(n, 2)
     noise = _check_spread(noise, "noise")
     factor = checks.in_range(factor, "factor", 0, 1, low_open=True, high_open=True)
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         t = 2 * math.pi * rng.random()
@@ -96,7 +99,7 @@ def make_xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> tuple[Features, l
     """XOR: label 1 where exactly one input is on. ``n=4``, ``noise=0`` is the truth table."""
     n = _check_n(n, 1)
     noise = _check_spread(noise, "noise")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     corners = [([0.0, 0.0], 0), ([0.0, 1.0], 1), ([1.0, 0.0], 1), ([1.0, 1.0], 0)]
     X, y = [], []
     for i in range(n):
@@ -111,16 +114,18 @@ def make_spirals(
 ) -> tuple[Features, list[int]]:
     """``classes`` interleaved spiral arms (CS231n's example): hard for a linear model.
     ``turns``: how many times each arm winds round (any finite number; negative winds the other
-    way)."""
+    way; beyond 2**53 every point's turns are a whole number, so each arm is a straight line)."""
     n, classes = _check_groups(n, classes, "classes")
     noise = _check_spread(noise, "noise")
     turns = checks.finite(turns, "turns")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         label = i % classes
         r = (i // classes + 1) / (n // classes + 1)  # radius grows along the arm
-        t = 2 * math.pi * (turns * r + label / classes)
+        # The turns reduced to (-1, 1) first (fmod is exact): 2 pi times 1e308 turns would be
+        # infinity, whose cosine is a domain error.
+        t = 2 * math.pi * (math.fmod(turns * r, 1.0) + label / classes)
         X.append([r * math.cos(t) + rng.gauss(0, noise), r * math.sin(t) + rng.gauss(0, noise)])
         y.append(label)
     return _shuffled(X, y, rng)
@@ -132,7 +137,7 @@ def make_blobs(
     """Gaussian blobs around ``centers`` points spread on a circle of radius 2."""
     n, centers = _check_groups(n, centers, "centers")
     std = _check_spread(std, "std")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     X, y = [], []
     for i in range(n):
         label = i % centers
@@ -146,7 +151,7 @@ def make_sine(n: int = 100, noise: float = 0.0, seed: int = 0) -> tuple[Features
     """Regression: x evenly spread in [-pi, pi], y = sin(x) + noise."""
     n = _check_n(n, 2)
     noise = _check_spread(noise, "noise")
-    rng = random.Random(seed)
+    rng = random.Random(checks.seed(seed))
     xs = [-math.pi + 2 * math.pi * i / (n - 1) for i in range(n)]
     return [[x] for x in xs], [math.sin(x) + (rng.gauss(0, noise) if noise else 0.0) for x in xs]
 
@@ -162,7 +167,7 @@ def _split(n: int, test_size: float, seed: int) -> tuple[list[int], list[int]]:
     if n_test >= n:
         raise ValueError(f"cannot split {n} rows with test_size={test_size}")
     order = list(range(n))
-    random.Random(seed).shuffle(order)
+    random.Random(checks.seed(seed)).shuffle(order)
     return order[n_test:], order[:n_test]
 
 
@@ -177,6 +182,7 @@ def train_test_split(
     checks.rows(X, "X")  # every row a list of numbers, all as long
     labels = checks.sequence(y, "y")
     _check_test_size(test_size)
+    checks.seed(seed)
     if len(X) != len(labels):
         raise ValueError(f"X has {len(X)} rows but y has {len(labels)}")
     train, test = _split(len(X), test_size, seed)
@@ -209,20 +215,56 @@ class Standardizer:
         table = checks.rows(X, name)
         if len(table[0]) == 0:
             raise ValueError(f"{name}[0] is empty: a row needs at least one number")
-        columns = list(zip(*table))
-        means = [sum(c) / len(c) for c in columns]
-        self.stds = [
-            math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0  # a constant column stays put
-            for c, m in zip(columns, means)
-        ]
-        self.means = means
+        statistics = [_mean_and_deviation(c) for c in zip(*table)]
+        self.means = [m for m, _ in statistics]
+        self.stds = [s or 1.0 for _, s in statistics]  # a constant column stays put
         return self
 
     def _transform(self, X: Any, name: str) -> Features:
         if not self.means:
             raise ValueError("call fit() before transform()")
         table = checks.rows(X, name, width=len(self.means), allow_empty=True)
-        return [[(v - m) / s for v, m, s in zip(row, self.means, self.stds)] for row in table]
+        return [[_scaled(v, m, s) for v, m, s in zip(row, self.means, self.stds)] for row in table]
+
+
+def _mean_and_deviation(column: Sequence[float]) -> tuple[float, float]:
+    """The mean and the (population) standard deviation of ``column``, without overflow for any
+    finite numbers: ``[1e200, -1e200]`` gives ``(0.0, 1e200)``, not an OverflowError from the
+    squares or infinity from the sum.
+
+    The mean is ``fsum`` (exact, rounded once) divided by n; where the exact sum is beyond the
+    float range, the numbers are first scaled by a power of two at most 1/n (exact, but for bits
+    below 2^-1074 times that power). The deviation is ``hypot`` of the differences (accurate to
+    about an ULP, scaled inside) over sqrt(n), so it is right to a few ULPs; differences beyond
+    the range are taken halved. Non-finite numbers give IEEE-754's answers (NaN, infinity).
+    """
+    n = len(column)
+    if not all(math.isfinite(v) for v in column):
+        mean = sum(column) / n
+        return mean, math.sqrt(sum((v - mean) * (v - mean) for v in column) / n)
+    try:
+        mean = math.fsum(column) / n
+    except OverflowError:  # an intermediate or the whole sum beyond the range: scale first
+        power = 2.0 ** -n.bit_length()
+        mean = math.fsum(v * power for v in column) / n / power
+    factor = 1.0
+    differences = [v - mean for v in column]
+    if any(math.isinf(d) for d in differences):  # two numbers near the range's two ends
+        factor = 2.0
+        differences = [v / 2 - mean / 2 for v in column]
+    length = math.hypot(*differences)
+    if math.isinf(length):  # the root of the sum of squares is beyond the range, not the mean
+        power = 2.0 ** -n.bit_length()
+        return mean, math.hypot(*(d * power for d in differences)) / math.sqrt(n) / power * factor
+    return mean, length / math.sqrt(n) * factor
+
+
+def _scaled(v: float, mean: float, std: float) -> float:
+    """``(v - mean) / std``; a difference beyond the float range is taken halved."""
+    difference = v - mean
+    if math.isinf(difference) and math.isfinite(v) and math.isfinite(mean):
+        return (v / 2 - mean / 2) / std * 2
+    return difference / std
 
 
 def standardize(
@@ -250,6 +292,10 @@ class DataFileError(ValueError):
 
 
 MAX_LINE = 1 << 16  # bytes: a longer line is no table row of ours
+# A whole file, after gunzipping: the shipped files are 57 KB (Titanic, 892 lines) and 265 KB
+# (digits, 1797 lines); a gzip of a few KB can unpack to gigabytes, so reading stops here.
+MAX_TEXT_BYTES = 64 << 20
+MAX_LINES = MAX_SAMPLES + 1  # a row per sample, and a header
 
 
 def _text_lines(path: Path, kind: str) -> list[str]:
@@ -258,7 +304,9 @@ def _text_lines(path: Path, kind: str) -> list[str]:
 
     Raises ``FileNotFoundError`` if there is no file, ``DataFileError`` for anything else: a
     folder, a FIFO or a device (never read), a truncated or corrupted gzip, bytes that are not
-    UTF-8, a line longer than ``MAX_LINE`` bytes.
+    UTF-8, a line longer than ``MAX_LINE`` bytes, more than ``MAX_TEXT_BYTES`` bytes (64 MiB,
+    counted after gunzipping) or more than ``MAX_LINES`` lines in all. The file is read line by
+    line, so a small gzip that unpacks to gigabytes is refused after reading at most the limit.
     """
     try:
         with open_regular(path) as handle:
@@ -268,6 +316,7 @@ def _text_lines(path: Path, kind: str) -> list[str]:
             if start == b"\x1f\x8b":
                 source = gzip.GzipFile(fileobj=handle, mode="rb")
             lines: list[bytes] = []
+            size = 0
             while True:
                 raw = source.readline(MAX_LINE + 1)
                 if not raw:
@@ -276,6 +325,18 @@ def _text_lines(path: Path, kind: str) -> list[str]:
                     raise DataFileError(
                         f"{path} line {len(lines) + 1} is longer than {MAX_LINE} bytes:"
                         " not a data table"
+                    )
+                size += len(raw)
+                if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:
+                    unpacked = " after gunzipping" if source is not handle else ""
+                    amount = (
+                        f"{MAX_TEXT_BYTES:,} bytes{unpacked}"
+                        if size > MAX_TEXT_BYTES
+                        else f"{MAX_LINES:,} lines"
+                    )
+                    raise DataFileError(
+                        f"{path} holds more than {amount}: larger than any data table"
+                        " microgradx reads"
                     )
                 lines.append(raw)
     except FileNotFoundError:
@@ -346,6 +407,7 @@ def load_titanic(
             f"unknown Titanic feature(s) {unknown} in features: use {', '.join(TITANIC_FEATURES)}"
         )
     _check_test_size(test_size)
+    checks.seed(seed)  # before the file is read
     wanted = ["survived", *(f.lower() for f in features)]
     reader = csv.reader(_text_lines(path, "Titanic CSV"), strict=True)
     try:

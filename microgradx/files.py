@@ -94,10 +94,21 @@ def open_regular(path: str | Path) -> BinaryIO:
         raise
 
 
-def read_regular(path: str | Path) -> bytes:
-    """The contents of the regular file at ``path`` (errors as ``open_regular``)."""
+class TooLargeError(ValueError):
+    """A file (or what it decompresses to) holds more than its reader takes."""
+
+
+def read_regular(path: str | Path, limit: int | None = None) -> bytes:
+    """The contents of the regular file at ``path`` (errors as ``open_regular``).
+
+    With a ``limit``, at most ``limit + 1`` bytes are read: a longer file raises
+    ``TooLargeError`` naming the path and the limit, and is never held in memory whole.
+    """
     with open_regular(path) as handle:
-        return handle.read()
+        data = handle.read() if limit is None else handle.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise TooLargeError(f"{path} is larger than {limit:,} bytes")
+    return data
 
 
 # ---- writing ------------------------------------------------------------------------------------

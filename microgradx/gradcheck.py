@@ -198,7 +198,7 @@ def _largest_safe_step(
             speed = abs(op.kink(*child_tangents))
             finite = math.isfinite(distance) and math.isfinite(speed)
             if finite and speed > 0 and distance / speed < limit:
-                limit, reason = distance / speed, f"{op.label} is at a kink"
+                limit, reason = distance / speed, op.label
         # an input that does not move adds 0 (not 0 * inf = nan), as in forward mode
         tangent[node] = sum(g * t for g, t in zip(local[node], child_tangents) if t != 0.0)
     return limit, reason
@@ -335,8 +335,10 @@ def gradcheck(
     ``func`` takes one Value per input and returns a Value. ``inputs`` is a list of finite numbers
     or Values (their data and labels are used; they are not modified), or one of them. An input
     passes when ``|analytic - numeric| <= atol + rtol * |numeric|``, both finite, with the
-    numeric derivative ``(f(x + h) - f(x - h)) / (2h)`` and ``h = eps * max(1, |x|)`` (smaller
-    near a kink).
+    numeric derivative ``(f(x + h) - f(x - h)) / (2h)`` and ``h = eps * max(1, |x|)``, or 1% of
+    the distance to the nearest kink or domain edge where that is smaller (the row then says
+    which step it used; a step too small to resolve f's rounding is not compared). An input is
+    on a kink only when no step fits: the kink is at x or within rounding of it.
 
     Returns a ``GradcheckReport`` (true when it passed). On failure, raises ``GradcheckError``
     (an ``AssertionError``; unless ``raise_exception=False``) naming the worst input and the first
@@ -386,23 +388,34 @@ def gradcheck(
     def check(i: int) -> tuple[float, float, str, str]:
         """(numeric, step, status, detail) for input i."""
         x, analytic = values[i], float(leaves[i].grad)
-        h = eps * max(1.0, abs(x))
+        wanted = eps * max(1.0, abs(x))
         if undefined:
-            return math.nan, h, NOT_COMPARED, undefined
-        limit, reason = _largest_safe_step(order, local, leaves[i])
+            return math.nan, wanted, NOT_COMPARED, undefined
+        limit, op = _largest_safe_step(order, local, leaves[i])
         # Stay well inside: near a pole (log, 1/x) the error of a central difference grows like
         # (h / distance)^2, so h is kept at 1% of the distance to the nearest kink or edge.
-        h = _shrink(h, 0.01 * limit)
-        if h < eps * max(1.0, abs(x)) * 1e-6:
-            return math.nan, h, KINK, reason
+        h = _shrink(wanted, 0.01 * limit)
+        if not x - h < x < x + h:  # on the kink (h = 0), or it is within rounding of x
+            where = "at" if limit == 0 else "within rounding of"
+            return math.nan, h, KINK, f"x is {where} a kink or domain edge of {op}"
+        shrunk = h < wanted
+        note = f"step {h:.3g}: a kink or domain edge of {op} is {limit:.3g} away" if shrunk else ""
 
         def at(xi: float) -> list[float]:
             return [*values[:i], xi, *values[i + 1 :]]
 
-        plus, minus = f_at(at(x + h)), f_at(at(x - h))
-        numeric = (plus - minus) / (2 * h)
+        # the points as floats hold them: the divisor is their exact distance, not 2h rounded
+        above, below = x + h, x - h
+        plus, minus = f_at(at(above)), f_at(at(below))
+        numeric = (plus - minus) / (above - below)
         if math.isfinite(analytic) and math.isfinite(numeric):
-            return numeric, h, OK if _close(analytic, numeric, atol, rtol) else FAIL, ""
+            # A step shrunk for a kink must still resolve f: the rounding of f(x +- h) (a few
+            # ULPs each) over the step must be below the tolerance, or the two cannot be told.
+            rounding = 4 * (math.ulp(plus) + math.ulp(minus)) / (above - below)
+            if shrunk and rounding > atol + rtol * abs(numeric):
+                detail = f"{note}; too small to resolve f's rounding ({rounding:.2g})"
+                return numeric, h, NOT_COMPARED, detail
+            return numeric, h, OK if _close(analytic, numeric, atol, rtol) else FAIL, note
         if not (math.isfinite(plus) and math.isfinite(minus)):
             side, xs = ("x + h", at(x + h)) if not math.isfinite(plus) else ("x - h", at(x - h))
             return numeric, h, NOT_COMPARED, f"at {side}: {why_not_finite(xs)}"

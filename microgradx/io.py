@@ -6,7 +6,8 @@ a model behind. Nothing is ever unpickled.
 
 Loading reads a file as untrusted input, in three stages, and changes nothing until the last:
 
-1. read: a regular file only (a FIFO or a device is refused, never waited on or read), UTF-8;
+1. read: a regular file only (a FIFO or a device is refused, never waited on or read), of at
+   most ``MAX_BYTES`` (256 MiB; a file beyond it is refused without being read whole), UTF-8;
 2. check: JSON nested at most ``MAX_DEPTH`` deep (checked without recursion before the parser,
    which recurses once per level), no integer of more than ``MAX_DIGITS`` digits (refused
    before ``int()``, which takes quadratic time), no name given twice, the format and version,
@@ -38,6 +39,7 @@ from microgradx import checks, nn
 from microgradx.checks import describe
 from microgradx.files import (
     NotARegularFileError,
+    TooLargeError,
     deferred_interrupt,
     read_regular,
     write_atomically,
@@ -46,6 +48,7 @@ from microgradx.files import (
 FORMAT = "microgradx-model"
 VERSION = 1
 MAX_DEPTH = 64  # nested lists and objects; a saved model uses about 6
+MAX_BYTES = 256 << 20  # a model file; nn builds at most a million weights (about 50 MB saved)
 MAX_DIGITS = 1000  # an integer longer than this is no float and no layer size (int() of a
 # longer string takes quadratic time; Python refuses 4300 digits)
 _NUMBER = (float, int)
@@ -84,8 +87,8 @@ def save(model: nn.Module, path: str | Path) -> None:
 
 # ---- reading and checking -----------------------------------------------------------------------
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# The characters the depth check looks at: brackets, and what starts, ends or escapes a string.
+_SPECIAL = re.compile(r'[\[\]{}"\\]')
 
 
 class _Refused(Exception):
@@ -94,14 +97,34 @@ class _Refused(Exception):
 
 def _check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH, without recursion, before the parser (which
-    recurses once per level) sees the text."""
+    recurses once per level) sees the text.
+
+    One pass over the text's special characters, with three pieces of state: inside a string
+    or not, after a backslash or not, and the depth. Linear in the text's length whatever it
+    holds (a pattern for a whole string rescans an unterminated one from each quote: quadratic).
+    """
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return  # too few brackets to nest that deep (a saved model has a dozen or so)
     depth = 0
-    for bracket in _NOT_BRACKET.sub("", _STRING.sub('""', text)):  # brackets outside strings
-        depth += 1 if bracket in "[{" else -1
-        if depth > MAX_DEPTH:
-            raise _Refused(f"it is nested more than {MAX_DEPTH} levels deep")
+    in_string = False
+    escaped_at = -1  # the place of the character a backslash escapes
+    for match in _SPECIAL.finditer(text):
+        char, place = match.group(), match.start()
+        if in_string:
+            if place == escaped_at:
+                continue  # \" or \\ : an escaped character, not an end or an escape
+            if char == "\\":
+                escaped_at = place + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Refused(f"it is nested more than {MAX_DEPTH} levels deep")
+        elif char in "]}":
+            depth -= 1
 
 
 def _integer(text: str) -> int:
@@ -134,7 +157,9 @@ def _parse(text: str) -> Any:
 def _read(path: str | Path) -> dict[str, Any]:
     """The file's document, checked as far as it can be without a model (see the module doc)."""
     try:
-        raw = read_regular(path)
+        raw = read_regular(path, MAX_BYTES)
+    except TooLargeError as error:  # it names the path and the limit
+        raise ModelFileError(f"{error}: not a model file microgradx reads") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"no model file at {path}") from None
     except NotARegularFileError as error:  # its message names the path and what is there

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from microgradx.checks import choice, count, describe, flag, in_range, is_real, real, sequence
+from microgradx.checks import seed as checks_seed
 from microgradx.engine import Operand, Value, maximum, zero_grad
 
 Output = Value | list[Value]
@@ -33,7 +34,7 @@ _generator = random.Random(0)
 
 def manual_seed(seed: int) -> None:
     """Reset the generator that default initialisation draws from (as ``torch.manual_seed``)."""
-    _generator.seed(count(seed, "seed", minimum=0))
+    _generator.seed(checks_seed(seed))
 
 
 # ---- modules -------------------------------------------------------------------------------------
@@ -425,7 +426,9 @@ class Dropout(Module):
         probability = in_range(p, "p (the dropout probability)", 0.0, 1.0, high_open=True)
         self.p = probability
         self.seed = seed
-        own = count(seed, "seed", minimum=0) if seed is not None else _generator.getrandbits(64)
+        own = checks_seed(seed, optional=True)
+        if own is None:
+            own = _generator.getrandbits(64)
         self._rng = random.Random(own)
 
     def __call__(self, x: Any) -> Any:
@@ -555,7 +558,8 @@ class MLP(Sequential):
         init = _check_init(init)
         hidden = get_activation(activation)
         output = get_activation(output_activation, "output_activation")
-        rng = random.Random(count(seed, "seed", minimum=0)) if seed is not None else _generator
+        given = checks_seed(seed, optional=True)
+        rng = random.Random(given) if given is not None else _generator
         layers = [
             Layer(
                 dims[i],

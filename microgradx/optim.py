@@ -529,7 +529,7 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     limit = in_range(max_norm, "max_norm", 0, math.inf, low_open=True)
     params = instances(params, "params", Value, "Value")
     grads = [_gradient(p.grad, f"grad of params[{i}]") for i, p in enumerate(params)]
-    norm = math.sqrt(sum(g * g for g in grads))
+    norm = math.hypot(*grads)  # no overflow or underflow of the squares: [0.5, -1e300] is 1e300
     scale = limit / (norm + 1e-6)  # torch's epsilon and rule, so the results agree
     if scale < 1:
         scaled = [g * scale for g in grads]

@@ -10,6 +10,7 @@ browser-specific: the tests call the same functions in CPython and compare.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -17,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from microgradx import data, losses, nn, optim
+from microgradx import checks, data, losses, nn, optim
 from microgradx.checks import choice, count, in_range, text
 from microgradx.engine import Value
 from microgradx.modes import no_grad
@@ -100,7 +101,7 @@ class Session:
         activation = choice(activation, "activation", sorted(nn.ACTIVATIONS))
         sizes = hidden_sizes(hidden)
         lr = in_range(lr, "learning rate", 0, 10, low_open=True)
-        seed = count(seed, "seed", 0)
+        seed = checks.seed(seed)
         X, y = DATASETS[dataset](seed)
         (self.X,) = data.standardize(X)
         self.y = y
@@ -279,6 +280,56 @@ CALLS: dict[str, Callable[..., Any]] = {
 }
 
 
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "true or false"}
+
+
+def _json_kind(x: Any) -> str:
+    """What a parsed JSON value is, in JSON's words: an array, a number, null."""
+    if x is None:
+        return "null"
+    return _JSON_KINDS.get(type(x), "a number")
+
+
+def _request(request: Any) -> tuple[str, dict[str, Any]]:
+    """The call's name and its arguments, every part checked: the request must be a JSON object
+    with ``call`` (one of ``CALLS``) and optionally ``args`` (an object, or null for none) whose
+    fields are the call's parameters, all that it requires and no others."""
+    request = text(request, "request")
+    try:
+        call = json.loads(request)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"request is not JSON: {error}") from None
+    if not isinstance(call, dict):
+        raise TypeError(
+            'request must be a JSON object {"call": name, "args": {...}},'
+            f" got {_json_kind(call)}"
+        )
+    unknown = sorted(set(call) - {"call", "args"})
+    if unknown:
+        raise ValueError(f"request has unknown field(s) {unknown}: only call and args")
+    if "call" not in call:
+        raise ValueError(f"request lacks call: one of {', '.join(CALLS)}")
+    name = choice(call["call"], "call", CALLS)
+    args = call.get("args")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise TypeError(f"args must be an object, got {_json_kind(args)}")
+    signature = inspect.signature(CALLS[name]).parameters.values()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = {p.name: p for p in signature if p.kind in named}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature)
+    unknown = [] if takes_any else sorted(set(args) - set(parameters))
+    if unknown:
+        raise ValueError(
+            f"args of {name} has unknown field(s) {unknown}: it takes {', '.join(parameters)}"
+        )
+    missing = [p for p, v in parameters.items() if v.default is v.empty and p not in args]
+    if missing:
+        raise ValueError(f"args of {name} lacks {', '.join(missing)}")
+    return name, args
+
+
 def handle(request: str) -> str:
     """Answer one call from the page: ``{"call": name, "args": {...}}`` in JSON, one of
     ``CALLS``; the form's fields come as the text typed. The answer is JSON the browser can parse
@@ -286,11 +337,7 @@ def handle(request: str) -> str:
     line}`` for a bad setting or anything else that failed (the page shows it and stays usable;
     ``"detail"`` has the traceback of an unexpected failure, for the console)."""
     try:
-        call = json.loads(request)
-        name = choice(call.get("call"), "call", CALLS)
-        args = call.get("args") or {}
-        if not isinstance(args, dict):
-            raise TypeError(f"args must be an object, got {type(args).__name__}")
+        name, args = _request(request)
         return browser_json({"value": CALLS[name](**args)})
     except (TypeError, ValueError) as error:  # a bad setting: the message names it
         line = (str(error).strip() or type(error).__name__).split("\n")[0]

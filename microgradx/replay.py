@@ -24,8 +24,9 @@ every node it computes and (with ``model=``) of every Value the model holds is a
 ``RecordedFloat``: a number that behaves as a float and remembers where it came from. Every
 *read that could steer the graph* becomes a guard: comparisons (``<``, ``==``, ...), ``bool``,
 ``int``, ``round``, ``math.floor``/``ceil``/``trunc``, ``is_integer``, and, for reads that expose
-the exact number (``float()``, ``hash``, ``str``/``repr``/``format``, ``math.exp(x.data)`` and any
-other function that converts it to a plain float, an exception raised by arithmetic on it), the
+the exact number (``float()``, ``hash``, ``str``/``repr``/``format``, ``math.exp(x.data)``, NumPy's
+``np.exp(x.data)`` or ``np.asarray(x.data)``, and any other function that converts it to a plain
+float, an exception raised by arithmetic on it), the
 guard that the number is the same, bit for bit. Arithmetic on such numbers (``x.data * 2 + 1``)
 gives numbers of the same kind, so a guard is written over the inputs it depends on. The program
 checks every guard at each call, in generated code, before it changes anything; if one fails, the
@@ -416,6 +417,18 @@ class RecordedFloat(RecordedNumber):
 
     def __complex__(self) -> complex:
         return complex(self._exact())
+
+    # NumPy: a ufunc (np.exp(x.data)) or an array made from the number gets the number itself,
+    # read as float(x) reads it (guarded: the replay runs only where it is the same, bit for bit),
+    # as math.exp(x.data) does, instead of NumPy's "loop of ufunc does not support" TypeError.
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        plain = [x._exact() if type(x) is RecordedFloat else x for x in inputs]
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        import numpy  # only when NumPy asks: the caller has it
+
+        return numpy.array(self._exact(), dtype=dtype)
 
     def __hash__(self) -> int:
         return hash(self._exact())

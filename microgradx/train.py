@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from microgradx import losses
+from microgradx import checks, losses
 from microgradx.checks import choice, count, describe, flag, function, is_real, real, sequence
 from microgradx.data import one_hot
 from microgradx.engine import Value
@@ -434,7 +434,7 @@ def fit(
     _check_model(model)
     epochs = count(epochs, "epochs")
     batch_size = None if batch_size is None else count(batch_size, "batch_size")
-    seed = count(seed, "seed", minimum=0)
+    seed = checks.seed(seed)
     progress, compile = flag(progress, "progress"), flag(compile, "compile")
     backend = choice(backend, "backend", BACKENDS)
     if optimizer is not None and not isinstance(optimizer, Optimizer):

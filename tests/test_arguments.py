@@ -1680,3 +1680,60 @@ def test_value_of_an_int_too_large_for_a_float_is_refused_by_name():
         Value(1.0) * 10**400
     with pytest.raises(ValueError, match="exponent is too large for a float"):
         Value(1.0) ** 10**400
+
+
+def _seeded() -> list[tuple[str, Callable[[Any], Any], bool]]:
+    """Every function that takes a seed: (name, call with that seed, None allowed)."""
+    X, y = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]], [1, 1, 0, 0]
+    made: list[tuple[str, Callable[[Any], Any], bool]] = [
+        (f"data.{name}", lambda s, name=name: getattr(data, name)(4, seed=s), False)
+        for name in ("make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs")
+    ]
+    made += [
+        ("data.make_sine", lambda s: data.make_sine(4, noise=0.1, seed=s), False),
+        ("data.train_test_split", lambda s: data.train_test_split(X, y, seed=s), False),
+        ("data.load_titanic", lambda s: data.load_titanic(seed=s), False),
+        ("nn.manual_seed", nn.manual_seed, False),
+        ("nn.MLP", lambda s: nn.MLP(2, [2, 1], seed=s), True),
+        ("nn.Dropout", lambda s: nn.Dropout(0.5, seed=s), True),
+        (
+            "train.fit",
+            lambda s: train.fit(nn.MLP(2, [1], seed=0), X, y, epochs=1, seed=s, progress=False),
+            False,
+        ),
+    ]
+    return made
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [
+        (math.nan, TypeError),
+        (None, TypeError),  # where None means nothing (an optional seed takes it: below)
+        (1.0, TypeError),
+        (1.5, TypeError),
+        ([1], TypeError),
+        ("1", TypeError),
+        (True, TypeError),
+        (Fraction(1), TypeError),
+        (-1, ValueError),
+    ],
+)
+@pytest.mark.parametrize("name", [name for name, _, _ in _seeded()])
+def test_every_seed_is_an_int_at_least_0_checked_by_name(name, seed, error):
+    call, optional = {n: (c, o) for n, c, o in _seeded()}[name]
+    if seed is None and optional:
+        call(None)
+        return
+    generator = nn._generator.getstate()
+    with pytest.raises(error, match=r"^seed must be an int >= 0") as info:
+        call(seed)
+    assert ("or None" in str(info.value)) == (optional and error is TypeError)
+    assert nn._generator.getstate() == generator  # refused before anything was drawn
+    call(np.int64(3))  # NumPy's ints are ints
+
+
+def test_the_reported_nan_seed_is_refused_and_an_int_seed_repeats():
+    with pytest.raises(TypeError, match="seed must be an int >= 0, got float nan"):
+        data.make_moons(4, seed=float("nan"))
+    assert data.make_moons(4, seed=7) == data.make_moons(4, seed=np.int64(7))

@@ -56,6 +56,60 @@ def test_class_balance():
         assert sum(y) == 50
 
 
+def _ulps(x: float, exact) -> float:
+    """How many units in the last place ``x`` is from ``exact`` (an mpmath number)."""
+    import mpmath
+
+    return float(abs(mpmath.mpf(x) - exact) / mpmath.mpf(math.ulp(float(exact))))
+
+
+def _exact_statistics(column):
+    """The mean and standard deviation to 60 digits: Fractions, then mpmath's square root."""
+    from fractions import Fraction
+
+    import mpmath
+
+    exact = [Fraction(v) for v in column]
+    mean = sum(exact) / len(exact)
+    variance = sum((v - mean) ** 2 for v in exact) / len(exact)
+    with mpmath.workprec(200):
+        as_mpf = mpmath.mpf(variance.numerator) / variance.denominator
+        mean_mpf = mpmath.mpf(mean.numerator) / mean.denominator
+        return +mean_mpf, mpmath.sqrt(as_mpf)
+
+
+COLUMNS = {
+    "the reported +-1e200": [1e200, -1e200],
+    "near the range's two ends": [1.7e308, 1.7e308, 1.7e308, -1.7e308],
+    "a thousand at the top, one at the bottom": [1.7e308] * 1000 + [-1.7e308],
+    "tiny": [3e-310, -1e-310, 2.5e-309, 7e-320],
+    "mixed magnitudes": [1e300, 3.0, -2e299, 1e-300, 5e299],
+    "ordinary": [0.1, 0.2, 0.3, 0.4, 0.7],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLUMNS))
+def test_standardize_statistics_of_finite_columns_are_right_without_overflow(name):
+    import mpmath
+
+    from microgradx.data import Standardizer
+
+    column = COLUMNS[name]
+    scaler = Standardizer().fit([[v] for v in column])
+    mean, std = _exact_statistics(column)
+    with mpmath.workprec(200):
+        assert _ulps(scaler.means[0], mean) <= 1
+        assert _ulps(scaler.stds[0], std) <= 3
+    scaled = [row[0] for row in scaler.transform([[v] for v in column])]
+    assert all(math.isfinite(v) for v in scaled)
+    (again,) = standardize([[v] for v in column])
+    assert [row[0] for row in again] == scaled
+
+
+def test_standardize_reported_example_gives_plus_and_minus_one():
+    assert standardize([[1e200], [-1e200]]) == ([[1.0], [-1.0]],)
+
+
 def test_split_and_standardize_fit_on_train_only():
     X = [[float(i), 2.0 * i] for i in range(20)]
     y = list(range(20))
@@ -753,3 +807,24 @@ def test_transform_refuses_rows_of_another_width_instead_of_dropping_numbers():
 def test_data_arguments_are_refused_by_name(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("turns", [1e308, -1e308, 1.7976931348623157e308, 5e-324, -0.0])
+def test_spirals_take_any_finite_number_of_turns(turns):
+    X, y = make_spirals(10, turns=turns, noise=0.0)
+    assert all(math.isfinite(v) for row in X for v in row) and len(X) == 10
+    if abs(turns) > 2**53:  # whole turns: each arm is a straight line from the centre
+        for point, label in zip(X, y):
+            angle = 2 * math.pi * label / 2
+            assert point[0] * math.sin(angle) == pytest.approx(
+                point[1] * math.cos(angle), abs=1e-12
+            )
+
+
+def test_spirals_whole_turns_more_give_the_same_points():
+    # make_spirals(12) has r = k / 7 along each arm: 7 turns more is k whole turns more
+    base, _ = make_spirals(12, turns=0.5, noise=0.0)
+    more, _ = make_spirals(12, turns=7.5, noise=0.0)
+    assert [v for row in more for v in row] == pytest.approx(
+        [v for row in base for v in row], abs=1e-12
+    )

@@ -315,3 +315,30 @@ def test_no_nan_enters_the_step_size_whatever_the_order():
 
     assert _check_op(op, [math.nan], [1.0], 1e-6) is None  # NaN input: nothing to blame
     assert _check_op(op, [1.0], [2.0], 1e-6) == 0  # the wrong rule (2 for x) is still found
+
+
+@pytest.mark.parametrize("op", ["relu", "log"])
+def test_an_input_near_but_not_on_a_kink_is_compared_with_a_smaller_step(op):
+    """1e-11 is not on relu's kink or log's edge (both at 0): the step shrinks to 1% of the
+    distance, the derivatives are compared, and the row says which step was used."""
+    report = gradcheck(lambda x: getattr(x, op)(), [1e-11])
+    (row,) = report.rows
+    assert report.passed and row.status == "ok" and row.step == pytest.approx(1e-13)
+    assert "step 1e-13" in row.detail and "1e-11 away" in row.detail
+    assert row.numeric == pytest.approx(1.0 if op == "relu" else 1e11, rel=1e-4)
+
+
+def test_on_a_kink_or_within_rounding_of_one_is_still_a_kink():
+    (row,) = gradcheck(lambda x: x.relu(), [0.0], raise_exception=False).rows
+    assert row.status == "kink" and row.detail == "x is at a kink or domain edge of ReLU"
+    # relu(x - c) with c one ULP above x: no step fits between x and the kink
+    c = math.nextafter(1.0, 2.0)
+    (row,) = gradcheck(lambda x: (x - c).relu(), [1.0], raise_exception=False).rows
+    assert row.status == "kink" and "within rounding of a kink" in row.detail
+
+
+def test_a_step_too_small_to_resolve_f_is_not_compared_rather_than_failed():
+    report = gradcheck(lambda x: x.relu() + 1000.0, [1e-11], raise_exception=False)
+    (row,) = report.rows
+    assert row.status == "not compared" and "too small to resolve" in row.detail
+    assert report.verdict == "compared nothing"

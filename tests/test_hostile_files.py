@@ -205,6 +205,11 @@ BAD_MODEL_FILES = {
     ),
     "a weight nested deep": (_last_weight("[" * DEEP + "]" * DEEP), "nested more than 64"),
     "an object nested deep": (_last_weight('{"a":' * DEEP + "1" + "}" * DEEP), "nested more"),
+    # an unterminated string full of escaped quotes, after enough brackets to be scanned
+    "a string of escaped quotes never closed": (
+        b"[]" * 65 + b'"' + b'\\"' * 30_000,
+        "not valid JSON",
+    ),
     "a weight given twice": (
         json.dumps(_document())
         .replace('"layers.0.neurons.0.w.1"', '"layers.0.neurons.0.w.0"')
@@ -296,6 +301,55 @@ def test_the_good_file_of_the_table_above_loads(tmp_path):
     # an editor's byte-order mark and pretty-printing are fine
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(), indent=4).encode())
     assert [p.data for p in load(path).parameters()] == [p.data for p in _model().parameters()]
+
+
+def test_the_depth_check_sees_strings_and_escapes_as_json_does():
+    from microgradx import io
+
+    deep = "[" * 70 + "]" * 70
+    inside = '["' + '\\"' + deep + '"]'  # brackets inside a string that holds \"
+    io._check_depth(inside)
+    assert json.loads(inside)[0].endswith("]")
+    after = '["\\\\", ' + deep + "]"  # the string holds one backslash and ends: then 71 deep
+    with pytest.raises(io._Refused, match="nested more than 64"):
+        io._check_depth(after)
+    assert io.MAX_DEPTH < 71
+
+
+def test_the_depth_check_looks_at_each_character_once(monkeypatch):
+    """Structural, not timed: one scan of the text, each special character seen once, for a
+    string of escaped quotes that a whole-string pattern would rescan from every quote."""
+    from microgradx import io
+
+    text = "[]" * 65 + '"' + '\\"' * 5000
+    seen = []
+    real = io._SPECIAL
+
+    class Counting:
+        def finditer(self, string):
+            seen.append(0)
+            for match in real.finditer(string):
+                seen[-1] += 1
+                yield match
+
+    monkeypatch.setattr(io, "_SPECIAL", Counting())
+    io._check_depth(text)
+    assert seen == [130 + 1 + 2 * 5000]  # one scan, each bracket, quote and backslash once
+
+
+def test_a_model_file_beyond_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    from microgradx import io
+
+    path = _write(tmp_path, json.dumps(_document()).encode())
+    monkeypatch.setattr(io, "MAX_BYTES", path.stat().st_size - 1)
+    model = _model()
+    before = _state(model)
+    for reader in (load, lambda p: load_weights(model, p)):
+        with pytest.raises(ModelFileError, match=f"{path} is larger than .* bytes"):
+            reader(path)
+    assert _state(model) == before
+    monkeypatch.setattr(io, "MAX_BYTES", path.stat().st_size)
+    load(path)
 
 
 def test_the_last_weight_10_to_the_400_changes_no_parameter(tmp_path):
@@ -618,6 +672,53 @@ def test_digits_files_as_other_tools_write_them(tmp_path):
         assert load_digits(path) == expected
 
 
+def test_a_small_gzip_of_millions_of_blank_lines_is_refused_at_the_line_limit(
+    tmp_path, monkeypatch
+):
+    """The reported file: 58 KB of gzip, 60 MB of blank lines (it took 21 s and 3.8 GB)."""
+    from microgradx import data
+
+    path = tmp_path / "digits.gz"
+    path.write_bytes(_gzip(b" \n" * 30_000_000))
+    read = []
+    real = data.gzip.GzipFile
+
+    class Counting(real):
+        def readline(self, size=-1):
+            line = super().readline(size)
+            read.append(len(line))
+            return line
+
+    monkeypatch.setattr(data.gzip, "GzipFile", Counting)  # the lines read: where it stops
+    with pytest.raises(DataFileError, match=f"{path} holds more than 1,000,001 lines"):
+        load_digits(path)
+    assert len(read) == data.MAX_LINES + 1  # it stopped at the limit, not at the end
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+@pytest.mark.parametrize("loader", [load_titanic, load_digits])
+def test_data_files_beyond_the_byte_limit_are_refused_naming_it(
+    loader, gzipped, monkeypatch, tmp_path
+):
+    from microgradx import data
+
+    shipped = SHIPPED / ("titanic.csv" if loader is load_titanic else "digits.csv.gz")
+    size = len(gzip.decompress(shipped.read_bytes()) if loader is load_digits else b"")
+    size = size or shipped.stat().st_size
+    assert size * 100 < data.MAX_TEXT_BYTES  # the shipped files are far below the limit
+    monkeypatch.setattr(data, "MAX_TEXT_BYTES", size - 1)
+    path = tmp_path / "file"
+    content = shipped.read_bytes()
+    if gzipped != content.startswith(b"\x1f\x8b"):
+        content = _gzip(content) if gzipped else gzip.decompress(content)
+    path.write_bytes(content)
+    after = " after gunzipping" if gzipped else ""
+    with pytest.raises(DataFileError, match=f"{path} holds more than {size - 1:,} bytes{after}:"):
+        loader(path)
+    monkeypatch.setattr(data, "MAX_TEXT_BYTES", size)
+    loader(path)
+
+
 @pytest.mark.parametrize("kind", sorted(SPECIAL))
 @pytest.mark.parametrize("loader", [load_titanic, load_digits])
 def test_data_loaders_refuse_special_files_without_waiting(loader, kind, tmp_path):
@@ -816,3 +917,59 @@ def test_a_write_error_names_the_users_path_not_the_temporary_file(tmp_path, mon
         save(_model(), path)
     assert info.value.filename == str(path) and ".tmp" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- the demo's pictures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize(
+    "name", ["decision_boundary.png", "neuron_graph.svg", "neuron_backprop.html"]
+)
+def test_the_demo_refuses_a_special_file_where_an_output_goes_before_any_work(
+    name, kind, tmp_path, capsys
+):
+    from microgradx.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with _special(kind, tmp_path) as special:
+        (out / name).symlink_to(special)
+        before = os.lstat(special)
+        with pytest.raises(SystemExit) as info:
+            main(["demo", "--out", str(out)])
+        assert info.value.code == 2
+        error = capsys.readouterr()
+        assert f"{out / name} is {SPECIAL[kind]}" in error.err
+        assert "microgradx demo" not in error.out  # refused before the walk-through began
+        after = os.lstat(special)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (
+            before.st_mode, before.st_ino, before.st_rdev
+        )  # fmt: skip
+
+
+def test_the_decision_boundary_png_goes_through_the_atomic_writer(tmp_path):
+    """The picture is rendered to bytes and written by write_atomically: a link to a device
+    (savefig(path) would write into it) is refused, and a link to a file has its target
+    replaced whole."""
+    import io as text_io
+
+    pytest.importorskip("matplotlib", reason="the demo's PNG needs the plot extra")
+    from microgradx.cli import neuron, pictures
+    from microgradx.data import make_moons
+
+    output, _ = neuron()
+    output.backward()
+    X, y = make_moons(10, seed=0)
+    model = MLP(2, [2, 1], seed=0)
+    device = _device(tmp_path / "null")
+    (tmp_path / "decision_boundary.png").symlink_to(device)
+    with pytest.raises(NotARegularFileError, match=r"decision_boundary\.png is a character device"):
+        pictures(output, model, X, y, tmp_path, text_io.StringIO())
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    (tmp_path / "decision_boundary.png").unlink()
+    (tmp_path / "picture.png").write_bytes(b"old")
+    (tmp_path / "decision_boundary.png").symlink_to("picture.png")
+    pictures(output, model, X, y, tmp_path, text_io.StringIO())
+    assert (tmp_path / "picture.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "decision_boundary.png").is_symlink()

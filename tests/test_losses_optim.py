@@ -209,6 +209,35 @@ def test_clip_grad_norm():
     assert (a.grad, b.grad) == (0.3, 0.4)
 
 
+@pytest.mark.parametrize(
+    "grads",
+    [
+        [0.5, -1e300],  # the report: the squares overflowed, norm inf and grads [0.0, -0.0]
+        [3e-200, 4e-200],  # the squares underflowed: norm 0, nothing clipped
+        [1e308, 1e308, -1e308],  # the norm itself is beyond the range
+        [5e-324, 0.0, -5e-324],
+    ],
+)
+def test_clip_grad_norm_has_no_overflow_or_underflow_in_its_squares(grads):
+    import mpmath
+
+    params = [Value(0.0) for _ in grads]
+    for p, g in zip(params, grads):
+        p.grad = g
+    with mpmath.workprec(300):
+        exact = mpmath.sqrt(mpmath.fsum(mpmath.mpf(g) ** 2 for g in grads))
+        expected = float(exact) if exact < mpmath.mpf(2) ** 1024 else math.inf
+        norm = clip_grad_norm(params, 1.0)
+        assert norm == expected  # hypot is correctly rounded on these
+        scale = 1.0 / (norm + 1e-6)
+        if scale < 1:
+            assert [p.grad for p in params] == [g * scale for g in grads]
+        else:
+            assert [p.grad for p in params] == grads
+    if grads == [0.5, -1e300]:
+        assert norm == 1e300 and [p.grad for p in params] == [5e-301, -1.0]
+
+
 # ---- saturation: finite gradients for every finite input ----------------------------------------
 
 

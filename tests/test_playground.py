@@ -386,3 +386,32 @@ def test_the_readme_examples_run_in_pyodide_under_node(tmp_path):
     )
     outcomes = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcomes == ["ok"] * len(runnable), outcomes
+
+
+@pytest.mark.parametrize(
+    ("request_text", "message"),
+    [
+        ("[]", 'request must be a JSON object {"call": name, "args": {...}}, got an array'),
+        ("1", "request must be a JSON object .* got a number"),
+        ('"new"', "request must be a JSON object .* got a string"),
+        ("null", "request must be a JSON object .* got null"),
+        ("true", "request must be a JSON object .* got true or false"),
+        ("{}", "request lacks call: one of new, train, boundary, step, run"),
+        ('{"call": "new", "x": 1}', r"request has unknown field\(s\) \['x'\]: only call and args"),
+        ('{"call": 3}', "call must be one of 'new'"),
+        ('{"call": "train", "args": []}', "args must be an object, got an array"),
+        ('{"call": "train", "args": 0}', "args must be an object, got a number"),
+        ('{"call": "train", "args": {"x": 1}}', r"args of train has unknown field\(s\) \['x'\]"),
+        ('{"call": "new", "args": {}}', "args of new lacks dataset, hidden, activation, lr"),
+        ('{"call": "step", "args": {"level": "op"}}', "args of step lacks example"),
+        ("{", "request is not JSON: Expecting"),
+    ],
+)
+def test_a_request_that_is_not_a_call_is_one_line_saying_what_is_wrong(request_text, message):
+    answer = json.loads(handle(request_text))
+    assert set(answer) == {"error"}, answer  # a bad request, not a failure with a traceback
+    assert re.match(message, answer["error"]), answer["error"]
+
+
+def test_a_request_that_is_not_text_is_refused_by_name():
+    assert json.loads(handle(5))["error"] == "request must be a str, got int 5"  # type: ignore[arg-type]

@@ -186,6 +186,39 @@ def test_every_read_that_steers_or_feeds_the_graph_is_replayed_right(fn):
                 assert _agrees(program, fn, [x, y]), (x, y)
 
 
+def _numpy_ufunc(x):
+    """The report: NumPy's exp on a number read from the graph (it raised NumPy's TypeError)."""
+    import numpy as np
+
+    return x.relu() if np.exp(x.data) > 1.5 else x.tanh()
+
+
+def _numpy_array(x):
+    """An array made from a number read from the graph, then a ufunc of two into the graph."""
+    import numpy as np
+
+    s = x.relu() if np.asarray(x.data) > 0.4054651081081644 else x.tanh()
+    return s * float(np.maximum(np.asarray(x.data), 0.25))
+
+
+def _math_steering(x):
+    """The same with math: its behaviour must stay as it was."""
+    s = x.relu() if math.exp(x.data) > 1.5 else x.tanh()
+    return s * max(x.data, 0.25)
+
+
+@pytest.mark.parametrize(
+    "fn", [_numpy_ufunc, _numpy_array, _math_steering], ids=["ufunc", "array", "math"]
+)
+def test_numpy_and_math_on_a_recorded_number_are_guarded_and_replayed_right(fn):
+    pytest.importorskip("numpy")
+    program = microgradx.compile(fn, [0.5])
+    for x in (0.5, 0.1, -0.3, 0.4054651081081644, 0.4054651081081645, 2.0, 0.5):
+        assert _agrees(program, fn, [x]), x
+    # either side of ln(1.5) takes the other branch: a guard saw the number NumPy read
+    assert program.recordings >= 2
+
+
 def test_numbers_that_feed_the_graph_are_computed_not_frozen():
     program = microgradx.compile(_constants, [1.0, 1.0])
     for x, y in ((2.0, -1.0), (0.5, 3.0), (-4.0, 0.25)):

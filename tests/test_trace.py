@@ -139,6 +139,16 @@ def test_uses_the_same_notation_as_the_issue_and_brackets_names_that_are_not_ide
 # ---- neuron and layer levels --------------------------------------------------------------------
 
 
+def test_a_layers_gradient_size_has_no_overflow_in_its_squares():
+    """|grad| of a layer's outputs is their L2 norm: 1e200-sized gradients squared overflowed
+    (float ** 2 raises OverflowError); hypot gives the norm."""
+    model = MLP(2, [3, 2], seed=0)
+    out = model([1.0, 2.0])
+    trace = trace_backward((out[0] + out[1]) * 1e200, level="layer")
+    shown = set(re.findall(r"\|grad\| ([0-9.e+]+)", trace.html_page()))
+    assert "1.414e+200" in shown  # both outputs' gradients are 1e200: sqrt(2) * 1e200
+
+
 @pytest.mark.parametrize("level", ["op", "neuron", "layer"])
 def test_every_level_ends_with_exactly_the_gradients_of_backward(level):
     model, loss = _moons_loss()

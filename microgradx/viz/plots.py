@@ -288,6 +288,7 @@ def universal_approximation(
     points = checks.count(points, "points", 2, MAX_POINTS)
     epochs = checks.count(epochs, "epochs", 1)
     lr = checks.in_range(lr, "lr", 0, math.inf, low_open=True, high_open=True)
+    seed = checks.seed(seed)
     xs = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
     X, y = [[x] for x in xs], [checks.finite(target(x), f"target({x:g})") for x in xs]
     plt = _pyplot()

@@ -330,7 +330,7 @@ class BackwardTrace:
         if not outputs:
             return f"grad {short(grads[members[0]])}"
         if self.level == "layer":
-            return f"|grad| {short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))}"
+            return f"|grad| {short(math.hypot(*(grads[n] for n in outputs)))}"
         return f"grad {short(grads[outputs[0]])}"
 
     def to_html(self, path: str | Path, *, engine: str = "auto") -> Path:
