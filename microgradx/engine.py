@@ -236,7 +236,7 @@ class Value:
             order.reverse()  # outputs first: a node is visited after every node that used it
             # every leaf's starting grad checked before anything is written
             starts = [
-                (n, _starting_grad(n)) for n in order if n.op is None and type(n.grad) is not float
+                (n, starting_grad(n)) for n in order if n.op is None and type(n.grad) is not float
             ]
             # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
             # back as it was: no half-added gradients, no intermediate grads reset for nothing.
@@ -296,8 +296,9 @@ class Value:
         return f"Value({', '.join(parts)})"
 
 
-def _starting_grad(leaf: Value) -> float | Value:
-    """A leaf's ``grad`` before a pass adds to it: ``None`` (PyTorch's set-to-None idiom) is 0, a
+def starting_grad(leaf: Value) -> float | Value:
+    """(For the engine and the step-through's recorded pass.) A leaf's ``grad`` before a pass
+    adds to it: ``None`` (PyTorch's set-to-None idiom) is 0, a
     Value (from ``create_graph``) stays, any other number becomes a float; anything else is
     refused by name before the pass changes anything that matters."""
     grad = leaf.grad

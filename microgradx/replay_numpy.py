@@ -257,10 +257,13 @@ def numpy_ops(np: Any) -> Forms:
         dz = []
         for i in range(classes):
             rest = sum(t for j, t in enumerate(ts) if j != i)
+            q = x.others(i) / x.total
             a = probabilities[i] * rest
-            b = ts[i] * (x.others(i) / x.total)
+            b = ts[i] * q
             g = a - b
             bad = bad | (np.abs(g) < 1e-3 * (np.abs(a) + np.abs(b))) | (g == 0)  # near the optimum
+            # a probability (or 1 - p) below the normal range keeps few digits: the scalar rule
+            bad = bad | ((probabilities[i] < TINY) & (rest != 0)) | ((q < TINY) & (ts[i] != 0))
             dz.append(g)
         nlls = [x.nll(k) for k in range(classes)]
         return grad_rows("soft_cross_entropy", n, (*dz, *nlls), bad, *args)

@@ -466,3 +466,30 @@ def test_a_step_is_counted_as_a_list_counts_it_and_refused_by_name_outside():
         trace.grads_after(-2)
     with pytest.raises(TypeError, match="engine must be one of 'auto', 'dot', 'python'"):
         trace.page_data(engine=["python"])
+
+
+def test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_pass():
+    from microgradx import Op, apply
+
+    x, y = Value(1.5, label="x"), Value(2.0, label="y")
+    x.grad = None  # PyTorch's set-to-None: 0
+    trace_backward(x * y)
+    assert x.grad == 2.0
+    x.grad = "abc"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="grad of 'x'"):
+        trace_backward(x * y)
+    # an op of the user's that raises midway: every grad as it was
+    boom = Op(
+        name="boom",
+        symbol="boom",
+        arity=1,
+        forward=lambda v: v,
+        local_grads=lambda v, out: (1 / 0,),
+        math="boom(x) = x",
+        derivative="1",
+    )
+    x.grad, y.grad = 0.0, 0.25
+    out = apply(boom, x) * y + x * y
+    with pytest.raises(ZeroDivisionError):
+        trace_backward(out)
+    assert (x.grad, y.grad, out.grad) == (0.0, 0.25, 0.0)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from microgradx.engine import Value, topological_order
+from microgradx.engine import Value, starting_grad, topological_order
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -65,15 +66,32 @@ class BackwardStep:
 def record_backward(
     root: Value, names: dict[Value, str]
 ) -> tuple[list[BackwardStep], dict[Value, float]]:
-    """Run the backward pass of ``root`` in ``backward()``'s order, recording every step."""
+    """Run the backward pass of ``root`` in ``backward()``'s order, recording every step.
+
+    As ``backward()``: a leaf's grad set to None starts from 0, one that is not a number is
+    refused by name before anything changes, and a pass that raises (an op of the user's,
+    Ctrl-C) puts every grad back as it was."""
     order = topological_order(root)
+    leaves = {node: starting_grad(node) for node in order if node.op is None}
+    before = [node.grad for node in order]
+    try:
+        return _recorded_pass(root, order, leaves, names)
+    except BaseException:
+        for node, grad in zip(order, before):
+            node.grad = grad
+        raise
+
+
+def _recorded_pass(
+    root: Value, order: list[Value], leaves: dict[Value, Any], names: dict[Value, str]
+) -> tuple[list[BackwardStep], dict[Value, float]]:
     position = {node: k for k, node in enumerate(order)}
     start: dict[Value, float] = {}
     for node in order:
-        if node.op is not None:
-            node.grad = 0.0  # as backward(): intermediate gradients start afresh, leaves add up
+        # as backward(): intermediate gradients start afresh, leaves add up
+        node.grad = leaves[node] if node.op is None else 0.0
         start[node] = float(node.grad)
-    root.grad = start[root] + 1.0 if root.op is None else 1.0
+    root.grad = root.grad + 1.0 if root.op is None else 1.0
     start[root] = float(root.grad)
     steps: list[BackwardStep] = []
     for node in reversed(order):
@@ -87,7 +105,8 @@ def record_backward(
             contribution = 0.0  # a zero upstream contributes exactly 0, as in backward()
             if upstream != 0.0:
                 contribution = upstream * local
-                after = child.grad = before + contribution
+                child.grad = child.grad + contribution  # a Value grad (create_graph) stays one
+                after = float(child.grad)
             contributions.append(
                 Contribution(child, names[child], local, contribution, before, after)
             )
