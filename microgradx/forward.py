@@ -86,6 +86,11 @@ class Dual:
                 primals.append(x.primal)
                 tangents.append(x.tangent)
             else:
+                if not isinstance(x, Dual) and hasattr(x, "backward"):  # a Value
+                    raise TypeError(
+                        f"{op.name}: a Value and a forward-mode Dual meet here; compute with"
+                        " Duals only (jvp, derivative) or with Values only (backward)"
+                    )
                 primals.append(x if isinstance(x, Dual) else real(x, "operand"))
                 tangents.append(0.0)
         out = _evaluate(op, primals)

@@ -20,6 +20,7 @@ from typing import Any
 from microgradx import ops
 from microgradx.checks import choice, describe, in_range, instances, is_real, real, sequence
 from microgradx.engine import Operand, Value, apply
+from microgradx.forward import Dual
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -132,6 +133,13 @@ def binary_cross_entropy(probabilities: Any, targets: Any, reduction: str = "mea
     where this one saturates. One ``binary_cross_entropy`` node per example (the op table's).
     """
     pairs = _pairs(probabilities, targets, "binary_cross_entropy")
+    for i, (p, _) in enumerate(pairs):
+        x = p.data if isinstance(p, Value) else float(p)
+        if x == x and not 0.0 <= x <= 1.0:  # (NaN passes: a diverged model's loss is NaN)
+            raise ValueError(
+                f"binary_cross_entropy: probabilities[{i}] must be in [0, 1], got {x!r}"
+                " (for raw scores use bce_with_logits)"
+            )
     return _reduce([apply(ops.BINARY_CROSS_ENTROPY, p, t) for p, t in pairs], reduction)
 
 
@@ -234,7 +242,8 @@ def l2_penalty(parameters: Sequence[Value], weight_decay: float) -> Value:
     ``parameters`` are Values (``model.parameters()``); ``weight_decay`` a finite number >= 0.
     """
     weight_decay = in_range(weight_decay, "weight_decay", 0.0, math.inf, high_open=True)
-    params = instances(parameters, "parameters", Value, "Value")
+    # Values, or forward mode's Duals (the penalty then has a jvp like every loss)
+    params: list[Value] = instances(parameters, "parameters", (Value, Dual), "Value")
     if not params:
         return Value(0.0)
     total = params[0] ** 2

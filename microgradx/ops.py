@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from microgradx.checks import real
+from microgradx.checks import describe, real
 
 inf = math.inf
 nan = math.nan
@@ -307,6 +307,48 @@ def _everywhere(*inputs: float) -> bool:
     return True
 
 
+_BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
+
+
+def _is_checked(rule: Callable[..., Any]) -> bool:
+    while isinstance(rule, partial):  # a family's member: its parameter fixed
+        rule = rule.func
+    return getattr(rule, "checked", False) is True
+
+
+def _checked_rule(
+    name: str, rule: Callable[..., Any], leading: int
+) -> Callable[..., tuple[Any, ...]]:
+    """``rule`` (an Op's ``local_grads``), with what it returns checked: one derivative per
+    input, each a number (a float, or on Values and Duals one of those), never a bool, a complex
+    number or a string. A rule that returns too few would silently drop an input's gradient."""
+
+    def local_grads(*args: Any) -> tuple[Any, ...]:
+        result = rule(*args)
+        if isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
+            raise TypeError(
+                f"op {name!r}: local_grads must return a tuple with one derivative per input,"
+                f" got {describe(result)}"
+            )
+        grads = tuple(result)
+        inputs = len(args) - 1 - leading  # (a family's parameter,) the inputs, the output
+        if len(grads) != inputs:
+            raise TypeError(
+                f"op {name!r}: local_grads returned {len(grads)} derivative(s) for {inputs}"
+                " input(s): one per input"
+            )
+        for k, g in enumerate(grads):
+            if isinstance(g, (bool, complex, str, bytes)) or not hasattr(type(g), "__float__"):
+                raise TypeError(
+                    f"op {name!r}: local_grads' derivative {k} must be a real number,"
+                    f" got {describe(g)}"
+                )
+        return grads
+
+    local_grads.checked = True  # type: ignore[attr-defined]
+    return local_grads
+
+
 @dataclass(frozen=True, eq=False)
 class Op:
     """One primitive: its float rule, its local derivatives, and how to show it.
@@ -337,12 +379,21 @@ class Op:
     # (soft cross-entropy over n classes takes n logits and n target probabilities).
     inputs_per_param: int | None = None
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
+    _table: bool = field(default=False, repr=False)  # one of the table's (or a member of one)
 
     def __post_init__(self) -> None:
         if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
             )
+        if _BUILDING_THE_TABLE[0]:
+            object.__setattr__(self, "_table", True)  # bind() copies it to the members
+        elif not self._table and not _is_checked(self.local_grads):
+            # an op of the user's: what its rule returns is checked (the table's rules are
+            # tested instead, and run unchecked at every training step)
+            family = self.param_name is not None and self.param is None  # takes param first
+            rule = _checked_rule(self.name, self.local_grads, 1 if family else 0)
+            object.__setattr__(self, "local_grads", rule)
 
     @property
     def label(self) -> str:
@@ -1633,3 +1684,5 @@ Every place a new op touches, each guarded by a test that fails until it is done
 6. `microgradx/replay_numpy.py`: its array form in `numpy_ops` (an op of n inputs takes n arrays).
 7. `tests/reference.py`: its exact value and derivatives in mpmath, for tests/test_accuracy.py.
 """
+
+_BUILDING_THE_TABLE[0] = False  # ops made from here on are the user's

@@ -645,3 +645,50 @@ def test_an_op_of_the_users_that_raises_in_backward_changes_no_grad():
     with pytest.raises(ZeroDivisionError):
         out.backward()
     assert a.grad == 5.0 and b.grad == 0.0 and out.grad == 0.0
+
+
+def _user_op(rule):
+    return Op(
+        name="u",
+        symbol="u",
+        arity=2,
+        forward=lambda a, b: a * b,
+        local_grads=rule,
+        math="u(a, b) = a b",
+        derivative="(b, a)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (lambda a, b, out: (b,), r"returned 1 derivative\(s\) for 2 input"),  # y's was dropped
+        (lambda a, b, out: (b, a, 1.0), r"returned 3 derivative\(s\) for 2 input"),
+        (lambda a, b, out: (1j, 1.0), "derivative 0 must be a real number, got complex"),
+        (lambda a, b, out: (True, 1.0), "derivative 0 must be a real number, got bool"),
+        (lambda a, b, out: ("s", "t"), "derivative 0 must be a real number, got str"),
+        (lambda a, b, out: None, "must return a tuple with one derivative per input"),
+    ],
+)
+def test_a_users_op_whose_rule_returns_the_wrong_things_is_refused_by_name(rule, message):
+    x, y = Value(1.5), Value(2.0)
+    out = apply(_user_op(rule), x * y, y) + x
+    with pytest.raises(TypeError, match=f"op 'u': local_grads.*{message}"):
+        out.backward()
+    assert (x.grad, y.grad) == (0.0, 0.0)  # and nothing was half added
+
+
+def test_a_users_op_with_a_right_rule_runs_in_every_mode_and_the_tables_ops_run_unchecked():
+    from microgradx.forward import derivative
+    from microgradx.functional import hessian
+    from microgradx.ops import OPS, all_members
+
+    op = _user_op(lambda a, b, out: (b, a))
+    x, y = Value(1.5), Value(2.0)
+    (apply(op, x * y, y) + x).backward()
+    assert (x.grad, y.grad) == (5.0, 6.0)
+    assert derivative(lambda v: apply(op, v, v), 3.0) == 6.0
+    assert hessian(lambda a, b: apply(op, a, b), [1.0, 2.0]) == [[0.0, 1.0], [1.0, 0.0]]
+    # the table's rules (and its families' members, made later) are not wrapped: they are hot
+    assert not any(hasattr(m.local_grads, "checked") for m in all_members())
+    assert not hasattr(OPS["pow_scalar"].bind(7.25).local_grads, "checked")

@@ -712,3 +712,21 @@ def test_every_loss_runs_in_forward_mode_and_agrees_with_reverse_mode(loss):
         value, slope = jvp(loss, xs, tangent)
         assert value == out.data
         assert slope == pytest.approx(leaves[k].grad, rel=1e-14, abs=1e-300)
+
+
+def test_l2_penalty_runs_in_forward_mode_and_bce_refuses_a_probability_outside_0_1():
+    from microgradx.forward import jvp
+
+    assert jvp(lambda a, b: losses.l2_penalty([a, b], 0.1), [1.0, 2.0], [1.0, 0.0]) == (0.25, 0.1)
+    with pytest.raises(
+        ValueError, match=r"probabilities\[0\] must be in \[0, 1\].*bce_with_logits"
+    ):
+        losses.binary_cross_entropy([2.0], [1.0])  # was nan
+    assert math.isnan(losses.binary_cross_entropy([math.nan], [1.0]).data)  # a diverged model
+
+
+def test_a_value_meeting_a_dual_says_so():
+    from microgradx.forward import jvp
+
+    with pytest.raises(TypeError, match="a Value and a forward-mode Dual meet here"):
+        jvp(lambda a: a + Value(1.0), [1.0], [1.0])
