@@ -458,7 +458,7 @@ def test_a_model_file_declaring_too_many_weights_is_refused_before_building(
     monkeypatch.setattr(io, "MAX_MODEL_WEIGHTS", 10)
     monkeypatch.setattr(io, "MAX_MODULES", 1)
     path.write_text(_declaring({"type": "Tanh"})[:-1] + ', "x": [' + "0," * 30 + "0]}")
-    with pytest.raises(ModelFileError, match="more than 34 values; .* at most 10 weights"):
+    with pytest.raises(ModelFileError, match=r"more than 34 values; .* at most 10 weights"):
         load(path)
 
 
