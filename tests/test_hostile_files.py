@@ -413,9 +413,7 @@ def _declaring(architecture):
     })  # fmt: skip
 
 
-def test_a_model_file_declaring_too_many_modules_is_refused_before_building(
-    tmp_path, monkeypatch
-):
+def test_a_model_file_declaring_too_many_modules_is_refused_before_building(tmp_path, monkeypatch):
     from microgradx import io
 
     def no_building(*args, **kwargs):
@@ -443,9 +441,7 @@ def test_a_model_file_declaring_too_many_modules_is_refused_before_building(
     assert str(path) in str(info.value) and "JSON objects and lists" in str(info.value)
 
 
-def test_a_model_file_declaring_too_many_weights_is_refused_before_building(
-    tmp_path, monkeypatch
-):
+def test_a_model_file_declaring_too_many_weights_is_refused_before_building(tmp_path, monkeypatch):
     from microgradx import io
 
     path = tmp_path / "wide.json"
