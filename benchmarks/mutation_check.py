@@ -692,6 +692,78 @@ MUTATIONS = [
         "        return numpy.array(self._value, dtype=dtype)\n",
         (_NUMPY_READS,),
     ),
+    Mutation(
+        "gradcheck: an unresolved row is left out of a pass",
+        "microgradx/gradcheck.py",
+        '        if UNRESOLVED in statuses:\n            return "incomplete"\n',
+        "",
+        ("tests/test_gradcheck.py::test_a_wrong_gradient_that_cannot_be_resolved_is_not_a_pass",),
+    ),
+    Mutation(
+        "gradcheck: the step does not shrink toward an undeclared domain edge",
+        "microgradx/gradcheck.py",
+        "        edge = outside(at(x + reach)) or outside(at(x - reach))\n",
+        '        edge = ""\n',
+        ("tests/test_gradcheck.py::test_the_step_shrinks_toward_a_domain_edge_on_either_side",),
+    ),
+    Mutation(
+        "gradcheck: an affine kink is read as linear",
+        "microgradx/gradcheck.py",
+        "    return abs(moved - offset) / scale\n",
+        "    return abs(kink_value(op, direction))\n",
+        (
+            "tests/test_gradcheck.py::test_a_kink_at_a_constant_is_declared_by_an_affine_kink_function",
+            "tests/test_gradcheck.py::test_a_kink_at_a_large_constant_is_not_lost_to_rounding",
+        ),
+    ),
+    Mutation(
+        "gradcheck: a kink that returns junk is used as it is",
+        "microgradx/gradcheck.py",
+        "    if not is_real(value):\n",
+        "    if False:\n",
+        ("tests/test_gradcheck.py::test_a_kink_or_domain_that_returns_junk_is_refused_by_name",),
+    ),
+    Mutation(
+        "a model file's modules are not counted before parsing",
+        "microgradx/io.py",
+        "    _check_counts(text)\n",
+        "",
+        (
+            "tests/test_hostile_files.py::test_a_model_file_declaring_too_many_modules_is_refused_before_building",
+        ),
+    ),
+    Mutation(
+        "a model file's declared weights are not capped",
+        "microgradx/io.py",
+        "        if total > MAX_MODEL_WEIGHTS:\n",
+        "        if False:\n",
+        (
+            "tests/test_hostile_files.py::test_a_model_file_declaring_too_many_weights_is_refused_before_building",
+        ),
+    ),
+    Mutation(
+        "a playground request may train any number of epochs",
+        "microgradx/playground.py",
+        '        epochs = count(epochs, "epochs", 0, MAX_EPOCHS)\n',
+        '        epochs = count(epochs, "epochs", 0)\n',
+        ("tests/test_playground.py::test_one_request_is_bounded_and_refused_by_name_beyond",),
+    ),
+    Mutation(
+        "a playground request nested too deeply is a failure of microgradx",
+        "microgradx/playground.py",
+        "    except RecursionError:  # the parser recurses once per level of [ and {\n",
+        "    except ZeroDivisionError:\n",
+        ("tests/test_playground.py::test_a_request_nested_too_deeply_is_a_request_error",),
+    ),
+    Mutation(
+        "a function that fails only while recorded gives its raw error",
+        "microgradx/replay.py",
+        "    _blame_the_recording(function, numbers, failure)\n",
+        "",
+        (
+            "tests/test_replay.py::test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why",
+        ),
+    ),
 ]
 
 

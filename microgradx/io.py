@@ -13,7 +13,10 @@ Loading reads a file as untrusted input, in three stages, and changes nothing un
    before ``int()``, which takes quadratic time), no name given twice, the format and version,
    every module description against its schema, and the number of weights the architecture
    declares against the number the file holds, so a 126-byte file cannot declare 30 million
-   weights and make the loader allocate them; every weight must be a number a float holds (an
+   weights and make the loader allocate them; at most ``MAX_MODULES`` (20,000) modules and
+   ``MAX_MODEL_WEIGHTS`` (4 million) weights, counted on the text before it is parsed (a file
+   of more JSON objects, lists or values than such a model has is refused unparsed) and again
+   on the architecture before anything is built; every weight must be a number a float holds (an
    integer such as ``10**400`` is refused; a float literal beyond the range, such as ``1e400``,
    is infinity, as IEEE-754 rounding makes it and as ``save`` writes a diverged weight);
 3. build and assign: the modules are built (the default generator's state is put back, so
@@ -51,6 +54,12 @@ MAX_DEPTH = 64  # nested lists and objects; a saved model uses about 6
 MAX_BYTES = 256 << 20  # a model file; nn builds at most a million weights (about 50 MB saved)
 MAX_DIGITS = 1000  # an integer longer than this is no float and no layer size (int() of a
 # longer string takes quadratic time; Python refuses 4300 digits)
+# A model file may declare at most MAX_MODULES module descriptions (an MLP counts one per entry of
+# its sizes) and MAX_MODEL_WEIGHTS weights in all: far beyond any model nn can train (one
+# constructor builds at most nn.MAX_WEIGHTS, a million), and small enough that loading takes
+# seconds, not minutes and gigabytes (200,000 layers of Tanh took 2 s and 155 MB).
+MAX_MODULES = 20_000
+MAX_MODEL_WEIGHTS = 4 * nn.MAX_WEIGHTS
 _NUMBER = (float, int)
 
 
@@ -147,7 +156,28 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+def _check_counts(text: str) -> None:
+    """Refuse, before parsing, a text with more JSON objects and lists, or more values, than a
+    model of MAX_MODULES modules and MAX_MODEL_WEIGHTS weights has: the parser would build them
+    all (a Sequential of 3.5 million Tanh layers took 71 s and 2.3 GB). Counting the brackets
+    and commas, strings included, is an upper bound: a saved model has one object per module,
+    a list per Sequential and MLP, and a comma between each two weights or settings."""
+    containers = text.count("{") + text.count("[")
+    if containers > 2 * MAX_MODULES + 8:
+        raise _Refused(
+            f"it holds {containers} JSON objects and lists; a model file describes at most"
+            f" {MAX_MODULES:,} modules (MAX_MODULES)"
+        )
+    values = text.count(",")
+    if values > MAX_MODEL_WEIGHTS + 8 * MAX_MODULES:
+        raise _Refused(
+            f"it holds more than {values} values; a model file holds at most"
+            f" {MAX_MODEL_WEIGHTS:,} weights (MAX_MODEL_WEIGHTS) and {MAX_MODULES:,} modules"
+        )
+
+
 def _parse(text: str) -> Any:
+    _check_counts(text)
     _check_depth(text)
     # A float beyond the range (1e400) is infinity, as IEEE-754 rounding makes it and as save()
     # writes a diverged weight; an integer must fit a float where a weight is expected (below).
@@ -254,13 +284,23 @@ _NESTED = {  # the settings that are modules themselves
 _OPTIONAL = {"Dropout": {"seed"}, "MLP": {"seed", "init"}, "LeakyReLU": {"negative_slope"}}
 
 
+def _too_many_modules(path: str | Path) -> ModelFileError:
+    return ModelFileError(
+        f"{path}: the architecture declares more than {MAX_MODULES:,} modules (MAX_MODULES);"
+        " microgradx loads no model that large"
+    )
+
+
 def _count_weights(architecture: Any, path: str | Path) -> int:
     """The number of weights the architecture declares, after checking every module description
     against its schema; nothing is built. A tree walk with an explicit stack."""
-    total = 0
+    total = modules = 0
     stack: list[tuple[Any, str, bool]] = [(architecture, "architecture", False)]
     while stack:
         config, where, activation_only = stack.pop()
+        modules += 1
+        if modules > MAX_MODULES:
+            raise _too_many_modules(path)
         if not isinstance(config, dict) or type(config.get("type")) is not str:
             raise ModelFileError(f"{path}: {where} is not a module description")
         kind = config["type"]
@@ -290,14 +330,22 @@ def _count_weights(architecture: Any, path: str | Path) -> int:
             layers = config["layers"]
             if type(layers) is not list:
                 raise ModelFileError(f"{path}: {where}.layers must be a list")
+            if modules + len(stack) + len(layers) > MAX_MODULES:  # refused before it is walked
+                raise _too_many_modules(path)
             stack.extend((layer, f"{where}.layers.{i}", False) for i, layer in enumerate(layers))
         elif kind in ("Linear", "Layer"):
             total += (config["nin"] + 1) * config["nout"]
         elif kind == "Maxout":
             total += config["pieces"] * (config["nin"] + 1) * config["nout"]
         elif kind == "MLP":
+            modules += len(config["sizes"])  # one Layer per size
             dims = [config["nin"], *config["sizes"]]
             total += sum((dims[i] + 1) * dims[i + 1] for i in range(len(dims) - 1))
+        if total > MAX_MODEL_WEIGHTS:
+            raise ModelFileError(
+                f"{path}: the architecture declares {_amount(total)} weights, more than"
+                f" {MAX_MODEL_WEIGHTS:,} (MAX_MODEL_WEIGHTS); microgradx loads no model that large"
+            )
     return total
 
 

@@ -36,6 +36,13 @@ DATASETS = {
 }
 OPTIMIZERS = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
 HIDDEN_HELP = "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16"
+# One request's work is bounded: the network has at most 4 hidden layers of 64 (12,737 weights),
+# the data 200 examples, and a request may do at most MAX_WORK weight visits and MAX_EPOCHS
+# epochs. Training visits each weight 3 times per example (forward, backward, update), a boundary
+# once per grid point. The page sends one epoch per request (7.6 million visits for the largest
+# network) and asks for a boundary of resolution 30 (11.5 million).
+MAX_EPOCHS = 100
+MAX_WORK = 12_000_000
 
 
 def hidden_sizes(hidden: str) -> list[int]:
@@ -126,11 +133,25 @@ class Session:
         """True once an epoch's loss was NaN or infinite (training stops there)."""
         return bool(self.losses) and not math.isfinite(self.losses[-1])
 
+    def _bounded(self, visits: int, what: str, most: int) -> None:
+        """Refuse a request of more than MAX_WORK weight visits, saying how much this network
+        allows."""
+        if visits > MAX_WORK:
+            raise ValueError(
+                f"{what} would take {visits:,} weight visits; one request may take at most"
+                f" {MAX_WORK:,} (with this network: at most {most})"
+            )
+
     def train(self, epochs: int = 1, batch_size: int = 20) -> dict[str, Any]:
         """``epochs`` passes of mini-batch training (in order, no shuffling: deterministic).
-        Stops after an epoch whose loss is not finite (see ``status()["message"]``)."""
-        epochs = count(epochs, "epochs", 0)
+        Stops after an epoch whose loss is not finite (see ``status()["message"]``).
+
+        Raises ValueError for ``epochs`` not in 0 to ``MAX_EPOCHS`` (100), or more than
+        ``MAX_WORK`` (12 million) weight visits (3 x weights x examples x epochs) in one call."""
+        epochs = count(epochs, "epochs", 0, MAX_EPOCHS)
         batch_size = count(batch_size, "batch_size")
+        per_epoch = 3 * len(self.model.parameters()) * len(self.X)
+        self._bounded(epochs * per_epoch, f"{epochs} epochs", MAX_WORK // per_epoch)
         for _ in range(epochs):
             if self.diverged:
                 break
@@ -176,8 +197,14 @@ class Session:
 
     def boundary(self, resolution: int = 40) -> dict[str, Any]:
         """The model's score on a ``resolution`` x ``resolution`` grid over the data, and the
-        data itself: the page colours the grid (the decision boundary is where score = 0)."""
+        data itself: the page colours the grid (the decision boundary is where score = 0).
+
+        Raises ValueError for ``resolution`` not in 1 to 200, or a grid of more than ``MAX_WORK``
+        (12 million) weight visits (weights x resolution^2)."""
         resolution = count(resolution, "resolution", 1, 200)
+        weights = len(self.model.parameters())
+        most = math.isqrt(MAX_WORK // weights)
+        self._bounded(resolution**2 * weights, f"resolution {resolution}", most)
         xs = [p[0] for p in self.X]
         ys = [p[1] for p in self.X]
         x0, x1 = min(xs) - 0.3, max(xs) + 0.3
@@ -299,6 +326,8 @@ def _request(request: Any) -> tuple[str, dict[str, Any]]:
         call = json.loads(request)
     except json.JSONDecodeError as error:
         raise ValueError(f"request is not JSON: {error}") from None
+    except RecursionError:  # the parser recurses once per level of [ and {
+        raise ValueError("the request is nested too deeply") from None
     if not isinstance(call, dict):
         raise TypeError(
             'request must be a JSON object {"call": name, "args": {...}},'

@@ -1248,13 +1248,19 @@ def _record_once(function: Function, numbers: Sequence[float], keep: Sequence[Va
     ``keep`` (Values that outlive the call: weights), and return its tape."""
     run = _Recording()
     inputs = [Value(x) for x in numbers]
+    failure: Exception | None = None
     try:
         for x in inputs:
             run.wrap(x)
         for leaf in dict.fromkeys(keep):
             run.wrap(leaf, keep=True)
         with recording(run):
-            result = function(*inputs)
+            try:
+                result = function(*inputs)
+            except Exception as error:  # judged below, once the recording is over
+                failure = error
+        if failure is not None:
+            raise failure
         run.live = False
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError(
@@ -1266,8 +1272,30 @@ def _record_once(function: Function, numbers: Sequence[float], keep: Sequence[Va
         for node in tape.computed:
             _unwrap(node)
         return tape
+    except Exception as error:
+        if error is not failure or isinstance(error, CompileError):
+            raise
     finally:
         run.finish()
+    _blame_the_recording(function, numbers, failure)
+    raise failure
+
+
+def _blame_the_recording(function: Function, numbers: Sequence[float], failure: Exception) -> None:
+    """Raise ``CompileError`` if ``function``, which raised ``failure`` while recorded, runs on
+    plain Values of the same ``numbers``: the recording made it fail, not the function. (If it
+    fails there too, the caller re-raises ``failure`` unchanged.)"""
+    try:
+        function(*[Value(x) for x in numbers])
+    except Exception:
+        return
+    raise CompileError(
+        f"fn fails only while compile records it ({type(failure).__name__}: {failure}): while"
+        " recording, a number read from the graph (x.data) is a recorded number, a float that"
+        " notes each read, and fn handed it to something that does not take it (it works"
+        " interpreted on the same inputs). Convert it with float(x.data) first, or call fn"
+        " without compile"
+    ) from failure
 
 
 def _kept_leaves(tape: Tape, already: Sequence[Value]) -> list[Value]:

@@ -35,6 +35,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from microgradx.checks import count, describe, function, in_range, real, reals, sequence
 from microgradx.engine import Value, apply
+from microgradx.gradcheck import domain_holds, kink_value
 from microgradx.ops import NEG, OPS, Op, all_members
 
 T = TypeVar("T")
@@ -180,9 +181,9 @@ def well_conditioned(
 def _well_conditioned(
     op: Op, args: Sequence[float], min_kink_distance: float, max_magnitude: float
 ) -> bool:
-    if not op.domain(*args):
+    if not domain_holds(op, args):
         return False
-    if op.kink is not None and abs(op.kink(*args)) < min_kink_distance:
+    if op.kink is not None and abs(kink_value(op, args)) < min_kink_distance:
         return False
     out = op.forward(*args)
     if not (math.isfinite(out) and abs(out) <= max_magnitude):

@@ -177,7 +177,9 @@ def _set(path, value):
     return change
 
 
-DEEP = 100_000
+# Deep enough for the parser's recursion (about 1000 levels), with fewer brackets than the cap on
+# modules allows (more are refused before the depth is looked at).
+DEEP = 10_000
 BAD_MODEL_FILES = {
     "empty": (b"", "not valid JSON"),
     "truncated": (json.dumps(_document()).encode()[:150], "not valid JSON"),
@@ -384,7 +386,7 @@ def test_a_126_byte_file_declaring_30_million_weights_is_refused_before_building
         raise AssertionError("a module was built before the sizes were checked")
 
     monkeypatch.setattr(nn_module.Neuron, "__init__", no_building)
-    with pytest.raises(ModelFileError, match="declares 30000001 weights but the file holds 0"):
+    with pytest.raises(ModelFileError, match="declares 30000001 weights, more than 4,000,000"):
         load(path)
     # Maxout and MLP declare sizes too
     for architecture, declared in (
@@ -398,8 +400,62 @@ def test_a_126_byte_file_declaring_30_million_weights_is_refused_before_building
             "format": "microgradx-model", "version": 1, "architecture": architecture,
             "parameters": {"w": 1.0},
         }))  # fmt: skip
-        with pytest.raises(ModelFileError, match=f"declares {declared} weights but the file"):
+        cap = "but the file" if declared == "20000" else "more than 4,000,000"
+        with pytest.raises(ModelFileError, match=f"declares {declared} weights, {cap}|"
+                           f"declares {declared} weights {cap}"):  # fmt: skip
             load(path)
+
+
+def _declaring(architecture):
+    return json.dumps({
+        "format": "microgradx-model", "version": 1, "architecture": architecture,
+        "parameters": {},
+    })  # fmt: skip
+
+
+def test_a_model_file_declaring_too_many_modules_is_refused_before_building(tmp_path, monkeypatch):
+    from microgradx import io
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("a module was built before the counts were checked")
+
+    monkeypatch.setattr(io, "_build", no_building)
+    path = tmp_path / "deep.json"
+    cap = io.MAX_MODULES
+    many = [{"type": "Tanh"}] * cap  # with the Sequential: one more than the cap
+    for architecture in (
+        {"type": "Sequential", "layers": many},
+        {"type": "Sequential", "layers": [{"type": "Sequential", "layers": many[: cap // 2]}] * 2},
+        {"type": "MLP", "nin": 1, "sizes": [1] * cap, "activation": {"type": "Tanh"},
+         "output_activation": {"type": "Identity"}},
+    ):  # fmt: skip
+        path.write_text(_declaring(architecture))
+        with pytest.raises(ModelFileError, match=f"more than {cap:,} modules") as info:
+            load(path)
+        assert str(path) in str(info.value)
+    # 200,000 layers (the report: 2 s and 155 MB to load) are refused before parsing
+    path.write_text(_declaring({"type": "Sequential", "layers": [{"type": "Tanh"}] * 200_000}))
+    monkeypatch.setattr(io.json, "loads", no_building)
+    with pytest.raises(ModelFileError, match=f"{cap:,} modules \\(MAX_MODULES\\)") as info:
+        load(path)
+    assert str(path) in str(info.value) and "JSON objects and lists" in str(info.value)
+
+
+def test_a_model_file_declaring_too_many_weights_is_refused_before_building(tmp_path, monkeypatch):
+    from microgradx import io
+
+    path = tmp_path / "wide.json"
+    layer = {"type": "Linear", "nin": 999, "nout": 1000}  # a million weights, as nn's cap
+    path.write_text(_declaring({"type": "Sequential", "layers": [layer] * 5}))
+    monkeypatch.setattr(io, "_build", lambda *a: pytest.fail("built before the counts"))
+    with pytest.raises(ModelFileError, match="declares 5000000 weights, more than 4,000,000"):
+        load(path)
+    # values beyond what such a model holds are refused before parsing
+    monkeypatch.setattr(io, "MAX_MODEL_WEIGHTS", 10)
+    monkeypatch.setattr(io, "MAX_MODULES", 1)
+    path.write_text(_declaring({"type": "Tanh"})[:-1] + ', "x": [' + "0," * 30 + "0]}")
+    with pytest.raises(ModelFileError, match=r"more than 34 values; .* at most 10 weights"):
+        load(path)
 
 
 @pytest.mark.parametrize("kind", sorted(SPECIAL))

@@ -164,6 +164,32 @@ def test_an_unexpected_failure_is_one_line_with_the_traceback_for_the_console(mo
     assert _answer({"call": "nope"})["error"].startswith("call must be one of 'new',")
 
 
+def test_one_request_is_bounded_and_refused_by_name_beyond():
+    _answer({"call": "new", "args": FORM})
+    assert _answer({"call": "train", "args": {"epochs": 1000000}})["error"] == (
+        "epochs must be an int <= 100, got 1000000"
+    )
+    # the largest network: one epoch per request, a boundary of resolution 30 (as the page asks)
+    _answer({"call": "new", "args": {**FORM, "hidden": "64,64,64,64"}})
+    error = _answer({"call": "train", "args": {"epochs": 2}})["error"]
+    assert error.startswith("2 epochs would take 15,284,400 weight visits; one request may take")
+    assert error.endswith("(with this network: at most 1)")
+    error = _answer({"call": "boundary", "args": {"resolution": 200}})["error"]
+    assert error.startswith("resolution 200 would take") and "at most 30)" in error
+    assert playground.current.losses == []  # refused before any work
+    # the default network may take the page's requests many times over
+    _answer({"call": "new", "args": FORM})
+    assert _answer({"call": "train", "args": {"epochs": 3}})["value"]["epochs"] == 3
+
+
+def test_a_request_nested_too_deeply_is_a_request_error():
+    answer = json.loads(handle("[" * 100_000 + "]" * 100_000))
+    assert answer == {"error": "the request is nested too deeply"}
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    answer = json.loads(handle('{"call": "train", "args": ' + deep + "}"))
+    assert answer == {"error": "the request is nested too deeply"}
+
+
 def test_run_snippet_prints_what_the_code_prints():
     assert run_snippet("print(Value(2.0) * 3)") == "Value(data=6.0, grad=0.0, op='*')\n"
 

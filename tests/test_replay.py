@@ -659,3 +659,24 @@ def test_a_zero_upstream_contributes_zero_through_an_infinite_product():
     program = microgradx.compile(f, [0.0], backend="numpy")
     program.batch([[0.0], [0.0]])
     assert [float(g) for g in program.input_grads[0]] == [0.0, 0.0]
+
+
+def test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why():
+    import decimal
+
+    def fn(x):
+        return x * float(decimal.Decimal(x.data))
+
+    assert fn(Value(0.7)).data == 0.7 * 0.7  # interpreted, it works
+    with pytest.raises(CompileError, match="fn fails only while compile records it") as info:
+        microgradx.compile(fn, [0.7])
+    message = str(info.value)
+    assert "conversion from RecordedFloat to Decimal is not supported" in message
+    assert "float(x.data) first" in message
+    assert isinstance(info.value.__cause__, TypeError)
+    # what fails interpreted too is the function's own error, unchanged
+    with pytest.raises(ZeroDivisionError, match="float division by zero"):
+        microgradx.compile(lambda x: x * (1.0 / (x.data - x.data)), [0.7])
+    # read as float first, it compiles and replays right
+    compiled = microgradx.compile(lambda x: x * float(decimal.Decimal(float(x.data))), [0.7])
+    assert compiled(0.5) == 0.25
