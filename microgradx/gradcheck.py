@@ -481,9 +481,13 @@ def gradcheck(
 
     def outside(xs: list[float]) -> str:
         """Why f at ``xs`` is past the edge of a domain ("" when it is not): f is not finite there,
-        or an op that was inside its domain at x is not."""
-        with enable_grad():
-            result = call([Value(x) for x in xs])
+        an op that was inside its domain at x is not, or f refuses the point with a ValueError
+        (``binary_cross_entropy`` of a probability above 1)."""
+        try:
+            with enable_grad():
+                result = call([Value(x) for x in xs])
+        except ValueError as error:
+            return f"f refuses it: {error}"
         nodes = topological_order(result)
         if not math.isfinite(result.data):
             return _where_not_finite(nodes)

@@ -11,9 +11,9 @@ An op is a small record of everything the rest of the library needs to know abou
   for free).
 * ``symbol``, ``math`` and ``derivative``: what graphs and the docs show.
 * ``domain`` and ``kink``: where the op is smooth. ``domain(*inputs)`` is true where the value and
-  the derivative are finite; ``kink(*inputs)`` is a linear function of the inputs that is zero where
-  the op has a kink or the edge of its domain (``relu`` at 0, ``maximum`` where a == b, ``log``
-  at 0).
+  the derivative are finite; ``kink(*inputs)`` is an affine function of the inputs (linear, or
+  ``p - c`` for a clamp at a constant) that is zero where the op has a kink or the edge of its
+  domain (``relu`` at 0, ``maximum`` where a == b, ``log`` at 0).
   Gradient checking uses it to keep its finite-difference steps on one side of a kink, and the
   hypothesis strategies use both to build graphs that are well conditioned.
 
@@ -1176,6 +1176,10 @@ def _sigmoid_minus(z: float, t: float) -> float:
 # A clamped log (PyTorch's -100) is a constant: its term adds nothing to dL/dp.
 
 _CLAMP = -100.0
+# The smallest p whose log is not clamped: binary_cross_entropy's kink (a few ULPs below e^-100).
+_P_CLAMP = math.exp(_CLAMP)
+while safe_log(math.nextafter(_P_CLAMP, 0.0)) >= _CLAMP:
+    _P_CLAMP = math.nextafter(_P_CLAMP, 0.0)
 
 
 def _bce_logs(p: float) -> tuple[float, float]:
@@ -1579,7 +1583,7 @@ BINARY_CROSS_ENTROPY = Op(
     math="binary_cross_entropy(p, t) = -(t log p + (1 - t) log(1 - p))",
     derivative="d/dp = (p - t) / (p (1 - p)), d/dt = log(1 - p) - log p",
     domain=lambda p, t: 0 < p < 1 and math.isfinite(t),
-    kink=lambda p, t: p,
+    kink=lambda p, t: p - _P_CLAMP,  # the clamp of log p (0 and 1: the domain's edges)
     note="each log clamped at -100, as in PyTorch; a clamped log adds 0 to d/dp;"
     " nan outside 0 <= p <= 1",
 )

@@ -495,11 +495,6 @@ def test_a_kink_or_domain_that_returns_junk_is_refused_by_name(rules, match):
         well_conditioned(_relu_with(**rules), [0.5], min_kink_distance=0.1, max_magnitude=10.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binary_cross_entropy's kink in ops.py does not declare its clamp at p = e^-100 yet"
-    " (the change is with the maintainer of ops.py; remove this mark with it)",
-)
 def test_binary_cross_entropy_beside_its_clamp_passes():
     from microgradx import losses
 
