@@ -15,7 +15,9 @@ with the step h scaled to |x_i|. Three refinements make the check trustworthy:
   (``sqrt(-4)``, ``log(0)``, ``exp(1000)``), or a step of the finite difference leaves the domain
   or overflows, the input is "not compared" and the row says why (outside the domain of an op, at
   a pole, overflow). Where f has a finite slope that a smaller step confirms but the reverse-mode
-  gradient is NaN or infinite, the gradient is wrong: that row FAILs.
+  gradient is NaN or infinite, the gradient is wrong: that row FAILs. Where the slope grows as
+  the step shrinks (a pole of the derivative, or f oscillating faster than the steps: the two
+  look alike from outside), the row is "unresolved".
 * Blame. When a gradient disagrees, every op in the graph (inputs first) has its own local
   derivative checked against a central difference of its float rule, and the first op that
   disagrees is named: a wrong derivative rule is found, not just its symptom.
@@ -255,6 +257,24 @@ def _kink_rate(op: Op, direction: Sequence[float]) -> float:
     return abs(moved - offset) / scale
 
 
+def _check_affine(op: Op, inputs: Sequence[float]) -> None:
+    """Refuse, naming the op, a kink function that is not affine at ``inputs``: for an affine k,
+    k(x) - k(0) is the sum over the inputs of k(x_j e_j) - k(0). (``a * b`` is not: its rate
+    of change at 0 is 0, and a step would cross the kink unseen.)"""
+    zero = [0.0] * len(inputs)
+    base = kink_value(op, zero)
+    whole = kink_value(op, inputs) - base
+    parts = [kink_value(op, [*zero[:j], x, *zero[j + 1 :]]) - base for j, x in enumerate(inputs)]
+    if not all(math.isfinite(v) for v in (base, whole, *parts)):
+        return  # infinities or NaN: nothing to measure
+    size = abs(base) + abs(whole) + sum(abs(v) for v in parts)
+    if abs(whole - math.fsum(parts)) > 1e-9 * size:
+        raise TypeError(
+            f"op {op.name!r}: kink must be an affine function of the inputs (x, a - b, p - c);"
+            f" at {_call(op, list(inputs))} it is not"
+        )
+
+
 _PROBES = 100  # how many times a step may shrink by 4 toward an undeclared domain edge
 
 
@@ -282,6 +302,7 @@ def _largest_safe_step(
         if not any(t != 0.0 for t in child_tangents):
             continue  # this node does not move with the leaf
         if op.kink is not None:
+            _check_affine(op, [c.data for c in node.children])
             distance = abs(kink_value(op, [c.data for c in node.children]))
             speed = _kink_rate(op, child_tangents)
             finite = math.isfinite(distance) and math.isfinite(speed)
@@ -427,8 +448,9 @@ def gradcheck(
     the distance to the nearest kink or domain edge where that is smaller (the row then says
     which step it used). A step that would leave an op's domain on either side, or make f NaN or
     infinite, is shrunk the same way. An input is on a kink only when the kink is exactly at x;
-    where it is within rounding of x, or the step that fits is too small to resolve f's rounding,
-    the row is "unresolved" and the verdict "incomplete".
+    where it is within rounding of x, the step is too small to resolve f's rounding (shrunk or
+    not), or the slope grows as the step shrinks, the row is "unresolved" and the verdict
+    "incomplete".
 
     Returns a ``GradcheckReport`` (true when its verdict is "passed"). Unless it passed, raises
     ``GradcheckError`` (an ``AssertionError``; unless ``raise_exception=False``); on failure it
@@ -549,9 +571,11 @@ def gradcheck(
         if math.isfinite(analytic) and math.isfinite(numeric):
             # A step shrunk for a kink must still resolve f: the rounding of f(x +- h) (a few
             # ULPs each) over the step must be below the tolerance, or the two cannot be told.
+            # (An unshrunk step too: x * x * 1e300 at 1e-300 has f's rounding 1e-16 / 1e-6.)
             rounding = 4 * (math.ulp(plus) + math.ulp(minus)) / (above - below)
-            if shrunk and rounding > atol + rtol * abs(numeric):
-                detail = f"{note}; too small to resolve f's rounding ({rounding:.2g})"
+            if rounding > atol + rtol * abs(numeric):
+                why = f"{note}; too small" if shrunk else f"the step {h:.3g} is too small"
+                detail = f"{why} to resolve f's rounding ({rounding:.2g})"
                 return numeric, h, UNRESOLVED, detail
             return numeric, h, OK if _close(analytic, numeric, atol, rtol) else FAIL, note
         # Past here a number is not finite. A finite gradient that could not be compared is
@@ -569,7 +593,11 @@ def gradcheck(
         finer = (f_at(at(x + small)) - f_at(at(x - small))) / (2 * small)
         where = _where_derivative_not_finite(order, local) or "no local derivative is infinite"
         if not math.isfinite(finer) or abs(finer) > 4 * abs(numeric) + atol:
-            return numeric, h, NOT_COMPARED, f"at a pole of the derivative: {where}"
+            # a slope that grows as the step shrinks: a pole of the derivative, or a function
+            # that oscillates faster than the steps (sin(1e7 x)); the two cannot be told apart
+            # from outside, so the row is unresolved (never part of a pass)
+            detail = f"the slope grows as the step shrinks (a pole of the derivative?): {where}"
+            return numeric, h, UNRESOLVED, detail
         return numeric, h, FAIL, f"the gradient is {analytic!r} where f has a finite slope: {where}"
 
     rows = []
