@@ -233,9 +233,12 @@ def kink_value(op: Op, inputs: Sequence[float]) -> float:
 def domain_holds(op: Op, inputs: Sequence[float]) -> bool:
     """``op.domain(*inputs)``, refused naming the op unless it is True or False."""
     value = op.domain(*inputs)
-    if not isinstance(value, bool):
-        raise TypeError(f"op {op.name!r}: domain must return True or False, got {describe(value)}")
-    return value
+    try:
+        return flag(value, "domain")  # True or False, NumPy's bools too
+    except TypeError:
+        raise TypeError(
+            f"op {op.name!r}: domain must return True or False, got {describe(value)}"
+        ) from None
 
 
 def _kink_rate(op: Op, direction: Sequence[float]) -> float:
@@ -508,8 +511,8 @@ def gradcheck(
         try:
             with enable_grad():
                 result = call([Value(x) for x in xs])
-        except ValueError as error:
-            return f"f refuses it: {error}"
+        except (ValueError, ArithmeticError) as error:  # a refusal, or 1 / 0 past an edge
+            return f"f refuses it: {type(error).__name__}: {error}"
         nodes = topological_order(result)
         if not math.isfinite(result.data):
             return _where_not_finite(nodes)

@@ -87,11 +87,19 @@ def save(model: nn.Module, path: str | Path) -> None:
     ``path`` must be a new file, a regular file or a symbolic link to one (its target is
     replaced); a folder, a FIFO or a device raises ``files.NotARegularFileError`` (an
     ``OSError``) and is left alone. Non-finite weights are written as ``NaN``/``Infinity``
-    (Python's JSON extension), so a diverged model still round-trips.
+    (Python's JSON extension), so a diverged model still round-trips. A model beyond what
+    ``load`` takes (``MAX_MODULES`` modules, ``MAX_MODEL_WEIGHTS`` weights) raises
+    ``ValueError`` and nothing is written.
     """
     checks.instance(model, "model", nn.Module, "microgradx Module")
     checks.path(path, "path")
-    write_atomically(path, json.dumps(to_dict(model), indent=1).encode("utf-8"))
+    document = to_dict(model)
+    try:  # what load() would refuse is not written: a saved model always loads back
+        _count_weights(document["architecture"], "model")
+    except ModelFileError as error:
+        reason = str(error).removeprefix("model: ").split(";")[0]
+        raise ValueError(f"model cannot be saved: {reason}, and load() would refuse it") from None
+    write_atomically(path, json.dumps(document, indent=1).encode("utf-8"))
 
 
 # ---- reading and checking -----------------------------------------------------------------------

@@ -8,7 +8,10 @@ An op is a small record of everything the rest of the library needs to know abou
   d(out)/d(input). The rules are written with arithmetic and the helpers below (``exp``, ``log``,
   ``divide``, ...), so the *same* rule runs on floats (fast reverse mode) and on ``Value`` objects
   (which records the derivative itself as a graph: that is how higher-order derivatives come
-  for free).
+  for free). An op of your own must do the same: ``math.cos(x)`` turns a Value into a float, and
+  every derivative through it is then 0; write ``cos(x)`` with the helpers here (or ``x.cos()``),
+  and branch on ``float(x)``. What a rule of your own returns is checked (one real number, Value
+  or Dual per input) and refused by name otherwise.
 * ``symbol``, ``math`` and ``derivative``: what graphs and the docs show.
 * ``domain`` and ``kink``: where the op is smooth. ``domain(*inputs)`` is true where the value and
   the derivative are finite; ``kink(*inputs)`` is an affine function of the inputs (linear, or
@@ -43,6 +46,7 @@ from __future__ import annotations
 import decimal
 import itertools
 import math
+import numbers
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -310,10 +314,24 @@ def _everywhere(*inputs: float) -> bool:
 _BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
 
 
-def _is_checked(rule: Callable[..., Any]) -> bool:
+_TABLE_RULES: set[Callable[..., Any]] = set()  # the table's local_grads functions
+
+
+def _rule_function(rule: Callable[..., Any]) -> Callable[..., Any]:
     while isinstance(rule, partial):  # a family's member: its parameter fixed
         rule = rule.func
-    return getattr(rule, "checked", False) is True
+    return rule
+
+
+def _is_checked(rule: Callable[..., Any]) -> bool:
+    return getattr(_rule_function(rule), "checked", False) is True
+
+
+def _is_table_rule(rule: Callable[..., Any]) -> bool:
+    """One of the table's own rules (also a family member's, or a replace() that kept it): those
+    are tested instead of checked at every call. A rule of the user's, even in a copy of a table
+    op (``dataclasses.replace(OPS["tanh"], local_grads=...)``), is checked."""
+    return _rule_function(rule) in _TABLE_RULES
 
 
 def _checked_rule(
@@ -325,12 +343,14 @@ def _checked_rule(
 
     def local_grads(*args: Any) -> tuple[Any, ...]:
         result = rule(*args)
-        if isinstance(result, (str, bytes)) or not hasattr(result, "__iter__"):
+        if not isinstance(result, (tuple, list)):
             raise TypeError(
                 f"op {name!r}: local_grads must return a tuple with one derivative per input,"
                 f" got {describe(result)}"
             )
         grads = tuple(result)
+        # on floats, floats back; on Values or Duals (higher derivatives), those or numbers
+        on_numbers = all(isinstance(a, numbers.Real) for a in args)
         inputs = len(args) - 1 - leading  # (a family's parameter,) the inputs, the output
         if len(grads) != inputs:
             raise TypeError(
@@ -338,7 +358,9 @@ def _checked_rule(
                 " input(s): one per input"
             )
         for k, g in enumerate(grads):
-            if isinstance(g, (bool, complex, str, bytes)) or not hasattr(type(g), "__float__"):
+            number = isinstance(g, numbers.Real) and not isinstance(g, bool)
+            traced = not on_numbers and (hasattr(g, "backward") or hasattr(type(g), "apply_op"))
+            if not (number or traced):
                 raise TypeError(
                     f"op {name!r}: local_grads' derivative {k} must be a real number,"
                     f" got {describe(g)}"
@@ -379,7 +401,6 @@ class Op:
     # (soft cross-entropy over n classes takes n logits and n target probabilities).
     inputs_per_param: int | None = None
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
-    _table: bool = field(default=False, repr=False)  # one of the table's (or a member of one)
 
     def __post_init__(self) -> None:
         if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
@@ -387,8 +408,8 @@ class Op:
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
             )
         if _BUILDING_THE_TABLE[0]:
-            object.__setattr__(self, "_table", True)  # bind() copies it to the members
-        elif not self._table and not _is_checked(self.local_grads):
+            _TABLE_RULES.add(_rule_function(self.local_grads))
+        elif not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):
             # an op of the user's: what its rule returns is checked (the table's rules are
             # tested instead, and run unchecked at every training step)
             family = self.param_name is not None and self.param is None  # takes param first

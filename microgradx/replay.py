@@ -1283,12 +1283,16 @@ def _record_once(function: Function, numbers: Sequence[float], keep: Sequence[Va
 
 def _blame_the_recording(function: Function, numbers: Sequence[float], failure: Exception) -> None:
     """Raise ``CompileError`` if ``function``, which raised ``failure`` while recorded, runs on
-    plain Values of the same ``numbers``: the recording made it fail, not the function. (If it
-    fails there too, the caller re-raises ``failure`` unchanged.)"""
+    plain Values of the same ``numbers``: the recording made it fail, not the function. If it
+    fails there too with the same error, the caller re-raises ``failure`` unchanged; with another
+    error, that one is fn's own, raised as it is (not the recording's, which names the recorded
+    number's type)."""
     try:
         function(*[Value(x) for x in numbers])
-    except Exception:
-        return
+    except Exception as own:
+        if type(own) is type(failure) and str(own) == str(failure):
+            return
+        raise own from None
     raise CompileError(
         f"fn fails only while compile records it ({type(failure).__name__}: {failure}): while"
         " recording, a number read from the graph (x.data) is a recorded number, a float that"

@@ -692,3 +692,23 @@ def test_a_users_op_with_a_right_rule_runs_in_every_mode_and_the_tables_ops_run_
     # the table's rules (and its families' members, made later) are not wrapped: they are hot
     assert not any(hasattr(m.local_grads, "checked") for m in all_members())
     assert not hasattr(OPS["pow_scalar"].bind(7.25).local_grads, "checked")
+
+
+def test_a_users_rule_copied_from_a_table_op_or_returning_other_types_is_checked():
+    import dataclasses
+
+    import numpy as np
+
+    from microgradx.ops import OPS
+
+    bad = dataclasses.replace(OPS["tanh"], name="mytanh", local_grads=lambda x, out: ())
+    with pytest.raises(TypeError, match=r"op 'mytanh': local_grads returned 0 derivative"):
+        apply(bad, Value(0.3)).backward()
+    for result, shown in [
+        ((np.array([2.0, 3.0]), 1.0), "ndarray"),
+        ((Value(2.0), 1.0), "Value"),  # a Value on floats: the gradient would become a Value
+        ({5.0: "x", 6.0: "y"}, "dict"),
+    ]:
+        op = _user_op(lambda a, b, out, result=result: result)
+        with pytest.raises(TypeError, match=f"op 'u': local_grads.*{shown}"):
+            apply(op, Value(1.0), Value(2.0)).backward()

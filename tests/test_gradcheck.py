@@ -521,3 +521,27 @@ def test_binary_cross_entropy_beside_its_clamp_passes():
         raise_exception=False,
     )
     assert report.verdict == "passed", str(report)
+
+
+def test_a_numpy_bool_from_domain_is_a_bool_and_a_probe_that_divides_by_zero_is_an_edge():
+    import numpy as np
+
+    op = Op(
+        name="np_domain",
+        symbol="nd",
+        arity=1,
+        forward=lambda x: x * x,
+        local_grads=lambda x, out: (2 * x,),
+        math="x^2",
+        derivative="2x",
+        domain=lambda x: np.bool_(True),
+    )
+    assert gradcheck(lambda x: apply(op, x), [0.5])
+
+    def f(x):  # 1 / (1 - x) in plain floats past x = 1: ZeroDivisionError at a probe point
+        if x.data >= 1:
+            raise ZeroDivisionError("past the edge")
+        return x * x
+
+    report = gradcheck(f, [1 - 1e-9], raise_exception=False)
+    assert report.rows[0].status in ("ok", "unresolved")

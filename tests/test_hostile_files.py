@@ -1029,3 +1029,14 @@ def test_the_decision_boundary_png_goes_through_the_atomic_writer(tmp_path):
     pictures(output, model, X, y, tmp_path, text_io.StringIO())
     assert (tmp_path / "picture.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "decision_boundary.png").is_symlink()
+
+
+def test_save_refuses_what_load_would_refuse_and_writes_nothing(tmp_path):
+    from microgradx import nn, save
+
+    # 14,000 Layers are 28,000 modules (each with its activation): saved, then refused by load
+    model = nn.Sequential(*[nn.Layer(1, 1) for _ in range(14_000)])
+    target = tmp_path / "big.json"
+    with pytest.raises(ValueError, match=r"model cannot be saved: .*20,000 modules.*load\(\)"):
+        save(model, target)
+    assert not target.exists()

@@ -680,3 +680,18 @@ def test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why
     # read as float first, it compiles and replays right
     compiled = microgradx.compile(lambda x: x * float(decimal.Decimal(float(x.data))), [0.7])
     assert compiled(0.5) == 0.25
+
+
+def test_a_function_that_fails_differently_interpreted_raises_its_own_error():
+    import decimal
+
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        if calls[0] == 1:
+            decimal.Decimal(x.data)  # fails while recorded only
+        raise KeyError("own")
+
+    with pytest.raises(KeyError, match="own"):
+        microgradx.compile(f, [1.0])
