@@ -281,6 +281,93 @@ MUTATIONS = [
         ("tests/test_gradcheck.py",),
     ),
     Mutation(
+        "soft targets: a subnormal probability times many targets stays in floats",
+        "microgradx/ops.py",
+        "            elif ((p[i] < TINY and rest != 0) or (qi < TINY and ts[i] != 0))"
+        " and zs[i] > -inf:\n",
+        "            elif False:\n",
+        (
+            "tests/test_accuracy.py::test_a_subnormal_probability_times_many_targets_keeps_its_digits",
+        ),
+    ),
+    Mutation(
+        "soft targets near the optimum: the sum of the exps rounded (1 + 2e-304 is 1)",
+        "microgradx/ops.py",
+        "            total = _EXACT.add(total, e)\n",
+        "            total = c.add(total, e)\n",
+        (
+            "tests/test_accuracy.py::test_soft_targets_near_the_optimum_keep_terms_far_below_the_total",
+        ),
+    ),
+    Mutation(
+        "soft targets at infinite logits by the naive T p - t",
+        "microgradx/ops.py",
+        "        if not _all_finite(ts):  # an infinite or NaN target: IEEE arithmetic"
+        " on the limits\n",
+        "        if not (_all_finite(ts) and _all_finite(zs)):\n",
+        ("tests/test_accuracy.py::test_soft_targets_at_infinite_logits_keep_their_tiny_gradients",),
+    ),
+    Mutation(
+        "the losses' Value form of 1 - p always as others / S (its derivative cancels)",
+        "microgradx/ops.py",
+        "    if float(p) > 0.5:\n",
+        "    if True:\n",
+        ("tests/test_accuracy.py::test_two_reported_loss_hessians_keep_their_tails",),
+    ),
+    Mutation(
+        "backward() that raises leaves half-added gradients",
+        "microgradx/engine.py",
+        "            except BaseException:\n"
+        "                for node, grad in zip(order, before):\n"
+        "                    node.grad = grad\n"
+        "                raise\n",
+        "            except BaseException:\n                raise\n",
+        ("tests/test_engine.py::test_a_backward_pass_that_raises_leaves_every_grad_as_it_was",),
+    ),
+    Mutation(
+        "trace_backward's recorded pass is not undone when it raises",
+        "microgradx/viz/record.py",
+        "    except BaseException:\n"
+        "        for node, grad in zip(order, before):\n"
+        "            node.grad = grad\n"
+        "        raise\n",
+        "    except BaseException:\n        raise\n",
+        (
+            "tests/test_trace.py::test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_pass",
+        ),
+    ),
+    Mutation(
+        "a user's op rule runs unchecked (too few derivatives drop a gradient)",
+        "microgradx/ops.py",
+        "        elif not _is_checked(self.local_grads)"
+        " and not _is_table_rule(self.local_grads):\n",
+        "        elif False:\n",
+        ("tests/test_engine.py",),
+    ),
+    Mutation(
+        "gradcheck takes a kink function that is not affine",
+        "microgradx/gradcheck.py",
+        "            _check_affine(op, [c.data for c in node.children])\n",
+        "",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "gradcheck counts a growing slope as a pole, left out of a pass",
+        "microgradx/gradcheck.py",
+        "            return numeric, h, UNRESOLVED, detail\n        return numeric, h, FAIL,",
+        "            return numeric, h, NOT_COMPARED, detail\n        return numeric, h, FAIL,",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "save writes a model that load refuses",
+        "microgradx/io.py",
+        '        _count_weights(document["architecture"], "model")\n',
+        "        pass\n",
+        (
+            "tests/test_hostile_files.py::test_save_refuses_what_load_would_refuse_and_writes_nothing",
+        ),
+    ),
+    Mutation(
         "a shared parameter is listed twice",
         "microgradx/nn.py",
         "            if isinstance(item, Value):\n                if id(item) not in seen:",

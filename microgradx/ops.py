@@ -407,6 +407,16 @@ class Op:
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
             )
+        for rule_name in ("forward", "local_grads", "domain"):
+            if not callable(getattr(self, rule_name)):
+                raise TypeError(
+                    f"op {self.name!r}: {rule_name} must be a function,"
+                    f" got {describe(getattr(self, rule_name))}"
+                )
+        if self.kink is not None and not callable(self.kink):
+            raise TypeError(
+                f"op {self.name!r}: kink must be a function or None, got {describe(self.kink)}"
+            )
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(_rule_function(self.local_grads))
         elif not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):
