@@ -384,8 +384,8 @@ MUTATIONS = [
     Mutation(
         "gradcheck passes having compared nothing",
         "microgradx/gradcheck.py",
-        "        return self.checked > 0 and all(",
-        "        return all(",
+        '        if self.checked == 0:\n            return "compared nothing"\n',
+        "",
         ("tests/test_gradcheck.py",),
     ),
     Mutation(
@@ -754,14 +754,14 @@ MUTATIONS = [
     Mutation(
         "gradcheck calls an input within 1e-6 eps of a kink 'on a kink'",
         "microgradx/gradcheck.py",
-        "        if not x - h < x < x + h:  # on the kink",
-        "        if h < wanted * 1e-6:  # on the kink",
+        "        if limit == 0:\n",
+        "        if h < wanted * 1e-6:\n",
         ("tests/test_gradcheck.py",),
     ),
     Mutation(
-        "gradcheck compares a shrunk step that cannot resolve f's rounding",
+        "gradcheck compares a step that cannot resolve f's rounding",
         "microgradx/gradcheck.py",
-        "            if shrunk and rounding > atol + rtol * abs(numeric):\n",
+        "            if rounding > atol + rtol * abs(numeric):\n",
         "            if False:\n",
         ("tests/test_gradcheck.py",),
     ),
