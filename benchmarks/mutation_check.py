@@ -312,7 +312,10 @@ MUTATIONS = [
         "microgradx/ops.py",
         "    if float(p) > 0.5:\n",
         "    if True:\n",
-        ("tests/test_accuracy.py::test_two_reported_loss_hessians_keep_their_tails",),
+        (
+            "tests/test_accuracy.py::test_two_reported_loss_hessians_keep_their_tails",
+            "tests/test_accuracy.py::test_second_derivatives_of_the_losses_match_mpmath",
+        ),
     ),
     Mutation(
         "backward() that raises leaves half-added gradients",

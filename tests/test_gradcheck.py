@@ -545,3 +545,19 @@ def test_a_numpy_bool_from_domain_is_a_bool_and_a_probe_that_divides_by_zero_is_
 
     report = gradcheck(f, [1 - 1e-9], raise_exception=False)
     assert report.rows[0].status in ("ok", "unresolved")
+
+
+def test_a_kink_function_that_is_not_affine_is_refused_naming_the_op():
+    # a * b changes at rate 0 at the origin: the step 1e-8 from the kink at a = 0 crossed it
+    relu_prod = Op(
+        name="relu_prod",
+        symbol="rp",
+        arity=2,
+        forward=lambda a, b: max(a * b, 0.0),
+        local_grads=lambda a, b, out: (b, a) if a * b > 0 else (0.0, 0.0),
+        math="max(a b, 0)",
+        derivative="(b, a) where a b > 0",
+        kink=lambda a, b: a * b,
+    )
+    with pytest.raises(TypeError, match="op 'relu_prod': kink must be an affine function"):
+        gradcheck(lambda a, b: apply(relu_prod, a, b), [1e-8, 1.0], raise_exception=False)
