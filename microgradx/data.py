@@ -59,6 +59,15 @@ def _shuffled(X: Features, y: list[Any], rng: random.Random) -> tuple[Features, 
     return [X[i] for i in order], [y[i] for i in order]
 
 
+def _on_circle(radius: float, angle: float, noise: float, rng: random.Random) -> list[float]:
+    """The point at ``angle`` (radians) on a circle of ``radius`` around the origin, plus
+    Gaussian noise of standard deviation ``noise`` on each coordinate (x's draw first)."""
+    return [
+        radius * math.cos(angle) + rng.gauss(0, noise),
+        radius * math.sin(angle) + rng.gauss(0, noise),
+    ]
+
+
 def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Features, list[int]]:
     """Two interleaving half circles (scikit-learn's classic): class 0 above, class 1 below."""
     n = _check_n(n, 2)
@@ -88,9 +97,7 @@ def make_circles(
     for i in range(n):
         t = 2 * math.pi * rng.random()
         radius, label = (1.0, 0) if i % 2 == 0 else (factor, 1)
-        X.append(
-            [radius * math.cos(t) + rng.gauss(0, noise), radius * math.sin(t) + rng.gauss(0, noise)]
-        )
+        X.append(_on_circle(radius, t, noise, rng))
         y.append(label)
     return _shuffled(X, y, rng)
 
@@ -126,7 +133,7 @@ def make_spirals(
         # The turns reduced to (-1, 1) first (fmod is exact): 2 pi times 1e308 turns would be
         # infinity, whose cosine is a domain error.
         t = 2 * math.pi * (math.fmod(turns * r, 1.0) + label / classes)
-        X.append([r * math.cos(t) + rng.gauss(0, noise), r * math.sin(t) + rng.gauss(0, noise)])
+        X.append(_on_circle(r, t, noise, rng))
         y.append(label)
     return _shuffled(X, y, rng)
 
@@ -142,7 +149,7 @@ def make_blobs(
     for i in range(n):
         label = i % centers
         angle = 2 * math.pi * label / centers
-        X.append([2 * math.cos(angle) + rng.gauss(0, std), 2 * math.sin(angle) + rng.gauss(0, std)])
+        X.append(_on_circle(2.0, angle, std, rng))
         y.append(label)
     return _shuffled(X, y, rng)
 
