@@ -792,7 +792,8 @@ MUTATIONS = [
     Mutation(
         "gradcheck: the step does not shrink toward an undeclared domain edge",
         "microgradx/gradcheck.py",
-        "        edge = outside(at(x + reach)) or outside(at(x - reach))\n",
+        "        edge = self.outside(self.at(i, x + reach))"
+        " or self.outside(self.at(i, x - reach))\n",
         '        edge = ""\n',
         ("tests/test_gradcheck.py::test_the_step_shrinks_toward_a_domain_edge_on_either_side",),
     ),
