@@ -145,8 +145,8 @@ MUTATIONS = [
     Mutation(
         "a Titanic row with missing cells is read",
         "microgradx/data.py",
-        "            if len(record) != len(header):\n",
-        "            if False:\n",
+        "        if len(record) != len(header):\n",
+        "        if False:\n",
         ("tests/test_hostile_files.py",),
     ),
     Mutation(
@@ -678,8 +678,8 @@ MUTATIONS = [
     Mutation(
         "a data file is read to its end however large it unpacks",
         "microgradx/data.py",
-        "                if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:\n",
-        "                if False:\n",
+        "        if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:\n",
+        "        if False:\n",
         ("tests/test_hostile_files.py",),
     ),
     Mutation(
