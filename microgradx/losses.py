@@ -285,34 +285,38 @@ def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Operand]]
         if not zs:
             raise ValueError(f"cross_entropy: logits{where} must hold at least one class score")
         batch.append(zs)
-        index = _class_index(t)
-        if index is not None:
-            classes.append(index)
-        elif isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
-            raise TypeError(
-                f"cross_entropy: targets{where} must be a class index or a list of class"
-                f" probabilities, got {describe(t)}"
-            )
-        else:  # class probabilities: numbers, or Values (a compiled replay's inputs)
-            # one sample: its targets are read as class probabilities (a list of classes would
-            # need logits to be a batch), which the message says
-            name = (
-                "cross_entropy: logits is one sample, so targets"
-                if one
-                else (f"cross_entropy: targets{where}")
-            )
-            if len(t) != len(zs):
-                raise ValueError(
-                    f"{name} has {len(t)} class probabilities but logits{where} has"
-                    f" {len(zs)} classes"
-                )
-            probabilities: list[Value | float] = []
-            for k, tk in enumerate(sequence(t, name)):
-                tk = tk if _traced(tk) else real(tk, f"{name}[{k}]")
-                _check_probability(tk, f"{name}[{k}]")
-                probabilities.append(tk)
-            classes.append(probabilities)
+        classes.append(_cross_entropy_target(t, len(zs), where, one))
     return batch, classes
+
+
+def _cross_entropy_target(t: Any, n: int, where: str, one: bool) -> int | list[Value | float]:
+    """One sample's target for ``n`` classes: a class index, or its class probabilities
+    (numbers, or Values: a compiled replay's inputs), each checked to be in [0, 1]."""
+    index = _class_index(t)
+    if index is not None:
+        return index
+    if isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
+        raise TypeError(
+            f"cross_entropy: targets{where} must be a class index or a list of class"
+            f" probabilities, got {describe(t)}"
+        )
+    # one sample: its targets are read as class probabilities (a list of classes would need
+    # logits to be a batch), which the message says
+    name = (
+        "cross_entropy: logits is one sample, so targets"
+        if one
+        else f"cross_entropy: targets{where}"
+    )
+    if len(t) != n:
+        raise ValueError(
+            f"{name} has {len(t)} class probabilities but logits{where} has {n} classes"
+        )
+    probabilities: list[Value | float] = []
+    for k, tk in enumerate(sequence(t, name)):
+        tk = tk if _traced(tk) else real(tk, f"{name}[{k}]")
+        _check_probability(tk, f"{name}[{k}]")
+        probabilities.append(tk)
+    return probabilities
 
 
 def _class_index(t: Any) -> int | None:
