@@ -188,7 +188,7 @@ MUTATIONS = [
     ),
     Mutation(
         "Dual.sqrt wired to the log rule",
-        "microgradx/forward.py",
+        "microgradx/dual.py",
         '    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__',
         "    if _op.name == 'sqrt':\n        setattr(Dual, 'sqrt', _method(ops.LOG))\n"
         '    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__',

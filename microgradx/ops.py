@@ -27,7 +27,7 @@ entry here, a one-line ``Value`` method (written out, so IDEs and type checkers 
 lines of tests; docs/ops.md lists every place, and a test fails for each one forgotten.
 
 Ops with a constant parameter (``x ** 3``, ``2 ** x``, ``leaky_relu(x, 0.2)``) are declared once as
-a family; ``op.bind(p)`` returns the op for one parameter (cached, so nodes share it).
+a family; ``op.member(p)`` returns the op for one parameter (cached, so nodes share it).
 
 **Accuracy.** On floats every value and every local derivative is within 4 units in the last
 place (ULP) of the exact result, over the whole double range: where a textbook formula cancels
@@ -359,7 +359,7 @@ def _checked_rule(
             )
         for k, g in enumerate(grads):
             number = isinstance(g, numbers.Real) and not isinstance(g, bool)
-            traced = not on_numbers and (hasattr(g, "backward") or hasattr(type(g), "apply_op"))
+            traced = not on_numbers and (hasattr(g, "backward") or hasattr(type(g), "__microgradx_apply__"))
             if not (number or traced):
                 raise TypeError(
                     f"op {name!r}: local_grads' derivative {k} must be a real number,"
@@ -395,11 +395,26 @@ class Op:
     # How a user applies it: the Value method or operator (``"tanh"``, ``"__add__"``), or None for
     # a function (``microgradx.maximum``). Forward mode's Dual gets its methods from this.
     method: str | None = None
-    # A family whose parameter is a count or an index (a class): bind() accepts only integers >= 0.
+    # A family whose parameter is a count or an index (a class): member() accepts only integers >= 0.
     param_integer: bool = False
     # A family whose parameter fixes how many inputs it takes: arity = param * inputs_per_param
     # (soft cross-entropy over n classes takes n logits and n target probabilities).
     inputs_per_param: int | None = None
+    # How PyTorch computes it, for the cross-check tests: a Python expression in ``torch``, the
+    # input tensors ``xs`` (also ``x`` for one input, ``a`` and ``b`` for two) and the parameter
+    # ``p``. None: ``torch.<name>(*xs)``.
+    torch: str | None = None
+    # The exact math, for the accuracy tests: ``exact(m, [p,] *inputs) -> (value, derivatives)``
+    # with ``m`` an mpmath-like module (``m.exp``, ``m.erfc``, ``m.mpf``) and the inputs its
+    # numbers (so this module imports no mpmath). None: the tests' own reference (tests/reference.py
+    # holds those of the table's first ops, whose special values follow written conventions).
+    exact: Callable[..., tuple[Any, Sequence[Any]]] | None = None
+    # The NumPy back-end's array form: ``(forward(np, [p,] *inputs), local_grads(np, [p,]
+    # *inputs, out))`` on float64 arrays, ``np`` the NumPy module. A row where a form gives NaN
+    # (where its formula would cancel, say), a subnormal, or has a special input (0, +-inf, NaN,
+    # a subnormal) is computed by the float rule instead, so the two agree there exactly.
+    # None: the float rule row by row (exact, and slower).
+    numpy: tuple[Callable[..., Any], Callable[..., Any]] | None = None
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -416,6 +431,23 @@ class Op:
         if self.kink is not None and not callable(self.kink):
             raise TypeError(
                 f"op {self.name!r}: kink must be a function or None, got {describe(self.kink)}"
+            )
+        if self.exact is not None and not callable(self.exact):
+            raise TypeError(
+                f"op {self.name!r}: exact must be a function or None, got {describe(self.exact)}"
+            )
+        if self.torch is not None and type(self.torch) is not str:
+            raise TypeError(
+                f"op {self.name!r}: torch must be a str (an expression) or None,"
+                f" got {describe(self.torch)}"
+            )
+        forms = self.numpy
+        if forms is not None and not (
+            isinstance(forms, tuple) and len(forms) == 2 and all(callable(f) for f in forms)
+        ):
+            raise TypeError(
+                f"op {self.name!r}: numpy must be a pair of functions (forward, local_grads)"
+                f" or None, got {describe(forms)}"
             )
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(_rule_function(self.local_grads))
@@ -434,6 +466,10 @@ class Op:
         return self.symbol.replace("{p}", f"{self.param:g}")
 
     def bind(self, param: float) -> Op:
+        """Renamed: ``op.member(p)`` (JAX's ``bind`` applies a primitive; this one does not)."""
+        raise AttributeError("Op.bind is now Op.member: OPS['leaky_relu'].member(0.2)")
+
+    def member(self, param: float) -> Op:
         """The member of this family for one parameter value (cached, so graph nodes share it).
 
         The cache is keyed by the number, and ``-0.0 == 0.0`` (with the same hash), so a zero is
@@ -478,7 +514,7 @@ class Op:
         """This op, or for a family its members at ``param_examples`` (for docs and tests)."""
         if self.param_name is None:
             return (self,)
-        return tuple(self.bind(p) for p in self.param_examples)
+        return tuple(self.member(p) for p in self.param_examples)
 
     def __repr__(self) -> str:
         return f"<op {self.label}>" if self.param is not None else f"<op {self.name}>"

@@ -92,7 +92,7 @@ def _socket():
     folder = Path(tempfile.mkdtemp(prefix="mgx"))
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        server.bind(str(folder / "s"))
+        server.member(str(folder / "s"))
         yield folder / "s"
     finally:
         server.close()

@@ -10,7 +10,7 @@ from hypothesis import given
 
 from microgradx import Value, apply, gradcheck, losses
 from microgradx.engine import Value as EngineValue
-from microgradx.forward import Dual
+from microgradx.dual import Dual
 from microgradx.ops import OPS, all_members, markdown_table
 from microgradx.testing import op_inputs
 
@@ -192,7 +192,7 @@ def test_every_op_has_math_derivative_and_a_symbol():
             assert op.param_examples, f"family {op.name} needs param_examples for its tests"
 
 
-def test_bind_is_cached_and_shared_between_nodes():
+def test_member_is_cached_and_shared_between_nodes():
     x = Value(3.0)
     assert (x**2).op is (x**2).op
     assert (x**2).op is not (x**3).op
@@ -202,19 +202,19 @@ def test_bind_is_cached_and_shared_between_nodes():
 def test_a_class_index_or_count_must_be_an_integer(bad):
     for name in ("log_softmax", "softmax", "cross_entropy", "soft_cross_entropy"):
         with pytest.raises(ValueError, match="must be an integer >= 0"):
-            OPS[name].bind(bad)
+            OPS[name].member(bad)
     with pytest.raises(ValueError, match="classes must be at least 1"):
-        OPS["soft_cross_entropy"].bind(0)
+        OPS["soft_cross_entropy"].member(0)
     with pytest.raises(ValueError, match="class index 3 is out of range for 3 logits"):
-        apply(OPS["cross_entropy"].bind(3), 0.0, 1.0, 2.0)
-    assert OPS["cross_entropy"].bind(0) is OPS["cross_entropy"].bind(-0.0)  # cached: one op
+        apply(OPS["cross_entropy"].member(3), 0.0, 1.0, 2.0)
+    assert OPS["cross_entropy"].member(0) is OPS["cross_entropy"].member(-0.0)  # cached: one op
 
 
-def test_bind_rejects_misuse():
+def test_member_rejects_misuse():
     with pytest.raises(TypeError, match="takes no parameter"):
-        OPS["tanh"].bind(1.0)
+        OPS["tanh"].member(1.0)
     with pytest.raises(TypeError, match="already has"):
-        OPS["pow_scalar"].bind(2).bind(3)
+        OPS["pow_scalar"].member(2).member(3)
     with pytest.raises(TypeError, match="needs a parameter"):
         apply(OPS["pow_scalar"], Value(1.0))
     with pytest.raises(TypeError, match="takes 1 input"):
