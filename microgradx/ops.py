@@ -359,7 +359,9 @@ def _checked_rule(
             )
         for k, g in enumerate(grads):
             number = isinstance(g, numbers.Real) and not isinstance(g, bool)
-            traced = not on_numbers and (hasattr(g, "backward") or hasattr(type(g), "__microgradx_apply__"))
+            traced = not on_numbers and (
+                hasattr(g, "backward") or hasattr(type(g), "__microgradx_apply__")
+            )
             if not (number or traced):
                 raise TypeError(
                     f"op {name!r}: local_grads' derivative {k} must be a real number,"
@@ -395,7 +397,7 @@ class Op:
     # How a user applies it: the Value method or operator (``"tanh"``, ``"__add__"``), or None for
     # a function (``microgradx.maximum``). Forward mode's Dual gets its methods from this.
     method: str | None = None
-    # A family whose parameter is a count or an index (a class): member() accepts only integers >= 0.
+    # A family whose parameter is a count or an index (a class): member() takes integers >= 0.
     param_integer: bool = False
     # A family whose parameter fixes how many inputs it takes: arity = param * inputs_per_param
     # (soft cross-entropy over n classes takes n logits and n target probabilities).
@@ -1318,6 +1320,7 @@ ADD = Op(
     local_grads=lambda a, b, out: (1.0, 1.0),
     math="a + b",
     derivative="d/da = 1, d/db = 1",
+    torch="a + b",
 )
 SUB = Op(
     name="sub",
@@ -1328,6 +1331,7 @@ SUB = Op(
     local_grads=lambda a, b, out: (1.0, -1.0),
     math="a - b",
     derivative="d/da = 1, d/db = -1",
+    torch="a - b",
 )
 MUL = Op(
     name="mul",
@@ -1338,6 +1342,7 @@ MUL = Op(
     local_grads=lambda a, b, out: (b, a),
     math="a * b",
     derivative="d/da = b, d/db = a",
+    torch="a * b",
 )
 DIV = Op(
     name="div",
@@ -1351,6 +1356,7 @@ DIV = Op(
     domain=lambda a, b: b != 0,
     kink=lambda a, b: b,
     note="x / 0 is +-inf and 0 / 0 is nan (IEEE-754); -a/b^2 without intermediate underflow",
+    torch="a / b",
 )
 POW = Op(
     name="pow",
@@ -1365,6 +1371,7 @@ POW = Op(
     kink=lambda a, b: a,
     note="a Value exponent; d/db is 0 at a = 0 (b >= 0) and nan for a < 0, as in torch;"
     " b a^(b-1) without rounding b - 1",
+    torch="torch.pow(a, b)",
 )
 POW_SCALAR = Op(
     name="pow_scalar",
@@ -1380,6 +1387,7 @@ POW_SCALAR = Op(
     note="x ** 0 has derivative 0 everywhere; p x^(p-1) without rounding p - 1",
     param_name="p",
     param_examples=(2.0, 3.0, 0.5, -1.0, 1.5),
+    torch="torch.pow(x, p)",
 )
 RPOW_SCALAR = Op(
     name="rpow_scalar",
@@ -1393,6 +1401,7 @@ RPOW_SCALAR = Op(
     domain=lambda base, x: base > 0,
     param_name="c",
     param_examples=(2.0, 0.5, math.e),
+    torch="torch.pow(p, x)",
 )
 NEG = Op(
     name="neg",
@@ -1403,6 +1412,7 @@ NEG = Op(
     local_grads=lambda x, out: (-1.0,),
     math="-x",
     derivative="d/dx = -1",
+    torch="-x",
 )
 ABS = Op(
     name="abs",
@@ -1504,6 +1514,7 @@ LEAKY_RELU = Op(
     param_name="negative_slope",
     param_examples=(0.01, 0.2),
     param_default=0.01,
+    torch="torch.nn.functional.leaky_relu(x, p)",
 )
 SOFTPLUS = Op(
     name="softplus",
@@ -1515,6 +1526,8 @@ SOFTPLUS = Op(
     math="softplus(x) = log(1 + e^x)",
     derivative="d/dx = sigmoid(x)",
     note="computed as max(x, 0) + log1p(e^-|x|): exact and finite for every finite x",
+    # torch's softplus switches to x above a threshold; logaddexp(x, 0) is the exact function
+    torch="torch.logaddexp(x, torch.zeros_like(x))",
 )
 SIN = Op(
     name="sin",
@@ -1569,6 +1582,7 @@ LOGSUMEXP = Op(
     domain=lambda *zs: _all_finite(zs),
     note="z_m + log1p(sum_{i != m} e^(z_i - z_m)) with the differences exact; in decimal where"
     " the sum is near 0 (z = [-0.69, -0.69]); one +inf input gives inf",
+    torch="torch.logsumexp(torch.stack(xs), 0)",
 )
 LOG_SOFTMAX = Op(
     name="log_softmax",
@@ -1584,6 +1598,7 @@ LOG_SOFTMAX = Op(
     param_name="index",
     param_examples=(0.0, 1.0),
     param_integer=True,
+    torch="torch.log_softmax(torch.stack(xs), 0)[int(p)]",
 )
 SOFTMAX = Op(
     name="softmax",
@@ -1598,6 +1613,7 @@ SOFTMAX = Op(
     param_name="index",
     param_examples=(0.0, 1.0),
     param_integer=True,
+    torch="torch.softmax(torch.stack(xs), 0)[int(p)]",
 )
 CROSS_ENTROPY = Op(
     name="cross_entropy",
@@ -1612,6 +1628,7 @@ CROSS_ENTROPY = Op(
     param_name="target",
     param_examples=(0.0, 1.0),
     param_integer=True,
+    torch="torch.nn.functional.cross_entropy(torch.stack(xs)[None], torch.tensor([int(p)]))",
 )
 SOFT_CROSS_ENTROPY = Op(
     name="soft_cross_entropy",
@@ -1628,6 +1645,10 @@ SOFT_CROSS_ENTROPY = Op(
     param_examples=(2.0, 3.0),
     param_integer=True,
     inputs_per_param=2,
+    torch=(
+        "torch.nn.functional.cross_entropy("
+        "torch.stack(xs[: len(xs) // 2])[None], torch.stack(xs[len(xs) // 2 :])[None])"
+    ),
 )
 BCE_WITH_LOGITS = Op(
     name="bce_with_logits",
@@ -1640,6 +1661,7 @@ BCE_WITH_LOGITS = Op(
     domain=lambda z, t: math.isfinite(z) and math.isfinite(t),
     note="(1 - t) z + log1p(e^-z) for z >= 0, -t z + log1p(e^z) below: no cancellation for t in"
     " [0, 1] (z = 20, t = 1: 2.06e-9 exactly)",
+    torch="torch.nn.functional.binary_cross_entropy_with_logits(a, b)",
 )
 BINARY_CROSS_ENTROPY = Op(
     name="binary_cross_entropy",
@@ -1653,6 +1675,13 @@ BINARY_CROSS_ENTROPY = Op(
     kink=lambda p, t: p - _P_CLAMP,  # the clamp of log p (0 and 1: the domain's edges)
     note="each log clamped at -100, as in PyTorch; a clamped log adds 0 to d/dp;"
     " nan outside 0 <= p <= 1",
+    torch=(
+        # torch refuses p or t outside [0, 1]; its documented formula (logs clamped) stands in
+        "torch.nn.functional.binary_cross_entropy(a, b)"
+        " if 0 <= a.item() <= 1 and 0 <= b.item() <= 1"
+        " else -(b * torch.clamp(torch.log(a), min=-100)"
+        " + (1 - b) * torch.clamp(torch.log(1 - a), min=-100))"
+    ),
 )
 
 
