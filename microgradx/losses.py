@@ -19,8 +19,8 @@ from typing import Any
 
 from microgradx import ops
 from microgradx.checks import choice, describe, in_range, instances, is_real, real, sequence
-from microgradx.engine import Operand, Value, apply
 from microgradx.dual import Dual
+from microgradx.engine import Operand, Value, apply
 
 _REDUCTIONS = ("mean", "sum")
 

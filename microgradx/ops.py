@@ -315,6 +315,7 @@ _BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
 
 
 _TABLE_RULES: set[Callable[..., Any]] = set()  # the table's local_grads functions
+_DECLARED: list[Op] = []  # the table's ops in the order declared: OPS is made from it
 
 
 def _rule_function(rule: Callable[..., Any]) -> Callable[..., Any]:
@@ -453,6 +454,8 @@ class Op:
             )
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(_rule_function(self.local_grads))
+            if self.param is None:  # a declaration (a family's members are made later)
+                _DECLARED.append(self)
         elif not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):
             # an op of the user's: what its rule returns is checked (the table's rules are
             # tested instead, and run unchecked at every training step)
@@ -1685,39 +1688,7 @@ BINARY_CROSS_ENTROPY = Op(
 )
 
 
-OPS: dict[str, Op] = {
-    op.name: op
-    for op in (
-        ADD,
-        SUB,
-        MUL,
-        DIV,
-        POW,
-        POW_SCALAR,
-        RPOW_SCALAR,
-        NEG,
-        ABS,
-        EXP,
-        LOG,
-        SQRT,
-        TANH,
-        SIGMOID,
-        RELU,
-        LEAKY_RELU,
-        SOFTPLUS,
-        SIN,
-        COS,
-        MAXIMUM,
-        MINIMUM,
-        LOGSUMEXP,
-        LOG_SOFTMAX,
-        SOFTMAX,
-        CROSS_ENTROPY,
-        SOFT_CROSS_ENTROPY,
-        BCE_WITH_LOGITS,
-        BINARY_CROSS_ENTROPY,
-    )
-}
+OPS: dict[str, Op] = {op.name: op for op in _DECLARED}  # every Op(...) above, in order
 """Every primitive by name; families (``pow_scalar``, ``leaky_relu``, ``softmax``, ...) unbound."""
 
 
@@ -1747,6 +1718,64 @@ def markdown_table() -> str:
     return "\n".join(lines) + "\n" + ADDING_AN_OP
 
 
+README_BEGIN = "<!-- ops: generated from microgradx/ops.py by docs/make_op_lists.py -->"
+README_END = "<!-- /ops -->"
+
+
+def readme_op_list(width: int = 100, indent: str = "  ") -> str:
+    """The README's list of ops (between ``README_BEGIN`` and ``README_END``, inside a list item
+    indented by ``indent``), wrapped at ``width``: the operators, the Value methods with their
+    parameters, and the ops applied by a function. A test keeps the README's copy current."""
+    operators = [op for op in OPS.values() if op.method is not None and op.method.startswith("__")]
+    methods = [op for op in OPS.values() if op.method is not None and op not in operators]
+    functions = [op for op in OPS.values() if op.method is None]
+
+    def call(op: Op) -> str:
+        if op.param_name is None:
+            return f"`{op.method}`"
+        default = "" if op.param_default is None else f"={op.param_default:g}"
+        return f"`{op.method}({op.param_name}{default})`"
+
+    binary = " ".join(op.symbol.replace("{p}", "") for op in operators if op.arity == 2)
+    unary = ", ".join(
+        f"`{op.symbol}`" for op in operators if op.arity == 1 and op.param_name is None
+    )
+    text = (
+        f"Ops ({len(OPS)}; each a row of [docs/ops.md](docs/ops.md)): operators `{binary}`"
+        " (a number or Value exponent, and `2 ** x`), unary "
+        + unary
+        + "; Value methods "
+        + ", ".join(call(op) for op in methods)
+        + "; applied by a function (`microgradx.maximum`, `microgradx.minimum`, the losses of"
+        " `microgradx.losses`, one node per example): "
+        + ", ".join(f"`{op.name}`" for op in functions)
+        + "."
+    )
+    return _wrap(text, width, indent)
+
+
+def readme_with_op_list(readme: str) -> str:
+    """``readme`` with the text between ``README_BEGIN`` and ``README_END`` replaced by
+    ``readme_op_list``, indented as the end marker is. ValueError if a marker is missing."""
+    start = readme.index(README_BEGIN) + len(README_BEGIN) + 1  # after the marker's line end
+    end = readme.index(README_END)
+    indent = readme[readme.rindex("\n", 0, end) + 1 : end]
+    return readme[:start] + readme_op_list(indent=indent) + indent + readme[end:]
+
+
+def _wrap(text: str, width: int, indent: str) -> str:
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(indent) + len(line) + 1 + len(word) > width:
+            lines.append(indent + line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(indent + line)
+    return "\n".join(lines) + "\n"
+
+
 ADDING_AN_OP = """
 ## Gradients of zero
 
@@ -1769,20 +1798,28 @@ special values and to 1e-12 elsewhere.
 
 ## Adding an op
 
-Every place a new op touches, each guarded by a test that fails until it is done:
+An op is one declaration, `NAME = Op(...)` in `microgradx/ops.py` (its place in `OPS` is where it
+is declared), and, for a Value method, one line in `microgradx/engine.py`
+(`def name(self) -> Value:` with the math line as its docstring, `return _unary(ops.NAME, self)`:
+written out, so IDEs and type checkers see it). The declaration carries everything the rest
+reads:
 
-1. `microgradx/ops.py`: the entry (forward rule, local derivatives, symbol, math, derivative,
-   domain, kinks, `method`) and its place in `OPS`. Reverse mode, forward mode (`Dual` generates
-   its methods from `method`), gradcheck, the random-graph strategies, graph labels and this page
-   all read it from there.
-2. `microgradx/engine.py`: the one-line `Value` method named by `method`, with the math line as
-   its docstring (written out, so IDEs and type checkers see it).
-3. `tests/test_ops_table.py`: the value and local derivatives at a point computed by hand
-   (`KNOWN_POINTS`).
-4. `tests/test_vs_torch.py`: how PyTorch computes it (`TORCH_OPS`).
-5. This page: `microgradx ops > docs/ops.md`.
-6. `microgradx/replay_numpy.py`: its array form in `numpy_ops` (an op of n inputs takes n arrays).
-7. `tests/reference.py`: its exact value and derivatives in mpmath, for tests/test_accuracy.py.
+- `forward` and `local_grads`: the float rule and the local derivatives, written with the
+  helpers of `microgradx.ops` (`exp`, `log`, `divide`, ...) so the same rule runs on floats, on
+  Values (higher order) and on forward mode's Duals (`Dual` makes its methods from `method`);
+- `symbol`, `math`, `derivative`, `note`: graph labels, this page and the README's op list;
+- `domain` and `kink`: where it is smooth (gradcheck, the random-graph strategies);
+- `torch`: how PyTorch computes it, for the cross-checks (default `torch.<name>(*xs)`);
+- `exact`: the exact value and derivatives as a function of an mpmath-like module, for the
+  accuracy tests (4 ULP);
+- `numpy`: its array form for the NumPy back-end (without one, the float rule runs row by row);
+- `param_name`, `param_examples`, `param_default` for a family (`leaky_relu(negative_slope)`).
+
+Then `python docs/make_op_lists.py` rewrites this page and the README's op list (a test fails
+while either is stale). Every test that loops over the table (values and derivatives at a point
+from `exact`, gradcheck, forward mode, both compile back-ends, PyTorch, accuracy) takes the new op
+with no edit. An op of your own is the same `Op(...)` anywhere, applied with
+`microgradx.apply(op, *inputs)` to Values, Duals or inside `compile`.
 """
 
 _BUILDING_THE_TABLE[0] = False  # ops made from here on are the user's

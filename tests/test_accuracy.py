@@ -515,14 +515,14 @@ def _same(ours: float, scalar: float, rel: float) -> bool:
 
 def _compare_forms(op: Op, rows: list[tuple[float, ...]], rel: float) -> list[str]:
     np = _numpy()
-    from microgradx.replay_numpy import numpy_ops
+    from microgradx.replay_numpy import array_forms
 
-    forward, local = numpy_ops(np)[op.name]
+    forward, local = array_forms(np, op)
     n = len(rows[0])
     columns = [np.array([row[k] for row in rows], dtype=np.float64) for k in range(n)]
     with np.errstate(all="ignore"):
-        out = np.broadcast_to(forward(op.param, *columns), (len(rows),))
-        grads = [np.broadcast_to(g, (len(rows),)) for g in local(op.param, *columns, out)]
+        out = np.broadcast_to(forward(*columns), (len(rows),))
+        grads = [np.broadcast_to(g, (len(rows),)) for g in local(*columns, out)]
     bad = []
     for i, row in enumerate(rows):
         value = op.forward(*row)

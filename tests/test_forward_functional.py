@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microgradx import Value, apply, maximum
-from microgradx.engine import Value as EngineValue
 from microgradx.dual import Dual, count_ops, derivative, jvp
+from microgradx.engine import Value as EngineValue
 from microgradx.functional import chain_rule_paths, count_paths, grad, hessian, hvp, value_and_grad
 from microgradx.ops import all_members
 from microgradx.testing import Expression, expressions
