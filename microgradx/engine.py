@@ -210,6 +210,10 @@ class Value:
         """cos(x)"""
         return _unary(ops.COS, self)
 
+    def log1p(self) -> Value:
+        """log1p(x) = ln(1 + x)"""
+        return _unary(ops.LOG1P, self)
+
     # ---- graph -----------------------------------------------------------------------------------
 
     def backward(self, gradient: float = 1.0, *, create_graph: bool = False) -> None:

@@ -1552,6 +1552,21 @@ COS = Op(
     math="cos(x)",
     derivative="d/dx = -sin(x)",
 )
+LOG1P = Op(
+    name="log1p",
+    method="log1p",
+    symbol="log1p",
+    arity=1,
+    forward=safe_log1p,
+    local_grads=lambda x, out: (divide(1.0, 1 + x),),
+    math="log1p(x) = ln(1 + x)",
+    derivative="d/dx = 1 / (1 + x)",
+    domain=lambda x: x > -1,
+    kink=lambda x: x + 1,
+    note="ln(1 + x) without rounding 1 + x (log1p(1e-20) = 1e-20); -inf at -1, nan below",
+    exact=lambda m, x: (m.log1p(x), (m.inf if x == -1 else 1 / (1 + x),)),
+    numpy=(lambda np, x: np.log1p(x), lambda np, x, out: (1.0 / (1.0 + x),)),
+)
 MAXIMUM = Op(
     name="maximum",
     symbol="max",
