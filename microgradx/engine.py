@@ -214,6 +214,10 @@ class Value:
         """log1p(x) = ln(1 + x)"""
         return _unary(ops.LOG1P, self)
 
+    def elu(self, alpha: float = 1.0) -> Value:
+        """elu(x) = x if x > 0 else a (e^x - 1)"""
+        return _unary(ops.ELU.member(real(alpha, "alpha")), self)
+
     # ---- graph -----------------------------------------------------------------------------------
 
     def backward(self, gradient: float = 1.0, *, create_graph: bool = False) -> None:

@@ -1567,6 +1567,28 @@ LOG1P = Op(
     exact=lambda m, x: (m.log1p(x), (m.inf if x == -1 else 1 / (1 + x),)),
     numpy=(lambda np, x: np.log1p(x), lambda np, x, out: (1.0 / (1.0 + x),)),
 )
+ELU = Op(
+    name="elu",
+    method="elu",
+    symbol="ELU({p})",
+    arity=1,
+    forward=lambda alpha, x: x if x > 0 else alpha * math.expm1(x),
+    local_grads=lambda alpha, x, out: (alpha * exp(x) if float(x) <= 0 else 1.0,),
+    math="elu(x) = x if x > 0 else a (e^x - 1)",
+    derivative="d/dx = 1 if x > 0 else a e^x",
+    kink=lambda alpha, x: x,
+    note="e^x - 1 by expm1 (no cancellation near 0); the derivative at 0 (and NaN's) as in"
+    " PyTorch: a at 0, 1 at NaN",
+    param_name="alpha",
+    param_examples=(1.0, 0.2),
+    param_default=1.0,
+    torch="torch.nn.functional.elu(x, p)",
+    exact=lambda m, a, x: (x if x > 0 else a * m.expm1(x), (a * m.exp(x) if x <= 0 else 1,)),
+    numpy=(
+        lambda np, a, x: np.where(x > 0, x, a * np.expm1(x)),
+        lambda np, a, x, out: (np.where(x <= 0, a * np.exp(x), 1.0),),
+    ),
+)
 MAXIMUM = Op(
     name="maximum",
     symbol="max",
