@@ -218,6 +218,10 @@ class Value:
         """elu(x) = x if x > 0 else a (e^x - 1)"""
         return _unary(ops.ELU.member(real(alpha, "alpha")), self)
 
+    def silu(self) -> Value:
+        """silu(x) = x sigmoid(x)"""
+        return _unary(ops.SILU, self)
+
     # ---- graph -----------------------------------------------------------------------------------
 
     def backward(self, gradient: float = 1.0, *, create_graph: bool = False) -> None:

@@ -1589,6 +1589,78 @@ ELU = Op(
         lambda np, a, x, out: (np.where(x <= 0, a * np.exp(x), 1.0),),
     ),
 )
+
+
+def _silu(x: float) -> float:
+    """x sigmoid(x); in decimal where e^x is near the subnormal range (x sigmoid(x) would keep
+    only its digits); -0.0 where the result underflows. silu(-inf) is NaN (-inf * 0) as in
+    PyTorch."""
+    if -760.0 <= x < -708.0:
+        return precise(lambda c, x_: c.divide(c.multiply(x_, c.exp(x_)), c.add(1, c.exp(x_))), x)
+    if -inf < x < -760.0:
+        return -0.0
+    return x * stable_sigmoid(x)
+
+
+def _silu_slope(x: float) -> float:
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x): by the sign of x with e = e^-|x| <= 1,
+    (1 + e + x e) / (1 + e)^2 for x >= 0 and e (1 + x + e) / (1 + e)^2 below. The second cancels
+    near silu's minimum (x = -1.2785, where the derivative is 0): there, and where e^x is near the
+    subnormal range, in decimal."""
+    if not math.isfinite(x):
+        return nan  # inf * 0 at +-inf (as PyTorch); NaN stays NaN
+    if -1.45 < x < -1.1 or -760.0 <= x < -700.0:
+        return precise(
+            lambda c, x_: c.divide(
+                c.multiply(c.exp(x_), c.add(_EXACT.add(1, x_), c.exp(x_))),
+                c.power(c.add(1, c.exp(x_)), 2),
+            ),
+            x,
+        )
+    if x < -760.0:
+        return -0.0  # x e^x underflows
+    e = _exp(-abs(x))
+    u = 1.0 + e
+    if x >= 0:
+        return (1.0 + e + x * e) / (u * u)
+    return e * ((1.0 + x) + e) / (u * u)  # 1 + x is exact for -2 <= x <= -0.5
+
+
+def _silu_grads(x: Any, out: Any) -> tuple[Any]:
+    if _is_number(x):
+        return (_silu_slope(x),)
+    return (sigmoid(x) * (1 + x * sigmoid(-x)),)  # sigmoid(-x) = 1 - sigmoid(x), not cancelled
+
+
+def _numpy_silu_slope(np: Any, x: Any, out: Any) -> tuple[Any]:
+    e = np.exp(-np.abs(x))
+    u = 1.0 + e
+    slope = np.where(x >= 0, (1.0 + e + x * e) / (u * u), e * ((1.0 + x) + e) / (u * u))
+    hard = ((x > -1.45) & (x < -1.1)) | (x < -700.0)  # NaN: the float rule takes these rows
+    return (np.where(hard, np.nan, slope),)
+
+
+SILU = Op(
+    name="silu",
+    method="silu",
+    symbol="SiLU",
+    arity=1,
+    forward=_silu,
+    local_grads=_silu_grads,
+    math="silu(x) = x sigmoid(x)",
+    derivative="d/dx = sigmoid(x) (1 + x (1 - sigmoid(x)))",
+    note="the derivative without cancellation, in decimal near its zero (x = -1.2785);"
+    " silu(-inf) and silu'(+-inf) are NaN (inf * 0), as in PyTorch",
+    torch="torch.nn.functional.silu(x)",
+    exact=lambda m, x: (
+        x / (1 + m.exp(-x)),
+        (1 / (1 + m.exp(-x)) * (1 + x / (1 + m.exp(x))),),
+    ),
+    numpy=(
+        lambda np, x: np.where(x < -700.0, np.nan, x / (1.0 + np.exp(-x))),
+        _numpy_silu_slope,
+    ),
+)
 MAXIMUM = Op(
     name="maximum",
     symbol="max",
