@@ -222,6 +222,10 @@ class Value:
         """silu(x) = x sigmoid(x)"""
         return _unary(ops.SILU, self)
 
+    def gelu(self) -> Value:
+        """gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2"""
+        return _unary(ops.GELU, self)
+
     # ---- graph -----------------------------------------------------------------------------------
 
     def backward(self, gradient: float = 1.0, *, create_graph: bool = False) -> None:

@@ -1661,6 +1661,148 @@ SILU = Op(
         _numpy_silu_slope,
     ),
 )
+_INV_SQRT2 = 0.7071067811865476  # 1/sqrt(2) rounded; _INV_SQRT2_LOW is what rounding left out
+_INV_SQRT2_LOW = -4.833646656726457e-17
+_INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
+
+
+_DENSITY: dict[int, decimal.Decimal] = {}  # 1/sqrt(2 pi) by precision (precise() asks few)
+
+
+def _inverse_root_two_pi(work: decimal.Context) -> decimal.Decimal:
+    """1/sqrt(2 pi) to ``work``'s precision, pi by the ``decimal`` documentation's recipe."""
+    known = _DENSITY.get(work.prec)
+    if known is None:
+        c = _context(work.prec + 5)
+        three = decimal.Decimal(3)
+        last, t, pi, n, na, d, da = decimal.Decimal(0), three, three, 1, 0, 0, 24
+        while pi != last:
+            last = pi
+            n, na = n + na, na + 8
+            d, da = d + da, da + 32
+            t = c.divide(c.multiply(t, n), d)
+            pi = c.add(pi, t)
+        known = _DENSITY[work.prec] = work.divide(1, work.sqrt(work.multiply(2, pi)))
+    return known
+
+
+def _normal_parts(
+    c: decimal.Context, x: decimal.Decimal
+) -> tuple[decimal.Context, decimal.Decimal, decimal.Decimal]:
+    """(work, phi(x), x + x^3/3 + x^5/(3 5) + ...) with Phi(x) = 1/2 + phi(x) times the series
+    (its terms have one sign). For x < 0 the sum 1/2 + ... cancels by about x^2/4.6 digits:
+    ``work`` has that many more than ``c``."""
+    extra = int(abs(x) * abs(x) / decimal.Decimal("4.6")) + 10
+    work = _context(c.prec + extra)
+    square = work.multiply(x, x)
+    term = total = x
+    n = 1
+    limit = decimal.Decimal(10) ** -(work.prec + 3)
+    while n < 3 or abs(term) > limit * abs(total):
+        n += 2
+        term = work.divide(work.multiply(term, square), n)
+        total = work.add(total, term)
+    density = work.multiply(work.exp(work.divide(square, -2)), _inverse_root_two_pi(work))
+    return work, density, total
+
+
+def _normal_cdf(c: decimal.Context, x: decimal.Decimal) -> decimal.Decimal:
+    """Phi(x) to ``c``'s precision."""
+    work, density, series = _normal_parts(c, x)
+    return c.plus(work.add(decimal.Decimal("0.5"), work.multiply(density, series)))
+
+
+def _gelu_slope_exact(c: decimal.Context, x: decimal.Decimal) -> decimal.Decimal:
+    """gelu'(x) = Phi(x) + x phi(x) = 1/2 + phi(x) (series + x), in decimal (for ``precise``):
+    every term to full precision, the cancellation near the zero in the last sum."""
+    work, density, series = _normal_parts(c, x)
+    slope = work.add(decimal.Decimal("0.5"), work.multiply(density, work.add(series, x)))
+    return c.plus(slope)
+
+
+def _phi_and_tail(x: float) -> tuple[float, float]:
+    """(Phi(x), phi(x)) for finite x >= -37: Phi = erfc(-x / sqrt 2) / 2 with the argument's
+    rounding corrected to first order (erfc magnifies it by 2 u^2 for large u = -x / sqrt 2),
+    phi = e^(-x^2 / 2) / sqrt(2 pi) with x^2 split exactly (e^(-x^2/2) magnifies its rounding by
+    x^2 / 2)."""
+    u, u_low = two_product(-x, _INV_SQRT2)
+    u_low += -x * _INV_SQRT2_LOW
+    e_u = math.exp(-u * u)
+    cdf = 0.5 * (math.erfc(u) - u_low * 1.1283791670955126 * e_u)  # 2/sqrt(pi) e^-u^2
+    h, h_low = two_product(x, x)
+    density = math.exp(-0.5 * h) * (1.0 - 0.5 * h_low) * _INV_SQRT_2PI
+    return cdf, density
+
+
+def _gelu(x: float) -> float:
+    """x Phi(x); in decimal where Phi(x) is near the subnormal range; gelu(-inf) is NaN
+    (-inf * 0) as in PyTorch."""
+    if not math.isfinite(x) or x > 40.0:
+        return x * 0.5 * math.erfc(-x * _INV_SQRT2) if x == x else nan  # x: Phi(x) is 1
+    if x < -38.6:
+        return -0.0  # x Phi(x) is below the smallest subnormal
+    if x < -37.0:
+        return precise(lambda c, x_: c.multiply(x_, _normal_cdf(c, x_)), x)
+    return x * _phi_and_tail(x)[0]
+
+
+def _gelu_slope(x: float) -> float:
+    """Phi(x) + x phi(x); in decimal near its zero (x = -0.7518: the terms cancel, and their
+    few ULPs of error are magnified above 4 ULP in -1.35 < x < -0.45) and where phi(x) is near
+    the subnormal range. (The decimal path costs a few hundred microseconds: a Taylor series about
+    the zero would be faster.)"""
+    if not math.isfinite(x):
+        return nan  # 1 + inf * 0 and 0 - inf * 0 (as PyTorch); NaN stays NaN
+    if x > 40.0:
+        return 1.0
+    if x < -38.7:
+        return -0.0  # x phi(x) is below the smallest subnormal
+    if -1.35 < x < -0.45 or x < -37.0:
+        return precise(_gelu_slope_exact, x)
+    cdf, density = _phi_and_tail(x)
+    return cdf + x * density
+
+
+def _gelu_grads(x: Any, out: Any) -> tuple[Any]:
+    if _is_number(x):
+        return (_gelu_slope(x),)
+    # On Values: Phi(x) = gelu(x) / x, and near 0 (where that divides 0 by 0) its Taylor
+    # polynomial of degree 21 (exact to 1e-20 there, and in its derivatives to the 21st order).
+    if abs(float(x)) >= 0.5:
+        cdf = out / x
+    else:
+        term = x * _INV_SQRT_2PI
+        cdf = 0.5 + term
+        for k in range(1, 11):
+            term = term * (x * x) * (-(2 * k - 1) / (2.0 * k * (2 * k + 1)))
+            cdf = cdf + term
+    return (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI,)
+
+
+def _gelu_exact(m: Any, x: Any) -> tuple[Any, tuple[Any]]:
+    """gelu and gelu' in an mpmath-like module ``m``; beyond |x| = 1e8 (where mpmath's erfc
+    overflows) the limits: Phi is 1 or 0 to far below a double's precision."""
+    if m.isfinite(x) and abs(x) > 10**8:
+        return (x, (m.mpf(1),)) if x > 0 else (m.mpf(0), (m.mpf(0),))
+    cdf = m.erfc(-x / m.sqrt(2)) / 2
+    return x * cdf, (cdf + x * m.exp(-x * x / 2) / m.sqrt(2 * m.pi),)
+
+
+GELU = Op(
+    name="gelu",
+    method="gelu",
+    symbol="GELU",
+    arity=1,
+    forward=_gelu,
+    local_grads=_gelu_grads,
+    math="gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2",
+    derivative="d/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)",
+    note="the exact (erf) form; erfc, not 1 + erf, which cancels for x < 0; the derivative in"
+    " decimal near its zero (x = -0.7518); gelu(-inf), gelu'(+-inf) are NaN, as in PyTorch."
+    " NumPy has no erfc: the NumPy back-end runs the float rule row by row",
+    torch="torch.nn.functional.gelu(x)",
+    exact=lambda m, x: _gelu_exact(m, x),
+)
 MAXIMUM = Op(
     name="maximum",
     symbol="max",
