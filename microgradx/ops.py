@@ -48,7 +48,7 @@ import itertools
 import math
 import numbers
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -1948,8 +1948,9 @@ def all_members() -> list[Op]:
     return [member for op in OPS.values() for member in op.members()]
 
 
-def markdown_table() -> str:
-    """The op table as Markdown (``docs/ops.md`` is this text; a test keeps it current)."""
+def markdown_table(ops: Iterable[Op] | None = None) -> str:
+    """The op table as Markdown (``docs/ops.md`` is this text; a test keeps it current), or the
+    same page for ``ops`` (ops of one's own, say)."""
     lines = [
         "# Ops",
         "",
@@ -1958,7 +1959,7 @@ def markdown_table() -> str:
         "| op | graph symbol | function | local derivative | notes |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for op in OPS.values():
+    for op in OPS.values() if ops is None else ops:
         symbol = op.symbol.replace("{p}", op.param_name or "")
         note = op.note
         if op.param_name is not None:
