@@ -1605,11 +1605,11 @@ def _silu(x: float) -> float:
 def _silu_slope(x: float) -> float:
     """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x): by the sign of x with e = e^-|x| <= 1,
     (1 + e + x e) / (1 + e)^2 for x >= 0 and e (1 + x + e) / (1 + e)^2 below. The second cancels
-    near silu's minimum (x = -1.2785, where the derivative is 0): there, and where e^x is near the
-    subnormal range, in decimal."""
+    near silu's minimum (x = -1.2785, where the derivative is 0; beyond 4 ULP and 1e-15 in
+    -1.31 < x < -1.25): there, and where e^x is near the subnormal range, in decimal."""
     if not math.isfinite(x):
         return nan  # inf * 0 at +-inf (as PyTorch); NaN stays NaN
-    if -1.45 < x < -1.1 or -760.0 <= x < -700.0:
+    if -1.33 < x < -1.22 or -760.0 <= x < -700.0:
         return precise(
             lambda c, x_: c.divide(
                 c.multiply(c.exp(x_), c.add(_EXACT.add(1, x_), c.exp(x_))),
@@ -1636,7 +1636,7 @@ def _numpy_silu_slope(np: Any, x: Any, out: Any) -> tuple[Any]:
     e = np.exp(-np.abs(x))
     u = 1.0 + e
     slope = np.where(x >= 0, (1.0 + e + x * e) / (u * u), e * ((1.0 + x) + e) / (u * u))
-    hard = ((x > -1.45) & (x < -1.1)) | (x < -700.0)  # NaN: the float rule takes these rows
+    hard = ((x > -1.33) & (x < -1.22)) | (x < -700.0)  # NaN: the float rule takes these rows
     return (np.where(hard, np.nan, slope),)
 
 
@@ -1748,16 +1748,16 @@ def _gelu(x: float) -> float:
 
 def _gelu_slope(x: float) -> float:
     """Phi(x) + x phi(x); in decimal near its zero (x = -0.7518: the terms cancel, and their
-    few ULPs of error are magnified above 4 ULP in -1.35 < x < -0.45) and where phi(x) is near
-    the subnormal range. (The decimal path costs a few hundred microseconds: a Taylor series about
-    the zero would be faster.)"""
+    few ULPs of error are magnified beyond 4 ULP and 1e-15 in -0.97 < x < -0.59) and where
+    phi(x) is near the subnormal range. (The decimal path costs a few hundred microseconds: a
+    Taylor series about the zero would be faster.)"""
     if not math.isfinite(x):
         return nan  # 1 + inf * 0 and 0 - inf * 0 (as PyTorch); NaN stays NaN
     if x > 40.0:
         return 1.0
     if x < -38.7:
         return -0.0  # x phi(x) is below the smallest subnormal
-    if -1.35 < x < -0.45 or x < -37.0:
+    if -1.02 < x < -0.55 or x < -37.0:
         return precise(_gelu_slope_exact, x)
     cdf, density = _phi_and_tail(x)
     return cdf + x * density
