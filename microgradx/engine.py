@@ -394,12 +394,14 @@ def _constant(x: object) -> Value:
 
 
 def apply(op: Op, *inputs: Operand) -> Value:
-    """``op(*inputs)`` as a new node of the graph. Numbers become constant leaves.
+    """``op(*inputs)``, for every number type: on Values a new node of the graph (numbers become
+    constant leaves; inside ``compile`` the node is recorded), on forward mode's Duals a Dual
+    (the inputs' type applies it: ``__microgradx_apply__``).
 
     This is how every named op is applied, and how a user applies an op of their own (an ``Op``
-    built like those in ``microgradx.ops``); given a forward-mode ``Dual``, the Dual applies it.
-    An op of three or more inputs (``arity`` 3 or more,
-    or ``None`` for any number) keeps them all in one tuple.
+    built like those in ``microgradx.ops``). An op of three or more inputs (``arity`` 3 or more,
+    or ``None`` for any number) keeps them all in one tuple. Raises ``TypeError`` for a wrong
+    number of inputs, a family without its parameter (``op.member(p)``), or a non-Op.
     """
     if not isinstance(op, Op):
         raise TypeError(f"op must be an Op (see microgradx.ops), got {type(op).__name__}")

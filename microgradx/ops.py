@@ -12,7 +12,7 @@ An op is a small record of everything the rest of the library needs to know abou
   every derivative through it is then 0; write ``cos(x)`` with the helpers here (or ``x.cos()``),
   and branch on ``float(x)``. What a rule of your own returns is checked (one real number, Value
   or Dual per input) and refused by name otherwise.
-* ``symbol``, ``math`` and ``derivative``: what graphs and the docs show.
+* ``symbol``, ``math``, ``derivative`` and ``note``: what graphs and the docs show.
 * ``domain`` and ``kink``: where the op is smooth. ``domain(*inputs)`` is true where the value and
   the derivative are finite; ``kink(*inputs)`` is an affine function of the inputs (linear, or
   ``p - c`` for a clamp at a constant) that is zero where the op has a kink or the edge of its
@@ -20,11 +20,18 @@ An op is a small record of everything the rest of the library needs to know abou
   Gradient checking uses it to keep its finite-difference steps on one side of a kink, and the
   hypothesis strategies use both to build graphs that are well conditioned.
 
-Reverse mode (``engine``), forward mode (``forward``: the ``Dual`` methods are generated from
-``method``), gradient checking (``gradcheck``), the random-graph strategies (``testing``), graph
-labels and the generated docs table (``microgradx ops``) all read this table. Adding an op is an
-entry here, a one-line ``Value`` method (written out, so IDEs and type checkers see it), and two
-lines of tests; docs/ops.md lists every place, and a test fails for each one forgotten.
+* ``torch``, ``exact`` and ``numpy``: how PyTorch computes it (for the cross-check tests), its
+  exact value and derivatives as a function of an mpmath-like module (for the accuracy tests;
+  this module imports no mpmath), and its array form for the NumPy back-end.
+
+Reverse mode (``engine``), forward mode (``dual``: the ``Dual`` methods are generated from
+``method``), both compile back-ends (``replay``, ``replay_numpy``), gradient checking
+(``gradcheck``), the random-graph strategies (``testing``), graph labels, the generated docs
+(``docs/ops.md`` and the README's op list) and the tests that loop over the table all read it.
+``OPS`` holds every ``Op(...)`` declared in this module, in order. Adding an op is one declaration
+here and, for a Value method, one line in ``engine`` (written out, so IDEs and type checkers see
+it); docs/ops.md says how. An op of one's own is the same ``Op(...)`` anywhere, applied with
+``microgradx.apply`` (to Values, Duals, or inside ``compile``).
 
 Ops with a constant parameter (``x ** 3``, ``2 ** x``, ``leaky_relu(x, 0.2)``) are declared once as
 a family; ``op.member(p)`` returns the op for one parameter (cached, so nodes share it).

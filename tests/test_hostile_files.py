@@ -92,7 +92,7 @@ def _socket():
     folder = Path(tempfile.mkdtemp(prefix="mgx"))
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        server.member(str(folder / "s"))
+        server.bind(str(folder / "s"))
         yield folder / "s"
     finally:
         server.close()

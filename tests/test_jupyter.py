@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 
 def _free_port() -> int:
     with socket.socket() as s:
-        s.member(("127.0.0.1", 0))
+        s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
