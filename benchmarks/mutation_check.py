@@ -188,7 +188,7 @@ MUTATIONS = [
     ),
     Mutation(
         "Dual.sqrt wired to the log rule",
-        "microgradx/forward.py",
+        "microgradx/dual.py",
         '    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__',
         "    if _op.name == 'sqrt':\n        setattr(Dual, 'sqrt', _method(ops.LOG))\n"
         '    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__',
@@ -854,6 +854,43 @@ MUTATIONS = [
         (
             "tests/test_replay.py::test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why",
         ),
+    ),
+    Mutation(
+        "the NumPy back-end refuses an op of one's own (no row-by-row form)",
+        "microgradx/replay_numpy.py",
+        "    def each_forward(*inputs: Any) -> Any:\n",
+        '    raise NotImplementedError("no NumPy form")\n\n'
+        "    def each_forward(*inputs: Any) -> Any:\n",
+        ("tests/test_user_op.py::test_a_users_op_reaches_every_path",),
+    ),
+    Mutation(
+        "microgradx.apply does not hand a Dual to forward mode",
+        "microgradx/engine.py",
+        "    if other is not None:  # a Dual (forward mode) applies the op itself\n"
+        "        return other.__microgradx_apply__(op, *inputs)  # type: ignore[no-any-return]\n",
+        "",
+        ("tests/test_user_op.py::test_a_users_op_reaches_every_path",),
+    ),
+    Mutation(
+        "gelu' near its zero by the fast formula only",
+        "microgradx/ops.py",
+        "    if -1.02 < x < -0.55 or x < -37.0:\n",
+        "    if -0.9 < x < -0.65 or x < -37.0:\n",
+        ("tests/test_accuracy.py::test_every_derivative_is_right_next_to_its_zeros",),
+    ),
+    Mutation(
+        "silu' near its zero by the fast formula only",
+        "microgradx/ops.py",
+        "    if -1.33 < x < -1.22 or -760.0 <= x < -700.0:\n",
+        "    if -1.29 < x < -1.27 or -760.0 <= x < -700.0:\n",
+        ("tests/test_accuracy.py::test_every_derivative_is_right_next_to_its_zeros",),
+    ),
+    Mutation(
+        "the README's op list is not what the table generates",
+        "microgradx/ops.py",
+        '        + "; Value methods "\n',
+        '        + "; methods "\n',
+        ("tests/test_ops_table.py::test_readme_op_list_is_current",),
     ),
 ]
 

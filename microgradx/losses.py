@@ -19,8 +19,8 @@ from typing import Any
 
 from microgradx import ops
 from microgradx.checks import choice, describe, in_range, instances, is_real, real, sequence
+from microgradx.dual import Dual
 from microgradx.engine import Operand, Value, apply
-from microgradx.forward import Dual
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -51,7 +51,7 @@ _FIRST = {
 def _traced(x: Any) -> bool:
     """A Value, or a number type that applies the table's ops itself (forward mode's Dual): it
     goes into the loss as it is, so the loss is differentiated in either mode."""
-    return isinstance(x, Value) or hasattr(type(x), "apply_op")
+    return isinstance(x, Value) or hasattr(type(x), "__microgradx_apply__")
 
 
 def _is_number(x: Any) -> bool:
@@ -187,7 +187,7 @@ def log_softmax(logits: Sequence[Operand]) -> list[Value]:
     xs = _values(logits, "log_softmax: logits")
     if not xs:
         raise ValueError("log_softmax: logits must not be empty")
-    return [apply(ops.LOG_SOFTMAX.bind(i), *xs) for i in range(len(xs))]
+    return [apply(ops.LOG_SOFTMAX.member(i), *xs) for i in range(len(xs))]
 
 
 def softmax(logits: Sequence[Operand]) -> list[Value]:
@@ -198,7 +198,7 @@ def softmax(logits: Sequence[Operand]) -> list[Value]:
     xs = _values(logits, "softmax: logits")
     if not xs:
         raise ValueError("softmax: logits must not be empty")
-    return [apply(ops.SOFTMAX.bind(i), *xs) for i in range(len(xs))]
+    return [apply(ops.SOFTMAX.member(i), *xs) for i in range(len(xs))]
 
 
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
@@ -223,7 +223,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
                 raise ValueError(
                     f"cross_entropy: {len(t)} target probabilities for {len(zs)} classes"
                 )
-            terms.append(apply(ops.SOFT_CROSS_ENTROPY.bind(len(zs)), *zs, *t))
+            terms.append(apply(ops.SOFT_CROSS_ENTROPY.member(len(zs)), *zs, *t))
             continue
         if isinstance(t, bool) or not isinstance(t, int):
             raise TypeError(
@@ -231,7 +231,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
             )
         if not 0 <= t < len(z):
             raise ValueError(f"cross_entropy: class {t} out of range for {len(z)} classes")
-        terms.append(apply(ops.CROSS_ENTROPY.bind(t), *zs))
+        terms.append(apply(ops.CROSS_ENTROPY.member(t), *zs))
     return _reduce(terms, reduction)
 
 

@@ -16,7 +16,8 @@ LAYERS = [
     "ops",
     "modes",
     "engine",
-    "forward",
+    "dual",
+    "forward",  # renamed: a stub whose import names microgradx.dual (one release)
     "functional",
     "gradcheck",
     "testing",
