@@ -160,23 +160,7 @@ def build(
     grad lines are the newest update so far.
     """
     edges = [e if e.id else Edge(e.tail, e.head, e.owner, f"e{k}") for k, e in enumerate(edges)]
-    owned: dict[str, list[str]] = {}  # a box -> the op circles and edges its step lights
-    lit_edges: dict[str, list[str]] = {}
-    for box in boxes:
-        if box.owner:
-            owned.setdefault(box.owner, []).append(box.id)
-    for edge in edges:
-        lit_edges.setdefault(edge.owner or edge.head, []).append(edge.id)
-    marks: list[dict[str, str]] = []
-    reached_at = {root: -1}
-    for i, step in enumerate(steps):
-        marked = dict.fromkeys(lit_edges.get(step.node, ()), "on")
-        marked[step.node] = "current"
-        marked.update(dict.fromkeys(step.children, "child"))
-        marked.update(dict.fromkeys(owned.get(step.node, ()), "current"))
-        marks.append(marked)
-        for box_id in (step.node, *(b for b, _ in step.updates)):
-            reached_at.setdefault(box_id, i)
+    marks, reached_at = _marks(boxes, edges, root, steps)
     reached_on: dict[int, list[str]] = {}
     for box_id, at in reached_at.items():
         reached_on.setdefault(at, []).append(box_id)
@@ -215,3 +199,28 @@ def build(
     return Scene(
         title, list(boxes), edges, list(steps), {k: tuple(v) for k, v in states.items()}, table
     )
+
+
+def _marks(
+    boxes: Sequence[Box], edges: Sequence[Edge], root: str, steps: Sequence[Step]
+) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """What each step marks (``current``, ``child``, ``on``), and the step that first reaches
+    each box (-1 for the root)."""
+    owned: dict[str, list[str]] = {}  # a box -> the op circles and edges its step lights
+    lit_edges: dict[str, list[str]] = {}
+    for box in boxes:
+        if box.owner:
+            owned.setdefault(box.owner, []).append(box.id)
+    for edge in edges:
+        lit_edges.setdefault(edge.owner or edge.head, []).append(edge.id)
+    marks: list[dict[str, str]] = []
+    reached_at = {root: -1}
+    for i, step in enumerate(steps):
+        marked = dict.fromkeys(lit_edges.get(step.node, ()), "on")
+        marked[step.node] = "current"
+        marked.update(dict.fromkeys(step.children, "child"))
+        marked.update(dict.fromkeys(owned.get(step.node, ()), "current"))
+        marks.append(marked)
+        for box_id in (step.node, *(b for b, _ in step.updates)):
+            reached_at.setdefault(box_id, i)
+    return marks, reached_at

@@ -20,8 +20,15 @@ Every number shown is one the real pass computed; after the last step every grad
 added in the order ``backward()`` adds them).
 
 ``print(trace)`` is the whole pass as a numbered table; ``trace.frame(i)`` draws the graph after
-step i with Graphviz; ``trace.to_html(path)`` writes a self-contained page that steps through it,
-and in Jupyter the trace (or ``trace.widget()``) shows the same page, which needs no kernel.
+step i with Graphviz; ``trace.frame_text(i)`` writes it as text for a terminal;
+``trace.to_html(path)`` writes a self-contained page that steps through it, and in Jupyter the
+trace (or ``trace.widget()``) shows the same page, which needs no kernel.
+
+The trace only ties three parts together: the recording (``viz.steps.RecordedPass``, on
+``viz.record`` and ``viz.levels``), the scene (``viz.scene``: boxes, edges and every step's state,
+computed once) and the renderers that read the scene (``viz.page`` with ``viz.layout``,
+``viz.text``), with names and colours from ``viz.style``. The Graphviz frames draw the graph with
+``draw_graph``, from the recording's states (gradients so far, reached nodes), also computed once.
 """
 
 from __future__ import annotations
@@ -131,7 +138,7 @@ class BackwardTrace:
     def __repr__(self) -> str:
         return f"<BackwardTrace of {self.loss}: {len(self)} {self.level}-level steps>"
 
-    # ---- pictures: each a renderer of the recording's scene ------------------------------------
+    # ---- pictures -------------------------------------------------------------------------------
 
     def frame(self, i: int, **draw_options: Any) -> GraphView:
         """The graph after step i drawn by Graphviz: gradients so far, the current node (or
