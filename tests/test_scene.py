@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from microgradx.viz.style import short
 from microgradx.viz.text import text_frame, text_frames
 
 from .browser import launch, require_browser
+from .hostile import SHOWN, hostile_graph
 
 PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
 
@@ -185,6 +187,15 @@ def test_a_traces_text_frames_mark_what_the_page_marks():
     assert rows["b"].startswith(". ") and rows["b"].endswith("(not reached yet)")
     last = {line[2:].split()[0]: line for line in trace.frame_text(-1).splitlines()[3:]}
     assert "grad -2" in last["a"] and last["L"].startswith("  ")
+
+
+def test_text_frames_write_hostile_labels_out_and_run_nothing_in_a_terminal():
+    trace = trace_backward(hostile_graph())
+    text = "\n".join(trace.frame_text(i) for i in range(len(trace)))
+    hidden = {c for c in text if not (c.isprintable() or c == "\n" or c in "\u200c\u200d")}
+    assert not {c for c in hidden if unicodedata.category(c) != "Zs"}  # no ESC, no bidi override
+    shown = [line[2:].split("  ")[0] for line in text.splitlines() if line[:2] in ("> ", "< ")]
+    assert set(SHOWN.values()) & set(shown)
 
 
 def _imports(path: Path) -> set[str]:

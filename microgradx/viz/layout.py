@@ -61,7 +61,8 @@ class Layout:
             f' viewBox="0 0 {self.width:.0f} {self.height:.0f}">',
             f"<defs>{f'<style>{escape(style, newlines=True)}</style>' if style else ''}"
             f'<marker id="{marker}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
-            ' markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z" fill="#666"/></marker></defs>',
+            ' markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z"'
+            f' fill="{EDGE}"/></marker></defs>',
             f'<g class="mgx-edges" fill="none" stroke="{EDGE}" marker-end="url(#{marker})">',
         ]
         for edge in self.edges:

@@ -64,6 +64,7 @@ class RecordedPass:
         self.op_steps, self.start = record_backward(root, self.names)
         self.steps: list[Step] = self._group_steps()
         self.shown = self._shown_gradients()
+        self._equations: list[str | None] = [None] * len(self.steps)
         self.reached_at: dict[Value, int] = {root: -1}
         for i, step in enumerate(self.steps):
             for op_step in step.ops:
@@ -120,7 +121,13 @@ class RecordedPass:
         return grads
 
     def equation(self, i: int) -> str:
-        """What step i computes, one line per gradient it sends."""
+        """What step i computes, one line per gradient it sends (worked out once, then kept)."""
+        known = self._equations[i]
+        if known is None:
+            known = self._equations[i] = self._equation(i)
+        return known
+
+    def _equation(self, i: int) -> str:
         step = self.steps[i]
         if isinstance(step, BackwardStep):
             loss, node = wrt(self.loss), wrt(step.name)
