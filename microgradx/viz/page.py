@@ -284,6 +284,7 @@ _SCRIPT = """function (uid) {
   }
   for (const p of root.querySelectorAll("g.mgx-edges path")) elements[p.dataset.id] = p;
   let current = 0;
+  const drawn = {};  // the mark each element shows now (set by show; the picture has step 0's)
   function follow(g) {  // scroll the picture (not the page) so the current box is in view
     if (box.classList.contains("fit")) return;
     const b = g.getBoundingClientRect(), c = box.getBoundingClientRect();
@@ -301,9 +302,9 @@ _SCRIPT = """function (uid) {
   function show(i) {
     current = Math.max(0, Math.min(steps.length - 1, i));
     for (const [id, flat] of Object.entries(data.looks)) {
-      const element = elements[id];
-      if (!element) continue;
-      const mark = data.marks[at(flat, current)];
+      const element = elements[id], mark = data.marks[at(flat, current)];
+      if (!element || drawn[id] === mark) continue;  // the DOM already shows it
+      drawn[id] = mark;
       for (const name of data.marks) if (name) element.classList.toggle(name, name === mark);
     }
     for (const [id, flat] of Object.entries(data.texts)) {
