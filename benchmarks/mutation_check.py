@@ -515,10 +515,61 @@ MUTATIONS = [
     ),
     Mutation(
         "the op that made a highlighted input is highlighted too",
+        "microgradx/viz/scene.py",
+        '        marked.update(dict.fromkeys(owned.get(step.node, ()), "current"))\n',
+        '        marked.update(dict.fromkeys(owned.get(step.node, ()), "current"))\n'
+        "        for box in step.children:\n"
+        '            marked.update(dict.fromkeys(owned.get(box, ()), "current"))\n',
+        ("tests/test_trace.py", "tests/test_scene.py"),
+    ),
+    Mutation(
+        "the scene keeps a box pending one step after it is reached",
+        "microgradx/viz/scene.py",
+        "reached_at.get(element, never) > i:",
+        "reached_at.get(element, never) > i + 1:",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the scene never rewrites a grad line",
+        "microgradx/viz/scene.py",
+        "            texts.update(steps[i].updates)\n",
+        "            pass\n",
+        ("tests/test_scene.py", "tests/test_trace.py"),
+    ),
+    Mutation(
+        "the page carries only each box's first grad line",
         "microgradx/viz/page.py",
-        "                if box.owner == step.node:",
-        "                if box.owner == step.node or box.owner in step.children:",
-        ("tests/test_trace.py",),
+        "                if not written or written[-1] != text:\n",
+        "                if not written:\n",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the step-through's script shows the previous step's look",
+        "microgradx/viz/page.py",
+        "flat[k] <= i; k += 2)",
+        "flat[k] < i; k += 2)",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the step-through's script never clears a mark",
+        "microgradx/viz/page.py",
+        "element.classList.toggle(name, name === mark);",
+        "if (name === mark) element.classList.add(name);",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the text frames mark no box",
+        "microgradx/viz/text.py",
+        '        signs.append(_SIGNS.get(mark, " "))',
+        '        signs.append(" ")',
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "a renamed keyword (collapse=, engine=) is silently ignored",
+        "microgradx/viz/style.py",
+        '            raise TypeError(f"{function}() takes {renamed[old]}= now, not {old}=")',
+        "            continue",
+        ("tests/test_scene.py",),
     ),
     Mutation(
         "compiled replay multiplies a gradient by the wrong input",
@@ -735,7 +786,7 @@ MUTATIONS = [
     ),
     Mutation(
         "a layer's |grad| squares the gradients (1e200 raises OverflowError)",
-        "microgradx/viz/trace.py",
+        "microgradx/viz/steps.py",
         "short(math.hypot(*(grads[n] for n in outputs)))",
         "short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))",
         ("tests/test_trace.py",),

@@ -1031,7 +1031,7 @@ def _(w: World) -> Any:
         "show_local_grads": True,
         "highlight": [w.x],
         "color_by": "grad",
-        "collapse": None,
+        "level": "op",
         "parameters": [w.w],
         "max_nodes": 100,
         "grads": None,
@@ -1115,24 +1115,29 @@ def _(w: World) -> Any:
     return viz.trace_backward(w.y).frame, {"i": 1}
 
 
+@case("viz.BackwardTrace.frame_text")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).frame_text, {"i": 1}
+
+
 @case("viz.BackwardTrace.page_data")
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).page_data, {"engine": "auto"}
+    return viz.trace_backward(w.y).page_data, {"layout": "auto"}
 
 
 @case("viz.BackwardTrace.html_page")
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).html_page, {"engine": "auto"}
+    return viz.trace_backward(w.y).html_page, {"layout": "auto"}
 
 
 @case("viz.BackwardTrace.widget")
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).widget, {"engine": "auto"}
+    return viz.trace_backward(w.y).widget, {"layout": "auto"}
 
 
 @case("viz.BackwardTrace.to_html", allowed={"path": (OSError,)})
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).to_html, {"path": w.dir / "trace.html", "engine": "auto"}
+    return viz.trace_backward(w.y).to_html, {"path": w.dir / "trace.html", "layout": "auto"}
 
 
 @case("viz.trace_forward")
