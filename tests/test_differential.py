@@ -14,7 +14,7 @@ path                             equal to ``backward()``'s output and input grad
                                  tanh may differ from C's in the last bit, and 1 - tanh² of
                                  a large number keeps only that bit's difference); NaN,
                                  infinities and zeros (with their signs) exactly
-``engine.grad``                  the same numbers (it adds the first contribution to
+``autograd.grad``                the same numbers (it adds the first contribution to
                                  nothing, so a -0.0 gradient stays -0.0 there: sign of zero
                                  free)
 ``backward(create_graph=True)``  the same numbers on well-conditioned graphs (at special
@@ -50,7 +50,7 @@ from hypothesis import strategies as st
 
 import microgradx
 from microgradx import Value, apply
-from microgradx.engine import grad as engine_grad
+from microgradx.autograd import grad as engine_grad
 from microgradx.forward import jvp
 from microgradx.ops import ADD, OPS, Op
 from microgradx.testing import well_conditioned
@@ -305,12 +305,12 @@ def check_every_path(graph: Graph, other: list[float], well_conditioned: bool) -
         assert _same_bits(leaf.grad, grads[k]), f"trace_backward d/dx{k}: {where}"
         assert _same_bits(final.get(leaf, 0.0), grads[k]), f"trace.grads_after d/dx{k}: {where}"
 
-    # engine.grad: the same numbers (a first contribution is not added to 0.0: -0.0 may stay)
+    # autograd.grad: the same numbers (a first contribution is not added to 0.0: -0.0 may stay)
     leaves = [Value(x) for x in xs]
     root = evaluate(graph, leaves, VALUES)
     returned = engine_grad(root, leaves, materialize_grads=True)
     for k, g in enumerate(returned):
-        assert _same_number(g, grads[k]), f"engine.grad d/dx{k} {g} vs {grads[k]}: {where}"
+        assert _same_number(g, grads[k]), f"autograd.grad d/dx{k} {g} vs {grads[k]}: {where}"
 
     # compiled, Python: bit for bit, at the inputs and at others (guards may record again)
     finite = all(math.isfinite(x) for x in xs)
