@@ -921,14 +921,14 @@ def _(w: World) -> Any:
     }
 
 
-@case("replay.record")
+@case("replay.tape_of")
 def _(w: World) -> Any:
-    return replay.record, {"root": w.y, "inputs": [w.x, w.w], "watch": ()}
+    return replay.tape_of, {"root": w.y, "inputs": [w.x, w.w], "watch": ()}
 
 
 @case("replay.Compiled")
 def _(w: World) -> Any:
-    tape = replay.record(w.y, [w.x, w.w])
+    tape = replay.tape_of(w.y, [w.x, w.w])
     return replay.Compiled, {"tape": tape, "backend": "numpy", "model": None}
 
 
@@ -956,18 +956,18 @@ def _(w: World) -> Any:
 
 @case("replay.python_source")
 def _(w: World) -> Any:
-    return replay.python_source, {"tape": replay.record(w.y, [w.x, w.w])}
+    return replay.python_source, {"tape": replay.tape_of(w.y, [w.x, w.w])}
 
 
 @case("replay.same_graph")
 def _(w: World) -> Any:
-    tape = replay.record(w.y, [w.x, w.w])
+    tape = replay.tape_of(w.y, [w.x, w.w])
     return replay.same_graph, {"first": tape, "second": tape}
 
 
 @case("replay.Tape.signature")
 def _(w: World) -> Any:
-    return replay.record(w.y, [w.x, w.w]).signature, {}
+    return replay.tape_of(w.y, [w.x, w.w]).signature, {}
 
 
 # ---- testing -------------------------------------------------------------------------------------

@@ -404,9 +404,9 @@ def test_a_setting_of_a_private_module_is_guarded_and_named():
     program = microgradx.compile(lambda a, b: model([a, b]), [0.5, -3.0], model=model)
     model.layers[0].neurons[0]._activation.negative_slope = 0.2  # shared by the layer's neurons
     assert _agrees(program, lambda a, b: model([a, b]), [0.5, -3.0], model.parameters())
-    from microgradx.replay import _ModelState
+    from microgradx.replay_model import ModelState
 
-    state = _ModelState(model)
+    state = ModelState(model)
     model.layers[0].neurons[1]._activation.negative_slope = 0.3
     assert not state.holds()
     assert state.change() == (
@@ -593,7 +593,7 @@ def test_digits_linear_and_one_hidden_layer_reach_the_lectures_accuracies():
 
 
 def test_record_refuses_inputs_that_would_replay_wrongly():
-    from microgradx.replay import record
+    from microgradx.replay import tape_of
 
     x, w = Value(0.5), Value(-1.5)
     m = x * w
@@ -605,20 +605,20 @@ def test_record_refuses_inputs_that_would_replay_wrongly():
     with pytest.raises(ValueError, match=r"inputs\[1\] is the same Value as inputs\[0\]"):
         compile_graph(y, [x, x])
     with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value, got float"):
-        record(y, [x, 2.0])
+        tape_of(y, [x, 2.0])
     with pytest.raises(TypeError, match="root must be a Value"):
-        record([y], [x, w])
+        tape_of([y], [x, w])
     with pytest.raises(CompileError, match="root is a leaf"):
-        record(x, [x])
+        tape_of(x, [x])
     with pytest.raises(CompileError, match=r"watch\[0\] is not part of the output's graph"):
-        record(y, [x, w], watch=[Value(1.0)])
+        tape_of(y, [x, w], watch=[Value(1.0)])
     with pytest.raises(TypeError, match="watch must be a list of Values, got Value"):
-        record(y, [x, w], watch=m)
+        tape_of(y, [x, w], watch=m)
     assert compile_graph(y, [x, w], watch=[m]).nodes == 4
 
 
 def test_replay_arguments_take_numpy_arrays_and_are_named():
-    from microgradx.replay import Compiled, python_source, record, same_graph
+    from microgradx.replay import Compiled, python_source, same_graph, tape_of
 
     np = _numpy()
     program = microgradx.compile(lambda a, b: (a * b).tanh(), [1.0, 2.0], backend="numpy")
@@ -629,7 +629,7 @@ def test_replay_arguments_take_numpy_arrays_and_are_named():
     with pytest.raises(ValueError, match="rows is empty"):
         program.batch(np.zeros((0, 2)))
     x = Value(1.0)
-    tape = record(x.tanh(), [x])
+    tape = tape_of(x.tanh(), [x])
     with pytest.raises(TypeError, match="backend must be one of 'python', 'numpy', got ndarray"):
         Compiled(tape, np.array(["python"]))
     for call, name in (
@@ -637,7 +637,7 @@ def test_replay_arguments_take_numpy_arrays_and_are_named():
         (lambda: python_source(None), "tape"),
         (lambda: same_graph(tape, [tape]), "second"),
     ):
-        with pytest.raises(TypeError, match=rf"{name} must be a Tape \(from record\(\)\)"):
+        with pytest.raises(TypeError, match=rf"{name} must be a Tape \(from tape_of\(\)\)"):
             call()
 
 
