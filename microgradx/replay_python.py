@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx import checks
+from microgradx import checks, walk
 from microgradx.engine import Value
 from microgradx.ops import ADD, MUL, OPS, Op
 from microgradx.replay_numbers import real_power, same
@@ -96,122 +96,129 @@ class _Names:
 _GUARDED_ERRORS = "(ArithmeticError, ValueError, TypeError)"  # as fn would meet them: re-record
 
 
-def _forward_lines(
-    tape: Tape, names: _Names, keep: Callable[[Value], bool] | None = None
-) -> tuple[list[_Line], Callable[[Value], tuple[str, tuple[str, ...]]]]:
-    """The forward pass with the guards and computed leaves, each guard as soon as the values it
-    reads exist (it returns None when it fails, before anything has changed). ``keep``: compute
-    only these values (the others are not needed)."""
-    values = tape.values
-    position = {node: k for k, node in enumerate(values)}
-    input_index = {node: k for k, node in enumerate(tape.inputs)}
-    leaf_index = {node: k for k, node in enumerate(tape.leaves)}
-    exprs = tape.exprs
+Text = tuple[str, tuple[str, ...]]  # a piece of generated code and the variables it reads
 
-    def value(node: Value) -> tuple[str, tuple[str, ...]]:
+
+class _Forward:
+    """The forward pass as lines: each value in order, each computed leaf from its expression,
+    and each guard as soon as the values it reads exist (it returns None when it fails, before
+    anything has changed)."""
+
+    def __init__(self, tape: Tape, names: _Names) -> None:
+        self.tape = tape
+        self.names = names
+        self.position = {node: k for k, node in enumerate(tape.values)}
+        self.input_index = {node: k for k, node in enumerate(tape.inputs)}
+        self.leaf_index = {node: k for k, node in enumerate(tape.leaves)}
+        self.lines: list[_Line] = []
+        self.emitted: dict[int, Text] = {}
+
+    def value(self, node: Value) -> Text:
         """How a line reads ``node``'s number: a leaf's from its Value, anything else's from
         its variable (a leaf's data does not change during a call, so reading it twice is
         the same number)."""
-        if node in leaf_index:
-            return f"P[{leaf_index[node]}].data", ()
-        return f"{{v{position[node]}}}", (f"v{position[node]}",)
+        if node in self.leaf_index:
+            return f"P[{self.leaf_index[node]}].data", ()
+        k = self.position[node]
+        return f"{{v{k}}}", (f"v{k}",)
 
-    lines: list[_Line] = []
-    emitted: dict[int, tuple[str, tuple[str, ...]]] = {}
-
-    def expression(j: int) -> tuple[str, tuple[str, ...]]:
+    def expression(self, j: int) -> Text:
         """The text of entry j, emitting the lines that compute it (and its parts) once."""
+        exprs = self.tape.exprs
         for i in sorted(closure(exprs, [j])):
-            if i in emitted:
+            if i in self.emitted:
                 continue
             entry = exprs[i]
-            kind = entry[0]
-            if kind == "v":
-                emitted[i] = value(entry[1])
-                continue
-            if kind == "c":
-                emitted[i] = (names.constant(entry[1]), ())
-                continue
-            if kind == "apply":
-                parts = [emitted[a] for a in entry[2]]
-                text = f"{names.op(entry[1], 'f')}({', '.join(p[0] for p in parts)})"
-            elif kind == "neg":
-                parts = [emitted[entry[1]]]
-                text = f"-{parts[0][0]}"
-            elif kind == "abs":
-                parts = [emitted[entry[1]]]
-                text = f"abs({parts[0][0]})"
-            elif kind == "round":
-                parts = [emitted[entry[1]]]
-                text = f"_round({parts[0][0]}, {names.constant(entry[2])})"
+            if entry[0] == "v":
+                self.emitted[i] = self.value(entry[1])
+            elif entry[0] == "c":
+                self.emitted[i] = (self.names.constant(entry[1]), ())
             else:
-                parts = [emitted[entry[1]], emitted[entry[2]]]
-                if kind == "**":  # a complex power raises, as fn would meet it (Value(complex))
-                    text = f"_pow({parts[0][0]}, {parts[1][0]})"
-                else:
-                    text = f"{parts[0][0]} {kind} {parts[1][0]}"
-            uses = tuple(u for p in parts for u in p[1])
-            lines.append(_Line(f"{{e{i}}} = {text}", uses, new=f"e{i}"))
-            emitted[i] = (f"{{e{i}}}", (f"e{i}",))
-        return emitted[j]
+                text, uses = self._entry(entry)
+                self.lines.append(_Line(f"{{e{i}}} = {text}", uses, new=f"e{i}"))
+                self.emitted[i] = (f"{{e{i}}}", (f"e{i}",))
+        return self.emitted[j]
 
-    def guard_line(guard: tuple[Any, ...]) -> None:
-        kind = guard[0]
+    def _entry(self, entry: tuple[Any, ...]) -> Text:
+        """An expression entry computed from its parts (emitted already)."""
+        kind, emitted = entry[0], self.emitted
+        if kind == "apply":
+            parts = [emitted[a] for a in entry[2]]
+            text = f"{self.names.op(entry[1], 'f')}({', '.join(p[0] for p in parts)})"
+        elif kind in ("neg", "abs", "round"):
+            parts = [emitted[entry[1]]]
+            x = parts[0][0]
+            if kind == "round":
+                text = f"_round({x}, {self.names.constant(entry[2])})"
+            else:
+                text = f"-{x}" if kind == "neg" else f"abs({x})"
+        else:
+            parts = [emitted[entry[1]], emitted[entry[2]]]
+            a, b = parts[0][0], parts[1][0]
+            # a complex power raises, as fn would meet it (Value(complex))
+            text = f"_pow({a}, {b})" if kind == "**" else f"{a} {kind} {b}"
+        return text, tuple(u for p in parts for u in p[1])
+
+    def guard(self, guard: tuple[Any, ...]) -> None:
+        kind, constant = guard[0], self.names.constant
         if kind == "cmp":
-            a, b = expression(guard[2]), expression(guard[3])
+            a, b = self.expression(guard[2]), self.expression(guard[3])
             condition, uses = f"{a[0]} {guard[1]} {b[0]}", a[1] + b[1]
             outcome = guard[4]
-        elif kind == "bool":
-            a = expression(guard[1])
-            condition, uses, outcome = a[0], a[1], guard[2]
-        elif kind == "is_integer":
-            a = expression(guard[1])
-            condition, uses, outcome = f"_is_integer({a[0]})", a[1], guard[2]
+        elif kind in ("bool", "is_integer"):
+            a = self.expression(guard[1])
+            condition = a[0] if kind == "bool" else f"_is_integer({a[0]})"
+            uses, outcome = a[1], guard[2]
         elif kind == "int":
-            a = expression(guard[2])
-            result = names.constant(guard[3])
-            condition, uses, outcome = f"_{guard[1]}({a[0]}) == {result}", a[1], True
+            a = self.expression(guard[2])
+            condition, uses = f"_{guard[1]}({a[0]}) == {constant(guard[3])}", a[1]
+            outcome = True
         else:  # "same"
-            a = expression(guard[1])
-            number = names.constant(guard[2])
-            condition, uses, outcome = f"_same({a[0]}, {number})", a[1], True
+            a = self.expression(guard[1])
+            condition, uses, outcome = f"_same({a[0]}, {constant(guard[2])})", a[1], True
         test = f"not ({condition})" if outcome else condition
-        lines.append(_Line(f"if {test}: return None", uses))
+        self.lines.append(_Line(f"if {test}: return None", uses))
 
-    # each guard right after the last value it reads (leaves are there from the start)
-    after: dict[int, list[tuple[Any, ...]]] = {}
-    for guard in tape.guards:
-        reads = [
-            position[exprs[i][1]]
-            for j in guard_entries(guard)
-            for i in closure(exprs, [j])
-            if exprs[i][0] == "v" and exprs[i][1] not in leaf_index
-        ]
-        after.setdefault(max(reads, default=-1), []).append(guard)
-    for guard in after.get(-1, []):
-        guard_line(guard)
-    for node in values:
-        k = position[node]
-        if keep is None or keep(node):
-            if node in input_index:
-                lines.append(_Line(f"{{v{k}}} = I[{input_index[node]}]", new=f"v{k}"))
-            elif node in tape.computed:
-                text, uses = expression(tape.computed[node])
-                lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
-            elif node.op is not None:
-                args = [value(c) for c in node.children]
-                uses = tuple(name for _, used in args for name in used)
-                texts = [text for text, _ in args]
-                if node.op is ADD:
-                    expression_text = f"{texts[0]} + {texts[1]}"
-                elif node.op is MUL:
-                    expression_text = f"{texts[0]} * {texts[1]}"
-                else:
-                    expression_text = f"{names.op(node.op, 'f')}({', '.join(texts)})"
-                lines.append(_Line(f"{{v{k}}} = {expression_text}", uses, new=f"v{k}"))
-        for guard in after.get(k, []):
-            guard_line(guard)
-    return lines, value
+    def node(self, node: Value) -> None:
+        k = self.position[node]
+        if node in self.input_index:
+            self.lines.append(_Line(f"{{v{k}}} = I[{self.input_index[node]}]", new=f"v{k}"))
+        elif node in self.tape.computed:
+            text, uses = self.expression(self.tape.computed[node])
+            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
+        elif node.op is not None:
+            args = [self.value(c) for c in node.children]
+            uses = tuple(name for _, used in args for name in used)
+            texts = [text for text, _ in args]
+            if node.op is ADD:
+                text = f"{texts[0]} + {texts[1]}"
+            elif node.op is MUL:
+                text = f"{texts[0]} * {texts[1]}"
+            else:
+                text = f"{self.names.op(node.op, 'f')}({', '.join(texts)})"
+            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
+
+    def all(self, keep: Callable[[Value], bool] | None = None) -> list[_Line]:
+        """Every value (``keep``: only those), each guard right after the last value it reads
+        (leaves are there from the start)."""
+        exprs = self.tape.exprs
+        after: dict[int, list[tuple[Any, ...]]] = {}
+        for guard in self.tape.guards:
+            reads = [
+                self.position[exprs[i][1]]
+                for j in guard_entries(guard)
+                for i in closure(exprs, [j])
+                if exprs[i][0] == "v" and exprs[i][1] not in self.leaf_index
+            ]
+            after.setdefault(max(reads, default=-1), []).append(guard)
+        for guard in after.get(-1, []):
+            self.guard(guard)
+        for node in self.tape.values:
+            if keep is None or keep(node):
+                self.node(node)
+            for guard in after.get(self.position[node], []):
+                self.guard(guard)
+        return self.lines
 
 
 def _guarded(lines: list[_Line], tape: Tape) -> list[_Line]:
@@ -227,6 +234,95 @@ def _guarded(lines: list[_Line], tape: Tape) -> list[_Line]:
     ]
 
 
+class _Backward(walk.Source):
+    """The backward pass as lines: the engine's walk (``microgradx.walk``), with each gradient a
+    variable ``g<k>`` and a leaf's added straight into its ``.grad``, as ``backward()`` does. A
+    computed leaf (``x.detach()``) receives nothing. The zero-upstream rule is a test in the
+    code; ``+`` needs none (adding the upstream as it is changes nothing when it is 0)."""
+
+    def __init__(self, tape: Tape, names: _Names, forward: _Forward) -> None:
+        self.names = names
+        self.forward = forward
+        self.position = forward.position
+        self.leaf_index = forward.leaf_index
+        self.sinks = set(tape.computed)
+        root = self.position[tape.root]
+        self.lines = [_Line(f"{{g{root}}} = seed", new=f"g{root}")]
+        self.started = {tape.root}  # the gradients that have a variable already
+        self.indent = 0
+
+    def gradient(self, node: Value) -> Text:
+        k = self.position[node]
+        return f"{{g{k}}}", (f"g{k}",)
+
+    def upstream(self, node: Any) -> Any:
+        return self.gradient(node) if node in self.started else None
+
+    def receives(self, child: Any) -> bool:
+        return child not in self.sinks
+
+    def number(self, node: Any) -> Any:
+        return self.forward.value(node)
+
+    def opened(self, node: Any, upstream: Any, zero: int) -> None:
+        if node.op is ADD:
+            return
+        for child in node.children:  # inside the test, a first contribution needs a start
+            if child not in self.started and child not in self.leaf_index and self.receives(child):
+                self.started.add(child)
+                k = self.position[child]
+                self.lines.append(_Line(f"{{g{k}}} = 0.0", new=f"g{k}"))
+        self.lines.append(_Line(f"if {upstream[0]} != 0.0:", upstream[1]))
+        self.indent = 1
+
+    def local_grads(self, node: Any, op: Op) -> Sequence[Any]:
+        rule = self.names.op(op, "d")
+        out = self.forward.value(node)
+        args = [self.forward.value(c) for c in node.children]
+        uses = tuple(u for _, used in args for u in used) + out[1]
+        texts = ", ".join(t for t, _ in args)
+        if len(args) == 1:
+            return ((f"{rule}({texts}, {out[0]})[0]", uses),)
+        locals_ = [f"l{j}" for j in range(len(args))]
+        self.lines.append(
+            _Line(f"{', '.join(locals_)}, = {rule}({texts}, {out[0]})", uses, None, 1)
+        )
+        return [(local, ()) for local in locals_]
+
+    def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
+        term, uses = contribution
+        if child in self.leaf_index:
+            text = self.adds(f"P[{self.leaf_index[child]}].grad", term)
+            self.lines.append(_Line(text, uses, None, self.indent))
+            return
+        target, used = self.gradient(child)
+        if child in self.started:
+            self.lines.append(_Line(self.adds(target, term), used + uses, None, self.indent))
+        else:
+            self.started.add(child)
+            text = self.adds(target, term, first=True)
+            self.lines.append(_Line(text, uses, used[0], self.indent))
+
+    def closed(self, node: Any, upstream: Any) -> None:
+        self.indent = 0
+
+
+def _returns(tape: Tape, forward: _Forward) -> tuple[_Line, _Line]:
+    """``run``'s return line (output, inputs' gradients, watched values) and ``forward``'s."""
+    position, in_order = forward.position, set(tape.order)
+    k_root = position[tape.root]
+    watched = [forward.value(n) for n in tape.watch]
+    used = [n for n in tape.inputs if n in in_order]  # an unused input's gradient is 0.0
+    grads = [f"{{g{position[n]}}}" if n in in_order else "0.0" for n in tape.inputs]
+    seen = _tuple(text for text, _ in watched)
+    watched_uses = tuple(u for _, w in watched for u in w)
+    result = _Line(
+        f"return {{v{k_root}}}, {_tuple(grads)}, {seen}",
+        (f"v{k_root}", *(f"g{position[n]}" for n in used), *watched_uses),
+    )
+    return result, _Line(f"return {{v{k_root}}}, {seen}", (f"v{k_root}", *watched_uses))
+
+
 def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     """The program for ``tape`` and the names it uses (the ops' own rules, constants).
 
@@ -237,86 +333,14 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     """
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
-    forward, value = _forward_lines(tape, names)
-    order = tape.order
-    in_order = set(order)
-    position = {node: k for k, node in enumerate(tape.values)}
-    leaf_index = {node: k for k, node in enumerate(tape.leaves)}
-    sinks = set(tape.computed)  # computed leaves: their gradient goes nowhere (detach)
-
-    # Backward, in backward()'s order. A gradient starts at 0.0 and each contribution is added
-    # to it (a leaf's straight into its .grad, as backward() does); a first contribution made
-    # only when the upstream is not 0 needs the start written out before the test. (+ needs no
-    # test: adding +0.0 changes nothing.)
-    root = tape.root
-    backward = [_Line(f"{{g{position[root]}}} = seed", new=f"g{position[root]}")]
-    started = {root}
-
-    def contribute(child: Value, expression: str, uses: tuple[str, ...], indent: int) -> None:
-        c = position[child]
-        if child in sinks:
-            return
-        if child in leaf_index:
-            backward.append(
-                _Line(f"P[{leaf_index[child]}].grad += {expression}", uses, None, indent)
-            )
-        elif child in started:
-            backward.append(_Line(f"{{g{c}}} += {expression}", (f"g{c}", *uses), None, indent))
-        else:
-            started.add(child)
-            backward.append(_Line(f"{{g{c}}} = 0.0 + {expression}", uses, f"g{c}", indent))
-
-    for node in reversed(order):
-        if node.op is None:
-            continue
-        k = position[node]
-        g = (f"{{g{k}}}", (f"g{k}",))
-        if all(child in sinks for child in node.children):
-            continue
-        if node.op is ADD:
-            for child in node.children:
-                contribute(child, g[0], g[1], 0)
-            continue
-        for child in node.children:  # inside the test below, a first contribution needs a start
-            if child not in started and child not in leaf_index and child not in sinks:
-                started.add(child)
-                backward.append(_Line(f"{{g{position[child]}}} = 0.0", new=f"g{position[child]}"))
-        backward.append(_Line(f"if {{g{k}}} != 0.0:", g[1]))  # a zero upstream contributes 0
-        a, b = (value(c) for c in node.children) if len(node.children) == 2 else (None, None)
-        if node.op is MUL:
-            assert a is not None and b is not None
-            contribute(node.children[0], f"{g[0]} * {b[0]}", g[1] + b[1], 1)
-            contribute(node.children[1], f"{g[0]} * {a[0]}", g[1] + a[1], 1)
-            continue
-        rule = names.op(node.op, "d")
-        out = (f"{{v{k}}}", (f"v{k}",))
-        if len(node.children) == 1:
-            x = value(node.children[0])
-            expression = f"{g[0]} * {rule}({x[0]}, {out[0]})[0]"
-            contribute(node.children[0], expression, g[1] + x[1] + out[1], 1)
-        else:
-            args = [value(c) for c in node.children]
-            locals_ = [f"l{j}" for j in range(len(args))]
-            call = f"{', '.join(locals_)}, = {rule}({', '.join(t for t, _ in args)}, {out[0]})"
-            uses = tuple(u for _, used in args for u in used) + out[1]
-            backward.append(_Line(call, uses, None, 1))
-            for child, local in zip(node.children, locals_):
-                contribute(child, f"{g[0]} * {local}", g[1], 1)
-
-    k_root = position[root]
-    watched = [value(n) for n in tape.watch]
-    used = [n for n in tape.inputs if n in in_order]  # an unused input's gradient is 0.0
-    grads = [f"{{g{position[n]}}}" if n in in_order else "0.0" for n in tape.inputs]
-    result = _Line(
-        f"return {{v{k_root}}}, {_tuple(grads)}, {_tuple(text for text, _ in watched)}",
-        (f"v{k_root}", *(f"g{position[n]}" for n in used), *(u for _, w in watched for u in w)),
-    )
-    guarded = _guarded(forward, tape)
-    run = ["def run(I, P, seed):"] + ["    " + t for t in _allocate([*guarded, *backward, result])]
-    only = _Line(
-        f"return {{v{k_root}}}, {_tuple(text for text, _ in watched)}",
-        (f"v{k_root}", *(u for _, w in watched for u in w)),
-    )
+    forward = _Forward(tape, names)
+    guarded = _guarded(forward.all(), tape)
+    backward = _Backward(tape, names, forward)
+    walk.walk(tape.order, backward)
+    result, only = _returns(tape, forward)
+    run = ["def run(I, P, seed):"] + [
+        "    " + t for t in _allocate([*guarded, *backward.lines, result])
+    ]
     ahead = ["def forward(I, P):"] + ["    " + t for t in _allocate([*guarded, only])]
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n", names.table
 
@@ -342,7 +366,7 @@ def prepass_source(tape: Tape) -> tuple[str, dict[str, Any]]:
         elif node in tape.computed:
             j = tape.computed[node]
             stack.extend(exprs[i][1] for i in closure(exprs, [j]) if exprs[i][0] == "v")
-    forward, _ = _forward_lines(tape, names, keep=lambda node: node in needed)
+    forward = _Forward(tape, names).all(keep=lambda node: node in needed)
     result = _Line("return ()")
     lines = ["def prepass(I, P):"] + [
         "    " + t for t in _allocate([*_guarded(forward, tape), result])
