@@ -64,6 +64,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks
@@ -105,13 +106,31 @@ class _Program:
                 self.source += "\n" + source
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """What a compiled function returns: ``output``, the output's number; ``input_grads``,
+    d(output)/d(input) for each input; ``watched``, the number of each watched value. From
+    ``Compiled.run_batch``, each of them holds one number per row."""
+
+    output: Any
+    input_grads: tuple[Any, ...]
+    watched: tuple[Any, ...]
+
+
+_RETURNED = (
+    "Compiled.{name} was removed: the results are returned, use Compiled.run(*inputs).{name}"
+    " (run_batch(rows).{name} for a batch)"
+)
+
+
 class Compiled:
     """A recorded function as a program: ``program(*inputs)`` runs forward and backward for one
     example (returns the output; leaves' ``grad`` accumulate, as after ``backward()``);
     ``program.forward(*inputs)`` runs forward only; ``program.batch(rows)`` runs many examples
-    (with the NumPy back-end, all at once). ``input_grads`` and ``watched`` hold the last call's
-    inputs' gradients and watched values; ``recordings`` counts the recordings made (guards that
-    failed record again, up to ``CACHE_SIZE``)."""
+    (with the NumPy back-end, all at once); ``program.run(*inputs)`` and
+    ``program.run_batch(rows)`` return a ``Replayed`` with the inputs' gradients and the watched
+    values too. ``recordings`` counts the recordings made (guards that failed record again, up to
+    ``CACHE_SIZE``)."""
 
     def __init__(
         self,
@@ -130,8 +149,6 @@ class Compiled:
             state = ModelState(model)
         self.backend = backend
         self.n_inputs = len(tape.inputs)
-        self.input_grads: tuple[Any, ...] = ()
-        self.watched: tuple[Any, ...] = ()
         self.recordings = 1
         self._model = model
         self._function = function
@@ -271,29 +288,41 @@ class Compiled:
         root.backward(seed)
         return root.data, tuple(float(x.grad) for x in inputs), tuple(w.data for w in watch)
 
-    def __call__(self, *inputs: Any, gradient: float = 1.0) -> float:
-        """Forward and backward for one example, like ``fn(*inputs).backward(gradient)``."""
+    def run(self, *inputs: Any, gradient: float | None = 1.0) -> Replayed:
+        """Forward and backward for one example, like ``fn(*inputs).backward(gradient)``:
+        returns the output, d(output)/d(input) for each input and the watched values (floats).
+        Leaves' ``grad`` accumulate, as after ``backward()``. ``gradient=None``: forward only
+        (``input_grads`` is then ``()``)."""
+        if gradient is None:
+            out, watched = self._one(self._current(), self._numbers(inputs), None)
+            return Replayed(out, (), watched)
         if self.backend != "python":
-            return float(self.batch([inputs], gradient=gradient)[0])
+            columns = self.run_batch([inputs], gradient=gradient)
+            grads = tuple(float(g[0]) for g in columns.input_grads)
+            return Replayed(
+                float(columns.output[0]), grads, tuple(float(w[0]) for w in columns.watched)
+            )
         numbers, seed = self._numbers(inputs), real(gradient, "gradient")
         for program in self._current():
             result = program.run(numbers, program.leaves, seed)
             if result is not None:
-                out, self.input_grads, self.watched = result
-                return out  # type: ignore[no-any-return]
-        out, self.input_grads, self.watched = self._one([], numbers, seed)
-        return out  # type: ignore[no-any-return]
+                return Replayed(*result)
+        return Replayed(*self._one([], numbers, seed))
+
+    def __call__(self, *inputs: Any, gradient: float = 1.0) -> float:
+        """``run(*inputs, gradient=gradient).output``: forward and backward, the output."""
+        return self.run(*inputs, gradient=real(gradient, "gradient")).output  # type: ignore[no-any-return]
 
     def forward(self, *inputs: Any) -> float:
         """The output for one example, no gradients (like ``fn`` under ``no_grad``)."""
-        out, self.watched = self._one(self._current(), self._numbers(inputs), None)
-        return out  # type: ignore[no-any-return]
+        return self.run(*inputs, gradient=None).output  # type: ignore[no-any-return]
 
-    def batch(self, rows: Sequence[Sequence[Any]], gradient: float = 1.0) -> list[float]:
+    def run_batch(self, rows: Sequence[Sequence[Any]], gradient: float | None = 1.0) -> Replayed:
         """Forward and backward for every row (one example's inputs each), in order; each
-        leaf's gradient is the sum over the rows. Returns the outputs; ``watched`` holds, per
-        watched value, its value for every row. ``rows``: a list of lists, or a 2-D NumPy
-        array."""
+        leaf's gradient is the sum over the rows. Returns, for each row, the output, each
+        input's gradient (``input_grads[k][r]``: input k, row r) and each watched value
+        (``watched[j][r]``); lists, or NumPy arrays with the NumPy back-end. ``rows``: a list of
+        lists, or a 2-D NumPy array. ``gradient=None``: forward only."""
         table = checks.sequence(rows, "rows")
         if len(table) == 0:
             raise ValueError("rows is empty: batch() needs at least one row")
@@ -301,17 +330,30 @@ class Compiled:
             self._numbers(checks.sequence(row, f"rows[{i}]"), f" of row {i}")
             for i, row in enumerate(table)
         ]
-        seed = real(gradient, "gradient")
+        seed = None if gradient is None else real(gradient, "gradient")
         programs = self._current()  # the model is checked once per batch
         if self.backend == "numpy":
             return self._batch_numpy(programs, checked, seed)
-        outputs, watched = [], []
-        for numbers in checked:
-            out, self.input_grads, seen = self._one(programs, numbers, seed)
-            outputs.append(out)
-            watched.append(seen)
-        self.watched = tuple(zip(*watched)) if watched and watched[0] else ()
-        return outputs
+        results = [self._one(programs, numbers, seed) for numbers in checked]
+        outputs = [result[0] for result in results]
+        watched = tuple(list(column) for column in zip(*[result[-1] for result in results]))
+        if seed is None:
+            return Replayed(outputs, (), watched)
+        grads = tuple(list(column) for column in zip(*[result[1] for result in results]))
+        return Replayed(outputs, grads or tuple([] for _ in range(self.n_inputs)), watched)
+
+    def batch(self, rows: Sequence[Sequence[Any]], gradient: float = 1.0) -> list[float]:
+        """``run_batch(rows, gradient).output`` as floats: the outputs, one per row."""
+        outputs = self.run_batch(rows, gradient=real(gradient, "gradient")).output
+        return [float(v) for v in outputs]
+
+    @property
+    def input_grads(self) -> Any:
+        raise AttributeError(_RETURNED.format(name="input_grads"))
+
+    @property
+    def watched(self) -> Any:
+        raise AttributeError(_RETURNED.format(name="watched"))
 
     # -- the NumPy back-end: a batch at once, split by the recordings whose guards hold --
 
@@ -330,8 +372,8 @@ class Compiled:
         return program.run(columns, program.leaves, seed)
 
     def _batch_numpy(
-        self, programs: list[_Program], rows: list[list[float]], seed: float
-    ) -> list[float]:
+        self, programs: list[_Program], rows: list[list[float]], seed: float | None
+    ) -> Replayed:
         import numpy as np  # the back-end needs it (numpy_program imported it already)
 
         n = len(rows)
@@ -347,9 +389,9 @@ class Compiled:
                     for i in pending:  # beyond the cache, or refused: the interpreted engine
                         result = self._interpret(rows[i], seed)
                         out[i] = result[0]
-                        for column, value in zip(grads, result[1]):
+                        for column, value in zip(grads, result[1] if seed is not None else ()):
                             column[i] = value
-                        for column, value in zip(watched, result[2]):
+                        for column, value in zip(watched, result[-1]):
                             column[i] = value
                     break
                 candidates = [program]
@@ -369,9 +411,7 @@ class Compiled:
                 for column, values in zip(watched, result[2]):
                     column[index] = values
             pending = rest
-        self.input_grads = tuple(grads)
-        self.watched = tuple(watched)
-        return [float(v) for v in out]
+        return Replayed(out, () if seed is None else tuple(grads), tuple(watched))
 
 
 def _check_model(model: Any) -> None:
@@ -460,6 +500,7 @@ __all__ = [
     "CompileError",
     "Compiled",
     "RecordedFloat",
+    "Replayed",
     "Tape",
     "compile",
     "compile_function",

@@ -954,6 +954,26 @@ def _(w: World) -> Any:
     return program.batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
 
 
+@case(
+    "replay.Compiled.run",
+    aliases={"a": ("input",), "b": ("input",)},
+    skip={"gradient": ("None",)},  # None: forward only
+)
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0])
+    return lambda a, b, gradient: program.run(a, b, gradient=gradient), {
+        "a": 0.5,
+        "b": 2.0,
+        "gradient": 1.0,
+    }
+
+
+@case("replay.Compiled.run_batch", aliases={"rows": ("row",)}, skip={"gradient": ("None",)})
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0], backend="numpy")
+    return program.run_batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
+
+
 @case("replay.python_source")
 def _(w: World) -> Any:
     return replay.python_source, {"tape": replay.tape_of(w.y, [w.x, w.w])}
@@ -1286,6 +1306,7 @@ RECORDS = {
     "testing.Expression",
     "testing.Step",
     "replay.Tape",
+    "replay.Replayed",  # what Compiled.run returns
     "nn.Activation",
     # exceptions: raised by the library, built with a message
     "io.ModelFileError",

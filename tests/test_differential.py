@@ -323,21 +323,23 @@ def check_every_path(graph: Graph, other: list[float], well_conditioned: bool) -
                     program(*inputs)  # the path refuses, and says why
                 continue
             want, want_grads = reference(graph, inputs)
-            got = program(*inputs)
+            replayed = program.run(*inputs)
+            got = replayed.output
             assert _same_bits(got, want), f"compiled {got} vs {want}: {graph} at {inputs}"
-            for k, g in enumerate(program.input_grads):
+            for k, g in enumerate(replayed.input_grads):
                 assert _same_bits(g, want_grads[k]), f"compiled d/dx{k}: {graph} at {inputs}"
 
         # compiled, NumPy: a batch of both input rows at once
         if _optional("numpy") is not None and finite and all(math.isfinite(x) for x in other):
             program = microgradx.compile(lambda *v: evaluate(graph, v, VALUES), xs, backend="numpy")
             rows = [xs, other]
-            outputs = program.batch(rows)
+            replayed = program.run_batch(rows)
+            outputs = replayed.output
             for r, row in enumerate(rows):
                 want, want_grads = reference(graph, row)
                 got = outputs[r]
                 assert _close(got, want, 1e-12, 1e-12), f"numpy {got} vs {want}: {graph} at {row}"
-                for k, column in enumerate(program.input_grads):
+                for k, column in enumerate(replayed.input_grads):
                     g = float(column[r])
                     assert _close(g, want_grads[k], 1e-12, 1e-12), f"numpy d/dx{k}: {graph} {row}"
 

@@ -17,7 +17,7 @@ from microgradx.data import load_digits, make_moons, train_test_split
 from microgradx.nn import MLP, Dropout, LeakyReLU, Linear, ReLU, Sequential
 from microgradx.ops import OPS
 from microgradx.optim import Adam
-from microgradx.replay import CACHE_SIZE, CompileError, compile_graph
+from microgradx.replay import CACHE_SIZE, CompileError, Replayed, compile_graph
 from microgradx.testing import Expression, expressions
 from microgradx.train import evaluate, fit
 
@@ -43,13 +43,15 @@ def _same(a: float, b: float) -> bool:
 def test_replay_is_bit_for_bit_backward_on_random_graphs(expr: Expression):
     program = microgradx.compile(expr, expr.inputs, check=False)
     data, input_grads, _ = _interpreted(expr, expr.inputs)
-    assert _same(program(*expr.inputs), data)
-    assert all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+    replayed = program.run(*expr.inputs)
+    assert _same(replayed.output, data)
+    assert all(_same(a, b) for a, b in zip(replayed.input_grads, input_grads))
     # and on other numbers: the graph of these ops does not depend on them
     shifted = [x * 0.75 + 0.125 for x in expr.inputs]
     data, input_grads, _ = _interpreted(expr, shifted)
-    assert _same(program(*shifted), data)
-    assert all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+    replayed = program.run(*shifted)
+    assert _same(replayed.output, data)
+    assert all(_same(a, b) for a, b in zip(replayed.input_grads, input_grads))
 
 
 def test_every_op_of_the_table_is_replayed():
@@ -108,10 +110,10 @@ def _agrees(program, fn, inputs, leaves=()):
     for leaf in leaves:
         leaf.grad = 0.0
     data, input_grads, grads = _interpreted(fn, inputs, leaves)
-    out = program(*inputs)
+    replayed = program.run(*inputs)
     return (
-        _same(out, data)
-        and all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+        _same(replayed.output, data)
+        and all(_same(a, b) for a, b in zip(replayed.input_grads, input_grads))
         and all(_same(leaf.grad, g) for leaf, g in zip(leaves, grads))
     )
 
@@ -120,7 +122,7 @@ def test_the_issues_branch_on_data_becomes_a_guard():
     # compile(lambda x: x.relu() if x.data > 5 else x.tanh(), [1.0]) then (10.0) gave 0.99999
     fn = lambda x: x.relu() if x.data > 5 else x.tanh()  # noqa: E731
     program = microgradx.compile(fn, [1.0])
-    assert program(10.0) == 10.0 and program.input_grads == (1.0,)
+    assert program.run(10.0) == Replayed(10.0, (1.0,), ())
     assert program.recordings == 2  # the guard x > 5 failed: recorded again on 10.0
     assert _agrees(program, fn, [1.0]) and _agrees(program, fn, [10.0])
     assert program.recordings == 2  # both recordings kept, each chosen by its guard
@@ -471,8 +473,7 @@ def test_bad_input_is_refused_with_what_went_wrong():
     with pytest.raises(CompileError, match="returned a leaf"):
         microgradx.compile(lambda a: a, [1.0])
     unused = microgradx.compile(lambda a, b: a.tanh(), [1.0, 2.0])  # b is ignored: gradient 0
-    unused(1.0, 2.0)
-    assert unused.input_grads[1] == 0.0
+    assert unused.run(1.0, 2.0).input_grads[1] == 0.0
     with pytest.raises(TypeError, match="example_inputs must be a list"):
         microgradx.compile(lambda a: a.tanh(), 1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="backend must be one of 'python', 'numpy'"):
@@ -505,12 +506,12 @@ def test_numpy_backend_matches_the_scalar_engine_on_random_graphs(expr: Expressi
     _numpy()
     program = microgradx.compile(expr, expr.inputs, check=False, backend="numpy")
     batch = [[x * (1 + 0.01 * r) for x in expr.inputs] for r in range(rows)]
-    outputs = program.batch(batch)
+    replayed = program.run_batch(batch)
     for r, row in enumerate(batch):
         data, input_grads, _ = _interpreted(expr, row)
-        assert outputs[r] == pytest.approx(data, rel=1e-12, abs=1e-300)
+        assert replayed.output[r] == pytest.approx(data, rel=1e-12, abs=1e-300)
         for k, g in enumerate(input_grads):
-            assert float(program.input_grads[k][r]) == pytest.approx(g, rel=1e-12, abs=1e-12)
+            assert float(replayed.input_grads[k][r]) == pytest.approx(g, rel=1e-12, abs=1e-12)
 
 
 def test_numpy_backend_sums_parameter_gradients_over_the_batch():
@@ -653,12 +654,11 @@ def test_a_zero_upstream_contributes_zero_through_an_infinite_product():
     f(leaf).backward()
     assert leaf.grad == 0.0
     program = microgradx.compile(f, [0.0])
-    program(0.0)
-    assert list(program.input_grads) == [0.0]
+    assert program.run(0.0).input_grads == (0.0,)
     _numpy()
     program = microgradx.compile(f, [0.0], backend="numpy")
-    program.batch([[0.0], [0.0]])
-    assert [float(g) for g in program.input_grads[0]] == [0.0, 0.0]
+    replayed = program.run_batch([[0.0], [0.0]])
+    assert [float(g) for g in replayed.input_grads[0]] == [0.0, 0.0]
 
 
 def test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why():
