@@ -134,7 +134,7 @@ class _Recorder(walk.OnNodes):
     def passed_nothing(self, node: Any, upstream: Any) -> None:
         # a zero upstream contributes exactly 0, as in backward(): the step shows it
         self.opened(node, upstream, walk.ZERO)
-        for child, local in zip(node.children, self.local_grads(node, node.op)):
+        for child, local in zip(node.children, node.local_grads()):
             grad = float(child.grad)
             self.contributions.append(
                 Contribution(child, self.names[child], float(local), 0.0, grad, grad)
