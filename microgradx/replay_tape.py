@@ -194,47 +194,42 @@ def guard_entries(guard: tuple[Any, ...]) -> tuple[int, ...]:
     return (guard[1],)
 
 
-def tape_of_recording(
-    recording: Recording, root: Any, inputs: Sequence[Value], watch: Sequence[Value]
-) -> Tape:
-    """The tape of one recording (called after it stopped, with its numbers still in place)."""
-    order = checked_order(root)
-    plain = plain_tape(order, inputs, watch)  # checks the watched values
-    entries = recording.entries
-    input_set = set(inputs)
+class _Computed:
+    """Which leaves of one recording are computed from its numbers (``x.detach()``,
+    ``Value(x.data * 2)``), each with its expression entry, found as they are asked about."""
 
-    def entry_of(node: Value) -> int | None:
-        data: Any = node.data
-        if type(data) is RecordedFloat and data._recording is recording:
-            return data._entry
-        return None
+    def __init__(self, recording: Recording, inputs: Sequence[Value]) -> None:
+        self.recording = recording
+        self.entries = recording.entries
+        self.inputs = set(inputs)
+        self.found: dict[Value, int] = {}
 
-    computed: dict[Value, int] = {}
-
-    def is_computed(node: Value) -> bool:
-        if node.op is not None or node in input_set:
+    def __call__(self, node: Value) -> bool:
+        if node.op is not None or node in self.inputs:
             return False
-        if node in computed:
+        if node in self.found:
             return True
-        j = entry_of(node)
-        if j is None or (entries[j][0] == "v" and entries[j][1] is node):
-            return False  # a constant, or a leaf that lives on (a weight): read at each call
-        computed[node] = j
+        data: Any = node.data
+        if type(data) is not RecordedFloat or data._recording is not self.recording:
+            return False  # a constant
+        j = data._entry
+        if self.entries[j][0] == "v" and self.entries[j][1] is node:
+            return False  # a leaf that lives on (a weight): read at each call
+        self.found[node] = j
         return True
 
-    guard_roots = {j for g in recording.guards for j in guard_entries(g)}
-    if not guard_roots and not any(is_computed(n) for n in order if n.op is None):
-        return plain  # nothing steers this graph and nothing in it is computed from its numbers
-
-    def needed_values(start: Iterable[int]) -> list[Value]:
+    def reads(self, start: Iterable[int]) -> list[Value]:
+        """The values the expressions ``start`` read."""
+        entries = self.entries
         return [entries[j][1] for j in sorted(closure(entries, start)) if entries[j][0] == "v"]
 
-    # every value a call computes, each after what it depends on (a computed leaf depends on the
-    # values its expression reads); depth first with an explicit stack, as topological_order
+
+def _forward_order(root: Value, guard_roots: set[int], computed: _Computed) -> list[Value]:
+    """Every value a call computes, each after what it depends on (a computed leaf depends on the
+    values its expression reads); depth first with an explicit stack, as topological_order."""
     forward: list[Value] = []
     placed: set[Value] = set()
-    starts = [root, *needed_values(guard_roots)]
-    for start in starts:
+    for start in [root, *computed.reads(guard_roots)]:
         stack: list[tuple[Value, bool]] = [(start, False)]
         while stack:
             node, ready = stack.pop()
@@ -247,18 +242,22 @@ def tape_of_recording(
             stack.append((node, True))
             if node.op is not None:
                 deps: Sequence[Value] = node.children
-            elif is_computed(node):
-                deps = needed_values([computed[node]])
+            elif computed(node):
+                deps = computed.reads([computed.found[node]])
             else:
                 deps = ()
             stack.extend((d, False) for d in reversed(deps) if d not in placed)
+    return forward
 
-    # the expressions used, renumbered in the order they were made
-    used = sorted(closure(entries, [*guard_roots, *computed.values()]))
+
+def _renumbered(
+    recording: Recording, used: list[int]
+) -> tuple[dict[int, int], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The expressions ``used`` and the guards, renumbered in the order they were made."""
     new = {j: k for k, j in enumerate(used)}
     exprs: list[tuple[Any, ...]] = []
     for j in used:
-        entry = entries[j]
+        entry = recording.entries[j]
         kind = entry[0]
         if kind in ("v", "c"):
             exprs.append(entry)
@@ -278,20 +277,33 @@ def tape_of_recording(
             guards.append((g[0], g[1], new[g[2]], g[3]))
         else:
             guards.append((g[0], new[g[1]], g[2]))
+    return new, exprs, guards
+
+
+def tape_of_recording(
+    recording: Recording, root: Any, inputs: Sequence[Value], watch: Sequence[Value]
+) -> Tape:
+    """The tape of one recording (called after it stopped, with its numbers still in place)."""
+    order = checked_order(root)
+    plain = plain_tape(order, inputs, watch)  # checks the watched values
+    computed = _Computed(recording, inputs)
+    guard_roots = {j for g in recording.guards for j in guard_entries(g)}
+    if not guard_roots and not any(computed(n) for n in order if n.op is None):
+        return plain  # nothing steers this graph and nothing in it is computed from its numbers
+    forward = _forward_order(root, guard_roots, computed)
+    used = sorted(closure(recording.entries, [*guard_roots, *computed.found.values()]))
+    new, exprs, guards = _renumbered(recording, used)
+    skip = computed.inputs | set(computed.found)
     in_order = set(order)
-    leaves = [n for n in order if n.op is None and n not in input_set and n not in computed]
-    leaves += [
-        n
-        for n in forward
-        if n.op is None and n not in input_set and n not in computed and n not in in_order
-    ]
+    leaves = [n for n in order if n.op is None and n not in skip]
+    leaves += [n for n in forward if n.op is None and n not in skip and n not in in_order]
     return Tape(
         tuple(order),
         tuple(inputs),
         tuple(leaves),
         plain.watch,
         tuple(forward),
-        {node: new[j] for node, j in computed.items()},
+        {node: new[j] for node, j in computed.found.items()},
         tuple(exprs),
         tuple(guards),
     )
