@@ -7,6 +7,9 @@ applies the chain rule at each node::
 
     child.grad += upstream * local_grad        # dL/dchild += dL/dnode * dnode/dchild
 
+That walk is ``microgradx.walk``, the one place the chain rule is applied: ``backward`` here,
+``microgradx.autograd.grad``, the step-through's recorded pass and both compilers all use it.
+
 Design choices worth knowing (each keeps large graphs cheap and correct):
 
 * No recursion anywhere: graphs are walked with explicit stacks, so a 1,000,000-op chain works.
@@ -235,7 +238,9 @@ class Value:
             order = topological_order(self)
             # every leaf's starting grad checked before anything is written
             starts = [
-                (n, starting_grad(n)) for n in order if n.op is None and type(n.grad) is not float
+                (n, walk.starting_grad(n))
+                for n in order
+                if n.op is None and type(n.grad) is not float
             ]
             # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
             # back as it was: no half-added gradients, no intermediate grads reset for nothing.
@@ -277,20 +282,6 @@ class Value:
         if self.label is not None:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
-
-
-def starting_grad(leaf: Value) -> float | Value:
-    """(For the engine and the step-through's recorded pass.) A leaf's ``grad`` before a pass
-    adds to it: ``None`` (PyTorch's set-to-None idiom) is 0, a
-    Value (from ``create_graph``) stays, any other number becomes a float; anything else is
-    refused by name before the pass changes anything that matters."""
-    grad = leaf.grad
-    if grad is None:
-        return 0.0
-    if isinstance(grad, Value):
-        return grad
-    name = f"grad of {leaf.label!r}" if leaf.label else "grad of a leaf"
-    return real(grad, f"{name} (set before backward())")
 
 
 # ---- recording ops -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from microgradx.checks import real
 from microgradx.modes import RECORDING, AnomalyError
 from microgradx.ops import ADD, MUL, Op
 
@@ -200,6 +201,19 @@ class InDict(Gradients):
             raise AnomalyError(node.op.label, inputs, "backward", contribution, detail)
         before = self.grads.get(child)
         self.grads[child] = contribution if before is None else before + contribution
+
+
+def starting_grad(leaf: Any) -> Any:
+    """A leaf's ``grad`` before a pass adds to it: ``None`` (PyTorch's set-to-None idiom) is 0, a
+    Value (from ``create_graph``) stays, any other number becomes a float; anything else is
+    refused by name (``TypeError``/``ValueError``) before the pass changes anything."""
+    grad = leaf.grad
+    if grad is None:
+        return 0.0
+    if isinstance(grad, type(leaf)):
+        return grad
+    name = f"grad of {leaf.label!r}" if leaf.label else "grad of a leaf"
+    return real(grad, f"{name} (set before backward())")
 
 
 def seed(grads: dict[Any, Any], output: Any, gradient: Any) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx import walk
-from microgradx.engine import Value, starting_grad, topological_order
+from microgradx.engine import Value, topological_order
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -73,7 +73,7 @@ def record_backward(
     refused by name before anything changes, and a pass that raises (an op of the user's,
     Ctrl-C) puts every grad back as it was."""
     order = topological_order(root)
-    leaves = {node: starting_grad(node) for node in order if node.op is None}
+    leaves = {node: walk.starting_grad(node) for node in order if node.op is None}
     before = [node.grad for node in order]
     try:
         return _recorded_pass(root, order, leaves, names)
