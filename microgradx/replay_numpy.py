@@ -29,6 +29,7 @@ from typing import Any
 
 from microgradx import walk
 from microgradx.ops import ADD, MUL, OPS, TINY, Op
+from microgradx.replay_tape import closure
 
 
 def _numpy() -> Any:
@@ -453,20 +454,9 @@ class _Forward:
         """Entry j of the expressions, on columns (the prepass has checked that no row raises
         where Python would, so NumPy's IEEE results are Python's)."""
         exprs, emitted = self.tape.exprs, self.emitted
-        stack, needed = [j], []
-        while stack:  # the entries j needs, each before its users
-            i = stack.pop()
-            if i in emitted or i in needed:
+        for i in sorted(closure(exprs, [j])):  # the entries j needs, each before its users
+            if i in emitted:
                 continue
-            needed.append(i)
-            entry = exprs[i]
-            if entry[0] == "apply":
-                stack.extend(entry[2])
-            elif entry[0] in ("neg", "abs", "round"):
-                stack.append(entry[1])
-            elif entry[0] not in ("v", "c"):
-                stack.extend(entry[1:3])
-        for i in sorted(needed):
             entry = exprs[i]
             if entry[0] == "v":
                 emitted[i] = self.value(entry[1])
