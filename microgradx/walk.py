@@ -100,36 +100,46 @@ def walk(order: Sequence[Any], grads: Gradients) -> None:
     says which nodes and inputs are skipped. A Value upstream whose number is 0 (ZERO_GRAPH)
     still carries a graph, so its contributions are formed, except where the local derivative is
     infinite or NaN: there the contribution is dropped, which is the 0 the float walk gives."""
+    # the methods bound once, and the hooks called only where a kind of Gradients has them
+    upstream_of, zero_of, number, times = grads.upstream, grads.zero, grads.number, grads.times
+    local_grads, accumulate = grads.local_grads, grads.accumulate
+    kind = type(grads)
+    cuts = kind.receives is not Gradients.receives  # some inputs may receive nothing
+    hooks = kind.opened is not Gradients.opened or kind.closed is not Gradients.closed
     for node in reversed(order):
         op = node.op
         if op is None:
             continue  # a leaf passes nothing on
-        upstream = grads.upstream(node)
+        upstream = upstream_of(node)
         if upstream is None:
             continue  # nothing reached this node
         children = node.children
-        receiving = [i for i, child in enumerate(children) if grads.receives(child)]
-        if not receiving:
-            continue
-        zero = grads.zero(upstream)
+        receiving: Sequence[int] = range(len(children))
+        if cuts:
+            receiving = [i for i in receiving if grads.receives(children[i])]
+            if not receiving:
+                continue
+        zero = zero_of(upstream)
         if zero == ZERO:
             grads.passed_nothing(node, upstream)
             continue
-        grads.opened(node, upstream, zero)
-        if op in PASS_THROUGH:
+        if hooks:
+            grads.opened(node, upstream, zero)
+        through = op in PASS_THROUGH
+        if through:
             local: Sequence[Any] = (1.0,) * len(children)
         elif op in SWAPPED:
-            local = (grads.number(children[1]), grads.number(children[0]))
+            local = (number(children[1]), number(children[0]))
         else:
-            local = grads.local_grads(node, op)
-        through = op in PASS_THROUGH
+            local = local_grads(node, op)
         for i in receiving:
             child, derivative = children[i], local[i]
             if zero == ZERO_GRAPH and not _isfinite(float(derivative)):
                 continue
-            contribution = upstream if through else grads.times(upstream, derivative)
-            grads.accumulate(node, i, child, derivative, contribution)
-        grads.closed(node, upstream)
+            contribution = upstream if through else times(upstream, derivative)
+            accumulate(node, i, child, derivative, contribution)
+        if hooks:
+            grads.closed(node, upstream)
 
 
 def walk_floats(order: Sequence[Any]) -> None:
