@@ -7,6 +7,9 @@ applies the chain rule at each node::
 
     child.grad += upstream * local_grad        # dL/dchild += dL/dnode * dnode/dchild
 
+That walk is ``microgradx.walk``, the one place the chain rule is applied: ``backward`` here,
+``microgradx.autograd.grad``, the step-through's recorded pass and both compilers all use it.
+
 Design choices worth knowing (each keeps large graphs cheap and correct):
 
 * No recursion anywhere: graphs are walked with explicit stacks, so a 1,000,000-op chain works.
@@ -24,11 +27,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any, Union
 
-from microgradx import ops
+from microgradx import ops, walk
 from microgradx.checks import describe, flag, real
 from microgradx.modes import IN_USE, RECORDING, AnomalyError, RecordedNumber, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
@@ -238,8 +241,8 @@ class Value:
         With ``create_graph=True`` the gradients are themselves Values whose graphs can be
         differentiated again (second derivatives, Hessian-vector products). As in PyTorch, such a
         gradient refers back to the graph that holds it (``x.grad`` depends on ``x``): a reference
-        cycle, which ``zero_grad`` breaks. (``microgradx.engine.grad`` and ``microgradx.functional``
-        return gradients instead of storing them, and leave no cycle.)
+        cycle, which ``zero_grad`` breaks. (``microgradx.autograd.grad`` and
+        ``microgradx.functional`` return gradients instead of storing them, and leave no cycle.)
 
         Threads: a pass writes ``grad`` on the nodes it visits, so passes run one at a time (a
         process-wide lock): two threads calling ``backward()`` on one graph at once each add their
@@ -249,55 +252,40 @@ class Value:
         create_graph = flag(create_graph, "create_graph")
         with _backward_lock:
             order = topological_order(self)
-            order.reverse()  # outputs first: a node is visited after every node that used it
             # every leaf's starting grad checked before anything is written
             starts = [
-                (n, starting_grad(n)) for n in order if n.op is None and type(n.grad) is not float
+                (n, walk.starting_grad(n))
+                for n in order
+                if n.op is None and type(n.grad) is not float
             ]
             # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
             # back as it was: no half-added gradients, no intermediate grads reset for nothing.
             before = [node.grad for node in order]
             try:
-                self._backward_pass(order, starts, gradient, create_graph)
+                walk.start(order, self, starts, gradient)
+                if not create_graph and not mode.anomaly:
+                    walk.walk_floats(order)
+                    return
+                # the general walk keeps the gradients in a dict; store them as the fast pass does
+                grads = {self: self.grad}
+                with enable_grad() if create_graph else nullcontext():
+                    walk.walk(order, walk.InDict(grads, mode.anomaly, create_graph))
+                walk.store(order, self, grads)
+                if create_graph:  # a constant gradient is a constant leaf
+                    for node in order:
+                        if not isinstance(node.grad, Value):
+                            node.grad = Value(node.grad)
             except BaseException:
                 for node, grad in zip(order, before):
                     node.grad = grad
                 raise
-
-    def _backward_pass(
-        self,
-        order: list[Value],
-        starts: list[tuple[Value, float | Value]],
-        gradient: float,
-        create_graph: bool,
-    ) -> None:
-        for node in order:
-            if node.op is not None:
-                node.grad = 0.0  # a fresh pass for intermediate nodes; leaves accumulate
-        for leaf, start in starts:
-            leaf.grad = start
-        self.grad = self.grad + gradient if self.op is None else gradient
-        if not create_graph and not mode.anomaly:
-            _backward_fast(order)
-            return
-        # The general walk returns each node's gradient; store them as the fast pass does.
-        with enable_grad() if create_graph else _nothing():
-            grads = chain_rule(order, {self: self.grad}, create_graph=create_graph)
-        for node in order:
-            total = grads.get(node, 0.0)
-            if node.op is None and node is not self:
-                total = node.grad + total  # leaves accumulate across passes
-            if create_graph and not isinstance(total, Value):
-                total = Value(total)  # a constant gradient is a constant leaf
-            node.grad = total
 
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(child) for each child, at the numbers recorded in the graph (``()`` for a
         leaf): the op table's rule applied to this node's inputs and output."""
         if self.op is None:
             return ()
-        inputs = [c.data for c in self.children]
-        return tuple(float(g) for g in self.op.local_grads(*inputs, self.data))
+        return tuple(float(g) for g in walk.local_grads(self, self.op))
 
     def detach(self) -> Value:
         """A new leaf with the same data and label: the graph stops here."""
@@ -310,20 +298,6 @@ class Value:
         if self.label is not None:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
-
-
-def starting_grad(leaf: Value) -> float | Value:
-    """(For the engine and the step-through's recorded pass.) A leaf's ``grad`` before a pass
-    adds to it: ``None`` (PyTorch's set-to-None idiom) is 0, a
-    Value (from ``create_graph``) stays, any other number becomes a float; anything else is
-    refused by name before the pass changes anything that matters."""
-    grad = leaf.grad
-    if grad is None:
-        return 0.0
-    if isinstance(grad, Value):
-        return grad
-    name = f"grad of {leaf.label!r}" if leaf.label else "grad of a leaf"
-    return real(grad, f"{name} (set before backward())")
 
 
 # ---- recording ops -------------------------------------------------------------------------------
@@ -498,196 +472,6 @@ def topological_order(root: Value) -> list[Value]:
 _backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
 
 
-def _backward_fast(order: list[Value]) -> None:
-    """The chain rule at every node, in ``order`` (outputs first): child.grad += upstream * local.
-
-    A zero upstream gradient contributes exactly 0 (as in PyTorch), even where the local
-    derivative is infinite (log at 0): 0 * inf would otherwise put a NaN into every gradient below.
-    This is ``chain_rule`` for floats, with the gradients kept on the nodes and the two commonest
-    ops inlined: it is the loop every training step runs.
-    """
-    for node in order:
-        op = node.op
-        if op is None:
-            continue
-        upstream = node.grad
-        if upstream == 0.0:
-            continue
-        a, b = node._left, node._right
-        if b is None:  # a unary op: child.grad += upstream * local_grad
-            a.grad += upstream * op.local_grads(a.data, node.data)[0]  # type: ignore[union-attr]
-        elif op is ADD:  # fast paths for the two commonest ops: same math as their table entries
-            a.grad += upstream  # type: ignore[union-attr]
-            b.grad += upstream  # type: ignore[union-attr]
-        elif op is MUL:
-            a.grad += upstream * b.data  # type: ignore[union-attr]
-            b.grad += upstream * a.data  # type: ignore[union-attr]
-        else:
-            children = node.children
-            local = op.local_grads(*[c.data for c in children], node.data)
-            for child, local_grad in zip(children, local):
-                child.grad += upstream * local_grad
-
-
-def chain_rule(
-    order: list[Value],
-    grads: dict[Value, Any],
-    *,
-    create_graph: bool = False,
-) -> dict[Value, Any]:
-    """The chain rule over ``order`` (outputs first), with the gradients kept in ``grads``.
-
-    ``grads`` starts with the gradient of each output (its seed) and ends with d(output)/d(node)
-    for every node reached: ``grads[child] += grads[node] * local_grad`` at each node. Nothing is
-    written on the nodes themselves, so a call never disturbs another's ``.grad`` (this is what
-    ``grad`` and ``microgradx.functional`` use, and ``backward`` when it needs more than floats).
-
-    With ``create_graph`` the local derivatives are computed on Values, so the gradients are
-    graphs that can be differentiated again. In ``detect_anomaly()`` mode each contribution is
-    checked as it is made.
-    """
-    check = mode.anomaly
-    for node in order:
-        op = node.op
-        if op is None:
-            continue
-        upstream = grads.get(node)
-        if upstream is None or (type(upstream) is float and upstream == 0.0):
-            continue  # not reached, or a zero upstream: contributes exactly 0 (see _backward_fast)
-        # A Value upstream whose number is 0 still carries a graph (its own derivatives can be
-        # non-zero), so it is multiplied out; only where the local derivative is infinite or NaN
-        # is its contribution dropped, which is the 0 that backward() gives there.
-        zero = type(upstream) is not float and float(upstream) == 0.0
-        children = node.children
-        if create_graph:
-            local_grads = _sharpened(op, children, node)
-        else:
-            local_grads = op.local_grads(*[c.data for c in children], node.data)
-        for i, (child, local) in enumerate(zip(children, local_grads)):
-            if zero and not _isfinite(float(local)):
-                continue
-            contribution = upstream * local
-            if check and not _isfinite(contribution):
-                detail = f"d/d(input {i}) = {local!r}, upstream gradient {upstream!r}"
-                inputs = [c.data for c in children]
-                raise AnomalyError(op.label, inputs, "backward", contribution, detail)
-            before = grads.get(child)
-            grads[child] = contribution if before is None else before + contribution
-    return grads
-
-
-def _sharpened(op: Op, children: tuple[Value, ...], node: Value) -> tuple[Any, ...]:
-    """``op``'s local derivatives as Values, for ``create_graph``: each one's graph is the op's
-    formula on Values (so it can be differentiated again), and its number is that of the op's
-    float formula, which is the accurate one (softmax's p_i = e_i / S on Values rounds three
-    more times than the float formula, and would make these gradients differ from backward()'s
-    in the last bit). The node keeps its op and inputs; only its number is the better one."""
-    graphs = op.local_grads(*children, node)
-    if RECORDING[0]:  # compile() records the Value formula as it is: it replays it
-        return graphs
-    numbers = op.local_grads(*[c.data for c in children], node.data)
-    sharp = []
-    for graph, number in zip(graphs, numbers):
-        if type(graph) is Value and graph.op is not None and not _same_bits(graph.data, number):
-            graph = Value(float(number), None, graph.op, graph._left, graph._right)
-        sharp.append(graph)
-    return tuple(sharp)
-
-
-def _same_bits(a: float, b: float) -> bool:
-    return (a != a and b != b) or (a == b and math.copysign(1.0, a) == math.copysign(1.0, b))
-
-
-def grad(
-    outputs: Value | Sequence[Value],
-    inputs: Value | Sequence[Value],
-    grad_outputs: Operand | Sequence[Operand] | None = None,
-    *,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-    allow_unused: bool | None = None,
-    materialize_grads: bool = False,
-) -> tuple[Any, ...]:
-    """The gradients of ``outputs`` with respect to ``inputs``, returned, not stored (as
-    ``torch.autograd.grad``, with its arguments in its order).
-
-    Returns a tuple with d(sum_k grad_outputs[k] * outputs[k]) / d(inputs[i]) for each input:
-    floats, or Values with ``create_graph=True`` (then they can be differentiated again). No
-    ``.grad`` anywhere is read or written, so a call inside a function being differentiated
-    never disturbs the outer call's gradients. ``grad_outputs``: the seed of each output
-    (default 1). An input the outputs do not depend on raises ``ValueError``, unless
-    ``allow_unused=True`` (its gradient is then ``None``) or ``materialize_grads=True`` (0.0).
-    ``retain_graph`` is accepted for PyTorch's sake: graphs here are always kept.
-    """
-    outs = _value_list(outputs, "outputs")
-    ins = _value_list(inputs, "inputs")
-    if grad_outputs is None:
-        seeds: list[Any] = [1.0] * len(outs)
-    else:
-        given = grad_outputs if isinstance(grad_outputs, (list, tuple)) else [grad_outputs]
-        if len(given) != len(outs):
-            raise ValueError(f"grad_outputs has {len(given)} entries for {len(outs)} outputs")
-        seeds = [g if isinstance(g, Value) else real(g, "grad_outputs") for g in given]
-    grads: dict[Value, Any] = {}
-    for out, seed in zip(outs, seeds):
-        grads[out] = seed if out not in grads else grads[out] + seed
-    order = _order_of(outs)
-    if create_graph:
-        with enable_grad():
-            chain_rule(order, grads, create_graph=True)
-    else:
-        chain_rule(order, grads)
-    results: list[Any] = []
-    for k, x in enumerate(ins):
-        g = grads.get(x)
-        if g is None:
-            if materialize_grads:
-                g = 0.0
-            elif not allow_unused:
-                raise ValueError(
-                    f"inputs[{k}] is not used to compute the outputs: its gradient is undefined"
-                    " (allow_unused=True gives None, materialize_grads=True gives 0.0)"
-                )
-        if create_graph and g is not None and not isinstance(g, Value):
-            g = Value(g)
-        elif not create_graph and isinstance(g, Value):
-            g = g.data
-        results.append(g)
-    return tuple(results)
-
-
-def _value_list(x: Value | Sequence[Value], name: str) -> list[Value]:
-    items = [x] if isinstance(x, Value) else x
-    if not isinstance(items, (list, tuple)) or not items:
-        raise TypeError(f"{name} must be a Value or a non-empty list of Values, got {x!r:.60}")
-    for k, item in enumerate(items):
-        if not isinstance(item, Value):
-            raise TypeError(f"{name}[{k}] must be a Value, got {type(item).__name__}")
-    return list(items)
-
-
-def _order_of(outputs: list[Value]) -> list[Value]:
-    """Every node the outputs depend on, outputs first (reverse topological order)."""
-    if len(outputs) == 1:
-        order = topological_order(outputs[0])
-    else:
-        # One order for several outputs: sort the union under a common root-less walk.
-        seen: set[Value] = set()
-        order = []
-        for out in outputs:
-            for node in topological_order(out):
-                if node not in seen:
-                    seen.add(node)
-                    order.append(node)
-    order.reverse()
-    return order
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 def zero_grad(values: Iterable[Value]) -> None:
     """Set ``grad`` to 0 for each Value (before the next ``backward()``).
 
@@ -700,3 +484,13 @@ def zero_grad(values: Iterable[Value]) -> None:
             raise TypeError(f"values[{k}] must be a Value, got {describe(v)}")
     for v in items:
         v.grad = 0.0
+
+
+_MOVED = {"grad": "microgradx.autograd.grad", "chain_rule": "microgradx.walk.walk"}
+
+
+def __getattr__(name: str) -> Any:
+    """A name that moved gives a one-line error naming where it is now."""
+    if name in _MOVED:
+        raise AttributeError(f"microgradx.engine.{name} moved: use {_MOVED[name]}")
+    raise AttributeError(f"module 'microgradx.engine' has no attribute {name!r}")

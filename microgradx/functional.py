@@ -9,7 +9,7 @@ list of them (then f receives a list of Values and the gradient is a list). ``he
 They compose to any order and nest: ``grad(grad(f))`` is the second derivative, exactly, and a
 ``grad`` called inside a function that another ``grad`` is differentiating differentiates only its
 own arguments, while the outer call differentiates through it. None of them reads or writes any
-Value's ``.grad`` (they use ``microgradx.engine.grad``, which returns gradients instead of storing
+Value's ``.grad`` (they use ``microgradx.autograd.grad``, which returns gradients instead of storing
 them), so an inner call never touches an outer call's leaves.
 
 Called at the top level they return floats. Called inside another of these functions (nested),
@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from microgradx.autograd import grad as gradients
 from microgradx.checks import describe, real, takes
 from microgradx.engine import Value, topological_order
-from microgradx.engine import grad as gradients
 
 Function = Callable[..., Any]
 

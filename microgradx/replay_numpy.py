@@ -24,11 +24,13 @@ Needs NumPy: ``pip install 'microgradx[fast]'``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from microgradx import walk
 from microgradx.ops import ADD, MUL, OPS, TINY, Op
+from microgradx.replay_tape import closure
 
 
 def _numpy() -> Any:
@@ -442,142 +444,191 @@ def _table_op(op: Op) -> Op | None:
     return None
 
 
-def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
-    """``(source, run, forward)`` for a ``replay.Tape``, as ``replay.python_source`` makes them,
-    but each variable holds a whole batch: ``run(I, P, seed)`` and ``forward(I, P)`` with ``I``
-    the input columns. The guards are not here: the caller checks them example by example in
-    plain Python (``replay._prepass_source``) and passes only the rows that meet them. A leaf
-    computed from numbers read from the graph (``x.detach()``, ``Value(x.data * 2)``) is
-    computed here from this program's own columns, so ``x - x.detach()`` is exactly 0 as in the
-    scalar engine. Names in the generated code never come from user text (an op's name is not
-    used); every op runs, a user's own by its NumPy form or row by row (``array_forms``)."""
-    np = _numpy()
-    table = numpy_ops(np)
-    values = tape.values
-    position = {node: k for k, node in enumerate(values)}
-    in_order = set(tape.order)
-    input_index = {node: k for k, node in enumerate(tape.inputs)}
-    leaf_index = {node: k for k, node in enumerate(tape.leaves)}
-    names: dict[str, Any] = {"np": np, "_round_each": _round_each}
-    rules: dict[int, str] = {}
+class _Rules:
+    """The names of the ops' NumPy forms in the generated code: ``f_op_<n>`` and ``d_op_<n>``,
+    never the op's name (that is user text). Every op runs: a user's own by its NumPy form or,
+    without one, row by row (``array_forms``)."""
 
-    def rule(op: Op, kind: int) -> str:  # kind 0: forward, 1: local derivatives
+    def __init__(self, np: Any) -> None:
+        self.np = np
+        self.table = numpy_ops(np)
+        self.names: dict[str, Any] = {"np": np, "_round_each": _round_each}
+        self.rules: dict[int, str] = {}
+
+    def __call__(self, op: Op, kind: int) -> str:  # kind 0: forward, 1: local derivatives
         key = id(op) * 2 + kind
-        if key not in rules:
-            name = f"{'fd'[kind]}_op_{len(rules)}"  # never the op's name: that is user text
-            names[name], rules[key] = array_forms(np, op, table)[kind], name
-        return rules[key]
+        if key not in self.rules:
+            name = f"{'fd'[kind]}_op_{len(self.rules)}"  # never the op's name: that is user text
+            self.names[name] = array_forms(self.np, op, self.table)[kind]
+            self.rules[key] = name
+        return self.rules[key]
 
-    def value(node: Any) -> str:
-        return f"P[{leaf_index[node]}].data" if node in leaf_index else f"v{position[node]}"
+    def constant(self, value: Any) -> str:
+        name = f"k{len(self.names)}"
+        self.names[name] = value
+        return name
 
-    forward: list[str] = []
-    exprs = tape.exprs
-    emitted: dict[int, str] = {}
 
-    def expression(j: int) -> str:
+_NUMPY_FORMS = {"//": "np.floor_divide", "%": "np.remainder", "**": "np.power"}
+
+
+class _Forward:
+    """The forward pass on columns: each value, and each computed leaf from its expression."""
+
+    def __init__(self, tape: Any, rules: _Rules) -> None:
+        self.tape = tape
+        self.rules = rules
+        self.position = {node: k for k, node in enumerate(tape.values)}
+        self.input_index = {node: k for k, node in enumerate(tape.inputs)}
+        self.leaf_index = {node: k for k, node in enumerate(tape.leaves)}
+        self.lines: list[str] = []
+        self.emitted: dict[int, str] = {}
+
+    def value(self, node: Any) -> str:
+        if node in self.leaf_index:
+            return f"P[{self.leaf_index[node]}].data"
+        return f"v{self.position[node]}"
+
+    def expression(self, j: int) -> str:
         """Entry j of the expressions, on columns (the prepass has checked that no row raises
         where Python would, so NumPy's IEEE results are Python's)."""
-        stack, order = [j], []
-        while stack:  # the entries j needs, each before its users
-            i = stack.pop()
-            if i in emitted or i in order:
+        exprs, emitted = self.tape.exprs, self.emitted
+        for i in sorted(closure(exprs, [j])):  # the entries j needs, each before its users
+            if i in emitted:
                 continue
-            order.append(i)
             entry = exprs[i]
-            if entry[0] == "apply":
-                stack.extend(entry[2])
-            elif entry[0] in ("neg", "abs", "round"):
-                stack.append(entry[1])
-            elif entry[0] not in ("v", "c"):
-                stack.extend(entry[1:3])
-        for i in sorted(order):
-            entry = exprs[i]
-            kind = entry[0]
-            if kind == "v":
-                emitted[i] = value(entry[1])
-                continue
-            if kind == "c":
-                emitted[i] = f"k{len(names)}"
-                names[emitted[i]] = entry[1]
-                continue
-            if kind == "apply":
-                text = f"{rule(entry[1], 0)}({', '.join(emitted[a] for a in entry[2])})"
-            elif kind == "neg":
-                text = f"-{emitted[entry[1]]}"
-            elif kind == "abs":
-                text = f"np.abs({emitted[entry[1]]})"
-            elif kind == "round":
-                text = f"_round_each({emitted[entry[1]]}, {int(entry[2])})"
+            if entry[0] == "v":
+                emitted[i] = self.value(entry[1])
+            elif entry[0] == "c":
+                emitted[i] = self.rules.constant(entry[1])
             else:
-                a, b = emitted[entry[1]], emitted[entry[2]]
-                numpy_form = {"//": "np.floor_divide", "%": "np.remainder", "**": "np.power"}
-                text = f"{numpy_form[kind]}({a}, {b})" if kind in numpy_form else f"{a} {kind} {b}"
-            forward.append(f"e{i} = {text}")
-            emitted[i] = f"e{i}"
+                self.lines.append(f"e{i} = {self._entry(entry)}")
+                emitted[i] = f"e{i}"
         return emitted[j]
 
-    for node in values:
-        k = position[node]
-        if node.op is None:
-            if node in input_index:
-                forward.append(f"v{k} = np.asarray(I[{input_index[node]}], dtype=np.float64)")
-            elif node in tape.computed:
-                forward.append(f"v{k} = {expression(tape.computed[node])}")
+    def _entry(self, entry: tuple[Any, ...]) -> str:
+        kind, emitted = entry[0], self.emitted
+        if kind == "apply":
+            return f"{self.rules(entry[1], 0)}({', '.join(emitted[a] for a in entry[2])})"
+        if kind == "neg":
+            return f"-{emitted[entry[1]]}"
+        if kind == "abs":
+            return f"np.abs({emitted[entry[1]]})"
+        if kind == "round":
+            return f"_round_each({emitted[entry[1]]}, {int(entry[2])})"
+        a, b = emitted[entry[1]], emitted[entry[2]]
+        return f"{_NUMPY_FORMS[kind]}({a}, {b})" if kind in _NUMPY_FORMS else f"{a} {kind} {b}"
+
+    def all(self) -> list[str]:
+        for node in self.tape.values:
+            k = self.position[node]
+            if node.op is not None:
+                args = [self.value(c) for c in node.children]
+                if node.op is ADD:
+                    text = f"{args[0]} + {args[1]}"
+                elif node.op is MUL:
+                    text = f"{args[0]} * {args[1]}"
+                else:
+                    text = f"{self.rules(node.op, 0)}({', '.join(args)})"
+            elif node in self.input_index:
+                text = f"np.asarray(I[{self.input_index[node]}], dtype=np.float64)"
+            elif node in self.tape.computed:
+                text = self.expression(self.tape.computed[node])
             else:
-                forward.append(f"v{k} = P[{leaf_index[node]}].data")
-            continue
-        args = [value(c) for c in node.children]
-        if node.op is ADD:
-            forward.append(f"v{k} = {args[0]} + {args[1]}")
-        elif node.op is MUL:
-            forward.append(f"v{k} = {args[0]} * {args[1]}")
-        else:
-            forward.append(f"v{k} = {rule(node.op, 0)}({', '.join(args)})")
-    root = position[tape.root]
-    size = "len(I[0])"
-    backward = [f"g{root} = np.full({size}, seed, dtype=np.float64)"]
-    backward += [f"g{position[n]} = 0.0" for n in tape.order[:-1]]
-    for node in reversed(tape.order):
-        if node.op is None:
-            continue
-        k = position[node]
-        kids = [position[c] for c in node.children]
-        if node.op is ADD:
-            backward += [f"g{kids[0]} = g{kids[0]} + g{k}", f"g{kids[1]} = g{kids[1]} + g{k}"]
-        elif node.op is MUL:
-            # the zero rule here too: data computed from finite inputs can be infinite (log 0)
-            backward += [
-                f"g{kids[0]} = g{kids[0]} + np.where(g{k} != 0.0, g{k} * v{kids[1]}, 0.0)",
-                f"g{kids[1]} = g{kids[1]} + np.where(g{k} != 0.0, g{k} * v{kids[0]}, 0.0)",
-            ]
-        else:
-            locals_ = ", ".join(f"l{j}" for j in range(len(kids))) + ","
-            backward.append(
-                f"{locals_} = {rule(node.op, 1)}({', '.join(f'v{c}' for c in kids)}, v{k})"
-            )
-            for j, c in enumerate(kids):  # a zero upstream contributes exactly 0
-                backward.append(f"g{c} = g{c} + np.where(g{k} != 0.0, g{k} * l{j}, 0.0)")
-    for node, m in leaf_index.items():
-        if node in in_order:  # (a leaf only a guard or a computed leaf reads has no gradient)
-            backward.append(f"P[{m}].grad = P[{m}].grad + float(np.sum(g{position[node]}))")
-    n = size
+                text = f"P[{self.leaf_index[node]}].data"
+            self.lines.append(f"v{k} = {text}")
+        return self.lines
+
+
+class _Backward(walk.Source):
+    """The backward pass on columns: the engine's walk (``microgradx.walk``), with each gradient
+    a column ``g<k>`` started at 0, the zero-upstream rule applied row by row (data computed
+    from finite inputs can be infinite: log 0), and a leaf's gradient summed over the batch at
+    the end. A computed leaf (``x.detach()``) receives nothing."""
+
+    def __init__(self, tape: Any, rules: _Rules, forward: _Forward) -> None:
+        self.tape = tape
+        self.rules = rules
+        self.position = forward.position
+        self.sinks = set(tape.computed)
+        root = self.position[tape.root]
+        self.lines = [f"g{root} = np.full({_SIZE}, seed, dtype=np.float64)"]
+        self.lines += [f"g{self.position[n]} = 0.0" for n in tape.order[:-1]]
+
+    def upstream(self, node: Any) -> Any:
+        return f"g{self.position[node]}"
+
+    def receives(self, child: Any) -> bool:
+        return child not in self.sinks
+
+    def number(self, node: Any) -> Any:
+        return f"v{self.position[node]}"
+
+    def local_grads(self, node: Any, op: Op) -> Sequence[Any]:
+        locals_ = [f"l{j}" for j in range(len(node.children))]
+        args = ", ".join(f"v{self.position[c]}" for c in node.children)
+        rule = self.rules(op, 1)
+        self.lines.append(f"{', '.join(locals_)}, = {rule}({args}, v{self.position[node]})")
+        return locals_
+
+    def times(self, upstream: Any, local: Any) -> Any:
+        return f"np.where({upstream} != 0.0, {upstream} * {local}, 0.0)"
+
+    def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
+        self.lines.append(self.adds(f"g{self.position[child]}", contribution, in_place=False))
+
+    def leaves(self) -> list[str]:
+        """Each leaf's gradient, summed over the batch, added to its ``grad``."""
+        in_order = set(self.tape.order)
+        for m, node in enumerate(self.tape.leaves):
+            if node in in_order:  # (a leaf only a guard or a computed leaf reads has no gradient)
+                total = f"float(np.sum(g{self.position[node]}))"
+                self.lines.append(self.adds(f"P[{m}].grad", total, in_place=False))
+        return self.lines
+
+
+_SIZE = "len(I[0])"  # the batch size, in the generated code
+
+
+def _returns(tape: Any, position: dict[Any, int]) -> tuple[str, str]:
+    """What ``run`` returns after ``(output, ``: the inputs' gradients; and the watched values."""
+    in_order, n = set(tape.order), _SIZE
     inputs = _tuple(
         f"np.broadcast_to(g{position[x]}, ({n},))" if x in in_order else f"np.zeros({n})"
         for x in tape.inputs
     )
     watched = _tuple(f"np.broadcast_to(v{position[w]}, ({n},))" for w in tape.watch)
-    out = f"np.broadcast_to(v{root}, ({n},))"
+    return inputs, watched
+
+
+def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
+    """``(source, run, forward)`` for a ``replay.Tape``, as ``replay.python_source`` makes them,
+    but each variable holds a whole batch: ``run(I, P, seed)`` and ``forward(I, P)`` with ``I``
+    the input columns. The guards are not here: the caller checks them example by example in
+    plain Python (``replay_python.prepass_source``) and passes only the rows that meet them. A
+    leaf computed from numbers read from the graph (``x.detach()``, ``Value(x.data * 2)``) is
+    computed here from this program's own columns, so ``x - x.detach()`` is exactly 0 as in the
+    scalar engine. Names in the generated code never come from user text (an op's name is not
+    used); every op runs, a user's own by its NumPy form or row by row (``array_forms``)."""
+    np = _numpy()
+    rules = _Rules(np)
+    forward = _Forward(tape, rules)
+    forward.all()
+    backward = _Backward(tape, rules, forward)
+    walk.walk(tape.order, backward)
+    backward.leaves()
+    inputs, watched = _returns(tape, forward.position)
+    out = f"np.broadcast_to(v{forward.position[tape.root]}, ({_SIZE},))"
     lines = ["def run(I, P, seed):", "    with np.errstate(all='ignore'):"]
-    lines += ["        " + line for line in forward + backward]
+    lines += ["        " + line for line in forward.lines + backward.lines]
     lines.append(f"        return {out}, {inputs}, {watched}")
     lines += ["", "def forward(I, P):", "    with np.errstate(all='ignore'):"]
-    lines += ["        " + line for line in forward]
+    lines += ["        " + line for line in forward.lines]
     lines.append(f"        return {out}, {watched}")
     source = "\n".join(lines) + "\n"
     code = compile(source, "<microgradx compiled graph, NumPy>", "exec")
-    exec(code, names)
-    return source, names["run"], names["forward"]
+    exec(code, rules.names)
+    return source, rules.names["run"], rules.names["forward"]
 
 
 def _round_each(column: Any, ndigits: int) -> Any:

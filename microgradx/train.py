@@ -369,8 +369,9 @@ class _Replay:
         example's model output, in the batch's order."""
         assert self.program is not None
         rows = [[*self.X[i], *self._target(self.y[i])] for i in batch]
-        losses_ = self.program.batch(rows, gradient=1.0 / len(batch))
-        columns = [[float(v) for v in column] for column in self.program.watched]
+        replayed = self.program.run_batch(rows, gradient=1.0 / len(batch))
+        losses_ = [float(v) for v in replayed.output]
+        columns = [[float(v) for v in column] for column in replayed.watched]
         outputs = [
             [column[row] for column in columns] if len(columns) > 1 else columns[0][row]
             for row in range(len(batch))

@@ -61,6 +61,18 @@ def require_torch() -> ModuleType:
     return torch
 
 
+def require_numpy() -> ModuleType:
+    """numpy, or a skip; a failure instead in CI (MICROGRADX_REQUIRE_TORCH=1), which installs it
+    with torch."""
+    try:
+        import numpy
+    except ImportError:
+        if os.environ.get("MICROGRADX_REQUIRE_TORCH") == "1":
+            pytest.fail("numpy is not installed, but CI installs it with torch")
+        pytest.skip("the NumPy back-end needs numpy (pip install 'microgradx[fast]')")
+    return numpy
+
+
 @pytest.fixture
 def torch() -> ModuleType:
     return require_torch()

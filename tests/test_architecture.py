@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ast
+import builtins
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
 
@@ -15,7 +19,9 @@ LAYERS = [
     "checks",
     "ops",
     "modes",
+    "walk",
     "engine",
+    "autograd",
     "dual",
     "forward",  # renamed: a stub whose import names microgradx.dual (one release)
     "functional",
@@ -25,7 +31,12 @@ LAYERS = [
     "nn",
     "losses",
     "optim",
+    "replay_numbers",
+    "replay_tape",
+    "replay_python",
     "replay_numpy",
+    "replay_model",
+    "replay_record",
     "replay",
     "train",
     "io",
@@ -105,3 +116,152 @@ def test_package_imports_with_only_the_standard_library():
         check=False,
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+# ---- one backward walk: the chain rule is applied in microgradx/walk.py only ---------------------
+
+# Modules other than the walk that call an op's derivative rule (``op.local_grads(...)``), and why
+# that is not the backward chain rule. (``Value.local_grads()``, which reads a node's local
+# derivatives through the walk's ``local_grads``, may be called anywhere.)
+RULE_CALLERS = {
+    "ops": "the rules themselves, some built from others",
+    "dual": "forward mode: a tangent flows from the inputs to the output",
+    "testing": "checks each rule against its Value form",
+}
+# Generated code that accumulates a gradient: `g3 += ...`, `P[0].grad += ...`, `g3 = 0.0 + ...`,
+# `g3 = g3 + ...`, `P[0].grad = P[0].grad + ...` (placeholders read as `{}`).
+_GENERATED_ACCUMULATION = re.compile(
+    r"(^|[^\w/])(g|\w*grad)[\w{}\[\]]*\s*\+="
+    r"|\.grad\s*=\s*\S+\.grad\s*\+"
+    r"|(^|[^\w/])(g[\w{}]*)\s*=\s*\4\s*\+"
+    r"|=\s*0\.0\s*\+"
+)
+
+
+def _text(node: ast.AST) -> str | None:
+    """A string literal's text, an f-string's with ``{}`` for each placeholder."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def _holds_gradient(target: ast.AST) -> bool:
+    """``x.grad`` or ``grads[x]`` (any subscripted name with "grad" in it)."""
+    if isinstance(target, ast.Attribute):
+        return target.attr == "grad"
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        return "grad" in target.value.id
+    return False
+
+
+def chain_rule_arithmetic(source: str, module: str = "") -> list[str]:
+    """Each place in ``source`` that applies the chain rule by hand: adds into a gradient
+    (``x.grad += ...``, ``grads[c] = before + c``), writes generated code that does, or calls an
+    op's derivative rule (unless ``module`` is in RULE_CALLERS)."""
+    found = []
+    tree = ast.parse(source)
+    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}  # prose, not code
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.AugAssign) and _holds_gradient(node.target):
+            if isinstance(node.op, (ast.Add, ast.Sub)):
+                found.append(f"line {line}: adds into a gradient")
+        elif isinstance(node, ast.Assign) and any(_holds_gradient(t) for t in node.targets):
+            if any(
+                isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) for n in ast.walk(node.value)
+            ):
+                found.append(f"line {line}: adds into a gradient")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            through_the_walk = (
+                isinstance(node.func.value, ast.Name) and node.func.value.id == "walk"
+            )
+            rule = node.func.attr == "local_grads" and node.args and not through_the_walk
+            if rule and module not in RULE_CALLERS:
+                found.append(f"line {line}: calls an op's derivative rule")
+        text = None if id(node) in docs else _text(node)
+        if text is not None and _GENERATED_ACCUMULATION.search(text):
+            found.append(f"line {line}: writes code that adds into a gradient: {text!r}")
+    return found
+
+
+def test_the_chain_rule_is_applied_only_by_the_walk():
+    for name, path in _modules().items():
+        if name != "walk":
+            found = chain_rule_arithmetic(path.read_text(encoding="utf-8"), name)
+            assert not found, f"{name}: {found} (apply the chain rule through microgradx.walk)"
+
+
+# The hand-written passes the walk replaced; the check must find each one again.
+_OLD_PASSES = {
+    "engine's float pass": """
+for node in order:
+    a, b = node._left, node._right
+    a.grad += upstream * op.local_grads(a.data, node.data)[0]
+""",
+    "engine's dict pass": """
+for child, local in zip(children, local_grads):
+    before = grads.get(child)
+    grads[child] = local * upstream if before is None else before + local * upstream
+""",
+    "the step-through's recorded pass": """
+for child, local in zip(node.children, node.local_grads()):
+    child.grad = child.grad + upstream * local
+""",
+    "the Python code generator": """
+lines.append(_Line(f"P[{leaf_index[child]}].grad += {expression}", uses))
+lines.append(_Line(f"{{g{c}}} = 0.0 + {expression}", uses))
+""",
+    "the NumPy code generator": """
+backward.append(f"g{c} = g{c} + np.where(g{k} != 0.0, g{k} * l{j}, 0.0)")
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OLD_PASSES))
+def test_the_chain_rule_check_finds_a_hand_written_pass(name):
+    assert chain_rule_arithmetic(_OLD_PASSES[name], "replay")
+
+
+# ---- no module shadows a builtin it uses ---------------------------------------------------------
+
+
+def _module_names(tree: ast.Module) -> set[str]:
+    """The names a module defines at its top level."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def builtins_shadowed_and_used(source: str) -> set[str]:
+    """Builtins a module both shadows (defines at top level) and needs (``builtins.name``, or a
+    use of the name inside a function that also defines it locally never happens: the module's
+    definition is what the name means there)."""
+    tree = ast.parse(source)
+    shadowed = _module_names(tree) & set(dir(builtins))
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "builtins"
+    }
+    return shadowed & used
+
+
+def test_no_module_shadows_a_builtin_it_uses():
+    for name, path in _modules().items():
+        both = builtins_shadowed_and_used(path.read_text(encoding="utf-8"))
+        assert not both, f"{name} defines {sorted(both)} and needs the builtin too: split it"
+    # the check finds what replay.py did: define compile() and call builtins.compile
+    assert builtins_shadowed_and_used(
+        "import builtins\ndef compile(fn): return builtins.compile('1', '<x>', 'eval')\n"
+    ) == {"compile"}

@@ -921,14 +921,14 @@ def _(w: World) -> Any:
     }
 
 
-@case("replay.record")
+@case("replay.tape_of")
 def _(w: World) -> Any:
-    return replay.record, {"root": w.y, "inputs": [w.x, w.w], "watch": ()}
+    return replay.tape_of, {"root": w.y, "inputs": [w.x, w.w], "watch": ()}
 
 
 @case("replay.Compiled")
 def _(w: World) -> Any:
-    tape = replay.record(w.y, [w.x, w.w])
+    tape = replay.tape_of(w.y, [w.x, w.w])
     return replay.Compiled, {"tape": tape, "backend": "numpy", "model": None}
 
 
@@ -954,20 +954,40 @@ def _(w: World) -> Any:
     return program.batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
 
 
+@case(
+    "replay.Compiled.run",
+    aliases={"a": ("input",), "b": ("input",)},
+    skip={"gradient": ("None",)},  # None: forward only
+)
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0])
+    return lambda a, b, gradient: program.run(a, b, gradient=gradient), {
+        "a": 0.5,
+        "b": 2.0,
+        "gradient": 1.0,
+    }
+
+
+@case("replay.Compiled.run_batch", aliases={"rows": ("row",)}, skip={"gradient": ("None",)})
+def _(w: World) -> Any:
+    program = replay.compile(_g, [0.5, -1.0], backend="numpy")
+    return program.run_batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
+
+
 @case("replay.python_source")
 def _(w: World) -> Any:
-    return replay.python_source, {"tape": replay.record(w.y, [w.x, w.w])}
+    return replay.python_source, {"tape": replay.tape_of(w.y, [w.x, w.w])}
 
 
 @case("replay.same_graph")
 def _(w: World) -> Any:
-    tape = replay.record(w.y, [w.x, w.w])
+    tape = replay.tape_of(w.y, [w.x, w.w])
     return replay.same_graph, {"first": tape, "second": tape}
 
 
 @case("replay.Tape.signature")
 def _(w: World) -> Any:
-    return replay.record(w.y, [w.x, w.w]).signature, {}
+    return replay.tape_of(w.y, [w.x, w.w]).signature, {}
 
 
 # ---- testing -------------------------------------------------------------------------------------
@@ -1291,6 +1311,7 @@ RECORDS = {
     "testing.Expression",
     "testing.Step",
     "replay.Tape",
+    "replay.Replayed",  # what Compiled.run returns
     "nn.Activation",
     # exceptions: raised by the library, built with a message
     "io.ModelFileError",

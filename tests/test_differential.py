@@ -14,7 +14,7 @@ path                             equal to ``backward()``'s output and input grad
                                  tanh may differ from C's in the last bit, and 1 - tanh² of
                                  a large number keeps only that bit's difference); NaN,
                                  infinities and zeros (with their signs) exactly
-``engine.grad``                  the same numbers (it adds the first contribution to
+``autograd.grad``                the same numbers (it adds the first contribution to
                                  nothing, so a -0.0 gradient stays -0.0 there: sign of zero
                                  free)
 ``backward(create_graph=True)``  the same numbers on well-conditioned graphs (at special
@@ -50,8 +50,8 @@ from hypothesis import strategies as st
 
 import microgradx
 from microgradx import Value, apply
+from microgradx.autograd import grad as engine_grad
 from microgradx.dual import jvp
-from microgradx.engine import grad as engine_grad
 from microgradx.ops import ADD, OPS, Op
 from microgradx.testing import well_conditioned
 from microgradx.viz import trace_backward
@@ -305,12 +305,12 @@ def check_every_path(graph: Graph, other: list[float], well_conditioned: bool) -
         assert _same_bits(leaf.grad, grads[k]), f"trace_backward d/dx{k}: {where}"
         assert _same_bits(final.get(leaf, 0.0), grads[k]), f"trace.grads_after d/dx{k}: {where}"
 
-    # engine.grad: the same numbers (a first contribution is not added to 0.0: -0.0 may stay)
+    # autograd.grad: the same numbers (a first contribution is not added to 0.0: -0.0 may stay)
     leaves = [Value(x) for x in xs]
     root = evaluate(graph, leaves, VALUES)
     returned = engine_grad(root, leaves, materialize_grads=True)
     for k, g in enumerate(returned):
-        assert _same_number(g, grads[k]), f"engine.grad d/dx{k} {g} vs {grads[k]}: {where}"
+        assert _same_number(g, grads[k]), f"autograd.grad d/dx{k} {g} vs {grads[k]}: {where}"
 
     # compiled, Python: bit for bit, at the inputs and at others (guards may record again)
     finite = all(math.isfinite(x) for x in xs)
@@ -323,21 +323,23 @@ def check_every_path(graph: Graph, other: list[float], well_conditioned: bool) -
                     program(*inputs)  # the path refuses, and says why
                 continue
             want, want_grads = reference(graph, inputs)
-            got = program(*inputs)
+            replayed = program.run(*inputs)
+            got = replayed.output
             assert _same_bits(got, want), f"compiled {got} vs {want}: {graph} at {inputs}"
-            for k, g in enumerate(program.input_grads):
+            for k, g in enumerate(replayed.input_grads):
                 assert _same_bits(g, want_grads[k]), f"compiled d/dx{k}: {graph} at {inputs}"
 
         # compiled, NumPy: a batch of both input rows at once
         if _optional("numpy") is not None and finite and all(math.isfinite(x) for x in other):
             program = microgradx.compile(lambda *v: evaluate(graph, v, VALUES), xs, backend="numpy")
             rows = [xs, other]
-            outputs = program.batch(rows)
+            replayed = program.run_batch(rows)
+            outputs = replayed.output
             for r, row in enumerate(rows):
                 want, want_grads = reference(graph, row)
                 got = outputs[r]
                 assert _close(got, want, 1e-12, 1e-12), f"numpy {got} vs {want}: {graph} at {row}"
-                for k, column in enumerate(program.input_grads):
+                for k, column in enumerate(replayed.input_grads):
                     g = float(column[r])
                     assert _close(g, want_grads[k], 1e-12, 1e-12), f"numpy d/dx{k}: {graph} {row}"
 

@@ -485,7 +485,7 @@ def test_fast_paths_for_add_and_mul_follow_the_table_rule():
             for op in (mg.OPS["add"], mg.OPS["mul"]):
                 a, b = Value(a_data), Value(b_data)
                 out = mg.apply(op, a, b)
-                out.backward(upstream)  # _backward_fast, with its inlined + and * rules
+                out.backward(upstream)  # walk_floats, with its inlined + and * rules
                 rule = op.local_grads(a_data, b_data, out.data)
                 assert (a.grad, b.grad) == (upstream * rule[0], upstream * rule[1]), op.name
                 with mg.detect_anomaly():  # the general loop reads the table itself

@@ -17,9 +17,10 @@ from microgradx.data import load_digits, make_moons, train_test_split
 from microgradx.nn import MLP, Dropout, LeakyReLU, Linear, ReLU, Sequential
 from microgradx.ops import OPS
 from microgradx.optim import Adam
-from microgradx.replay import CACHE_SIZE, CompileError, compile_graph
+from microgradx.replay import CACHE_SIZE, CompileError, Replayed, compile_graph
 from microgradx.testing import Expression, expressions
 from microgradx.train import evaluate, fit
+from tests.conftest import require_numpy
 
 
 def _interpreted(fn, inputs, leaves=()):
@@ -43,13 +44,15 @@ def _same(a: float, b: float) -> bool:
 def test_replay_is_bit_for_bit_backward_on_random_graphs(expr: Expression):
     program = microgradx.compile(expr, expr.inputs, check=False)
     data, input_grads, _ = _interpreted(expr, expr.inputs)
-    assert _same(program(*expr.inputs), data)
-    assert all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+    replayed = program.run(*expr.inputs)
+    assert _same(replayed.output, data)
+    assert all(_same(a, b) for a, b in zip(replayed.input_grads, input_grads))
     # and on other numbers: the graph of these ops does not depend on them
     shifted = [x * 0.75 + 0.125 for x in expr.inputs]
     data, input_grads, _ = _interpreted(expr, shifted)
-    assert _same(program(*shifted), data)
-    assert all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+    replayed = program.run(*shifted)
+    assert _same(replayed.output, data)
+    assert all(_same(a, b) for a, b in zip(replayed.input_grads, input_grads))
 
 
 def test_every_op_of_the_table_is_replayed():
@@ -108,10 +111,10 @@ def _agrees(program, fn, inputs, leaves=()):
     for leaf in leaves:
         leaf.grad = 0.0
     data, input_grads, grads = _interpreted(fn, inputs, leaves)
-    out = program(*inputs)
+    replayed = program.run(*inputs)
     return (
-        _same(out, data)
-        and all(_same(a, b) for a, b in zip(program.input_grads, input_grads))
+        _same(replayed.output, data)
+        and all(_same(a, b) for a, b in zip(replayed.input_grads, input_grads))
         and all(_same(leaf.grad, g) for leaf, g in zip(leaves, grads))
     )
 
@@ -120,7 +123,7 @@ def test_the_issues_branch_on_data_becomes_a_guard():
     # compile(lambda x: x.relu() if x.data > 5 else x.tanh(), [1.0]) then (10.0) gave 0.99999
     fn = lambda x: x.relu() if x.data > 5 else x.tanh()  # noqa: E731
     program = microgradx.compile(fn, [1.0])
-    assert program(10.0) == 10.0 and program.input_grads == (1.0,)
+    assert program.run(10.0) == Replayed(10.0, (1.0,), ())
     assert program.recordings == 2  # the guard x > 5 failed: recorded again on 10.0
     assert _agrees(program, fn, [1.0]) and _agrees(program, fn, [10.0])
     assert program.recordings == 2  # both recordings kept, each chosen by its guard
@@ -404,9 +407,9 @@ def test_a_setting_of_a_private_module_is_guarded_and_named():
     program = microgradx.compile(lambda a, b: model([a, b]), [0.5, -3.0], model=model)
     model.layers[0].neurons[0]._activation.negative_slope = 0.2  # shared by the layer's neurons
     assert _agrees(program, lambda a, b: model([a, b]), [0.5, -3.0], model.parameters())
-    from microgradx.replay import _ModelState
+    from microgradx.replay_model import ModelState
 
-    state = _ModelState(model)
+    state = ModelState(model)
     model.layers[0].neurons[1]._activation.negative_slope = 0.3
     assert not state.holds()
     assert state.change() == (
@@ -455,7 +458,8 @@ def test_an_op_of_ones_own_named_like_a_table_op_keeps_its_own_rule():
     fn = lambda x: apply(mine, x) * x  # noqa: E731
     assert microgradx.compile(fn, [1.5])(1.5) == 4.5  # the Python back-end runs its own rule
     program = microgradx.compile(fn, [1.5], backend="numpy")
-    assert program(1.5) == 4.5 and program.input_grads[0] == 6.0  # so does the NumPy one
+    result = program.run(1.5)
+    assert result.output == 4.5 and result.input_grads[0] == 6.0  # so does the NumPy one
 
 
 def test_bad_input_is_refused_with_what_went_wrong():
@@ -471,8 +475,7 @@ def test_bad_input_is_refused_with_what_went_wrong():
     with pytest.raises(CompileError, match="returned a leaf"):
         microgradx.compile(lambda a: a, [1.0])
     unused = microgradx.compile(lambda a, b: a.tanh(), [1.0, 2.0])  # b is ignored: gradient 0
-    unused(1.0, 2.0)
-    assert unused.input_grads[1] == 0.0
+    assert unused.run(1.0, 2.0).input_grads[1] == 0.0
     with pytest.raises(TypeError, match="example_inputs must be a list"):
         microgradx.compile(lambda a: a.tanh(), 1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="backend must be one of 'python', 'numpy'"):
@@ -491,13 +494,7 @@ def test_a_large_graph_uses_few_local_names():
 
 
 def _numpy():
-    try:
-        import numpy
-    except ImportError:
-        if __import__("os").environ.get("MICROGRADX_REQUIRE_TORCH") == "1":  # CI has numpy
-            pytest.fail("numpy is not installed, but CI installs it with torch")
-        pytest.skip("the NumPy back-end needs numpy (pip install 'microgradx[fast]')")
-    return numpy
+    return require_numpy()
 
 
 @given(expressions(), st.integers(1, 5))
@@ -505,12 +502,12 @@ def test_numpy_backend_matches_the_scalar_engine_on_random_graphs(expr: Expressi
     _numpy()
     program = microgradx.compile(expr, expr.inputs, check=False, backend="numpy")
     batch = [[x * (1 + 0.01 * r) for x in expr.inputs] for r in range(rows)]
-    outputs = program.batch(batch)
+    replayed = program.run_batch(batch)
     for r, row in enumerate(batch):
         data, input_grads, _ = _interpreted(expr, row)
-        assert outputs[r] == pytest.approx(data, rel=1e-12, abs=1e-300)
+        assert replayed.output[r] == pytest.approx(data, rel=1e-12, abs=1e-300)
         for k, g in enumerate(input_grads):
-            assert float(program.input_grads[k][r]) == pytest.approx(g, rel=1e-12, abs=1e-12)
+            assert float(replayed.input_grads[k][r]) == pytest.approx(g, rel=1e-12, abs=1e-12)
 
 
 def test_numpy_backend_sums_parameter_gradients_over_the_batch():
@@ -598,7 +595,7 @@ def test_digits_linear_and_one_hidden_layer_reach_the_lectures_accuracies():
 
 
 def test_record_refuses_inputs_that_would_replay_wrongly():
-    from microgradx.replay import record
+    from microgradx.replay import tape_of
 
     x, w = Value(0.5), Value(-1.5)
     m = x * w
@@ -610,20 +607,20 @@ def test_record_refuses_inputs_that_would_replay_wrongly():
     with pytest.raises(ValueError, match=r"inputs\[1\] is the same Value as inputs\[0\]"):
         compile_graph(y, [x, x])
     with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value, got float"):
-        record(y, [x, 2.0])
+        tape_of(y, [x, 2.0])
     with pytest.raises(TypeError, match="root must be a Value"):
-        record([y], [x, w])
+        tape_of([y], [x, w])
     with pytest.raises(CompileError, match="root is a leaf"):
-        record(x, [x])
+        tape_of(x, [x])
     with pytest.raises(CompileError, match=r"watch\[0\] is not part of the output's graph"):
-        record(y, [x, w], watch=[Value(1.0)])
+        tape_of(y, [x, w], watch=[Value(1.0)])
     with pytest.raises(TypeError, match="watch must be a list of Values, got Value"):
-        record(y, [x, w], watch=m)
+        tape_of(y, [x, w], watch=m)
     assert compile_graph(y, [x, w], watch=[m]).nodes == 4
 
 
 def test_replay_arguments_take_numpy_arrays_and_are_named():
-    from microgradx.replay import Compiled, python_source, record, same_graph
+    from microgradx.replay import Compiled, python_source, same_graph, tape_of
 
     np = _numpy()
     program = microgradx.compile(lambda a, b: (a * b).tanh(), [1.0, 2.0], backend="numpy")
@@ -634,7 +631,7 @@ def test_replay_arguments_take_numpy_arrays_and_are_named():
     with pytest.raises(ValueError, match="rows is empty"):
         program.batch(np.zeros((0, 2)))
     x = Value(1.0)
-    tape = record(x.tanh(), [x])
+    tape = tape_of(x.tanh(), [x])
     with pytest.raises(TypeError, match="backend must be one of 'python', 'numpy', got ndarray"):
         Compiled(tape, np.array(["python"]))
     for call, name in (
@@ -642,7 +639,7 @@ def test_replay_arguments_take_numpy_arrays_and_are_named():
         (lambda: python_source(None), "tape"),
         (lambda: same_graph(tape, [tape]), "second"),
     ):
-        with pytest.raises(TypeError, match=rf"{name} must be a Tape \(from record\(\)\)"):
+        with pytest.raises(TypeError, match=rf"{name} must be a Tape \(from tape_of\(\)\)"):
             call()
 
 
@@ -658,12 +655,11 @@ def test_a_zero_upstream_contributes_zero_through_an_infinite_product():
     f(leaf).backward()
     assert leaf.grad == 0.0
     program = microgradx.compile(f, [0.0])
-    program(0.0)
-    assert list(program.input_grads) == [0.0]
+    assert program.run(0.0).input_grads == (0.0,)
     _numpy()
     program = microgradx.compile(f, [0.0], backend="numpy")
-    program.batch([[0.0], [0.0]])
-    assert [float(g) for g in program.input_grads[0]] == [0.0, 0.0]
+    replayed = program.run_batch([[0.0], [0.0]])
+    assert [float(g) for g in replayed.input_grads[0]] == [0.0, 0.0]
 
 
 def test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why():

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx.engine import Value, starting_grad, topological_order
+from microgradx import walk
+from microgradx.engine import Value, topological_order
 from microgradx.viz.style import num, short, wrt
 
 __all__ = ["BackwardStep", "Contribution", "num", "record_backward", "short", "wrt"]
@@ -58,7 +59,7 @@ def record_backward(
     refused by name before anything changes, and a pass that raises (an op of the user's,
     Ctrl-C) puts every grad back as it was."""
     order = topological_order(root)
-    leaves = {node: starting_grad(node) for node in order if node.op is None}
+    leaves = {node: walk.starting_grad(node) for node in order if node.op is None}
     before = [node.grad for node in order]
     try:
         return _recorded_pass(root, order, leaves, names)
@@ -71,40 +72,57 @@ def record_backward(
 def _recorded_pass(
     root: Value, order: list[Value], leaves: dict[Value, Any], names: dict[Value, str]
 ) -> tuple[list[BackwardStep], dict[Value, float]]:
-    position = {node: k for k, node in enumerate(order)}
-    start: dict[Value, float] = {}
-    for node in order:
-        # as backward(): intermediate gradients start afresh, leaves add up
-        node.grad = leaves[node] if node.op is None else 0.0
-        start[node] = float(node.grad)
-    root.grad = root.grad + 1.0 if root.op is None else 1.0
-    start[root] = float(root.grad)
-    steps: list[BackwardStep] = []
-    for node in reversed(order):
-        if node.op is None:
-            continue
-        upstream = float(node.grad)
-        local_grads = node.local_grads()
-        contributions = []
-        for child, local in zip(node.children, local_grads):
-            before = after = float(child.grad)
-            contribution = 0.0  # a zero upstream contributes exactly 0, as in backward()
-            if upstream != 0.0:
-                contribution = upstream * local
-                child.grad = child.grad + contribution  # a Value grad (create_graph) stays one
-                after = float(child.grad)
-            contributions.append(
-                Contribution(child, names[child], local, contribution, before, after)
-            )
-        steps.append(
-            BackwardStep(
-                len(steps),
-                node,
-                names[node],
-                position[node],
-                node.op.label,
-                upstream,
-                tuple(contributions),
+    # as backward(): intermediate gradients start afresh, leaves add up
+    walk.start(order, root, list(leaves.items()), 1.0)
+    start = {node: float(node.grad) for node in order}
+    recorder = _Recorder(order, names)
+    walk.walk(order, recorder)
+    return recorder.steps, start
+
+
+class _Recorder(walk.OnNodes):
+    """The engine's walk on the nodes' float gradients, noting each step as it is made."""
+
+    def __init__(self, order: list[Value], names: dict[Value, str]) -> None:
+        self.position = {node: k for k, node in enumerate(order)}
+        self.names = names
+        self.steps: list[BackwardStep] = []
+        self.contributions: list[Contribution] = []
+
+    def upstream(self, node: Any) -> Any:
+        return float(node.grad)
+
+    def opened(self, node: Any, upstream: Any, zero: int) -> None:
+        self.contributions = []
+
+    def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
+        before = float(child.grad)
+        super().accumulate(node, i, child, local, contribution)
+        self.contributions.append(
+            Contribution(
+                child, self.names[child], float(local), contribution, before, float(child.grad)
             )
         )
-    return steps, start
+
+    def closed(self, node: Any, upstream: Any) -> None:
+        self.steps.append(
+            BackwardStep(
+                len(self.steps),
+                node,
+                self.names[node],
+                self.position[node],
+                node.op.label,
+                upstream,
+                tuple(self.contributions),
+            )
+        )
+
+    def passed_nothing(self, node: Any, upstream: Any) -> None:
+        # a zero upstream contributes exactly 0, as in backward(): the step shows it
+        self.opened(node, upstream, walk.ZERO)
+        for child, local in zip(node.children, node.local_grads()):
+            grad = float(child.grad)
+            self.contributions.append(
+                Contribution(child, self.names[child], float(local), 0.0, grad, grad)
+            )
+        self.closed(node, upstream)

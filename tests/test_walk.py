@@ -1,0 +1,112 @@
+"""The backward walk (microgradx.walk): the float fast path is the general walk, bit for bit, and
+its ``+`` and ``*`` forms are the op table's rules."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microgradx import Value, walk
+from microgradx.engine import topological_order
+from microgradx.ops import ADD, MUL
+from microgradx.testing import Expression, expressions
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e-310, -1e308, 1e308, math.inf, -math.inf, math.nan]
+
+
+def _bits(x: float) -> bytes:
+    return b"nan" if x != x else struct.pack("<d", x)
+
+
+def _both_walks(out: Value, seed: float, leaf_starts: dict[Value, float]) -> None:
+    """Run walk_floats and walk(OnNodes()) from the same start; they must leave the same bits."""
+    order = topological_order(out)
+    for leaf, grad in leaf_starts.items():
+        leaf.grad = grad
+    starts = [(n, n.grad) for n in order if n.op is None]  # constants' too
+    results = []
+    for run in (walk.walk_floats, lambda o: walk.walk(o, walk.OnNodes())):
+        walk.start(order, out, starts, seed)
+        run(order)
+        results.append([_bits(float(n.grad)) for n in order])
+    assert results[0] == results[1]
+
+
+@given(expressions(), st.sampled_from([1.0, -0.0, 0.0, 2.5, -1e-300]))
+def test_the_float_walk_is_the_general_walk_on_random_graphs(expr: Expression, seed: float):
+    xs = [Value(x) for x in expr.inputs]
+    out = expr(*xs)
+    if out.op is not None:
+        _both_walks(out, seed, {x: 0.25 * k for k, x in enumerate(xs)})
+
+
+@settings(max_examples=300)
+@given(st.randoms(use_true_random=False))
+def test_the_float_walk_is_the_general_walk_at_special_values(rng: random.Random):
+    # + and * (the inlined forms), reuse (a * a), zero upstreams, infinities and NaN
+    xs = [Value(rng.choice(SPECIAL)) for _ in range(3)]
+    values = list(xs)
+    for _ in range(rng.randrange(1, 10)):
+        a, b = rng.choice(values), rng.choice(values)
+        kind = rng.randrange(4)
+        if kind == 0:
+            values.append(a + b)
+        elif kind == 1:
+            values.append(a * b)
+        elif kind == 2:
+            values.append(a.log() if a.data > 0 else a.tanh())
+        else:
+            values.append(a * rng.choice(SPECIAL))
+    out = values[-1]
+    if out.op is not None:
+        _both_walks(out, rng.choice(SPECIAL), {x: rng.choice(SPECIAL) for x in xs})
+
+
+@given(st.sampled_from(SPECIAL), st.sampled_from(SPECIAL), st.sampled_from(SPECIAL))
+def test_the_add_and_mul_forms_are_the_tables_rules(a: float, b: float, upstream: float):
+    # ADD's local derivatives are (1, 1), and upstream * 1.0 is upstream, bit for bit
+    assert ADD.local_grads(a, b, a + b) == (1.0, 1.0)
+    assert _bits(upstream * 1.0) == _bits(upstream)
+    assert ADD in walk.PASS_THROUGH
+    # MUL's are (b, a): the other input, on floats and on Values (for create_graph)
+    grads = MUL.local_grads(a, b, a * b)
+    assert _bits(grads[0]) == _bits(b) and _bits(grads[1]) == _bits(a)
+    va, vb = Value(a), Value(b)
+    assert MUL.local_grads(va, vb, va * vb) == (vb, va)
+    assert MUL in walk.SWAPPED
+
+
+def test_the_walk_visits_each_node_after_every_node_that_used_it():
+    class Visits(walk.OnNodes):
+        def __init__(self) -> None:
+            self.visited: list[Value] = []
+
+        def opened(self, node, upstream, zero):
+            self.visited.append(node)
+
+    x = Value(2.0)
+    y = x * x
+    z = y.tanh() + y
+    out = z * x
+    order = topological_order(out)
+    walk.start(order, out, [], 1.0)
+    visits = Visits()
+    walk.walk(order, visits)
+    assert visits.visited[:2] == [out, z] and visits.visited[-1] is y
+    for k, node in enumerate(visits.visited):  # nobody visited later uses it
+        assert all(node not in later.children for later in visits.visited[k + 1 :])
+
+
+def test_a_zero_upstream_passes_nothing_even_through_an_infinite_derivative():
+    x = Value(0.0)
+    y = x.log() * 0.0  # d/dx log at 0 is inf; its upstream is 0
+    for run in (walk.walk_floats, lambda o: walk.walk(o, walk.OnNodes())):
+        x.grad = 0.0
+        order = topological_order(y)
+        walk.start(order, y, [(x, 0.0)], 1.0)
+        run(order)
+        assert x.grad == 0.0 and math.copysign(1.0, x.grad) == 1.0
