@@ -10,8 +10,8 @@ package, and renders it with the first renderer it finds:
 
 Value nodes are tables (label, data, grad); op nodes are small circles with the op's symbol; every
 use of a value is its own edge, so ``a + a`` shows two arrows. Networks built by ``microgradx.nn``
-can be drawn one box per neuron or per layer (``collapse=``), using the names their parameters
-and neuron outputs carry.
+can be drawn one box per neuron or per layer (``collapse=``), using what the network recorded
+while it computed (``nn.Structure``): which neuron made which node, in which layer call.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
+from microgradx.nn import Structure
 from microgradx.viz.markup import LABEL_CHARS, dot_escape, label_of, visible
 
 INSTALL_HELP = """no Graphviz renderer found. Install one of:
@@ -160,16 +161,22 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def node_names(order: list[Value], root: Value) -> dict[Value, str]:
-    """Every node's name in drawings and equations: its label, else ``L`` for an unlabelled
-    output and ``v<k>`` (its place in topological order) for any other node.
+def node_names(
+    order: list[Value], root: Value, structure: Structure | None = None
+) -> dict[Value, str]:
+    """Every node's name in drawings and equations: its label, else for a node a network's
+    neuron computed its name in the lectures' notation (``a2_1``, ``z2_1``: ``nn.Structure``),
+    else ``L`` for the output and ``v<k>`` (its place in topological order) for any other node.
 
     A label is shown as ``markup.visible`` writes it (control characters and other invisible
     ones written out as ``\\x07``, ``\\u202e``) and cut to ``LABEL_CHARS`` characters with an
     ellipsis. Raises TypeError if a node's label was set to something other than a str.
     """
+    structured = (structure or Structure(order)).names()
     return {
-        node: visible(label_of(node), LABEL_CHARS) or ("L" if node is root else f"v{k}")
+        node: visible(label_of(node), LABEL_CHARS)
+        or structured.get(node)
+        or ("L" if node is root else f"v{k}")
         for k, node in enumerate(order)
     }
 
@@ -181,7 +188,7 @@ def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
     if node.op is not None:
         return "intermediate"
     label = label_of(node)
-    if node in parameters or id(node) in parameters or ".w." in label or label.endswith(".b"):
+    if node in parameters or id(node) in parameters:
         return "parameter"
     return "input" if label else "constant"
 
@@ -205,38 +212,21 @@ def _table(cells: list[str], fill: str, bold: bool) -> str:
     )
 
 
-def _groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, int]]:
+def _groups(structure: Structure, collapse: str) -> dict[Value, tuple[str, int]]:
     """Which collapsed box each node falls in: (name, instance) for every node of a neuron/layer.
 
-    A neuron's nodes are found by walking down from its named output to its own parameters,
-    stopping at inputs and at other neurons' outputs. With ``collapse="layer"`` the neurons of one
-    layer that read the same inputs (one forward call) share a box.
+    The nodes a neuron computed (and its parameters no other box uses) are the ones the network
+    recorded (``nn.Structure``). With ``collapse="layer"`` the neurons of one call of a layer
+    (one example) share a box.
     """
     member: dict[Value, tuple[str, int]] = {}
-    outputs = [n for n in order if n.op is not None and n.label and ".neurons." in n.label]
-    output_set = set(outputs)
-    instance_of: dict[tuple[str, frozenset[int]], int] = {}
-    for out in outputs:
-        name = out.label or ""
-        inside, external = [out], set()
-        stack = list(out.children)
-        seen = {out}
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            is_own_param = node.op is None and (node.label or "").startswith(name + ".")
-            if node in output_set or (node.op is None and not is_own_param):
-                external.add(id(node))
-                continue
-            inside.append(node)
-            stack.extend(node.children)
-        key_name = name.rsplit(".neurons.", 1)[0] if collapse == "layer" else name
-        key = (key_name, frozenset(external) if collapse == "layer" else frozenset({id(out)}))
-        instance = instance_of.setdefault(key, len(instance_of))
-        for node in inside:
-            member.setdefault(node, (key_name, instance))
+    instance_of: dict[int, int] = {}
+    for node, made in structure.owner.items():
+        if collapse == "layer":
+            key, name = id(made.call), structure.layer_name(made)
+        else:
+            key, name = id(made), structure.module_name(made)
+        member[node] = (name, instance_of.setdefault(key, len(instance_of)))
     return member
 
 
@@ -273,7 +263,7 @@ def draw_graph(
     ``color_by``: ``"role"`` (parameter, input, constant, intermediate, output) or ``"grad"``
     (|grad| on a log heat scale, with a legend). ``collapse``: ``None``, ``"neuron"`` or
     ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer.
-    ``parameters``: Values to colour as parameters besides those named like ``layers.0...w.1``.
+    ``parameters``: Values to colour as parameters besides a network's (which it records).
     Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``collapse``).
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
     and ``dimmed`` nodes are drawn greyed out (not reached yet). ``current``: the values whose op
@@ -299,9 +289,11 @@ def draw_graph(
         lit = {id(v) for v in checks.instances(current, "current", Value, "Value")}
     graphviz = _graphviz()
     order = topological_order(root)
-    names = node_names(order, root)  # first: it refuses a label that is not a str
+    structure = Structure(order)  # what a network recorded: its neurons, layers, parameters
+    names = node_names(order, root, structure)  # first: it refuses a label that is not a str
     index = {node: i for i, node in enumerate(order)}
-    groups = _groups(order, collapse) if collapse else {}
+    groups = _groups(structure, collapse) if collapse else {}
+    params |= {id(p) for p in structure.parameters}
 
     def grad_of(node: Value) -> float:
         if given is not None and node in given:
@@ -371,14 +363,15 @@ def draw_graph(
     for k, key in enumerate(sorted(boxes)):
         members = boxes[key]
         ops = [n for n in members if n.op is not None]
-        outputs = [n for n in ops if n.label and ".neurons." in n.label]
+        outputs = [n for n in ops if n in structure.outputs]
         cells = [
             dot_escape(key[0]),
             f"{len(ops)} ops, {len(members) - len(ops)} params",
         ]
         if collapse == "layer":
             cells.append(f"{len(outputs)} neurons")
-        else:  # one neuron: its output's value and gradient
+        else:  # one neuron: its output's name, value and gradient
+            cells.insert(1, dot_escape(names[outputs[0]]))
             if show_data:
                 cells.append(f"out {_fmt(outputs[0].data)}")
             if show_grad:

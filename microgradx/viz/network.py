@@ -189,8 +189,8 @@ def _inputs(x: Any, nin: int) -> list[float]:
 
 
 def _layer_name(layer: Linear) -> str:
-    name = layer.neurons[0]._name or ""
-    return name.rsplit(".neurons.", 1)[0] if ".neurons." in name else "layer"
+    """The layer's dotted name in its model (``layers.1``), as the model named it."""
+    return layer._name or "layer"
 
 
 def _legend(color_by: str, low: float, high: float) -> str:

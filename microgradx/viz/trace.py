@@ -35,6 +35,7 @@ from typing import Any
 from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
+from microgradx.nn import Structure
 from microgradx.ops import ADD
 from microgradx.viz.graph import ROLE_COLORS, GraphView, draw_graph, node_names, role
 from microgradx.viz.layout import ENGINES, Box, Edge, layout
@@ -43,7 +44,6 @@ from microgradx.viz.levels import (
     NeuronStep,
     Step,
     layer_equation,
-    layer_name,
     layer_steps,
     neuron_equation,
     neuron_owners,
@@ -79,15 +79,16 @@ class BackwardTrace:
         self.root = root
         self.level = level
         self.order = topological_order(root)
-        self.names = node_names(self.order, root)
+        self.structure = Structure(self.order)  # what a network recorded while it computed
+        self.names = node_names(self.order, root, self.structure)
         self.loss = self.names[root]
-        self.group_of: dict[Value, Value] = {}  # node -> the output naming its neuron or layer
+        self.group_of: dict[Value, Value] = {}  # node -> the output of its neuron
         if level != "op":
-            self.group_of = neuron_owners(self.order, root)
+            self.group_of = neuron_owners(self.structure)
             if not self.group_of:
                 raise ValueError(
-                    f"level={level!r} needs a network built by microgradx.nn (neuron outputs"
-                    " named like 'layers.0.neurons.3'); this graph has none: use level='op'"
+                    f"level={level!r} needs a network built by microgradx.nn (its neurons"
+                    " record what they compute); this graph has none: use level='op'"
                 )
         self.op_steps, self.start = record_backward(root, self.names)
         self.steps: list[Step] = self._group_steps()
@@ -108,9 +109,11 @@ class BackwardTrace:
             if step.node not in self.group_of:
                 units.append(step)
             elif self.group_of[step.node] is step.node:
-                units.append(neuron_step(0, step.node, inside[step.node], self.names))
+                units.append(
+                    neuron_step(0, step.node, inside[step.node], self.names, self.structure)
+                )
         if self.level == "layer":
-            units = layer_steps(units, self.names)
+            units = layer_steps(units, self.names, self.structure)
         return [_renumber(unit, i) for i, unit in enumerate(units)]
 
     def _shown_gradients(self) -> list[dict[Value, float]]:
@@ -282,7 +285,7 @@ class BackwardTrace:
         edges: list[Edge] = []
         seen_edges: set[tuple[str, str]] = set()
         emitted: set[str] = set()
-        params = {n for n in self.order if n.op is None and n in self.group_of}
+        params = self.structure.parameters
         for node in self.order:
             box = box_of[node]
             if node in self.group_of:
@@ -317,12 +320,14 @@ class BackwardTrace:
         ops = [n for n in members if n.op is not None]
         first = outputs[0]
         act = first.op.label if first.op is not None and first.op is not ADD else "linear"
+        made = self.structure.outputs[first]
         if self.level == "layer":
-            name = layer_name(first.label or "")
+            name = self.structure.layer_name(made)
             lines = [name, f"{len(outputs)} {act} neurons", f"{len(ops)} ops", "|grad| 0"]
         else:
-            lines = [first.label or "", f"{act} neuron", f"out {short(first.data)}", "grad 0"]
-        return Box(box, lines, kind="group", fill="#e8e0f8", grad_line=3, title=lines[0])
+            name = self.structure.module_name(made)
+            lines = [self.names[first], f"{act} neuron", f"out {short(first.data)}", "grad 0"]
+        return Box(box, lines, kind="group", fill="#e8e0f8", grad_line=3, title=name)
 
     def _grad_line(self, members: list[Value], grads: dict[Value, float]) -> str:
         """A box's grad line: a value's gradient, a neuron's output's, a layer's outputs' size."""
