@@ -169,24 +169,27 @@ def _module_names(root: Module) -> dict[int, str]:
 
 # ---- structure: what each neuron computed, recorded while it computes ----------------------------
 #
-# A neuron's output node is the key of a weak table whose entry says which neuron made it, in which
-# forward call of its layer, on which input example. The nodes hold nothing new (no slot, no
-# pointer back), so a graph stays free of reference cycles and as small as before; an entry goes
-# away with its node. Everything else (the neuron's ops, its z, its products w_k * x_k) is found
-# from that entry by walking down from the output to the call's inputs.
+# A neuron's output node is the key of a weak table whose entry is the forward call of its layer
+# that made it (the layer, its inputs, which input example), one record shared by the layer's
+# neurons. The nodes hold nothing new (no slot, no pointer back), so a graph stays free of
+# reference cycles; an entry goes away with its node. Everything else (which of the layer's
+# neurons, its ops, its z, its products w_k * x_k) is found from that entry by walking down from
+# the output to the call's inputs, when a drawing asks: recording costs one table entry per
+# neuron and call (about 130 bytes against a neuron's 2n + 2 nodes of about 110 bytes each).
 
 
 class Call:
     """One forward call of a layer (or of a lone neuron) on one input example.
 
-    ``module``: the Linear/Layer or Neuron called; ``inputs``: the Values it read, in order;
+    ``module``: the Linear/Layer or Neuron called; ``inputs``: the Values it read, in order (a
+    list the call made for itself);
     ``example``: a number counting top-level forward calls (a model called on examples 1 and 2
     of a mini-batch gives the calls of the first one number n, of the second n + 1; every layer
     call inside one model call shares its number)."""
 
     __slots__ = ("example", "inputs", "module")
 
-    def __init__(self, module: Module, inputs: tuple[Value, ...], example: int) -> None:
+    def __init__(self, module: Module, inputs: Sequence[Value], example: int) -> None:
         self.module = module
         self.inputs = inputs
         self.example = example
@@ -194,7 +197,7 @@ class Call:
 
 class NeuronCall:
     """What made one neuron's output: the ``neuron`` (its weights, bias and place) and the
-    ``call`` of its layer it was part of."""
+    ``call`` of its layer it was part of (``made_by`` and ``Structure`` make these)."""
 
     __slots__ = ("call", "neuron")
 
@@ -203,7 +206,7 @@ class NeuronCall:
         self.call = call
 
 
-_made_by: weakref.WeakKeyDictionary[Value, NeuronCall] = weakref.WeakKeyDictionary()
+_made_by: weakref.WeakKeyDictionary[Value, Call] = weakref.WeakKeyDictionary()
 _examples = itertools.count()
 _state = threading.local()  # the example number of the forward call running in this thread
 
@@ -224,7 +227,27 @@ def _end_example(owner: bool) -> None:
 
 def made_by(node: Value) -> NeuronCall | None:
     """The neuron call whose output ``node`` is (None for any other node)."""
-    return _made_by.get(node)
+    call = _made_by.get(node)
+    if call is None:
+        return None
+    module = call.module
+    neurons = module.neurons if isinstance(module, Linear) else [module]
+    if len(neurons) == 1 and isinstance(neurons[0], Neuron):
+        return NeuronCall(neurons[0], call)
+    # Which of the layer's neurons: the one whose bias the output was computed from (the walk
+    # stays inside the neuron: it stops at the call's inputs).
+    bias = {id(n.b): n for n in neurons if isinstance(n, Neuron)}
+    stop = {id(x) for x in call.inputs}
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item.op is None:
+            found = bias.get(id(item))
+            if found is not None:
+                return NeuronCall(found, call)
+            continue
+        stack.extend(c for c in reversed(item.children) if id(c) not in stop)
+    return None
 
 
 class Structure:
@@ -241,7 +264,7 @@ class Structure:
     def __init__(self, order: Sequence[Value]) -> None:
         self.outputs: dict[Value, NeuronCall] = {}
         for node in order:
-            made = _made_by.get(node) if node.op is not None else None
+            made = made_by(node) if node.op is not None else None
             if made is not None:
                 self.outputs[node] = made
         self.owner: dict[Value, NeuronCall] = {}
@@ -542,7 +565,7 @@ class Neuron(Module):
         xs = _check_inputs(x, len(self.w), type(self).__name__)
         example, owner = _begin_example()
         try:
-            return self._forward(xs, Call(self, tuple(xs), example))
+            return self._forward(xs, Call(self, xs, example))
         finally:
             _end_example(owner)
 
@@ -551,7 +574,8 @@ class Neuron(Module):
         for w, xi in zip(self.w, xs):
             z = z + w * xi  # w . x + b, one multiply-add at a time
         out = self._activation.apply(z)
-        _made_by[out] = NeuronCall(self, call)  # what made it (the drawings group by it)
+        if out.op is not None:  # a graph is being recorded (not under no_grad)
+            _made_by[out] = call  # what made it (the drawings group by it)
         return out
 
     def extra_repr(self) -> str:
@@ -587,7 +611,7 @@ class Linear(Module):
         xs = _check_inputs(x, self.nin, type(self).__name__)
         example, owner = _begin_example()
         try:
-            call = Call(self, tuple(xs), example)  # one record shared by the layer's neurons
+            call = Call(self, xs, example)  # one record shared by the layer's neurons
             return [n._forward(xs, call) for n in self.neurons]
         finally:
             _end_example(owner)
