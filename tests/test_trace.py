@@ -630,3 +630,42 @@ def test_structure_is_read_from_the_record_not_from_labels():
         node.label = f"n{k}"
     after = [(type(s).__name__, len(s.ops)) for s in trace_backward(loss, level="neuron")]
     assert after == before
+
+
+def test_a_weight_read_by_two_examples_is_drawn_on_its_own_not_in_one_examples_box():
+    """Both examples' neurons read the same weights: a weight inside example 1's box would draw
+    an arrow from that box into example 2's, as if data flowed between them."""
+
+    def boxes(loss: Value) -> list[str]:
+        return sorted(re.findall(r"<TD>(\d+ ops, \d+ params)</TD>", draw_graph(loss, **how).source))
+
+    how = {"collapse": "neuron"}
+    _, single = _two_three_one()  # one example: each neuron's box holds its weights and bias
+    assert boxes(single) == ["5 ops, 3 params"] * 3 + ["6 ops, 4 params"]
+    _, batch = _batch_loss()  # two: each weight is a box of its own, read by both examples
+    assert boxes(batch) == ["5 ops, 0 params"] * 6 + ["6 ops, 0 params"] * 2
+    assert "<TD>layers.0.neurons.0.w.0</TD>" in draw_graph(batch, **how).source
+    how = {"collapse": "layer"}
+    assert boxes(batch) == ["15 ops, 0 params"] * 2 + ["6 ops, 0 params"] * 2
+
+
+def test_a_hostile_label_on_a_neurons_output_is_only_text_in_the_page(tmp_path):
+    _, loss = _two_three_one()
+    output = next(n for n in trace_forward(loss).order if nn.made_by(n) and n.op is not None)
+    output.label = "<script>alert(1)</script>"
+    page = trace_backward(loss, level="neuron").to_html(tmp_path / "t.html").read_text()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_ops_between_layers_and_on_the_inputs_are_steps_of_their_own():
+    """A neuron is what it computed from its call's inputs: an activation module between two
+    Linear layers, or a user's op on the inputs, is outside every neuron."""
+    model = nn.Sequential(nn.Linear(2, 3, rng=random.Random(0)), nn.Tanh(), nn.Linear(3, 1))
+    scaled = [Value(1.0, label="u") * 2.0, Value(2.0, label="v") * 0.5]
+    trace = trace_backward(losses.mse(model(scaled), [0.5]), level="neuron")
+    kinds = [s.op if isinstance(s, trace_module.BackwardStep) else "neuron" for s in trace]
+    assert kinds == ["/", "**2", "-", "neuron"] + ["tanh", "neuron"] * 3 + ["*", "*"]
+    hidden = trace[5]
+    assert isinstance(hidden, trace_module.NeuronStep) and len(hidden.ops) == 4  # 2 w·x, 2 +
+    assert [t.input_name for t in trace[3].terms] == ["x2_1", "x2_2", "x2_3"]  # layer 2's inputs
