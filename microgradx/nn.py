@@ -27,7 +27,18 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from microgradx.checks import choice, count, describe, flag, in_range, is_real, real, sequence
+from microgradx.checks import (
+    choice,
+    count,
+    describe,
+    flag,
+    in_range,
+    instance,
+    instances,
+    is_real,
+    real,
+    sequence,
+)
 from microgradx.checks import seed as checks_seed
 from microgradx.engine import Value, maximum, zero_grad
 
@@ -226,8 +237,9 @@ def _end_example(owner: bool) -> None:
 
 
 def made_by(node: Value) -> NeuronCall | None:
-    """The neuron call whose output ``node`` is (None for any other node)."""
-    call = _made_by.get(node)
+    """The neuron call whose output ``node`` is (None for any other node). TypeError naming
+    ``node`` if it is not a Value."""
+    call = _made_by.get(instance(node, "node", Value, "Value"))
     if call is None:
         return None
     module = call.module
@@ -258,10 +270,12 @@ class Structure:
     call, and each of its parameters too when no other neuron call in the graph uses it (a weight
     read by two examples belongs to neither's box). ``outputs`` are the neurons' outputs, in
     ``order``; ``parameters`` every network parameter the graph reads. ``examples`` numbers the
-    input examples 1, 2, ... in the order their calls were made.
+    input examples 1, 2, ... in the order their calls were made. TypeError naming ``order`` if
+    it is not a list of Values.
     """
 
     def __init__(self, order: Sequence[Value]) -> None:
+        order = instances(order, "order", Value, "Value")
         self.outputs: dict[Value, NeuronCall] = {}
         for node in order:
             made = made_by(node) if node.op is not None else None

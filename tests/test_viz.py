@@ -430,5 +430,5 @@ def test_draw_network_names_neurons_and_weights_as_the_step_through_does():
 
     model = MLP(2, [3, 1], seed=0)
     svg = draw_network(model).svg()
-    assert "<title>a2_1 = layers.1.neurons.0 (linear), b2_1 = " in svg
-    assert "<title>w1_3_2 = layers.0.neurons.2.w.1 = " in svg  # w^1_32: neuron 3, input 2
+    assert "<title>layers.1.neurons.0 = a2_1 (linear), b2_1 = " in svg
+    assert re.search(r"<title>layers.0.neurons.2.w.1 = \S+, grad 0 \(w1_3_2\)</title>", svg)

@@ -141,7 +141,7 @@ def draw_network(
                     colour = heat(abs(float(w.grad)), low, high)
                 shown = visible(label_of(w), LABEL_CHARS) or "w"
                 lecture = f"w{c + 1}_{j + 1}_{i + 1}"  # w^l_jk: layer l, neuron j, input k
-                tip = f"{lecture} = {shown} = {w.data:.4g}, grad {float(w.grad):.4g}"
+                tip = f"{shown} = {w.data:.4g}, grad {float(w.grad):.4g} ({lecture})"
                 parts.append(
                     f'<line x1="{x1 + RADIUS:.1f}" y1="{y1:.1f}" x2="{x2 - RADIUS:.1f}"'
                     f' y2="{y2:.1f}" stroke="{colour}" stroke-width="{size:.2f}"'
@@ -157,7 +157,7 @@ def draw_network(
                 neuron = layer.neurons[j]
                 act = neuron._activation.name
                 shown = visible(neuron._name or "neuron", LABEL_CHARS)
-                name = f"a{c}_{j + 1} = {shown} ({act}), b{c}_{j + 1} = {neuron.b.data:.4g}"
+                name = f"{shown} = a{c}_{j + 1} ({act}), b{c}_{j + 1} = {neuron.b.data:.4g}"
                 fill, caption = ("#ffe08a" if c == len(sizes) - 1 else "#e8e0f8"), act[:4]
             inside = f"{outputs[c][j]:.2f}" if outputs else caption
             parts.append(
