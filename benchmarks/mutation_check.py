@@ -956,6 +956,44 @@ MUTATIONS = [
         '        + "; methods "\n',
         ("tests/test_ops_table.py::test_readme_op_list_is_current",),
     ),
+    Mutation(
+        "recorded structure: a neuron's output is not recorded",
+        "microgradx/nn.py",
+        "            _made_by[out] = call  # what made it (the drawings group by it)\n",
+        "            pass\n",
+        ("tests/test_trace.py::test_a_labelled_output_keeps_its_neuron",),
+    ),
+    Mutation(
+        "recorded structure: a neuron's walk does not stop at its call's inputs",
+        "microgradx/nn.py",
+        "                    if child in seen or id(child) in stop or child in self.outputs:\n",
+        "                    if child in seen or child in self.outputs:\n",
+        ("tests/test_trace.py::test_ops_between_layers_and_on_the_inputs_are_steps_of_their_own",),
+    ),
+    Mutation(
+        "recorded structure: each layer call inside one model call is an example of its own",
+        "microgradx/nn.py",
+        "    if current is not None:\n        return current, False\n",
+        "",
+        ("tests/test_trace.py::test_a_mini_batch_loss_steps_example_by_example_neuron_by_neuron",),
+    ),
+    Mutation(
+        "recorded structure: a weight read by two examples goes in one example's box",
+        "microgradx/nn.py",
+        "            if len(calls) == 1:\n",
+        "            if calls:\n",
+        (
+            "tests/test_trace.py::test_a_weight_read_by_two_examples_is_drawn_on_its_own_not_in_one_examples_box",
+        ),
+    ),
+    Mutation(
+        "recorded structure: draw_network parses layer names from labels again",
+        "microgradx/viz/network.py",
+        '    return layer._name or "layer"\n',
+        '    name = layer.neurons[0]._name or ""\n'
+        '    return name.rsplit(".neurons.", 1)[0] if ".neurons." in name else "layer"\n',
+        ("tests/test_architecture.py::test_no_module_but_nn_reads_a_network_from_labels",),
+    ),
 ]
 
 

@@ -9,6 +9,11 @@ same ``backward()`` as a single neuron's.
 Modules find their parameters by looking at their own attributes (a Value, a list of Values, a
 Module, a list of Modules), which gives stable dotted names such as ``layers.0.neurons.3.w.1``;
 those names are also the parameters' labels, so a drawn graph says which weight is which.
+
+While a network computes, it records which nodes each neuron made, for which layer and which
+input example (see "structure" below): the step-through and the drawings read that record to show
+a neuron or a layer at a time, and to name nodes in the lectures' notation (``a2_1``, ``z2_1``,
+``w2_1_3``), without reading any label.
 """
 
 from __future__ import annotations
@@ -17,12 +22,25 @@ import itertools
 import math
 import numbers
 import random
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from microgradx.checks import choice, count, describe, flag, in_range, is_real, real, sequence
+from microgradx.checks import (
+    choice,
+    count,
+    describe,
+    flag,
+    in_range,
+    instance,
+    instances,
+    is_real,
+    real,
+    sequence,
+)
 from microgradx.checks import seed as checks_seed
-from microgradx.engine import Operand, Value, maximum, zero_grad
+from microgradx.engine import Value, maximum, zero_grad
 
 Output = Value | list[Value]
 
@@ -114,13 +132,21 @@ class Module:
 
     def label_parameters(self) -> None:
         """Give every parameter its dotted name as its label (graphs show which weight is which),
-        and every neuron the name of its output (``layers.0.neurons.3``: graphs group by it)."""
-        neuron_of_bias = {id(m.b): m for m in self.modules() if isinstance(m, Neuron)}
+        every neuron its dotted name (``layers.0.neurons.3``) and its place in the lectures'
+        notation: fully connected layers are numbered l = 1, 2, ... in order (the inputs are
+        layer 0) and the neurons of each j = 1, 2, ..."""
         for name, p in self.named_parameters():
             p.label = name
-            neuron = neuron_of_bias.get(id(p))
-            if neuron is not None:
-                neuron._name = name[:-2] or None  # "layers.0.neurons.3.b" -> "layers.0.neurons.3"
+        names = _module_names(self)
+        layer = 0
+        for module in self.modules():
+            if isinstance(module, Linear):
+                layer += 1
+                module._name = names.get(id(module))
+                for j, neuron in enumerate(module.neurons, 1):
+                    neuron._place = (layer, j)
+            if isinstance(module, Neuron):
+                module._name = names.get(id(module))
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this module (used by ``save``/``load``)."""
@@ -133,6 +159,221 @@ class Module:
         count = len(self.parameters())
         noun = "parameter" if count == 1 else "parameters"
         return f"{type(self).__name__}({self.extra_repr()}) with {count} {noun}"
+
+
+def _module_names(root: Module) -> dict[int, str]:
+    """id(module) -> its dotted name inside ``root`` (``layers.0.neurons.3``; ``root`` itself is
+    left out), the first name found for a module held twice (as ``named_parameters``)."""
+    names: dict[int, str] = {}
+    stack: list[tuple[str, Any]] = [("", root)]
+    while stack:
+        prefix, item = stack.pop()
+        if isinstance(item, Module):
+            if prefix and id(item) not in names:
+                names[id(item)] = prefix
+            members = [(f"{prefix}.{n}" if prefix else n, v) for n, v in item._named_members()]
+            stack.extend(reversed(members))
+        elif isinstance(item, (list, tuple)) and not all(type(v) is Value for v in item):
+            stack.extend(reversed([(f"{prefix}.{i}", v) for i, v in enumerate(item)]))
+    return names
+
+
+# ---- structure: what each neuron computed, recorded while it computes ----------------------------
+#
+# A neuron's output node is the key of a weak table whose entry is the forward call of its layer
+# that made it (the layer, its inputs, which input example), one record shared by the layer's
+# neurons. The nodes hold nothing new (no slot, no pointer back), so a graph stays free of
+# reference cycles; an entry goes away with its node. Everything else (which of the layer's
+# neurons, its ops, its z, its products w_k * x_k) is found from that entry by walking down from
+# the output to the call's inputs, when a drawing asks: recording costs one table entry per
+# neuron and call (about 130 bytes against a neuron's 2n + 2 nodes of about 110 bytes each).
+
+
+class Call:
+    """One forward call of a layer (or of a lone neuron) on one input example.
+
+    ``module``: the Linear/Layer or Neuron called; ``inputs``: the Values it read, in order (a
+    list the call made for itself);
+    ``example``: a number counting top-level forward calls (a model called on examples 1 and 2
+    of a mini-batch gives the calls of the first one number n, of the second n + 1; every layer
+    call inside one model call shares its number)."""
+
+    __slots__ = ("example", "inputs", "module")
+
+    def __init__(self, module: Module, inputs: Sequence[Value], example: int) -> None:
+        self.module = module
+        self.inputs = inputs
+        self.example = example
+
+
+class NeuronCall:
+    """What made one neuron's output: the ``neuron`` (its weights, bias and place) and the
+    ``call`` of its layer it was part of (``made_by`` and ``Structure`` make these)."""
+
+    __slots__ = ("call", "neuron")
+
+    def __init__(self, neuron: Neuron, call: Call) -> None:
+        self.neuron = neuron
+        self.call = call
+
+
+_made_by: weakref.WeakKeyDictionary[Value, Call] = weakref.WeakKeyDictionary()
+_examples = itertools.count()
+_state = threading.local()  # the example number of the forward call running in this thread
+
+
+def _begin_example() -> tuple[int, bool]:
+    """The running forward call's example number, or a new one (and True: the caller ends it)."""
+    current: int | None = getattr(_state, "example", None)
+    if current is not None:
+        return current, False
+    _state.example = number = next(_examples)
+    return number, True
+
+
+def _end_example(owner: bool) -> None:
+    if owner:
+        _state.example = None
+
+
+def made_by(node: Value) -> NeuronCall | None:
+    """The neuron call whose output ``node`` is (None for any other node). TypeError naming
+    ``node`` if it is not a Value."""
+    call = _made_by.get(instance(node, "node", Value, "Value"))
+    if call is None:
+        return None
+    module = call.module
+    neurons = module.neurons if isinstance(module, Linear) else [module]
+    if len(neurons) == 1 and isinstance(neurons[0], Neuron):
+        return NeuronCall(neurons[0], call)
+    # Which of the layer's neurons: the one whose bias the output was computed from (the walk
+    # stays inside the neuron: it stops at the call's inputs).
+    bias = {id(n.b): n for n in neurons if isinstance(n, Neuron)}
+    stop = {id(x) for x in call.inputs}
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item.op is None:
+            found = bias.get(id(item))
+            if found is not None:
+                return NeuronCall(found, call)
+            continue
+        stack.extend(c for c in reversed(item.children) if id(c) not in stop)
+    return None
+
+
+class Structure:
+    """Which nodes of a graph were computed by which neuron, read from what ``nn`` recorded.
+
+    ``order``: the graph's nodes (``engine.topological_order``). ``owner`` maps every op a
+    neuron computed (its output, its z, its products w_k * x_k and partial sums) to that neuron's
+    call, and each of its parameters too when no other neuron call in the graph uses it (a weight
+    read by two examples belongs to neither's box). ``outputs`` are the neurons' outputs, in
+    ``order``; ``parameters`` every network parameter the graph reads. ``examples`` numbers the
+    input examples 1, 2, ... in the order their calls were made. TypeError naming ``order`` if
+    it is not a list of Values.
+    """
+
+    def __init__(self, order: Sequence[Value]) -> None:
+        order = instances(order, "order", Value, "Value")
+        self.outputs: dict[Value, NeuronCall] = {}
+        for node in order:
+            made = made_by(node) if node.op is not None else None
+            if made is not None:
+                self.outputs[node] = made
+        self.owner: dict[Value, NeuronCall] = {}
+        self.parameters: set[Value] = set()
+        users: dict[Value, set[NeuronCall]] = {}
+        for out, made in self.outputs.items():
+            stop = {id(x) for x in made.call.inputs}
+            own = {id(w) for w in made.neuron.w}
+            own.add(id(made.neuron.b))
+            stack, seen = [out], {out}
+            while stack:  # down from the output to the call's inputs (no recursion)
+                node = stack.pop()
+                if node.op is None:
+                    if id(node) in own:
+                        users.setdefault(node, set()).add(made)
+                    continue
+                self.owner[node] = made
+                for child in node.children:
+                    if child in seen or id(child) in stop or child in self.outputs:
+                        continue
+                    seen.add(child)
+                    stack.append(child)
+        for parameter, calls in users.items():
+            self.parameters.add(parameter)
+            if len(calls) == 1:
+                (self.owner[parameter],) = calls
+        numbers = sorted({made.call.example for made in self.outputs.values()})
+        self.examples = {n: k for k, n in enumerate(numbers, 1)} if len(numbers) > 1 else {}
+
+    def tag(self, made: NeuronCall) -> str:
+        """The neuron's indices: ``2_1`` (layer 2, neuron 1), ``""`` for a neuron outside any
+        layer. Its weights and bias are named with it alone (``w2_1_3``, ``b2_1``): every
+        example reads the same ones."""
+        place = made.neuron._place
+        return "" if place is None else f"{place[0]}_{place[1]}"
+
+    def example(self, made: NeuronCall) -> str:
+        """``[3]`` for a neuron call on example 3 of several, ``""`` when the graph has one:
+        what it computed is named with it (``a2_1[3]``, ``z2_1[3]``, ``δ2_1[3]``)."""
+        example = self.examples.get(made.call.example)
+        return "" if example is None else f"[{example}]"
+
+    def module_name(self, made: NeuronCall) -> str:
+        """The neuron's dotted name (``layers.1.neurons.0``), with ``[k]`` on example k of
+        several."""
+        example = self.examples.get(made.call.example)
+        name = made.neuron._name or "neuron"
+        return name if example is None else f"{name}[{example}]"
+
+    def layer_name(self, made: NeuronCall) -> str:
+        """The dotted name of the neuron's layer (``layers.1``), ``[k]`` on example k of several."""
+        module = made.call.module
+        name = getattr(module, "_name", None) or ("layer" if module is not made.neuron else "")
+        example = self.examples.get(made.call.example)
+        return name if example is None else f"{name}[{example}]"
+
+    def names(self) -> dict[Value, str]:
+        """A name in the lectures' notation for every op a neuron computed: ``a2_1`` its output
+        a^2_1, ``z2_1`` the z its activation reads, ``wx2_1_3`` the product w^2_13 x_3 and
+        ``s2_1_3`` the sum b + w_1 x_1 + ... + w_3 x_3 (for a linear neuron a = z), and for
+        an input that is not some neuron's output ``x3`` (input 3 of the network) or ``x2_3``
+        (input 3 of layer 2)."""
+        found: dict[Value, str] = {}
+        weights: dict[int, dict[int, int]] = {}  # id(neuron) -> id(w_k) -> k
+        for made in self.outputs.values():
+            place = made.neuron._place
+            suffix = self.example(made)
+            layer = "" if place is None or place[0] == 1 else f"{place[0]}_"
+            for i, x in enumerate(made.call.inputs, 1):
+                if x not in self.outputs:
+                    found.setdefault(x, f"x{layer}{i}{suffix}")
+        for out, made in self.outputs.items():
+            tag = self.tag(made) + self.example(made)
+            found[out] = f"a{tag}"
+            z = out._left if out.op is not None and out._right is None else None
+            if z is not None and self.owner.get(z) is made:  # an activation's input
+                found.setdefault(z, f"z{tag}")
+        for node, made in self.owner.items():
+            if node in found or node.op is None:
+                continue
+            neuron = made.neuron
+            index = weights.get(id(neuron))
+            if index is None:
+                index = weights[id(neuron)] = {id(w): k for k, w in enumerate(neuron.w, 1)}
+            tag, example = self.tag(made), self.example(made)
+            k = next((index[id(c)] for c in node.children if id(c) in index), None)
+            if k is not None:
+                found[node] = f"wx{tag}_{k}{example}"
+                continue
+            right = node._right
+            k = None
+            if isinstance(right, Value) and right.op is not None:
+                k = next((index[id(c)] for c in right.children if id(c) in index), None)
+            found[node] = f"s{tag}_{k}{example}" if k is not None else f"s{tag}{example}"
+        return found
 
 
 def _values(x: Any, name: str) -> list[Value]:
@@ -324,7 +565,10 @@ class Neuron(Module):
         self.w = [Value(rng.uniform(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0)
         self._activation = act
-        self._name: str | None = None  # set by label_parameters of the module that holds it
+        # Set by label_parameters of the module that holds it: the dotted name, and the place
+        # (layer l, neuron j) in the lectures' notation; None for a neuron on its own.
+        self._name: str | None = None
+        self._place: tuple[int, int] | None = None
         self.label_parameters()
 
     @property
@@ -332,14 +576,20 @@ class Neuron(Module):
         return len(self.w)
 
     def __call__(self, x: Any) -> Value:
-        return self._forward(_check_inputs(x, len(self.w), type(self).__name__))
+        xs = _check_inputs(x, len(self.w), type(self).__name__)
+        example, owner = _begin_example()
+        try:
+            return self._forward(xs, Call(self, xs, example))
+        finally:
+            _end_example(owner)
 
-    def _forward(self, xs: Sequence[Operand]) -> Value:
+    def _forward(self, xs: Sequence[Value], call: Call) -> Value:
         z = self.b
         for w, xi in zip(self.w, xs):
             z = z + w * xi  # w . x + b, one multiply-add at a time
         out = self._activation.apply(z)
-        out.label = self._name  # the neuron's output carries its name (graphs group by it)
+        if out.op is not None:  # a graph is being recorded (not under no_grad)
+            _made_by[out] = call  # what made it (the drawings group by it)
         return out
 
     def extra_repr(self) -> str:
@@ -360,6 +610,7 @@ class Linear(Module):
         _check_size(nin * nout, "nin * nout")
         init, rng = _check_init(init), _random(rng)
         self.neurons = [Neuron(nin, None, init=init, nout=nout, rng=rng) for _ in range(nout)]
+        self._name: str | None = None  # its dotted name in the module that holds it
         self.label_parameters()
 
     @property
@@ -372,7 +623,12 @@ class Linear(Module):
 
     def __call__(self, x: Any) -> list[Value]:
         xs = _check_inputs(x, self.nin, type(self).__name__)
-        return [n._forward(xs) for n in self.neurons]
+        example, owner = _begin_example()
+        try:
+            call = Call(self, xs, example)  # one record shared by the layer's neurons
+            return [n._forward(xs, call) for n in self.neurons]
+        finally:
+            _end_example(owner)
 
     def config(self) -> dict[str, Any]:
         return {"type": "Linear", "nin": self.nin, "nout": self.nout}
@@ -466,7 +722,11 @@ class Maxout(Module):
 
     def __call__(self, x: Any) -> list[Value]:
         xs = _check_inputs(x, self.pieces[0].nin, "Maxout")
-        outputs = [piece(xs) for piece in self.pieces]
+        _, owner = _begin_example()  # the pieces see one example
+        try:
+            outputs = [piece(xs) for piece in self.pieces]
+        finally:
+            _end_example(owner)
         result = []
         for j in range(len(outputs[0])):
             best = outputs[0][j]
@@ -495,8 +755,12 @@ class Sequential(Module):
         self.label_parameters()
 
     def __call__(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer(x)
+        _, owner = _begin_example()  # every layer's call is on the same example
+        try:
+            for layer in self.layers:
+                x = layer(x)
+        finally:
+            _end_example(owner)
         return x
 
     def __len__(self) -> int:

@@ -265,3 +265,46 @@ def test_no_module_shadows_a_builtin_it_uses():
     assert builtins_shadowed_and_used(
         "import builtins\ndef compile(fn): return builtins.compile('1', '<x>', 'eval')\n"
     ) == {"compile"}
+
+
+def _label_parsing(tree: ast.AST) -> list[str]:
+    """Places that read structure out of a name: a string naming a network's parts
+    (``neurons.``, ``.w.``), or a label taken apart (``label.split``, ``label.startswith``, ``x in
+    label``, ``re.search(..., label)``)."""
+    found = []
+    parsers = {"split", "rsplit", "partition", "rpartition", "startswith", "endswith", "find"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "neurons." in node.value or ".w." in node.value:
+                found.append(f"line {node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            mentions = [ast.unparse(node.func.value), *(ast.unparse(a) for a in node.args)]
+            parses = node.func.attr in parsers or node.func.attr in ("search", "match")
+            if parses and any("label" in text for text in mentions):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Compare):
+            tested = [c for c, o in zip(node.comparators, node.ops) if isinstance(o, ast.In)]
+            if any("label" in ast.unparse(c) for c in tested):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_but_nn_reads_a_network_from_labels():
+    """Which neuron and layer a node belongs to is what nn recorded while it computed
+    (nn.Structure), never a label parsed: a user's label is only a name."""
+    for name, path in _modules().items():
+        if name == "nn":
+            continue
+        found = _label_parsing(ast.parse(path.read_text(encoding="utf-8")))
+        assert not found, f"{name} parses labels: {found}"
+
+
+def test_the_label_parsing_check_finds_what_it_looks_for():
+    tree = ast.parse(
+        "a = node.label.rsplit('.neurons.', 1)\n"
+        "b = '.w.' in label\n"
+        "c = (x.label or '').startswith(name + '.')\n"
+        "d = re.search(pattern, n.label)\n"
+    )
+    found = _label_parsing(tree)
+    assert {line.split(":")[0] for line in found} == {f"line {k}" for k in (1, 2, 3, 4)}

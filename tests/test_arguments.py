@@ -1110,6 +1110,16 @@ def _(w: World) -> Any:
     return viz.draw_network(w.model).save, {"path": w.dir / "net.svg"}
 
 
+@case("nn.made_by")
+def _(w: World) -> Any:
+    return nn.made_by, {"node": w.y}
+
+
+@case("nn.Structure")
+def _(w: World) -> Any:
+    return nn.Structure, {"order": [w.y]}
+
+
 @case("viz.trace_backward")
 def _(w: World) -> Any:
     return viz.trace_backward, {"root": w.y, "level": "op"}
@@ -1320,6 +1330,8 @@ RECORDS = {
     "viz.RenderError",
     "data.DataFileError",
     "replay.RecordedFloat",  # the number .data holds while compile records; a user reads it
+    "nn.Call",  # what a network recorded while it computed; read through nn.made_by
+    "nn.NeuronCall",  # built by nn.made_by and nn.Structure
 }
 
 

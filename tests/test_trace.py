@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import html
 import itertools
 import os
+import random
 import re
 import shutil
+import weakref
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 
-from microgradx import Value, losses
-from microgradx.nn import MLP
+from microgradx import Value, losses, nn
+from microgradx.nn import MLP, Layer
 from microgradx.testing import Expression, expressions
+from microgradx.viz import draw_graph, trace_backward, trace_forward
 from microgradx.viz import layout as layout_module
 from microgradx.viz import trace as trace_module
-from microgradx.viz import trace_backward, trace_forward
 from microgradx.viz.page import StepPage
 
 from .browser import launch, require_browser
@@ -196,14 +199,25 @@ def test_neuron_equation_is_written_in_the_lectures_terms():
     trace = trace_backward(loss, level="neuron")
     step = next(s for s in trace if isinstance(s, trace_module.NeuronStep))
     lines = trace.equation(step.index).splitlines()
-    assert lines[0] == "neuron layers.2.neurons.0 (linear): a = z = w·x + b"
+    # a^l_j, z^l_j, δ^l_j, w^l_jk, b^l_j as a3_1, z3_1, δ3_1, w3_1_2, b3_1 (layer 3, neuron 1)
+    assert lines[0] == "neuron a3_1 (layers.2.neurons.0, linear): a3_1 = z3_1 = w3_1·x + b3_1"
+    assert lines[1].startswith("δ3_1 = dL/dz3_1 = dL/da3_1 = ")
     hidden = next(s for s in trace if getattr(s, "activation", None) == "tanh")
+    assert (hidden.name, hidden.module, hidden.tag) == ("a2_1", "layers.1.neurons.0", "2_1")
     lines = trace.equation(hidden.index).splitlines()
-    assert lines[0] == f"neuron {hidden.name}: a = tanh(z), z = w·x + b"
-    assert lines[1].startswith("δ = dL/dz = dL/da * tanh'(z) = ")
-    assert lines[2].startswith("dL/d(w.0) += δ * layers.0.neurons.0 = ")
-    assert any(line.startswith("dL/db += δ = ") for line in lines)
-    assert lines[-1].startswith("dL/d(layers.0.neurons.15) += δ * w.15 = ")
+    assert lines[0] == "neuron a2_1 (layers.1.neurons.0): a2_1 = tanh(z2_1), z2_1 = w2_1·x + b2_1"
+    assert lines[1].startswith("δ2_1 = dL/dz2_1 = dL/da2_1 * tanh'(z2_1) = ")
+    assert lines[2].startswith("dL/dw2_1_1 += δ2_1 * a1_1 = ")
+    assert any(line.startswith("dL/db2_1 += δ2_1 = ") for line in lines)
+    assert lines[-1].startswith("dL/da1_16 += δ2_1 * w2_1_16 = ")
+    first_layer = trace[len(trace) - 1]
+    assert (
+        trace.equation(first_layer.index)
+        .splitlines()[2]
+        .startswith(
+            "dL/dw1_16_1 += δ1_16 * x1 = "  # the network's inputs are x1, x2
+        )
+    )
 
 
 def test_layer_steps_are_modules_receiving_dL_da_and_returning_dL_dx():
@@ -213,9 +227,7 @@ def test_layer_steps_are_modules_receiving_dL_da_and_returning_dL_dx():
     assert [s.name for s in layers] == ["layers.2", "layers.1", "layers.0"]
     assert [len(s.neurons) for s in layers] == [1, 16, 16]
     lines = trace.equation(layers[1].index).splitlines()
-    assert lines[0].startswith(
-        "layer layers.1: 16 neurons, a = tanh(W x + b), x = [layers.0.neurons.0,"
-    )
+    assert lines[0].startswith("layer layers.1: 16 neurons, a = tanh(W x + b), x = [a1_1, a1_2,")
     assert lines[1].startswith("receives dL/da = [")
     assert lines[3].startswith("dL/dW = δ xᵀ (16×16)")
     # what layer 1 returns is what layer 0 receives
@@ -268,9 +280,9 @@ def test_every_name_in_an_equation_is_a_box_in_the_picture(level):
         mentioned.update(re.findall(r"[d∂]\(([^)]*)\)", text))
         mentioned.update(re.findall(r"[d∂]([A-Za-z_][A-Za-z0-9_]*)\b", text))
         mentioned.update(re.findall(r"^neuron (\S+?):? ", text, flags=re.M))
-        mentioned.update(re.findall(r"δ \* (\S+) = ", text))
-    mentioned -= {"z", "a", "b", "L"} - names  # a neuron's own z, a and b: inside its box
-    mentioned = {m for m in mentioned if not m.startswith("w.")}  # its weights: inside its box
+        mentioned.update(re.findall(r"δ\S* \* (\S+) = ", text))
+    # a neuron's own z, b and weights (z2_1, b2_1, w2_1_3): inside its box
+    mentioned = {m for m in mentioned if not re.fullmatch(r"[zbw][0-9_]+", m)}
     assert mentioned and mentioned <= names, mentioned - names
 
 
@@ -493,3 +505,167 @@ def test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_p
     with pytest.raises(ZeroDivisionError):
         trace_backward(out)
     assert (x.grad, y.grad, out.grad) == (0.0, 0.25, 0.0)
+
+
+# ---- the network's recorded structure ------------------------------------------------------------
+
+
+def _two_three_one(label_output: bool = False, label_inputs: bool = False):
+    model = MLP(2, [3, 1], seed=0)
+    x = [Value(1.0, label="height"), Value(2.0, label="weight")] if label_inputs else [1.0, 2.0]
+    a = model(x)
+    if label_output:
+        a.label = "a"
+    return model, losses.mse(a, 0.5)
+
+
+def test_a_labelled_output_keeps_its_neuron():
+    """Labelling the output (a.label = "a") split its neuron into op steps named v36, v35, ...
+    (7 neuron-level steps became 12): membership was read from the output's label."""
+    _, plain = _two_three_one()
+    _, labelled = _two_three_one(label_output=True)
+    steps = trace_backward(labelled, level="neuron")
+    assert len(steps) == len(trace_backward(plain, level="neuron")) == 7  # 3 loss ops, 4 neurons
+    neurons = [s for s in steps if isinstance(s, trace_module.NeuronStep)]
+    assert [n.name for n in neurons] == ["a", "a1_1", "a1_2", "a1_3"]  # the user's name is kept
+    assert neurons[0].module == "layers.1.neurons.0" and len(neurons[0].terms) == 3
+    assert (
+        trace_backward(labelled, level="neuron")
+        .equation(neurons[0].index)
+        .startswith("neuron a (layers.1.neurons.0, linear): a = z2_1 = w2_1·x + b2_1")
+    )
+    by_neuron = draw_graph(labelled, level="neuron").source
+    assert by_neuron.count("<TD>layers.") == 4  # four neuron boxes, labelled output or not
+
+
+def test_labelled_inputs_keep_their_names_and_their_neurons():
+    _, loss = _two_three_one(label_inputs=True)
+    trace = trace_backward(loss, level="layer")
+    layers = [s for s in trace if isinstance(s, trace_module.LayerStep)]
+    assert [s.name for s in layers] == ["layers.1", "layers.0"]
+    assert layers[1].input_names == ("height", "weight")
+
+
+def _batch_loss():
+    """A loss over a mini-batch of two examples: the model is called once per example."""
+    model = MLP(2, [3, 1], seed=0)
+    batch = [([1.0, 2.0], 0.5), ([0.5, -1.0], -0.5)]
+    return model, sum(((model(x) - y) ** 2 for x, y in batch), Value(0.0)) / len(batch)
+
+
+def test_a_mini_batch_loss_steps_example_by_example_neuron_by_neuron():
+    """A sum over a mini-batch stepped at op level even with level="neuron": the weights are
+    shared by the examples, and membership was read from labels."""
+    model, loss = _batch_loss()
+    loss.backward()
+    expected = {p: p.grad for p in model.parameters()}
+    model.zero_grad()
+    trace = trace_backward(loss, level="neuron")
+    neurons = [s for s in trace if isinstance(s, trace_module.NeuronStep)]
+    assert len(neurons) == 8  # 4 neurons, twice
+    # and one step for each op outside any neuron: /, +, + (sum starts at 0), **2 and - twice
+    assert len(trace) == 8 + 7
+    examples = [n.name[-3:] for n in neurons]
+    assert examples == ["[1]"] * 4 + ["[2]"] * 4 or examples == ["[2]"] * 4 + ["[1]"] * 4
+    assert [n.module[:-3] for n in neurons[:4]] == [
+        "layers.1.neurons.0",
+        "layers.0.neurons.0",
+        "layers.0.neurons.1",
+        "layers.0.neurons.2",
+    ]
+    shown: dict[Value, float] = {}
+    for step in neurons:  # every weight's gradient is the sum of its two examples' δ x
+        for term in step.terms:
+            shown[term.weight] = shown.get(term.weight, 0.0) + term.weight_grad
+    last = trace.grads_after(len(trace) - 1)
+    assert all(last[p] == g for p, g in expected.items())
+    assert all(shown[p] == pytest.approx(g, rel=1e-12) for p, g in expected.items() if p in shown)
+    layers = trace_backward(loss, level="layer")
+    assert [s.name for s in layers if isinstance(s, trace_module.LayerStep)] in (
+        ["layers.1[1]", "layers.0[1]", "layers.1[2]", "layers.0[2]"],
+        ["layers.1[2]", "layers.0[2]", "layers.1[1]", "layers.0[1]"],
+    )
+    text = str(trace)  # the example's number in what each example computed, not in the weights
+    assert "δ2_1[1] = dL/d(z2_1[1]) = dL/d(a2_1[1]) = " in text
+    assert "dL/dw2_1_1 += δ2_1[2] * a1_1[2] = " in text
+
+
+def test_each_call_of_a_layer_on_its_own_is_an_example_of_its_own():
+    layer = Layer(2, 2, "tanh", rng=random.Random(1))
+    first, second = layer([1.0, 2.0]), layer([3.0, 4.0])
+    trace = trace_backward(first[0] + first[1] + second[0] + second[1], level="layer")
+    names = [s.name for s in trace if isinstance(s, trace_module.LayerStep)]
+    assert sorted(names) == ["layer[1]", "layer[2]"]
+
+
+def test_the_record_adds_no_reference_cycle_and_goes_with_its_graph():
+    """The record lives in a weak table: a graph is freed by reference counting alone (no cycle),
+    and the table's entry goes with its output."""
+    model = MLP(2, [3, 1], seed=0)
+    gc.collect()
+    gc.disable()
+    try:
+        out = model([1.0, 2.0])
+        assert nn.made_by(out) is not None
+        probe = weakref.ref(out)
+        before = len(nn._made_by)
+        del out
+        assert probe() is None  # freed at once: nothing points back at the node
+        assert len(nn._made_by) == before - 4  # the four neurons' outputs went with it
+    finally:
+        gc.enable()
+
+
+def test_structure_is_read_from_the_record_not_from_labels():
+    """Labels carry no structure: a user's label that looks like a neuron's name makes no neuron,
+    and relabelling every node of a network's graph changes no group."""
+    fake = Value(1.0, label="layers.0.neurons.0.w.0") * Value(2.0, label="layers.0.neurons.0.b")
+    fake = fake.tanh()
+    fake.label = "layers.0.neurons.0"
+    with pytest.raises(ValueError, match="use level='op'"):
+        trace_backward(fake, level="neuron")
+    _, loss = _two_three_one()
+    before = [(type(s).__name__, len(s.ops)) for s in trace_backward(loss, level="neuron")]
+    for k, node in enumerate(trace_forward(loss).order):
+        node.label = f"n{k}"
+    after = [(type(s).__name__, len(s.ops)) for s in trace_backward(loss, level="neuron")]
+    assert after == before
+
+
+def test_a_weight_read_by_two_examples_is_drawn_on_its_own_not_in_one_examples_box():
+    """Both examples' neurons read the same weights: a weight inside example 1's box would draw
+    an arrow from that box into example 2's, as if data flowed between them."""
+
+    def boxes(loss: Value) -> list[str]:
+        return sorted(re.findall(r"<TD>(\d+ ops, \d+ params)</TD>", draw_graph(loss, **how).source))
+
+    how = {"level": "neuron"}
+    _, single = _two_three_one()  # one example: each neuron's box holds its weights and bias
+    assert boxes(single) == ["5 ops, 3 params"] * 3 + ["6 ops, 4 params"]
+    _, batch = _batch_loss()  # two: each weight is a box of its own, read by both examples
+    assert boxes(batch) == ["5 ops, 0 params"] * 6 + ["6 ops, 0 params"] * 2
+    assert "<TD>layers.0.neurons.0.w.0</TD>" in draw_graph(batch, **how).source
+    how = {"level": "layer"}
+    assert boxes(batch) == ["15 ops, 0 params"] * 2 + ["6 ops, 0 params"] * 2
+
+
+def test_a_hostile_label_on_a_neurons_output_is_only_text_in_the_page(tmp_path):
+    _, loss = _two_three_one()
+    output = next(n for n in trace_forward(loss).order if nn.made_by(n) and n.op is not None)
+    output.label = "<script>alert(1)</script>"
+    page = trace_backward(loss, level="neuron").to_html(tmp_path / "t.html").read_text()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_ops_between_layers_and_on_the_inputs_are_steps_of_their_own():
+    """A neuron is what it computed from its call's inputs: an activation module between two
+    Linear layers, or a user's op on the inputs, is outside every neuron."""
+    model = nn.Sequential(nn.Linear(2, 3, rng=random.Random(0)), nn.Tanh(), nn.Linear(3, 1))
+    scaled = [Value(1.0, label="u") * 2.0, Value(2.0, label="v") * 0.5]
+    trace = trace_backward(losses.mse(model(scaled), [0.5]), level="neuron")
+    kinds = [s.op if isinstance(s, trace_module.BackwardStep) else "neuron" for s in trace]
+    assert kinds == ["/", "**2", "-", "neuron"] + ["tanh", "neuron"] * 3 + ["*", "*"]
+    hidden = trace[5]
+    assert isinstance(hidden, trace_module.NeuronStep) and len(hidden.ops) == 4  # 2 w·x, 2 +
+    assert [t.input_name for t in trace[3].terms] == ["x2_1", "x2_2", "x2_3"]  # layer 2's inputs

@@ -423,3 +423,12 @@ def test_draw_network_checks_its_input_and_draw_names_obj():
     assert draw_network(model, [0.5, Value(-1.0)]).svg() == draw_network(model, [0.5, -1.0]).svg()
     with pytest.raises(TypeError, match="obj must be a Value or a microgradx Module, got str"):
         draw("model")
+
+
+def test_draw_network_names_neurons_and_weights_as_the_step_through_does():
+    from microgradx.viz import draw_network
+
+    model = MLP(2, [3, 1], seed=0)
+    svg = draw_network(model).svg()
+    assert "<title>layers.1.neurons.0 = a2_1 (linear), b2_1 = " in svg
+    assert re.search(r"<title>layers.0.neurons.2.w.1 = \S+, grad 0 \(w1_3_2\)</title>", svg)

@@ -10,8 +10,8 @@ package, and renders it with the first renderer it finds:
 
 Value nodes are tables (label, data, grad); op nodes are small circles with the op's symbol; every
 use of a value is its own edge, so ``a + a`` shows two arrows. Networks built by ``microgradx.nn``
-can be drawn one box per neuron or per layer (``level=``), using the names their parameters
-and neuron outputs carry.
+can be drawn one box per neuron or per layer (``level=``), using what the network recorded
+while it computed (``nn.Structure``): which neuron made which node, in which layer call.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
+from microgradx.nn import Structure
 from microgradx.viz.markup import dot_escape, label_of
 from microgradx.viz.style import (
     CURRENT,
@@ -186,38 +187,21 @@ def _table(cells: list[str], fill: str, bold: bool) -> str:
     )
 
 
-def _groups(order: list[Value], collapse: str) -> dict[Value, tuple[str, int]]:
+def _groups(structure: Structure, level: str) -> dict[Value, tuple[str, int]]:
     """Which collapsed box each node falls in: (name, instance) for every node of a neuron/layer.
 
-    A neuron's nodes are found by walking down from its named output to its own parameters,
-    stopping at inputs and at other neurons' outputs. With ``collapse="layer"`` the neurons of one
-    layer that read the same inputs (one forward call) share a box.
+    The nodes a neuron computed (and its parameters no other box uses) are the ones the network
+    recorded (``nn.Structure``). With ``level="layer"`` the neurons of one call of a layer
+    (one example) share a box.
     """
     member: dict[Value, tuple[str, int]] = {}
-    outputs = [n for n in order if n.op is not None and n.label and ".neurons." in n.label]
-    output_set = set(outputs)
-    instance_of: dict[tuple[str, frozenset[int]], int] = {}
-    for out in outputs:
-        name = out.label or ""
-        inside, external = [out], set()
-        stack = list(out.children)
-        seen = {out}
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            is_own_param = node.op is None and (node.label or "").startswith(name + ".")
-            if node in output_set or (node.op is None and not is_own_param):
-                external.add(id(node))
-                continue
-            inside.append(node)
-            stack.extend(node.children)
-        key_name = name.rsplit(".neurons.", 1)[0] if collapse == "layer" else name
-        key = (key_name, frozenset(external) if collapse == "layer" else frozenset({id(out)}))
-        instance = instance_of.setdefault(key, len(instance_of))
-        for node in inside:
-            member.setdefault(node, (key_name, instance))
+    instance_of: dict[int, int] = {}
+    for node, made in structure.owner.items():
+        if level == "layer":
+            key, name = id(made.call), structure.layer_name(made)
+        else:
+            key, name = id(made), structure.module_name(made)
+        member[node] = (name, instance_of.setdefault(key, len(instance_of)))
     return member
 
 
@@ -277,7 +261,7 @@ def draw_graph(
     (|grad| on a log heat scale, with a legend). ``level``: ``"op"`` (every node), ``"neuron"``
     or ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer
     (the same word as ``trace_backward``'s; ``collapse=`` is refused with a message naming it).
-    ``parameters``: Values to colour as parameters besides those named like ``layers.0...w.1``.
+    ``parameters``: Values to colour as parameters besides a network's (which it records).
     Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``level``).
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
     and ``dimmed`` nodes are drawn greyed out (not reached yet). ``current``: the values whose op
@@ -316,9 +300,12 @@ class _Picture:
         self.root = root
         self.options = options
         self.order = topological_order(root)
-        self.names = node_names(self.order, root)  # first: it refuses a label that is not a str
+        self.structure = Structure(self.order)  # what a network recorded: neurons, layers, params
+        # first: it refuses a label that is not a str
+        self.names = node_names(self.order, root, self.structure)
         self.index = {node: i for i, node in enumerate(self.order)}
-        self.groups = _groups(self.order, options.level) if options.level != "op" else {}
+        self.groups = _groups(self.structure, options.level) if options.level != "op" else {}
+        self.params = options.params | {id(p) for p in self.structure.parameters}
         # A box per group, then one per value (and an op circle per computed value).
         self.boxes: dict[tuple[str, int], list[Value]] = {}
         for node in self.order:
@@ -347,7 +334,7 @@ class _Picture:
             return DIMMED_FILL
         if self.options.color_by == "grad":
             return heat(abs(self.grad_of(node)), self.low, self.high)
-        return ROLE_COLORS[role(node, self.root, self.options.params)]
+        return ROLE_COLORS[role(node, self.root, self.params)]
 
     def node_id(self, node: Value) -> str:
         if node in self.groups:
@@ -399,11 +386,12 @@ class _Picture:
         for k, key in enumerate(sorted(self.boxes)):
             members = self.boxes[key]
             ops = [n for n in members if n.op is not None]
-            outputs = [n for n in ops if n.label and ".neurons." in n.label]
+            outputs = [n for n in ops if n in self.structure.outputs]
             cells = [dot_escape(key[0]), f"{len(ops)} ops, {len(members) - len(ops)} params"]
             if options.level == "layer":
                 cells.append(f"{len(outputs)} neurons")
-            else:  # one neuron: its output's value and gradient
+            else:  # one neuron: its output's name, value and gradient
+                cells.insert(1, dot_escape(self.names[outputs[0]]))
                 if options.show_data:
                     cells.append(f"out {short(outputs[0].data)}")
                 if options.show_grad:

@@ -1,10 +1,13 @@
 """Backprop a neuron or a layer at a time: the lectures' view of the recorded pass.
 
-A network built by ``microgradx.nn`` names each neuron's output (``layers.1.neurons.3``) and its
-parameters (``layers.1.neurons.3.w.0``, ``...b``). That is enough to find, in any recorded pass,
-the op steps that make up one neuron's backward and to say them in the lectures' terms:
+A network built by ``microgradx.nn`` records, while it computes, which neuron made which node, in
+which call of its layer and on which input example (``nn.Structure``). That is enough to find, in
+any recorded pass, the op steps that make up one neuron's backward, whatever the loss built on the
+network's outputs (a sum over a mini-batch too), and to say them in the lectures' terms, with
+a^l_j written ``a2_1`` (layer 2, neuron 1), z^l_j ``z2_1``, δ^l_j ``δ2_1``, w^l_jk ``w2_1_3``,
+b^l_j ``b2_1`` (and ``a2_1[3]`` on example 3 of several):
 
-    δ = dL/dz = dL/da * f'(z)      dL/dw_i = δ x_i      dL/db = δ      dL/dx_i += δ w_i
+    δ = dL/dz = dL/da * f'(z)      dL/dw_k = δ x_k      dL/db = δ      dL/dx_k += δ w_k
 
 and, for a layer of such neurons reading the same inputs, modular backprop: the layer receives
 dL/da, computes δ = dL/da ⊙ f'(z), and returns dL/dW = δ xᵀ, dL/db = δ and dL/dx = Wᵀ δ. Every
@@ -13,15 +16,13 @@ number is taken from the recorded op steps, never computed again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from microgradx.engine import Value
+from microgradx.nn import Call, Structure
 from microgradx.ops import ADD, MUL
 from microgradx.viz.record import BackwardStep, num, short, wrt
-
-_NEURON_NAME = re.compile(r"(?:^|\.)neurons\.\d+\Z")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class WeightTerm:
     """One input of a neuron: ``dL/dw = δ * x`` and ``dL/dx += δ * w``."""
 
     weight: Value
-    weight_name: str  # its name inside the neuron: "w.0"
+    weight_name: str  # its name in the lectures' notation: "w2_1_3" (w^2_13)
     input: Value
     input_name: str
     weight_grad: float  # δ * x, the contribution to dL/dw
@@ -42,7 +43,7 @@ class NeuronStep:
 
     index: int
     node: Value  # the neuron's output a
-    name: str
+    name: str  # its output's name: "a2_1" (a^2_1; "a2_1[3]" on example 3), or the user's label
     activation: str | None  # the op's label ("tanh", "σ", "relu"), None for a linear neuron
     upstream: float  # dL/da
     activation_grad: float  # act'(z) (1 without an activation)
@@ -51,6 +52,10 @@ class NeuronStep:
     bias: Value | None
     bias_grad: float
     ops: tuple[BackwardStep, ...]  # the op-level steps this one is made of
+    tag: str = ""  # its indices in the lectures' notation: "2_1" (w2_1_3, b2_1)
+    example: str = ""  # "[3]" on example 3 of several (a2_1[3], z2_1[3], δ2_1[3])
+    module: str = ""  # the neuron's dotted name in its network: "layers.1.neurons.0" ("[3]")
+    call: Call | None = None  # the call of its layer it was part of (one example)
 
 
 @dataclass(frozen=True)
@@ -66,52 +71,24 @@ class LayerStep:
     ops: tuple[BackwardStep, ...]
 
 
-def neuron_owners(order: list[Value], root: Value) -> dict[Value, Value]:
-    """Each node inside a neuron -> that neuron's output (named ``...neurons.N`` by nn).
-
-    A node is inside a neuron when every node that uses it is inside that neuron (so nothing else
-    needs its gradient before the neuron's step) and it is, or computes from, one of the neuron's
-    own parameters (``<name>.w.i``, ``<name>.b``).
-    """
-    users: dict[Value, list[Value]] = {}
-    for node in order:
-        for child in node.children:
-            users.setdefault(child, []).append(node)
-    owner: dict[Value, Value] = {}
-    for node in reversed(order):  # every user before the node it uses
-        label = node.label or ""
-        if node.op is not None and _NEURON_NAME.search(label):
-            owner[node] = node
-            continue
-        owners = {owner.get(user) for user in users.get(node, ())}
-        if len(owners) != 1 or None in owners:
-            continue
-        (neuron,) = owners
-        assert neuron is not None and neuron.label is not None
-        if node.op is not None or label.startswith(neuron.label + "."):
-            owner[node] = neuron
-    # Keep an op only if it reaches one of the neuron's own parameters (inputs first, here).
-    has_param: dict[Value, bool] = {}
-    for node in order:
-        neuron = owner.get(node)
-        if neuron is None:
-            continue
-        if node.op is None:
-            has_param[node] = True
-        elif node is not neuron:
-            has_param[node] = any(
-                owner.get(c) is neuron and has_param.get(c) for c in node.children
-            )
-            if not has_param[node]:
-                del owner[node]
-    return owner
+def neuron_owners(structure: Structure) -> dict[Value, Value]:
+    """Each node inside a neuron -> that neuron's output, as the network recorded it: the ops
+    the neuron computed, and its parameters when no other neuron call uses them."""
+    output_of = {id(made): out for out, made in structure.outputs.items()}
+    return {node: output_of[id(made)] for node, made in structure.owner.items()}
 
 
 def neuron_step(
-    index: int, output: Value, ops: list[BackwardStep], names: dict[Value, str]
+    index: int,
+    output: Value,
+    ops: list[BackwardStep],
+    names: dict[Value, str],
+    structure: Structure,
 ) -> NeuronStep:
     """The neuron-level view of the op steps inside one neuron (all from the recorded pass)."""
-    name = output.label or ""
+    made = structure.outputs[output]
+    neuron, tag = made.neuron, structure.tag(made)
+    weight_index = {id(w): k for k, w in enumerate(neuron.w, 1)}
     by_node = {step.node: step for step in ops}
     first = by_node[output]
     if output.op is not None and output._right is None and output.op is not ADD:
@@ -120,50 +97,50 @@ def neuron_step(
         delta = first.contributions[0].contribution
     else:
         activation, upstream, activation_grad, delta = None, first.upstream, 1.0, first.upstream
-    terms, bias, bias_grad = [], None, 0.0
+    terms: list[tuple[int, WeightTerm]] = []
+    bias, bias_grad = None, 0.0
     for step in ops:
-        labels = [c.child.label or "" for c in step.contributions]
         if step.node.op is MUL:
             for k in (0, 1):
-                if labels[k].startswith(name + ".w."):
+                position = weight_index.get(id(step.contributions[k].child))
+                if position is not None:
                     weight, other = step.contributions[k], step.contributions[1 - k]
-                    terms.append(
-                        WeightTerm(
-                            weight.child,
-                            labels[k][len(name) + 1 :],
-                            other.child,
-                            names[other.child],
-                            weight.contribution,
-                            other.contribution,
-                        )
+                    term = WeightTerm(
+                        weight.child,
+                        f"w{tag}_{position}",
+                        other.child,
+                        names[other.child],
+                        weight.contribution,
+                        other.contribution,
                     )
+                    terms.append((position, term))
                     break
-        for c, label in zip(step.contributions, labels):
-            if label == name + ".b":
+        for c in step.contributions:
+            if c.child is neuron.b:
                 bias, bias_grad = c.child, c.contribution
-    terms.sort(key=lambda t: _weight_order(t.weight_name))
+    terms.sort(key=lambda item: item[0])
     return NeuronStep(
         index,
         output,
-        name,
+        names[output],
         activation,
         upstream,
         activation_grad,
         delta,
-        tuple(terms),
+        tuple(term for _, term in terms),
         bias,
         bias_grad,
         tuple(sorted(ops, key=lambda s: s.index)),
+        tag,
+        structure.example(made),
+        structure.module_name(made),
+        made.call,
     )
 
 
-def _weight_order(name: str) -> tuple[int, str]:
-    tail = name.rsplit(".", 1)[-1]
-    return (int(tail), name) if tail.isdigit() else (1 << 30, name)
-
-
-def layer_name(neuron_name: str) -> str:
-    return neuron_name.rsplit(".neurons.", 1)[0] if ".neurons." in neuron_name else "neurons"
+def layer_name(step: NeuronStep, structure: Structure) -> str:
+    """The dotted name of the neuron's layer (``layers.1``; ``[k]`` on example k of several)."""
+    return structure.layer_name(structure.outputs[step.node])
 
 
 def _vector(values: Iterable[float]) -> str:
@@ -173,31 +150,30 @@ def _vector(values: Iterable[float]) -> str:
 Step = BackwardStep | NeuronStep | LayerStep  # a step at any level
 
 
-def layer_steps(units: list[Step], names: dict[Value, str]) -> list[Step]:
-    """Neurons of one layer that read the same inputs (one forward call) become one step, where
-    the layer's first neuron's step was; other steps stay as they are."""
-    layers: dict[tuple[str, frozenset[Value]], list[NeuronStep]] = {}
+def layer_steps(units: list[Step], names: dict[Value, str], structure: Structure) -> list[Step]:
+    """Neurons of one call of a layer (one example) become one step, where the layer's first
+    neuron's step was; other steps stay as they are."""
+    layers: dict[int, list[NeuronStep]] = {}
     for unit in units:
         if isinstance(unit, NeuronStep):
-            key = (layer_name(unit.name), frozenset(t.input for t in unit.terms))
-            layers.setdefault(key, []).append(unit)
+            layers.setdefault(id(unit.call), []).append(unit)
     result: list[Step] = []
-    done: set[tuple[str, frozenset[Value]]] = set()
+    done: set[int] = set()
     for unit in units:
         if not isinstance(unit, NeuronStep):
             result.append(unit)
             continue
-        key = (layer_name(unit.name), frozenset(t.input for t in unit.terms))
+        key = id(unit.call)
         if key in done:
             continue
         done.add(key)
-        neurons = sorted(layers[key], key=lambda n: _weight_order(n.name))
-        inputs = [t.input for t in neurons[0].terms]  # x_i goes with w.i
+        neurons = sorted(layers[key], key=lambda n: _neuron_order(n, structure))
+        inputs = [t.input for t in neurons[0].terms]  # x_k goes with w_k
         result.append(
             LayerStep(
                 0,
                 neurons[0].node,
-                key[0],
+                layer_name(neurons[0], structure),
                 tuple(neurons),
                 tuple(inputs),
                 tuple(names[v] for v in inputs),
@@ -207,29 +183,39 @@ def layer_steps(units: list[Step], names: dict[Value, str]) -> list[Step]:
     return result
 
 
+def _neuron_order(step: NeuronStep, structure: Structure) -> int:
+    made = structure.outputs[step.node]
+    layer = made.call.module
+    neurons = getattr(layer, "neurons", [made.neuron])
+    return next(j for j, n in enumerate(neurons) if n is made.neuron)
+
+
 def neuron_equation(step: NeuronStep, loss: str) -> str:
-    """One neuron's backward in the lectures' terms, one line per gradient."""
-    loss, act = wrt(loss), step.activation
+    """One neuron's backward in the lectures' terms, one line per gradient: for neuron j of
+    layer l, a2_1 is a^l_j, z2_1 z^l_j, δ2_1 δ^l_j, w2_1_3 w^l_jk and b2_1 b^l_j."""
+    loss, act, tag, each = wrt(loss), step.activation, step.tag, step.tag + step.example
+    a, z, delta, b = wrt(step.name), wrt(f"z{each}"), f"δ{each}", wrt(f"b{tag}")
+    rule = f"z{each} = w{tag}·x + b{tag}"
     if act:
-        head = f"neuron {step.name}: a = {act}(z), z = w·x + b"
-        delta = (
-            f"δ = d{loss}/dz = d{loss}/da * {act}'(z) = {num(step.upstream)} *"
-            f" {num(step.activation_grad)} = {num(step.delta)}"
-        )
+        head = f"neuron {step.name} ({step.module}): {step.name} = {act}(z{each}), {rule}"
+        lines = [
+            head,
+            f"{delta} = d{loss}/d{z} = d{loss}/d{a} * {act}'(z{each}) = {num(step.upstream)} *"
+            f" {num(step.activation_grad)} = {num(step.delta)}",
+        ]
     else:
-        head = f"neuron {step.name} (linear): a = z = w·x + b"
-        delta = f"δ = d{loss}/dz = d{loss}/da = {num(step.delta)}"
-    lines = [head, delta]
+        head = f"neuron {step.name} ({step.module}, linear): {step.name} = {rule}"
+        lines = [head, f"{delta} = d{loss}/d{z} = d{loss}/d{a} = {num(step.delta)}"]
     for t in step.terms:
         lines.append(
-            f"d{loss}/d{wrt(t.weight_name)} += δ * {t.input_name}"
+            f"d{loss}/d{wrt(t.weight_name)} += {delta} * {t.input_name}"
             f" = {num(step.delta)} * {num(t.input.data)} = {num(t.weight_grad)}"
         )
     if step.bias is not None:
-        lines.append(f"d{loss}/db += δ = {num(step.bias_grad)}")
+        lines.append(f"d{loss}/d{b} += {delta} = {num(step.bias_grad)}")
     for t in step.terms:
         lines.append(
-            f"d{loss}/d{wrt(t.input_name)} += δ * {t.weight_name}"
+            f"d{loss}/d{wrt(t.input_name)} += {delta} * {t.weight_name}"
             f" = {num(step.delta)} * {num(t.weight.data)} = {num(t.input_grad)}"
         )
     return "\n".join(lines)

@@ -2,7 +2,9 @@
 
 ``draw_network(model)`` draws an ``MLP`` (or any ``Sequential`` of ``Linear``/``Layer`` modules, or
 one such layer): edge width is proportional to |w|, colour is the sign of w (blue positive, red
-negative) or, with ``color_by="grad"``, |dL/dw| on a heat scale after a ``backward()``. Given an
+negative) or, with ``color_by="grad"``, |dL/dw| on a heat scale after a ``backward()``. Tooltips
+name each neuron and weight in the lectures' notation as the step-through does (``a2_1``,
+``w2_1_3``: layer 2, neuron 1, input 3) beside its name in the model. Given an
 input ``x``, each circle shows that neuron's output for it. Pure Python, no Graphviz needed: the
 columns and rows are the layout.
 
@@ -138,7 +140,8 @@ def draw_network(
                 else:
                     colour = heat(abs(float(w.grad)), low, high)
                 shown = visible(label_of(w), LABEL_CHARS) or "w"
-                tip = f"{shown} = {w.data:.4g}, grad {float(w.grad):.4g}"
+                lecture = f"w{c + 1}_{j + 1}_{i + 1}"  # w^l_jk: layer l, neuron j, input k
+                tip = f"{shown} = {w.data:.4g}, grad {float(w.grad):.4g} ({lecture})"
                 parts.append(
                     f'<line x1="{x1 + RADIUS:.1f}" y1="{y1:.1f}" x2="{x2 - RADIUS:.1f}"'
                     f' y2="{y2:.1f}" stroke="{colour}" stroke-width="{size:.2f}"'
@@ -154,7 +157,7 @@ def draw_network(
                 neuron = layer.neurons[j]
                 act = neuron._activation.name
                 shown = visible(neuron._name or "neuron", LABEL_CHARS)
-                name = f"{shown} ({act}), b = {neuron.b.data:.4g}"
+                name = f"{shown} = a{c}_{j + 1} ({act}), b{c}_{j + 1} = {neuron.b.data:.4g}"
                 fill, caption = ("#ffe08a" if c == len(sizes) - 1 else "#e8e0f8"), act[:4]
             inside = f"{outputs[c][j]:.2f}" if outputs else caption
             parts.append(
@@ -189,8 +192,8 @@ def _inputs(x: Any, nin: int) -> list[float]:
 
 
 def _layer_name(layer: Linear) -> str:
-    name = layer.neurons[0]._name or ""
-    return name.rsplit(".neurons.", 1)[0] if ".neurons." in name else "layer"
+    """The layer's dotted name in its model (``layers.1``), as the model named it."""
+    return layer._name or "layer"
 
 
 def _legend(color_by: str, low: float, high: float) -> str:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 
 from microgradx.engine import Value, topological_order
+from microgradx.nn import Structure
 from microgradx.ops import ADD
 from microgradx.viz.levels import (
     LayerStep,
     NeuronStep,
     Step,
     layer_equation,
-    layer_name,
     layer_steps,
     neuron_equation,
     neuron_owners,
@@ -51,15 +51,16 @@ class RecordedPass:
         self.root = root
         self.level = level
         self.order = topological_order(root)
-        self.names = node_names(self.order, root)
+        self.structure = Structure(self.order)  # what a network recorded while it computed
+        self.names = node_names(self.order, root, self.structure)
         self.loss = self.names[root]
-        self.group_of: dict[Value, Value] = {}  # node -> the output naming its neuron or layer
+        self.group_of: dict[Value, Value] = {}  # node -> the output of its neuron
         if level != "op":
-            self.group_of = neuron_owners(self.order, root)
+            self.group_of = neuron_owners(self.structure)
             if not self.group_of:
                 raise ValueError(
-                    f"level={level!r} needs a network built by microgradx.nn (neuron outputs"
-                    " named like 'layers.0.neurons.3'); this graph has none: use level='op'"
+                    f"level={level!r} needs a network built by microgradx.nn (its neurons"
+                    " record what they compute); this graph has none: use level='op'"
                 )
         self.op_steps, self.start = record_backward(root, self.names)
         self.steps: list[Step] = self._group_steps()
@@ -84,9 +85,11 @@ class RecordedPass:
             if step.node not in self.group_of:
                 units.append(step)
             elif self.group_of[step.node] is step.node:
-                units.append(neuron_step(0, step.node, inside[step.node], self.names))
+                units.append(
+                    neuron_step(0, step.node, inside[step.node], self.names, self.structure)
+                )
         if self.level == "layer":
-            units = layer_steps(units, self.names)
+            units = layer_steps(units, self.names, self.structure)
         return [_renumber(unit, i) for i, unit in enumerate(units)]
 
     def _shown_gradients(self) -> list[dict[Value, float]]:
@@ -229,7 +232,7 @@ def _drawing(
     seen_edges: set[tuple[str, str]] = set()
     emitted: set[str] = set()
     group_of = recorded.group_of
-    params = {n for n in recorded.order if n.op is None and n in group_of}
+    params = recorded.structure.parameters
     for node in recorded.order:
         box = box_of[node]
         if node in group_of:
@@ -259,12 +262,14 @@ def _group_box(recorded: RecordedPass, box: str, members: list[Value]) -> Box:
     ops = [n for n in members if n.op is not None]
     first = outputs[0]
     act = first.op.label if first.op is not None and first.op is not ADD else "linear"
+    made = recorded.structure.outputs[first]
     if recorded.level == "layer":
-        name = layer_name(first.label or "")
+        name = recorded.structure.layer_name(made)
         lines = [name, f"{len(outputs)} {act} neurons", f"{len(ops)} ops", "|grad| 0"]
     else:
-        lines = [first.label or "", f"{act} neuron", f"out {short(first.data)}", "grad 0"]
-    return Box(box, lines, kind="group", fill=GROUP_FILL, grad_line=3, title=lines[0])
+        name = recorded.structure.module_name(made)
+        lines = [recorded.names[first], f"{act} neuron", f"out {short(first.data)}", "grad 0"]
+    return Box(box, lines, kind="group", fill=GROUP_FILL, grad_line=3, title=name)
 
 
 def _grad_line(recorded: RecordedPass, members: list[Value], grads: dict[Value, float]) -> str:

@@ -17,6 +17,7 @@ import math
 import re
 
 from microgradx.engine import Value
+from microgradx.nn import Structure
 from microgradx.viz.markup import LABEL_CHARS, label_of, visible
 
 ROLE_COLORS = {
@@ -54,16 +55,22 @@ def wrt(name: str) -> str:
     return name if _IDENTIFIER.match(name) else f"({name})"
 
 
-def node_names(order: list[Value], root: Value) -> dict[Value, str]:
-    """Every node's name in drawings and equations: its label, else ``L`` for an unlabelled
-    output and ``v<k>`` (its place in topological order) for any other node.
+def node_names(
+    order: list[Value], root: Value, structure: Structure | None = None
+) -> dict[Value, str]:
+    """Every node's name in drawings and equations: its label, else for a node a network's
+    neuron computed its name in the lectures' notation (``a2_1``, ``z2_1``: ``nn.Structure``),
+    else ``L`` for the output and ``v<k>`` (its place in topological order) for any other node.
 
     A label is shown as ``markup.visible`` writes it (control characters and other invisible
     ones written out as ``\\x07``, ``\\u202e``) and cut to ``LABEL_CHARS`` characters with an
     ellipsis. Raises TypeError if a node's label was set to something other than a str.
     """
+    structured = (structure or Structure(order)).names()
     return {
-        node: visible(label_of(node), LABEL_CHARS) or ("L" if node is root else f"v{k}")
+        node: visible(label_of(node), LABEL_CHARS)
+        or structured.get(node)
+        or ("L" if node is root else f"v{k}")
         for k, node in enumerate(order)
     }
 
@@ -75,7 +82,7 @@ def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
     if node.op is not None:
         return "intermediate"
     label = label_of(node)
-    if node in parameters or id(node) in parameters or ".w." in label or label.endswith(".b"):
+    if node in parameters or id(node) in parameters:
         return "parameter"
     return "input" if label else "constant"
 

@@ -96,6 +96,7 @@ class BackwardTrace:
         self.names = self.recorded.names
         self.loss = self.recorded.loss
         self.group_of = self.recorded.group_of
+        self.structure = self.recorded.structure  # what a network recorded while it computed
         self.op_steps = self.recorded.op_steps
         self.start = self.recorded.start
         self.steps: list[Step] = self.recorded.steps
