@@ -417,7 +417,7 @@ def test_clip_grad_norm_takes_torchs_norm_type(torch, norm_type):
 
 def test_clip_grad_norm_refuses_a_nonfinite_norm_when_asked():
     a, b = _grads([microgradx.Value(0.0), microgradx.Value(0.0)], [math.inf, 1.0])
-    with pytest.raises(ValueError, match="norm of order 2.0 is inf"):
+    with pytest.raises(ValueError, match=r"norm of order 2\.0 is inf"):
         optim.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
     assert (a.grad, b.grad) == (math.inf, 1.0)
     assert optim.clip_grad_norm_(a, 1.0) == math.inf  # one Value, as torch takes one tensor
