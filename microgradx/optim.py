@@ -594,15 +594,19 @@ class LinearLR(Schedule):
 
 
 class CosineLR(Schedule):
-    """lr = min_lr + (base_lr - min_lr) (1 + cos(pi * epoch / total)) / 2: a smooth decay."""
+    """lr = min_lr + (base_lr - min_lr) (1 + cos(pi * min(epoch, T) / T)) / 2 with
+    T = ``total_iters``: a smooth decay, then ``min_lr`` (torch's ``CosineAnnealingLR(optimizer,
+    T_max, eta_min)`` rises again after T_max; hence a name of its own). ``total_iters`` is
+    LinearLR's word for the same idea (it was ``total``)."""
 
-    def __init__(self, optimizer: Optimizer, total: int, min_lr: float = 0.0) -> None:
+    @changed_call("CosineLR(optimizer, total_iters, min_lr)", renamed={"total": "total_iters"})
+    def __init__(self, optimizer: Optimizer, total_iters: int, min_lr: float = 0.0) -> None:
         super().__init__(optimizer)
-        self.total = count(total, "total")
+        self.total_iters = count(total_iters, "total_iters")
         self.min_lr = in_range(min_lr, "min_lr", 0, min(self.base_lrs))
 
     def _rate(self, epoch: int, base_lr: float) -> float:
-        fraction = min(epoch, self.total) / self.total
+        fraction = min(epoch, self.total_iters) / self.total_iters
         return self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * fraction)) / 2
 
 

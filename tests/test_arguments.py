@@ -638,7 +638,7 @@ def _(w: World) -> Any:
 
 @case("optim.CosineLR")
 def _(w: World) -> Any:
-    return optim.CosineLR, {"optimizer": w.opt, "total": 5, "min_lr": 0.0}
+    return optim.CosineLR, {"optimizer": w.opt, "total_iters": 5, "min_lr": 0.0}
 
 
 @case("optim.Schedule")

@@ -192,7 +192,7 @@ def test_schedules():
         linear.step()
     assert opt.lr == 0.0
     opt = SGD([Value(1.0)], lr=1.0)
-    cosine = CosineLR(opt, total=2)
+    cosine = CosineLR(opt, total_iters=2)
     cosine.step()
     assert opt.lr == pytest.approx(0.5)
     cosine.step()
@@ -526,7 +526,7 @@ def test_schedules_set_every_groups_rate_as_torch_does(torch, name):
     ours = {
         "step": lambda o: StepLR(o, step_size=2, gamma=0.5),
         "linear": lambda o: LinearLR(o, 0.5, 0.25, 4),
-        "cosine": lambda o: CosineLR(o, total=5, min_lr=0.001),
+        "cosine": lambda o: CosineLR(o, total_iters=5, min_lr=0.001),
     }[name]
     theirs = {
         "step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
@@ -557,7 +557,7 @@ def test_schedules_with_groups_by_hand_and_their_checks():
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.05]
     assert schedule.base_lrs == [1.0, 0.1]
     with pytest.raises(ValueError, match="min_lr must be in"):
-        CosineLR(opt, total=3, min_lr=0.2)  # above the second group's rate
+        CosineLR(opt, total_iters=3, min_lr=0.2)  # above the second group's rate
     with pytest.raises(TypeError, match="step_size must be an int"):
         StepLR(opt, step_size=1.5)
     with pytest.raises(ValueError, match="gamma must be in"):

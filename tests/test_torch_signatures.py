@@ -341,6 +341,7 @@ def _grads(values, grads):
         (lambda p: optim.LinearLR(optim.SGD(p, 0.1), 10, 0.5), r"LinearLR\(optimizer, 1\.0, end"),
         (lambda p: optim.LinearLR(optim.SGD(p, 0.1), 1), r"start_factor must be a float"),
         (lambda p: optim.LinearLR(optim.SGD(p, 0.1), total=4), r"total= is now total_iters="),
+        (lambda p: optim.CosineLR(optim.SGD(p, 0.1), total=4), r"total= is now total_iters="),
         # the old Optimizer(params, lr, weight_decay) base
         (lambda p: optim.Optimizer(p, 0.1), r"Optimizer\(params, \{'lr': lr"),
         # a positional reduction: torch's third argument is weight
