@@ -28,6 +28,7 @@ import inspect
 import math
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,11 +84,11 @@ TORCH_DOCUMENTED = {"Tensor.detach": "detach()", "Tensor.relu": "relu()"}
 
 
 def _dual_module() -> Any:
-    """Forward mode's module (``dual``, or ``forward`` before the rename)."""
-    try:
-        return importlib.import_module("microgradx.dual")
-    except ImportError:
-        return importlib.import_module("microgradx.forward")
+    """Forward mode's module (``dual``, or ``forward`` before the rename), from this checkout
+    (an editable install of another checkout may offer a ``dual`` this one does not have)."""
+    here = Path(microgradx.__file__).parent
+    name = "dual" if (here / "dual.py").exists() else "forward"
+    return importlib.import_module(f"microgradx.{name}")
 
 
 def _namespaces(torch: Any) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
