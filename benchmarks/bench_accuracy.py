@@ -142,12 +142,12 @@ def ours(op: Op, inputs: list[float]) -> tuple[float, list[float]]:
 
 def theirs(torch: Any, op: Op, inputs: list[float]) -> tuple[float, list[float]] | None:
     """PyTorch's value and autograd gradients, or None where it refuses the input."""
-    from tests.test_vs_torch import TORCH_OPS
+    from tests.test_vs_torch import torch_apply
 
     if op.name == "binary_cross_entropy" and not all(0 <= x <= 1 for x in inputs):
         return None  # torch raises outside [0, 1] (tests/test_vs_torch.py uses its formula)
     tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
-    out = TORCH_OPS[op.name](torch, op, *tensors)
+    out = torch_apply(torch, op, tensors)
     out.backward()
     grads = [0.0 if t.grad is None else t.grad.item() for t in tensors]
     return out.item(), grads

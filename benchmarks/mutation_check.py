@@ -145,8 +145,8 @@ MUTATIONS = [
     Mutation(
         "a Titanic row with missing cells is read",
         "microgradx/data.py",
-        "            if len(record) != len(header):\n",
-        "            if False:\n",
+        "        if len(record) != len(header):\n",
+        "        if False:\n",
         ("tests/test_hostile_files.py",),
     ),
     Mutation(
@@ -188,7 +188,7 @@ MUTATIONS = [
     ),
     Mutation(
         "Dual.sqrt wired to the log rule",
-        "microgradx/forward.py",
+        "microgradx/dual.py",
         '    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__',
         "    if _op.name == 'sqrt':\n        setattr(Dual, 'sqrt', _method(ops.LOG))\n"
         '    if _op.arity == 2 and _op.method.startswith("__"):  # __add__ -> __radd__',
@@ -515,10 +515,61 @@ MUTATIONS = [
     ),
     Mutation(
         "the op that made a highlighted input is highlighted too",
+        "microgradx/viz/scene.py",
+        '        marked.update(dict.fromkeys(owned.get(step.node, ()), "current"))\n',
+        '        marked.update(dict.fromkeys(owned.get(step.node, ()), "current"))\n'
+        "        for box in step.children:\n"
+        '            marked.update(dict.fromkeys(owned.get(box, ()), "current"))\n',
+        ("tests/test_trace.py", "tests/test_scene.py"),
+    ),
+    Mutation(
+        "the scene keeps a box pending one step after it is reached",
+        "microgradx/viz/scene.py",
+        "reached_at.get(element, never) > i:",
+        "reached_at.get(element, never) > i + 1:",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the scene never rewrites a grad line",
+        "microgradx/viz/scene.py",
+        "            texts.update(steps[i].updates)\n",
+        "            pass\n",
+        ("tests/test_scene.py", "tests/test_trace.py"),
+    ),
+    Mutation(
+        "the page carries only each box's first grad line",
         "microgradx/viz/page.py",
-        "                if box.owner == step.node:",
-        "                if box.owner == step.node or box.owner in step.children:",
-        ("tests/test_trace.py",),
+        "                if not written or written[-1] != text:\n",
+        "                if not written:\n",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the step-through's script shows the previous step's look",
+        "microgradx/viz/page.py",
+        "flat[k] <= i; k += 2)",
+        "flat[k] < i; k += 2)",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the step-through's script never clears a mark",
+        "microgradx/viz/page.py",
+        "element.classList.toggle(name, name === mark);",
+        "if (name === mark) element.classList.add(name);",
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "the text frames mark no box",
+        "microgradx/viz/text.py",
+        '        signs.append(_SIGNS.get(mark, " "))',
+        '        signs.append(" ")',
+        ("tests/test_scene.py",),
+    ),
+    Mutation(
+        "a renamed keyword (collapse=, engine=) is silently ignored",
+        "microgradx/viz/style.py",
+        '            raise TypeError(f"{function}() takes {renamed[old]}= now, not {old}=")',
+        "            continue",
+        ("tests/test_scene.py",),
     ),
     Mutation(
         "compiled replay multiplies a gradient by the wrong input",
@@ -678,8 +729,8 @@ MUTATIONS = [
     Mutation(
         "a data file is read to its end however large it unpacks",
         "microgradx/data.py",
-        "                if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:\n",
-        "                if False:\n",
+        "        if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:\n",
+        "        if False:\n",
         ("tests/test_hostile_files.py",),
     ),
     Mutation(
@@ -809,7 +860,7 @@ MUTATIONS = [
     ),
     Mutation(
         "a layer's |grad| squares the gradients (1e200 raises OverflowError)",
-        "microgradx/viz/trace.py",
+        "microgradx/viz/steps.py",
         "short(math.hypot(*(grads[n] for n in outputs)))",
         "short(math.sqrt(sum(grads[n] ** 2 for n in outputs)))",
         ("tests/test_trace.py",),
@@ -866,7 +917,8 @@ MUTATIONS = [
     Mutation(
         "gradcheck: the step does not shrink toward an undeclared domain edge",
         "microgradx/gradcheck.py",
-        "        edge = outside(at(x + reach)) or outside(at(x - reach))\n",
+        "        edge = self.outside(self.at(i, x + reach))"
+        " or self.outside(self.at(i, x - reach))\n",
         '        edge = ""\n',
         ("tests/test_gradcheck.py::test_the_step_shrinks_toward_a_domain_edge_on_either_side",),
     ),
@@ -927,6 +979,43 @@ MUTATIONS = [
         (
             "tests/test_replay.py::test_a_function_that_fails_only_while_recorded_is_a_compile_error_saying_why",
         ),
+    ),
+    Mutation(
+        "the NumPy back-end refuses an op of one's own (no row-by-row form)",
+        "microgradx/replay_numpy.py",
+        "    def each_forward(*inputs: Any) -> Any:\n",
+        '    raise NotImplementedError("no NumPy form")\n\n'
+        "    def each_forward(*inputs: Any) -> Any:\n",
+        ("tests/test_user_op.py::test_a_users_op_reaches_every_path",),
+    ),
+    Mutation(
+        "microgradx.apply does not hand a Dual to forward mode",
+        "microgradx/engine.py",
+        "    if other is not None:  # a Dual (forward mode) applies the op itself\n"
+        "        return other.__microgradx_apply__(op, *inputs)  # type: ignore[no-any-return]\n",
+        "",
+        ("tests/test_user_op.py::test_a_users_op_reaches_every_path",),
+    ),
+    Mutation(
+        "gelu' near its zero by the fast formula only",
+        "microgradx/ops.py",
+        "    if -1.02 < x < -0.55 or x < -37.0:\n",
+        "    if -0.9 < x < -0.65 or x < -37.0:\n",
+        ("tests/test_accuracy.py::test_every_derivative_is_right_next_to_its_zeros",),
+    ),
+    Mutation(
+        "silu' near its zero by the fast formula only",
+        "microgradx/ops.py",
+        "    if -1.33 < x < -1.22 or -760.0 <= x < -700.0:\n",
+        "    if -1.29 < x < -1.27 or -760.0 <= x < -700.0:\n",
+        ("tests/test_accuracy.py::test_every_derivative_is_right_next_to_its_zeros",),
+    ),
+    Mutation(
+        "the README's op list is not what the table generates",
+        "microgradx/ops.py",
+        '        + "; Value methods "\n',
+        '        + "; methods "\n',
+        ("tests/test_ops_table.py::test_readme_op_list_is_current",),
     ),
 ]
 

@@ -59,6 +59,15 @@ def _shuffled(X: Features, y: list[Any], rng: random.Random) -> tuple[Features, 
     return [X[i] for i in order], [y[i] for i in order]
 
 
+def _on_circle(radius: float, angle: float, noise: float, rng: random.Random) -> list[float]:
+    """The point at ``angle`` (radians) on a circle of ``radius`` around the origin, plus
+    Gaussian noise of standard deviation ``noise`` on each coordinate (x's draw first)."""
+    return [
+        radius * math.cos(angle) + rng.gauss(0, noise),
+        radius * math.sin(angle) + rng.gauss(0, noise),
+    ]
+
+
 def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Features, list[int]]:
     """Two interleaving half circles (scikit-learn's classic): class 0 above, class 1 below."""
     n = _check_n(n, 2)
@@ -88,9 +97,7 @@ def make_circles(
     for i in range(n):
         t = 2 * math.pi * rng.random()
         radius, label = (1.0, 0) if i % 2 == 0 else (factor, 1)
-        X.append(
-            [radius * math.cos(t) + rng.gauss(0, noise), radius * math.sin(t) + rng.gauss(0, noise)]
-        )
+        X.append(_on_circle(radius, t, noise, rng))
         y.append(label)
     return _shuffled(X, y, rng)
 
@@ -126,7 +133,7 @@ def make_spirals(
         # The turns reduced to (-1, 1) first (fmod is exact): 2 pi times 1e308 turns would be
         # infinity, whose cosine is a domain error.
         t = 2 * math.pi * (math.fmod(turns * r, 1.0) + label / classes)
-        X.append([r * math.cos(t) + rng.gauss(0, noise), r * math.sin(t) + rng.gauss(0, noise)])
+        X.append(_on_circle(r, t, noise, rng))
         y.append(label)
     return _shuffled(X, y, rng)
 
@@ -142,7 +149,7 @@ def make_blobs(
     for i in range(n):
         label = i % centers
         angle = 2 * math.pi * label / centers
-        X.append([2 * math.cos(angle) + rng.gauss(0, std), 2 * math.sin(angle) + rng.gauss(0, std)])
+        X.append(_on_circle(2.0, angle, std, rng))
         y.append(label)
     return _shuffled(X, y, rng)
 
@@ -298,6 +305,34 @@ MAX_TEXT_BYTES = 64 << 20
 MAX_LINES = MAX_SAMPLES + 1  # a row per sample, and a header
 
 
+def _capped_lines(source: IO[bytes] | gzip.GzipFile, path: Path, *, gunzipped: bool) -> list[bytes]:
+    """The lines of ``source``, refused past ``MAX_LINE`` bytes a line, ``MAX_TEXT_BYTES`` in all
+    or ``MAX_LINES`` lines: read line by line, so a small gzip that unpacks to gigabytes is
+    refused after reading at most the limit."""
+    lines: list[bytes] = []
+    size = 0
+    while True:
+        raw = source.readline(MAX_LINE + 1)
+        if not raw:
+            return lines
+        if len(raw) > MAX_LINE:
+            raise DataFileError(
+                f"{path} line {len(lines) + 1} is longer than {MAX_LINE} bytes: not a data table"
+            )
+        size += len(raw)
+        if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:
+            unpacked = " after gunzipping" if gunzipped else ""
+            amount = (
+                f"{MAX_TEXT_BYTES:,} bytes{unpacked}"
+                if size > MAX_TEXT_BYTES
+                else f"{MAX_LINES:,} lines"
+            )
+            raise DataFileError(
+                f"{path} holds more than {amount}: larger than any data table microgradx reads"
+            )
+        lines.append(raw)
+
+
 def _text_lines(path: Path, kind: str) -> list[str]:
     """The lines of a UTF-8 text file (a byte-order mark and CRLF endings are fine), gunzipped if
     it starts with gzip's magic bytes (whatever its name).
@@ -315,30 +350,7 @@ def _text_lines(path: Path, kind: str) -> list[str]:
             source: IO[bytes] | gzip.GzipFile = handle
             if start == b"\x1f\x8b":
                 source = gzip.GzipFile(fileobj=handle, mode="rb")
-            lines: list[bytes] = []
-            size = 0
-            while True:
-                raw = source.readline(MAX_LINE + 1)
-                if not raw:
-                    break
-                if len(raw) > MAX_LINE:
-                    raise DataFileError(
-                        f"{path} line {len(lines) + 1} is longer than {MAX_LINE} bytes:"
-                        " not a data table"
-                    )
-                size += len(raw)
-                if size > MAX_TEXT_BYTES or len(lines) == MAX_LINES:
-                    unpacked = " after gunzipping" if source is not handle else ""
-                    amount = (
-                        f"{MAX_TEXT_BYTES:,} bytes{unpacked}"
-                        if size > MAX_TEXT_BYTES
-                        else f"{MAX_LINES:,} lines"
-                    )
-                    raise DataFileError(
-                        f"{path} holds more than {amount}: larger than any data table"
-                        " microgradx reads"
-                    )
-                lines.append(raw)
+            lines = _capped_lines(source, path, gunzipped=source is not handle)
     except FileNotFoundError:
         raise FileNotFoundError(f"{kind} not found at {path}") from None
     except NotARegularFileError as error:  # it names the path and what is there
@@ -414,56 +426,15 @@ def load_titanic(
         header = next(reader, None)
         if header is None:
             raise DataFileError(f"{path} is empty: expected a header line and passengers")
-        names = [name.strip().lower() for name in header]
-        doubled = sorted({name for name in names if names.count(name) > 1 and name in wanted})
-        if doubled:
-            raise DataFileError(f"{path}: the header names column(s) {doubled} twice")
-        missing = [c for c in wanted if c not in names]
-        if missing:
-            shown = ", ".join(_shown(name) for name in header[:20])
-            raise DataFileError(
-                f"{path} has no column(s) {missing} (seaborn's or Kaggle's Titanic headers);"
-                f" its header is: {shown}"
-            )
-        index = {name: names.index(name) for name in wanted}
-        raw: list[list[float | None]] = []
-        labels: list[int] = []
-        lines: list[int] = []
-        for record in reader:
-            line = reader.line_num
-            if not record or record == [""]:
-                continue  # a blank line (one at the end is usual)
-            if len(record) != len(header):
-                raise DataFileError(
-                    f"{path} line {line} has {len(record)} cells, the header {len(header)}"
-                    " (a truncated or misquoted line?)"
-                )
-
-            def cell(column: str, record: list[str] = record, line: int = line) -> float | None:
-                return _titanic_cell(record[index[column]], column, path, line)
-
-            survived = cell("survived")
-            if survived not in (0.0, 1.0):
-                text = _shown(record[index["survived"]])
-                raise DataFileError(
-                    f"{path} line {line}, column survived: must be 0 or 1, got {text}"
-                )
-            labels.append(1 if survived == 1.0 else 0)
-            raw.append([cell(f.lower()) for f in features])
-            lines.append(line)
+        index = _titanic_columns(header, wanted, path)
+        raw, labels = _titanic_rows(reader, header, index, features, path)
     except csv.Error as error:
         raise DataFileError(f"{path} line {reader.line_num}: not a CSV row: {error}") from None
     if not raw:
         raise DataFileError(f"{path} has no passengers")
 
     train, test = _split(len(raw), test_size, seed)
-    medians = []
-    for j, name in enumerate(features):
-        known = sorted(v for v in (raw[i][j] for i in train) if v is not None)
-        if not known:
-            raise DataFileError(f"{path}: column {name} has no values in the training split")
-        mid = len(known) // 2
-        medians.append(known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2)
+    medians = _training_medians(raw, train, features, path)
 
     def filled(i: int) -> list[float]:
         return [m if v is None else v for v, m in zip(raw[i], medians)]
@@ -474,6 +445,65 @@ def load_titanic(
         [labels[i] for i in train],
         [labels[i] for i in test],
     )
+
+
+def _titanic_columns(header: list[str], wanted: list[str], path: Path) -> dict[str, int]:
+    """Where each wanted column is in ``header`` (names compared in lower case)."""
+    names = [name.strip().lower() for name in header]
+    doubled = sorted({name for name in names if names.count(name) > 1 and name in wanted})
+    if doubled:
+        raise DataFileError(f"{path}: the header names column(s) {doubled} twice")
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        shown = ", ".join(_shown(name) for name in header[:20])
+        raise DataFileError(
+            f"{path} has no column(s) {missing} (seaborn's or Kaggle's Titanic headers);"
+            f" its header is: {shown}"
+        )
+    return {name: names.index(name) for name in wanted}
+
+
+def _titanic_rows(
+    reader: Any, header: list[str], index: dict[str, int], features: list[str], path: Path
+) -> tuple[list[list[float | None]], list[int]]:
+    """Each passenger's features (None for a missing age) and label, from the CSV ``reader``."""
+    raw: list[list[float | None]] = []
+    labels: list[int] = []
+    for record in reader:
+        line = reader.line_num
+        if not record or record == [""]:
+            continue  # a blank line (one at the end is usual)
+        if len(record) != len(header):
+            raise DataFileError(
+                f"{path} line {line} has {len(record)} cells, the header {len(header)}"
+                " (a truncated or misquoted line?)"
+            )
+
+        def cell(column: str, record: list[str] = record, line: int = line) -> float | None:
+            return _titanic_cell(record[index[column]], column, path, line)
+
+        survived = cell("survived")
+        if survived not in (0.0, 1.0):
+            text = _shown(record[index["survived"]])
+            raise DataFileError(f"{path} line {line}, column survived: must be 0 or 1, got {text}")
+        labels.append(1 if survived == 1.0 else 0)
+        raw.append([cell(f.lower()) for f in features])
+    return raw, labels
+
+
+def _training_medians(
+    raw: list[list[float | None]], train: list[int], features: list[str], path: Path
+) -> list[float]:
+    """The median of each column over the training rows only (so nothing about the test
+    passengers leaks into training): what a missing value is filled with."""
+    medians = []
+    for j, name in enumerate(features):
+        known = sorted(v for v in (raw[i][j] for i in train) if v is not None)
+        if not known:
+            raise DataFileError(f"{path}: column {name} has no values in the training split")
+        mid = len(known) // 2
+        medians.append(known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2)
+    return medians
 
 
 def _titanic_cell(text: str, column: str, path: Path, line: int) -> float | None:

@@ -37,7 +37,7 @@ Operand = Union["Value", float, int]
 """What the operators accept: a Value or a real number (a number becomes a constant leaf)."""
 
 _isfinite = math.isfinite
-_POW_SCALAR_OPS = ops.POW_SCALAR._bound  # the cache behind POW_SCALAR.bind(p)
+_POW_SCALAR_OPS = ops.POW_SCALAR._bound  # the cache behind POW_SCALAR.member(p)
 
 
 class Value:
@@ -139,15 +139,15 @@ class Value:
         """x ** p: a number p gives the op ``pow_scalar``; a Value exponent gives ``pow``."""
         if isinstance(exponent, Value):
             return _binary(ops.POW, self, exponent)
-        # x ** 2 is common: once bound, its op comes straight from bind()'s cache.
+        # x ** 2 is common: once bound, its op comes straight from member()'s cache.
         op = _POW_SCALAR_OPS.get(exponent) if type(exponent) in (float, int) else None
         if op is None:
-            op = ops.POW_SCALAR.bind(real(exponent, "exponent"))
+            op = ops.POW_SCALAR.member(real(exponent, "exponent"))
         return _unary(op, self)
 
     def __rpow__(self, base: Operand) -> Value:
         """c ** x for a number c (the op ``rpow_scalar``)."""
-        return _unary(ops.RPOW_SCALAR.bind(real(base, "base")), self)
+        return _unary(ops.RPOW_SCALAR.member(real(base, "base")), self)
 
     def __neg__(self) -> Value:
         return _unary(ops.NEG, self)
@@ -196,7 +196,7 @@ class Value:
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """leaky_relu(x) = x if x > 0 else s * x"""
-        return _unary(ops.LEAKY_RELU.bind(real(negative_slope, "negative_slope")), self)
+        return _unary(ops.LEAKY_RELU.member(real(negative_slope, "negative_slope")), self)
 
     def softplus(self) -> Value:
         """softplus(x) = log(1 + e^x)"""
@@ -209,6 +209,22 @@ class Value:
     def cos(self) -> Value:
         """cos(x)"""
         return _unary(ops.COS, self)
+
+    def log1p(self) -> Value:
+        """log1p(x) = ln(1 + x)"""
+        return _unary(ops.LOG1P, self)
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        """elu(x) = x if x > 0 else a (e^x - 1)"""
+        return _unary(ops.ELU.member(real(alpha, "alpha")), self)
+
+    def silu(self) -> Value:
+        """silu(x) = x sigmoid(x)"""
+        return _unary(ops.SILU, self)
+
+    def gelu(self) -> Value:
+        """gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2"""
+        return _unary(ops.GELU, self)
 
     # ---- graph -----------------------------------------------------------------------------------
 
@@ -378,12 +394,14 @@ def _constant(x: object) -> Value:
 
 
 def apply(op: Op, *inputs: Operand) -> Value:
-    """``op(*inputs)`` as a new node of the graph. Numbers become constant leaves.
+    """``op(*inputs)``, for every number type: on Values a new node of the graph (numbers become
+    constant leaves; inside ``compile`` the node is recorded), on forward mode's Duals a Dual
+    (the inputs' type applies it: ``__microgradx_apply__``).
 
     This is how every named op is applied, and how a user applies an op of their own (an ``Op``
-    built like those in ``microgradx.ops``); given a forward-mode ``Dual``, the Dual applies it.
-    An op of three or more inputs (``arity`` 3 or more,
-    or ``None`` for any number) keeps them all in one tuple.
+    built like those in ``microgradx.ops``). An op of three or more inputs (``arity`` 3 or more,
+    or ``None`` for any number) keeps them all in one tuple. Raises ``TypeError`` for a wrong
+    number of inputs, a family without its parameter (``op.member(p)``), or a non-Op.
     """
     if not isinstance(op, Op):
         raise TypeError(f"op must be an Op (see microgradx.ops), got {type(op).__name__}")
@@ -392,10 +410,10 @@ def apply(op: Op, *inputs: Operand) -> Value:
     if not inputs:
         raise TypeError(f"op {op.name!r} needs at least one input")
     if op.param_name is not None and op.param is None:
-        raise TypeError(f"op {op.name!r} needs a parameter: use op.bind({op.param_name})")
+        raise TypeError(f"op {op.name!r} needs a parameter: use op.member({op.param_name})")
     other = _other_number_type(*inputs)
     if other is not None:  # a Dual (forward mode) applies the op itself
-        return other.apply_op(op, *inputs)  # type: ignore[no-any-return]
+        return other.__microgradx_apply__(op, *inputs)  # type: ignore[no-any-return]
     if len(inputs) == 1:
         return _unary(op, _constant(inputs[0]))
     if len(inputs) == 2:
@@ -413,7 +431,7 @@ def maximum(a: Operand, b: Operand) -> Value:
     """max(a, b); at a == b each input gets half the gradient (as torch.maximum)."""
     other = _other_number_type(a, b)
     if other is not None:
-        return other.apply_op(ops.MAXIMUM, a, b)  # type: ignore[no-any-return]
+        return other.__microgradx_apply__(ops.MAXIMUM, a, b)  # type: ignore[no-any-return]
     return _binary(ops.MAXIMUM, a, b)
 
 
@@ -421,7 +439,7 @@ def minimum(a: Operand, b: Operand) -> Value:
     """min(a, b); at a == b each input gets half the gradient (as torch.minimum)."""
     other = _other_number_type(a, b)
     if other is not None:
-        return other.apply_op(ops.MINIMUM, a, b)  # type: ignore[no-any-return]
+        return other.__microgradx_apply__(ops.MINIMUM, a, b)  # type: ignore[no-any-return]
     return _binary(ops.MINIMUM, a, b)
 
 
@@ -429,7 +447,7 @@ def _other_number_type(*xs: object) -> Any:
     """A number type that applies table ops itself (forward mode's ``Dual``), if one is given:
     ``maximum`` then works on it too, without the engine knowing about it."""
     for x in xs:
-        if not isinstance(x, (Value, int, float)) and hasattr(type(x), "apply_op"):
+        if not isinstance(x, (Value, int, float)) and hasattr(type(x), "__microgradx_apply__"):
             return type(x)
     return None
 

@@ -476,63 +476,98 @@ def gradcheck(
     rtol = in_range(rtol, "rtol", 0.0, math.inf, high_open=True)
     raise_exception = flag(raise_exception, "raise_exception")
     names, values = _inputs(inputs)
+    _check_arity(func, len(values))
+    point = _Point(func, names, values, atol, rtol)
+    rows = []
+    for i, leaf in enumerate(point.leaves):
+        numeric, step, status, detail = point.check(i, eps * max(1.0, abs(values[i])))
+        rows.append(
+            GradcheckRow(names[i], values[i], float(leaf.grad), numeric, step, status, detail)
+        )
 
-    def call(leaves: list[Value]) -> Value:
-        result = func(*leaves)
+    out, order, local = point.out, point.order, point.local
+    report = GradcheckReport(out.data, tuple(rows), eps, atol, rtol)
+    if report.verdict == "FAILED":
+        report = GradcheckReport(
+            out.data, report.rows, eps, atol, rtol, suspect=_first_wrong_op(order, local, eps)
+        )
+    if raise_exception and not report.passed:
+        raise GradcheckError(report)
+    return report
+
+
+class _Point:
+    """``func`` at the inputs, its gradient, and the probes around it that check each input."""
+
+    def __init__(
+        self,
+        func: Callable[..., Value],
+        names: list[str],
+        values: list[float],
+        atol: float,
+        rtol: float,
+    ) -> None:
+        self.func, self.values, self.atol, self.rtol = func, values, atol, rtol
+        self.leaves = [Value(x, label=name) for x, name in zip(values, names)]
+        with enable_grad():  # the check needs a graph even inside a user's no_grad()
+            self.out = self.call(self.leaves)
+        self.out.backward()
+        self.order = topological_order(self.out)
+        self.local = {node: node.local_grads() for node in self.order if node.op is not None}
+        # Every op inside its domain at x: then a step that takes one outside has crossed an edge.
+        self.domains_hold = all(
+            domain_holds(n.op, [c.data for c in n.children]) for n in self.order if n.op is not None
+        )
+        # f itself NaN or infinite here: no slope to compare, for any input
+        out = self.out.data
+        self.undefined = (
+            "" if math.isfinite(out) else f"f = {out!r}: {_where_not_finite(self.order)}"
+        )
+
+    def call(self, leaves: list[Value]) -> Value:
+        result = self.func(*leaves)
         if not isinstance(result, Value):
             raise TypeError(f"func must return a Value, got {type(result).__name__}")
         return result
 
-    leaves = [Value(x, label=name) for x, name in zip(values, names)]
-    _check_arity(func, len(leaves))
-    with enable_grad():  # the check needs a graph even inside a user's no_grad()
-        out = call(leaves)
-    out.backward()
-    order = topological_order(out)
-    local = {node: node.local_grads() for node in order if node.op is not None}
-
-    def f_at(xs: list[float]) -> float:
+    def f_at(self, xs: list[float]) -> float:
         with no_grad():
-            return call([Value(x) for x in xs]).data
+            return self.call([Value(x) for x in xs]).data
 
-    def why_not_finite(xs: list[float]) -> str:
+    def why_not_finite(self, xs: list[float]) -> str:
         with enable_grad():
-            return _where_not_finite(topological_order(call([Value(x) for x in xs])))
+            return _where_not_finite(topological_order(self.call([Value(x) for x in xs])))
 
-    # Every op inside its domain at x: then a step that takes one outside has crossed an edge.
-    domains_hold = all(
-        domain_holds(n.op, [c.data for c in n.children]) for n in order if n.op is not None
-    )
-
-    def outside(xs: list[float]) -> str:
+    def outside(self, xs: list[float]) -> str:
         """Why f at ``xs`` is past the edge of a domain ("" when it is not): f is not finite there,
         an op that was inside its domain at x is not, or f refuses the point with a ValueError
         (``binary_cross_entropy`` of a probability above 1)."""
         try:
             with enable_grad():
-                result = call([Value(x) for x in xs])
+                result = self.call([Value(x) for x in xs])
         except (ValueError, ArithmeticError) as error:  # a refusal, or 1 / 0 past an edge
             return f"f refuses it: {type(error).__name__}: {error}"
         nodes = topological_order(result)
         if not math.isfinite(result.data):
             return _where_not_finite(nodes)
-        if domains_hold:
+        if self.domains_hold:
             for n in nodes:
                 inputs = [c.data for c in n.children]
                 if n.op is not None and not domain_holds(n.op, inputs):
                     return f"outside the domain of {n.op.name}: {_call(n.op, inputs)}"
         return ""
 
-    # f itself NaN or infinite here: no slope to compare, for any input
-    undefined = "" if math.isfinite(out.data) else f"f = {out.data!r}: {_where_not_finite(order)}"
+    def at(self, i: int, xi: float) -> list[float]:
+        """The inputs with input ``i`` moved to ``xi``."""
+        return [*self.values[:i], xi, *self.values[i + 1 :]]
 
-    def check(i: int) -> tuple[float, float, str, str]:
-        """(numeric, step, status, detail) for input i."""
-        x, analytic = values[i], float(leaves[i].grad)
-        wanted = eps * max(1.0, abs(x))
-        if undefined:
-            return math.nan, wanted, NOT_COMPARED, undefined
-        limit, op = _largest_safe_step(order, local, leaves[i])
+    def check(self, i: int, wanted: float) -> tuple[float, float, str, str]:
+        """(numeric, step, status, detail) for input i, with the step ``wanted`` where no kink
+        or domain edge is near."""
+        x = self.values[i]
+        if self.undefined:
+            return math.nan, wanted, NOT_COMPARED, self.undefined
+        limit, op = _largest_safe_step(self.order, self.local, self.leaves[i])
         # Stay well inside: near a pole (log, 1/x) the error of a central difference grows like
         # (h / distance)^2, so h is kept at 1% of the distance to the nearest kink or edge.
         h = _shrink(wanted, 0.01 * limit)
@@ -543,33 +578,47 @@ def gradcheck(
             return math.nan, h, UNRESOLVED, detail
         shrunk = h < wanted
         note = f"step {h:.3g}: a kink or domain edge of {op} is {limit:.3g} away" if shrunk else ""
+        edge = self._undeclared_edge(i, h)
+        if edge is not None:
+            h, note, status = edge
+            if status is not None:  # no step fits between x and the edge
+                return math.nan, h, status, note
+            shrunk = True
+        return self._difference(i, h, shrunk, note)
 
-        def at(xi: float) -> list[float]:
-            return [*values[:i], xi, *values[i + 1 :]]
-
-        # An edge no op declared as a kink (a domain that ends on either side, an undeclared
-        # pole): probe 50 steps out on both sides and shrink by 4 until f stays inside its
-        # domains, so that, as for a kink, the step is 0.25% to 1% of the distance to the edge.
-        # At most _PROBES shrinks (2^-200): an edge closer than that is x's own.
+    def _undeclared_edge(self, i: int, h: float) -> tuple[float, str, str | None] | None:
+        """An edge no op declared as a kink (a domain that ends on either side, an undeclared
+        pole): probe 50 steps out on both sides and shrink by 4 until f stays inside its
+        domains, so that, as for a kink, the step is 0.25% to 1% of the distance to the edge.
+        At most _PROBES shrinks (2^-200): an edge closer than that is x's own. Returns None (no
+        edge near) or (step, note, None); when no step fits, (step, why, the row's status)."""
+        x, analytic = self.values[i], float(self.leaves[i].grad)
         reach = 50 * h
-        edge = outside(at(x + reach)) or outside(at(x - reach))
-        if edge:
-            for _ in range(_PROBES + 1):
-                reach /= 4
-                if _ == _PROBES or not x - reach / 100 < x < x + reach / 100:
-                    detail = f"x is at or within rounding of the edge of a domain ({edge})"
-                    status = UNRESOLVED if math.isfinite(analytic) else NOT_COMPARED
-                    return math.nan, reach / 100, status, detail
-                reason = outside(at(x + reach)) or outside(at(x - reach))
-                if not reason:
-                    break
-                edge = reason
-            h, shrunk = reach / 100, True
-            note = f"step {h:.3g}: f leaves a domain within {4 * reach:.3g} ({edge})"
+        edge = self.outside(self.at(i, x + reach)) or self.outside(self.at(i, x - reach))
+        if not edge:
+            return None
+        for _ in range(_PROBES + 1):
+            reach /= 4
+            if _ == _PROBES or not x - reach / 100 < x < x + reach / 100:
+                detail = f"x is at or within rounding of the edge of a domain ({edge})"
+                status = UNRESOLVED if math.isfinite(analytic) else NOT_COMPARED
+                return reach / 100, detail, status
+            reason = self.outside(self.at(i, x + reach)) or self.outside(self.at(i, x - reach))
+            if not reason:
+                break
+            edge = reason
+        h = reach / 100
+        return h, f"step {h:.3g}: f leaves a domain within {4 * reach:.3g} ({edge})", None
 
+    def _difference(
+        self, i: int, h: float, shrunk: bool, note: str
+    ) -> tuple[float, float, str, str]:
+        """The central difference with step ``h`` for input i, compared with the gradient."""
+        x, analytic = self.values[i], float(self.leaves[i].grad)
+        atol, rtol = self.atol, self.rtol
         # the points as floats hold them: the divisor is their exact distance, not 2h rounded
         above, below = x + h, x - h
-        plus, minus = f_at(at(above)), f_at(at(below))
+        plus, minus = self.f_at(self.at(i, above)), self.f_at(self.at(i, below))
         numeric = (plus - minus) / (above - below)
         if math.isfinite(analytic) and math.isfinite(numeric):
             # A step shrunk for a kink must still resolve f: the rounding of f(x +- h) (a few
@@ -585,16 +634,17 @@ def gradcheck(
         # unresolved; a gradient that is itself NaN or infinite is not compared, or fails below.
         unchecked = UNRESOLVED if math.isfinite(analytic) else NOT_COMPARED
         if not (math.isfinite(plus) and math.isfinite(minus)):
-            side, xs = ("x + h", at(x + h)) if not math.isfinite(plus) else ("x - h", at(x - h))
-            return numeric, h, unchecked, f"at {side}: {why_not_finite(xs)}"
+            side, xi = ("x + h", x + h) if not math.isfinite(plus) else ("x - h", x - h)
+            return numeric, h, unchecked, f"at {side}: {self.why_not_finite(self.at(i, xi))}"
         if not math.isfinite(numeric):  # f(x + h) - f(x - h) itself overflowed
             return numeric, h, unchecked, "overflow: f(x + h) - f(x - h) is not finite"
         # The gradient is NaN or infinite and the difference is finite. A slope that grows as the
         # step shrinks is a pole of the derivative (a vertical tangent); one that settles shows
         # that the gradient is wrong.
         small = h / 16
-        finer = (f_at(at(x + small)) - f_at(at(x - small))) / (2 * small)
-        where = _where_derivative_not_finite(order, local) or "no local derivative is infinite"
+        finer = (self.f_at(self.at(i, x + small)) - self.f_at(self.at(i, x - small))) / (2 * small)
+        where = _where_derivative_not_finite(self.order, self.local)
+        where = where or "no local derivative is infinite"
         if not math.isfinite(finer) or abs(finer) > 4 * abs(numeric) + atol:
             # a slope that grows as the step shrinks: a pole of the derivative, or a function
             # that oscillates faster than the steps (sin(1e7 x)); the two cannot be told apart
@@ -602,22 +652,6 @@ def gradcheck(
             detail = f"the slope grows as the step shrinks (a pole of the derivative?): {where}"
             return numeric, h, UNRESOLVED, detail
         return numeric, h, FAIL, f"the gradient is {analytic!r} where f has a finite slope: {where}"
-
-    rows = []
-    for i, leaf in enumerate(leaves):
-        numeric, step, status, detail = check(i)
-        rows.append(
-            GradcheckRow(names[i], values[i], float(leaf.grad), numeric, step, status, detail)
-        )
-
-    report = GradcheckReport(out.data, tuple(rows), eps, atol, rtol)
-    if report.verdict == "FAILED":
-        report = GradcheckReport(
-            out.data, report.rows, eps, atol, rtol, suspect=_first_wrong_op(order, local, eps)
-        )
-    if raise_exception and not report.passed:
-        raise GradcheckError(report)
-    return report
 
 
 def _first_wrong_op(order: list[Value], local: dict[Value, tuple[float, ...]], eps: float) -> str:

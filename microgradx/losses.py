@@ -30,8 +30,8 @@ from microgradx.checks import (
     real,
     sequence,
 )
+from microgradx.dual import Dual
 from microgradx.engine import Operand, Value, apply
-from microgradx.forward import Dual
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -62,7 +62,7 @@ _FIRST = {
 def _traced(x: Any) -> bool:
     """A Value, or a number type that applies the table's ops itself (forward mode's Dual): it
     goes into the loss as it is, so the loss is differentiated in either mode."""
-    return isinstance(x, Value) or hasattr(type(x), "apply_op")
+    return isinstance(x, Value) or hasattr(type(x), "__microgradx_apply__")
 
 
 def _is_number(x: Any) -> bool:
@@ -202,7 +202,7 @@ def log_softmax(logits: Sequence[Operand]) -> list[Value]:
     xs = _values(logits, "log_softmax: logits")
     if not xs:
         raise ValueError("log_softmax: logits must not be empty")
-    return [apply(ops.LOG_SOFTMAX.bind(i), *xs) for i in range(len(xs))]
+    return [apply(ops.LOG_SOFTMAX.member(i), *xs) for i in range(len(xs))]
 
 
 def softmax(logits: Sequence[Operand]) -> list[Value]:
@@ -213,7 +213,7 @@ def softmax(logits: Sequence[Operand]) -> list[Value]:
     xs = _values(logits, "softmax: logits")
     if not xs:
         raise ValueError("softmax: logits must not be empty")
-    return [apply(ops.SOFTMAX.bind(i), *xs) for i in range(len(xs))]
+    return [apply(ops.SOFTMAX.member(i), *xs) for i in range(len(xs))]
 
 
 @changed_call("cross_entropy(logits, targets, reduction=...)")
@@ -239,7 +239,7 @@ def cross_entropy(logits: Any, targets: Any, *, reduction: str = "mean") -> Valu
                 raise ValueError(
                     f"cross_entropy: {len(t)} target probabilities for {len(zs)} classes"
                 )
-            terms.append(apply(ops.SOFT_CROSS_ENTROPY.bind(len(zs)), *zs, *t))
+            terms.append(apply(ops.SOFT_CROSS_ENTROPY.member(len(zs)), *zs, *t))
             continue
         if isinstance(t, bool) or not isinstance(t, int):
             raise TypeError(
@@ -247,7 +247,7 @@ def cross_entropy(logits: Any, targets: Any, *, reduction: str = "mean") -> Valu
             )
         if not 0 <= t < len(z):
             raise ValueError(f"cross_entropy: class {t} out of range for {len(z)} classes")
-        terms.append(apply(ops.CROSS_ENTROPY.bind(t), *zs))
+        terms.append(apply(ops.CROSS_ENTROPY.member(t), *zs))
     return _reduce(terms, reduction)
 
 
@@ -301,34 +301,38 @@ def _cross_entropy_batch(logits: Any, targets: Any) -> tuple[list[list[Operand]]
         if not zs:
             raise ValueError(f"cross_entropy: logits{where} must hold at least one class score")
         batch.append(zs)
-        index = _class_index(t)
-        if index is not None:
-            classes.append(index)
-        elif isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
-            raise TypeError(
-                f"cross_entropy: targets{where} must be a class index or a list of class"
-                f" probabilities, got {describe(t)}"
-            )
-        else:  # class probabilities: numbers, or Values (a compiled replay's inputs)
-            # one sample: its targets are read as class probabilities (a list of classes would
-            # need logits to be a batch), which the message says
-            name = (
-                "cross_entropy: logits is one sample, so targets"
-                if one
-                else (f"cross_entropy: targets{where}")
-            )
-            if len(t) != len(zs):
-                raise ValueError(
-                    f"{name} has {len(t)} class probabilities but logits{where} has"
-                    f" {len(zs)} classes"
-                )
-            probabilities: list[Value | float] = []
-            for k, tk in enumerate(sequence(t, name)):
-                tk = tk if _traced(tk) else real(tk, f"{name}[{k}]")
-                _check_probability(tk, f"{name}[{k}]")
-                probabilities.append(tk)
-            classes.append(probabilities)
+        classes.append(_cross_entropy_target(t, len(zs), where, one))
     return batch, classes
+
+
+def _cross_entropy_target(t: Any, n: int, where: str, one: bool) -> int | list[Value | float]:
+    """One sample's target for ``n`` classes: a class index, or its class probabilities
+    (numbers, or Values: a compiled replay's inputs), each checked to be in [0, 1]."""
+    index = _class_index(t)
+    if index is not None:
+        return index
+    if isinstance(t, (str, bytes, dict)) or not hasattr(t, "__len__"):
+        raise TypeError(
+            f"cross_entropy: targets{where} must be a class index or a list of class"
+            f" probabilities, got {describe(t)}"
+        )
+    # one sample: its targets are read as class probabilities (a list of classes would need
+    # logits to be a batch), which the message says
+    name = (
+        "cross_entropy: logits is one sample, so targets"
+        if one
+        else f"cross_entropy: targets{where}"
+    )
+    if len(t) != n:
+        raise ValueError(
+            f"{name} has {len(t)} class probabilities but logits{where} has {n} classes"
+        )
+    probabilities: list[Value | float] = []
+    for k, tk in enumerate(sequence(t, name)):
+        tk = tk if _traced(tk) else real(tk, f"{name}[{k}]")
+        _check_probability(tk, f"{name}[{k}]")
+        probabilities.append(tk)
+    return probabilities
 
 
 def _class_index(t: Any) -> int | None:

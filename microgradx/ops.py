@@ -12,7 +12,7 @@ An op is a small record of everything the rest of the library needs to know abou
   every derivative through it is then 0; write ``cos(x)`` with the helpers here (or ``x.cos()``),
   and branch on ``float(x)``. What a rule of your own returns is checked (one real number, Value
   or Dual per input) and refused by name otherwise.
-* ``symbol``, ``math`` and ``derivative``: what graphs and the docs show.
+* ``symbol``, ``math``, ``derivative`` and ``note``: what graphs and the docs show.
 * ``domain`` and ``kink``: where the op is smooth. ``domain(*inputs)`` is true where the value and
   the derivative are finite; ``kink(*inputs)`` is an affine function of the inputs (linear, or
   ``p - c`` for a clamp at a constant) that is zero where the op has a kink or the edge of its
@@ -20,14 +20,21 @@ An op is a small record of everything the rest of the library needs to know abou
   Gradient checking uses it to keep its finite-difference steps on one side of a kink, and the
   hypothesis strategies use both to build graphs that are well conditioned.
 
-Reverse mode (``engine``), forward mode (``forward``: the ``Dual`` methods are generated from
-``method``), gradient checking (``gradcheck``), the random-graph strategies (``testing``), graph
-labels and the generated docs table (``microgradx ops``) all read this table. Adding an op is an
-entry here, a one-line ``Value`` method (written out, so IDEs and type checkers see it), and two
-lines of tests; docs/ops.md lists every place, and a test fails for each one forgotten.
+* ``torch``, ``exact`` and ``numpy``: how PyTorch computes it (for the cross-check tests), its
+  exact value and derivatives as a function of an mpmath-like module (for the accuracy tests;
+  this module imports no mpmath), and its array form for the NumPy back-end.
+
+Reverse mode (``engine``), forward mode (``dual``: the ``Dual`` methods are generated from
+``method``), both compile back-ends (``replay``, ``replay_numpy``), gradient checking
+(``gradcheck``), the random-graph strategies (``testing``), graph labels, the generated docs
+(``docs/ops.md`` and the README's op list) and the tests that loop over the table all read it.
+``OPS`` holds every ``Op(...)`` declared in this module, in order. Adding an op is one declaration
+here and, for a Value method, one line in ``engine`` (written out, so IDEs and type checkers see
+it); docs/ops.md says how. An op of one's own is the same ``Op(...)`` anywhere, applied with
+``microgradx.apply`` (to Values, Duals, or inside ``compile``).
 
 Ops with a constant parameter (``x ** 3``, ``2 ** x``, ``leaky_relu(x, 0.2)``) are declared once as
-a family; ``op.bind(p)`` returns the op for one parameter (cached, so nodes share it).
+a family; ``op.member(p)`` returns the op for one parameter (cached, so nodes share it).
 
 **Accuracy.** On floats every value and every local derivative is within 4 units in the last
 place (ULP) of the exact result, over the whole double range: where a textbook formula cancels
@@ -48,7 +55,7 @@ import itertools
 import math
 import numbers
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -315,6 +322,7 @@ _BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
 
 
 _TABLE_RULES: set[Callable[..., Any]] = set()  # the table's local_grads functions
+_DECLARED: list[Op] = []  # the table's ops in the order declared: OPS is made from it
 
 
 def _rule_function(rule: Callable[..., Any]) -> Callable[..., Any]:
@@ -359,7 +367,9 @@ def _checked_rule(
             )
         for k, g in enumerate(grads):
             number = isinstance(g, numbers.Real) and not isinstance(g, bool)
-            traced = not on_numbers and (hasattr(g, "backward") or hasattr(type(g), "apply_op"))
+            traced = not on_numbers and (
+                hasattr(g, "backward") or hasattr(type(g), "__microgradx_apply__")
+            )
             if not (number or traced):
                 raise TypeError(
                     f"op {name!r}: local_grads' derivative {k} must be a real number,"
@@ -395,11 +405,26 @@ class Op:
     # How a user applies it: the Value method or operator (``"tanh"``, ``"__add__"``), or None for
     # a function (``microgradx.maximum``). Forward mode's Dual gets its methods from this.
     method: str | None = None
-    # A family whose parameter is a count or an index (a class): bind() accepts only integers >= 0.
+    # A family whose parameter is a count or an index (a class): member() takes integers >= 0.
     param_integer: bool = False
     # A family whose parameter fixes how many inputs it takes: arity = param * inputs_per_param
     # (soft cross-entropy over n classes takes n logits and n target probabilities).
     inputs_per_param: int | None = None
+    # How PyTorch computes it, for the cross-check tests: a Python expression in ``torch``, the
+    # input tensors ``xs`` (also ``x`` for one input, ``a`` and ``b`` for two) and the parameter
+    # ``p``. None: ``torch.<name>(*xs)``.
+    torch: str | None = None
+    # The exact math, for the accuracy tests: ``exact(m, [p,] *inputs) -> (value, derivatives)``
+    # with ``m`` an mpmath-like module (``m.exp``, ``m.erfc``, ``m.mpf``) and the inputs its
+    # numbers (so this module imports no mpmath). None: the tests' own reference (tests/reference.py
+    # holds those of the table's first ops, whose special values follow written conventions).
+    exact: Callable[..., tuple[Any, Sequence[Any]]] | None = None
+    # The NumPy back-end's array form: ``(forward(np, [p,] *inputs), local_grads(np, [p,]
+    # *inputs, out))`` on float64 arrays, ``np`` the NumPy module. A row where a form gives NaN
+    # (where its formula would cancel, say), a subnormal, or has a special input (0, +-inf, NaN,
+    # a subnormal) is computed by the float rule instead, so the two agree there exactly.
+    # None: the float rule row by row (exact, and slower).
+    numpy: tuple[Callable[..., Any], Callable[..., Any]] | None = None
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -417,8 +442,27 @@ class Op:
             raise TypeError(
                 f"op {self.name!r}: kink must be a function or None, got {describe(self.kink)}"
             )
+        if self.exact is not None and not callable(self.exact):
+            raise TypeError(
+                f"op {self.name!r}: exact must be a function or None, got {describe(self.exact)}"
+            )
+        if self.torch is not None and type(self.torch) is not str:
+            raise TypeError(
+                f"op {self.name!r}: torch must be a str (an expression) or None,"
+                f" got {describe(self.torch)}"
+            )
+        forms = self.numpy
+        if forms is not None and not (
+            isinstance(forms, tuple) and len(forms) == 2 and all(callable(f) for f in forms)
+        ):
+            raise TypeError(
+                f"op {self.name!r}: numpy must be a pair of functions (forward, local_grads)"
+                f" or None, got {describe(forms)}"
+            )
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(_rule_function(self.local_grads))
+            if self.param is None:  # a declaration (a family's members are made later)
+                _DECLARED.append(self)
         elif not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):
             # an op of the user's: what its rule returns is checked (the table's rules are
             # tested instead, and run unchecked at every training step)
@@ -434,6 +478,10 @@ class Op:
         return self.symbol.replace("{p}", f"{self.param:g}")
 
     def bind(self, param: float) -> Op:
+        """Renamed: ``op.member(p)`` (JAX's ``bind`` applies a primitive; this one does not)."""
+        raise AttributeError("Op.bind is now Op.member: OPS['leaky_relu'].member(0.2)")
+
+    def member(self, param: float) -> Op:
         """The member of this family for one parameter value (cached, so graph nodes share it).
 
         The cache is keyed by the number, and ``-0.0 == 0.0`` (with the same hash), so a zero is
@@ -478,7 +526,7 @@ class Op:
         """This op, or for a family its members at ``param_examples`` (for docs and tests)."""
         if self.param_name is None:
             return (self,)
-        return tuple(self.bind(p) for p in self.param_examples)
+        return tuple(self.member(p) for p in self.param_examples)
 
     def __repr__(self) -> str:
         return f"<op {self.label}>" if self.param is not None else f"<op {self.name}>"
@@ -1282,6 +1330,7 @@ ADD = Op(
     local_grads=lambda a, b, out: (1.0, 1.0),
     math="a + b",
     derivative="d/da = 1, d/db = 1",
+    torch="a + b",
 )
 SUB = Op(
     name="sub",
@@ -1292,6 +1341,7 @@ SUB = Op(
     local_grads=lambda a, b, out: (1.0, -1.0),
     math="a - b",
     derivative="d/da = 1, d/db = -1",
+    torch="a - b",
 )
 MUL = Op(
     name="mul",
@@ -1302,6 +1352,7 @@ MUL = Op(
     local_grads=lambda a, b, out: (b, a),
     math="a * b",
     derivative="d/da = b, d/db = a",
+    torch="a * b",
 )
 DIV = Op(
     name="div",
@@ -1315,6 +1366,7 @@ DIV = Op(
     domain=lambda a, b: b != 0,
     kink=lambda a, b: b,
     note="x / 0 is +-inf and 0 / 0 is nan (IEEE-754); -a/b^2 without intermediate underflow",
+    torch="a / b",
 )
 POW = Op(
     name="pow",
@@ -1329,6 +1381,7 @@ POW = Op(
     kink=lambda a, b: a,
     note="a Value exponent; d/db is 0 at a = 0 (b >= 0) and nan for a < 0, as in torch;"
     " b a^(b-1) without rounding b - 1",
+    torch="torch.pow(a, b)",
 )
 POW_SCALAR = Op(
     name="pow_scalar",
@@ -1344,6 +1397,7 @@ POW_SCALAR = Op(
     note="x ** 0 has derivative 0 everywhere; p x^(p-1) without rounding p - 1",
     param_name="p",
     param_examples=(2.0, 3.0, 0.5, -1.0, 1.5),
+    torch="torch.pow(x, p)",
 )
 RPOW_SCALAR = Op(
     name="rpow_scalar",
@@ -1357,6 +1411,7 @@ RPOW_SCALAR = Op(
     domain=lambda base, x: base > 0,
     param_name="c",
     param_examples=(2.0, 0.5, math.e),
+    torch="torch.pow(p, x)",
 )
 NEG = Op(
     name="neg",
@@ -1367,6 +1422,7 @@ NEG = Op(
     local_grads=lambda x, out: (-1.0,),
     math="-x",
     derivative="d/dx = -1",
+    torch="-x",
 )
 ABS = Op(
     name="abs",
@@ -1468,6 +1524,7 @@ LEAKY_RELU = Op(
     param_name="negative_slope",
     param_examples=(0.01, 0.2),
     param_default=0.01,
+    torch="torch.nn.functional.leaky_relu(x, p)",
 )
 SOFTPLUS = Op(
     name="softplus",
@@ -1479,6 +1536,8 @@ SOFTPLUS = Op(
     math="softplus(x) = log(1 + e^x)",
     derivative="d/dx = sigmoid(x)",
     note="computed as max(x, 0) + log1p(e^-|x|): exact and finite for every finite x",
+    # torch's softplus switches to x above a threshold; logaddexp(x, 0) is the exact function
+    torch="torch.logaddexp(x, torch.zeros_like(x))",
 )
 SIN = Op(
     name="sin",
@@ -1499,6 +1558,257 @@ COS = Op(
     local_grads=lambda x, out: (-sin(x),),
     math="cos(x)",
     derivative="d/dx = -sin(x)",
+)
+LOG1P = Op(
+    name="log1p",
+    method="log1p",
+    symbol="log1p",
+    arity=1,
+    forward=safe_log1p,
+    local_grads=lambda x, out: (divide(1.0, 1 + x),),
+    math="log1p(x) = ln(1 + x)",
+    derivative="d/dx = 1 / (1 + x)",
+    domain=lambda x: x > -1,
+    kink=lambda x: x + 1,
+    note="ln(1 + x) without rounding 1 + x (log1p(1e-20) = 1e-20); -inf at -1, nan below",
+    exact=lambda m, x: (m.log1p(x), (m.inf if x == -1 else 1 / (1 + x),)),
+    numpy=(lambda np, x: np.log1p(x), lambda np, x, out: (1.0 / (1.0 + x),)),
+)
+ELU = Op(
+    name="elu",
+    method="elu",
+    symbol="ELU({p})",
+    arity=1,
+    forward=lambda alpha, x: x if x > 0 else alpha * math.expm1(x),
+    local_grads=lambda alpha, x, out: (alpha * exp(x) if float(x) <= 0 else 1.0,),
+    math="elu(x) = x if x > 0 else a (e^x - 1)",
+    derivative="d/dx = 1 if x > 0 else a e^x",
+    kink=lambda alpha, x: x,
+    note="e^x - 1 by expm1 (no cancellation near 0); the derivative at 0 (and NaN's) as in"
+    " PyTorch: a at 0, 1 at NaN",
+    param_name="alpha",
+    param_examples=(1.0, 0.2),
+    param_default=1.0,
+    torch="torch.nn.functional.elu(x, p)",
+    exact=lambda m, a, x: (x if x > 0 else a * m.expm1(x), (a * m.exp(x) if x <= 0 else 1,)),
+    numpy=(
+        lambda np, a, x: np.where(x > 0, x, a * np.expm1(x)),
+        lambda np, a, x, out: (np.where(x <= 0, a * np.exp(x), 1.0),),
+    ),
+)
+
+
+def _silu(x: float) -> float:
+    """x sigmoid(x); in decimal where e^x is near the subnormal range (x sigmoid(x) would keep
+    only its digits); -0.0 where the result underflows. silu(-inf) is NaN (-inf * 0) as in
+    PyTorch."""
+    if -760.0 <= x < -708.0:
+        return precise(lambda c, x_: c.divide(c.multiply(x_, c.exp(x_)), c.add(1, c.exp(x_))), x)
+    if -inf < x < -760.0:
+        return -0.0
+    return x * stable_sigmoid(x)
+
+
+def _silu_slope(x: float) -> float:
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x): by the sign of x with e = e^-|x| <= 1,
+    (1 + e + x e) / (1 + e)^2 for x >= 0 and e (1 + x + e) / (1 + e)^2 below. The second cancels
+    near silu's minimum (x = -1.2785, where the derivative is 0; beyond 4 ULP and 1e-15 in
+    -1.31 < x < -1.25): there, and where e^x is near the subnormal range, in decimal."""
+    if not math.isfinite(x):
+        return nan  # inf * 0 at +-inf (as PyTorch); NaN stays NaN
+    if -1.33 < x < -1.22 or -760.0 <= x < -700.0:
+        return precise(
+            lambda c, x_: c.divide(
+                c.multiply(c.exp(x_), c.add(_EXACT.add(1, x_), c.exp(x_))),
+                c.power(c.add(1, c.exp(x_)), 2),
+            ),
+            x,
+        )
+    if x < -760.0:
+        return -0.0  # x e^x underflows
+    e = _exp(-abs(x))
+    u = 1.0 + e
+    if x >= 0:
+        return (1.0 + e + x * e) / (u * u)
+    return e * ((1.0 + x) + e) / (u * u)  # 1 + x is exact for -2 <= x <= -0.5
+
+
+def _silu_grads(x: Any, out: Any) -> tuple[Any]:
+    if _is_number(x):
+        return (_silu_slope(x),)
+    return (sigmoid(x) * (1 + x * sigmoid(-x)),)  # sigmoid(-x) = 1 - sigmoid(x), not cancelled
+
+
+def _numpy_silu_slope(np: Any, x: Any, out: Any) -> tuple[Any]:
+    e = np.exp(-np.abs(x))
+    u = 1.0 + e
+    slope = np.where(x >= 0, (1.0 + e + x * e) / (u * u), e * ((1.0 + x) + e) / (u * u))
+    hard = ((x > -1.33) & (x < -1.22)) | (x < -700.0)  # NaN: the float rule takes these rows
+    return (np.where(hard, np.nan, slope),)
+
+
+SILU = Op(
+    name="silu",
+    method="silu",
+    symbol="SiLU",
+    arity=1,
+    forward=_silu,
+    local_grads=_silu_grads,
+    math="silu(x) = x sigmoid(x)",
+    derivative="d/dx = sigmoid(x) (1 + x (1 - sigmoid(x)))",
+    note="the derivative without cancellation, in decimal near its zero (x = -1.2785);"
+    " silu(-inf) and silu'(+-inf) are NaN (inf * 0), as in PyTorch",
+    torch="torch.nn.functional.silu(x)",
+    exact=lambda m, x: (
+        x / (1 + m.exp(-x)),
+        (1 / (1 + m.exp(-x)) * (1 + x / (1 + m.exp(x))),),
+    ),
+    numpy=(
+        lambda np, x: np.where(x < -700.0, np.nan, x / (1.0 + np.exp(-x))),
+        _numpy_silu_slope,
+    ),
+)
+_INV_SQRT2 = 0.7071067811865476  # 1/sqrt(2) rounded; _INV_SQRT2_LOW is what rounding left out
+_INV_SQRT2_LOW = -4.833646656726457e-17
+_INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
+
+
+_DENSITY: dict[int, decimal.Decimal] = {}  # 1/sqrt(2 pi) by precision (precise() asks few)
+
+
+def _inverse_root_two_pi(work: decimal.Context) -> decimal.Decimal:
+    """1/sqrt(2 pi) to ``work``'s precision, pi by the ``decimal`` documentation's recipe."""
+    known = _DENSITY.get(work.prec)
+    if known is None:
+        c = _context(work.prec + 5)
+        three = decimal.Decimal(3)
+        last, t, pi, n, na, d, da = decimal.Decimal(0), three, three, 1, 0, 0, 24
+        while pi != last:
+            last = pi
+            n, na = n + na, na + 8
+            d, da = d + da, da + 32
+            t = c.divide(c.multiply(t, n), d)
+            pi = c.add(pi, t)
+        known = _DENSITY[work.prec] = work.divide(1, work.sqrt(work.multiply(2, pi)))
+    return known
+
+
+def _normal_parts(
+    c: decimal.Context, x: decimal.Decimal
+) -> tuple[decimal.Context, decimal.Decimal, decimal.Decimal]:
+    """(work, phi(x), x + x^3/3 + x^5/(3 5) + ...) with Phi(x) = 1/2 + phi(x) times the series
+    (its terms have one sign). For x < 0 the sum 1/2 + ... cancels by about x^2/4.6 digits:
+    ``work`` has that many more than ``c``."""
+    extra = int(abs(x) * abs(x) / decimal.Decimal("4.6")) + 10
+    work = _context(c.prec + extra)
+    square = work.multiply(x, x)
+    term = total = x
+    n = 1
+    limit = decimal.Decimal(10) ** -(work.prec + 3)
+    while n < 3 or abs(term) > limit * abs(total):
+        n += 2
+        term = work.divide(work.multiply(term, square), n)
+        total = work.add(total, term)
+    density = work.multiply(work.exp(work.divide(square, -2)), _inverse_root_two_pi(work))
+    return work, density, total
+
+
+def _normal_cdf(c: decimal.Context, x: decimal.Decimal) -> decimal.Decimal:
+    """Phi(x) to ``c``'s precision."""
+    work, density, series = _normal_parts(c, x)
+    return c.plus(work.add(decimal.Decimal("0.5"), work.multiply(density, series)))
+
+
+def _gelu_slope_exact(c: decimal.Context, x: decimal.Decimal) -> decimal.Decimal:
+    """gelu'(x) = Phi(x) + x phi(x) = 1/2 + phi(x) (series + x), in decimal (for ``precise``):
+    every term to full precision, the cancellation near the zero in the last sum."""
+    work, density, series = _normal_parts(c, x)
+    slope = work.add(decimal.Decimal("0.5"), work.multiply(density, work.add(series, x)))
+    return c.plus(slope)
+
+
+def _phi_and_tail(x: float) -> tuple[float, float]:
+    """(Phi(x), phi(x)) for finite x >= -37: Phi = erfc(-x / sqrt 2) / 2 with the argument's
+    rounding corrected to first order (erfc magnifies it by 2 u^2 for large u = -x / sqrt 2),
+    phi = e^(-x^2 / 2) / sqrt(2 pi) with x^2 split exactly (e^(-x^2/2) magnifies its rounding by
+    x^2 / 2)."""
+    u, u_low = two_product(-x, _INV_SQRT2)
+    u_low += -x * _INV_SQRT2_LOW
+    e_u = math.exp(-u * u)
+    cdf = 0.5 * (math.erfc(u) - u_low * 1.1283791670955126 * e_u)  # 2/sqrt(pi) e^-u^2
+    h, h_low = two_product(x, x)
+    density = math.exp(-0.5 * h) * (1.0 - 0.5 * h_low) * _INV_SQRT_2PI
+    return cdf, density
+
+
+def _gelu(x: float) -> float:
+    """x Phi(x); in decimal where Phi(x) is near the subnormal range; gelu(-inf) is NaN
+    (-inf * 0) as in PyTorch."""
+    if not math.isfinite(x) or x > 40.0:
+        return x * 0.5 * math.erfc(-x * _INV_SQRT2) if x == x else nan  # x: Phi(x) is 1
+    if x < -38.6:
+        return -0.0  # x Phi(x) is below the smallest subnormal
+    if x < -37.0:
+        return precise(lambda c, x_: c.multiply(x_, _normal_cdf(c, x_)), x)
+    return x * _phi_and_tail(x)[0]
+
+
+def _gelu_slope(x: float) -> float:
+    """Phi(x) + x phi(x); in decimal near its zero (x = -0.7518: the terms cancel, and their
+    few ULPs of error are magnified beyond 4 ULP and 1e-15 in -0.97 < x < -0.59) and where
+    phi(x) is near the subnormal range. (The decimal path costs a few hundred microseconds: a
+    Taylor series about the zero would be faster.)"""
+    if not math.isfinite(x):
+        return nan  # 1 + inf * 0 and 0 - inf * 0 (as PyTorch); NaN stays NaN
+    if x > 40.0:
+        return 1.0
+    if x < -38.7:
+        return -0.0  # x phi(x) is below the smallest subnormal
+    if -1.02 < x < -0.55 or x < -37.0:
+        return precise(_gelu_slope_exact, x)
+    cdf, density = _phi_and_tail(x)
+    return cdf + x * density
+
+
+def _gelu_grads(x: Any, out: Any) -> tuple[Any]:
+    if _is_number(x):
+        return (_gelu_slope(x),)
+    # On Values: Phi(x) = gelu(x) / x, and near 0 (where that divides 0 by 0) its Taylor
+    # polynomial of degree 21 (exact to 1e-20 there, and in its derivatives to the 21st order).
+    if abs(float(x)) >= 0.5:
+        cdf = out / x
+    else:
+        term = x * _INV_SQRT_2PI
+        cdf = 0.5 + term
+        for k in range(1, 11):
+            term = term * (x * x) * (-(2 * k - 1) / (2.0 * k * (2 * k + 1)))
+            cdf = cdf + term
+    return (cdf + x * exp(-0.5 * (x * x)) * _INV_SQRT_2PI,)
+
+
+def _gelu_exact(m: Any, x: Any) -> tuple[Any, tuple[Any]]:
+    """gelu and gelu' in an mpmath-like module ``m``; beyond |x| = 1e8 (where mpmath's erfc
+    overflows) the limits: Phi is 1 or 0 to far below a double's precision."""
+    if m.isfinite(x) and abs(x) > 10**8:
+        return (x, (m.mpf(1),)) if x > 0 else (m.mpf(0), (m.mpf(0),))
+    cdf = m.erfc(-x / m.sqrt(2)) / 2
+    return x * cdf, (cdf + x * m.exp(-x * x / 2) / m.sqrt(2 * m.pi),)
+
+
+GELU = Op(
+    name="gelu",
+    method="gelu",
+    symbol="GELU",
+    arity=1,
+    forward=_gelu,
+    local_grads=_gelu_grads,
+    math="gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2",
+    derivative="d/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)",
+    note="the exact (erf) form; erfc, not 1 + erf, which cancels for x < 0; the derivative in"
+    " decimal near its zero (x = -0.7518); gelu(-inf), gelu'(+-inf) are NaN, as in PyTorch."
+    " NumPy has no erfc: the NumPy back-end runs the float rule row by row",
+    torch="torch.nn.functional.gelu(x)",
+    exact=lambda m, x: _gelu_exact(m, x),
 )
 MAXIMUM = Op(
     name="maximum",
@@ -1533,6 +1843,7 @@ LOGSUMEXP = Op(
     domain=lambda *zs: _all_finite(zs),
     note="z_m + log1p(sum_{i != m} e^(z_i - z_m)) with the differences exact; in decimal where"
     " the sum is near 0 (z = [-0.69, -0.69]); one +inf input gives inf",
+    torch="torch.logsumexp(torch.stack(xs), 0)",
 )
 LOG_SOFTMAX = Op(
     name="log_softmax",
@@ -1548,6 +1859,7 @@ LOG_SOFTMAX = Op(
     param_name="index",
     param_examples=(0.0, 1.0),
     param_integer=True,
+    torch="torch.log_softmax(torch.stack(xs), 0)[int(p)]",
 )
 SOFTMAX = Op(
     name="softmax",
@@ -1562,6 +1874,7 @@ SOFTMAX = Op(
     param_name="index",
     param_examples=(0.0, 1.0),
     param_integer=True,
+    torch="torch.softmax(torch.stack(xs), 0)[int(p)]",
 )
 CROSS_ENTROPY = Op(
     name="cross_entropy",
@@ -1576,6 +1889,7 @@ CROSS_ENTROPY = Op(
     param_name="target",
     param_examples=(0.0, 1.0),
     param_integer=True,
+    torch="torch.nn.functional.cross_entropy(torch.stack(xs)[None], torch.tensor([int(p)]))",
 )
 SOFT_CROSS_ENTROPY = Op(
     name="soft_cross_entropy",
@@ -1592,6 +1906,10 @@ SOFT_CROSS_ENTROPY = Op(
     param_examples=(2.0, 3.0),
     param_integer=True,
     inputs_per_param=2,
+    torch=(
+        "torch.nn.functional.cross_entropy("
+        "torch.stack(xs[: len(xs) // 2])[None], torch.stack(xs[len(xs) // 2 :])[None])"
+    ),
 )
 BCE_WITH_LOGITS = Op(
     name="bce_with_logits",
@@ -1604,6 +1922,7 @@ BCE_WITH_LOGITS = Op(
     domain=lambda z, t: math.isfinite(z) and math.isfinite(t),
     note="(1 - t) z + log1p(e^-z) for z >= 0, -t z + log1p(e^z) below: no cancellation for t in"
     " [0, 1] (z = 20, t = 1: 2.06e-9 exactly)",
+    torch="torch.nn.functional.binary_cross_entropy_with_logits(a, b)",
 )
 BINARY_CROSS_ENTROPY = Op(
     name="binary_cross_entropy",
@@ -1617,42 +1936,17 @@ BINARY_CROSS_ENTROPY = Op(
     kink=lambda p, t: p - _P_CLAMP,  # the clamp of log p (0 and 1: the domain's edges)
     note="each log clamped at -100, as in PyTorch; a clamped log adds 0 to d/dp;"
     " nan outside 0 <= p <= 1",
+    torch=(
+        # torch refuses p or t outside [0, 1]; its documented formula (logs clamped) stands in
+        "torch.nn.functional.binary_cross_entropy(a, b)"
+        " if 0 <= a.item() <= 1 and 0 <= b.item() <= 1"
+        " else -(b * torch.clamp(torch.log(a), min=-100)"
+        " + (1 - b) * torch.clamp(torch.log(1 - a), min=-100))"
+    ),
 )
 
 
-OPS: dict[str, Op] = {
-    op.name: op
-    for op in (
-        ADD,
-        SUB,
-        MUL,
-        DIV,
-        POW,
-        POW_SCALAR,
-        RPOW_SCALAR,
-        NEG,
-        ABS,
-        EXP,
-        LOG,
-        SQRT,
-        TANH,
-        SIGMOID,
-        RELU,
-        LEAKY_RELU,
-        SOFTPLUS,
-        SIN,
-        COS,
-        MAXIMUM,
-        MINIMUM,
-        LOGSUMEXP,
-        LOG_SOFTMAX,
-        SOFTMAX,
-        CROSS_ENTROPY,
-        SOFT_CROSS_ENTROPY,
-        BCE_WITH_LOGITS,
-        BINARY_CROSS_ENTROPY,
-    )
-}
+OPS: dict[str, Op] = {op.name: op for op in _DECLARED}  # every Op(...) above, in order
 """Every primitive by name; families (``pow_scalar``, ``leaky_relu``, ``softmax``, ...) unbound."""
 
 
@@ -1661,8 +1955,9 @@ def all_members() -> list[Op]:
     return [member for op in OPS.values() for member in op.members()]
 
 
-def markdown_table() -> str:
-    """The op table as Markdown (``docs/ops.md`` is this text; a test keeps it current)."""
+def markdown_table(ops: Iterable[Op] | None = None) -> str:
+    """The op table as Markdown (``docs/ops.md`` is this text; a test keeps it current), or the
+    same page for ``ops`` (ops of one's own, say)."""
     lines = [
         "# Ops",
         "",
@@ -1671,7 +1966,7 @@ def markdown_table() -> str:
         "| op | graph symbol | function | local derivative | notes |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for op in OPS.values():
+    for op in OPS.values() if ops is None else ops:
         symbol = op.symbol.replace("{p}", op.param_name or "")
         note = op.note
         if op.param_name is not None:
@@ -1680,6 +1975,64 @@ def markdown_table() -> str:
         cells = [f"`{op.name}`", f"`{symbol}`", op.math, op.derivative, note]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n" + ADDING_AN_OP
+
+
+README_BEGIN = "<!-- ops: generated from microgradx/ops.py by docs/make_op_lists.py -->"
+README_END = "<!-- /ops -->"
+
+
+def readme_op_list(width: int = 100, indent: str = "  ") -> str:
+    """The README's list of ops (between ``README_BEGIN`` and ``README_END``, inside a list item
+    indented by ``indent``), wrapped at ``width``: the operators, the Value methods with their
+    parameters, and the ops applied by a function. A test keeps the README's copy current."""
+    operators = [op for op in OPS.values() if op.method is not None and op.method.startswith("__")]
+    methods = [op for op in OPS.values() if op.method is not None and op not in operators]
+    functions = [op for op in OPS.values() if op.method is None]
+
+    def call(op: Op) -> str:
+        if op.param_name is None:
+            return f"`{op.method}`"
+        default = "" if op.param_default is None else f"={op.param_default:g}"
+        return f"`{op.method}({op.param_name}{default})`"
+
+    binary = " ".join(op.symbol.replace("{p}", "") for op in operators if op.arity == 2)
+    unary = ", ".join(
+        f"`{op.symbol}`" for op in operators if op.arity == 1 and op.param_name is None
+    )
+    text = (
+        f"Ops ({len(OPS)}; each a row of [docs/ops.md](docs/ops.md)): operators `{binary}`"
+        " (a number or Value exponent, and `2 ** x`), unary "
+        + unary
+        + "; Value methods "
+        + ", ".join(call(op) for op in methods)
+        + "; applied by a function (`microgradx.maximum`, `microgradx.minimum`, the losses of"
+        " `microgradx.losses`, one node per example): "
+        + ", ".join(f"`{op.name}`" for op in functions)
+        + "."
+    )
+    return _wrap(text, width, indent)
+
+
+def readme_with_op_list(readme: str) -> str:
+    """``readme`` with the text between ``README_BEGIN`` and ``README_END`` replaced by
+    ``readme_op_list``, indented as the end marker is. ValueError if a marker is missing."""
+    start = readme.index(README_BEGIN) + len(README_BEGIN) + 1  # after the marker's line end
+    end = readme.index(README_END)
+    indent = readme[readme.rindex("\n", 0, end) + 1 : end]
+    return readme[:start] + readme_op_list(indent=indent) + indent + readme[end:]
+
+
+def _wrap(text: str, width: int, indent: str) -> str:
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(indent) + len(line) + 1 + len(word) > width:
+            lines.append(indent + line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(indent + line)
+    return "\n".join(lines) + "\n"
 
 
 ADDING_AN_OP = """
@@ -1704,20 +2057,28 @@ special values and to 1e-12 elsewhere.
 
 ## Adding an op
 
-Every place a new op touches, each guarded by a test that fails until it is done:
+An op is one declaration, `NAME = Op(...)` in `microgradx/ops.py` (its place in `OPS` is where it
+is declared), and, for a Value method, one line in `microgradx/engine.py`
+(`def name(self) -> Value:` with the math line as its docstring, `return _unary(ops.NAME, self)`:
+written out, so IDEs and type checkers see it). The declaration carries everything the rest
+reads:
 
-1. `microgradx/ops.py`: the entry (forward rule, local derivatives, symbol, math, derivative,
-   domain, kinks, `method`) and its place in `OPS`. Reverse mode, forward mode (`Dual` generates
-   its methods from `method`), gradcheck, the random-graph strategies, graph labels and this page
-   all read it from there.
-2. `microgradx/engine.py`: the one-line `Value` method named by `method`, with the math line as
-   its docstring (written out, so IDEs and type checkers see it).
-3. `tests/test_ops_table.py`: the value and local derivatives at a point computed by hand
-   (`KNOWN_POINTS`).
-4. `tests/test_vs_torch.py`: how PyTorch computes it (`TORCH_OPS`).
-5. This page: `microgradx ops > docs/ops.md`.
-6. `microgradx/replay_numpy.py`: its array form in `numpy_ops` (an op of n inputs takes n arrays).
-7. `tests/reference.py`: its exact value and derivatives in mpmath, for tests/test_accuracy.py.
+- `forward` and `local_grads`: the float rule and the local derivatives, written with the
+  helpers of `microgradx.ops` (`exp`, `log`, `divide`, ...) so the same rule runs on floats, on
+  Values (higher order) and on forward mode's Duals (`Dual` makes its methods from `method`);
+- `symbol`, `math`, `derivative`, `note`: graph labels, this page and the README's op list;
+- `domain` and `kink`: where it is smooth (gradcheck, the random-graph strategies);
+- `torch`: how PyTorch computes it, for the cross-checks (default `torch.<name>(*xs)`);
+- `exact`: the exact value and derivatives as a function of an mpmath-like module, for the
+  accuracy tests (4 ULP);
+- `numpy`: its array form for the NumPy back-end (without one, the float rule runs row by row);
+- `param_name`, `param_examples`, `param_default` for a family (`leaky_relu(negative_slope)`).
+
+Then `python docs/make_op_lists.py` rewrites this page and the README's op list (a test fails
+while either is stale). Every test that loops over the table (values and derivatives at a point
+from `exact`, gradcheck, forward mode, both compile back-ends, PyTorch, accuracy) takes the new op
+with no edit. An op of your own is the same `Op(...)` anywhere, applied with
+`microgradx.apply(op, *inputs)` to Values, Duals or inside `compile`.
 """
 
 _BUILDING_THE_TABLE[0] = False  # ops made from here on are the user's

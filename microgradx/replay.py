@@ -542,7 +542,7 @@ class Tape:
 
 def _op_key(op: Op) -> Any:
     """An op, comparably: a family's members compare by family and parameter, bit for bit (a
-    zero or NaN parameter is not cached by ``bind``, so two recordings hold two objects)."""
+    zero or NaN parameter is not cached by ``member``, so two recordings hold two objects)."""
     if op.param is None:
         return op
     forward, local = op.forward, op.local_grads

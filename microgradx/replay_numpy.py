@@ -25,6 +25,7 @@ Needs NumPy: ``pip install 'microgradx[fast]'``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from microgradx.ops import ADD, MUL, OPS, TINY, Op
@@ -54,7 +55,7 @@ def numpy_ops(np: Any) -> Forms:
     tiny = TINY
 
     def rule(name: str, param: Any) -> Op:
-        return OPS[name] if param is None else OPS[name].bind(param)
+        return OPS[name] if param is None else OPS[name].member(param)
 
     def forward_rows(name: str, param: Any, value: Any, mask: Any, *inputs: Any) -> Any:
         return _rows(np, rule(name, param).forward, (value,), mask, inputs, single=True)[0]
@@ -381,6 +382,53 @@ def _tuple(items: Any) -> str:
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
+def array_forms(np: Any, op: Op, table: Forms | None = None) -> tuple[Callable[..., Any], ...]:
+    """``(forward(*inputs), local_grads(*inputs, out))`` of ``op`` on arrays, the parameter of a
+    family's member fixed: the op's own NumPy form (``Op.numpy``), else the table's form in
+    ``numpy_ops``, else the float rule row by row. Every op has one, a user's too."""
+    table = numpy_ops(np) if table is None else table
+    param = () if op.param is None else (op.param,)
+    if op.numpy is not None:
+        own_forward, own_grads = op.numpy
+
+        def forward(*inputs: Any) -> Any:
+            out = own_forward(np, *param, *inputs)
+            return _rows(np, op.forward, (out,), _special(np, out, inputs), inputs, True)[0]
+
+        def local_grads(*args: Any) -> tuple[Any, ...]:
+            grads = tuple(own_grads(np, *param, *args))
+            return _rows(np, op.local_grads, grads, _special(np, *grads, args[:-1]), args)
+
+        return forward, local_grads
+    family = _table_op(op)
+    if family is not None and family.name in table:
+        own = table[family.name]
+        return partial(own[0], op.param), partial(own[1], op.param)
+
+    def each_forward(*inputs: Any) -> Any:
+        shape = np.broadcast(*inputs).shape
+        return _rows(np, op.forward, (np.zeros(shape),), np.ones(shape, bool), inputs, True)[0]
+
+    def each_grads(*args: Any) -> tuple[Any, ...]:
+        shape = np.broadcast(*args).shape
+        zeros = tuple(np.zeros(shape) for _ in args[:-1])
+        return _rows(np, op.local_grads, zeros, np.ones(shape, bool), args)
+
+    return each_forward, each_grads
+
+
+def _special(np: Any, *arrays: Any) -> Any:
+    """Rows where a result (the leading arrays) is NaN, or an input (the last, a tuple) is 0,
+    +-inf, NaN or subnormal: the float rule's own answer is taken there."""
+    *results, inputs = arrays
+    mask = np.zeros(np.broadcast(*results, *inputs).shape, dtype=bool)
+    for r in results:
+        mask = mask | np.isnan(r)
+    for a in inputs:
+        mask = mask | ~(np.abs(a) >= TINY) | ~np.isfinite(a)
+    return mask
+
+
 def _table_op(op: Op) -> Op | None:
     """The op of the table that ``op`` is (or a member of, for a family), or None: an op of
     one's own that happens to share a table name must not get that op's NumPy form."""
@@ -401,8 +449,8 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
     plain Python (``replay._prepass_source``) and passes only the rows that meet them. A leaf
     computed from numbers read from the graph (``x.detach()``, ``Value(x.data * 2)``) is
     computed here from this program's own columns, so ``x - x.detach()`` is exactly 0 as in the
-    scalar engine. Names in the generated code never come from user text (an op of one's own,
-    whatever its name, has no NumPy form and is refused)."""
+    scalar engine. Names in the generated code never come from user text (an op's name is not
+    used); every op runs, a user's own by its NumPy form or row by row (``array_forms``)."""
     np = _numpy()
     table = numpy_ops(np)
     values = tape.values
@@ -416,20 +464,8 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
     def rule(op: Op, kind: int) -> str:  # kind 0: forward, 1: local derivatives
         key = id(op) * 2 + kind
         if key not in rules:
-            family = _table_op(op)
-            if family is None or family.name not in table:
-                raise NotImplementedError(
-                    f"op {op.name!r} is not an op of the table: it has no NumPy form"
-                    " (use backend='python', which runs any op's own rules)"
-                )
-            name = f"{'fd'[kind]}_{family.name}_{len(rules)}"  # the table's name: our own text
-            function = table[family.name][kind]
-            param = op.param
-
-            def bound(*args: Any, _f: Callable[..., Any] = function, _p: Any = param) -> Any:
-                return _f(_p, *args)
-
-            names[name], rules[key] = bound, name
+            name = f"{'fd'[kind]}_op_{len(rules)}"  # never the op's name: that is user text
+            names[name], rules[key] = array_forms(np, op, table)[kind], name
         return rules[key]
 
     def value(node: Any) -> str:

@@ -61,7 +61,7 @@ class Expression:
         over forward mode's Duals (anything that applies ops itself, as ``engine.apply`` knows)."""
         values = [
             x
-            if isinstance(x, Value) or hasattr(type(x), "apply_op")
+            if isinstance(x, Value) or hasattr(type(x), "__microgradx_apply__")
             else Value(real(x, f"xs[{i}] (input x{i} of the expression)"))
             for i, x in enumerate(xs)
         ]
@@ -129,7 +129,7 @@ def _resolve(ops: object) -> list[Op]:
         if not expanded:
             raise ValueError(
                 f"ops[{i}] is the family {item.name!r} with no param_examples:"
-                f" give a member, e.g. {item.name}.bind(2.0)"
+                f" give a member, e.g. {item.name}.member(2.0)"
             )
         members.extend(op for op in expanded if op not in members)
     return members
@@ -155,7 +155,7 @@ def _bound_op(op: object) -> Op:
         raise TypeError(f"op must be an Op or an op name, got {describe(op)}")
     if op.param_name is not None and op.param is None:
         raise TypeError(
-            f"op is the family {op.name!r}: give a member, e.g. OPS[{op.name!r}].bind(2.0)"
+            f"op is the family {op.name!r}: give a member, e.g. OPS[{op.name!r}].member(2.0)"
         )
     return op
 

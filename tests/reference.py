@@ -249,12 +249,26 @@ def reference(op: Any, inputs: Sequence[float]) -> tuple[Any, list[Any]]:
     previous = None
     for bits in (PREC, 2 * PREC, 4 * PREC, 8 * PREC, 16 * PREC, 32 * PREC):
         with mp.workprec(bits):
-            value, grads = _REFERENCES[op.name](op.param, xs)
+            value, grads = _exact(op, xs)
         rounded = [_as_float(v) for v in (value, *grads)]
         if rounded == previous:
             break
         previous = rounded
     return value, grads
+
+
+def _exact(op: Any, xs: list[float]) -> tuple[Any, list[Any]]:
+    """The op's own ``exact`` (its declaration's, on mpmath numbers), else this module's."""
+    if op.exact is None:
+        return _REFERENCES[op.name](op.param, xs)
+    param = () if op.param is None else (mpf(op.param),)
+    value, grads = op.exact(mpmath, *param, *[_m(x) for x in xs])
+    return _real(value), [_real(g) for g in grads]
+
+
+def has_reference(op: Any) -> bool:
+    """True if ``op`` has exactly one exact reference: its ``exact``, or one here."""
+    return (op.exact is not None) != (op.name in _REFERENCES)
 
 
 def _as_float(x: Any) -> tuple[str, float]:

@@ -34,7 +34,7 @@ from microgradx import (
     OPS,
     Value,
     data,
-    forward,
+    dual,
     functional,
     gradcheck,
     io,
@@ -60,7 +60,7 @@ MODULES = {
     "io": io,
     "gradcheck": gradcheck,
     "functional": functional,
-    "forward": forward,
+    "dual": dual,
     "replay": replay,
     "testing": testing,
     "viz": viz,
@@ -295,9 +295,9 @@ def _(w: World) -> Any:
     return lambda: _enter(microgradx.detect_anomaly()), {}
 
 
-@case("microgradx.Op.bind", aliases={"param": ("p", "negative_slope", "c")})
+@case("microgradx.Op.member", aliases={"param": ("p", "negative_slope", "c")})
 def _(w: World) -> Any:
-    return OPS["pow_scalar"].bind, {"param": 3.0}
+    return OPS["pow_scalar"].member, {"param": 3.0}
 
 
 @case("microgradx.Op")
@@ -856,34 +856,34 @@ def _(w: World) -> Any:
     return functional.Path, {"nodes": (w.x, w.y), "factors": (1.0,)}
 
 
-@case("forward.Dual", aliases={"primal": ("Dual primal",), "tangent": ("Dual tangent",)})
+@case("dual.Dual", aliases={"primal": ("Dual primal",), "tangent": ("Dual tangent",)})
 def _(w: World) -> Any:
-    return forward.Dual, {"primal": 0.5, "tangent": 1.0}
+    return dual.Dual, {"primal": 0.5, "tangent": 1.0}
 
 
-@case("forward.Dual.__mul__", aliases={"other": ("operand",)})
+@case("dual.Dual.__mul__", aliases={"other": ("operand",)})
 def _(w: World) -> Any:
-    return lambda other: forward.Dual(0.5, 1.0) * other, {"other": 2.0}
+    return lambda other: dual.Dual(0.5, 1.0) * other, {"other": 2.0}
 
 
-@case("forward.Dual.leaky_relu", aliases={"param": ("negative_slope",)})
+@case("dual.Dual.leaky_relu", aliases={"param": ("negative_slope",)})
 def _(w: World) -> Any:
-    return forward.Dual(0.5, 1.0).leaky_relu, {"param": 0.2}
+    return dual.Dual(0.5, 1.0).leaky_relu, {"param": 0.2}
 
 
-@case("forward.jvp")
+@case("dual.jvp")
 def _(w: World) -> Any:
-    return forward.jvp, {"func": _f, "primals": [0.5, -1.0], "tangents": [1.0, 0.0]}
+    return dual.jvp, {"func": _f, "primals": [0.5, -1.0], "tangents": [1.0, 0.0]}
 
 
-@case("forward.derivative")
+@case("dual.derivative")
 def _(w: World) -> Any:
-    return forward.derivative, {"f": lambda a: a.tanh() * a, "x": 0.5}
+    return dual.derivative, {"f": lambda a: a.tanh() * a, "x": 0.5}
 
 
-@case("forward.count_ops")
+@case("dual.count_ops")
 def _(w: World) -> Any:
-    return lambda: _enter(forward.count_ops()), {}
+    return lambda: _enter(dual.count_ops()), {}
 
 
 # ---- replay --------------------------------------------------------------------------------------
@@ -1041,7 +1041,7 @@ def _(w: World) -> Any:
         "show_local_grads": True,
         "highlight": [w.x],
         "color_by": "grad",
-        "collapse": None,
+        "level": "op",
         "parameters": [w.w],
         "max_nodes": 100,
         "grads": None,
@@ -1125,24 +1125,29 @@ def _(w: World) -> Any:
     return viz.trace_backward(w.y).frame, {"i": 1}
 
 
+@case("viz.BackwardTrace.frame_text")
+def _(w: World) -> Any:
+    return viz.trace_backward(w.y).frame_text, {"i": 1}
+
+
 @case("viz.BackwardTrace.page_data")
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).page_data, {"engine": "auto"}
+    return viz.trace_backward(w.y).page_data, {"layout": "auto"}
 
 
 @case("viz.BackwardTrace.html_page")
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).html_page, {"engine": "auto"}
+    return viz.trace_backward(w.y).html_page, {"layout": "auto"}
 
 
 @case("viz.BackwardTrace.widget")
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).widget, {"engine": "auto"}
+    return viz.trace_backward(w.y).widget, {"layout": "auto"}
 
 
 @case("viz.BackwardTrace.to_html", allowed={"path": (OSError,)})
 def _(w: World) -> Any:
-    return viz.trace_backward(w.y).to_html, {"path": w.dir / "trace.html", "engine": "auto"}
+    return viz.trace_backward(w.y).to_html, {"path": w.dir / "trace.html", "layout": "auto"}
 
 
 @case("viz.trace_forward")
@@ -1462,7 +1467,7 @@ def test_op_inputs_and_well_conditioned_take_names_and_refuse_families_and_bad_a
     assert not testing.well_conditioned(
         OPS["log"], [-2.0], min_kink_distance=0.01, max_magnitude=10
     )
-    with pytest.raises(TypeError, match=r"op is the family 'pow_scalar': .*bind\(2\.0\)"):
+    with pytest.raises(TypeError, match=r"op is the family 'pow_scalar': .*member\(2\.0\)"):
         testing.op_inputs(OPS["pow_scalar"])
     with pytest.raises(ValueError, match="op is 'lg', which is not an op"):
         testing.op_inputs("lg")

@@ -50,8 +50,8 @@ from hypothesis import strategies as st
 
 import microgradx
 from microgradx import Value, apply
+from microgradx.dual import jvp
 from microgradx.engine import grad as engine_grad
-from microgradx.forward import jvp
 from microgradx.ops import ADD, OPS, Op
 from microgradx.testing import well_conditioned
 from microgradx.viz import trace_backward

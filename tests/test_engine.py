@@ -448,8 +448,8 @@ SINGULAR = [
     (mg.OPS["sqrt"], (0.0,)),
     (mg.OPS["div"], (1.0, 0.0)),
     (mg.OPS["pow"], (0.0, 0.5)),
-    (mg.OPS["pow_scalar"].bind(0.5), (0.0,)),
-    (mg.OPS["pow_scalar"].bind(-1.0), (0.0,)),
+    (mg.OPS["pow_scalar"].member(0.5), (0.0,)),
+    (mg.OPS["pow_scalar"].member(-1.0), (0.0,)),
     (mg.OPS["exp"], (1000.0,)),
 ]
 
@@ -531,7 +531,7 @@ def _weighted_sum_op():
 
 def test_an_op_of_three_inputs_runs_backward_forward_and_second_order():
     from microgradx import apply
-    from microgradx.forward import jvp
+    from microgradx.dual import jvp
     from microgradx.functional import grad
 
     op = _weighted_sum_op()
@@ -679,7 +679,7 @@ def test_a_users_op_whose_rule_returns_the_wrong_things_is_refused_by_name(rule,
 
 
 def test_a_users_op_with_a_right_rule_runs_in_every_mode_and_the_tables_ops_run_unchecked():
-    from microgradx.forward import derivative
+    from microgradx.dual import derivative
     from microgradx.functional import hessian
     from microgradx.ops import OPS, all_members
 
@@ -691,7 +691,7 @@ def test_a_users_op_with_a_right_rule_runs_in_every_mode_and_the_tables_ops_run_
     assert hessian(lambda a, b: apply(op, a, b), [1.0, 2.0]) == [[0.0, 1.0], [1.0, 0.0]]
     # the table's rules (and its families' members, made later) are not wrapped: they are hot
     assert not any(hasattr(m.local_grads, "checked") for m in all_members())
-    assert not hasattr(OPS["pow_scalar"].bind(7.25).local_grads, "checked")
+    assert not hasattr(OPS["pow_scalar"].member(7.25).local_grads, "checked")
 
 
 def test_a_users_rule_copied_from_a_table_op_or_returning_other_types_is_checked():

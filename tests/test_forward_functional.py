@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microgradx import Value, maximum
+from microgradx import Value, apply, maximum
+from microgradx.dual import Dual, count_ops, derivative, jvp
 from microgradx.engine import Value as EngineValue
-from microgradx.forward import Dual, count_ops, derivative, jvp
 from microgradx.functional import chain_rule_paths, count_paths, grad, hessian, hvp, value_and_grad
 from microgradx.ops import all_members
 from microgradx.testing import Expression, expressions
@@ -19,7 +19,7 @@ from tests.test_vs_torch import torch_apply
 
 
 def _as_dual_function(expr: Expression):
-    return lambda *xs: expr.evaluate(list(xs), lambda op, args: Dual.apply_op(op, *args))
+    return lambda *xs: expr.evaluate(list(xs), lambda op, args: apply(op, *args))
 
 
 @given(expressions())
@@ -41,7 +41,7 @@ def test_forward_mode_equals_reverse_mode_on_random_graphs(expr: Expression):
 def test_every_op_carries_its_local_derivative_forward(op):
     x = [0.7, 1.3, -0.4, 0.9, 0.2, -1.1][: op.arity or 3]  # arity None: any number; three
     for k in range(len(x)):
-        out = Dual.apply_op(op, *[Dual(v, 1.0 if j == k else 0.0) for j, v in enumerate(x)])
+        out = apply(op, *[Dual(v, 1.0 if j == k else 0.0) for j, v in enumerate(x)])
         expected = op.local_grads(*x, op.forward(*x))[k]
         assert out.primal == op.forward(*x)
         assert out.tangent == pytest.approx(expected, rel=1e-15)
@@ -212,7 +212,7 @@ def test_reuse_gives_several_paths_and_blow_up_is_refused():
 def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
     import numpy as np
 
-    from microgradx.forward import derivative, jvp
+    from microgradx.dual import derivative, jvp
 
     f = lambda a, b: a * b  # noqa: E731
     assert jvp(f, np.array([2.0, 3.0]), np.array([1.0, 0.0])) == jvp(f, [2.0, 3.0], [1.0, 0.0])

@@ -115,11 +115,11 @@ def test_dot_escape_makes_text_that_is_neither_markup_nor_a_graphviz_escape():
 def test_every_picture_of_a_hostile_graph_is_well_formed_and_shows_the_labels():
     root = hostile_graph()
     trace = trace_backward(root)
-    data = trace.page_data(engine="python")
+    data = trace.page_data(layout="python")
     for svg in (data.layout.svg(), standalone_svg(data, 3)):
         names = set(_svg_texts(svg))
         assert set(SHOWN.values()) <= names
-    page = trace.html_page(engine="python")
+    page = trace.html_page(layout="python")
     page.encode("utf-8")
     # the picture's data block and the JSON block hold no user "<" at all
     block = re.search(r'<script type="image/svg\+xml"[^>]*>(.*?)</script>', page, re.S)
@@ -194,7 +194,7 @@ def test_a_label_that_is_not_a_str_is_refused_by_name():
 
 
 def test_fragment_refuses_an_id_that_is_not_a_plain_name():
-    data = trace_backward(hostile_graph()).page_data(engine="python")
+    data = trace_backward(hostile_graph()).page_data(layout="python")
     with pytest.raises(ValueError, match="uid must be a letter"):
         fragment(data, uid='x"><script>window.__pwned=1</script>')
     assert 'id="mine-1"' in fragment(data, uid="mine-1")

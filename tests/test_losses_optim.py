@@ -707,7 +707,7 @@ def test_a_numpy_class_index_is_a_class():
     ],
 )
 def test_every_loss_runs_in_forward_mode_and_agrees_with_reverse_mode(loss):
-    from microgradx.forward import jvp
+    from microgradx.dual import jvp
 
     xs = [0.3, -0.7]
     leaves = [Value(x) for x in xs]
@@ -721,7 +721,7 @@ def test_every_loss_runs_in_forward_mode_and_agrees_with_reverse_mode(loss):
 
 
 def test_l2_penalty_runs_in_forward_mode_and_bce_refuses_a_probability_outside_0_1():
-    from microgradx.forward import jvp
+    from microgradx.dual import jvp
 
     assert jvp(lambda a, b: losses.l2_penalty([a, b], 0.1), [1.0, 2.0], [1.0, 0.0]) == (0.25, 0.1)
     with pytest.raises(
@@ -732,7 +732,7 @@ def test_l2_penalty_runs_in_forward_mode_and_bce_refuses_a_probability_outside_0
 
 
 def test_a_value_meeting_a_dual_says_so():
-    from microgradx.forward import jvp
+    from microgradx.dual import jvp
 
     with pytest.raises(TypeError, match="a Value and a forward-mode Dual meet here"):
         jvp(lambda a: a + Value(1.0), [1.0], [1.0])

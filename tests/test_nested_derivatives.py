@@ -18,9 +18,9 @@ import sympy
 from hypothesis import given, settings
 
 from microgradx import Value
+from microgradx.dual import Dual, derivative, jvp
 from microgradx.engine import apply
 from microgradx.engine import grad as autograd_grad
-from microgradx.forward import Dual, derivative, jvp
 from microgradx.functional import grad, hessian, hvp, value_and_grad
 from microgradx.ops import OPS
 from microgradx.testing import Expression, expressions

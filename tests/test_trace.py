@@ -239,7 +239,7 @@ def test_a_picture_too_big_for_its_level_says_which_level_to_use_before_laying_o
     def no_layout(*args, **kwargs):
         raise AssertionError("laid out a picture that was refused")
 
-    monkeypatch.setattr(trace_module, "layout", no_layout)
+    monkeypatch.setattr(trace_module, "place", no_layout)
     monkeypatch.setattr(trace_module, "MAX_BOXES", 1000)
     _, loss = _moons_loss()
     with pytest.raises(
@@ -288,8 +288,8 @@ def test_the_op_of_a_highlighted_input_is_not_highlighted():
 
 def test_python_layout_places_every_box_without_overlap_in_a_column():
     _, loss = _moons_loss()
-    data = trace_backward(loss, level="neuron").page_data(engine="python")
-    assert data.layout.engine == "python"
+    data = trace_backward(loss, level="neuron").page_data(layout="python")
+    assert data.layout.used == "python"
     boxes = data.layout.boxes
     columns: dict[float, list] = {}
     for box in boxes:
@@ -329,7 +329,7 @@ def test_the_page_does_not_need_graphviz(monkeypatch, tmp_path):
     monkeypatch.setattr(layout_module, "find_renderer", no_renderer)
     *_, L = _lecture()
     data = trace_backward(L).page_data()
-    assert data.layout.engine == "python"
+    assert data.layout.used == "python"
 
 
 # ---- in a real browser --------------------------------------------------------------------------
@@ -464,8 +464,8 @@ def test_a_step_is_counted_as_a_list_counts_it_and_refused_by_name_outside():
         trace.grads_after(last + 1)
     with pytest.raises(ValueError, match="i must be an int >= -1"):
         trace.grads_after(-2)
-    with pytest.raises(TypeError, match="engine must be one of 'auto', 'dot', 'python'"):
-        trace.page_data(engine=["python"])
+    with pytest.raises(TypeError, match="layout must be one of 'auto', 'dot', 'python'"):
+        trace.page_data(layout=["python"])
 
 
 def test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_pass():

@@ -118,12 +118,12 @@ def test_mlp_collapsed_by_layer_and_by_neuron():
     model = MLP(2, [16, 16, 1], seed=0)
     loss = losses.bce_with_logits(model([0.5, -1.0]), 1)
     loss.backward()
-    by_layer = draw_graph(loss, collapse="layer")
+    by_layer = draw_graph(loss, level="layer")
     for name in ("layers.0", "layers.1", "layers.2"):
         assert by_layer.source.count(f"<TD>{name}</TD>") == 1
     assert "<TD>16 neurons</TD>" in by_layer.source
     assert by_layer.nodes < 30
-    by_neuron = draw_graph(loss, collapse="neuron")
+    by_neuron = draw_graph(loss, level="neuron")
     assert by_neuron.source.count("<TD>layers.1.neurons.") == 16
     assert by_neuron.nodes < 60
     texts = _texts(by_layer.svg())
@@ -132,9 +132,9 @@ def test_mlp_collapsed_by_layer_and_by_neuron():
     assert full.nodes > 1000  # what collapsing saves
 
 
-def test_too_many_nodes_suggests_collapse():
+def test_too_many_nodes_suggests_a_coarser_level():
     model = MLP(2, [16, 16, 1])
-    with pytest.raises(ValueError, match="collapse='layer'"):
+    with pytest.raises(ValueError, match="level='layer'"):
         draw_graph(model([1.0, 1.0]), max_nodes=100)
 
 
@@ -188,7 +188,7 @@ def test_microgradx_dot_overrides_the_choice(monkeypatch):
     [
         ({"rankdir": "XY"}, "rankdir"),
         ({"color_by": "size"}, "color_by"),
-        ({"collapse": "module"}, "collapse"),
+        ({"level": "module"}, "level"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -229,7 +229,7 @@ def test_draw_graph_checks_every_argument_before_drawing():
         ({"grads": {x: "1"}}, TypeError, r"grads\['x'\] must be a real number, got str"),
         ({"grads": {"x": 1.0}}, TypeError, "grads keys must be a Value, got str"),
         ({"max_nodes": 0}, ValueError, "max_nodes must be an int >= 1, got 0"),
-        ({"collapse": np.array(["layer"])}, ValueError, "collapse must be one of None"),
+        ({"level": np.array(["layer"])}, TypeError, "level must be one of 'op'"),
     ]:
         with pytest.raises(error, match=message):
             draw_graph(o, **kwargs)

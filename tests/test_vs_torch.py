@@ -13,64 +13,32 @@ import pytest
 from hypothesis import given
 
 from microgradx import Value, apply
-from microgradx.ops import OPS, Op, all_members
+from microgradx.ops import Op, all_members
 from microgradx.testing import Expression, expressions
 from tests.conftest import require_torch
 
-# How PyTorch spells each op of the table (a test below fails if one is missing).
-TORCH_OPS = {
-    "add": lambda t, op, a, b: a + b,
-    "sub": lambda t, op, a, b: a - b,
-    "mul": lambda t, op, a, b: a * b,
-    "div": lambda t, op, a, b: a / b,
-    "pow": lambda t, op, a, b: t.pow(a, b),
-    "pow_scalar": lambda t, op, x: t.pow(x, op.param),
-    "rpow_scalar": lambda t, op, x: t.pow(op.param, x),
-    "neg": lambda t, op, x: -x,
-    "abs": lambda t, op, x: t.abs(x),
-    "exp": lambda t, op, x: t.exp(x),
-    "log": lambda t, op, x: t.log(x),
-    "sqrt": lambda t, op, x: t.sqrt(x),
-    "tanh": lambda t, op, x: t.tanh(x),
-    "sigmoid": lambda t, op, x: t.sigmoid(x),
-    "relu": lambda t, op, x: t.relu(x),
-    "leaky_relu": lambda t, op, x: t.nn.functional.leaky_relu(x, op.param),
-    # torch's softplus switches to x above a threshold; logaddexp(x, 0) is the exact function.
-    "softplus": lambda t, op, x: t.logaddexp(x, t.zeros_like(x)),
-    "sin": lambda t, op, x: t.sin(x),
-    "cos": lambda t, op, x: t.cos(x),
-    "maximum": lambda t, op, a, b: t.maximum(a, b),
-    "minimum": lambda t, op, a, b: t.minimum(a, b),
-    "logsumexp": lambda t, op, *z: t.logsumexp(t.stack(z), 0),
-    "log_softmax": lambda t, op, *z: t.log_softmax(t.stack(z), 0)[int(op.param)],
-    "softmax": lambda t, op, *z: t.softmax(t.stack(z), 0)[int(op.param)],
-    "cross_entropy": lambda t, op, *z: t.nn.functional.cross_entropy(
-        t.stack(z).unsqueeze(0), t.tensor([int(op.param)])
-    ),
-    "soft_cross_entropy": lambda t, op, *zt: t.nn.functional.cross_entropy(
-        t.stack(zt[: len(zt) // 2]).unsqueeze(0), t.stack(zt[len(zt) // 2 :]).unsqueeze(0)
-    ),
-    "bce_with_logits": lambda t, op, z, y: t.nn.functional.binary_cross_entropy_with_logits(z, y),
-    "binary_cross_entropy": lambda t, op, p, y: _torch_bce(t, p, y),
-}
 
-
-def _torch_bce(torch, p, y):
-    """torch's binary_cross_entropy; it refuses p or t outside [0, 1], where its documented formula
-    (each log clamped at -100) stands in."""
-    if 0 <= p.item() <= 1 and 0 <= y.item() <= 1:
-        return torch.nn.functional.binary_cross_entropy(p, y)
-    log_p = torch.clamp(torch.log(p), min=-100)
-    log_q = torch.clamp(torch.log(1 - p), min=-100)
-    return -(y * log_p + (1 - y) * log_q)
+def torch_expression(op: Op) -> str:
+    """How PyTorch computes ``op``: its declaration's ``torch``, else ``torch.<name>(*xs)``."""
+    return op.torch if op.torch is not None else f"torch.{op.name}(*xs)"
 
 
 def torch_apply(torch, op: Op, args):
-    return TORCH_OPS[op.name](torch, op, *args)
+    """``op`` on tensors, by the expression its declaration gives (see ``Op.torch``)."""
+    xs = tuple(args)
+    names = {"torch": torch, "xs": xs, "p": op.param, "x": xs[0]}
+    if len(xs) == 2:
+        names.update(a=xs[0], b=xs[1])
+    return eval(torch_expression(op), names)
 
 
 def test_every_op_has_a_torch_counterpart():
-    assert set(TORCH_OPS) == set(OPS)
+    """Each declaration's expression names a function torch has, and runs on tensors."""
+    torch = require_torch()
+    for op in all_members():
+        n = op.arity or 2
+        xs = [torch.tensor(0.25, dtype=torch.float64) for _ in range(n)]
+        assert torch_apply(torch, op, xs).dtype == torch.float64, op.label
 
 
 def _close(ours: float, theirs: float, rel: float = 1e-9, abs_: float = 1e-12) -> bool:

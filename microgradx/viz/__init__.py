@@ -1,6 +1,7 @@
 """Seeing what the engine does: compute graphs (``viz.graph``), networks drawn as teachers draw
-them (``viz.network``), backprop step by step (``viz.trace``, ``viz.page``) and plots
-(``viz.plots``).
+them (``viz.network``), backprop step by step (``viz.trace``: recorded once, pictured by one
+scene, ``viz.scene``, that the page and the text frames render; names and colours in
+``viz.style``) and plots (``viz.plots``).
 
 Graphs need ``pip install 'microgradx[viz]'`` (Graphviz); the step-through page and the network
 picture work without it; plots need ``'microgradx[plot]'``.

@@ -10,7 +10,7 @@ package, and renders it with the first renderer it finds:
 
 Value nodes are tables (label, data, grad); op nodes are small circles with the op's symbol; every
 use of a value is its own edge, so ``a + a`` shows two arrows. Networks built by ``microgradx.nn``
-can be drawn one box per neuron or per layer (``collapse=``), using the names their parameters
+can be drawn one box per neuron or per layer (``level=``), using the names their parameters
 and neuron outputs carry.
 """
 
@@ -30,7 +30,37 @@ from typing import Any
 from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
-from microgradx.viz.markup import LABEL_CHARS, dot_escape, label_of, visible
+from microgradx.viz.markup import dot_escape, label_of
+from microgradx.viz.style import (
+    CURRENT,
+    DIMMED_FILL,
+    EDGE,
+    GROUP_FILL,
+    HEAT,
+    OP_BORDER,
+    OP_FILL,
+    ROLE_COLORS,
+    heat,
+    node_names,
+    refuse_renamed,
+    role,
+    short,
+)
+
+# Re-exported: the names and colours used to live here (viz.network imports heat from here).
+__all__ = [
+    "HEAT",
+    "ROLE_COLORS",
+    "GraphView",
+    "RenderError",
+    "RendererNotFound",
+    "draw_graph",
+    "find_renderer",
+    "heat",
+    "node_names",
+    "render",
+    "role",
+]
 
 INSTALL_HELP = """no Graphviz renderer found. Install one of:
   pip install 'microgradx[viz]'      (brings graphviz-pure, a self-contained renderer)
@@ -38,15 +68,6 @@ INSTALL_HELP = """no Graphviz renderer found. Install one of:
   macOS:         brew install graphviz
   conda:         conda install -c conda-forge graphviz
 or set MICROGRADX_DOT=/path/to/dot"""
-
-ROLE_COLORS = {
-    "parameter": "#cfe2ff",
-    "input": "#d1f2d9",
-    "constant": "#f1f1f1",
-    "intermediate": "#ffffff",
-    "output": "#ffe08a",
-}
-HEAT = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # |grad|: small to large
 
 
 class RendererNotFound(RuntimeError):
@@ -102,7 +123,7 @@ def render(source: str, fmt: str = "svg", renderer: str | Path | None = None) ->
         raise RendererNotFound(f"cannot run {program}: {error}\n{INSTALL_HELP}") from None
     except subprocess.TimeoutExpired:
         raise RuntimeError(
-            f"{Path(program).name} took more than 60 s: draw fewer nodes (collapse='layer',"
+            f"{Path(program).name} took more than 60 s: draw fewer nodes (level='layer',"
             " or the loss of one example rather than a batch)"
         ) from None
     message = result.stderr.decode("utf-8", "replace").strip()
@@ -156,48 +177,8 @@ def _graphviz() -> Any:
     return graphviz
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def node_names(order: list[Value], root: Value) -> dict[Value, str]:
-    """Every node's name in drawings and equations: its label, else ``L`` for an unlabelled
-    output and ``v<k>`` (its place in topological order) for any other node.
-
-    A label is shown as ``markup.visible`` writes it (control characters and other invisible
-    ones written out as ``\\x07``, ``\\u202e``) and cut to ``LABEL_CHARS`` characters with an
-    ellipsis. Raises TypeError if a node's label was set to something other than a str.
-    """
-    return {
-        node: visible(label_of(node), LABEL_CHARS) or ("L" if node is root else f"v{k}")
-        for k, node in enumerate(order)
-    }
-
-
-def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
-    """parameter, input, constant, intermediate or output (how the drawings colour a node)."""
-    if node is root:
-        return "output"
-    if node.op is not None:
-        return "intermediate"
-    label = label_of(node)
-    if node in parameters or id(node) in parameters or ".w." in label or label.endswith(".b"):
-        return "parameter"
-    return "input" if label else "constant"
-
-
-def heat(value: float, low: float, high: float) -> str:
-    """A colour for |grad| on a log scale from ``low`` to ``high``."""
-    if not value > 0 or not math.isfinite(value):
-        return HEAT[0] if value == 0 else HEAT[-1]
-    if high <= low:
-        return HEAT[-1]
-    t = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
-    return HEAT[min(len(HEAT) - 1, max(0, int(t * len(HEAT))))]
-
-
 def _table(cells: list[str], fill: str, bold: bool) -> str:
-    border = ' COLOR="#d62728"' if bold else ""
+    border = f' COLOR="{CURRENT}"' if bold else ""
     row = "".join(f"<TD>{cell}</TD>" for cell in cells)
     return (
         f'<<TABLE BORDER="{3 if bold else 1}" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4"'
@@ -251,6 +232,27 @@ def _grads(grads: Any) -> dict[Value, float]:
     return checked
 
 
+LEVELS = ("op", "neuron", "layer")
+
+
+@dataclass(frozen=True)
+class _Options:
+    """``draw_graph``'s arguments, checked (sets of ids: Values hash by identity anyway)."""
+
+    rankdir: str
+    show_data: bool
+    show_grad: bool
+    show_local_grads: bool
+    marked: set[int]  # highlighted values
+    lit: set[int]  # values whose op circle is lit (the current step's)
+    color_by: str
+    level: str
+    params: set[int]
+    max_nodes: int
+    given: dict[Value, float] | None  # gradients to show instead of the nodes' own
+    greyed: set[int]
+
+
 def draw_graph(
     root: Value,
     *,
@@ -260,101 +262,125 @@ def draw_graph(
     show_local_grads: bool = False,
     highlight: Iterable[Value] = (),
     color_by: str = "role",
-    collapse: str | None = None,
+    level: str = "op",
     parameters: Iterable[Value] = (),
     max_nodes: int = 2000,
     grads: Mapping[Value, float] | None = None,
     dimmed: Iterable[Value] = (),
     current: Iterable[Value] | None = None,
+    **renamed: Any,
 ) -> GraphView:
     """Draw the graph that computed ``root``.
 
     ``highlight``: Values drawn with a thick red border (and the edges between them in red).
     ``color_by``: ``"role"`` (parameter, input, constant, intermediate, output) or ``"grad"``
-    (|grad| on a log heat scale, with a legend). ``collapse``: ``None``, ``"neuron"`` or
-    ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer.
+    (|grad| on a log heat scale, with a legend). ``level``: ``"op"`` (every node), ``"neuron"``
+    or ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer
+    (the same word as ``trace_backward``'s; ``collapse=`` is refused with a message naming it).
     ``parameters``: Values to colour as parameters besides those named like ``layers.0...w.1``.
-    Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``collapse``).
+    Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``level``).
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
     and ``dimmed`` nodes are drawn greyed out (not reached yet). ``current``: the values whose op
     is the step being shown (their op circles and incoming edges in red); by default every
     highlighted value's. Every argument is checked first (TypeError/ValueError naming it): the
     lists hold Values, ``grads`` maps Values to numbers, ``max_nodes`` is an int >= 1.
     """
+    refuse_renamed("draw_graph", renamed, {"collapse": "level"})
     checks.instance(root, "root", Value, "Value")
-    rankdir = checks.choice(rankdir, "rankdir", ("LR", "TB", "RL", "BT"))
-    show_data = checks.flag(show_data, "show_data")
-    show_grad = checks.flag(show_grad, "show_grad")
-    show_local_grads = checks.flag(show_local_grads, "show_local_grads")
-    color_by = checks.choice(color_by, "color_by", ("role", "grad"))
-    collapse = checks.choice(collapse, "collapse", (None, "neuron", "layer"))
     marked = {id(v) for v in checks.instances(highlight, "highlight", Value, "Value")}
-    params = {id(p) for p in checks.instances(parameters, "parameters", Value, "Value")}
-    max_nodes = checks.count(max_nodes, "max_nodes")
-    given = None if grads is None else _grads(grads)
-    greyed = {id(v) for v in checks.instances(dimmed, "dimmed", Value, "Value")}
-    # Whose op circle is lit: only the current step's, not the ops that made its inputs.
-    lit = marked
-    if current is not None:
-        lit = {id(v) for v in checks.instances(current, "current", Value, "Value")}
-    graphviz = _graphviz()
-    order = topological_order(root)
-    names = node_names(order, root)  # first: it refuses a label that is not a str
-    index = {node: i for i, node in enumerate(order)}
-    groups = _groups(order, collapse) if collapse else {}
+    options = _Options(
+        rankdir=checks.choice(rankdir, "rankdir", ("LR", "TB", "RL", "BT")),
+        show_data=checks.flag(show_data, "show_data"),
+        show_grad=checks.flag(show_grad, "show_grad"),
+        show_local_grads=checks.flag(show_local_grads, "show_local_grads"),
+        color_by=checks.choice(color_by, "color_by", ("role", "grad")),
+        level=checks.choice(level, "level", LEVELS),
+        marked=marked,
+        params={id(p) for p in checks.instances(parameters, "parameters", Value, "Value")},
+        max_nodes=checks.count(max_nodes, "max_nodes"),
+        given=None if grads is None else _grads(grads),
+        greyed={id(v) for v in checks.instances(dimmed, "dimmed", Value, "Value")},
+        # Whose op circle is lit: only the current step's, not the ops that made its inputs.
+        lit=marked
+        if current is None
+        else {id(v) for v in checks.instances(current, "current", Value, "Value")},
+    )
+    return _Picture(root, options).view()
 
-    def grad_of(node: Value) -> float:
-        if given is not None and node in given:
-            return given[node]
-        return float(node.grad)
 
-    # Collapsed: a box per group; its output is the group's node with a consumer outside it.
-    boxes: dict[tuple[str, int], list[Value]] = {}
-    for node in order:
-        if node in groups:
-            boxes.setdefault(groups[node], []).append(node)
-    visible = [n for n in order if n not in groups]
-    count = sum(1 if n.op is None else 2 for n in visible) + len(boxes) + (color_by == "grad")
-    if count > max_nodes:
-        raise ValueError(
-            f"the graph has {count} nodes to draw, more than max_nodes={max_nodes}: "
-            "draw a network with collapse='layer' (or 'neuron'), or raise max_nodes"
-        )
+class _Picture:
+    """One drawing in the making: which box draws each node, its colours, then the DOT text."""
 
-    sizes = [abs(g) for g in (grad_of(n) for n in order) if g != 0 and math.isfinite(g)]
-    low, high = (min(sizes), max(sizes)) if sizes else (1.0, 1.0)
+    def __init__(self, root: Value, options: _Options) -> None:
+        self.graphviz = _graphviz()
+        self.root = root
+        self.options = options
+        self.order = topological_order(root)
+        self.names = node_names(self.order, root)  # first: it refuses a label that is not a str
+        self.index = {node: i for i, node in enumerate(self.order)}
+        self.groups = _groups(self.order, options.level) if options.level != "op" else {}
+        # A box per group, then one per value (and an op circle per computed value).
+        self.boxes: dict[tuple[str, int], list[Value]] = {}
+        for node in self.order:
+            if node in self.groups:
+                self.boxes.setdefault(self.groups[node], []).append(node)
+        self.box_index = {key: k for k, key in enumerate(sorted(self.boxes))}
+        self.values = [n for n in self.order if n not in self.groups]
+        self.count = sum(1 if n.op is None else 2 for n in self.values) + len(self.boxes)
+        self.count += options.color_by == "grad"  # the legend
+        if self.count > options.max_nodes:
+            raise ValueError(
+                f"the graph has {self.count} nodes to draw, more than"
+                f" max_nodes={options.max_nodes}: draw a network with level='layer'"
+                " (or 'neuron'), or raise max_nodes"
+            )
+        grads = (self.grad_of(n) for n in self.order)
+        self.sizes = [abs(g) for g in grads if g != 0 and math.isfinite(g)]
+        self.low, self.high = (min(self.sizes), max(self.sizes)) if self.sizes else (1.0, 1.0)
 
-    dot = graphviz.Digraph(name="microgradx")
-    dot.attr(rankdir=rankdir, fontname="Helvetica")
-    dot.attr("node", fontname="Helvetica", fontsize="11")
-    dot.attr("edge", color="#555555", arrowsize="0.7")
+    def grad_of(self, node: Value) -> float:
+        given = self.options.given
+        return given[node] if given is not None and node in given else float(node.grad)
 
-    def fill(node: Value) -> str:
-        if id(node) in greyed:
-            return "#e6e6e6"
-        if color_by == "grad":
-            return heat(abs(grad_of(node)), low, high)
-        return ROLE_COLORS[role(node, root, params)]
+    def fill(self, node: Value) -> str:
+        if id(node) in self.options.greyed:
+            return DIMMED_FILL
+        if self.options.color_by == "grad":
+            return heat(abs(self.grad_of(node)), self.low, self.high)
+        return ROLE_COLORS[role(node, self.root, self.options.params)]
 
-    def node_id(node: Value) -> str:
-        if node in groups:
-            name, instance = groups[node]
-            return f"g{box_index[(name, instance)]}"
-        return f"v{index[node]}"
+    def node_id(self, node: Value) -> str:
+        if node in self.groups:
+            return f"g{self.box_index[self.groups[node]]}"
+        return f"v{self.index[node]}"
 
-    box_index = {key: k for k, key in enumerate(sorted(boxes))}
-    for node in visible:
-        # Every box shows a name (a generated one if unlabelled), the one equations use.
-        cells = [dot_escape(names[node])]
-        if show_data:
-            cells.append(f"data {_fmt(node.data)}")
-        if show_grad:
-            cells.append(f"grad {_fmt(grad_of(node))}")
-        bold = id(node) in marked
-        dot.node(f"v{index[node]}", _table(cells, fill(node), bold), shape="plain")
-        if node.op is not None:
-            bold = id(node) in lit
-            op_id = f"o{index[node]}"
+    def view(self) -> GraphView:
+        dot = self.graphviz.Digraph(name="microgradx")
+        dot.attr(rankdir=self.options.rankdir, fontname="Helvetica")
+        dot.attr("node", fontname="Helvetica", fontsize="11")
+        dot.attr("edge", color=EDGE, arrowsize="0.7")
+        self.draw_values(dot)
+        self.draw_groups(dot)
+        self.draw_edges(dot)
+        if self.options.color_by == "grad":
+            self.draw_legend(dot)
+        return GraphView(dot.source, self.count)
+
+    def draw_values(self, dot: Any) -> None:
+        options = self.options
+        for node in self.values:
+            # Every box shows a name (a generated one if unlabelled), the one equations use.
+            cells = [dot_escape(self.names[node])]
+            if options.show_data:
+                cells.append(f"data {short(node.data)}")
+            if options.show_grad:
+                cells.append(f"grad {short(self.grad_of(node))}")
+            bold = id(node) in options.marked
+            dot.node(f"v{self.index[node]}", _table(cells, self.fill(node), bold), shape="plain")
+            if node.op is None:
+                continue
+            lit = id(node) in options.lit
+            op_id = f"o{self.index[node]}"
             dot.node(
                 op_id,
                 f"<{dot_escape(node.op.label)}>",  # an HTML-like label: nothing in it is DOT syntax
@@ -363,63 +389,64 @@ def draw_graph(
                 fixedsize="false",
                 margin="0.02",
                 style="filled",
-                fillcolor="#eeeeee",
-                color="#d62728" if bold else "#888888",
+                fillcolor=OP_FILL,
+                color=CURRENT if lit else OP_BORDER,
             )
-            dot.edge(op_id, f"v{index[node]}", color="#d62728" if bold else "#555555")
+            dot.edge(op_id, f"v{self.index[node]}", color=CURRENT if lit else EDGE)
 
-    for k, key in enumerate(sorted(boxes)):
-        members = boxes[key]
-        ops = [n for n in members if n.op is not None]
-        outputs = [n for n in ops if n.label and ".neurons." in n.label]
-        cells = [
-            dot_escape(key[0]),
-            f"{len(ops)} ops, {len(members) - len(ops)} params",
-        ]
-        if collapse == "layer":
-            cells.append(f"{len(outputs)} neurons")
-        else:  # one neuron: its output's value and gradient
-            if show_data:
-                cells.append(f"out {_fmt(outputs[0].data)}")
-            if show_grad:
-                cells.append(f"grad {_fmt(grad_of(outputs[0]))}")
-        bold = any(id(m) in marked for m in members)
-        dot.node(f"g{k}", _table(cells, "#e8e0f8", bold), shape="plain")
+    def draw_groups(self, dot: Any) -> None:
+        options = self.options
+        for k, key in enumerate(sorted(self.boxes)):
+            members = self.boxes[key]
+            ops = [n for n in members if n.op is not None]
+            outputs = [n for n in ops if n.label and ".neurons." in n.label]
+            cells = [dot_escape(key[0]), f"{len(ops)} ops, {len(members) - len(ops)} params"]
+            if options.level == "layer":
+                cells.append(f"{len(outputs)} neurons")
+            else:  # one neuron: its output's value and gradient
+                if options.show_data:
+                    cells.append(f"out {short(outputs[0].data)}")
+                if options.show_grad:
+                    cells.append(f"grad {short(self.grad_of(outputs[0]))}")
+            bold = any(id(m) in options.marked for m in members)
+            dot.node(f"g{k}", _table(cells, GROUP_FILL, bold), shape="plain")
 
-    # Edges: every use of a value is its own edge (a + a gives two).
-    drawn: set[tuple[str, str]] = set()
-    for node in order:
-        if node.op is None:
-            continue
-        head = node_id(node)
-        inside = node in groups
-        local = node.local_grads() if show_local_grads else None
-        for k, child in enumerate(node.children):
-            tail = node_id(child)
-            if inside and tail == head:
-                continue  # an edge within one collapsed box
-            target = head if inside else f"o{index[node]}"
-            if inside or child in groups:
-                if (tail, target) in drawn:
-                    continue  # between boxes, one arrow per pair is enough
-                drawn.add((tail, target))
-            attrs: dict[str, str] = {}
-            if local is not None and not inside:
-                attrs["label"] = _fmt(float(local[k]))
-                attrs["fontsize"] = "9"
-            if id(child) in marked and id(node) in lit:
-                attrs["color"] = "#d62728"
-                attrs["penwidth"] = "2"
-            dot.edge(tail, target, **attrs)
+    def draw_edges(self, dot: Any) -> None:
+        """Every use of a value is its own edge (a + a gives two); between boxes, one per pair."""
+        options = self.options
+        drawn: set[tuple[str, str]] = set()
+        for node in self.order:
+            if node.op is None:
+                continue
+            head = self.node_id(node)
+            inside = node in self.groups
+            local = node.local_grads() if options.show_local_grads else None
+            for k, child in enumerate(node.children):
+                tail = self.node_id(child)
+                if inside and tail == head:
+                    continue  # an edge within one collapsed box
+                target = head if inside else f"o{self.index[node]}"
+                if inside or child in self.groups:
+                    if (tail, target) in drawn:
+                        continue
+                    drawn.add((tail, target))
+                attrs: dict[str, str] = {}
+                if local is not None and not inside:
+                    attrs["label"] = short(float(local[k]))
+                    attrs["fontsize"] = "9"
+                if id(child) in options.marked and id(node) in options.lit:
+                    attrs["color"] = CURRENT
+                    attrs["penwidth"] = "2"
+                dot.edge(tail, target, **attrs)
 
-    if color_by == "grad":
+    def draw_legend(self, dot: Any) -> None:
+        low, high = self.low, self.high
         steps = [low * (high / low) ** (i / (len(HEAT) - 1)) for i in range(len(HEAT))]
-        steps = steps if sizes else [0.0]
-        scale = "".join(f'<TD BGCOLOR="{heat(s, low, high)}">{_fmt(s)}</TD>' for s in steps)
+        steps = steps if self.sizes else [0.0]
+        scale = "".join(f'<TD BGCOLOR="{heat(s, low, high)}">{short(s)}</TD>' for s in steps)
         dot.node(
             "legend",
             f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0"><TR><TD>|grad|</TD>{scale}'
             "</TR></TABLE>>",
             shape="plain",
         )
-    return GraphView(dot.source, count)

@@ -17,68 +17,18 @@ gives every box a ``data-id`` the script can find it by.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from microgradx import checks
 from microgradx.viz.graph import RendererNotFound, find_renderer, render
-from microgradx.viz.markup import LABEL_CHARS, escape, visible
+from microgradx.viz.markup import escape
+from microgradx.viz.scene import LINE_HEIGHT, PAD, Box, Edge
+from microgradx.viz.style import EDGE, refuse_renamed
 
-CHAR_WIDTH = 6.7  # px per character of 11 px monospace text (a little more than most fonts use)
-LINE_HEIGHT = 14.0
-PAD = 5.0
-OP_RADIUS = 11.0
-GRAD_LINE_CHARS = 16  # "grad -1.234e-05", "|grad| 0.1234"
-
-
-@dataclass
-class Box:
-    """One drawn node: a value or group box (``lines`` of text) or an op circle (``kind="op"``)."""
-
-    id: str
-    lines: list[str]
-    kind: str = "value"  # "value", "op", "group" (a neuron or layer) or "neuron" (a circle)
-    title: str = ""  # the tooltip; the box's id if empty
-    owner: str = ""  # an op circle's value box (the page highlights it with its value)
-    fill: str = "#ffffff"
-    grad_line: int = -1  # which line is "grad ...", the one the page rewrites (-1: none)
-    x: float = 0.0  # centre, set by layout()
-    y: float = 0.0
-
-    def __post_init__(self) -> None:
-        # What the box shows, as it is drawn (labels come from users): its width follows it.
-        self.lines = [visible(line, LABEL_CHARS) for line in self.lines]
-        self.title = visible(self.title, LABEL_CHARS)
-
-    @property
-    def width(self) -> float:
-        if self.kind == "op":  # a circle around the op's symbol
-            return max(2 * OP_RADIUS, len(self.lines[0]) * CHAR_WIDTH * 0.9 + 6)
-        if self.kind == "neuron":
-            return 2 * NEURON_RADIUS
-        # The grad line changes as the pass goes on: room for the longest it can become.
-        widest = max(
-            GRAD_LINE_CHARS if k == self.grad_line else len(line)
-            for k, line in enumerate(self.lines)
-        )
-        return widest * CHAR_WIDTH + 2 * PAD
-
-    @property
-    def height(self) -> float:
-        if self.kind in ("op", "neuron"):
-            return self.width
-        return len(self.lines) * LINE_HEIGHT + PAD
-
-
-NEURON_RADIUS = 18.0
-
-
-@dataclass
-class Edge:
-    tail: str
-    head: str
-    owner: str = ""  # the step whose edges these are (the page highlights them with it)
-    points: list[tuple[float, float]] = field(default_factory=list)  # set by layout()
+__all__ = ["LAYOUTS", "Box", "Edge", "Layout", "RendererNotFound", "find_renderer", "place"]
 
 
 @dataclass
@@ -89,7 +39,7 @@ class Layout:
     edges: list[Edge]
     width: float
     height: float
-    engine: str  # "dot", "graphviz-pure" or "python": which layout was used
+    used: str  # "dot", "graphviz-pure" or "python": which layout placed the boxes
 
     def svg(
         self,
@@ -99,8 +49,8 @@ class Layout:
         marker_id: str = "mgx-arrow",
         style: str = "",
     ) -> str:
-        """The picture, well-formed XML. ``classes``: extra CSS classes per box id (a step's
-        state, drawn in); ``texts``: replacement grad lines per box id; ``style``: CSS to put
+        """The picture, well-formed XML. ``classes``: a mark per box or edge id (a step's state,
+        drawn in: ``Scene.state``); ``texts``: grad lines per box id; ``style``: CSS to put
         inside (a stand-alone picture's)."""
         classes = classes or {}
         texts = texts or {}
@@ -111,14 +61,14 @@ class Layout:
             f' viewBox="0 0 {self.width:.0f} {self.height:.0f}">',
             f"<defs>{f'<style>{escape(style, newlines=True)}</style>' if style else ''}"
             f'<marker id="{marker}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
-            ' markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z" fill="#666"/></marker></defs>',
-            f'<g class="mgx-edges" fill="none" stroke="#666" marker-end="url(#{marker})">',
+            ' markerHeight="7" orient="auto"><path d="M0,0L8,4L0,8z"'
+            f' fill="{EDGE}"/></marker></defs>',
+            f'<g class="mgx-edges" fill="none" stroke="{EDGE}" marker-end="url(#{marker})">',
         ]
         for edge in self.edges:
-            out.append(
-                f'<path data-t="{escape(edge.tail)}" data-h="{escape(edge.owner or edge.head)}"'
-                f' d="{_path(edge.points)}"/>'
-            )
+            mark = classes.get(edge.id, "")
+            drawn = f' class="{escape(mark)}"' if mark else ""
+            out.append(f'<path data-id="{escape(edge.id)}"{drawn} d="{_path(edge.points)}"/>')
         out.append("</g>")
         for box in self.boxes:
             out.append(_draw_box(box, classes.get(box.id, ""), texts.get(box.id)))
@@ -165,21 +115,27 @@ def _draw_box(box: Box, extra: str, grad_text: str | None) -> str:
 # ---- computing positions ------------------------------------------------------------------------
 
 
-ENGINES = ("auto", "dot", "python")
+LAYOUTS = ("auto", "dot", "python")
 
 
-def layout(boxes: list[Box], edges: list[Edge], *, engine: str = "auto") -> Layout:
-    """Place ``boxes`` left to right along ``edges`` (tail before head).
+def place(
+    boxes: Sequence[Box], edges: Sequence[Edge], *, layout: str = "auto", **renamed: Any
+) -> Layout:
+    """Place copies of ``boxes`` left to right along copies of ``edges`` (tail before head).
 
-    ``engine``: ``"auto"`` (Graphviz if a renderer is installed, else pure Python), ``"dot"``
-    (Graphviz, an error if none is installed) or ``"python"``.
+    ``layout``: ``"auto"`` (Graphviz if a renderer is installed, else pure Python), ``"dot"``
+    (Graphviz, an error if none is installed) or ``"python"``. (``engine=`` is refused with a
+    message naming ``layout=``: "engine" is the autodiff engine's word.)
     """
-    engine = checks.choice(engine, "engine", ENGINES)
-    if engine != "python":
+    refuse_renamed("place", renamed, {"engine": "layout"})
+    layout = checks.choice(layout, "layout", LAYOUTS)
+    boxes = [copy.copy(box) for box in boxes]  # the scene's boxes stay as they are
+    edges = [copy.copy(edge) for edge in edges]
+    if layout != "python":
         try:
             program = find_renderer()
         except RendererNotFound:
-            if engine == "dot":
+            if layout == "dot":
                 raise
         else:
             return _layout_with_graphviz(boxes, edges, program)

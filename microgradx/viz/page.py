@@ -9,9 +9,10 @@ One implementation serves three places:
 * ``mimebundle(...)``: that fragment, plus frame 0's picture (``image/svg+xml``) and the step table
   (``text/plain``) for front ends that run no scripts (an untrusted notebook, GitHub's viewer).
 
-The picture is drawn once, already showing step 0; each step is a few ids and texts (the current
-box, the boxes it sends gradient to, their new ``grad`` lines, the equation). The script applies
-them: nothing is laid out again, so boxes never move.
+The page renders a ``viz.scene.Scene``: the picture is drawn once (``viz.layout``), already
+showing step 0, and the scene's states travel as data: per box and edge, its looks (mark and grad
+line) by step; per step, the equation. The script only looks them up and shows them (no state is
+derived and no number computed in the page): nothing is laid out again, so boxes never move.
 
 Nothing a user writes (a label) can run script or break the page: it is assembled once, from
 parts, with every user text escaped where it is written (``markup.escape``; nothing inserted is
@@ -24,33 +25,34 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx.viz.layout import Layout
 from microgradx.viz.markup import escape, script_json, visible
-
-
-@dataclass(frozen=True)
-class PageStep:
-    """What changes at one step: ``node`` is the current box, ``children`` the boxes it sends
-    gradient to, ``updates`` their new grad lines, ``equation`` the text shown."""
-
-    node: str
-    children: Sequence[str]
-    updates: Sequence[tuple[str, str]]
-    equation: str
+from microgradx.viz.scene import MARKS, Scene, Step
+from microgradx.viz.style import BORDER, CHILD, CURRENT
 
 
 @dataclass(frozen=True)
 class PageData:
-    title: str
+    """A scene and its layout: everything the step-through page shows."""
+
+    scene: Scene
     layout: Layout
-    root: str  # the box of the output (reached before any step)
-    start: Mapping[str, str]  # every box's grad line before the first step
-    steps: Sequence[PageStep]
-    table: str  # the whole pass as text (the fallback where no script runs)
+
+    @property
+    def title(self) -> str:
+        return self.scene.title
+
+    @property
+    def steps(self) -> Sequence[Step]:
+        return self.scene.steps
+
+    @property
+    def table(self) -> str:
+        return self.scene.table
 
     @property
     def fit(self) -> bool:
@@ -58,28 +60,8 @@ class PageData:
         return self.layout.width <= 1600
 
     def state(self, i: int) -> tuple[dict[str, str], dict[str, str]]:
-        """The CSS classes and grad lines of every box after step ``i`` (what the script shows)."""
-        texts = dict(self.start)
-        reached = {self.root}
-        for step in self.steps[: i + 1]:
-            reached.add(step.node)
-            for box_id, text in step.updates:
-                texts[box_id] = text
-                reached.add(box_id)
-        classes = {
-            box.id: "pending"
-            for box in self.layout.boxes
-            if box.kind != "op" and box.id not in reached
-        }
-        if self.steps:
-            step = self.steps[i]
-            classes[step.node] = "current"
-            for child in step.children:
-                classes[child] = "child"
-            for box in self.layout.boxes:
-                if box.owner == step.node:
-                    classes[box.id] = "current"  # the op that computed the current value
-        return classes, texts
+        """The marks and grad lines after step ``i``: the scene's (what the script shows)."""
+        return self.scene.state(i)
 
 
 _UID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
@@ -116,18 +98,10 @@ def fragment(page: PageData, uid: str | None = None, *, static: bool = True) -> 
     classes, texts = page.state(0)
     svg = page.layout.svg(classes=classes, texts=texts, marker_id=f"{uid}-arrow")
     data = {
-        "root": page.root,
         "fit": page.fit,
-        "start": {box: visible(text) for box, text in page.start.items()},
-        "steps": [
-            {
-                "n": s.node,
-                "c": list(s.children),
-                "u": [[box, visible(text)] for box, text in s.updates],
-                "e": visible(s.equation, newlines=True),
-            }
-            for s in page.steps
-        ],
+        "marks": ["", *MARKS],
+        "steps": [{"n": s.node, "e": visible(s.equation, newlines=True)} for s in page.steps],
+        **_looks(page.scene),
     }
     first = escape(page.steps[0].equation, newlines=True) if page.steps else ""
     parts = [
@@ -151,6 +125,30 @@ def fragment(page: PageData, uid: str | None = None, *, static: bool = True) -> 
         "</div>",
     ]
     return "\n".join(parts)
+
+
+def _looks(scene: Scene) -> dict[str, dict[str, list[Any]]]:
+    """The scene's states, compactly: per element, its marks as a flat list ``[since, mark,
+    since, mark, ...]`` (a mark by its place in ``["", *MARKS]``; an element never marked is
+    left out), and per box with a grad line its texts as ``[since, text, ...]``."""
+    code = {mark: k for k, mark in enumerate(["", *MARKS])}
+    marks: dict[str, list[Any]] = {}
+    texts: dict[str, list[Any]] = {}
+    for element, looks in scene.states.items():
+        flat: list[Any] = []
+        for look in looks:
+            if not flat or flat[-1] != code[look.mark]:
+                flat += [look.since, code[look.mark]]
+        if flat != [0, 0]:
+            marks[element] = flat
+        if looks[0].text is not None:
+            written: list[Any] = []
+            for look in looks:
+                text = visible(look.text or "")
+                if not written or written[-1] != text:
+                    written += [look.since, text]
+            texts[element] = written
+    return {"looks": marks, "texts": texts}
 
 
 def standalone_svg(page: PageData, i: int) -> str:
@@ -191,37 +189,39 @@ class StepPage:
         return f"<step-through page: {self.page.title}, {len(self.page.steps)} steps>"
 
 
-# The look of a box in each state; the same rules go inside the stand-alone picture.
-_CSS_STATIC = """
-text { font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fill: #222; }
-g.node rect, g.node circle { stroke: #777; stroke-width: 1; }
-g.node.op text { font-size: 10px; }
-g.node.pending { opacity: 0.3; }
-g.node.current rect, g.node.current circle { stroke: #d62728; stroke-width: 3; }
-g.node.child rect, g.node.child circle { stroke: #ff7f0e; stroke-width: 3; }
-path.on { stroke: #d62728; stroke-width: 2; }
+# The look of a box in each state (colours from viz.style); the same rules go inside the
+# stand-alone picture.
+_CSS_STATIC = f"""
+text {{ font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fill: #222; }}
+g.node rect, g.node circle {{ stroke: {BORDER}; stroke-width: 1; }}
+g.node.op text {{ font-size: 10px; }}
+g.node.pending {{ opacity: 0.3; }}
+g.node.current rect, g.node.current circle {{ stroke: {CURRENT}; stroke-width: 3; }}
+g.node.child rect, g.node.child circle {{ stroke: {CHILD}; stroke-width: 3; }}
+path.on {{ stroke: {CURRENT}; stroke-width: 2; }}
 """
 
-_CSS = """
-.mgx-step { font-family: system-ui, sans-serif; color: #222; max-width: 100%; outline: none; }
-.mgx-step .mgx-controls { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center;
-  margin: .4rem 0; }
-.mgx-step .mgx-slider { flex: 1; min-width: 8rem; }
-.mgx-step .mgx-equation { background: #f6f6f6; padding: .5rem; border-radius: 4px; margin: 0;
-  min-height: 2.4em; max-height: 14em; overflow: auto; font-size: 13px; white-space: pre; }
-.mgx-step .mgx-graph-box { overflow: auto; border: 1px solid #ddd; margin-top: .4rem;
-  max-height: 70vh; max-width: 100%; }
-.mgx-step .mgx-graph-box.fit svg { max-width: 100%; height: auto; }
-.mgx-step .mgx-table summary { cursor: pointer; color: #555; }
-.mgx-step svg text { font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  fill: #222; }
-.mgx-step g.node rect, .mgx-step g.node circle { stroke: #777; stroke-width: 1; }
-.mgx-step g.node.op text { font-size: 10px; }
-.mgx-step g.node.pending { opacity: 0.3; }
-.mgx-step g.node.current rect, .mgx-step g.node.current circle { stroke: #d62728;
-  stroke-width: 3; }
-.mgx-step g.node.child rect, .mgx-step g.node.child circle { stroke: #ff7f0e; stroke-width: 3; }
-.mgx-step path.on { stroke: #d62728; stroke-width: 2; }
+_CSS = f"""
+.mgx-step {{ font-family: system-ui, sans-serif; color: #222; max-width: 100%; outline: none; }}
+.mgx-step .mgx-controls {{ display: flex; flex-wrap: wrap; gap: .5rem; align-items: center;
+  margin: .4rem 0; }}
+.mgx-step .mgx-slider {{ flex: 1; min-width: 8rem; }}
+.mgx-step .mgx-equation {{ background: #f6f6f6; padding: .5rem; border-radius: 4px; margin: 0;
+  min-height: 2.4em; max-height: 14em; overflow: auto; font-size: 13px; white-space: pre; }}
+.mgx-step .mgx-graph-box {{ overflow: auto; border: 1px solid #ddd; margin-top: .4rem;
+  max-height: 70vh; max-width: 100%; }}
+.mgx-step .mgx-graph-box.fit svg {{ max-width: 100%; height: auto; }}
+.mgx-step .mgx-table summary {{ cursor: pointer; color: #555; }}
+.mgx-step svg text {{ font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  fill: #222; }}
+.mgx-step g.node rect, .mgx-step g.node circle {{ stroke: {BORDER}; stroke-width: 1; }}
+.mgx-step g.node.op text {{ font-size: 10px; }}
+.mgx-step g.node.pending {{ opacity: 0.3; }}
+.mgx-step g.node.current rect, .mgx-step g.node.current circle {{ stroke: {CURRENT};
+  stroke-width: 3; }}
+.mgx-step g.node.child rect, .mgx-step g.node.child circle {{ stroke: {CHILD};
+  stroke-width: 3; }}
+.mgx-step path.on {{ stroke: {CURRENT}; stroke-width: 2; }}
 """
 
 # The step-through's script, a function of the root element's id. It reads the steps from the JSON
@@ -275,50 +275,46 @@ _SCRIPT = """function (uid) {
   const still = root.querySelector(".mgx-static");
   if (still) still.replaceWith(live);
   else block.after(live);
-  const nodes = {}, gradTexts = {}, opOf = {}, edgesOf = {};
+  // Every box and edge by its id; the grad line of each box that has one.
+  const elements = {}, gradTexts = {};
   for (const g of root.querySelectorAll("g.node")) {
-    nodes[g.dataset.id] = g;
+    elements[g.dataset.id] = g;
     const t = g.querySelector("text.grad");
     if (t) gradTexts[g.dataset.id] = t;
-    if (g.dataset.owner) opOf[g.dataset.owner] = g;
   }
-  for (const p of root.querySelectorAll("g.mgx-edges path")) {
-    (edgesOf[p.dataset.h] = edgesOf[p.dataset.h] || []).push(p);
-  }
-  let current = 0, lit = [], litEdges = [];
+  for (const p of root.querySelectorAll("g.mgx-edges path")) elements[p.dataset.id] = p;
+  let current = 0;
+  const drawn = {};  // the mark each element shows now (set by show; the picture has step 0's)
   function follow(g) {  // scroll the picture (not the page) so the current box is in view
     if (box.classList.contains("fit")) return;
     const b = g.getBoundingClientRect(), c = box.getBoundingClientRect();
     box.scrollLeft += (b.left + b.width / 2) - (c.left + c.width / 2);
     box.scrollTop += (b.top + b.height / 2) - (c.top + c.height / 2);
   }
+  // An element's marks and a box's grad lines are flat lists [since step, value, ...] in step
+  // order, computed by the scene in Python: the one shown at step i is the last that starts at
+  // or before it. Nothing else is worked out here.
+  function at(flat, i) {
+    let found = flat[1];
+    for (let k = 0; k < flat.length && flat[k] <= i; k += 2) found = flat[k + 1];
+    return found;
+  }
   function show(i) {
     current = Math.max(0, Math.min(steps.length - 1, i));
-    const texts = Object.assign({}, data.start);
-    const reached = new Set([data.root]);
-    for (let k = 0; k <= current; k++) {
-      reached.add(steps[k].n);
-      for (const [id, text] of steps[k].u) { texts[id] = text; reached.add(id); }
+    for (const [id, flat] of Object.entries(data.looks)) {
+      const element = elements[id], mark = data.marks[at(flat, current)];
+      if (!element || drawn[id] === mark) continue;  // the DOM already shows it
+      drawn[id] = mark;
+      for (const name of data.marks) if (name) element.classList.toggle(name, name === mark);
     }
-    for (const g of lit) g.classList.remove("current", "child");
-    for (const p of litEdges) p.classList.remove("on");
-    lit = []; litEdges = [];
-    for (const [id, g] of Object.entries(nodes)) {
-      if (!g.dataset.owner) g.classList.toggle("pending", !reached.has(id));
-      const t = gradTexts[id];
-      if (t && texts[id] !== undefined && t.textContent !== texts[id]) t.textContent = texts[id];
+    for (const [id, flat] of Object.entries(data.texts)) {
+      const t = gradTexts[id], text = at(flat, current);
+      if (t && t.textContent !== text) t.textContent = text;
     }
     const step = steps[current];
     if (step) {
-      const g = nodes[step.n];
-      if (g) { g.classList.add("current"); lit.push(g); }
-      if (opOf[step.n]) { opOf[step.n].classList.add("current"); lit.push(opOf[step.n]); }
-      for (const id of step.c) {
-        if (nodes[id]) { nodes[id].classList.add("child"); lit.push(nodes[id]); }
-      }
-      for (const p of edgesOf[step.n] || []) { p.classList.add("on"); litEdges.push(p); }
       equation.textContent = step.e;
-      if (g) follow(g);
+      if (elements[step.n]) follow(elements[step.n]);
     }
     slider.value = String(current);
     position.textContent = "step " + current + " of " + (steps.length - 1);

@@ -11,27 +11,13 @@ A name that is not a plain identifier is written in brackets.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx.engine import Value, starting_grad, topological_order
+from microgradx.viz.style import num, short, wrt
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def num(x: float) -> str:
-    return f"{x:.4f}" if abs(x) >= 1e-3 or x == 0 or not math.isfinite(x) else f"{x:.4e}"
-
-
-def short(x: float) -> str:
-    return f"{x:.4g}"  # as the drawings write data and gradients
-
-
-def wrt(name: str) -> str:
-    """``name`` as it follows ``d`` in a derivative: ``x``, but ``(x1*w1)`` and ``(layers.0)``."""
-    return name if _IDENTIFIER.match(name) else f"({name})"
+__all__ = ["BackwardStep", "Contribution", "num", "record_backward", "short", "wrt"]
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,19 @@ Every number shown is one the real pass computed; after the last step every grad
 added in the order ``backward()`` adds them).
 
 ``print(trace)`` is the whole pass as a numbered table; ``trace.frame(i)`` draws the graph after
-step i with Graphviz; ``trace.to_html(path)`` writes a self-contained page that steps through it,
-and in Jupyter the trace (or ``trace.widget()``) shows the same page, which needs no kernel.
+step i with Graphviz; ``trace.frame_text(i)`` writes it as text for a terminal;
+``trace.to_html(path)`` writes a self-contained page that steps through it, and in Jupyter the
+trace (or ``trace.widget()``) shows the same page, which needs no kernel.
+
+The trace only ties three parts together: the recording (``viz.steps.RecordedPass``, on
+``viz.record`` and ``viz.levels``), the scene (``viz.scene``: boxes, edges and every step's state,
+computed once) and the renderers that read the scene (``viz.page`` with ``viz.layout``,
+``viz.text``), with names and colours from ``viz.style``. The Graphviz frames draw the graph with
+``draw_graph``, from the recording's states (gradients so far, reached nodes), also computed once.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,25 +41,29 @@ from typing import Any
 from microgradx import checks
 from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
-from microgradx.ops import ADD
-from microgradx.viz.graph import ROLE_COLORS, GraphView, draw_graph, node_names, role
-from microgradx.viz.layout import ENGINES, Box, Edge, layout
-from microgradx.viz.levels import (
-    LayerStep,
-    NeuronStep,
-    Step,
-    layer_equation,
-    layer_name,
-    layer_steps,
-    neuron_equation,
-    neuron_owners,
-    neuron_step,
-)
+from microgradx.viz.graph import GraphView, draw_graph
+from microgradx.viz.layout import LAYOUTS, place
+from microgradx.viz.levels import LayerStep, NeuronStep, Step
 from microgradx.viz.markup import visible
-from microgradx.viz.page import PageData, PageStep, StepPage, document, mimebundle
-from microgradx.viz.record import BackwardStep, num, record_backward, short, wrt
+from microgradx.viz.page import PageData, StepPage, document, mimebundle
+from microgradx.viz.record import BackwardStep
+from microgradx.viz.scene import Scene
+from microgradx.viz.steps import LEVELS, RecordedPass, backward_scene
+from microgradx.viz.style import node_names, num, refuse_renamed
+from microgradx.viz.text import text_frame
 
-LEVELS = ("op", "neuron", "layer")
+__all__ = [
+    "LEVELS",
+    "BackwardStep",
+    "BackwardTrace",
+    "ForwardStep",
+    "ForwardTrace",
+    "LayerStep",
+    "NeuronStep",
+    "trace_backward",
+    "trace_forward",
+]
+
 MAX_BOXES = 4000  # past this a page is slow to lay out and no one can read it
 _COARSER = {"op": "level='neuron'", "neuron": "level='layer'", "layer": "the loss of one example"}
 
@@ -64,6 +74,9 @@ _COARSER = {"op": "level='neuron'", "neuron": "level='layer'", "layer": "the los
 class BackwardTrace:
     """The recorded backward pass of ``root``: ``trace[i]``, ``len(trace)``, ``print(trace)``.
 
+    Three parts, each computed once: the recording (``viz.steps.RecordedPass``: what happened,
+    at the trace's ``level``), its scene (``viz.scene.Scene``: boxes, edges and every step's
+    state) and the renderers (the page, Graphviz frames, text frames), which read the scene.
     ``op_steps`` is the pass node by node; ``steps`` the same pass at the trace's ``level``.
     A step ``i`` is counted from 0, and from the end when negative, as a list's.
     """
@@ -76,65 +89,25 @@ class BackwardTrace:
                 "trace_backward needs the output of some operations, got a leaf"
                 f" ({root!r}): there is no backward pass to step through"
             )
+        self.recorded = RecordedPass(root, level)
         self.root = root
         self.level = level
-        self.order = topological_order(root)
-        self.names = node_names(self.order, root)
-        self.loss = self.names[root]
-        self.group_of: dict[Value, Value] = {}  # node -> the output naming its neuron or layer
-        if level != "op":
-            self.group_of = neuron_owners(self.order, root)
-            if not self.group_of:
-                raise ValueError(
-                    f"level={level!r} needs a network built by microgradx.nn (neuron outputs"
-                    " named like 'layers.0.neurons.3'); this graph has none: use level='op'"
-                )
-        self.op_steps, self.start = record_backward(root, self.names)
-        self.steps: list[Step] = self._group_steps()
-        self._shown = self._shown_gradients()
+        self.order = self.recorded.order
+        self.names = self.recorded.names
+        self.loss = self.recorded.loss
+        self.group_of = self.recorded.group_of
+        self.op_steps = self.recorded.op_steps
+        self.start = self.recorded.start
+        self.steps: list[Step] = self.recorded.steps
+        self._scene: Scene | None = None
+        self._table: str | None = None
 
-    # ---- the steps at this level --------------------------------------------------------------
-
-    def _group_steps(self) -> list[Step]:
-        if self.level == "op":
-            return list(self.op_steps)
-        inside: dict[Value, list[BackwardStep]] = {}
-        for step in self.op_steps:
-            neuron = self.group_of.get(step.node)
-            if neuron is not None:
-                inside.setdefault(neuron, []).append(step)
-        units: list[Step] = []
-        for step in self.op_steps:  # a neuron's step comes where its output's step came
-            if step.node not in self.group_of:
-                units.append(step)
-            elif self.group_of[step.node] is step.node:
-                units.append(neuron_step(0, step.node, inside[step.node], self.names))
-        if self.level == "layer":
-            units = layer_steps(units, self.names)
-        return [_renumber(unit, i) for i, unit in enumerate(units)]
-
-    def _shown_gradients(self) -> list[dict[Value, float]]:
-        """After each step, the new gradient of every node it sent gradient to.
-
-        A node's gradient is the sum of the contributions delivered so far, added in the order of
-        ``backward()``: once all have arrived it is exactly ``backward()``'s number.
-        """
-        delivered: dict[Value, list[tuple[int, float]]] = {}
-        shown = []
-        for step in self.steps:
-            touched: dict[Value, None] = {}
-            for op_step in step.ops:
-                for c in op_step.contributions:
-                    delivered.setdefault(c.child, []).append((op_step.index, c.contribution))
-                    touched[c.child] = None
-            grads = {}
-            for node in touched:
-                total = self.start[node]
-                for _, contribution in sorted(delivered[node], key=lambda item: item[0]):
-                    total = total + contribution
-                grads[node] = total
-            shown.append(grads)
-        return shown
+    @property
+    def scene(self) -> Scene:
+        """The scene every picture of this pass renders (built on first use, then kept)."""
+        if self._scene is None:
+            self._scene = backward_scene(self.recorded, str(self))
+        return self._scene
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -149,45 +122,18 @@ class BackwardTrace:
         """Every node's gradient after step i (i = -1: before the first step; -1 to
         ``len(trace) - 1``)."""
         i = checks.count(i, "i", -1, len(self.steps) - 1)
-        grads = dict(self.start)
-        for updates in self._shown[: i + 1]:
-            grads.update(updates)
-        return grads
+        return self.recorded.grads_after(i)
 
     # ---- words ----------------------------------------------------------------------------------
 
     def equation(self, i: int) -> str:
         """What step i computes, one line per gradient it sends."""
-        i = checks.index(i, "i", len(self.steps))
-        step = self.steps[i]
-        if isinstance(step, BackwardStep):
-            return self._op_equation(step)
-        if isinstance(step, NeuronStep):
-            return neuron_equation(step, self.loss)
-        returned = self._shown[step.index]
-        inputs = [returned.get(x, self.start[x]) for x in step.inputs]
-        return layer_equation(step, self.loss, inputs)
-
-    def _op_equation(self, step: BackwardStep) -> str:
-        loss, node = wrt(self.loss), wrt(step.name)
-        return "\n".join(
-            f"d{loss}/d{wrt(c.name)} += d{loss}/d{node} * ∂{node}/∂{wrt(c.name)}"
-            f" = {num(step.upstream)} * {num(c.local_grad)} = {num(c.contribution)}"
-            for c in step.contributions
-        )
+        return self.recorded.equation(checks.index(i, "i", len(self.steps)))
 
     def __str__(self) -> str:
-        noun = {"op": "steps", "neuron": "neuron steps", "layer": "layer steps"}[self.level]
-        loss = wrt(self.loss)
-        header = f"backward pass of {self.loss}: {len(self)} {noun} (d{loss}/d{loss} = 1)"
-        width = len(str(len(self)))
-        lines = [header]
-        for i, step in enumerate(self.steps):
-            kind = step.op if isinstance(step, BackwardStep) else type(step).__name__[:-4].lower()
-            prefix = f"{i:>{width}}  {kind:<8}"
-            for k, line in enumerate(self.equation(i).splitlines()):
-                lines.append((prefix if k == 0 else " " * len(prefix)) + "  " + line)
-        return "\n".join(lines)
+        if self._table is None:
+            self._table = self.recorded.table()
+        return self._table
 
     def __repr__(self) -> str:
         return f"<BackwardTrace of {self.loss}: {len(self)} {self.level}-level steps>"
@@ -200,154 +146,59 @@ class BackwardTrace:
         greyed out. ``draw_options`` go to ``draw_graph``."""
         i = checks.index(i, "i", len(self.steps))
         step = self.steps[i]
-        reached = {self.root}
-        for s in self.steps[: i + 1]:
-            reached.update(c.child for op_step in s.ops for c in op_step.contributions)
-        if self.level != "op":
-            draw_options.setdefault("collapse", self.level)
+        reached_at = self.recorded.reached_at
+        draw_options.setdefault("level", self.level)
         current = [op_step.node for op_step in step.ops]
         return draw_graph(
             self.root,
-            grads=self.grads_after(i),
+            grads=self.recorded.grads_after(i),
             highlight=[*current, *(c.child for s in step.ops for c in s.contributions)],
-            dimmed=[n for n in self.order if n not in reached],
+            dimmed=[n for n in self.order if reached_at.get(n, i + 1) > i],
             current=current,
             **draw_options,
         )
 
-    def page_data(self, *, engine: str = "auto") -> PageData:
-        """Everything the step-through page shows: one layout, and what changes at each step.
+    def frame_text(self, i: int) -> str:
+        """Step i as plain text for a terminal (``viz.text.text_frame`` of the scene): the
+        equation, then every box with its grad line, the current one and those it sends
+        gradient to marked."""
+        return text_frame(self.scene, checks.index(i, "i", len(self.steps)))
+
+    def page_data(self, *, layout: str = "auto", **renamed: Any) -> PageData:
+        """Everything the step-through page shows: the scene and one layout of it.
 
         Raises ValueError, before any layout work, when the drawing would have more than
-        ``MAX_BOXES`` boxes (and says which coarser level to use). ``engine``: ``"auto"``,
-        ``"dot"`` or ``"python"`` (see ``viz.layout.layout``)."""
-        engine = checks.choice(engine, "engine", ENGINES)
-        box_of, members = self._boxes()
-        boxes, edges = self._drawing(box_of, members)
-        if len(boxes) > MAX_BOXES:
+        ``MAX_BOXES`` boxes (and says which coarser level to use). ``layout``: ``"auto"``,
+        ``"dot"`` or ``"python"`` (see ``viz.layout.place``; ``engine=`` is refused with a
+        message naming ``layout=``)."""
+        refuse_renamed("page_data", renamed, {"engine": "layout"})
+        layout = checks.choice(layout, "layout", LAYOUTS)
+        scene = self.scene
+        if len(scene.boxes) > MAX_BOXES:
             raise ValueError(
-                f"the {self.level}-level picture would have {len(boxes)} boxes, more than"
+                f"the {self.level}-level picture would have {len(scene.boxes)} boxes, more than"
                 f" {MAX_BOXES}: step through it with {_COARSER[self.level]}"
             )
-        laid_out = layout(boxes, edges, engine=engine)
-        start = self.grads_after(-1)
-        steps = []
-        grads = dict(start)
-        for i, step in enumerate(self.steps):
-            grads.update(self._shown[i])
-            children: dict[str, None] = {}
-            for op_step in step.ops:
-                for c in op_step.contributions:
-                    box = box_of[c.child]
-                    if box != box_of[step.node]:
-                        children[box] = None
-            updates = [(box, self._grad_line(members[box], grads)) for box in children]
-            steps.append(PageStep(box_of[step.node], list(children), updates, self.equation(i)))
-        return PageData(
-            title=f"backward pass of {self.loss}, {self.level} by {self.level}",
-            layout=laid_out,
-            root=box_of[self.root],
-            start={b.id: self._grad_line(members[b.id], start) for b in boxes if b.grad_line >= 0},
-            steps=steps,
-            table=str(self),
-        )
+        return PageData(scene, place(scene.boxes, scene.edges, layout=layout))
 
-    def _boxes(self) -> tuple[dict[Value, str], dict[str, list[Value]]]:
-        """Which box draws each node (``v<k>`` its own, ``g<k>`` its neuron's or layer's), and
-        each box's nodes."""
-        position = {node: k for k, node in enumerate(self.order)}
-        box_of: dict[Value, str] = {}
-        members: dict[str, list[Value]] = {}
-        layer_of: dict[Value, str] = {}
-        if self.level == "layer":
-            for step in self.steps:
-                if isinstance(step, LayerStep):
-                    for neuron in step.neurons:
-                        layer_of[neuron.node] = f"g{position[step.node]}"
-        for node in self.order:
-            group = self.group_of.get(node)
-            if group is None:
-                box_of[node] = f"v{position[node]}"
-            else:
-                box_of[node] = layer_of.get(group) or f"g{position[group]}"
-            members.setdefault(box_of[node], []).append(node)
-        return box_of, members
-
-    def _drawing(
-        self, box_of: dict[Value, str], members: dict[str, list[Value]]
-    ) -> tuple[list[Box], list[Edge]]:
-        """The boxes: values (and op circles) outside any neuron, one box per neuron or layer."""
-        position = {node: k for k, node in enumerate(self.order)}
-        boxes: list[Box] = []
-        edges: list[Edge] = []
-        seen_edges: set[tuple[str, str]] = set()
-        emitted: set[str] = set()
-        params = {n for n in self.order if n.op is None and n in self.group_of}
-        for node in self.order:
-            box = box_of[node]
-            if node in self.group_of:
-                if box not in emitted:
-                    emitted.add(box)
-                    boxes.append(self._group_box(box, members[box]))
-                for child in node.children:
-                    tail = box_of[child]
-                    if tail != box and (tail, box) not in seen_edges:
-                        seen_edges.add((tail, box))
-                        edges.append(Edge(tail, box))
-                continue
-            fill = ROLE_COLORS[role(node, self.root, params)]
-            boxes.append(
-                Box(
-                    box,
-                    [self.names[node], f"data {short(node.data)}", "grad 0"],
-                    fill=fill,
-                    grad_line=2,
-                )
-            )
-            if node.op is not None:
-                op_id = f"o{position[node]}"
-                boxes.append(Box(op_id, [node.op.label], kind="op", owner=box, fill="#eeeeee"))
-                edges.append(Edge(op_id, box, owner=box))
-                for child in node.children:  # every use its own edge: a + a draws two
-                    edges.append(Edge(box_of[child], op_id, owner=box))
-        return boxes, edges
-
-    def _group_box(self, box: str, members: list[Value]) -> Box:
-        outputs = [n for n in members if self.group_of.get(n) is n]
-        ops = [n for n in members if n.op is not None]
-        first = outputs[0]
-        act = first.op.label if first.op is not None and first.op is not ADD else "linear"
-        if self.level == "layer":
-            name = layer_name(first.label or "")
-            lines = [name, f"{len(outputs)} {act} neurons", f"{len(ops)} ops", "|grad| 0"]
-        else:
-            lines = [first.label or "", f"{act} neuron", f"out {short(first.data)}", "grad 0"]
-        return Box(box, lines, kind="group", fill="#e8e0f8", grad_line=3, title=lines[0])
-
-    def _grad_line(self, members: list[Value], grads: dict[Value, float]) -> str:
-        """A box's grad line: a value's gradient, a neuron's output's, a layer's outputs' size."""
-        outputs = [n for n in members if self.group_of.get(n) is n]
-        if not outputs:
-            return f"grad {short(grads[members[0]])}"
-        if self.level == "layer":
-            return f"|grad| {short(math.hypot(*(grads[n] for n in outputs)))}"
-        return f"grad {short(grads[outputs[0]])}"
-
-    def to_html(self, path: str | Path, *, engine: str = "auto") -> Path:
+    def to_html(self, path: str | Path, *, layout: str = "auto", **renamed: Any) -> Path:
         """Write a self-contained page (inline SVG, CSS and JS; no network) that steps through
         the pass: slider, previous/next buttons, left/right arrow keys and the equation panel."""
+        refuse_renamed("to_html", renamed, {"engine": "layout"})
         target = checks.path(path, "path")
-        return write_atomically(target, self.html_page(engine=engine).encode("utf-8"))
+        return write_atomically(target, self.html_page(layout=layout).encode("utf-8"))
 
-    def html_page(self, *, engine: str = "auto") -> str:
+    def html_page(self, *, layout: str = "auto", **renamed: Any) -> str:
         """The page ``to_html`` writes, as a string."""
-        return document(self.page_data(engine=engine))
+        refuse_renamed("html_page", renamed, {"engine": "layout"})
+        return document(self.page_data(layout=layout))
 
-    def widget(self, *, engine: str = "auto") -> StepPage:
+    def widget(self, *, layout: str = "auto", **renamed: Any) -> StepPage:
         """The step-through page as a notebook output. It is plain HTML and JavaScript: it needs
         no kernel and no ipywidgets, so it still works after the notebook is saved and reopened,
         and in an HTML export. Where scripts cannot run it shows step 0 and the table."""
-        return StepPage(self.page_data(engine=engine))
+        refuse_renamed("widget", renamed, {"engine": "layout"})
+        return StepPage(self.page_data(layout=layout))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         try:
@@ -355,14 +206,6 @@ class BackwardTrace:
         except ValueError as error:  # too big to draw: the table, and why there is no picture
             return {"text/plain": visible(f"{error}\n\n{self}", newlines=True)}
         return mimebundle(data)
-
-
-def _renumber(step: Step, index: int) -> Step:
-    if isinstance(step, BackwardStep) and step.index == index:
-        return step
-    values = dict(vars(step))
-    values["index"] = index
-    return type(step)(**values)
 
 
 def trace_backward(root: Value, level: str = "op") -> BackwardTrace:

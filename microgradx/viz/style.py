@@ -1,0 +1,99 @@
+"""Names, numbers and colours of every picture of a graph (one place, every renderer uses it).
+
+The step-through page's SVG, the Graphviz drawings and the text frames all name a node, write a
+number and colour a box through this module, so they always agree:
+
+* ``node_names``: a node's name (its label, else ``L`` for an unlabelled output and ``v<k>`` for
+  its place in topological order); ``wrt(name)``: the name as it follows ``d`` in a derivative;
+* ``num(x)`` (equations, 4 decimals) and ``short(x)`` (boxes, 4 significant digits);
+* ``ROLE_COLORS`` and ``role``: the fill of a parameter, input, constant, intermediate or output;
+  ``HEAT`` and ``heat``: |grad| on a log scale; and the colours of groups, op circles, the current
+  step (red) and the nodes it sends gradient to (orange).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from microgradx.engine import Value
+from microgradx.viz.markup import LABEL_CHARS, label_of, visible
+
+ROLE_COLORS = {
+    "parameter": "#cfe2ff",
+    "input": "#d1f2d9",
+    "constant": "#f1f1f1",
+    "intermediate": "#ffffff",
+    "output": "#ffe08a",
+}
+HEAT = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # |grad|: small to large
+GROUP_FILL = "#e8e0f8"  # a neuron's or a layer's box
+OP_FILL = "#eeeeee"  # an op's circle
+DIMMED_FILL = "#e6e6e6"  # a node the pass has not reached yet (Graphviz frames)
+CURRENT = "#d62728"  # the step being shown: its box, its op, its edges
+CHILD = "#ff7f0e"  # the boxes the current step sends gradient to
+BORDER = "#777777"
+OP_BORDER = "#888888"
+EDGE = "#555555"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def num(x: float) -> str:
+    """A number in an equation: 4 decimals, or 4 significant digits in e-notation when tiny."""
+    return f"{x:.4f}" if abs(x) >= 1e-3 or x == 0 or not math.isfinite(x) else f"{x:.4e}"
+
+
+def short(x: float) -> str:
+    """A number in a box (data, grad): 4 significant digits."""
+    return f"{x:.4g}"
+
+
+def wrt(name: str) -> str:
+    """``name`` as it follows ``d`` in a derivative: ``x``, but ``(x1*w1)`` and ``(layers.0)``."""
+    return name if _IDENTIFIER.match(name) else f"({name})"
+
+
+def node_names(order: list[Value], root: Value) -> dict[Value, str]:
+    """Every node's name in drawings and equations: its label, else ``L`` for an unlabelled
+    output and ``v<k>`` (its place in topological order) for any other node.
+
+    A label is shown as ``markup.visible`` writes it (control characters and other invisible
+    ones written out as ``\\x07``, ``\\u202e``) and cut to ``LABEL_CHARS`` characters with an
+    ellipsis. Raises TypeError if a node's label was set to something other than a str.
+    """
+    return {
+        node: visible(label_of(node), LABEL_CHARS) or ("L" if node is root else f"v{k}")
+        for k, node in enumerate(order)
+    }
+
+
+def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:
+    """parameter, input, constant, intermediate or output (how the drawings colour a node)."""
+    if node is root:
+        return "output"
+    if node.op is not None:
+        return "intermediate"
+    label = label_of(node)
+    if node in parameters or id(node) in parameters or ".w." in label or label.endswith(".b"):
+        return "parameter"
+    return "input" if label else "constant"
+
+
+def heat(value: float, low: float, high: float) -> str:
+    """A colour for |grad| on a log scale from ``low`` to ``high``."""
+    if not value > 0 or not math.isfinite(value):
+        return HEAT[0] if value == 0 else HEAT[-1]
+    if high <= low:
+        return HEAT[-1]
+    t = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    return HEAT[min(len(HEAT) - 1, max(0, int(t * len(HEAT))))]
+
+
+def refuse_renamed(function: str, given: dict[str, object], renamed: dict[str, str]) -> None:
+    """Raise a one-line TypeError for a keyword of ``function`` that was renamed (old -> new in
+    ``renamed``; kept for one release) or that it never had (as Python's own message says)."""
+    for old in given:
+        if old in renamed:
+            raise TypeError(f"{function}() takes {renamed[old]}= now, not {old}=")
+        raise TypeError(f"{function}() got an unexpected keyword argument {old!r}")
