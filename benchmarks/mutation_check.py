@@ -791,11 +791,85 @@ MUTATIONS = [
         ("tests/test_playground.py",),
     ),
     Mutation(
-        "clip_grad_norm squares the gradients (0.5 and -1e300 give norm inf)",
+        "clip_grad_norm_ squares the gradients (0.5 and -1e300 give norm inf)",
         "microgradx/optim.py",
-        "    norm = math.hypot(*grads)",
-        "    norm = math.sqrt(sum(g * g for g in grads))",
+        "        return math.hypot(*grads)",
+        "        return math.sqrt(sum(g * g for g in grads))",
         ("tests/test_losses_optim.py",),
+    ),
+    Mutation(
+        "SGD takes its old order (nesterov fourth) instead of torch's",
+        "microgradx/optim.py",
+        "        dampening: float = 0.0,\n        weight_decay: float = 0.0,\n"
+        "        nesterov: bool = False,\n    ) -> None:",
+        "        nesterov: bool = False,\n        weight_decay: float = 0.0,\n"
+        "        dampening: float = 0.0,\n    ) -> None:",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "SGD ignores dampening",
+        "microgradx/optim.py",
+        "momentum * old + kept * g",
+        "momentum * old + g",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "RMSprop takes momentum and weight_decay positionally, in its old order",
+        "microgradx/optim.py",
+        "        eps: float = 1e-8,\n        *,\n        weight_decay: float = 0.0,\n"
+        "        momentum: float = 0.0,",
+        "        eps: float = 1e-8,\n        momentum: float = 0.0,\n"
+        "        weight_decay: float = 0.0,\n        *,",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "centered RMSprop is not centered",
+        "microgradx/optim.py",
+        "                    mean_square = square_avg[i] - grad_avg[i] * grad_avg[i]\n",
+        "                    pass\n",
+        ("tests/test_nn_vs_torch.py",),
+    ),
+    Mutation(
+        "LinearLR takes the old LinearLR(optimizer, total, end_factor) silently",
+        "microgradx/optim.py",
+        "        if isinstance(start_factor, int):  # bool included\n",
+        "        if False:\n",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "LinearLR's default start_factor is not torch's 1/3",
+        "microgradx/optim.py",
+        "        start_factor: float = 1.0 / 3,",
+        "        start_factor: float = 0.3,",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "hvp needs v even for one input (torch's v=None)",
+        "microgradx/functional.py",
+        "    v: Sequence[Any] | None = None,",
+        "    v: Sequence[Any] | None = (),",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "Module.apply calls fn on a module before its children (torch: after)",
+        "microgradx/nn.py",
+        "            if children_done:",
+        "            if not children_done:",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "Module.modules lists a shared module twice",
+        "microgradx/nn.py",
+        "            if id(module) not in seen:",
+        "            if True:",
+        ("tests/test_torch_signatures.py",),
+    ),
+    Mutation(
+        "cli train does not pass --backend to fit",
+        "microgradx/cli.py",
+        "            backend=args.backend,\n",
+        "",
+        ("tests/test_cli.py",),
     ),
     Mutation(
         "a layer's |grad| squares the gradients (1e200 raises OverflowError)",

@@ -21,6 +21,8 @@ open file descriptor: ``load(0)`` would read standard input).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import os
@@ -315,3 +317,54 @@ def index(i: Any, name: str, length: int) -> int:
             raise ValueError(f"{name} cannot be {shown}: there is nothing to pick from")
         raise ValueError(f"{name} must be an int in [{-length}, {length - 1}], got {shown}")
     return place + length if place < 0 else place
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def changed_call(new_form: str, *, renamed: Mapping[str, str] | None = None) -> Callable[[F], F]:
+    """For one release after a signature changed: the old way of calling fails with a one-line
+    ``TypeError`` naming ``new_form``, instead of meaning something else (or failing with
+    Python's generic message).
+
+    Old calls are recognised by more positional arguments than the new signature takes (the old
+    positional order) and by ``renamed`` keywords (old name -> new name). The wrapped function
+    keeps its signature (``inspect.signature`` follows ``__wrapped__``), so the signature tests
+    against torch see the real one.
+    """
+    old_names = dict(renamed or {})
+
+    def wrap(f: F) -> F:
+        parameters = list(inspect.signature(f).parameters.values())
+        method = bool(parameters) and parameters[0].name == "self"
+        positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+        shown = f.__qualname__.removesuffix(".__init__")
+
+        @functools.wraps(f)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if len(args) > positional:
+                raise TypeError(
+                    f"{shown} takes {positional - method} positional arguments"
+                    f" (got {len(args) - method}); the rest by keyword: {new_form}"
+                )
+            for old in kwargs:
+                if old in old_names:
+                    raise TypeError(f"{shown}'s {old}= is now {old_names[old]}=: {new_form}")
+            return f(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return wrap
+
+
+def gone(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module's ``__getattr__`` for names that were renamed or removed: for one release,
+    ``module.old`` and ``from module import old`` raise ``ImportError`` with one line naming
+    the new form (an ``AttributeError`` would be turned into import's generic message)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            raise ImportError(f"{module}.{name} is gone: {names[name]}")
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

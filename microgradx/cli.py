@@ -17,6 +17,7 @@ from microgradx.engine import Value, topological_order
 from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
+from microgradx.replay import BACKENDS
 from microgradx.viz.trace import trace_backward
 
 
@@ -233,6 +234,7 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
             seed=args.seed,
             progress=not args.quiet,
             compile=args.compile,
+            backend=args.backend,
             on_epoch=stop_if_diverged,
         )
     print(
@@ -291,7 +293,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> _Parser:
+    """The command line: ``demo``, ``ops`` and ``train`` with its options."""
     import microgradx  # the package itself, for its version (every module is below cli)
 
     defaults = _DefaultsHelp
@@ -334,8 +337,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="replay one recorded graph per example instead of rebuilding it (same numbers,"
-        " much faster); --no-compile for the interpreted engine",
+        " much faster); --no-compile to build each example's graph",
     )
+    t.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="python",
+        help="what replays the compiled graph (fit's backend=): numpy runs a batch at once",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -344,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(markdown_table())
         elif args.command == "train":
             return train_command(args, sys.stdout)
-    except (CommandError, OSError, ValueError) as error:
+    except (CommandError, OSError, ValueError, ImportError) as error:  # (numpy for --backend)
         parser.exit(2, f"microgradx {args.command}: error: {error}\n")
     return 0
 

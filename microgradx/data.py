@@ -577,16 +577,24 @@ def load_digits(path: str | Path | None = None) -> tuple[Features, list[int]]:
     return X, y
 
 
-def one_hot(label: int, classes: int = 10) -> list[float]:
+@checks.changed_call("one_hot(label, num_classes)", renamed={"classes": "num_classes"})
+def one_hot(label: int, num_classes: int) -> list[float]:
     """``[0, .., 1, .., 0]``: 1 in place ``label``, the target the lectures write as t.
 
-    ``label``: an int (NumPy's too) in ``0..classes - 1``; ``classes``: at most ``MAX_CLASSES``.
+    ``label``: an int (NumPy's too) in ``0..num_classes - 1``; ``num_classes``: at most
+    ``MAX_CLASSES``, or -1 for ``label + 1`` (as ``torch.nn.functional.one_hot``, which infers
+    the classes from the largest label). ``num_classes`` has no default for one release: it was
+    10 (``classes=10``), and torch's default -1 would silently shorten ``one_hot(3)``.
     """
-    classes = checks.count(classes, "classes", 1, MAX_CLASSES)
+    inferred = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
+    inferred = inferred and int(num_classes) == -1
+    classes = MAX_CLASSES if inferred else checks.count(num_classes, "num_classes", 1, MAX_CLASSES)
     if isinstance(label, bool) or not isinstance(label, numbers.Integral):
         raise TypeError(f"label must be an int in 0..{classes - 1}, got {checks.describe(label)}")
     place = int(label)
     if not 0 <= place < classes:
         shown = checks.describe(place) if place.bit_length() > 64 else repr(place)
         raise ValueError(f"label must be an int in 0..{classes - 1}, got {shown}")
+    if inferred:
+        classes = place + 1
     return [1.0 if k == place else 0.0 for k in range(classes)]

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
-from microgradx.checks import count, describe, function, real, sequence
+from microgradx.checks import changed_call, count, describe, function, real, sequence
 from microgradx.ops import Op
 
 DualOperand = Union["Dual", float, int]
@@ -184,8 +184,12 @@ for _op in ops.OPS.values():
         setattr(Dual, "__r" + _op.method[2:], _reflected(_op))
 
 
-def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """Forward mode: ``(f(x), J_f(x) . v)`` for x = ``primals``, v = ``tangents``, in one pass.
+@changed_call("jvp(func, primals, tangents)", renamed={"f": "func"})
+def jvp(
+    func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+) -> tuple[Any, Any]:
+    """Forward mode: ``(f(x), J_f(x) . v)`` for f = ``func``, x = ``primals``, v = ``tangents``,
+    in one pass (``torch.func.jvp(func, primals, tangents)``: its arguments and result).
 
     ``f`` is written as for Values (operators, ``x.tanh()``, ``microgradx.maximum``) and returns
     one result. With v = e_i (1 in place i, 0 elsewhere) the result is df/dx_i. Calls nest: inside
@@ -196,12 +200,12 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     ``primals`` and ``tangents``: lists (or 1-D NumPy arrays) of equally many numbers (or Duals
     of enclosing calls); each entry is named in a TypeError/ValueError (``primals[1]``).
     """
-    f = function(f, "f")
+    f = function(func, "func")
     xs = [_operand(x, f"primals[{i}]") for i, x in enumerate(sequence(primals, "primals"))]
     vs = [_operand(t, f"tangents[{i}]") for i, t in enumerate(sequence(tangents, "tangents"))]
     if len(xs) != len(vs):
         raise ValueError(f"{len(xs)} primals but {len(vs)} tangents")
-    return _jvp(f, xs, vs)
+    return _jvp(f, xs, vs, "func")
 
 
 def _operand(x: Any, name: str) -> Any:
@@ -210,15 +214,17 @@ def _operand(x: Any, name: str) -> Any:
     return x if isinstance(x, Dual) else real(x, name)
 
 
-def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """``jvp`` with its arguments checked."""
+def _jvp(
+    f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], name: str = "f"
+) -> tuple[Any, Any]:
+    """``jvp`` with its arguments checked (``name``: what the caller calls ``f``)."""
     tag = next(_tags)
     out = f(*[Dual(x, t, tag) for x, t in zip(primals, tangents)])
     if isinstance(out, Dual) and out.tag == tag:
         return out.primal, out.tangent
     if isinstance(out, Dual) or _is_number(out):
         return out, 0.0  # f's result does not move with this call's inputs: its tangent is 0
-    raise TypeError(f"f must return a number computed from its inputs, got {describe(out)}")
+    raise TypeError(f"{name} must return a number computed from its inputs, got {describe(out)}")
 
 
 def _is_number(x: Any) -> bool:

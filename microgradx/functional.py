@@ -1,10 +1,11 @@
 """Derivatives as functions: ``grad``, ``value_and_grad``, ``hessian``, ``hvp``; and the chain
 rule spelled out as a sum over paths (``chain_rule_paths``).
 
-``grad`` and ``value_and_grad`` follow ``torch.func`` (and JAX): ``grad(f)`` is a new function
-with f's arguments that returns df/d(argument ``argnums``). An argument is a number, a Value, or a
-list of them (then f receives a list of Values and the gradient is a list). ``hessian`` and
-``hvp`` follow ``torch.autograd.functional``: ``f`` takes one Value per input.
+``grad`` follows ``torch.func.grad`` (and JAX), ``value_and_grad`` JAX's: ``grad(f)`` is a new
+function with f's arguments that returns df/d(argument ``argnums``). An argument is a number, a
+Value, or a list of them (then f receives a list of Values and the gradient is a list).
+``hessian`` and ``hvp`` follow ``torch.autograd.functional`` (its arguments, order, defaults and
+results): ``func`` takes one Value per input.
 
 They compose to any order and nest: ``grad(grad(f))`` is the second derivative, exactly, and a
 ``grad`` called inside a function that another ``grad`` is differentiating differentiates only its
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import describe, real, takes
+from microgradx.checks import describe, flag, real, takes
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -178,7 +179,8 @@ def value_and_grad(
     func: Function, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
 ) -> Function:
     """``value_and_grad(f)(*args)`` is ``(f(*args), grad(f)(*args))`` from one reverse pass (as
-    ``torch.func.value_and_grad``); with ``has_aux``, ``((value, aux), gradient)``."""
+    ``jax.value_and_grad``; torch's ``torch.func.grad_and_value`` gives the pair the other way
+    round, which is why the name is JAX's); with ``has_aux``, ``((value, aux), gradient)``."""
 
     def value_and_gradient(*args: Any) -> Any:
         value, gradient, aux = _differentiate(func, args, argnums, has_aux)
@@ -187,14 +189,18 @@ def value_and_grad(
     return value_and_gradient
 
 
-def _inputs(func: Function, inputs: Sequence[Any], name: str) -> tuple[list[Value], Value, bool]:
-    """The leaves for ``inputs``, ``func``'s output on them, and whether this call is nested."""
+def _inputs(
+    func: Function, inputs: Sequence[Any], name: str, create_graph: Any
+) -> tuple[list[Value], Value, bool]:
+    """The leaves for ``inputs``, ``func``'s output on them, and whether to return Values (this
+    call is nested, or ``create_graph`` asks for a result that can be differentiated again)."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {describe(func)}")
     if isinstance(inputs, (int, float, Value, str)) or not isinstance(inputs, Sequence):
         raise TypeError(f"{name} must be a list of numbers, got {describe(inputs)}")
     if not inputs:
         raise ValueError(f"{name} must not be empty")
+    graphs = flag(create_graph, "create_graph")
     leaves = [_leaf(x, f"{name}[{i}]") for i, x in enumerate(inputs)]
     takes(func, len(leaves), "func", name)
     nested = _depth.value > 0
@@ -205,17 +211,19 @@ def _inputs(func: Function, inputs: Sequence[Any], name: str) -> tuple[list[Valu
         _depth.value -= 1
     if not isinstance(out, Value):
         raise TypeError(f"func must return one Value, got {describe(out)}")
-    return leaves, out, nested
+    return leaves, out, nested or graphs
 
 
-def hessian(func: Function, inputs: Sequence[Any]) -> list[list[Any]]:
+def hessian(func: Function, inputs: Sequence[Any], create_graph: bool = False) -> list[list[Any]]:
     """The matrix of second derivatives H_ij = d^2 f / dx_i dx_j at ``inputs`` (as
-    ``torch.autograd.functional.hessian``, with ``func`` taking one Value per input).
+    ``torch.autograd.functional.hessian(func, inputs, create_graph=False)``, with ``func``
+    taking one Value per input). Floats; Values (graphs to differentiate again) with
+    ``create_graph=True`` or when nested in another of this module's calls.
 
     Reverse over reverse: the first derivatives are computed as graphs, then each is
     differentiated once more (one pass per row, so meant for small inputs).
     """
-    leaves, out, nested = _inputs(func, inputs, "inputs")
+    leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
     firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
     rows = []
     for first in firsts:
@@ -224,12 +232,25 @@ def hessian(func: Function, inputs: Sequence[Any]) -> list[list[Any]]:
     return rows
 
 
-def hvp(func: Function, inputs: Sequence[Any], v: Sequence[Any]) -> tuple[Any, list[Any]]:
-    """``(func(inputs), H v)``: the Hessian-vector product without forming H (as
-    ``torch.autograd.functional.hvp``): differentiate (grad f . v) once more."""
+def hvp(
+    func: Function,
+    inputs: Sequence[Any],
+    v: Sequence[Any] | None = None,
+    create_graph: bool = False,
+) -> tuple[Any, list[Any]]:
+    """``(func(*inputs), H v)``: the Hessian-vector product without forming H, as
+    ``torch.autograd.functional.hvp(func, inputs, v=None, create_graph=False)`` (its
+    arguments, order, defaults and result: the output first, then the product, one entry per
+    input). ``v`` may be left out only for one input (then v = [1.0], as torch). Floats; Values
+    with ``create_graph=True`` or when nested. Computed as d/dx (grad f . v).
+    """
+    if v is None:
+        if isinstance(inputs, Sequence) and not isinstance(inputs, str) and len(inputs) != 1:
+            raise ValueError(f"v can be left out only for one input; give v for {len(inputs)}")
+        v = [1.0]
     if isinstance(v, (int, float, Value, str)) or not isinstance(v, Sequence):
         raise TypeError(f"v must be a list of numbers, got {describe(v)}")
-    leaves, out, nested = _inputs(func, inputs, "inputs")
+    leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
     if len(v) != len(leaves):
         raise ValueError(f"v has {len(v)} entries but inputs has {len(leaves)}")
     firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
@@ -237,7 +258,7 @@ def hvp(func: Function, inputs: Sequence[Any], v: Sequence[Any]) -> tuple[Any, l
     for first, vi in zip(firsts, v):
         total = total + first * (vi if isinstance(vi, Value) else real(vi, "v"))
     if not isinstance(total, Value):
-        return _result(out, nested), [0.0] * len(leaves)
+        return _result(out, nested), [_result(Value(0.0), nested) for _ in leaves]
     products = gradients(total, leaves, create_graph=nested, materialize_grads=True)
     return _result(out, nested), [_result(p, nested) for p in products]
 

@@ -1,7 +1,9 @@
 """Loss functions, written with Values so their gradients come from ``backward()``.
 
 Each loss takes one prediction or a batch (a list), and ``reduction="mean"`` (default) or
-``"sum"`` over the batch. The docstrings give the formula and the gradient a learner should expect.
+``"sum"`` over the batch, by keyword (torch's third argument of ``binary_cross_entropy`` and
+``cross_entropy`` is ``weight``, so a positional third argument is refused). The docstrings
+give the formula and the gradient a learner should expect.
 
 The cross-entropies, ``logsumexp``, ``log_softmax`` and ``softmax`` are ops of the table
 (``microgradx.ops``): one node per example, whose value and local derivatives are accurate to a few
@@ -18,7 +20,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from microgradx import ops
-from microgradx.checks import choice, describe, in_range, instances, is_real, real, sequence
+from microgradx.checks import (
+    changed_call,
+    choice,
+    describe,
+    in_range,
+    instances,
+    is_real,
+    real,
+    sequence,
+)
 from microgradx.dual import Dual
 from microgradx.engine import Operand, Value, apply
 
@@ -119,12 +130,14 @@ def _values(xs: Any, name: str) -> list[Operand]:
     return [x if _traced(x) else real(x, f"{name}[{i}]") for i, x in enumerate(sequence(xs, name))]
 
 
-def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Value:
+@changed_call("mse(predictions, targets, reduction=...)")
+def mse(predictions: Any, targets: Any, *, reduction: str = "mean") -> Value:
     """Mean squared error: L = mean_i (p_i - t_i)^2;  dL/dp_i = 2 (p_i - t_i) / n."""
     return _reduce([(p - t) ** 2 for p, t in _pairs(predictions, targets, "mse")], reduction)
 
 
-def binary_cross_entropy(probabilities: Any, targets: Any, reduction: str = "mean") -> Value:
+@changed_call("binary_cross_entropy(probabilities, targets, reduction=...)")
+def binary_cross_entropy(probabilities: Any, targets: Any, *, reduction: str = "mean") -> Value:
     """L = -[t log p + (1 - t) log(1 - p)], for probabilities p in [0, 1] and targets in [0, 1].
 
     dL/dp = (p - t) / (p (1 - p)), dL/dt = log(1 - p) - log p. Each log is clamped at -100 (as
@@ -143,7 +156,8 @@ def binary_cross_entropy(probabilities: Any, targets: Any, reduction: str = "mea
     return _reduce([apply(ops.BINARY_CROSS_ENTROPY, p, t) for p, t in pairs], reduction)
 
 
-def bce_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value:
+@changed_call("bce_with_logits(logits, targets, reduction=...)")
+def bce_with_logits(logits: Any, targets: Any, *, reduction: str = "mean") -> Value:
     """Binary cross-entropy on a logit z (p = sigmoid(z)):
 
         L = softplus(z) - t z = log(1 + e^z) - t z;   dL/dz = sigmoid(z) - t,  dL/dt = -z.
@@ -156,7 +170,8 @@ def bce_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value
     return _reduce([apply(ops.BCE_WITH_LOGITS, z, t) for z, t in pairs], reduction)
 
 
-def hinge(scores: Any, targets: Any, reduction: str = "mean") -> Value:
+@changed_call("hinge(scores, targets, reduction=...)")
+def hinge(scores: Any, targets: Any, *, reduction: str = "mean") -> Value:
     """Max-margin loss for targets t in {-1, +1}: L = max(0, 1 - t s);  dL/ds = -t where t s < 1."""
     pairs = _pairs(scores, targets, "hinge")
     for _, t in pairs:
@@ -201,7 +216,8 @@ def softmax(logits: Sequence[Operand]) -> list[Value]:
     return [apply(ops.SOFTMAX.member(i), *xs) for i in range(len(xs))]
 
 
-def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
+@changed_call("cross_entropy(logits, targets, reduction=...)")
+def cross_entropy(logits: Any, targets: Any, *, reduction: str = "mean") -> Value:
     """Softmax + negative log-likelihood, fused: L = -log softmax(z)_t = logsumexp(z) - z_t.
 
     dL/dz_i = softmax(z)_i - [i = t]: the predicted probabilities minus the one-hot target.

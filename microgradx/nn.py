@@ -58,6 +58,19 @@ def manual_seed(seed: int) -> None:
 # ---- modules -------------------------------------------------------------------------------------
 
 
+def _children(module: Module) -> list[Module]:
+    """The modules directly inside ``module`` (its attributes, and inside its lists), in order."""
+    found: list[Module] = []
+    stack: list[Any] = list(reversed([v for _, v in module._named_members()]))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Module):
+            found.append(item)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+    return found
+
+
 class Module:
     """Base class: parameters by name, gradients to zero, train/eval mode, a readable repr."""
 
@@ -103,17 +116,40 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def modules(self) -> list[Module]:
-        """This module and every module inside it, in order (depth first, as they were built)."""
+        """This module and every module inside it, in order (depth first, as they were built);
+        a module that appears twice is listed once (as PyTorch's ``modules()``)."""
         found: list[Module] = []
-        stack: list[Any] = [self]
+        seen: set[int] = set()
+        stack: list[Module] = [self]
         while stack:
-            item = stack.pop()
-            if isinstance(item, Module):
-                found.append(item)
-                stack.extend(reversed([v for _, v in item._named_members()]))
-            elif isinstance(item, (list, tuple)):
-                stack.extend(reversed(item))
+            module = stack.pop()
+            if id(module) not in seen:
+                seen.add(id(module))
+                found.append(module)
+                stack.extend(reversed(_children(module)))
         return found
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn(module)`` on every module inside this one, then on this one (children
+        first, depth first, as ``torch.nn.Module.apply``); returns this module. For example
+        ``model.apply(lambda m: m.eval())``."""
+        if not callable(fn):
+            raise TypeError(
+                f"fn must be a function of a module, got {describe(fn)}: Module.apply(fn) calls it"
+                " on every module, as torch's (an activation of a Value is activation.activate(z))"
+            )
+        order: list[Module] = []
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            module, children_done = stack.pop()
+            if children_done:
+                order.append(module)
+                continue
+            stack.append((module, True))
+            stack.extend((child, False) for child in reversed(_children(module)))
+        for module in order:
+            fn(module)
+        return self
 
     def zero_grad(self) -> None:
         """Every parameter's gradient to 0, before the next ``backward()``."""
@@ -431,17 +467,30 @@ def _random(rng: Any) -> random.Random:
 
 
 class Activation(Module):
-    """An elementwise nonlinearity: a list of Values (or one Value) in, the same shape out."""
+    """An elementwise nonlinearity: a list of Values (or one Value) in, the same shape out.
+
+    A new activation defines ``activate(z)``, the function of one Value. (It was ``apply(z)``,
+    which is now torch's ``Module.apply(fn)``; a subclass that still defines ``apply`` is
+    refused when it is defined, rather than silently becoming the identity.)
+    """
 
     name = "identity"
 
-    def apply(self, z: Value) -> Value:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "apply" in vars(cls):
+            raise TypeError(
+                f"{cls.__name__} defines apply(z): an activation's function of a Value is now"
+                " activate(z) (apply(fn) is torch's Module.apply)"
+            )
+
+    def activate(self, z: Value) -> Value:
         return z
 
     def __call__(self, x: Any) -> Any:
         if isinstance(x, Value):
-            return self.apply(x)
-        return [self.apply(v) for v in _values(x, "x")]
+            return self.activate(x)
+        return [self.activate(v) for v in _values(x, "x")]
 
     def config(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
@@ -454,28 +503,28 @@ class Identity(Activation):
 class Tanh(Activation):
     name = "tanh"
 
-    def apply(self, z: Value) -> Value:
+    def activate(self, z: Value) -> Value:
         return z.tanh()
 
 
 class ReLU(Activation):
     name = "relu"
 
-    def apply(self, z: Value) -> Value:
+    def activate(self, z: Value) -> Value:
         return z.relu()
 
 
 class Sigmoid(Activation):
     name = "sigmoid"
 
-    def apply(self, z: Value) -> Value:
+    def activate(self, z: Value) -> Value:
         return z.sigmoid()
 
 
 class Softplus(Activation):
     name = "softplus"
 
-    def apply(self, z: Value) -> Value:
+    def activate(self, z: Value) -> Value:
         return z.softplus()
 
 
@@ -486,7 +535,7 @@ class LeakyReLU(Activation):
         slope = in_range(negative_slope, "negative_slope", 0.0, math.inf, high_open=True)
         self.negative_slope = slope  # a setting, not a parameter (it is not a Value)
 
-    def apply(self, z: Value) -> Value:
+    def activate(self, z: Value) -> Value:
         return z.leaky_relu(self.negative_slope)
 
     def config(self) -> dict[str, Any]:
@@ -587,7 +636,7 @@ class Neuron(Module):
         z = self.b
         for w, xi in zip(self.w, xs):
             z = z + w * xi  # w . x + b, one multiply-add at a time
-        out = self._activation.apply(z)
+        out = self._activation.activate(z)
         if out.op is not None:  # a graph is being recorded (not under no_grad)
             _made_by[out] = call  # what made it (the drawings group by it)
         return out

@@ -28,7 +28,18 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from microgradx.checks import count, describe, flag, in_range, instance, instances, real, sequence
+from microgradx.checks import (
+    changed_call,
+    count,
+    describe,
+    flag,
+    gone,
+    in_range,
+    instance,
+    instances,
+    real,
+    sequence,
+)
 from microgradx.engine import Value, zero_grad
 from microgradx.files import deferred_interrupt
 from microgradx.nn import Module
@@ -140,16 +151,22 @@ class Optimizer:
     weight_decay = _Setting()
 
     def __init__(
-        self,
-        params: Iterable[Value] | Iterable[ParamGroup],
-        lr: float,
-        weight_decay: float = 0.0,
-        **settings: Any,
+        self, params: Iterable[Value] | Iterable[ParamGroup], defaults: Mapping[str, Any]
     ) -> None:
-        given = {"lr": lr, "weight_decay": weight_decay, **settings}
-        unknown = [name for name in given if name not in self.SETTINGS]
-        _check(not unknown, f"{type(self).__name__} has no setting {unknown!r}")
-        defaults = {name: self.SETTINGS[name](value, name) for name, value in given.items()}
+        # (params, defaults) as torch.optim.Optimizer: a subclass passes every one of its
+        # settings, e.g. super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+        if not isinstance(defaults, Mapping):
+            raise TypeError(
+                f"defaults must be a dict of settings, got {describe(defaults)}: write"
+                f" Optimizer(params, {{'lr': lr, ...}}) (as torch.optim.Optimizer)"
+            )
+        unknown = [name for name in defaults if name not in self.SETTINGS]
+        _check(
+            not unknown, f"defaults has {unknown!r:.60}: {type(self).__name__} has no such setting"
+        )
+        missing = [name for name in self.SETTINGS if name not in defaults]
+        _check(not missing, f"defaults lacks the settings {missing!r}")
+        defaults = {name: self.SETTINGS[name](value, name) for name, value in defaults.items()}
         self._check_group(defaults, "the settings")
         self.defaults: dict[str, Any] = defaults
         if isinstance(params, (Value, Mapping, str, bytes)) or not isinstance(params, Iterable):
@@ -290,39 +307,56 @@ def _gradient(g: Any, name: str) -> float:
     return real(g.data if isinstance(g, Value) else g, name)
 
 
+def _dampening(x: Any, name: str) -> float:
+    """SGD's dampening, in [0, 1]. A bool is refused with the new order: before torch's order,
+    the fourth argument of ``SGD`` was ``nesterov`` (one release of this message)."""
+    if isinstance(x, bool):
+        raise TypeError(
+            f"{name} must be a number in [0, 1], got bool {x!r}: SGD takes torch's order"
+            " SGD(params, lr, momentum, dampening, weight_decay, nesterov); write nesterov=True"
+        )
+    return in_range(_number(x, name), name, 0, 1)
+
+
 class SGD(Optimizer):
-    """w -= lr * g; with momentum: v = momentum * v + g, w -= lr * v.
+    """w -= lr * g; with momentum: v = momentum * v + (1 - dampening) * g, w -= lr * v.
 
     Nesterov momentum looks ahead: w -= lr * (g + momentum * v). The first step starts v at g
-    (as ``torch.optim.SGD``). Group settings: ``lr``, ``momentum``, ``nesterov``,
-    ``weight_decay``.
+    (as ``torch.optim.SGD``, whose arguments these are, in its order: ``SGD(params, lr, momentum,
+    dampening, weight_decay, nesterov)``). Group settings: ``lr``, ``momentum``, ``dampening``,
+    ``weight_decay``, ``nesterov``. Nesterov needs momentum > 0 and dampening 0 (as torch).
     """
 
     SETTINGS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
         **Optimizer.SETTINGS,
         "momentum": _at_least_zero,
+        "dampening": _dampening,
         "nesterov": flag,
     }
     momentum = _Setting()
+    dampening = _Setting()
     nesterov = _Setting()
 
     def __init__(
         self,
         params: Iterable[Value] | Iterable[ParamGroup],
-        lr: float,
+        lr: float = 0.001,
         momentum: float = 0.0,
-        nesterov: bool = False,
+        dampening: float = 0.0,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
-        super().__init__(params, lr, weight_decay, momentum=momentum, nesterov=nesterov)
+        settings = {"lr": lr, "momentum": momentum, "dampening": dampening}
+        settings.update(weight_decay=weight_decay, nesterov=nesterov)
+        super().__init__(params, settings)
         # Each parameter's momentum buffer; None until its first step with momentum, which
         # starts it at the gradient (as torch.optim.SGD).
         self.velocity: list[float | None] = [None] * len(self.params)
 
     def _check_group(self, settings: Mapping[str, Any], where: str) -> None:
         _check(
-            not settings["nesterov"] or settings["momentum"] > 0,
-            f"nesterov needs momentum > 0 ({where})",
+            not settings["nesterov"] or (settings["momentum"] > 0 and settings["dampening"] == 0),
+            f"nesterov needs momentum > 0 and dampening 0 ({where})",
         )
 
     def _compute(
@@ -332,11 +366,12 @@ class SGD(Optimizer):
         data: list[float] = []
         for start, end, s in groups:
             lr, momentum, nesterov = s["lr"], s["momentum"], s["nesterov"]
+            kept = 1 - s["dampening"]
             for i in range(start, end):
                 g = grads[i]
                 if momentum:
                     old = velocity[i]
-                    buffer = g if old is None else momentum * old + g
+                    buffer = g if old is None else momentum * old + kept * g
                     velocity[i] = buffer
                     g = g + momentum * buffer if nesterov else buffer
                 data.append(self.params[i].data - lr * g)
@@ -346,8 +381,14 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """s = alpha * s + (1 - alpha) * g^2;  w -= lr * g / (sqrt(s) + eps): per-weight step sizes.
 
-    With momentum: b = momentum * b + g / (sqrt(s) + eps), w -= lr * b. Group settings: ``lr``,
-    ``alpha``, ``eps``, ``momentum``, ``weight_decay``.
+    With momentum: b = momentum * b + g / (sqrt(s) + eps), w -= lr * b. Centered: also
+    a = alpha * a + (1 - alpha) * g, and sqrt(s - a^2) (an estimate of the gradient's variance)
+    replaces sqrt(s). Group settings: ``lr``, ``alpha``, ``eps``, ``weight_decay``, ``momentum``,
+    ``centered`` (as ``torch.optim.RMSprop``).
+
+    ``weight_decay``, ``momentum`` and ``centered`` are keyword-only for one release: this
+    package used to take ``momentum`` before ``weight_decay``, torch's order is the other way,
+    and a positional call of the old order must fail rather than swap them.
     """
 
     SETTINGS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
@@ -355,40 +396,52 @@ class RMSprop(Optimizer):
         "alpha": _fraction,
         "eps": _positive,
         "momentum": _at_least_zero,
+        "centered": flag,
     }
     alpha = _Setting()
     eps = _Setting()
     momentum = _Setting()
+    centered = _Setting()
 
+    @changed_call("RMSprop(params, lr, alpha, eps, weight_decay=..., momentum=...)")
     def __init__(
         self,
         params: Iterable[Value] | Iterable[ParamGroup],
         lr: float = 0.01,
         alpha: float = 0.99,
         eps: float = 1e-8,
-        momentum: float = 0.0,
+        *,
         weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
     ) -> None:
-        super().__init__(params, lr, weight_decay, alpha=alpha, eps=eps, momentum=momentum)
+        settings = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
+        settings.update(momentum=momentum, centered=centered)
+        super().__init__(params, settings)
         self.square_avg = [0.0] * len(self.params)
+        self.grad_avg = [0.0] * len(self.params)  # used when centered
         self.buffer = [0.0] * len(self.params)
 
     def _compute(
         self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
     ) -> tuple[list[float], dict[str, Any]]:
-        square_avg, buffer = self.square_avg[:], self.buffer[:]
+        square_avg, grad_avg, buffer = self.square_avg[:], self.grad_avg[:], self.buffer[:]
         data: list[float] = []
         for start, end, s in groups:
             a, eps, momentum, lr = s["alpha"], s["eps"], s["momentum"], s["lr"]
             for i in range(start, end):
                 g = grads[i]
                 square_avg[i] = a * square_avg[i] + (1 - a) * g * g
-                update = g / (math.sqrt(square_avg[i]) + eps)
+                mean_square = square_avg[i]
+                if s["centered"]:
+                    grad_avg[i] = grad_avg[i] + (1 - a) * (g - grad_avg[i])  # torch's lerp
+                    mean_square = square_avg[i] - grad_avg[i] * grad_avg[i]
+                update = g / (math.sqrt(mean_square) + eps)
                 if momentum:
                     buffer[i] = momentum * buffer[i] + update
                     update = buffer[i]
                 data.append(self.params[i].data - lr * update)
-        return data, {"square_avg": square_avg, "buffer": buffer}
+        return data, {"square_avg": square_avg, "grad_avg": grad_avg, "buffer": buffer}
 
 
 class Adam(Optimizer):
@@ -415,7 +468,9 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay, betas=betas, eps=eps)
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
 
@@ -498,45 +553,112 @@ class StepLR(Schedule):
 
 
 class LinearLR(Schedule):
-    """lr falls linearly from base_lr to base_lr * end_factor over ``total`` epochs, then stays."""
+    """lr = base_lr * f, where f goes linearly from ``start_factor`` (at once, when the
+    schedule is made) to ``end_factor`` over ``total_iters`` epochs, then stays
+    (``torch.optim.lr_scheduler.LinearLR``: the same parameters, order and defaults).
 
-    def __init__(self, optimizer: Optimizer, total: int, end_factor: float = 0.0) -> None:
+    ``start_factor`` in (0, 1], ``end_factor`` in [0, 1], ``total_iters`` an int >= 1. An int
+    ``start_factor`` is refused for one release: it is the old ``LinearLR(optimizer, total,
+    end_factor)``, which is now ``LinearLR(optimizer, 1.0, end_factor, total)``.
+    """
+
+    @changed_call(
+        "LinearLR(optimizer, start_factor=1.0, end_factor=..., total_iters=...)",
+        renamed={"total": "total_iters"},
+    )
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+    ) -> None:
+        if isinstance(start_factor, int):  # bool included
+            raise TypeError(
+                f"start_factor must be a float in (0, 1], got {describe(start_factor)}: LinearLR"
+                " takes torch's (optimizer, start_factor, end_factor, total_iters); the old"
+                " LinearLR(optimizer, total, end_factor) is"
+                " LinearLR(optimizer, 1.0, end_factor, total)"
+            )
+        start_factor = in_range(start_factor, "start_factor", 0, 1, low_open=True)
+        end_factor = in_range(end_factor, "end_factor", 0, 1)
+        total_iters = count(total_iters, "total_iters")
         super().__init__(optimizer)
-        self.total = count(total, "total")
-        self.end_factor = in_range(end_factor, "end_factor", 0, 1)
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        for group, base in zip(optimizer.param_groups, self.base_lrs):  # floats: nothing to undo
+            group["lr"] = self._rate(0, base)
 
     def _rate(self, epoch: int, base_lr: float) -> float:
-        fraction = min(epoch, self.total) / self.total
-        return base_lr * (1 + (self.end_factor - 1) * fraction)
+        fraction = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * fraction)
 
 
 class CosineLR(Schedule):
-    """lr = min_lr + (base_lr - min_lr) (1 + cos(pi * epoch / total)) / 2: a smooth decay."""
+    """lr = min_lr + (base_lr - min_lr) (1 + cos(pi * min(epoch, T) / T)) / 2 with
+    T = ``total_iters``: a smooth decay, then ``min_lr`` (torch's ``CosineAnnealingLR(optimizer,
+    T_max, eta_min)`` rises again after T_max; hence a name of its own). ``total_iters`` is
+    LinearLR's word for the same idea (it was ``total``)."""
 
-    def __init__(self, optimizer: Optimizer, total: int, min_lr: float = 0.0) -> None:
+    @changed_call("CosineLR(optimizer, total_iters, min_lr)", renamed={"total": "total_iters"})
+    def __init__(self, optimizer: Optimizer, total_iters: int, min_lr: float = 0.0) -> None:
         super().__init__(optimizer)
-        self.total = count(total, "total")
+        self.total_iters = count(total_iters, "total_iters")
         self.min_lr = in_range(min_lr, "min_lr", 0, min(self.base_lrs))
 
     def _rate(self, epoch: int, base_lr: float) -> float:
-        fraction = min(epoch, self.total) / self.total
+        fraction = min(epoch, self.total_iters) / self.total_iters
         return self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * fraction)) / 2
 
 
-def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
-    """Scale all gradients down so their joint L2 norm is at most ``max_norm``; returns the norm
-    before clipping (as ``torch.nn.utils.clip_grad_norm_``). All gradients change or none."""
+def clip_grad_norm_(
+    parameters: Value | Iterable[Value],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> float:
+    """Scale all gradients by one factor so their joint norm is at most ``max_norm``; returns
+    the norm before clipping (``torch.nn.utils.clip_grad_norm_``: its name, arguments, order and
+    defaults; its ``foreach``, a speed switch for tensors, has no meaning here).
+
+    The norm of order p (``norm_type``, a number > 0 or ``math.inf``) is
+    (sum_i |g_i|^p)^(1/p), or max_i |g_i| for inf. The factor is max_norm / (norm + 1e-6),
+    applied when below 1 (torch's epsilon and rule, so the results agree). A norm that is not
+    finite raises ``ValueError`` with ``error_if_nonfinite=True``; otherwise the gradients are
+    scaled by the factor as torch does (a NaN norm makes them NaN). All gradients change or
+    none.
+    """
     limit = in_range(max_norm, "max_norm", 0, math.inf, low_open=True)
-    params = instances(params, "params", Value, "Value")
-    grads = [_gradient(p.grad, f"grad of params[{i}]") for i, p in enumerate(params)]
-    norm = math.hypot(*grads)  # no overflow or underflow of the squares: [0.5, -1e300] is 1e300
-    scale = limit / (norm + 1e-6)  # torch's epsilon and rule, so the results agree
-    if scale < 1:
+    order = in_range(norm_type, "norm_type", 0, math.inf, low_open=True, high_open=False)
+    strict = flag(error_if_nonfinite, "error_if_nonfinite")
+    params = instances(
+        [parameters] if isinstance(parameters, Value) else parameters, "parameters", Value, "Value"
+    )
+    grads = [_gradient(p.grad, f"grad of parameters[{i}]") for i, p in enumerate(params)]
+    norm = _norm(grads, order)
+    if strict and not math.isfinite(norm):
+        raise ValueError(
+            f"the gradients' norm of order {order} is {norm}, so it cannot be clipped"
+            " (error_if_nonfinite=True)"
+        )
+    scale = limit / (norm + 1e-6)
+    if not scale >= 1:  # (a NaN scale too, as torch: it multiplies by it)
         scaled = [g * scale for g in grads]
         with deferred_interrupt():
             for p, g in zip(params, scaled):
                 p.grad = g
     return norm
+
+
+def _norm(grads: list[float], order: float) -> float:
+    """The p-norm of ``grads`` without overflow or underflow of the powers."""
+    if order == 2:
+        return math.hypot(*grads)  # [0.5, -1e300] is 1e300, not inf
+    sizes = [abs(g) for g in grads]
+    largest = max(sizes, default=0.0)
+    if order == math.inf or not 0 < largest < math.inf:
+        return largest if all(s == s for s in sizes) else math.nan
+    total: float = math.fsum((s / largest) ** order for s in sizes)
+    return float(largest * total ** (1 / order))
 
 
 def decay_weights_only(model: Any, weight_decay: float) -> list[ParamGroup]:
@@ -551,3 +673,10 @@ def decay_weights_only(model: Any, weight_decay: float) -> list[ParamGroup]:
         {"params": weights, "weight_decay": weight_decay},
         {"params": biases, "weight_decay": 0.0},
     ]
+
+
+# One release of a clear error for the old names (then they go).
+__getattr__ = gone(
+    __name__,
+    {"clip_grad_norm": "it is clip_grad_norm_(parameters, max_norm, norm_type=2.0), as torch's"},
+)

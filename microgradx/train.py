@@ -430,8 +430,88 @@ def fit(
     it had and the cyclic collector is running again if it was; an optimizer step interrupted by
     Ctrl-C is completed first (see ``microgradx.optim``).
     """
-    # Every argument is checked before anything changes (TypeError: wrong kind; ValueError:
-    # wrong value; each message names the argument): a refused call leaves the model as it was.
+    run = _checked(
+        model, X, y, loss, optimizer, epochs, batch_size, validation, early_stopping, seed,
+        progress, on_epoch, compile, backend,
+    )  # fmt: skip
+    # Every exit (the end, an exception, Ctrl-C) puts back the mode each module had (as PyTorch
+    # users expect); the collector, paused per batch, is restored by _collector_paused.
+    modes = [(module, module.training) for module in model.modules()]
+    bar = None
+    try:
+        if not isinstance(loss, str):  # the named losses average; only a function may sum
+            _refuse_summed(run.loss_fn, model, run.X, run.y, run.size)
+        replay = (
+            _Replay(model, loss, run.loss_fn, run.X, run.y, run.backend) if run.compile else None
+        )
+        if replay is not None and replay.reason:
+            warnings.warn(
+                f"fit(compile=True) trains without compiling: {replay.reason}", stacklevel=2
+            )
+            replay = None
+        optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
+        history = History()
+        history.compiled = replay is not None
+        watch = _Validation(model, run.validation, loss, run.patience)
+        bar = _progress_bar(run.epochs, run.progress)  # (here: its warning names fit's caller)
+        for epoch in range(run.epochs):
+            _epoch(model, run.X, run.y, run.loss_fn, run.predict, optimizer, replay, run.size,
+                   run.rng, history)  # fmt: skip
+            watch.after_epoch(epoch, history)
+            _report(bar, history)
+            if on_epoch is not None:
+                on_epoch(epoch, history)
+            if history.stopped_early:
+                break
+        watch.restore_best(history)
+    finally:
+        if bar is not None:
+            bar.close()
+        for module, training in modes:
+            module.training = training
+    return history
+
+
+# ---- fit's checks, validation and reporting ------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """fit's arguments, checked, in the forms the loop uses."""
+
+    X: Sequence[Any]
+    y: list[Any]
+    loss_fn: LossFn
+    predict: Callable[[Any], Any] | None
+    validation: tuple[Sequence[Any], list[Any]] | None
+    epochs: int
+    size: int  # examples per batch
+    patience: int | None  # early stopping
+    rng: random.Random
+    progress: bool
+    compile: bool
+    backend: str
+
+
+def _checked(
+    model: Any,
+    X: Any,
+    y: Any,
+    loss: Any,
+    optimizer: Any,
+    epochs: Any,
+    batch_size: Any,
+    validation: Any,
+    early_stopping: Any,
+    seed: Any,
+    progress: Any,
+    on_epoch: Any,
+    compile: Any,
+    backend: Any,
+) -> _Run:
+    """Every argument of ``fit`` checked before anything changes (TypeError: wrong kind;
+    ValueError: wrong value; each message names the argument): a refused call leaves the model
+    as it was. The order of the checks is the order of the messages a user sees first."""
     _check_model(model)
     epochs = count(epochs, "epochs")
     batch_size = None if batch_size is None else count(batch_size, "batch_size")
@@ -456,66 +536,65 @@ def fit(
         validation = _check_data(
             model, validation[0], validation[1], loss, "validation[0]", "validation[1]", len(X[0])
         )
-    size = batch_size or len(X)
-    rng = random.Random(seed)
-    # Every exit (the end, an exception, Ctrl-C) puts back the mode each module had (as PyTorch
-    # users expect); the collector, paused per batch, is restored by _collector_paused.
-    modes = [(module, module.training) for module in model.modules()]
-    bar = None
-    try:
-        if not isinstance(loss, str):  # the named losses average; only a function may sum
-            _refuse_summed(loss_fn, model, X, y, size)
-        replay = _Replay(model, loss, loss_fn, X, y, backend) if compile else None
-        if replay is not None and replay.reason:
-            warnings.warn(
-                f"fit(compile=True) trains without compiling: {replay.reason}", stacklevel=2
-            )
-            replay = None
-        optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
-        params = model.parameters()
-        history = History()
-        history.compiled = replay is not None
-        best_loss, best_weights, waited = math.inf, [p.data for p in params], 0
-        bar = _progress_bar(epochs, progress)
-        for epoch in range(epochs):
-            _epoch(model, X, y, loss_fn, predict, optimizer, replay, size, rng, history)
-            if validation is not None:
-                model.eval()
-                val_loss, val_acc = evaluate(model, validation[0], validation[1], loss)
-                history.val_loss.append(val_loss)
-                if val_acc is not None:
-                    history.val_accuracy.append(val_acc)
-                if early_stopping is not None:
-                    if val_loss < best_loss:
-                        best_loss, waited = val_loss, 0
-                        best_weights = [p.data for p in params]
-                        history.best_epoch = epoch
-                    else:
-                        waited += 1
-                        if waited >= early_stopping:
-                            history.stopped_early = True
-            if bar is not None:
-                shown = {"loss": f"{history.loss[-1]:.4f}"}
-                if history.accuracy:
-                    shown["acc"] = f"{history.accuracy[-1]:.3f}"
-                if history.val_loss:
-                    shown["val_loss"] = f"{history.val_loss[-1]:.4f}"
-                bar.set_postfix(shown, refresh=False)
-                bar.update(1)
-            if on_epoch is not None:
-                on_epoch(epoch, history)
-            if history.stopped_early:
-                break
-        if early_stopping is not None and history.best_epoch is not None:
+    return _Run(
+        X, y, loss_fn, predict, validation, epochs, batch_size or len(X), early_stopping,
+        random.Random(seed), progress, compile, backend,
+    )  # fmt: skip
+
+
+class _Validation:
+    """After each epoch: the validation loss and accuracy into the History and, with early
+    stopping, the best weights so far (restored at the end) and when to stop."""
+
+    def __init__(
+        self,
+        model: Module,
+        validation: tuple[Sequence[Any], list[Any]] | None,
+        loss: str | LossFn,
+        patience: int | None,
+    ) -> None:
+        self.model, self.validation, self.loss, self.patience = model, validation, loss, patience
+        self.params = model.parameters()
+        self.best_loss, self.best_weights, self.waited = math.inf, [p.data for p in self.params], 0
+
+    def after_epoch(self, epoch: int, history: History) -> None:
+        if self.validation is None:
+            return
+        self.model.eval()
+        val_loss, val_acc = evaluate(self.model, self.validation[0], self.validation[1], self.loss)
+        history.val_loss.append(val_loss)
+        if val_acc is not None:
+            history.val_accuracy.append(val_acc)
+        if self.patience is None:
+            return
+        if val_loss < self.best_loss:
+            self.best_loss, self.waited = val_loss, 0
+            self.best_weights = [p.data for p in self.params]
+            history.best_epoch = epoch
+        else:
+            self.waited += 1
+            if self.waited >= self.patience:
+                history.stopped_early = True
+
+    def restore_best(self, history: History) -> None:
+        """With early stopping: the weights of the best epoch back."""
+        if self.patience is not None and history.best_epoch is not None:
             with deferred_interrupt():  # all the best weights back, or (before it) none
-                for p, w in zip(params, best_weights):
+                for p, w in zip(self.params, self.best_weights):
                     p.data = w
-    finally:
-        if bar is not None:
-            bar.close()
-        for module, training in modes:
-            module.training = training
-    return history
+
+
+def _report(bar: Any, history: History) -> None:
+    """The epoch's numbers on the progress bar (if there is one), and one step of it."""
+    if bar is None:
+        return
+    shown = {"loss": f"{history.loss[-1]:.4f}"}
+    if history.accuracy:
+        shown["acc"] = f"{history.accuracy[-1]:.3f}"
+    if history.val_loss:
+        shown["val_loss"] = f"{history.val_loss[-1]:.4f}"
+    bar.set_postfix(shown, refresh=False)
+    bar.update(1)
 
 
 def _epoch(

@@ -559,8 +559,9 @@ def _(w: World) -> Any:
         "params": w.model.parameters(),
         "lr": 0.1,
         "momentum": 0.9,
-        "nesterov": True,
+        "dampening": 0.0,
         "weight_decay": 1e-4,
+        "nesterov": True,
     }
 
 
@@ -582,14 +583,18 @@ def _(w: World) -> Any:
         "lr": 0.01,
         "alpha": 0.9,
         "eps": 1e-8,
-        "momentum": 0.5,
         "weight_decay": 0.0,
+        "momentum": 0.5,
+        "centered": True,
     }
 
 
 @case("optim.Optimizer")
 def _(w: World) -> Any:
-    return optim.Optimizer, {"params": w.model.parameters(), "lr": 0.1, "weight_decay": 0.0}
+    return optim.Optimizer, {
+        "params": w.model.parameters(),
+        "defaults": {"lr": 0.1, "weight_decay": 0.0},
+    }
 
 
 @case("optim.Optimizer.lr (set)")
@@ -623,12 +628,17 @@ def _(w: World) -> Any:
 
 @case("optim.LinearLR")
 def _(w: World) -> Any:
-    return optim.LinearLR, {"optimizer": w.opt, "total": 5, "end_factor": 0.1}
+    return optim.LinearLR, {
+        "optimizer": w.opt,
+        "start_factor": 0.5,
+        "end_factor": 0.1,
+        "total_iters": 5,
+    }
 
 
 @case("optim.CosineLR")
 def _(w: World) -> Any:
-    return optim.CosineLR, {"optimizer": w.opt, "total": 5, "min_lr": 0.0}
+    return optim.CosineLR, {"optimizer": w.opt, "total_iters": 5, "min_lr": 0.0}
 
 
 @case("optim.Schedule")
@@ -641,9 +651,9 @@ def _(w: World) -> Any:
     return optim.StepLR(w.opt, 2).rate, {"epoch": 3}
 
 
-@case("optim.clip_grad_norm")
+@case("optim.clip_grad_norm_")
 def _(w: World) -> Any:
-    return optim.clip_grad_norm, {"params": w.model.parameters(), "max_norm": 1.0}
+    return optim.clip_grad_norm_, {"parameters": w.model.parameters(), "max_norm": 1.0}
 
 
 @case("optim.decay_weights_only")
@@ -670,7 +680,7 @@ for _maker, _extra in [
 
 @case("data.one_hot")
 def _(w: World) -> Any:
-    return data.one_hot, {"label": 2, "classes": 4}
+    return data.one_hot, {"label": 2, "num_classes": 4}
 
 
 @case("data.train_test_split")
@@ -863,7 +873,7 @@ def _(w: World) -> Any:
 
 @case("dual.jvp")
 def _(w: World) -> Any:
-    return dual.jvp, {"f": _f, "primals": [0.5, -1.0], "tangents": [1.0, 0.0]}
+    return dual.jvp, {"func": _f, "primals": [0.5, -1.0], "tangents": [1.0, 0.0]}
 
 
 @case("dual.derivative")
@@ -1582,7 +1592,7 @@ CAPS: list[tuple[str, str, int]] = [
     ("data.make_spirals", "classes", data.MAX_CLASSES),
     ("data.make_blobs", "n", data.MAX_SAMPLES),
     ("data.make_blobs", "centers", data.MAX_CLASSES),
-    ("data.one_hot", "classes", data.MAX_CLASSES),
+    ("data.one_hot", "num_classes", data.MAX_CLASSES),
     ("viz.plots.activation_histograms", "bins", plots.MAX_BINS),
     ("viz.plots.gradient_histograms", "bins", plots.MAX_BINS),
     ("viz.plots.image_grid", "columns", plots.MAX_COLUMNS),

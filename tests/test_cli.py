@@ -227,3 +227,23 @@ def test_training_reports_the_final_accuracies_with_the_right_plural(capsys):
     assert main(["train", "--dataset", "xor", "--epochs", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "final train accuracy" in out and "after 2 epochs\n" in out
+
+
+def test_train_passes_backend_to_fit_by_the_same_word(capsys, monkeypatch):
+    from microgradx import train
+
+    seen = {}
+    fit = train.fit
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", spy)
+    argv = ["train", "--dataset", "xor", "--hidden", "4", "--epochs", "2", "--quiet"]
+    assert main([*argv, "--backend", "numpy"]) == 0
+    assert (seen["compile"], seen["backend"]) == (True, "numpy")
+    assert "test accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*argv, "--backend", "fortran"])
+    assert "invalid choice: 'fortran'" in capsys.readouterr().err

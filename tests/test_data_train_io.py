@@ -567,12 +567,18 @@ def test_load_digits_reads_a_path_plain_or_gzipped_and_names_bad_lines(tmp_path)
 def test_one_hot_targets():
     from microgradx.data import one_hot
 
-    assert one_hot(3) == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert one_hot(3, 10) == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert one_hot(0, 2) == [1.0, 0.0]
     assert one_hot(np.int64(1), 2) == [0.0, 1.0]  # a label read from a NumPy array
+    assert one_hot(2, -1) == [0.0, 0.0, 1.0]  # torch's -1: label + 1 classes
     for bad, error in ((10, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError)):
         with pytest.raises(error, match=r"label must be an int in 0\.\.9"):
-            one_hot(bad)  # type: ignore[arg-type]
+            one_hot(bad, 10)  # type: ignore[arg-type]
+    # the old default (10 classes) is gone for one release, loudly: torch's default is -1
+    with pytest.raises(TypeError, match="num_classes"):
+        one_hot(3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"classes= is now num_classes="):
+        one_hot(3, classes=10)  # type: ignore[call-arg]
 
 
 def test_the_shipped_data_loads_from_any_working_directory(tmp_path):

@@ -89,7 +89,7 @@ def test_dual_errors():
         Dual("1")
     with pytest.raises(ValueError, match="2 primals but 1 tangents"):
         jvp(lambda a, b: a + b, [1.0, 2.0], [1.0])
-    with pytest.raises(TypeError, match="f must return a number computed from its inputs"):
+    with pytest.raises(TypeError, match="func must return a number computed from its inputs"):
         jvp(lambda a: "3", [1.0], [1.0])
     assert jvp(lambda a: 3.0, [1.0], [1.0]) == (3.0, 0.0)  # a constant: tangent 0, as in JAX
 
@@ -220,7 +220,7 @@ def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
         jvp(f, [2.0, "3"], [1.0, 0.0])
     with pytest.raises(TypeError, match="tangents must be a list, got float"):
         jvp(f, [2.0, 3.0], 1.0)
-    with pytest.raises(TypeError, match="f must be a function, got int"):
+    with pytest.raises(TypeError, match="func must be a function, got int"):
         jvp(3, [2.0], [1.0])
     with pytest.raises(TypeError, match="x must be a real number, got list"):
         derivative(lambda a: a * a, [1.0])  # was "Dual primal must be ...": not what was given

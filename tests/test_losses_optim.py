@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microgradx import Value, gradcheck, losses
-from microgradx.optim import SGD, Adam, CosineLR, LinearLR, RMSprop, StepLR, clip_grad_norm
+from microgradx.optim import SGD, Adam, CosineLR, LinearLR, RMSprop, StepLR, clip_grad_norm_
 
 
 def test_mse_value_and_gradient():
@@ -187,12 +187,12 @@ def test_schedules():
         rates.append(opt.lr)
     assert rates == [1.0, 0.5, 0.5, 0.25, 0.25]
     opt = SGD([Value(1.0)], lr=1.0)
-    linear = LinearLR(opt, total=4, end_factor=0.0)
+    linear = LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=4)
     for _ in range(4):
         linear.step()
     assert opt.lr == 0.0
     opt = SGD([Value(1.0)], lr=1.0)
-    cosine = CosineLR(opt, total=2)
+    cosine = CosineLR(opt, total_iters=2)
     cosine.step()
     assert opt.lr == pytest.approx(0.5)
     cosine.step()
@@ -202,10 +202,10 @@ def test_schedules():
 def test_clip_grad_norm():
     a, b = Value(0.0), Value(0.0)
     a.grad, b.grad = 3.0, 4.0
-    assert clip_grad_norm([a, b], 1.0) == 5.0
+    assert clip_grad_norm_([a, b], 1.0) == 5.0
     assert math.hypot(a.grad, b.grad) == pytest.approx(1.0, rel=1e-5)
     a.grad, b.grad = 0.3, 0.4
-    clip_grad_norm([a, b], 1.0)
+    clip_grad_norm_([a, b], 1.0)
     assert (a.grad, b.grad) == (0.3, 0.4)
 
 
@@ -227,7 +227,7 @@ def test_clip_grad_norm_has_no_overflow_or_underflow_in_its_squares(grads):
     with mpmath.workprec(300):
         exact = mpmath.sqrt(mpmath.fsum(mpmath.mpf(g) ** 2 for g in grads))
         expected = float(exact) if exact < mpmath.mpf(2) ** 1024 else math.inf
-        norm = clip_grad_norm(params, 1.0)
+        norm = clip_grad_norm_(params, 1.0)
         assert norm == expected  # hypot is correctly rounded on these
         scale = 1.0 / (norm + 1e-6)
         if scale < 1:
@@ -460,7 +460,11 @@ def test_a_groups_lr_is_used_by_hand():
         ({"lr": "0.1"}, TypeError, "group 0's lr must be a real number"),
         ({"momentum": math.nan}, ValueError, "group 0's momentum must be a finite number >= 0"),
         ({"nesterov": 1}, TypeError, "group 0's nesterov must be True or False"),
-        ({"nesterov": True}, ValueError, r"nesterov needs momentum > 0 \(group 0\)"),
+        (
+            {"nesterov": True},
+            ValueError,
+            r"nesterov needs momentum > 0 and dampening 0 \(group 0\)",
+        ),
         ({"weight_decay": math.inf}, ValueError, "group 0's weight_decay must be a finite"),
     ],
 )
@@ -494,7 +498,9 @@ def test_reading_and_setting_a_setting_for_every_group():
         opt.betas = (0.9, 1.5)
     assert opt.betas == (0.9, 0.999)  # refused: unchanged in every group
     sgd = SGD([{"params": [a], "momentum": 0.9, "nesterov": True}, {"params": [b]}], lr=0.1)
-    with pytest.raises(ValueError, match=r"nesterov needs momentum > 0 \(group 0\)"):
+    with pytest.raises(
+        ValueError, match=r"nesterov needs momentum > 0 and dampening 0 \(group 0\)"
+    ):
         sgd.momentum = 0.0
     assert [g["momentum"] for g in sgd.param_groups] == [0.9, 0.0]
 
@@ -519,13 +525,13 @@ def test_a_group_edited_badly_between_steps_is_refused_and_nothing_moves():
 def test_schedules_set_every_groups_rate_as_torch_does(torch, name):
     ours = {
         "step": lambda o: StepLR(o, step_size=2, gamma=0.5),
-        "linear": lambda o: LinearLR(o, total=4, end_factor=0.25),
-        "cosine": lambda o: CosineLR(o, total=5, min_lr=0.001),
+        "linear": lambda o: LinearLR(o, 0.5, 0.25, 4),
+        "cosine": lambda o: CosineLR(o, total_iters=5, min_lr=0.001),
     }[name]
     theirs = {
         "step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
         "linear": lambda o: torch.optim.lr_scheduler.LinearLR(
-            o, start_factor=1.0, end_factor=0.25, total_iters=4
+            o, start_factor=0.5, end_factor=0.25, total_iters=4
         ),
         "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=0.001),
     }[name]
@@ -551,7 +557,7 @@ def test_schedules_with_groups_by_hand_and_their_checks():
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.05]
     assert schedule.base_lrs == [1.0, 0.1]
     with pytest.raises(ValueError, match="min_lr must be in"):
-        CosineLR(opt, total=3, min_lr=0.2)  # above the second group's rate
+        CosineLR(opt, total_iters=3, min_lr=0.2)  # above the second group's rate
     with pytest.raises(TypeError, match="step_size must be an int"):
         StepLR(opt, step_size=1.5)
     with pytest.raises(ValueError, match="gamma must be in"):
@@ -617,15 +623,15 @@ def test_clip_grad_norm_is_all_or_nothing_and_checks_its_arguments():
     a, b = Value(0.0), Value(0.0)
     a.grad, b.grad = 3.0, _Broken()
     with pytest.raises(KeyboardInterrupt):
-        clip_grad_norm([a, b], 1.0)
+        clip_grad_norm_([a, b], 1.0)
     assert a.grad == 3.0
     with pytest.raises(ValueError, match="max_norm must be in"):
-        clip_grad_norm([a], math.nan)
-    with pytest.raises(TypeError, match=r"params\[1\] must be a Value"):
-        clip_grad_norm([a, 2.0], 1.0)
+        clip_grad_norm_([a], math.nan)
+    with pytest.raises(TypeError, match=r"parameters\[1\] must be a Value"):
+        clip_grad_norm_([a, 2.0], 1.0)
     b.grad = "0.5"
-    with pytest.raises(TypeError, match=r"grad of params\[1\] must be a real number, got str"):
-        clip_grad_norm([a, b], 1.0)
+    with pytest.raises(TypeError, match=r"grad of parameters\[1\] must be a real number, got str"):
+        clip_grad_norm_([a, b], 1.0)
     assert a.grad == 3.0
 
 

@@ -18,7 +18,7 @@ from microgradx.nn import (
     from_torch,
     to_torch,
 )
-from microgradx.optim import SGD, Adam, RMSprop, clip_grad_norm
+from microgradx.optim import SGD, Adam, RMSprop, clip_grad_norm_
 
 X = [[0.3, -1.2], [1.5, 0.4], [-0.7, 0.9]]
 TARGETS = [1.0, 0.0, 1.0]
@@ -87,6 +87,14 @@ OPTIMIZERS = {
         lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
         lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
     ),
+    "sgd-dampening": (
+        lambda p: SGD(p, 0.1, 0.9, 0.3, 0.01),  # torch's positional order
+        lambda t, p: t.optim.SGD(p, 0.1, 0.9, 0.3, 0.01),
+    ),
+    "rmsprop-centered": (
+        lambda p: RMSprop(p, 0.01, 0.9, weight_decay=0.01, momentum=0.5, centered=True),
+        lambda t, p: t.optim.RMSprop(p, 0.01, 0.9, weight_decay=0.01, momentum=0.5, centered=True),
+    ),
     "rmsprop": (
         lambda p: RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5),
         lambda t, p: t.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5),
@@ -124,7 +132,7 @@ def test_clip_grad_norm_agrees_with_torch(torch):
     tensors = [torch.zeros((), dtype=torch.float64, requires_grad=True) for _ in range(3)]
     for t, g in zip(tensors, [3.0, -4.0, 12.0]):
         t.grad = torch.tensor(g, dtype=torch.float64)
-    assert clip_grad_norm(values, 2.0) == pytest.approx(
+    assert clip_grad_norm_(values, 2.0) == pytest.approx(
         torch.nn.utils.clip_grad_norm_(tensors, 2.0).item()
     )
     assert [v.grad for v in values] == pytest.approx([t.grad.item() for t in tensors], rel=1e-12)
@@ -179,27 +187,27 @@ def test_binary_losses_agree_with_torch(torch, reduction):
     t_targets = torch.tensor(targets, dtype=torch.float64)
     _compare(
         torch,
-        lambda v: losses.bce_with_logits(v[0], targets, reduction),
+        lambda v: losses.bce_with_logits(v[0], targets, reduction=reduction),
         lambda t: f.binary_cross_entropy_with_logits(t[0], t_targets, reduction=reduction),
         scores,
     )
     _compare(
         torch,
-        lambda v: losses.mse(v[0], targets, reduction),
+        lambda v: losses.mse(v[0], targets, reduction=reduction),
         lambda t: f.mse_loss(t[0], t_targets, reduction=reduction),
         scores,
     )
     probabilities = [[0.9, 0.2, 0.5, 1e-5, 0.999]]
     _compare(
         torch,
-        lambda v: losses.binary_cross_entropy(v[0], targets, reduction),
+        lambda v: losses.binary_cross_entropy(v[0], targets, reduction=reduction),
         lambda t: f.binary_cross_entropy(t[0], t_targets, reduction=reduction),
         probabilities,
     )
     signs = [1.0 if t else -1.0 for t in targets]
     _compare(
         torch,
-        lambda v: losses.hinge(v[0], signs, reduction),
+        lambda v: losses.hinge(v[0], signs, reduction=reduction),
         lambda t: (
             f.relu(1 - torch.tensor(signs, dtype=torch.float64) * t[0]).sum()
             if reduction == "sum"

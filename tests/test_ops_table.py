@@ -146,12 +146,12 @@ LOSS_FUNCTIONS = {
     "logsumexp": lambda op, *z: losses.logsumexp(z),
     "log_softmax": lambda op, *z: losses.log_softmax(z)[int(op.param)],
     "softmax": lambda op, *z: losses.softmax(z)[int(op.param)],
-    "cross_entropy": lambda op, *z: losses.cross_entropy(list(z), int(op.param), "sum"),
+    "cross_entropy": lambda op, *z: losses.cross_entropy(list(z), int(op.param), reduction="sum"),
     "soft_cross_entropy": lambda op, *zt: losses.cross_entropy(
-        list(zt[: len(zt) // 2]), list(zt[len(zt) // 2 :]), "sum"
+        list(zt[: len(zt) // 2]), list(zt[len(zt) // 2 :]), reduction="sum"
     ),
-    "bce_with_logits": lambda op, z, t: losses.bce_with_logits(z, t, "sum"),
-    "binary_cross_entropy": lambda op, p, t: losses.binary_cross_entropy(p, t, "sum"),
+    "bce_with_logits": lambda op, z, t: losses.bce_with_logits(z, t, reduction="sum"),
+    "binary_cross_entropy": lambda op, p, t: losses.binary_cross_entropy(p, t, reduction="sum"),
 }
 
 
