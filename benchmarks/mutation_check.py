@@ -428,7 +428,8 @@ MUTATIONS = [
     Mutation(
         "expressions() adds no input inside the domain of an op that cannot apply",
         "microgradx/testing.py",
-        "            made = None if choices or len(inputs) >= max_inputs else fresh(op)\n",
+        "            made = None if choices or len(self.inputs) >= max_inputs"
+        " else self.fresh(op)\n",
         "            made = None\n",
         (
             "tests/test_arguments.py::test_an_op_that_cannot_apply_to_the_drawn_inputs_gets_an_input_inside_its_domain",
@@ -587,8 +588,8 @@ MUTATIONS = [
     Mutation(
         "compiled replay multiplies a gradient by the wrong input",
         "microgradx/walk.py",
-        "            local = (grads.number(children[1]), grads.number(children[0]))\n",
-        "            local = (grads.number(children[0]), grads.number(children[1]))\n",
+        "            local = (number(children[1]), number(children[0]))\n",
+        "            local = (number(children[0]), number(children[1]))\n",
         ("tests/test_replay.py",),
     ),
     Mutation(
@@ -825,7 +826,7 @@ MUTATIONS = [
     Mutation(
         "centered RMSprop is not centered",
         "microgradx/optim.py",
-        "                    mean_square = square_avg[i] - grad_avg[i] * grad_avg[i]\n",
+        "                    mean_square = square_avg[i] - g_avg[i] * g_avg[i]\n",
         "                    pass\n",
         ("tests/test_nn_vs_torch.py",),
     ),

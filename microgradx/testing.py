@@ -251,87 +251,117 @@ def _expressions(
 ) -> Expression:
     finite = st.floats(-input_range, input_range, allow_nan=False, allow_infinity=False)
     values = [draw(finite) for _ in range(draw(st.integers(min_inputs, max_inputs)))]
-    # Inputs may be added while steps are drawn; a value is ("input", k) or ("step", j) until the
-    # end, when inputs are numbered first.
-    refs: list[tuple[str, int]] = [("input", k) for k in range(len(values))]
-    inputs = list(values)
-    steps: list[tuple[Op, tuple[int, ...]]] = []
+    drawing = _Drawing(draw, members, values, finite, input_range, min_kink_distance, max_magnitude)
+    for _ in range(draw(st.integers(1, max_steps))):
+        drawing.step(max_inputs)
+    return drawing.expression()
 
-    def good(op: Op, args: tuple[int, ...]) -> bool:
-        numbers = [values[i] for i in args]
-        return _well_conditioned(op, numbers, min_kink_distance, max_magnitude)
 
-    def every(op: Op) -> list[tuple[int, ...]]:
+class _Drawing:
+    """An expression being drawn: the numbers so far (inputs and steps' results) and its steps.
+
+    Inputs may be added while steps are drawn; a value is ("input", k) or ("step", j) until the
+    end, when inputs are numbered first."""
+
+    def __init__(
+        self,
+        draw: st.DrawFn,
+        members: list[Op],
+        values: list[float],
+        finite: st.SearchStrategy[float],
+        input_range: float,
+        min_kink_distance: float,
+        max_magnitude: float,
+    ) -> None:
+        self.draw, self.members, self.values, self.finite = draw, members, values, finite
+        self.input_range = input_range
+        self.limits = (min_kink_distance, max_magnitude)
+        self.refs: list[tuple[str, int]] = [("input", k) for k in range(len(values))]
+        self.inputs = list(values)
+        self.steps: list[tuple[Op, tuple[int, ...]]] = []
+
+    def good(self, op: Op, args: tuple[int, ...]) -> bool:
+        return _well_conditioned(op, [self.values[i] for i in args], *self.limits)
+
+    def every(self, op: Op) -> list[tuple[int, ...]]:
         """The well-conditioned choices of operands for ``op``, newest values first, among the
         first ``_MOST_TRIED`` (all of them for one or two operands; soft cross-entropy over
         three classes takes six, and 15 values give 15^6 choices)."""
-        newest = range(len(values) - 1, -1, -1)
+        newest = range(len(self.values) - 1, -1, -1)
         tried = itertools.islice(itertools.product(newest, repeat=_arity(op)), _MOST_TRIED)
-        return [args for args in tried if good(op, args)]
+        return [args for args in tried if self.good(op, args)]
 
-    def fresh(op: Op) -> tuple[float, tuple[int, ...]] | None:
+    def fresh(self, op: Op) -> tuple[float, tuple[int, ...]] | None:
         """A new input inside ``op``'s domain and the operands that use it, or None."""
-        u = draw(finite)
-        ladder = [u, -u] + [input_range * k / 4 for k in (2, -2, 1, -1, 3, -3, 4, -4)]
-        for position in range(_arity(op)):
-            others = range(len(values) - 1, -1, -1) if _arity(op) >= 2 else [None]
+        values, n = self.values, _arity(op)
+        u = self.draw(self.finite)
+        ladder = [u, -u] + [self.input_range * k / 4 for k in (2, -2, 1, -1, 3, -3, 4, -4)]
+        for position in range(n):
+            others = range(len(values) - 1, -1, -1) if n >= 2 else [None]
             for other in others:
                 for candidate in ladder:
-                    numbers = [values[other]] * _arity(op) if other is not None else [0.0]
+                    numbers = [values[other]] * n if other is not None else [0.0]
                     numbers[position] = candidate
-                    if _well_conditioned(op, numbers, min_kink_distance, max_magnitude):
-                        args = [other if other is not None else 0] * _arity(op)
+                    if _well_conditioned(op, numbers, *self.limits):
+                        args = [other if other is not None else 0] * n
                         args[position] = len(values)  # the new value's index
                         return candidate, tuple(args)
         return None
 
-    def bridge() -> tuple[Op, tuple[int, ...]]:
+    def bridge(self) -> tuple[Op, tuple[int, ...]]:
         """A step outside ``members`` after which one of them applies (else ``neg``)."""
+        values = self.values
         for op in [NEG, *(op for op in all_members() if op.arity == 1 and op is not NEG)]:
             for i in range(len(values) - 1, -1, -1):
-                if not good(op, (i,)):
+                if not self.good(op, (i,)):
                     continue
                 values.append(op.forward(values[i]))
-                enables = any(good(m, args) for m in members for args in _using_last(m, values))
+                enables = any(
+                    self.good(m, args) for m in self.members for args in _using_last(m, values)
+                )
                 values.pop()
                 if enables:
                     return op, (i,)
         return NEG, (len(values) - 1,)
 
-    for _ in range(draw(st.integers(1, max_steps))):
-        op = draw(st.sampled_from(members))
+    def step(self, max_inputs: int) -> None:
+        """Draw one step: an op of ``members`` on well-conditioned operands (a new input, or
+        another op, or a bridge step when the drawn ones do not fit)."""
+        draw, values = self.draw, self.values
+        op = draw(st.sampled_from(self.members))
         # Index 0 is the newest value, so shrinking moves towards deep chains.
         args = tuple(
             len(values) - 1 - draw(st.integers(0, len(values) - 1)) for _ in range(_arity(op))
         )
-        if not good(op, args):
-            choices = every(op)
-            made = None if choices or len(inputs) >= max_inputs else fresh(op)
+        if not self.good(op, args):
+            choices = self.every(op)
+            made = None if choices or len(self.inputs) >= max_inputs else self.fresh(op)
             if choices:
                 args = choices[draw(st.integers(0, len(choices) - 1))]
             elif made is not None:
                 number, args = made
-                refs.append(("input", len(inputs)))
-                inputs.append(number)
+                self.refs.append(("input", len(self.inputs)))
+                self.inputs.append(number)
                 values.append(number)
             else:
-                usable = [(m, a) for m in members for a in every(m)]
+                usable = [(m, a) for m in self.members for a in self.every(m)]
                 if usable:
                     op, args = usable[draw(st.integers(0, len(usable) - 1))]
                 else:
-                    op, args = bridge()
-        refs.append(("step", len(steps)))
-        steps.append((op, args))
+                    op, args = self.bridge()
+        self.refs.append(("step", len(self.steps)))
+        self.steps.append((op, args))
         values.append(op.forward(*[values[i] for i in args]))
 
-    def index(ref: tuple[str, int]) -> int:
-        kind, k = ref
-        return k if kind == "input" else len(inputs) + k
+    def expression(self) -> Expression:
+        def index(ref: tuple[str, int]) -> int:
+            kind, k = ref
+            return k if kind == "input" else len(self.inputs) + k
 
-    return Expression(
-        tuple(inputs),
-        tuple(Step(op, tuple(index(refs[i]) for i in args)) for op, args in steps),
-    )
+        return Expression(
+            tuple(self.inputs),
+            tuple(Step(op, tuple(index(self.refs[i]) for i in args)) for op, args in self.steps),
+        )
 
 
 # operand choices tried per op when the drawn ones do not fit; more than two operands of the

@@ -103,37 +103,68 @@ def draw_network(
     input_names = checks.texts(input_names, "input_names")
     if len(input_names) != nin:
         raise ValueError(f"input_names: expected {nin} names, got {len(input_names)}")
-    outputs: list[list[float]] = []
-    if inputs is not None:
-        with no_grad():
-            values: Any = inputs
-            outputs.append(list(inputs))
-            for layer in layers:
-                values = layer(values)
-                outputs.append([v.data for v in values])
-    sizes = [nin] + [layer.nout for layer in layers]
-    tallest = max(sizes)
-    height = tallest * ROW_GAP + 70
-    width = (len(sizes) - 1) * COLUMN_GAP + 120
-
-    def centre(column: int, row: int) -> tuple[float, float]:
-        top = (height - 30 - sizes[column] * ROW_GAP) / 2 + 30
-        return 60 + column * COLUMN_GAP, top + (row + 0.5) * ROW_GAP
-
+    outputs = [] if inputs is None else _layer_outputs(layers, inputs)
+    grid = _Grid([nin] + [layer.nout for layer in layers])
     weights = [w for layer in layers for n in layer.neurons for w in n.w]
-    biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=1.0) or 1.0
     grads = [abs(float(w.grad)) for w in weights if float(w.grad) != 0]
     low, high = (min(grads), max(grads)) if grads else (1.0, 1.0)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}"'
-        f' viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="11">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{grid.width:.0f}"'
+        f' height="{grid.height:.0f}" viewBox="0 0 {grid.width:.0f} {grid.height:.0f}"'
+        ' font-family="sans-serif" font-size="11">',
         f'<text x="8" y="16" fill="#444">{escape(_legend(color_by, low, high))}</text>',
+        *_weight_lines(layers, grid, color_by, low, high),
+        *_neuron_circles(layers, grid, input_names, outputs),
     ]
+    captions = ["inputs"] + [
+        f"{_layer_name(layer)} ({layer.neurons[0]._activation.name})" for layer in layers
+    ]
+    for c, caption in enumerate(captions):
+        cx, _ = grid.centre(c, 0)
+        parts.append(
+            f'<text x="{cx:.1f}" y="{grid.height - 8:.0f}" text-anchor="middle" fill="#444">'
+            f"{escape(caption, LABEL_CHARS)}</text>"
+        )
+    parts.append("</svg>")
+    return NetworkPicture("\n".join(parts), sum(grid.sizes), len(weights))
+
+
+def _layer_outputs(layers: list[Linear], inputs: list[float]) -> list[list[float]]:
+    """The inputs, then every layer's outputs for them (no graph recorded)."""
+    outputs = [list(inputs)]
+    with no_grad():
+        values: Any = inputs
+        for layer in layers:
+            values = layer(values)
+            outputs.append([v.data for v in values])
+    return outputs
+
+
+class _Grid:
+    """Where the circles go: one column per layer (inputs first), its neurons centred in it."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self.sizes = sizes
+        self.height = max(sizes) * ROW_GAP + 70
+        self.width = (len(sizes) - 1) * COLUMN_GAP + 120
+
+    def centre(self, column: int, row: int) -> tuple[float, float]:
+        top = (self.height - 30 - self.sizes[column] * ROW_GAP) / 2 + 30
+        return 60 + column * COLUMN_GAP, top + (row + 0.5) * ROW_GAP
+
+
+def _weight_lines(
+    layers: list[Linear], grid: _Grid, color_by: str, low: float, high: float
+) -> list[str]:
+    """One line per weight: width |w|, colour its sign or |grad|, a tooltip naming it."""
+    weights = [w for layer in layers for n in layer.neurons for w in n.w]
+    biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=1.0) or 1.0
+    parts = []
     for c, layer in enumerate(layers):
         for j, neuron in enumerate(layer.neurons):
-            x2, y2 = centre(c + 1, j)
+            x2, y2 = grid.centre(c + 1, j)
             for i, w in enumerate(neuron.w):
-                x1, y1 = centre(c, i)
+                x1, y1 = grid.centre(c, i)
                 size = 0.4 + 5.0 * min(1.0, abs(w.data) / biggest) if math.isfinite(w.data) else 6
                 if color_by == "sign":
                     colour = POSITIVE if w.data >= 0 else NEGATIVE
@@ -147,18 +178,25 @@ def draw_network(
                     f' y2="{y2:.1f}" stroke="{colour}" stroke-width="{size:.2f}"'
                     f' stroke-opacity="0.75"><title>{escape(tip)}</title></line>'
                 )
-    for c, size in enumerate(sizes):
+    return parts
+
+
+def _neuron_circles(
+    layers: list[Linear], grid: _Grid, input_names: list[str], outputs: list[list[float]]
+) -> list[str]:
+    """One circle per input and neuron, with its output (given ``x``) or its activation."""
+    parts = []
+    for c, size in enumerate(grid.sizes):
         for j in range(size):
-            cx, cy = centre(c, j)
+            cx, cy = grid.centre(c, j)
             if c == 0:
                 name, fill, caption = input_names[j], "#d1f2d9", input_names[j]
             else:
-                layer = layers[c - 1]
-                neuron = layer.neurons[j]
+                neuron = layers[c - 1].neurons[j]
                 act = neuron._activation.name
                 shown = visible(neuron._name or "neuron", LABEL_CHARS)
                 name = f"{shown} = a{c}_{j + 1} ({act}), b{c}_{j + 1} = {neuron.b.data:.4g}"
-                fill, caption = ("#ffe08a" if c == len(sizes) - 1 else "#e8e0f8"), act[:4]
+                fill, caption = ("#ffe08a" if c == len(grid.sizes) - 1 else "#e8e0f8"), act[:4]
             inside = f"{outputs[c][j]:.2f}" if outputs else caption
             parts.append(
                 f"<g><title>{escape(name)}</title>"
@@ -167,17 +205,7 @@ def draw_network(
                 f'<text x="{cx:.1f}" y="{cy + 4:.1f}" text-anchor="middle" font-size="9">'
                 f"{escape(inside, LABEL_CHARS)}</text></g>"
             )
-    captions = ["inputs"] + [
-        f"{_layer_name(layer)} ({layer.neurons[0]._activation.name})" for layer in layers
-    ]
-    for c, caption in enumerate(captions):
-        cx, _ = centre(c, 0)
-        parts.append(
-            f'<text x="{cx:.1f}" y="{height - 8:.0f}" text-anchor="middle" fill="#444">'
-            f"{escape(caption, LABEL_CHARS)}</text>"
-        )
-    parts.append("</svg>")
-    return NetworkPicture("\n".join(parts), sum(sizes), len(weights))
+    return parts
 
 
 def _inputs(x: Any, nin: int) -> list[float]:
