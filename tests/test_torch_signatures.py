@@ -34,8 +34,8 @@ from typing import Any
 import pytest
 
 import microgradx
+from microgradx import autograd, engine, functional, gradcheck, io, losses, modes, nn, ops, optim
 from microgradx import data as data_module
-from microgradx import engine, functional, gradcheck, io, losses, modes, nn, ops, optim
 
 EMPTY = inspect.Parameter.empty
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -104,6 +104,7 @@ def _namespaces(torch: Any) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
     return [
         ("microgradx", microgradx, top),
         ("engine", engine, [("torch.autograd", T.autograd)]),
+        ("autograd", autograd, [("torch.autograd", T.autograd)]),
         ("modes", modes, top),
         ("gradcheck", gradcheck, [("torch.autograd", T.autograd)]),
         ("io", io, [("torch", T)]),
@@ -283,7 +284,7 @@ def test_every_name_shared_with_torch_takes_torchs_arguments(torch):
     expected = {
         "optim.SGD", "optim.RMSprop", "optim.Adam", "optim.Optimizer", "optim.StepLR",
         "optim.LinearLR", "optim.clip_grad_norm_", "functional.hvp", "functional.hessian",
-        "functional.grad", "dual.jvp", "engine.grad",
+        "functional.grad", "dual.jvp", "autograd.grad",
         "Module.apply", "Module.parameters", "Module.named_parameters", "Module.zero_grad",
         "Module.train", "Module.eval", "Module.modules", "Optimizer.step", "Optimizer.zero_grad",
         "Schedule.step", "losses.cross_entropy", "losses.binary_cross_entropy", "losses.softmax",
