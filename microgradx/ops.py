@@ -2812,8 +2812,12 @@ reads:
 - `domain` and `kink`: where it is smooth (gradcheck, the random-graph strategies);
 - `torch`: how PyTorch computes it, for the cross-checks (default `torch.<name>(*xs)`);
 - `exact`: the exact value and derivatives as a function of an mpmath-like module, for the
-  accuracy tests (4 ULP);
+  accuracy tests (4 ULP): the inputs are its numbers, a zero the float itself (so a convention
+  such as sqrt(-0) = -0 can read the sign), and a float in the answer is a convention, met exactly;
 - `numpy`: its array form for the NumPy back-end (without one, the float rule runs row by row);
+  rows with a special input (0, +-inf, NaN, a subnormal) or a NaN or subnormal result are handed
+  to the float rule, unless `numpy_own_rows=True` says the forms choose those rows themselves
+  (with `float_rule_rows`, as the table's forms do, so a zero input stays on the fast path);
 - `param_name`, `param_examples`, `param_default` for a family (`leaky_relu(negative_slope)`).
 
 Then `python docs/make_op_lists.py` rewrites this page and the README's op list (a test fails
