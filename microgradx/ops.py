@@ -1764,6 +1764,16 @@ def _ex_pow(m: Any, a: Any, b: Any) -> tuple[Any, list[Any]]:
     return value, [_ex_power_slope(m, a, b), _ex_power_log_slope(m, a, b)]
 
 
+def _ex_pow_scalar(m: Any, p: Any, x: Any) -> tuple[Any, list[Any]]:
+    value, grads = _ex_pow(m, x, p)
+    return value, grads[:1]
+
+
+def _ex_rpow(m: Any, c: Any, x: Any) -> tuple[Any, list[Any]]:
+    value, grads = _ex_pow(m, c, x)
+    return value, grads[1:]
+
+
 def _ex_sqrt(m: Any, x: Any) -> tuple[Any, list[Any]]:
     if x != x or x < 0:
         return m.nan, [m.nan]
@@ -2047,7 +2057,7 @@ POW_SCALAR = Op(
     param_name="p",
     param_examples=(2.0, 3.0, 0.5, -1.0, 1.5),
     torch="torch.pow(x, p)",
-    exact=lambda m, p, x: (_ex_pow(m, x, p)[0], _ex_pow(m, x, p)[1][:1]),
+    exact=_ex_pow_scalar,
     numpy=(_np_pow_scalar, _np_pow_scalar_grads),
     numpy_own_rows=True,
 )
@@ -2064,7 +2074,7 @@ RPOW_SCALAR = Op(
     param_name="c",
     param_examples=(2.0, 0.5, math.e),
     torch="torch.pow(p, x)",
-    exact=lambda m, c, x: (_ex_pow(m, c, x)[0], _ex_pow(m, c, x)[1][1:]),
+    exact=_ex_rpow,
     numpy=(_np_rpow, _np_rpow_grads),
     numpy_own_rows=True,
 )

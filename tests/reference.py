@@ -60,8 +60,7 @@ EDGES = [
     math.nan,
 ]
 
-PREC = 300  # bits: far more than any double cancellation below needs
-INF = mpf("inf")
+PREC = 300  # bits: far more than the cancellations in the ops' exact formulas need
 NAN = mpf("nan")
 _BIG = mpf(2) ** 1024  # where the float range ends: inf sits here when the exact value is finite
 _MAX = mpf(2) ** 1024 - mpf(2) ** 971  # the largest float
