@@ -250,9 +250,9 @@ MUTATIONS = [
     ),
     Mutation(
         "the NumPy back-end's x ** p by NumPy's power at -0.0 (its sqrt gives -0.0)",
-        "microgradx/replay_numpy.py",
-        'forward_rows("pow_scalar", p, out, unusual(x, out), x)',
-        "out",
+        "microgradx/ops.py",
+        'return _np_forward_rows(np, "pow_scalar", p, out, _np_unusual(np, x, out), x)',
+        "return out",
         ("tests/test_accuracy.py::test_the_issue_example_agrees_in_both_back_ends_at_minus_zero",),
     ),
     Mutation(
@@ -1068,6 +1068,20 @@ MUTATIONS = [
         '    name = layer.neurons[0]._name or ""\n'
         '    return name.rsplit(".neurons.", 1)[0] if ".neurons." in name else "layer"\n',
         ("tests/test_architecture.py::test_no_module_but_nn_reads_a_network_from_labels",),
+    ),
+    Mutation(
+        "the NumPy back-end hands special rows to the float rule though the forms choose their own",
+        "microgradx/replay_numpy.py",
+        "    if op.numpy is not None and op.numpy_own_rows:\n",
+        "    if op.numpy is not None and op.numpy_own_rows and False:\n",
+        ("tests/test_replay.py::test_numpy_forms_that_choose_their_rows_get_none_added",),
+    ),
+    Mutation(
+        "sqrt's exact reference reads no sign of zero (IEEE sqrt(-0) = -0 unchecked)",
+        "microgradx/ops.py",
+        "        return math.copysign(0.0, x), [_ex_signed_inf(m, math.copysign(1.0, x))]\n",
+        "        return 0.0, [_ex_signed_inf(m, math.copysign(1.0, x))]\n",
+        ("tests/test_accuracy.py",),
     ),
 ]
 

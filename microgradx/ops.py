@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from microgradx.checks import describe, real
+from microgradx.checks import describe, flag, real
 
 inf = math.inf
 nan = math.nan
@@ -416,8 +416,8 @@ class Op:
     torch: str | None = None
     # The exact math, for the accuracy tests: ``exact(m, [p,] *inputs) -> (value, derivatives)``
     # with ``m`` an mpmath-like module (``m.exp``, ``m.erfc``, ``m.mpf``) and the inputs its
-    # numbers (so this module imports no mpmath). None: the tests' own reference (tests/reference.py
-    # holds those of the table's first ops, whose special values follow written conventions).
+    # numbers (so this module imports no mpmath), a zero as the float 0.0 or -0.0 (mpmath has no
+    # signed zero). A float in the answer is a convention, met exactly (relu'(0) = 0.0).
     exact: Callable[..., tuple[Any, Sequence[Any]]] | None = None
     # The NumPy back-end's array form: ``(forward(np, [p,] *inputs), local_grads(np, [p,]
     # *inputs, out))`` on float64 arrays, ``np`` the NumPy module. A row where a form gives NaN
@@ -425,6 +425,10 @@ class Op:
     # a subnormal) is computed by the float rule instead, so the two agree there exactly.
     # None: the float rule row by row (exact, and slower).
     numpy: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+    # True: the ``numpy`` forms choose the rows the float rule computes themselves (by
+    # ``float_rule_rows``: the table's first ops, whose forms follow each branch of their rules,
+    # so a zero input, common after a relu, stays on the fast path); no rows are added to theirs.
+    numpy_own_rows: bool = False
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -459,6 +463,10 @@ class Op:
                 f"op {self.name!r}: numpy must be a pair of functions (forward, local_grads)"
                 f" or None, got {describe(forms)}"
             )
+        own_rows = flag(self.numpy_own_rows, f"op {self.name!r}: numpy_own_rows")
+        if own_rows and forms is None:
+            raise ValueError(f"op {self.name!r}: numpy_own_rows is for an op with numpy forms")
+        object.__setattr__(self, "numpy_own_rows", own_rows)
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(_rule_function(self.local_grads))
             if self.param is None:  # a declaration (a family's members are made later)
@@ -1321,6 +1329,642 @@ def _bce_target_slope(p: float, live_p: bool, live_q: bool) -> float:
     return log_q - log_p
 
 
+# --------------------------------------------------------------------------------------------------
+# Array forms for the NumPy back-end (the ``numpy`` of the declarations below). ``np`` is the NumPy
+# module, passed in: this module imports no NumPy. Each form is the float rule's formula on
+# float64 arrays; rows where the float rule takes another branch (special values, a cancellation,
+# a power that over/underflows on the way) are handed to the float rule itself
+# (``float_rule_rows``), so those declarations set ``numpy_own_rows``.
+# --------------------------------------------------------------------------------------------------
+
+
+def float_rule_rows(
+    np: Any,
+    rule: Callable[..., Any],
+    results: tuple[Any, ...],
+    mask: Any,
+    inputs: tuple[Any, ...],
+    single: bool = False,
+) -> tuple[Any, ...]:
+    """``results`` with the rows of ``mask``, and those where a result is subnormal, recomputed by
+    the scalar ``rule`` on the same inputs (those rows are few: special values, or a branch of the
+    rule the array formula lacks)."""
+    for r in results:
+        mask = mask | ((np.abs(r) < TINY) & (r != 0))  # the last digits of a subnormal differ
+    where = np.flatnonzero(mask)
+    if where.size == 0:
+        return results
+    shape = np.shape(mask)
+    patched = [np.array(np.broadcast_to(r, shape), dtype=np.float64) for r in results]
+    columns = [np.broadcast_to(np.asarray(x, dtype=np.float64), shape) for x in inputs]
+    for i in where:
+        values = rule(*[float(c.flat[i]) for c in columns])
+        for array, v in zip(patched, (values,) if single else values):
+            array.flat[i] = float(v)
+    return tuple(patched)
+
+
+def _table_rule(name: str, param: Any) -> Op:
+    return OPS[name] if param is None else OPS[name].member(param)
+
+
+def _np_forward_rows(np: Any, name: str, param: Any, value: Any, mask: Any, *inputs: Any) -> Any:
+    """``value`` with the rows of ``mask`` computed by the float rule of table op ``name``."""
+    return float_rule_rows(np, _table_rule(name, param).forward, (value,), mask, inputs, True)[0]
+
+
+def _np_grad_rows(
+    np: Any, name: str, param: Any, grads: Any, mask: Any, *inputs: Any
+) -> tuple[Any, ...]:
+    """``grads`` with the rows of ``mask`` computed by the local derivatives of op ``name``."""
+    return float_rule_rows(np, _table_rule(name, param).local_grads, grads, mask, inputs)
+
+
+def _np_unusual(np: Any, *arrays: Any) -> Any:
+    """Rows with a zero, an infinity, a NaN or a subnormal in any of ``arrays``."""
+    mask = np.zeros(np.broadcast(*arrays).shape, dtype=bool)
+    for a in arrays:
+        mask = mask | ~(np.abs(a) >= TINY) | ~np.isfinite(a)
+    return mask
+
+
+def _np_sigmoid(np: Any, x: Any) -> Any:
+    e = np.exp(-np.abs(x))  # never overflows; as the scalar rule, by the sign of x
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _np_sigmoid_slope(np: Any, x: Any) -> Any:
+    e = np.exp(-np.abs(x))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+def _np_tanh_slope(np: Any, x: Any, out: Any) -> Any:
+    ax = np.abs(x)
+    t = np.exp(-2.0 * ax)
+    e = 2.0 * np.exp(-ax)
+    sech2 = np.where((t > 0) & (t < TINY), e * e, 4.0 * t / ((1.0 + t) * (1.0 + t)))
+    return np.where(np.abs(out) < 0.5, 1.0 - out * out, sech2)
+
+
+def _np_div_grads(np: Any, a: Any, b: Any, out: Any) -> tuple[Any, ...]:
+    d_b = -(out / b)
+    # a / b below the normal range (1e-310 / 0.5): the scalar rule rescales
+    lost = np.isfinite(a) & np.isfinite(b) & (b != 0) & (np.abs(out) < TINY)
+    lost &= (out != 0) | (a != 0)
+    return _np_grad_rows(np, "div", None, (1.0 / b, d_b), lost, a, b, out)
+
+
+def _np_power_slope(np: Any, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    """b a^(b-1) as the scalar rule's fast branches; the mask of rows they do not cover."""
+    e = b - 1.0
+    back = e - b
+    exact = ((b - (e - back)) + (-1.0 - back)) == 0  # two_sum(b, -1) has no error
+    q = np.power(a, e)
+    first = exact & (np.abs(q) >= TINY) & np.isfinite(q)
+    r = out / a
+    second = (np.abs(out) >= TINY) & np.isfinite(out) & (np.abs(r) >= TINY) & np.isfinite(r)
+    square = exact & (e == 1)
+    value = np.where(square, b * a, np.where(first, b * q, b * r))
+    value = np.where(b == 0, 0.0, value)
+    covered = (b == 0) | square | first | second
+    covered &= ~_np_unusual(np, a, b, out) | (b == 0)
+    return value, ~covered
+
+
+def _np_power_log_slope(np: Any, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    """a^b ln a as the scalar rule's fast branch; the mask of rows it does not cover."""
+    ln_a = np.log(np.where(a > 0, a, 1.0))
+    ok = (a > 0) & np.isfinite(a) & np.isfinite(b)
+    ok &= ((np.abs(out) >= TINY) & np.isfinite(out)) | (ln_a == 0)
+    zero = (a == 0) & (b >= 0)
+    return np.where(zero, 0.0, out * ln_a), ~(ok | zero)
+
+
+def _np_pow(np: Any, a: Any, b: Any) -> Any:
+    out = np.power(a, b)
+    return _np_forward_rows(np, "pow", None, out, _np_unusual(np, a, b, out), a, b)
+
+
+def _np_pow_grads(np: Any, a: Any, b: Any, out: Any) -> tuple[Any, ...]:
+    d_a, bad_a = _np_power_slope(np, a, b, out)
+    d_b, bad_b = _np_power_log_slope(np, a, b, out)
+    return _np_grad_rows(np, "pow", None, (d_a, d_b), bad_a | bad_b, a, b, out)
+
+
+def _np_pow_scalar(np: Any, p: float, x: Any) -> Any:
+    if p == 2.0:
+        return x * x  # as the scalar rule: exact, and IEEE at every special value
+    out = np.power(x, p)  # NumPy takes x ** 0.5 as sqrt(x): -0.0 at -0.0, C's pow +0.0
+    return _np_forward_rows(np, "pow_scalar", p, out, _np_unusual(np, x, out), x)
+
+
+def _np_pow_scalar_grads(np: Any, p: float, x: Any, out: Any) -> tuple[Any, ...]:
+    d, bad = _np_power_slope(np, x, np.float64(p), out)
+    return _np_grad_rows(np, "pow_scalar", p, (d,), bad, x, out)
+
+
+def _np_rpow(np: Any, c: float, x: Any) -> Any:
+    out = np.power(c, x)
+    return _np_forward_rows(np, "rpow_scalar", c, out, _np_unusual(np, x, out) | (c == 0), x)
+
+
+def _np_rpow_grads(np: Any, c: float, x: Any, out: Any) -> tuple[Any, ...]:
+    d, bad = _np_power_log_slope(np, np.float64(c), x, out)
+    return _np_grad_rows(np, "rpow_scalar", c, (d,), bad | _np_unusual(np, x), x, out)
+
+
+def _np_maximum(np: Any, a: Any, b: Any) -> Any:
+    # max(-0.0, 0.0) is +0.0: -0 + 0 = +0 (np.maximum gives its first argument)
+    return np.where((a == b) & (a == 0), a + b, np.maximum(a, b))
+
+
+def _np_minimum(np: Any, a: Any, b: Any) -> Any:
+    return np.where((a == b) & (a == 0), -(-a - b), np.minimum(a, b))
+
+
+def _np_max_grads(np: Any, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    tie = a == b
+    return np.where(tie, 0.5, np.where(a < b, 0.0, 1.0)), np.where(
+        tie, 0.5, np.where(b < a, 0.0, 1.0)
+    )
+
+
+def _np_min_grads(np: Any, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    return _np_max_grads(np, -a, -b, out)
+
+
+class _NpPieces:
+    """Softmax of n logits (each an array over the batch): z_i - z_m, e_i = exp(z_i - z_m),
+    s = sum_{i != m} e_i, S = 1 + s over the rows, with m each row's first largest logit;
+    ``bad``: rows with a logit that is not finite."""
+
+    def __init__(self, np: Any, zs: Sequence[Any]) -> None:
+        z = np.stack(np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in zs]))
+        self.np = np
+        self.bad = ~np.all(np.isfinite(z), axis=0)
+        z = np.where(self.bad, 0.0, z)  # those rows go to the scalar rule
+        self.top = np.argmax(z, axis=0)
+        biggest = np.take_along_axis(z, self.top[None], 0)[0]
+        self.d = z - biggest
+        self.e = np.exp(self.d)
+        is_top = np.arange(len(zs))[:, None] == self.top[None]
+        self.is_top = is_top
+        self.s = np.sum(np.where(is_top, 0.0, self.e), axis=0)
+        self.total = 1.0 + self.s
+        self.tail = np.log1p(self.s)
+        self.biggest = biggest
+
+    def p(self) -> Any:
+        return self.e / self.total
+
+    def others(self, k: int) -> Any:
+        """sum_{i != k} e_i: 1 + (s - e_k), or s for the largest (never 1 - p_k)."""
+        return self.np.where(self.is_top[k], self.s, 1.0 + (self.s - self.e[k]))
+
+    def nll(self, k: int) -> Any:
+        return self.tail - self.d[k]  # two terms >= 0
+
+
+def _np_logsumexp(np: Any, *zs: Any) -> Any:
+    x = _NpPieces(np, zs)
+    out = x.biggest + x.tail
+    cancel = (x.biggest < 0) & (np.abs(out) < 2.0 * x.tail)
+    return _np_forward_rows(np, "logsumexp", None, out, x.bad | cancel, *zs)
+
+
+def _np_logsumexp_grads(np: Any, *args: Any) -> tuple[Any, ...]:
+    x = _NpPieces(np, args[:-1])
+    return _np_grad_rows(np, "logsumexp", None, tuple(x.p()), x.bad, *args)
+
+
+def _np_log_softmax(np: Any, k: float, *zs: Any) -> Any:
+    x = _NpPieces(np, zs)
+    return _np_forward_rows(np, "log_softmax", k, -x.nll(int(k)), x.bad, *zs)
+
+
+def _np_log_softmax_grads(np: Any, k: float, *args: Any) -> tuple[Any, ...]:
+    zs, j = args[:-1], int(k)
+    x = _NpPieces(np, zs)
+    grads = [-v for v in x.p()]
+    grads[j] = x.others(j) / x.total
+    return _np_grad_rows(np, "log_softmax", k, tuple(grads), x.bad, *args)
+
+
+def _np_softmax(np: Any, k: float, *zs: Any) -> Any:
+    x = _NpPieces(np, zs)
+    return _np_forward_rows(np, "softmax", k, x.e[int(k)] / x.total, x.bad, *zs)
+
+
+def _np_softmax_grads(np: Any, k: float, *args: Any) -> tuple[Any, ...]:
+    zs, j = args[:-1], int(k)
+    x = _NpPieces(np, zs)
+    probabilities = x.p()
+    pk = probabilities[j]
+    grads = [-pk * v for v in probabilities]
+    grads[j] = pk * (x.others(j) / x.total)
+    return _np_grad_rows(np, "softmax", k, tuple(grads), x.bad, *args)
+
+
+def _np_cross_entropy(np: Any, k: float, *zs: Any) -> Any:
+    x = _NpPieces(np, zs)
+    return _np_forward_rows(np, "cross_entropy", k, x.nll(int(k)), x.bad, *zs)
+
+
+def _np_cross_entropy_grads(np: Any, k: float, *args: Any) -> tuple[Any, ...]:
+    zs, j = args[:-1], int(k)
+    x = _NpPieces(np, zs)
+    grads = list(x.p())
+    grads[j] = -x.others(j) / x.total
+    return _np_grad_rows(np, "cross_entropy", k, tuple(grads), x.bad, *args)
+
+
+def _np_soft_cross_entropy(np: Any, n: float, *args: Any) -> Any:
+    classes = int(n)
+    zs, ts = args[:classes], args[classes:]
+    x = _NpPieces(np, zs)
+    nlls = [x.nll(k) for k in range(classes)]
+    loss = sum(np.where(t != 0, t * v, 0.0) for t, v in zip(ts, nlls)) + 0.0
+    bad = x.bad | ~np.isfinite(loss)
+    for t in ts:
+        bad = bad | ~np.isfinite(t) | (t < 0)  # a negative target: the terms cancel
+    return _np_forward_rows(np, "soft_cross_entropy", n, loss, bad, *args)
+
+
+def _np_soft_cross_entropy_grads(np: Any, n: float, *args: Any) -> tuple[Any, ...]:
+    classes = int(n)
+    zs, ts = args[:classes], args[classes : 2 * classes]
+    x = _NpPieces(np, zs)
+    probabilities = x.p()
+    bad = x.bad
+    for t in ts:
+        bad = bad | ~np.isfinite(t)
+    dz = []
+    for i in range(classes):
+        rest = sum(t for j, t in enumerate(ts) if j != i)
+        q = x.others(i) / x.total
+        a = probabilities[i] * rest
+        b = ts[i] * q
+        g = a - b
+        bad = bad | (np.abs(g) < 1e-3 * (np.abs(a) + np.abs(b))) | (g == 0)  # near the optimum
+        # a probability (or 1 - p) below the normal range keeps few digits: the scalar rule
+        bad = bad | ((probabilities[i] < TINY) & (rest != 0)) | ((q < TINY) & (ts[i] != 0))
+        dz.append(g)
+    nlls = [x.nll(k) for k in range(classes)]
+    return _np_grad_rows(np, "soft_cross_entropy", n, (*dz, *nlls), bad, *args)
+
+
+def _np_bce_with_logits(np: Any, z: Any, t: Any) -> Any:
+    tail = np.log1p(np.exp(-np.abs(z)))
+    out = np.where(z >= 0, (1.0 - t) * z, -t * z) + tail
+    bad = ~np.isfinite(z) | ~np.isfinite(t) | (t < 0) | (t > 1)  # outside [0, 1]: cancels
+    return _np_forward_rows(np, "bce_with_logits", None, out, bad, z, t)
+
+
+def _np_bce_with_logits_grads(np: Any, z: Any, t: Any, out: Any) -> tuple[Any, ...]:
+    e = np.exp(-np.abs(z))
+    small = e / (1.0 + e)
+    slope = np.where(z >= 0, (1.0 - t) - small, small - t)
+    bad = ~np.isfinite(z) | ~np.isfinite(t) | (np.abs(slope) < 1e-3 * small)
+    return _np_grad_rows(np, "bce_with_logits", None, (slope, -z), bad, z, t, out)
+
+
+def _np_bce_logs(np: Any, q: Any) -> tuple[Any, Any, Any, Any]:
+    log_p = np.log(q)
+    log_q = np.log1p(-q)
+    live_p, live_q = log_p >= _CLAMP, log_q >= _CLAMP
+    return np.where(live_p, log_p, _CLAMP), np.where(live_q, log_q, _CLAMP), live_p, live_q
+
+
+def _np_bce(np: Any, q: Any, t: Any) -> Any:
+    log_p, log_q, _, _ = _np_bce_logs(np, q)
+    out = -(t * log_p + (1.0 - t) * log_q) + 0.0  # a loss of 0 is +0.0, as the scalar rule
+    bad = ~((q >= 0) & (q <= 1)) | ~np.isfinite(t)
+    return _np_forward_rows(np, "binary_cross_entropy", None, out, bad, q, t)
+
+
+def _np_bce_grads(np: Any, q: Any, t: Any, out: Any) -> tuple[Any, ...]:
+    log_p, log_q, live_p, live_q = _np_bce_logs(np, q)
+    both = live_p & live_q
+    d_p = np.where(
+        both,
+        (q - t) / (q * (1.0 - q)),
+        np.where(live_p, -t / q, np.where(live_q, (1.0 - t) / (1.0 - q), 0.0)),
+    )
+    middle = both & (q >= 0.25) & (q <= 0.75)
+    d_t = np.where(middle, np.log1p((1.0 - 2.0 * q) / q), log_q - log_p)
+    bad = ~((q >= 0) & (q <= 1)) | ~np.isfinite(t)
+    return _np_grad_rows(np, "binary_cross_entropy", None, (d_p, d_t), bad, q, t, out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exact references (the ``exact`` of the declarations below), for the accuracy tests: ``m`` is an
+# mpmath-like module (this module imports no mpmath), the inputs its numbers, except that a zero
+# is the float 0.0 or -0.0 (mpmath has no signed zero, and some conventions read its sign). A float
+# result states a convention (a subgradient, a clamp, C's ``pow`` at zeros and infinities, the
+# limits of softmax at infinite logits): the tests then want that float, its zero's sign too.
+# --------------------------------------------------------------------------------------------------
+
+
+def _ex_signed_inf(m: Any, sign: float) -> Any:
+    return m.inf if sign > 0 else -m.inf
+
+
+def _ex_minus(m: Any, a: Any, b: Any) -> Any:
+    """a - b exactly (300 bits would round 1 - 5e-324 to 1)."""
+    return m.fsub(a, b, exact=True)
+
+
+def _ex_times(m: Any, a: Any, b: Any) -> Any:
+    """a * b as IEEE multiplies (0 * inf is NaN), on exact numbers or float conventions."""
+    if a != a or b != b:
+        return m.nan
+    return m.mpf(a) * m.mpf(b)
+
+
+def _ex_log(m: Any, x: Any) -> Any:
+    if x != x or x < 0:
+        return m.nan
+    if x == 0:
+        return -m.inf
+    return m.log(x)
+
+
+def _ex_odd_integer(m: Any, y: Any) -> bool:
+    return bool(m.isfinite(y) and m.isint(y) and int(y) % 2 == 1)
+
+
+def _ex_c_pow(m: Any, x: Any, y: Any, x_negative_zero: bool = False) -> Any:
+    """x ** y as C's pow() (C99 Annex F.9.4.4); x and y exact (y may be b - 1 computed exactly)."""
+    if y == 0 or x == 1:
+        return m.mpf(1)
+    if m.isnan(x) or m.isnan(y):
+        return m.nan
+    if x == 0:
+        odd = _ex_odd_integer(m, y)
+        if y < 0:
+            return -m.inf if (x_negative_zero and odd) else m.inf
+        return -0.0 if (x_negative_zero and odd) else 0.0
+    if m.isinf(y):
+        if x == -1:
+            return m.mpf(1)
+        inside = abs(x) < 1
+        if y > 0:
+            return 0.0 if inside else m.inf
+        return m.inf if inside else 0.0
+    if m.isinf(x):
+        odd = _ex_odd_integer(m, y)
+        if x > 0:
+            return 0.0 if y < 0 else m.inf
+        if y < 0:
+            return -0.0 if odd else 0.0
+        return -m.inf if odd else m.inf
+    if x < 0 and not m.isint(y):
+        return m.nan
+    value = m.power(x, y)
+    return m.nan if isinstance(value, m.mpc) else value
+
+
+def _ex_negative_zero(a: Any) -> bool:
+    return a == 0 and math.copysign(1.0, a) < 0
+
+
+def _ex_div(m: Any, a: Any, b: Any) -> tuple[Any, list[Any]]:
+    if a != a or b != b:
+        d_a = m.nan if b != b else _ex_signed_inf(m, math.copysign(1.0, b)) if b == 0 else 1 / b
+        return m.nan, [d_a, m.nan]
+    if b == 0:
+        b_sign = math.copysign(1.0, b)
+        value = m.nan if a == 0 else _ex_signed_inf(m, math.copysign(1.0, a) * b_sign)
+        d_b = m.nan if a == 0 else _ex_signed_inf(m, -math.copysign(1.0, a))
+        return value, [_ex_signed_inf(m, b_sign), d_b]
+    A, B = m.mpf(a), m.mpf(b)
+    if m.isinf(A) and m.isinf(B):
+        return m.nan, [m.mpf(0), m.nan]
+    return A / B, [1 / B, -A / (B * B)]
+
+
+def _ex_power_slope(m: Any, a: Any, b: Any) -> Any:
+    if b == 0:
+        return m.mpf(0)
+    if b != b:
+        return m.nan
+    B = m.mpf(b)
+    return _ex_times(m, B, _ex_c_pow(m, m.mpf(a), _ex_minus(m, B, 1), _ex_negative_zero(a)))
+
+
+def _ex_power_log_slope(m: Any, a: Any, b: Any) -> Any:
+    if a == 0 and b >= 0:
+        return m.mpf(0)
+    value = _ex_c_pow(m, m.mpf(a), m.mpf(b), _ex_negative_zero(a))
+    return _ex_times(m, value, _ex_log(m, m.mpf(a)))
+
+
+def _ex_pow(m: Any, a: Any, b: Any) -> tuple[Any, list[Any]]:
+    value = _ex_c_pow(m, m.mpf(a), m.mpf(b), _ex_negative_zero(a))
+    return value, [_ex_power_slope(m, a, b), _ex_power_log_slope(m, a, b)]
+
+
+def _ex_pow_scalar(m: Any, p: Any, x: Any) -> tuple[Any, list[Any]]:
+    value, grads = _ex_pow(m, x, p)
+    return value, grads[:1]
+
+
+def _ex_rpow(m: Any, c: Any, x: Any) -> tuple[Any, list[Any]]:
+    value, grads = _ex_pow(m, c, x)
+    return value, grads[1:]
+
+
+def _ex_sqrt(m: Any, x: Any) -> tuple[Any, list[Any]]:
+    if x != x or x < 0:
+        return m.nan, [m.nan]
+    if x == 0:  # IEEE sqrt(-0) = -0
+        return math.copysign(0.0, x), [_ex_signed_inf(m, math.copysign(1.0, x))]
+    root = m.sqrt(x)
+    return root, [1 / (2 * root)]
+
+
+def _ex_sigmoid_pieces(m: Any, x: Any) -> tuple[Any, Any]:
+    e = m.exp(-abs(m.mpf(x)))  # <= 1, also at +-inf
+    value = 1 / (1 + e) if x >= 0 else e / (1 + e)
+    return value, e / (1 + e) ** 2
+
+
+def _ex_sigmoid(m: Any, x: Any) -> tuple[Any, list[Any]]:
+    if x != x:
+        return m.nan, [m.nan]
+    value, slope = _ex_sigmoid_pieces(m, x)
+    return value, [slope]
+
+
+def _ex_softplus(m: Any, x: Any) -> tuple[Any, list[Any]]:
+    if x != x:
+        return m.nan, [m.nan]
+    X = m.mpf(x)
+    return (X if X > 0 else 0) + m.log1p(m.exp(-abs(X))), [_ex_sigmoid_pieces(m, X)[0]]
+
+
+def _ex_periodic(m: Any, x: Any, f: Any, slope: Any) -> tuple[Any, list[Any]]:
+    X = m.mpf(x)
+    if not m.isfinite(X):
+        return m.nan, [m.nan]
+    return f(X), [slope(X)]
+
+
+def _ex_extremum(m: Any, a: Any, b: Any, larger: bool) -> tuple[Any, list[Any]]:
+    """maximum (``larger``) or minimum: 1/2 each at a tie, IEEE-754's +0 > -0."""
+    if a != a or b != b:
+        return m.nan, [m.mpf(1), m.mpf(1)]  # neither lost: both get the gradient (as torch)
+    if a == b:
+        if a == 0:
+            signs = (math.copysign(1.0, a), math.copysign(1.0, b))
+            zero = (0.0 if 1.0 in signs else -0.0) if larger else (-0.0 if -1.0 in signs else 0.0)
+            return zero, [m.mpf(0.5), m.mpf(0.5)]
+        return m.mpf(a), [m.mpf(0.5), m.mpf(0.5)]
+    first = a > b if larger else a < b
+    return m.mpf(a if first else b), [m.mpf(1) if first else 0.0, 0.0 if first else m.mpf(1)]
+
+
+def _ex_softmax(m: Any, zs: Sequence[Any]) -> tuple[Any, list[Any], list[Any], list[Any]]:
+    """(logsumexp, p, q = 1 - p, nll = -log p) of the logits, exactly, with the table's limits
+    at infinite logits."""
+    n = len(zs)
+    nan, inf = m.nan, m.inf
+    if any(z != z for z in zs):
+        return nan, [nan] * n, [nan] * n, [nan] * n
+    top = [i for i, z in enumerate(zs) if z == math.inf]
+    if top:
+        if len(top) == 1:
+            p = [m.mpf(1) if i in top else m.mpf(0) for i in range(n)]
+            return inf, p, [1 - v for v in p], [m.mpf(0) if i in top else inf for i in range(n)]
+        p = [nan if i in top else m.mpf(0) for i in range(n)]
+        q = [nan if i in top else m.mpf(1) for i in range(n)]
+        return inf, p, q, [nan if i in top else inf for i in range(n)]
+    live = [i for i, z in enumerate(zs) if z > -math.inf]
+    if not live:
+        return -inf, [nan] * n, [nan] * n, [nan] * n
+    z = [m.mpf(zs[i]) for i in live]
+    top_z = max(z)
+    biggest = z.index(top_z)
+    es = [m.exp(_ex_minus(m, v, top_z)) for v in z]
+    total = m.fsum(es)
+    log_total = m.log1p(m.fsum(e for k, e in enumerate(es) if k != biggest))
+    p = [m.mpf(0)] * n
+    q = [m.mpf(1)] * n
+    nll = [inf] * n
+    for j, i in enumerate(live):
+        p[i] = es[j] / total
+        q[i] = m.fsum(e for k, e in enumerate(es) if k != j) / total
+        nll[i] = log_total + _ex_minus(m, top_z, z[j])  # not lse - z_j: 1e300 + ln 2 - 1e300
+    return top_z + log_total, p, q, nll
+
+
+def _ex_logsumexp(m: Any, *zs: Any) -> tuple[Any, list[Any]]:
+    lse, probabilities, _, _ = _ex_softmax(m, zs)
+    return lse, probabilities
+
+
+def _ex_log_softmax(m: Any, k: Any, *zs: Any) -> tuple[Any, list[Any]]:
+    _, probabilities, q, nll = _ex_softmax(m, zs)
+    j = int(k)
+    grads = [-v for v in probabilities]
+    grads[j] = q[j]
+    return -nll[j], grads
+
+
+def _ex_softmax_k(m: Any, k: Any, *zs: Any) -> tuple[Any, list[Any]]:
+    _, probabilities, q, _ = _ex_softmax(m, zs)
+    j = int(k)
+    pk = probabilities[j]
+    grads = [-pk * v for v in probabilities]
+    grads[j] = pk * q[j]
+    return pk, grads
+
+
+def _ex_cross_entropy(m: Any, k: Any, *zs: Any) -> tuple[Any, list[Any]]:
+    _, probabilities, q, nll = _ex_softmax(m, zs)
+    j = int(k)
+    grads = list(probabilities)
+    grads[j] = -q[j]
+    return nll[j], grads
+
+
+def _ex_soft_cross_entropy(m: Any, n: Any, *xs: Any) -> tuple[Any, list[Any]]:
+    classes = int(n)
+    zs, ts = xs[:classes], xs[classes:]
+    _, probabilities, _, nll = _ex_softmax(m, zs)
+    terms = [_ex_times(m, t, v) for t, v in zip(ts, nll) if t != 0]  # 0 log 0 = 0
+    value = m.fsum(terms) if terms else m.mpf(0)
+    if any(z != z for z in zs):
+        value = m.nan
+    dz = [_ex_soft_slope(m, zs, ts, i, probabilities[i]) for i in range(classes)]
+    return value, [*dz, *nll]
+
+
+def _ex_soft_slope(m: Any, zs: Sequence[Any], ts: Sequence[Any], i: int, p_i: Any) -> Any:
+    """T p_i - t_i = p_i sum_j (t_j - t_i e^(z_j - z_i)), each term to full precision: near
+    (|z_j - z_i| < 1) as (t_j - t_i) - t_i expm1(z_j - z_i), so that logits 1e-185 apart are not
+    rounded to e^0 = 1 at every precision tried (two precisions would agree on a wrong 0).
+    At 2400 bits: a sum of doubles is then exact (1 + 1e-300 at 300 bits was 1, which lost a
+    gradient of 1e-300 at logits [0, -inf] and targets [1, 1e-300])."""
+    with m.workprec(2400):
+        if not all(math.isfinite(v) for v in (*zs, *ts)):
+            weight = m.fsum(m.mpf(t) for t in ts)
+            return _ex_times(m, weight, p_i) - m.mpf(ts[i])
+        terms = []
+        for z, t in zip(zs, ts):
+            gap = _ex_minus(m, m.mpf(z), m.mpf(zs[i]))
+            if abs(gap) < 1:
+                terms.append(_ex_minus(m, m.mpf(t), m.mpf(ts[i])) - m.mpf(ts[i]) * m.expm1(gap))
+            else:
+                terms.append(m.mpf(t) - m.mpf(ts[i]) * m.exp(gap))
+        return p_i * m.fsum(terms)
+
+
+def _ex_bce_with_logits(m: Any, z: Any, t: Any) -> tuple[Any, list[Any]]:
+    if z != z or t != t:
+        return m.nan, [m.nan, m.nan if z != z else -m.mpf(z)]
+    Z, T = m.mpf(z), m.mpf(t)
+    if m.isinf(Z):
+        linear = (1 - T) * Z if Z > 0 else -T * Z
+        value = m.mpf(0) if (Z > 0 and t == 1) or (Z < 0 and t == 0) else linear
+        return value, [(1 - T) if Z > 0 else -T, -Z]
+    if m.isinf(T):
+        return (m.nan if z == 0 else -T * Z), [-T, -Z]
+    # By the sign of z, as the op: softplus(z) - t z cancels at z = 484, t = 1 even at 300 bits.
+    e = m.exp(-abs(Z))
+    tail = m.log1p(e)
+    if abs(Z) < 1:  # sigmoid(z) - t = ((1 - 2t) - t u) / (2 + u), u = expm1(-z): keeps z = 1e-198
+        u = m.expm1(-Z)
+        slope = (_ex_minus(m, 1, 2 * T) - T * u) / (2 + u)
+    elif Z > 0:
+        slope = _ex_minus(m, 1, T) - e / (1 + e)
+    else:
+        slope = e / (1 + e) - T
+    if Z >= 0:
+        return _ex_minus(m, 1, T) * Z + tail, [slope, -Z]
+    return -T * Z + tail, [slope, -Z]
+
+
+def _ex_bce(m: Any, p: Any, t: Any) -> tuple[Any, list[Any]]:
+    if not 0 <= p <= 1:
+        return m.nan, [m.nan, m.nan]
+    P, T = m.mpf(p), m.mpf(t)
+    clamp = m.mpf(_CLAMP)
+    log_p = _ex_log(m, P)
+    log_q = -m.inf if p == 1 else m.log1p(-P)
+    live_p, live_q = log_p >= clamp, log_q >= clamp
+    log_p, log_q = (log_p if live_p else clamp), (log_q if live_q else clamp)
+    value = -(_ex_times(m, T, log_p) + _ex_times(m, _ex_minus(m, 1, T), log_q))
+    slope = m.mpf(0)
+    if live_p and live_q:
+        slope = (P - T) / (P * _ex_minus(m, 1, P))
+    elif live_p:
+        slope = -T / P
+    elif live_q:
+        slope = _ex_minus(m, 1, T) / _ex_minus(m, 1, P)
+    return value, [slope, log_q - log_p]
+
+
 ADD = Op(
     name="add",
     method="__add__",
@@ -1331,6 +1975,9 @@ ADD = Op(
     math="a + b",
     derivative="d/da = 1, d/db = 1",
     torch="a + b",
+    exact=lambda m, a, b: (m.mpf(a) + m.mpf(b), [m.mpf(1), m.mpf(1)]),
+    numpy=(lambda np, a, b: a + b, lambda np, a, b, out: (1.0, 1.0)),
+    numpy_own_rows=True,
 )
 SUB = Op(
     name="sub",
@@ -1342,6 +1989,9 @@ SUB = Op(
     math="a - b",
     derivative="d/da = 1, d/db = -1",
     torch="a - b",
+    exact=lambda m, a, b: (m.mpf(a) - m.mpf(b), [m.mpf(1), m.mpf(-1)]),
+    numpy=(lambda np, a, b: a - b, lambda np, a, b, out: (1.0, -1.0)),
+    numpy_own_rows=True,
 )
 MUL = Op(
     name="mul",
@@ -1353,6 +2003,9 @@ MUL = Op(
     math="a * b",
     derivative="d/da = b, d/db = a",
     torch="a * b",
+    exact=lambda m, a, b: (_ex_times(m, a, b), [m.mpf(b), m.mpf(a)]),
+    numpy=(lambda np, a, b: a * b, lambda np, a, b, out: (b, a)),
+    numpy_own_rows=True,
 )
 DIV = Op(
     name="div",
@@ -1367,6 +2020,9 @@ DIV = Op(
     kink=lambda a, b: b,
     note="x / 0 is +-inf and 0 / 0 is nan (IEEE-754); -a/b^2 without intermediate underflow",
     torch="a / b",
+    exact=_ex_div,
+    numpy=(lambda np, a, b: a / b, _np_div_grads),
+    numpy_own_rows=True,
 )
 POW = Op(
     name="pow",
@@ -1382,6 +2038,9 @@ POW = Op(
     note="a Value exponent; d/db is 0 at a = 0 (b >= 0) and nan for a < 0, as in torch;"
     " b a^(b-1) without rounding b - 1",
     torch="torch.pow(a, b)",
+    exact=_ex_pow,
+    numpy=(_np_pow, _np_pow_grads),
+    numpy_own_rows=True,
 )
 POW_SCALAR = Op(
     name="pow_scalar",
@@ -1398,6 +2057,9 @@ POW_SCALAR = Op(
     param_name="p",
     param_examples=(2.0, 3.0, 0.5, -1.0, 1.5),
     torch="torch.pow(x, p)",
+    exact=_ex_pow_scalar,
+    numpy=(_np_pow_scalar, _np_pow_scalar_grads),
+    numpy_own_rows=True,
 )
 RPOW_SCALAR = Op(
     name="rpow_scalar",
@@ -1412,6 +2074,9 @@ RPOW_SCALAR = Op(
     param_name="c",
     param_examples=(2.0, 0.5, math.e),
     torch="torch.pow(p, x)",
+    exact=_ex_rpow,
+    numpy=(_np_rpow, _np_rpow_grads),
+    numpy_own_rows=True,
 )
 NEG = Op(
     name="neg",
@@ -1423,6 +2088,9 @@ NEG = Op(
     math="-x",
     derivative="d/dx = -1",
     torch="-x",
+    exact=lambda m, x: (-m.mpf(x), [m.mpf(-1)]),
+    numpy=(lambda np, x: -x, lambda np, x, out: (-1.0,)),
+    numpy_own_rows=True,
 )
 ABS = Op(
     name="abs",
@@ -1435,6 +2103,13 @@ ABS = Op(
     derivative="d/dx = sign(x)",
     kink=lambda x: x,
     note="subgradient abs'(0) = 0",
+    # sign(x); 0 at 0 and NaN
+    exact=lambda m, x: (abs(m.mpf(x)), [m.mpf(1) if x > 0 else m.mpf(-1) if x < 0 else 0.0]),
+    numpy=(
+        lambda np, x: np.abs(x),
+        lambda np, x, out: (np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0)),),  # NaN: 0
+    ),
+    numpy_own_rows=True,
 )
 EXP = Op(
     name="exp",
@@ -1447,6 +2122,9 @@ EXP = Op(
     derivative="d/dx = e^x",
     domain=lambda x: x < 700,  # e^710 overflows to inf
     note="e^x is inf for x > 709.78",
+    exact=lambda m, x: (m.exp(x), [m.exp(x)]),
+    numpy=(lambda np, x: np.exp(x), lambda np, x, out: (out,)),
+    numpy_own_rows=True,
 )
 LOG = Op(
     name="log",
@@ -1460,6 +2138,12 @@ LOG = Op(
     domain=lambda x: x > 0,
     kink=lambda x: x,
     note="log(0) = -inf, log(x < 0) = nan; no hidden epsilon",
+    exact=lambda m, x: (
+        _ex_log(m, m.mpf(x)),
+        [_ex_signed_inf(m, math.copysign(1.0, x)) if x == 0 else 1 / x],
+    ),
+    numpy=(lambda np, x: np.log(x), lambda np, x, out: (1.0 / x,)),
+    numpy_own_rows=True,
 )
 SQRT = Op(
     name="sqrt",
@@ -1473,6 +2157,9 @@ SQRT = Op(
     domain=lambda x: x > 0,
     kink=lambda x: x,
     note="sqrt(x < 0) = nan; the derivative at 0 is inf",
+    exact=_ex_sqrt,
+    numpy=(lambda np, x: np.sqrt(x), lambda np, x, out: (0.5 / out,)),
+    numpy_own_rows=True,
 )
 TANH = Op(
     name="tanh",
@@ -1485,6 +2172,9 @@ TANH = Op(
     derivative="d/dx = 1 - tanh(x)^2",
     note="the derivative as 4 e^-2|x| / (1 + e^-2|x|)^2 where tanh(x)^2 is near 1: tanh'(20) ="
     " 1.7e-17, not 0",
+    exact=lambda m, x: (m.tanh(x), [m.sech(x) ** 2]),
+    numpy=(lambda np, x: np.tanh(x), lambda np, x, out: (_np_tanh_slope(np, x, out),)),
+    numpy_own_rows=True,
 )
 SIGMOID = Op(
     name="sigmoid",
@@ -1497,6 +2187,9 @@ SIGMOID = Op(
     derivative="d/dx = sigmoid(x) * (1 - sigmoid(x))",
     note="computed without overflow, the derivative as e^-|x| / (1 + e^-|x|)^2:"
     " sigmoid'(40) = 4.2e-18, not 0",
+    exact=_ex_sigmoid,
+    numpy=(_np_sigmoid, lambda np, x, out: (_np_sigmoid_slope(np, x),)),
+    numpy_own_rows=True,
 )
 RELU = Op(
     name="relu",
@@ -1509,6 +2202,16 @@ RELU = Op(
     derivative="d/dx = 1 if x > 0 else 0",
     kink=lambda x: x,
     note="subgradient relu'(0) = 0, as in PyTorch",
+    exact=lambda m, x: (
+        (m.nan, [m.mpf(1)])  # torch's choice: NaN passes the gradient
+        if x != x
+        else ((m.mpf(x) if x > 0 else 0.0), [m.mpf(1) if x > 0 else 0.0])
+    ),
+    numpy=(
+        lambda np, x: np.where((x > 0) | np.isnan(x), x, 0.0),
+        lambda np, x, out: (np.where(x <= 0, 0.0, 1.0),),
+    ),
+    numpy_own_rows=True,
 )
 LEAKY_RELU = Op(
     name="leaky_relu",
@@ -1525,6 +2228,16 @@ LEAKY_RELU = Op(
     param_examples=(0.01, 0.2),
     param_default=0.01,
     torch="torch.nn.functional.leaky_relu(x, p)",
+    exact=lambda m, s, x: (
+        (m.nan, [m.mpf(s)])
+        if x != x
+        else ((m.mpf(x) if x > 0 else m.mpf(s) * m.mpf(x)), [m.mpf(1) if x > 0 else m.mpf(s)])
+    ),
+    numpy=(
+        lambda np, s, x: np.where((x > 0) | np.isnan(x), x, s * x),
+        lambda np, s, x, out: (np.where(x > 0, 1.0, s),),
+    ),
+    numpy_own_rows=True,
 )
 SOFTPLUS = Op(
     name="softplus",
@@ -1538,6 +2251,12 @@ SOFTPLUS = Op(
     note="computed as max(x, 0) + log1p(e^-|x|): exact and finite for every finite x",
     # torch's softplus switches to x above a threshold; logaddexp(x, 0) is the exact function
     torch="torch.logaddexp(x, torch.zeros_like(x))",
+    exact=_ex_softplus,
+    numpy=(
+        lambda np, x: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))),
+        lambda np, x, out: (_np_sigmoid(np, x),),
+    ),
+    numpy_own_rows=True,
 )
 SIN = Op(
     name="sin",
@@ -1548,6 +2267,9 @@ SIN = Op(
     local_grads=lambda x, out: (cos(x),),
     math="sin(x)",
     derivative="d/dx = cos(x)",
+    exact=lambda m, x: _ex_periodic(m, x, m.sin, m.cos),
+    numpy=(lambda np, x: np.sin(x), lambda np, x, out: (np.cos(x),)),
+    numpy_own_rows=True,
 )
 COS = Op(
     name="cos",
@@ -1558,6 +2280,9 @@ COS = Op(
     local_grads=lambda x, out: (-sin(x),),
     math="cos(x)",
     derivative="d/dx = -sin(x)",
+    exact=lambda m, x: _ex_periodic(m, x, m.cos, lambda v: -m.sin(v)),
+    numpy=(lambda np, x: np.cos(x), lambda np, x, out: (-np.sin(x),)),
+    numpy_own_rows=True,
 )
 LOG1P = Op(
     name="log1p",
@@ -1820,6 +2545,9 @@ MAXIMUM = Op(
     derivative="d/da = 1 if a > b else 0, d/db = 1 if b > a else 0",
     kink=lambda a, b: a - b,
     note="at a == b each input gets 1/2, as in torch.maximum; max(-0.0, 0.0) = 0.0 (IEEE-754)",
+    exact=lambda m, a, b: _ex_extremum(m, a, b, larger=True),
+    numpy=(_np_maximum, _np_max_grads),
+    numpy_own_rows=True,
 )
 MINIMUM = Op(
     name="minimum",
@@ -1831,6 +2559,9 @@ MINIMUM = Op(
     derivative="d/da = 1 if a < b else 0, d/db = 1 if b < a else 0",
     kink=lambda a, b: a - b,
     note="at a == b each input gets 1/2, as in torch.minimum; min(-0.0, 0.0) = -0.0 (IEEE-754)",
+    exact=lambda m, a, b: _ex_extremum(m, a, b, larger=False),
+    numpy=(_np_minimum, _np_min_grads),
+    numpy_own_rows=True,
 )
 LOGSUMEXP = Op(
     name="logsumexp",
@@ -1844,6 +2575,9 @@ LOGSUMEXP = Op(
     note="z_m + log1p(sum_{i != m} e^(z_i - z_m)) with the differences exact; in decimal where"
     " the sum is near 0 (z = [-0.69, -0.69]); one +inf input gives inf",
     torch="torch.logsumexp(torch.stack(xs), 0)",
+    exact=_ex_logsumexp,
+    numpy=(_np_logsumexp, _np_logsumexp_grads),
+    numpy_own_rows=True,
 )
 LOG_SOFTMAX = Op(
     name="log_softmax",
@@ -1860,6 +2594,9 @@ LOG_SOFTMAX = Op(
     param_examples=(0.0, 1.0),
     param_integer=True,
     torch="torch.log_softmax(torch.stack(xs), 0)[int(p)]",
+    exact=_ex_log_softmax,
+    numpy=(_np_log_softmax, _np_log_softmax_grads),
+    numpy_own_rows=True,
 )
 SOFTMAX = Op(
     name="softmax",
@@ -1875,6 +2612,9 @@ SOFTMAX = Op(
     param_examples=(0.0, 1.0),
     param_integer=True,
     torch="torch.softmax(torch.stack(xs), 0)[int(p)]",
+    exact=_ex_softmax_k,
+    numpy=(_np_softmax, _np_softmax_grads),
+    numpy_own_rows=True,
 )
 CROSS_ENTROPY = Op(
     name="cross_entropy",
@@ -1890,6 +2630,9 @@ CROSS_ENTROPY = Op(
     param_examples=(0.0, 1.0),
     param_integer=True,
     torch="torch.nn.functional.cross_entropy(torch.stack(xs)[None], torch.tensor([int(p)]))",
+    exact=_ex_cross_entropy,
+    numpy=(_np_cross_entropy, _np_cross_entropy_grads),
+    numpy_own_rows=True,
 )
 SOFT_CROSS_ENTROPY = Op(
     name="soft_cross_entropy",
@@ -1910,6 +2653,9 @@ SOFT_CROSS_ENTROPY = Op(
         "torch.nn.functional.cross_entropy("
         "torch.stack(xs[: len(xs) // 2])[None], torch.stack(xs[len(xs) // 2 :])[None])"
     ),
+    exact=_ex_soft_cross_entropy,
+    numpy=(_np_soft_cross_entropy, _np_soft_cross_entropy_grads),
+    numpy_own_rows=True,
 )
 BCE_WITH_LOGITS = Op(
     name="bce_with_logits",
@@ -1923,6 +2669,9 @@ BCE_WITH_LOGITS = Op(
     note="(1 - t) z + log1p(e^-z) for z >= 0, -t z + log1p(e^z) below: no cancellation for t in"
     " [0, 1] (z = 20, t = 1: 2.06e-9 exactly)",
     torch="torch.nn.functional.binary_cross_entropy_with_logits(a, b)",
+    exact=_ex_bce_with_logits,
+    numpy=(_np_bce_with_logits, _np_bce_with_logits_grads),
+    numpy_own_rows=True,
 )
 BINARY_CROSS_ENTROPY = Op(
     name="binary_cross_entropy",
@@ -1943,6 +2692,9 @@ BINARY_CROSS_ENTROPY = Op(
         " else -(b * torch.clamp(torch.log(a), min=-100)"
         " + (1 - b) * torch.clamp(torch.log(1 - a), min=-100))"
     ),
+    exact=_ex_bce,
+    numpy=(_np_bce, _np_bce_grads),
+    numpy_own_rows=True,
 )
 
 
@@ -2070,8 +2822,12 @@ reads:
 - `domain` and `kink`: where it is smooth (gradcheck, the random-graph strategies);
 - `torch`: how PyTorch computes it, for the cross-checks (default `torch.<name>(*xs)`);
 - `exact`: the exact value and derivatives as a function of an mpmath-like module, for the
-  accuracy tests (4 ULP);
+  accuracy tests (4 ULP): the inputs are its numbers, a zero the float itself (so a convention
+  such as sqrt(-0) = -0 can read the sign), and a float in the answer is a convention, met exactly;
 - `numpy`: its array form for the NumPy back-end (without one, the float rule runs row by row);
+  rows with a special input (0, +-inf, NaN, a subnormal) or a NaN or subnormal result are handed
+  to the float rule, unless `numpy_own_rows=True` says the forms choose those rows themselves
+  (with `float_rule_rows`, as the table's forms do, so a zero input stays on the fast path);
 - `param_name`, `param_examples`, `param_default` for a family (`leaky_relu(negative_slope)`).
 
 Then `python docs/make_op_lists.py` rewrites this page and the README's op list (a test fails

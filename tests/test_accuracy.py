@@ -2,8 +2,9 @@
 
 Every op's value and each of its local derivatives, and every loss (value and gradient, one
 example and small batches, 2 to 10 classes), is within 4 ULP of the exact result, or within 1e-15
-relative where the exact result is a normal float (tests/reference.py: mpmath at 300 bits and
-more, the table's conventions at special values, inf for a finite result beyond the range).
+relative where the exact result is a normal float (each op's declared ``exact``, run by
+tests/reference.py on mpmath at 300 bits and more: the math, or the op's convention at special
+values; inf for a finite result beyond the range).
 Inputs: any float (NaN, infinities, subnormals included), the edges where ops change regime, and
 for each op the regions where its formulas could cancel or over/underflow (powers near the ends of
 the range, logits 1e16 apart by 1, soft targets at the optimum). The NumPy back-end's array forms

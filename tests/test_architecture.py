@@ -310,11 +310,6 @@ def test_the_label_parsing_check_finds_what_it_looks_for():
     assert {line.split(":")[0] for line in found} == {f"line {k}" for k in (1, 2, 3, 4)}
 
 
-# Functions still over the limit, each in another part of issue 18 or not yet split (say whose);
-# take a name out when its function is split. A new long function needs a "# Long: why" comment.
-STILL_LONG = {
-    "replay_numpy.numpy_ops",  # a table of NumPy forms (data, not logic), moving into ops.py
-}
 LONGEST = 60  # lines of code, the docstring not counted
 
 
@@ -340,5 +335,5 @@ def _long_functions() -> dict[str, int]:
 
 
 def test_no_function_is_over_60_lines_without_a_comment_saying_why():
-    long = {name: size for name, size in _long_functions().items() if name not in STILL_LONG}
+    long = _long_functions()
     assert not long, f"split these (or say why with a '# Long:' comment): {long}"

@@ -6,6 +6,7 @@ import math
 import re
 import threading
 import warnings
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -528,16 +529,40 @@ def test_numpy_backend_sums_parameter_gradients_over_the_batch():
     assert [p.grad for p in model.parameters()] == pytest.approx(grads, rel=1e-12, abs=1e-15)
 
 
-def test_every_op_has_at_most_one_numpy_form():
-    """An op's array form is in its declaration or in numpy_ops (the table's first ops), never
-    both; an op without one (gelu: NumPy has no erfc) runs its float rule row by row."""
-    np = _numpy()
-    from microgradx.replay_numpy import numpy_ops
+def test_every_numpy_form_is_in_its_op_declaration():
+    """The NumPy back-end has no table of its own: an op's array form is its declaration's
+    (``Op.numpy``); the only op without one (gelu: NumPy has no erfc) runs its float rule row
+    by row."""
+    import microgradx.replay_numpy as replay_numpy
 
-    table = numpy_ops(np)
-    assert set(table) <= set(OPS)
-    for op in OPS.values():
-        assert not (op.numpy is not None and op.name in table), op.name
+    assert [op.name for op in OPS.values() if op.numpy is None] == ["gelu"]
+    assert not hasattr(replay_numpy, "numpy_ops")
+
+
+@pytest.mark.parametrize("own_rows", [False, True])
+def test_numpy_forms_that_choose_their_rows_get_none_added(own_rows):
+    """By default a row with a special input (here 0) is computed by the float rule; forms that
+    pick those rows themselves (``numpy_own_rows``, as the table's: a zero after a relu stays on
+    the fast path) keep their own answer there."""
+    _numpy()
+    twice = Op(
+        name="twice",
+        symbol="2x",
+        arity=1,
+        forward=lambda x: 2 * x,
+        local_grads=lambda x, out: (2.0,),
+        math="2x",
+        derivative="2",
+        # 7 at 0 marks the form's row: a true form never differs from its rule
+        numpy=(lambda np, x: np.where(x == 0, 7.0, 2 * x), lambda np, x, out: (2.0 + 0 * x,)),
+        numpy_own_rows=own_rows,
+    )
+    program = microgradx.compile(lambda x: apply(twice, x), [1.0], backend="numpy")
+    assert program(0.0) == (7.0 if own_rows else 0.0) and program(3.0) == 6.0
+    with pytest.raises(TypeError, match="numpy_own_rows must be True or False, got int"):
+        replace(twice, numpy_own_rows=1)
+    with pytest.raises(ValueError, match="numpy_own_rows is for an op with numpy forms"):
+        replace(twice, numpy=None, numpy_own_rows=True)
 
 
 # ---- fit(compile=True) --------------------------------------------------------------------------
