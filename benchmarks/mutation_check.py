@@ -38,6 +38,16 @@ _NUMPY_READS = (
 )
 MUTATIONS = [
     Mutation(
+        "a copy of a table op with rules of its own keeps the table's NumPy forms",
+        "microgradx/ops.py",
+        "        if forms is not None and _TABLE_FORMS.get(id(forms), rules) != rules:\n",
+        "        if False:\n",
+        (
+            "tests/test_replay.py::"
+            "test_a_copy_of_a_table_op_with_rules_of_its_own_runs_them_in_the_numpy_backend",
+        ),
+    ),
+    Mutation(
         "atomic write becomes a plain write",
         "microgradx/files.py",
         "    shown = Path(path)\n",
@@ -355,9 +365,9 @@ MUTATIONS = [
     Mutation(
         "a user's op rule runs unchecked (too few derivatives drop a gradient)",
         "microgradx/ops.py",
-        "        elif not _is_checked(self.local_grads)"
+        "        if not _is_checked(self.local_grads)"
         " and not _is_table_rule(self.local_grads):\n",
-        "        elif False:\n",
+        "        if False:\n",
         ("tests/test_engine.py",),
     ),
     Mutation(

@@ -322,6 +322,8 @@ _BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
 
 
 _TABLE_RULES: set[Callable[..., Any]] = set()  # the table's local_grads functions
+# The table's NumPy forms (by the pair's identity) -> the float rules they compute.
+_TABLE_FORMS: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
 _DECLARED: list[Op] = []  # the table's ops in the order declared: OPS is made from it
 
 
@@ -467,11 +469,21 @@ class Op:
         if own_rows and forms is None:
             raise ValueError(f"op {self.name!r}: numpy_own_rows is for an op with numpy forms")
         object.__setattr__(self, "numpy_own_rows", own_rows)
+        rules = (_rule_function(self.forward), _rule_function(self.local_grads))
         if _BUILDING_THE_TABLE[0]:
-            _TABLE_RULES.add(_rule_function(self.local_grads))
+            _TABLE_RULES.add(rules[1])
+            if forms is not None:
+                _TABLE_FORMS[id(forms)] = rules
             if self.param is None:  # a declaration (a family's members are made later)
                 _DECLARED.append(self)
-        elif not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):
+            return
+        if forms is not None and _TABLE_FORMS.get(id(forms), rules) != rules:
+            # a copy of a table op with rules of its own (dataclasses.replace(OPS["tanh"],
+            # forward=...)): the table's NumPy forms compute the table's rules, not these, so
+            # the NumPy back-end runs this op's own rules row by row
+            object.__setattr__(self, "numpy", None)
+            object.__setattr__(self, "numpy_own_rows", False)
+        if not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):
             # an op of the user's: what its rule returns is checked (the table's rules are
             # tested instead, and run unchecked at every training step)
             family = self.param_name is not None and self.param is None  # takes param first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -461,6 +462,30 @@ def test_an_op_of_ones_own_named_like_a_table_op_keeps_its_own_rule():
     program = microgradx.compile(fn, [1.5], backend="numpy")
     result = program.run(1.5)
     assert result.output == 4.5 and result.input_grads[0] == 6.0  # so does the NumPy one
+
+
+@pytest.mark.parametrize("name", ["tanh", "exp", "maximum"])
+def test_a_copy_of_a_table_op_with_rules_of_its_own_runs_them_in_the_numpy_backend(name):
+    """``dataclasses.replace`` keeps the table op's NumPy forms, which compute the table's
+    rules: a copy with its own rules must not run them (it runs its own row by row)."""
+    _numpy()
+    table_op = OPS[name]
+    n = table_op.arity
+    mine = dataclasses.replace(
+        table_op,
+        forward=lambda *xs: 2.0 * sum(xs),
+        local_grads=lambda *args: (2.0,) * (len(args) - 1),
+    )
+    assert mine.numpy is None and table_op.numpy is not None
+    fn = lambda *xs: apply(mine, *xs) * xs[0]  # noqa: E731
+    rows = [[0.25 * (r + 1) + k for k in range(n)] for r in range(3)]
+    program = microgradx.compile(fn, rows[0], backend="numpy")
+    result = program.run_batch(rows)
+    for r, row in enumerate(rows):
+        assert result.output[r] == 2.0 * sum(row) * row[0]
+        assert result.input_grads[0][r] == 2.0 * row[0] + 2.0 * sum(row)
+    kept = dataclasses.replace(table_op, name="renamed")  # the same rules: the forms stay
+    assert kept.numpy is table_op.numpy
 
 
 def test_bad_input_is_refused_with_what_went_wrong():
