@@ -59,37 +59,36 @@ def _number(x: Any, name: str) -> float:
     return real(x, name)
 
 
+def _between(x: Any, name: str, low: float, high: float, closed: bool, words: str) -> float:
+    """A number in (low, high), or [low, high) when ``closed``; else ValueError "{name} must
+    be {words}"."""
+    value = _number(x, name)
+    inside = (low <= value if closed else low < value) and value < high
+    _check(inside, f"{name} must be {words}, got {value!r}")
+    return value
+
+
 def _rate(x: Any, name: str) -> float:
     """A learning rate: a finite number > 0."""
-    value = _number(x, name)
-    _check(0 < value < math.inf, f"{name} must be a number > 0, got {value!r}")
-    return value
+    return _between(x, name, 0, math.inf, False, "a number > 0")
 
 
 def _later_rate(x: Any, name: str) -> float:
     """A learning rate set after construction: a schedule may bring it down to 0."""
-    value = _number(x, name)
-    _check(0 <= value < math.inf, f"{name} must be a number >= 0, got {value!r}")
-    return value
+    return _between(x, name, 0, math.inf, True, "a number >= 0")
 
 
 def _at_least_zero(x: Any, name: str) -> float:
-    value = _number(x, name)
-    _check(0 <= value < math.inf, f"{name} must be a finite number >= 0, got {value!r}")
-    return value
+    return _between(x, name, 0, math.inf, True, "a finite number >= 0")
 
 
 def _positive(x: Any, name: str) -> float:
-    value = _number(x, name)
-    _check(0 < value < math.inf, f"{name} must be a finite number > 0, got {value!r}")
-    return value
+    return _between(x, name, 0, math.inf, False, "a finite number > 0")
 
 
 def _fraction(x: Any, name: str) -> float:
     """A decay rate in [0, 1)."""
-    value = _number(x, name)
-    _check(0 <= value < 1, f"{name} must be in [0, 1), got {value!r}")
-    return value
+    return _between(x, name, 0, 1, True, "in [0, 1)")
 
 
 def _betas(x: Any, name: str) -> tuple[float, float]:
