@@ -429,7 +429,10 @@ def test_fit_refuses_a_loss_summed_over_the_batch():
 # says "inside" and waits on its stdin, so the parent's signal arrives exactly there (an event,
 # never a timer). The points: the data written and synced (before the rename), and the rename done.
 _WRITER = """
-import os, sys
+import os, signal, sys
+# Ctrl-C raises KeyboardInterrupt even when this process was started with SIGINT ignored (a
+# background job of a shell without job control inherits that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from microgradx import save
 from microgradx.nn import MLP
 path, point = sys.argv[1], sys.argv[2]
