@@ -38,6 +38,16 @@ _NUMPY_READS = (
 )
 MUTATIONS = [
     Mutation(
+        "microgradx.autograd is not an attribute after import microgradx",
+        "microgradx/__init__.py",
+        "    if name in _SUBMODULES:\n",
+        "    if False:\n",
+        (
+            "tests/test_architecture.py::"
+            "test_every_public_module_is_an_attribute_of_the_package_after_import_microgradx",
+        ),
+    ),
+    Mutation(
         "a copy of a table op with rules of its own keeps the table's NumPy forms",
         "microgradx/ops.py",
         "        if forms is not None and _TABLE_FORMS.get(id(forms), rules) != rules:\n",

@@ -1,4 +1,12 @@
-"""microgradx: a scalar autodiff engine for learning, inspecting and testing backpropagation."""
+"""microgradx: a scalar autodiff engine for learning, inspecting and testing backpropagation.
+
+``import microgradx`` loads the engine and what is named below; the other modules load on first
+use, as attributes (``microgradx.autograd.grad``, ``microgradx.viz.trace_backward``), so the
+package still imports only the standard library.
+"""
+
+import importlib
+from types import ModuleType
 
 from microgradx.engine import Value, apply, maximum, minimum, topological_order, zero_grad
 from microgradx.gradcheck import GradcheckError, GradcheckReport, gradcheck
@@ -36,3 +44,36 @@ __all__ = [
     "topological_order",
     "zero_grad",
 ]
+
+# Loaded on first use as ``microgradx.<name>`` (PEP 562); ``testing`` needs hypothesis.
+_SUBMODULES = frozenset(
+    {
+        "autograd",
+        "checks",
+        "cli",
+        "data",
+        "dual",
+        "engine",
+        "files",
+        "functional",
+        "gradcheck",
+        "io",
+        "losses",
+        "modes",
+        "nn",
+        "ops",
+        "optim",
+        "playground",
+        "replay",
+        "testing",
+        "train",
+        "viz",
+        "walk",
+    }
+)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"microgradx.{name}")
+    raise AttributeError(f"module 'microgradx' has no attribute {name!r}")

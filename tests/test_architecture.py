@@ -118,6 +118,33 @@ def test_package_imports_with_only_the_standard_library():
     assert result.stdout.strip() == "ok", result.stderr
 
 
+def test_every_public_module_is_an_attribute_of_the_package_after_import_microgradx():
+    """As ``torch.autograd`` after ``import torch``: ``microgradx.autograd.grad`` works (in a
+    fresh interpreter: here other tests have imported the modules already)."""
+    import microgradx
+
+    public = {name.split(".")[0] for name in _modules()}
+    public -= {"forward"}  # renamed: importing it says so
+    public -= {n for n in public if n.startswith("replay_")}  # parts of microgradx.replay
+    public -= set(microgradx.__all__)  # microgradx.gradcheck is the function, as in torch.autograd
+    code = (
+        "import sys, types; sys.path.insert(0, sys.argv[1]); import microgradx\n"
+        "for name in sys.argv[2:]:\n"
+        "    assert isinstance(getattr(microgradx, name), types.ModuleType), name\n"
+        "try:\n"
+        "    microgradx.nonsense\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(PACKAGE.parent), *sorted(public)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip() == "module 'microgradx' has no attribute 'nonsense'", result.stderr
+
+
 # ---- one backward walk: the chain rule is applied in microgradx/walk.py only ---------------------
 
 # Modules other than the walk that call an op's derivative rule (``op.local_grads(...)``), and why
