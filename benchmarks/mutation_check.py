@@ -38,6 +38,16 @@ _NUMPY_READS = (
 )
 MUTATIONS = [
     Mutation(
+        "a renamed name raises AttributeError (import's generic message names nothing)",
+        "microgradx/checks.py",
+        '            raise ImportError(f"{module}.{name} is gone: {names[name]}")\n',
+        '            raise AttributeError(f"{module}.{name} is gone: {names[name]}")\n',
+        (
+            "tests/test_engine.py::"
+            "test_a_renamed_name_fails_on_import_with_one_line_naming_the_new_one",
+        ),
+    ),
+    Mutation(
         "a copy of a table op with rules of its own keeps the table's NumPy forms",
         "microgradx/ops.py",
         "        if forms is not None and _TABLE_FORMS.get(id(forms), rules) != rules:\n",
@@ -365,8 +375,7 @@ MUTATIONS = [
     Mutation(
         "a user's op rule runs unchecked (too few derivatives drop a gradient)",
         "microgradx/ops.py",
-        "        if not _is_checked(self.local_grads)"
-        " and not _is_table_rule(self.local_grads):\n",
+        "        if not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):\n",
         "        if False:\n",
         ("tests/test_engine.py",),
     ),

@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks
-from microgradx.checks import real
+from microgradx.checks import gone, real
 from microgradx.engine import Value
 from microgradx.modes import no_grad
 from microgradx.nn import Module
@@ -510,11 +510,7 @@ __all__ = [
     "tape_of",
 ]
 
-_MOVED = {"record": "microgradx.replay.tape_of (a graph already built as a Tape)"}
-
-
-def __getattr__(name: str) -> Any:
-    """A name that changed gives a one-line error naming the new one."""
-    if name in _MOVED:
-        raise AttributeError(f"microgradx.replay.{name} was renamed: use {_MOVED[name]}")
-    raise AttributeError(f"module 'microgradx.replay' has no attribute {name!r}")
+# One release of a clear error for the renamed names (then they go).
+__getattr__ = gone(
+    __name__, {"record": "use microgradx.replay.tape_of (a graph already built as a Tape)"}
+)
