@@ -38,6 +38,33 @@ _NUMPY_READS = (
 )
 MUTATIONS = [
     Mutation(
+        "autograd.grad: a used input whose gradient is exactly 0 is reported unused",
+        "microgradx/autograd.py",
+        "            if materialize_grads or x in used:\n",
+        "            if materialize_grads:\n",
+        (
+            "tests/test_nested_derivatives.py::"
+            "test_a_used_input_whose_gradient_is_exactly_zero_is_used",
+        ),
+    ),
+    Mutation(
+        "autograd.grad takes any create_graph as a truth value",
+        "microgradx/autograd.py",
+        '    create_graph = flag(create_graph, "create_graph")\n',
+        "    create_graph = bool(create_graph)\n",
+        ("tests/test_nested_derivatives.py::test_autograd_grad_flags_must_be_true_or_false",),
+    ),
+    Mutation(
+        "autograd.grad accepts allow_unused=False with materialize_grads=True",
+        "microgradx/autograd.py",
+        "    if materialize_grads and not allow_unused:\n",
+        "    if False:\n",
+        (
+            "tests/test_nested_derivatives.py::"
+            "test_allow_unused_false_with_materialize_grads_is_refused_as_torch",
+        ),
+    ),
+    Mutation(
         "a renamed name raises AttributeError (import's generic message names nothing)",
         "microgradx/checks.py",
         '            raise ImportError(f"{module}.{name} is gone: {names[name]}")\n',

@@ -33,6 +33,7 @@ import microgradx
 from microgradx import (
     OPS,
     Value,
+    autograd,
     data,
     dual,
     functional,
@@ -819,6 +820,19 @@ def _f_of_list(xs: Any) -> Any:
     for x in items[1:]:
         total = total + (x * total).tanh()
     return total
+
+
+@case("autograd.grad")
+def _(w: World) -> Any:
+    return autograd.grad, {
+        "outputs": w.y,
+        "inputs": [w.x, w.w],
+        "grad_outputs": 1.0,
+        "retain_graph": None,
+        "create_graph": False,
+        "allow_unused": None,
+        "materialize_grads": False,
+    }
 
 
 @case("functional.grad", aliases={"f": ("func",), "xs": ("argument 0",)})
