@@ -38,6 +38,24 @@ _NUMPY_READS = (
 )
 MUTATIONS = [
     Mutation(
+        "a compiled call that raises leaves the leaves' gradients half-added",
+        "microgradx/replay.py",
+        "    def undo(self) -> None:\n",
+        "    def undo(self) -> None:\n        return\n",
+        (
+            "tests/test_replay.py::test_a_compiled_pass_that_raises_leaves_every_leaf_grad_as_it_was",
+            "tests/test_replay.py::"
+            "test_a_batch_that_raises_on_a_later_row_leaves_every_leaf_grad_as_it_was",
+        ),
+    ),
+    Mutation(
+        "a compiled run takes a leaf's grad as it is (None, junk) instead of as backward()",
+        "microgradx/replay.py",
+        "        if odd:\n",
+        "        if False:\n",
+        ("tests/test_replay.py::test_a_compiled_run_starts_a_leaf_grad_as_backward_does",),
+    ),
+    Mutation(
         "autograd.grad: a used input whose gradient is exactly 0 is reported unused",
         "microgradx/autograd.py",
         "            if materialize_grads or x in used:\n",

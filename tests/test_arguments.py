@@ -998,6 +998,22 @@ def _(w: World) -> Any:
     return program.run_batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
 
 
+@case("replay.Compiled.run (a leaf's grad set before)")
+def _(w: World) -> Any:
+    program = replay.compile(lambda a: a * w.w, [0.5])
+
+    def set_then_run(grad: Any) -> None:
+        before = w.w.grad
+        w.w.grad = grad
+        try:
+            program.run(0.5)
+        except BaseException:
+            w.w.grad = before  # the bad value was the caller's own write: undo it for the check
+            raise
+
+    return set_then_run, {"grad": 0.0}
+
+
 @case("replay.python_source")
 def _(w: World) -> Any:
     return replay.python_source, {"tape": replay.tape_of(w.y, [w.x, w.w])}
