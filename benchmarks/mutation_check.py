@@ -38,6 +38,26 @@ _NUMPY_READS = (
 )
 MUTATIONS = [
     Mutation(
+        "a finished recording keeps its numbers (a reference cycle holding the graph)",
+        "microgradx/replay_numbers.py",
+        "        self.restore, self.nodes, self.entries = [], [], []\n",
+        "",
+        (
+            "tests/test_replay.py::"
+            "test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector",
+        ),
+    ),
+    Mutation(
+        "a generated function stays in its own globals (a reference cycle)",
+        "microgradx/replay.py",
+        '            self.run: Callable[..., Any] = names.pop("run")\n',
+        '            self.run: Callable[..., Any] = names["run"]\n',
+        (
+            "tests/test_replay.py::"
+            "test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector",
+        ),
+    ),
+    Mutation(
         "a compiled call that raises leaves the leaves' gradients half-added",
         "microgradx/replay.py",
         "    def undo(self) -> None:\n",

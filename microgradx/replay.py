@@ -99,13 +99,13 @@ class _Program:
         if backend == "python":
             self.source, names = python_source(tape)
             load_program(self.source, names, "")
-            self.run: Callable[..., Any] = names["run"]
-            self.forward: Callable[..., Any] = names["forward"]
+            self.run: Callable[..., Any] = names.pop("run")
+            self.forward: Callable[..., Any] = names.pop("forward")
         else:
             self.source, self.run, self.forward = numpy_program(tape)
             if tape.guards or tape.computed:
                 source, names = prepass_source(tape)
-                self.prepass = load_program(source, names, ", guards")["prepass"]
+                self.prepass = load_program(source, names, ", guards").pop("prepass")
                 self.source += "\n" + source
 
 

@@ -841,3 +841,36 @@ def test_a_compiled_run_starts_a_leaf_grad_as_backward_does(backend, call):
         with pytest.raises((TypeError, ValueError), match="grad of 'w'"):
             run()
         assert w.grad is junk and unread.grad == 5.0  # refused before anything changed
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector(backend):
+    # a recording's kept numbers pointed back at it, and each generated function sat in its own
+    # globals: reference cycles that kept every recorded node alive until gc.collect()
+    if backend == "numpy":
+        _numpy()
+    import gc
+    import weakref
+
+    model = MLP(2, [4, 1], seed=0)
+
+    def fn(x):
+        out = model([x, x])
+        return (out - 1) ** 2 if x.data > 0 else out.tanh()  # a guard: two recordings
+
+    gc.collect()
+    gc.disable()
+    try:
+        program = microgradx.compile(fn, [0.5], model=model, backend=backend)
+        program.run(0.3)
+        program.run(-0.3)
+        assert program.recordings == 2
+        runs = [p.run for p in program._programs] + [p.prepass for p in program._programs]
+        nodes = [n for p in program._programs for n in p.tape.order if n.op is not None]
+        alive = [weakref.ref(x) for x in [program, *runs, *nodes] if x is not None]
+        assert len(alive) > 30
+        del program, runs, nodes
+        assert [r for r in alive if r() is not None] == []
+    finally:
+        gc.enable()
+    assert all(p.grad != 0.0 for p in model.parameters()[:2])  # the model itself lives on
