@@ -109,6 +109,9 @@ class _Program:
                 self.source += "\n" + source
 
 
+_FLOAT = frozenset([float])
+
+
 class _Undo:
     """The leaf gradients one compiled call may change, as they were before it: a call that
     raises (an op of the user's, a recording again, Ctrl-C) puts every one back, so a compiled
@@ -122,12 +125,14 @@ class _Undo:
     def start(self, program: _Program) -> None:
         """Save ``program``'s leaves (once per call), then start each one's gradient as
         ``backward()`` does (``walk.starting_grad``: ``None`` is 0, junk is refused by name)."""
-        if id(program) not in self.seen:
-            self.seen.add(id(program))
-            self.save(program.graded)
-        odd = [leaf for leaf in program.graded if type(leaf.grad) is not float]
-        if odd:
-            starts = [(leaf, walk.starting_grad(leaf)) for leaf in odd]  # all checked first
+        if id(program) in self.seen:
+            return  # started already in this call (its passes leave floats or Values)
+        self.seen.add(id(program))
+        graded = program.graded
+        grads = [leaf.grad for leaf in graded]
+        self.saved.append((graded, grads))
+        if not _FLOAT.issuperset(map(type, grads)):  # (a C loop: this runs at every call)
+            starts = [(leaf, walk.starting_grad(leaf)) for leaf in graded]  # all checked first
             for leaf, grad in starts:
                 leaf.grad = grad
 
