@@ -48,6 +48,81 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "a finished recording keeps its numbers (a reference cycle holding the graph)",
+        "microgradx/replay_numbers.py",
+        "        self.restore, self.nodes, self.entries = [], [], []\n",
+        "",
+        (
+            "tests/test_replay.py::"
+            "test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector",
+        ),
+    ),
+    Mutation(
+        "a generated function stays in its own globals (a reference cycle)",
+        "microgradx/replay.py",
+        '            self.run: Callable[..., Any] = names.pop("run")\n',
+        '            self.run: Callable[..., Any] = names["run"]\n',
+        (
+            "tests/test_replay.py::"
+            "test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector",
+        ),
+    ),
+    Mutation(
+        "a compiled call that raises leaves the leaves' gradients half-added",
+        "microgradx/replay.py",
+        "    def undo(self) -> None:\n",
+        "    def undo(self) -> None:\n        return\n",
+        (
+            "tests/test_replay.py::test_a_compiled_pass_that_raises_leaves_every_leaf_grad_as_it_was",
+            "tests/test_replay.py::"
+            "test_a_batch_that_raises_on_a_later_row_leaves_every_leaf_grad_as_it_was",
+        ),
+    ),
+    Mutation(
+        "a compiled run takes a leaf's grad as it is (None, junk) instead of as backward()",
+        "microgradx/replay.py",
+        "        if not _FLOAT.issuperset(map(type, grads)):",
+        "        if False:",
+        ("tests/test_replay.py::test_a_compiled_run_starts_a_leaf_grad_as_backward_does",),
+    ),
+    Mutation(
+        "autograd.grad: a used input whose gradient is exactly 0 is reported unused",
+        "microgradx/autograd.py",
+        "            if materialize_grads or x in used:\n",
+        "            if materialize_grads:\n",
+        (
+            "tests/test_nested_derivatives.py::"
+            "test_a_used_input_whose_gradient_is_exactly_zero_is_used",
+        ),
+    ),
+    Mutation(
+        "autograd.grad takes any create_graph as a truth value",
+        "microgradx/autograd.py",
+        '    create_graph = flag(create_graph, "create_graph")\n',
+        "    create_graph = bool(create_graph)\n",
+        ("tests/test_nested_derivatives.py::test_autograd_grad_flags_must_be_true_or_false",),
+    ),
+    Mutation(
+        "autograd.grad accepts allow_unused=False with materialize_grads=True",
+        "microgradx/autograd.py",
+        "    if materialize_grads and not allow_unused:\n",
+        "    if False:\n",
+        (
+            "tests/test_nested_derivatives.py::"
+            "test_allow_unused_false_with_materialize_grads_is_refused_as_torch",
+        ),
+    ),
+    Mutation(
+        "a renamed name raises AttributeError (import's generic message names nothing)",
+        "microgradx/checks.py",
+        '            raise ImportError(f"{module}.{name} is gone: {names[name]}")\n',
+        '            raise AttributeError(f"{module}.{name} is gone: {names[name]}")\n',
+        (
+            "tests/test_engine.py::"
+            "test_a_renamed_name_fails_on_import_with_one_line_naming_the_new_one",
+        ),
+    ),
+    Mutation(
         "a copy of a table op with rules of its own keeps the table's NumPy forms",
         "microgradx/ops.py",
         "        if forms is not None and _TABLE_FORMS.get(id(forms), rules) != rules:\n",
@@ -375,8 +450,7 @@ MUTATIONS = [
     Mutation(
         "a user's op rule runs unchecked (too few derivatives drop a gradient)",
         "microgradx/ops.py",
-        "        if not _is_checked(self.local_grads)"
-        " and not _is_table_rule(self.local_grads):\n",
+        "        if not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):\n",
         "        if False:\n",
         ("tests/test_engine.py",),
     ),

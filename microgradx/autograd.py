@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from microgradx import walk
-from microgradx.checks import real
+from microgradx.checks import flag, real
 from microgradx.engine import Operand, Value, topological_order
 from microgradx.modes import enable_grad, mode
 
@@ -34,11 +34,28 @@ def grad(
     floats, or Values with ``create_graph=True`` (then they can be differentiated again). No
     ``.grad`` anywhere is read or written, so a call inside a function being differentiated
     never disturbs the outer call's gradients. ``grad_outputs``: the seed of each output
-    (default 1). An input the outputs do not depend on raises ``ValueError``, unless
-    ``allow_unused=True`` (its gradient is then ``None``) or ``materialize_grads=True`` (0.0).
-    ``retain_graph`` is accepted for PyTorch's sake: graphs here are always kept. In
-    ``detect_anomaly()`` mode each contribution is checked as it is made (``AnomalyError``).
+    (default 1).
+
+    An input is *used* when the graph reaches it from an output, whatever the numbers: one
+    whose gradient is exactly 0 (a dead ReLU, an underflowed ``exp``, a zero seed) gets 0, as
+    ``backward()`` gives it. An input the outputs do not reach raises ``ValueError``, unless
+    ``allow_unused=True`` (its gradient is then ``None``) or ``materialize_grads=True`` (0.0);
+    ``allow_unused=False`` with ``materialize_grads=True`` is a ``ValueError`` (as PyTorch). The
+    flags must be ``True`` or ``False`` (``TypeError``); ``allow_unused=None`` means
+    ``materialize_grads``' value, as PyTorch. ``retain_graph`` is accepted for PyTorch's sake:
+    graphs here are always kept. In ``detect_anomaly()`` mode each contribution is checked as it
+    is made (``AnomalyError``).
     """
+    if retain_graph is not None:
+        flag(retain_graph, "retain_graph")
+    create_graph = flag(create_graph, "create_graph")
+    materialize_grads = flag(materialize_grads, "materialize_grads")
+    allow_unused = materialize_grads if allow_unused is None else flag(allow_unused, "allow_unused")
+    if materialize_grads and not allow_unused:
+        raise ValueError(
+            "allow_unused=False with materialize_grads=True: materialize_grads gives an unused"
+            " input 0.0, so it needs allow_unused=True (or None)"
+        )
     outs = _value_list(outputs, "outputs")
     ins = _value_list(inputs, "inputs")
     if grad_outputs is None:
@@ -51,13 +68,18 @@ def grad(
     grads: dict[Value, Any] = {}
     for out, seed in zip(outs, seeds):
         walk.seed(grads, out, seed)
+    order = _order_of(outs)
     with enable_grad() if create_graph else nullcontext():
-        walk.walk(_order_of(outs), walk.InDict(grads, mode.anomaly, create_graph))
+        walk.walk(order, walk.InDict(grads, mode.anomaly, create_graph))
+    # Used: reached from an output in the graph. A used input can have no entry in ``grads``:
+    # every path to it passed an upstream of exactly 0 (the zero-upstream rule), so its
+    # gradient is exactly 0, not undefined.
+    used = set(order)
     results: list[Any] = []
     for k, x in enumerate(ins):
         g = grads.get(x)
         if g is None:
-            if materialize_grads:
+            if materialize_grads or x in used:
                 g = 0.0
             elif not allow_unused:
                 raise ValueError(

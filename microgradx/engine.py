@@ -32,7 +32,7 @@ from contextlib import nullcontext
 from typing import Any, Union
 
 from microgradx import ops, walk
-from microgradx.checks import describe, flag, real
+from microgradx.checks import describe, flag, gone, real
 from microgradx.modes import IN_USE, RECORDING, AnomalyError, RecordedNumber, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
 
@@ -486,11 +486,8 @@ def zero_grad(values: Iterable[Value]) -> None:
         v.grad = 0.0
 
 
-_MOVED = {"grad": "microgradx.autograd.grad", "chain_rule": "microgradx.walk.walk"}
-
-
-def __getattr__(name: str) -> Any:
-    """A name that moved gives a one-line error naming where it is now."""
-    if name in _MOVED:
-        raise AttributeError(f"microgradx.engine.{name} moved: use {_MOVED[name]}")
-    raise AttributeError(f"module 'microgradx.engine' has no attribute {name!r}")
+# One release of a clear error for the names that moved (then they go).
+__getattr__ = gone(
+    __name__,
+    {"grad": "use microgradx.autograd.grad", "chain_rule": "use microgradx.walk.walk"},
+)

@@ -67,8 +67,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx import checks
-from microgradx.checks import real
+from microgradx import checks, walk
+from microgradx.checks import gone, real
 from microgradx.engine import Value
 from microgradx.modes import no_grad
 from microgradx.nn import Module
@@ -92,18 +92,57 @@ class _Program:
     def __init__(self, tape: Tape, backend: str) -> None:
         self.tape = tape
         self.leaves = list(tape.leaves)
+        in_order = set(tape.order)
+        # the leaves a pass adds a gradient to (a leaf only a guard reads gets none)
+        self.graded = [leaf for leaf in self.leaves if leaf in in_order]
         self.prepass: Callable[..., Any] | None = None
         if backend == "python":
             self.source, names = python_source(tape)
             load_program(self.source, names, "")
-            self.run: Callable[..., Any] = names["run"]
-            self.forward: Callable[..., Any] = names["forward"]
+            self.run: Callable[..., Any] = names.pop("run")
+            self.forward: Callable[..., Any] = names.pop("forward")
         else:
             self.source, self.run, self.forward = numpy_program(tape)
             if tape.guards or tape.computed:
                 source, names = prepass_source(tape)
-                self.prepass = load_program(source, names, ", guards")["prepass"]
+                self.prepass = load_program(source, names, ", guards").pop("prepass")
                 self.source += "\n" + source
+
+
+_FLOAT = frozenset([float])
+
+
+class _Undo:
+    """The leaf gradients one compiled call may change, as they were before it: a call that
+    raises (an op of the user's, a recording again, Ctrl-C) puts every one back, so a compiled
+    call is all-or-nothing, as ``backward()`` is. Each program's leaves are saved before its
+    first pass of the call, and an interpreted graph's before its ``backward()``."""
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[list[Value], list[Any]]] = []
+        self.seen: set[int] = set()
+
+    def start(self, program: _Program) -> None:
+        """Save ``program``'s leaves (once per call), then start each one's gradient as
+        ``backward()`` does (``walk.starting_grad``: ``None`` is 0, junk is refused by name)."""
+        if id(program) in self.seen:
+            return  # started already in this call (its passes leave floats or Values)
+        self.seen.add(id(program))
+        graded = program.graded
+        grads = [leaf.grad for leaf in graded]
+        self.saved.append((graded, grads))
+        if not _FLOAT.issuperset(map(type, grads)):  # (a C loop: this runs at every call)
+            starts = [(leaf, walk.starting_grad(leaf)) for leaf in graded]  # all checked first
+            for leaf, grad in starts:
+                leaf.grad = grad
+
+    def save(self, leaves: list[Value]) -> None:
+        self.saved.append((leaves, [leaf.grad for leaf in leaves]))
+
+    def undo(self) -> None:
+        for leaves, grads in reversed(self.saved):  # the first saved (the oldest) wins
+            for leaf, grad in zip(leaves, grads):
+                leaf.grad = grad
 
 
 @dataclass(frozen=True)
@@ -129,7 +168,10 @@ class Compiled:
     ``program.forward(*inputs)`` runs forward only; ``program.batch(rows)`` runs many examples
     (with the NumPy back-end, all at once); ``program.run(*inputs)`` and
     ``program.run_batch(rows)`` return a ``Replayed`` with the inputs' gradients and the watched
-    values too. ``recordings`` counts the recordings made (guards that failed record again, up to
+    values too. As with ``backward()``, a leaf's ``grad`` of ``None`` counts as 0, anything but a
+    number is refused by name (``TypeError``/``ValueError``, ``walk.starting_grad``) before
+    anything changes, and a call that raises puts every leaf's ``grad`` back as it was.
+    ``recordings`` counts the recordings made (guards that failed record again, up to
     ``CACHE_SIZE``)."""
 
     def __init__(
@@ -247,27 +289,28 @@ class Compiled:
         return numbers
 
     def _one(
-        self, programs: list[_Program], numbers: list[float], seed: float | None
+        self, programs: list[_Program], numbers: list[float], seed: float | None, undo: _Undo
     ) -> tuple[Any, ...]:
         """One example through the first recording whose guards hold (``seed`` None: forward
         only), recording again or running interpreted when none does."""
         for program in programs:
-            result = self._try(program, numbers, seed)
+            result = self._try(program, numbers, seed, undo)
             if result is not None:
                 return result  # type: ignore[no-any-return]
         again = self._record_again(numbers)
         if again is not None:
-            result = self._try(again, numbers, seed)
+            result = self._try(again, numbers, seed, undo)
             if result is not None:
                 return result  # type: ignore[no-any-return]
-        return self._interpret(numbers, seed)
+        return self._interpret(numbers, seed, undo)
 
-    def _try(self, program: _Program, numbers: list[float], seed: float | None) -> Any:
+    def _try(self, program: _Program, numbers: list[float], seed: float | None, undo: _Undo) -> Any:
         if self.backend == "python":
             if seed is None:
                 return program.forward(numbers, program.leaves)
+            undo.start(program)
             return program.run(numbers, program.leaves, seed)
-        outcome = self._columns(program, [numbers], seed)
+        outcome = self._columns(program, [numbers], seed, undo)
         if outcome is None:
             return None
         out, grads, watched = outcome
@@ -275,7 +318,7 @@ class Compiled:
             return float(out[0]), tuple(w[0] for w in watched)
         return float(out[0]), tuple(g[0] for g in grads), tuple(w[0] for w in watched)
 
-    def _interpret(self, numbers: list[float], seed: float | None) -> tuple[Any, ...]:
+    def _interpret(self, numbers: list[float], seed: float | None, undo: _Undo) -> tuple[Any, ...]:
         """The function itself on Values: what the recordings stand for, right by definition."""
         assert self._function is not None
         inputs = [Value(x) for x in numbers]
@@ -284,7 +327,7 @@ class Compiled:
                 root, watch = self._function(*inputs)
             return float(root), tuple(float(w) for w in watch)
         root, watch = self._function(*inputs)
-        checked_order(root)
+        undo.save([node for node in checked_order(root) if node.op is None])
         root.backward(seed)
         return root.data, tuple(float(x.grad) for x in inputs), tuple(w.data for w in watch)
 
@@ -294,7 +337,7 @@ class Compiled:
         Leaves' ``grad`` accumulate, as after ``backward()``. ``gradient=None``: forward only
         (``input_grads`` is then ``()``)."""
         if gradient is None:
-            out, watched = self._one(self._current(), self._numbers(inputs), None)
+            out, watched = self._one(self._current(), self._numbers(inputs), None, _Undo())
             return Replayed(out, (), watched)
         if self.backend != "python":
             columns = self.run_batch([inputs], gradient=gradient)
@@ -303,11 +346,12 @@ class Compiled:
                 float(columns.output[0]), grads, tuple(float(w[0]) for w in columns.watched)
             )
         numbers, seed = self._numbers(inputs), real(gradient, "gradient")
-        for program in self._current():
-            result = program.run(numbers, program.leaves, seed)
-            if result is not None:
-                return Replayed(*result)
-        return Replayed(*self._one([], numbers, seed))
+        undo = _Undo()
+        try:
+            return Replayed(*self._one(self._current(), numbers, seed, undo))
+        except BaseException:
+            undo.undo()
+            raise
 
     def __call__(self, *inputs: Any, gradient: float = 1.0) -> float:
         """``run(*inputs, gradient=gradient).output``: forward and backward, the output."""
@@ -332,9 +376,14 @@ class Compiled:
         ]
         seed = None if gradient is None else real(gradient, "gradient")
         programs = self._current()  # the model is checked once per batch
-        if self.backend == "numpy":
-            return self._batch_numpy(programs, checked, seed)
-        results = [self._one(programs, numbers, seed) for numbers in checked]
+        undo = _Undo()
+        try:
+            if self.backend == "numpy":
+                return self._batch_numpy(programs, checked, seed, undo)
+            results = [self._one(programs, numbers, seed, undo) for numbers in checked]
+        except BaseException:
+            undo.undo()
+            raise
         outputs = [result[0] for result in results]
         watched = tuple(list(column) for column in zip(*[result[-1] for result in results]))
         if seed is None:
@@ -358,7 +407,12 @@ class Compiled:
     # -- the NumPy back-end: a batch at once, split by the recordings whose guards hold --
 
     def _columns(
-        self, program: _Program, rows: list[list[float]], seed: float | None, checked: bool = False
+        self,
+        program: _Program,
+        rows: list[list[float]],
+        seed: float | None,
+        undo: _Undo,
+        checked: bool = False,
     ) -> Any:
         """``rows`` through one recording with NumPy, or None if its guards fail for one
         (``checked``: they were checked already)."""
@@ -369,10 +423,11 @@ class Compiled:
         if seed is None:
             out, watched = program.forward(columns, program.leaves)
             return out, (), watched
+        undo.start(program)
         return program.run(columns, program.leaves, seed)
 
     def _batch_numpy(
-        self, programs: list[_Program], rows: list[list[float]], seed: float | None
+        self, programs: list[_Program], rows: list[list[float]], seed: float | None, undo: _Undo
     ) -> Replayed:
         import numpy as np  # the back-end needs it (numpy_program imported it already)
 
@@ -387,7 +442,7 @@ class Compiled:
                 program = self._record_again(rows[pending[0]])
                 if program is None:
                     for i in pending:  # beyond the cache, or refused: the interpreted engine
-                        result = self._interpret(rows[i], seed)
+                        result = self._interpret(rows[i], seed, undo)
                         out[i] = result[0]
                         for column, value in zip(grads, result[1] if seed is not None else ()):
                             column[i] = value
@@ -403,7 +458,7 @@ class Compiled:
                 ok = prepass is None or prepass(rows[i], program.leaves) is not None
                 (fits if ok else rest).append(i)
             if fits:
-                result = self._columns(program, [rows[i] for i in fits], seed, checked=True)
+                result = self._columns(program, [rows[i] for i in fits], seed, undo, True)
                 index = np.asarray(fits)
                 out[index] = result[0]
                 for column, values in zip(grads, result[1]):
@@ -510,11 +565,7 @@ __all__ = [
     "tape_of",
 ]
 
-_MOVED = {"record": "microgradx.replay.tape_of (a graph already built as a Tape)"}
-
-
-def __getattr__(name: str) -> Any:
-    """A name that changed gives a one-line error naming the new one."""
-    if name in _MOVED:
-        raise AttributeError(f"microgradx.replay.{name} was renamed: use {_MOVED[name]}")
-    raise AttributeError(f"module 'microgradx.replay' has no attribute {name!r}")
+# One release of a clear error for the renamed names (then they go).
+__getattr__ = gone(
+    __name__, {"record": "use microgradx.replay.tape_of (a graph already built as a Tape)"}
+)

@@ -140,6 +140,10 @@ class Recording:
         for node in self.nodes:
             unwrap(node)
             _plain_grad(node)
+        # The numbers kept in ``restore`` point back at this recording (a reference cycle that
+        # would keep the graph alive until the cyclic collector runs), and the tape has copied
+        # what it needs from ``entries``: let go of the graph.
+        self.restore, self.nodes, self.entries = [], [], []
 
 
 def unwrap(node: Value) -> None:

@@ -277,7 +277,7 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
     source = "\n".join(lines) + "\n"
     code = compile(source, "<microgradx compiled graph, NumPy>", "exec")
     exec(code, rules.names)
-    return source, rules.names["run"], rules.names["forward"]
+    return source, rules.names.pop("run"), rules.names.pop("forward")
 
 
 def _round_each(column: Any, ndigits: int) -> Any:

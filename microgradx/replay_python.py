@@ -381,6 +381,8 @@ def _tuple(items: Iterable[str]) -> str:
 
 
 def load_program(source: str, names: dict[str, Any], what: str) -> dict[str, Any]:
+    """Run ``source`` with ``names`` as its globals and return them. Pop the functions it
+    defines out of ``names``: a function in its own globals is a reference cycle."""
     code = builtins.compile(source, f"<microgradx compiled graph{what}>", "exec")
     exec(code, names)  # the program: plain Python made from the graph, nothing else
     return names

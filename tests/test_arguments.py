@@ -33,6 +33,7 @@ import microgradx
 from microgradx import (
     OPS,
     Value,
+    autograd,
     data,
     dual,
     functional,
@@ -821,6 +822,19 @@ def _f_of_list(xs: Any) -> Any:
     return total
 
 
+@case("autograd.grad")
+def _(w: World) -> Any:
+    return autograd.grad, {
+        "outputs": w.y,
+        "inputs": [w.x, w.w],
+        "grad_outputs": 1.0,
+        "retain_graph": None,
+        "create_graph": False,
+        "allow_unused": None,
+        "materialize_grads": False,
+    }
+
+
 @case("functional.grad", aliases={"f": ("func",), "xs": ("argument 0",)})
 def _(w: World) -> Any:
     return lambda f, xs: functional.grad(f)(xs), {"f": _f_of_list, "xs": [0.5, -1.0]}
@@ -982,6 +996,22 @@ def _(w: World) -> Any:
 def _(w: World) -> Any:
     program = replay.compile(_g, [0.5, -1.0], backend="numpy")
     return program.run_batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
+
+
+@case("replay.Compiled.run (a leaf's grad set before)")
+def _(w: World) -> Any:
+    program = replay.compile(lambda a: a * w.w, [0.5])
+
+    def set_then_run(grad: Any) -> None:
+        before = w.w.grad
+        w.w.grad = grad
+        try:
+            program.run(0.5)
+        except BaseException:
+            w.w.grad = before  # the bad value was the caller's own write: undo it for the check
+            raise
+
+    return set_then_run, {"grad": 0.0}
 
 
 @case("replay.python_source")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import math
+import pkgutil
+import re
 import threading
 import tracemalloc
 import weakref
@@ -712,3 +715,36 @@ def test_a_users_rule_copied_from_a_table_op_or_returning_other_types_is_checked
         op = _user_op(lambda a, b, out, result=result: result)
         with pytest.raises(TypeError, match=f"op 'u': local_grads.*{shown}"):
             apply(op, Value(1.0), Value(2.0)).backward()
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "new"),
+    [
+        ("microgradx.engine", "grad", "microgradx.autograd.grad"),
+        ("microgradx.engine", "chain_rule", "microgradx.walk.walk"),
+        ("microgradx.replay", "record", "microgradx.replay.tape_of"),
+        ("microgradx.optim", "clip_grad_norm", "clip_grad_norm_"),
+    ],
+)
+def test_a_renamed_name_fails_on_import_with_one_line_naming_the_new_one(module, name, new):
+    with pytest.raises(ImportError, match=re.escape(new)) as caught:
+        exec(f"from {module} import {name}", {})
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ImportError, match=re.escape(new)):
+        getattr(importlib.import_module(module), name)
+    assert not hasattr(importlib.import_module(module), "no_such_name")
+
+
+def test_every_module_level_getattr_of_the_package_is_checks_gone():
+    # one mechanism for renamed names: an AttributeError from a module's __getattr__ is turned
+    # by ``from m import old`` into import's generic message, which names nothing
+    found = []
+    for info in pkgutil.walk_packages(mg.__path__, "microgradx."):
+        if info.name == "microgradx.forward" or info.name.endswith("__main__"):
+            continue  # the renamed module itself (its import raises); the command line
+        module = importlib.import_module(info.name)
+        hook = vars(module).get("__getattr__")
+        if hook is not None:
+            found.append(info.name)
+            assert hook.__qualname__ == "gone.<locals>.__getattr__", info.name
+    assert {"microgradx.engine", "microgradx.replay", "microgradx.optim"} <= set(found)

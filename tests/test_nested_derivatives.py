@@ -101,6 +101,68 @@ def test_autograd_grad_returns_without_storing():
     assert autograd_grad(out, [c], materialize_grads=True) == (0.0,)
 
 
+def _dead_relu():
+    w, b = Value(0.5, label="w"), Value(-2.0, label="b")
+    return w, b, (w * 1.0 + b).relu() + w * 0.0 + 1.0  # a dead ReLU unit: w and b are used
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["dead relu", "underflowed exp", "zero seed", "zero seed, two outputs"],
+)
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_used_input_whose_gradient_is_exactly_zero_is_used(case, create_graph):
+    # "used" is reached from an output in the graph, not "received a contribution": an upstream
+    # of exactly 0 passes nothing on (the zero-upstream rule), and the gradient is 0, as backward()
+    seeds = None
+    if case == "dead relu":
+        w, b, out = _dead_relu()
+        inputs, outputs, expected = [w, b], [out], [0.0, 0.0]
+    elif case == "underflowed exp":
+        x = Value(40.0)
+        inputs, outputs, expected = [x], [(-(x * x)).exp()], [0.0]
+    elif case == "zero seed":
+        x = Value(3.0)
+        inputs, outputs, expected, seeds = [x], [x * 2.0], [0.0], [0.0]
+    else:
+        x, y = Value(3.0), Value(2.0)
+        inputs, outputs, expected, seeds = [x, y], [x * 2.0, x * y], [2.0, 0.0], [1.0, 0.0]
+    found = autograd_grad(outputs, inputs, seeds, create_graph=create_graph)
+    assert [float(g) if create_graph else g for g in found] == expected
+    assert all(isinstance(g, Value) == create_graph for g in found)
+    assert autograd_grad(outputs, inputs, seeds, allow_unused=True) == tuple(expected)
+    # backward() agrees
+    for out, seed in zip(outputs, seeds or [1.0] * len(outputs)):
+        out.backward(seed)
+    assert [x.grad for x in inputs] == expected
+
+
+def test_an_input_the_graph_does_not_reach_is_unused_even_next_to_a_zero_gradient():
+    w, b, out = _dead_relu()
+    stranger = Value(1.0)
+    with pytest.raises(ValueError, match=r"inputs\[2\] is not used"):
+        autograd_grad(out, [w, b, stranger])
+    assert autograd_grad(out, [w, b, stranger], allow_unused=True) == (0.0, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    "name", ["retain_graph", "create_graph", "allow_unused", "materialize_grads"]
+)
+@pytest.mark.parametrize("bad", ["no", 1, 0.0])
+def test_autograd_grad_flags_must_be_true_or_false(name, bad):
+    x, stranger = Value(2.0), Value(1.0)
+    with pytest.raises(TypeError, match=f"{name} must be True or False"):
+        autograd_grad(x * 3.0, [x, stranger], **{name: bad})
+
+
+def test_allow_unused_false_with_materialize_grads_is_refused_as_torch():
+    x, stranger = Value(2.0), Value(1.0)
+    with pytest.raises(ValueError, match="allow_unused=False with materialize_grads=True"):
+        autograd_grad(x * 3.0, [x, stranger], allow_unused=False, materialize_grads=True)
+    both = autograd_grad(x * 3.0, [x, stranger], allow_unused=True, materialize_grads=True)
+    assert both == (3.0, 0.0)
+
+
 # ---- threads -------------------------------------------------------------------------------------
 
 

@@ -746,3 +746,131 @@ def test_a_function_that_fails_differently_interpreted_raises_its_own_error():
 
     with pytest.raises(KeyError, match="own"):
         microgradx.compile(f, [1.0])
+
+
+# ---- a compiled call is all-or-nothing on the leaves' gradients, as backward() ------------------
+
+
+def _failing_sin(fail_at: int) -> tuple[Op, list[int]]:
+    """A user op whose derivative rule raises on its ``fail_at``-th call."""
+    calls = [0]
+
+    def rule(x, out):
+        calls[0] += 1
+        if calls[0] == fail_at:
+            raise RuntimeError("the rule failed")
+        return (microgradx.ops.cos(x),)
+
+    op = Op(
+        name="mysin",
+        symbol="mysin",
+        arity=1,
+        forward=math.sin,
+        local_grads=rule,
+        math="sin",
+        derivative="cos",
+    )
+    return op, calls
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_compiled_pass_that_raises_leaves_every_leaf_grad_as_it_was(backend):
+    if backend == "numpy":
+        _numpy()
+    op, calls = _failing_sin(fail_at=2)
+    a, b = Value(0.3, label="a"), Value(0.7, label="b")
+    program = microgradx.compile(
+        lambda x: apply(op, apply(op, x * a) + b) * a, [0.5], backend=backend
+    )
+    a.grad, b.grad = 1.0, 2.0
+    calls[0] = 0  # the second rule call is in the middle of the pass (a's first term is in)
+    with pytest.raises(RuntimeError, match="the rule failed"):
+        program.run(0.5)
+    assert (a.grad, b.grad) == (1.0, 2.0)
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_batch_that_raises_on_a_later_row_leaves_every_leaf_grad_as_it_was(backend):
+    # row 0 runs the first recording (its gradients added), row 1 fails its guard and recording
+    # again raises: the whole call is undone, as one backward() that raised
+    if backend == "numpy":
+        _numpy()
+    a, b = Value(0.3, label="a"), Value(0.7, label="b")
+
+    def fn(x):
+        if x.data > 0:
+            return x * a + b
+        raise RuntimeError("no graph for x <= 0")
+
+    program = microgradx.compile(fn, [0.5], backend=backend)
+    a.grad, b.grad = 1.0, None
+    with pytest.raises(RuntimeError, match="no graph"):
+        program.run_batch([[0.5], [-1.0]])
+    assert a.grad == 1.0 and b.grad is None
+
+
+@pytest.mark.parametrize("call", ["run", "run_batch", "__call__"])
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_compiled_run_starts_a_leaf_grad_as_backward_does(backend, call):
+    if backend == "numpy":
+        _numpy()
+    w, unread = Value(0.3, label="w"), Value(2.0, label="unread")
+    program = microgradx.compile(lambda x: x * w + unread * 0.0, [0.5], backend=backend)
+    run = {
+        "run": lambda: program.run(0.5),
+        "run_batch": lambda: program.run_batch([[0.5]]),
+        "__call__": lambda: program(0.5),
+    }[call]
+    expected = []
+    for grad in (None, 1, True, 0.25, Value(1.0)):
+        w.grad = unread.grad = grad
+        out = Value(0.5) * w + unread * 0.0
+        out.backward()
+        expected.append((w.grad, unread.grad))
+    found = []
+    for grad in (None, 1, True, 0.25, Value(1.0)):
+        w.grad = unread.grad = grad
+        run()
+        found.append((w.grad, unread.grad))
+    assert [(float(g), float(u)) for g, u in found] == [(float(g), float(u)) for g, u in expected]
+    assert [tuple(type(g) for g in pair) for pair in found] == [
+        tuple(type(g) for g in pair) for pair in expected
+    ]
+    for junk in ("junk", 1j, [1.0]):
+        w.grad, unread.grad = junk, 5.0
+        with pytest.raises((TypeError, ValueError), match="grad of 'w'"):
+            run()
+        assert w.grad is junk and unread.grad == 5.0  # refused before anything changed
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector(backend):
+    # a recording's kept numbers pointed back at it, and each generated function sat in its own
+    # globals: reference cycles that kept every recorded node alive until gc.collect()
+    if backend == "numpy":
+        _numpy()
+    import gc
+    import weakref
+
+    model = MLP(2, [4, 1], seed=0)
+
+    def fn(x):
+        out = model([x, x])
+        return (out - 1) ** 2 if x.data > 0 else out.tanh()  # a guard: two recordings
+
+    gc.collect()
+    gc.disable()
+    try:
+        program = microgradx.compile(fn, [0.5], model=model, backend=backend)
+        program.run(0.3)
+        program.run(-0.3)
+        assert program.recordings == 2
+        runs = [p.run for p in program._programs] + [p.prepass for p in program._programs]
+        nodes = [n for p in program._programs for n in p.tape.order if n.op is not None]
+        alive = [weakref.ref(x) for x in [program, *runs, *nodes] if x is not None]
+        assert len(alive) > 30
+        del program, runs, nodes
+        assert [r for r in alive if r() is not None] == []
+    finally:
+        gc.enable()
+    assert all(p.grad != 0.0 for p in model.parameters()[:2])  # the model itself lives on
