@@ -365,8 +365,7 @@ MUTATIONS = [
     Mutation(
         "a user's op rule runs unchecked (too few derivatives drop a gradient)",
         "microgradx/ops.py",
-        "        if not _is_checked(self.local_grads)"
-        " and not _is_table_rule(self.local_grads):\n",
+        "        if not _is_checked(self.local_grads) and not _is_table_rule(self.local_grads):\n",
         "        if False:\n",
         ("tests/test_engine.py",),
     ),
@@ -1092,6 +1091,23 @@ MUTATIONS = [
         "        return math.copysign(0.0, x), [_ex_signed_inf(m, math.copysign(1.0, x))]\n",
         "        return 0.0, [_ex_signed_inf(m, math.copysign(1.0, x))]\n",
         ("tests/test_accuracy.py",),
+    ),
+    Mutation(
+        "a user's NumPy forms are not checked against the float rule when compiling",
+        "microgradx/replay_numpy.py",
+        "    check_forms(tape)\n",
+        "",
+        (
+            "tests/test_replay.py::"
+            "test_a_users_numpy_form_that_disagrees_with_its_rule_is_a_compile_error",
+        ),
+    ),
+    Mutation(
+        "a user's NumPy form of the wrong shape is broadcast",
+        "microgradx/replay_numpy.py",
+        "            and np.shape(result) == shape\n",
+        "",
+        ("tests/test_replay.py::test_what_a_users_numpy_form_returns_is_checked",),
     ),
 ]
 

@@ -333,6 +333,12 @@ def _rule_function(rule: Callable[..., Any]) -> Callable[..., Any]:
     return rule
 
 
+def is_table_form(op: Op) -> bool:
+    """Whether ``op``'s NumPy forms are the table's own (tested, so run unchecked); a user's
+    forms are checked at every call and against the float rule when compiling."""
+    return op.numpy is not None and id(op.numpy) in _TABLE_FORMS
+
+
 def _is_checked(rule: Callable[..., Any]) -> bool:
     return getattr(_rule_function(rule), "checked", False) is True
 
@@ -425,7 +431,9 @@ class Op:
     # *inputs, out))`` on float64 arrays, ``np`` the NumPy module. A row where a form gives NaN
     # (where its formula would cancel, say), a subnormal, or has a special input (0, +-inf, NaN,
     # a subnormal) is computed by the float rule instead, so the two agree there exactly.
-    # None: the float rule row by row (exact, and slower).
+    # None: the float rule row by row (exact, and slower). A user's forms are checked: each must
+    # return float arrays of the batch's shape (one per input for local_grads), and compiling
+    # checks them against the float rule at the recorded example (a CompileError if they differ).
     numpy: tuple[Callable[..., Any], Callable[..., Any]] | None = None
     # True: the ``numpy`` forms choose the rows the float rule computes themselves (by
     # ``float_rule_rows``: the table's first ops, whose forms follow each branch of their rules,
