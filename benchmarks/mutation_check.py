@@ -1109,6 +1109,24 @@ MUTATIONS = [
         "",
         ("tests/test_replay.py::test_what_a_users_numpy_form_returns_is_checked",),
     ),
+    Mutation(
+        "a user rule's np.float32 is kept (not made a Python float)",
+        "microgradx/ops.py",
+        '    if isinstance(x, float) and not hasattr(x, "dtype"):\n',
+        "    if True:\n",
+        ("tests/test_user_op.py::test_a_users_rule_gives_python_floats_never_numpy_scalars",),
+    ),
+    Mutation(
+        "a user op's forward result is not checked",
+        "microgradx/ops.py",
+        "            object.__setattr__(self, \"forward\", _checked_forward("
+        "self.name, self.forward))\n",
+        "            pass\n",
+        (
+            "tests/test_user_op.py::"
+            "test_a_users_forward_returning_no_real_number_is_refused_naming_the_op",
+        ),
+    ),
 ]
 
 

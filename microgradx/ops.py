@@ -322,6 +322,7 @@ _BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
 
 
 _TABLE_RULES: set[Callable[..., Any]] = set()  # the table's local_grads functions
+_TABLE_FORWARDS: set[Callable[..., Any]] = set()  # the table's forward functions
 # The table's NumPy forms (by the pair's identity) -> the float rules they compute.
 _TABLE_FORMS: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
 _DECLARED: list[Op] = []  # the table's ops in the order declared: OPS is made from it
@@ -350,12 +351,36 @@ def _is_table_rule(rule: Callable[..., Any]) -> bool:
     return _rule_function(rule) in _TABLE_RULES
 
 
+def _as_float(name: str, what: str, x: Any) -> Any:
+    """A user rule's number as a Python float: NumPy's scalars (``np.float32``, whose rounding
+    would leak into every later sum, and ``np.float64``) and ints converted; a float of the
+    engine's own (a recorded number inside ``compile``) kept. Raises TypeError naming the op for
+    a bool, a complex number, a string or anything else not a real number."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"op {name!r}: {what} must be a real number, got {describe(x)}")
+    if isinstance(x, float) and not hasattr(x, "dtype"):
+        return x
+    return float(x)
+
+
+def _checked_forward(name: str, rule: Callable[..., Any]) -> Callable[..., Any]:
+    """``rule`` (an Op's ``forward``), its result a Python float (``_as_float``)."""
+
+    def forward(*args: Any) -> Any:
+        return _as_float(name, "forward", rule(*args))
+
+    forward.checked = True  # type: ignore[attr-defined]
+    return forward
+
+
 def _checked_rule(
     name: str, rule: Callable[..., Any], leading: int
 ) -> Callable[..., tuple[Any, ...]]:
     """``rule`` (an Op's ``local_grads``), with what it returns checked: one derivative per
     input, each a number (a float, or on Values and Duals one of those), never a bool, a complex
-    number or a string. A rule that returns too few would silently drop an input's gradient."""
+    number or a string. A rule that returns too few would silently drop an input's gradient. On
+    floats each derivative comes back a Python float (``_as_float``: an ``np.float32`` would
+    round every later contribution to the same gradient)."""
 
     def local_grads(*args: Any) -> tuple[Any, ...]:
         result = rule(*args)
@@ -383,6 +408,10 @@ def _checked_rule(
                     f"op {name!r}: local_grads' derivative {k} must be a real number,"
                     f" got {describe(g)}"
                 )
+        if on_numbers:
+            grads = tuple(
+                _as_float(name, f"local_grads' derivative {k}", g) for k, g in enumerate(grads)
+            )
         return grads
 
     local_grads.checked = True  # type: ignore[attr-defined]
@@ -480,6 +509,7 @@ class Op:
         rules = (_rule_function(self.forward), _rule_function(self.local_grads))
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(rules[1])
+            _TABLE_FORWARDS.add(rules[0])
             if forms is not None:
                 _TABLE_FORMS[id(forms)] = rules
             if self.param is None:  # a declaration (a family's members are made later)
@@ -497,6 +527,8 @@ class Op:
             family = self.param_name is not None and self.param is None  # takes param first
             rule = _checked_rule(self.name, self.local_grads, 1 if family else 0)
             object.__setattr__(self, "local_grads", rule)
+        if not _is_checked(self.forward) and _rule_function(self.forward) not in _TABLE_FORWARDS:
+            object.__setattr__(self, "forward", _checked_forward(self.name, self.forward))
 
     @property
     def label(self) -> str:
