@@ -1119,7 +1119,7 @@ MUTATIONS = [
     Mutation(
         "a user op's forward result is not checked",
         "microgradx/ops.py",
-        "            object.__setattr__(self, \"forward\", _checked_forward("
+        '            object.__setattr__(self, "forward", _checked_forward('
         "self.name, self.forward))\n",
         "            pass\n",
         (
