@@ -1127,6 +1127,16 @@ MUTATIONS = [
             "test_a_users_forward_returning_no_real_number_is_refused_naming_the_op",
         ),
     ),
+    Mutation(
+        "gelu's rule on Values takes Phi(x) as gelu(x) / x for large x (gelu'' cancels)",
+        "microgradx/ops.py",
+        "        cdf = 1.0 + (-x).gelu() / x\n",
+        "        cdf = out / x\n",
+        (
+            "tests/test_nested_derivatives.py::"
+            "test_gelu_second_and_third_derivatives_are_accurate_in_the_tails",
+        ),
+    ),
 ]
 
 

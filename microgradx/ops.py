@@ -2550,10 +2550,16 @@ def _gelu_slope(x: float) -> float:
 def _gelu_grads(x: Any, out: Any) -> tuple[Any]:
     if _is_number(x):
         return (_gelu_slope(x),)
-    # On Values: Phi(x) = gelu(x) / x, and near 0 (where that divides 0 by 0) its Taylor
-    # polynomial of degree 21 (exact to 1e-20 there, and in its derivatives to the 21st order).
-    if abs(float(x)) >= 0.5:
+    # On Values: Phi(x) = gelu(x) / x for x <= -0.5, and 1 - Phi(-x) = 1 + gelu(-x) / x for
+    # x >= 0.5: both the value and the derivative (phi(x), by the quotient rule) are then taken
+    # in the tail, where Phi is small. (gelu(x) / x for large x has derivative gelu'(x) / x -
+    # gelu(x) / x^2, two numbers near 1/x whose difference phi(x) cancels: gelu'' was off by 1e-2
+    # at x = 9.) Near 0 (where gelu(x) / x divides 0 by 0) Phi's Taylor polynomial of degree 21
+    # (exact to 1e-20 there, and in its derivatives to the 21st order).
+    if float(x) <= -0.5:
         cdf = out / x
+    elif float(x) >= 0.5:
+        cdf = 1.0 + (-x).gelu() / x
     else:
         term = x * _INV_SQRT_2PI
         cdf = 0.5 + term
