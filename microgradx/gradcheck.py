@@ -254,7 +254,12 @@ def _kink_rate(op: Op, direction: Sequence[float]) -> float:
     offset = kink_value(op, [0.0] * len(direction))
     if not math.isfinite(offset):
         return math.nan
-    _, exponent = math.frexp(max(1.0, abs(offset)) / size)
+    ratio = max(1.0, abs(offset)) / size
+    if not ratio < math.inf:
+        return math.nan  # a direction too small beside the constant to measure
+    # 2 ** exponent <= ratio (frexp's is up to twice it): the scaled direction and the scale
+    # stay finite (a direction of 1e-308 beside 1 overflowed ldexp)
+    exponent = math.frexp(ratio)[1] - 1
     scale = math.ldexp(1.0, exponent)
     moved = kink_value(op, [math.ldexp(t, exponent) for t in direction])
     return abs(moved - offset) / scale
