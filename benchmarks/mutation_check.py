@@ -1137,6 +1137,51 @@ MUTATIONS = [
             "test_gelu_second_and_third_derivatives_are_accurate_in_the_tails",
         ),
     ),
+    Mutation(
+        "elu's derivative rounds e^x to a subnormal before the product with alpha (floats)",
+        "microgradx/ops.py",
+        "        return (precise(_elu_slope_exact, alpha, x),)\n",
+        "        return (alpha * exp(x),)\n",
+        ("tests/test_accuracy.py::test_elu_and_its_derivatives_are_accurate_for_any_alpha",),
+    ),
+    Mutation(
+        "elu's derivative rounds e^x to a subnormal before the product with alpha (Values)",
+        "microgradx/ops.py",
+        "    return (math.copysign(1.0, alpha) * exp(x + math.log(abs(alpha))),)\n",
+        "    return (alpha * exp(x),)\n",
+        ("tests/test_accuracy.py::test_elu_and_its_derivatives_are_accurate_for_any_alpha",),
+    ),
+    Mutation(
+        "gradcheck's kink rate scales a tiny direction past the float range",
+        "microgradx/gradcheck.py",
+        "    exponent = math.frexp(ratio)[1] - 1\n",
+        "    exponent = math.frexp(ratio)[1]\n",
+        (
+            "tests/test_gradcheck.py::"
+            "test_a_tiny_direction_beside_a_kink_constant_gives_a_report_not_an_overflow",
+        ),
+    ),
+    Mutation(
+        "an Op's text fields are not checked at construction",
+        "microgradx/ops.py",
+        '        for field_name in ("symbol", "math", "derivative", "note"):\n',
+        "        for field_name in ():\n",
+        ("tests/test_user_op.py::test_an_op_field_of_the_wrong_type_is_refused_at_construction",),
+    ),
+    Mutation(
+        "markdown_table writes a user's HTML raw",
+        "microgradx/ops.py",
+        '    return _md_cell(text.replace("&", "&amp;").replace("<", "&lt;"))\n',
+        "    return _md_cell(text)\n",
+        ("tests/test_ops_table.py::test_markdown_table_shows_a_users_text_as_text",),
+    ),
+    Mutation(
+        "markdown_table's code spans ignore backticks in a user's name",
+        "microgradx/ops.py",
+        '    fence = "`" * (longest + 1)\n',
+        '    fence = "`"\n',
+        ("tests/test_ops_table.py::test_markdown_table_shows_a_users_text_as_text",),
+    ),
 ]
 
 

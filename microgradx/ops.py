@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from microgradx.checks import describe, flag, real
+from microgradx.checks import describe, flag, real, text
 
 inf = math.inf
 nan = math.nan
@@ -471,6 +471,12 @@ class Op:
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        text(self.name, "Op name")
+        for field_name in ("symbol", "math", "derivative", "note"):
+            text(getattr(self, field_name), f"op {self.name!r}: {field_name}")
+        for field_name in ("param_name", "method"):
+            if getattr(self, field_name) is not None:
+                text(getattr(self, field_name), f"op {self.name!r}: {field_name} (or None)")
         if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
@@ -2351,13 +2357,35 @@ LOG1P = Op(
     exact=lambda m, x: (m.log1p(x), (m.inf if x == -1 else 1 / (1 + x),)),
     numpy=(lambda np, x: np.log1p(x), lambda np, x, out: (1.0 / (1.0 + x),)),
 )
+
+
+def _elu_slope_exact(c: decimal.Context, alpha: decimal.Decimal, x: decimal.Decimal) -> Any:
+    return c.multiply(alpha, c.exp(x))
+
+
+def _elu_grads(alpha: float, x: Any, out: Any) -> tuple[Any]:
+    """a e^x for x <= 0: where e^x is subnormal (x < -708.4) it has lost its digits before the
+    product with a large a, so there a e^x is computed in decimal on floats (``precise``) and as
+    +-exp(x + log|a|) on Values (to about 1e-13 relative)."""
+    if not float(x) <= 0:
+        return (1.0,)  # also at NaN, as PyTorch
+    if not float(x) < _EXP_SUBNORMAL or alpha == 0 or not math.isfinite(alpha):
+        return (alpha * exp(x),)
+    if _is_number(x):
+        return (precise(_elu_slope_exact, alpha, x),)
+    return (math.copysign(1.0, alpha) * exp(x + math.log(abs(alpha))),)
+
+
+_EXP_SUBNORMAL = math.log(TINY)  # e^x is subnormal below this x (-708.396...)
+
+
 ELU = Op(
     name="elu",
     method="elu",
     symbol="ELU({p})",
     arity=1,
     forward=lambda alpha, x: x if x > 0 else alpha * math.expm1(x),
-    local_grads=lambda alpha, x, out: (alpha * exp(x) if float(x) <= 0 else 1.0,),
+    local_grads=_elu_grads,
     math="elu(x) = x if x > 0 else a (e^x - 1)",
     derivative="d/dx = 1 if x > 0 else a e^x",
     kink=lambda alpha, x: x,
@@ -2777,14 +2805,44 @@ def markdown_table(ops: Iterable[Op] | None = None) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for op in OPS.values() if ops is None else ops:
-        symbol = op.symbol.replace("{p}", op.param_name or "")
+        family = op.param_name is not None
+        symbol = op.symbol.replace("{p}", op.param_name) if op.param_name is not None else op.symbol
         note = op.note
-        if op.param_name is not None:
+        if family:
             examples = ", ".join(f"{p:g}" for p in op.param_examples)
             note = (note + "; " if note else "") + f"tested with {op.param_name} in {examples}"
-        cells = [f"`{op.name}`", f"`{symbol}`", op.math, op.derivative, note]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells = [
+            _md_code(op.name),
+            _md_code(symbol),
+            *map(_md_text, (op.math, op.derivative, note)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n" + ADDING_AN_OP
+
+
+def _md_cell(text: str) -> str:
+    """``text`` on one line of a table cell: a newline would end the row, a pipe the cell."""
+    return " ".join(text.splitlines()).replace("|", "\\|")
+
+
+def _md_text(text: str) -> str:
+    """User text as a Markdown table cell that renders as that text: no HTML (``<`` and ``&``
+    as entities), no code span, link or image (backticks and brackets escaped)."""
+    for char in "\\`[]":
+        text = text.replace(char, "\\" + char)
+    return _md_cell(text.replace("&", "&amp;").replace("<", "&lt;"))
+
+
+def _md_code(text: str) -> str:
+    """User text as a code span (its content shown as is, never as HTML): fenced by one more
+    backtick than its longest run of them, padded by spaces if it starts or ends with one."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return _md_cell(f"{fence}{pad}{text}{pad}{fence}")
 
 
 README_BEGIN = "<!-- ops: generated from microgradx/ops.py by docs/make_op_lists.py -->"

@@ -206,3 +206,18 @@ def test_a_users_forward_returning_no_real_number_is_refused_naming_the_op(bad):
         apply(op, Value(0.5))
     with pytest.raises(TypeError, match="op 'odd': forward must be a real number"):
         microgradx.compile(lambda x: apply(op, x), [0.5]).run(0.5)
+
+
+@pytest.mark.parametrize(
+    "field, bad",
+    [("name", 3), ("symbol", None), ("math", b"sin"), ("derivative", None), ("note", None),
+     ("param_name", 1.0), ("method", b"sin")],
+)  # fmt: skip
+def test_an_op_field_of_the_wrong_type_is_refused_at_construction(field, bad):
+    """A symbol, math or note of None (or bytes) was accepted and failed much later, in the
+    step-through text or markdown_table."""
+    fields = dict(name="mysin", symbol="s", arity=1, forward=math.sin, math="sin(x)",
+                  local_grads=lambda x, out: (cos(x),), derivative="cos(x)")  # fmt: skip
+    fields[field] = bad
+    with pytest.raises(TypeError, match=f"{field} .*must be a str"):
+        Op(**fields)
