@@ -1182,6 +1182,20 @@ MUTATIONS = [
         '    fence = "`"\n',
         ("tests/test_ops_table.py::test_markdown_table_shows_a_users_text_as_text",),
     ),
+    Mutation(
+        "an op's label reaches the traces and drawings raw",
+        "microgradx/viz/style.py",
+        "    return visible(op.label, LABEL_CHARS)\n",
+        "    return op.label\n",
+        ("tests/test_hostile_labels.py::test_a_hostile_op_name_reaches_no_terminal_text_raw",),
+    ),
+    Mutation(
+        "an op's name reaches gradcheck's report raw",
+        "microgradx/gradcheck.py",
+        '    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)\n',
+        "    return name\n",
+        ("tests/test_hostile_labels.py::test_a_hostile_op_name_reaches_no_terminal_text_raw",),
+    ),
 ]
 
 

@@ -470,13 +470,18 @@ class Op:
     numpy_own_rows: bool = False
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
+    def _check_text(self) -> None:
+        """Raise TypeError, naming the field, for a text field that is not a str (a None symbol
+        would fail much later, in a step-through or ``markdown_table``)."""
         text(self.name, "Op name")
         for field_name in ("symbol", "math", "derivative", "note"):
             text(getattr(self, field_name), f"op {self.name!r}: {field_name}")
         for field_name in ("param_name", "method"):
             if getattr(self, field_name) is not None:
                 text(getattr(self, field_name), f"op {self.name!r}: {field_name} (or None)")
+
+    def __post_init__(self) -> None:
+        self._check_text()
         if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
