@@ -1177,6 +1177,110 @@ MUTATIONS = [
         "        return 0.0, [_ex_signed_inf(m, math.copysign(1.0, x))]\n",
         ("tests/test_accuracy.py",),
     ),
+    Mutation(
+        "a user's NumPy forms are not checked against the float rule when compiling",
+        "microgradx/replay_numpy.py",
+        "    check_forms(tape)\n",
+        "",
+        (
+            "tests/test_replay.py::"
+            "test_a_users_numpy_form_that_disagrees_with_its_rule_is_a_compile_error",
+        ),
+    ),
+    Mutation(
+        "a user's NumPy form of the wrong shape is broadcast",
+        "microgradx/replay_numpy.py",
+        "            and np.shape(result) == shape\n",
+        "",
+        ("tests/test_replay.py::test_what_a_users_numpy_form_returns_is_checked",),
+    ),
+    Mutation(
+        "a user rule's np.float32 is kept (not made a Python float)",
+        "microgradx/ops.py",
+        '    if isinstance(x, float) and not hasattr(x, "dtype"):\n',
+        "    if True:\n",
+        ("tests/test_user_op.py::test_a_users_rule_gives_python_floats_never_numpy_scalars",),
+    ),
+    Mutation(
+        "a user op's forward result is not checked",
+        "microgradx/ops.py",
+        '            object.__setattr__(self, "forward", _checked_forward('
+        "self.name, self.forward))\n",
+        "            pass\n",
+        (
+            "tests/test_user_op.py::"
+            "test_a_users_forward_returning_no_real_number_is_refused_naming_the_op",
+        ),
+    ),
+    Mutation(
+        "gelu's rule on Values takes Phi(x) as gelu(x) / x for large x (gelu'' cancels)",
+        "microgradx/ops.py",
+        "        cdf = 1.0 + (-x).gelu() / x\n",
+        "        cdf = out / x\n",
+        (
+            "tests/test_nested_derivatives.py::"
+            "test_gelu_second_and_third_derivatives_are_accurate_in_the_tails",
+        ),
+    ),
+    Mutation(
+        "elu's derivative rounds e^x to a subnormal before the product with alpha (floats)",
+        "microgradx/ops.py",
+        "        return (precise(_elu_slope_exact, alpha, x),)\n",
+        "        return (alpha * exp(x),)\n",
+        ("tests/test_accuracy.py::test_elu_and_its_derivatives_are_accurate_for_any_alpha",),
+    ),
+    Mutation(
+        "elu's derivative rounds e^x to a subnormal before the product with alpha (Values)",
+        "microgradx/ops.py",
+        "    return (math.copysign(1.0, alpha) * exp(x + math.log(abs(alpha))),)\n",
+        "    return (alpha * exp(x),)\n",
+        ("tests/test_accuracy.py::test_elu_and_its_derivatives_are_accurate_for_any_alpha",),
+    ),
+    Mutation(
+        "gradcheck's kink rate scales a tiny direction past the float range",
+        "microgradx/gradcheck.py",
+        "    exponent = math.frexp(ratio)[1] - 1\n",
+        "    exponent = math.frexp(ratio)[1]\n",
+        (
+            "tests/test_gradcheck.py::"
+            "test_a_tiny_direction_beside_a_kink_constant_gives_a_report_not_an_overflow",
+        ),
+    ),
+    Mutation(
+        "an Op's text fields are not checked at construction",
+        "microgradx/ops.py",
+        '        for field_name in ("symbol", "math", "derivative", "note"):\n',
+        "        for field_name in ():\n",
+        ("tests/test_user_op.py::test_an_op_field_of_the_wrong_type_is_refused_at_construction",),
+    ),
+    Mutation(
+        "markdown_table writes a user's HTML raw",
+        "microgradx/ops.py",
+        '    return _md_cell(text.replace("&", "&amp;").replace("<", "&lt;"))\n',
+        "    return _md_cell(text)\n",
+        ("tests/test_ops_table.py::test_markdown_table_shows_a_users_text_as_text",),
+    ),
+    Mutation(
+        "markdown_table's code spans ignore backticks in a user's name",
+        "microgradx/ops.py",
+        '    fence = "`" * (longest + 1)\n',
+        '    fence = "`"\n',
+        ("tests/test_ops_table.py::test_markdown_table_shows_a_users_text_as_text",),
+    ),
+    Mutation(
+        "an op's label reaches the traces and drawings raw",
+        "microgradx/viz/style.py",
+        "    return visible(op.label, LABEL_CHARS)\n",
+        "    return op.label\n",
+        ("tests/test_hostile_labels.py::test_a_hostile_op_name_reaches_no_terminal_text_raw",),
+    ),
+    Mutation(
+        "an op's name reaches gradcheck's report raw",
+        "microgradx/gradcheck.py",
+        '    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)\n',
+        "    return name\n",
+        ("tests/test_hostile_labels.py::test_a_hostile_op_name_reaches_no_terminal_text_raw",),
+    ),
 ]
 
 

@@ -254,7 +254,12 @@ def _kink_rate(op: Op, direction: Sequence[float]) -> float:
     offset = kink_value(op, [0.0] * len(direction))
     if not math.isfinite(offset):
         return math.nan
-    _, exponent = math.frexp(max(1.0, abs(offset)) / size)
+    ratio = max(1.0, abs(offset)) / size
+    if not ratio < math.inf:
+        return math.nan  # a direction too small beside the constant to measure
+    # 2 ** exponent <= ratio (frexp's is up to twice it): the scaled direction and the scale
+    # stay finite (a direction of 1e-308 beside 1 overflowed ldexp)
+    exponent = math.frexp(ratio)[1] - 1
     scale = math.ldexp(1.0, exponent)
     moved = kink_value(op, [math.ldexp(t, exponent) for t in direction])
     return abs(moved - offset) / scale
@@ -310,15 +315,22 @@ def _largest_safe_step(
             speed = _kink_rate(op, child_tangents)
             finite = math.isfinite(distance) and math.isfinite(speed)
             if finite and speed > 0 and distance / speed < limit:
-                limit, reason = distance / speed, op.label
+                limit, reason = distance / speed, _shown(op.label)
         # an input that does not move adds 0 (not 0 * inf = nan), as in forward mode
         tangent[node] = sum(g * t for g, t in zip(local[node], child_tangents) if t != 0.0)
     return limit, reason
 
 
+def _shown(name: str) -> str:
+    """An op's name (user text) in a report, with every character Python's repr would escape
+    (an escape sequence, U+202E) written out: such a name printed raw could hide a verdict."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
 def _call(op: Op, inputs: list[float]) -> str:
     """``op`` applied to ``inputs``, in words: ``sqrt(-4)``, ``pow_scalar[p=0.5](-4)``."""
     name = op.name if op.param is None else f"{op.name}[{op.param_name}={op.param:g}]"
+    name = _shown(name)
     return f"{name}({', '.join(f'{x:.6g}' for x in inputs)})"
 
 
@@ -340,9 +352,9 @@ def _where_not_finite(order: list[Value]) -> str:
             continue  # carried from below: the first one is the cause
         op = node.op
         if math.isnan(node.data):
-            return f"outside the domain of {op.name}: {_call(op, inputs)} is nan"
+            return f"outside the domain of {_shown(op.name)}: {_call(op, inputs)} is nan"
         if op.kink is not None and kink_value(op, inputs) == 0:
-            return f"at a pole of {op.name}: {_call(op, inputs)} is {node.data!r}"
+            return f"at a pole of {_shown(op.name)}: {_call(op, inputs)} is {node.data!r}"
         return f"overflow: {_call(op, inputs)} is {node.data!r}"
     return "a number is not finite"
 
@@ -554,7 +566,7 @@ class _Point:
             for n in nodes:
                 inputs = [c.data for c in n.children]
                 if n.op is not None and not domain_holds(n.op, inputs):
-                    return f"outside the domain of {n.op.name}: {_call(n.op, inputs)}"
+                    return f"outside the domain of {_shown(n.op.name)}: {_call(n.op, inputs)}"
         return ""
 
     def at(self, i: int, xi: float) -> list[float]:
@@ -662,7 +674,7 @@ def _first_wrong_op(order: list[Value], local: dict[Value, tuple[float, ...]], e
         k = _check_op(node.op, inputs, local[node], eps)
         if k is not None:
             return (
-                f"{node.op.name} (node {position} of {len(order)}, "
+                f"{_shown(node.op.name)} (node {position} of {len(order)}, "
                 f"{_call(node.op, inputs)}, input {k}: local derivative {local[node][k]:.8g})"
             )
     where = _where_derivative_not_finite(order, local)

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from microgradx.checks import describe, flag, real
+from microgradx.checks import describe, flag, real, text
 
 inf = math.inf
 nan = math.nan
@@ -322,6 +322,7 @@ _BUILDING_THE_TABLE = [True]  # False once this module has made the table's ops
 
 
 _TABLE_RULES: set[Callable[..., Any]] = set()  # the table's local_grads functions
+_TABLE_FORWARDS: set[Callable[..., Any]] = set()  # the table's forward functions
 # The table's NumPy forms (by the pair's identity) -> the float rules they compute.
 _TABLE_FORMS: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
 _DECLARED: list[Op] = []  # the table's ops in the order declared: OPS is made from it
@@ -331,6 +332,12 @@ def _rule_function(rule: Callable[..., Any]) -> Callable[..., Any]:
     while isinstance(rule, partial):  # a family's member: its parameter fixed
         rule = rule.func
     return rule
+
+
+def is_table_form(op: Op) -> bool:
+    """Whether ``op``'s NumPy forms are the table's own (tested, so run unchecked); a user's
+    forms are checked at every call and against the float rule when compiling."""
+    return op.numpy is not None and id(op.numpy) in _TABLE_FORMS
 
 
 def _is_checked(rule: Callable[..., Any]) -> bool:
@@ -344,12 +351,36 @@ def _is_table_rule(rule: Callable[..., Any]) -> bool:
     return _rule_function(rule) in _TABLE_RULES
 
 
+def _as_float(name: str, what: str, x: Any) -> Any:
+    """A user rule's number as a Python float: NumPy's scalars (``np.float32``, whose rounding
+    would leak into every later sum, and ``np.float64``) and ints converted; a float of the
+    engine's own (a recorded number inside ``compile``) kept. Raises TypeError naming the op for
+    a bool, a complex number, a string or anything else not a real number."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"op {name!r}: {what} must be a real number, got {describe(x)}")
+    if isinstance(x, float) and not hasattr(x, "dtype"):
+        return x
+    return float(x)
+
+
+def _checked_forward(name: str, rule: Callable[..., Any]) -> Callable[..., Any]:
+    """``rule`` (an Op's ``forward``), its result a Python float (``_as_float``)."""
+
+    def forward(*args: Any) -> Any:
+        return _as_float(name, "forward", rule(*args))
+
+    forward.checked = True  # type: ignore[attr-defined]
+    return forward
+
+
 def _checked_rule(
     name: str, rule: Callable[..., Any], leading: int
 ) -> Callable[..., tuple[Any, ...]]:
     """``rule`` (an Op's ``local_grads``), with what it returns checked: one derivative per
     input, each a number (a float, or on Values and Duals one of those), never a bool, a complex
-    number or a string. A rule that returns too few would silently drop an input's gradient."""
+    number or a string. A rule that returns too few would silently drop an input's gradient. On
+    floats each derivative comes back a Python float (``_as_float``: an ``np.float32`` would
+    round every later contribution to the same gradient)."""
 
     def local_grads(*args: Any) -> tuple[Any, ...]:
         result = rule(*args)
@@ -377,6 +408,10 @@ def _checked_rule(
                     f"op {name!r}: local_grads' derivative {k} must be a real number,"
                     f" got {describe(g)}"
                 )
+        if on_numbers:
+            grads = tuple(
+                _as_float(name, f"local_grads' derivative {k}", g) for k, g in enumerate(grads)
+            )
         return grads
 
     local_grads.checked = True  # type: ignore[attr-defined]
@@ -425,7 +460,9 @@ class Op:
     # *inputs, out))`` on float64 arrays, ``np`` the NumPy module. A row where a form gives NaN
     # (where its formula would cancel, say), a subnormal, or has a special input (0, +-inf, NaN,
     # a subnormal) is computed by the float rule instead, so the two agree there exactly.
-    # None: the float rule row by row (exact, and slower).
+    # None: the float rule row by row (exact, and slower). A user's forms are checked: each must
+    # return float arrays of the batch's shape (one per input for local_grads), and compiling
+    # checks them against the float rule at the recorded example (a CompileError if they differ).
     numpy: tuple[Callable[..., Any], Callable[..., Any]] | None = None
     # True: the ``numpy`` forms choose the rows the float rule computes themselves (by
     # ``float_rule_rows``: the table's first ops, whose forms follow each branch of their rules,
@@ -433,7 +470,18 @@ class Op:
     numpy_own_rows: bool = False
     _bound: dict[float, Op] = field(default_factory=dict, repr=False)
 
+    def _check_text(self) -> None:
+        """Raise TypeError, naming the field, for a text field that is not a str (a None symbol
+        would fail much later, in a step-through or ``markdown_table``)."""
+        text(self.name, "Op name")
+        for field_name in ("symbol", "math", "derivative", "note"):
+            text(getattr(self, field_name), f"op {self.name!r}: {field_name}")
+        for field_name in ("param_name", "method"):
+            if getattr(self, field_name) is not None:
+                text(getattr(self, field_name), f"op {self.name!r}: {field_name} (or None)")
+
     def __post_init__(self) -> None:
+        self._check_text()
         if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
@@ -472,6 +520,7 @@ class Op:
         rules = (_rule_function(self.forward), _rule_function(self.local_grads))
         if _BUILDING_THE_TABLE[0]:
             _TABLE_RULES.add(rules[1])
+            _TABLE_FORWARDS.add(rules[0])
             if forms is not None:
                 _TABLE_FORMS[id(forms)] = rules
             if self.param is None:  # a declaration (a family's members are made later)
@@ -489,6 +538,8 @@ class Op:
             family = self.param_name is not None and self.param is None  # takes param first
             rule = _checked_rule(self.name, self.local_grads, 1 if family else 0)
             object.__setattr__(self, "local_grads", rule)
+        if not _is_checked(self.forward) and _rule_function(self.forward) not in _TABLE_FORWARDS:
+            object.__setattr__(self, "forward", _checked_forward(self.name, self.forward))
 
     @property
     def label(self) -> str:
@@ -2311,13 +2362,35 @@ LOG1P = Op(
     exact=lambda m, x: (m.log1p(x), (m.inf if x == -1 else 1 / (1 + x),)),
     numpy=(lambda np, x: np.log1p(x), lambda np, x, out: (1.0 / (1.0 + x),)),
 )
+
+
+def _elu_slope_exact(c: decimal.Context, alpha: decimal.Decimal, x: decimal.Decimal) -> Any:
+    return c.multiply(alpha, c.exp(x))
+
+
+def _elu_grads(alpha: float, x: Any, out: Any) -> tuple[Any]:
+    """a e^x for x <= 0: where e^x is subnormal (x < -708.4) it has lost its digits before the
+    product with a large a, so there a e^x is computed in decimal on floats (``precise``) and as
+    +-exp(x + log|a|) on Values (to about 1e-13 relative)."""
+    if not float(x) <= 0:
+        return (1.0,)  # also at NaN, as PyTorch
+    if not float(x) < _EXP_SUBNORMAL or alpha == 0 or not math.isfinite(alpha):
+        return (alpha * exp(x),)
+    if _is_number(x):
+        return (precise(_elu_slope_exact, alpha, x),)
+    return (math.copysign(1.0, alpha) * exp(x + math.log(abs(alpha))),)
+
+
+_EXP_SUBNORMAL = math.log(TINY)  # e^x is subnormal below this x (-708.396...)
+
+
 ELU = Op(
     name="elu",
     method="elu",
     symbol="ELU({p})",
     arity=1,
     forward=lambda alpha, x: x if x > 0 else alpha * math.expm1(x),
-    local_grads=lambda alpha, x, out: (alpha * exp(x) if float(x) <= 0 else 1.0,),
+    local_grads=_elu_grads,
     math="elu(x) = x if x > 0 else a (e^x - 1)",
     derivative="d/dx = 1 if x > 0 else a e^x",
     kink=lambda alpha, x: x,
@@ -2510,10 +2583,16 @@ def _gelu_slope(x: float) -> float:
 def _gelu_grads(x: Any, out: Any) -> tuple[Any]:
     if _is_number(x):
         return (_gelu_slope(x),)
-    # On Values: Phi(x) = gelu(x) / x, and near 0 (where that divides 0 by 0) its Taylor
-    # polynomial of degree 21 (exact to 1e-20 there, and in its derivatives to the 21st order).
-    if abs(float(x)) >= 0.5:
+    # On Values: Phi(x) = gelu(x) / x for x <= -0.5, and 1 - Phi(-x) = 1 + gelu(-x) / x for
+    # x >= 0.5: both the value and the derivative (phi(x), by the quotient rule) are then taken
+    # in the tail, where Phi is small. (gelu(x) / x for large x has derivative gelu'(x) / x -
+    # gelu(x) / x^2, two numbers near 1/x whose difference phi(x) cancels: gelu'' was off by 1e-2
+    # at x = 9.) Near 0 (where gelu(x) / x divides 0 by 0) Phi's Taylor polynomial of degree 21
+    # (exact to 1e-20 there, and in its derivatives to the 21st order).
+    if float(x) <= -0.5:
         cdf = out / x
+    elif float(x) >= 0.5:
+        cdf = 1.0 + (-x).gelu() / x
     else:
         term = x * _INV_SQRT_2PI
         cdf = 0.5 + term
@@ -2731,14 +2810,44 @@ def markdown_table(ops: Iterable[Op] | None = None) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for op in OPS.values() if ops is None else ops:
-        symbol = op.symbol.replace("{p}", op.param_name or "")
+        family = op.param_name is not None
+        symbol = op.symbol.replace("{p}", op.param_name) if op.param_name is not None else op.symbol
         note = op.note
-        if op.param_name is not None:
+        if family:
             examples = ", ".join(f"{p:g}" for p in op.param_examples)
             note = (note + "; " if note else "") + f"tested with {op.param_name} in {examples}"
-        cells = [f"`{op.name}`", f"`{symbol}`", op.math, op.derivative, note]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells = [
+            _md_code(op.name),
+            _md_code(symbol),
+            *map(_md_text, (op.math, op.derivative, note)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n" + ADDING_AN_OP
+
+
+def _md_cell(text: str) -> str:
+    """``text`` on one line of a table cell: a newline would end the row, a pipe the cell."""
+    return " ".join(text.splitlines()).replace("|", "\\|")
+
+
+def _md_text(text: str) -> str:
+    """User text as a Markdown table cell that renders as that text: no HTML (``<`` and ``&``
+    as entities), no code span, link or image (backticks and brackets escaped)."""
+    for char in "\\`[]":
+        text = text.replace(char, "\\" + char)
+    return _md_cell(text.replace("&", "&amp;").replace("<", "&lt;"))
+
+
+def _md_code(text: str) -> str:
+    """User text as a code span (its content shown as is, never as HTML): fenced by one more
+    backtick than its longest run of them, padded by spaces if it starts or ends with one."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return _md_cell(f"{fence}{pad}{text}{pad}{fence}")
 
 
 README_BEGIN = "<!-- ops: generated from microgradx/ops.py by docs/make_op_lists.py -->"

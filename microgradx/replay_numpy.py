@@ -24,14 +24,16 @@ Needs NumPy: ``pip install 'microgradx[fast]'``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 from microgradx import walk
-from microgradx.ops import ADD, MUL, TINY, Op
+from microgradx.checks import describe
+from microgradx.ops import ADD, MUL, TINY, Op, is_table_form
 from microgradx.ops import float_rule_rows as _rows
-from microgradx.replay_tape import closure
+from microgradx.replay_tape import CompileError, closure
 
 
 def _numpy() -> Any:
@@ -59,6 +61,8 @@ def array_forms(np: Any, op: Op) -> tuple[Callable[..., Any], ...]:
         return partial(op.numpy[0], np, *param), partial(op.numpy[1], np, *param)
     if op.numpy is not None:
         own_forward, own_grads = op.numpy
+        if not is_table_form(op):  # a user's forms: what they return is checked
+            own_forward, own_grads = _checked_forms(np, op)
 
         def forward(*inputs: Any) -> Any:
             out = own_forward(np, *param, *inputs)
@@ -69,6 +73,11 @@ def array_forms(np: Any, op: Op) -> tuple[Callable[..., Any], ...]:
             return _rows(np, op.local_grads, grads, _special(np, *grads, args[:-1]), args)
 
         return forward, local_grads
+    return _by_rows(np, op)
+
+
+def _by_rows(np: Any, op: Op) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``op``'s float rules run row by row on arrays (exact, and slower)."""
 
     def each_forward(*inputs: Any) -> Any:
         shape = np.broadcast(*inputs).shape
@@ -80,6 +89,86 @@ def array_forms(np: Any, op: Op) -> tuple[Callable[..., Any], ...]:
         return _rows(np, op.local_grads, zeros, np.ones(shape, bool), args)
 
     return each_forward, each_grads
+
+
+def _checked_forms(np: Any, op: Op) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """A user's NumPy forms with what they return checked: an array of floats of the batch's
+    shape (the inputs' broadcast shape), and one derivative per input. A wrong shape would
+    otherwise broadcast (row 0 for every row) and an int or complex array pass silently."""
+    assert op.numpy is not None
+    forward, grads = op.numpy
+
+    def array(result: Any, shape: Any, what: str) -> Any:
+        if not (
+            isinstance(result, (np.ndarray, np.floating))
+            and result.dtype.kind == "f"
+            and np.shape(result) == shape
+        ):
+            kind = getattr(result, "dtype", None)
+            raise TypeError(
+                f"op {op.name!r}: its NumPy {what} must return an array of floats of the batch's"
+                f" shape {shape}, got {describe(result)}"
+                + ("" if kind is None else f" (dtype {kind}, shape {np.shape(result)})")
+            )
+        return np.asarray(result, dtype=np.float64)
+
+    def checked_forward(np_: Any, *args: Any) -> Any:
+        inputs = args[len(args) - _count(op, args, 0) :]
+        return array(forward(np_, *args), np.broadcast(*inputs).shape, "forward")
+
+    def checked_grads(np_: Any, *args: Any) -> tuple[Any, ...]:
+        result = grads(np_, *args)
+        n = _count(op, args, 1)
+        if not isinstance(result, (tuple, list)) or len(result) != n:
+            raise TypeError(
+                f"op {op.name!r}: its NumPy local_grads must return a tuple of {n} array(s),"
+                f" one per input, got {describe(result)}"
+            )
+        shape = np.broadcast(*args[len(args) - 1 - n : -1]).shape
+        return tuple(array(g, shape, "local_grads") for g in result)
+
+    return checked_forward, checked_grads
+
+
+def _count(op: Op, args: tuple[Any, ...], extra: int) -> int:
+    """How many inputs ``args`` (``[p,] *inputs`` and ``extra`` more) holds."""
+    return len(args) - extra - (0 if op.param is None else 1)
+
+
+def check_forms(tape: Any) -> None:
+    """Raise ``CompileError`` if a user's NumPy form disagrees with its op's float rule at the
+    recorded example (each node of the graph), beyond 1e-9 relative: a wrong form would give
+    wrong numbers for every batch with nothing to show for it."""
+    np = _numpy()
+    seen: set[int] = set()
+    for node in tape.values:
+        op = node.op
+        if op is None or op.numpy is None or is_table_form(op) or id(op) in seen:
+            continue
+        seen.add(id(op))
+        inputs = [float(c.data) for c in node.children]
+        forward, grads = array_forms(np, op)
+        columns = [np.array([x]) for x in inputs]
+        try:
+            value = forward(*columns)
+            got = (value, *grads(*columns, value))
+        except (TypeError, ValueError, ArithmeticError) as error:
+            text = str(error)
+            if not text.startswith(f"op {op.name!r}"):
+                text = f"op {op.name!r}: its NumPy form fails: {text}"
+            raise CompileError(text) from None
+        rule_forward, rule_grads = _by_rows(np, op)
+        value = rule_forward(*columns)
+        want = (value, *rule_grads(*columns, value))
+        for k, (g, w) in enumerate(zip(got, want)):
+            g, w = float(g[0]), float(w[0])
+            if not (g == w or math.isclose(g, w, rel_tol=1e-9) or (g != g and w != w)):
+                what = "forward" if k == 0 else f"derivative {k - 1}"
+                raise CompileError(
+                    f"op {op.name!r}: its NumPy form's {what} is {g!r} at the recorded example"
+                    f" {tuple(inputs)}, its float rule's {w!r}: fix the form (or leave numpy="
+                    "None to run the float rule row by row)"
+                )
 
 
 def _special(np: Any, *arrays: Any) -> Any:
@@ -260,6 +349,7 @@ def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any
     scalar engine. Names in the generated code never come from user text (an op's name is not
     used); every op runs, a user's own by its NumPy form or row by row (``array_forms``)."""
     np = _numpy()
+    check_forms(tape)
     rules = _Rules(np)
     forward = _Forward(tape, rules)
     forward.all()

@@ -561,3 +561,11 @@ def test_a_kink_function_that_is_not_affine_is_refused_naming_the_op():
     )
     with pytest.raises(TypeError, match="op 'relu_prod': kink must be an affine function"):
         gradcheck(lambda a, b: apply(relu_prod, a, b), [1e-8, 1.0], raise_exception=False)
+
+
+@pytest.mark.parametrize("scale", [1e-308, 1e-320, 5e-324])
+def test_a_tiny_direction_beside_a_kink_constant_gives_a_report_not_an_overflow(scale):
+    """The kink check scaled the direction by a power of two to the kink's constant: a direction
+    of 1e-308 beside log1p's constant 1 overflowed math.ldexp, and gradcheck raised."""
+    report = gradcheck(lambda x: (x * scale).log1p(), [Value(0.5)], raise_exception=False)
+    assert "gradcheck passed" in str(report)

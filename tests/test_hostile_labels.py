@@ -343,3 +343,27 @@ def test_draw_network_svg_of_hostile_names_in_a_page_runs_no_script(browser, tmp
     assert SHOWN[labels[-2]] in titles and SHOWN[labels[-1]] in titles
     watch.check(page)
     page.close()
+
+
+def _printable(text: str) -> bool:
+    return all(line.isprintable() for line in text.split("\n"))
+
+
+def test_a_hostile_op_name_reaches_no_terminal_text_raw():
+    """An op's name and symbol are user text: an escape sequence or U+202E in one printed raw in
+    gradcheck's report and the traces, and could hide a FAILED verdict."""
+    import math
+
+    from microgradx import Op, apply, gradcheck
+
+    evil = "bad\x1b[2J\x1b[32mgradcheck passed\x1b[0m\u202e"
+    op = Op(name=evil, symbol=evil, arity=1, forward=math.sin, local_grads=lambda x, out: (2.0,),
+            math="sin", derivative="cos")  # a wrong rule, so the report names the op  # fmt: skip
+    report = str(gradcheck(lambda x: apply(op, x), [Value(0.5)], raise_exception=False))
+    assert "FAILED" in report or "failed" in report
+    out = apply(op, Value(0.5, label="x")) * 2
+    backward, forward = trace_backward(out), trace_forward(out)
+    texts = [report, str(backward), str(forward), backward.frame_text(0)]
+    for text in texts:
+        assert _printable(text) and "\x1b" not in text and "\u202e" not in text, text
+    assert any("bad\\x1b[2J" in text for text in texts[1:])

@@ -250,3 +250,27 @@ def test_member_rejects_misuse():
         apply(OPS["pow_scalar"], Value(1.0))
     with pytest.raises(TypeError, match="takes 1 input"):
         apply(OPS["tanh"], Value(1.0), Value(2.0))
+
+
+def test_markdown_table_shows_a_users_text_as_text():
+    """markdown_table wrote user op text raw: an <img onerror> rendered live, a newline broke the
+    row, backticks broke the code spans, and a non-family symbol's {p} vanished."""
+    from microgradx.ops import Op, cos
+
+    op = Op(name="my\nop`x", symbol="``s{p}|", arity=1, forward=math.sin,
+            local_grads=lambda x, out: (cos(x),), math="sin(x) <img src=x onerror=alert(1)>",
+            derivative="d/dx = `cos` ``x [a](javascript:alert(1))",
+            note="line1\n\n# Heading & <b>bold</b>")  # fmt: skip
+    table = markdown_table([op]).split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3 and rows[2].count(" | ") == 4  # the header and one row of 5 cells
+    assert "<img" not in table and "<b>" not in table and "\\[a\\](javascript" in table
+    assert "``` ``s{p}\\| ```" in rows[2] and "``my op`x``" in rows[2]
+    try:
+        import mistune
+    except ImportError:
+        return  # the text checks above stand alone; rendering is a second look where installed
+    html = mistune.html(table)
+    assert "<img" not in html and "<b>" not in html and "<a " not in html
+    assert "<code>``s{p}" in html and "<code>my op`x</code>" in html  # (GFM unescapes \\|)
+    assert "sin(x) &lt;img src=x onerror=alert(1)&gt;" in html

@@ -590,6 +590,50 @@ def test_numpy_forms_that_choose_their_rows_get_none_added(own_rows):
         replace(twice, numpy=None, numpy_own_rows=True)
 
 
+def _sine_with_forms(forward, grads):
+    return Op(name="mysin", symbol="s", arity=1, forward=math.sin,
+              local_grads=lambda x, out: (math.cos(x),), math="sin", derivative="cos",
+              numpy=(forward, grads))  # fmt: skip
+
+
+def test_a_users_numpy_form_that_disagrees_with_its_rule_is_a_compile_error():
+    """A typo in a user's NumPy form (here +1 and *3) gave wrong numbers silently, even at the
+    recorded example: the forms are checked against the float rule there when compiling."""
+    _numpy()
+    for forward, grads, what in [
+        (lambda np, x: np.sin(x) + 1.0, lambda np, x, out: (np.cos(x),), "forward"),
+        (lambda np, x: np.sin(x), lambda np, x, out: (3 * np.cos(x),), "derivative 0"),
+    ]:
+        op = _sine_with_forms(forward, grads)
+        with pytest.raises(CompileError, match=f"op 'mysin': its NumPy form's {what}"):
+            microgradx.compile(lambda x, op=op: apply(op, x), [0.5], backend="numpy")
+    good = _sine_with_forms(lambda np, x: np.sin(x), lambda np, x, out: (np.cos(x),))
+    program = microgradx.compile(lambda x: apply(good, x), [0.5], backend="numpy")
+    rows = program.run_batch([[0.5], [0.25]])
+    assert rows.output.tolist() == pytest.approx([math.sin(0.5), math.sin(0.25)], rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "forward, grads, message",
+    [
+        (lambda np, x: np.sin(x)[:1], lambda np, x, out: (np.cos(x)[:1],), r"shape \(3,\)"),
+        (lambda np, x: np.sin(x), lambda np, x, out: (np.cos(x), np.cos(x)), "tuple of 1"),
+        (lambda np, x: np.sin(x) + 0j, lambda np, x, out: (np.cos(x),), "complex128"),
+        (lambda np, x: "s", lambda np, x, out: (np.cos(x),), "got str"),
+        (lambda np, x: np.sin(x), lambda np, x, out: (1,), "got int"),
+        (lambda np, x: np.sin(x).astype(int), lambda np, x, out: (np.cos(x),), "int64"),
+    ],
+)
+def test_what_a_users_numpy_form_returns_is_checked(forward, grads, message):
+    """A wrong-shaped form broadcast row 0 over the batch; an int, complex or string result, or
+    a wrong count of derivatives, failed (if at all) with a raw NumPy error naming no op."""
+    _numpy()
+    op = _sine_with_forms(forward, grads)
+    with pytest.raises((TypeError, CompileError), match=f"op 'mysin': .*{message}"):
+        program = microgradx.compile(lambda x: apply(op, x), [0.5], backend="numpy")
+        program.run_batch([[0.5], [0.25], [0.125]])
+
+
 # ---- fit(compile=True) --------------------------------------------------------------------------
 
 

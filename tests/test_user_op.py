@@ -178,3 +178,46 @@ def test_old_names_say_the_new_ones():
     sys.modules.pop("microgradx.forward", None)
     with pytest.raises(ImportError, match=r"microgradx\.forward is now microgradx\.dual"):
         importlib.import_module("microgradx.forward")
+
+
+def test_a_users_rule_gives_python_floats_never_numpy_scalars():
+    """A rule computed in NumPy float32 passed the "real number" check, and the np.float32 in
+    x.grad rounded every later float64 contribution to float32; forward's result leaked into
+    the compiled back-end's output the same way. Both come back as Python floats."""
+    np = require_numpy()
+    op = Op(name="npsin", symbol="npsin", arity=1, forward=lambda x: np.float32(math.sin(x)),
+            local_grads=lambda x, out: (np.float32(np.cos(float(x))),), math="sin",
+            derivative="cos")  # fmt: skip
+    x = Value(0.5)
+    y = x * (1 / 3) + apply(op, x)
+    y.backward()
+    assert type(x.grad) is float and type(y.data) is float
+    assert x.grad == 1 / 3 + float(np.float32(np.cos(0.5)))
+    program = microgradx.compile(lambda x: apply(op, x) * 1.0, [0.5])
+    result = program.run(0.5)
+    assert type(result.output) is float and type(result.input_grads[0]) is float
+
+
+@pytest.mark.parametrize("bad", ["0.5", True, 1j, None])
+def test_a_users_forward_returning_no_real_number_is_refused_naming_the_op(bad):
+    op = Op(name="odd", symbol="odd", arity=1, forward=lambda x: bad,
+            local_grads=lambda x, out: (1.0,), math="odd", derivative="1")  # fmt: skip
+    with pytest.raises(TypeError, match="op 'odd': forward must be a real number"):
+        apply(op, Value(0.5))
+    with pytest.raises(TypeError, match="op 'odd': forward must be a real number"):
+        microgradx.compile(lambda x: apply(op, x), [0.5]).run(0.5)
+
+
+@pytest.mark.parametrize(
+    "field, bad",
+    [("name", 3), ("symbol", None), ("math", b"sin"), ("derivative", None), ("note", None),
+     ("param_name", 1.0), ("method", b"sin")],
+)  # fmt: skip
+def test_an_op_field_of_the_wrong_type_is_refused_at_construction(field, bad):
+    """A symbol, math or note of None (or bytes) was accepted and failed much later, in the
+    step-through text or markdown_table."""
+    fields = dict(name="mysin", symbol="s", arity=1, forward=math.sin, math="sin(x)",
+                  local_grads=lambda x, out: (cos(x),), derivative="cos(x)")  # fmt: skip
+    fields[field] = bad
+    with pytest.raises(TypeError, match=f"{field} .*must be a str"):
+        Op(**fields)

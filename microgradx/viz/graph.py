@@ -43,6 +43,7 @@ from microgradx.viz.style import (
     ROLE_COLORS,
     heat,
     node_names,
+    op_label,
     refuse_renamed,
     role,
     short,
@@ -370,7 +371,7 @@ class _Picture:
             op_id = f"o{self.index[node]}"
             dot.node(
                 op_id,
-                f"<{dot_escape(node.op.label)}>",  # an HTML-like label: nothing in it is DOT syntax
+                f"<{dot_escape(op_label(node.op))}>",  # HTML-like: nothing in it is DOT syntax
                 shape="circle",
                 width="0.3",
                 fixedsize="false",

@@ -23,6 +23,7 @@ from microgradx.engine import Value
 from microgradx.nn import Call, Structure
 from microgradx.ops import ADD, MUL
 from microgradx.viz.record import BackwardStep, num, short, wrt
+from microgradx.viz.style import op_label
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def neuron_step(
     by_node = {step.node: step for step in ops}
     first = by_node[output]
     if output.op is not None and output._right is None and output.op is not ADD:
-        activation: str | None = output.op.label
+        activation: str | None = op_label(output.op)
         upstream, activation_grad = first.upstream, first.contributions[0].local_grad
         delta = first.contributions[0].contribution
     else:

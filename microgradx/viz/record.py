@@ -16,7 +16,7 @@ from typing import Any
 
 from microgradx import walk
 from microgradx.engine import Value, topological_order
-from microgradx.viz.style import num, short, wrt
+from microgradx.viz.style import num, op_label, short, wrt
 
 __all__ = ["BackwardStep", "Contribution", "num", "record_backward", "short", "wrt"]
 
@@ -111,7 +111,7 @@ class _Recorder(walk.OnNodes):
                 node,
                 self.names[node],
                 self.position[node],
-                node.op.label,
+                op_label(node.op),
                 upstream,
                 tuple(self.contributions),
             )

@@ -31,7 +31,17 @@ from microgradx.viz.levels import (
 from microgradx.viz.record import BackwardStep, record_backward
 from microgradx.viz.scene import Box, Edge, Scene, build
 from microgradx.viz.scene import Step as SceneStep
-from microgradx.viz.style import GROUP_FILL, OP_FILL, ROLE_COLORS, node_names, num, role, short, wrt
+from microgradx.viz.style import (
+    GROUP_FILL,
+    OP_FILL,
+    ROLE_COLORS,
+    node_names,
+    num,
+    op_label,
+    role,
+    short,
+    wrt,
+)
 
 LEVELS = ("op", "neuron", "layer")
 _NOUNS = {"op": "steps", "neuron": "neuron steps", "layer": "layer steps"}
@@ -250,7 +260,7 @@ def _drawing(
         boxes.append(Box(box, lines, fill=fill, grad_line=2))
         if node.op is not None:
             op_id = f"o{position[node]}"
-            boxes.append(Box(op_id, [node.op.label], kind="op", owner=box, fill=OP_FILL))
+            boxes.append(Box(op_id, [op_label(node.op)], kind="op", owner=box, fill=OP_FILL))
             edges.append(Edge(op_id, box, owner=box))
             for child in node.children:  # every use its own edge: a + a draws two
                 edges.append(Edge(box_of[child], op_id, owner=box))
@@ -261,7 +271,7 @@ def _group_box(recorded: RecordedPass, box: str, members: list[Value]) -> Box:
     outputs = [n for n in members if recorded.group_of.get(n) is n]
     ops = [n for n in members if n.op is not None]
     first = outputs[0]
-    act = first.op.label if first.op is not None and first.op is not ADD else "linear"
+    act = op_label(first.op) if first.op is not None and first.op is not ADD else "linear"
     made = recorded.structure.outputs[first]
     if recorded.level == "layer":
         name = recorded.structure.layer_name(made)

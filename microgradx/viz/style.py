@@ -18,6 +18,7 @@ import re
 
 from microgradx.engine import Value
 from microgradx.nn import Structure
+from microgradx.ops import Op
 from microgradx.viz.markup import LABEL_CHARS, label_of, visible
 
 ROLE_COLORS = {
@@ -66,13 +67,20 @@ def node_names(
     ones written out as ``\\x07``, ``\\u202e``) and cut to ``LABEL_CHARS`` characters with an
     ellipsis. Raises TypeError if a node's label was set to something other than a str.
     """
-    structured = (structure or Structure(order)).names()
+    structured = (structure or Structure(order)).names()  # from attribute names: user text too
     return {
         node: visible(label_of(node), LABEL_CHARS)
-        or structured.get(node)
+        or visible(structured.get(node, ""), LABEL_CHARS)
         or ("L" if node is root else f"v{k}")
         for k, node in enumerate(order)
     }
+
+
+def op_label(op: Op) -> str:
+    """An op's text on a graph, in an equation or a step (``tanh``, ``**2``), as ``visible``
+    writes it (an op's name and symbol are user text: an escape sequence or U+202E in one would
+    otherwise reach the terminal raw), cut to ``LABEL_CHARS`` characters."""
+    return visible(op.label, LABEL_CHARS)
 
 
 def role(node: Value, root: Value, parameters: set[Value] | set[int]) -> str:

@@ -49,7 +49,7 @@ from microgradx.viz.page import PageData, StepPage, document, mimebundle
 from microgradx.viz.record import BackwardStep
 from microgradx.viz.scene import Scene
 from microgradx.viz.steps import LEVELS, RecordedPass, backward_scene
-from microgradx.viz.style import node_names, num, refuse_renamed
+from microgradx.viz.style import node_names, num, op_label, refuse_renamed
 from microgradx.viz.text import text_frame
 
 __all__ = [
@@ -269,7 +269,7 @@ def _apply(node: Value, args: Sequence[str]) -> str:
     assert node.op is not None
     if len(args) == 2 and node.op.symbol in ("+", "-", "*", "/", "**"):
         return f"{args[0]} {node.op.symbol} {args[1]}"
-    return f"{node.op.label}({', '.join(args)})"
+    return f"{op_label(node.op)}({', '.join(args)})"
 
 
 def trace_forward(root: Value) -> ForwardTrace:
