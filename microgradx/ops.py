@@ -10,8 +10,9 @@ An op is a small record of everything the rest of the library needs to know abou
   (which records the derivative itself as a graph: that is how higher-order derivatives come
   for free). An op of your own must do the same: ``math.cos(x)`` turns a Value into a float, and
   every derivative through it is then 0, and ``x.cos()`` fails on the floats of reverse mode;
-  write ``cos(x)`` with the helpers here, which take either, and branch on ``float(x)``. What a rule of your own returns is checked (one real number, Value
-  or Dual per input) and refused by name otherwise.
+  write ``cos(x)`` with the helpers here, which take either, and branch on ``float(x)``. What
+  a rule of your own returns is checked (one real number, Value or Dual per input) and refused
+  by name otherwise.
 * ``symbol``, ``math``, ``derivative`` and ``note``: what graphs and the docs show.
 * ``domain`` and ``kink``: where the op is smooth. ``domain(*inputs)`` is true where the value and
   the derivative are finite; ``kink(*inputs)`` is an affine function of the inputs (linear, or
