@@ -869,6 +869,13 @@ MUTATIONS = [
         ("tests/test_torch_signatures.py",),
     ),
     Mutation(
+        "Module.apply calls fn twice on a child listed twice (torch's children() lists it once)",
+        "microgradx/nn.py",
+        "        if isinstance(item, Module):\n            if id(item) not in seen:",
+        "        if isinstance(item, Module):\n            if True:",
+        ("tests/test_torch_signatures.py::test_module_apply_visits_a_shared_module_as_torch_does",),
+    ),
+    Mutation(
         "Module.modules lists a shared module twice",
         "microgradx/nn.py",
         "            if id(module) not in seen:",

@@ -59,13 +59,17 @@ def manual_seed(seed: int) -> None:
 
 
 def _children(module: Module) -> list[Module]:
-    """The modules directly inside ``module`` (its attributes, and inside its lists), in order."""
+    """The modules directly inside ``module`` (its attributes, and inside its lists), in order,
+    each once (as torch's ``children()``: ``Sequential(s, s)`` has the one child ``s``)."""
     found: list[Module] = []
+    seen: set[int] = set()
     stack: list[Any] = list(reversed([v for _, v in module._named_members()]))
     while stack:
         item = stack.pop()
         if isinstance(item, Module):
-            found.append(item)
+            if id(item) not in seen:
+                seen.add(id(item))
+                found.append(item)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
     return found
@@ -132,7 +136,9 @@ class Module:
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn(module)`` on every module inside this one, then on this one (children
         first, depth first, as ``torch.nn.Module.apply``); returns this module. For example
-        ``model.apply(lambda m: m.eval())``."""
+        ``model.apply(lambda m: m.eval())``. As torch's, a module's children are each visited
+        once (``Sequential(s, s, h)``: ``s``, ``h``, then the Sequential), and a module held by
+        two different parents once under each."""
         if not callable(fn):
             raise TypeError(
                 f"fn must be a function of a module, got {describe(fn)}: Module.apply(fn) calls it"
