@@ -876,6 +876,30 @@ MUTATIONS = [
         ("tests/test_torch_signatures.py::test_module_apply_visits_a_shared_module_as_torch_does",),
     ),
     Mutation(
+        "an optimizer steps a parameter whose grad is None as if it were 0 (torch skips it)",
+        "microgradx/optim.py",
+        "                if g is None:\n                    grads.append(None)\n",
+        "                if g is None:\n                    grads.append(wd * p.data)\n",
+        ("tests/test_nn_vs_torch.py::test_optimizers_skip_a_parameter_without_a_gradient_as_torch",),
+    ),
+    Mutation(
+        "Adam counts a step that skipped a parameter in its bias correction",
+        "microgradx/optim.py",
+        "                steps[i] = t = steps[i] + 1\n",
+        "                steps[i] = t = self.steps + 1\n",
+        ("tests/test_nn_vs_torch.py::test_optimizers_skip_a_parameter_without_a_gradient_as_torch",),
+    ),
+    Mutation(
+        "clip_grad_norm_ refuses a parameter whose grad is None (torch skips it)",
+        "microgradx/optim.py",
+        "if p.grad is not None]",
+        "]",
+        (
+            "tests/test_nn_vs_torch.py::"
+            "test_clip_grad_norm_skips_a_parameter_without_a_gradient_as_torch",
+        ),
+    ),
+    Mutation(
         "Module.modules lists a shared module twice",
         "microgradx/nn.py",
         "            if id(module) not in seen:",

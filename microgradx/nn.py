@@ -157,9 +157,11 @@ class Module:
             fn(module)
         return self
 
-    def zero_grad(self) -> None:
-        """Every parameter's gradient to 0, before the next ``backward()``."""
-        zero_grad(self.parameters())
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient before the next ``backward()``: to ``None``
+        (torch's default; ``backward()`` starts a None gradient at 0), or to 0.0 with
+        ``set_to_none=False``."""
+        zero_grad(self.parameters(), set_to_none=set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active). Returns the module, as in PyTorch."""

@@ -69,7 +69,7 @@ from typing import Any
 
 from microgradx import checks
 from microgradx.checks import real
-from microgradx.engine import Value
+from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.replay_model import ModelState
@@ -286,7 +286,7 @@ class Compiled:
         root, watch = self._function(*inputs)
         checked_order(root)
         root.backward(seed)
-        return root.data, tuple(float(x.grad) for x in inputs), tuple(w.data for w in watch)
+        return root.data, tuple(grad_number(x) for x in inputs), tuple(w.data for w in watch)
 
     def run(self, *inputs: Any, gradient: float | None = 1.0) -> Replayed:
         """Forward and backward for one example, like ``fn(*inputs).backward(gradient)``:
