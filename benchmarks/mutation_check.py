@@ -900,6 +900,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "a user's module call is not one example (its layer calls get a number each)",
+        "microgradx/nn.py",
+        "        if callable(call):\n            cls.__call__ = _one_example(call)",
+        "        if False:\n            cls.__call__ = _one_example(call)",
+        (
+            "tests/test_trace.py::"
+            "test_a_user_modules_call_is_one_example_and_each_call_of_it_one_more",
+        ),
+    ),
+    Mutation(
         "Module.modules lists a shared module twice",
         "microgradx/nn.py",
         "            if id(module) not in seen:",

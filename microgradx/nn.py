@@ -18,6 +18,7 @@ a neuron or a layer at a time, and to name nodes in the lectures' notation (``a2
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -75,10 +76,39 @@ def _children(module: Module) -> list[Module]:
     return found
 
 
+def _one_example(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call`` (a module's ``__call__``) as one input example: every layer call made inside it
+    shares its example number (see "structure" below), unless it runs inside another module's
+    call, whose number it shares in turn."""
+    if getattr(call, "_one_example", False):
+        return call
+
+    @functools.wraps(call)
+    def one_example(self: Module, *args: Any, **kwargs: Any) -> Any:
+        _, owner = _begin_example()
+        try:
+            return call(self, *args, **kwargs)
+        finally:
+            _end_example(owner)
+
+    one_example._one_example = True  # type: ignore[attr-defined]
+    return one_example
+
+
 class Module:
-    """Base class: parameters by name, gradients to zero, train/eval mode, a readable repr."""
+    """Base class: parameters by name, gradients to zero, train/eval mode, a readable repr.
+
+    A subclass's ``__call__`` (a user's model too) is one input example for the drawings: the
+    layer calls it makes share one example number, so ``self.out(self.hidden(x))`` is one
+    example, as a ``Sequential`` is."""
 
     training: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        call = vars(cls).get("__call__")
+        if callable(call):
+            cls.__call__ = _one_example(call)  # type: ignore[method-assign]
 
     def __call__(self, x: Any) -> Any:
         raise NotImplementedError
@@ -779,11 +809,7 @@ class Maxout(Module):
 
     def __call__(self, x: Any) -> list[Value]:
         xs = _check_inputs(x, self.pieces[0].nin, "Maxout")
-        _, owner = _begin_example()  # the pieces see one example
-        try:
-            outputs = [piece(xs) for piece in self.pieces]
-        finally:
-            _end_example(owner)
+        outputs = [piece(xs) for piece in self.pieces]  # one example (Module's __call__)
         result = []
         for j in range(len(outputs[0])):
             best = outputs[0][j]
@@ -812,12 +838,8 @@ class Sequential(Module):
         self.label_parameters()
 
     def __call__(self, x: Any) -> Any:
-        _, owner = _begin_example()  # every layer's call is on the same example
-        try:
-            for layer in self.layers:
-                x = layer(x)
-        finally:
-            _end_example(owner)
+        for layer in self.layers:  # one example (Module's __call__ makes any module's call one)
+            x = layer(x)
         return x
 
     def __len__(self) -> int:

@@ -598,6 +598,33 @@ def test_each_call_of_a_layer_on_its_own_is_an_example_of_its_own():
     assert sorted(names) == ["layer[1]", "layer[2]"]
 
 
+class _TwoLayers(nn.Module):
+    """A user's model: its own __call__, no Sequential."""
+
+    def __init__(self):
+        self.hidden = Layer(2, 2, rng=random.Random(0))
+        self.out = Layer(2, 1, activation=None, rng=random.Random(1))
+        self.label_parameters()
+
+    def __call__(self, x):
+        return self.out(self.hidden(x))[0]
+
+
+def test_a_user_modules_call_is_one_example_and_each_call_of_it_one_more():
+    def layer_names(loss):
+        trace = trace_backward(loss, level="layer")
+        return [s.name for s in trace if isinstance(s, trace_module.LayerStep)], trace
+
+    net = _TwoLayers()
+    names, trace = layer_names((net([0.1, 0.2]) - 1) ** 2)
+    assert names == ["out", "hidden"]  # one example: no [1], [2]
+    lines = [trace.equation(i).splitlines()[0] for i in range(len(trace))]
+    assert "layer out: 1 neuron, a = W x + b (linear), x = [a1_1, a1_2]" in lines
+    batch = sum(((net(x) - y) ** 2 for x, y in [([0.1, 0.2], 1.0), ([0.3, -0.4], 0.0)]), Value(0))
+    names, _ = layer_names(batch)  # a model called on each example of a batch: one number each
+    assert sorted(names) == ["hidden[1]", "hidden[2]", "out[1]", "out[2]"]
+
+
 def test_the_record_adds_no_reference_cycle_and_goes_with_its_graph():
     """The record lives in a weak table: a graph is freed by reference counting alone (no cycle),
     and the table's entry goes with its output."""
