@@ -910,6 +910,13 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "both calls of a layer applied twice get the same names (a1_1 reads a1_1)",
+        "microgradx/nn.py",
+        "            if len(same) > 1:\n",
+        "            if False:\n",
+        ("tests/test_trace.py::test_each_call_of_a_layer_applied_twice_has_names_of_its_own",),
+    ),
+    Mutation(
         "Module.modules lists a shared module twice",
         "microgradx/nn.py",
         "            if id(module) not in seen:",

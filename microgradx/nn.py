@@ -270,14 +270,16 @@ class Call:
     list the call made for itself);
     ``example``: a number counting top-level forward calls (a model called on examples 1 and 2
     of a mini-batch gives the calls of the first one number n, of the second n + 1; every layer
-    call inside one model call shares its number)."""
+    call inside one model call shares its number); ``number``: counts every call, in the order
+    they were made (a layer called twice in one example, ``Sequential(s, s, h)``, has two)."""
 
-    __slots__ = ("example", "inputs", "module")
+    __slots__ = ("example", "inputs", "module", "number")
 
     def __init__(self, module: Module, inputs: Sequence[Value], example: int) -> None:
         self.module = module
         self.inputs = inputs
         self.example = example
+        self.number = next(_calls)
 
 
 class NeuronCall:
@@ -293,6 +295,7 @@ class NeuronCall:
 
 _made_by: weakref.WeakKeyDictionary[Value, Call] = weakref.WeakKeyDictionary()
 _examples = itertools.count()
+_calls = itertools.count()
 _state = threading.local()  # the example number of the forward call running in this thread
 
 
@@ -344,8 +347,10 @@ class Structure:
     call, and each of its parameters too when no other neuron call in the graph uses it (a weight
     read by two examples belongs to neither's box). ``outputs`` are the neurons' outputs, in
     ``order``; ``parameters`` every network parameter the graph reads. ``examples`` numbers the
-    input examples 1, 2, ... in the order their calls were made. TypeError naming ``order`` if
-    it is not a list of Values.
+    input examples 1, 2, ... in the order their calls were made; ``repeats`` numbers 1, 2, ...
+    the calls of a module called more than once in one example (``Sequential(s, s, h)`` calls
+    ``s`` twice), by ``id`` of the call, so that each call's nodes get names of their own.
+    TypeError naming ``order`` if it is not a list of Values.
     """
 
     def __init__(self, order: Sequence[Value]) -> None:
@@ -381,6 +386,15 @@ class Structure:
                 (self.owner[parameter],) = calls
         numbers = sorted({made.call.example for made in self.outputs.values()})
         self.examples = {n: k for k, n in enumerate(numbers, 1)} if len(numbers) > 1 else {}
+        made_in: dict[tuple[int, int], dict[int, Call]] = {}  # (example, module) -> its calls
+        for made in self.outputs.values():
+            call = made.call
+            made_in.setdefault((call.example, id(call.module)), {})[id(call)] = call
+        self.repeats: dict[int, int] = {}
+        for same in made_in.values():
+            if len(same) > 1:
+                ordered = sorted(same.values(), key=lambda c: c.number)
+                self.repeats.update((id(c), k) for k, c in enumerate(ordered, 1))
 
     def tag(self, made: NeuronCall) -> str:
         """The neuron's indices: ``2_1`` (layer 2, neuron 1), ``""`` for a neuron outside any
@@ -391,23 +405,24 @@ class Structure:
 
     def example(self, made: NeuronCall) -> str:
         """``[3]`` for a neuron call on example 3 of several, ``""`` when the graph has one:
-        what it computed is named with it (``a2_1[3]``, ``z2_1[3]``, ``δ2_1[3]``)."""
+        what it computed is named with it (``a2_1[3]``, ``z2_1[3]``, ``δ2_1[3]``); and ``#2``
+        before it for the second call of a layer called more than once in the example
+        (``a1_1#1`` and ``a1_1#2`` for ``Sequential(s, s, h)``): each call's nodes are its own."""
         example = self.examples.get(made.call.example)
-        return "" if example is None else f"[{example}]"
+        call = self.repeats.get(id(made.call))
+        return ("" if call is None else f"#{call}") + ("" if example is None else f"[{example}]")
 
     def module_name(self, made: NeuronCall) -> str:
         """The neuron's dotted name (``layers.1.neurons.0``), with ``[k]`` on example k of
-        several."""
-        example = self.examples.get(made.call.example)
-        name = made.neuron._name or "neuron"
-        return name if example is None else f"{name}[{example}]"
+        several (and ``#c`` on call c of a layer called several times, as ``example``)."""
+        return (made.neuron._name or "neuron") + self.example(made)
 
     def layer_name(self, made: NeuronCall) -> str:
-        """The dotted name of the neuron's layer (``layers.1``), ``[k]`` on example k of several."""
+        """The dotted name of the neuron's layer (``layers.1``), ``[k]`` on example k of several
+        (and ``#c`` on call c of a layer called several times, as ``example``)."""
         module = made.call.module
         name = getattr(module, "_name", None) or ("layer" if module is not made.neuron else "")
-        example = self.examples.get(made.call.example)
-        return name if example is None else f"{name}[{example}]"
+        return name + self.example(made)
 
     def names(self) -> dict[Value, str]:
         """A name in the lectures' notation for every op a neuron computed: ``a2_1`` its output
