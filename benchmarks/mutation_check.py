@@ -917,6 +917,13 @@ MUTATIONS = [
         ("tests/test_trace.py::test_each_call_of_a_layer_applied_twice_has_names_of_its_own",),
     ),
     Mutation(
+        "a drawing cannot show a gradient cleared to None (zero_grad's default)",
+        "microgradx/engine.py",
+        "    return 0.0 if grad is None else float(grad)\n",
+        "    return float(grad)  # type: ignore[arg-type]\n",
+        ("tests/test_viz.py::test_drawings_read_a_gradient_cleared_to_none_as_0",),
+    ),
+    Mutation(
         "Module.modules lists a shared module twice",
         "microgradx/nn.py",
         "            if id(module) not in seen:",
