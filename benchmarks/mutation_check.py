@@ -953,6 +953,65 @@ MUTATIONS = [
         ("tests/test_torch_signatures.py",),
     ),
     Mutation(
+        "Module.apply calls fn twice on a child listed twice (torch's children() lists it once)",
+        "microgradx/nn.py",
+        "        if isinstance(item, Module):\n            if id(item) not in seen:",
+        "        if isinstance(item, Module):\n            if True:",
+        ("tests/test_torch_signatures.py::test_module_apply_visits_a_shared_module_as_torch_does",),
+    ),
+    Mutation(
+        "an optimizer steps a parameter whose grad is None as if it were 0 (torch skips it)",
+        "microgradx/optim.py",
+        "                if g is None:\n                    grads.append(None)\n",
+        "                if g is None:\n                    grads.append(wd * p.data)\n",
+        (
+            "tests/test_nn_vs_torch.py::test_optimizers_skip_a_parameter_without_a_gradient_as_torch",
+        ),
+    ),
+    Mutation(
+        "Adam counts a step that skipped a parameter in its bias correction",
+        "microgradx/optim.py",
+        "                steps[i] = t = steps[i] + 1\n",
+        "                steps[i] = t = self.steps + 1\n",
+        (
+            "tests/test_nn_vs_torch.py::test_optimizers_skip_a_parameter_without_a_gradient_as_torch",
+        ),
+    ),
+    Mutation(
+        "clip_grad_norm_ refuses a parameter whose grad is None (torch skips it)",
+        "microgradx/optim.py",
+        "if p.grad is not None]",
+        "]",
+        (
+            "tests/test_nn_vs_torch.py::"
+            "test_clip_grad_norm_skips_a_parameter_without_a_gradient_as_torch",
+        ),
+    ),
+    Mutation(
+        "a user's module call is not one example (its layer calls get a number each)",
+        "microgradx/nn.py",
+        "        if callable(call):\n            cls.__call__ = _one_example(call)",
+        "        if False:\n            cls.__call__ = _one_example(call)",
+        (
+            "tests/test_trace.py::"
+            "test_a_user_modules_call_is_one_example_and_each_call_of_it_one_more",
+        ),
+    ),
+    Mutation(
+        "both calls of a layer applied twice get the same names (a1_1 reads a1_1)",
+        "microgradx/nn.py",
+        "            if len(same) > 1:\n",
+        "            if False:\n",
+        ("tests/test_trace.py::test_each_call_of_a_layer_applied_twice_has_names_of_its_own",),
+    ),
+    Mutation(
+        "a drawing cannot show a gradient cleared to None (zero_grad's default)",
+        "microgradx/engine.py",
+        "    return 0.0 if grad is None else float(grad)\n",
+        "    return float(grad)  # type: ignore[arg-type]\n",
+        ("tests/test_viz.py::test_drawings_read_a_gradient_cleared_to_none_as_0",),
+    ),
+    Mutation(
         "Module.modules lists a shared module twice",
         "microgradx/nn.py",
         "            if id(module) not in seen:",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from microgradx import data, io, nn, optim, train
-from microgradx.engine import Value, topological_order
+from microgradx.engine import Value, grad_number, topological_order
 from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
@@ -83,7 +83,7 @@ def demo(
     print(f"  do/do = 1\n{_indent(str(trace).split(chr(10), 1)[1])}", file=out)
     print("\nGradients of the inputs:", file=out)
     for leaf in inputs:
-        print(f"  do/d{leaf.label:<3} = {float(leaf.grad): .6f}", file=out)
+        print(f"  do/d{leaf.label:<3} = {grad_number(leaf): .6f}", file=out)
 
     def f(x1: Value, w1: Value, x2: Value, w2: Value, b: Value) -> Value:
         return (x1 * w1 + x2 * w2 + b).tanh()

@@ -61,7 +61,7 @@ class Value:
     __slots__ = ("__weakref__", "_left", "_right", "data", "grad", "label", "op")
 
     data: float
-    grad: float | Value  # a Value after backward(create_graph=True)
+    grad: float | Value | None  # a Value after backward(create_graph=True); None: cleared
     op: Op | None
     label: str | None
     _left: Value | None  # the first input (None for a leaf, and for an op of three or more)
@@ -274,7 +274,7 @@ class Value:
                 if create_graph:  # a constant gradient is a constant leaf
                     for node in order:
                         if not isinstance(node.grad, Value):
-                            node.grad = Value(node.grad)
+                            node.grad = Value(grad_number(node))
             except BaseException:
                 for node, grad in zip(order, before):
                     node.grad = grad
@@ -472,10 +472,15 @@ def topological_order(root: Value) -> list[Value]:
 _backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
 
 
-def zero_grad(values: Iterable[Value]) -> None:
-    """Set ``grad`` to 0 for each Value (before the next ``backward()``).
+def zero_grad(values: Iterable[Value], *, set_to_none: bool = False) -> None:
+    """Set ``grad`` to 0 for each Value (before the next ``backward()``), or to ``None`` with
+    ``set_to_none=True`` (torch's way of clearing a gradient: ``backward()`` starts it at 0, an
+    optimizer skips a parameter whose gradient stays None). ``Module.zero_grad`` and
+    ``Optimizer.zero_grad`` clear to None by default, as torch's.
 
-    Raises ``TypeError`` (and changes nothing) unless ``values`` is an iterable of Values."""
+    Raises ``TypeError`` (and changes nothing) unless ``values`` is an iterable of Values and
+    ``set_to_none`` a bool."""
+    cleared = None if flag(set_to_none, "set_to_none") else 0.0
     if isinstance(values, (Value, str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"values must be a list of Values, got {describe(values)}")
     items = list(values)
@@ -483,7 +488,14 @@ def zero_grad(values: Iterable[Value]) -> None:
         if not isinstance(v, Value):
             raise TypeError(f"values[{k}] must be a Value, got {describe(v)}")
     for v in items:
-        v.grad = 0.0
+        v.grad = cleared
+
+
+def grad_number(value: Value) -> float:
+    """``value.grad`` as a float, for showing it: a cleared gradient (``None``) is 0.0, as
+    ``backward()`` reads it; a Value (after ``create_graph=True``) is its number."""
+    grad = value.grad
+    return 0.0 if grad is None else float(grad)
 
 
 # One release of a clear error for the names that moved (then they go).

@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from microgradx.checks import describe, flag, function, in_range, is_real, real, sequence
-from microgradx.engine import Operand, Value, topological_order
+from microgradx.engine import Operand, Value, grad_number, topological_order
 from microgradx.modes import enable_grad, no_grad
 from microgradx.ops import Op
 
@@ -494,7 +494,7 @@ def gradcheck(
     for i, leaf in enumerate(point.leaves):
         numeric, step, status, detail = point.check(i, eps * max(1.0, abs(values[i])))
         rows.append(
-            GradcheckRow(names[i], values[i], float(leaf.grad), numeric, step, status, detail)
+            GradcheckRow(names[i], values[i], grad_number(leaf), numeric, step, status, detail)
         )
 
     out, order, local = point.out, point.order, point.local
@@ -604,7 +604,7 @@ class _Point:
         domains, so that, as for a kink, the step is 0.25% to 1% of the distance to the edge.
         At most _PROBES shrinks (2^-200): an edge closer than that is x's own. Returns None (no
         edge near) or (step, note, None); when no step fits, (step, why, the row's status)."""
-        x, analytic = self.values[i], float(self.leaves[i].grad)
+        x, analytic = self.values[i], grad_number(self.leaves[i])
         reach = 50 * h
         edge = self.outside(self.at(i, x + reach)) or self.outside(self.at(i, x - reach))
         if not edge:
@@ -626,7 +626,7 @@ class _Point:
         self, i: int, h: float, shrunk: bool, note: str
     ) -> tuple[float, float, str, str]:
         """The central difference with step ``h`` for input i, compared with the gradient."""
-        x, analytic = self.values[i], float(self.leaves[i].grad)
+        x, analytic = self.values[i], grad_number(self.leaves[i])
         atol, rtol = self.atol, self.rtol
         # the points as floats hold them: the divisor is their exact distance, not 2h rounded
         above, below = x + h, x - h

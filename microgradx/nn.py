@@ -18,6 +18,7 @@ a neuron or a layer at a time, and to name nodes in the lectures' notation (``a2
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -59,22 +60,55 @@ def manual_seed(seed: int) -> None:
 
 
 def _children(module: Module) -> list[Module]:
-    """The modules directly inside ``module`` (its attributes, and inside its lists), in order."""
+    """The modules directly inside ``module`` (its attributes, and inside its lists), in order,
+    each once (as torch's ``children()``: ``Sequential(s, s)`` has the one child ``s``)."""
     found: list[Module] = []
+    seen: set[int] = set()
     stack: list[Any] = list(reversed([v for _, v in module._named_members()]))
     while stack:
         item = stack.pop()
         if isinstance(item, Module):
-            found.append(item)
+            if id(item) not in seen:
+                seen.add(id(item))
+                found.append(item)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
     return found
 
 
+def _one_example(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call`` (a module's ``__call__``) as one input example: every layer call made inside it
+    shares its example number (see "structure" below), unless it runs inside another module's
+    call, whose number it shares in turn."""
+    if getattr(call, "_one_example", False):
+        return call
+
+    @functools.wraps(call)
+    def one_example(self: Module, *args: Any, **kwargs: Any) -> Any:
+        _, owner = _begin_example()
+        try:
+            return call(self, *args, **kwargs)
+        finally:
+            _end_example(owner)
+
+    one_example._one_example = True  # type: ignore[attr-defined]
+    return one_example
+
+
 class Module:
-    """Base class: parameters by name, gradients to zero, train/eval mode, a readable repr."""
+    """Base class: parameters by name, gradients to zero, train/eval mode, a readable repr.
+
+    A subclass's ``__call__`` (a user's model too) is one input example for the drawings: the
+    layer calls it makes share one example number, so ``self.out(self.hidden(x))`` is one
+    example, as a ``Sequential`` is."""
 
     training: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        call = vars(cls).get("__call__")
+        if callable(call):
+            cls.__call__ = _one_example(call)  # type: ignore[method-assign]
 
     def __call__(self, x: Any) -> Any:
         raise NotImplementedError
@@ -132,7 +166,9 @@ class Module:
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn(module)`` on every module inside this one, then on this one (children
         first, depth first, as ``torch.nn.Module.apply``); returns this module. For example
-        ``model.apply(lambda m: m.eval())``."""
+        ``model.apply(lambda m: m.eval())``. As torch's, a module's children are each visited
+        once (``Sequential(s, s, h)``: ``s``, ``h``, then the Sequential), and a module held by
+        two different parents once under each."""
         if not callable(fn):
             raise TypeError(
                 f"fn must be a function of a module, got {describe(fn)}: Module.apply(fn) calls it"
@@ -151,9 +187,11 @@ class Module:
             fn(module)
         return self
 
-    def zero_grad(self) -> None:
-        """Every parameter's gradient to 0, before the next ``backward()``."""
-        zero_grad(self.parameters())
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient before the next ``backward()``: to ``None``
+        (torch's default; ``backward()`` starts a None gradient at 0), or to 0.0 with
+        ``set_to_none=False``."""
+        zero_grad(self.parameters(), set_to_none=set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active). Returns the module, as in PyTorch."""
@@ -232,14 +270,16 @@ class Call:
     list the call made for itself);
     ``example``: a number counting top-level forward calls (a model called on examples 1 and 2
     of a mini-batch gives the calls of the first one number n, of the second n + 1; every layer
-    call inside one model call shares its number)."""
+    call inside one model call shares its number); ``number``: counts every call, in the order
+    they were made (a layer called twice in one example, ``Sequential(s, s, h)``, has two)."""
 
-    __slots__ = ("example", "inputs", "module")
+    __slots__ = ("example", "inputs", "module", "number")
 
     def __init__(self, module: Module, inputs: Sequence[Value], example: int) -> None:
         self.module = module
         self.inputs = inputs
         self.example = example
+        self.number = next(_calls)
 
 
 class NeuronCall:
@@ -255,6 +295,7 @@ class NeuronCall:
 
 _made_by: weakref.WeakKeyDictionary[Value, Call] = weakref.WeakKeyDictionary()
 _examples = itertools.count()
+_calls = itertools.count()
 _state = threading.local()  # the example number of the forward call running in this thread
 
 
@@ -306,8 +347,10 @@ class Structure:
     call, and each of its parameters too when no other neuron call in the graph uses it (a weight
     read by two examples belongs to neither's box). ``outputs`` are the neurons' outputs, in
     ``order``; ``parameters`` every network parameter the graph reads. ``examples`` numbers the
-    input examples 1, 2, ... in the order their calls were made. TypeError naming ``order`` if
-    it is not a list of Values.
+    input examples 1, 2, ... in the order their calls were made; ``repeats`` numbers 1, 2, ...
+    the calls of a module called more than once in one example (``Sequential(s, s, h)`` calls
+    ``s`` twice), by ``id`` of the call, so that each call's nodes get names of their own.
+    TypeError naming ``order`` if it is not a list of Values.
     """
 
     def __init__(self, order: Sequence[Value]) -> None:
@@ -343,6 +386,15 @@ class Structure:
                 (self.owner[parameter],) = calls
         numbers = sorted({made.call.example for made in self.outputs.values()})
         self.examples = {n: k for k, n in enumerate(numbers, 1)} if len(numbers) > 1 else {}
+        made_in: dict[tuple[int, int], dict[int, Call]] = {}  # (example, module) -> its calls
+        for made in self.outputs.values():
+            call = made.call
+            made_in.setdefault((call.example, id(call.module)), {})[id(call)] = call
+        self.repeats: dict[int, int] = {}
+        for same in made_in.values():
+            if len(same) > 1:
+                ordered = sorted(same.values(), key=lambda c: c.number)
+                self.repeats.update((id(c), k) for k, c in enumerate(ordered, 1))
 
     def tag(self, made: NeuronCall) -> str:
         """The neuron's indices: ``2_1`` (layer 2, neuron 1), ``""`` for a neuron outside any
@@ -353,23 +405,24 @@ class Structure:
 
     def example(self, made: NeuronCall) -> str:
         """``[3]`` for a neuron call on example 3 of several, ``""`` when the graph has one:
-        what it computed is named with it (``a2_1[3]``, ``z2_1[3]``, ``δ2_1[3]``)."""
+        what it computed is named with it (``a2_1[3]``, ``z2_1[3]``, ``δ2_1[3]``); and ``#2``
+        before it for the second call of a layer called more than once in the example
+        (``a1_1#1`` and ``a1_1#2`` for ``Sequential(s, s, h)``): each call's nodes are its own."""
         example = self.examples.get(made.call.example)
-        return "" if example is None else f"[{example}]"
+        call = self.repeats.get(id(made.call))
+        return ("" if call is None else f"#{call}") + ("" if example is None else f"[{example}]")
 
     def module_name(self, made: NeuronCall) -> str:
         """The neuron's dotted name (``layers.1.neurons.0``), with ``[k]`` on example k of
-        several."""
-        example = self.examples.get(made.call.example)
-        name = made.neuron._name or "neuron"
-        return name if example is None else f"{name}[{example}]"
+        several (and ``#c`` on call c of a layer called several times, as ``example``)."""
+        return (made.neuron._name or "neuron") + self.example(made)
 
     def layer_name(self, made: NeuronCall) -> str:
-        """The dotted name of the neuron's layer (``layers.1``), ``[k]`` on example k of several."""
+        """The dotted name of the neuron's layer (``layers.1``), ``[k]`` on example k of several
+        (and ``#c`` on call c of a layer called several times, as ``example``)."""
         module = made.call.module
         name = getattr(module, "_name", None) or ("layer" if module is not made.neuron else "")
-        example = self.examples.get(made.call.example)
-        return name if example is None else f"{name}[{example}]"
+        return name + self.example(made)
 
     def names(self) -> dict[Value, str]:
         """A name in the lectures' notation for every op a neuron computed: ``a2_1`` its output
@@ -771,11 +824,7 @@ class Maxout(Module):
 
     def __call__(self, x: Any) -> list[Value]:
         xs = _check_inputs(x, self.pieces[0].nin, "Maxout")
-        _, owner = _begin_example()  # the pieces see one example
-        try:
-            outputs = [piece(xs) for piece in self.pieces]
-        finally:
-            _end_example(owner)
+        outputs = [piece(xs) for piece in self.pieces]  # one example (Module's __call__)
         result = []
         for j in range(len(outputs[0])):
             best = outputs[0][j]
@@ -804,12 +853,8 @@ class Sequential(Module):
         self.label_parameters()
 
     def __call__(self, x: Any) -> Any:
-        _, owner = _begin_example()  # every layer's call is on the same example
-        try:
-            for layer in self.layers:
-                x = layer(x)
-        finally:
-            _end_example(owner)
+        for layer in self.layers:  # one example (Module's __call__ makes any module's call one)
+            x = layer(x)
         return x
 
     def __len__(self) -> int:

@@ -20,6 +20,10 @@ in every group; reading ``opt.lr`` gives the groups' common value, or an error i
 A step is all or nothing: every new value is computed before any parameter or state changes, and
 a Ctrl-C during the assignments is raised once they are done (``files.deferred_interrupt``). A
 step that raises (a bad setting, a gradient that is not a number) leaves everything as it was.
+
+A parameter whose ``grad`` is ``None`` (``zero_grad()`` clears gradients to None, as torch's,
+and a parameter the loss does not read keeps it) is skipped, as torch's optimizers skip it: its
+value, its state and its weight decay are left as they are.
 """
 
 from __future__ import annotations
@@ -264,28 +268,34 @@ class Optimizer:
         )
         return spans
 
-    def zero_grad(self) -> None:
-        """Every parameter's gradient to 0, before the next ``backward()``."""
-        zero_grad(self.params)
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient before the next ``backward()``: to ``None`` (torch's
+        default; ``backward()`` starts a None gradient at 0, and ``step()`` skips a parameter
+        whose gradient stays None), or to 0.0 with ``set_to_none=False``."""
+        zero_grad(self.params, set_to_none=set_to_none)
 
-    def _gradients(self, groups: list[tuple[int, int, dict[str, Any]]]) -> list[float]:
-        """Each parameter's gradient plus its group's weight decay: g = dL/dw + weight_decay * w."""
-        grads: list[float] = []
+    def _gradients(self, groups: list[tuple[int, int, dict[str, Any]]]) -> list[float | None]:
+        """Each parameter's gradient plus its group's weight decay: g = dL/dw + weight_decay * w;
+        None for a parameter whose ``grad`` is None (it is skipped, as torch's)."""
+        grads: list[float | None] = []
         for start, end, settings in groups:
             wd = settings["weight_decay"]
             for i in range(start, end):
                 p = self.params[i]
                 g = p.grad
+                if g is None:
+                    grads.append(None)
+                    continue
                 if type(g) is not float:  # nearly always a float: the check only when not
                     g = _gradient(g, f"grad of {self._where(i)}")
                 grads.append(g + wd * p.data)
         return grads
 
     def _compute(
-        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
     ) -> tuple[list[float], dict[str, Any]]:
         """The new parameter values and the new state (attribute name -> value); changes
-        nothing."""
+        nothing. A parameter whose gradient is None keeps its value and its state."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -359,7 +369,7 @@ class SGD(Optimizer):
         )
 
     def _compute(
-        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
     ) -> tuple[list[float], dict[str, Any]]:
         velocity = self.velocity[:]
         data: list[float] = []
@@ -368,6 +378,9 @@ class SGD(Optimizer):
             kept = 1 - s["dampening"]
             for i in range(start, end):
                 g = grads[i]
+                if g is None:  # no gradient: skipped, its buffer not advanced (as torch)
+                    data.append(self.params[i].data)
+                    continue
                 if momentum:
                     old = velocity[i]
                     buffer = g if old is None else momentum * old + kept * g
@@ -422,7 +435,7 @@ class RMSprop(Optimizer):
         self.buffer = [0.0] * len(self.params)
 
     def _compute(
-        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
     ) -> tuple[list[float], dict[str, Any]]:
         # g_avg: torch's grad_avg, the running mean of g (a name the chain-rule check ignores)
         square_avg, g_avg, buffer = self.square_avg[:], self.grad_avg[:], self.buffer[:]
@@ -431,6 +444,9 @@ class RMSprop(Optimizer):
             a, eps, momentum, lr = s["alpha"], s["eps"], s["momentum"], s["lr"]
             for i in range(start, end):
                 g = grads[i]
+                if g is None:  # no gradient: skipped, its averages not advanced (as torch)
+                    data.append(self.params[i].data)
+                    continue
                 square_avg[i] = a * square_avg[i] + (1 - a) * g * g
                 mean_square = square_avg[i]
                 if s["centered"]:
@@ -473,24 +489,33 @@ class Adam(Optimizer):
         )
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
+        # each parameter's own count of steps (torch's state["step"]): the bias correction's t;
+        # a step that skips a parameter (its grad None) does not count for it
+        self.t = [0] * len(self.params)
 
     def _compute(
-        self, grads: list[float], groups: list[tuple[int, int, dict[str, Any]]]
+        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
     ) -> tuple[list[float], dict[str, Any]]:
-        t = self.steps + 1
-        m, v = self.m[:], self.v[:]
+        m, v, steps = self.m[:], self.v[:], self.t[:]
         data: list[float] = []
         for start, end, s in groups:
             (b1, b2), eps, lr = s["betas"], s["eps"], s["lr"]
-            correction1, correction2 = 1 - b1**t, 1 - b2**t
+            corrections: dict[int, tuple[float, float]] = {}  # t -> (1 - b1^t, 1 - b2^t)
             for i in range(start, end):
                 g = grads[i]
+                if g is None:  # no gradient: skipped, its m, v and t not advanced (as torch)
+                    data.append(self.params[i].data)
+                    continue
+                steps[i] = t = steps[i] + 1
+                if t not in corrections:
+                    corrections[t] = (1 - b1**t, 1 - b2**t)
+                correction1, correction2 = corrections[t]
                 m[i] = b1 * m[i] + (1 - b1) * g
                 v[i] = b2 * v[i] + (1 - b2) * g * g
                 # The same arrangement of the arithmetic as torch.optim.Adam (so results agree).
                 denominator = math.sqrt(v[i]) / math.sqrt(correction2) + eps
                 data.append(self.params[i].data - (lr / correction1) * m[i] / denominator)
-        return data, {"m": m, "v": v}
+        return data, {"m": m, "v": v, "t": steps}
 
 
 # ---- learning-rate schedules ---------------------------------------------------------------------
@@ -625,7 +650,7 @@ def clip_grad_norm_(
     applied when below 1 (torch's epsilon and rule, so the results agree). A norm that is not
     finite raises ``ValueError`` with ``error_if_nonfinite=True``; otherwise the gradients are
     scaled by the factor as torch does (a NaN norm makes them NaN). All gradients change or
-    none.
+    none. A parameter whose ``grad`` is None is left out of the norm and left None (as torch).
     """
     limit = in_range(max_norm, "max_norm", 0, math.inf, low_open=True)
     order = in_range(norm_type, "norm_type", 0, math.inf, low_open=True, high_open=False)
@@ -633,7 +658,10 @@ def clip_grad_norm_(
     params = instances(
         [parameters] if isinstance(parameters, Value) else parameters, "parameters", Value, "Value"
     )
-    grads = [_gradient(p.grad, f"grad of parameters[{i}]") for i, p in enumerate(params)]
+    # a parameter without a gradient is skipped, as torch's
+    given = [(i, p) for i, p in enumerate(params) if p.grad is not None]
+    grads = [_gradient(p.grad, f"grad of parameters[{i}]") for i, p in given]
+    params = [p for _, p in given]
     norm = _norm(grads, order)
     if strict and not math.isfinite(norm):
         raise ValueError(

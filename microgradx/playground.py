@@ -20,7 +20,7 @@ from typing import Any
 
 from microgradx import checks, data, losses, nn, optim
 from microgradx.checks import choice, count, in_range, text
-from microgradx.engine import Value
+from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.train import score
 from microgradx.viz.markup import browser_json, visible
@@ -232,7 +232,7 @@ class Session:
         op level for a small network), with the network drawn with weights as edges."""
         level = choice(level, "level", LEVELS)
         trace = trace_backward(self.example_loss(index), level=level)
-        gradients = {name: float(p.grad) for name, p in self.model.named_parameters()}
+        gradients = {name: grad_number(p) for name, p in self.model.named_parameters()}
         picture = draw_network(self.model, self.X[index], color_by="grad").svg()
         return {
             "html": fragment(trace.page_data()),

@@ -69,7 +69,7 @@ from typing import Any
 
 from microgradx import checks, walk
 from microgradx.checks import gone, real
-from microgradx.engine import Value
+from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.replay_model import ModelState
@@ -329,7 +329,7 @@ class Compiled:
         root, watch = self._function(*inputs)
         undo.save([node for node in checked_order(root) if node.op is None])
         root.backward(seed)
-        return root.data, tuple(float(x.grad) for x in inputs), tuple(w.data for w in watch)
+        return root.data, tuple(grad_number(x) for x in inputs), tuple(w.data for w in watch)
 
     def run(self, *inputs: Any, gradient: float | None = 1.0) -> Replayed:
         """Forward and backward for one example, like ``fn(*inputs).backward(gradient)``:

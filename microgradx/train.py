@@ -619,7 +619,9 @@ def _epoch(
     for start in range(0, len(order), size):
         batch = order[start : start + size]
         if replay is not None:
-            optimizer.zero_grad()
+            # the compiled pass adds into every parameter's grad: start them at 0.0 (every
+            # parameter of the model is in the recorded graph, so none stays None to be skipped)
+            optimizer.zero_grad(set_to_none=False)
             batch_total, outputs = replay.step(batch)  # the recorded graph, replayed
             optimizer.step()
             total += batch_total

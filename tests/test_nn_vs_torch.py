@@ -125,6 +125,46 @@ def test_optimizers_agree_with_torch_optim_for_5_steps(torch, name):
         assert torch.allclose(mine, ref, rtol=1e-9, atol=1e-12), name
 
 
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizers_skip_a_parameter_without_a_gradient_as_torch(torch, name):
+    # zero_grad() clears to None (torch's default); a parameter the step's loss does not read
+    # keeps None and is skipped: its value, state and step count stay (Adam's bias correction
+    # then counts its own steps). Parameter b is read on steps 2 and 4 only.
+    ours, theirs = OPTIMIZERS[name]
+    a, b = Value(0.7), Value(-1.3)
+    ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.7, -1.3))
+    opt, torch_opt = ours([a, b]), theirs(torch, [ta, tb])
+    for step in range(5):
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        assert a.grad is None and b.grad is None
+        ((a * a + b * a) if step % 2 else a * a * 3.0).backward()
+        ((ta * ta + tb * ta) if step % 2 else ta * ta * 3.0).backward()
+        assert (b.grad is None) == (tb.grad is None)
+        opt.step()
+        torch_opt.step()
+        assert a.data == pytest.approx(ta.item(), rel=1e-12), (name, step)
+        assert b.data == pytest.approx(tb.item(), rel=1e-12), (name, step)
+    opt.zero_grad(set_to_none=False)
+    assert (a.grad, b.grad) == (0.0, 0.0)
+
+
+def test_clip_grad_norm_skips_a_parameter_without_a_gradient_as_torch(torch):
+    values = [Value(0.0) for _ in range(3)]
+    tensors = [torch.zeros((), dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    for v, t, g in zip(values, tensors, [3.0, None, 4.0]):
+        v.grad = g
+        t.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+    assert clip_grad_norm_(values, 1.0) == torch.nn.utils.clip_grad_norm_(tensors, 1.0).item()
+    assert values[1].grad is None and tensors[1].grad is None
+    assert values[2].grad == pytest.approx(tensors[2].grad.item(), rel=1e-12)
+    model = MLP(1, [1], seed=0)  # Module.zero_grad: torch's set_to_none, default True
+    model.zero_grad()
+    assert [p.grad for p in model.parameters()] == [None, None]
+    model.zero_grad(set_to_none=False)
+    assert [p.grad for p in model.parameters()] == [0.0, 0.0]
+
+
 def test_clip_grad_norm_agrees_with_torch(torch):
     values = [Value(0.0) for _ in range(3)]
     for v, g in zip(values, [3.0, -4.0, 12.0]):

@@ -457,3 +457,28 @@ def test_module_apply_and_modules_are_torchs(torch):
     assert len(nn.Sequential(shared, shared).modules()) == 3  # Sequential, Linear, Neuron: once
     with pytest.raises(TypeError, match="fn must be a function of a module"):
         model.apply(3.0)
+
+
+def test_module_apply_visits_a_shared_module_as_torch_does(torch):
+    # Sequential(s, s, h) visits s once (torch's children() lists a child once); a module held
+    # by two different parents is visited under each, as torch's recursive apply does.
+    s, h = nn.Linear(2, 2), nn.Linear(2, 1)
+    ts, th = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+
+    def order(model, names):
+        seen = []
+        model.apply(lambda m: seen.append(names.get(id(m), type(m).__name__)))
+        return [name for name in seen if name != "Neuron"]  # our Linear holds Neurons
+
+    ours, theirs = {id(s): "s", id(h): "h"}, {id(ts): "s", id(th): "h"}
+    cases = [
+        (nn.Sequential(s, s, h), torch.nn.Sequential(ts, ts, th)),
+        (nn.Sequential(h, s, h, s), torch.nn.Sequential(th, ts, th, ts)),
+        (
+            nn.Sequential(nn.Sequential(s, h), nn.Sequential(s, s), h),
+            torch.nn.Sequential(torch.nn.Sequential(ts, th), torch.nn.Sequential(ts, ts), th),
+        ),
+    ]
+    for model, reference in cases:
+        assert order(model, ours) == order(reference, theirs)
+    assert order(cases[0][0], ours) == ["s", "h", "Sequential"]

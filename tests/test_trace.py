@@ -598,6 +598,74 @@ def test_each_call_of_a_layer_on_its_own_is_an_example_of_its_own():
     assert sorted(names) == ["layer[1]", "layer[2]"]
 
 
+class _TwoLayers(nn.Module):
+    """A user's model: its own __call__, no Sequential."""
+
+    def __init__(self):
+        self.hidden = Layer(2, 2, rng=random.Random(0))
+        self.out = Layer(2, 1, activation=None, rng=random.Random(1))
+        self.label_parameters()
+
+    def __call__(self, x):
+        return self.out(self.hidden(x))[0]
+
+
+def test_a_user_modules_call_is_one_example_and_each_call_of_it_one_more():
+    def layer_names(loss):
+        trace = trace_backward(loss, level="layer")
+        return [s.name for s in trace if isinstance(s, trace_module.LayerStep)], trace
+
+    net = _TwoLayers()
+    names, trace = layer_names((net([0.1, 0.2]) - 1) ** 2)
+    assert names == ["out", "hidden"]  # one example: no [1], [2]
+    lines = [trace.equation(i).splitlines()[0] for i in range(len(trace))]
+    assert "layer out: 1 neuron, a = W x + b (linear), x = [a1_1, a1_2]" in lines
+    batch = sum(((net(x) - y) ** 2 for x, y in [([0.1, 0.2], 1.0), ([0.3, -0.4], 0.0)]), Value(0))
+    names, _ = layer_names(batch)  # a model called on each example of a batch: one number each
+    assert sorted(names) == ["hidden[1]", "hidden[2]", "out[1]", "out[2]"]
+
+
+class _Siamese(nn.Module):
+    """One layer applied to two inputs in one example, then a head on both."""
+
+    def __init__(self):
+        self.s = Layer(2, 2, rng=random.Random(2))
+        self.h = Layer(4, 1, activation=None, rng=random.Random(3))
+        self.label_parameters()
+
+    def __call__(self, x):
+        return self.h(self.s(x[:2]) + self.s(x[2:]))[0]
+
+
+def test_each_call_of_a_layer_applied_twice_has_names_of_its_own():
+    s, h = Layer(2, 2, rng=random.Random(5)), Layer(2, 1, activation=None, rng=random.Random(6))
+    twice, siamese = nn.Sequential(s, s, h), _Siamese()
+    losses_ = [
+        (twice([0.3, 0.7])[0] - 1) ** 2,
+        sum(((twice(x)[0] - 1) ** 2 for x in ([0.3, 0.7], [-0.2, 0.4])), Value(0)),
+        (siamese([0.3, 0.7, -0.1, 0.5]) - 1) ** 2,
+    ]
+    for loss in losses_:
+        order = trace_forward(loss).order
+        names = nn.Structure(order).names()
+        assert len(set(names.values())) == len(names)  # one name per node
+        for level in ("neuron", "layer"):
+            trace = trace_backward(loss, level=level)
+            for i in range(len(trace)):  # a neuron never reads its own output
+                first = trace.equation(i).splitlines()[0]
+                if first.startswith("layer "):
+                    out_names = {names[o] for o in _layer_outputs(trace[i])}
+                    assert not out_names & set(re.findall(r"[a-z]+[0-9_#\[\]]+", first[7:]))
+    text = trace_backward(losses_[0], level="layer")
+    lines = [text.equation(i).splitlines()[0] for i in range(len(text))]
+    assert "layer layers.0#2: 2 neurons, a = tanh(W x + b), x = [a1_1#1, a1_2#1]" in lines
+    assert "layer layers.2: 1 neuron, a = W x + b (linear), x = [a1_1#2, a1_2#2]" in lines
+
+
+def _layer_outputs(step):
+    return [n.node for n in step.neurons] if isinstance(step, trace_module.LayerStep) else []
+
+
 def test_the_record_adds_no_reference_cycle_and_goes_with_its_graph():
     """The record lives in a weak table: a graph is freed by reference counting alone (no cycle),
     and the table's entry goes with its output."""

@@ -425,6 +425,29 @@ def test_draw_network_checks_its_input_and_draw_names_obj():
         draw("model")
 
 
+def test_drawings_read_a_gradient_cleared_to_none_as_0():
+    # zero_grad() clears to None (torch's set_to_none=True); what shows a gradient reads it as
+    # the 0 that backward() starts it from, as it showed the 0.0 of set_to_none=False
+    from microgradx.viz import draw_network
+
+    model = MLP(2, [3, 1], seed=0)
+    model.zero_grad(set_to_none=False)
+    zeros = (
+        draw_network(model, [0.5, -1.0], color_by="grad").svg(),
+        draw_graph(model([1, 2]), color_by="grad"),
+    )
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    nones = (
+        draw_network(model, [0.5, -1.0], color_by="grad").svg(),
+        draw_graph(model([1, 2]), color_by="grad"),
+    )
+    assert nones[0] == zeros[0]
+    assert nones[1].source == zeros[1].source
+    fig = plots.gradient_histograms(model)
+    assert all("grads are 0" in ax.get_title() for ax in fig.axes)
+
+
 def test_draw_network_names_neurons_and_weights_as_the_step_through_does():
     from microgradx.viz import draw_network
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from microgradx import checks
-from microgradx.engine import Value, topological_order
+from microgradx.engine import Value, grad_number, topological_order
 from microgradx.files import write_atomically
 from microgradx.nn import Structure
 from microgradx.viz.markup import dot_escape, label_of
@@ -328,7 +328,7 @@ class _Picture:
 
     def grad_of(self, node: Value) -> float:
         given = self.options.given
-        return given[node] if given is not None and node in given else float(node.grad)
+        return given[node] if given is not None and node in given else grad_number(node)
 
     def fill(self, node: Value) -> str:
         if id(node) in self.options.greyed:

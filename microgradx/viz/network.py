@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from microgradx import checks
-from microgradx.engine import Value
+from microgradx.engine import Value, grad_number
 from microgradx.files import write_atomically
 from microgradx.modes import no_grad
 from microgradx.nn import Linear, Module, Sequential
@@ -106,7 +106,7 @@ def draw_network(
     outputs = [] if inputs is None else _layer_outputs(layers, inputs)
     grid = _Grid([nin] + [layer.nout for layer in layers])
     weights = [w for layer in layers for n in layer.neurons for w in n.w]
-    grads = [abs(float(w.grad)) for w in weights if float(w.grad) != 0]
+    grads = [abs(grad_number(w)) for w in weights if grad_number(w) != 0]
     low, high = (min(grads), max(grads)) if grads else (1.0, 1.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{grid.width:.0f}"'
@@ -169,10 +169,10 @@ def _weight_lines(
                 if color_by == "sign":
                     colour = POSITIVE if w.data >= 0 else NEGATIVE
                 else:
-                    colour = heat(abs(float(w.grad)), low, high)
+                    colour = heat(abs(grad_number(w)), low, high)
                 shown = visible(label_of(w), LABEL_CHARS) or "w"
                 lecture = f"w{c + 1}_{j + 1}_{i + 1}"  # w^l_jk: layer l, neuron j, input k
-                tip = f"{shown} = {w.data:.4g}, grad {float(w.grad):.4g} ({lecture})"
+                tip = f"{shown} = {w.data:.4g}, grad {grad_number(w):.4g} ({lecture})"
                 parts.append(
                     f'<line x1="{x1 + RADIUS:.1f}" y1="{y1:.1f}" x2="{x2 - RADIUS:.1f}"'
                     f' y2="{y2:.1f}" stroke="{colour}" stroke-width="{size:.2f}"'

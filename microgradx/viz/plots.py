@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from microgradx import checks
-from microgradx.engine import Value
+from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import MAX_WEIGHTS, MLP, Layer, Module
 from microgradx.train import History, score
@@ -245,7 +245,7 @@ def gradient_histograms(model: Module, bins: int = 30) -> Any:
         1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharex=True
     )
     for k, (ax, layer) in enumerate(zip(axes[0], layers)):
-        grads = [abs(float(p.grad)) for p in layer.parameters()]
+        grads = [abs(grad_number(p)) for p in layer.parameters()]
         nonzero = [math.log10(g) for g in grads if g > 0 and math.isfinite(g)]
         if nonzero:
             ax.hist(nonzero, bins=bins, color="#dd8452")

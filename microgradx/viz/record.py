@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx import walk
-from microgradx.engine import Value, topological_order
+from microgradx.engine import Value, grad_number, topological_order
 from microgradx.viz.style import num, op_label, short, wrt
 
 __all__ = ["BackwardStep", "Contribution", "num", "record_backward", "short", "wrt"]
@@ -74,7 +74,7 @@ def _recorded_pass(
 ) -> tuple[list[BackwardStep], dict[Value, float]]:
     # as backward(): intermediate gradients start afresh, leaves add up
     walk.start(order, root, list(leaves.items()), 1.0)
-    start = {node: float(node.grad) for node in order}
+    start = {node: grad_number(node) for node in order}
     recorder = _Recorder(order, names)
     walk.walk(order, recorder)
     return recorder.steps, start
