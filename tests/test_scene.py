@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from microgradx import Value, losses
+from microgradx import losses
 from microgradx.nn import MLP
 from microgradx.viz import draw_graph, page, trace_backward
 from microgradx.viz.layout import place
@@ -26,17 +26,9 @@ from microgradx.viz.text import text_frame, text_frames
 
 from .browser import launch, require_browser
 from .hostile import SHOWN, hostile_graph
+from .test_trace import _lecture
 
 PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
-
-
-def _lecture():
-    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    c = a * b
-    c.label = "c"
-    L = c + a
-    L.label = "L"
-    return a, b, c, L
 
 
 def _moons_loss():
