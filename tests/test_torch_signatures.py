@@ -481,4 +481,8 @@ def test_module_apply_visits_a_shared_module_as_torch_does(torch):
     ]
     for model, reference in cases:
         assert order(model, ours) == order(reference, theirs)
+        # modules() lists a module held by two different parents once, as torch's
+        listed = [ours.get(id(m), type(m).__name__) for m in model.modules()]
+        torch_listed = [theirs.get(id(m), type(m).__name__) for m in reference.modules()]
+        assert [n for n in listed if n != "Neuron"] == torch_listed
     assert order(cases[0][0], ours) == ["s", "h", "Sequential"]
