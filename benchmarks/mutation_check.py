@@ -521,7 +521,7 @@ MUTATIONS = [
     ),
     Mutation(
         "expressions() adds no input inside the domain of an op that cannot apply",
-        "microgradx/testing.py",
+        "microgradx/strategies.py",
         "            made = None if choices or len(self.inputs) >= max_inputs"
         " else self.fresh(op)\n",
         "            made = None\n",

@@ -45,7 +45,8 @@ __all__ = [
     "zero_grad",
 ]
 
-# Loaded on first use as ``microgradx.<name>`` (PEP 562); ``testing`` needs hypothesis.
+# Loaded on first use as ``microgradx.<name>`` (PEP 562); ``strategies`` and ``testing`` need
+# hypothesis.
 _SUBMODULES = frozenset(
     {
         "autograd",
@@ -54,6 +55,7 @@ _SUBMODULES = frozenset(
         "data",
         "dual",
         "engine",
+        "enginecheck",
         "files",
         "functional",
         "gradcheck",
@@ -65,6 +67,7 @@ _SUBMODULES = frozenset(
         "optim",
         "playground",
         "replay",
+        "strategies",
         "testing",
         "train",
         "viz",
