@@ -70,6 +70,7 @@ _SUBMODULES = frozenset(
         "strategies",
         "testing",
         "train",
+        "vectors",
         "viz",
         "walk",
     }

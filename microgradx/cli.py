@@ -12,7 +12,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from microgradx import data, io, nn, optim, train
+from microgradx import data, io, nn, optim, train, vectors
 from microgradx.engine import Value, grad_number, topological_order
 from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
@@ -293,6 +293,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _vectors_parser(commands: Any) -> None:
+    """``microgradx vectors``: its options (the work is ``microgradx.vectors.write``)."""
+    v = commands.add_parser(
+        "vectors",
+        help="write golden test cases for an engine in any language (docs/vectors.md)",
+        formatter_class=_DefaultsHelp,
+    )
+    v.add_argument("--out", metavar="PATH", default="-", help="JSON Lines file; - for stdout")
+    v.add_argument("--seed", type=_number(int, 0, 2**63), default=0, help="for the drawn cases")
+    v.add_argument("--ops", metavar="NAMES", help="only these ops, e.g. add,mul,tanh (default all)")
+    v.add_argument(
+        "--depth", type=_number(int, 1, 100_000), default=vectors.DEFAULT_DEPTH, help="chain steps"
+    )
+
+
 def _parser() -> _Parser:
     """The command line: ``demo``, ``ops`` and ``train`` with its options."""
     import microgradx  # the package itself, for its version (every module is below cli)
@@ -345,6 +360,7 @@ def _parser() -> _Parser:
         default="python",
         help="what replays the compiled graph (fit's backend=): numpy runs a batch at once",
     )
+    _vectors_parser(commands)
     return parser
 
 
@@ -358,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(markdown_table())
         elif args.command == "train":
             return train_command(args, sys.stdout)
+        elif args.command == "vectors":
+            vectors.write(args.out, seed=args.seed, ops=args.ops, depth=args.depth)
     except (CommandError, OSError, ValueError, ImportError) as error:  # (numpy for --backend)
         parser.exit(2, f"microgradx {args.command}: error: {error}\n")
     return 0

@@ -27,6 +27,7 @@ LAYERS = [
     "functional",
     "gradcheck",
     "strategies",
+    "vectors",  # golden cases for other engines: the engine, the op table, files
     "data",
     "nn",
     "losses",
