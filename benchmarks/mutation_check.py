@@ -36,6 +36,7 @@ class Mutation:
 _NUMPY_READS = (
     "tests/test_replay.py::test_numpy_and_math_on_a_recorded_number_are_guarded_and_replayed_right"
 )
+_VECTORS = "tests/test_vectors.py::"
 MUTATIONS = [
     Mutation(
         "microgradx.autograd is not an attribute after import microgradx",
@@ -1339,6 +1340,56 @@ MUTATIONS = [
         '    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)\n',
         "    return name\n",
         ("tests/test_hostile_labels.py::test_a_hostile_op_name_reaches_no_terminal_text_raw",),
+    ),
+    # golden vectors (microgradx/vectors.py)
+    Mutation(
+        "golden vectors: every case is kept, however ill conditioned",
+        "microgradx/vectors.py",
+        "    values, grads = _run(case)\n    tolerance",
+        "    return True\n    values, grads = _run(case)\n    tolerance",
+        (_VECTORS + "test_a_case_whose_result_cancels_is_refused_as_ill_conditioned",),
+    ),
+    Mutation(
+        "golden vectors: a plain number's gradient is written (a runner reads .grad of a float)",
+        "microgradx/vectors.py",
+        '"grads": [None if i in case.constants else g for',
+        '"grads": [g for',
+        (_VECTORS + "test_microgradx_passes_its_own_vectors_through_the_python_runner",),
+    ),
+    Mutation(
+        "golden vectors: ops with a kink are tested on one side of it only",
+        "microgradx/vectors.py",
+        "side = 1 if k % 2 == 0 else -1",
+        "side = 1",
+        (_VECTORS + "test_ops_with_a_kink_are_tested_on_both_sides_of_it",),
+    ),
+    Mutation(
+        "golden vectors: the exact-arithmetic tolerance for cases with exp, tanh, ...",
+        "microgradx/vectors.py",
+        "return EXACT_RTOL if set(case_ops) <= EXACT_OPS else RTOL",
+        "return EXACT_RTOL",
+        (_VECTORS + "test_the_tolerance_is_tight_for_exact_arithmetic_and_loose_for_the_rest",),
+    ),
+    Mutation(
+        "golden vectors: a plain number as the operand of a method (tanh(2.0))",
+        "microgradx/vectors.py",
+        "        if any(plain) and (op.name not in OPERATORS or all(plain)):",
+        "        if False:",
+        (_VECTORS + "test_microgradx_passes_its_own_vectors_through_the_python_runner",),
+    ),
+    Mutation(
+        "golden vectors: depth chains shorter than Python's recursion limit",
+        "microgradx/vectors.py",
+        "DEFAULT_DEPTH = 1200",
+        "DEFAULT_DEPTH = 900",
+        (_VECTORS + "test_micrograd_passes_the_ops_it_has_and_fails_only_the_depth_cases",),
+    ),
+    Mutation(
+        "golden vectors: a plain number only on the right of an operator (no 2 - x)",
+        "microgradx/vectors.py",
+        "for constant in (0, 1):",
+        "for constant in (1,):",
+        (_VECTORS + "test_depth_reuse_mixed_and_mlp_cases_are_what_they_say",),
     ),
 ]
 

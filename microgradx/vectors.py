@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -361,7 +362,10 @@ def _mlp(rng: random.Random, ops: Sequence[Op]) -> list[_Case | None]:
 def _formula(case: _Case) -> str:
     """The steps as a learner writes them: ``v2 = x0 * x1; v3 = tanh(v2)`` (a plain number
     shown as itself: ``v2 = 0.5 * x1``)."""
-    names = [repr(x) if i in case.constants else f"x{i}" for i, x in enumerate(case.inputs)]
+    names = [
+        (repr(x) if x >= 0 else f"({x!r})") if i in case.constants else f"x{i}"
+        for i, x in enumerate(case.inputs)
+    ]
     parts = []
     for op, args in case.steps:
         a = [names[i] for i in args]
@@ -477,9 +481,10 @@ def write(out: str, *, seed: int = 0, ops: str | None = None, depth: int = DEFAU
     """``microgradx vectors``: generate and write to the file ``out`` (atomically; a folder, a
     FIFO or a device there is refused before any work) or, for ``-``, to standard output.
     ``ops`` is comma-separated op names. Raises ``ValueError`` for an unknown op name and
-    ``OSError`` (``NotARegularFileError``) for a path that cannot be written."""
-    if out != "-":
-        write_target(out)
+    ``OSError`` for a path that cannot be written (``NotARegularFileError`` for a folder, a FIFO
+    or a device; ``FileNotFoundError`` for a folder that does not exist), before any work."""
+    if out != "-" and not write_target(out).parent.is_dir():  # checked before the work
+        raise FileNotFoundError(f"{out}: the folder {os.path.dirname(out)} does not exist")
     names = None if ops is None else [name.strip() for name in ops.split(",")]
     text = dumps(generate(seed, names, depth))
     if out == "-":

@@ -198,6 +198,17 @@ def test_ops_restricts_every_case_to_the_ops_named():
     assert {len(c["steps"]) for c in cases if c["category"] == "depth"} == {50}
 
 
+def test_the_format_docs_show_a_case_of_the_default_file_and_its_counts(lines):
+    text = (ROOT / "docs" / "vectors.md").read_text(encoding="utf-8")
+    block = text.split("```json\n", 1)[1].split("```", 1)[0]
+    example = json.loads(block.replace("\n", ""))
+    assert example == lines[1 + example["id"]]
+    counts = ", ".join(f"{n} {c}" for c, n in lines[0]["counts"].items())
+    assert f"The default file has {lines[0]['cases']} cases ({counts})" in " ".join(text.split())
+    for op in vectors.port_ops():
+        assert f"| `{op.name}`" in text, op.name
+
+
 # ---- the file -----------------------------------------------------------------------------------
 
 
@@ -222,7 +233,10 @@ def test_the_same_seed_gives_a_byte_identical_file_and_another_seed_another(tmp_
         (["--depth", "0"], "--depth: must be from 1 to 100000"),
         (["--seed", "-1"], "--seed: must be from 0"),
         (["--out", "."], "is a folder, not a regular file"),
-        (["--out", "no/such/folder/cases.jsonl"], "No such file or directory"),
+        (
+            ["--out", "no/such/folder/cases.jsonl"],
+            "cases.jsonl: the folder no/such/folder does not exist",
+        ),
         (["--out", "fifo"], "is a FIFO (named pipe), not a regular file"),
     ],
 )

@@ -12,39 +12,58 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [path, engine] = process.argv.slice(2);
+if (!engine) {
+  console.error("usage: node run_vectors.mjs cases.jsonl ./engine.mjs");
+  process.exit(2);
+}
 const { Value } = await import(pathToFileURL(resolve(engine)).href);
 const SPECIAL = { pow_scalar: (a, p) => a.pow(p), rpow_scalar: (a, c) => new Value(c).pow(a) };
 const METHOD = { pow_scalar: "pow", rpow_scalar: "pow" }; // the method each special op needs
 const lift = (x) => (x instanceof Value ? x : new Value(x)); // a plain number on the left: 2 - x
 const apply = (op, [a, ...rest]) => (SPECIAL[op] ? SPECIAL[op](a, ...rest) : lift(a)[op](...rest));
 const has = (op) => typeof Value.prototype[METHOD[op] ?? op] === "function";
-const close = (got, expected, rtol) => Math.abs(got - expected) <= rtol * Math.max(1, Math.abs(expected));
+const close = (got, expected, rtol) =>
+  Math.abs(got - expected) <= rtol * Math.max(1, Math.abs(expected));
 
 function run(c) { // null if the engine gets case c right, else what it got wrong
   const xs = c.inputs.map((x, i) => (c.constants.includes(i) ? x : new Value(x)));
   const nodes = [...xs]; // inputs first, then one node per step
-  for (const s of c.steps) nodes.push(apply(s.op, [...s.args.map((i) => nodes[i]), ...(s.params ?? [])]));
+  for (const step of c.steps) {
+    nodes.push(apply(step.op, [...step.args.map((i) => nodes[i]), ...(step.params ?? [])]));
+  }
   const out = nodes[nodes.length - 1];
   out.backward();
   if (!close(out.data, c.output, c.rtol)) return `output ${out.data}, expected ${c.output}`;
   for (const [i, g] of c.grads.entries()) {
-    if (g !== null && !close(xs[i].grad, g, c.rtol)) return `gradient of x${i} ${xs[i].grad}, expected ${g}`;
+    if (g !== null && !close(xs[i].grad, g, c.rtol)) {
+      return `gradient of x${i} ${xs[i].grad}, expected ${g}`;
+    }
   }
   return null;
 }
 
-const [header, ...cases] = readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+const lines = readFileSync(path, "utf8").trim().split("\n");
+const [header, ...cases] = lines.map((line) => JSON.parse(line));
 if (header.version !== 1) {
   console.error(`${path}: format version ${header.version}; this runner reads 1`);
   process.exit(2);
 }
 let passed = 0, failed = 0, skipped = 0;
 for (const c of cases) {
-  if (!c.ops.every(has)) { skipped++; continue; }
+  if (!c.ops.every(has)) {
+    skipped++;
+    continue;
+  }
   let problem;
-  try { problem = run(c); } catch (error) { problem = `${error.name}: ${error.message}`; }
-  if (problem) { failed++; console.log(`FAIL case ${c.id} (${c.category}) ${c.name.slice(0, 80)}: ${problem}`); }
-  else passed++;
+  try {
+    problem = run(c);
+  } catch (error) { // a crash of the engine (a stack overflow, ...) fails the case
+    problem = `${error.name}: ${error.message}`;
+  }
+  if (problem) {
+    failed++;
+    console.log(`FAIL case ${c.id} (${c.category}) ${c.name.slice(0, 80)}: ${problem}`);
+  } else passed++;
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped (ops the engine lacks)`);
 process.exit(failed ? 1 : 0);

@@ -52,7 +52,8 @@ def main(path, target):
     with open(path, encoding="utf-8") as file:
         header, *cases = [json.loads(line) for line in file]
     if header.get("version") != 1:
-        print(f"{path}: format version {header.get('version')}; this runner reads 1", file=sys.stderr)
+        version = header.get("version")
+        print(f"{path}: format version {version}; this runner reads 1", file=sys.stderr)
         return 2
     passed = failed = skipped = 0
     for case in cases:
@@ -74,5 +75,6 @@ def main(path, target):
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python run_vectors.py cases.jsonl module:ClassName")
+        print("usage: python run_vectors.py cases.jsonl module:ClassName", file=sys.stderr)
+        sys.exit(2)
     sys.exit(main(sys.argv[1], sys.argv[2]))
