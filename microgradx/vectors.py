@@ -416,7 +416,9 @@ def generate(
     seed: int = 0, ops: Iterable[str] | None = None, depth: int = DEFAULT_DEPTH
 ) -> list[dict[str, object]]:
     """The header and the cases, as dicts (``dumps`` writes them). Deterministic: the same
-    ``seed``, ``ops`` and ``depth`` give the same cases, on every machine.
+    ``seed``, ``ops`` and ``depth`` give the same file, byte for byte, with one microgradx
+    version and math library (``exp``, ``tanh``, ... come from the platform's C library, which
+    may differ in a last bit elsewhere: well within every case's tolerance).
 
     ``ops``: op names of ``port_ops()`` (default all); a case uses only these. ``depth``: steps
     in a depth chain. Raises ``ValueError`` for an unknown op name (listing the valid ones) and
