@@ -6,8 +6,8 @@ set, i.e. batch gradient descent; ``1``: stochastic gradient descent). For each 
     optimizer.zero_grad(); loss = mean of the batch's losses; loss.backward(); optimizer.step()
 
 While a batch is processed the cyclic garbage collector is paused: Value graphs hold no reference
-cycles, so reference counting frees each batch's graph, and the collector would only spend time
-looking for cycles that are not there.
+cycles, so reference counting frees each batch's graph (before the collector resumes), and the
+collector would only spend time looking for cycles that are not there.
 """
 
 from __future__ import annotations
