@@ -1,52 +1,95 @@
-"""One training epoch of the moons MLP, microgradx against PyTorch scalar autograd, in one run.
+"""Training steps as learners run them: fit() against the plain loop and PyTorch scalar autograd,
+the walk's share of a step, and parameters() against micrograd's, measured in one run.
 
-    python benchmarks/bench_training.py
+    python benchmarks/bench_training.py            # moons, digits full batch (about 5 minutes)
+    python benchmarks/bench_training.py --quick    # fewer rounds, digits on 300 images
 
-The network is ``MLP(2, [16, 16, 1])`` (tanh) on 100 two-moons points, full batch, binary
-cross-entropy on the logit, plain SGD: one forward + backward + update per epoch. PyTorch gets the
-same network with the same weights as 0-dim float64 tensors (one thread), written as the same
-user loop. microgradx is timed twice: in that plain user loop (target: at least 4x faster), and
-through ``fit()`` (target: at least 8x), which pauses the cycle collector during a step because
-Value graphs hold no cycles. Cyclic GC is on everywhere else; each figure is the best of 5.
-Exits with status 1 if a target is missed.
+Workloads:
+  * moons: ``MLP(2, [16, 16, 1])`` (tanh) on 100 two-moons points, full batch, binary
+    cross-entropy on the logit, plain SGD; one epoch is one forward + backward + update.
+  * digits: ``MLP(64, [32, 10])`` (tanh) on the 1,797 8x8 digits, full batch, cross-entropy.
+
+Each step is run three ways, interleaved round by round in this one process: the plain loop a
+user writes (``zero_grad``; ``loss = ...``; ``loss.backward()``; ``step()``, with ``loss`` kept
+until the next step builds its graph, as in a real loop), ``fit(epochs=1)``, and (moons) the
+same network as PyTorch 0-dim float64 tensors with one thread, written as the same loop. The
+cyclic garbage collector is on, as users have it. Times are CPU time (``time.process_time``):
+the median of the rounds, with the spread (min-max). The walk's share is
+``topological_order``'s time over the time of the same interpreted step (collector paused for
+both, so it is the engine's own share). ``parameters()`` is timed against micrograd 0.1.0's
+``MLP.parameters`` on the same sizes (skipped without micrograd). Exits with status 1 if a
+target is missed (status 2 without PyTorch).
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import os
 import platform
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
-from common import best_of
-
 from microgradx import losses
-from microgradx.data import make_moons
+from microgradx.data import load_digits, make_moons
+from microgradx.engine import topological_order
 from microgradx.nn import MLP
 from microgradx.optim import SGD
 from microgradx.train import fit
 
 
-def main() -> int:
-    try:
-        import torch
-    except ImportError:
-        print("PyTorch is needed for the ratios: pip install torch==2.13.0", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    X, y = make_moons(100, noise=0.1, seed=0)
-    model = MLP(2, [16, 16, 1], "tanh", seed=0)
-    optimizer = SGD(model.parameters(), lr=0.1)
+def interleaved(rounds: int, works: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
+    """CPU seconds of each work, ``rounds`` times, the works taking turns within each round."""
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for _ in range(rounds):
+        for name, work in works.items():
+            start = time.process_time()
+            work()
+            times[name].append(time.process_time() - start)
+    return times
 
-    def user_loop() -> None:
-        optimizer.zero_grad()
-        loss = losses.bce_with_logits([model(x) for x in X], y)
+
+def shown(seconds: list[float], unit: float = 1e3, suffix: str = "ms") -> str:
+    return (
+        f"{statistics.median(seconds) * unit:.1f} {suffix} "
+        f"({min(seconds) * unit:.1f}-{max(seconds) * unit:.1f})"
+    )
+
+
+class PlainLoop:
+    """The loop learners write, one step per call; the last loss lives on until the next step
+    has built its graph (``loss = ...`` replaces it only then)."""
+
+    def __init__(self, model: MLP, X: Any, y: Any, loss: Callable[..., Any]) -> None:
+        self.model, self.X, self.y, self.loss_fn = model, X, y, loss
+        self.optimizer = SGD(model.parameters(), lr=0.1)
+        self.loss: Any = None
+
+    def __call__(self) -> None:
+        self.optimizer.zero_grad()
+        loss = self.loss_fn([self.model(x) for x in self.X], self.y)
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
+        self.loss = loss
 
-    def through_fit() -> None:
-        fit(model, X, y, loss="bce_with_logits", optimizer=optimizer, epochs=1, progress=False)
 
-    # The same network as PyTorch scalars: weights[l][j] = [w_1, ..., w_n, b] of unit j.
+class FitEpoch:
+    """One epoch of ``fit()`` (full batch, plain SGD), one per call."""
+
+    def __init__(self, model: MLP, X: Any, y: Any, loss: str) -> None:
+        self.model, self.X, self.y, self.loss = model, X, y, loss
+        self.optimizer = SGD(model.parameters(), lr=0.1)
+
+    def __call__(self) -> None:
+        fit(self.model, self.X, self.y, loss=self.loss, optimizer=self.optimizer, epochs=1,
+            progress=False)  # fmt: skip
+
+
+def torch_step(torch: Any, model: MLP, X: Any, y: Any) -> Callable[[], None]:
+    """The moons network as PyTorch scalars: weights[l][j] = [w_1, ..., w_n, b] of unit j."""
     weights: list[list[list[Any]]] = [
         [
             [torch.tensor(w.data, dtype=torch.float64, requires_grad=True) for w in n.w]
@@ -56,10 +99,10 @@ def main() -> int:
         for layer in model.layers
     ]
     params = [t for layer in weights for unit in layer for t in unit]
-    torch_optimizer = torch.optim.SGD(params, lr=0.1)
+    optimizer = torch.optim.SGD(params, lr=0.1)
 
-    def torch_loop() -> None:
-        torch_optimizer.zero_grad()
+    def step() -> None:
+        optimizer.zero_grad()
         total = torch.tensor(0.0, dtype=torch.float64)
         for x, target in zip(X, y):
             activations: list[Any] = list(x)
@@ -74,29 +117,160 @@ def main() -> int:
             z = activations[0]
             total = total + torch.nn.functional.softplus(z, threshold=1e9) - target * z
         (total / len(X)).backward()
-        torch_optimizer.step()
+        optimizer.step()
 
-    repeats = 5
-    ours_loop = best_of(repeats, user_loop)
-    ours_fit = best_of(repeats, through_fit)
-    theirs = best_of(repeats, torch_loop)
-    print(
-        f"# one epoch, MLP 2-16-16-1 on 100 moons points ({platform.python_implementation()} "
-        f"{platform.python_version()}, torch {torch.__version__}, {platform.machine()})\n"
+    return step
+
+
+def walk_share(model: MLP, X: Any, y: Any, loss_fn: Callable[..., Any], rounds: int) -> list[float]:
+    """topological_order's time over the interpreted step's, collector paused for both."""
+    optimizer = SGD(model.parameters(), lr=0.1)
+    shares = []
+    for _ in range(rounds):
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.process_time()
+            optimizer.zero_grad()
+            loss = loss_fn([model(x) for x in X], y)
+            loss.backward()
+            optimizer.step()
+            step = time.process_time() - start
+            start = time.process_time()
+            topological_order(loss)
+            shares.append((time.process_time() - start) / step)
+            del loss
+        finally:
+            gc.enable()
+    return shares
+
+
+def parameters_ratio(nin: int, sizes: list[int], rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds per parameters() call: micrograd's and ours (same sizes), interleaved."""
+    from micrograd.nn import MLP as MicrogradMLP
+
+    ours, theirs = MLP(nin, sizes, seed=0), MicrogradMLP(nin, sizes)
+    calls = max(10, 200_000 // len(ours.parameters()))
+
+    def repeat(f: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(calls):
+                f()
+
+        return run
+
+    times = interleaved(
+        rounds, {"micrograd": repeat(theirs.parameters), "ours": repeat(ours.parameters)}
     )
-    print("| | time per epoch | speed-up over PyTorch scalar |")
+    return [t / calls for t in times["micrograd"]], [t / calls for t in times["ours"]]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 300 digits")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is needed for the ratios: pip install torch==2.13.0", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    rounds = 3 if args.quick else 5
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()}, torch "
+        f"{torch.__version__}, {platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the start)\n"
+    )
+    targets: list[tuple[str, bool]] = []
+
+    X, y = make_moons(100, noise=0.1, seed=0)
+    plain, by_fit = MLP(2, [16, 16, 1], "tanh", seed=0), MLP(2, [16, 16, 1], "tanh", seed=0)
+    moons = interleaved(
+        rounds * 2,
+        {
+            "plain": PlainLoop(plain, X, y, losses.bce_with_logits),
+            "fit": FitEpoch(by_fit, X, y, "bce_with_logits"),
+            "torch": torch_step(torch, MLP(2, [16, 16, 1], "tanh", seed=0), X, y),
+        },
+    )
+    m = {k: statistics.median(v) for k, v in moons.items()}
+    print("## One full-batch epoch, moons (MLP 2-16-16-1, 100 points)\n")
+    print("| | CPU time, median (min-max) | vs PyTorch scalar | vs plain loop |")
+    print("| --- | --- | --- | --- |")
+    print(f"| PyTorch scalar tensors, plain loop | {shown(moons['torch'])} | 1.0x | |")
+    print(f"| microgradx, plain loop | {shown(moons['plain'])} | "
+          f"{m['torch'] / m['plain']:.1f}x | 1.0x |")  # fmt: skip
+    print(f"| microgradx, fit() | {shown(moons['fit'])} | {m['torch'] / m['fit']:.1f}x | "
+          f"{m['plain'] / m['fit']:.2f}x |\n")  # fmt: skip
+    targets.append(
+        ("moons: fit() at least 1.2x faster than the plain loop", m["plain"] / m["fit"] >= 1.2)
+    )
+    targets.append(
+        ("moons: fit() at least 10x faster than PyTorch scalar", m["torch"] / m["fit"] >= 10)
+    )
+
+    DX, Dy = load_digits()
+    if args.quick:
+        DX, Dy = DX[:300], Dy[:300]
+    plain, by_fit = MLP(64, [32, 10], "tanh", seed=0), MLP(64, [32, 10], "tanh", seed=0)
+    digits = interleaved(
+        3,  # a full-batch digits step takes seconds
+        {
+            "plain": PlainLoop(plain, DX, Dy, losses.cross_entropy),
+            "fit": FitEpoch(by_fit, DX, Dy, "cross_entropy"),
+        },
+    )
+    d = {k: statistics.median(v) for k, v in digits.items()}
+    print(f"## One full-batch epoch, digits (MLP 64-32-10, {len(DX)} images)\n")
+    print("| | CPU time, median (min-max) | vs plain loop |")
     print("| --- | --- | --- |")
-    print(f"| PyTorch scalar tensors, user loop | {theirs * 1e3:.1f} ms | 1.0x |")
-    print(f"| microgradx, user loop | {ours_loop * 1e3:.1f} ms | {theirs / ours_loop:.1f}x |")
-    print(f"| microgradx, fit() | {ours_fit * 1e3:.1f} ms | {theirs / ours_fit:.1f}x |\n")
-    targets = [
-        ("user loop at least 4x faster than PyTorch", theirs / ours_loop >= 4),
-        ("fit() at least 8x faster than PyTorch", theirs / ours_fit >= 8),
-    ]
+    print(f"| microgradx, plain loop | {shown(digits['plain'], 1, 's')} | 1.0x |")
+    print(
+        f"| microgradx, fit() | {shown(digits['fit'], 1, 's')} | {d['plain'] / d['fit']:.2f}x |\n"
+    )
+    targets.append(
+        ("digits: fit() at least 1.2x faster than the plain loop", d["plain"] / d["fit"] >= 1.2)
+    )
+    del plain, by_fit, digits
+
+    print("## The walk (topological_order) as a share of an interpreted step\n")
+    print("| step | share, median (min-max) |")
+    print("| --- | --- |")
+    for name, (model, WX, Wy, loss_fn) in {
+        "moons, 100 points": (MLP(2, [16, 16, 1], "tanh", seed=0), X, y, losses.bce_with_logits),
+        "digits, 200 images": (
+            MLP(64, [32, 10], "tanh", seed=0),
+            DX[:200],
+            Dy[:200],
+            losses.cross_entropy,
+        ),
+    }.items():
+        shares = walk_share(model, WX, Wy, loss_fn, rounds)
+        print(f"| {name} | {shown(shares, 100, '%')} |")
+        targets.append((f"walk at most 15% of a step ({name})", statistics.median(shares) <= 0.15))
+    print()
+
+    try:
+        import micrograd  # noqa: F401
+    except ImportError:
+        print("(parameters() against micrograd skipped: pip install micrograd==0.1.0)\n")
+    else:
+        print("## parameters(), per call\n")
+        print("| network | micrograd 0.1.0 | microgradx | ratio |")
+        print("| --- | --- | --- | --- |")
+        for nin, sizes in ((2, [16, 16, 1]), (64, [32, 10])):
+            theirs, ours = parameters_ratio(nin, sizes, rounds)
+            ratio = statistics.median(ours) / statistics.median(theirs)
+            print(f"| MLP {nin}-{'-'.join(map(str, sizes))} | {shown(theirs, 1e6, 'us')} | "
+                  f"{shown(ours, 1e6, 'us')} | {ratio:.2f}x |")  # fmt: skip
+            targets.append((f"parameters() within 2x of micrograd's ({nin}-{sizes})", ratio <= 2))
+        print()
+
+    print(f"(load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
     for name, met in targets:
         print(f"- [{'x' if met else ' '}] {name}")
     return 0 if all(met for _, met in targets) else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -1391,6 +1391,56 @@ MUTATIONS = [
         "for constant in (1,):",
         (_VECTORS + "test_depth_reuse_mixed_and_mlp_cases_are_what_they_say",),
     ),
+    Mutation(
+        "fit() resumes the cycle collector while the batch's graph is alive",
+        "microgradx/train.py",
+        "                del outputs, batch_loss\n",
+        "            del outputs, batch_loss\n",
+        (
+            "tests/test_data_train_io.py::"
+            "test_fit_never_runs_the_cycle_collector_while_a_batchs_graph_is_alive",
+        ),
+    ),
+    Mutation(
+        "topological_order walks into the first input first (another order than before)",
+        "microgradx/engine.py",
+        "                        continue\n                    push(left)\n",
+        "                        continue\n                    push(right)\n"
+        "                    node = left\n                    continue\n",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "topological_order places a node with two users twice",
+        "microgradx/engine.py",
+        "            if node._seen is seen:\n                continue  # pushed twice",
+        "            if False:\n                continue  # pushed twice",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "parameters() keeps its list when an attribute is set",
+        "microgradx/nn.py",
+        '        if name != "training":\n            _structure_changed(self)\n'
+        "        object.__setattr__",
+        "        object.__setattr__",
+        ("tests/test_nn.py::test_parameters_are_found_again_when_an_attribute_is_set_or_deleted",),
+    ),
+    Mutation(
+        "parameters() keeps its list when a list of the tree changes in place",
+        "microgradx/nn.py",
+        "            and kept.holds()\n",
+        "\n",
+        ("tests/test_nn.py::test_parameters_are_found_again_when_a_layer_is_replaced_in_its_list",),
+    ),
+    Mutation(
+        "a module's change is not told to the modules it is inside of",
+        "microgradx/nn.py",
+        "        for module in modules:  # each tells",
+        "        for module in [self]:  # each tells",
+        (
+            "tests/test_nn.py::"
+            "test_a_childs_change_is_seen_by_every_module_above_it_and_by_a_second_parent",
+        ),
+    ),
 ]
 
 

@@ -146,8 +146,70 @@ class Module:
         return found
 
     def parameters(self) -> list[Value]:
-        """Every trainable Value, in the order of ``named_parameters``."""
-        return [p for _, p in self.named_parameters()]
+        """Every trainable Value, in the order of ``named_parameters``, each once: a new list on
+        every call (yours to change; torch returns an iterator over the same Values).
+
+        Training loops call this every step, so the list is kept between calls (no names are
+        built: those are ``named_parameters``'). It is found again after any change of the
+        module tree: an attribute set or deleted on this module or on any module inside it (a
+        layer replaced, a new Value assigned), and any list in the tree changed in place (a
+        module appended, a weight replaced by index). A change made behind ``__dict__`` is not
+        seen."""
+        kept = _kept.get(id(self))
+        if (
+            kept is not None
+            and kept.parameters is not None
+            and kept.module() is self
+            and kept.holds()
+        ):
+            return kept.parameters.copy()
+        found, lists, modules = self._parameter_tree()
+        kept = _kept_for(self)
+        kept.keep(found, lists)
+        for module in modules:  # each tells this module when one of its attributes changes
+            _kept_for(module).watchers[id(self)] = kept.module
+        return found.copy()
+
+    def _parameter_tree(self) -> tuple[list[Value], list[list[Any]], list[Module]]:
+        """``parameters()`` found afresh (``named_parameters``' walk without the names), with
+        every list and every module the walk went through."""
+        found: list[Value] = []
+        seen: set[int] = set()
+        lists: list[list[Any]] = []
+        modules: list[Module] = []
+        stack: list[Any] = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Value):
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    found.append(item)
+            elif isinstance(item, Module):
+                modules.append(item)
+                stack.extend(reversed([v for _, v in item._named_members()]))
+            elif isinstance(item, (list, tuple)):
+                if isinstance(item, list):
+                    lists.append(item)
+                if all(type(v) is Value for v in item):  # a weight vector: no stack needed
+                    for v in item:
+                        if id(v) not in seen:
+                            seen.add(id(v))
+                            found.append(v)
+                else:
+                    stack.extend(reversed(item))
+        return found, lists, modules
+
+    # Any attribute but the train/eval flag may change what parameters() finds (a subclass may
+    # list a member of any name in _named_members): the lists kept through this module go.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "training":
+            _structure_changed(self)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name != "training":
+            _structure_changed(self)
+        object.__delattr__(self, name)
 
     def modules(self) -> list[Module]:
         """This module and every module inside it, in order (depth first, as they were built);
@@ -233,6 +295,76 @@ class Module:
         count = len(self.parameters())
         noun = "parameter" if count == 1 else "parameters"
         return f"{type(self).__name__}({self.extra_repr()}) with {count} {noun}"
+
+
+# ---- parameters(), kept between calls -----------------------------------------------------------
+#
+# Kept outside the modules (nothing added to their attributes, which the compiled replay compares
+# with what it recorded), by id, each entry with a weak reference to its module that removes the
+# entry when the module goes. A module tells the modules whose lists include its parameters
+# (itself and the modules it is inside of) when an attribute of its changes, through weak
+# references: a child never keeps its parent alive, and no reference cycle appears. Lists
+# changed in place (no attribute is set) are seen by comparing them with copies, in C.
+
+
+class _Kept:
+    """What is kept for one module: its ``parameters()`` with the lists of its tree as they were
+    when found (``parameters`` is None until asked, and after a change), and the modules whose
+    kept lists go through this one (``watchers``: id -> the weak reference in their ``_Kept``)."""
+
+    __slots__ = ("items", "lengths", "lists", "module", "parameters", "watchers")
+
+    def __init__(self, module: Module) -> None:
+        self.module = weakref.ref(module, functools.partial(_forget, id(module)))
+        self.parameters: list[Value] | None = None
+        self.lists: list[list[Any]] = []
+        self.lengths: list[int] = []
+        self.items: list[Any] = []
+        self.watchers: dict[int, weakref.ref[Module]] = {}
+
+    def keep(self, parameters: list[Value], lists: list[list[Any]]) -> None:
+        self.parameters = parameters
+        self.lists = lists
+        self.lengths = list(map(len, lists))
+        self.items = list(itertools.chain.from_iterable(lists))
+
+    def holds(self) -> bool:
+        """True if every list of the tree still holds what it held (compared in C: identity)."""
+        return (
+            list(map(len, self.lists)) == self.lengths
+            and list(itertools.chain.from_iterable(self.lists)) == self.items
+        )
+
+
+_kept: dict[int, _Kept] = {}  # id(module) -> what is kept for it, while it is alive
+
+
+def _forget(key: int, ref: weakref.ref[Module]) -> None:
+    """The module is gone: so is its entry (a function of the key alone, so no entry refers to
+    itself through its weak reference's callback)."""
+    kept = _kept.get(key)
+    if kept is not None and kept.module is ref:
+        del _kept[key]
+
+
+def _kept_for(module: Module) -> _Kept:
+    kept = _kept.get(id(module))
+    if kept is None or kept.module() is not module:
+        kept = _kept[id(module)] = _Kept(module)
+    return kept
+
+
+def _structure_changed(module: Module) -> None:
+    """An attribute of ``module`` changes: every kept list that went through it is dropped."""
+    kept = _kept.get(id(module))
+    if kept is None or not kept.watchers or kept.module() is not module:
+        return
+    for key, ref in kept.watchers.items():
+        watcher = _kept.get(key)
+        if watcher is not None and watcher.module is ref:
+            watcher.parameters = None
+            watcher.lists = watcher.items = []  # nothing of the old tree held
+    kept.watchers.clear()
 
 
 def _module_names(root: Module) -> dict[int, str]:

@@ -837,3 +837,56 @@ def test_spirals_whole_turns_more_give_the_same_points():
     assert [v for row in more for v in row] == pytest.approx(
         [v for row in base for v in row], abs=1e-12
     )
+
+
+def test_fit_never_runs_the_cycle_collector_while_a_batchs_graph_is_alive():
+    """fit() pauses the collector for a batch and frees the batch's graph before resuming it:
+    a collection with the graph alive would traverse all of it (27% of a full-batch digits
+    epoch) and promote it toward full collections. Every collection fit lets happen is checked
+    (the threshold is lowered so that collections do happen)."""
+    import gc
+    import weakref
+
+    X, y = make_moons(60, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    outputs: list[weakref.ref] = []
+    alive_at: list[int] = []
+
+    def watched_mse(out, targets):
+        outputs.extend(weakref.ref(o) for o in out)
+        return losses.mse(out, targets)
+
+    def watch(phase, info):
+        if phase == "start" and any(ref() is not None for ref in outputs):
+            alive_at.append(info["generation"])
+
+    was, threshold = gc.isenabled(), gc.get_threshold()
+    gc.enable()
+    gc.set_threshold(50, 2, 2)
+    gc.callbacks.append(watch)
+    try:
+        for batch_size in (None, 20):
+            fit(model, X, y, loss=watched_mse, epochs=3, batch_size=batch_size, progress=False)
+    finally:
+        gc.callbacks.remove(watch)
+        gc.set_threshold(*threshold)
+        (gc.enable if was else gc.disable)()
+    assert outputs and alive_at == []
+
+
+def test_fit_and_the_plain_loop_train_to_the_same_bits():
+    """fit(batch_size=None) is the plain loop (zero_grad, mean loss, backward, step), bit for
+    bit, whatever it does with the collector."""
+    X, y = make_moons(40, seed=1)
+    by_fit, by_hand = MLP(2, [6, 1], seed=3), MLP(2, [6, 1], seed=3)
+    fit(by_fit, X, y, loss="mse", optimizer=SGD(by_fit.parameters(), lr=0.1), epochs=4,
+        progress=False)  # fmt: skip
+    optimizer = SGD(by_hand.parameters(), lr=0.1)
+    for _ in range(4):
+        optimizer.zero_grad()
+        loss = losses.mse([by_hand(x) for x in X], y)
+        loss.backward()
+        optimizer.step()
+    assert [p.data.hex() for p in by_fit.parameters()] == [
+        p.data.hex() for p in by_hand.parameters()
+    ]

@@ -354,3 +354,101 @@ def test_dropout_checks_its_input_in_eval_mode_too():
 def test_to_torch_names_its_argument():
     with pytest.raises(TypeError, match="model must be a microgradx Module, got str"):
         nn.to_torch("model")
+
+
+# ---- parameters() is kept between calls, and found again after any change of the tree ----------
+
+
+def _fresh(model: nn.Module) -> list[int]:
+    """The parameters as named_parameters finds them now (it keeps nothing)."""
+    return [id(p) for _, p in model.named_parameters()]
+
+
+def _ids(values: list[Value]) -> list[int]:
+    return [id(v) for v in values]
+
+
+def _kept_then(model: nn.Module, change) -> None:
+    before = model.parameters()
+    assert _ids(before) == _fresh(model)
+    change()
+    after = model.parameters()
+    assert _ids(after) == _fresh(model)
+    assert _ids(after) != _ids(before)
+
+
+def test_parameters_are_found_again_when_a_layer_is_replaced_in_its_list():
+    model = MLP(2, [3, 1], seed=0)
+    layer = Layer(2, 3, "tanh", rng=random.Random(1))
+    _kept_then(model, lambda: model.layers.__setitem__(0, layer))
+
+
+def test_parameters_are_found_again_when_a_module_is_appended_to_a_list():
+    model = Sequential(Layer(2, 3, "tanh", rng=random.Random(0)))
+    _kept_then(model, lambda: model.layers.append(Layer(3, 1, None, rng=random.Random(1))))
+
+
+def test_parameters_are_found_again_when_an_attribute_is_set_or_deleted():
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            self.first = Neuron(2, rng=random.Random(0))
+            self.extra = Value(1.0)
+
+    model = Two()
+    _kept_then(model, lambda: setattr(model, "first", Neuron(2, rng=random.Random(1))))
+    _kept_then(model, lambda: setattr(model, "extra", Value(2.0)))
+    _kept_then(model, lambda: delattr(model, "extra"))
+    _kept_then(model, lambda: setattr(model, "more", [Value(3.0), Value(4.0)]))
+
+
+def test_a_childs_change_is_seen_by_every_module_above_it_and_by_a_second_parent():
+    shared = Neuron(2, rng=random.Random(0))
+    outer = Sequential(Sequential(shared))
+    other = Sequential(shared, Neuron(2, rng=random.Random(1)))
+    for change in (
+        lambda: setattr(shared, "b", Value(5.0)),  # a new Value parameter, two levels down
+        lambda: shared.w.__setitem__(0, Value(6.0)),  # a weight replaced by index
+        lambda: shared.w.append(Value(7.0)),
+    ):
+        before = [outer.parameters(), other.parameters()]
+        change()
+        for model, old in zip((outer, other), before):
+            assert _ids(model.parameters()) == _fresh(model) != _ids(old)
+
+
+def test_parameters_is_a_new_list_each_call_and_lists_a_shared_parameter_once():
+    weight = Value(0.5)
+
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            self.a = weight
+            self.pair = [weight, Value(1.0)]
+            self.layer = Neuron(2, rng=random.Random(0))
+            self.same_layer = self.layer
+
+    model = Tied()
+    params = model.parameters()
+    assert _ids(params) == _fresh(model)
+    assert len(params) == 2 + 3 and params.count(weight) == 1
+    params.clear()  # the caller's to change
+    assert _ids(model.parameters()) == _fresh(model)
+    assert model.parameters() is not model.parameters()
+
+
+def test_kept_parameters_hold_no_module_alive_and_make_no_reference_cycle():
+    import gc
+    import weakref
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        model = MLP(2, [3, 1], seed=0)
+        inner = weakref.ref(model.layers[0])
+        model.parameters()
+        model.layers[0].parameters()
+        outer = weakref.ref(model)
+        del model
+        assert outer() is None and inner() is None  # freed by reference counting alone
+    finally:
+        if was:
+            gc.enable()

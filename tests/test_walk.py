@@ -3,16 +3,18 @@ its ``+`` and ``*`` forms are the op table's rules."""
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import struct
+import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microgradx import Value, walk
+from microgradx import Value, apply, walk
 from microgradx.engine import topological_order
-from microgradx.ops import ADD, MUL
+from microgradx.ops import ADD, LOGSUMEXP, MUL
 from microgradx.testing import Expression, expressions
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e-310, -1e308, 1e308, math.inf, -math.inf, math.nan]
@@ -110,3 +112,91 @@ def test_a_zero_upstream_passes_nothing_even_through_an_infinite_derivative():
         walk.start(order, y, [(x, 0.0)], 1.0)
         run(order)
         assert x.grad == 0.0 and math.copysign(1.0, x.grad) == 1.0
+
+
+def _reference_order(root: Value) -> list[Value]:
+    """The plain depth-first search topological_order must agree with: each node pushed with a
+    flag, its first input pushed before its second (so the second is expanded first)."""
+    order: list[Value] = []
+    visited: set[int] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children if id(c) not in visited)
+    return order
+
+
+@st.composite
+def random_dags(draw: st.DrawFn) -> Value:
+    """A random DAG over one-, two- and three-input ops, with shared nodes, repeated inputs
+    (``a + a``) and leaves used many times; the last node made is the root."""
+    nodes = [Value(draw(st.floats(-2, 2)), label=f"x{i}") for i in range(draw(st.integers(1, 4)))]
+    for _ in range(draw(st.integers(0, 40))):
+        pick = st.integers(0, len(nodes) - 1)
+        arity = draw(st.sampled_from([1, 2, 2, 3]))
+        inputs = [nodes[draw(pick)] for _ in range(arity)]
+        if arity == 1:
+            nodes.append(inputs[0].tanh())
+        elif arity == 2:
+            nodes.append(inputs[0] * inputs[1] if draw(st.booleans()) else inputs[0] + inputs[1])
+        else:
+            nodes.append(apply(LOGSUMEXP, *inputs))
+    return nodes[draw(st.integers(0, len(nodes) - 1))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_dags())
+def test_topological_order_keeps_its_guarantees_on_random_dags(root: Value):
+    """Inputs before users, root last, each node it depends on exactly once, and the order of
+    the plain depth-first search (the drawings, the step-through and the compilers list nodes
+    in it), also when walked twice (each walk's stamps are its own)."""
+    order = topological_order(root)
+    assert order[-1] is root
+    assert len({id(n) for n in order}) == len(order)
+    position = {id(n): i for i, n in enumerate(order)}
+    for node in order:
+        for child in node.children:
+            assert position[id(child)] < position[id(node)]
+    reachable, stack = {id(root)}, [root]
+    while stack:
+        for child in stack.pop().children:
+            if id(child) not in reachable:
+                reachable.add(id(child))
+                stack.append(child)
+    assert set(position) == reachable
+    assert [id(n) for n in order] == [id(n) for n in _reference_order(root)]
+    assert [id(n) for n in topological_order(root)] == [id(n) for n in order]
+
+
+def test_topological_order_of_a_subgraph_after_a_walk_of_the_whole():
+    """A walk's stamps do not hide nodes from the next walk, of the whole or of a part."""
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    assert len(topological_order(e)) == 5
+    assert len(topological_order(d)) == 4
+    assert [id(n) for n in topological_order(d)] == [id(n) for n in _reference_order(d)]
+
+
+def test_topological_order_leaves_no_reference_cycle():
+    """The stamps refer to nothing: a walked graph is still freed by reference counting."""
+    x = Value(0.5)
+    y = x
+    for _ in range(50):
+        y = (y * x + 1.0).tanh()
+    topological_order(y)
+    refs = [weakref.ref(n) for n in topological_order(y) if n is not x]
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del y
+        assert all(r() is None for r in refs)
+    finally:
+        if was:
+            gc.enable()
