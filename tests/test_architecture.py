@@ -39,6 +39,7 @@ LAYERS = [
     "replay_record",
     "replay",
     "train",
+    "exercises",
     "io",
     "viz.markup",
     "viz.style",
