@@ -1398,6 +1398,16 @@ MUTATIONS = [
             "test_a_notebook_with_the_solutions_filled_in_passes_every_check[00_build_a_value]",
         ),
     ),
+    Mutation(
+        "an exercise's check raises on an answer that refuses to be compared",
+        "microgradx/exercises.py",
+        "        return _close(a, b, tolerance)\n    except Exception:",
+        "        return _close(a, b, tolerance)\n    except ZeroDivisionError:",
+        (
+            "tests/test_course.py::"
+            "test_numbers_lists_and_functions_are_compared_and_a_value_is_named",
+        ),
+    ),
 ]
 
 

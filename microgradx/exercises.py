@@ -6,8 +6,9 @@ check. ``check(id, answer)`` prints one line and returns a :class:`Result`:
 
 - ``not answered``: the answer is still ``...``;
 - ``right``: the answer equals the exercise's reference, computed here with the engine (a
-  ``Value`` graph and ``backward()``, an optimizer's ``step()``, ``losses``), within a relative
-  tolerance (``1e-6`` unless the exercise says otherwise);
+  ``Value`` graph and ``backward()``, an optimizer's ``step()``, ``losses``, ``Dual``), within the
+  exercise's tolerance: relative ``1e-6`` unless the exercise sets another, and absolute
+  ``1e-3`` times that near 0 (``math.isclose``);
 - ``wrong``: with a *specific* hint when the answer equals one of the exercise's named mistakes
   (a wrong sign, a missing factor f'(z), a and z swapped, a transposed W, off by the learning
   rate, ...). Each mistake is evaluated the same way as the reference (with the engine where
@@ -165,7 +166,15 @@ class Exercise:
 
 
 def _all_close(a: Any, b: Any, tolerance: float) -> bool:
-    """Numbers within ``tolerance`` (relative, and absolute near 0); sequences elementwise."""
+    """Numbers within ``tolerance`` (relative, and absolute near 0); sequences elementwise.
+    False, never an exception, for anything else the learner gives (``b`` is ours)."""
+    try:
+        return _close(a, b, tolerance)
+    except Exception:  # (RecursionError too) an object that refuses to be compared is not equal
+        return False
+
+
+def _close(a: Any, b: Any, tolerance: float) -> bool:
     if hasattr(a, "tolist") and not isinstance(a, (list, tuple)):
         a = a.tolist()  # a NumPy array or scalar
     if isinstance(a, bool) or isinstance(b, bool):
@@ -176,7 +185,7 @@ def _all_close(a: Any, b: Any, tolerance: float) -> bool:
             return False
         return math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance * 1e-3)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_all_close(p, q, tolerance) for p, q in zip(a, b))
+        return len(a) == len(b) and all(_close(p, q, tolerance) for p, q in zip(a, b))
     if isinstance(a, str) and isinstance(b, str):
         return a.strip().lower() == b.strip().lower()
     return False
@@ -1228,7 +1237,9 @@ _SESSION: dict[str, Result] = {}
 def check(exercise: str, answer: Any) -> Result:
     """Check ``answer`` for ``exercise`` (an id of ``EXERCISES``), print the result, keep it.
 
-    Raises ``ValueError`` for an unknown id (a typo in the notebook, not the learner's answer).
+    Returns the :class:`Result` (in a notebook, end the line with ``;`` so that it is not shown a
+    second time). Whatever ``answer`` is, nothing is raised for it; ``TypeError`` for an id that
+    is not a str and ``ValueError`` for an unknown id (a typo in the notebook, not the answer).
     """
     exercise = text(exercise, "exercise")
     if exercise not in EXERCISES:

@@ -132,6 +132,16 @@ def test_numbers_lists_and_functions_are_compared_and_a_value_is_named():
     vector = EXERCISES["04.delta1"]
     assert vector.check(vector.reference()[:2]).status == "wrong"  # a wrong length
     assert vector.check(tuple(vector.reference())).status == "right"
+
+    class Hostile:
+        def tolist(self):
+            raise RuntimeError("no")
+
+    deep: list = [1.0]
+    for _ in range(100_000):
+        deep = [deep]
+    for odd in (Hostile(), deep, {"a": 1}, None, object()):  # never an exception, just wrong
+        assert vector.check(odd).status == "wrong"
     fn = EXERCISES["04.linear_backward"]
     assert fn.check(42).message.startswith("give a function")
     assert fn.check(lambda W, x, g: ...).status == "not answered"
