@@ -6,7 +6,7 @@
    one training epoch over the 1,347 training images (75% of ``load_digits()``, seed 0), full batch,
    Adam: ``fit()`` interpreted, ``fit(compile=True)`` with the Python back-end and with the NumPy
    back-end (compile time reported apart, and compared with one interpreted epoch). Then the
-   held-out accuracy after training with each back-end to the settings of notebook 08.
+   held-out accuracy after training with each back-end to the settings of notebook 09.
 2. The moons network, ``MLP(2, [16, 16, 1])`` (tanh), 100 two-moons points, full batch, hinge loss
    (micrograd's own demo loss), one forward + backward + SGD step per epoch, written as the same
    user loop for: a micrograd-style engine (defined below as micrograd writes it: a closure per
@@ -183,7 +183,7 @@ def digits() -> tuple[list[str], bool]:
             f"| | {backend} back-end | {per_epoch * 1000:.0f} ms (compile {compile_time:.2f} s)"
             f" | {ratio:.1f}x | >= {target:g}x{'' if hit else ' MISSED'} |"
         )
-    for backend in ("python", "numpy"):  # accuracy with notebook 08's settings
+    for backend in ("python", "numpy"):  # accuracy with notebook 09's settings
         model = MLP(64, [32, 10], seed=0)
         fit(model, X_train, y_train, loss="cross_entropy", epochs=30, batch_size=32,
             optimizer=Adam(model.parameters(), lr=0.01), progress=False, compile=True,

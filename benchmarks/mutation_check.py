@@ -1441,6 +1441,74 @@ MUTATIONS = [
             "test_a_childs_change_is_seen_by_every_module_above_it_and_by_a_second_parent",
         ),
     ),
+    Mutation(
+        "an exercise's named mistake is no longer found (only the general hint)",
+        "microgradx/exercises.py",
+        "            if _all_close(given, outputs, self.tolerance):\n",
+        "            if False:\n",
+        ("tests/test_course.py::test_each_named_mistake_gets_its_own_hint",),
+    ),
+    Mutation(
+        "an exercise says right for a wrong answer (a tolerance far too loose)",
+        "microgradx/exercises.py",
+        "abs_tol=tolerance * 1e-3)",
+        "abs_tol=0.1)",
+        (
+            "tests/test_course.py::"
+            "test_numbers_lists_and_functions_are_compared_and_a_value_is_named",
+        ),
+    ),
+    Mutation(
+        "an exercise takes a list of the wrong length for right (zip cuts it)",
+        "microgradx/exercises.py",
+        "        return len(a) == len(b) and all(",
+        "        return all(",
+        (
+            "tests/test_course.py::"
+            "test_numbers_lists_and_functions_are_compared_and_a_value_is_named",
+        ),
+    ),
+    Mutation(
+        "an exercise's placeholder is checked as an answer",
+        "microgradx/exercises.py",
+        "        if answer is ...:\n",
+        "        if answer is None:\n",
+        ("tests/test_course.py::test_the_reference_is_right_and_the_placeholder_not_answered",),
+    ),
+    Mutation(
+        "a function answer is called on its first input only",
+        "microgradx/exercises.py",
+        "        return [answer(*case) for case in self.cases()]\n",
+        "        return [answer(*case) for case in self.cases()[:1]]\n",
+        ("tests/test_course.py::test_a_function_answer_is_called_on_every_case",),
+    ),
+    Mutation(
+        "an exercise result's HTML shows its message raw",
+        "microgradx/exercises.py",
+        '            f"{html.escape(self.message)}</div>"\n',
+        '            f"{self.message}</div>"\n',
+        ("tests/test_course.py::test_the_html_of_a_result_is_escaped",),
+    ),
+    Mutation(
+        "grading a notebook leaves the learner cells as they are (the solutions not filled in)",
+        "microgradx/exercises.py",
+        "                cell.source = fill[exercise]\n",
+        "                pass\n",
+        (
+            "tests/test_course.py::"
+            "test_a_notebook_with_the_solutions_filled_in_passes_every_check[00_build_a_value]",
+        ),
+    ),
+    Mutation(
+        "an exercise's check raises on an answer that refuses to be compared",
+        "microgradx/exercises.py",
+        "        return _close(a, b, tolerance)\n    except Exception:",
+        "        return _close(a, b, tolerance)\n    except ZeroDivisionError:",
+        (
+            "tests/test_course.py::"
+            "test_numbers_lists_and_functions_are_compared_and_a_value_is_named",
+        ),
+    ),
 ]
 
 

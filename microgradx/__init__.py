@@ -56,6 +56,7 @@ _SUBMODULES = frozenset(
         "dual",
         "engine",
         "enginecheck",
+        "exercises",
         "files",
         "functional",
         "gradcheck",

@@ -40,6 +40,7 @@ LAYERS = [
     "replay_record",
     "replay",
     "train",
+    "exercises",
     "io",
     "viz.markup",
     "viz.style",

@@ -676,7 +676,7 @@ def test_fit_compiled_refuses_what_it_cannot_replay_and_says_why():
 
 
 def test_digits_linear_and_one_hidden_layer_reach_the_lectures_accuracies():
-    """The settings notebook 08 uses (seeds fixed): linear >= 0.90, 64-32-10 >= 0.95 held out."""
+    """The settings notebook 09 uses (seeds fixed): linear >= 0.90, 64-32-10 >= 0.95 held out."""
     X, y = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=0)
     for sizes, epochs, needed in (([10], 20, 0.90), ([32, 10], 30, 0.95)):

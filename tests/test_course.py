@@ -1,0 +1,210 @@
+"""The course's checked exercises: every notebook run as shipped and with the solutions filled in,
+and each exercise's hints unit-tested (a named mistake gives its hint, the reference is right, the
+placeholder is not answered).
+
+A notebook run takes a kernel (nbclient); each notebook runs twice, in its own test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from microgradx import exercises
+from microgradx.exercises import EXERCISES, Exercise, Result, check, grade_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTIONS = NOTEBOOKS / "solutions"
+STEMS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _solutions(stem: str) -> dict[str, str]:
+    return json.loads((SOLUTIONS / f"{stem}.json").read_text(encoding="utf-8"))
+
+
+def _exercise_cells(stem: str) -> list[str]:
+    nb = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    return [c["metadata"]["exercise"] for c in nb["cells"] if "exercise" in c.get("metadata", {})]
+
+
+# --- the course as a whole ------------------------------------------------------------------
+
+
+def test_the_course_has_at_least_25_exercises_and_two_in_every_notebook():
+    assert len(EXERCISES) >= 25
+    for stem in STEMS:
+        assert len(_exercise_cells(stem)) >= 2, stem
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_each_exercise_has_one_learner_cell_one_check_and_one_solution(stem):
+    number = stem[:2]
+    ids = [e.id for e in EXERCISES.values() if e.notebook == number]
+    assert sorted(_exercise_cells(stem)) == sorted(ids)  # one placeholder cell each
+    assert sorted(_solutions(stem)) == sorted(ids)  # one solution each, none visible
+    nb = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    for exercise in ids:
+        assert sum(f'check("{exercise}"' in s for s in sources) == 1, exercise
+    for c in nb["cells"]:
+        if "exercise" in c.get("metadata", {}):
+            # the placeholder: the learner replaces the ...
+            assert "= ..." in "".join(c["source"]), c["metadata"]["exercise"]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_notebook_as_shipped_runs_and_every_check_says_not_answered(stem):
+    graded = grade_notebook(NOTEBOOKS / f"{stem}.ipynb", timeout=300)
+    assert graded.errors == []
+    assert graded.results, stem
+    for result in graded.results:
+        assert result.status == "not answered", result
+        assert "never checked" not in result.message, result  # the check cell ran
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_notebook_with_the_solutions_filled_in_passes_every_check(stem):
+    graded = grade_notebook(NOTEBOOKS / f"{stem}.ipynb", fill=_solutions(stem), timeout=300)
+    assert graded.errors == []
+    assert [r.status for r in graded.results] == ["right"] * len(graded.results), graded.results
+
+
+def test_a_wrong_answer_in_a_notebook_gets_its_hint_and_a_raising_one_is_reported(tmp_path):
+    stem = "01_backprop_by_hand"
+    fill = _solutions(stem)
+    fill["01.tanh_neuron_dw"] = "dy_dw = x.data   # forgot tanh'(z)"
+    fill["01.logistic_dw"] = "dL_dw = 1 / 0"
+    graded = grade_notebook(NOTEBOOKS / f"{stem}.ipynb", fill=fill, timeout=300)
+    by_id = {r.exercise: r for r in graded.results}
+    assert by_id["01.tanh_neuron_dw"].mistake == "missing factor f'(z)"
+    assert by_id["01.logistic_dw"].status == "not answered"  # its cell raised: never checked
+    assert any("ZeroDivisionError" in e for e in graded.errors)
+    assert by_id["01.reused_dL_da"].status == "right"
+
+
+# --- the hints, exercise by exercise ---------------------------------------------------------
+
+CASES = [(e.id, m.name) for e in EXERCISES.values() for m, _ in e.named_mistakes()]
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_the_reference_is_right_and_the_placeholder_not_answered(exercise):
+    e = EXERCISES[exercise]
+    assert e.check(e.reference()).status == "right"
+    assert e.check(...).status == "not answered"
+    assert e.named_mistakes(), "an exercise names at least one mistake"
+
+
+@pytest.mark.parametrize(("exercise", "mistake"), CASES)
+def test_each_named_mistake_gets_its_own_hint(exercise, mistake):
+    e = EXERCISES[exercise]
+    (m,) = [m for m, _ in e.named_mistakes() if m.name == mistake]
+    result = e.check(m.answer)
+    assert result.status == "wrong"
+    assert result.mistake == mistake
+    assert m.hint in result.message
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_no_mistake_is_taken_for_the_right_answer_or_for_another_mistake(exercise):
+    e = EXERCISES[exercise]
+    outputs = [e._expected()] + [o for _, o in e.named_mistakes()]
+    for i, a in enumerate(outputs):
+        for b in outputs[i + 1 :]:
+            assert not exercises._all_close(a, b, e.tolerance)
+
+
+def test_numbers_lists_and_functions_are_compared_and_a_value_is_named():
+    from microgradx import Value
+
+    e = EXERCISES["01.tanh_neuron_dw"]
+    right = e.reference()
+    assert e.check(right * (1 + 1e-9)).status == "right"  # within the tolerance
+    assert e.check(right * 1.01).status == "wrong"
+    assert e.check(right * 1.01).mistake is None  # no named mistake: a general hint
+    assert "Value" in e.check(Value(right)).message
+    assert e.check(float("nan")).status == "wrong"
+    assert e.check("-2.35").status == "wrong"
+    vector = EXERCISES["04.delta1"]
+    assert vector.check(vector.reference()[:2]).status == "wrong"  # a wrong length
+    assert vector.check(tuple(vector.reference())).status == "right"
+
+    class Hostile:
+        def tolist(self):
+            raise RuntimeError("no")
+
+    deep: list = [1.0]
+    for _ in range(100_000):
+        deep = [deep]
+    for odd in (Hostile(), deep, {"a": 1}, None, object()):  # never an exception, just wrong
+        assert vector.check(odd).status == "wrong"
+    fn = EXERCISES["04.linear_backward"]
+    assert fn.check(42).message.startswith("give a function")
+    assert fn.check(lambda W, x, g: ...).status == "not answered"
+    raised = fn.check(lambda W, x, g: 1 / 0)
+    assert raised.status == "error" and "ZeroDivisionError" in raised.message
+
+
+def test_a_function_answer_is_called_on_every_case():
+    e = EXERCISES["00.numerical_slope"]
+
+    def right_on_the_first_case_only(f, x, h):
+        central = (f(x + h) - f(x - h)) / (2 * h)
+        return central if x == 2.0 else central + 1.0
+
+    assert e.check(right_on_the_first_case_only).status == "wrong"
+
+
+def test_check_prints_keeps_the_last_result_and_exports_json(capsys):
+    exercises._SESSION.clear()
+    result = check("09.parameter_count", 2368)
+    assert capsys.readouterr().out.strip() == str(result)
+    assert result.mistake == "no biases"
+    check("09.parameter_count", 2410)
+    (kept,) = exercises.session()
+    assert kept.passed
+    data = json.loads(exercises.session_json())
+    assert data == [kept.to_dict()] and data[0]["status"] == "right"
+    assert json.loads(kept.to_json())["exercise"] == "09.parameter_count"
+    with pytest.raises(ValueError, match="exercise must be one of"):
+        check("09.no_such_exercise", 1)
+    exercises._SESSION.clear()
+
+
+def test_the_html_of_a_result_is_escaped():
+    result = Result("x<script>", "wrong", "<img src=x onerror=alert(1)>")
+    markup = result._repr_html_()
+    assert "<script>" not in markup and "<img" not in markup
+    assert "&lt;img" in markup
+
+
+def test_the_catalogue_lists_every_exercise_with_its_hints():
+    listed = exercises.catalogue()
+    assert [e["exercise"] for e in listed] == list(EXERCISES)
+    assert all(e["mistakes"] and e["statement"] for e in listed)
+    assert {e["notebook"] for e in exercises.catalogue("04")} == {"04"}
+
+
+def test_the_command_line_writes_the_catalogue(tmp_path):
+    out = tmp_path / "catalogue.json"
+    assert exercises.main(["catalogue", "--notebook", "00", "--out", str(out)]) == 0
+    assert [e["exercise"] for e in json.loads(out.read_text())] == [
+        e.id for e in EXERCISES.values() if e.notebook == "00"
+    ]
+
+
+def test_an_exercise_computes_its_reference_once():
+    calls = []
+
+    def reference() -> float:
+        calls.append(1)
+        return math.pi
+
+    e = Exercise("99.x", "pi", reference, lambda: [])
+    for _ in range(3):
+        e.check(3.0)
+    assert len(calls) == 1
