@@ -1340,6 +1340,49 @@ MUTATIONS = [
         "    return name\n",
         ("tests/test_hostile_labels.py::test_a_hostile_op_name_reaches_no_terminal_text_raw",),
     ),
+    # issue 22: gradcheck's finite differences on the compiled replay
+    Mutation(
+        "gradcheck's compiled probes ignore the domains of the ops",
+        "microgradx/gradcheck.py",
+        "                return result.output, False\n",
+        "                return result.output, True\n",
+        (
+            "tests/test_gradcheck.py::test_the_compiled_check_sees_a_probe_leave_a_domain_where_f_stays_finite",
+        ),
+    ),
+    Mutation(
+        "gradcheck keeps its replay where the graph changed under a probe",
+        "microgradx/gradcheck.py",
+        "        if result is None or compiled.recordings != 1:\n",
+        "        if result is None:\n",
+        (
+            "tests/test_gradcheck.py::test_the_compiled_check_falls_back_where_the_graph_depends_on_the_numbers",
+        ),
+    ),
+    Mutation(
+        "gradcheck's compiled f is off in the last digits",
+        "microgradx/gradcheck.py",
+        "        return result.output, True\n",
+        "        return result.output * (1 + 1e-12), True\n",
+        (
+            "tests/test_gradcheck.py::test_the_compiled_differences_give_the_same_report_on_random_graphs",
+        ),
+    ),
+    Mutation(
+        "gradcheck lets compile's refusal escape",
+        "microgradx/gradcheck.py",
+        "        except Exception:  # anything compile cannot replay runs interpreted,"
+        " as it always did\n",
+        "        except ZeroDivisionError:\n",
+        ("tests/test_gradcheck.py::test_a_function_compile_refuses_is_checked_interpreted",),
+    ),
+    Mutation(
+        "gradcheck's kink sweep stops at the leaf's first users",
+        "microgradx/gradcheck.py",
+        "        for position in users.get(node, ()):\n",
+        "        for position in users.get(node, ())[:0]:\n",
+        ("tests/test_gradcheck.py",),
+    ),
 ]
 
 

@@ -25,8 +25,6 @@ LAYERS = [
     "dual",
     "forward",  # renamed: a stub whose import names microgradx.dual (one release)
     "functional",
-    "gradcheck",
-    "strategies",
     "data",
     "nn",
     "losses",
@@ -38,6 +36,8 @@ LAYERS = [
     "replay_model",
     "replay_record",
     "replay",
+    "gradcheck",  # its finite differences run on the compiled replay
+    "strategies",
     "train",
     "io",
     "viz.markup",
