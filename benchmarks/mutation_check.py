@@ -1383,6 +1383,20 @@ MUTATIONS = [
         "        for position in users.get(node, ())[:0]:\n",
         ("tests/test_gradcheck.py",),
     ),
+    Mutation(
+        "the benchmark graph applies relu to negative numbers (zero gradients)",
+        "benchmarks/common.py",
+        "    if a > 0.05:\n",
+        "    if True:\n",
+        ("tests/test_bench_graph.py",),
+    ),
+    Mutation(
+        "the benchmark graph leaves nodes unread (no gradient reaches them)",
+        "benchmarks/common.py",
+        "            unread.append(k)\n",
+        "            pass\n",
+        ("tests/test_bench_graph.py",),
+    ),
 ]
 
 
