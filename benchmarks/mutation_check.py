@@ -1397,6 +1397,27 @@ MUTATIONS = [
         "            pass\n",
         ("tests/test_bench_graph.py",),
     ),
+    Mutation(
+        "fit's validation rebuilds the held-out graphs every epoch (no replay)",
+        "microgradx/train.py",
+        "        replayed = self.replay.evaluate(X, y, self.predict)"
+        " if self.replay is not None else None\n",
+        "        replayed = None\n",
+        (
+            "tests/test_cli.py::test_validation_runs_on_the_compiled_replay_and_matches_the_interpreted_numbers",
+        ),
+    ),
+    Mutation(
+        "fit's validation replays the training recording (recorded again every epoch)",
+        "microgradx/train.py",
+        "        if self.evaluator is None:\n",
+        "        if self.evaluator is None and self.program is not None:\n"
+        "            self.evaluator = self.program\n"
+        "        if self.evaluator is None:\n",
+        (
+            "tests/test_cli.py::test_validation_runs_on_the_compiled_replay_and_matches_the_interpreted_numbers",
+        ),
+    ),
 ]
 
 

@@ -375,7 +375,6 @@ class _Replay:
         losses_ = [float(v) for v in replayed.output]
         return float(sum(losses_)), self._outputs(replayed.watched, len(batch))
 
-
     def evaluate(
         self, X: Sequence[Any], y: Sequence[Any], predict: Callable[[Any], Any] | None
     ) -> tuple[float, float | None] | None:
