@@ -1418,6 +1418,16 @@ MUTATIONS = [
             "tests/test_cli.py::test_validation_runs_on_the_compiled_replay_and_matches_the_interpreted_numbers",
         ),
     ),
+    Mutation(
+        "the playground builds a network whose epoch would hold the page for seconds",
+        "microgradx/playground.py",
+        "        check_epoch_cost(sizes, len(X))  # before the network is built\n",
+        "        pass\n",
+        (
+            "tests/test_playground.py"
+            "::test_a_network_whose_epoch_would_hold_the_page_is_refused_in_one_line",
+        ),
+    ),
 ]
 
 
