@@ -45,12 +45,14 @@ HIDDEN_HELP = "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16"
 MAX_EPOCHS = 100
 MAX_WORK = 12_000_000
 # What an epoch costs in the browser, by the graph it builds: about one node per weight per
-# example (nodes = weights x examples), each about 9.7 us in Pyodide in Chromium (calibrated:
-# 2-64-64-64-1, 8,577 weights, took 16.6 s an epoch on 200 points; Pyodide runs CPython
-# several times slower than native). An epoch is one request and holds the page while it runs,
-# so a network whose epoch would take more than MAX_EPOCH_SECONDS is refused when it is made.
-SECONDS_PER_NODE = 16.6 / (8_577 * 200)
-MAX_EPOCH_SECONDS = 3.0
+# example (nodes = weights x examples), each about 2.6 us in Pyodide in Chromium on the project's
+# machine (2 cores): a moons epoch of 2-16-16-1 took 134 ms (benchmarks/bench_site.py), and in one
+# page 2-64-64-64-1 (8,577 weights) took 32.6 times as long as 2-16-16-1 (337 weights), 4.4 s;
+# 2-32-32-1 3.35 times. (On a loaded machine all of them are slower alike: 44 s at a load of 20.)
+# An epoch is one request and holds the page while it runs, so a network whose epoch would take
+# more than MAX_EPOCH_SECONDS is refused when it is made.
+SECONDS_PER_NODE = 4.4 / (8_577 * 200)
+MAX_EPOCH_SECONDS = 2.0
 
 
 def hidden_sizes(hidden: str) -> list[int]:
@@ -80,7 +82,7 @@ def check_epoch_cost(sizes: list[int], examples: int) -> None:
         shown = ",".join(map(str, sizes))
         raise ValueError(
             f"hidden layers {shown}: {weights:,} weights x {examples} examples would take about"
-            f" {seconds:.0f} s an epoch in the browser; at most {MAX_EPOCH_SECONDS:g} s"
+            f" {seconds:.1f} s an epoch in the browser; at most {MAX_EPOCH_SECONDS:g} s"
             f" ({most:,} weights), like 16,16 or 32,32"
         )
 

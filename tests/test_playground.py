@@ -187,15 +187,15 @@ def test_a_network_whose_epoch_would_hold_the_page_is_refused_in_one_line():
     before = playground.current
     error = _answer({"call": "new", "args": {**FORM, "hidden": "64,64,64"}})["error"]
     assert error == (
-        "hidden layers 64,64,64: 8,577 weights x 200 examples would take about 17 s an epoch in"
-        " the browser; at most 3 s (1,550 weights), like 16,16 or 32,32"
+        "hidden layers 64,64,64: 8,577 weights x 200 examples would take about 4.4 s an epoch in"
+        " the browser; at most 2 s (3,898 weights), like 16,16 or 32,32"
     )
     assert playground.current is before  # refused before anything was built
     # the estimate is weights x examples: the largest accepted, and the first refused
-    assert playground.weights_of([32, 32]) == 1185 and "value" in _answer(
-        {"call": "new", "args": {**FORM, "hidden": "32,32"}}
+    assert playground.weights_of([56, 56]) == 3417 and "value" in _answer(
+        {"call": "new", "args": {**FORM, "hidden": "56,56"}}
     )
-    assert "error" in _answer({"call": "new", "args": {**FORM, "hidden": "40,36"}})  # 1,609
+    assert "error" in _answer({"call": "new", "args": {**FORM, "hidden": "64,64"}})  # 4,417
 
 
 def test_a_request_nested_too_deeply_is_a_request_error():
@@ -293,8 +293,8 @@ def test_playground_refuses_a_network_too_slow_for_the_page_and_a_run_can_be_sto
         page.fill("#hidden", "64,64,64")
         page.click("#reset")
         assert _status(page) == (
-            "hidden layers 64,64,64: 8,577 weights x 200 examples would take about 17 s an epoch"
-            " in the browser; at most 3 s (1,550 weights), like 16,16 or 32,32"
+            "hidden layers 64,64,64: 8,577 weights x 200 examples would take about 4.4 s an epoch"
+            " in the browser; at most 2 s (3,898 weights), like 16,16 or 32,32"
         )
         assert page.get_attribute("body", "data-error") == "1"
         page.fill("#hidden", "16,16")
