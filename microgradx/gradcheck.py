@@ -26,6 +26,12 @@ with the step h scaled to |x_i|. Three refinements make the check trustworthy:
   infinite (an edge on either side, a clamp's other end) is shrunk, by probing, to 1% or less of
   the distance to that edge.
 
+* Speed. From ``COMPILE_INPUTS`` (16) inputs on (a network's weights), f at every probe and
+  step runs on the compiled replay (``microgradx.replay``): the same float operations in the same
+  order, so the same report, for a fraction of the cost of building the graph again (the weights
+  of a 64-32-10 MLP: 77 s -> 2-3 s). Where ``compile`` refuses f, or moving an input changes
+  the graph f builds (control flow on the numbers), the check goes on interpreted.
+
 A report's verdict is "passed", "FAILED", "incomplete" (an input where f is differentiable could
 not be resolved by any step: it is not known to be right) or "compared nothing"; its truth value
 is whether it passed, so PyTorch's habit ``assert gradcheck(f, inputs, raise_exception=False)``
