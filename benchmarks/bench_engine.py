@@ -3,15 +3,19 @@
     python benchmarks/bench_engine.py            # all workloads (about a minute on 2 cores)
     python benchmarks/bench_engine.py --quick    # smaller repeat counts
 
-Workloads, the same recipe for both engines:
-  * a seeded random DAG of 1e4 and 1e5 ops (+, *, **2, relu, tanh), each op reusing earlier nodes;
+Workloads, the same recipe for every engine:
+  * a seeded random DAG of 1e4 and 1e5 ops (+, *, **2, relu, tanh; common.dag_recipe) in which
+    every node gets a non-zero gradient (checked at every run), values between 0.05 and 4 in size;
+  * the same kind of DAG without tanh, against micrograd 0.1.0 too (it has no tanh);
   * a chain of 1e5 and 1e6 ops (microgradx only: its time may grow at most 12x for 10x the ops);
   * forward + backward of a 2-16-16-1 tanh MLP over 100 two-moons points (mean squared error).
 
 Timings are as a user gets them: the cyclic garbage collector on. PyTorch uses 0-dim float64
-tensors with requires_grad and one thread. Memory is tracemalloc's count of bytes allocated while
-the graph is recorded, per node (PyTorch's graph lives in C++, which tracemalloc cannot see).
-Each figure is the best of a few repeats. Exits with status 1 if a target is missed.
+tensors with requires_grad and one thread. The engines of a comparison take turns in one run
+(common.interleaved), CPU time; each figure is the median with the range over the rounds, and the
+ratio's range is round by round. Memory is tracemalloc's count of bytes allocated while the graph
+is recorded, per node (PyTorch's graph lives in C++, which tracemalloc cannot see). Exits with
+status 1 if a target is missed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import math
+import os
 import platform
 import random
 import sys
@@ -27,25 +33,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from common import best_of
+from common import best_of, dag_recipe, interleaved, median, ratios, spread
 
 from microgradx import Value
 from microgradx.data import make_moons
-
-OPS = ("add", "mul", "square", "relu", "tanh")
-
-
-def dag_recipe(n_ops: int, seed: int = 0) -> tuple[list[float], list[tuple[str, int, int]]]:
-    """Inputs and steps (op, i, j) of a random DAG; operands come from the 64 newest nodes."""
-    rng = random.Random(seed)
-    inputs = [rng.uniform(-1, 1) for _ in range(16)]
-    steps = []
-    for k in range(n_ops):
-        size = len(inputs) + k
-        i = size - 1 - rng.randrange(min(size, 64))
-        j = size - 1 - rng.randrange(min(size, 64))
-        steps.append((rng.choice(OPS), i, j))
-    return inputs, steps
 
 
 def run_dag(
@@ -61,6 +52,15 @@ def run_dag(
     return values
 
 
+def every_gradient_nonzero(values: list[Any]) -> None:
+    """The benchmark's graph is what it claims: backward reaches every node with a non-zero,
+    finite gradient (a graph where it does not measures work that backward skips)."""
+    grads = [float(v.grad) for v in values]
+    assert all(g != 0 and math.isfinite(g) for g in grads), (
+        f"{sum(g == 0 for g in grads)} of {len(grads)} nodes have a zero gradient"
+    )
+
+
 def microgradx_ops() -> dict[str, Callable[..., Any]]:
     return {
         "add": lambda a, b: a + b,
@@ -68,6 +68,16 @@ def microgradx_ops() -> dict[str, Callable[..., Any]]:
         "square": lambda a, b: a**2,
         "relu": lambda a, b: a.relu(),
         "tanh": lambda a, b: a.tanh(),
+    }
+
+
+def micrograd_ops() -> dict[str, Callable[..., Any]]:
+    """micrograd 0.1.0's Value has +, *, ** and relu (no tanh)."""
+    return {
+        "add": lambda a, b: a + b,
+        "mul": lambda a, b: a * b,
+        "square": lambda a, b: a**2,
+        "relu": lambda a, b: a.relu(),
     }
 
 
@@ -96,7 +106,7 @@ def graph_bytes_per_node(n_ops: int) -> float:
         graph -= sys.getsizeof(values) - sys.getsizeof([None] * len(inputs))
     finally:
         tracemalloc.stop()
-    return graph / n_ops
+    return graph / len(steps)
 
 
 def moons(n: int = 100) -> tuple[list[list[float]], list[float]]:
@@ -166,31 +176,79 @@ def main() -> int:
 
     print(
         f"# microgradx engine benchmark ({platform.python_implementation()} "
-        f"{platform.python_version()}, torch {torch.__version__}, {platform.machine()})\n"
+        f"{platform.python_version()}, torch {torch.__version__}, {platform.machine()},"
+        f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start)\n"
     )
     rows = []
     results: dict[str, float] = {}
     ours_ops, their_ops = microgradx_ops(), torch_ops(torch)
+    try:
+        from micrograd.engine import Value as micrograd_value
+    except ImportError:
+        micrograd_value = None  # the rows against micrograd are left out
+        print("micrograd 0.1.0 is not installed: pip install micrograd==0.1.0 for its rows\n")
     for n in (10_000, 100_000):
         inputs, steps = dag_recipe(n)
-        ours = best_of(repeats, partial(run_dag, inputs, steps, Value, ours_ops))
-        theirs = best_of(repeats, partial(run_dag, inputs, steps, tensor, their_ops))
-        results[f"dag{n}"] = theirs / ours
-        rows.append((f"random DAG, {n:.0e} ops", ours / n * 1e6, theirs / n * 1e6, theirs / ours))
+        every_gradient_nonzero(run_dag(inputs, steps, Value, ours_ops))
+        times = interleaved(
+            repeats,
+            {
+                "microgradx": partial(run_dag, inputs, steps, Value, ours_ops),
+                "torch": partial(run_dag, inputs, steps, tensor, their_ops),
+            },
+        )
+        ours, theirs = times["microgradx"], times["torch"]
+        results[f"dag{n}"] = median(theirs) / median(ours)
+        scale = 1e6 / len(steps)
+        rows.append(
+            (f"random DAG, {n:.0e} ops", spread(ours, scale), spread(theirs, scale), "-",
+             ratios(theirs, ours), "-", "us/node")
+        )  # fmt: skip
+    if micrograd_value is not None:
+        plain = ("add", "mul", "square", "relu")
+        for n in (10_000, 100_000):
+            inputs, steps = dag_recipe(n, ops=plain)
+            every_gradient_nonzero(run_dag(inputs, steps, micrograd_value, micrograd_ops()))
+            times = interleaved(
+                repeats,
+                {
+                    "microgradx": partial(run_dag, inputs, steps, Value, ours_ops),
+                    "torch": partial(run_dag, inputs, steps, tensor, their_ops),
+                    "micrograd": partial(run_dag, inputs, steps, micrograd_value, micrograd_ops()),
+                },
+            )
+            ours, theirs, karpathy = times["microgradx"], times["torch"], times["micrograd"]
+            scale = 1e6 / len(steps)
+            rows.append(
+                (f"random DAG without tanh, {n:.0e} ops", spread(ours, scale),
+                 spread(theirs, scale), spread(karpathy, scale), ratios(theirs, ours),
+                 ratios(karpathy, ours), "us/node")
+            )  # fmt: skip
 
     xs, ys = moons()
     ours_w = mlp_weights(Value)
     their_w = mlp_weights(tensor)
-    ours = best_of(repeats, lambda: mlp_step(ours_w, xs, ys, lambda z: z.tanh()))
-    theirs = best_of(repeats, lambda: mlp_step(their_w, xs, ys, torch.tanh))
-    results["moons"] = theirs / ours
-    rows.append(("MLP 2-16-16-1, 100 moons points", ours * 1e3, theirs * 1e3, theirs / ours))
+    times = interleaved(
+        repeats,
+        {
+            "microgradx": lambda: mlp_step(ours_w, xs, ys, lambda z: z.tanh()),
+            "torch": lambda: mlp_step(their_w, xs, ys, torch.tanh),
+        },
+    )
+    ours, theirs = times["microgradx"], times["torch"]
+    results["moons"] = median(theirs) / median(ours)
+    rows.append(
+        ("MLP 2-16-16-1, 100 moons points", spread(ours, 1e3), spread(theirs, 1e3), "-",
+         ratios(theirs, ours), "-", "ms/step")
+    )  # fmt: skip
 
-    print("| workload (forward + backward) | microgradx | PyTorch scalar | speed-up |")
-    print("| --- | --- | --- | --- |")
-    for name, ours_t, theirs_t, ratio in rows:
-        unit = "ms/step" if "MLP" in name else "us/node"
-        print(f"| {name} | {ours_t:.2f} {unit} | {theirs_t:.2f} {unit} | {ratio:.1f}x |")
+    print(
+        "| workload (forward + backward) | microgradx | PyTorch scalar | micrograd 0.1.0"
+        " | PyTorch / microgradx | micrograd / microgradx |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, ours_t, theirs_t, karpathy_t, ratio, ratio_m, unit in rows:
+        print(f"| {name} ({unit}) | {ours_t} | {theirs_t} | {karpathy_t} | {ratio} | {ratio_m} |")
 
     t5 = best_of(repeats, lambda: chain(100_000))
     t6 = best_of(repeats, lambda: chain(1_000_000))

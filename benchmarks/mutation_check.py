@@ -1509,6 +1509,94 @@ MUTATIONS = [
             "test_numbers_lists_and_functions_are_compared_and_a_value_is_named",
         ),
     ),
+    # issue 22: gradcheck's finite differences on the compiled replay
+    Mutation(
+        "gradcheck's compiled probes ignore the domains of the ops",
+        "microgradx/gradcheck.py",
+        "                return result.output, False\n",
+        "                return result.output, True\n",
+        (
+            "tests/test_gradcheck.py::test_the_compiled_check_sees_a_probe_leave_a_domain_where_f_stays_finite",
+        ),
+    ),
+    Mutation(
+        "gradcheck keeps its replay where the graph changed under a probe",
+        "microgradx/gradcheck.py",
+        "        if result is None or compiled.recordings != 1:\n",
+        "        if result is None:\n",
+        (
+            "tests/test_gradcheck.py::test_the_compiled_check_falls_back_where_the_graph_depends_on_the_numbers",
+        ),
+    ),
+    Mutation(
+        "gradcheck's compiled f is off in the last digits",
+        "microgradx/gradcheck.py",
+        "        return result.output, True\n",
+        "        return result.output * (1 + 1e-12), True\n",
+        (
+            "tests/test_gradcheck.py::test_the_compiled_differences_give_the_same_report_on_random_graphs",
+        ),
+    ),
+    Mutation(
+        "gradcheck lets compile's refusal escape",
+        "microgradx/gradcheck.py",
+        "        except Exception:  # anything compile cannot replay runs interpreted,"
+        " as it always did\n",
+        "        except ZeroDivisionError:\n",
+        ("tests/test_gradcheck.py::test_a_function_compile_refuses_is_checked_interpreted",),
+    ),
+    Mutation(
+        "gradcheck's kink sweep stops at the leaf's first users",
+        "microgradx/gradcheck.py",
+        "        for position in users.get(node, ()):\n",
+        "        for position in users.get(node, ())[:0]:\n",
+        ("tests/test_gradcheck.py",),
+    ),
+    Mutation(
+        "the benchmark graph applies relu to negative numbers (zero gradients)",
+        "benchmarks/common.py",
+        "    if a > 0.05:\n",
+        "    if True:\n",
+        ("tests/test_bench_graph.py",),
+    ),
+    Mutation(
+        "the benchmark graph leaves nodes unread (no gradient reaches them)",
+        "benchmarks/common.py",
+        "            unread.append(k)\n",
+        "            pass\n",
+        ("tests/test_bench_graph.py",),
+    ),
+    Mutation(
+        "fit's validation rebuilds the held-out graphs every epoch (no replay)",
+        "microgradx/train.py",
+        "        replayed = self.replay.evaluate(X, y, self.predict)"
+        " if self.replay is not None else None\n",
+        "        replayed = None\n",
+        (
+            "tests/test_cli.py::test_validation_runs_on_the_compiled_replay_and_matches_the_interpreted_numbers",
+        ),
+    ),
+    Mutation(
+        "fit's validation replays the training recording (recorded again every epoch)",
+        "microgradx/train.py",
+        "        if self.evaluator is None:\n",
+        "        if self.evaluator is None and self.program is not None:\n"
+        "            self.evaluator = self.program\n"
+        "        if self.evaluator is None:\n",
+        (
+            "tests/test_cli.py::test_validation_runs_on_the_compiled_replay_and_matches_the_interpreted_numbers",
+        ),
+    ),
+    Mutation(
+        "the playground builds a network whose epoch would hold the page for seconds",
+        "microgradx/playground.py",
+        "        check_epoch_cost(sizes, len(X))  # before the network is built\n",
+        "        pass\n",
+        (
+            "tests/test_playground.py"
+            "::test_a_network_whose_epoch_would_hold_the_page_is_refused_in_one_line",
+        ),
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ browser-specific: the tests call the same functions in CPython and compare.
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import math
 import time
@@ -43,6 +44,15 @@ HIDDEN_HELP = "hidden layers: 1 to 4 sizes from 1 to 64, like 16,16"
 # network) and asks for a boundary of resolution 30 (11.5 million).
 MAX_EPOCHS = 100
 MAX_WORK = 12_000_000
+# What an epoch costs in the browser, by the graph it builds: about one node per weight per
+# example (nodes = weights x examples), each about 2.6 us in Pyodide in Chromium on the project's
+# machine (2 cores): a moons epoch of 2-16-16-1 took 134 ms (benchmarks/bench_site.py), and in one
+# page 2-64-64-64-1 (8,577 weights) took 32.6 times as long as 2-16-16-1 (337 weights), 4.4 s;
+# 2-32-32-1 3.35 times. (On a loaded machine all of them are slower alike: 44 s at a load of 20.)
+# An epoch is one request and holds the page while it runs, so a network whose epoch would take
+# more than MAX_EPOCH_SECONDS is refused when it is made.
+SECONDS_PER_NODE = 4.4 / (8_577 * 200)
+MAX_EPOCH_SECONDS = 2.0
 
 
 def hidden_sizes(hidden: str) -> list[int]:
@@ -55,6 +65,26 @@ def hidden_sizes(hidden: str) -> list[int]:
     if not sizes or any(not 1 <= s <= 64 for s in sizes) or len(sizes) > 4:
         raise ValueError(f"{HIDDEN_HELP}; got {visible(hidden, 40)!r}")
     return sizes
+
+
+def weights_of(sizes: list[int], nin: int = 2, nout: int = 1) -> int:
+    """The number of weights and biases of an MLP nin-sizes-nout."""
+    return sum((a + 1) * b for a, b in itertools.pairwise([nin, *sizes, nout]))
+
+
+def check_epoch_cost(sizes: list[int], examples: int) -> None:
+    """Refuse, in one line with the numbers, a network whose training epoch would hold the page
+    for more than MAX_EPOCH_SECONDS (estimated from nodes = weights x examples)."""
+    weights = weights_of(sizes)
+    seconds = weights * examples * SECONDS_PER_NODE
+    if seconds > MAX_EPOCH_SECONDS:
+        most = int(MAX_EPOCH_SECONDS / (examples * SECONDS_PER_NODE))
+        shown = ",".join(map(str, sizes))
+        raise ValueError(
+            f"hidden layers {shown}: {weights:,} weights x {examples} examples would take about"
+            f" {seconds:.1f} s an epoch in the browser; at most {MAX_EPOCH_SECONDS:g} s"
+            f" ({most:,} weights), like 16,16 or 32,32"
+        )
 
 
 def number_field(field: str, name: str, example: str) -> float:
@@ -91,7 +121,8 @@ class Session:
     """One dataset, one network, its optimizer and its history of losses.
 
     Raises ValueError (naming the setting) for an unknown dataset, optimizer or activation,
-    hidden sizes outside 1 to 4 sizes of 1 to 64, or a learning rate outside (0, 10].
+    hidden sizes outside 1 to 4 sizes of 1 to 64 or whose epoch would take more than
+    MAX_EPOCH_SECONDS in the browser (``check_epoch_cost``), or a learning rate outside (0, 10].
     """
 
     def __init__(
@@ -110,6 +141,7 @@ class Session:
         lr = in_range(lr, "learning rate", 0, 10, low_open=True)
         seed = checks.seed(seed)
         X, y = DATASETS[dataset](seed)
+        check_epoch_cost(sizes, len(X))  # before the network is built
         (self.X,) = data.standardize(X)
         self.y = y
         self.lr = lr

@@ -326,7 +326,9 @@ class _Replay:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be 'python' or 'numpy', got {backend!r}")
         self.model, self.loss_fn, self.X, self.y = model, loss_fn, X, y
+        self.backend = backend
         self.program: Compiled | None = None
+        self.evaluator: Compiled | None = None  # the held-out examples' (see evaluate)
         self.reason = ""
         self.classes = 0
         if not isinstance(loss, str):
@@ -371,12 +373,43 @@ class _Replay:
         rows = [[*self.X[i], *self._target(self.y[i])] for i in batch]
         replayed = self.program.run_batch(rows, gradient=1.0 / len(batch))
         losses_ = [float(v) for v in replayed.output]
-        columns = [[float(v) for v in column] for column in replayed.watched]
-        outputs = [
-            [column[row] for column in columns] if len(columns) > 1 else columns[0][row]
-            for row in range(len(batch))
-        ]
-        return float(sum(losses_)), outputs
+        return float(sum(losses_)), self._outputs(replayed.watched, len(batch))
+
+    def evaluate(
+        self, X: Sequence[Any], y: Sequence[Any], predict: Callable[[Any], Any] | None
+    ) -> tuple[float, float | None] | None:
+        """``evaluate(model, X, y, loss)`` by a replay (forward only): the mean loss, summed in
+        the examples' order and divided once as the interpreted mean is, and the accuracy
+        (``None`` for regression); ``None`` where the model in its present (eval) mode cannot be
+        compiled: evaluate it interpreted.
+
+        The held-out examples have a recording of their own, made in the mode the model has now
+        (eval), so that neither recording is made again as the model goes from train to eval
+        mode and back every epoch."""
+        rows = [[*X[i], *self._target(y[i])] for i in range(len(X))]
+        if self.evaluator is None:
+            probe = rows[1] if len(rows) > 1 else True
+            try:
+                self.evaluator = compile_function(
+                    self._function, rows[0], backend=self.backend, model=self.model, check=probe
+                )
+            except CompileError:
+                return None
+        replayed = self.evaluator.run_batch(rows, gradient=None)
+        value = sum(float(v) for v in replayed.output) / len(rows)
+        if predict is None:
+            return value, None
+        outputs = self._outputs(replayed.watched, len(rows))
+        correct = sum(1 for out, target in zip(outputs, y) if predict(out) == target)
+        return value, correct / len(rows)
+
+    @staticmethod
+    def _outputs(watched: Sequence[Any], count: int) -> list[Any]:
+        """Each example's model output (a float, or a list of them) from the watched columns."""
+        columns = [[float(v) for v in column] for column in watched]
+        if len(columns) == 1:
+            return columns[0]
+        return [[column[row] for column in columns] for row in range(count)]
 
 
 def _count_outputs(model: Module, x: Sequence[Any]) -> int:
@@ -452,7 +485,7 @@ def fit(
         optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=0.01)
         history = History()
         history.compiled = replay is not None
-        watch = _Validation(model, run.validation, loss, run.patience)
+        watch = _Validation(model, run.validation, loss, run.patience, replay, run.predict)
         bar = _progress_bar(run.epochs, run.progress)  # (here: its warning names fit's caller)
         for epoch in range(run.epochs):
             _epoch(model, run.X, run.y, run.loss_fn, run.predict, optimizer, replay, run.size,
@@ -552,8 +585,13 @@ class _Validation:
         validation: tuple[Sequence[Any], list[Any]] | None,
         loss: str | LossFn,
         patience: int | None,
+        replay: _Replay | None = None,
+        predict: Callable[[Any], Any] | None = None,
     ) -> None:
         self.model, self.validation, self.loss, self.patience = model, validation, loss, patience
+        # the held-out examples go through the training's replay too: rebuilding their graphs
+        # every epoch cost more than the epoch's training (10.8 s against 2.3 s, two digits epochs)
+        self.replay, self.predict = replay, predict
         self.params = model.parameters()
         self.best_loss, self.best_weights, self.waited = math.inf, [p.data for p in self.params], 0
 
@@ -561,7 +599,12 @@ class _Validation:
         if self.validation is None:
             return
         self.model.eval()
-        val_loss, val_acc = evaluate(self.model, self.validation[0], self.validation[1], self.loss)
+        X, y = self.validation
+        replayed = self.replay.evaluate(X, y, self.predict) if self.replay is not None else None
+        if replayed is None:
+            self.replay = None  # not compiled: interpreted from now on
+            replayed = evaluate(self.model, X, y, self.loss)
+        val_loss, val_acc = replayed
         history.val_loss.append(val_loss)
         if val_acc is not None:
             history.val_accuracy.append(val_acc)

@@ -84,11 +84,21 @@ function newSession() {
 }
 
 async function train(epochs) {
+  // One epoch per call to Python (a network whose epoch would hold the page more than a few
+  // seconds is refused when it is made), then the page repaints and takes clicks: stop ends the
+  // run after the epoch under way.
   if (state.training) return;
   state.training = true;
+  state.stopping = false;
   $("train").disabled = true;
+  $("stop").disabled = false;
   try {
     for (let k = 0; k < epochs; k++) {
+      if (state.stopping) {
+        draw();
+        setStatus(`Stopped after ${state.status.epochs} epochs: press train to go on.`);
+        break;
+      }
       state.status = call("train", { epochs: 1 });
       if (state.status.diverged) {
         draw();
@@ -97,14 +107,19 @@ async function train(epochs) {
       }
       if (k % 5 === 4 || k === epochs - 1) draw();
       else drawNumbers();
-      await new Promise((resolve) => setTimeout(resolve, 0)); // let the page repaint
+      await new Promise((resolve) => setTimeout(resolve, 0)); // repaint, and take a click on stop
     }
   } catch (error) {
     showError(error);
   } finally {
     state.training = false;
     $("train").disabled = false;
+    $("stop").disabled = true;
   }
+}
+
+function stop() {
+  if (state.training) state.stopping = true;
 }
 
 function drawNumbers() {
@@ -183,6 +198,7 @@ function runCode() {
 
 $("reset").addEventListener("click", newSession);
 $("train").addEventListener("click", () => train(10));
+$("stop").addEventListener("click", stop);
 $("step").addEventListener("click", stepThrough);
 $("run").addEventListener("click", runCode);
 state.train = train; // for the tests: train(n) returns when done

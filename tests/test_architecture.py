@@ -25,9 +25,6 @@ LAYERS = [
     "dual",
     "forward",  # renamed: a stub whose import names microgradx.dual (one release)
     "functional",
-    "gradcheck",
-    "strategies",
-    "vectors",  # golden cases for other engines: the engine, the op table, files
     "data",
     "nn",
     "losses",
@@ -39,6 +36,9 @@ LAYERS = [
     "replay_model",
     "replay_record",
     "replay",
+    "gradcheck",  # its finite differences run on the compiled replay
+    "strategies",
+    "vectors",  # golden cases for other engines: the engine, the op table, files
     "train",
     "exercises",
     "io",

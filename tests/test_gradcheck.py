@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import itertools
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from microgradx import GradcheckError, Op, Value, apply, gradcheck, maximum, no_grad
 from microgradx.ops import safe_sqrt
+from microgradx.strategies import expressions
+
+CHECK = importlib.import_module(
+    "microgradx.gradcheck"
+)  # the module (the package's is the function)
+
+
+@pytest.fixture(autouse=True, params=["interpreted", "compiled"])
+def evaluation(request, monkeypatch):
+    """Every test here runs twice: with f evaluated by the interpreted engine at each probe and
+    step, and by the compiled replay (from one input on, where by default it is from
+    COMPILE_INPUTS): the two must give the same reports."""
+    monkeypatch.setattr(CHECK, "COMPILE_INPUTS", 1 if request.param == "compiled" else 10**9)
+    return request.param
 
 
 def test_passes_a_correct_gradient_and_reports_every_input():
@@ -571,3 +588,156 @@ def test_a_tiny_direction_beside_a_kink_constant_gives_a_report_not_an_overflow(
     of 1e-308 beside log1p's constant 1 overflowed math.ldexp, and gradcheck raised."""
     report = gradcheck(lambda x: (x * scale).log1p(), [Value(0.5)], raise_exception=False)
     assert "gradcheck passed" in str(report)
+
+
+# ---- the compiled replay for the finite differences ----------------------------------------------
+
+
+def _reports(f, xs):
+    """f checked with the interpreted engine and with the compiled replay at every probe and step:
+    (repr of the report: every number of every row, bit for bit; the table; calls of f) each."""
+    found = {}
+    for mode, inputs in (("interpreted", 10**9), ("compiled", 1)):
+        calls = [0]
+
+        def counted(*args, calls=calls):
+            calls[0] += 1
+            return f(*args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(CHECK, "COMPILE_INPUTS", inputs)
+            report = gradcheck(counted, xs, raise_exception=False)
+        found[mode] = (repr(report), str(report), calls[0])
+    return found
+
+
+def _mlp(sizes, batch, hidden_op=None, seed=0):
+    """A tanh MLP's cross-entropy over a batch as a function of its weights (one input each),
+    and the weights; ``hidden_op`` in place of tanh in the hidden layers."""
+    import random
+
+    from microgradx.losses import cross_entropy
+
+    rng = random.Random(seed)
+    rows = [[rng.uniform(-1, 1) for _ in range(sizes[0])] for _ in range(batch)]
+    targets = [rng.randrange(sizes[-1]) for _ in range(batch)]
+    shapes = list(itertools.pairwise(sizes))
+    weights = [rng.uniform(-0.5, 0.5) for nin, nout in shapes for _ in range(nout * (nin + 1))]
+
+    def loss(*ws):
+        logits = []
+        for row in rows:
+            h, k = row, 0
+            for layer, (nin, nout) in enumerate(shapes):
+                out = []
+                for _ in range(nout):
+                    z = ws[k + nin]
+                    for w, x in zip(ws[k : k + nin], h):
+                        z = z + w * x
+                    k += nin + 1
+                    if layer < len(shapes) - 1:
+                        z = z.tanh() if hidden_op is None else apply(hidden_op, z)
+                    out.append(z)
+                h = out
+            logits.append(h)
+        return cross_entropy(logits, targets)
+
+    return loss, weights
+
+
+def test_the_compiled_differences_give_the_same_report_on_an_mlp():
+    loss, weights = _mlp([3, 4, 3], batch=2)
+    found = _reports(loss, weights)
+    assert found["compiled"][:2] == found["interpreted"][:2]
+    assert "gradcheck passed" in found["compiled"][1]
+    # the compiled check evaluated f by its replay: a few recordings, not four calls per input
+    assert found["compiled"][2] < 10 < len(weights) < found["interpreted"][2]
+
+
+BAD_TANH = Op(
+    name="bad_tanh",
+    symbol="btanh",
+    arity=1,
+    forward=math.tanh,
+    local_grads=lambda x, out: (1 - out,),  # should be 1 - out**2
+    math="tanh x",
+    derivative="1 - tanh x (wrong on purpose)",
+)
+
+
+def test_a_wrong_rule_planted_in_an_mlp_is_found_and_named_by_the_compiled_check():
+    loss, weights = _mlp([3, 4, 3], batch=2, hidden_op=BAD_TANH)
+    found = _reports(loss, weights)
+    assert found["compiled"][:2] == found["interpreted"][:2]
+    text = found["compiled"][1]
+    assert "gradcheck FAILED" in text
+    assert "first op whose own local derivative disagrees: bad_tanh" in text
+    assert found["compiled"][2] < found["interpreted"][2]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(expr=expressions(max_inputs=4))
+def test_the_compiled_differences_give_the_same_report_on_random_graphs(expr):
+    found = _reports(expr, list(expr.inputs))
+    assert found["compiled"][:2] == found["interpreted"][:2]
+
+
+# finite everywhere, defined only below 1: f does not turn NaN past this edge, only the domain says
+BELOW_ONE = Op(
+    name="below_one",
+    symbol="b1",
+    arity=1,
+    forward=lambda x: x * x,
+    local_grads=lambda x, out: (2 * x,),
+    math="x^2 for x < 1",
+    derivative="2x",
+    domain=lambda x: x < 1,
+)
+
+
+def test_the_compiled_check_sees_a_probe_leave_a_domain_where_f_stays_finite():
+    def f(*xs):
+        return apply(BELOW_ONE, xs[0]) + sum((x * x for x in xs[1:]), Value(0.0))
+
+    found = _reports(f, [1 - 1e-5, *[0.1 * k for k in range(1, 20)]])
+    assert found["compiled"][:2] == found["interpreted"][:2]
+    assert "f leaves a domain" in found["compiled"][1]  # the step was shrunk toward the edge
+    assert found["compiled"][2] < found["interpreted"][2]
+
+
+def test_the_compiled_check_falls_back_where_the_graph_depends_on_the_numbers():
+    # The probes of a move it across 0, where f builds another graph (with no op that has a
+    # domain): the recording no longer stands for f, and the check goes on interpreted.
+    def f(*xs):
+        a, b, *rest = xs
+        base = sum((x * x for x in rest), Value(0.0))
+        return base + ((b - 0.5).log() if a.data > 0 else b * a)
+
+    xs = [1e-5, 2.0, *[0.1 * k for k in range(1, 20)]]
+    found = _reports(f, xs)
+    assert found["compiled"][:2] == found["interpreted"][:2]
+    assert "gradcheck passed" in found["compiled"][1]
+    # the first input was checked compiled until its probe crossed 0, the rest interpreted
+    assert found["compiled"][2] > 4 * (len(xs) - 1)
+
+
+def test_a_function_compile_refuses_is_checked_interpreted(monkeypatch):
+    from microgradx import CompileError
+
+    def refuse(*args, **kwargs):
+        raise CompileError("a random draw in training mode (as compile refuses dropout)")
+
+    def f(*xs):
+        return sum((x * x for x in xs), Value(0.0)).tanh()
+
+    xs = [0.1 * k for k in range(1, 20)]
+    expected = _reports(f, xs)
+    monkeypatch.setattr(CHECK, "compile_function", refuse)
+    found = _reports(f, xs)
+    assert found["compiled"][:2] == expected["interpreted"][:2]
+    assert found["compiled"][2] == expected["interpreted"][2]  # every probe and step interpreted

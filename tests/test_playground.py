@@ -169,17 +169,33 @@ def test_one_request_is_bounded_and_refused_by_name_beyond():
     assert _answer({"call": "train", "args": {"epochs": 1000000}})["error"] == (
         "epochs must be an int <= 100, got 1000000"
     )
-    # the largest network: one epoch per request, a boundary of resolution 30 (as the page asks)
-    _answer({"call": "new", "args": {**FORM, "hidden": "64,64,64,64"}})
-    error = _answer({"call": "train", "args": {"epochs": 2}})["error"]
-    assert error.startswith("2 epochs would take 15,284,400 weight visits; one request may take")
-    assert error.endswith("(with this network: at most 1)")
+    # a large network the page accepts: many epochs or a fine boundary in one request are refused
+    _answer({"call": "new", "args": {**FORM, "hidden": "32,32"}})
+    error = _answer({"call": "train", "args": {"epochs": 20}})["error"]
+    assert error.startswith("20 epochs would take 14,220,000 weight visits; one request may take")
+    assert error.endswith("(with this network: at most 16)")
     error = _answer({"call": "boundary", "args": {"resolution": 200}})["error"]
-    assert error.startswith("resolution 200 would take") and "at most 30)" in error
+    assert error.startswith("resolution 200 would take") and "at most 100)" in error
     assert playground.current.losses == []  # refused before any work
     # the default network may take the page's requests many times over
     _answer({"call": "new", "args": FORM})
     assert _answer({"call": "train", "args": {"epochs": 3}})["value"]["epochs"] == 3
+
+
+def test_a_network_whose_epoch_would_hold_the_page_is_refused_in_one_line():
+    _answer({"call": "new", "args": FORM})
+    before = playground.current
+    error = _answer({"call": "new", "args": {**FORM, "hidden": "64,64,64"}})["error"]
+    assert error == (
+        "hidden layers 64,64,64: 8,577 weights x 200 examples would take about 4.4 s an epoch in"
+        " the browser; at most 2 s (3,898 weights), like 16,16 or 32,32"
+    )
+    assert playground.current is before  # refused before anything was built
+    # the estimate is weights x examples: the largest accepted, and the first refused
+    assert playground.weights_of([56, 56]) == 3417 and "value" in _answer(
+        {"call": "new", "args": {**FORM, "hidden": "56,56"}}
+    )
+    assert "error" in _answer({"call": "new", "args": {**FORM, "hidden": "64,64"}})  # 4,417
 
 
 def test_a_request_nested_too_deeply_is_a_request_error():
@@ -262,6 +278,41 @@ def test_playground_trains_moons_and_steps_through_backprop_offline(server, tmp_
 
 def _status(page) -> str:
     return page.text_content("#status")
+
+
+def test_playground_refuses_a_network_too_slow_for_the_page_and_a_run_can_be_stopped(server):
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(f"{server}/index.html")
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
+        assert page.is_disabled("#stop")  # nothing to stop
+        page.fill("#hidden", "64,64,64")
+        page.click("#reset")
+        assert _status(page) == (
+            "hidden layers 64,64,64: 8,577 weights x 200 examples would take about 4.4 s an epoch"
+            " in the browser; at most 2 s (3,898 weights), like 16,16 or 32,32"
+        )
+        assert page.get_attribute("body", "data-error") == "1"
+        page.fill("#hidden", "16,16")
+        page.click("#reset")
+        assert _status(page) == "A new network: press train."
+        # a long run, not awaited: the page takes the click on stop between two epochs
+        page.evaluate("() => { window.playground.run = window.playground.train(100); }")
+        page.wait_for_function("Number(document.body.dataset.epochs) >= 2", timeout=60_000)
+        assert not page.is_disabled("#stop") and page.is_disabled("#train")
+        page.click("#stop")
+        page.wait_for_function("window.playground.training === false", timeout=60_000)
+        epochs = int(page.text_content("#epochs"))
+        assert 2 <= epochs < 100
+        assert _status(page) == f"Stopped after {epochs} epochs: press train to go on."
+        assert page.is_disabled("#stop") and not page.is_disabled("#train")
+        page.evaluate("window.playground.train(1)")  # and it goes on from there
+        assert int(page.text_content("#epochs")) == epochs + 1
+        browser.close()
 
 
 # Fields of the form typed wrong: the page shows one line naming the field and stays usable.
