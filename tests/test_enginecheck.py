@@ -147,6 +147,11 @@ def test_sys_exit_and_os_exit_in_the_engine_are_crashes_and_the_check_goes_on():
         assert "the process exited with status 4" in finding.message
 
 
+def test_an_engine_past_the_memory_limit_is_a_crash():
+    report = check("memory_hog", budget=5.0, examples=2)
+    assert report.findings[0].kind == CRASH and "MemoryError" in report.findings[0].message
+
+
 def test_other_spellings_are_found_or_given():
     report = check("other_names")
     assert report.ok and report.supported == ("add", "mul")
