@@ -1,19 +1,21 @@
 """The checks of another engine (issue 19 §2), each giving ``Finding``s.
 
-The engine runs in the sandbox's child; every number it computes is compared here with
-microgradx's op table (``microgradx.ops.OPS``: each op's IEEE-754 float rule and local
-derivatives), replayed in float64 on the same inputs.
+The engine runs in the sandbox's child; every number it computes is compared here with the
+same expression built from microgradx's Values (``expected``: its op table's IEEE-754 float rules
+and local derivatives, ``microgradx.ops.OPS``) on the same float64 inputs. Every op the checker
+detects is in the op table, so microgradx always has a rule to compare with.
 
 **Tolerance.** A number agrees when ``|got - expected| <= ATOL + RTOL * |expected|`` with
 ``RTOL = 1e-7`` and ``ATOL = 1e-9``: an engine that writes a rule another correct way in float64
 (``tanh`` as ``(e^2x - 1) / (e^2x + 1)``, ``a / b`` as ``a * b ** -1``) is a few units in the last
 place off per op, amplified at most by the graphs' conditioning (values and local derivatives at
-most 100 over at most 12 steps: far below 1e-7); a wrong rule is off in the first digits.
+most 100 over at most 6 steps: far below 1e-7); a wrong rule is off in the first digits.
 
 Checks (``category``: check names):
 
 - ``ops``: ``op NAME`` for each supported op: hypothesis draws expressions over that op only
-  (``microgradx.strategies.expressions(ops=[NAME])``, seeded), each evaluated in the child; the
+  (``microgradx.strategies.expressions(ops=[NAME], max_steps=6)``, seeded; ``examples`` of them,
+  fewer when the op's share of the budget runs out), each evaluated in the child; the
   first node whose value disagrees is a wrong value; wrong input gradients are traced to the op
   whose local rule disagrees (each op run alone on fresh leaves in the child, compared with the
   op table's rule; a central difference, ``gradcheck``'s, is quoted beside it). Hypothesis shrinks
