@@ -1597,6 +1597,95 @@ MUTATIONS = [
             "::test_a_network_whose_epoch_would_hold_the_page_is_refused_in_one_line",
         ),
     ),
+    Mutation(
+        "the engine checker accepts any input gradient",
+        "microgradx/enginecheck/checks.py",
+        "            if isinstance(got, str) or not close(got, want.grad[i]):\n",
+        "            if False:\n",
+        (
+            "tests/test_enginecheck.py::test_a_wrong_local_derivative_is_caught_and_named_with_its_formula",
+        ),
+    ),
+    Mutation(
+        "the engine checker does not name the op whose local rule disagrees",
+        "microgradx/enginecheck/checks.py",
+        "        for j, step in enumerate(expr.steps):\n",
+        "        for j, step in enumerate(expr.steps[:0]):\n",
+        (
+            "tests/test_enginecheck.py::test_a_wrong_local_derivative_is_caught_and_named_with_its_formula",
+        ),
+    ),
+    Mutation(
+        "the engine checker does not expect two losses' gradients to add up",
+        "microgradx/enginecheck/semantics.py",
+        "    want = [x + y for x, y in zip(g1, g2)]\n",
+        "    want = list(g2)\n",
+        (
+            "tests/test_enginecheck.py::test_gradients_reset_inside_backward_are_caught_across_two_losses",
+        ),
+    ),
+    Mutation(
+        "the engine checker calls accumulating on a second backward() a behaviour",
+        "microgradx/enginecheck/semantics.py",
+        "    doubled = [2 * g for g in g1]\n",
+        "    doubled = list(g1)\n",
+        ("tests/test_enginecheck.py::test_a_correct_engine_passes_with_nothing_failing",),
+    ),
+    Mutation(
+        "the engine checker reads a reflected constant's gradient from the constant",
+        "microgradx/enginecheck/semantics.py",
+        '        grad = grads[0 if form.endswith("_f") else 1]\n',
+        "        grad = grads[0]\n",
+        ("tests/test_enginecheck.py::test_a_correct_engine_passes_with_nothing_failing",),
+    ),
+    Mutation(
+        "the engine checker's RecursionError depth is one past where it starts",
+        "microgradx/enginecheck/limits.py",
+        "    return high\n",
+        "    return high + 1\n",
+        (
+            "tests/test_enginecheck.py::test_a_recursive_topological_sort_is_reported_with_the_depth_where_it_starts",
+        ),
+    ),
+    Mutation(
+        "the engine checker reports the engine's sys.exit as a bare SystemExit",
+        "microgradx/enginecheck/child.py",
+        "    if isinstance(error, SystemExit):\n",
+        "    if False:\n",
+        (
+            "tests/test_enginecheck.py::test_sys_exit_and_os_exit_in_the_engine_are_crashes_and_the_check_goes_on",
+        ),
+    ),
+    Mutation(
+        "the engine's prints reach the checker's protocol pipe",
+        "microgradx/enginecheck/child.py",
+        "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n",
+        "",
+        (
+            "tests/test_enginecheck.py::test_an_engine_that_prints_megabytes_is_checked_like_any_other",
+        ),
+    ),
+    Mutation(
+        "the engine checker takes the first of two Value-like classes",
+        "microgradx/enginecheck/target.py",
+        "        if len(good) == 1:\n",
+        "        if len(good) >= 1:\n",
+        ("tests/test_enginecheck.py::test_a_target_that_cannot_be_checked_raises_one_line",),
+    ),
+    Mutation(
+        "the engine checker ships a notebook cell's statements, not only its definitions",
+        "microgradx/enginecheck/target.py",
+        "        kept = [node for node in tree.body if _definition(node)]\n",
+        "        kept = list(tree.body)\n",
+        ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
+    ),
+    Mutation(
+        "the engine checker's child has no memory limit",
+        "microgradx/enginecheck/child.py",
+        "    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))\n",
+        "",
+        ("tests/test_enginecheck.py::test_an_engine_past_the_memory_limit_is_a_crash",),
+    ),
 ]
 
 

@@ -14,6 +14,19 @@
 Needs hypothesis: ``pip install 'microgradx[test]'``.
 """
 
+from microgradx.enginecheck.api import check_engine, check_target
+from microgradx.enginecheck.findings import EngineReport, Finding, TargetError
 from microgradx.strategies import Expression, Step, expressions, op_inputs, well_conditioned
 
-__all__ = ["Expression", "Step", "expressions", "op_inputs", "well_conditioned"]
+__all__ = [
+    "EngineReport",
+    "Expression",
+    "Finding",
+    "Step",
+    "TargetError",
+    "check_engine",
+    "check_target",
+    "expressions",
+    "op_inputs",
+    "well_conditioned",
+]

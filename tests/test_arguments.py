@@ -1360,6 +1360,13 @@ RECORDS = {
     "train.History",
     "testing.Expression",
     "testing.Step",
+    "testing.EngineReport",  # what check_target/check_engine return
+    "testing.Finding",
+    "testing.TargetError",  # raised by check_target/check_engine, built with a message
+    # each call runs a whole check in a child process (seconds): their arguments are checked in
+    # tests/test_enginecheck.py::test_arguments_are_checked instead of with every hostile value
+    "testing.check_target",
+    "testing.check_engine",
     "replay.Tape",
     "replay.Replayed",  # what Compiled.run returns
     "nn.Activation",

@@ -1,0 +1,271 @@
+"""``check_target`` and ``check_engine``: check an autodiff engine someone else wrote.
+
+Both run the engine in a child process (``microgradx.enginecheck.sandbox``) and return an
+``EngineReport`` (``microgradx.enginecheck.findings``); the checks are
+``microgradx.enginecheck.checks``'s. Needs hypothesis (the ``test`` extra) for the op checks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import microgradx.enginecheck.limits as limits
+import microgradx.enginecheck.semantics as semantics
+import microgradx.enginecheck.training as training
+from microgradx.checks import count, describe, in_range, text
+from microgradx.checks import seed as check_seed
+from microgradx.enginecheck.checks import Checker, _expr, _spell, _Stop
+from microgradx.enginecheck.findings import UNSUPPORTED, EngineReport, TargetError
+from microgradx.enginecheck.sandbox import Sandbox
+from microgradx.enginecheck.target import (
+    EXPECTED,
+    TargetSpec,
+    cell_source,
+    class_reference,
+    parse_target,
+)
+from microgradx.ops import OPS
+
+
+def _limit(budget: float) -> float:
+    """Seconds one request may take: a sixth of the budget, between 0.5 and 10 s (a chain of
+    1e5 additions takes about 1 s in micrograd; a hang costs at most this)."""
+    return min(10.0, max(0.5, budget / 6))
+
+
+def _spelling(name: object, argument: str) -> str | None:
+    if name is None:
+        return None
+    spelled = text(name, argument)
+    if not spelled.isidentifier():
+        raise ValueError(f"{argument} must be an attribute name such as 'grad', got {spelled!r}")
+    return spelled
+
+
+def _settings(
+    data_attr: object,
+    grad_attr: object,
+    backward: object,
+    budget: object,
+    seed: object,
+    examples: object,
+) -> tuple[dict[str, str | None], float, int, int]:
+    spellings = {
+        "data_attr": _spelling(data_attr, "data_attr"),
+        "grad_attr": _spelling(grad_attr, "grad_attr"),
+        "backward": _spelling(backward, "backward"),
+    }
+    seconds = in_range(budget, "budget", 0.0, 24 * 3600.0, low_open=True)
+    return spellings, seconds, check_seed(seed), count(examples, "examples")
+
+
+def _unsupported(checker: Checker) -> None:
+    """An ``unsupported`` finding for each form of issue 19's list the engine lacks (the forms
+    with a float are reported by ``constants on either side``)."""
+    for form in EXPECTED:
+        if form not in checker.supported and not form.startswith("f_") and not form.endswith("_f"):
+            checker.add(
+                f"op {form}",
+                "ops",
+                UNSUPPORTED,
+                f"{_spell(form, ['a', 'b'], 2.0)} raises or returns no {checker.class_name}",
+            )
+
+
+_SHARED = _expr([0.5, -1.5], [("mul", (0, 1)), ("add", (2, 0)), ("mul", (2, 1)), ("mul", (3, 4))])
+_REUSE = {
+    "reuse a + a": _expr([1.5], [("add", (0, 0))]),
+    "reuse a * a": _expr([1.5], [("mul", (0, 0))]),
+    "reuse shared subexpression": _SHARED,  # c = a * b feeds (c + a) and (c * b)
+}
+
+
+def check_all(checker: Checker) -> None:
+    """Every check, in this order: each supported op, the unsupported forms, reuse, semantics,
+    depth, numerics, training. Those the budget leaves out are ``not checked``."""
+    names = checker.ops_to_check()
+    for k, name in enumerate(names):
+        # half of what is left, shared by the ops left: the other checks keep time too
+        checker.check_op(name, share=max(checker.left(), 0.0) / (2 * (len(names) - k)))
+    _unsupported(checker)
+    plan: list[tuple[str, str, Callable[[], None]]] = [
+        (name, "reuse", partial(semantics.check_reuse, checker, name, expr))
+        for name, expr in _REUSE.items()
+    ]
+    plan += [
+        ("backward() twice", "semantics", partial(semantics.check_twice, checker)),
+        (
+            "gradients accumulating across two losses",
+            "semantics",
+            partial(semantics.check_two_losses, checker),
+        ),
+        ("resetting gradients between steps", "semantics", partial(semantics.check_reset, checker)),
+        ("constants on either side", "semantics", partial(semantics.check_constants, checker)),
+    ]
+    plan += [
+        (f"depth {n}", "depth", partial(limits.check_depth, checker, n)) for n in limits.DEPTHS
+    ]
+    plan += [
+        (f"numerics {name}", "numerics", partial(limits.check_numeric, checker, *probe))
+        for name, probe in limits._NUMERICS.items()
+    ]
+    plan.append(("training step on moons", "training", partial(training.check_training, checker)))
+    for check, category, run in plan:
+        if checker.left() <= 0:
+            checker.not_checked(check, category)
+            continue
+        before = len(checker.findings)
+        try:
+            run()
+        except _Stop:  # the budget ran out inside the check
+            del checker.findings[before:]
+            checker.not_checked(check, category)
+
+
+def _check(
+    what: str, load: dict[str, Any], budget: float, seed: int, examples: int
+) -> EngineReport:
+    start = time.monotonic()
+    limit = _limit(budget)
+    with Sandbox(load, load_timeout=max(limit, 5.0)) as sandbox:
+        loaded = sandbox.start()
+        checker = Checker(
+            sandbox,
+            loaded["class_name"],
+            {k: loaded[k] for k in ("data_attr", "grad_attr", "backward")},
+            list(loaded["supported"]),
+            deadline=start + budget,
+            limit=limit,
+            seed=seed,
+            examples=examples,
+        )
+        check_all(checker)
+    return EngineReport(
+        target=what,
+        class_name=loaded["class_name"],
+        supported=tuple(name for name in loaded["supported"] if name in OPS),
+        findings=tuple(checker.findings),
+        seconds=time.monotonic() - start,
+        budget=budget,
+        complete=checker.complete,
+    )
+
+
+def check_target(
+    target: str,
+    *,
+    data_attr: str | None = None,
+    grad_attr: str | None = None,
+    backward: str | None = None,
+    budget: float = 30.0,
+    seed: int = 0,
+    examples: int = 25,
+) -> EngineReport:
+    """Check the engine named by ``target``: ``path/to/file.py``, ``package.module``, either
+    with ``:ClassName`` (else the one Value-like class of the module: constructible from one
+    float, with a number attribute, a gradient attribute and ``backward()``).
+
+    ``data_attr``, ``grad_attr`` and ``backward`` give the engine's spellings (default: ``data``
+    then ``val``, ``value``, ``v``, ``x``; ``grad`` then ``g``, ``gradient``, ``dx``;
+    ``backward`` then ``backprop``, ``back``). ``budget`` bounds the whole check in seconds
+    (checks it leaves out are ``"not checked"`` and ``report.complete`` is False); one request to
+    the engine may take ``min(10, max(0.5, budget / 6))`` seconds. ``seed`` seeds hypothesis;
+    ``examples`` is how many random expressions each op gets (before shrinking).
+
+    The engine is imported and run only in a child process (``python -m
+    microgradx.enginecheck.child``), with a memory limit; see ``microgradx.enginecheck.checks``
+    for the checks, their tolerance (``|got - expected| <= 1e-9 + 1e-7 |expected|``) and verdicts.
+
+    Raises ``TargetError`` (one line) for a target that cannot be checked: a path that does not
+    exist, a module that raises on import (the exception named), no Value-like class, two of
+    them (listed), a constructor that needs more than a number; ``TypeError``/``ValueError`` for
+    bad arguments. Needs hypothesis: ``pip install 'microgradx[test]'``.
+    """
+    if not isinstance(target, str):
+        raise TypeError(f"target must be a str such as 'nanograd.py:Value', got {describe(target)}")
+    spellings, seconds, seed, examples = _settings(
+        data_attr, grad_attr, backward, budget, seed, examples
+    )
+    spec = parse_target(target)
+    load = {
+        "cmd": "load",
+        "spec": _spec_fields(spec),
+        "source": None,
+        "class_name": spec.class_name,
+        "path": list(sys.path),
+        **spellings,
+    }
+    return _check(spec.text, load, seconds, seed, examples)
+
+
+def _spec_fields(spec: TargetSpec) -> dict[str, str | None]:
+    return {
+        "text": spec.text,
+        "path": spec.path,
+        "module": spec.module,
+        "class_name": spec.class_name,
+    }
+
+
+def check_engine(
+    value_class: type,
+    *,
+    data_attr: str | None = None,
+    grad_attr: str | None = None,
+    backward: str | None = None,
+    budget: float = 30.0,
+    seed: int = 0,
+    examples: int = 25,
+) -> EngineReport:
+    """Check the engine whose Value class is ``value_class`` (``check_engine(Value)``): the same
+    checks and keywords as ``check_target``.
+
+    The class still runs in a child process: it is imported there by its module and qualified
+    name (or its module's file); a class defined in ``__main__`` without a file (a notebook cell)
+    is rebuilt there from the source of the cells that define it (their imports, functions,
+    classes and simple assignments, kept by IPython in ``linecache``).
+
+    Raises ``TargetError`` when no way to load the class in another process is found (a class
+    defined inside a function, or with no source), or for the reasons ``check_target`` gives;
+    ``TypeError`` when ``value_class`` is not a class.
+    """
+    if not isinstance(value_class, type):
+        raise TypeError(f"value_class must be a class such as Value, got {describe(value_class)}")
+    spellings, seconds, seed, examples = _settings(
+        data_attr, grad_attr, backward, budget, seed, examples
+    )
+    reference = class_reference(value_class)
+    name = value_class.__qualname__
+    source = None
+    spec: dict[str, str | None] | None = None
+    if reference is not None:
+        where, qualname = reference
+        spec = _spec_fields(parse_target(f"{where}:{qualname}"))
+    else:
+        if "<locals>" in name:
+            raise TargetError(
+                f"{name} is defined inside a function: the checker runs the engine in another"
+                " process and cannot import it there; define the class at the top of a module"
+                " or a notebook cell"
+            )
+        source = cell_source(value_class)
+        if source is None:
+            raise TargetError(
+                f"no source found for {name} (module {value_class.__module__}): the checker runs"
+                " the engine in another process; save the class in a .py file and pass"
+                " 'file.py:ClassName' to check_target"
+            )
+    load = {
+        "cmd": "load",
+        "spec": spec,
+        "source": source,
+        "class_name": name,
+        "path": list(sys.path),
+        **spellings,
+    }
+    what = f"{value_class.__module__}:{name}"
+    return _check(what, load, seconds, seed, examples)

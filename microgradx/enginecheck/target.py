@@ -1,0 +1,428 @@
+"""Finding the engine to check: a TARGET (``nanograd.py``, ``pkg.engine``, either with
+``:ClassName``), its Value-like class, the spellings of its attributes, and the ops it supports.
+
+``parse_target`` runs in the checker (it only looks at the text and the file system); everything
+that imports or calls the engine (``load_module``, ``find_class``, ``supported_forms``) runs in
+the sandbox's child process (``microgradx.enginecheck.child``), so an engine that raises, hangs
+or exits while it is imported is contained like one that does so in ``backward()``.
+
+A class is Value-like when ``cls(1.5)`` works and the instance has a number attribute equal to
+1.5 (``data``, else ``val``, ``value``, ``v``, ``x``), a number gradient attribute (``grad``,
+else ``g``, ``gradient``, ``dx``) and a ``backward`` method (else ``backprop``, ``back``); each
+spelling can be given instead (``data_attr``, ``grad_attr``, ``backward``).
+
+Forms: an op of the op table (``microgradx.ops.OPS``) as the engine spells it. ``add``, ``sub``,
+``mul``, ``div`` are Value∘Value; ``add_f`` is ``Value + 2.0`` and ``f_add`` is ``2.0 + Value``
+(likewise for the others); ``pow`` is ``Value ** Value``, ``pow_scalar`` ``Value ** 2.0``,
+``rpow_scalar`` ``2.0 ** Value``; ``neg`` is ``-Value``, ``abs`` is ``abs(Value)``, and a
+method of the op table (``tanh``, ``exp``, ``log``, ``relu``, ``sigmoid``, ...) is
+``Value.tanh()``. Standard library only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from microgradx.enginecheck.findings import TargetError
+
+DATA_ATTRS = ("data", "val", "value", "v", "x")
+GRAD_ATTRS = ("grad", "g", "gradient", "dx")
+BACKWARDS = ("backward", "backprop", "back")
+
+# name -> (how the engine spells it, with a and b Values and c a float; a point inside its domain)
+BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+# methods of the op table tried on the engine: its one-input ops without a parameter
+METHODS = (
+    "tanh",
+    "exp",
+    "log",
+    "relu",
+    "sigmoid",
+    "sqrt",
+    "sin",
+    "cos",
+    "softplus",
+    "log1p",
+    "silu",
+    "gelu",
+)
+# forms reported as unsupported when missing (issue 19's list); others are only used when present
+EXPECTED = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "pow_scalar",
+    "rpow_scalar",
+    "neg",
+    "add_f",
+    "f_add",
+    "sub_f",
+    "f_sub",
+    "mul_f",
+    "f_mul",
+    "div_f",
+    "f_div",
+    "tanh",
+    "exp",
+    "log",
+    "relu",
+    "sigmoid",
+)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A parsed TARGET: ``path`` (a .py file) or ``module`` (a dotted name), and ``class_name``."""
+
+    text: str
+    path: str | None
+    module: str | None
+    class_name: str | None
+
+
+def parse_target(target: str) -> TargetSpec:
+    """``path/to/file.py``, ``package.module``, either with ``:ClassName``.
+
+    Raises ``TargetError`` (one line) for an empty target or a path that does not exist."""
+    text = target.strip()
+    where, _, class_name = text.rpartition(":") if ":" in text else (text, "", "")
+    # a Windows drive ("C:\\x.py") is not a class name
+    if ":" in text and (os.sep in class_name or class_name.endswith(".py")):
+        where, class_name = text, ""
+    if not where:
+        raise TargetError(f"target {target!r} names no file or module")
+    if class_name and not class_name.replace(".", "_").isidentifier():
+        raise TargetError(f"target {target!r}: {class_name!r} is not a class name")
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        if not os.path.isfile(where):
+            raise TargetError(f"{where}: no such file")
+        return TargetSpec(text, os.path.abspath(where), None, class_name or None)
+    if not all(part.isidentifier() for part in where.split(".")):
+        raise TargetError(f"{where}: no such file, and not a module name")
+    return TargetSpec(text, None, where, class_name or None)
+
+
+def load_module(spec: TargetSpec) -> ModuleType:
+    """Import the target's module (in the child). Raises ``TargetError`` naming the exception
+    the module raised."""
+    try:
+        if spec.path is not None:
+            folder = os.path.dirname(spec.path)
+            sys.path.insert(0, folder)  # so the engine's own sibling imports work
+            name = "_engine_" + os.path.splitext(os.path.basename(spec.path))[0]
+            loader = importlib.util.spec_from_file_location(name, spec.path)
+            if loader is None or loader.loader is None:
+                raise TargetError(f"{spec.path}: not a Python file")
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[name] = module
+            loader.loader.exec_module(module)
+            return module
+        assert spec.module is not None
+        return importlib.import_module(spec.module)
+    except TargetError:
+        raise
+    except ModuleNotFoundError as error:
+        if spec.module is not None and error.name and spec.module.startswith(error.name):
+            raise TargetError(f"{spec.module}: no such module (and no such file)") from None
+        raise TargetError(_raised(spec, error)) from None
+    except BaseException as error:  # SystemExit too: importing must not end the check
+        raise TargetError(_raised(spec, error)) from None
+
+
+def _raised(spec: TargetSpec, error: BaseException) -> str:
+    where = spec.path or spec.module
+    message = " ".join(str(error).split())[:200]
+    return f"importing {where} raised {type(error).__name__}" + (f": {message}" if message else "")
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How the engine spells the number, the gradient and ``backward``."""
+
+    data_attr: str
+    grad_attr: str
+    backward: str
+
+
+def _number(x: object) -> bool:
+    try:
+        return isinstance(float(x), float)  # type: ignore[arg-type]
+    except Exception:
+        return False
+
+
+def _spelling(
+    cls: type, data_attr: str | None, grad_attr: str | None, backward: str | None
+) -> Spelling | str:
+    """The spelling of a Value-like ``cls``, or why it is not one (a reason, starting with
+    ``"constructor"`` when ``cls(1.5)`` fails)."""
+    try:
+        instance = cls(1.5)
+    except BaseException as error:
+        return f"constructor: {type(error).__name__}: {' '.join(str(error).split())[:160]}"
+    data = [a for a in ((data_attr,) if data_attr else DATA_ATTRS) if _is_attr(instance, a, 1.5)]
+    grads = [a for a in ((grad_attr,) if grad_attr else GRAD_ATTRS) if _is_attr(instance, a)]
+    names = (backward,) if backward else BACKWARDS
+    method = [b for b in names if callable(getattr(cls, b, None))]
+    if not data:
+        return f"no number attribute equal to 1.5 after {cls.__name__}(1.5)"
+    if not grads:
+        return "no number gradient attribute"
+    if not method:
+        return "no backward method"
+    return Spelling(data[0], grads[0], method[0])
+
+
+def _is_attr(instance: object, name: str, equal: float | None = None) -> bool:
+    try:
+        value = getattr(instance, name)
+    except Exception:
+        return False
+    if callable(value) or not _number(value):
+        return False
+    return equal is None or float(value) == equal
+
+
+def find_class(
+    module: ModuleType,
+    class_name: str | None,
+    data_attr: str | None = None,
+    grad_attr: str | None = None,
+    backward: str | None = None,
+) -> tuple[type, Spelling]:
+    """The Value-like class of ``module`` (``class_name``: that one) and its spelling.
+
+    Without a name, classes defined in the module are tried first, then those it imports.
+    Raises ``TargetError`` (one line) for no such class, no Value-like class, two of them (named),
+    or a constructor that needs more than a number."""
+    where = getattr(module, "__file__", None) or module.__name__
+    if class_name is not None:
+        cls: Any = module
+        for part in class_name.split("."):
+            cls = getattr(cls, part, None)
+        if not isinstance(cls, type):
+            raise TargetError(f"{where} has no class {class_name}")
+        found = _spelling(cls, data_attr, grad_attr, backward)
+        if isinstance(found, str):
+            raise TargetError(_not_value_like(class_name, found))
+        return cls, found
+    classes = [c for c in vars(module).values() if isinstance(c, type)]
+    own = [c for c in classes if c.__module__ == module.__name__]
+    for group in (own, [c for c in classes if c not in own]):
+        tried = [(c, _spelling(c, data_attr, grad_attr, backward)) for c in group]
+        good = [(c, s) for c, s in tried if isinstance(s, Spelling)]
+        if len(good) == 1:
+            return good[0]
+        if len(good) > 1:
+            names = ", ".join(c.__name__ for c, _ in good)
+            raise TargetError(
+                f"{where} has {len(good)} Value-like classes ({names}): name one, e.g. "
+                f"{_target_text(where)}:{good[0][0].__name__}"
+            )
+        # a class with a backward method whose constructor wants more than one number
+        near = [
+            (c, s)
+            for c, s in tried
+            if isinstance(s, str) and s.startswith("constructor") and _has_backward(c, backward)
+        ]
+        if len(near) == 1:
+            raise TargetError(_not_value_like(near[0][0].__name__, str(near[0][1])))
+    raise TargetError(
+        f"{where} has no Value-like class (constructible from one float, with a number"
+        " attribute, a gradient attribute and backward()); name it with :ClassName and the"
+        " spellings with data_attr/grad_attr/backward"
+    )
+
+
+def _has_backward(cls: type, backward: str | None) -> bool:
+    return any(callable(getattr(cls, b, None)) for b in ((backward,) if backward else BACKWARDS))
+
+
+def _target_text(where: str) -> str:
+    return os.path.relpath(where) if os.path.isabs(where) else where
+
+
+def _not_value_like(name: str, reason: str) -> str:
+    if reason.startswith("constructor"):
+        detail = reason.removeprefix("constructor: ")
+        return f"{name}(1.5) fails ({detail}): the checker needs a constructor from one number"
+    return f"{name} is not Value-like: {reason}"
+
+
+def _float_of(value: object, spelling: Spelling) -> float | None:
+    try:
+        return float(getattr(value, spelling.data_attr))
+    except Exception:
+        return None
+
+
+def _tries(cls: type) -> dict[str, tuple[Callable[..., Any], Sequence[float]]]:
+    """Each form as a function of Values (and a float ``c``), with a point inside its domain."""
+    tries: dict[str, tuple[Callable[..., Any], Sequence[float]]] = {
+        "add": (lambda a, b: a + b, (0.5, 1.25)),
+        "sub": (lambda a, b: a - b, (0.5, 1.25)),
+        "mul": (lambda a, b: a * b, (0.5, 1.25)),
+        "div": (lambda a, b: a / b, (0.5, 1.25)),
+        "pow": (lambda a, b: a**b, (1.5, 1.25)),
+        "pow_scalar": (lambda a: a**2.0, (1.5,)),
+        "rpow_scalar": (lambda a: 2.0**a, (1.5,)),
+        "neg": (lambda a: -a, (1.5,)),
+        "abs": (lambda a: abs(a), (-1.5,)),
+    }
+    for name in ("add", "sub", "mul", "div"):
+        for form in (f"{name}_f", f"f_{name}"):
+            tries[form] = (lambda a, form=form: apply_form(form, [a]), (1.5,))
+    for name in METHODS:
+        if callable(getattr(cls, name, None)):
+            tries[name] = (lambda a, name=name: getattr(a, name)(), (0.75,))
+    return tries
+
+
+def apply_form(form: str, args: Sequence[Any], param: float | None = None) -> Any:
+    """Apply ``form`` (see the module's docstring) to the engine's Values ``args``; ``param`` is
+    the float of ``add_f``/``f_add``/..., the exponent of ``pow_scalar`` or the base of
+    ``rpow_scalar``."""
+    c = 2.0 if param is None else param
+    if form in BINARY:
+        a, b = args
+        if form == "add":
+            return a + b
+        if form == "sub":
+            return a - b
+        if form == "mul":
+            return a * b
+        if form == "div":
+            return a / b
+        return a**b
+    if form.endswith("_f") or form.startswith("f_"):
+        (a,) = args
+        name = form.removesuffix("_f").removeprefix("f_")
+        left, right = (a, c) if form.endswith("_f") else (c, a)
+        if name == "add":
+            return left + right
+        if name == "sub":
+            return left - right
+        if name == "mul":
+            return left * right
+        if name == "div":
+            return left / right
+        raise ValueError(f"unknown form {form!r}")
+    (a,) = args
+    if form == "pow_scalar":
+        return a**c
+    if form == "rpow_scalar":
+        return c**a
+    if form == "neg":
+        return -a
+    if form == "abs":
+        return abs(a)
+    return getattr(a, form)()
+
+
+def supported_forms(cls: type, spelling: Spelling) -> list[str]:
+    """The forms ``cls`` supports: each is applied to Values at a point inside its domain and
+    must give an instance of ``cls`` with a finite number (its correctness is checked later)."""
+    supported = []
+    for name, (form, point) in _tries(cls).items():
+        try:
+            out = form(*[cls(x) for x in point])
+        except BaseException:  # an assert, a TypeError: not supported (SystemExit included)
+            continue
+        if isinstance(out, cls) and _float_of(out, spelling) is not None:
+            value = _float_of(out, spelling)
+            if value is not None and not math.isnan(value):
+                supported.append(name)
+    return supported
+
+
+def class_reference(cls: type) -> tuple[str, str] | None:
+    """(module name or file, qualified name) to import ``cls`` again in another process, or
+    None when its module has no file (``__main__`` of a notebook)."""
+    module = sys.modules.get(cls.__module__)
+    qualname = cls.__qualname__
+    if module is None or "<locals>" in qualname:
+        return None
+    path = getattr(module, "__file__", None)
+    if cls.__module__ != "__main__" and _importable(cls.__module__, path):
+        return cls.__module__, qualname
+    files = _code_files(cls)
+    defined_there = (
+        path is not None
+        and bool(files)
+        and all(os.path.abspath(f) == os.path.abspath(path) for f in files)
+    )
+    if path and path.endswith(".py") and os.path.isfile(path) and defined_there:
+        return os.path.abspath(path), qualname
+    return None
+
+
+def _code_files(cls: type) -> list[str]:
+    """The files (``co_filename``) of ``cls``'s functions, in the order first seen."""
+    files: list[str] = []
+    for member in list(vars(cls).values()):
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        if isinstance(member, property):
+            member = member.fget
+        code = getattr(member, "__code__", None)
+        if code is not None and code.co_filename not in files:
+            files.append(code.co_filename)
+    return files
+
+
+def _importable(name: str, path: str | None) -> bool:
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return found is not None and (path is None or found.origin == path)
+
+
+def cell_source(cls: type) -> str | None:
+    """The source of the notebook cells (or ``exec``'d strings kept in ``linecache``) that define
+    ``cls`` and its methods: their imports, functions, classes and simple assignments, in the
+    order the cells ran; None when no source can be found."""
+    import ast
+    import linecache
+
+    files = _code_files(cls)
+    parts: list[str] = []
+    for name in files:
+        lines = linecache.getlines(name)
+        if not lines:
+            try:
+                lines = inspect.getsourcelines(cls)[0] if not parts else []
+            except (OSError, TypeError):
+                lines = []
+        if not lines:
+            continue
+        try:
+            tree = ast.parse("".join(lines))
+        except SyntaxError:
+            continue
+        kept = [node for node in tree.body if _definition(node)]
+        parts.extend(ast.unparse(node) for node in kept)
+    if not any(f"class {cls.__name__}" in part for part in parts):
+        return None
+    return "\n\n".join(parts) + "\n"
+
+
+def _definition(node: object) -> bool:
+    import ast
+
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        return isinstance(node.value, (ast.Constant, ast.Name, ast.Attribute, ast.Lambda))
+    return False

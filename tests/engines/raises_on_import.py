@@ -1,0 +1,3 @@
+"""A target whose import raises."""
+
+raise ZeroDivisionError("planted at import")
