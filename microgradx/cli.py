@@ -1,4 +1,4 @@
-"""The ``microgradx`` command: ``microgradx demo`` and ``microgradx ops``."""
+"""The ``microgradx`` command: ``microgradx demo``, ``ops``, ``train`` and ``check``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any, NoReturn, TextIO
 
 from microgradx import data, io, nn, optim, train
 from microgradx.engine import Value, grad_number, topological_order
+from microgradx.enginecheck.command import add_parser as add_check_parser
+from microgradx.enginecheck.command import run as check
 from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
@@ -294,7 +296,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> _Parser:
-    """The command line: ``demo``, ``ops`` and ``train`` with its options."""
+    """The command line: ``demo``, ``ops``, ``train`` and ``check`` with their options."""
     import microgradx  # the package itself, for its version (every module is below cli)
 
     defaults = _DefaultsHelp
@@ -345,6 +347,7 @@ def _parser() -> _Parser:
         default="python",
         help="what replays the compiled graph (fit's backend=): numpy runs a batch at once",
     )
+    add_check_parser(commands, defaults)
     return parser
 
 
@@ -358,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(markdown_table())
         elif args.command == "train":
             return train_command(args, sys.stdout)
+        elif args.command == "check":
+            return check(args)
     except (CommandError, OSError, ValueError, ImportError) as error:  # (numpy for --backend)
         parser.exit(2, f"microgradx {args.command}: error: {error}\n")
     return 0
