@@ -1686,6 +1686,190 @@ MUTATIONS = [
         "",
         ("tests/test_enginecheck.py::test_an_engine_past_the_memory_limit_is_a_crash",),
     ),
+    Mutation(
+        "the check's terminal table writes an engine's message raw",
+        "microgradx/enginecheck/report.py",
+        "line for line in visible(text, newlines=True).splitlines())",
+        "line for line in text.splitlines())",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_a_hostile_message_is_inert_in_the_terminal_html_xml_and_json",
+        ),
+    ),
+    Mutation(
+        "the check's JUnit XML holds an engine's control characters raw (not well formed)",
+        "microgradx/enginecheck/report.py",
+        '    return visible(text or "", newlines=True)\n',
+        '    return text or ""\n',
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_a_hostile_message_is_inert_in_the_terminal_html_xml_and_json",
+        ),
+    ),
+    Mutation(
+        "the check's HTML writes an engine's message as markup",
+        "microgradx/enginecheck/report.py",
+        '    return escape(text or "", limit, newlines=True)\n',
+        '    return text or ""\n',
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_a_hostile_message_is_inert_in_the_terminal_html_xml_and_json",
+        ),
+    ),
+    Mutation(
+        "the check's JSON writes non-ASCII (a bidi override, a C1 control) raw",
+        "microgradx/enginecheck/report.py",
+        "ensure_ascii=True, allow_nan=False)",
+        "ensure_ascii=False, allow_nan=False)",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_a_hostile_message_is_inert_in_the_terminal_html_xml_and_json",
+        ),
+    ),
+    Mutation(
+        "the check's JSON writes an infinity as Infinity (not JSON)",
+        "microgradx/enginecheck/report.py",
+        "        return value if math.isfinite(value) else str(value)\n",
+        "        return value\n",
+        ("tests/test_enginecheck_report.py::test_json_is_version_1_of_the_documented_schema",),
+    ),
+    Mutation(
+        "the check's terminal report has no teaching block for a failing finding",
+        "microgradx/enginecheck/report.py",
+        "    for finding in report.failures:\n        lines += [",
+        "    for finding in ():\n        lines += [",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_text_teaches_each_failing_finding_notes_behaviours_and_ends_with_counts",
+        ),
+    ),
+    Mutation(
+        "the check's terminal table is coloured without being asked",
+        "microgradx/enginecheck/report.py",
+        '    return f"\\x1b[{code}m{text}\\x1b[0m" if color else text\n',
+        '    return f"\\x1b[{code}m{text}\\x1b[0m"\n',
+        ("tests/test_enginecheck_report.py::test_text_has_colour_codes_only_when_asked",),
+    ),
+    Mutation(
+        "the check's JUnit XML passes an unsupported op instead of skipping it",
+        "microgradx/enginecheck/report.py",
+        "        elif finding.kind in _SKIPPED:\n",
+        "        elif False:\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_junit_is_one_suite_with_one_test_case_per_finding",
+        ),
+    ),
+    Mutation(
+        "the check's drawing does not highlight the node whose rule disagrees",
+        "microgradx/enginecheck/report.py",
+        "    return draw_graph(root, highlight=marked)\n",
+        "    return draw_graph(root)\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_html_draws_the_smallest_failing_expression_with_the_wrong_node_in_red",
+        ),
+    ),
+    Mutation(
+        "the check's HTML raises instead of showing the formula without a renderer",
+        "microgradx/enginecheck/report.py",
+        "    except (ImportError, RendererNotFound):",
+        "    except ImportError:",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_html_shows_the_formula_when_no_renderer_is_installed",
+        ),
+    ),
+    Mutation(
+        "microgradx check exits 0 when something is wrong",
+        "microgradx/enginecheck/command.py",
+        "    return report.exit_code\n",
+        "    return 0\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_check_exits_0_when_everything_holds_and_1_when_something_is_wrong",
+        ),
+    ),
+    Mutation(
+        "microgradx check exits 1, not 2, for a target that cannot be checked",
+        "microgradx/enginecheck/command.py",
+        "        return _fail(err, str(error))\n",
+        "        print(error, file=err)\n        return 1\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_check_exits_2_with_one_line_when_the_target_cannot_be_checked",
+        ),
+    ),
+    Mutation(
+        "microgradx check --junit checks where it writes only after the check",
+        "microgradx/enginecheck/command.py",
+        "    if junit is not None:  # a folder",
+        "    if False:  # a folder",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_check_junit_refuses_a_folder_a_fifo_and_a_missing_folder_before_checking",
+        ),
+    ),
+    Mutation(
+        "microgradx check --budget takes 0 and nan",
+        "microgradx/enginecheck/command.py",
+        "    if not (math.isfinite(value) and value > 0):\n",
+        "    if False:\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_check_refuses_bad_arguments_with_status_2_before_checking",
+        ),
+    ),
+    Mutation(
+        "pytest --engine: a failing finding passes",
+        "microgradx/enginecheck/pytest_plugin.py",
+        "        if finding.failed:\n",
+        "        if False:\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_pytest_engine_makes_each_finding_a_test_named_by_its_check",
+        ),
+    ),
+    Mutation(
+        "pytest --engine: an unsupported op passes instead of being skipped",
+        "microgradx/enginecheck/pytest_plugin.py",
+        "        if finding.kind in (UNSUPPORTED, NOT_CHECKED):\n",
+        "        if False:\n",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_pytest_engine_makes_each_finding_a_test_named_by_its_check",
+        ),
+    ),
+    Mutation(
+        "pytest without --engine runs the checker anyway",
+        "microgradx/enginecheck/pytest_plugin.py",
+        "    if target:\n        items.extend",
+        "    if True:\n        items.extend",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_pytest_without_an_engine_the_plugin_does_nothing",
+        ),
+    ),
+    Mutation(
+        "pytest --engine ignores engine = in the configuration",
+        "microgradx/enginecheck/pytest_plugin.py",
+        '    return str(given if given else config.getini("engine")).strip()\n',
+        '    return str(given or "").strip()\n',
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_pytest_engine_in_the_configuration_file_is_the_one_line_a_course_adds",
+        ),
+    ),
+    Mutation(
+        "pytest --engine: a target that cannot be checked stops the run",
+        "microgradx/enginecheck/pytest_plugin.py",
+        "    except TargetError as error:\n        problem",
+        "    except ZeroDivisionError as error:\n        problem",
+        (
+            "tests/test_enginecheck_report.py::"
+            "test_pytest_an_engine_that_cannot_be_checked_is_one_failing_test",
+        ),
+    ),
 ]
 
 

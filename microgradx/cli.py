@@ -1,4 +1,4 @@
-"""The ``microgradx`` command: ``microgradx demo`` and ``microgradx ops``."""
+"""The ``microgradx`` command: ``microgradx demo``, ``ops``, ``train`` and ``check``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any, NoReturn, TextIO
 
 from microgradx import data, io, nn, optim, train, vectors
 from microgradx.engine import Value, grad_number, topological_order
+from microgradx.enginecheck.command import add_parser as add_check_parser
+from microgradx.enginecheck.command import run as check
 from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
@@ -325,7 +327,7 @@ def _vectors_parser(commands: Any) -> None:
 
 
 def _parser() -> _Parser:
-    """The command line: ``demo``, ``ops`` and ``train`` with its options."""
+    """The command line: ``demo``, ``ops``, ``train`` and ``check`` with their options."""
     import microgradx  # the package itself, for its version (every module is below cli)
 
     defaults = _DefaultsHelp
@@ -383,6 +385,7 @@ def _parser() -> _Parser:
         help="what replays the compiled graph (fit's backend=): numpy runs a batch at once",
     )
     _vectors_parser(commands)
+    add_check_parser(commands, defaults)
     return parser
 
 
@@ -398,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_command(args, sys.stdout)
         elif args.command == "vectors":
             vectors.write(args.out, seed=args.seed, ops=args.ops, depth=args.depth)
+        elif args.command == "check":
+            return check(args)
     except (CommandError, OSError, ValueError, ImportError) as error:  # (numpy for --backend)
         parser.exit(2, f"microgradx {args.command}: error: {error}\n")
     return 0

@@ -57,6 +57,7 @@ LAYERS = [
     "viz.plots",
     "playground",
     "enginecheck.findings",
+    "enginecheck.report",
     "enginecheck.target",
     "enginecheck.child",
     "enginecheck.sandbox",
@@ -65,13 +66,15 @@ LAYERS = [
     "enginecheck.limits",
     "enginecheck.training",
     "enginecheck.api",
+    "enginecheck.command",
+    "enginecheck.pytest_plugin",
     "testing",
     "cli",
 ]
 # Standard library only at import time (torch, tqdm, graphviz, matplotlib and ipywidgets are
 # imported lazily, inside functions); only the strategies, and testing, which re-exports them, need
-# a third-party package (hypothesis).
-CORE = set(LAYERS) - {"strategies", "testing"}
+# a third-party package (hypothesis), and the pytest plugin, which only pytest loads, needs pytest.
+CORE = set(LAYERS) - {"strategies", "testing", "enginecheck.pytest_plugin"}
 
 
 def _imports(path: Path, top_level_only: bool = False) -> set[str]:
