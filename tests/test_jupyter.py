@@ -261,7 +261,8 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
                 assert stepper.get_attribute("data-ready") is None  # no script ran
                 still = stepper.locator(".mgx-static img")
                 assert still.evaluate("img => img.complete && img.naturalWidth > 100")
-                assert stepper.locator(".mgx-static .mgx-equation").inner_text().startswith("d")
+                first = stepper.locator(".mgx-static .mgx-equation").inner_text()
+                assert first.startswith(("d", "the loss "))  # an op's step, or the loss's
                 assert stepper.locator("details pre").text_content().startswith("backward pass")
             page.screenshot(path=str(tmp_path / "untrusted.png"))
 
