@@ -1422,9 +1422,9 @@ MUTATIONS = [
     ),
     Mutation(
         "the step-through page starts at full size, wider than the output",
-        "microgradx/viz/page.py",
-        "    fit: bool = True\n",
-        "    fit: bool = False\n",
+        "microgradx/viz/trace.py",
+        '    def page_data(self, *, layout: str = "auto", fit: bool = True, **renamed: Any)',
+        '    def page_data(self, *, layout: str = "auto", fit: bool = False, **renamed: Any)',
         (
             "tests/test_jupyter.py::"
             "test_every_drawing_fits_the_output_width_in_an_nbconvert_export_at_1400_px",
