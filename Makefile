@@ -38,9 +38,12 @@ lint: $(BIN)/.dev-installed
 	$(BIN)/ruff format --check microgradx tests benchmarks playground
 	$(BIN)/mypy --strict microgradx
 
-# JupyterLab on the notebooks (the notebook extra: JupyterLab and everything the notebooks use)
+# JupyterLab on the notebooks (the notebook extra: JupyterLab and everything the notebooks use).
+# Run as root (a container, a CI runner) Jupyter refuses to start without --allow-root.
+LAB_UID ?= $(shell id -u)
+LAB_FLAGS = $(if $(filter 0,$(LAB_UID)),--allow-root)
 lab: $(BIN)/.notebook-installed
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 # The browser playground: static files in site/ (Pyodide from npm, this package's wheel, the page)
 site: $(BIN)/python

@@ -1870,6 +1870,113 @@ MUTATIONS = [
             "test_pytest_an_engine_that_cannot_be_checked_is_one_failing_test",
         ),
     ),
+    # issue 20: the step-through's counter, the lectures' notation, drawings that fit, make lab
+    Mutation(
+        "the step-through counts its steps from 0 (a 3-step pass ends on step 2 of 2)",
+        "microgradx/viz/scene.py",
+        '    return f"step {i + 1} of {n}"\n',
+        '    return f"step {i} of {n - 1}"\n',
+        (
+            "tests/test_trace.py::"
+            "test_steps_are_shown_counted_from_1_to_n_in_text_frames_graphviz_frames_and_the_table",
+        ),
+    ),
+    Mutation(
+        "the page's counter is worked out in the script again, from 0",
+        "microgradx/viz/page.py",
+        '    position.textContent = step ? step.c : "";',
+        '    position.textContent = "step " + current + " of " + (steps.length - 1);',
+        ("tests/test_trace.py::test_page_steps_with_buttons_slider_and_arrow_keys_in_chromium",),
+    ),
+    Mutation(
+        "the loss's ops are neuron-level steps of their own again (the first is not a neuron's)",
+        "microgradx/viz/steps.py",
+        "            self.loss_nodes = self._loss_part()\n",
+        "",
+        (
+            "tests/test_trace.py::"
+            "test_the_neuron_step_through_speaks_the_lectures_notation_on_a_2_3_1_network",
+        ),
+    ),
+    Mutation(
+        "a hidden neuron's delta is not named as the backpropagated error (BP2)",
+        "microgradx/viz/steps.py",
+        '                    unit = replace(unit, role="hidden", backpropagated=tuple(got))\n',
+        "                    pass\n",
+        (
+            "tests/test_trace.py::"
+            "test_the_neuron_step_through_speaks_the_lectures_notation_on_a_2_3_1_network",
+            "tests/test_trace.py::test_the_layer_step_through_names_the_deltas_as_the_lectures_do",
+        ),
+    ),
+    Mutation(
+        "a shared weight's box is named by its module path (layers.0.neurons.2.w.1)",
+        "microgradx/viz/steps.py",
+        "        name = recorded.lecture_name(node) if recorded.level != "
+        '"op" else recorded.names[node]\n',
+        "        name = recorded.names[node]\n",
+        (
+            "tests/test_trace.py::"
+            "test_the_neuron_step_through_speaks_the_lectures_notation_on_a_2_3_1_network",
+        ),
+    ),
+    Mutation(
+        "the page writes a2_1 where the lectures write a²₁",
+        "microgradx/viz/page.py",
+        "    return visible(lecture_text(text), newlines=True)\n",
+        "    return visible(text, newlines=True)\n",
+        (
+            "tests/test_trace.py::"
+            "test_the_page_writes_the_lectures_names_with_raised_and_lowered_indices",
+        ),
+    ),
+    Mutation(
+        "a Graphviz drawing in a notebook keeps its natural width (wider than the output)",
+        "microgradx/viz/graph.py",
+        '            return {"text/html": html, "image/svg+xml": svg}\n',
+        '            return {"image/svg+xml": svg}\n',
+        (
+            "tests/test_jupyter.py::"
+            "test_every_drawing_fits_the_output_width_in_an_nbconvert_export_at_1400_px",
+        ),
+    ),
+    Mutation(
+        "a network picture in a notebook keeps its natural width",
+        "microgradx/viz/network.py",
+        '        return {"text/html": html, "image/svg+xml": self._svg}\n',
+        '        return {"image/svg+xml": self._svg}\n',
+        (
+            "tests/test_jupyter.py::"
+            "test_every_drawing_fits_the_output_width_in_an_nbconvert_export_at_1400_px",
+        ),
+    ),
+    Mutation(
+        "the step-through page starts at full size, wider than the output",
+        "microgradx/viz/trace.py",
+        '    def page_data(self, *, layout: str = "auto", fit: bool = True, **renamed: Any)',
+        '    def page_data(self, *, layout: str = "auto", fit: bool = False, **renamed: Any)',
+        (
+            "tests/test_jupyter.py::"
+            "test_every_drawing_fits_the_output_width_in_an_nbconvert_export_at_1400_px",
+        ),
+    ),
+    Mutation(
+        "Graphviz drawings in Helvetica (graphviz-pure's boxes too narrow for a browser's text)",
+        "microgradx/viz/graph.py",
+        'FONT = "Courier"',
+        'FONT = "Helvetica"',
+        (
+            "tests/test_viz.py::"
+            "test_no_text_runs_into_another_and_each_fits_its_box_with_either_renderer",
+        ),
+    ),
+    Mutation(
+        "make lab as root starts Jupyter without --allow-root",
+        "Makefile",
+        "LAB_FLAGS = $(if $(filter 0,$(LAB_UID)),--allow-root)\n",
+        "LAB_FLAGS =\n",
+        ("tests/test_jupyter.py::test_make_lab_passes_allow_root_when_run_as_root_and_only_then",),
+    ),
 ]
 
 

@@ -33,6 +33,7 @@ from microgradx.viz.markup import (
     visible,
 )
 from microgradx.viz.page import fragment, standalone_svg
+from microgradx.viz.style import lecture_text
 
 from .browser import launch, require_browser
 from .hostile import (
@@ -222,7 +223,9 @@ def _open(browser, path: Path, **options):
 
 
 def _equations(trace) -> list[str]:
-    return [visible(trace.equation(i), newlines=True) for i in range(len(trace))]
+    """Each step's equation as the page writes it (the lectures' names with raised and lowered
+    indices: a²₁ for a2_1), invisible characters written out."""
+    return [visible(lecture_text(trace.equation(i)), newlines=True) for i in range(len(trace))]
 
 
 def _hostile_mlp_loss():

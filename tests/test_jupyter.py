@@ -55,6 +55,53 @@ def _isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
+# Every kind of drawing, each wider than a 1400 px window's output area at its natural size: a
+# network's compute graph by layer and by neuron, a 2-3-1 network's op-level Graphviz frame (37
+# nodes in a row) and its step-through page, and draw_network of a wide network.
+DRAWINGS = [
+    "from microgradx import Value, losses\n"
+    "from microgradx.nn import MLP\n"
+    "from microgradx.viz import draw_graph, draw_network, trace_backward\n"
+    "model = MLP(2, [16, 16, 1], activation='tanh', seed=0)\n"
+    "loss = losses.bce_with_logits(model([0.5, -1.0]), 1)\n"
+    "loss.backward()",
+    "draw_graph(loss, level='layer')",
+    "draw_graph(loss, level='neuron')",
+    "small = MLP(2, [3, 1], activation='tanh', seed=0)\n"
+    "x = [Value(0.5, label='x1'), Value(-1.0, label='x2')]\n"
+    "trace_backward((small(x) - 1.0) ** 2).frame(0)",
+    "trace_backward((small(x) - 1.0) ** 2)",
+    "draw_network(MLP(2, [40, 40, 40, 40, 40, 40, 40, 40, 1], seed=0))",
+]
+# Each output's drawing (an <img>, or the step-through page's picture) and the output area
+# that holds it: [what, drawing's width, area's width] in CSS px.
+MEASURE = """() => [...document.querySelectorAll('.jp-OutputArea-output')].map(o => {
+  const d = o.querySelector('.mgx-graph-box svg, img, svg');
+  if (!d) return null;
+  return [d.tagName, d.getBoundingClientRect().width, o.getBoundingClientRect().width];
+}).filter(Boolean)"""
+
+
+def _drawings_notebook(path: Path) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in DRAWINGS]
+    # a kernel named, or JupyterLab asks which one before it runs anything
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path.write_text(nbformat.writes(notebook), encoding="utf-8")
+
+
+def _check_drawings_fit(page) -> None:  # type: ignore[no-untyped-def]
+    """Every drawing of the DRAWINGS notebook fits its output area (each would be wider than a
+    1400 px window at its natural size), and the output area the window itself."""
+    measured = page.evaluate(MEASURE)
+    assert len(measured) == len(DRAWINGS) - 1, measured
+    for what, width, area in measured:
+        assert width <= area + 0.5, f"a drawing ({what}) {width:.0f} px wide in {area:.0f} px"
+        assert area <= 1400
+
+
 def _step_through(page, root_selector: str) -> None:
     """Step forward and back with the buttons and the keys; check the current box and the
     equation at each step against the page's own data (which the kernel wrote once)."""
@@ -95,6 +142,7 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copy(NOTEBOOKS / NOTEBOOK, work / NOTEBOOK)
+    _drawings_notebook(work / "drawings.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     env = _isolated_env(tmp_path)
     server = subprocess.Popen(
@@ -134,7 +182,7 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
                 time.sleep(0.5)
         with sync_playwright() as p:
             browser = launch(p)
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             # only the local server: anything else would be a page reaching for the network
             page.route(
                 "**/*",
@@ -213,9 +261,36 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
                 assert stepper.get_attribute("data-ready") is None  # no script ran
                 still = stepper.locator(".mgx-static img")
                 assert still.evaluate("img => img.complete && img.naturalWidth > 100")
-                assert stepper.locator(".mgx-static .mgx-equation").inner_text().startswith("d")
+                first = stepper.locator(".mgx-static .mgx-equation").inner_text()
+                assert first.startswith(("d", "the loss "))  # an op's step, or the loss's
                 assert stepper.locator("details pre").text_content().startswith("backward pass")
             page.screenshot(path=str(tmp_path / "untrusted.png"))
+
+            # Every kind of drawing fits the output area of a 1400 px window (zoom to enlarge).
+            page.evaluate("window.jupyterapp.commands.execute('application:close-all')")
+            page.wait_for_selector(".jp-Notebook", state="detached")
+            page.evaluate(
+                "window.jupyterapp.commands.execute('docmanager:open', {path: 'drawings.ipynb'})"
+            )
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp.shell.currentWidget;"
+                " return w && w.sessionContext && w.sessionContext.session"
+                " && w.sessionContext.session.kernel"
+                " && w.sessionContext.session.kernel.status === 'idle'; }",
+                timeout=60_000,
+            )
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_selector(".mgx-step[data-ready='1']", timeout=120_000)
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp.shell.currentWidget;"
+                " return w.sessionContext.session.kernel.status === 'idle'"
+                f" && document.querySelectorAll('.jp-OutputArea-output').length"
+                f" >= {len(DRAWINGS) - 1}; }}",
+                timeout=120_000,
+            )
+            page.wait_for_function("[...document.images].every(i => i.complete)")
+            _check_drawings_fit(page)
+            page.screenshot(path=str(tmp_path / "drawings.png"))
             browser.close()
     finally:
         server.terminate()
@@ -306,3 +381,55 @@ def test_hostile_labels_in_an_nbconvert_html_export_run_no_script_and_step(tmp_p
         steps_through(page, f"#{uid}", equations)
         watch.check(page)
         browser.close()
+
+
+def test_every_drawing_fits_the_output_width_in_an_nbconvert_export_at_1400_px(tmp_path):
+    """Graphviz drawings, a Graphviz frame of the step-through, the step-through page and
+    draw_network are each wider than the output area at their natural size; exported by
+    nbconvert and shown in a 1400 px window, each fits its output's width (zoom to enlarge)."""
+    _jupyter_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    notebook = tmp_path / "drawings.ipynb"
+    _drawings_notebook(notebook)
+    exported = _nbconvert(notebook, tmp_path)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.route("**/*", _only_files)
+        page.goto(exported.as_uri())
+        page.wait_for_selector(".mgx-step[data-ready='1']")
+        page.wait_for_function("[...document.images].every(i => i.complete)")
+        _check_drawings_fit(page)
+        # unticking "fit to width" shows the page's picture at full size, scrolling
+        page.uncheck(".mgx-fit")
+        box = page.locator(".mgx-graph-box")
+        assert box.evaluate("b => b.scrollWidth > b.clientWidth")
+        browser.close()
+
+
+def _lab_command(*settings: str) -> str:
+    """The command ``make lab`` would run (``make -n``: nothing is run or installed)."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed (the Makefile is for make)")
+    shown = subprocess.run(
+        [make, "-n", "-s", "lab", *settings],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    (command,) = [line for line in shown.splitlines() if "jupyter lab" in line]
+    return command
+
+
+def test_make_lab_passes_allow_root_when_run_as_root_and_only_then():
+    """Jupyter refuses to start as root without --allow-root: `make lab` in a container (as
+    root) exited asking for it. The recipe passes it for user id 0 only."""
+    assert "--allow-root" in _lab_command("LAB_UID=0").split()
+    assert "--allow-root" not in _lab_command("LAB_UID=1000").split()
+    as_me = _lab_command().split()  # the current user, as `make lab` would see them
+    assert ("--allow-root" in as_me) == (os.getuid() == 0)
+    assert as_me[-1] == "notebooks/"

@@ -119,7 +119,7 @@ def test_the_page_script_only_looks_states_up():
     script = page._SCRIPT
     # Every field the script reads from the data is a state, the step's box or its equation.
     assert set(re.findall(r"\bdata\.(\w+)", script)) == {"fit", "marks", "steps", "looks", "texts"}
-    assert set(re.findall(r"\bstep\.(\w+)", script)) == {"n", "e"}
+    assert set(re.findall(r"\bstep\.(\w+)", script)) == {"n", "e", "c"}
     # Nothing that would parse, format or combine the gradients it shows.
     for forbidden in ("parseFloat", "parseInt", "toFixed", "toPrecision", "hypot", "Math.abs"):
         assert forbidden not in script
@@ -151,7 +151,7 @@ def test_the_text_renderer_works_from_a_scene_alone():
     scene = _hand_made_scene()
     assert text_frame(scene, 0) == "\n".join(
         [
-            "step 0 of 0",
+            "step 1 of 1",
             "df/dx = 3, df/dy = 2",
             "< x  data 2  grad 3  (gets gradient)",
             "< y  data 3  grad 2  (gets gradient)",
@@ -172,7 +172,7 @@ def test_a_traces_text_frames_mark_what_the_page_marks():
     *_, loss = _lecture()
     trace = trace_backward(loss)
     first = trace.frame_text(0).splitlines()
-    assert first[0] == "step 0 of 1" and first[1:3] == trace.equation(0).splitlines()
+    assert first[0] == "step 1 of 2" and first[1:3] == trace.equation(0).splitlines()
     rows = {line[2:].split()[0]: line for line in first[3:]}
     assert rows["L"].startswith("> ") and rows["L"].endswith("(current)")
     assert rows["c"].startswith("< ") and "grad 1" in rows["c"]

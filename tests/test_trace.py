@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import html
 import itertools
+import json
 import os
 import random
 import re
@@ -18,10 +19,11 @@ from hypothesis import given
 from microgradx import Value, losses, nn
 from microgradx.nn import MLP, Layer
 from microgradx.testing import Expression, expressions
-from microgradx.viz import draw_graph, trace_backward, trace_forward
+from microgradx.viz import draw_graph, levels, trace_backward, trace_forward
 from microgradx.viz import layout as layout_module
 from microgradx.viz import trace as trace_module
 from microgradx.viz.page import StepPage
+from microgradx.viz.style import lecture_text
 
 from .browser import launch, require_browser
 
@@ -66,7 +68,7 @@ def test_printed_trace_is_a_numbered_aligned_table():
     *_, L = _lecture()
     lines = str(trace_backward(L)).splitlines()
     assert lines[0] == "backward pass of L: 2 steps (dL/dL = 1)"
-    assert lines[1].startswith("0  +") and lines[3].startswith("1  *")
+    assert lines[1].startswith("1  +") and lines[3].startswith("2  *")  # counted 1 to n
     assert lines[1].index("dL/") == lines[2].index("dL/") == lines[3].index("dL/")
 
 
@@ -121,7 +123,7 @@ def test_mlp_loss_pages_stay_small(tmp_path):
     assert len(op) > 600
     assert op.to_html(tmp_path / "op.html").stat().st_size <= 1_000_000
     neuron = trace_backward(loss, level="neuron")
-    assert len(neuron) == 33 + 2  # 33 neurons and the two ops of the loss (bce_with_logits, / 1)
+    assert len(neuron) == 33 + 1  # 33 neurons and the loss (bce_with_logits, / 1: one step)
     assert neuron.to_html(tmp_path / "neuron.html").stat().st_size <= 300_000
 
 
@@ -200,24 +202,27 @@ def test_neuron_equation_is_written_in_the_lectures_terms():
     step = next(s for s in trace if isinstance(s, trace_module.NeuronStep))
     lines = trace.equation(step.index).splitlines()
     # a^l_j, z^l_j, δ^l_j, w^l_jk, b^l_j as a3_1, z3_1, δ3_1, w3_1_2, b3_1 (layer 3, neuron 1)
-    assert lines[0] == "neuron a3_1 (layers.2.neurons.0, linear): a3_1 = z3_1 = w3_1·x + b3_1"
-    assert lines[1].startswith("δ3_1 = dL/dz3_1 = dL/da3_1 = ")
+    assert lines[0] == "neuron a3_1, the output layer (linear): a3_1 = z3_1 = w3_1·a2 + b3_1"
+    assert lines[1] == f"δ3_1 = ∂L/∂a3_1 = {step.delta:.4f}   [{levels.BP1}]"
     hidden = next(s for s in trace if getattr(s, "activation", None) == "tanh")
     assert (hidden.name, hidden.module, hidden.tag) == ("a2_1", "layers.1.neurons.0", "2_1")
     lines = trace.equation(hidden.index).splitlines()
-    assert lines[0] == "neuron a2_1 (layers.1.neurons.0): a2_1 = tanh(z2_1), z2_1 = w2_1·x + b2_1"
-    assert lines[1].startswith("δ2_1 = dL/dz2_1 = dL/da2_1 * tanh'(z2_1) = ")
-    assert lines[2].startswith("dL/dw2_1_1 += δ2_1 * a1_1 = ")
-    assert any(line.startswith("dL/db2_1 += δ2_1 = ") for line in lines)
-    assert lines[-1].startswith("dL/da1_16 += δ2_1 * w2_1_16 = ")
-    first_layer = trace[len(trace) - 1]
-    assert (
-        trace.equation(first_layer.index)
-        .splitlines()[2]
-        .startswith(
-            "dL/dw1_16_1 += δ1_16 * x1 = "  # the network's inputs are x1, x2
-        )
+    assert lines[0] == "neuron a2_1, hidden layer 2: a2_1 = tanh(z2_1), z2_1 = w2_1·a1 + b2_1"
+    # BP2: the one neuron after it sends w3_1_1 δ3_1
+    assert lines[1].startswith("δ2_1 = (w3_1_1 δ3_1) * tanh'(z2_1) = (")
+    assert lines[1].endswith(f"[{levels.BP2}]")
+    assert lines[2].startswith("∂L/∂w2_1_1 += a1_1 δ2_1 = ") and lines[2].endswith(
+        f"[{levels.BP4}]"
     )
+    assert any(line.startswith("∂L/∂b2_1 += δ2_1 = ") for line in lines)
+    assert any(line.endswith(f"[{levels.BP3}]") for line in lines)
+    assert lines[-1].startswith("∂L/∂a1_16 += w2_1_16 δ2_1 = ")
+    first_layer = trace[len(trace) - 1]
+    lines = trace.equation(first_layer.index).splitlines()
+    assert lines[0].startswith("neuron a1_16, hidden layer 1: ")
+    # sixteen neurons send it w δ: written as the sum
+    assert lines[1].startswith("δ1_16 = (Σ_k w2_k_16 δ2_k) * tanh'(z1_16) = ")
+    assert lines[2].startswith("∂L/∂w1_16_1 += x1 δ1_16 = ")  # the network's inputs are x1, x2
 
 
 def test_layer_steps_are_modules_receiving_dL_da_and_returning_dL_dx():
@@ -226,10 +231,19 @@ def test_layer_steps_are_modules_receiving_dL_da_and_returning_dL_dx():
     layers = [s for s in trace if isinstance(s, trace_module.LayerStep)]
     assert [s.name for s in layers] == ["layers.2", "layers.1", "layers.0"]
     assert [len(s.neurons) for s in layers] == [1, 16, 16]
+    assert trace[0].name == "L"  # the loss's ops, one step, then the layers
+    assert isinstance(trace[0], trace_module.LossStep)
+    lines = trace.equation(layers[0].index).splitlines()
+    assert lines[0] == "layer 3, the output layer: 1 neuron, a3 = W3 a2 + b3 (linear), a2 = [" + (
+        ", ".join(f"a2_{j}" for j in range(1, 17)) + "]"
+    )
+    assert lines[2].endswith(f"[{levels.BP1}]")
     lines = trace.equation(layers[1].index).splitlines()
-    assert lines[0].startswith("layer layers.1: 16 neurons, a = tanh(W x + b), x = [a1_1, a1_2,")
-    assert lines[1].startswith("receives dL/da = [")
-    assert lines[3].startswith("dL/dW = δ xᵀ (16×16)")
+    assert lines[0].startswith("layer 2, a hidden layer: 16 neurons, a2 = tanh(W2 a1 + b2), a1 = [")
+    assert lines[1].startswith("receives ∂L/∂a2 = [")
+    assert lines[2].startswith("δ2 = ((W3)ᵀ δ3) ⊙ tanh'(z2) = [")
+    assert lines[2].endswith(f"[{levels.BP2}]")
+    assert lines[3].startswith("∂L/∂W2 = δ2 a1ᵀ (16×16)")
     # what layer 1 returns is what layer 0 receives
     returned = lines[-1].split(" = ", 2)[-1]
     received = trace.equation(layers[2].index).splitlines()[1].split(" = ", 1)[1]
@@ -278,11 +292,15 @@ def test_every_name_in_an_equation_is_a_box_in_the_picture(level):
     for i in range(len(trace)):
         text = trace.equation(i)
         mentioned.update(re.findall(r"[d∂]\(([^)]*)\)", text))
-        mentioned.update(re.findall(r"[d∂]([A-Za-z_][A-Za-z0-9_]*)\b", text))
-        mentioned.update(re.findall(r"^neuron (\S+?):? ", text, flags=re.M))
-        mentioned.update(re.findall(r"δ\S* \* (\S+) = ", text))
+        mentioned.update(
+            re.findall(r"(?<![A-Za-z])[d∂]([A-Za-z_][A-Za-z0-9_]*)(?![\^A-Za-z0-9_])", text)
+        )
+        mentioned.update(re.findall(r"^neuron (\S+?)[:,]? ", text, flags=re.M))
+        mentioned.update(re.findall(r"\+= (\S+) δ", text))  # ∂L/∂w += a δ, ∂L/∂a += w δ
     # a neuron's own z, b and weights (z2_1, b2_1, w2_1_3): inside its box
     mentioned = {m for m in mentioned if not re.fullmatch(r"[zbw][0-9_]+", m)}
+    # the page writes the lectures' names with raised and lowered indices: a2_1 as a²₁
+    mentioned = {lecture_text(m) for m in mentioned}
     assert mentioned and mentioned <= names, mentioned - names
 
 
@@ -350,13 +368,15 @@ def test_the_page_does_not_need_graphviz(monkeypatch, tmp_path):
 def _check(page, trace, i, expected_box):
     root = page.locator(".mgx-step")
     assert root.get_attribute("data-step") == str(i)
+    # counted 1 to n for the reader: a 3-step pass reads "step 1 of 3" ... "step 3 of 3"
+    assert page.inner_text(".mgx-position") == f"step {i + 1} of {len(trace)}"
     assert root.get_attribute("data-current") == expected_box
     current = page.evaluate(
         "[...document.querySelectorAll('g.node.current')].map(g => g.dataset.id)"
     )
     assert expected_box in current
     assert all(c == expected_box or c.startswith("o") for c in current)
-    assert page.inner_text(".mgx-equation") == trace.equation(i)
+    assert page.inner_text(".mgx-equation") == lecture_text(trace.equation(i))
 
 
 def test_page_steps_with_buttons_slider_and_arrow_keys_in_chromium(tmp_path):
@@ -442,7 +462,10 @@ def test_op_level_page_of_an_mlp_follows_the_current_node_in_chromium(tmp_path):
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1000, "height": 800})
         page.goto(page_path.as_uri())
-        assert not page.is_checked(".mgx-fit")  # too wide to fit and stay readable
+        assert page.is_checked(".mgx-fit")  # every drawing starts fitted to the width
+        fitted = page.locator(".mgx-graph-box svg").bounding_box()
+        assert fitted["width"] <= page.locator(".mgx-graph-box").bounding_box()["width"]
+        page.uncheck(".mgx-fit")  # full size: too wide to see whole, so the page follows
         for i in (0, 100, 400, len(trace) - 1):
             page.fill(".mgx-slider", str(i))
             visible = page.evaluate(
@@ -457,6 +480,22 @@ def test_op_level_page_of_an_mlp_follows_the_current_node_in_chromium(tmp_path):
             assert visible, f"step {i}: the current node is scrolled out of view"
         assert page.evaluate("document.documentElement.scrollWidth") <= 1000
         browser.close()
+
+
+def test_steps_are_shown_counted_from_1_to_n_in_text_frames_graphviz_frames_and_the_table():
+    """A 3-step pass reads "step 1 of 3" to "step 3 of 3" everywhere a reader sees a counter (the
+    page said "step 2 of 2" on its last step); ``trace[i]`` stays a list's index."""
+    *_, L = _lecture()
+    trace = trace_backward(L * 1.0)  # L = (a * b) + c, times 1: three steps
+    assert len(trace) == 3
+    for i in range(3):
+        assert trace.frame_text(i).splitlines()[0] == f"step {i + 1} of 3"
+        assert f"step {i + 1} of 3" in trace.frame(i).source
+    assert trace.frame_text(-1).splitlines()[0] == "step 3 of 3"
+    rows = [line[:1] for line in str(trace).splitlines()[1:] if line[:1].strip()]
+    assert rows == ["1", "2", "3"]
+    steps = json.loads(re.search(r'mgx-data">(.*?)</script>', trace.html_page()).group(1))
+    assert [s["c"] for s in steps["steps"]] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
 
 
 def test_a_step_is_counted_as_a_list_counts_it_and_refused_by_name_outside():
@@ -525,14 +564,14 @@ def test_a_labelled_output_keeps_its_neuron():
     _, plain = _two_three_one()
     _, labelled = _two_three_one(label_output=True)
     steps = trace_backward(labelled, level="neuron")
-    assert len(steps) == len(trace_backward(plain, level="neuron")) == 7  # 3 loss ops, 4 neurons
+    assert len(steps) == len(trace_backward(plain, level="neuron")) == 5  # the loss, 4 neurons
     neurons = [s for s in steps if isinstance(s, trace_module.NeuronStep)]
     assert [n.name for n in neurons] == ["a", "a1_1", "a1_2", "a1_3"]  # the user's name is kept
     assert neurons[0].module == "layers.1.neurons.0" and len(neurons[0].terms) == 3
     assert (
         trace_backward(labelled, level="neuron")
         .equation(neurons[0].index)
-        .startswith("neuron a (layers.1.neurons.0, linear): a = z2_1 = w2_1·x + b2_1")
+        .startswith("neuron a, the output layer (linear): a = z2_1 = w2_1·a1 + b2_1")
     )
     by_neuron = draw_graph(labelled, level="neuron").source
     assert by_neuron.count("<TD>layers.") == 4  # four neuron boxes, labelled output or not
@@ -563,8 +602,11 @@ def test_a_mini_batch_loss_steps_example_by_example_neuron_by_neuron():
     trace = trace_backward(loss, level="neuron")
     neurons = [s for s in trace if isinstance(s, trace_module.NeuronStep)]
     assert len(neurons) == 8  # 4 neurons, twice
-    # and one step for each op outside any neuron: /, +, + (sum starts at 0), **2 and - twice
-    assert len(trace) == 8 + 7
+    # and one step for the loss's ops: /, +, + (sum starts at 0), **2 and - twice
+    assert len(trace) == 8 + 1
+    assert isinstance(trace[0], trace_module.LossStep) and len(trace[0].ops) == 7
+    # the first neuron step is an output neuron's, its δ the output error
+    assert neurons[0].name.startswith("a2_1[") and neurons[0].role == "output"
     examples = [n.name[-3:] for n in neurons]
     assert examples == ["[1]"] * 4 + ["[2]"] * 4 or examples == ["[2]"] * 4 + ["[1]"] * 4
     assert [n.module[:-3] for n in neurons[:4]] == [
@@ -586,8 +628,9 @@ def test_a_mini_batch_loss_steps_example_by_example_neuron_by_neuron():
         ["layers.1[2]", "layers.0[2]", "layers.1[1]", "layers.0[1]"],
     )
     text = str(trace)  # the example's number in what each example computed, not in the weights
-    assert "δ2_1[1] = dL/d(z2_1[1]) = dL/d(a2_1[1]) = " in text
-    assert "dL/dw2_1_1 += δ2_1[2] * a1_1[2] = " in text
+    assert "δ2_1[1] = ∂L/∂(a2_1[1]) = " in text
+    assert "∂L/∂w2_1_1 += a1_1[2] δ2_1[2] = " in text
+    assert "∂L/∂(a2_1[1]) = " in trace.equation(0)  # the loss sends each example's ∂L/∂a^L
 
 
 def test_each_call_of_a_layer_on_its_own_is_an_example_of_its_own():
@@ -619,7 +662,9 @@ def test_a_user_modules_call_is_one_example_and_each_call_of_it_one_more():
     names, trace = layer_names((net([0.1, 0.2]) - 1) ** 2)
     assert names == ["out", "hidden"]  # one example: no [1], [2]
     lines = [trace.equation(i).splitlines()[0] for i in range(len(trace))]
-    assert "layer out: 1 neuron, a = W x + b (linear), x = [a1_1, a1_2]" in lines
+    assert (
+        "layer 2, the output layer: 1 neuron, a2 = W2 a1 + b2 (linear), a1 = [a1_1, a1_2]" in lines
+    )
     batch = sum(((net(x) - y) ** 2 for x, y in [([0.1, 0.2], 1.0), ([0.3, -0.4], 0.0)]), Value(0))
     names, _ = layer_names(batch)  # a model called on each example of a batch: one number each
     assert sorted(names) == ["hidden[1]", "hidden[2]", "out[1]", "out[2]"]
@@ -658,8 +703,18 @@ def test_each_call_of_a_layer_applied_twice_has_names_of_its_own():
                     assert not out_names & set(re.findall(r"[a-z]+[0-9_#\[\]]+", first[7:]))
     text = trace_backward(losses_[0], level="layer")
     lines = [text.equation(i).splitlines()[0] for i in range(len(text))]
-    assert "layer layers.0#2: 2 neurons, a = tanh(W x + b), x = [a1_1#1, a1_2#1]" in lines
-    assert "layer layers.2: 1 neuron, a = W x + b (linear), x = [a1_1#2, a1_2#2]" in lines
+    assert (
+        "layer 1#2, a hidden layer: 2 neurons, a1#2 = tanh(W1 a1#1 + b1), a1#1 = [a1_1#1, a1_2#1]"
+        in lines
+    )
+    assert (
+        "layer 2, the output layer: 1 neuron, a2 = W2 a1#2 + b2 (linear), a1#2 = [a1_1#2, a1_2#2]"
+        in lines
+    )
+    # the first call of s gets its ∂L/∂a from the second call of s, not from a layer 2
+    assert (
+        text.equation(len(text) - 1).splitlines()[2].startswith("δ1#1 = ((W1)ᵀ δ1#2) ⊙ tanh'(z1#1)")
+    )
 
 
 def _layer_outputs(step):
@@ -732,8 +787,138 @@ def test_ops_between_layers_and_on_the_inputs_are_steps_of_their_own():
     model = nn.Sequential(nn.Linear(2, 3, rng=random.Random(0)), nn.Tanh(), nn.Linear(3, 1))
     scaled = [Value(1.0, label="u") * 2.0, Value(2.0, label="v") * 0.5]
     trace = trace_backward(losses.mse(model(scaled), [0.5]), level="neuron")
-    kinds = [s.op if isinstance(s, trace_module.BackwardStep) else "neuron" for s in trace]
-    assert kinds == ["/", "**2", "-", "neuron"] + ["tanh", "neuron"] * 3 + ["*", "*"]
-    hidden = trace[5]
+    kinds = [s.op if isinstance(s, trace_module.BackwardStep) else type(s).__name__ for s in trace]
+    # the loss's three ops are one step; the ops on the inputs feed the network: not the loss's
+    assert kinds == ["LossStep", "NeuronStep"] + ["tanh", "NeuronStep"] * 3 + ["*", "*"]
+    hidden = trace[3]
     assert isinstance(hidden, trace_module.NeuronStep) and len(hidden.ops) == 4  # 2 w·x, 2 +
-    assert [t.input_name for t in trace[3].terms] == ["x2_1", "x2_2", "x2_3"]  # layer 2's inputs
+    assert [t.input_name for t in trace[1].terms] == ["x2_1", "x2_2", "x2_3"]  # layer 2's inputs
+
+
+# ---- the lectures' notation on a 2-3-1 network ---------------------------------------------------
+
+
+def _lectures_network(batch: bool = False):
+    """The lectures' 2-3-1 network (tanh hidden layer, linear output) on labelled inputs x1, x2;
+    with ``batch``, the squared error summed over a mini-batch of two examples."""
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    examples = [([0.5, -1.0], 1.0), ([-0.3, 0.8], -0.5)] if batch else [([0.5, -1.0], 1.0)]
+    total = Value(0.0)
+    for inputs, target in examples:
+        x = [Value(v, label=f"x{k}") for k, v in enumerate(inputs, 1)]
+        total = total + (model(x) - target) ** 2
+    return model, total
+
+
+def _no_module_or_generated_names(text: str) -> None:
+    assert not re.search(r"layers\.\d|neurons\.\d", text), text  # never the module's dotted name
+    assert not re.search(r"(?<![A-Za-z0-9_])v\d+", text), text  # never a generated v983
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one example", "mini-batch of two"])
+def test_the_neuron_step_through_speaks_the_lectures_notation_on_a_2_3_1_network(batch):
+    _, loss = _lectures_network(batch)
+    trace = trace_backward(loss, level="neuron")
+    ex = "[1]" if batch else ""
+    steps = list(trace)
+    # the loss's ops are one step; the first neuron step is the output neuron's
+    assert isinstance(steps[0], trace_module.LossStep)
+    neurons = [s for s in steps if isinstance(s, trace_module.NeuronStep)]
+    assert len(steps) == 1 + len(neurons) and len(neurons) == (8 if batch else 4)
+    assert neurons[0].tag == "2_1" and neurons[0].role == "output"
+    assert all(n.role == "hidden" for n in neurons if n.tag.startswith("1_"))
+    for i in range(len(trace)):
+        _no_module_or_generated_names(trace.equation(i))
+        _no_module_or_generated_names(trace.frame_text(i))
+    loss_lines = trace.equation(0).splitlines()
+    assert loss_lines[0].startswith("the loss L ") and loss_lines[0].endswith("sends ∂L/∂a^L")
+    assert loss_lines[1].startswith(f"∂L/∂{'(a2_1[1])' if batch else 'a2_1'} = ")
+    output = next(n for n in neurons if n.example in ("", ex) and n.tag == "2_1")
+    lines = trace.equation(output.index).splitlines()
+    a = f"a2_1{ex}"
+    a_ = f"({a})" if batch else a
+    assert lines[0] == f"neuron {a}, the output layer (linear): {a} = z2_1{ex} = w2_1·a1{ex} + b2_1"
+    assert lines[1] == f"δ2_1{ex} = ∂L/∂{a_} = {output.delta:.4f}   [{levels.BP1}]"
+    assert lines[2] == (
+        f"∂L/∂w2_1_1 += a1_1{ex} δ2_1{ex} = {output.terms[0].input.data:.4f} *"
+        f" {output.delta:.4f} = {output.terms[0].weight_grad:.4f}   [{levels.BP4}]"
+    )
+    assert f"∂L/∂b2_1 += δ2_1{ex} = {output.delta:.4f}   [{levels.BP3}]" in lines
+    hidden = next(n for n in neurons if n.example in ("", ex) and n.tag == "1_2")
+    lines = trace.equation(hidden.index).splitlines()
+    h = f"a1_2{ex}"
+    assert lines[0] == f"neuron {h}, hidden layer 1: {h} = tanh(z1_2{ex}), z1_2{ex} = w1_2·x + b1_2"
+    w = output.terms[1].weight.data  # w2_1_2: the weight from a1_2 to the output neuron
+    assert lines[1] == (
+        f"δ1_2{ex} = (w2_1_2 δ2_1{ex}) * tanh'(z1_2{ex}) = ({w:.4f} * {output.delta:.4f}) *"
+        f" {hidden.activation_grad:.4f} = {hidden.delta:.4f}   [{levels.BP2}]"
+    )
+    assert hidden.delta == w * output.delta * hidden.activation_grad  # BP2, as the pass did it
+    assert lines[2].startswith(f"∂L/∂w1_2_1 += x1 δ1_2{ex} = ")  # the labelled inputs x1, x2
+    # the boxes: the loss, the neurons a^l_j, the inputs; nothing else
+    frame = trace.frame_text(0).splitlines()
+    assert frame[0] == f"step 1 of {len(trace)}"
+    boxes = {line[2:].split()[0] for line in frame[1 + len(trace.equation(0).splitlines()) :]}
+    expected = {"L", "x1", "x2"} | {f"a{t}" for t in ("2_1", "1_1", "1_2", "1_3")}
+    if batch:
+        expected = {"L", "x1", "x2"} | {
+            f"a{t}[{k}]" for t in ("2_1", "1_1", "1_2", "1_3") for k in (1, 2)
+        }
+        # the weights both examples read are boxes of their own, named w^l_jk and b^l_j
+        expected |= {f"w1_{j}_{k}" for j in (1, 2, 3) for k in (1, 2)} | {"b1_1", "b1_2", "b1_3"}
+        expected |= {"w2_1_1", "w2_1_2", "w2_1_3", "b2_1"}
+    assert boxes == expected
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one example", "mini-batch of two"])
+def test_the_layer_step_through_names_the_deltas_as_the_lectures_do(batch):
+    _, loss = _lectures_network(batch)
+    trace = trace_backward(loss, level="layer")
+    ex = "[1]" if batch else ""
+    layers = [s for s in trace if isinstance(s, trace_module.LayerStep)]
+    assert isinstance(trace[0], trace_module.LossStep) and len(layers) == (4 if batch else 2)
+    for i in range(len(trace)):
+        _no_module_or_generated_names(trace.equation(i))
+        _no_module_or_generated_names(trace.frame_text(i))
+    output = next(
+        s for s in layers if s.neurons[0].tag == "2_1" and s.neurons[0].example in ("", ex)
+    )
+    hidden = next(
+        s for s in layers if s.neurons[0].tag == "1_1" and s.neurons[0].example in ("", ex)
+    )
+    lines = trace.equation(output.index).splitlines()
+    assert lines[0] == (
+        f"layer 2{ex}, the output layer: 1 neuron, a2{ex} = W2 a1{ex} + b2 (linear),"
+        f" a1{ex} = [a1_1{ex}, a1_2{ex}, a1_3{ex}]"
+    )
+    assert lines[2].startswith(f"δ2{ex} = ∂L/∂a2{ex} = [") and lines[2].endswith(f"[{levels.BP1}]")
+    assert lines[3].startswith(f"∂L/∂W2 = δ2{ex} a1{ex}ᵀ (1×3)") and lines[3].endswith(
+        levels.BP4 + "]"
+    )
+    assert lines[4] == f"∂L/∂b2 = δ2{ex}   [{levels.BP3}]"
+    lines = trace.equation(hidden.index).splitlines()
+    assert lines[0] == (
+        f"layer 1{ex}, a hidden layer: 3 neurons, a1{ex} = tanh(W1 x + b1), x = [x1, x2]"
+    )
+    assert lines[2].startswith(f"δ1{ex} = ((W2)ᵀ δ2{ex}) ⊙ tanh'(z1{ex}) = [")
+    assert lines[2].endswith(f"[{levels.BP2}]")
+
+
+def test_the_page_writes_the_lectures_names_with_raised_and_lowered_indices():
+    _, loss = _lectures_network()
+    trace = trace_backward(loss, level="neuron")
+    page = trace.html_page()
+    data = json.loads(re.search(r'mgx-data">(.*?)</script>', page).group(1))
+    equations = [s["e"] for s in data["steps"]]
+    assert equations[1].startswith(
+        "neuron a²₁, the output layer (linear): a²₁ = z²₁ = w²₁·a¹ + b²₁"
+    )
+    assert "δ²₁ = ∂L/∂a²₁ = " in equations[1] and "δᴸ = ∂L/∂aᴸ ⊙ f'(zᴸ)" in equations[1]
+    assert "∂L/∂w²₁₁ += a¹₁ δ²₁" in equations[1]
+    assert "δ¹₂ = (w²₁₂ δ²₁) * tanh'(z¹₂)" in equations[3]
+    assert "δˡ = ((W⁽ˡ⁺¹⁾)ᵀ δ⁽ˡ⁺¹⁾) ⊙ f'(zˡ)" in equations[3]
+    assert not any(re.search(r"[azδwb]\d+_\d", e) for e in equations)  # no a2_1 left
+    names = _box_names(page)
+    assert {"a²₁", "a¹₁", "a¹₂", "a¹₃", "x1", "x2", "L"} == names
+    # text frames and the table keep the plain names, as a terminal writes them
+    assert "a2_1" in trace.frame_text(1) and "a2_1" in str(trace)

@@ -16,7 +16,14 @@ from microgradx.data import make_moons
 from microgradx.nn import MLP, Layer, Sequential
 from microgradx.optim import Adam
 from microgradx.train import fit
-from microgradx.viz import RendererNotFound, draw_graph, find_renderer, plots, render
+from microgradx.viz import (
+    RendererNotFound,
+    draw_graph,
+    find_renderer,
+    plots,
+    render,
+    trace_backward,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -455,3 +462,94 @@ def test_draw_network_names_neurons_and_weights_as_the_step_through_does():
     svg = draw_network(model).svg()
     assert "<title>layers.1.neurons.0 = a2_1 (linear), b2_1 = " in svg
     assert re.search(r"<title>layers.0.neurons.2.w.1 = \S+, grad 0 \(w1_3_2\)</title>", svg)
+
+
+# ---- the layout of both renderers: no text runs into another -------------------------------------
+
+# The widest a character of a monospace font is drawn (DejaVu Sans Mono: 0.602 em; Courier and
+# Liberation Mono: 0.6 em): the drawings' text is monospace, so a box sized for it fits it in
+# any browser, whichever monospace font it has.
+MONO_EM = 0.61
+
+
+def _text_boxes(svg: str) -> tuple[list[tuple[str, tuple[float, ...]]], list[tuple[float, ...]]]:
+    """Every text element's box (x0, y0, x1, y1) from its anchor, font size and characters in a
+    monospace font, and every polygon's and ellipse's bounding box (the cells and circles)."""
+    root = ET.fromstring(svg)
+    texts, shapes = [], []
+    for element in root.iter():
+        tag = element.tag.removeprefix(SVG)
+        if tag == "text":
+            text = "".join(element.itertext())
+            size = float(element.get("font-size", "14"))
+            assert "monospace" in element.get("font-family", ""), element.get("font-family")
+            width = len(text) * MONO_EM * size
+            x, y = float(element.get("x", "0")), float(element.get("y", "0"))
+            anchor = element.get("text-anchor", "start")
+            x0 = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
+            texts.append((text, (x0, y - 0.8 * size, x0 + width, y + 0.2 * size)))
+        elif tag == "polygon" and element.get("fill") == "none":  # a cell's border
+            points = [tuple(map(float, p.split(","))) for p in element.get("points", "").split()]
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            shapes.append((min(xs), min(ys), max(xs), max(ys)))
+        elif tag == "ellipse":  # an op's circle
+            cx, cy = float(element.get("cx", "0")), float(element.get("cy", "0"))
+            rx, ry = float(element.get("rx", "0")), float(element.get("ry", "0"))
+            shapes.append((cx - rx, cy - ry, cx + rx, cy + ry))
+    return texts, shapes
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+
+
+def _inside(inner: tuple[float, ...], outer: tuple[float, ...]) -> bool:
+    return (
+        outer[0] - 0.5 <= inner[0]
+        and inner[2] <= outer[2] + 0.5
+        and outer[1] - 1 <= inner[1]
+        and inner[3] <= outer[3] + 1
+    )
+
+
+def _labelled_network():
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    x = [Value(0.5, label="x1"), Value(-1.0, label="x2")]
+    loss = (model(x) - 1.0) ** 2
+    loss.backward()
+    return loss
+
+
+@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
+@pytest.mark.parametrize("level", ["op", "neuron", "layer"])
+def test_no_text_runs_into_another_and_each_fits_its_box_with_either_renderer(renderer, level):
+    """Graphviz and graphviz-pure size a box from their font metrics; the text is drawn by the
+    viewer's fonts. graphviz-pure's Helvetica metrics are narrower than the sans-serif fonts a
+    browser falls back to ("neurons.45 ops" ran together): in a monospace font every renderer
+    and every browser agree on the width. Each text's box (monospace widths) lies in its cell
+    or circle, and no two overlap."""
+    if renderer.startswith("missing:"):
+        pytest.fail(f"{renderer[8:]} is required in CI but not installed")
+    loss = _labelled_network()
+    views = [draw_graph(loss, level=level, show_local_grads=level == "op")]
+    if level == "op":
+        views.append(trace_backward(loss).frame(2))  # a frame: its caption and marks too
+    for view in views:
+        texts, shapes = _text_boxes(view.svg(renderer))
+        assert len(texts) > 10
+        for k, (text, box) in enumerate(texts):
+            for other, other_box in texts[k + 1 :]:
+                assert not _overlap(box, other_box), f"{text!r} runs into {other!r}"
+        for text, box in texts:
+            around = [
+                s
+                for s in shapes
+                if s[0] <= box[0] + 0.5 * (box[2] - box[0]) <= s[2]
+                and s[1] <= (box[1] + box[3]) / 2 <= s[3]
+            ]
+            if not around:  # an edge's label or the caption: free-standing text
+                continue
+            smallest = min(around, key=lambda s: (s[2] - s[0]) * (s[3] - s[1]))
+            assert _inside(box, smallest), f"{text!r} does not fit its box {smallest}"

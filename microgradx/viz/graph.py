@@ -31,7 +31,7 @@ from microgradx import checks
 from microgradx.engine import Value, grad_number, topological_order
 from microgradx.files import write_atomically
 from microgradx.nn import Structure
-from microgradx.viz.markup import dot_escape, label_of
+from microgradx.viz.markup import dot_escape, label_of, picture_html
 from microgradx.viz.style import (
     CURRENT,
     DIMMED_FILL,
@@ -82,6 +82,8 @@ class RenderError(RuntimeError, ValueError):
     arguments were wrong, as with any other argument the package refuses."""
 
 
+MAX_ZOOM = 20.0
+FONT = "Courier"  # written as font-family="Courier,monospace": see _Picture.view
 _FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")  # svg, png, plain-ext, xdot1.4, png:cairo
 
 
@@ -139,10 +141,21 @@ def render(source: str, fmt: str = "svg", renderer: str | Path | None = None) ->
 
 @dataclass(frozen=True)
 class GraphView:
-    """A drawn graph: ``source`` is the DOT text; ``svg()``, ``save(path)``, Jupyter display."""
+    """A drawn graph: ``source`` is the DOT text; ``svg()``, ``save(path)``, Jupyter display.
+
+    In a notebook it fits the output's width (``zoom=None``); ``view.zoomed(2.0)`` shows it at
+    twice its natural size, scrolling sideways (``zoomed(1.0)``: Graphviz's own size)."""
 
     source: str
     nodes: int  # how many nodes the drawing has (values, ops and summary boxes)
+    zoom: float | None = None  # None: fit the output's width; else times the natural size
+
+    def zoomed(self, zoom: float | None) -> GraphView:
+        """The same drawing shown at ``zoom`` times its natural size (a positive number; None:
+        fitted to the width again)."""
+        if zoom is not None:
+            zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
+        return GraphView(self.source, self.nodes, zoom)
 
     def svg(self, renderer: str | Path | None = None) -> str:
         """The drawing as SVG text (``renderer``: as for ``render``)."""
@@ -164,7 +177,10 @@ class GraphView:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         try:
-            return {"image/svg+xml": self.svg()}
+            svg = self.svg()
+            # text/html first (front ends prefer it): the picture fitted to the output's width
+            html = picture_html(svg, self.zoom, "a compute graph")
+            return {"text/html": html, "image/svg+xml": svg}
         except RendererNotFound as error:  # show the source and how to fix it, not a traceback
             return {"text/plain": f"{error}\n\n{self.source}"}
 
@@ -236,6 +252,7 @@ class _Options:
     max_nodes: int
     given: dict[Value, float] | None  # gradients to show instead of the nodes' own
     greyed: set[int]
+    caption: str
 
 
 def draw_graph(
@@ -253,6 +270,8 @@ def draw_graph(
     grads: Mapping[Value, float] | None = None,
     dimmed: Iterable[Value] = (),
     current: Iterable[Value] | None = None,
+    caption: str = "",
+    zoom: float | None = None,
     **renamed: Any,
 ) -> GraphView:
     """Draw the graph that computed ``root``.
@@ -267,12 +286,17 @@ def draw_graph(
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
     and ``dimmed`` nodes are drawn greyed out (not reached yet). ``current``: the values whose op
     is the step being shown (their op circles and incoming edges in red); by default every
-    highlighted value's. Every argument is checked first (TypeError/ValueError naming it): the
+    highlighted value's. ``caption``: a line of text above the drawing (a step-through frame
+    says ``step 2 of 3``). ``zoom``: in a notebook the drawing fits the output's width (None,
+    the default) or is shown at ``zoom`` times its natural size, scrolling (``GraphView.zoomed``).
+    Every argument is checked first (TypeError/ValueError naming it): the
     lists hold Values, ``grads`` maps Values to numbers, ``max_nodes`` is an int >= 1.
     """
     refuse_renamed("draw_graph", renamed, {"collapse": "level"})
     checks.instance(root, "root", Value, "Value")
     marked = {id(v) for v in checks.instances(highlight, "highlight", Value, "Value")}
+    if zoom is not None:
+        zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
     options = _Options(
         rankdir=checks.choice(rankdir, "rankdir", ("LR", "TB", "RL", "BT")),
         show_data=checks.flag(show_data, "show_data"),
@@ -285,12 +309,14 @@ def draw_graph(
         max_nodes=checks.count(max_nodes, "max_nodes"),
         given=None if grads is None else _grads(grads),
         greyed={id(v) for v in checks.instances(dimmed, "dimmed", Value, "Value")},
+        caption=checks.text(caption, "caption"),
         # Whose op circle is lit: only the current step's, not the ops that made its inputs.
         lit=marked
         if current is None
         else {id(v) for v in checks.instances(current, "current", Value, "Value")},
     )
-    return _Picture(root, options).view()
+    view = _Picture(root, options).view()
+    return GraphView(view.source, view.nodes, zoom)
 
 
 class _Picture:
@@ -344,9 +370,15 @@ class _Picture:
 
     def view(self) -> GraphView:
         dot = self.graphviz.Digraph(name="microgradx")
-        dot.attr(rankdir=self.options.rankdir, fontname="Helvetica")
-        dot.attr("node", fontname="Helvetica", fontsize="11")
-        dot.attr("edge", color=EDGE, arrowsize="0.7")
+        # Monospace text: a renderer sizes each box from its font metrics and the viewer draws
+        # the text in its own fonts. Every monospace font is 0.6 em a character, so Graphviz,
+        # graphviz-pure (Helvetica metrics narrower than a browser's sans-serif ran box texts
+        # together) and any browser agree on the width; the step-through page's is monospace too.
+        dot.attr(rankdir=self.options.rankdir, fontname=FONT)
+        if self.options.caption:  # HTML-like: nothing in it is DOT syntax
+            dot.attr(label=f"<{dot_escape(self.options.caption)}>", labelloc="t")
+        dot.attr("node", fontname=FONT, fontsize="11")
+        dot.attr("edge", color=EDGE, arrowsize="0.7", fontname=FONT)
         self.draw_values(dot)
         self.draw_groups(dot)
         self.draw_edges(dot)

@@ -18,7 +18,7 @@ gives every box a ``data-id`` the script can find it by.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,12 @@ class Layout:
         texts: Mapping[str, str] | None = None,
         marker_id: str = "mgx-arrow",
         style: str = "",
+        names: Callable[[str], str] | None = None,
     ) -> str:
         """The picture, well-formed XML. ``classes``: a mark per box or edge id (a step's state,
         drawn in: ``Scene.state``); ``texts``: grad lines per box id; ``style``: CSS to put
-        inside (a stand-alone picture's)."""
+        inside (a stand-alone picture's); ``names``: how a box's first line (its name) is
+        written (the page: ``style.lecture_text``, a²₁ for a2_1)."""
         classes = classes or {}
         texts = texts or {}
         marker = escape(marker_id)
@@ -71,7 +73,7 @@ class Layout:
             out.append(f'<path data-id="{escape(edge.id)}"{drawn} d="{_path(edge.points)}"/>')
         out.append("</g>")
         for box in self.boxes:
-            out.append(_draw_box(box, classes.get(box.id, ""), texts.get(box.id)))
+            out.append(_draw_box(box, classes.get(box.id, ""), texts.get(box.id), names))
         out.append("</svg>")
         return "\n".join(out)
 
@@ -83,7 +85,9 @@ def _path(points: list[tuple[float, float]]) -> str:
     return "M" + "L".join(f"{x:.0f},{y:.0f}" for x, y in points)
 
 
-def _draw_box(box: Box, extra: str, grad_text: str | None) -> str:
+def _draw_box(
+    box: Box, extra: str, grad_text: str | None, names: Callable[[str], str] | None = None
+) -> str:
     title = escape(box.title or box.id)
     classes = " ".join(["node", box.kind, extra]).strip()
     attrs = f'class="{escape(classes)}" data-id="{escape(box.id)}"'
@@ -105,6 +109,8 @@ def _draw_box(box: Box, extra: str, grad_text: str | None) -> str:
     ]
     for k, line in enumerate(box.lines):
         text = grad_text if (k == box.grad_line and grad_text is not None) else line
+        if k == 0 and names is not None:
+            text = names(text)
         cls = ' class="grad"' if k == box.grad_line else (' class="name"' if k == 0 else "")
         y = top + PAD / 2 + LINE_HEIGHT * (k + 1) - 3
         parts.append(f'<text{cls} x="{left + PAD:.0f}" y="{y:.0f}">{escape(text)}</text>')

@@ -22,12 +22,16 @@ scans again):
   appear in it, whatever the data.
 * ``browser_json(data)``: ``script_json`` after writing every NaN and infinity as ``null``
   (JSON has no such numbers; the caller says why in a field of its own).
+* ``picture_html(svg, zoom)``: an SVG picture as an ``<img>`` for a notebook output, fitted to
+  the output's width (``zoom=None``) or at ``zoom`` times its natural size in a box that scrolls
+  (an SVG in an ``<img>`` runs no script, whatever its text).
 * ``label_of(node)``: a node's label, checked to be a str (the engine checks it in the
   constructor, but ``node.label`` can be assigned anything later).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -147,3 +151,32 @@ def label_of(node: Value) -> str:
             f" (on the Value with data {node.data!r})"
         )
     return label
+
+
+_SVG_WIDTH = re.compile(r"<svg\b[^>]*?\swidth=\"([0-9.]+)(pt|px)?\"")
+
+
+def natural_width(svg: str) -> float:
+    """The width in CSS px an SVG document asks for (its root's ``width``; Graphviz writes pt,
+    and 1 pt = 4/3 px); ValueError if it gives none."""
+    found = _SVG_WIDTH.search(svg)
+    if found is None:
+        raise ValueError("svg must be an SVG document whose root has a width, got none")
+    return float(found.group(1)) * (4 / 3 if found.group(2) == "pt" else 1)
+
+
+def picture_html(svg: str, zoom: float | None = None, alt: str = "a drawing") -> str:
+    """``svg`` as an ``<img>`` for a notebook output or a page: with ``zoom=None`` it fits the
+    width of what holds it (never wider, never enlarged past its natural size); with a number
+    it is drawn at ``zoom`` times its natural width (``natural_width``) in a box that scrolls
+    sideways. The picture travels as a ``data:`` URL: an image runs no script."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    if zoom is None:
+        size = "max-width: 100%; height: auto"
+    else:
+        size = f"width: {natural_width(svg) * zoom:.0f}px; max-width: none; height: auto"
+    return (
+        '<div class="mgx-picture" style="max-width: 100%; overflow-x: auto">'
+        f'<img alt="{escape(alt)}" style="{size}" src="data:image/svg+xml;base64,{data}">'
+        "</div>"
+    )

@@ -25,8 +25,8 @@ from microgradx.engine import Value, grad_number
 from microgradx.files import write_atomically
 from microgradx.modes import no_grad
 from microgradx.nn import Linear, Module, Sequential
-from microgradx.viz.graph import GraphView, draw_graph, heat
-from microgradx.viz.markup import LABEL_CHARS, escape, label_of, visible
+from microgradx.viz.graph import MAX_ZOOM, GraphView, draw_graph, heat
+from microgradx.viz.markup import LABEL_CHARS, escape, label_of, picture_html, visible
 
 POSITIVE, NEGATIVE = "#1f77b4", "#d62728"
 RADIUS = 15.0
@@ -35,12 +35,20 @@ ROW_GAP = 46.0
 
 
 class NetworkPicture:
-    """An SVG picture: ``svg()``, ``save(path)`` (``.svg``), and its display in Jupyter."""
+    """An SVG picture: ``svg()``, ``save(path)`` (``.svg``), and its display in Jupyter, fitted
+    to the output's width (``zoom=None``) or at ``zoom`` times its natural size (``zoomed``)."""
 
-    def __init__(self, svg: str, neurons: int, edges: int) -> None:
+    def __init__(self, svg: str, neurons: int, edges: int, zoom: float | None = None) -> None:
         self._svg = svg
         self.neurons = neurons
         self.edges = edges
+        self.zoom = zoom
+
+    def zoomed(self, zoom: float | None) -> NetworkPicture:
+        """The same picture shown at ``zoom`` times its natural size (None: fitted again)."""
+        if zoom is not None:
+            zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
+        return NetworkPicture(self._svg, self.neurons, self.edges, zoom)
 
     def svg(self) -> str:
         return self._svg
@@ -51,6 +59,11 @@ class NetworkPicture:
         if path.suffix.lower() != ".svg":
             raise ValueError(f"path must end in .svg (a network picture is SVG), got {path.name!r}")
         return write_atomically(path, self._svg.encode("utf-8"))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # text/html first (front ends prefer it): fitted to the output's width
+        html = picture_html(self._svg, self.zoom, "a network")
+        return {"text/html": html, "image/svg+xml": self._svg}
 
     def _repr_svg_(self) -> str:
         return self._svg

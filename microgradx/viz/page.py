@@ -31,16 +31,19 @@ from typing import Any
 
 from microgradx.viz.layout import Layout
 from microgradx.viz.markup import escape, script_json, visible
-from microgradx.viz.scene import MARKS, Scene, Step
-from microgradx.viz.style import BORDER, CHILD, CURRENT
+from microgradx.viz.scene import MARKS, Scene, Step, step_counter
+from microgradx.viz.style import BORDER, CHILD, CURRENT, lecture_text
 
 
 @dataclass(frozen=True)
 class PageData:
-    """A scene and its layout: everything the step-through page shows."""
+    """A scene and its layout: everything the step-through page shows. ``fit``: the picture
+    starts scaled to the output's width (the default: every drawing fits); False starts it at
+    full size, scrolling and following the current box (the page's "fit to width" box)."""
 
     scene: Scene
     layout: Layout
+    fit: bool = True
 
     @property
     def title(self) -> str:
@@ -53,11 +56,6 @@ class PageData:
     @property
     def table(self) -> str:
         return self.scene.table
-
-    @property
-    def fit(self) -> bool:
-        """Start scaled to the output's width when that keeps the text readable."""
-        return self.layout.width <= 1600
 
     def state(self, i: int) -> tuple[dict[str, str], dict[str, str]]:
         """The marks and grad lines after step ``i``: the scene's (what the script shows)."""
@@ -96,14 +94,20 @@ def fragment(page: PageData, uid: str | None = None, *, static: bool = True) -> 
     elif not isinstance(uid, str) or not _UID.match(uid):
         raise ValueError(f"uid must be a letter then up to 63 letters, digits, - or _, got {uid!r}")
     classes, texts = page.state(0)
-    svg = page.layout.svg(classes=classes, texts=texts, marker_id=f"{uid}-arrow")
+    n = len(page.steps)
+    svg = page.layout.svg(
+        classes=classes, texts=texts, marker_id=f"{uid}-arrow", names=lecture_text
+    )
     data = {
         "fit": page.fit,
         "marks": ["", *MARKS],
-        "steps": [{"n": s.node, "e": visible(s.equation, newlines=True)} for s in page.steps],
+        "steps": [
+            {"n": s.node, "e": _equation(s.equation), "c": step_counter(i, n)}
+            for i, s in enumerate(page.steps)
+        ],
         **_looks(page.scene),
     }
-    first = escape(page.steps[0].equation, newlines=True) if page.steps else ""
+    first = escape(lecture_text(page.steps[0].equation), newlines=True) if page.steps else ""
     parts = [
         f'<div class="mgx-step" id="{uid}" tabindex="0">',
         f"<style>{_CSS}</style>",
@@ -113,7 +117,7 @@ def fragment(page: PageData, uid: str | None = None, *, static: bool = True) -> 
         picture = base64.b64encode(standalone_svg(page, 0).encode("utf-8")).decode("ascii")
         parts.append(
             f'<div class="mgx-static"><pre class="mgx-equation">{first}</pre>'
-            f'<img alt="step 0 of {len(page.steps)}" style="max-width: 100%"'
+            f'<img alt="{step_counter(0, len(page.steps))}" style="max-width: 100%"'
             f' src="data:image/svg+xml;base64,{picture}"></div>'
         )
     parts += [
@@ -154,7 +158,13 @@ def _looks(scene: Scene) -> dict[str, dict[str, list[Any]]]:
 def standalone_svg(page: PageData, i: int) -> str:
     """Step ``i``'s picture as a stand-alone SVG document (its styles inside)."""
     classes, texts = page.state(i)
-    return page.layout.svg(classes=classes, texts=texts, style=_CSS_STATIC)
+    return page.layout.svg(classes=classes, texts=texts, style=_CSS_STATIC, names=lecture_text)
+
+
+def _equation(text: str) -> str:
+    """A step's equation as the page shows it: the lectures' names with raised and lowered
+    indices (a²₁ for a2_1: ``style.lecture_text``), invisible characters written out."""
+    return visible(lecture_text(text), newlines=True)
 
 
 def document(page: PageData) -> str:
@@ -211,6 +221,7 @@ _CSS = f"""
 .mgx-step .mgx-graph-box {{ overflow: auto; border: 1px solid #ddd; margin-top: .4rem;
   max-height: 70vh; max-width: 100%; }}
 .mgx-step .mgx-graph-box.fit svg {{ max-width: 100%; height: auto; }}
+.mgx-step .mgx-graph-box:not(.fit) svg {{ max-width: none; }}
 .mgx-step .mgx-table summary {{ cursor: pointer; color: #555; }}
 .mgx-step svg text {{ font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   fill: #222; }}
@@ -317,7 +328,7 @@ _SCRIPT = """function (uid) {
       if (elements[step.n]) follow(elements[step.n]);
     }
     slider.value = String(current);
-    position.textContent = "step " + current + " of " + (steps.length - 1);
+    position.textContent = step ? step.c : "";  // "step 1 of n": counted by the scene
     root.dataset.step = String(current);
     root.dataset.current = step ? step.n : "";
   }

@@ -34,6 +34,12 @@ GRAD_LINE_CHARS = 16  # "grad -1.234e-05", "|grad| 0.1234"
 MARKS = ("pending", "current", "child", "on")  # how a step marks a box or an edge
 
 
+def step_counter(i: int, n: int) -> str:
+    """``step 1 of 3``: step ``i`` (a list's index, 0 to n - 1) as every picture and table
+    counts it for a reader, from 1 to ``n``."""
+    return f"step {i + 1} of {n}"
+
+
 @dataclass
 class Box:
     """One drawn node: a value or group box (``lines`` of text) or an op circle (``kind="op"``).

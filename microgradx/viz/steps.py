@@ -14,20 +14,24 @@ gradient to and their new grad lines; names and colours from ``viz.style``.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from microgradx.engine import Value, topological_order
 from microgradx.nn import Structure
 from microgradx.ops import ADD
 from microgradx.viz.levels import (
     LayerStep,
+    LossStep,
     NeuronStep,
     Step,
     layer_equation,
     layer_steps,
+    loss_equation,
     neuron_equation,
     neuron_owners,
     neuron_step,
 )
+from microgradx.viz.markup import label_of
 from microgradx.viz.record import BackwardStep, record_backward
 from microgradx.viz.scene import Box, Edge, Scene, build
 from microgradx.viz.scene import Step as SceneStep
@@ -65,6 +69,8 @@ class RecordedPass:
         self.names = node_names(self.order, root, self.structure)
         self.loss = self.names[root]
         self.group_of: dict[Value, Value] = {}  # node -> the output of its neuron
+        self.loss_nodes: set[Value] = set()  # the loss's own nodes (levels above "op")
+        self._parameter_names: dict[Value, str] = {}
         if level != "op":
             self.group_of = neuron_owners(self.structure)
             if not self.group_of:
@@ -72,6 +78,7 @@ class RecordedPass:
                     f"level={level!r} needs a network built by microgradx.nn (its neurons"
                     " record what they compute); this graph has none: use level='op'"
                 )
+            self.loss_nodes = self._loss_part()
         self.op_steps, self.start = record_backward(root, self.names)
         self.steps: list[Step] = self._group_steps()
         self.shown = self._shown_gradients()
@@ -91,16 +98,100 @@ class RecordedPass:
             if neuron is not None:
                 inside.setdefault(neuron, []).append(step)
         units: list[Step] = []
+        loss_ops = [step for step in self.op_steps if step.node in self.loss_nodes]
+        if loss_ops:  # the loss's ops first, as one step: its nodes get gradient from it alone
+            units.append(self._loss_step(loss_ops))
         for step in self.op_steps:  # a neuron's step comes where its output's step came
+            if step.node in self.loss_nodes:
+                continue
             if step.node not in self.group_of:
                 units.append(step)
             elif self.group_of[step.node] is step.node:
                 units.append(
                     neuron_step(0, step.node, inside[step.node], self.names, self.structure)
                 )
+        units = self._named_deltas(units)
         if self.level == "layer":
             units = layer_steps(units, self.names, self.structure)
         return [_renumber(unit, i) for i, unit in enumerate(units)]
+
+    def _loss_part(self) -> set[Value]:
+        """The loss's own nodes: ops outside every neuron that feed no neuron (the network's
+        inputs and what computed them are not the loss's), and the unlabelled constants only
+        they read. Every node that gives one of them gradient is one of them, so they can all
+        send their gradients first, in one step."""
+        if not self.group_of:
+            return set()
+        feeds: set[Value] = set()
+        stack = [x for made in self.structure.outputs.values() for x in made.call.inputs]
+        while stack:  # down from the network's inputs (no recursion)
+            node = stack.pop()
+            if node not in feeds:
+                feeds.add(node)
+                stack.extend(node.children)
+        part = {
+            n for n in self.order if n.op is not None and n not in self.group_of and n not in feeds
+        }
+        readers: dict[Value, list[Value]] = {}
+        for node in self.order:
+            for child in node.children:
+                readers.setdefault(child, []).append(node)
+        params = self.structure.parameters
+        for node in self.order:
+            alone = node.op is None and node not in self.group_of and node not in feeds
+            constant = alone and not label_of(node) and node not in params
+            if constant and all(r in part for r in readers.get(node, ())):
+                part.add(node)
+        return part
+
+    def _loss_step(self, ops: list[BackwardStep]) -> LossStep:
+        sent: dict[Value, str] = {}
+        for op_step in ops:
+            for c in op_step.contributions:
+                if c.child not in self.loss_nodes:
+                    sent.setdefault(c.child, self.lecture_name(c.child))
+        return LossStep(0, self.root, self.loss, tuple(ops), tuple(sent.items()))
+
+    def lecture_name(self, node: Value) -> str:
+        """A node's name, a parameter's in the lectures' notation (``w2_1_3``, ``b2_1``)."""
+        if not self._parameter_names:
+            for made in self.structure.outputs.values():
+                tag = self.structure.tag(made)
+                if tag:
+                    for k, w in enumerate(made.neuron.w, 1):
+                        self._parameter_names[w] = f"w{tag}_{k}"
+                    self._parameter_names[made.neuron.b] = f"b{tag}"
+        return self._parameter_names.get(node) or self.names[node]
+
+    def _named_deltas(self, units: list[Step]) -> list[Step]:
+        """Each neuron step told where its ∂L/∂a came from: from the next layer's neurons only
+        (a hidden neuron: BP2, with their terms w δ), from the loss only (an output neuron:
+        BP1), or from both."""
+        senders: dict[Value, int] = {}
+        for op_step in self.op_steps:
+            for c in op_step.contributions:
+                senders[c.child] = senders.get(c.child, 0) + 1
+        terms: dict[Value, list[tuple[str, float, str, float]]] = {}
+        from_loss: set[Value] = set()
+        for unit in units:
+            if isinstance(unit, NeuronStep):
+                delta = f"δ{unit.tag}{unit.example}"
+                for t in unit.terms:
+                    terms.setdefault(t.input, []).append(
+                        (t.weight_name, t.weight.data, delta, unit.delta)
+                    )
+            elif isinstance(unit, LossStep):
+                from_loss.update(n for n, _ in unit.sent)
+        named: list[Step] = []
+        for unit in units:
+            if isinstance(unit, NeuronStep):
+                node, got = unit.node, terms.get(unit.node, [])
+                if got and len(got) == senders.get(node, 0):
+                    unit = replace(unit, role="hidden", backpropagated=tuple(got))
+                elif not got and node in from_loss:
+                    unit = replace(unit, role="output")
+            named.append(unit)
+        return named
 
     def _shown_gradients(self) -> list[dict[Value, float]]:
         """After each step, the new gradient of every node it sent gradient to.
@@ -151,12 +242,15 @@ class RecordedPass:
             )
         if isinstance(step, NeuronStep):
             return neuron_equation(step, self.loss)
+        if isinstance(step, LossStep):
+            return loss_equation(step, self.loss, [self.shown[i][n] for n, _ in step.sent])
         returned = self.shown[step.index]
         inputs = [returned.get(x, self.start[x]) for x in step.inputs]
         return layer_equation(step, self.loss, inputs)
 
     def table(self) -> str:
-        """The whole pass as a numbered table, one line per gradient sent."""
+        """The whole pass as a table, one line per gradient sent, its steps numbered 1 to n (as
+        the page's counter and the text frames count them: ``trace[i]`` is step i + 1)."""
         loss = wrt(self.loss)
         count = len(self.steps)
         noun = _NOUNS[self.level]
@@ -164,7 +258,7 @@ class RecordedPass:
         width = len(str(count))
         for i, step in enumerate(self.steps):
             kind = step.op if isinstance(step, BackwardStep) else type(step).__name__[:-4].lower()
-            prefix = f"{i:>{width}}  {kind:<8}"
+            prefix = f"{i + 1:>{width}}  {kind:<8}"
             for k, line in enumerate(self.equation(i).splitlines()):
                 lines.append((prefix if k == 0 else " " * len(prefix)) + "  " + line)
         return "\n".join(lines)
@@ -224,7 +318,9 @@ def _boxes(recorded: RecordedPass) -> tuple[dict[Value, str], dict[str, list[Val
                     layer_of[neuron.node] = f"g{position[step.node]}"
     for node in recorded.order:
         group = recorded.group_of.get(node)
-        if group is None:
+        if node in recorded.loss_nodes:  # the loss's ops and constants: one box
+            box_of[node] = f"g{position[recorded.root]}"
+        elif group is None:
             box_of[node] = f"v{position[node]}"
         else:
             box_of[node] = layer_of.get(group) or f"g{position[group]}"
@@ -245,10 +341,13 @@ def _drawing(
     params = recorded.structure.parameters
     for node in recorded.order:
         box = box_of[node]
-        if node in group_of:
+        if node in group_of or node in recorded.loss_nodes:
             if box not in emitted:
                 emitted.add(box)
-                boxes.append(_group_box(recorded, box, members[box]))
+                if node in group_of:
+                    boxes.append(_group_box(recorded, box, members[box]))
+                else:
+                    boxes.append(_loss_box(recorded, box, members[box]))
             for child in node.children:
                 tail = box_of[child]
                 if tail != box and (tail, box) not in seen_edges:
@@ -256,8 +355,12 @@ def _drawing(
                     edges.append(Edge(tail, box))
             continue
         fill = ROLE_COLORS[role(node, recorded.root, params)]
-        lines = [recorded.names[node], f"data {short(node.data)}", "grad 0"]
-        boxes.append(Box(box, lines, fill=fill, grad_line=2))
+        # above the op level a parameter no one neuron owns (read by every example of a
+        # mini-batch) is named as the lectures name it, w1_3_2; its label is the tooltip
+        name = recorded.lecture_name(node) if recorded.level != "op" else recorded.names[node]
+        lines = [name, f"data {short(node.data)}", "grad 0"]
+        title = recorded.names[node] if name != recorded.names[node] else ""
+        boxes.append(Box(box, lines, fill=fill, grad_line=2, title=title))
         if node.op is not None:
             op_id = f"o{position[node]}"
             boxes.append(Box(op_id, [op_label(node.op)], kind="op", owner=box, fill=OP_FILL))
@@ -274,16 +377,29 @@ def _group_box(recorded: RecordedPass, box: str, members: list[Value]) -> Box:
     act = op_label(first.op) if first.op is not None and first.op is not ADD else "linear"
     made = recorded.structure.outputs[first]
     if recorded.level == "layer":
-        name = recorded.structure.layer_name(made)
-        lines = [name, f"{len(outputs)} {act} neurons", f"{len(ops)} ops", "|grad| 0"]
+        name = recorded.structure.layer_name(made)  # the tooltip: its name in the model
+        tag = recorded.structure.tag(made)
+        shown = f"layer {tag.split('_')[0]}{recorded.structure.example(made)}" if tag else name
+        neurons = f"{len(outputs)} {act} neuron" + ("s" if len(outputs) != 1 else "")
+        lines = [shown, neurons, f"{len(ops)} ops", "|grad| 0"]
     else:
         name = recorded.structure.module_name(made)
         lines = [recorded.names[first], f"{act} neuron", f"out {short(first.data)}", "grad 0"]
     return Box(box, lines, kind="group", fill=GROUP_FILL, grad_line=3, title=name)
 
 
+def _loss_box(recorded: RecordedPass, box: str, members: list[Value]) -> Box:
+    ops = sum(1 for n in members if n.op is not None)
+    lines = [recorded.loss, f"the loss: {ops} ops", f"data {short(recorded.root.data)}", "grad 0"]
+    fill = ROLE_COLORS["output"]
+    return Box(box, lines, kind="group", fill=fill, grad_line=3, title="the loss")
+
+
 def _grad_line(recorded: RecordedPass, members: list[Value], grads: dict[Value, float]) -> str:
-    """A box's grad line: a value's gradient, a neuron's output's, a layer's outputs' size."""
+    """A box's grad line: a value's gradient, a neuron's output's, a layer's outputs' size,
+    the loss's own."""
+    if recorded.root in members:
+        return f"grad {short(grads[recorded.root])}"
     outputs = [n for n in members if recorded.group_of.get(n) is n]
     if not outputs:
         return f"grad {short(grads[members[0]])}"

@@ -5,6 +5,8 @@ number and colour a box through this module, so they always agree:
 
 * ``node_names``: a node's name (its label, else ``L`` for an unlabelled output and ``v<k>`` for
   its place in topological order); ``wrt(name)``: the name as it follows ``d`` in a derivative;
+* ``lecture_text(text)``: the lectures' names with their indices raised and lowered, for a page
+  (``a2_1`` as a²₁, ``w2_1_3`` as w²₁₃, ``W2`` as W², ``δ^L`` as δᴸ); text frames keep ``a2_1``;
 * ``num(x)`` (equations, 4 decimals) and ``short(x)`` (boxes, 4 significant digits);
 * ``ROLE_COLORS`` and ``role``: the fill of a parameter, input, constant, intermediate or output;
   ``HEAT`` and ``heat``: |grad| on a log scale; and the colours of groups, op circles, the current
@@ -39,6 +41,14 @@ OP_BORDER = "#888888"
 EDGE = "#555555"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SUPERSCRIPT = str.maketrans("0123456789+-()lL", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ˡᴸ")
+_SUBSCRIPT = str.maketrans("0123456789jk", "₀₁₂₃₄₅₆₇₈₉ⱼₖ")
+_NOT_IN_A_WORD = r"(?<![A-Za-z0-9_.])"
+# a2_1, z2_1, δ2_1, b2_1 (a^l_j), w2_1_3 (w^l_jk), w2_k_1 and δ2_j (indices j, k)
+_INDEXED = re.compile(_NOT_IN_A_WORD + r"([azbwδ])(\d+)_(\d+|[jk])(?:_(\d+|[jk]))?(?![A-Za-z0-9_])")
+_LAYER_VECTOR = re.compile(_NOT_IN_A_WORD + r"([azbδW])(\d+)(?![A-Za-z0-9_])")  # a2, W2: a^2, W^2
+_RAISED = re.compile(r"\^(\([lL0-9+-]+\)|[lL0-9])")  # δ^L, W^(l+1)
+_LOWERED = re.compile(r"(?<=[A-Za-zδΣˡᴸ⁾⁰¹²³⁴⁵⁶⁷⁸⁹])_(jk|j|k)(?![A-Za-z0-9_])")  # w^l_jk, Σ_k
 
 
 def num(x: float) -> str:
@@ -74,6 +84,24 @@ def node_names(
         or ("L" if node is root else f"v{k}")
         for k, node in enumerate(order)
     }
+
+
+def lecture_text(text: str) -> str:
+    """``text`` with the lectures' names written as they are printed: ``a2_1`` as a²₁ (a^l_j),
+    ``w2_1_3`` as w²₁₃ (w^l_jk; w²₁₆,₃ when an index has two digits), ``W2`` as W², ``δ^L`` as
+    δᴸ, ``W^(l+1)`` as W⁽ˡ⁺¹⁾, ``b^l_j`` as bˡⱼ. Unicode super- and subscripts, so a page shows
+    them as text (nothing is parsed as markup); other text is left as it is."""
+
+    def indexed(found: re.Match[str]) -> str:
+        indices = [i for i in found.groups()[2:] if i is not None]
+        joint = "," if any(len(i) > 1 for i in indices) else ""
+        lowered = joint.join(i.translate(_SUBSCRIPT) for i in indices)
+        return found.group(1) + found.group(2).translate(_SUPERSCRIPT) + lowered
+
+    text = _INDEXED.sub(indexed, text)
+    text = _LAYER_VECTOR.sub(lambda m: m.group(1) + m.group(2).translate(_SUPERSCRIPT), text)
+    text = _RAISED.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+    return _LOWERED.sub(lambda m: m.group(1).translate(_SUBSCRIPT), text)
 
 
 def op_label(op: Op) -> str:

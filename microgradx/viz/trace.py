@@ -43,11 +43,11 @@ from microgradx.engine import Value, topological_order
 from microgradx.files import write_atomically
 from microgradx.viz.graph import GraphView, draw_graph
 from microgradx.viz.layout import LAYOUTS, place
-from microgradx.viz.levels import LayerStep, NeuronStep, Step
+from microgradx.viz.levels import LayerStep, LossStep, NeuronStep, Step
 from microgradx.viz.markup import visible
 from microgradx.viz.page import PageData, StepPage, document, mimebundle
 from microgradx.viz.record import BackwardStep
-from microgradx.viz.scene import Scene
+from microgradx.viz.scene import Scene, step_counter
 from microgradx.viz.steps import LEVELS, RecordedPass, backward_scene
 from microgradx.viz.style import node_names, num, op_label, refuse_renamed
 from microgradx.viz.text import text_frame
@@ -59,6 +59,7 @@ __all__ = [
     "ForwardStep",
     "ForwardTrace",
     "LayerStep",
+    "LossStep",
     "NeuronStep",
     "trace_backward",
     "trace_forward",
@@ -144,11 +145,13 @@ class BackwardTrace:
     def frame(self, i: int, **draw_options: Any) -> GraphView:
         """The graph after step i drawn by Graphviz: gradients so far, the current node (or
         neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
-        greyed out. ``draw_options`` go to ``draw_graph``."""
+        greyed out, headed ``step i + 1 of n`` (steps are shown counted from 1, as on the page
+        and in the text frames). ``draw_options`` go to ``draw_graph``."""
         i = checks.index(i, "i", len(self.steps))
         step = self.steps[i]
         reached_at = self.recorded.reached_at
         draw_options.setdefault("level", self.level)
+        draw_options.setdefault("caption", step_counter(i, len(self.steps)))
         current = [op_step.node for op_step in step.ops]
         return draw_graph(
             self.root,
@@ -165,41 +168,46 @@ class BackwardTrace:
         gradient to marked."""
         return text_frame(self.scene, checks.index(i, "i", len(self.steps)))
 
-    def page_data(self, *, layout: str = "auto", **renamed: Any) -> PageData:
+    def page_data(self, *, layout: str = "auto", fit: bool = True, **renamed: Any) -> PageData:
         """Everything the step-through page shows: the scene and one layout of it.
 
         Raises ValueError, before any layout work, when the drawing would have more than
         ``MAX_BOXES`` boxes (and says which coarser level to use). ``layout``: ``"auto"``,
         ``"dot"`` or ``"python"`` (see ``viz.layout.place``; ``engine=`` is refused with a
-        message naming ``layout=``)."""
+        message naming ``layout=``). ``fit``: the picture starts scaled to the output's width
+        (the default); False: at full size, scrolling (the page's "fit to width" box)."""
         refuse_renamed("page_data", renamed, {"engine": "layout"})
         layout = checks.choice(layout, "layout", LAYOUTS)
+        fit = checks.flag(fit, "fit")
         scene = self.scene
         if len(scene.boxes) > MAX_BOXES:
             raise ValueError(
                 f"the {self.level}-level picture would have {len(scene.boxes)} boxes, more than"
                 f" {MAX_BOXES}: step through it with {_COARSER[self.level]}"
             )
-        return PageData(scene, place(scene.boxes, scene.edges, layout=layout))
+        return PageData(scene, place(scene.boxes, scene.edges, layout=layout), fit)
 
-    def to_html(self, path: str | Path, *, layout: str = "auto", **renamed: Any) -> Path:
+    def to_html(
+        self, path: str | Path, *, layout: str = "auto", fit: bool = True, **renamed: Any
+    ) -> Path:
         """Write a self-contained page (inline SVG, CSS and JS; no network) that steps through
-        the pass: slider, previous/next buttons, left/right arrow keys and the equation panel."""
+        the pass: slider, previous/next buttons, left/right arrow keys and the equation panel
+        (``layout`` and ``fit`` as for ``page_data``)."""
         refuse_renamed("to_html", renamed, {"engine": "layout"})
         target = checks.path(path, "path")
-        return write_atomically(target, self.html_page(layout=layout).encode("utf-8"))
+        return write_atomically(target, self.html_page(layout=layout, fit=fit).encode("utf-8"))
 
-    def html_page(self, *, layout: str = "auto", **renamed: Any) -> str:
+    def html_page(self, *, layout: str = "auto", fit: bool = True, **renamed: Any) -> str:
         """The page ``to_html`` writes, as a string."""
         refuse_renamed("html_page", renamed, {"engine": "layout"})
-        return document(self.page_data(layout=layout))
+        return document(self.page_data(layout=layout, fit=fit))
 
-    def widget(self, *, layout: str = "auto", **renamed: Any) -> StepPage:
+    def widget(self, *, layout: str = "auto", fit: bool = True, **renamed: Any) -> StepPage:
         """The step-through page as a notebook output. It is plain HTML and JavaScript: it needs
         no kernel and no ipywidgets, so it still works after the notebook is saved and reopened,
         and in an HTML export. Where scripts cannot run it shows step 0 and the table."""
         refuse_renamed("widget", renamed, {"engine": "layout"})
-        return StepPage(self.page_data(layout=layout))
+        return StepPage(self.page_data(layout=layout, fit=fit))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         try:
