@@ -2007,6 +2007,7 @@ def _fresh_copy(workspace: Path) -> None:
     if package.exists():
         shutil.rmtree(package)
     shutil.copytree(ROOT / "microgradx", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "Makefile", workspace / "Makefile")  # a mutation of the lab recipe
 
 
 def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:
