@@ -360,6 +360,7 @@ def test_a_report_view_is_the_html_in_jupyter_and_the_table_when_printed():
     shown = rp.view(MIXED)
     assert shown._repr_html_() == rp.to_html(MIXED)
     assert str(shown) == rp.to_text(MIXED)
+    assert isinstance(shown, EngineReport) and vars(shown) == vars(MIXED)  # the same report
 
 
 # ---- microgradx check ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from microgradx.checks import count, describe, in_range, text
 from microgradx.checks import seed as check_seed
 from microgradx.enginecheck.checks import Checker, _expr, _spell, _Stop
 from microgradx.enginecheck.findings import UNSUPPORTED, EngineReport, TargetError
+from microgradx.enginecheck.report import view
 from microgradx.enginecheck.sandbox import Sandbox
 from microgradx.enginecheck.target import (
     EXPECTED,
@@ -144,15 +145,17 @@ def _check(
             examples=examples,
         )
         check_all(checker)
-    return EngineReport(
-        target=what,
-        class_name=loaded["class_name"],
-        supported=tuple(name for name in loaded["supported"] if name in OPS),
-        findings=tuple(checker.findings),
-        seconds=time.monotonic() - start,
-        budget=budget,
-        complete=checker.complete,
-    )
+    return view(
+        EngineReport(
+            target=what,
+            class_name=loaded["class_name"],
+            supported=tuple(name for name in loaded["supported"] if name in OPS),
+            findings=tuple(checker.findings),
+            seconds=time.monotonic() - start,
+            budget=budget,
+            complete=checker.complete,
+        )
+    )  # displayable: Jupyter shows the table and draws each failing expression
 
 
 def check_target(

@@ -26,7 +26,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from microgradx import checks
@@ -46,7 +46,7 @@ from microgradx.viz.style import CURRENT
 
 __all__ = [
     "JSON_VERSION",
-    "ReportView",
+    "ShownReport",
     "draw_finding",
     "summary",
     "to_dict",
@@ -348,22 +348,19 @@ def to_html(report: EngineReport, *, draw: bool = True) -> str:
 
 
 @dataclass(frozen=True)
-class ReportView:
-    """An ``EngineReport`` as Jupyter shows it (``to_html``) and ``print`` writes it
-    (``to_text``). ``view(report)`` makes one."""
-
-    report: EngineReport
-
-    def __post_init__(self) -> None:
-        _checked(self.report)
+class ShownReport(EngineReport):
+    """An ``EngineReport`` that Jupyter shows as ``to_html`` (the table, and each failing
+    expression drawn with the wrong node in red) and ``print`` writes as ``to_text``.
+    ``check_engine`` and ``check_target`` return one; ``view(report)`` makes one."""
 
     def __str__(self) -> str:
-        return to_text(self.report)
+        return to_text(self)
 
     def _repr_html_(self) -> str:
-        return to_html(self.report)
+        return to_html(self)
 
 
-def view(report: EngineReport) -> ReportView:
+def view(report: EngineReport) -> ShownReport:
     """``report`` for Jupyter (the table and the failing expressions drawn) and ``print``."""
-    return ReportView(_checked(report))
+    report = _checked(report)
+    return ShownReport(**{f.name: getattr(report, f.name) for f in fields(EngineReport)})
