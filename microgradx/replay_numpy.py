@@ -2,7 +2,11 @@
 
 Every scalar op of the recorded graph becomes the same op on an array of examples: inputs are
 columns (one number per example), parameters stay single numbers and broadcast, and a parameter's
-gradient is the sum of its gradients over the batch. Each op's declaration gives its array form
+gradient is the sum of its gradients over the batch. The nodes run level by level
+(``LevelProgram``): the nodes of one depth and one op are one NumPy operation over (nodes x
+batch), so a layer's products and sums are a few array operations per level, not one call per
+node; each gradient adds its terms in the scalar walk's order, so with ``+ - * /`` each
+example's numbers are the scalar engine's bit for bit. Each op's declaration gives its array form
 (``Op.numpy``: forward rule and local derivatives); an op without one runs its float rule row by
 row, and tests check that the two agree.
 
@@ -520,7 +524,7 @@ class LevelProgram:
         self.graded_list = [m for m, leaf in enumerate(tape.leaves) if leaf in in_order]
         self.graded = np.asarray(self.graded_list, dtype=np.intp)
         self._backward_plan(tape, plans, row, leaf_index, depth)
-        self._buffers: tuple[Any, ...] = (0, None, None, None)
+        self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
 
     def _backward_plan(
         self,
@@ -635,18 +639,26 @@ class LevelProgram:
             lines.append(f"# depth {d}: {name} x {group.stop - group.start}")
         return "\n".join(lines) + "\n"
 
-    def _values(self, inputs: Any, P: Any) -> tuple[Any, Any]:
+    def _take(self, inputs: Any) -> tuple[Any, tuple[Any, ...]]:
+        """The inputs as a 2-D array, and the arrays a call works in: kept from the last call
+        of the same batch size (a fresh 100 MB costs page faults), or new when another call
+        (another thread) holds them."""
         np = self.np
         table = inputs if isinstance(inputs, np.ndarray) else np.asarray(inputs, float).T
         batch = table.shape[0]
-        if self._buffers[0] != batch:  # kept between calls: a fresh 100 MB costs page faults
-            self._buffers = (
-                batch,
-                np.empty((self.rows, batch)),
-                np.empty((self.rows, batch)),
-                np.empty((self.c_rows, batch)),
-            )
-        V = self._buffers[1]
+        try:
+            buffers = self._spare.pop()
+        except IndexError:
+            buffers = (0,)
+        if buffers[0] != batch:
+            rows = self.rows
+            buffers = (batch, np.empty((rows, batch)), np.empty((rows, batch)),
+                       np.empty((self.c_rows, batch)))  # fmt: skip
+        return table, buffers
+
+    def _values(self, table: Any, P: Any, buffers: tuple[Any, ...]) -> tuple[Any, Any]:
+        np = self.np
+        V = buffers[1]
         V[: self.n_inputs] = table.T
         p = np.fromiter(map(_DATA, P), dtype=np.float64, count=self.n_leaves)
         pc = p[:, None]
@@ -672,16 +684,20 @@ class LevelProgram:
         return V[self.root].copy(), watched
 
     def forward(self, inputs: Any, P: Any) -> tuple[Any, Any]:
+        table, buffers = self._take(inputs)
         with self.np.errstate(all="ignore"):
-            V, pc = self._values(inputs, P)
-            return self._results(V, pc)
+            V, pc = self._values(table, P, buffers)
+            result = self._results(V, pc)
+        self._spare = [buffers]
+        return result
 
     def run(self, inputs: Any, P: Any, seed: float) -> tuple[Any, Any, Any]:
         np = self.np
+        table, buffers = self._take(inputs)
         with np.errstate(all="ignore"):
-            V, pc = self._values(inputs, P)
+            V, pc = self._values(table, P, buffers)
             batch = V.shape[1]
-            G, C = self._buffers[2:]
+            G, C = buffers[2:]
             CL = np.empty(self.cl_rows)
             G[self.root] = seed
             done_depth = None
@@ -693,10 +709,11 @@ class LevelProgram:
             _add_ordered(G, C, self.ordered.get(0, ()))
             self._leaf_grads(P, CL)
             out, watched = self._results(V, pc)
-            inputs = tuple(
+            grads = tuple(
                 G[k].copy() if k is not None else np.zeros(batch) for k in self.input_rows
             )
-            return out, inputs, watched
+        self._spare = [buffers]
+        return out, grads, watched
 
     def _leaf_grads(self, P: Any, CL: Any) -> None:
         """Each leaf's contributions added to its ``grad`` in the walk's order (each summed over

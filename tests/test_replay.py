@@ -1004,14 +1004,26 @@ def _order_sensitive(x, y):
     return a + b + c + d + e + x * y
 
 
+def _deepest_first(x, y):
+    """x's three parents at depths 3, 1 and 2, in three groups, reached by the walk in the
+    order depth 2, 1, 3 with contributions 1e16, 1 and -1e16: the walk's sum is 0.0, adding
+    them level by level (deepest first) gives 1.0."""
+    deep = ((y * y) * y) + x  # depth 3
+    middle = (y * y) + x  # depth 2
+    return (deep * -1e16 + x * 1.0) + middle * 1e16
+
+
+@pytest.mark.parametrize("fn", [_order_sensitive, _deepest_first])
 @pytest.mark.parametrize("y", [0.5, 1.0, -3.0])
-def test_numpy_backend_adds_a_nodes_contributions_in_the_walks_order(y):
+def test_numpy_backend_adds_a_nodes_contributions_in_the_walks_order(fn, y):
     """Float addition is not associative: a node's gradient must add its contributions in
     backward()'s order (outputs first), not level by level."""
     _numpy()
     rows = [[x, y] for x in (0.25, -1.5, 3.0)]
-    want = _per_row(_order_sensitive, rows, [])
-    program = microgradx.compile(_order_sensitive, rows[0], backend="numpy")
+    want = _per_row(fn, rows, [])
+    if fn is _deepest_first:
+        assert all(w[1][0] == 0.0 for w in want)  # (what the graph is built to show)
+    program = microgradx.compile(fn, rows[0], backend="numpy")
     replayed = program.run_batch(rows)
     for r, (out, grads, _) in enumerate(want):
         assert _bits(replayed.output[r]) == _bits(out)
