@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx import checks, walk
+from microgradx import checks, replay_python, walk
 from microgradx.checks import gone, real
 from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
@@ -88,7 +88,8 @@ BACKENDS = ("python", "numpy")
 CACHE_SIZE = 8  # recordings kept per compiled function (TorchDynamo's default cache size too)
 # compile()'s peak memory per node of the recorded graph, measured with tracemalloc on MLPs
 # (tests/test_replay.py checks the bound), rounded up: the recordings and the program made
-# from them (the Python back-end compiles its source in pieces: ``replay_python.CHUNK``)
+# from them; the Python back-end adds its compiler's work on one piece of its source
+# (``replay_python.CHUNK`` lines at most, ~3 KB a line)
 BYTES_PER_NODE = {"python": 2048, "numpy": 1536}
 # and per node and example while a NumPy program runs: its values, gradients and buffer
 BYTES_PER_NODE_AND_ROW = 24
@@ -102,8 +103,11 @@ def compile_memory(nodes: int, backend: str = "python", batch: int = 1) -> int:
     nodes = checks.count(nodes, "nodes", minimum=0)
     backend = checks.choice(backend, "backend", BACKENDS)
     batch = checks.count(batch, "batch")
-    running = nodes * batch * BYTES_PER_NODE_AND_ROW if backend == "numpy" else 0
-    return nodes * BYTES_PER_NODE[backend] + running
+    if backend == "numpy":
+        extra = nodes * batch * BYTES_PER_NODE_AND_ROW
+    else:  # about three lines of source a node, compiled CHUNK lines at a time
+        extra = min(3 * nodes, replay_python.CHUNK) * replay_python.COMPILER_BYTES_PER_LINE
+    return nodes * BYTES_PER_NODE[backend] + extra
 
 
 # ---- the compiled callable ----------------------------------------------------------------------

@@ -349,7 +349,11 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n", names.table
 
 
-CHUNK = 200  # lines compiled at a time: CPython's compiler needs ~3 KB a line while it works
+# lines compiled at a time: CPython's compiler needs ~3 KB a line (9 KB a node) while it works, so
+# a large graph is compiled in pieces; a piece hands its live variables on through a dict, which
+# costs time at every call, so the pieces are large (a 64-32-10 network is one piece)
+CHUNK = 30_000
+COMPILER_BYTES_PER_LINE = 3_000
 
 
 def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., Any]]:

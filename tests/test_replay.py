@@ -1082,14 +1082,17 @@ def _compile_peak(model, n_in, backend):
 
 
 @pytest.mark.parametrize("backend", ["python", "numpy"])
-def test_compile_memory_per_node_stays_bounded(backend):
+def test_compile_memory_per_node_stays_bounded(backend, monkeypatch):
     """compile()'s peak memory (tracemalloc) per graph node stays within
     ``replay.BYTES_PER_NODE`` (what the CLI's refusal counts on) at two sizes: the Python
-    back-end compiles its source in pieces, the NumPy back-end makes no source per node."""
+    back-end compiles its source in pieces (here small ones, so that graphs this size have
+    many), the NumPy back-end makes no source per node."""
+    from microgradx import replay_python
     from microgradx.replay import BYTES_PER_NODE
 
     if backend == "numpy":
         _numpy()
+    monkeypatch.setattr(replay_python, "CHUNK", 200)
     _compile_peak(MLP(4, [3, 2], seed=0), 4, backend)  # imports and caches, once
     for hidden in (16, 32):  # (a small graph adds a constant: a piece's compile, ~0.6 MB)
         per_node = _compile_peak(MLP(64, [hidden, 10], seed=0), 64, backend)
@@ -1102,7 +1105,8 @@ def test_compile_memory_estimate_and_the_cli_refusal(capsys):
     from microgradx import cli
     from microgradx.replay import BYTES_PER_NODE, compile_memory
 
-    assert compile_memory(1000) == 1000 * BYTES_PER_NODE["python"]
+    assert compile_memory(1000) == 1000 * BYTES_PER_NODE["python"] + 3000 * 3000
+    assert compile_memory(10**6) == 10**6 * BYTES_PER_NODE["python"] + 30_000 * 3000
     assert compile_memory(1000, "numpy", 50) == 1000 * (BYTES_PER_NODE["numpy"] + 50 * 24)
     with pytest.raises(ValueError, match="backend must be one of"):
         compile_memory(10, "fortran")
