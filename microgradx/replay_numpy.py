@@ -535,16 +535,11 @@ class LevelProgram:
         depth: dict[Any, int],
     ) -> None:
         np = self.np
-        # the scalar walk's order of every node's contributions: (parent, input) pairs
-        walk_rank: dict[tuple[int, int], int] = {}
-        received: dict[Any, int] = {}
-        for node in reversed(tape.order):
-            if node.op is None:
-                continue
-            for i, child in enumerate(node.children):
-                k = received.get(child, 0)
-                walk_rank[(id(node), i)] = k
-                received[child] = k + 1
+        # Long: one plan (the walk's order, the nodes kept apart, their buffer rows, each
+        # group's sends), its parts sharing the tables they build.
+        order = _Order()  # the walk's own order of every node's contributions
+        walk.walk(tape.order, order)
+        walk_rank = order.rank
         # the order in which the groups (in reverse) would deliver them, event by event
         arrived: dict[Any, list[tuple[int, int]]] = {}
         event = 0
@@ -731,9 +726,10 @@ class LevelProgram:
         if floats:
             for leaf, total in zip(leaves, added):
                 leaf.grad = total
-        else:
-            for leaf, before, total in zip(leaves, grads, added):
-                leaf.grad = before + total
+        else:  # a Value grad (create_graph's) stays one: the walk's own accumulation
+            on_nodes = walk.OnNodes()
+            for leaf, total in zip(leaves, added):
+                on_nodes.accumulate(None, 0, leaf, None, total)
 
     def _backward(self, group: _Group, V: Any, G: Any, C: Any, CL: Any, pc: Any) -> None:
         np = self.np
@@ -777,6 +773,36 @@ class LevelProgram:
                 members, rows = sends.leaves
                 part = contribution if members is None else contribution[members]
                 CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+
+
+class _Order(walk.Gradients):
+    """The walk run for its order only: ``rank[(id(node), i)]`` is the place of node's
+    contribution to its input i among all the contributions that input receives (every node
+    passes: a zero upstream is a matter of rows, decided when the program runs)."""
+
+    def __init__(self) -> None:
+        self.rank: dict[tuple[int, int], int] = {}
+        self.count: dict[Any, int] = {}
+
+    def upstream(self, node: Any) -> Any:
+        return node
+
+    def zero(self, upstream: Any) -> int:
+        return walk.UNKNOWN
+
+    def number(self, node: Any) -> Any:
+        return None
+
+    def local_grads(self, node: Any, op: Op) -> Sequence[Any]:
+        return (None,) * len(node.children)
+
+    def times(self, upstream: Any, local: Any) -> Any:
+        return None
+
+    def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
+        k = self.count.get(child, 0)
+        self.rank[(id(node), i)] = k
+        self.count[child] = k + 1
 
 
 def _rows_of(where: Any) -> list[int]:
