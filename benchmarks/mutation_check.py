@@ -37,6 +37,11 @@ _NUMPY_READS = (
     "tests/test_replay.py::test_numpy_and_math_on_a_recorded_number_are_guarded_and_replayed_right"
 )
 _VECTORS = "tests/test_vectors.py::"
+_LEVELS = (
+    "tests/test_replay.py::test_numpy_backend_adds_a_nodes_contributions_in_the_walks_order",
+    "tests/test_replay.py::test_numpy_backend_is_bit_for_bit_on_arithmetic_mlps",
+)
+
 MUTATIONS = [
     Mutation(
         "microgradx.autograd is not an attribute after import microgradx",
@@ -60,9 +65,9 @@ MUTATIONS = [
     ),
     Mutation(
         "a generated function stays in its own globals (a reference cycle)",
-        "microgradx/replay.py",
-        '            self.run: Callable[..., Any] = names.pop("run")\n',
-        '            self.run: Callable[..., Any] = names["run"]\n',
+        "microgradx/replay_python.py",
+        '        return source, names.table.pop("run"), names.table.pop("forward")\n',
+        '        return source, names.table["run"], names.table.pop("forward")\n',
         (
             "tests/test_replay.py::"
             "test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_collector",
@@ -376,8 +381,8 @@ MUTATIONS = [
     Mutation(
         "the NumPy back-end's products multiply a zero upstream by an infinite input",
         "microgradx/replay_numpy.py",
-        'return f"np.where({upstream} != 0.0, {upstream} * {local}, 0.0)"',
-        'return f"{upstream} * {local}"',
+        "                    contribution = np.where(upstream != 0.0, contribution, 0.0)\n",
+        "                    pass\n",
         (
             "tests/test_replay.py::test_a_zero_upstream_contributes_zero_through_an_infinite_product",
         ),
@@ -1240,8 +1245,8 @@ MUTATIONS = [
     Mutation(
         "a user's NumPy forms are not checked against the float rule when compiling",
         "microgradx/replay_numpy.py",
-        "    check_forms(tape)\n",
-        "",
+        "    check_forms(tape)\n    program = LevelProgram(tape)\n",
+        "    program = LevelProgram(tape)\n",
         (
             "tests/test_replay.py::"
             "test_a_users_numpy_form_that_disagrees_with_its_rule_is_a_compile_error",
@@ -1976,6 +1981,73 @@ MUTATIONS = [
         "LAB_FLAGS = $(if $(filter 0,$(LAB_UID)),--allow-root)\n",
         "LAB_FLAGS =\n",
         ("tests/test_jupyter.py::test_make_lab_passes_allow_root_when_run_as_root_and_only_then",),
+    ),
+    Mutation(
+        "the level-by-level NumPy back-end scatters a group's repeated node at once (+= drops one)",
+        "microgradx/replay_numpy.py",
+        "                kept.add(child)\n",
+        "                pass\n",
+        _LEVELS,
+    ),
+    Mutation(
+        "the level-by-level NumPy back-end adds a gradient's terms level by level, not as the walk",
+        "microgradx/replay_numpy.py",
+        "            if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):\n",
+        "            if len(set(events)) < len(events):\n",
+        _LEVELS,
+    ),
+    Mutation(
+        "the level-by-level NumPy back-end takes every node's contributions as in the walk's order",
+        "microgradx/replay_numpy.py",
+        "            for rank in range(max(len(arrived[c]) for c in children)):\n"
+        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
+        "                for k in has:\n"
+        "                    slot[(children[k], rank)] = c_rows + k\n",
+        "            for rank in range(max(len(arrived[c]) for c in children)):\n"
+        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
+        "                for k in has:\n"
+        "                    slot[(children[k], len(arrived[children[k]]) - 1 - rank)] = (\n"
+        "                        c_rows + k\n"
+        "                    )\n",
+        _LEVELS,
+    ),
+    Mutation(
+        "the NumPy back-end's guards over a batch ignore a comparison's outcome",
+        "microgradx/replay_numpy.py",
+        "            ok &= result if outcome else ~result\n",
+        "            ok &= result\n",
+        ("tests/test_replay.py::test_guards_on_inputs_are_checked_over_the_whole_batch",),
+    ),
+    Mutation(
+        "the NumPy back-end's table of rows is not checked for finite numbers",
+        "microgradx/replay.py",
+        "        if not finite.all():\n",
+        "        if False:\n",
+        ("tests/test_replay.py::test_numpy_backend_checks_a_table_of_rows_with_the_same_errors",),
+    ),
+    Mutation(
+        "a piece of the compiled Python program hands on only the variables it made",
+        "microgradx/replay_python.py",
+        "        keep = sorted(name for name in new | set(read) if last_piece.get(name, -1) > k)\n",
+        "        keep = sorted(name for name in new if last_piece.get(name, -1) > k)\n",
+        ("tests/test_replay.py::test_the_python_backend_compiled_in_pieces_is_bit_for_bit",),
+    ),
+    Mutation(
+        "the Python back-end compiles the whole graph at once (9 KB a node)",
+        "microgradx/replay_python.py",
+        "    if len(lines) + len(backward.lines) <= CHUNK:\n",
+        "    if True:\n",
+        (
+            "tests/test_replay.py::test_compile_memory_per_node_stays_bounded",
+            "tests/test_replay.py::test_the_python_backend_compiled_in_pieces_is_bit_for_bit",
+        ),
+    ),
+    Mutation(
+        "the CLI compiles a network that cannot fit in memory",
+        "microgradx/cli.py",
+        "    if available is not None and needed > available:\n",
+        "    if False:\n",
+        ("tests/test_replay.py::test_compile_memory_estimate_and_the_cli_refusal",),
     ),
 ]
 

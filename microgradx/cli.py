@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -19,7 +20,7 @@ from microgradx.enginecheck.command import run as check
 from microgradx.files import NotARegularFileError, open_regular, write_atomically, write_target
 from microgradx.gradcheck import gradcheck
 from microgradx.ops import markdown_table
-from microgradx.replay import BACKENDS
+from microgradx.replay import BACKENDS, compile_memory
 from microgradx.viz.trace import trace_backward
 
 
@@ -199,6 +200,43 @@ def _check_train_arguments(args: argparse.Namespace) -> None:
             raise CommandError(f"--save {args.save}: cannot write there")
 
 
+def _mlp_nodes(sizes: Sequence[int]) -> int:
+    """The nodes of one example's loss graph for ``MLP(sizes[0], sizes[1:])``: per layer of
+    ``a`` inputs and ``b`` neurons, a*b weights, a*b products, a*b sums, b biases and b
+    activations; then the inputs, the targets and the loss (a few nodes per class)."""
+    layers = itertools.pairwise(sizes)
+    return sum(3 * a * b + 2 * b for a, b in layers) + sizes[0] + 5 * sizes[-1] + 8
+
+
+def _available_memory() -> int | None:
+    """Bytes the system can give now: ``MemAvailable`` of /proc/meminfo, else the free pages
+    (``os.sysconf``); None where neither is known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(sizes: list[int], args: argparse.Namespace, examples: int) -> None:
+    """Refuse, before any work, a network whose compiled graph would not fit in memory."""
+    batch = min(args.batch_size, examples)
+    needed = compile_memory(_mlp_nodes(sizes), args.backend, batch)
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise CommandError(
+            f"--hidden {','.join(map(str, args.hidden))}: compiling this network needs about"
+            f" {needed / 1e9:.1f} GB ({_mlp_nodes(sizes):,} graph nodes), and {available / 1e9:.1f}"
+            " GB is available; use smaller hidden layers"
+        )
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
@@ -224,6 +262,8 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
     X_train, X_test, y_train, y_test = _dataset(args.dataset, args.data, args.seed)
     classes = 10 if args.dataset == "digits" else 1
     loss = "cross_entropy" if classes > 1 else "bce_with_logits"
+    if args.compile:
+        _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))
     model = nn.MLP(len(X_train[0]), [*args.hidden, classes], args.activation, seed=args.seed)
     optimizers = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop}
     optimizer = optimizers[args.optimizer](model.parameters(), lr=args.lr)

@@ -67,20 +67,47 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx import checks, walk
+from microgradx import checks, replay_python, walk
 from microgradx.checks import gone, real
 from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.replay_model import ModelState
 from microgradx.replay_numbers import RecordedFloat
-from microgradx.replay_numpy import numpy_program
-from microgradx.replay_python import load_program, prepass_source, python_source
+from microgradx.replay_numpy import column_guards, numpy_program
+from microgradx.replay_python import (
+    load_program,
+    prepass_source,
+    python_program,
+    python_source,
+)
 from microgradx.replay_record import Function, probes_for, record_function
 from microgradx.replay_tape import CompileError, Tape, checked_order, same_graph, tape_of
 
 BACKENDS = ("python", "numpy")
 CACHE_SIZE = 8  # recordings kept per compiled function (TorchDynamo's default cache size too)
+# compile()'s peak memory per node of the recorded graph, measured with tracemalloc on MLPs
+# (tests/test_replay.py checks the bound), rounded up: the recordings and the program made
+# from them; the Python back-end adds its compiler's work on one piece of its source
+# (``replay_python.CHUNK`` lines at most, ~3 KB a line)
+BYTES_PER_NODE = {"python": 2048, "numpy": 1536}
+# and per node and example while a NumPy program runs: its values, gradients and buffer
+BYTES_PER_NODE_AND_ROW = 24
+
+
+def compile_memory(nodes: int, backend: str = "python", batch: int = 1) -> int:
+    """Bytes ``compile`` needs for a graph of ``nodes`` nodes (its peak, measured: see
+    ``BYTES_PER_NODE``), and with the NumPy back-end also what running ``batch`` rows at once
+    needs (a value, a gradient and a buffer row per node and example). An estimate, computed
+    without building anything: the CLI refuses a network that would not fit before it starts."""
+    nodes = checks.count(nodes, "nodes", minimum=0)
+    backend = checks.choice(backend, "backend", BACKENDS)
+    batch = checks.count(batch, "batch")
+    if backend == "numpy":
+        extra = nodes * batch * BYTES_PER_NODE_AND_ROW
+    else:  # about three lines of source a node, compiled CHUNK lines at a time
+        extra = min(3 * nodes, replay_python.CHUNK) * replay_python.COMPILER_BYTES_PER_LINE
+    return nodes * BYTES_PER_NODE[backend] + extra
 
 
 # ---- the compiled callable ----------------------------------------------------------------------
@@ -96,13 +123,16 @@ class _Program:
         # the leaves a pass adds a gradient to (a leaf only a guard reads gets none)
         self.graded = [leaf for leaf in self.leaves if leaf in in_order]
         self.prepass: Callable[..., Any] | None = None
+        self.run: Callable[..., Any]
+        self.forward: Callable[..., Any]
+        self.per_node = False
+        self.meets: Callable[[Any], Any] | None = None
         if backend == "python":
-            self.source, names = python_source(tape)
-            load_program(self.source, names, "")
-            self.run: Callable[..., Any] = names.pop("run")
-            self.forward: Callable[..., Any] = names.pop("forward")
+            self.source, self.run, self.forward = python_program(tape)
         else:
             self.source, self.run, self.forward = numpy_program(tape)
+            self.per_node = bool(tape.computed)  # (numpy_program's choice: it takes columns)
+            self.meets = column_guards(tape)  # the guards over a whole batch, when they allow
             if tape.guards or tape.computed:
                 source, names = prepass_source(tape)
                 self.prepass = load_program(source, names, ", guards").pop("prepass")
@@ -370,10 +400,14 @@ class Compiled:
         table = checks.sequence(rows, "rows")
         if len(table) == 0:
             raise ValueError("rows is empty: batch() needs at least one row")
-        checked = [
-            self._numbers(checks.sequence(row, f"rows[{i}]"), f" of row {i}")
-            for i, row in enumerate(table)
-        ]
+        checked: Any = None
+        if self.backend == "numpy":
+            checked = self._table(rows, table)
+        if checked is None:
+            checked = [
+                self._numbers(checks.sequence(row, f"rows[{i}]"), f" of row {i}")
+                for i, row in enumerate(table)
+            ]
         seed = None if gradient is None else real(gradient, "gradient")
         programs = self._current()  # the model is checked once per batch
         undo = _Undo()
@@ -406,10 +440,30 @@ class Compiled:
 
     # -- the NumPy back-end: a batch at once, split by the recordings whose guards hold --
 
+    def _table(self, rows: Any, table: Sequence[Any]) -> Any:
+        """``rows`` as a 2-D float array checked by NumPy (finite numbers, one per input), or
+        None when it is not plainly numbers (strings, Values, rows of other lengths): the row by
+        row check then names what is wrong. The errors are that check's, word for word."""
+        import numpy as np
+
+        try:
+            array = np.asarray(rows) if isinstance(rows, np.ndarray) else np.array(table)
+        except (ValueError, TypeError, OverflowError):  # ragged rows, huge ints: checked by row
+            return None
+        if array.dtype.kind not in "fiub" or array.shape != (len(table), self.n_inputs):
+            return None
+        array = np.ascontiguousarray(array, dtype=np.float64)
+        finite = np.isfinite(array)
+        if not finite.all():
+            i, k = (int(j) for j in np.argwhere(~finite)[0])  # the first in row order
+            number = float(array[i, k])
+            raise ValueError(f"input {k} of row {i} is {number}: the data must be finite numbers")
+        return array
+
     def _columns(
         self,
         program: _Program,
-        rows: list[list[float]],
+        rows: Any,
         seed: float | None,
         undo: _Undo,
         checked: bool = False,
@@ -419,7 +473,11 @@ class Compiled:
         prepass = None if checked else program.prepass
         if prepass is not None and any(prepass(row, program.leaves) is None for row in rows):
             return None
-        columns = [[row[k] for row in rows] for k in range(self.n_inputs)]
+        import numpy as np
+
+        columns: Any = np.asarray(rows, dtype=np.float64).reshape(len(rows), self.n_inputs)
+        if program.per_node:
+            columns = list(columns.T)
         if seed is None:
             out, watched = program.forward(columns, program.leaves)
             return out, (), watched
@@ -427,14 +485,25 @@ class Compiled:
         return program.run(columns, program.leaves, seed)
 
     def _batch_numpy(
-        self, programs: list[_Program], rows: list[list[float]], seed: float | None, undo: _Undo
+        self, programs: list[_Program], table: Any, seed: float | None, undo: _Undo
     ) -> Replayed:
         import numpy as np  # the back-end needs it (numpy_program imported it already)
 
-        n = len(rows)
+        n = len(table)
+        array = np.asarray(table, dtype=np.float64).reshape(n, self.n_inputs)
+        first = programs[0] if len(programs) == 1 else None
+        if first is not None and (
+            first.prepass is None or (first.meets is not None and first.meets(array).all())
+        ):  # one recording, and every row meets its guards: nothing to split the rows by
+            result = self._columns(first, array, seed, undo, True)
+            grads = tuple(np.array(g, dtype=np.float64) for g in result[1])
+            watched = tuple(np.array(w, dtype=np.float64) for w in result[2])
+            return Replayed(np.array(result[0]), () if seed is None else grads, watched)
+        # rows as plain floats for what runs in Python (guards, a recording, the interpreter)
+        rows = table.tolist() if isinstance(table, np.ndarray) else table
         out = np.empty(n)
-        grads = [np.empty(n) for _ in range(self.n_inputs)]
-        watched = [np.empty(n) for _ in self.tape.watch]
+        input_grads = [np.empty(n) for _ in range(self.n_inputs)]
+        seen = [np.empty(n) for _ in self.tape.watch]
         pending = list(range(n))
         candidates = list(programs)
         while pending:
@@ -442,31 +511,37 @@ class Compiled:
                 program = self._record_again(rows[pending[0]])
                 if program is None:
                     for i in pending:  # beyond the cache, or refused: the interpreted engine
-                        result = self._interpret(rows[i], seed, undo)
-                        out[i] = result[0]
-                        for column, value in zip(grads, result[1] if seed is not None else ()):
+                        answer = self._interpret(rows[i], seed, undo)
+                        out[i] = answer[0]
+                        for column, value in zip(
+                            input_grads, answer[1] if seed is not None else ()
+                        ):
                             column[i] = value
-                        for column, value in zip(watched, result[-1]):
+                        for column, value in zip(seen, answer[-1]):
                             column[i] = value
                     break
                 candidates = [program]
             program = candidates.pop(0)
             fits: list[int] = []
             rest: list[int] = []
-            for i in pending:
+            meets = None if program.meets is None else program.meets(array[pending])
+            for n_, i in enumerate(pending):
                 prepass = program.prepass
-                ok = prepass is None or prepass(rows[i], program.leaves) is not None
+                if meets is not None:
+                    ok = bool(meets[n_])
+                else:
+                    ok = prepass is None or prepass(rows[i], program.leaves) is not None
                 (fits if ok else rest).append(i)
             if fits:
-                result = self._columns(program, [rows[i] for i in fits], seed, undo, True)
                 index = np.asarray(fits)
+                result = self._columns(program, array[index], seed, undo, True)
                 out[index] = result[0]
-                for column, values in zip(grads, result[1]):
+                for column, values in zip(input_grads, result[1]):
                     column[index] = values
-                for column, values in zip(watched, result[2]):
+                for column, values in zip(seen, result[2]):
                     column[index] = values
             pending = rest
-        return Replayed(out, () if seed is None else tuple(grads), tuple(watched))
+        return Replayed(out, () if seed is None else tuple(input_grads), tuple(seen))
 
 
 def _check_model(model: Any) -> None:
@@ -560,6 +635,7 @@ __all__ = [
     "compile",
     "compile_function",
     "compile_graph",
+    "compile_memory",
     "python_source",
     "same_graph",
     "tape_of",

@@ -2,7 +2,11 @@
 
 Every scalar op of the recorded graph becomes the same op on an array of examples: inputs are
 columns (one number per example), parameters stay single numbers and broadcast, and a parameter's
-gradient is the sum of its gradients over the batch. Each op's declaration gives its array form
+gradient is the sum of its gradients over the batch. The nodes run level by level
+(``LevelProgram``): the nodes of one depth and one op are one NumPy operation over (nodes x
+batch), so a layer's products and sums are a few array operations per level, not one call per
+node; each gradient adds its terms in the scalar walk's order, so with ``+ - * /`` each
+example's numbers are the scalar engine's bit for bit. Each op's declaration gives its array form
 (``Op.numpy``: forward rule and local derivatives); an op without one runs its float rule row by
 row, and tests check that the two agree.
 
@@ -27,11 +31,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from microgradx import walk
 from microgradx.checks import describe
-from microgradx.ops import ADD, MUL, TINY, Op, is_table_form
+from microgradx.ops import ADD, MUL, OPS, TINY, Op, is_table_form
 from microgradx.ops import float_rule_rows as _rows
 from microgradx.replay_tape import CompileError, closure
 
@@ -340,6 +345,19 @@ def _returns(tape: Any, position: dict[Any, int]) -> tuple[str, str]:
 
 
 def numpy_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
+    """``(description, run, forward)`` for a ``replay.Tape``: ``run(I, P, seed)`` and
+    ``forward(I, P)`` with ``I`` the batch's inputs (a 2-D array, one row per example), as
+    ``per_node_program``'s. The graph runs level by level (``LevelProgram``); a graph with a leaf
+    computed from its numbers (``x.detach()``) runs node by node (``per_node_program``), since
+    that leaf's expression is not a node of the graph."""
+    if tape.computed:
+        return per_node_program(tape)
+    check_forms(tape)
+    program = LevelProgram(tape)
+    return program.describe(), program.run, program.forward
+
+
+def per_node_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
     """``(source, run, forward)`` for a ``replay.Tape``, as ``replay.python_source`` makes them,
     but each variable holds a whole batch: ``run(I, P, seed)`` and ``forward(I, P)`` with ``I``
     the input columns. The guards are not here: the caller checks them example by example in
@@ -375,3 +393,497 @@ def _round_each(column: Any, ndigits: int) -> Any:
     import numpy
 
     return numpy.asarray([round(float(x), ndigits) for x in numpy.atleast_1d(column)])
+
+
+# ---- level-vectorized replay ---------------------------------------------------------------------
+#
+# The nodes of the recorded graph, grouped by depth (the longest chain of ops from an input) and
+# op: every node of one group reads only nodes of smaller depth, so a group is one NumPy operation
+# over (group x batch), its operands gathered from the values already computed. Values live in
+# one array ``V`` (a row per non-leaf node and input, a column per example); leaves (parameters,
+# constants) in ``P`` (one number each, broadcast). Every node still does the same float operation
+# as the scalar engine: ``+`` and ``*`` are IEEE's, other ops are their array forms (above).
+#
+# Backward goes through the groups in reverse. A gradient is a sum, and float addition is not
+# associative, so each node's contributions must be added in the order of the scalar walk
+# (``microgradx.walk``: outputs first, each node's inputs left to right), starting from +0.0.
+# A node whose contributions arrive in that order anyway (or that gets at most two: a + b is
+# b + a) adds them in place; the others' are kept apart and added in the walk's order just before
+# the node passes its own gradient on (``_Ordered``).
+
+
+_DATA = attrgetter("data")
+_GRAD = attrgetter("grad")
+_FLOAT = frozenset([float])
+
+
+def _as_index(np: Any, rows: Sequence[int], broadcast: bool = False) -> Any:
+    """Rows as a slice when they are evenly spaced (a view, no copy), else an index array;
+    ``broadcast``: one row read by every node of a group is that row, broadcast."""
+    n = len(rows)
+    if n == 1 or (broadcast and rows.count(rows[0]) == n):
+        return slice(rows[0], rows[0] + 1)
+    step = rows[1] - rows[0]
+    if step > 0 and all(rows[k + 1] - rows[k] == step for k in range(n - 1)):
+        return slice(rows[0], rows[-1] + 1, step)
+    return np.asarray(rows, dtype=np.intp)
+
+
+class _Group:
+    """Nodes of one depth and one op whose operands come from the same places: ``V`` rows
+    ``start:stop``; ``operands[i]``: ``(True, rows of V)`` or ``(False, indices into P)``."""
+
+    __slots__ = ("forward", "grads", "op", "operands", "sends", "start", "stop")
+
+    def __init__(self, op: Op, start: int, stop: int, operands: list[tuple[bool, Any]]) -> None:
+        self.op = op
+        self.start, self.stop = start, stop
+        self.operands = operands
+        self.forward: Callable[..., Any] | None = None
+        self.grads: Callable[..., Any] | None = None
+        # per operand: where its contributions go (see _Sends)
+        self.sends: list[_Sends] = []
+
+
+class _Sends:
+    """Where one operand's contributions go: ``first`` (rows of the group, rows of ``G``) the
+    first contribution a node gets, written as ``0.0 + c`` (the walk starts a gradient at +0.0,
+    so ``G`` needs no zeroing); ``direct`` the next ones, added in place; ``kept`` (rows of
+    the group, rows of the buffer ``C``); ``leaves`` (rows of the group, rows of the 1-D leaf
+    buffer ``CL``), summed over the batch first. ``check``: for ``*``, the rows of the other
+    input (the local derivative), tested for infinities (the zero-upstream rule)."""
+
+    __slots__ = ("check", "direct", "first", "kept", "leaves")
+
+    def __init__(self) -> None:
+        self.first: tuple[Any, Any] | None = None
+        self.check: tuple[bool, Any] | None = None
+        self.direct: tuple[Any, Any] | None = None
+        self.kept: tuple[Any, Any] | None = None
+        self.leaves: tuple[Any, Any] | None = None
+
+
+def _take(block: Any, rows: Any, whole: bool) -> Any:
+    return block if whole else block[rows]
+
+
+class LevelProgram:
+    """A tape as groups of (depth, op) run over a batch (see the comment above). ``run(I, P,
+    seed)`` and ``forward(I, P)`` as ``numpy_program``'s, with ``I`` a 2-D float array (one row
+    per example) or the input columns."""
+
+    def __init__(self, tape: Any) -> None:
+        np = _numpy()
+        self.np = np
+        order = tape.order
+        leaf_index = {node: m for m, node in enumerate(tape.leaves)}
+        self.n_leaves = len(tape.leaves)
+        self.n_inputs = len(tape.inputs)
+        row: dict[Any, int] = {node: k for k, node in enumerate(tape.inputs)}
+        depth: dict[Any, int] = {node: 0 for node in tape.inputs}
+        for node in order:  # the earliest level a node can run at: after its inputs
+            if node.op is not None:
+                depth[node] = 1 + max(
+                    (depth[c] for c in node.children if c not in leaf_index), default=0
+                )
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for node in order:
+            op = node.op
+            if op is None:
+                continue
+            key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
+            groups.setdefault(key, []).append(node)
+        # rows: inputs first, then group after group by depth (a group's rows are contiguous)
+        keys = sorted(groups, key=lambda key: key[0])
+        plans: list[tuple[_Group, list[Any]]] = []
+        count = self.n_inputs
+        for key in keys:
+            members = groups[key]
+            for node in members:
+                row[node] = count
+                count += 1
+            operands = []
+            for i, varying in enumerate(key[2]):
+                if varying:
+                    rows = [row[n.children[i]] for n in members]
+                    operands.append((True, _as_index(np, rows, broadcast=True)))
+                else:
+                    where = [leaf_index[n.children[i]] for n in members]
+                    operands.append((False, np.asarray(where, dtype=np.intp)))
+            op = members[0].op
+            group = _Group(op, count - len(members), count, operands)
+            if op is not ADD and op is not MUL:
+                group.forward, group.grads = array_forms(np, op)
+            plans.append((group, members))
+        self.rows = count
+        self.groups = [group for group, _ in plans]
+        self.root = row[tape.root]
+        self.watch = [(True, row[w]) if w in row else (False, leaf_index[w]) for w in tape.watch]
+        in_order = set(order)
+        self.input_rows = [row[x] if x in in_order else None for x in tape.inputs]
+        self.graded_list = [m for m, leaf in enumerate(tape.leaves) if leaf in in_order]
+        self.graded = np.asarray(self.graded_list, dtype=np.intp)
+        self._backward_plan(tape, plans, row, leaf_index, depth)
+        self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
+
+    def _backward_plan(
+        self,
+        tape: Any,
+        plans: list[tuple[_Group, list[Any]]],
+        row: dict[Any, int],
+        leaf_index: dict[Any, int],
+        depth: dict[Any, int],
+    ) -> None:
+        np = self.np
+        # Long: one plan (the walk's order, the nodes kept apart, their buffer rows, each
+        # group's sends), its parts sharing the tables they build.
+        order = _Order()  # the walk's own order of every node's contributions
+        walk.walk(tape.order, order)
+        walk_rank = order.rank
+        # the order in which the groups (in reverse) would deliver them, event by event
+        arrived: dict[Any, list[tuple[int, int]]] = {}
+        event = 0
+        for group, members in reversed(plans):
+            for i in range(len(group.operands)):
+                for node in members:
+                    arrived.setdefault(node.children[i], []).append(
+                        (event, walk_rank[(id(node), i)])
+                    )
+                event += 1
+        kept = set()
+        for child, got in arrived.items():
+            if child in leaf_index:
+                continue
+            events = [e for e, _ in got]
+            in_walk_order = [r for _, r in got] == list(range(len(got)))
+            if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):
+                kept.add(child)
+        # the kept contributions' rows in the buffer C: by depth, then rank, then node, so that
+        # adding one rank of them is (mostly) one slice of C onto one slice of G
+        slot: dict[tuple[Any, int], int] = {}
+        c_rows = 0
+        by_level: dict[int, list[Any]] = {}
+        for child in kept:
+            by_level.setdefault(depth[child], []).append(child)
+        self.ordered: dict[int, list[tuple[Any, Any]]] = {}
+        for d, children in by_level.items():
+            children.sort(key=row.__getitem__)
+            width = len(children)
+            steps = []
+            for rank in range(max(len(arrived[c]) for c in children)):
+                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]
+                for k in has:
+                    slot[(children[k], rank)] = c_rows + k
+                targets = _as_index(np, [row[children[k]] for k in has])
+                steps.append((targets, _as_index(np, [c_rows + k for k in has])))
+                c_rows += width
+            self.ordered[d] = steps
+        cl_rows = 0
+        leaf_at: dict[int, list[tuple[int, int]]] = {}  # leaf -> [(walk rank, CL row)]
+        started: set[Any] = set()
+        for group, members in reversed(plans):
+            sends = []
+            for i in range(len(group.operands)):
+                direct_m, direct_r, kept_m, kept_r, leaf_m, leaf_r = [], [], [], [], [], []
+                first_m, first_r = [], []
+                for m, node in enumerate(members):
+                    child = node.children[i]
+                    rank = walk_rank[(id(node), i)]
+                    if child in leaf_index:
+                        leaf_m.append(m)
+                        leaf_r.append(cl_rows)
+                        leaf_at.setdefault(leaf_index[child], []).append((rank, cl_rows))
+                        cl_rows += 1
+                    elif child in kept:
+                        kept_m.append(m)
+                        kept_r.append(slot[(child, rank)])
+                    elif child in started:
+                        direct_m.append(m)
+                        direct_r.append(row[child])
+                    else:
+                        started.add(child)
+                        first_m.append(m)
+                        first_r.append(row[child])
+                s = _Sends()
+                n = len(members)
+                for attr, ms, rs in (
+                    ("first", first_m, first_r),
+                    ("direct", direct_m, direct_r),
+                    ("kept", kept_m, kept_r),
+                    ("leaves", leaf_m, leaf_r),
+                ):
+                    if ms:
+                        whole = len(ms) == n
+                        setattr(s, attr, (None if whole else _as_index(np, ms), _as_index(np, rs)))
+                if group.op is MUL:  # the local derivative is the other input: check its rows
+                    varying, where = group.operands[1 - i]
+                    s.check = (varying, _as_index(np, sorted(set(_rows_of(where)))))
+                sends.append(s)
+            group.sends = sends
+        self.c_rows, self.cl_rows = c_rows, cl_rows
+        self.leaf_sums = _ranked(np, [(m, sorted(at)) for m, at in leaf_at.items()])
+        self.depth_of = [max(depth[n] for n in members) for _, members in plans]
+
+    # -- running --
+
+    def describe(self) -> str:
+        """The program, one line per group: depth, op, how many nodes."""
+        lines = [f"# {len(self.groups)} groups over {self.rows} rows (a row per node)"]
+        for group, d in zip(self.groups, self.depth_of):
+            name = group.op.name if OPS.get(group.op.name) is group.op else "an op of yours"
+            lines.append(f"# depth {d}: {name} x {group.stop - group.start}")
+        return "\n".join(lines) + "\n"
+
+    def _take(self, inputs: Any) -> tuple[Any, tuple[Any, ...]]:
+        """The inputs as a 2-D array, and the arrays a call works in: kept from the last call
+        of the same batch size (a fresh 100 MB costs page faults), or new when another call
+        (another thread) holds them."""
+        np = self.np
+        table = inputs if isinstance(inputs, np.ndarray) else np.asarray(inputs, float).T
+        batch = table.shape[0]
+        try:
+            buffers = self._spare.pop()
+        except IndexError:
+            buffers = (0,)
+        if buffers[0] != batch:
+            rows = self.rows
+            buffers = (batch, np.empty((rows, batch)), np.empty((rows, batch)),
+                       np.empty((self.c_rows, batch)))  # fmt: skip
+        return table, buffers
+
+    def _values(self, table: Any, P: Any, buffers: tuple[Any, ...]) -> tuple[Any, Any]:
+        np = self.np
+        V = buffers[1]
+        V[: self.n_inputs] = table.T
+        p = np.fromiter(map(_DATA, P), dtype=np.float64, count=self.n_leaves)
+        pc = p[:, None]
+        for group in self.groups:
+            args = [V[where] if varying else pc[where] for varying, where in group.operands]
+            out = V[group.start : group.stop]
+            if group.op is ADD:
+                np.add(args[0], args[1], out=out)
+            elif group.op is MUL:
+                np.multiply(args[0], args[1], out=out)
+            else:
+                assert group.forward is not None
+                flat = _flat(np, args, out.shape)
+                out[...] = np.broadcast_to(group.forward(*flat), flat[0].shape).reshape(out.shape)
+        return V, pc
+
+    def _results(self, V: Any, pc: Any) -> tuple[Any, Any]:
+        np = self.np
+        batch = V.shape[1]
+        watched = tuple(
+            V[k].copy() if varying else np.full(batch, pc[k, 0]) for varying, k in self.watch
+        )
+        return V[self.root].copy(), watched
+
+    def forward(self, inputs: Any, P: Any) -> tuple[Any, Any]:
+        table, buffers = self._take(inputs)
+        with self.np.errstate(all="ignore"):
+            V, pc = self._values(table, P, buffers)
+            result = self._results(V, pc)
+        self._spare = [buffers]
+        return result
+
+    def run(self, inputs: Any, P: Any, seed: float) -> tuple[Any, Any, Any]:
+        np = self.np
+        table, buffers = self._take(inputs)
+        with np.errstate(all="ignore"):
+            V, pc = self._values(table, P, buffers)
+            batch = V.shape[1]
+            G, C = buffers[2:]
+            CL = np.empty(self.cl_rows)
+            G[self.root] = seed
+            done_depth = None
+            for group, d in zip(reversed(self.groups), reversed(self.depth_of)):
+                if d != done_depth:
+                    _add_ordered(G, C, self.ordered.get(d, ()))
+                    done_depth = d
+                self._backward(group, V, G, C, CL, pc)
+            _add_ordered(G, C, self.ordered.get(0, ()))
+            self._leaf_grads(P, CL)
+            out, watched = self._results(V, pc)
+            grads = tuple(
+                G[k].copy() if k is not None else np.zeros(batch) for k in self.input_rows
+            )
+        self._spare = [buffers]
+        return out, grads, watched
+
+    def _leaf_grads(self, P: Any, CL: Any) -> None:
+        """Each leaf's contributions added to its ``grad`` in the walk's order (each summed over
+        the batch first): for one example, exactly ``backward()``'s sum."""
+        np = self.np
+        leaves = [P[m] for m in self.graded_list] if len(P) != len(self.graded_list) else P
+        grads = list(map(_GRAD, leaves))
+        floats = _FLOAT.issuperset(map(type, grads))  # (a Value grad: create_graph's)
+        totals = np.zeros(self.n_leaves)
+        if floats:
+            totals[self.graded] = grads
+        for targets, where in self.leaf_sums:
+            totals[targets] += CL[where]
+        added = totals[self.graded].tolist()
+        if floats:
+            for leaf, total in zip(leaves, added):
+                leaf.grad = total
+        else:  # a Value grad (create_graph's) stays one: the walk's own accumulation
+            on_nodes = walk.OnNodes()
+            for leaf, total in zip(leaves, added):
+                on_nodes.accumulate(None, 0, leaf, None, total)
+
+    def _backward(self, group: _Group, V: Any, G: Any, C: Any, CL: Any, pc: Any) -> None:
+        np = self.np
+        upstream = G[group.start : group.stop]
+        op = group.op
+        if op is ADD:
+            locals_: Sequence[Any] = ()
+        else:
+            args = [V[where] if varying else pc[where] for varying, where in group.operands]
+            if op is MUL:
+                locals_ = (args[1], args[0])
+            else:
+                assert group.grads is not None
+                shape = upstream.shape
+                flat = _flat(np, [*args, V[group.start : group.stop]], shape)
+                size = flat[0].shape
+                locals_ = [np.broadcast_to(g, size).reshape(shape) for g in group.grads(*flat)]
+        for i, sends in enumerate(group.sends):
+            if op is ADD:
+                contribution = upstream  # the local derivative is 1: the upstream itself
+            else:
+                local = locals_[i]
+                contribution = upstream * local
+                if sends.check is not None:  # *: the local is the other input, check its rows
+                    varying, where = sends.check
+                    finite = np.isfinite(V[where] if varying else pc[where]).all()
+                else:
+                    finite = np.isfinite(local).all()
+                if not finite:  # the zero-upstream rule: 0 * inf counts 0
+                    contribution = np.where(upstream != 0.0, contribution, 0.0)
+            if sends.first is not None:
+                members, rows = sends.first
+                G[rows] = (contribution if members is None else contribution[members]) + 0.0
+            if sends.direct is not None:
+                members, rows = sends.direct
+                G[rows] += contribution if members is None else contribution[members]
+            if sends.kept is not None:
+                members, rows = sends.kept
+                C[rows] = contribution if members is None else contribution[members]
+            if sends.leaves is not None:
+                members, rows = sends.leaves
+                part = contribution if members is None else contribution[members]
+                CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+
+
+class _Order(walk.Gradients):
+    """The walk run for its order only: ``rank[(id(node), i)]`` is the place of node's
+    contribution to its input i among all the contributions that input receives (every node
+    passes: a zero upstream is a matter of rows, decided when the program runs)."""
+
+    def __init__(self) -> None:
+        self.rank: dict[tuple[int, int], int] = {}
+        self.count: dict[Any, int] = {}
+
+    def upstream(self, node: Any) -> Any:
+        return node
+
+    def zero(self, upstream: Any) -> int:
+        return walk.UNKNOWN
+
+    def number(self, node: Any) -> Any:
+        return None
+
+    def local_grads(self, node: Any, op: Op) -> Sequence[Any]:
+        return (None,) * len(node.children)
+
+    def times(self, upstream: Any, local: Any) -> Any:
+        return None
+
+    def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
+        k = self.count.get(child, 0)
+        self.rank[(id(node), i)] = k
+        self.count[child] = k + 1
+
+
+def _rows_of(where: Any) -> list[int]:
+    if isinstance(where, slice):
+        return list(range(where.start, where.stop, where.step or 1))
+    return [int(k) for k in where]
+
+
+def _flat(np: Any, args: Sequence[Any], shape: tuple[int, ...]) -> list[Any]:
+    """A group's operands as the 1-D columns the ops' array forms take: each (node, example)
+    pair one row (a form may stack its inputs, as softmax's does, so it never sees 2-D)."""
+    return [a.ravel() if a.shape == shape else np.broadcast_to(a, shape).ravel() for a in args]
+
+
+def _ranked(np: Any, items: list[tuple[Any, list[tuple[int, int]]]]) -> list[tuple[Any, Any]]:
+    """``(targets, buffer rows)`` per rank: the first contribution of every target, then the
+    second of those that have one, ...: each step one vectorized add, the walk's order kept."""
+    steps: list[tuple[Any, Any]] = []
+    rank = 0
+    while True:
+        targets = [t for t, at in items if len(at) > rank]
+        if not targets:
+            return steps
+        rows = [at[rank][1] for _, at in items if len(at) > rank]
+        steps.append((np.asarray(targets, dtype=np.intp), np.asarray(rows, dtype=np.intp)))
+        rank += 1
+
+
+def _add_ordered(G: Any, C: Any, steps: Any) -> None:
+    """The kept contributions of some nodes, added rank by rank (the first starts from +0.0)."""
+    for rank, (targets, rows) in enumerate(steps):
+        if rank == 0:
+            G[targets] = C[rows] + 0.0
+        else:
+            G[targets] += C[rows]
+
+
+_COMPARE = {
+    "<": "less",
+    "<=": "less_equal",
+    ">": "greater",
+    ">=": "greater_equal",
+    "==": "equal",
+    "!=": "not_equal",
+}
+
+
+def column_guards(tape: Any) -> Callable[[Any], Any] | None:
+    """The guards as one NumPy test over a batch's inputs (a 2-D array, a row per example),
+    returning which rows meet them all; or None when a guard is more than a comparison of an
+    input with an input or a constant (then ``replay_python.prepass_source`` checks each row).
+    Such guards are what a loss's check of its targets records (``0 <= t <= 1``); a comparison
+    of floats is the same in NumPy as in Python, and an int constant is taken only where it is
+    a float exactly (|n| <= 2**53)."""
+    if not tape.guards or tape.computed:
+        return None
+    np = _numpy()
+    input_index = {node: k for k, node in enumerate(tape.inputs)}
+    tests = []
+    for guard in tape.guards:
+        if guard[0] != "cmp":
+            return None
+        sides: list[tuple[bool, Any]] = []
+        for j in (guard[2], guard[3]):
+            entry = tape.exprs[j]
+            if entry[0] == "v" and entry[1] in input_index:
+                sides.append((True, input_index[entry[1]]))
+            elif entry[0] == "c" and (
+                type(entry[1]) is float or (type(entry[1]) is int and abs(entry[1]) <= 2**53)
+            ):
+                sides.append((False, float(entry[1])))
+            else:
+                return None
+        tests.append((getattr(np, _COMPARE[guard[1]]), sides, bool(guard[4])))
+
+    def meets(table: Any) -> Any:
+        ok = np.ones(len(table), dtype=bool)
+        for compare, sides, outcome in tests:
+            a, b = (table[:, k] if column else k for column, k in sides)
+            result = compare(a, b)
+            ok &= result if outcome else ~result
+        return ok
+
+    return meets

@@ -19,7 +19,7 @@ from microgradx.replay_numbers import real_power, same
 from microgradx.replay_tape import Tape, closure, guard_entries
 
 
-@dataclass
+@dataclass(slots=True)  # three or so per node: no __dict__ each
 class _Line:
     """One line of generated code, with the variables it reads and the one it creates."""
 
@@ -225,6 +225,10 @@ def _guarded(lines: list[_Line], tape: Tape) -> list[_Line]:
     """Forward lines inside ``try``: an exception where fn would meet one fails the guards."""
     if not tape.guards and not tape.computed:
         return lines
+    return _in_try(lines)
+
+
+def _in_try(lines: list[_Line]) -> list[_Line]:
     inner = [_Line(line.text, line.uses, line.new, line.indent + 1) for line in lines]
     return [
         _Line("try:"),
@@ -343,6 +347,120 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     ]
     ahead = ["def forward(I, P):"] + ["    " + t for t in _allocate([*guarded, only])]
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n", names.table
+
+
+# lines compiled at a time: CPython's compiler needs ~3 KB a line (9 KB a node) while it works, so
+# a large graph is compiled in pieces; a piece hands its live variables on through a dict, which
+# costs time at every call, so the pieces are large (a 64-32-10 network is one piece)
+CHUNK = 30_000
+COMPILER_BYTES_PER_LINE = 3_000
+
+
+def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
+    """``(source, run, forward)``: ``python_source``'s program, compiled. A graph of more than
+    ``CHUNK`` lines is compiled in pieces of about ``CHUNK`` lines, each a function that takes
+    the values the pieces before it computed, and leaves those the later ones read, in a list
+    (``R``): the compiler's memory (its syntax tree, about 3 KB a line, 9 KB a node) is then
+    that of one piece, not of the whole graph. The numbers are those of the one-piece program
+    (the same lines in the same order)."""
+    checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
+    names = _Names()
+    forward = _Forward(tape, names)
+    lines = forward.all()
+    backward = _Backward(tape, names, forward)
+    walk.walk(tape.order, backward)
+    result, only = _returns(tape, forward)
+    if len(lines) + len(backward.lines) <= CHUNK:
+        source = _one_piece(tape, lines, backward.lines, result, only)
+        load_program(source, names.table, "")
+        return source, names.table.pop("run"), names.table.pop("forward")
+    guarded = bool(tape.guards or tape.computed)
+    run_pieces = _pieces(lines, guarded) + _pieces(backward.lines, False)
+    ahead_pieces = _pieces(lines, guarded)
+    texts: list[str] = []
+    run = _chained(_compiled(run_pieces, result, "r", names.table, texts))
+    ahead = _chained(_compiled(ahead_pieces, only, "f", names.table, texts))
+    return "\n".join(texts), run, ahead
+
+
+def _one_piece(
+    tape: Tape, lines: list[_Line], backward: list[_Line], result: _Line, only: _Line
+) -> str:
+    guarded = _guarded(lines, tape)
+    run = ["def run(I, P, seed):"] + ["    " + t for t in _allocate([*guarded, *backward, result])]
+    ahead = ["def forward(I, P):"] + ["    " + t for t in _allocate([*guarded, only])]
+    return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n"
+
+
+def _pieces(lines: list[_Line], guarded: bool) -> list[tuple[list[_Line], bool]]:
+    """``lines`` cut into pieces of about ``CHUNK`` lines, each cut between two blocks (never
+    inside an ``if``); ``guarded``: each piece's lines go inside ``try`` (``_guarded``)."""
+    pieces: list[tuple[list[_Line], bool]] = []
+    start = 0
+    while start < len(lines):
+        stop = min(start + CHUNK, len(lines))
+        while stop < len(lines) and lines[stop].indent > 0:
+            stop += 1
+        pieces.append((lines[start:stop], guarded))
+        start = stop
+    return pieces
+
+
+def _compiled(
+    pieces: list[tuple[list[_Line], bool]],
+    last: _Line,
+    tag: str,
+    table: dict[str, Any],
+    texts: list[str],
+) -> list[Callable[..., Any]]:
+    """Each piece as a function ``(I, P, seed, R)``: it reads from ``R`` the variables earlier
+    pieces made and later ones read, and writes those it makes; the last one returns ``last``
+    (the others return R, or None where a guard fails)."""
+    pieces = [*pieces[:-1], (pieces[-1][0] + [last], pieces[-1][1])]
+    last_piece: dict[str, int] = {}  # the last piece that reads each variable
+    for k, (body, _) in enumerate(pieces):
+        for line in body:
+            for name in line.uses:
+                last_piece[name] = k
+    slots: dict[str, int] = {}
+    made: set[str] = set()
+    functions = []
+    for k, (body, guarded) in enumerate(pieces):
+        read = sorted({u for line in body for u in line.uses if u in made})
+        new = {line.new for line in body if line.new is not None}
+        # what later pieces read (the others stay in R as they are)
+        keep = sorted(name for name in new | set(read) if last_piece.get(name, -1) > k)
+        loads = [_Line(f"{{{name}}} = R[{slots.setdefault(name, len(slots))}]", new=name)
+                 for name in read]  # fmt: skip
+        inner = _in_try(body) if guarded else body
+        if k == len(pieces) - 1:
+            stores: list[_Line] = []
+        else:
+            stores = [_Line(f"R[{slots.setdefault(name, len(slots))}] = {{{name}}}", (name,))
+                      for name in keep]  # fmt: skip
+            stores.append(_Line("return R"))
+        name = f"{tag}{k}"
+        text = "\n".join([f"def {name}(I, P, seed, R):"]
+                         + ["    " + t for t in _allocate([*loads, *inner, *stores])])  # fmt: skip
+        load_program(text + "\n", table, "")
+        functions.append(table.pop(name))
+        texts.append(text)
+        made |= new
+    return functions
+
+
+def _chained(functions: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """The pieces run one after another; None (a guard failed) stops them."""
+    *first, last = functions
+
+    def run(inputs: Any, P: Any, seed: Any = None) -> Any:
+        R: dict[int, Any] = {}
+        for piece in first:
+            if piece(inputs, P, seed, R) is None:
+                return None
+        return last(inputs, P, seed, R)
+
+    return run
 
 
 def prepass_source(tape: Tape) -> tuple[str, dict[str, Any]]:

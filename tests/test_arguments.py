@@ -1019,6 +1019,11 @@ def _(w: World) -> Any:
     return replay.python_source, {"tape": replay.tape_of(w.y, [w.x, w.w])}
 
 
+@case("replay.compile_memory")
+def _(w: World) -> Any:
+    return replay.compile_memory, {"nodes": 1000, "backend": "numpy", "batch": 32}
+
+
 @case("replay.same_graph")
 def _(w: World) -> Any:
     tape = replay.tape_of(w.y, [w.x, w.w])

@@ -918,3 +918,244 @@ def test_dropping_a_compiled_model_function_frees_its_graph_without_the_cyclic_c
     finally:
         gc.enable()
     assert all(p.grad != 0.0 for p in model.parameters()[:2])  # the model itself lives on
+
+
+# ---- the NumPy back-end level by level: bit for bit, in the walk's order of addition ------------
+
+
+def _bits(x: float) -> tuple[bool, float, float]:
+    """A float's identity: NaN equals NaN, -0.0 differs from 0.0."""
+    x = float(x)
+    return (x != x, 0.0 if x != x else x, math.copysign(1.0, x))
+
+
+def _per_row(fn, rows, params):
+    """For each row, by backward() on a fresh graph: output, input gradients, parameter
+    gradients (each started at 0.0)."""
+    results = []
+    for row in rows:
+        for p in params:
+            p.grad = 0.0
+        xs = [Value(x) for x in row]
+        out = fn(*xs)
+        out.backward()
+        results.append((out.data, [x.grad for x in xs], [p.grad for p in params]))
+    for p in params:
+        p.grad = 0.0
+    return results
+
+
+def _squared_error(model, n_in):
+    """An arithmetic-only loss (+, -, *): the NumPy back-end is bit for bit there."""
+
+    def fn(*values):
+        out = model(list(values[:n_in]))
+        outs = out if isinstance(out, list) else [out]
+        total = Value(0.0)
+        for o, t in zip(outs, values[n_in:]):
+            d = o - t
+            total = total + d * d
+        return total
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    ("sizes", "n_rows"), [((2, [16, 16, 1]), 12), ((64, [32, 10]), 3)], ids=["moons", "digits"]
+)
+def test_numpy_backend_is_bit_for_bit_on_arithmetic_mlps(sizes, n_rows):
+    """A ReLU MLP with a squared error is + - * and relu only: every row's output and input
+    gradients are backward()'s bit for bit, and for one row so is every parameter's gradient
+    (over a batch those are summed by NumPy: to 1e-12)."""
+    import random
+
+    _numpy()
+    n_in, layers = sizes
+    model = MLP(n_in, layers, "relu", seed=1)
+    fn = _squared_error(model, n_in)
+    rng = random.Random(0)
+    rows = [[rng.uniform(-2, 2) for _ in range(n_in + layers[-1])] for _ in range(n_rows)]
+    params = model.parameters()
+    want = _per_row(fn, rows, params)
+    program = microgradx.compile(fn, rows[0], backend="numpy", model=model)
+    replayed = program.run_batch(rows)
+    for r, (out, input_grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out)
+        for k, g in enumerate(input_grads):
+            assert _bits(replayed.input_grads[k][r]) == _bits(g), f"row {r}, input {k}"
+    batch_grads = [p.grad for p in params]
+    summed = [math.fsum(w[2][j] for w in want) for j in range(len(params))]
+    assert batch_grads == pytest.approx(summed, rel=1e-12, abs=1e-15)
+    for r in (0, n_rows - 1):  # one row: each parameter's gradient too
+        model.zero_grad()
+        one = program.run(*rows[r])
+        assert _bits(one.output) == _bits(want[r][0])
+        assert [_bits(p.grad) for p in params] == [_bits(g) for g in want[r][2]]
+
+
+def _order_sensitive(x, y):
+    """x reaches the output through parents at several depths and in one group twice, with
+    contributions 1e16, 1, -1e16, ...: a sum whose value depends on the order of its terms."""
+    a = x * 1e16  # depth 1
+    b = x * 1.0  # depth 1, the same group as a
+    c = (y * y + x) * -1e16  # x's parent at depth 2
+    d = ((y + 1.0) * (y + 2.0) + x) * 3.0  # x's parent at depth 3
+    e = x * -1e16 + x  # depth 1 and depth 2
+    return a + b + c + d + e + x * y
+
+
+def _deepest_first(x, y):
+    """x's three parents at depths 3, 1 and 2, in three groups, reached by the walk in the
+    order depth 2, 1, 3 with contributions 1e16, 1 and -1e16: the walk's sum is 0.0, adding
+    them level by level (deepest first) gives 1.0."""
+    deep = ((y * y) * y) + x  # depth 3
+    middle = (y * y) + x  # depth 2
+    return (deep * -1e16 + x * 1.0) + middle * 1e16
+
+
+@pytest.mark.parametrize("fn", [_order_sensitive, _deepest_first])
+@pytest.mark.parametrize("y", [0.5, 1.0, -3.0])
+def test_numpy_backend_adds_a_nodes_contributions_in_the_walks_order(fn, y):
+    """Float addition is not associative: a node's gradient must add its contributions in
+    backward()'s order (outputs first), not level by level."""
+    _numpy()
+    rows = [[x, y] for x in (0.25, -1.5, 3.0)]
+    want = _per_row(fn, rows, [])
+    if fn is _deepest_first:
+        assert all(w[1][0] == 0.0 for w in want)  # (what the graph is built to show)
+    program = microgradx.compile(fn, rows[0], backend="numpy")
+    replayed = program.run_batch(rows)
+    for r, (out, grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out)
+        assert [_bits(replayed.input_grads[k][r]) for k in range(2)] == [_bits(g) for g in grads]
+
+
+def test_numpy_backend_checks_a_table_of_rows_with_the_same_errors():
+    """Rows given as a NumPy array or lists of numbers are checked by NumPy; the errors are
+    those of the row-by-row check (which still names what is not a number)."""
+    np = _numpy()
+    program = microgradx.compile(lambda a, b: a * b + a, [1.0, 2.0], backend="numpy")
+    table = np.array([[1.0, 2.0], [3.0, np.nan], [np.inf, 1.0]])
+    with pytest.raises(ValueError, match=r"^input 1 of row 1 is nan: the data must be finite"):
+        program.run_batch(table)
+    with pytest.raises(ValueError, match=r"^input 0 of row 1 is inf: the data must be finite"):
+        program.run_batch([[1.0, 2.0], [math.inf, 1.0]])
+    with pytest.raises(TypeError, match=r"input 1 of row 1 must be a real number, got str"):
+        program.run_batch([[1.0, 2.0], [3.0, "4"]])
+    with pytest.raises(ValueError, match="the compiled function takes 2 inputs, got 3 of row 0"):
+        program.run_batch([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    got = program.run_batch(np.array([[1, 2], [3, 4]], dtype=np.int64)).output
+    assert list(got) == [3.0, 15.0]
+    assert list(program.run_batch([[True, 2.0]]).output) == [3.0]  # bool is a number, as before
+
+
+def test_guards_on_inputs_are_checked_over_the_whole_batch():
+    """A loss that checks its targets (0 <= t <= 1) records comparisons of inputs with
+    constants: NumPy checks them for a whole batch; a row that fails them records again."""
+    np = _numpy()
+
+    def fn(x, t):
+        if t.data > 0.5:
+            return (x - 1.0) * (x - 1.0)
+        return x * x
+
+    program = microgradx.compile(fn, [2.0, 1.0], backend="numpy")
+    rows = np.array([[2.0, 1.0], [3.0, 0.0], [0.5, 0.9]])
+    assert list(program.run_batch(rows).output) == [1.0, 9.0, 0.25]
+    assert program.recordings == 2
+
+
+def _compile_peak(model, n_in, backend):
+    import gc
+    import tracemalloc
+
+    example = [0.5] * n_in + [0.0] * model.layers[-1].nout
+    fn = _squared_error(model, n_in)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        program = microgradx.compile(fn, example, backend=backend, model=model)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / program.nodes
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_compile_memory_per_node_stays_bounded(backend, monkeypatch):
+    """compile()'s peak memory (tracemalloc) per graph node stays within
+    ``replay.BYTES_PER_NODE`` (what the CLI's refusal counts on) at two sizes: the Python
+    back-end compiles its source in pieces (here small ones, so that graphs this size have
+    many), the NumPy back-end makes no source per node."""
+    from microgradx import replay_python
+    from microgradx.replay import BYTES_PER_NODE
+
+    if backend == "numpy":
+        _numpy()
+    monkeypatch.setattr(replay_python, "CHUNK", 200)
+    _compile_peak(MLP(4, [3, 2], seed=0), 4, backend)  # imports and caches, once
+    for hidden in (16, 32):  # (a small graph adds a constant: a piece's compile, ~0.6 MB)
+        per_node = _compile_peak(MLP(64, [hidden, 10], seed=0), 64, backend)
+        assert per_node <= BYTES_PER_NODE[backend], f"{per_node:.0f} B a node, hidden {hidden}"
+
+
+def test_compile_memory_estimate_and_the_cli_refusal(capsys):
+    """The estimate is arithmetic on the node count (nothing built); the CLI refuses a network
+    it cannot compile in the memory available, in one line, before any work."""
+    from microgradx import cli
+    from microgradx.replay import BYTES_PER_NODE, compile_memory
+
+    assert compile_memory(1000) == 1000 * BYTES_PER_NODE["python"] + 3000 * 3000
+    assert compile_memory(10**6) == 10**6 * BYTES_PER_NODE["python"] + 30_000 * 3000
+    assert compile_memory(1000, "numpy", 50) == 1000 * (BYTES_PER_NODE["numpy"] + 50 * 24)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        compile_memory(10, "fortran")
+    with pytest.raises(TypeError, match="nodes must be an int"):
+        compile_memory(1.5)
+    model = MLP(64, [32, 10], seed=0)
+    program = microgradx.compile(_squared_error(model, 64), [0.5] * 74, model=model)
+    assert abs(cli._mlp_nodes([64, 32, 10]) - program.nodes) < 0.02 * program.nodes
+    available = cli._available_memory()
+    assert available is not None and available > 0
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["train", "--dataset", "moons", "--hidden", "4096,4096", "--quiet"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert re.search(r"--hidden 4096,4096: compiling this network needs about [\d.]+ GB", err)
+    assert re.search(r"and [\d.]+ GB is available", err)
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_the_python_backend_compiled_in_pieces_is_bit_for_bit(monkeypatch, guarded):
+    """A graph of more lines than ``CHUNK`` is compiled in pieces that hand their variables on
+    in a list: outputs, input and parameter gradients stay backward()'s bit for bit, a failed
+    guard in a later piece still records again, and forward() agrees."""
+    import random
+
+    from microgradx import replay_python
+
+    monkeypatch.setattr(replay_python, "CHUNK", 7)
+    model = MLP(3, [5, 4, 2], seed=2)
+    base = _squared_error(model, 3)
+
+    def fn(*values):
+        out = base(*values)
+        if guarded and values[4].data > 0.0:  # a guard on an input late in the program
+            return out * 2.0
+        return out
+
+    rng = random.Random(1)
+    rows = [[rng.uniform(-2, 2) for _ in range(5)] for _ in range(4)]
+    rows[1][4], rows[2][4] = 1.0, -1.0
+    params = model.parameters()
+    want = _per_row(fn, rows, params)
+    program = microgradx.compile(fn, rows[0], model=model)
+    assert program.source.count("def r") > 3  # pieces
+    for r, row in enumerate(rows):
+        model.zero_grad()
+        got = program.run(*row)
+        assert _bits(got.output) == _bits(want[r][0])
+        assert [_bits(g) for g in got.input_grads] == [_bits(g) for g in want[r][1]]
+        assert [_bits(p.grad) for p in params] == [_bits(g) for g in want[r][2]]
+        assert _bits(program.forward(*row)) == _bits(want[r][0])
