@@ -484,11 +484,24 @@ MUTATIONS = [
         ),
     ),
     Mutation(
-        "a shared parameter is listed twice",
+        "a shared parameter is listed twice by named_parameters()",
         "microgradx/nn.py",
-        "            if isinstance(item, Value):\n                if id(item) not in seen:",
-        "            if isinstance(item, Value):\n                if True:",
+        "                if id(item) not in seen:\n                    seen.add(id(item))\n"
+        "                    found.append((prefix, item))",
+        "                if True:\n                    seen.add(id(item))\n"
+        "                    found.append((prefix, item))",
         ("tests/test_nn.py",),
+    ),
+    Mutation(
+        "a shared parameter is listed twice by parameters()",
+        "microgradx/nn.py",
+        "                if id(item) not in seen:\n                    seen.add(id(item))\n"
+        "                    found.append(item)",
+        "                if True:\n                    seen.add(id(item))\n                    found.append(item)",
+        (
+            "tests/test_nn.py::"
+            "test_parameters_is_a_new_list_each_call_and_lists_a_shared_parameter_once",
+        ),
     ),
     Mutation(
         "default initialisation restarts at seed 0 for every layer",
@@ -1090,8 +1103,7 @@ MUTATIONS = [
     Mutation(
         "gradcheck: the step does not shrink toward an undeclared domain edge",
         "microgradx/gradcheck.py",
-        "        edge = self.outside(self.at(i, x + reach))"
-        " or self.outside(self.at(i, x - reach))\n",
+        "        edge = self.outside(i, x + reach) or self.outside(i, x - reach)\n",
         '        edge = ""\n',
         ("tests/test_gradcheck.py::test_the_step_shrinks_toward_a_domain_edge_on_either_side",),
     ),
