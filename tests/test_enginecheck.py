@@ -228,7 +228,9 @@ def test_check_engine_runs_a_class_object_in_the_child():
 
 
 NOTEBOOK_CELLS = (
-    "import math\n\n"
+    # imported in a cell of its own, and a helper in another: the methods read both
+    "import math\n",
+    "def _tanh(x):\n    return math.tanh(x)\n",
     "class Value:\n"
     "    def __init__(self, data, _children=()):\n"
     "        self.data, self.grad, self._prev = data, 0.0, _children\n"
@@ -254,13 +256,23 @@ NOTEBOOK_CELLS = (
     "            v._backward()\n\n"
     "raise SystemExit('the rest of the cell is not shipped')\n",
     "def tanh(self):\n"
-    "    t = math.tanh(self.data)\n"
+    "    t = _tanh(self.data)\n"
     "    out = Value(t, (self,))\n"
     "    def _backward():\n"
     "        self.grad += (1 - t) * out.grad\n"
     "    out._backward = _backward\n"
-    "    return out\n\n"
-    "Value.tanh = tanh\n",
+    "    return out\n",
+    # bound in a later cell of its own, as a learner adds a method after the fact
+    "Value.tanh = tanh\nprint(Value(0.5).tanh().data)\n",
+    # a subclass in another cell: its base's cells are shipped too
+    "class Overwriting(Value):\n"
+    "    def __mul__(self, other):\n"
+    "        out = Overwriting(self.data * other.data, (self, other))\n"
+    "        def _backward():\n"
+    "            self.grad = other.data * out.grad   # = where += belongs\n"
+    "            other.grad = self.data * out.grad\n"
+    "        out._backward = _backward\n"
+    "        return out\n",
 )
 
 
@@ -276,6 +288,9 @@ def test_check_engine_ships_the_source_of_notebook_cells():
     found = by_check(report)
     assert found["op mul"].kind == OK
     assert found["op tanh"].kind == "wrong gradient"  # the second cell's rule: 1 - t
+    linecache.cache.pop("/tmp/ipykernel_0/cell4.py")  # the binding's own line is not needed
+    buggy = by_check(check_engine(namespace["Overwriting"], examples=FEW))  # type: ignore[arg-type]
+    assert buggy["reuse a * a"].kind == "wrong gradient"  # backward() from the base's cell
 
 
 def test_check_engine_refuses_a_class_it_cannot_load_in_another_process():

@@ -16,8 +16,10 @@ import shutil
 import sys
 import types
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -98,6 +100,10 @@ def test_text_is_a_table_of_every_check_its_verdict_and_smallest_failing_input()
     assert re.fullmatch(r"depth 100000 +not checked", rows["depth 100000"])
     verdict_column = {line.index(f.kind) for line, f in zip(lines[2:8], MIXED.findings)}
     assert len(verdict_column) == 1  # one column
+    # an example of several lines is one row, its lines joined as Python reads them
+    lines_example = replace(WRONG_TANH, example="a = Value(0.5)\ny = a.tanh() * a")
+    row = rp.to_text(_report(lines_example)).splitlines()[2]
+    assert re.fullmatch(r"op tanh +wrong gradient +a = Value\(0\.5\); y = a\.tanh\(\) \* a", row)
 
 
 def test_text_teaches_each_failing_finding_notes_behaviours_and_ends_with_counts():
@@ -360,6 +366,9 @@ def test_a_report_view_is_the_html_in_jupyter_and_the_table_when_printed():
     shown = rp.view(MIXED)
     assert shown._repr_html_() == rp.to_html(MIXED)
     assert str(shown) == rp.to_text(MIXED)
+    printed: list[str] = []
+    shown._repr_pretty_(SimpleNamespace(text=printed.append), False)
+    assert printed == [rp.to_text(MIXED)]  # IPython's plain text: the table too
     assert isinstance(shown, EngineReport) and vars(shown) == vars(MIXED)  # the same report
 
 

@@ -100,7 +100,8 @@ def summary(report: EngineReport) -> str:
 
 
 def _cell(text: str | None) -> str:
-    return visible(text or "", CELL)
+    # a table row is one line: an example's lines joined as Python would read them
+    return visible("; ".join((text or "").splitlines()), CELL)
 
 
 def _paint(text: str, kind: str, color: bool) -> str:
@@ -358,6 +359,11 @@ class ShownReport(EngineReport):
 
     def _repr_html_(self) -> str:
         return to_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython's plain-text display (a terminal, an export without HTML): the table, not
+        # the dataclass's field-by-field repr
+        printer.text(to_text(self))
 
 
 def view(report: EngineReport) -> ShownReport:

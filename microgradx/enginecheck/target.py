@@ -389,15 +389,89 @@ def _importable(name: str, path: str | None) -> bool:
     return found is not None and (path is None or found.origin == path)
 
 
-def cell_source(cls: type) -> str | None:
-    """The source of the notebook cells (or ``exec``'d strings kept in ``linecache``) that define
-    ``cls`` and its methods: their imports, functions, classes and simple assignments, in the
-    order the cells ran; None when no source can be found."""
+def _notebook_classes(cls: type) -> list[type]:
+    """``cls`` and the classes it inherits from that another process cannot import either (a
+    notebook's ``class Buggy(V)`` needs ``V``'s cell too), bases first."""
+    return [
+        c
+        for c in reversed(cls.__mro__)
+        if c is cls or (c.__module__ == cls.__module__ and class_reference(c) is None)
+    ]
+
+
+def _bindings(classes: list[type]) -> list[str]:
+    """``V.backward = backward`` for each function defined outside a class body and set on the
+    class later (in any cell): the live class says what was bound, wherever the line was."""
+    lines = []
+    for c in classes:
+        for name, member in vars(c).items():
+            qualname = getattr(member, "__qualname__", "")
+            if getattr(member, "__code__", None) is not None and qualname.isidentifier():
+                lines.append(f"{c.__name__}.{name} = {qualname}")
+    return lines
+
+
+def _codes(functions: list[Any]) -> list[Any]:
+    """Every code object of ``functions``, nested functions included."""
+    stack = [getattr(f, "__code__", None) for f in functions]
+    codes = []
+    while stack:
+        code = stack.pop()
+        if code is not None and hasattr(code, "co_names"):
+            codes.append(code)
+            stack.extend(const for const in code.co_consts if hasattr(const, "co_names"))
+    return codes
+
+
+def _globals_used(classes: list[type]) -> tuple[dict[str, str], list[str]]:
+    """What the classes' methods read from the notebook's namespace, followed through the
+    helper functions they call: an import line for each module or importable object by the
+    name it is read under, and the files (cells) of the helper functions."""
+    functions = [getattr(m, "__func__", m) for c in classes for m in vars(c).values()]
+    functions = [f for f in functions if hasattr(f, "__globals__")]
+    if not functions:
+        return {}, []
+    namespace: dict[str, Any] = functions[0].__globals__  # the notebook's, whatever __main__ is
+    imports: dict[str, str] = {}
+    files: list[str] = []
+    seen: set[str] = set()
+    while functions:
+        names = {n for code in _codes(functions) for n in code.co_names} - seen
+        seen |= names
+        functions = []
+        for name in sorted(names):
+            value: Any = namespace.get(name)
+            if isinstance(value, ModuleType):
+                alias = "" if value.__name__ == name else f" as {name}"
+                imports[name] = f"import {value.__name__}{alias}"
+            elif value is not None and getattr(value, "__module__", "__main__") != "__main__":
+                if getattr(value, "__qualname__", "").isidentifier():
+                    imports[name] = f"from {value.__module__} import {value.__qualname__} as {name}"
+            elif getattr(value, "__code__", None) is not None:  # a helper from another cell
+                files.append(value.__code__.co_filename)
+                functions.append(value)
+    return imports, files
+
+
+def _names_bound(node: Any) -> list[str]:
+    """The names a top-level definition binds (``def f``, ``import a.b as c``, ``x = 1``)."""
+    import ast
+
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [alias.asname or alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def _kept_source(files: list[str], cls: type) -> tuple[list[str], set[str]]:
+    """The definitions of each file's cell, and the names they define."""
     import ast
     import linecache
 
-    files = _code_files(cls)
     parts: list[str] = []
+    defined: set[str] = set()
     for name in files:
         lines = linecache.getlines(name)
         if not lines:
@@ -405,17 +479,32 @@ def cell_source(cls: type) -> str | None:
                 lines = inspect.getsourcelines(cls)[0] if not parts else []
             except (OSError, TypeError):
                 lines = []
-        if not lines:
-            continue
         try:
             tree = ast.parse("".join(lines))
         except SyntaxError:
             continue
-        kept = [node for node in tree.body if _definition(node)]
-        parts.extend(ast.unparse(node) for node in kept)
+        for node in tree.body:
+            if _definition(node):
+                parts.append(ast.unparse(node))
+                defined.update(_names_bound(node))
+    return parts, defined
+
+
+def cell_source(cls: type) -> str | None:
+    """The source of the notebook cells (or ``exec``'d strings kept in ``linecache``) that define
+    ``cls``, the classes it inherits from, their methods and the helper functions those call:
+    first an import for each module or importable object they read from the notebook (``math``,
+    imported in another cell), then each cell's imports, functions, classes and simple
+    assignments, then each function bound to a class outside its body (``V.backward =
+    backward``); None when no source can be found."""
+    classes = _notebook_classes(cls)
+    imports, helpers = _globals_used(classes)
+    files = list(dict.fromkeys([name for c in classes for name in _code_files(c)] + helpers))
+    parts, defined = _kept_source(files, cls)
     if not any(f"class {cls.__name__}" in part for part in parts):
         return None
-    return "\n\n".join(parts) + "\n"
+    lines = [line for name, line in imports.items() if name not in defined]
+    return "\n\n".join(lines + parts + _bindings(classes)) + "\n"
 
 
 def _definition(node: object) -> bool:
