@@ -320,3 +320,54 @@ def test_the_check_is_deterministic():
     assert [(f.check, f.kind, f.message, f.example) for f in first.findings] == [
         (f.check, f.kind, f.message, f.example) for f in second.findings
     ]
+
+
+# ---- the command, end to end: a real engine, a real child process ------------------------------
+
+
+def _command(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "microgradx", "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_the_command_exits_1_on_a_planted_bug_and_writes_junit_and_json(tmp_path):
+    import json
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "report.xml"
+    status, out, err = _command(engine("wrong_tanh"), "--junit", str(report), "--budget", "60")
+    assert status == 1, err
+    assert "op tanh" in out and "wrong gradient" in out and "expected d v1/d x0" in out
+    suite = ET.parse(report).getroot()
+    failed = [
+        case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None
+    ]
+    assert "op tanh" in failed
+    status, out, _ = _command(engine("engine_base"), "--json", "--budget", "60")
+    assert status == 0 and json.loads(out)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    "target, says",
+    [
+        ("no_such_engine.py", "no such file"),
+        ("raises_on_import", "raise"),
+        ("no_value", "Value-like"),
+        ("two_values", "Value-like classes (Value, Tensor): name one"),
+        ("two_args", "argument"),
+    ],
+)
+def test_a_target_the_command_cannot_check_is_one_line_and_exit_2(target, says):
+    path = target if target.endswith(".py") else engine(target)
+    status, out, err = _command(path)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and says in err, err
