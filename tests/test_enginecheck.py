@@ -76,6 +76,9 @@ def test_a_wrong_local_derivative_is_caught_and_named_with_its_formula():
     assert "x0 = Value(" in (finding.example or "") and "v1 = x0.tanh()" in (finding.example or "")
     # the other ops hold
     assert all(f.kind == OK for f in report.findings if f.check in ("op add", "op mul", "op exp"))
+    # at the edge, finite numbers that differ are wrong, not a behaviour: tanh'(-1000) = 2, not 0
+    assert by_check(report)["numerics tanh(-1000)"].kind == "wrong gradient"
+    assert by_check(report)["numerics tanh(1000)"].kind == OK  # 1 - 1 = 0 happens to be right
     # what Jupyter shows and print writes: the table, and the failing expression drawn
     assert report._repr_html_().count("data:image/svg+xml;base64,") == 1  # type: ignore[attr-defined]
     assert "wrong gradient" in str(report) and "v1 = x0.tanh()" in str(report)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from microgradx.enginecheck.checks import (
@@ -29,6 +30,7 @@ from microgradx.enginecheck.findings import (
     OK,
     UNSUPPORTED,
     WRONG_GRADIENT,
+    WRONG_VALUE,
 )
 from microgradx.enginecheck.sandbox import _describe
 from microgradx.ops import OPS
@@ -144,15 +146,32 @@ def check_numeric(
             f"{text} = {got_out!r}, gradient {got_grad!r}, as IEEE-754",
             details=details,
         )
-    else:
-        self.add(
-            check,
-            "numerics",
-            BEHAVIOUR,
-            f"{text}: the engine gives {got_out!r} (gradient {got_grad!r}); {ieee}",
-            example=example,
-            details=details,
-        )
+        return
+    # Where IEEE-754 and the engine both give finite numbers that differ, the engine is wrong
+    # (tanh'(-1000) = 2 is a wrong rule, not a way of handling overflow); a difference involving
+    # inf or nan, or an exception, is the engine's behaviour at the edge.
+    wrong_value, wrong_gradient = (
+        _finite_and_apart(g, w) for g, w in ((got_out, out), (got_grad, grad))
+    )
+    kind = WRONG_VALUE if wrong_value else WRONG_GRADIENT if wrong_gradient else BEHAVIOUR
+    self.add(
+        check,
+        "numerics",
+        kind,
+        f"{text}: the engine gives {got_out!r} (gradient {got_grad!r}); {ieee}",
+        example=example,
+        details=details,
+    )
+
+
+def _finite_and_apart(got: object, want: float) -> bool:
+    """Both finite numbers, and not equal within the checker's tolerance."""
+    return (
+        isinstance(got, float)
+        and math.isfinite(got)
+        and math.isfinite(want)
+        and not close(got, want)
+    )
 
 
 _NUMERICS: dict[str, tuple[str, str, list[float], float | None]] = {
