@@ -1260,7 +1260,12 @@ def session_json() -> str:
 
 
 def catalogue(notebook: str | None = None) -> list[dict[str, Any]]:
-    """Every exercise (of one notebook: ``"04"``): id, notebook, statement, mistakes and hints."""
+    """Every exercise (of one notebook: ``"04"``): id, notebook, statement, mistakes and hints.
+
+    Raises ValueError for a notebook number no exercise has (``"4"`` for ``"04"``), naming them."""
+    numbers = sorted({e.notebook for e in EXERCISES.values()})
+    if notebook is not None and notebook not in numbers:
+        raise ValueError(f"notebook must be one of {', '.join(numbers)}, got {notebook!r}")
     return [
         {
             "exercise": e.id,
@@ -1293,6 +1298,22 @@ class Graded:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+
+def _exercises_in(cells: list[Any], where: Path) -> list[Exercise]:
+    """The exercises of a notebook, in its order: the cells marked ``"exercise": id`` (a learner
+    may rename the file), else those of the notebook its name starts with (``04_...``)."""
+    marked = [c.get("metadata", {}).get("exercise") for c in cells]
+    found = [EXERCISES[i] for i in dict.fromkeys(marked) if i in EXERCISES]
+    if not found:
+        number = where.name.split("_", 1)[0]
+        found = [e for e in EXERCISES.values() if e.notebook == number]
+    if not found:
+        raise ValueError(
+            f"notebook {where.name} holds no exercise: no cell is marked as one (its metadata"
+            " 'exercise') and its name does not start with a course notebook's number (04_...)"
+        )
+    return found
 
 
 def grade_notebook(
@@ -1337,20 +1358,17 @@ def grade_notebook(
     )
     client.execute()
     errors, checked = [], []
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                errors.append(f"{output.get('ename')}: {output.get('evalue')}")
+                errors.append(f"cell {index}: {output.get('ename')}: {output.get('evalue')}")
             elif output.get("output_type") == "stream":
                 for line in output.get("text", "").splitlines():
                     if line.startswith(_MARKER):
                         checked = json.loads(line[len(_MARKER) :])
-    number = where.name.split("_", 1)[0]
     seen = {r["exercise"]: r for r in checked}
     results = []
-    for e in EXERCISES.values():
-        if e.notebook != number:
-            continue
+    for e in _exercises_in(nb.cells, where):
         r = seen.get(e.id)
         if r is None:
             results.append(
@@ -1374,13 +1392,16 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--notebook")
     listing.add_argument("--out")
     args = parser.parse_args(argv)
-    if args.command == "grade":
-        graded = grade_notebook(args.notebook)
-        data = graded.to_json()
-        status = 0 if not graded.errors else 1
-    else:
-        data = json.dumps(catalogue(args.notebook), ensure_ascii=False, indent=1)
-        status = 0
+    try:
+        if args.command == "grade":
+            graded = grade_notebook(args.notebook)
+            data = graded.to_json()
+            status = 0 if not graded.errors else 1
+        else:
+            data = json.dumps(catalogue(args.notebook), ensure_ascii=False, indent=1)
+            status = 0
+    except (OSError, ValueError) as error:  # one line, as for any command-line mistake
+        parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
     if args.out:
         write_atomically(args.out, (data + "\n").encode())
     else:

@@ -50,6 +50,8 @@ def test_each_exercise_has_one_learner_cell_one_check_and_one_solution(stem):
     sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     for exercise in ids:
         assert sum(f'check("{exercise}"' in s for s in sources) == 1, exercise
+    ids_of_cells = [c.get("id") for c in nb["cells"]]  # nbformat 4.5: every cell has its own
+    assert None not in ids_of_cells and len(set(ids_of_cells)) == len(ids_of_cells)
     for c in nb["cells"]:
         if "exercise" in c.get("metadata", {}):
             # the placeholder: the learner replaces the ...
@@ -208,3 +210,33 @@ def test_an_exercise_computes_its_reference_once():
     for _ in range(3):
         e.check(3.0)
     assert len(calls) == 1
+
+
+def test_an_unknown_notebook_number_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        exercises.main(["catalogue", "--notebook", "4"])
+    assert stop.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "notebook must be one of "
+            + ", ".join(sorted({e.notebook for e in EXERCISES.values()}))
+            + ", got '4'"
+        )
+    )
+
+
+def test_a_renamed_notebook_is_graded_by_its_marked_cells_in_their_order(tmp_path):
+    import shutil
+
+    renamed = tmp_path / "alice.ipynb"  # a learner's file, renamed
+    shutil.copy(NOTEBOOKS / "00_build_a_value.ipynb", renamed)
+    graded = grade_notebook(renamed, fill={"00.df_da": "df_da = 7.0"}, timeout=300)
+    in_order = ["00.dL_db", "00.numerical_slope", "00.do_dw2", "00.df_da"]
+    assert [r.exercise for r in graded.results] == in_order  # the notebook's, not the catalogue's
+    assert [r.status for r in graded.results] == ["not answered"] * 3 + ["right"]
+    empty = tmp_path / "notes.ipynb"
+    empty.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    with pytest.raises(ValueError, match="holds no exercise"):
+        grade_notebook(empty)
