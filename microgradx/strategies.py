@@ -30,7 +30,8 @@ try:
     from hypothesis import strategies as st
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "microgradx.testing needs hypothesis: pip install 'microgradx[test]'"
+        "microgradx.testing and microgradx check need hypothesis: pip install 'microgradx[check]'"
+        " (in a clone: pip install -e '.[check]')"
     ) from error
 
 from microgradx.checks import count, describe, function, in_range, real, reals, sequence
