@@ -104,6 +104,11 @@ def test_text_is_a_table_of_every_check_its_verdict_and_smallest_failing_input()
     lines_example = replace(WRONG_TANH, example="a = Value(0.5)\ny = a.tanh() * a")
     row = rp.to_text(_report(lines_example)).splitlines()[2]
     assert re.fullmatch(r"op tanh +wrong gradient +a = Value\(0\.5\); y = a\.tanh\(\) \* a", row)
+    # ... unless it holds a block, which "; " would make invalid: its first line, and more below
+    loop = replace(WRONG_TANH, example="y = x\nfor _ in range(1000):\n    y = y + x")
+    text = rp.to_text(_report(loop, replace(ADD_OK, kind="crash"), replace(ADD_OK, kind="crash")))
+    assert re.fullmatch(r"op tanh +wrong gradient +y = x …", text.splitlines()[2])
+    assert "2 crashes" in text.splitlines()[-1]
 
 
 def test_text_teaches_each_failing_finding_notes_behaviours_and_ends_with_counts():

@@ -74,7 +74,9 @@ def _checked(report: object) -> EngineReport:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 or noun.endswith("ed") else "s")
+    if count == 1 or noun.endswith("ed"):
+        return f"{count} {noun}"
+    return f"{count} {noun}" + ("es" if noun.endswith(("sh", "s")) else "s")  # 2 crashes
 
 
 def summary(report: EngineReport) -> str:
@@ -100,8 +102,13 @@ def summary(report: EngineReport) -> str:
 
 
 def _cell(text: str | None) -> str:
-    # a table row is one line: an example's lines joined as Python would read them
-    return visible("; ".join((text or "").splitlines()), CELL)
+    # A table row is one line: an example's statements joined as Python reads them; an example
+    # with a block (a loop) cannot be joined so, and its whole text follows in the finding's
+    # block below the table.
+    lines = (text or "").splitlines()
+    if any(line[:1].isspace() or line.rstrip().endswith(":") for line in lines):
+        return visible(lines[0] + " …", CELL)
+    return visible("; ".join(lines), CELL)
 
 
 def _paint(text: str, kind: str, color: bool) -> str:
