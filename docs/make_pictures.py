@@ -1,6 +1,6 @@
 """Make the README's teaching pictures (the notebooks draw the same ones):
 
-    .venv/bin/python docs/make_pictures.py
+.venv/bin/python docs/make_pictures.py
 """
 
 from __future__ import annotations

@@ -275,6 +275,18 @@ def test_micrograd_passes_the_ops_it_has_and_fails_only_the_depth_cases(tmp_path
     )
 
 
+def test_with_every_op_micrograd_skips_what_it_lacks_and_fails_only_the_depth_cases(tmp_path):
+    # no --ops: the runner itself finds that micrograd has no tanh, no x ** Value, no 2 ** x
+    path = tmp_path / "cases.jsonl"
+    assert _cli("--out", str(path)).returncode == 0
+    cases = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    result = _python_runner(path, "micrograd.engine:Value")
+    depth = {c["id"] for c in cases if c["category"] == "depth" and "tanh" not in c["ops"]}
+    assert result.returncode == 1 and _failed_ids(result.stdout) == depth
+    ran = int(result.stdout.splitlines()[-1].split()[0])  # "N passed, ..."
+    assert ran > 50  # the ops it has are run, not skipped
+
+
 _WRONG_RELU = """
 from micrograd.engine import Value as Base
 
