@@ -348,6 +348,10 @@ def test_html_draws_the_smallest_failing_expression_with_the_wrong_node_in_red()
     assert not any(red in {s.lower() for s in named[n]} for n in ("x0", "v2", "*"))
     texts = [" ".join(t.itertext()) for t in svg.iter(f"{SVG}text")]
     assert "data 0.4621" in texts  # tanh(0.5), as microgradx computes it
+    caption = " ".join(
+        texts
+    )  # the numbers drawn are the right ones; the caption gives the engine's
+    assert "as they should be; the engine got 0.5 at the red node" in caption
 
 
 def test_html_shows_the_formula_when_no_renderer_is_installed(monkeypatch):

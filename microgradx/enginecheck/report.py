@@ -277,9 +277,10 @@ def to_junit(report: EngineReport) -> bytes:
 
 def draw_finding(finding: Finding) -> GraphView | None:
     """The finding's smallest failing expression drawn as microgradx computes it (values and
-    gradients), its inputs named ``x0, x1, ...`` and its steps ``v<k>`` as in the message, the
-    node whose local rule disagrees (``finding.node``) highlighted in red. None when the finding
-    has no expression. Needs the viz extra (ImportError otherwise)."""
+    gradients: the right ones, which the caption says), its inputs named ``x0, x1, ...`` and its
+    steps ``v<k>`` as in the message, the node whose local rule disagrees (``finding.node``)
+    highlighted in red. None when the finding has no expression. Needs the viz extra
+    (ImportError otherwise)."""
     finding = checks.instance(finding, "finding", Finding, "Finding")
     expression = finding.expression
     if expression is None:
@@ -297,7 +298,12 @@ def draw_finding(finding: Finding) -> GraphView | None:
     marked = (
         [nodes[finding.node]] if finding.node is not None and 0 <= finding.node < len(nodes) else []
     )
-    return draw_graph(root, highlight=marked)
+    # the numbers drawn are microgradx's, the right ones: say so, and what the engine got
+    got = finding.details.get("got")
+    caption = "values and gradients as they should be" + (
+        f"; the engine got {got!r} at the red node" if isinstance(got, (int, float)) else ""
+    )
+    return draw_graph(root, highlight=marked, caption=caption)
 
 
 def _picture(finding: Finding) -> str:
