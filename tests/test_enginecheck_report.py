@@ -590,28 +590,24 @@ def test_the_plugin_is_registered_as_a_pytest11_entry_point():
     assert entries == [f'microgradx = "{PLUGIN}"']
 
 
-def test_the_learners_example_in_the_docs_is_what_the_table_says():
+def test_the_learners_example_in_the_docs_is_what_the_command_prints():
+    """docs/check.md shows a real check of a test engine; every line it shows (``...`` marks
+    lines left out) is printed, in that order, by the command (the seconds aside)."""
+    import subprocess
+    import sys
+
     docs = (ROOT / "docs" / "check.md").read_text(encoding="utf-8")
-    example = docs.split(
-        "prints a table, then what went wrong, one block per failing check:\n\n```\n"
-    )[1]
-    report = EngineReport(
-        "my_engine.py",
-        "Value",
-        ("add", "tanh"),
-        (
-            ADD_OK,
-            Finding(
-                "op tanh",
-                "ops",
-                "wrong gradient",
-                "v1 = tanh(x0): expected d v1/d x0 = 0.786448, got 0.5",
-                "a = Value(0.5); y = a.tanh()",
-            ),
-            EXP_BEHAVIOUR,
-            POW_UNSUPPORTED,
-        ),
-        3.21,
-        30.0,
-    )
-    assert example.split("```")[0] == rp.to_text(report)
+    shown = docs.split("left out here):\n\n```\n")[1].split("```")[0].splitlines()
+    assert shown[0] == "microgradx check tests/engines/wrong_tanh.py (class Value)"
+    printed = subprocess.run(
+        [sys.executable, "-m", "microgradx", "check", "tests/engines/wrong_tanh.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.splitlines()
+    seconds = re.compile(r" in [0-9.]+ s ")
+    rest = iter(seconds.sub(" in _ s ", line) for line in printed)
+    for line in shown:
+        if line != "...":
+            assert seconds.sub(" in _ s ", line) in rest, line  # found, after the one before
