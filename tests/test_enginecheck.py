@@ -374,3 +374,27 @@ def test_a_target_the_command_cannot_check_is_one_line_and_exit_2(target, says):
     status, out, err = _command(path)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and says in err, err
+
+
+def test_check_engine_in_a_script_takes_a_subclass_with_no_functions_of_its_own(tmp_path):
+    import shutil
+    import subprocess
+
+    shutil.copy(engine("engine_base"), tmp_path / "nanograd.py")
+    (tmp_path / "script.py").write_text(
+        "from nanograd import Value as Base\n"
+        "from microgradx.testing import check_engine\n\n"
+        "class Value(Base):\n    pass\n\n"
+        "if __name__ == '__main__':\n"
+        "    report = check_engine(Value, examples=3)\n"
+        "    print(report.ok, report.class_name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        check=False,
+    )
+    assert done.stdout.strip() == "True Value", done.stderr

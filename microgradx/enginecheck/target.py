@@ -357,10 +357,15 @@ def class_reference(cls: type) -> tuple[str, str] | None:
     if cls.__module__ != "__main__" and _importable(cls.__module__, path):
         return cls.__module__, qualname
     files = _code_files(cls)
+    try:  # a class with no functions of its own (class Value(Base): pass): its statement's file
+        inspect.getsourcelines(cls)  # OSError when the file holds no such class statement
+        stated = inspect.getsourcefile(cls)
+    except (OSError, TypeError):
+        stated = None
     defined_there = (
         path is not None
-        and bool(files)
-        and all(os.path.abspath(f) == os.path.abspath(path) for f in files)
+        and bool(files or stated)
+        and all(os.path.abspath(f) == os.path.abspath(path) for f in [*files, stated or path])
     )
     if path and path.endswith(".py") and os.path.isfile(path) and defined_there:
         return os.path.abspath(path), qualname
