@@ -1692,14 +1692,14 @@ MUTATIONS = [
     Mutation(
         "the engine checker ships a notebook cell's statements, not only its definitions",
         "microgradx/enginecheck/target.py",
-        "        kept = [node for node in tree.body if _definition(node)]\n",
-        "        kept = list(tree.body)\n",
+        "            if _definition(node):\n                parts.append(ast.unparse(node))",
+        "            if True:\n                parts.append(ast.unparse(node))",
         ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
     ),
     Mutation(
         "the engine checker's child has no memory limit",
         "microgradx/enginecheck/child.py",
-        "    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))\n",
+        "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n",
         "",
         ("tests/test_enginecheck.py::test_an_engine_past_the_memory_limit_is_a_crash",),
     ),
@@ -1780,8 +1780,8 @@ MUTATIONS = [
     Mutation(
         "the check's drawing does not highlight the node whose rule disagrees",
         "microgradx/enginecheck/report.py",
-        "    return draw_graph(root, highlight=marked)\n",
-        "    return draw_graph(root)\n",
+        "    return draw_graph(root, highlight=marked, caption=caption)\n",
+        "    return draw_graph(root, caption=caption)\n",
         (
             "tests/test_enginecheck_report.py::"
             "test_html_draws_the_smallest_failing_expression_with_the_wrong_node_in_red",
@@ -2060,6 +2060,117 @@ MUTATIONS = [
         "    if available is not None and needed > available:\n",
         "    if False:\n",
         ("tests/test_replay.py::test_compile_memory_estimate_and_the_cli_refusal",),
+    ),
+    Mutation(
+        "the engine checker calls a finite wrong number at the edge a behaviour (tanh'(-1000) = 2)",
+        "microgradx/enginecheck/limits.py",
+        "    kind = WRONG_VALUE if wrong_value else WRONG_GRADIENT if wrong_gradient else BEHAVIOUR",
+        "    kind = BEHAVIOUR",
+        (
+            "tests/test_enginecheck.py::test_a_wrong_local_derivative_is_caught_and_named_with_its_formula",
+        ),
+    ),
+    Mutation(
+        "grading reads a notebook's exercises from its file name only (a renamed file grades 0/0)",
+        "microgradx/exercises.py",
+        "    found = [EXERCISES[i] for i in dict.fromkeys(marked) if i in EXERCISES]",
+        "    found = []",
+        (
+            "tests/test_course.py::"
+            "test_a_renamed_notebook_is_graded_by_its_marked_cells_in_their_order",
+        ),
+    ),
+    Mutation(
+        "the vectors runner runs a case whose op the class raises on (no skip)",
+        "docs/runners/run_vectors.py",
+        "        if lacks(case, Value):",
+        "        if False:",
+        (
+            "tests/test_vectors.py::"
+            "test_with_every_op_micrograd_skips_what_it_lacks_and_fails_only_the_depth_cases",
+        ),
+    ),
+    Mutation(
+        "the check's summary says 2 crashs",
+        "microgradx/enginecheck/report.py",
+        '    return f"{count} {noun}" + ("es" if noun.endswith(("sh", "s")) else "s")  # 2 crashes',
+        '    return f"{count} {noun}s"',
+        (
+            "tests/test_enginecheck_report.py::test_text_is_a_table_of_every_check_its_verdict_and_smallest_failing_input",
+        ),
+    ),
+    Mutation(
+        "a method bound to a notebook class in a later cell is not shipped to the child",
+        "microgradx/enginecheck/target.py",
+        '                lines.append(f"{c.__name__}.{name} = {qualname}")',
+        "                pass",
+        ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
+    ),
+    Mutation(
+        "a module a notebook class reads from another cell is not imported in the child",
+        "microgradx/enginecheck/target.py",
+        '                imports[name] = f"import {value.__name__}{alias}"',
+        "                pass",
+        ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
+    ),
+    Mutation(
+        "a notebook subclass is shipped without its base class's cells",
+        "microgradx/enginecheck/target.py",
+        "        if c is cls or (c.__module__ == cls.__module__ and class_reference(c) is None)",
+        "        if c is cls",
+        ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
+    ),
+    Mutation(
+        "a script's subclass with no functions of its own cannot be checked",
+        "microgradx/enginecheck/target.py",
+        "        and bool(files or stated)",
+        "        and bool(files)",
+        (
+            "tests/test_enginecheck.py::"
+            "test_check_engine_in_a_script_takes_a_subclass_with_no_functions_of_its_own",
+        ),
+    ),
+    Mutation(
+        "the sandbox kills the engine's process group only while the child itself runs",
+        "microgradx/enginecheck/sandbox.py",
+        "        try:\n            os.killpg(process.pid, signal.SIGKILL)\n"
+        "        except (ProcessLookupError, PermissionError):\n"
+        "            if process.poll() is None:\n                process.kill()",
+        "        if process.poll() is None:\n            os.killpg(process.pid, signal.SIGKILL)",
+        (
+            "tests/test_enginecheck.py::test_an_engine_that_forks_and_exits_leaves_no_process_behind",
+        ),
+    ),
+    Mutation(
+        "an answer of the wrong shape from the engine's process is a traceback of the checker",
+        "microgradx/enginecheck/api.py",
+        "    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:",
+        "    except ArithmeticError as error:",
+        (
+            "tests/test_enginecheck.py::"
+            "test_an_engine_writing_into_the_checkers_channel_is_reported_not_a_traceback",
+        ),
+    ),
+    Mutation(
+        "a method the class has but that raises is called unsupported",
+        "microgradx/enginecheck/target.py",
+        "        if name in METHODS:  # _tries has a method form only where the class has the method\n"
+        "            supported.append(name)\n            continue\n",
+        "",
+        (
+            "tests/test_enginecheck.py::"
+            "test_a_method_that_always_raises_is_a_crash_naming_the_error_not_unsupported",
+        ),
+    ),
+    Mutation(
+        "an op whose Value holds NaN is called unsupported",
+        "microgradx/enginecheck/target.py",
+        "        if isinstance(out, cls):\n            supported.append(name)",
+        "        if isinstance(out, cls) and out.data == out.data:\n            supported.append(name)",
+        (
+            "tests/test_enginecheck.py::"
+            "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
+        ),
     ),
 ]
 

@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import linecache
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -398,3 +399,48 @@ def test_check_engine_in_a_script_takes_a_subclass_with_no_functions_of_its_own(
         check=False,
     )
     assert done.stdout.strip() == "True Value", done.stderr
+
+
+# ---- engines that misbehave in ways a learner's (or a hostile) engine does -----------------------
+
+
+def test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported():
+    report = check("nan_data")
+    assert report.exit_code == 1
+    assert by_check(report)["op add"].kind == "wrong value"  # a Value came back: the op exists
+
+
+def test_a_method_that_always_raises_is_a_crash_naming_the_error_not_unsupported():
+    found = by_check(check("typo_tanh"))
+    assert found["op tanh"].kind == CRASH and "AttributeError" in found["op tanh"].message
+    assert found["op add"].kind == OK
+
+
+def test_an_engine_writing_into_the_checkers_channel_is_reported_not_a_traceback():
+    report = check("channel_writer", budget=60)  # the answer expected: a report, exit 1
+    assert report.exit_code == 1
+    assert any(f.kind == CRASH for f in report.findings)
+
+
+def test_an_engine_that_forks_and_exits_leaves_no_process_behind(tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("FORKS_PIDS", str(pids))  # the engine's forked sleepers write their pids
+    report = check("forks", budget=20)
+    assert any(f.kind == CRASH for f in report.findings)
+    forked = [int(pid) for pid in pids.read_text().split()]
+    assert forked  # the engine did fork
+
+    def alive(pid: int) -> bool:  # a zombie waiting for init to reap it is gone already
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+        return "State:\tZ" not in status
+
+    # SIGKILL is delivered asynchronously: wait for the event (each one dead), a long bound only
+    # against a leak, which would stay alive for its whole 300 s sleep
+    for _ in range(600):
+        if not any(alive(pid) for pid in forked):
+            break
+        time.sleep(0.05)
+    assert [pid for pid in forked if alive(pid)] == []  # each went with the child's group

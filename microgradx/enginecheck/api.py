@@ -19,11 +19,12 @@ import microgradx.enginecheck.training as training
 from microgradx.checks import count, describe, in_range, text
 from microgradx.checks import seed as check_seed
 from microgradx.enginecheck.checks import Checker, _expr, _spell, _Stop
-from microgradx.enginecheck.findings import UNSUPPORTED, EngineReport, TargetError
+from microgradx.enginecheck.findings import CRASH, UNSUPPORTED, EngineReport, TargetError
 from microgradx.enginecheck.report import view
 from microgradx.enginecheck.sandbox import Sandbox
 from microgradx.enginecheck.target import (
     EXPECTED,
+    METHODS,
     TargetSpec,
     cell_source,
     class_reference,
@@ -88,10 +89,19 @@ _REUSE = {
 def check_all(checker: Checker) -> None:
     """Every check, in this order: each supported op, the unsupported forms, reuse, semantics,
     depth, numerics, training. Those the budget leaves out are ``not checked``."""
+    if not checker.supported:  # nothing below could run: that is not "everything holds"
+        checker.add(
+            "ops found",
+            "engine",
+            CRASH,
+            f"no op works on {checker.class_name}: each operator raised or gave no"
+            f" {checker.class_name}, and it has none of the methods {', '.join(METHODS)}",
+        )
     names = checker.ops_to_check()
     for k, name in enumerate(names):
         # half of what is left, shared by the ops left: the other checks keep time too
-        checker.check_op(name, share=max(checker.left(), 0.0) / (2 * (len(names) - k)))
+        share = max(checker.left(), 0.0) / (2 * (len(names) - k))
+        _guarded(checker, f"op {name}", "ops", partial(checker.check_op, name, share=share))
     _unsupported(checker)
     plan: list[tuple[str, str, Callable[[], None]]] = [
         (name, "reuse", partial(semantics.check_reuse, checker, name, expr))
@@ -119,12 +129,29 @@ def check_all(checker: Checker) -> None:
         if checker.left() <= 0:
             checker.not_checked(check, category)
             continue
-        before = len(checker.findings)
-        try:
-            run()
-        except _Stop:  # the budget ran out inside the check
-            del checker.findings[before:]
-            checker.not_checked(check, category)
+        _guarded(checker, check, category, run)
+
+
+def _guarded(checker: Checker, check: str, category: str, run: Callable[[], None]) -> None:
+    """``run()``; a budget spent inside it makes the check ``not checked``, and an answer of the
+    wrong shape from the engine's process (an engine that writes to the checker's channel)
+    makes it a crash, never a traceback of the checker."""
+    before = len(checker.findings)
+    try:
+        run()
+    except _Stop:
+        del checker.findings[before:]
+        checker.not_checked(check, category)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        del checker.findings[before:]
+        checker.add(
+            check,
+            category,
+            CRASH,
+            "the engine's process answered the checker with something that is not an answer"
+            f" ({type(error).__name__}: {str(error)[:200]}): did the engine write to file"
+            " descriptors it does not own, or replace json?",
+        )
 
 
 def _check(

@@ -165,6 +165,8 @@ class Checker:
             return {"ok": False, "error": "budget", "message": "the budget is spent"}
         timeout = min(limit, left)
         answer = self.sandbox.call(request, timeout)
+        if not isinstance(answer, dict):  # what the engine wrote in the channel, not an answer
+            raise TypeError(f"an answer must be a JSON object, got {type(answer).__name__}")
         if answer.get("error") == "timeout":
             if timeout < limit:
                 answer = {"ok": False, "error": "budget", "message": "the budget is spent"}

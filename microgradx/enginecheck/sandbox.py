@@ -96,7 +96,16 @@ class Sandbox:
                 self.close()
                 return {"ok": False, "error": "exit", "message": "the child's answer is too long"}
         line, _, self._buffer = self._buffer.partition(b"\n")
-        answer: dict[str, Any] = json.loads(line)
+        try:
+            answer: dict[str, Any] = json.loads(line)
+        except ValueError:  # (UnicodeDecodeError is one) the engine wrote into the channel
+            self.close()  # what follows in the channel cannot be trusted either
+            return {
+                "ok": False,
+                "error": "exit",
+                "message": "the engine's process sent the checker something that is not an"
+                " answer (did it write to file descriptors it does not own?)",
+            }
         return answer
 
     def _died(self) -> dict[str, Any]:
@@ -121,10 +130,12 @@ class Sandbox:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+        # The whole group, even when the child itself has exited: a process the engine forked
+        # lives on in it (and holds the channel open).
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if process.poll() is None:
                 process.kill()
         process.wait()
         for stream in (process.stdin, process.stdout):

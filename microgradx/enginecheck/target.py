@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -331,18 +330,22 @@ def apply_form(form: str, args: Sequence[Any], param: float | None = None) -> An
 
 
 def supported_forms(cls: type, spelling: Spelling) -> list[str]:
-    """The forms ``cls`` supports: each is applied to Values at a point inside its domain and
-    must give an instance of ``cls`` with a finite number (its correctness is checked later)."""
+    """The forms ``cls`` supports, each tried once at a point inside its domain: an operator
+    form when it gives an instance of ``cls`` (an assert or a TypeError says it has none: micrograd
+    refuses ``x ** Value`` so); a method the class has, whatever it does (``math.tanhh`` in
+    ``tanh`` is a learner's bug to report, not a missing op). What they compute is checked
+    later: a NaN or a string is a wrong value there, not a reason to skip the op."""
     supported = []
     for name, (form, point) in _tries(cls).items():
+        if name in METHODS:  # _tries has a method form only where the class has the method
+            supported.append(name)
+            continue
         try:
             out = form(*[cls(x) for x in point])
         except BaseException:  # an assert, a TypeError: not supported (SystemExit included)
             continue
-        if isinstance(out, cls) and _float_of(out, spelling) is not None:
-            value = _float_of(out, spelling)
-            if value is not None and not math.isnan(value):
-                supported.append(name)
+        if isinstance(out, cls):
+            supported.append(name)
     return supported
 
 
