@@ -497,7 +497,8 @@ MUTATIONS = [
         "microgradx/nn.py",
         "                if id(item) not in seen:\n                    seen.add(id(item))\n"
         "                    found.append(item)",
-        "                if True:\n                    seen.add(id(item))\n                    found.append(item)",
+        "                if True:\n                    seen.add(id(item))\n"
+        "                    found.append(item)",
         (
             "tests/test_nn.py::"
             "test_parameters_is_a_new_list_each_call_and_lists_a_shared_parameter_once",
@@ -2064,7 +2065,8 @@ MUTATIONS = [
     Mutation(
         "the engine checker calls a finite wrong number at the edge a behaviour (tanh'(-1000) = 2)",
         "microgradx/enginecheck/limits.py",
-        "    kind = WRONG_VALUE if wrong_value else WRONG_GRADIENT if wrong_gradient else BEHAVIOUR",
+        "    kind = WRONG_VALUE if wrong_value else"
+        " WRONG_GRADIENT if wrong_gradient else BEHAVIOUR",
         "    kind = BEHAVIOUR",
         (
             "tests/test_enginecheck.py::test_a_wrong_local_derivative_is_caught_and_named_with_its_formula",
@@ -2154,7 +2156,8 @@ MUTATIONS = [
     Mutation(
         "a method the class has but that raises is called unsupported",
         "microgradx/enginecheck/target.py",
-        "        if name in METHODS:  # _tries has a method form only where the class has the method\n"
+        "        if name in METHODS:"
+        "  # _tries has a method form only where the class has the method\n"
         "            supported.append(name)\n            continue\n",
         "",
         (
@@ -2166,7 +2169,8 @@ MUTATIONS = [
         "an op whose Value holds NaN is called unsupported",
         "microgradx/enginecheck/target.py",
         "        if isinstance(out, cls):\n            supported.append(name)",
-        "        if isinstance(out, cls) and out.data == out.data:\n            supported.append(name)",
+        "        if isinstance(out, cls) and out.data == out.data:\n"
+        "            supported.append(name)",
         (
             "tests/test_enginecheck.py::"
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
