@@ -2207,6 +2207,9 @@ def _fresh_copy(workspace: Path) -> None:
         shutil.rmtree(package)
     shutil.copytree(ROOT / "microgradx", package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "Makefile", workspace / "Makefile")  # a mutation of the lab recipe
+    runners = workspace / "docs" / "runners"  # a mutation of the golden vectors' runner
+    shutil.rmtree(runners, ignore_errors=True)
+    shutil.copytree(ROOT / "docs" / "runners", runners)
 
 
 def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:
