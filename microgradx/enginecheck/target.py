@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import operator
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -39,6 +40,13 @@ BACKWARDS = ("backward", "backprop", "back")
 
 # name -> (how the engine spells it, with a and b Values and c a float; a point inside its domain)
 BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_ARITHMETIC = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
 # methods of the op table tried on the engine: its one-input ops without a parameter
 METHODS = (
     "tanh",
@@ -266,26 +274,25 @@ def _float_of(value: object, spelling: Spelling) -> float | None:
         return None
 
 
+# each operator form, and a point inside its domain to try it at (a float ``c`` is 2.0)
+_POINTS: dict[str, tuple[float, ...]] = {
+    **dict.fromkeys(("add", "sub", "mul", "div"), (0.5, 1.25)),
+    "pow": (1.5, 1.25),
+    **dict.fromkeys(("pow_scalar", "rpow_scalar", "neg"), (1.5,)),
+    "abs": (-1.5,),
+    **{f"{n}_f": (1.5,) for n in ("add", "sub", "mul", "div")},
+    **{f"f_{n}": (1.5,) for n in ("add", "sub", "mul", "div")},
+}
+
+
 def _tries(cls: type) -> dict[str, tuple[Callable[..., Any], Sequence[float]]]:
-    """Each form as a function of Values (and a float ``c``), with a point inside its domain."""
-    tries: dict[str, tuple[Callable[..., Any], Sequence[float]]] = {
-        "add": (lambda a, b: a + b, (0.5, 1.25)),
-        "sub": (lambda a, b: a - b, (0.5, 1.25)),
-        "mul": (lambda a, b: a * b, (0.5, 1.25)),
-        "div": (lambda a, b: a / b, (0.5, 1.25)),
-        "pow": (lambda a, b: a**b, (1.5, 1.25)),
-        "pow_scalar": (lambda a: a**2.0, (1.5,)),
-        "rpow_scalar": (lambda a: 2.0**a, (1.5,)),
-        "neg": (lambda a: -a, (1.5,)),
-        "abs": (lambda a: abs(a), (-1.5,)),
+    """Each form as a function of Values, with a point inside its domain; the methods only
+    where ``cls`` has them."""
+    methods = {name: (0.75,) for name in METHODS if callable(getattr(cls, name, None))}
+    return {
+        form: (lambda *args, form=form: apply_form(form, args), point)
+        for form, point in {**_POINTS, **methods}.items()
     }
-    for name in ("add", "sub", "mul", "div"):
-        for form in (f"{name}_f", f"f_{name}"):
-            tries[form] = (lambda a, form=form: apply_form(form, [a]), (1.5,))
-    for name in METHODS:
-        if callable(getattr(cls, name, None)):
-            tries[name] = (lambda a, name=name: getattr(a, name)(), (0.75,))
-    return tries
 
 
 def apply_form(form: str, args: Sequence[Any], param: float | None = None) -> Any:
@@ -294,29 +301,14 @@ def apply_form(form: str, args: Sequence[Any], param: float | None = None) -> An
     ``rpow_scalar``."""
     c = 2.0 if param is None else param
     if form in BINARY:
-        a, b = args
-        if form == "add":
-            return a + b
-        if form == "sub":
-            return a - b
-        if form == "mul":
-            return a * b
-        if form == "div":
-            return a / b
-        return a**b
+        return _ARITHMETIC[form](*args)
     if form.endswith("_f") or form.startswith("f_"):
         (a,) = args
         name = form.removesuffix("_f").removeprefix("f_")
-        left, right = (a, c) if form.endswith("_f") else (c, a)
-        if name == "add":
-            return left + right
-        if name == "sub":
-            return left - right
-        if name == "mul":
-            return left * right
-        if name == "div":
-            return left / right
-        raise ValueError(f"unknown form {form!r}")
+        if name not in _ARITHMETIC or name == "pow":
+            raise ValueError(f"unknown form {form!r}")
+        arithmetic = _ARITHMETIC[name]
+        return arithmetic(a, c) if form.endswith("_f") else arithmetic(c, a)
     (a,) = args
     if form == "pow_scalar":
         return a**c
