@@ -171,6 +171,7 @@ def test_other_spellings_are_found_or_given():
 
 def test_karpathys_micrograd():
     import micrograd  # noqa: F401  (in the test extra: missing, this fails rather than skips)
+
     report = check_target("micrograd.engine:Value")  # the default budget and examples
     assert report.complete
     found = by_check(report)
