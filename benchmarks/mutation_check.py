@@ -2176,6 +2176,27 @@ MUTATIONS = [
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
         ),
     ),
+    # issue 20: the course notebooks 00-04 assert what their text says
+    Mutation(
+        "a step-through frame is counted from 0 (notebook 01's frame(0) says step 1 of 3)",
+        "microgradx/viz/scene.py",
+        '    return f"step {i + 1} of {n}"\n',
+        '    return f"step {i} of {n}"\n',
+        (
+            "tests/test_course.py::"
+            "test_a_notebook_as_shipped_runs_and_every_check_says_not_answered[01_backprop_by_hand]",
+        ),
+    ),
+    Mutation(
+        "no_grad() records a graph (notebook 02's memory section)",
+        "microgradx/engine.py",
+        "    if mode.grad_enabled:\n        return Value(data, None, op, left, right)",
+        "    if True:\n        return Value(data, None, op, left, right)",
+        (
+            "tests/test_course.py::"
+            "test_a_notebook_as_shipped_runs_and_every_check_says_not_answered[02_seeing_the_graph]",
+        ),
+    ),
 ]
 
 
