@@ -185,18 +185,18 @@ class Drawing:
             edge.points = [(x, y + top) for x, y in edge.points]
         extra: list[Box] = []
         if self.caption:
-            extra.append(Box("caption", [self.caption], "text", fill="none"))
+            extra.append(Box("caption", [self.caption], "text", self.caption, fill="none"))
         below = layout.height + top + 4
         for shape in legend:  # one row of cells, the first (|grad|) white
             x = PAD
             for k, (text, fill) in enumerate(zip(shape.cells, ("#ffffff", *shape.fills))):
-                cell = Box(f"{shape.id}{k}", [text], "value", fill=fill)
+                cell = Box(f"{shape.id}{k}", [text], "value", "|grad| scale", fill=fill)
                 cell.x, cell.y = x + cell.width / 2, below + cell.height / 2
                 x += cell.width
                 extra.append(cell)
             below += LINE_HEIGHT + PAD + 4
         if note:
-            extra.append(Box("note", [note], "text", fill="none"))
+            extra.append(Box("note", [note], "text", note, fill="none"))
             classes["note"] = "note"
         for box in extra:
             if box.id == "caption":
