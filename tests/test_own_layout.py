@@ -130,7 +130,7 @@ def _check_layout(svg: str) -> list[str]:
     width, height = float(root.get("width")), float(root.get("height"))
     assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
     for k, (name, box) in enumerate(shapes):
-        assert 0 <= box[0] and box[2] <= width + 0.5 and 0 <= box[1] and box[3] <= height + 0.5
+        assert box[0] >= 0 and box[2] <= width + 0.5 and box[1] >= 0 and box[3] <= height + 0.5
         for other, other_box in shapes[k + 1 :]:
             assert not _overlap(box, other_box), f"box {name} overlaps box {other}"
     where = dict(shapes)

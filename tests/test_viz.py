@@ -536,17 +536,28 @@ def _labelled_network():
     return loss
 
 
+def _batch_network():
+    """A 2-16-16-1 network on two unlabelled examples: 32 neuron boxes ("neurons.45 ops" ran
+    together in such boxes with graphviz-pure)."""
+    model = MLP(2, [16, 16, 1], seed=0)
+    loss = losses.bce_with_logits([model([0.5, -1.0]), model([1.0, 0.25])], [1, 0])
+    loss.backward()
+    return loss
+
+
 @pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
-@pytest.mark.parametrize("level", ["op", "neuron", "layer"])
+@pytest.mark.parametrize("level", ["op", "neuron", "layer", "batch-neuron"])
 def test_no_text_runs_into_another_and_each_fits_its_box_with_either_renderer(renderer, level):
     """Graphviz and graphviz-pure size a box from their font metrics; the text is drawn by the
     viewer's fonts. graphviz-pure's Helvetica metrics are narrower than the sans-serif fonts a
     browser falls back to ("neurons.45 ops" ran together): in a monospace font every renderer
     and every browser agree on the width. Each text's box (monospace widths) lies in its cell
-    or circle, and no two overlap."""
+    or circle, and no two overlap. (The same for microgradx's own layout, without Graphviz:
+    tests/test_own_layout.py.)"""
     if renderer.startswith("missing:"):
         pytest.fail(f"{renderer[8:]} is required in CI but not installed")
-    loss = _labelled_network()
+    loss = _batch_network() if level == "batch-neuron" else _labelled_network()
+    level = level.removeprefix("batch-")
     views = [draw_graph(loss, level=level, show_local_grads=level == "op")]
     if level == "op":
         views.append(trace_backward(loss).frame(2))  # a frame: its caption and marks too
