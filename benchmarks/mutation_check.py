@@ -2176,6 +2176,48 @@ MUTATIONS = [
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
         ),
     ),
+    Mutation(
+        "draw_graph without a Graphviz program raises instead of drawing with its own layout",
+        "microgradx/viz/graph.py",
+        "                except RendererNotFound:\n                    return None\n",
+        "                except RendererNotFound:\n                    raise\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "a missing Graphviz program named by MICROGRADX_DOT is silently replaced",
+        "microgradx/viz/graph.py",
+        '            if self.layout == "auto" and not os.environ.get("MICROGRADX_DOT"):\n',
+        '            if self.layout == "auto":\n',
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "the own layout puts edge labels on top of each other",
+        "microgradx/viz/layout.py",
+        "        taken.append(chosen[2])\n",
+        "        pass\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "the own layout leaves the legend out",
+        "microgradx/viz/graph.py",
+        "                extra.append(cell)\n",
+        "                pass\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "draw_graph names a neuron's or a layer's box by its module (layers.0.neurons.0)",
+        "microgradx/viz/graph.py",
+        "            cells = [lecture_text(name), kind,",
+        "            cells = [module, kind,",
+        ("tests/test_viz.py::test_mlp_collapsed_by_layer_and_by_neuron",),
+    ),
+    Mutation(
+        "draw_graph writes a2_1, not the lectures' a²₁",
+        "microgradx/viz/graph.py",
+        "            cells = [lecture_text(self.names[node])]\n",
+        "            cells = [self.names[node]]\n",
+        ("tests/test_own_layout.py",),
+    ),
 ]
 
 

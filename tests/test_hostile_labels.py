@@ -61,6 +61,7 @@ def _graph_svg(renderer: str, level: str = "op") -> str:
         return view.svg()
     return draw_graph(hostile_graph()).svg(renderer)
 
+
 SVG = "{http://www.w3.org/2000/svg}"
 ANY_CHARACTER = st.characters(exclude_categories=())  # surrogates and controls included
 
