@@ -2218,6 +2218,16 @@ MUTATIONS = [
         "            cells = [self.names[node]]\n",
         ("tests/test_own_layout.py",),
     ),
+    Mutation(
+        "draw_graph by neuron names a shared parameter by its label (layers.1.neurons.0.w.2)",
+        "microgradx/viz/graph.py",
+        "                    self.names[node] = name\n",
+        "                    pass\n",
+        (
+            "tests/test_own_layout.py::"
+            "test_collapsed_drawings_name_inputs_and_shared_parameters_as_the_lectures_do",
+        ),
+    ),
 ]
 
 

@@ -272,3 +272,25 @@ def test_the_own_layout_shows_the_texts_graphviz_shows(renderer):
         theirs = ["".join(t.itertext()).replace("\xa0", " ") for t in graphviz.iter(f"{SVG}text")]
         ours = _check_layout(graph_module.replace(view, layout="python").svg())
         assert Counter(ours) == Counter(t for t in theirs if t.strip()), kind
+
+
+def test_collapsed_drawings_name_inputs_and_shared_parameters_as_the_lectures_do():
+    """By neuron on a mini-batch the parameters every example reads are drawn outside the boxes:
+    w²₁₃ and b²₁ (as the step-through names them), not their labels (layers.1.neurons.0.w.2,
+    kept as the tooltip); unlabelled inputs are x1, x2 (per example: x1[2])."""
+    model = MLP(2, [3, 1], seed=0)
+    loss = losses.mse([model([0.5, -1.0]), model([1.0, 2.0])], [1.0, 0.0])
+    loss.backward()
+    installed = [r for r in RENDERERS if not r.startswith("missing:")]
+    for renderer in [None, *installed]:  # None: the own layout
+        view = draw_graph(loss, level="neuron", layout="python" if renderer is None else "dot")
+        names = {s.cells[0] for s in view.drawing.shapes}
+        assert {"w²₁₃", "b²₁", "w¹₂₁", "x1[1]", "x2[2]", "a²₁[2]"} <= names
+        assert not any("neurons" in name for name in names)
+        root = ET.fromstring(view.svg(renderer))
+        texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+        assert "w²₁₃" in texts and "x2[2]" in texts
+        assert not any("neurons" in text for text in texts)
+    own = ET.fromstring(draw_graph(loss, level="neuron", layout="python").svg())
+    titles = ["".join(t.itertext()) for t in own.iter(f"{SVG}title")]
+    assert "layers.1.neurons.0.w.2" in titles  # the model's name: the tooltip

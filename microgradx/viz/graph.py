@@ -503,10 +503,13 @@ class _Picture:
         self.structure = Structure(self.order)  # what a network recorded: neurons, layers, params
         # first: it refuses a label that is not a str
         self.names = node_names(self.order, root, self.structure)
-        if options.level != "op":  # a parameter outside the boxes: w2_1_3, as the lectures
-            lectures = parameter_names(self.structure)
-            for node, name in lectures.items():
-                if node in self.names and not label_of(node):
+        self.titles: dict[Value, str] = {}  # a box's tooltip, where its name is not its label
+        if options.level != "op":
+            # a parameter outside the boxes (read by every example of a mini-batch) is named as
+            # the lectures name it, w2_1_3, as the step-through names it; its label the tooltip
+            for node, name in parameter_names(self.structure).items():
+                if node in self.names:
+                    self.titles[node] = self.names[node]
                     self.names[node] = name
         self.index = {node: i for i, node in enumerate(self.order)}
         self.groups = _groups(self.structure, options.level) if options.level != "op" else {}
@@ -572,7 +575,8 @@ class _Picture:
                 cells.append(f"grad {short(self.grad_of(node))}")
             bold = id(node) in options.marked
             value_id = f"v{self.index[node]}"
-            shapes.append(Shape(value_id, "value", tuple(cells), self.fill(node), bold))
+            title = self.titles.get(node, "")
+            shapes.append(Shape(value_id, "value", tuple(cells), self.fill(node), bold, title))
             if node.op is None:
                 continue
             lit = id(node) in options.lit
