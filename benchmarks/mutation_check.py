@@ -2228,6 +2228,13 @@ MUTATIONS = [
             "test_collapsed_drawings_name_inputs_and_shared_parameters_as_the_lectures_do",
         ),
     ),
+    Mutation(
+        "the own layout draws the two uses in a + a as one line",
+        "microgradx/viz/layout.py",
+        "        dy = (k - (pairs[edge.tail, edge.head] - 1) / 2) * 6.0\n",
+        "        dy = 0.0\n",
+        ("tests/test_own_layout.py::test_each_use_of_a_value_is_its_own_edge_in_the_own_layout",),
+    ),
 ]
 
 

@@ -294,3 +294,10 @@ def test_collapsed_drawings_name_inputs_and_shared_parameters_as_the_lectures_do
     own = ET.fromstring(draw_graph(loss, level="neuron", layout="python").svg())
     titles = ["".join(t.itertext()) for t in own.iter(f"{SVG}title")]
     assert "layers.1.neurons.0.w.2" in titles  # the model's name: the tooltip
+
+
+def test_each_use_of_a_value_is_its_own_edge_in_the_own_layout():
+    a = Value(3.0, label="a")
+    root = ET.fromstring(draw_graph(a + a, layout="python").svg())
+    paths = [p.get("d") for p in root.find(f"{SVG}g[@class='mgx-edges']")]
+    assert len(paths) == 3 and len(set(paths)) == 3  # a to + twice, apart; + to its value

@@ -167,8 +167,7 @@ class Drawing:
         for shape in self.shapes:
             if shape.kind == "legend":
                 continue
-            kind = "op" if shape.kind == "op" else shape.kind
-            boxes.append(Box(shape.id, list(shape.cells), kind, shape.title, fill=shape.fill))
+            boxes.append(Box(shape.id, list(shape.cells), shape.kind, shape.title, fill=shape.fill))
             if shape.bold:
                 classes[shape.id] = "current"
         edges = []

@@ -277,9 +277,19 @@ def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) ->
         used = sum(by_id[i].height + gap_y for i in col) + gap_y
         for i in col:
             by_id[i].y += (tallest - used) / 2
+    pairs: dict[tuple[str, str], int] = {}
+    for edge in edges:
+        pairs[edge.tail, edge.head] = pairs.get((edge.tail, edge.head), 0) + 1
+    seen: dict[tuple[str, str], int] = {}
     for edge in edges:
         tail, head = by_id[edge.tail], by_id[edge.head]
-        edge.points = [(tail.x + tail.width / 2, tail.y), (head.x - head.width / 2, head.y)]
+        # a + a: each use its own edge, drawn apart (6 px between them)
+        k = seen[edge.tail, edge.head] = seen.get((edge.tail, edge.head), -1) + 1
+        dy = (k - (pairs[edge.tail, edge.head] - 1) / 2) * 6.0
+        edge.points = [
+            (tail.x + tail.width / 2, tail.y + dy),
+            (head.x - head.width / 2, head.y + dy),
+        ]
     _place_labels(boxes, edges)
     return Layout(boxes, edges, x - gap_x / 2, tallest, "python")
 
