@@ -20,7 +20,8 @@ Every number shown is one the real pass computed; after the last step every grad
 added in the order ``backward()`` adds them).
 
 ``print(trace)`` is the whole pass as a numbered table; ``trace.frame(i)`` draws the graph after
-step i (``draw_graph``: Graphviz, or microgradx's own layout without it); ``trace.frame_text(i)`` writes it as text for a terminal;
+step i (``draw_graph``: Graphviz, or microgradx's own layout without it);
+``trace.frame_text(i)`` writes it as text for a terminal;
 ``trace.to_html(path)`` writes a self-contained page that steps through it, and in Jupyter the
 trace (or ``trace.widget()``) shows the same page, which needs no kernel.
 
@@ -144,8 +145,8 @@ class BackwardTrace:
 
     def frame(self, i: int, **draw_options: Any) -> GraphView:
         """The graph after step i as ``draw_graph`` draws it (Graphviz, or microgradx's own layout
-        when no Graphviz program exists; ``layout=`` chooses): gradients so far, the current node (or
-        neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
+        when no Graphviz program exists; ``layout=`` chooses): gradients so far, the current node
+        (or neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
         greyed out, headed ``step i + 1 of n`` (steps are shown counted from 1, as on the page
         and in the text frames). ``draw_options`` go to ``draw_graph``."""
         i = checks.index(i, "i", len(self.steps))
