@@ -2235,6 +2235,13 @@ MUTATIONS = [
         "        dy = 0.0\n",
         ("tests/test_own_layout.py::test_each_use_of_a_value_is_its_own_edge_in_the_own_layout",),
     ),
+    Mutation(
+        "the own layout keeps its columns narrow when edge labels found no free spot",
+        "microgradx/viz/graph.py",
+        "        for _ in range(4):  # edge labels with no free spot",
+        "        for _ in range(1):  # edge labels with no free spot",
+        ("tests/test_own_layout.py",),
+    ),
 ]
 
 

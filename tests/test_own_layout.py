@@ -63,7 +63,8 @@ def _unlabelled_batch():
 
 def _views():
     """Every kind of drawing: op level with local gradients and the heat legend, a frame (its
-    caption and marks), neuron and layer level, a wide network by neuron on a mini-batch."""
+    caption and marks), neuron and layer level, a wide network by neuron on a mini-batch, and
+    a graph whose edge labels need wider columns."""
     loss = _network()
     return {
         "op": draw_graph(loss, show_local_grads=True, color_by="grad"),
@@ -71,6 +72,8 @@ def _views():
         "neuron": draw_graph(loss, level="neuron"),
         "layer": draw_graph(loss, level="layer"),
         "batch-neuron": draw_graph(_unlabelled_batch(), level="neuron"),
+        # 2-4-4-1 by op with local gradients: too crowded for its labels at first (wider then)
+        "op-crowded": draw_graph(_network((4, 4, 1)), show_local_grads=True),
     }
 
 

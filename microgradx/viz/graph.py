@@ -161,22 +161,29 @@ class Drawing:
         """The drawing laid out by microgradx (``viz.layout.layered``), as SVG text: the same
         boxes and lines as Graphviz's (a value's cells one under another), marks, caption above,
         legend and ``note`` below. Its ``width`` and ``viewBox`` let a page scale it to fit."""
-        boxes: list[Box] = []
         classes: dict[str, str] = {}
         legend = [s for s in self.shapes if s.kind == "legend"]
         for shape in self.shapes:
-            if shape.kind == "legend":
-                continue
-            boxes.append(Box(shape.id, list(shape.cells), shape.kind, shape.title, fill=shape.fill))
             if shape.bold:
                 classes[shape.id] = "current"
-        edges = []
         for k, arrow in enumerate(self.arrows):
-            edges.append(Edge(arrow.tail, arrow.head, id=f"e{k}", label=arrow.label))
             if arrow.red:
                 classes[f"e{k}"] = "on"
         widest_label = max((len(a.label) for a in self.arrows), default=0)
-        layout = layered(boxes, edges, column_gap=36.0 + widest_label * CHAR_WIDTH)
+        gap = 36.0 + widest_label * CHAR_WIDTH
+        for _ in range(4):  # edge labels with no free spot: wider columns give them room
+            boxes = [
+                Box(s.id, list(s.cells), s.kind, s.title, fill=s.fill)
+                for s in self.shapes
+                if s.kind != "legend"
+            ]
+            edges = [
+                Edge(a.tail, a.head, id=f"e{k}", label=a.label) for k, a in enumerate(self.arrows)
+            ]
+            layout = layered(boxes, edges, column_gap=gap)
+            if not layout.crowded:
+                break
+            gap *= 1.5
         top = LINE_HEIGHT + PAD + 4 if self.caption else 0.0
         for box in layout.boxes:
             box.y += top

@@ -68,6 +68,7 @@ class Layout:
     width: float
     height: float
     used: str  # "dot", "graphviz-pure" or "python": which layout placed the boxes
+    crowded: int = 0  # edge labels the python layout found no free spot for
 
     def svg(
         self,
@@ -290,8 +291,8 @@ def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) ->
             (tail.x + tail.width / 2, tail.y + dy),
             (head.x - head.width / 2, head.y + dy),
         ]
-    _place_labels(boxes, edges)
-    return Layout(boxes, edges, x - gap_x / 2, tallest, "python")
+    crowded = _place_labels(boxes, edges)
+    return Layout(boxes, edges, x - gap_x / 2, tallest, "python", crowded)
 
 
 def _label_box(edge: Edge, t: float, above: bool) -> tuple[float, float, float, float, float]:
@@ -305,16 +306,19 @@ def _label_box(edge: Edge, t: float, above: bool) -> tuple[float, float, float, 
     return x, baseline, x - width / 2, top, x + width / 2
 
 
-_SPOTS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85)  # along an edge, middle first
+# along an edge, middle first: 0.5, 0.46, 0.54, ... 0.1, 0.9
+_SPOTS = tuple(0.5 + sign * k * 0.04 for k in range(11) for sign in ((1,) if k == 0 else (-1, 1)))
 
 
-def _place_labels(boxes: list[Box], edges: list[Edge]) -> None:
+def _place_labels(boxes: list[Box], edges: list[Edge]) -> int:
     """Put each edge's label where it touches no box and no label placed before it: the first
-    free spot along the edge, middle first, above the line, then below (the middle if none)."""
+    free spot along the edge, middle first, above the line, then below (the middle if none).
+    Returns how many found no free spot (the caller may widen the columns and try again)."""
     taken = [
         (b.x - b.width / 2, b.y - b.height / 2, b.x + b.width / 2, b.y + b.height / 2)
         for b in boxes
     ]
+    crowded = 0
     for edge in edges:
         if not edge.label or not edge.points:
             continue
@@ -332,10 +336,12 @@ def _place_labels(boxes: list[Box], edges: list[Edge]) -> None:
             if chosen is not None:
                 break
         if chosen is None:
+            crowded += 1
             x, baseline, left, top, right = _label_box(edge, 0.5, True)
             chosen = (x, baseline, (left, top, right, baseline + 3))
         edge.label_at = (chosen[0], chosen[1])
         taken.append(chosen[2])
+    return crowded
 
 
 def _longest_path_columns(
