@@ -2197,6 +2197,72 @@ MUTATIONS = [
             "test_a_notebook_as_shipped_runs_and_every_check_says_not_answered[02_seeing_the_graph]",
         ),
     ),
+    Mutation(
+        "draw_graph without a Graphviz program raises instead of drawing with its own layout",
+        "microgradx/viz/graph.py",
+        "                except RendererNotFound:\n                    return None\n",
+        "                except RendererNotFound:\n                    raise\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "a missing Graphviz program named by MICROGRADX_DOT is silently replaced",
+        "microgradx/viz/graph.py",
+        '            if self.layout == "auto" and not os.environ.get("MICROGRADX_DOT"):\n',
+        '            if self.layout == "auto":\n',
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "the own layout puts edge labels on top of each other",
+        "microgradx/viz/layout.py",
+        "        taken.append(chosen[2])\n",
+        "        pass\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "the own layout leaves the legend out",
+        "microgradx/viz/graph.py",
+        "                extra.append(cell)\n",
+        "                pass\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "draw_graph names a neuron's or a layer's box by its module (layers.0.neurons.0)",
+        "microgradx/viz/graph.py",
+        "            cells = [lecture_text(name), kind,",
+        "            cells = [module, kind,",
+        ("tests/test_viz.py::test_mlp_collapsed_by_layer_and_by_neuron",),
+    ),
+    Mutation(
+        "draw_graph writes a2_1, not the lectures' a²₁",
+        "microgradx/viz/graph.py",
+        "            cells = [lecture_text(self.names[node])]\n",
+        "            cells = [self.names[node]]\n",
+        ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "draw_graph by neuron names a shared parameter by its label (layers.1.neurons.0.w.2)",
+        "microgradx/viz/graph.py",
+        "                    self.names[node] = name\n",
+        "                    pass\n",
+        (
+            "tests/test_own_layout.py::"
+            "test_collapsed_drawings_name_inputs_and_shared_parameters_as_the_lectures_do",
+        ),
+    ),
+    Mutation(
+        "the own layout draws the two uses in a + a as one line",
+        "microgradx/viz/layout.py",
+        "        dy = (k - (pairs[edge.tail, edge.head] - 1) / 2) * 6.0\n",
+        "        dy = 0.0\n",
+        ("tests/test_own_layout.py::test_each_use_of_a_value_is_its_own_edge_in_the_own_layout",),
+    ),
+    Mutation(
+        "the own layout keeps its columns narrow when edge labels found no free spot",
+        "microgradx/viz/graph.py",
+        "        for _ in range(4):  # edge labels with no free spot",
+        "        for _ in range(1):  # edge labels with no free spot",
+        ("tests/test_own_layout.py",),
+    ),
 ]
 
 

@@ -47,6 +47,21 @@ from .hostile import (
 )
 from .test_viz import RENDERERS
 
+# Both Graphviz programs, and microgradx's own layout (what draws without them): "own"
+DRAWERS = [*RENDERERS, "own"]
+
+
+def _graph_svg(renderer: str, level: str = "op") -> str:
+    """The hostile graph drawn by ``renderer`` (a program, or "own": no Graphviz at all)."""
+    if renderer.startswith("missing:"):
+        pytest.fail(f"{renderer[8:]} is required in CI but not installed")
+    if renderer == "own":
+        view = draw_graph(hostile_graph(), layout="python", caption=ROOT_LABEL)
+        assert view.layout_used() == "python"
+        return view.svg()
+    return draw_graph(hostile_graph()).svg(renderer)
+
+
 SVG = "{http://www.w3.org/2000/svg}"
 ANY_CHARACTER = st.characters(exclude_categories=())  # surrogates and controls included
 
@@ -136,12 +151,9 @@ def test_every_picture_of_a_hostile_graph_is_well_formed_and_shows_the_labels():
     str(trace_forward(root))  # the forward trace names its nodes the same way
 
 
-@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
+@pytest.mark.parametrize("renderer", DRAWERS, ids=lambda r: Path(r).name)
 def test_draw_graph_of_hostile_labels_renders_each_label_literally(renderer):
-    if renderer.startswith("missing:"):
-        pytest.fail(f"{renderer[8:]} is required in CI but not installed")
-    view = draw_graph(hostile_graph())
-    texts = [t.replace("\xa0", " ") for t in _svg_texts(view.svg(renderer))]
+    texts = [t.replace("\xa0", " ") for t in _svg_texts(_graph_svg(renderer))]
     for label, shown in SHOWN.items():
         assert shown in texts, (label[:40], shown)
 
@@ -156,6 +168,8 @@ def test_long_and_control_labels_are_drawn_clipped_and_written_out(tmp_path):
     assert draw_graph(z).save(tmp_path / "g.dot").read_text(encoding="utf-8") == source
     svg = draw_graph(z).svg()
     assert "a\\x07b" in _svg_texts(svg)
+    own = _svg_texts(draw_graph(z, layout="python").svg())  # without Graphviz: the same
+    assert "a\\x07b" in own and "\\x00" in own and "y" * 79 + ELLIPSIS in own
     assert trace_backward(z).equation(0).startswith("d(\\x00)/d(a\\x07b) += ")
 
 
@@ -312,11 +326,9 @@ def test_the_notebook_output_of_hostile_labels_runs_no_script_and_steps(browser,
     page.close()
 
 
-@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
+@pytest.mark.parametrize("renderer", DRAWERS, ids=lambda r: Path(r).name)
 def test_draw_graph_svg_of_hostile_labels_in_a_page_runs_no_script(browser, tmp_path, renderer):
-    if renderer.startswith("missing:"):
-        pytest.fail(f"{renderer[8:]} is required in CI but not installed")
-    svg = draw_graph(hostile_graph()).svg(renderer)
+    svg = _graph_svg(renderer)
     svg = svg[svg.index("<svg") :]  # inline, without the XML declaration and doctype
     path = tmp_path / "graph.html"
     path.write_text(f'<!DOCTYPE html><meta charset="utf-8"><body>{svg}</body>', encoding="utf-8")

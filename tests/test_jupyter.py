@@ -57,7 +57,8 @@ def _isolated_env(home: Path) -> dict[str, str]:
 
 # Every kind of drawing, each wider than a 1400 px window's output area at its natural size: a
 # network's compute graph by layer and by neuron, a 2-3-1 network's op-level Graphviz frame (37
-# nodes in a row) and its step-through page, and draw_network of a wide network.
+# nodes in a row) and its step-through page, draw_network of a wide network, and the graph by
+# neuron and the frame drawn without Graphviz (microgradx's own layout).
 DRAWINGS = [
     "from microgradx import Value, losses\n"
     "from microgradx.nn import MLP\n"
@@ -72,6 +73,9 @@ DRAWINGS = [
     "trace_backward((small(x) - 1.0) ** 2).frame(0)",
     "trace_backward((small(x) - 1.0) ** 2)",
     "draw_network(MLP(2, [40, 40, 40, 40, 40, 40, 40, 40, 1], seed=0))",
+    # without Graphviz (pip install microgradx, JupyterLite): microgradx's own layout
+    "draw_graph(loss, level='neuron', layout='python')",
+    "trace_backward((small(x) - 1.0) ** 2).frame(0, layout='python')",
 ]
 # Each output's drawing (an <img>, or the step-through page's picture) and the output area
 # that holds it: [what, drawing's width, area's width] in CSS px.

@@ -574,7 +574,9 @@ def test_a_labelled_output_keeps_its_neuron():
         .startswith("neuron a, the output layer (linear): a = z2_1 = w2_1·a1 + b2_1")
     )
     by_neuron = draw_graph(labelled, level="neuron").source
-    assert by_neuron.count("<TD>layers.") == 4  # four neuron boxes, labelled output or not
+    # four neuron boxes, labelled output or not: a (the user's name), a¹₁, a¹₂, a¹₃
+    assert by_neuron.count(" neuron</TD>") == 4
+    assert by_neuron.count("<TD>a</TD><TD>linear neuron</TD>") == 1
 
 
 def test_labelled_inputs_keep_their_names_and_their_neurons():
@@ -767,7 +769,8 @@ def test_a_weight_read_by_two_examples_is_drawn_on_its_own_not_in_one_examples_b
     assert boxes(single) == ["5 ops, 3 params"] * 3 + ["6 ops, 4 params"]
     _, batch = _batch_loss()  # two: each weight is a box of its own, read by both examples
     assert boxes(batch) == ["5 ops, 0 params"] * 6 + ["6 ops, 0 params"] * 2
-    assert "<TD>layers.0.neurons.0.w.0</TD>" in draw_graph(batch, **how).source
+    # named as the lectures (and the step-through) name it: w^1_11, not layers.0.neurons.0.w.0
+    assert "<TD>w¹₁₁</TD>" in draw_graph(batch, **how).source
     how = {"level": "layer"}
     assert boxes(batch) == ["15 ops, 0 params"] * 2 + ["6 ops, 0 params"] * 2
 

@@ -24,6 +24,7 @@ from microgradx.viz import (
     render,
     trace_backward,
 )
+from microgradx.viz.style import lecture_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -126,15 +127,20 @@ def test_mlp_collapsed_by_layer_and_by_neuron():
     loss = losses.bce_with_logits(model([0.5, -1.0]), 1)
     loss.backward()
     by_layer = draw_graph(loss, level="layer")
-    for name in ("layers.0", "layers.1", "layers.2"):
+    # named as the lectures name them, not by module (layers.0): layer l, a^l_j
+    for name in ("layer 1", "layer 2", "layer 3"):
         assert by_layer.source.count(f"<TD>{name}</TD>") == 1
-    assert "<TD>16 neurons</TD>" in by_layer.source
+    assert by_layer.source.count("<TD>16 tanh neurons</TD>") == 2
+    assert "<TD>1 linear neuron</TD>" in by_layer.source
+    assert "layers." not in by_layer.source
     assert by_layer.nodes < 30
     by_neuron = draw_graph(loss, level="neuron")
-    assert by_neuron.source.count("<TD>layers.1.neurons.") == 16
+    assert "layers." not in by_neuron.source
+    for j in range(1, 17):
+        assert by_neuron.source.count(f"<TD>{lecture_text(f'a2_{j}')}</TD>") == 1
     assert by_neuron.nodes < 60
     texts = _texts(by_layer.svg())
-    assert "layers.1" in texts
+    assert "layer 2" in texts
     full = draw_graph(loss)
     assert full.nodes > 1000  # what collapsing saves
 
@@ -174,8 +180,16 @@ def test_no_renderer_gives_install_instructions(monkeypatch, tmp_path):
         "pip install",
     ):
         assert hint in message
-    bundle = draw_graph(_neuron())._repr_mimebundle_()
+    # asked for Graphviz by name: the instructions, not a traceback (nor another layout)
+    bundle = draw_graph(_neuron(), layout="dot")._repr_mimebundle_()
     assert "apt-get install graphviz" in bundle["text/plain"]
+    with pytest.raises(RendererNotFound, match="apt-get install graphviz"):
+        draw_graph(_neuron(), layout="dot").svg()
+    # by default: microgradx's own layout (tests/test_own_layout.py), but a PNG needs Graphviz
+    assert "image/svg+xml" in draw_graph(_neuron())._repr_mimebundle_()
+    with pytest.raises(RendererNotFound, match=r"a PNG needs a Graphviz program \(save g\.svg"):
+        draw_graph(_neuron()).save(tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
 
 
 def test_microgradx_dot_overrides_the_choice(monkeypatch):
@@ -522,17 +536,28 @@ def _labelled_network():
     return loss
 
 
+def _batch_network():
+    """A 2-16-16-1 network on two unlabelled examples: 32 neuron boxes ("neurons.45 ops" ran
+    together in such boxes with graphviz-pure)."""
+    model = MLP(2, [16, 16, 1], seed=0)
+    loss = losses.bce_with_logits([model([0.5, -1.0]), model([1.0, 0.25])], [1, 0])
+    loss.backward()
+    return loss
+
+
 @pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: Path(r).name)
-@pytest.mark.parametrize("level", ["op", "neuron", "layer"])
+@pytest.mark.parametrize("level", ["op", "neuron", "layer", "batch-neuron"])
 def test_no_text_runs_into_another_and_each_fits_its_box_with_either_renderer(renderer, level):
     """Graphviz and graphviz-pure size a box from their font metrics; the text is drawn by the
     viewer's fonts. graphviz-pure's Helvetica metrics are narrower than the sans-serif fonts a
     browser falls back to ("neurons.45 ops" ran together): in a monospace font every renderer
     and every browser agree on the width. Each text's box (monospace widths) lies in its cell
-    or circle, and no two overlap."""
+    or circle, and no two overlap. (The same for microgradx's own layout, without Graphviz:
+    tests/test_own_layout.py.)"""
     if renderer.startswith("missing:"):
         pytest.fail(f"{renderer[8:]} is required in CI but not installed")
-    loss = _labelled_network()
+    loss = _batch_network() if level == "batch-neuron" else _labelled_network()
+    level = level.removeprefix("batch-")
     views = [draw_graph(loss, level=level, show_local_grads=level == "op")]
     if level == "op":
         views.append(trace_backward(loss).frame(2))  # a frame: its caption and marks too

@@ -3,8 +3,9 @@ them (``viz.network``), backprop step by step (``viz.trace``: recorded once, pic
 scene, ``viz.scene``, that the page and the text frames render; names and colours in
 ``viz.style``) and plots (``viz.plots``).
 
-Graphs need ``pip install 'microgradx[viz]'`` (Graphviz); the step-through page and the network
-picture work without it; plots need ``'microgradx[plot]'``.
+Graphs are laid out by Graphviz when a program is installed (``pip install 'microgradx[viz]'``
+brings graphviz-pure), and by microgradx's own layout otherwise (in a browser too); the
+step-through page and the network picture need nothing either; plots need ``'microgradx[plot]'``.
 """
 
 from microgradx.viz.graph import (

@@ -20,14 +20,15 @@ Every number shown is one the real pass computed; after the last step every grad
 added in the order ``backward()`` adds them).
 
 ``print(trace)`` is the whole pass as a numbered table; ``trace.frame(i)`` draws the graph after
-step i with Graphviz; ``trace.frame_text(i)`` writes it as text for a terminal;
+step i (``draw_graph``: Graphviz, or microgradx's own layout without it);
+``trace.frame_text(i)`` writes it as text for a terminal;
 ``trace.to_html(path)`` writes a self-contained page that steps through it, and in Jupyter the
 trace (or ``trace.widget()``) shows the same page, which needs no kernel.
 
 The trace only ties three parts together: the recording (``viz.steps.RecordedPass``, on
 ``viz.record`` and ``viz.levels``), the scene (``viz.scene``: boxes, edges and every step's state,
 computed once) and the renderers that read the scene (``viz.page`` with ``viz.layout``,
-``viz.text``), with names and colours from ``viz.style``. The Graphviz frames draw the graph with
+``viz.text``), with names and colours from ``viz.style``. The frames draw the graph with
 ``draw_graph``, from the recording's states (gradients so far, reached nodes), also computed once.
 """
 
@@ -143,8 +144,9 @@ class BackwardTrace:
     # ---- pictures -------------------------------------------------------------------------------
 
     def frame(self, i: int, **draw_options: Any) -> GraphView:
-        """The graph after step i drawn by Graphviz: gradients so far, the current node (or
-        neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
+        """The graph after step i as ``draw_graph`` draws it (Graphviz, or microgradx's own layout
+        when no Graphviz program exists; ``layout=`` chooses): gradients so far, the current node
+        (or neuron, or layer) and the nodes it sends gradient to highlighted, nodes not reached yet
         greyed out, headed ``step i + 1 of n`` (steps are shown counted from 1, as on the page
         and in the text frames). ``draw_options`` go to ``draw_graph``."""
         i = checks.index(i, "i", len(self.steps))
