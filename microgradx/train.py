@@ -135,12 +135,12 @@ def no_full_collection() -> Iterator[None]:
     collector is incremental and ignores the third threshold: this then changes nothing.
     ``fit()`` needs no such block: it frees each batch's graph itself before the collector runs.
     """
-    with deferred_interrupt():  # a Ctrl-C between saving and changing would lose the settings
-        with _full_pause_lock:
-            if _full_pause[0] == 0:
-                _full_pause[1] = gc.get_threshold()
-                gc.set_threshold(*_full_pause[1][:2], _NEVER)
-            _full_pause[0] += 1
+    # a Ctrl-C between saving the settings and changing them would lose them
+    with deferred_interrupt(), _full_pause_lock:
+        if _full_pause[0] == 0:
+            young, middle, _ = _full_pause[1] = gc.get_threshold()
+            gc.set_threshold(young, middle, _NEVER)
+        _full_pause[0] += 1
     try:
         yield
     finally:

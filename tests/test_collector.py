@@ -114,11 +114,14 @@ def test_no_full_collection_puts_back_the_callers_settings(threshold, enabled):
         loop = _Loop()
         with pytest.raises(ZeroDivisionError), no_full_collection():
             loop.step()
-            1 / 0
+            loop.loss = 1 / 0
         assert _state() == before
-        with ctrl_c_raises_keyboard_interrupt(), pytest.raises(KeyboardInterrupt):
-            with no_full_collection():
-                raise KeyboardInterrupt
+        with (
+            ctrl_c_raises_keyboard_interrupt(),
+            pytest.raises(KeyboardInterrupt),
+            no_full_collection(),
+        ):
+            raise KeyboardInterrupt
         assert _state() == before
         with no_full_collection():
             with no_full_collection():
