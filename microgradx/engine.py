@@ -260,10 +260,7 @@ class Value:
                 for node, _ in changed:
                     if node.op is not None:
                         node.grad = _FRESH  # a fresh pass for intermediate nodes
-                for leaf, grad in starts:
-                    leaf.grad = grad  # leaves accumulate across passes, from their start
-                before: Any = self.grad  # an output leaf's start (just set), added to
-                self.grad = before + gradient if self.op is None else gradient
+                walk.start((), self, starts, gradient)  # the leaves' starts, the seed
                 if not create_graph and not mode.anomaly:
                     walk.walk_floats(order)
                     return
@@ -453,6 +450,8 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
     very 0.0 it started as goes in it with its grad, as the node is placed (``_pass_plan``):
     read while the walk has the node at hand, it costs a third of a pass of its own over nodes
     no longer in the cache."""
+    # Long: one loop, so that the walk's state stays in local variables; split into functions
+    # it would pay a call for each node, which is what the walk's cost is made of.
     # "Met in this walk" is a stamp on the node (its _seen slot holds one of this walk's own two
     # tokens), not a set: a set of a million nodes misses the cache on every lookup, while the
     # node's own memory is read anyway. ``opened``: its inputs are being placed and the node
