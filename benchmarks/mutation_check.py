@@ -435,7 +435,9 @@ MUTATIONS = [
         "backward() that raises leaves half-added gradients",
         "microgradx/engine.py",
         "            except BaseException:\n"
-        "                for node, grad in zip(order, before):\n"
+        "                for node in order:\n"
+        "                    node.grad = _FRESH  # what each node not in changed held\n"
+        "                for node, grad in changed:\n"
         "                    node.grad = grad\n"
         "                raise\n",
         "            except BaseException:\n                raise\n",
@@ -1422,16 +1424,70 @@ MUTATIONS = [
     Mutation(
         "topological_order walks into the first input first (another order than before)",
         "microgradx/engine.py",
-        "                        continue\n                    push(left)\n",
-        "                        continue\n                    push(right)\n"
-        "                    node = left\n                    continue\n",
+        "                        if left._seen is not placed:\n"
+        "                            stack.append(left)\n"
+        "                        node = right\n",
+        "                        stack.append(right)\n                        node = left\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "topological_order places a node whose inputs are not all placed yet (the shortcut)",
+        "microgradx/engine.py",
+        "else inner._seen is placed and (outer is None or outer._seen is placed)",
+        "else inner._seen is placed or (outer is None or outer._seen is placed)",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "backward() keeps the nodes still holding their first 0.0, and not the others",
+        "microgradx/engine.py",
+        "                        if changed is not None and right.grad is not _FRESH:",
+        "                        if changed is not None and right.grad is _FRESH:",
+        ("tests/test_walk.py::test_training_by_backward_gives_the_weights_of_the_reference_walk",),
+    ),
+    Mutation(
+        "backward() does not reset the intermediate grads of a graph walked before",
+        "microgradx/engine.py",
+        "                        node.grad = _FRESH  # a fresh pass for intermediate nodes\n",
+        "                        pass\n",
+        ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
+    ),
+    Mutation(
+        "a first backward() that raises leaves the grads it wrote (only the kept ones restored)",
+        "microgradx/engine.py",
+        "                for node in order:\n"
+        "                    node.grad = _FRESH  # what each node not in changed held\n",
+        "",
+        ("tests/test_walk.py::test_a_first_pass_that_raises_leaves_every_grad_as_it_was",),
+    ),
+    Mutation(
+        "no_full_collection() leaves full collections paused after the block",
+        "microgradx/train.py",
+        "                gc.set_threshold(*_full_pause[1])\n",
+        "                pass\n",
+        ("tests/test_collector.py::test_no_full_collection_puts_back_the_callers_settings",),
+    ),
+    Mutation(
+        "no_full_collection(): each block restores the settings it found (another's pause)",
+        "microgradx/train.py",
+        "            if _full_pause[0] == 0:\n                gc.set_threshold(*_full_pause[1])",
+        "            if True:\n                gc.set_threshold(*_full_pause[1])",
+        ("tests/test_collector.py::test_two_threads_blocks_do_not_restore_each_others_pause",),
+    ),
+    Mutation(
+        "no_full_collection() pauses nothing",
+        "microgradx/train.py",
+        "            gc.set_threshold(young, middle, _NEVER)",
+        "            gc.set_threshold(young, middle, _)",
+        (
+            "tests/test_collector.py::"
+            "test_the_readme_loop_in_no_full_collection_pays_no_full_collection_over_its_graphs",
+        ),
     ),
     Mutation(
         "topological_order places a node with two users twice",
         "microgradx/engine.py",
-        "            if node._seen is seen:\n                continue  # pushed twice",
-        "            if False:\n                continue  # pushed twice",
+        "            if stamp is placed:\n                continue\n",
+        "            if False:\n                continue\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(

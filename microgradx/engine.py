@@ -253,18 +253,14 @@ class Value:
         gradient = real(gradient, "gradient")
         create_graph = flag(create_graph, "create_graph")
         with _backward_lock:
-            order = topological_order(self)
-            # every leaf's starting grad checked before anything is written
-            starts = [
-                (n, walk.starting_grad(n))
-                for n in order
-                if n.op is None and type(n.grad) is not float
-            ]
+            order, changed, starts = _pass_plan(self)  # every leaf's start checked first
             # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
             # back as it was: no half-added gradients, no intermediate grads reset for nothing.
-            before = [node.grad for node in order]
             try:
-                walk.start(order, self, starts, gradient)
+                for node, _ in changed:
+                    if node.op is not None:
+                        node.grad = _FRESH  # a fresh pass for intermediate nodes
+                walk.start((), self, starts, gradient)  # the leaves' starts, the seed
                 if not create_graph and not mode.anomaly:
                     walk.walk_floats(order)
                     return
@@ -278,7 +274,9 @@ class Value:
                         if not isinstance(node.grad, Value):
                             node.grad = Value(grad_number(node))
             except BaseException:
-                for node, grad in zip(order, before):
+                for node in order:
+                    node.grad = _FRESH  # what each node not in changed held
+                for node, grad in changed:
                     node.grad = grad
                 raise
 
@@ -434,71 +432,133 @@ def _other_number_type(*xs: object) -> Any:
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, inputs first, ``root`` last (each node once).
 
-    Depth-first search with an explicit stack instead of recursion, so graph depth is limited only
-    by memory. A node is expanded once: its inputs not yet seen go on the stack above it and a
-    marker, and when the marker comes back up they are all in ``order``, so the node takes its
-    place after them. The input expanded next (the second, as the stack would pop it) is walked
-    into directly, without a trip through the stack. The order is the same as that of the plain
-    search that pushes the first input, then the second, and pops the second first.
+    The order of the plain depth-first search that pushes a node's first input, then its second,
+    and so expands the second first, placing each node once all its inputs are placed (the
+    drawings, the step-through, the compilers and ``backward``'s sums follow it). Written with an
+    explicit stack instead of recursion, so graph depth is limited only by memory, and with the
+    shortcuts below, which change its cost and not its order.
 
     Raises ``TypeError`` unless ``root`` is a Value.
     """
     if not isinstance(root, Value):
         raise TypeError(f"root must be a Value, got {describe(root)}")
-    # "Seen in this walk" is a stamp on the node (its _seen slot holds this walk's own token),
-    # not a set: a set of a million nodes misses the cache on every lookup, while the node's own
-    # memory is read anyway (the walk was 27-31% of a training step; with stamps it is about
-    # half that). The token refers to nothing, so no cycle. Walks take turns (a lock), so two
-    # threads' stamps never mix.
-    seen = object()
+    return _ordered(root, None)
+
+
+def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value]:
+    """``topological_order(root)``; with a list ``changed``, each node whose grad is not the
+    very 0.0 it started as goes in it with its grad, as the node is placed (``_pass_plan``):
+    read while the walk has the node at hand, it costs a third of a pass of its own over nodes
+    no longer in the cache."""
+    # Long: one loop, so that the walk's state stays in local variables; split into functions
+    # it would pay a call for each node, which is what the walk's cost is made of.
+    # "Met in this walk" is a stamp on the node (its _seen slot holds one of this walk's own two
+    # tokens), not a set: a set of a million nodes misses the cache on every lookup, while the
+    # node's own memory is read anyway. ``opened``: its inputs are being placed and the node
+    # waits on the stack below them; ``placed``: it is in ``order``. A popped node that is
+    # ``opened`` is placed (nothing above it in the stack can be one of its inputs: the graph
+    # has no cycle); one already ``placed`` was pushed by two users and is skipped. The tokens
+    # refer to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps never mix.
+    # ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11 turns the
+    # written form into an inline append (no call), which a saved method would not get.
+    opened, placed = object(), object()
     order: list[Value] = []
-    place = order.append
     stack: list[Any] = [root]
-    push, pop = stack.append, stack.pop
     with _walk_lock:
         while stack:
-            node = pop()
-            if node is _PLACE_NEXT:
-                place(pop())  # its inputs are all placed now
+            node = stack.pop()
+            stamp = node._seen
+            if stamp is opened:
+                node._seen = placed
+                order.append(node)
+                if changed is not None and node.grad is not _FRESH:
+                    changed.append((node, node.grad))
                 continue
-            if node._seen is seen:
-                continue  # pushed twice (two users), already placed
-            while True:
-                node._seen = seen
+            if stamp is placed:
+                continue
+            while True:  # expand node; walk into an input directly rather than through the stack
                 left, right = node._left, node._right
                 if left is None:
                     if right is None:  # a leaf
-                        place(node)
+                        node._seen = placed
+                        order.append(node)
+                        if changed is not None and node.grad is not _FRESH:
+                            changed.append((node, node.grad))
                         break
                     # an op of three or more inputs: all of them in a tuple
-                    waiting = [c for c in right if c._seen is not seen]
+                    waiting = [c for c in right if c._seen is not placed]
                     if waiting:
-                        push(node)
-                        push(_PLACE_NEXT)
+                        node._seen = opened
+                        stack.append(node)
                         stack.extend(waiting)
                     else:
-                        place(node)
+                        node._seen = placed
+                        order.append(node)
+                        if changed is not None and node.grad is not _FRESH:
+                            changed.append((node, node.grad))
                     break
-                if left._seen is not seen:
-                    push(node)
-                    push(_PLACE_NEXT)
-                    if right is None or right._seen is seen:
-                        node = left
+                if right is not None and right._seen is not placed:
+                    # The second input is expanded first. When its own inputs are all placed (a
+                    # leaf; w * x of a placed weight and input, most nodes of a network) it is
+                    # placed here, and the first input is walked into without being pushed.
+                    inner, outer = right._left, right._right
+                    if (
+                        outer is None
+                        if inner is None
+                        else inner._seen is placed and (outer is None or outer._seen is placed)
+                    ):
+                        right._seen = placed
+                        order.append(right)
+                        if changed is not None and right.grad is not _FRESH:
+                            changed.append((right, right.grad))
+                    else:
+                        node._seen = opened
+                        stack.append(node)
+                        if left._seen is not placed:
+                            stack.append(left)
+                        node = right
                         continue
-                    push(left)
-                elif right is None or right._seen is seen:
-                    place(node)
-                    break
-                else:
-                    push(node)
-                    push(_PLACE_NEXT)
-                node = right
+                if left._seen is not placed:
+                    node._seen = opened
+                    stack.append(node)
+                    node = left
+                    continue
+                node._seen = placed
+                order.append(node)
+                if changed is not None and node.grad is not _FRESH:
+                    changed.append((node, node.grad))
+                break
     return order
 
 
-_PLACE_NEXT = object()  # on topological_order's stack: the node below it is placed next
 _walk_lock = threading.Lock()  # one topological_order at a time (see its stamps)
 _backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
+
+
+_FRESH = Value(0.0).grad  # the 0.0 every Value's grad starts as (see _pass_plan)
+
+
+def _pass_plan(
+    root: Value,
+) -> tuple[list[Value], list[tuple[Value, Any]], list[tuple[Value, Any]]]:
+    """What ``root.backward()`` reads before it writes: the nodes in ``topological_order``, the
+    nodes whose grad the pass changes with their grads before it (``changed``, put back if the
+    pass raises), and each leaf's checked starting grad where it is not its grad as it is
+    (``walk.starting_grad``: ``None`` is 0.0; a bad one raises here, before anything is
+    written).
+
+    Most nodes of a graph just built hold the very 0.0 object every Value starts with
+    (``_FRESH``): an intermediate one is already started and a leaf starts from itself, so
+    neither is written nor kept, and finding them is one identity test a node, in one pass (the
+    walk and its bookkeeping were a quarter of a training step; three passes over the nodes were
+    a third of that). An equal but other 0.0 is simply kept and written: only the cost differs.
+    """
+    changed: list[tuple[Value, Any]] = []
+    order = _ordered(root, changed)
+    starts = [
+        (n, walk.starting_grad(n)) for n, g in changed if n.op is None and type(g) is not float
+    ]
+    return order, changed, starts
 
 
 def zero_grad(values: Iterable[Value], *, set_to_none: bool = False) -> None:

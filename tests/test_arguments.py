@@ -768,6 +768,11 @@ def _(w: World) -> Any:
     }
 
 
+@case("train.no_full_collection")
+def _(w: World) -> Any:
+    return lambda: _enter(train.no_full_collection()), {}
+
+
 @case("train.evaluate")
 def _(w: World) -> Any:
     return train.evaluate, {"model": w.model, "X": w.X, "y": w.Y, "loss": "bce_with_logits"}

@@ -200,3 +200,90 @@ def test_topological_order_leaves_no_reference_cycle():
     finally:
         if was:
             gc.enable()
+
+
+def _reference_grads(root: Value) -> list[bytes]:
+    """Every node's gradient by the general walk over ``_reference_order`` (the plain search,
+    written separately here), from the starts backward() documents."""
+    order = _reference_order(root)
+    starts = [(n, walk.starting_grad(n)) for n in order if n.op is None]
+    walk.start(order, root, starts, 1.0)
+    walk.walk(order, walk.OnNodes())
+    return [_bits(float(n.grad)) for n in order]
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_dags())
+def test_backward_is_the_reference_walk_bit_for_bit_on_random_dags(root: Value):
+    """backward() (its walk, its bookkeeping, the fast pass) leaves on every node the bits of
+    the general walk over the plain search's order, on a fresh graph and on one walked before
+    (whose grads are then other floats than the 0.0 a Value starts with)."""
+    if root.op is None:
+        return
+    order = _reference_order(root)
+    for _ in range(2):
+        for leaf in order:
+            if leaf.op is None:
+                leaf.grad = None  # zero_grad's way: each pass starts the leaves at 0
+        root.backward()
+        got = [_bits(float(n.grad)) for n in order]
+        for leaf in order:
+            if leaf.op is None:
+                leaf.grad = None
+        assert got == _reference_grads(root)
+
+
+def test_training_by_backward_gives_the_weights_of_the_reference_walk():
+    """Ten SGD steps of a tanh MLP on moons: the weights backward() trains are, bit for bit,
+    those of steps whose gradients come from the reference walk."""
+    from microgradx import losses
+    from microgradx.data import make_moons
+    from microgradx.nn import MLP
+
+    X, y = make_moons(40, noise=0.1, seed=2)
+    models = [MLP(2, [8, 8, 1], "tanh", seed=4) for _ in range(2)]
+    for k, model in enumerate(models):
+        params = model.parameters()
+        for _ in range(10):
+            for p in params:
+                p.grad = None
+            loss = losses.bce_with_logits([model(x) for x in X], y)
+            if k == 0:
+                loss.backward()
+            else:
+                _reference_grads(loss)
+            for p in params:
+                p.data -= 0.1 * float(p.grad)
+    assert [p.data.hex() for p in models[0].parameters()] == [
+        p.data.hex() for p in models[1].parameters()
+    ]
+
+
+def test_a_first_pass_that_raises_leaves_every_grad_as_it_was():
+    """On a graph just built (whose grads backward() neither keeps nor resets, being the 0.0
+    each Value starts with), a pass that raises midway puts back every grad: the intermediate
+    ones it had written, and a leaf's None."""
+    from microgradx.ops import Op
+
+    boom = Op(
+        name="boom",
+        symbol="boom",
+        arity=1,
+        forward=lambda x: x,
+        local_grads=lambda x, out: (1 / 0,),
+        math="boom(x) = x",
+        derivative="1",
+    )
+    a, b = Value(2.0), Value(3.0)
+    a.grad = None
+    mid = apply(boom, a * b + b)
+    out = (mid * b).tanh() + mid
+    order = topological_order(out)
+    before = [(n, n.grad) for n in order]
+    try:
+        out.backward()
+    except ZeroDivisionError:
+        pass
+    else:
+        raise AssertionError("the op's derivative raises")
+    assert all(n.grad is g for n, g in before)
