@@ -463,14 +463,110 @@ class _Sends:
         self.leaves: tuple[Any, Any] | None = None
 
 
-def _take(block: Any, rows: Any, whole: bool) -> Any:
-    return block if whole else block[rows]
+class _Chain:
+    """A group of add chains run as one: each member is the last node of a chain
+    ``((s + t_1) + t_2) + ... + t_L`` (a neuron's ``b + w_1 x_1 + ... + w_L x_L``) whose inner
+    nodes have no other use, all of the group's chains the same length and kind. The inner
+    nodes get no row: the sum runs one term at a time over (members x batch), left to right as
+    the scalar engine adds (``np.add`` per term, never ``np.sum``, whose pairwise order is
+    another sum). ``start``: the operand ``s``. A *fused* chain's terms are products ``a_j * b_j``
+    with no other use, also without rows: ``factors`` (a, b), each ``(varying, index)`` of shape
+    (L, members) or (L,) when every member reads the same row; else ``terms`` likewise.
+    Step-major: term j of member m is entry ``j * members + m`` of a slot (``slots``)."""
+
+    __slots__ = ("factors", "first", "length", "op", "parts", "sends", "start", "stop", "terms")
+
+    def __init__(self, start: int, stop: int, length: int, first: tuple[bool, Any]) -> None:
+        self.op = ADD
+        self.start, self.stop = start, stop
+        self.length = length
+        self.first = first
+        self.factors: list[tuple[bool, Any]] = []
+        self.terms: tuple[bool, Any] | None = None
+        self.sends: list[_Sends] = []
+        self.parts: dict[int, list[list[_Sends]]] = {}  # sends split by blocks (``_parts``)
+
+
+_BLOCK = 1 << 16  # numbers in one block of a chain's terms: (terms x members x batch) in cache
+
+
+def _find_chains(tape: Any, leaf_index: dict[Any, int]) -> dict[Any, tuple[list[Any], bool]]:
+    """The add chains worth running as one (``_Chain``): for each chain's last node, its nodes
+    ``a_1 .. a_L`` (L >= 2) and whether its terms are fused products. An inner node ``a_j``
+    (j < L) is ``a_{j+1}``'s left input and used nowhere else (not watched, not the output); a
+    fused term is a product used only by its ``a_j``. A chain whose terms differ in kind (some
+    fusable, some not; leaves and computed values mixed) is not one: its nodes run level by
+    level as any other."""
+    uses: dict[Any, int] = {}
+    user: dict[Any, Any] = {}
+    for node in tape.order:
+        for child in node.children:
+            uses[child] = uses.get(child, 0) + 1
+            user[child] = node
+    kept = set(tape.watch)
+    kept.add(tape.root)
+
+    def alone(node: Any) -> bool:  # used once, and only inside the graph
+        return uses.get(node, 0) == 1 and node not in kept
+
+    def inner(node: Any) -> bool:
+        if node.op is not ADD or not alone(node):
+            return False
+        parent = user[node]
+        return parent.op is ADD and parent.children[0] is node
+
+    def varying(node: Any) -> bool:
+        return node not in leaf_index
+
+    chains: dict[Any, tuple[list[Any], bool]] = {}
+    for head in tape.order:
+        if head.op is not ADD or inner(head) or not inner(head.children[0]):
+            continue
+        links = [head]
+        while inner(links[-1].children[0]):
+            links.append(links[-1].children[0])
+        links.reverse()
+        terms = [a.children[1] for a in links]
+        if all(t.op is MUL and alone(t) for t in terms):
+            kinds = {tuple(varying(c) for c in t.children) for t in terms}
+            if len(kinds) == 1:
+                chains[head] = (links, True)
+                continue
+        if len({varying(t) for t in terms}) == 1:
+            chains[head] = (links, False)
+    return chains
+
+
+def _chain_key(links: list[Any], fused: bool, leaf_index: dict[Any, int]) -> tuple[Any, ...]:
+    first = links[0].children[0] not in leaf_index
+    term = links[0].children[1]
+    kinds = (
+        tuple(c not in leaf_index for c in term.children) if fused else (term not in leaf_index,)
+    )
+    return ("chain", len(links), fused, first, kinds)
+
+
+def _chain_operand(np: Any, nodes: list[list[Any]], row: dict[Any, int], leaf_index: Any) -> Any:
+    """One operand of a chain group's steps, ``nodes[j][m]`` (step j, member m): ``(True, rows
+    of V)`` or ``(False, indices into P)``, of shape (L, members), or (L,) when every member
+    reads the same node at each step (an input all of a layer's neurons read)."""
+    varying = nodes[0][0] not in leaf_index
+    table = row if varying else leaf_index
+    same = all(len(set(map(id, step))) == 1 for step in nodes)
+    if same:
+        index = [table[step[0]] for step in nodes]
+        first, n = index[0], len(index)
+        if varying and index == list(range(first, first + n)):
+            return (True, slice(first, first + n))  # a view of V, no copy
+        return (varying, np.asarray(index, dtype=np.intp))
+    return (varying, np.asarray([[table[x] for x in step] for step in nodes], dtype=np.intp))
 
 
 class LevelProgram:
-    """A tape as groups of (depth, op) run over a batch (see the comment above). ``run(I, P,
-    seed)`` and ``forward(I, P)`` as ``numpy_program``'s, with ``I`` a 2-D float array (one row
-    per example) or the input columns."""
+    """A tape as groups of (depth, op) run over a batch (see the comment above), add chains as
+    groups of their own (``_Chain``). ``run(I, P, seed)`` and ``forward(I, P)`` as
+    ``numpy_program``'s, with ``I`` a 2-D float array (one row per example) or the input
+    columns."""
 
     def __init__(self, tape: Any) -> None:
         np = _numpy()
@@ -479,29 +575,40 @@ class LevelProgram:
         leaf_index = {node: m for m, node in enumerate(tape.leaves)}
         self.n_leaves = len(tape.leaves)
         self.n_inputs = len(tape.inputs)
+        chains = _find_chains(tape, leaf_index)
+        inside: set[Any] = set()  # a chain's inner nodes and fused products: no row of their own
+        for links, fused in chains.values():
+            inside.update(links[:-1])
+            if fused:
+                inside.update(a.children[1] for a in links)
         row: dict[Any, int] = {node: k for k, node in enumerate(tape.inputs)}
         depth: dict[Any, int] = {node: 0 for node in tape.inputs}
         for node in order:  # the earliest level a node can run at: after its inputs
             if node.op is not None:
-                depth[node] = 1 + max(
-                    (depth[c] for c in node.children if c not in leaf_index), default=0
-                )
+                d = max((depth[c] for c in node.children if c not in leaf_index), default=0)
+                depth[node] = d if node in inside else d + 1  # a chain's last node: all of it
         groups: dict[tuple[Any, ...], list[Any]] = {}
         for node in order:
             op = node.op
-            if op is None:
+            if op is None or node in inside:
                 continue
-            key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
+            if node in chains:
+                key: tuple[Any, ...] = (depth[node], *_chain_key(*chains[node], leaf_index))
+            else:
+                key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
             groups.setdefault(key, []).append(node)
         # rows: inputs first, then group after group by depth (a group's rows are contiguous)
         keys = sorted(groups, key=lambda key: key[0])
-        plans: list[tuple[_Group, list[Any]]] = []
+        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]] = []
         count = self.n_inputs
         for key in keys:
             members = groups[key]
             for node in members:
                 row[node] = count
                 count += 1
+            if key[1] == "chain":
+                plans.append(self._chain_plan(members, chains, row, leaf_index, count))
+                continue
             operands = []
             for i, varying in enumerate(key[2]):
                 if varying:
@@ -514,9 +621,10 @@ class LevelProgram:
             group = _Group(op, count - len(members), count, operands)
             if op is not ADD and op is not MUL:
                 group.forward, group.grads = array_forms(np, op)
-            plans.append((group, members))
+            slots = [[(node, i) for node in members] for i in range(len(operands))]
+            plans.append((group, members, slots))
         self.rows = count
-        self.groups = [group for group, _ in plans]
+        self.groups = [group for group, _, _ in plans]
         self.root = row[tape.root]
         self.watch = [(True, row[w]) if w in row else (False, leaf_index[w]) for w in tape.watch]
         in_order = set(order)
@@ -526,26 +634,62 @@ class LevelProgram:
         self._backward_plan(tape, plans, row, leaf_index, depth)
         self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
 
+    def _chain_plan(
+        self,
+        members: list[Any],
+        chains: dict[Any, tuple[list[Any], bool]],
+        row: dict[Any, int],
+        leaf_index: dict[Any, int],
+        count: int,
+    ) -> tuple[_Chain, list[Any], list[list[tuple[Any, int]]]]:
+        """A group of chains (``_Chain``) and its slots: the edges its contributions go along,
+        the start's first, then each operand's of the terms, step-major."""
+        np = self.np
+        all_links = [chains[head][0] for head in members]
+        fused = chains[members[0]][1]
+        length = len(all_links[0])
+        starts = [links[0].children[0] for links in all_links]
+        if starts[0] in leaf_index:
+            first: tuple[bool, Any] = (False, np.asarray([leaf_index[s] for s in starts], np.intp))
+        else:
+            first = (True, _as_index(np, [row[s] for s in starts], broadcast=True))
+        group = _Chain(count - len(members), count, length, first)
+        steps = range(length)
+        slots: list[list[tuple[Any, int]]] = [[(links[0], 0) for links in all_links]]
+        if fused:
+            for side in (0, 1):
+                nodes = [
+                    [links[j].children[1].children[side] for links in all_links] for j in steps
+                ]
+                group.factors.append(_chain_operand(np, nodes, row, leaf_index))
+                slots.append([(links[j].children[1], side) for j in steps for links in all_links])
+        else:
+            nodes = [[links[j].children[1] for links in all_links] for j in steps]
+            group.terms = _chain_operand(np, nodes, row, leaf_index)
+            slots.append([(links[j], 1) for j in steps for links in all_links])
+        return group, members, slots
+
     def _backward_plan(
         self,
         tape: Any,
-        plans: list[tuple[_Group, list[Any]]],
+        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]],
         row: dict[Any, int],
         leaf_index: dict[Any, int],
         depth: dict[Any, int],
     ) -> None:
         np = self.np
         # Long: one plan (the walk's order, the nodes kept apart, their buffer rows, each
-        # group's sends), its parts sharing the tables they build.
+        # group's sends), its parts sharing the tables they build. A slot is one operand's
+        # edges (node, input) over a group: its contributions are one array operation.
         order = _Order()  # the walk's own order of every node's contributions
         walk.walk(tape.order, order)
         walk_rank = order.rank
         # the order in which the groups (in reverse) would deliver them, event by event
         arrived: dict[Any, list[tuple[int, int]]] = {}
         event = 0
-        for group, members in reversed(plans):
-            for i in range(len(group.operands)):
-                for node in members:
+        for _, _, slots in reversed(plans):
+            for slot in slots:
+                for node, i in slot:
                     arrived.setdefault(node.children[i], []).append(
                         (event, walk_rank[(id(node), i)])
                     )
@@ -560,7 +704,7 @@ class LevelProgram:
                 kept.add(child)
         # the kept contributions' rows in the buffer C: by depth, then rank, then node, so that
         # adding one rank of them is (mostly) one slice of C onto one slice of G
-        slot: dict[tuple[Any, int], int] = {}
+        slot_row: dict[tuple[Any, int], int] = {}
         c_rows = 0
         by_level: dict[int, list[Any]] = {}
         for child in kept:
@@ -573,7 +717,7 @@ class LevelProgram:
             for rank in range(max(len(arrived[c]) for c in children)):
                 has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]
                 for k in has:
-                    slot[(children[k], rank)] = c_rows + k
+                    slot_row[(children[k], rank)] = c_rows + k
                 targets = _as_index(np, [row[children[k]] for k in has])
                 steps.append((targets, _as_index(np, [c_rows + k for k in has])))
                 c_rows += width
@@ -581,14 +725,14 @@ class LevelProgram:
         cl_rows = 0
         leaf_at: dict[int, list[tuple[int, int]]] = {}  # leaf -> [(walk rank, CL row)]
         started: set[Any] = set()
-        for group, members in reversed(plans):
+        for group, _, slots in reversed(plans):
             sends = []
-            for i in range(len(group.operands)):
+            for i, slot in enumerate(slots):
                 direct_m, direct_r, kept_m, kept_r, leaf_m, leaf_r = [], [], [], [], [], []
                 first_m, first_r = [], []
-                for m, node in enumerate(members):
-                    child = node.children[i]
-                    rank = walk_rank[(id(node), i)]
+                for m, (node, k) in enumerate(slot):
+                    child = node.children[k]
+                    rank = walk_rank[(id(node), k)]
                     if child in leaf_index:
                         leaf_m.append(m)
                         leaf_r.append(cl_rows)
@@ -596,7 +740,7 @@ class LevelProgram:
                         cl_rows += 1
                     elif child in kept:
                         kept_m.append(m)
-                        kept_r.append(slot[(child, rank)])
+                        kept_r.append(slot_row[(child, rank)])
                     elif child in started:
                         direct_m.append(m)
                         direct_r.append(row[child])
@@ -605,7 +749,7 @@ class LevelProgram:
                         first_m.append(m)
                         first_r.append(row[child])
                 s = _Sends()
-                n = len(members)
+                n = len(slot)
                 for attr, ms, rs in (
                     ("first", first_m, first_r),
                     ("direct", direct_m, direct_r),
@@ -622,15 +766,18 @@ class LevelProgram:
             group.sends = sends
         self.c_rows, self.cl_rows = c_rows, cl_rows
         self.leaf_sums = _ranked(np, [(m, sorted(at)) for m, at in leaf_at.items()])
-        self.depth_of = [max(depth[n] for n in members) for _, members in plans]
+        self.depth_of = [max(depth[n] for n in members) for _, members, _ in plans]
 
     # -- running --
 
     def describe(self) -> str:
-        """The program, one line per group: depth, op, how many nodes."""
+        """The program, one line per group: depth, op, how many nodes (chains: how long)."""
         lines = [f"# {len(self.groups)} groups over {self.rows} rows (a row per node)"]
         for group, d in zip(self.groups, self.depth_of):
             name = group.op.name if OPS.get(group.op.name) is group.op else "an op of yours"
+            if isinstance(group, _Chain):
+                kind = "products" if group.factors else "terms"
+                name = f"chain of {group.length} {kind} added in order"
             lines.append(f"# depth {d}: {name} x {group.stop - group.start}")
         return "\n".join(lines) + "\n"
 
@@ -658,6 +805,9 @@ class LevelProgram:
         p = np.fromiter(map(_DATA, P), dtype=np.float64, count=self.n_leaves)
         pc = p[:, None]
         for group in self.groups:
+            if type(group) is _Chain:
+                self._chain_forward(group, V, p, pc)
+                continue
             args = [V[where] if varying else pc[where] for varying, where in group.operands]
             out = V[group.start : group.stop]
             if group.op is ADD:
@@ -669,6 +819,23 @@ class LevelProgram:
                 flat = _flat(np, args, out.shape)
                 out[...] = np.broadcast_to(group.forward(*flat), flat[0].shape).reshape(out.shape)
         return V, pc
+
+    def _chain_forward(self, group: _Chain, V: Any, p: Any, pc: Any) -> None:
+        """Each chain's sum, one term at a time in order (``s + t_1``, then ``+ t_2``, ...), the
+        terms (products) of a block of steps computed by one operation."""
+        np = self.np
+        out = V[group.start : group.stop]
+        varying, where = group.first
+        out[...] = V[where] if varying else pc[where]
+        for j0, j1 in _blocks(group, out.shape[1]):
+            if group.factors:
+                a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
+                terms = np.multiply(a, b)
+            else:
+                assert group.terms is not None
+                terms = _chain_values(np, group.terms, j0, j1, V, p)
+            for term in terms:  # left to right: the scalar engine's order (not np.sum's)
+                np.add(out, term, out=out)
 
     def _results(self, V: Any, pc: Any) -> tuple[Any, Any]:
         np = self.np
@@ -700,7 +867,10 @@ class LevelProgram:
                 if d != done_depth:
                     _add_ordered(G, C, self.ordered.get(d, ()))
                     done_depth = d
-                self._backward(group, V, G, C, CL, pc)
+                if type(group) is _Chain:
+                    self._chain_backward(group, V, G, C, CL, pc)
+                else:
+                    self._backward(group, V, G, C, CL, pc)
             _add_ordered(G, C, self.ordered.get(0, ()))
             self._leaf_grads(P, CL)
             out, watched = self._results(V, pc)
@@ -760,19 +930,113 @@ class LevelProgram:
                     finite = np.isfinite(local).all()
                 if not finite:  # the zero-upstream rule: 0 * inf counts 0
                     contribution = np.where(upstream != 0.0, contribution, 0.0)
-            if sends.first is not None:
-                members, rows = sends.first
-                G[rows] = (contribution if members is None else contribution[members]) + 0.0
-            if sends.direct is not None:
-                members, rows = sends.direct
-                G[rows] += contribution if members is None else contribution[members]
-            if sends.kept is not None:
-                members, rows = sends.kept
-                C[rows] = contribution if members is None else contribution[members]
-            if sends.leaves is not None:
-                members, rows = sends.leaves
-                part = contribution if members is None else contribution[members]
-                CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+            _send(sends, contribution, G, C, CL)
+
+    def _chain_backward(self, group: _Chain, V: Any, G: Any, C: Any, CL: Any, pc: Any) -> None:
+        """A chain's ``+`` pass the upstream on unchanged (local derivative 1), so the start and
+        every term receive the last node's gradient ``g``; a fused product ``a * b`` passes
+        ``g * b`` to ``a`` and ``g * a`` to ``b`` (0 where ``g`` is 0 and the other is not
+        finite: the zero-upstream rule). An inner node's gradient is ``0.0 + g``, the same
+        contribution as ``g`` (a gradient is never -0.0 but the output's)."""
+        np = self.np
+        upstream = G[group.start : group.stop]
+        n, batch = upstream.shape
+        _send(group.sends[0], upstream, G, C, CL)
+        p = pc[:, 0]
+        for block, (j0, j1) in enumerate(_blocks(group, batch)):
+            size = (j1 - j0, n, batch)
+            parts = _parts(np, group, j1 - j0)[block]
+            if group.factors:
+                a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
+                for side, local in enumerate((b, a)):
+                    contribution = upstream * local
+                    if not np.isfinite(local).all():
+                        contribution = np.where(upstream != 0.0, contribution, 0.0)
+                    flat = np.broadcast_to(contribution, size).reshape(-1, batch)
+                    _send(parts[side], flat, G, C, CL)
+            else:
+                flat = np.broadcast_to(upstream, size).reshape(-1, batch)
+                _send(parts[0], flat, G, C, CL)
+
+
+def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any) -> None:
+    """One slot's contributions (a row each) to where ``sends`` says they go."""
+    if sends.first is not None:
+        members, rows = sends.first
+        G[rows] = (contribution if members is None else contribution[members]) + 0.0
+    if sends.direct is not None:
+        members, rows = sends.direct
+        G[rows] += contribution if members is None else contribution[members]
+    if sends.kept is not None:
+        members, rows = sends.kept
+        C[rows] = contribution if members is None else contribution[members]
+    if sends.leaves is not None:
+        members, rows = sends.leaves
+        part = contribution if members is None else contribution[members]
+        CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+
+
+def _blocks(group: _Chain, batch: int) -> list[tuple[int, int]]:
+    """A chain group's steps in blocks whose (steps x members x batch) numbers fit ``_BLOCK``
+    (at least one step a block): a small batch runs all its steps at once, a large one a step at
+    a time, its arrays in cache either way."""
+    n = group.stop - group.start
+    size = max(1, min(group.length, _BLOCK // max(1, n * batch)))
+    return [(j, min(j + size, group.length)) for j in range(0, group.length, size)]
+
+
+def _chain_values(np: Any, operand: tuple[bool, Any], j0: int, j1: int, V: Any, p: Any) -> Any:
+    """Steps ``j0:j1`` of a chain group's operand, shaped (steps, members or 1, batch or 1)."""
+    varying, where = operand
+    if isinstance(where, slice):  # one row per step, read by every member: a view
+        return V[where.start + j0 : where.start + j1, None, :]
+    part = where[j0:j1]
+    if varying:
+        return V[part] if part.ndim == 2 else V[part][:, None, :]
+    return p[part][..., None] if part.ndim == 2 else p[part][:, None, None]
+
+
+def _parts(np: Any, group: _Chain, size: int) -> list[list[_Sends]]:
+    """The sends of a chain group's term slots split by blocks of ``size`` steps (entries
+    ``j * members + m``): each block's own, kept for the next call of that block size. Splitting
+    one slot's contributions is safe: within a slot, a node that is not kept apart receives at
+    most one of them."""
+    known = group.parts
+    if size in known:
+        return known[size]
+    n = group.stop - group.start
+    blocks = [(j, min(j + size, group.length)) for j in range(0, group.length, size)]
+    total = n * group.length
+    result = []
+    for j0, j1 in blocks:
+        lo, hi = j0 * n, j1 * n
+        per_slot = []
+        for sends in group.sends[1:]:
+            part = _Sends()
+            for attr in ("first", "direct", "kept", "leaves"):
+                entry = getattr(sends, attr)
+                if entry is None:
+                    continue
+                members, rows = entry
+                ms = np.arange(total) if members is None else _index_array(np, members)
+                rs = _index_array(np, rows)
+                chosen = (ms >= lo) & (ms < hi)
+                if not chosen.any():
+                    continue
+                local = (ms[chosen] - lo).tolist()
+                whole = len(local) == hi - lo
+                setattr(part, attr, (None if whole else _as_index(np, local),
+                                     _as_index(np, rs[chosen].tolist())))  # fmt: skip
+            per_slot.append(part)
+        result.append(per_slot)
+    known[size] = result
+    return result
+
+
+def _index_array(np: Any, index: Any) -> Any:
+    if isinstance(index, slice):
+        return np.arange(index.start, index.stop, index.step or 1)
+    return np.asarray(index)
 
 
 class _Order(walk.Gradients):
