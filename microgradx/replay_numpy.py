@@ -453,7 +453,7 @@ class _Sends:
     buffer ``CL``), summed over the batch first. ``check``: for ``*``, the rows of the other
     input (the local derivative), tested for infinities (the zero-upstream rule)."""
 
-    __slots__ = ("check", "direct", "first", "kept", "leaves")
+    __slots__ = ("check", "direct", "first", "grid", "kept", "leaves")
 
     def __init__(self) -> None:
         self.first: tuple[Any, Any] | None = None
@@ -461,6 +461,11 @@ class _Sends:
         self.direct: tuple[Any, Any] | None = None
         self.kept: tuple[Any, Any] | None = None
         self.leaves: tuple[Any, Any] | None = None
+        self.grid: list[tuple[Any, Any, Any]] | None = None  # a chain's slot only (_grid)
+
+    def empty(self) -> bool:
+        """Nothing to send but by ``grid``."""
+        return self.first is self.direct is self.kept is self.leaves is None
 
 
 class _Chain:
@@ -474,7 +479,18 @@ class _Chain:
     (L, members) or (L,) when every member reads the same row; else ``terms`` likewise.
     Step-major: term j of member m is entry ``j * members + m`` of a slot (``slots``)."""
 
-    __slots__ = ("factors", "first", "length", "op", "parts", "sends", "start", "stop", "terms")
+    __slots__ = (
+        "dot",
+        "factors",
+        "first",
+        "length",
+        "op",
+        "parts",
+        "sends",
+        "start",
+        "stop",
+        "terms",
+    )
 
     def __init__(self, start: int, stop: int, length: int, first: tuple[bool, Any]) -> None:
         self.op = ADD
@@ -485,6 +501,10 @@ class _Chain:
         self.terms: tuple[bool, Any] | None = None
         self.sends: list[_Sends] = []
         self.parts: dict[int, list[list[_Sends]]] = {}  # sends split by blocks (``_parts``)
+        # the factors (0: a, 1: b) whose contributions all go to leaves, and whose other
+        # factor is one row per step (a layer's weights times its inputs): summed over the batch
+        # by a matrix product
+        self.dot: list[int] = []
 
 
 _BLOCK = 1 << 16  # numbers in one block of a chain's terms: (terms x members x batch) in cache
@@ -687,21 +707,28 @@ class LevelProgram:
         # the order in which the groups (in reverse) would deliver them, event by event
         arrived: dict[Any, list[tuple[int, int]]] = {}
         event = 0
-        for _, _, slots in reversed(plans):
-            for slot in slots:
-                for node, i in slot:
-                    arrived.setdefault(node.children[i], []).append(
-                        (event, walk_rank[(id(node), i)])
+        chain_events = set()  # the events of a chain group's terms
+        for group, _, slots in reversed(plans):
+            for i, slot in enumerate(slots):
+                for node, k in slot:
+                    arrived.setdefault(node.children[k], []).append(
+                        (event, walk_rank[(id(node), k)])
                     )
+                if i > 0 and type(group) is _Chain:
+                    chain_events.add(event)
                 event += 1
         kept = set()
+        in_one: set[Any] = set()  # kept, all of it from one chain slot: added there (_Grid)
         for child, got in arrived.items():
             if child in leaf_index:
                 continue
             events = [e for e, _ in got]
             in_walk_order = [r for _, r in got] == list(range(len(got)))
             if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):
-                kept.add(child)
+                if len(set(events)) == 1 and events[0] in chain_events:
+                    in_one.add(child)
+                else:
+                    kept.add(child)
         # the kept contributions' rows in the buffer C: by depth, then rank, then node, so that
         # adding one rank of them is (mostly) one slice of C onto one slice of G
         slot_row: dict[tuple[Any, int], int] = {}
@@ -730,10 +757,13 @@ class LevelProgram:
             for i, slot in enumerate(slots):
                 direct_m, direct_r, kept_m, kept_r, leaf_m, leaf_r = [], [], [], [], [], []
                 first_m, first_r = [], []
+                grid: list[tuple[int, int, Any]] = []  # (rank, entry, child)
                 for m, (node, k) in enumerate(slot):
                     child = node.children[k]
                     rank = walk_rank[(id(node), k)]
-                    if child in leaf_index:
+                    if child in in_one:
+                        grid.append((rank, m, child))
+                    elif child in leaf_index:
                         leaf_m.append(m)
                         leaf_r.append(cl_rows)
                         leaf_at.setdefault(leaf_index[child], []).append((rank, cl_rows))
@@ -762,8 +792,19 @@ class LevelProgram:
                 if group.op is MUL:  # the local derivative is the other input: check its rows
                     varying, where = group.operands[1 - i]
                     s.check = (varying, _as_index(np, sorted(set(_rows_of(where)))))
+                if grid:
+                    assert type(group) is _Chain
+                    s.grid = _grid(np, group, i, grid, row, leaf_index)
                 sends.append(s)
             group.sends = sends
+            if type(group) is _Chain and group.factors:
+                for side in (0, 1):
+                    to = sends[1 + side]
+                    other = group.factors[1 - side]
+                    per_step = isinstance(other[1], slice) or other[1].ndim == 1
+                    only_leaves = to.leaves is not None and to.leaves[0] is None
+                    if only_leaves and to.grid is None and other[0] and per_step:
+                        group.dot.append(side)
         self.c_rows, self.cl_rows = c_rows, cl_rows
         self.leaf_sums = _ranked(np, [(m, sorted(at)) for m, at in leaf_at.items()])
         self.depth_of = [max(depth[n] for n in members) for _, members, _ in plans]
@@ -943,20 +984,50 @@ class LevelProgram:
         n, batch = upstream.shape
         _send(group.sends[0], upstream, G, C, CL)
         p = pc[:, 0]
+        done = [False, False]
+        for side in group.dot:  # each leaf's contributions summed over the batch by one product
+            other = _chain_values(np, group.factors[1 - side], 0, group.length, V, p)[:, 0, :]
+            if np.isfinite(other).all():  # (else the zero-upstream rule: the general way)
+                _, rows = group.sends[1 + side].leaves
+                CL[rows] = (other @ upstream.T).ravel()
+                done[side] = True
         for block, (j0, j1) in enumerate(_blocks(group, batch)):
             size = (j1 - j0, n, batch)
             parts = _parts(np, group, j1 - j0)[block]
             if group.factors:
                 a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
                 for side, local in enumerate((b, a)):
+                    if done[side] or parts[side].empty():
+                        continue
                     contribution = upstream * local
                     if not np.isfinite(local).all():
                         contribution = np.where(upstream != 0.0, contribution, 0.0)
                     flat = np.broadcast_to(contribution, size).reshape(-1, batch)
                     _send(parts[side], flat, G, C, CL)
-            else:
+            elif not parts[0].empty():
                 flat = np.broadcast_to(upstream, size).reshape(-1, batch)
                 _send(parts[0], flat, G, C, CL)
+        for sends in group.sends[1:]:
+            if sends.grid is not None:
+                self._grid_sends(sends.grid, upstream, V, G, pc)
+
+    def _grid_sends(self, grid: Any, upstream: Any, V: Any, G: Any, pc: Any) -> None:
+        """The contributions of one chain slot to nodes that get all theirs from it (a layer's
+        inputs, each read by every neuron), added rank by rank in the walk's order as they are
+        made: the first starts the gradient (``c + 0.0``), each next one adds."""
+        np = self.np
+        for rank, (targets, members, local) in enumerate(grid):
+            contribution = upstream[members]
+            if local is not None:
+                varying, where = local
+                factor = V[where] if varying else pc[where]
+                contribution = contribution * factor
+                if not np.isfinite(factor).all():  # the zero-upstream rule: 0 * inf counts 0
+                    contribution = np.where(upstream[members] != 0.0, contribution, 0.0)
+            if rank == 0:
+                G[targets] = contribution + 0.0
+            else:
+                G[targets] += contribution
 
 
 def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any) -> None:
@@ -974,6 +1045,43 @@ def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any) -> None:
         members, rows = sends.leaves
         part = contribution if members is None else contribution[members]
         CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+
+
+def _grid(
+    np: Any,
+    group: _Chain,
+    slot: int,
+    entries: list[tuple[int, int, Any]],
+    row: dict[Any, int],
+    leaf_index: dict[Any, int],
+) -> list[tuple[Any, Any, Any]]:
+    """Per rank, ``(targets, members, local)``: the rows of ``G`` that receive their rank-th
+    contribution from this chain slot, the chain members (rows of the group's upstream) and
+    the local derivatives (the other factor of each product; None for a chain's terms, whose
+    local is 1) of those contributions. ``entries``: (walk rank, entry, child), entry
+    ``j * members + m`` being step j of member m."""
+    n = group.stop - group.start
+    by_rank: dict[int, list[tuple[int, int]]] = {}
+    for rank, entry, child in entries:
+        by_rank.setdefault(rank, []).append((row[child], entry))
+    result = []
+    for rank in range(len(by_rank)):
+        pairs = sorted(by_rank[rank])
+        targets = _as_index(np, [r for r, _ in pairs])
+        steps = [e // n for _, e in pairs]
+        members = [e % n for _, e in pairs]
+        local = None
+        if group.factors:
+            varying, where = group.factors[1 - (slot - 1)]
+            if isinstance(where, slice):
+                index = [where.start + j for j in steps]
+            elif where.ndim == 1:
+                index = [int(where[j]) for j in steps]
+            else:
+                index = [int(where[j, m]) for j, m in zip(steps, members)]
+            local = (varying, _as_index(np, index, broadcast=True))
+        result.append((targets, _as_index(np, members, broadcast=True), local))
+    return result
 
 
 def _blocks(group: _Chain, batch: int) -> list[tuple[int, int]]:
