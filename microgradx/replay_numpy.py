@@ -493,7 +493,7 @@ class _Chain:
     )
 
     def __init__(self, start: int, stop: int, length: int, first: tuple[bool, Any]) -> None:
-        self.op = ADD
+        self.op: Op = ADD
         self.start, self.stop = start, stop
         self.length = length
         self.first = first
@@ -815,7 +815,8 @@ class LevelProgram:
         """The program, one line per group: depth, op, how many nodes (chains: how long)."""
         lines = [f"# {len(self.groups)} groups over {self.rows} rows (a row per node)"]
         for group, d in zip(self.groups, self.depth_of):
-            name = group.op.name if OPS.get(group.op.name) is group.op else "an op of yours"
+            op: Op = group.op
+            name = op.name if OPS.get(op.name) is op else "an op of yours"
             if isinstance(group, _Chain):
                 kind = "products" if group.factors else "terms"
                 name = f"chain of {group.length} {kind} added in order"
@@ -868,7 +869,7 @@ class LevelProgram:
         out = V[group.start : group.stop]
         varying, where = group.first
         out[...] = V[where] if varying else pc[where]
-        for j0, j1 in _blocks(group, out.shape[1]):
+        for j0, j1 in _blocks(group, _block_size(group, out.shape[1])):
             if group.factors:
                 a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
                 terms = np.multiply(a, b)
@@ -988,12 +989,15 @@ class LevelProgram:
         for side in group.dot:  # each leaf's contributions summed over the batch by one product
             other = _chain_values(np, group.factors[1 - side], 0, group.length, V, p)[:, 0, :]
             if np.isfinite(other).all():  # (else the zero-upstream rule: the general way)
-                _, rows = group.sends[1 + side].leaves
-                CL[rows] = (other @ upstream.T).ravel()
+                leaves = group.sends[1 + side].leaves
+                assert leaves is not None
+                CL[leaves[1]] = (other @ upstream.T).ravel()
                 done[side] = True
-        for block, (j0, j1) in enumerate(_blocks(group, batch)):
+        steps = _block_size(group, batch)
+        split = _parts(np, group, steps)
+        for block, (j0, j1) in enumerate(_blocks(group, steps)):
             size = (j1 - j0, n, batch)
-            parts = _parts(np, group, j1 - j0)[block]
+            parts = split[block]
             if group.factors:
                 a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
                 for side, local in enumerate((b, a)):
@@ -1016,15 +1020,30 @@ class LevelProgram:
         inputs, each read by every neuron), added rank by rank in the walk's order as they are
         made: the first starts the gradient (``c + 0.0``), each next one adds."""
         np = self.np
+        buffer = None
+        leaves_finite = None
         for rank, (targets, members, local) in enumerate(grid):
             contribution = upstream[members]
             if local is not None:
                 varying, where = local
                 factor = V[where] if varying else pc[where]
-                contribution = contribution * factor
-                if not np.isfinite(factor).all():  # the zero-upstream rule: 0 * inf counts 0
-                    contribution = np.where(upstream[members] != 0.0, contribution, 0.0)
-            if rank == 0:
+                if not varying and leaves_finite is None:
+                    leaves_finite = bool(np.isfinite(pc).all())  # (checked once, not per rank)
+                finite = (not varying and leaves_finite) or np.isfinite(factor).all()
+                shape = np.broadcast_shapes(contribution.shape, factor.shape)
+                if buffer is None or buffer.shape != shape:
+                    buffer = np.empty(shape)
+                upstream_part = contribution
+                contribution = np.multiply(upstream_part, factor, out=buffer)
+                if not finite:  # the zero-upstream rule: 0 * inf counts 0
+                    contribution = np.where(upstream_part != 0.0, contribution, 0.0)
+            if isinstance(targets, slice):  # in place: no temporary of the rows
+                view = G[targets]
+                if rank == 0:
+                    np.add(contribution, 0.0, out=view)
+                else:
+                    np.add(view, contribution, out=view)
+            elif rank == 0:
                 G[targets] = contribution + 0.0
             else:
                 G[targets] += contribution
@@ -1084,12 +1103,16 @@ def _grid(
     return result
 
 
-def _blocks(group: _Chain, batch: int) -> list[tuple[int, int]]:
-    """A chain group's steps in blocks whose (steps x members x batch) numbers fit ``_BLOCK``
-    (at least one step a block): a small batch runs all its steps at once, a large one a step at
-    a time, its arrays in cache either way."""
+def _block_size(group: _Chain, batch: int) -> int:
+    """How many steps of a chain group run at once: as many as fit ``_BLOCK`` numbers (steps x
+    members x batch), at least one. A small batch runs all its steps at once, a large one a
+    step at a time, its arrays in cache either way."""
     n = group.stop - group.start
-    size = max(1, min(group.length, _BLOCK // max(1, n * batch)))
+    return max(1, min(group.length, _BLOCK // max(1, n * batch)))
+
+
+def _blocks(group: _Chain, size: int) -> list[tuple[int, int]]:
+    """A chain group's steps in blocks of ``size`` (the last may be shorter)."""
     return [(j, min(j + size, group.length)) for j in range(0, group.length, size)]
 
 
@@ -1113,7 +1136,7 @@ def _parts(np: Any, group: _Chain, size: int) -> list[list[_Sends]]:
     if size in known:
         return known[size]
     n = group.stop - group.start
-    blocks = [(j, min(j + size, group.length)) for j in range(0, group.length, size)]
+    blocks = _blocks(group, size)
     total = n * group.length
     result = []
     for j0, j1 in blocks:
