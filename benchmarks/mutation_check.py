@@ -2176,6 +2176,58 @@ MUTATIONS = [
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
         ),
     ),
+    Mutation(
+        "the NumPy back-end sums a chain's terms first (np.sum), then adds the start",
+        "microgradx/replay_numpy.py",
+        "            for term in terms:  # left to right: the scalar engine's order"
+        " (not np.sum's)\n"
+        "                np.add(out, term, out=out)\n",
+        "            np.add(out, np.sum(terms, axis=0), out=out)\n",
+        ("tests/test_replay.py::test_a_chain_adds_its_terms_left_to_right",),
+    ),
+    Mutation(
+        "the NumPy back-end adds a chain's terms right to left",
+        "microgradx/replay_numpy.py",
+        "            for term in terms:  # left to right: the scalar engine's order"
+        " (not np.sum's)\n",
+        "            for term in terms[::-1]:\n",
+        ("tests/test_replay.py::test_a_chain_adds_its_terms_left_to_right",),
+    ),
+    Mutation(
+        "the NumPy back-end adds a layer's contributions to its inputs in reverse walk order",
+        "microgradx/replay_numpy.py",
+        "        for rank, (targets, members, local) in enumerate(grid):\n",
+        "        for rank, (targets, members, local) in enumerate(grid[::-1]):\n",
+        (
+            "tests/test_replay.py::test_digits_network_trains_bit_for_bit_a_few_steps",
+            "tests/test_replay.py::test_chains_are_bit_for_bit_on_random_graphs",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end fuses a chain node that has a second use",
+        "microgradx/replay_numpy.py",
+        "        return uses.get(node, 0) == 1 and node not in kept\n",
+        "        return uses.get(node, 0) >= 1 and node not in kept\n",
+        ("tests/test_replay.py::test_a_chain_node_with_a_second_use_is_not_fused",),
+    ),
+    Mutation(
+        "the NumPy back-end sums weights' contributions by a matrix product through an infinity",
+        "microgradx/replay_numpy.py",
+        "            if np.isfinite(other).all():"
+        "  # (else the zero-upstream rule: the general way)\n",
+        "            if True:\n",
+        (
+            "tests/test_replay.py::"
+            "test_a_zero_upstream_contributes_zero_through_a_chains_infinite_product",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end splits a chain's last, shorter block of steps by its own length",
+        "microgradx/replay_numpy.py",
+        "            parts = split[block]\n",
+        "            parts = _parts(np, group, j1 - j0)[block]\n",
+        ("tests/test_replay.py::test_chains_in_blocks_of_steps_are_bit_for_bit",),
+    ),
 ]
 
 

@@ -376,7 +376,7 @@ def per_node_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., 
     backward.leaves()
     inputs, watched = _returns(tape, forward.position)
     out = f"np.broadcast_to(v{forward.position[tape.root]}, ({_SIZE},))"
-    lines = ["def run(I, P, seed):", "    with np.errstate(all='ignore'):"]
+    lines = ["def run(I, P, seed, wanted=True):", "    with np.errstate(all='ignore'):"]
     lines += ["        " + line for line in forward.lines + backward.lines]
     lines.append(f"        return {out}, {inputs}, {watched}")
     lines += ["", "def forward(I, P):", "    with np.errstate(all='ignore'):"]
@@ -453,7 +453,7 @@ class _Sends:
     buffer ``CL``), summed over the batch first. ``check``: for ``*``, the rows of the other
     input (the local derivative), tested for infinities (the zero-upstream rule)."""
 
-    __slots__ = ("check", "direct", "first", "grid", "kept", "leaves")
+    __slots__ = ("beyond_inputs", "check", "direct", "first", "grid", "kept", "leaves")
 
     def __init__(self) -> None:
         self.first: tuple[Any, Any] | None = None
@@ -462,6 +462,7 @@ class _Sends:
         self.kept: tuple[Any, Any] | None = None
         self.leaves: tuple[Any, Any] | None = None
         self.grid: list[tuple[Any, Any, Any]] | None = None  # a chain's slot only (_grid)
+        self.beyond_inputs = True  # whether the grid reaches a node that is not an input
 
     def empty(self) -> bool:
         """Nothing to send but by ``grid``."""
@@ -795,6 +796,7 @@ class LevelProgram:
                 if grid:
                     assert type(group) is _Chain
                     s.grid = _grid(np, group, i, grid, row, leaf_index)
+                    s.beyond_inputs = any(row[child] >= self.n_inputs for _, _, child in grid)
                 sends.append(s)
             group.sends = sends
             if type(group) is _Chain and group.factors:
@@ -895,7 +897,10 @@ class LevelProgram:
         self._spare = [buffers]
         return result
 
-    def run(self, inputs: Any, P: Any, seed: float) -> tuple[Any, Any, Any]:
+    def run(self, inputs: Any, P: Any, seed: float, wanted: bool = True) -> tuple[Any, Any, Any]:
+        """Forward and backward over a batch: the output, the inputs' gradients (``()`` when
+        not ``wanted``: then what only they need is skipped) and the watched values; each
+        leaf's gradient is added to."""
         np = self.np
         table, buffers = self._take(inputs)
         with np.errstate(all="ignore"):
@@ -910,14 +915,16 @@ class LevelProgram:
                     _add_ordered(G, C, self.ordered.get(d, ()))
                     done_depth = d
                 if type(group) is _Chain:
-                    self._chain_backward(group, V, G, C, CL, pc)
+                    self._chain_backward(group, V, G, C, CL, pc, wanted)
                 else:
                     self._backward(group, V, G, C, CL, pc)
             _add_ordered(G, C, self.ordered.get(0, ()))
             self._leaf_grads(P, CL)
             out, watched = self._results(V, pc)
-            grads = tuple(
-                G[k].copy() if k is not None else np.zeros(batch) for k in self.input_rows
+            grads = (
+                tuple(G[k].copy() if k is not None else np.zeros(batch) for k in self.input_rows)
+                if wanted
+                else ()
             )
         self._spare = [buffers]
         return out, grads, watched
@@ -974,7 +981,9 @@ class LevelProgram:
                     contribution = np.where(upstream != 0.0, contribution, 0.0)
             _send(sends, contribution, G, C, CL)
 
-    def _chain_backward(self, group: _Chain, V: Any, G: Any, C: Any, CL: Any, pc: Any) -> None:
+    def _chain_backward(
+        self, group: _Chain, V: Any, G: Any, C: Any, CL: Any, pc: Any, wanted: bool
+    ) -> None:
         """A chain's ``+`` pass the upstream on unchanged (local derivative 1), so the start and
         every term receive the last node's gradient ``g``; a fused product ``a * b`` passes
         ``g * b`` to ``a`` and ``g * a`` to ``b`` (0 where ``g`` is 0 and the other is not
@@ -1012,7 +1021,7 @@ class LevelProgram:
                 flat = np.broadcast_to(upstream, size).reshape(-1, batch)
                 _send(parts[0], flat, G, C, CL)
         for sends in group.sends[1:]:
-            if sends.grid is not None:
+            if sends.grid is not None and (wanted or sends.beyond_inputs):
                 self._grid_sends(sends.grid, upstream, V, G, pc)
 
     def _grid_sends(self, grid: Any, upstream: Any, V: Any, G: Any, pc: Any) -> None:

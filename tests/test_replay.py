@@ -1419,3 +1419,29 @@ def test_chains_in_blocks_of_steps_are_bit_for_bit(monkeypatch, block):
             p.grad = 0.0
         program.run(*rows[1])
         assert [_bits(p.grad) for p in weights.w] == [_bits(g) for g in want[1][2]]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "python"])
+def test_run_batch_without_the_inputs_gradients_gives_the_same_weights_gradients(backend):
+    """``input_grads=False`` (what a training step needs): no inputs' gradients returned, the
+    NumPy back-end skips the work only they need (a layer's contributions to its inputs), and
+    every weight's gradient and every output is the same, bit for bit."""
+    if backend == "numpy":
+        _numpy()
+    X, y = load_digits()
+    model = MLP(64, [32, 10], "relu", seed=2)
+    fn = _squared_error(model, 64)
+    rows = [[*x, *[1.0 if k == t else 0.0 for k in range(10)]] for x, t in zip(X[:7], y[:7])]
+    program = microgradx.compile(fn, rows[0], backend=backend, model=model)
+    results = []
+    for wanted in (True, False):
+        for p in model.parameters():
+            p.grad = 0.0
+        replayed = program.run_batch(rows, gradient=0.5, input_grads=wanted)
+        results.append((replayed, [_bits(p.grad) for p in model.parameters()]))
+    (full, full_grads), (lean, lean_grads) = results
+    assert len(full.input_grads) == 74 and lean.input_grads == ()
+    assert lean_grads == full_grads
+    assert [_bits(v) for v in lean.output] == [_bits(v) for v in full.output]
+    with pytest.raises(TypeError, match="input_grads"):
+        program.run_batch(rows, input_grads="no")
