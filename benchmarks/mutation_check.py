@@ -2222,6 +2222,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "the NumPy back-end's chain products multiply a zero upstream by an infinite factor",
+        "microgradx/replay_numpy.py",
+        "                        contribution = np.where(upstream == 0.0, 0.0, contribution)\n",
+        "                        pass\n",
+        (
+            "tests/test_replay.py::"
+            "test_a_zero_upstream_contributes_zero_through_a_chains_infinite_product",
+        ),
+    ),
+    Mutation(
         "the NumPy back-end splits a chain's last, shorter block of steps by its own length",
         "microgradx/replay_numpy.py",
         "            parts = split[block]\n",

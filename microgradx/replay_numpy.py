@@ -4,18 +4,20 @@ Every scalar op of the recorded graph becomes the same op on an array of example
 columns (one number per example), parameters stay single numbers and broadcast, and a parameter's
 gradient is the sum of its gradients over the batch. The nodes run level by level
 (``LevelProgram``): the nodes of one depth and one op are one NumPy operation over (nodes x
-batch), so a layer's products and sums are a few array operations per level, not one call per
-node; each gradient adds its terms in the scalar walk's order, so with ``+ - * /`` each
-example's numbers are the scalar engine's bit for bit. Each op's declaration gives its array form
-(``Op.numpy``: forward rule and local derivatives); an op without one runs its float rule row by
-row, and tests check that the two agree.
+batch), and an add chain (a neuron's ``b + w_1 x_1 + ... + w_n x_n``) is one group whose terms
+are added one at a time, left to right, over (neurons x batch), so a layer is a few array
+operations per input, not one call per node; each gradient adds its terms in the scalar walk's
+order, so with ``+ - * /`` each example's numbers are the scalar engine's bit for bit. Each
+op's declaration gives its array form (``Op.numpy``: forward rule and local derivatives); an op
+without one runs its float rule row by row, and tests check that the two agree.
 
 Agreement is to about 1e-12 relative on well-conditioned graphs, not bit for bit (a graph that
 magnifies its last bits, such as cos(exp(40)), magnifies the difference as much): NumPy's
 ``exp``, ``log``, ``tanh``, ``sin``, ``cos`` and ``log1p`` are its own implementations
 (vectorised, sometimes one unit in the last place away from the C library's), and a
-parameter's gradient is summed over the batch by ``numpy.sum`` (pairwise) rather than one example
-after another. At special values (signed zeros,
+parameter's gradient is summed over the batch by ``numpy.sum`` (pairwise), or for a layer's
+weights by a matrix product (BLAS), rather than one example after another (for one example it is
+that example's number exactly). At special values (signed zeros,
 infinities, NaN, subnormal results), and where an array formula would cancel (a loss near its
 optimum) or over/underflow on the way, the rows concerned are computed by the scalar rule itself,
 so they agree exactly: NumPy's ``power`` takes ``x ** 0.5`` as ``sqrt(x)``, which is -0.0 at -0.0
@@ -408,8 +410,18 @@ def _round_each(column: Any, ndigits: int) -> Any:
 # associative, so each node's contributions must be added in the order of the scalar walk
 # (``microgradx.walk``: outputs first, each node's inputs left to right), starting from +0.0.
 # A node whose contributions arrive in that order anyway (or that gets at most two: a + b is
-# b + a) adds them in place; the others' are kept apart and added in the walk's order just before
-# the node passes its own gradient on (``_Ordered``).
+# b + a) adds them in place; one that gets all of them from one chain group (a layer's input,
+# read by each neuron) adds them rank by rank as they are made (``_grid``); the others' are kept
+# apart (``C``) and added in the walk's order just before the node passes its own gradient on.
+#
+# Add chains (``_Chain``, ``_find_chains``): the nodes of ``((s + t_1) + t_2) + ... + t_L`` whose
+# inner nodes have no other use get no row: the sum runs term by term over (chains x batch), with
+# ``np.add`` in the engine's order (``np.sum`` and ``np.add.reduce`` add in another order, and
+# ``np.add.accumulate`` along the terms is several times slower), and a term that is a product
+# used only there is computed in the same step. A chain's upstream reaches its start and every
+# term unchanged (the local derivatives of + are 1), so its backward pass is a few products per
+# block of terms; a weight's contributions are summed over the batch by one matrix product
+# where none of its factors is infinite.
 
 
 _DATA = attrgetter("data")
@@ -1014,7 +1026,7 @@ class LevelProgram:
                         continue
                     contribution = upstream * local
                     if not np.isfinite(local).all():
-                        contribution = np.where(upstream != 0.0, contribution, 0.0)
+                        contribution = np.where(upstream == 0.0, 0.0, contribution)
                     flat = np.broadcast_to(contribution, size).reshape(-1, batch)
                     _send(parts[side], flat, G, C, CL)
             elif not parts[0].empty():
