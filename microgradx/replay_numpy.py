@@ -1294,12 +1294,30 @@ def column_guards(tape: Any) -> Callable[[Any], Any] | None:
                 return None
         tests.append((getattr(np, _COMPARE[guard[1]]), sides, bool(guard[4])))
 
+    # the guards of one comparison, outcome and kind of sides together: one array test each
+    # (a loss's check of ten targets is a few tests, not forty, which at batch 32 cost more than
+    # the whole graph's forward pass)
+    together: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+    for compare, sides, outcome in tests:
+        key = (compare, outcome, sides[0][0], sides[1][0])
+        lefts, rights = together.setdefault(key, ([], []))
+        lefts.append(sides[0][1])
+        rights.append(sides[1][1])
+    batched = [
+        (compare, outcome, *(np.asarray(k, dtype=np.intp if column else np.float64)
+                             for column, k in ((left, lefts), (right, rights))), left, right)
+        for (compare, outcome, left, right), (lefts, rights) in together.items()
+    ]  # fmt: skip
+
     def meets(table: Any) -> Any:
         ok = np.ones(len(table), dtype=bool)
-        for compare, sides, outcome in tests:
-            a, b = (table[:, k] if column else k for column, k in sides)
+        for compare, outcome, lefts, rights, left, right in batched:
+            a = table[:, lefts] if left else lefts
+            b = table[:, rights] if right else rights
             result = compare(a, b)
-            ok &= result if outcome else ~result
+            if result.ndim == 1:  # two constants: the same for every row
+                result = np.broadcast_to(result, (len(table), len(result)))
+            ok &= (result if outcome else ~result).all(axis=1)
         return ok
 
     return meets

@@ -1445,3 +1445,32 @@ def test_run_batch_without_the_inputs_gradients_gives_the_same_weights_gradients
     assert [_bits(v) for v in lean.output] == [_bits(v) for v in full.output]
     with pytest.raises(TypeError, match="input_grads"):
         program.run_batch(rows, input_grads="no")
+
+
+def test_the_guards_over_a_batch_are_the_row_by_row_guards():
+    """The guards on inputs, tested for a whole batch with a few array comparisons (grouped by
+    comparison and kind of sides), say of each row what the row-by-row check says: inputs
+    against constants on either side, inputs against inputs, every comparison, both outcomes."""
+    import random
+
+    np = _numpy()
+
+    def fn(x, y, t, u):
+        s = x * y
+        if 0.0 <= t.data and t.data <= 1.0 and u.data >= 0.0 and 1.0 >= u.data:
+            s = s + t
+        if x.data < y.data:
+            s = s + x
+        if not (u.data > 0.75) and t.data != 0.5 and x.data == x.data:
+            s = s * 2.0
+        return s
+
+    program = microgradx.compile(fn, [0.1, 0.2, 0.3, 0.4], backend="numpy")
+    recording = program._current()[0]
+    assert recording.meets is not None and recording.prepass is not None
+    rng = random.Random(0)
+    choices = [0.0, 0.5, 0.75, 1.0, -0.25, 1.5, 0.3]
+    rows = [[rng.choice(choices) for _ in range(4)] for _ in range(300)]
+    want = [recording.prepass(row, recording.leaves) is not None for row in rows]
+    assert 10 < sum(want) < 290  # (rows on both sides)
+    assert recording.meets(np.array(rows)).tolist() == want
