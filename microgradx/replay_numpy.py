@@ -883,10 +883,19 @@ class LevelProgram:
         out = V[group.start : group.stop]
         varying, where = group.first
         out[...] = V[where] if varying else pc[where]
-        for j0, j1 in _blocks(group, _block_size(group, out.shape[1])):
-            if group.factors:
-                a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
-                terms = np.multiply(a, b)
+        n, batch = out.shape
+        size = _block_size(group, batch)
+        # the weights of every step gathered once (small); the products into one buffer
+        whole = [_chain_values(np, f, 0, group.length, V, p) if not f[0] else None
+                 for f in group.factors]  # fmt: skip
+        buffer = np.empty((size, n, batch)) if group.factors else None
+        for j0, j1 in _blocks(group, size):
+            if buffer is not None:
+                a, b = (
+                    _chain_values(np, f, j0, j1, V, p) if w is None else w[j0:j1]
+                    for f, w in zip(group.factors, whole)
+                )
+                terms = np.multiply(a, b, out=buffer[: j1 - j0])
             else:
                 assert group.terms is not None
                 terms = _chain_values(np, group.terms, j0, j1, V, p)
