@@ -1305,18 +1305,26 @@ def test_a_chain_adds_its_terms_left_to_right():
         assert [_bits(replayed.input_grads[k][r]) for k in range(5)] == [_bits(g) for g in grads]
 
 
-def test_a_chain_node_with_a_second_use_is_not_fused():
-    """An inner node of a chain that something else reads (here the output) keeps its row: the
-    chain stops there, and the numbers stay the engine's."""
+@pytest.mark.parametrize("other_use", ["after", "before", "twice"])
+def test_a_chain_node_with_a_second_use_is_not_fused(other_use):
+    """An inner node of a chain that something else reads (before or after the chain's next
+    node, in the graph's order) keeps its row: the chain stops there, and the numbers stay the
+    engine's."""
     _numpy()
     weights = _Weights([1e16, 1.0, -1e16, 0.5])
 
     def fn(x, y):
         w = weights.w
         a = w[3] + w[0] * x
-        b = a + w[1] * y  # read twice: by c and by the output
+        b = a + w[1] * y  # read twice: by c and by another node
+        if other_use == "before":
+            other = b * w[1]
         c = b + w[2] * x
         d = c + w[1] * x
+        if other_use == "before":
+            return other + d
+        if other_use == "after":
+            return d + b * w[1]
         return d * b + b
 
     rows = [[1.0, 1.0], [2.0, -3.0], [0.5, 0.25]]
@@ -1457,7 +1465,7 @@ def test_the_guards_over_a_batch_are_the_row_by_row_guards():
 
     def fn(x, y, t, u):
         s = x * y
-        if 0.0 <= t.data and t.data <= 1.0 and u.data >= 0.0 and 1.0 >= u.data:
+        if 0.0 <= t.data and t.data <= 1.0 and u.data >= 0.0 and 1.0 >= u.data:  # noqa: SIM300 (a constant on the left, on purpose)
             s = s + t
         if x.data < y.data:
             s = s + x
