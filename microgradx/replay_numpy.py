@@ -1304,8 +1304,7 @@ def column_guards(tape: Any) -> Callable[[Any], Any] | None:
         tests.append((getattr(np, _COMPARE[guard[1]]), sides, bool(guard[4])))
 
     # the guards of one comparison, outcome and kind of sides together: one array test each
-    # (a loss's check of ten targets is a few tests, not forty, which at batch 32 cost more than
-    # the whole graph's forward pass)
+    # (a loss's check of ten targets, 0 <= t <= 1, is two tests, not twenty)
     together: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
     for compare, sides, outcome in tests:
         key = (compare, outcome, sides[0][0], sides[1][0])
