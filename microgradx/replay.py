@@ -505,6 +505,8 @@ class Compiled:
     ) -> Replayed:
         import numpy as np  # the back-end needs it (numpy_program imported it already)
 
+        # Long: one batch taken whole by one recording, or its rows split among recordings
+        # (and the interpreter), the two sharing the checks and the columns they fill
         n = len(table)
         array = np.asarray(table, dtype=np.float64).reshape(n, self.n_inputs)
         first = programs[0] if len(programs) == 1 else None

@@ -523,13 +523,15 @@ class _Chain:
 _BLOCK = 1 << 16  # numbers in one block of a chain's terms: (terms x members x batch) in cache
 
 
-def _find_chains(tape: Any, leaf_index: dict[Any, int]) -> dict[Any, tuple[list[Any], bool]]:
+def _find_chains(
+    tape: Any, leaf_index: dict[Any, int]
+) -> tuple[dict[Any, tuple[list[Any], bool]], set[Any]]:
     """The add chains worth running as one (``_Chain``): for each chain's last node, its nodes
     ``a_1 .. a_L`` (L >= 2) and whether its terms are fused products. An inner node ``a_j``
     (j < L) is ``a_{j+1}``'s left input and used nowhere else (not watched, not the output); a
     fused term is a product used only by its ``a_j``. A chain whose terms differ in kind (some
     fusable, some not; leaves and computed values mixed) is not one: its nodes run level by
-    level as any other."""
+    level as any other. Also returns the nodes that get no row (inner nodes, fused products)."""
     uses: dict[Any, int] = {}
     user: dict[Any, Any] = {}
     for node in tape.order:
@@ -567,7 +569,12 @@ def _find_chains(tape: Any, leaf_index: dict[Any, int]) -> dict[Any, tuple[list[
                 continue
         if len({varying(t) for t in terms}) == 1:
             chains[head] = (links, False)
-    return chains
+    inside: set[Any] = set()
+    for links, fused in chains.values():
+        inside.update(links[:-1])
+        if fused:
+            inside.update(a.children[1] for a in links)
+    return chains, inside
 
 
 def _chain_key(links: list[Any], fused: bool, leaf_index: dict[Any, int]) -> tuple[Any, ...]:
@@ -608,12 +615,7 @@ class LevelProgram:
         leaf_index = {node: m for m, node in enumerate(tape.leaves)}
         self.n_leaves = len(tape.leaves)
         self.n_inputs = len(tape.inputs)
-        chains = _find_chains(tape, leaf_index)
-        inside: set[Any] = set()  # a chain's inner nodes and fused products: no row of their own
-        for links, fused in chains.values():
-            inside.update(links[:-1])
-            if fused:
-                inside.update(a.children[1] for a in links)
+        chains, inside = _find_chains(tape, leaf_index)
         row: dict[Any, int] = {node: k for k, node in enumerate(tape.inputs)}
         depth: dict[Any, int] = {node: 0 for node in tape.inputs}
         for node in order:  # the earliest level a node can run at: after its inputs
