@@ -1431,59 +1431,6 @@ MUTATIONS = [
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
-        "topological_order places a node whose inputs are not all placed yet (the shortcut)",
-        "microgradx/engine.py",
-        "else inner._seen is placed and (outer is None or outer._seen is placed)",
-        "else inner._seen is placed or (outer is None or outer._seen is placed)",
-        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
-    ),
-    Mutation(
-        "backward() keeps the nodes still holding their first 0.0, and not the others",
-        "microgradx/engine.py",
-        "                        if changed is not None and right.grad is not _FRESH:",
-        "                        if changed is not None and right.grad is _FRESH:",
-        ("tests/test_walk.py::test_training_by_backward_gives_the_weights_of_the_reference_walk",),
-    ),
-    Mutation(
-        "backward() does not reset the intermediate grads of a graph walked before",
-        "microgradx/engine.py",
-        "                        node.grad = _FRESH  # a fresh pass for intermediate nodes\n",
-        "                        pass\n",
-        ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
-    ),
-    Mutation(
-        "a first backward() that raises leaves the grads it wrote (only the kept ones restored)",
-        "microgradx/engine.py",
-        "                for node in order:\n"
-        "                    node.grad = _FRESH  # what each node not in changed held\n",
-        "",
-        ("tests/test_walk.py::test_a_first_pass_that_raises_leaves_every_grad_as_it_was",),
-    ),
-    Mutation(
-        "no_full_collection() leaves full collections paused after the block",
-        "microgradx/train.py",
-        "                gc.set_threshold(*_full_pause[1])\n",
-        "                pass\n",
-        ("tests/test_collector.py::test_no_full_collection_puts_back_the_callers_settings",),
-    ),
-    Mutation(
-        "no_full_collection(): each block restores the settings it found (another's pause)",
-        "microgradx/train.py",
-        "            if _full_pause[0] == 0:\n                gc.set_threshold(*_full_pause[1])",
-        "            if True:\n                gc.set_threshold(*_full_pause[1])",
-        ("tests/test_collector.py::test_two_threads_blocks_do_not_restore_each_others_pause",),
-    ),
-    Mutation(
-        "no_full_collection() pauses nothing",
-        "microgradx/train.py",
-        "            gc.set_threshold(young, middle, _NEVER)",
-        "            gc.set_threshold(young, middle, _)",
-        (
-            "tests/test_collector.py::"
-            "test_the_readme_loop_in_no_full_collection_pays_no_full_collection_over_its_graphs",
-        ),
-    ),
-    Mutation(
         "topological_order places a node with two users twice",
         "microgradx/engine.py",
         "            if stamp is placed:\n                continue\n",
@@ -2071,11 +2018,11 @@ MUTATIONS = [
         "            for rank in range(max(len(arrived[c]) for c in children)):\n"
         "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
         "                for k in has:\n"
-        "                    slot[(children[k], rank)] = c_rows + k\n",
+        "                    slot_row[(children[k], rank)] = c_rows + k\n",
         "            for rank in range(max(len(arrived[c]) for c in children)):\n"
         "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
         "                for k in has:\n"
-        "                    slot[(children[k], len(arrived[children[k]]) - 1 - rank)] = (\n"
+        "                    slot_row[(children[k], len(arrived[children[k]]) - 1 - rank)] = (\n"
         "                        c_rows + k\n"
         "                    )\n",
         _LEVELS,
@@ -2083,8 +2030,8 @@ MUTATIONS = [
     Mutation(
         "the NumPy back-end's guards over a batch ignore a comparison's outcome",
         "microgradx/replay_numpy.py",
-        "            ok &= result if outcome else ~result\n",
-        "            ok &= result\n",
+        "            ok &= (result if outcome else ~result).all(axis=1)\n",
+        "            ok &= result.all(axis=1)\n",
         ("tests/test_replay.py::test_guards_on_inputs_are_checked_over_the_whole_batch",),
     ),
     Mutation(
@@ -2232,6 +2179,59 @@ MUTATIONS = [
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
         ),
     ),
+    Mutation(
+        "topological_order places a node whose inputs are not all placed yet (the shortcut)",
+        "microgradx/engine.py",
+        "else inner._seen is placed and (outer is None or outer._seen is placed)",
+        "else inner._seen is placed or (outer is None or outer._seen is placed)",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "backward() keeps the nodes still holding their first 0.0, and not the others",
+        "microgradx/engine.py",
+        "                        if changed is not None and right.grad is not _FRESH:",
+        "                        if changed is not None and right.grad is _FRESH:",
+        ("tests/test_walk.py::test_training_by_backward_gives_the_weights_of_the_reference_walk",),
+    ),
+    Mutation(
+        "backward() does not reset the intermediate grads of a graph walked before",
+        "microgradx/engine.py",
+        "                        node.grad = _FRESH  # a fresh pass for intermediate nodes\n",
+        "                        pass\n",
+        ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
+    ),
+    Mutation(
+        "a first backward() that raises leaves the grads it wrote (only the kept ones restored)",
+        "microgradx/engine.py",
+        "                for node in order:\n"
+        "                    node.grad = _FRESH  # what each node not in changed held\n",
+        "",
+        ("tests/test_walk.py::test_a_first_pass_that_raises_leaves_every_grad_as_it_was",),
+    ),
+    Mutation(
+        "no_full_collection() leaves full collections paused after the block",
+        "microgradx/train.py",
+        "                gc.set_threshold(*_full_pause[1])\n",
+        "                pass\n",
+        ("tests/test_collector.py::test_no_full_collection_puts_back_the_callers_settings",),
+    ),
+    Mutation(
+        "no_full_collection(): each block restores the settings it found (another's pause)",
+        "microgradx/train.py",
+        "            if _full_pause[0] == 0:\n                gc.set_threshold(*_full_pause[1])",
+        "            if True:\n                gc.set_threshold(*_full_pause[1])",
+        ("tests/test_collector.py::test_two_threads_blocks_do_not_restore_each_others_pause",),
+    ),
+    Mutation(
+        "no_full_collection() pauses nothing",
+        "microgradx/train.py",
+        "            gc.set_threshold(young, middle, _NEVER)",
+        "            gc.set_threshold(young, middle, _)",
+        (
+            "tests/test_collector.py::"
+            "test_the_readme_loop_in_no_full_collection_pays_no_full_collection_over_its_graphs",
+        ),
+    ),
     # issue 20: the course notebooks 00-04 assert what their text says
     Mutation(
         "a step-through frame is counted from 0 (notebook 01's frame(0) says step 1 of 3)",
@@ -2318,6 +2318,68 @@ MUTATIONS = [
         "        for _ in range(4):  # edge labels with no free spot",
         "        for _ in range(1):  # edge labels with no free spot",
         ("tests/test_own_layout.py",),
+    ),
+    Mutation(
+        "the NumPy back-end sums a chain's terms first (np.sum), then adds the start",
+        "microgradx/replay_numpy.py",
+        "            for term in terms:  # left to right: the scalar engine's order"
+        " (not np.sum's)\n"
+        "                np.add(out, term, out=out)\n",
+        "            np.add(out, np.sum(terms, axis=0), out=out)\n",
+        ("tests/test_replay.py::test_a_chain_adds_its_terms_left_to_right",),
+    ),
+    Mutation(
+        "the NumPy back-end adds a chain's terms right to left",
+        "microgradx/replay_numpy.py",
+        "            for term in terms:  # left to right: the scalar engine's order"
+        " (not np.sum's)\n",
+        "            for term in terms[::-1]:\n",
+        ("tests/test_replay.py::test_a_chain_adds_its_terms_left_to_right",),
+    ),
+    Mutation(
+        "the NumPy back-end adds a layer's contributions to its inputs in reverse walk order",
+        "microgradx/replay_numpy.py",
+        "        for rank, (targets, members, local) in enumerate(grid):\n",
+        "        for rank, (targets, members, local) in enumerate(grid[::-1]):\n",
+        (
+            "tests/test_replay.py::test_digits_network_trains_bit_for_bit_a_few_steps",
+            "tests/test_replay.py::test_chains_are_bit_for_bit_on_random_graphs",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end fuses a chain node that has a second use",
+        "microgradx/replay_numpy.py",
+        "        return uses.get(node, 0) == 1 and node not in kept\n",
+        "        return uses.get(node, 0) >= 1 and node not in kept\n",
+        ("tests/test_replay.py::test_a_chain_node_with_a_second_use_is_not_fused",),
+    ),
+    Mutation(
+        "the NumPy back-end sums weights' contributions by a matrix product through an infinity",
+        "microgradx/replay_numpy.py",
+        "            if np.isfinite(other).all():"
+        "  # (else the zero-upstream rule: the general way)\n",
+        "            if True:\n",
+        (
+            "tests/test_replay.py::"
+            "test_a_zero_upstream_contributes_zero_through_a_chains_infinite_product",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end's chain products multiply a zero upstream by an infinite factor",
+        "microgradx/replay_numpy.py",
+        "                        contribution = np.where(upstream == 0.0, 0.0, contribution)\n",
+        "                        pass\n",
+        (
+            "tests/test_replay.py::"
+            "test_a_zero_upstream_contributes_zero_through_a_chains_infinite_product",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end splits a chain's last, shorter block of steps by its own length",
+        "microgradx/replay_numpy.py",
+        "            parts = split[block]\n",
+        "            parts = _parts(np, group, j1 - j0)[block]\n",
+        ("tests/test_replay.py::test_chains_in_blocks_of_steps_are_bit_for_bit",),
     ),
 ]
 

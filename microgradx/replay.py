@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks, replay_python, walk
-from microgradx.checks import gone, real
+from microgradx.checks import flag, gone, real
 from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import Module
@@ -391,12 +391,22 @@ class Compiled:
         """The output for one example, no gradients (like ``fn`` under ``no_grad``)."""
         return self.run(*inputs, gradient=None).output  # type: ignore[no-any-return]
 
-    def run_batch(self, rows: Sequence[Sequence[Any]], gradient: float | None = 1.0) -> Replayed:
+    def run_batch(
+        self,
+        rows: Sequence[Sequence[Any]],
+        gradient: float | None = 1.0,
+        *,
+        input_grads: bool = True,
+    ) -> Replayed:
         """Forward and backward for every row (one example's inputs each), in order; each
         leaf's gradient is the sum over the rows. Returns, for each row, the output, each
         input's gradient (``input_grads[k][r]``: input k, row r) and each watched value
         (``watched[j][r]``); lists, or NumPy arrays with the NumPy back-end. ``rows``: a list of
-        lists, or a 2-D NumPy array. ``gradient=None``: forward only."""
+        lists, or a 2-D NumPy array. ``gradient=None``: forward only. ``input_grads=False``:
+        the inputs' gradients are not returned (``input_grads`` is ``()``) and the NumPy
+        back-end skips the work only they need (a training step needs the weights' gradients,
+        not the data's); the leaves' gradients are the same."""
+        wanted = flag(input_grads, "input_grads")
         table = checks.sequence(rows, "rows")
         if len(table) == 0:
             raise ValueError("rows is empty: batch() needs at least one row")
@@ -413,14 +423,14 @@ class Compiled:
         undo = _Undo()
         try:
             if self.backend == "numpy":
-                return self._batch_numpy(programs, checked, seed, undo)
+                return self._batch_numpy(programs, checked, seed, undo, wanted)
             results = [self._one(programs, numbers, seed, undo) for numbers in checked]
         except BaseException:
             undo.undo()
             raise
         outputs = [result[0] for result in results]
         watched = tuple(list(column) for column in zip(*[result[-1] for result in results]))
-        if seed is None:
+        if seed is None or not wanted:
             return Replayed(outputs, (), watched)
         grads = tuple(list(column) for column in zip(*[result[1] for result in results]))
         return Replayed(outputs, grads or tuple([] for _ in range(self.n_inputs)), watched)
@@ -467,9 +477,10 @@ class Compiled:
         seed: float | None,
         undo: _Undo,
         checked: bool = False,
+        wanted: bool = True,
     ) -> Any:
         """``rows`` through one recording with NumPy, or None if its guards fail for one
-        (``checked``: they were checked already)."""
+        (``checked``: they were checked already; ``wanted``: the inputs' gradients)."""
         prepass = None if checked else program.prepass
         if prepass is not None and any(prepass(row, program.leaves) is None for row in rows):
             return None
@@ -482,23 +493,31 @@ class Compiled:
             out, watched = program.forward(columns, program.leaves)
             return out, (), watched
         undo.start(program)
-        return program.run(columns, program.leaves, seed)
+        return program.run(columns, program.leaves, seed, wanted)
 
     def _batch_numpy(
-        self, programs: list[_Program], table: Any, seed: float | None, undo: _Undo
+        self,
+        programs: list[_Program],
+        table: Any,
+        seed: float | None,
+        undo: _Undo,
+        wanted: bool = True,
     ) -> Replayed:
         import numpy as np  # the back-end needs it (numpy_program imported it already)
 
+        # Long: one batch taken whole by one recording, or its rows split among recordings
+        # (and the interpreter), the two sharing the checks and the columns they fill
         n = len(table)
         array = np.asarray(table, dtype=np.float64).reshape(n, self.n_inputs)
         first = programs[0] if len(programs) == 1 else None
         if first is not None and (
             first.prepass is None or (first.meets is not None and first.meets(array).all())
         ):  # one recording, and every row meets its guards: nothing to split the rows by
-            result = self._columns(first, array, seed, undo, True)
+            result = self._columns(first, array, seed, undo, True, wanted)
             grads = tuple(np.array(g, dtype=np.float64) for g in result[1])
             watched = tuple(np.array(w, dtype=np.float64) for w in result[2])
-            return Replayed(np.array(result[0]), () if seed is None else grads, watched)
+            given = () if seed is None or not wanted else grads
+            return Replayed(np.array(result[0]), given, watched)
         # rows as plain floats for what runs in Python (guards, a recording, the interpreter)
         rows = table.tolist() if isinstance(table, np.ndarray) else table
         out = np.empty(n)
@@ -534,14 +553,15 @@ class Compiled:
                 (fits if ok else rest).append(i)
             if fits:
                 index = np.asarray(fits)
-                result = self._columns(program, array[index], seed, undo, True)
+                result = self._columns(program, array[index], seed, undo, True, wanted)
                 out[index] = result[0]
                 for column, values in zip(input_grads, result[1]):
                     column[index] = values
                 for column, values in zip(seen, result[2]):
                     column[index] = values
             pending = rest
-        return Replayed(out, () if seed is None else tuple(input_grads), tuple(seen))
+        given = () if seed is None or not wanted else tuple(input_grads)
+        return Replayed(out, given, tuple(seen))
 
 
 def _check_model(model: Any) -> None:

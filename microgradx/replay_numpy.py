@@ -4,18 +4,20 @@ Every scalar op of the recorded graph becomes the same op on an array of example
 columns (one number per example), parameters stay single numbers and broadcast, and a parameter's
 gradient is the sum of its gradients over the batch. The nodes run level by level
 (``LevelProgram``): the nodes of one depth and one op are one NumPy operation over (nodes x
-batch), so a layer's products and sums are a few array operations per level, not one call per
-node; each gradient adds its terms in the scalar walk's order, so with ``+ - * /`` each
-example's numbers are the scalar engine's bit for bit. Each op's declaration gives its array form
-(``Op.numpy``: forward rule and local derivatives); an op without one runs its float rule row by
-row, and tests check that the two agree.
+batch), and an add chain (a neuron's ``b + w_1 x_1 + ... + w_n x_n``) is one group whose terms
+are added one at a time, left to right, over (neurons x batch), so a layer is a few array
+operations per input, not one call per node; each gradient adds its terms in the scalar walk's
+order, so with ``+ - * /`` each example's numbers are the scalar engine's bit for bit. Each
+op's declaration gives its array form (``Op.numpy``: forward rule and local derivatives); an op
+without one runs its float rule row by row, and tests check that the two agree.
 
 Agreement is to about 1e-12 relative on well-conditioned graphs, not bit for bit (a graph that
 magnifies its last bits, such as cos(exp(40)), magnifies the difference as much): NumPy's
 ``exp``, ``log``, ``tanh``, ``sin``, ``cos`` and ``log1p`` are its own implementations
 (vectorised, sometimes one unit in the last place away from the C library's), and a
-parameter's gradient is summed over the batch by ``numpy.sum`` (pairwise) rather than one example
-after another. At special values (signed zeros,
+parameter's gradient is summed over the batch by ``numpy.sum`` (pairwise), or for a layer's
+weights by a matrix product (BLAS), rather than one example after another (for one example it is
+that example's number exactly). At special values (signed zeros,
 infinities, NaN, subnormal results), and where an array formula would cancel (a loss near its
 optimum) or over/underflow on the way, the rows concerned are computed by the scalar rule itself,
 so they agree exactly: NumPy's ``power`` takes ``x ** 0.5`` as ``sqrt(x)``, which is -0.0 at -0.0
@@ -376,7 +378,7 @@ def per_node_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., 
     backward.leaves()
     inputs, watched = _returns(tape, forward.position)
     out = f"np.broadcast_to(v{forward.position[tape.root]}, ({_SIZE},))"
-    lines = ["def run(I, P, seed):", "    with np.errstate(all='ignore'):"]
+    lines = ["def run(I, P, seed, wanted=True):", "    with np.errstate(all='ignore'):"]
     lines += ["        " + line for line in forward.lines + backward.lines]
     lines.append(f"        return {out}, {inputs}, {watched}")
     lines += ["", "def forward(I, P):", "    with np.errstate(all='ignore'):"]
@@ -408,8 +410,18 @@ def _round_each(column: Any, ndigits: int) -> Any:
 # associative, so each node's contributions must be added in the order of the scalar walk
 # (``microgradx.walk``: outputs first, each node's inputs left to right), starting from +0.0.
 # A node whose contributions arrive in that order anyway (or that gets at most two: a + b is
-# b + a) adds them in place; the others' are kept apart and added in the walk's order just before
-# the node passes its own gradient on (``_Ordered``).
+# b + a) adds them in place; one that gets all of them from one chain group (a layer's input,
+# read by each neuron) adds them rank by rank as they are made (``_grid``); the others' are kept
+# apart (``C``) and added in the walk's order just before the node passes its own gradient on.
+#
+# Add chains (``_Chain``, ``_find_chains``): the nodes of ``((s + t_1) + t_2) + ... + t_L`` whose
+# inner nodes have no other use get no row: the sum runs term by term over (chains x batch), with
+# ``np.add`` in the engine's order (``np.sum`` and ``np.add.reduce`` add in another order, and
+# ``np.add.accumulate`` along the terms is several times slower), and a term that is a product
+# used only there is computed in the same step. A chain's upstream reaches its start and every
+# term unchanged (the local derivatives of + are 1), so its backward pass is a few products per
+# block of terms; a weight's contributions are summed over the batch by one matrix product
+# where none of its factors is infinite.
 
 
 _DATA = attrgetter("data")
@@ -453,7 +465,7 @@ class _Sends:
     buffer ``CL``), summed over the batch first. ``check``: for ``*``, the rows of the other
     input (the local derivative), tested for infinities (the zero-upstream rule)."""
 
-    __slots__ = ("check", "direct", "first", "kept", "leaves")
+    __slots__ = ("beyond_inputs", "check", "direct", "first", "grid", "kept", "leaves")
 
     def __init__(self) -> None:
         self.first: tuple[Any, Any] | None = None
@@ -461,16 +473,140 @@ class _Sends:
         self.direct: tuple[Any, Any] | None = None
         self.kept: tuple[Any, Any] | None = None
         self.leaves: tuple[Any, Any] | None = None
+        self.grid: list[tuple[Any, Any, Any]] | None = None  # a chain's slot only (_grid)
+        self.beyond_inputs = True  # whether the grid reaches a node that is not an input
+
+    def empty(self) -> bool:
+        """Nothing to send but by ``grid``."""
+        return self.first is self.direct is self.kept is self.leaves is None
 
 
-def _take(block: Any, rows: Any, whole: bool) -> Any:
-    return block if whole else block[rows]
+class _Chain:
+    """A group of add chains run as one: each member is the last node of a chain
+    ``((s + t_1) + t_2) + ... + t_L`` (a neuron's ``b + w_1 x_1 + ... + w_L x_L``) whose inner
+    nodes have no other use, all of the group's chains the same length and kind. The inner
+    nodes get no row: the sum runs one term at a time over (members x batch), left to right as
+    the scalar engine adds (``np.add`` per term, never ``np.sum``, whose pairwise order is
+    another sum). ``start``: the operand ``s``. A *fused* chain's terms are products ``a_j * b_j``
+    with no other use, also without rows: ``factors`` (a, b), each ``(varying, index)`` of shape
+    (L, members) or (L,) when every member reads the same row; else ``terms`` likewise.
+    Step-major: term j of member m is entry ``j * members + m`` of a slot (``slots``)."""
+
+    __slots__ = (
+        "dot",
+        "factors",
+        "first",
+        "length",
+        "op",
+        "parts",
+        "sends",
+        "start",
+        "stop",
+        "terms",
+    )
+
+    def __init__(self, start: int, stop: int, length: int, first: tuple[bool, Any]) -> None:
+        self.op: Op = ADD
+        self.start, self.stop = start, stop
+        self.length = length
+        self.first = first
+        self.factors: list[tuple[bool, Any]] = []
+        self.terms: tuple[bool, Any] | None = None
+        self.sends: list[_Sends] = []
+        self.parts: dict[int, list[list[_Sends]]] = {}  # sends split by blocks (``_parts``)
+        # the factors (0: a, 1: b) whose contributions all go to leaves, and whose other
+        # factor is one row per step (a layer's weights times its inputs): summed over the batch
+        # by a matrix product
+        self.dot: list[int] = []
+
+
+_BLOCK = 1 << 16  # numbers in one block of a chain's terms: (terms x members x batch) in cache
+
+
+def _find_chains(
+    tape: Any, leaf_index: dict[Any, int]
+) -> tuple[dict[Any, tuple[list[Any], bool]], set[Any]]:
+    """The add chains worth running as one (``_Chain``): for each chain's last node, its nodes
+    ``a_1 .. a_L`` (L >= 2) and whether its terms are fused products. An inner node ``a_j``
+    (j < L) is ``a_{j+1}``'s left input and used nowhere else (not watched, not the output); a
+    fused term is a product used only by its ``a_j``. A chain whose terms differ in kind (some
+    fusable, some not; leaves and computed values mixed) is not one: its nodes run level by
+    level as any other. Also returns the nodes that get no row (inner nodes, fused products)."""
+    uses: dict[Any, int] = {}
+    user: dict[Any, Any] = {}
+    for node in tape.order:
+        for child in node.children:
+            uses[child] = uses.get(child, 0) + 1
+            user[child] = node
+    kept = set(tape.watch)
+    kept.add(tape.root)
+
+    def alone(node: Any) -> bool:  # used once, and only inside the graph
+        return uses.get(node, 0) == 1 and node not in kept
+
+    def inner(node: Any) -> bool:
+        if node.op is not ADD or not alone(node):
+            return False
+        parent = user[node]
+        return parent.op is ADD and parent.children[0] is node
+
+    def varying(node: Any) -> bool:
+        return node not in leaf_index
+
+    chains: dict[Any, tuple[list[Any], bool]] = {}
+    for head in tape.order:
+        if head.op is not ADD or inner(head) or not inner(head.children[0]):
+            continue
+        links = [head]
+        while inner(links[-1].children[0]):
+            links.append(links[-1].children[0])
+        links.reverse()
+        terms = [a.children[1] for a in links]
+        if all(t.op is MUL and alone(t) for t in terms):
+            kinds = {tuple(varying(c) for c in t.children) for t in terms}
+            if len(kinds) == 1:
+                chains[head] = (links, True)
+                continue
+        if len({varying(t) for t in terms}) == 1:
+            chains[head] = (links, False)
+    inside: set[Any] = set()
+    for links, fused in chains.values():
+        inside.update(links[:-1])
+        if fused:
+            inside.update(a.children[1] for a in links)
+    return chains, inside
+
+
+def _chain_key(links: list[Any], fused: bool, leaf_index: dict[Any, int]) -> tuple[Any, ...]:
+    first = links[0].children[0] not in leaf_index
+    term = links[0].children[1]
+    kinds = (
+        tuple(c not in leaf_index for c in term.children) if fused else (term not in leaf_index,)
+    )
+    return ("chain", len(links), fused, first, kinds)
+
+
+def _chain_operand(np: Any, nodes: list[list[Any]], row: dict[Any, int], leaf_index: Any) -> Any:
+    """One operand of a chain group's steps, ``nodes[j][m]`` (step j, member m): ``(True, rows
+    of V)`` or ``(False, indices into P)``, of shape (L, members), or (L,) when every member
+    reads the same node at each step (an input all of a layer's neurons read)."""
+    varying = nodes[0][0] not in leaf_index
+    table = row if varying else leaf_index
+    same = all(len(set(map(id, step))) == 1 for step in nodes)
+    if same:
+        index = [table[step[0]] for step in nodes]
+        first, n = index[0], len(index)
+        if varying and index == list(range(first, first + n)):
+            return (True, slice(first, first + n))  # a view of V, no copy
+        return (varying, np.asarray(index, dtype=np.intp))
+    return (varying, np.asarray([[table[x] for x in step] for step in nodes], dtype=np.intp))
 
 
 class LevelProgram:
-    """A tape as groups of (depth, op) run over a batch (see the comment above). ``run(I, P,
-    seed)`` and ``forward(I, P)`` as ``numpy_program``'s, with ``I`` a 2-D float array (one row
-    per example) or the input columns."""
+    """A tape as groups of (depth, op) run over a batch (see the comment above), add chains as
+    groups of their own (``_Chain``). ``run(I, P, seed)`` and ``forward(I, P)`` as
+    ``numpy_program``'s, with ``I`` a 2-D float array (one row per example) or the input
+    columns."""
 
     def __init__(self, tape: Any) -> None:
         np = _numpy()
@@ -479,29 +615,35 @@ class LevelProgram:
         leaf_index = {node: m for m, node in enumerate(tape.leaves)}
         self.n_leaves = len(tape.leaves)
         self.n_inputs = len(tape.inputs)
+        chains, inside = _find_chains(tape, leaf_index)
         row: dict[Any, int] = {node: k for k, node in enumerate(tape.inputs)}
         depth: dict[Any, int] = {node: 0 for node in tape.inputs}
         for node in order:  # the earliest level a node can run at: after its inputs
             if node.op is not None:
-                depth[node] = 1 + max(
-                    (depth[c] for c in node.children if c not in leaf_index), default=0
-                )
+                d = max((depth[c] for c in node.children if c not in leaf_index), default=0)
+                depth[node] = d if node in inside else d + 1  # a chain's last node: all of it
         groups: dict[tuple[Any, ...], list[Any]] = {}
         for node in order:
             op = node.op
-            if op is None:
+            if op is None or node in inside:
                 continue
-            key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
+            if node in chains:
+                key: tuple[Any, ...] = (depth[node], *_chain_key(*chains[node], leaf_index))
+            else:
+                key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
             groups.setdefault(key, []).append(node)
         # rows: inputs first, then group after group by depth (a group's rows are contiguous)
         keys = sorted(groups, key=lambda key: key[0])
-        plans: list[tuple[_Group, list[Any]]] = []
+        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]] = []
         count = self.n_inputs
         for key in keys:
             members = groups[key]
             for node in members:
                 row[node] = count
                 count += 1
+            if key[1] == "chain":
+                plans.append(self._chain_plan(members, chains, row, leaf_index, count))
+                continue
             operands = []
             for i, varying in enumerate(key[2]):
                 if varying:
@@ -514,9 +656,10 @@ class LevelProgram:
             group = _Group(op, count - len(members), count, operands)
             if op is not ADD and op is not MUL:
                 group.forward, group.grads = array_forms(np, op)
-            plans.append((group, members))
+            slots = [[(node, i) for node in members] for i in range(len(operands))]
+            plans.append((group, members, slots))
         self.rows = count
-        self.groups = [group for group, _ in plans]
+        self.groups = [group for group, _, _ in plans]
         self.root = row[tape.root]
         self.watch = [(True, row[w]) if w in row else (False, leaf_index[w]) for w in tape.watch]
         in_order = set(order)
@@ -526,41 +669,84 @@ class LevelProgram:
         self._backward_plan(tape, plans, row, leaf_index, depth)
         self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
 
+    def _chain_plan(
+        self,
+        members: list[Any],
+        chains: dict[Any, tuple[list[Any], bool]],
+        row: dict[Any, int],
+        leaf_index: dict[Any, int],
+        count: int,
+    ) -> tuple[_Chain, list[Any], list[list[tuple[Any, int]]]]:
+        """A group of chains (``_Chain``) and its slots: the edges its contributions go along,
+        the start's first, then each operand's of the terms, step-major."""
+        np = self.np
+        all_links = [chains[head][0] for head in members]
+        fused = chains[members[0]][1]
+        length = len(all_links[0])
+        starts = [links[0].children[0] for links in all_links]
+        if starts[0] in leaf_index:
+            first: tuple[bool, Any] = (False, np.asarray([leaf_index[s] for s in starts], np.intp))
+        else:
+            first = (True, _as_index(np, [row[s] for s in starts], broadcast=True))
+        group = _Chain(count - len(members), count, length, first)
+        steps = range(length)
+        slots: list[list[tuple[Any, int]]] = [[(links[0], 0) for links in all_links]]
+        if fused:
+            for side in (0, 1):
+                nodes = [
+                    [links[j].children[1].children[side] for links in all_links] for j in steps
+                ]
+                group.factors.append(_chain_operand(np, nodes, row, leaf_index))
+                slots.append([(links[j].children[1], side) for j in steps for links in all_links])
+        else:
+            nodes = [[links[j].children[1] for links in all_links] for j in steps]
+            group.terms = _chain_operand(np, nodes, row, leaf_index)
+            slots.append([(links[j], 1) for j in steps for links in all_links])
+        return group, members, slots
+
     def _backward_plan(
         self,
         tape: Any,
-        plans: list[tuple[_Group, list[Any]]],
+        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]],
         row: dict[Any, int],
         leaf_index: dict[Any, int],
         depth: dict[Any, int],
     ) -> None:
         np = self.np
         # Long: one plan (the walk's order, the nodes kept apart, their buffer rows, each
-        # group's sends), its parts sharing the tables they build.
+        # group's sends), its parts sharing the tables they build. A slot is one operand's
+        # edges (node, input) over a group: its contributions are one array operation.
         order = _Order()  # the walk's own order of every node's contributions
         walk.walk(tape.order, order)
         walk_rank = order.rank
         # the order in which the groups (in reverse) would deliver them, event by event
         arrived: dict[Any, list[tuple[int, int]]] = {}
         event = 0
-        for group, members in reversed(plans):
-            for i in range(len(group.operands)):
-                for node in members:
-                    arrived.setdefault(node.children[i], []).append(
-                        (event, walk_rank[(id(node), i)])
+        chain_events = set()  # the events of a chain group's terms
+        for group, _, slots in reversed(plans):
+            for i, slot in enumerate(slots):
+                for node, k in slot:
+                    arrived.setdefault(node.children[k], []).append(
+                        (event, walk_rank[(id(node), k)])
                     )
+                if i > 0 and type(group) is _Chain:
+                    chain_events.add(event)
                 event += 1
         kept = set()
+        in_one: set[Any] = set()  # kept, all of it from one chain slot: added there (_Grid)
         for child, got in arrived.items():
             if child in leaf_index:
                 continue
             events = [e for e, _ in got]
             in_walk_order = [r for _, r in got] == list(range(len(got)))
             if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):
-                kept.add(child)
+                if len(set(events)) == 1 and events[0] in chain_events:
+                    in_one.add(child)
+                else:
+                    kept.add(child)
         # the kept contributions' rows in the buffer C: by depth, then rank, then node, so that
         # adding one rank of them is (mostly) one slice of C onto one slice of G
-        slot: dict[tuple[Any, int], int] = {}
+        slot_row: dict[tuple[Any, int], int] = {}
         c_rows = 0
         by_level: dict[int, list[Any]] = {}
         for child in kept:
@@ -573,7 +759,7 @@ class LevelProgram:
             for rank in range(max(len(arrived[c]) for c in children)):
                 has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]
                 for k in has:
-                    slot[(children[k], rank)] = c_rows + k
+                    slot_row[(children[k], rank)] = c_rows + k
                 targets = _as_index(np, [row[children[k]] for k in has])
                 steps.append((targets, _as_index(np, [c_rows + k for k in has])))
                 c_rows += width
@@ -581,22 +767,25 @@ class LevelProgram:
         cl_rows = 0
         leaf_at: dict[int, list[tuple[int, int]]] = {}  # leaf -> [(walk rank, CL row)]
         started: set[Any] = set()
-        for group, members in reversed(plans):
+        for group, _, slots in reversed(plans):
             sends = []
-            for i in range(len(group.operands)):
+            for i, slot in enumerate(slots):
                 direct_m, direct_r, kept_m, kept_r, leaf_m, leaf_r = [], [], [], [], [], []
                 first_m, first_r = [], []
-                for m, node in enumerate(members):
-                    child = node.children[i]
-                    rank = walk_rank[(id(node), i)]
-                    if child in leaf_index:
+                grid: list[tuple[int, int, Any]] = []  # (rank, entry, child)
+                for m, (node, k) in enumerate(slot):
+                    child = node.children[k]
+                    rank = walk_rank[(id(node), k)]
+                    if child in in_one:
+                        grid.append((rank, m, child))
+                    elif child in leaf_index:
                         leaf_m.append(m)
                         leaf_r.append(cl_rows)
                         leaf_at.setdefault(leaf_index[child], []).append((rank, cl_rows))
                         cl_rows += 1
                     elif child in kept:
                         kept_m.append(m)
-                        kept_r.append(slot[(child, rank)])
+                        kept_r.append(slot_row[(child, rank)])
                     elif child in started:
                         direct_m.append(m)
                         direct_r.append(row[child])
@@ -605,7 +794,7 @@ class LevelProgram:
                         first_m.append(m)
                         first_r.append(row[child])
                 s = _Sends()
-                n = len(members)
+                n = len(slot)
                 for attr, ms, rs in (
                     ("first", first_m, first_r),
                     ("direct", direct_m, direct_r),
@@ -618,19 +807,35 @@ class LevelProgram:
                 if group.op is MUL:  # the local derivative is the other input: check its rows
                     varying, where = group.operands[1 - i]
                     s.check = (varying, _as_index(np, sorted(set(_rows_of(where)))))
+                if grid:
+                    assert type(group) is _Chain
+                    s.grid = _grid(np, group, i, grid, row, leaf_index)
+                    s.beyond_inputs = any(row[child] >= self.n_inputs for _, _, child in grid)
                 sends.append(s)
             group.sends = sends
+            if type(group) is _Chain and group.factors:
+                for side in (0, 1):
+                    to = sends[1 + side]
+                    other = group.factors[1 - side]
+                    per_step = isinstance(other[1], slice) or other[1].ndim == 1
+                    only_leaves = to.leaves is not None and to.leaves[0] is None
+                    if only_leaves and to.grid is None and other[0] and per_step:
+                        group.dot.append(side)
         self.c_rows, self.cl_rows = c_rows, cl_rows
         self.leaf_sums = _ranked(np, [(m, sorted(at)) for m, at in leaf_at.items()])
-        self.depth_of = [max(depth[n] for n in members) for _, members in plans]
+        self.depth_of = [max(depth[n] for n in members) for _, members, _ in plans]
 
     # -- running --
 
     def describe(self) -> str:
-        """The program, one line per group: depth, op, how many nodes."""
+        """The program, one line per group: depth, op, how many nodes (chains: how long)."""
         lines = [f"# {len(self.groups)} groups over {self.rows} rows (a row per node)"]
         for group, d in zip(self.groups, self.depth_of):
-            name = group.op.name if OPS.get(group.op.name) is group.op else "an op of yours"
+            op: Op = group.op
+            name = op.name if OPS.get(op.name) is op else "an op of yours"
+            if isinstance(group, _Chain):
+                kind = "products" if group.factors else "terms"
+                name = f"chain of {group.length} {kind} added in order"
             lines.append(f"# depth {d}: {name} x {group.stop - group.start}")
         return "\n".join(lines) + "\n"
 
@@ -658,6 +863,9 @@ class LevelProgram:
         p = np.fromiter(map(_DATA, P), dtype=np.float64, count=self.n_leaves)
         pc = p[:, None]
         for group in self.groups:
+            if type(group) is _Chain:
+                self._chain_forward(group, V, p, pc)
+                continue
             args = [V[where] if varying else pc[where] for varying, where in group.operands]
             out = V[group.start : group.stop]
             if group.op is ADD:
@@ -669,6 +877,32 @@ class LevelProgram:
                 flat = _flat(np, args, out.shape)
                 out[...] = np.broadcast_to(group.forward(*flat), flat[0].shape).reshape(out.shape)
         return V, pc
+
+    def _chain_forward(self, group: _Chain, V: Any, p: Any, pc: Any) -> None:
+        """Each chain's sum, one term at a time in order (``s + t_1``, then ``+ t_2``, ...), the
+        terms (products) of a block of steps computed by one operation."""
+        np = self.np
+        out = V[group.start : group.stop]
+        varying, where = group.first
+        out[...] = V[where] if varying else pc[where]
+        n, batch = out.shape
+        size = _block_size(group, batch)
+        # the weights of every step gathered once (small); the products into one buffer
+        whole = [_chain_values(np, f, 0, group.length, V, p) if not f[0] else None
+                 for f in group.factors]  # fmt: skip
+        buffer = np.empty((size, n, batch)) if group.factors else None
+        for j0, j1 in _blocks(group, size):
+            if buffer is not None:
+                a, b = (
+                    _chain_values(np, f, j0, j1, V, p) if w is None else w[j0:j1]
+                    for f, w in zip(group.factors, whole)
+                )
+                terms = np.multiply(a, b, out=buffer[: j1 - j0])
+            else:
+                assert group.terms is not None
+                terms = _chain_values(np, group.terms, j0, j1, V, p)
+            for term in terms:  # left to right: the scalar engine's order (not np.sum's)
+                np.add(out, term, out=out)
 
     def _results(self, V: Any, pc: Any) -> tuple[Any, Any]:
         np = self.np
@@ -686,7 +920,10 @@ class LevelProgram:
         self._spare = [buffers]
         return result
 
-    def run(self, inputs: Any, P: Any, seed: float) -> tuple[Any, Any, Any]:
+    def run(self, inputs: Any, P: Any, seed: float, wanted: bool = True) -> tuple[Any, Any, Any]:
+        """Forward and backward over a batch: the output, the inputs' gradients (``()`` when
+        not ``wanted``: then what only they need is skipped) and the watched values; each
+        leaf's gradient is added to."""
         np = self.np
         table, buffers = self._take(inputs)
         with np.errstate(all="ignore"):
@@ -700,12 +937,17 @@ class LevelProgram:
                 if d != done_depth:
                     _add_ordered(G, C, self.ordered.get(d, ()))
                     done_depth = d
-                self._backward(group, V, G, C, CL, pc)
+                if type(group) is _Chain:
+                    self._chain_backward(group, V, G, C, CL, pc, wanted)
+                else:
+                    self._backward(group, V, G, C, CL, pc)
             _add_ordered(G, C, self.ordered.get(0, ()))
             self._leaf_grads(P, CL)
             out, watched = self._results(V, pc)
-            grads = tuple(
-                G[k].copy() if k is not None else np.zeros(batch) for k in self.input_rows
+            grads = (
+                tuple(G[k].copy() if k is not None else np.zeros(batch) for k in self.input_rows)
+                if wanted
+                else ()
             )
         self._spare = [buffers]
         return out, grads, watched
@@ -760,19 +1002,204 @@ class LevelProgram:
                     finite = np.isfinite(local).all()
                 if not finite:  # the zero-upstream rule: 0 * inf counts 0
                     contribution = np.where(upstream != 0.0, contribution, 0.0)
-            if sends.first is not None:
-                members, rows = sends.first
-                G[rows] = (contribution if members is None else contribution[members]) + 0.0
-            if sends.direct is not None:
-                members, rows = sends.direct
-                G[rows] += contribution if members is None else contribution[members]
-            if sends.kept is not None:
-                members, rows = sends.kept
-                C[rows] = contribution if members is None else contribution[members]
-            if sends.leaves is not None:
-                members, rows = sends.leaves
-                part = contribution if members is None else contribution[members]
-                CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+            _send(sends, contribution, G, C, CL)
+
+    def _chain_backward(
+        self, group: _Chain, V: Any, G: Any, C: Any, CL: Any, pc: Any, wanted: bool
+    ) -> None:
+        """A chain's ``+`` pass the upstream on unchanged (local derivative 1), so the start and
+        every term receive the last node's gradient ``g``; a fused product ``a * b`` passes
+        ``g * b`` to ``a`` and ``g * a`` to ``b`` (0 where ``g`` is 0 and the other is not
+        finite: the zero-upstream rule). An inner node's gradient is ``0.0 + g``, the same
+        contribution as ``g`` (a gradient is never -0.0 but the output's)."""
+        np = self.np
+        upstream = G[group.start : group.stop]
+        n, batch = upstream.shape
+        _send(group.sends[0], upstream, G, C, CL)
+        p = pc[:, 0]
+        done = [False, False]
+        for side in group.dot:  # each leaf's contributions summed over the batch by one product
+            other = _chain_values(np, group.factors[1 - side], 0, group.length, V, p)[:, 0, :]
+            if np.isfinite(other).all():  # (else the zero-upstream rule: the general way)
+                leaves = group.sends[1 + side].leaves
+                assert leaves is not None
+                CL[leaves[1]] = (other @ upstream.T).ravel()
+                done[side] = True
+        steps = _block_size(group, batch)
+        split = _parts(np, group, steps)
+        for block, (j0, j1) in enumerate(_blocks(group, steps)):
+            size = (j1 - j0, n, batch)
+            parts = split[block]
+            if group.factors:
+                a, b = (_chain_values(np, f, j0, j1, V, p) for f in group.factors)
+                for side, local in enumerate((b, a)):
+                    if done[side] or parts[side].empty():
+                        continue
+                    contribution = upstream * local
+                    if not np.isfinite(local).all():
+                        contribution = np.where(upstream == 0.0, 0.0, contribution)
+                    flat = np.broadcast_to(contribution, size).reshape(-1, batch)
+                    _send(parts[side], flat, G, C, CL)
+            elif not parts[0].empty():
+                flat = np.broadcast_to(upstream, size).reshape(-1, batch)
+                _send(parts[0], flat, G, C, CL)
+        for sends in group.sends[1:]:
+            if sends.grid is not None and (wanted or sends.beyond_inputs):
+                self._grid_sends(sends.grid, upstream, V, G, pc)
+
+    def _grid_sends(self, grid: Any, upstream: Any, V: Any, G: Any, pc: Any) -> None:
+        """The contributions of one chain slot to nodes that get all theirs from it (a layer's
+        inputs, each read by every neuron), added rank by rank in the walk's order as they are
+        made: the first starts the gradient (``c + 0.0``), each next one adds."""
+        np = self.np
+        buffer = None
+        leaves_finite = None
+        for rank, (targets, members, local) in enumerate(grid):
+            contribution = upstream[members]
+            if local is not None:
+                varying, where = local
+                factor = V[where] if varying else pc[where]
+                if not varying and leaves_finite is None:
+                    leaves_finite = bool(np.isfinite(pc).all())  # (checked once, not per rank)
+                finite = (not varying and leaves_finite) or np.isfinite(factor).all()
+                shape = np.broadcast_shapes(contribution.shape, factor.shape)
+                if buffer is None or buffer.shape != shape:
+                    buffer = np.empty(shape)
+                upstream_part = contribution
+                contribution = np.multiply(upstream_part, factor, out=buffer)
+                if not finite:  # the zero-upstream rule: 0 * inf counts 0
+                    contribution = np.where(upstream_part != 0.0, contribution, 0.0)
+            if isinstance(targets, slice):  # in place: no temporary of the rows
+                view = G[targets]
+                if rank == 0:
+                    np.add(contribution, 0.0, out=view)
+                else:
+                    np.add(view, contribution, out=view)
+            elif rank == 0:
+                G[targets] = contribution + 0.0
+            else:
+                G[targets] += contribution
+
+
+def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any) -> None:
+    """One slot's contributions (a row each) to where ``sends`` says they go."""
+    if sends.first is not None:
+        members, rows = sends.first
+        G[rows] = (contribution if members is None else contribution[members]) + 0.0
+    if sends.direct is not None:
+        members, rows = sends.direct
+        G[rows] += contribution if members is None else contribution[members]
+    if sends.kept is not None:
+        members, rows = sends.kept
+        C[rows] = contribution if members is None else contribution[members]
+    if sends.leaves is not None:
+        members, rows = sends.leaves
+        part = contribution if members is None else contribution[members]
+        CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+
+
+def _grid(
+    np: Any,
+    group: _Chain,
+    slot: int,
+    entries: list[tuple[int, int, Any]],
+    row: dict[Any, int],
+    leaf_index: dict[Any, int],
+) -> list[tuple[Any, Any, Any]]:
+    """Per rank, ``(targets, members, local)``: the rows of ``G`` that receive their rank-th
+    contribution from this chain slot, the chain members (rows of the group's upstream) and
+    the local derivatives (the other factor of each product; None for a chain's terms, whose
+    local is 1) of those contributions. ``entries``: (walk rank, entry, child), entry
+    ``j * members + m`` being step j of member m."""
+    n = group.stop - group.start
+    by_rank: dict[int, list[tuple[int, int]]] = {}
+    for rank, entry, child in entries:
+        by_rank.setdefault(rank, []).append((row[child], entry))
+    result = []
+    for rank in range(len(by_rank)):
+        pairs = sorted(by_rank[rank])
+        targets = _as_index(np, [r for r, _ in pairs])
+        steps = [e // n for _, e in pairs]
+        members = [e % n for _, e in pairs]
+        local = None
+        if group.factors:
+            varying, where = group.factors[1 - (slot - 1)]
+            if isinstance(where, slice):
+                index = [where.start + j for j in steps]
+            elif where.ndim == 1:
+                index = [int(where[j]) for j in steps]
+            else:
+                index = [int(where[j, m]) for j, m in zip(steps, members)]
+            local = (varying, _as_index(np, index, broadcast=True))
+        result.append((targets, _as_index(np, members, broadcast=True), local))
+    return result
+
+
+def _block_size(group: _Chain, batch: int) -> int:
+    """How many steps of a chain group run at once: as many as fit ``_BLOCK`` numbers (steps x
+    members x batch), at least one. A small batch runs all its steps at once, a large one a
+    step at a time, its arrays in cache either way."""
+    n = group.stop - group.start
+    return max(1, min(group.length, _BLOCK // max(1, n * batch)))
+
+
+def _blocks(group: _Chain, size: int) -> list[tuple[int, int]]:
+    """A chain group's steps in blocks of ``size`` (the last may be shorter)."""
+    return [(j, min(j + size, group.length)) for j in range(0, group.length, size)]
+
+
+def _chain_values(np: Any, operand: tuple[bool, Any], j0: int, j1: int, V: Any, p: Any) -> Any:
+    """Steps ``j0:j1`` of a chain group's operand, shaped (steps, members or 1, batch or 1)."""
+    varying, where = operand
+    if isinstance(where, slice):  # one row per step, read by every member: a view
+        return V[where.start + j0 : where.start + j1, None, :]
+    part = where[j0:j1]
+    if varying:
+        return V[part] if part.ndim == 2 else V[part][:, None, :]
+    return p[part][..., None] if part.ndim == 2 else p[part][:, None, None]
+
+
+def _parts(np: Any, group: _Chain, size: int) -> list[list[_Sends]]:
+    """The sends of a chain group's term slots split by blocks of ``size`` steps (entries
+    ``j * members + m``): each block's own, kept for the next call of that block size. Splitting
+    one slot's contributions is safe: within a slot, a node that is not kept apart receives at
+    most one of them."""
+    known = group.parts
+    if size in known:
+        return known[size]
+    n = group.stop - group.start
+    blocks = _blocks(group, size)
+    total = n * group.length
+    result = []
+    for j0, j1 in blocks:
+        lo, hi = j0 * n, j1 * n
+        per_slot = []
+        for sends in group.sends[1:]:
+            part = _Sends()
+            for attr in ("first", "direct", "kept", "leaves"):
+                entry = getattr(sends, attr)
+                if entry is None:
+                    continue
+                members, rows = entry
+                ms = np.arange(total) if members is None else _index_array(np, members)
+                rs = _index_array(np, rows)
+                chosen = (ms >= lo) & (ms < hi)
+                if not chosen.any():
+                    continue
+                local = (ms[chosen] - lo).tolist()
+                whole = len(local) == hi - lo
+                setattr(part, attr, (None if whole else _as_index(np, local),
+                                     _as_index(np, rs[chosen].tolist())))  # fmt: skip
+            per_slot.append(part)
+        result.append(per_slot)
+    known[size] = result
+    return result
+
+
+def _index_array(np: Any, index: Any) -> Any:
+    if isinstance(index, slice):
+        return np.arange(index.start, index.stop, index.step or 1)
+    return np.asarray(index)
 
 
 class _Order(walk.Gradients):
@@ -878,12 +1305,29 @@ def column_guards(tape: Any) -> Callable[[Any], Any] | None:
                 return None
         tests.append((getattr(np, _COMPARE[guard[1]]), sides, bool(guard[4])))
 
+    # the guards of one comparison, outcome and kind of sides together: one array test each
+    # (a loss's check of ten targets, 0 <= t <= 1, is two tests, not twenty)
+    together: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+    for compare, sides, outcome in tests:
+        key = (compare, outcome, sides[0][0], sides[1][0])
+        lefts, rights = together.setdefault(key, ([], []))
+        lefts.append(sides[0][1])
+        rights.append(sides[1][1])
+    batched = [
+        (compare, outcome, *(np.asarray(k, dtype=np.intp if column else np.float64)
+                             for column, k in ((left, lefts), (right, rights))), left, right)
+        for (compare, outcome, left, right), (lefts, rights) in together.items()
+    ]  # fmt: skip
+
     def meets(table: Any) -> Any:
         ok = np.ones(len(table), dtype=bool)
-        for compare, sides, outcome in tests:
-            a, b = (table[:, k] if column else k for column, k in sides)
+        for compare, outcome, lefts, rights, left, right in batched:
+            a = table[:, lefts] if left else lefts
+            b = table[:, rights] if right else rights
             result = compare(a, b)
-            ok &= result if outcome else ~result
+            if result.ndim == 1:  # two constants: the same for every row
+                result = np.broadcast_to(result, (len(table), len(result)))
+            ok &= (result if outcome else ~result).all(axis=1)
         return ok
 
     return meets

@@ -1159,3 +1159,326 @@ def test_the_python_backend_compiled_in_pieces_is_bit_for_bit(monkeypatch, guard
         assert [_bits(g) for g in got.input_grads] == [_bits(g) for g in want[r][1]]
         assert [_bits(p.grad) for p in params] == [_bits(g) for g in want[r][2]]
         assert _bits(program.forward(*row)) == _bits(want[r][0])
+
+
+# ---- add chains run as one (a neuron's sum): bit for bit, in the scalar engine's order --------
+
+
+class _Weights(microgradx.nn.Module):
+    """Leaves a random graph reads (parameters: a compiled call adds to their ``grad``)."""
+
+    def __init__(self, values):
+        self.w = [Value(v) for v in values]
+
+
+def _chain_graph(seed: int, n_in: int, weights: _Weights):
+    """A random graph of add chains over ``n_in`` inputs and ``weights``, the same at every call
+    (its own seeded Random): layers of chains of one length whose terms are products of a weight
+    and a node (a neuron), of two nodes, nodes alone, weights alone, or a mix; terms shared by
+    several chains and read again later; some inner nodes of a chain given a second use (they
+    must not be fused); starts from a weight, a node or a constant. Magnitudes from 1e-3 to 1e16,
+    so that an order of addition other than the engine's changes the bits."""
+    import random
+
+    def fn(*xs):
+        rng = random.Random(seed)
+        w = weights.w
+        pool = list(xs)
+        scale = [1.0, 1e-3, 1e8, -1e16, 1e16, 3.0]
+
+        def node():
+            return rng.choice(pool[-8:] if rng.random() < 0.7 else pool)
+
+        extra = []
+        for _ in range(rng.randint(1, 3)):
+            width, length = rng.randint(1, 4), rng.randint(2, 7)
+            kind = rng.choice(["neuron", "neuron", "products", "nodes", "weights", "mixed"])
+            shared = [node() for _ in range(length)]  # a layer's inputs: read by every member
+            made = []
+            for _ in range(width):
+                start = rng.choice([rng.choice(w), node(), rng.choice(scale)])
+                z = start if isinstance(start, Value) else Value(start)
+                for j in range(length):
+                    pick = kind if kind != "mixed" else rng.choice(["neuron", "nodes", "weights"])
+                    if pick == "neuron":
+                        term = rng.choice(w) * (shared[j] if rng.random() < 0.8 else node())
+                    elif pick == "products":
+                        term = node() * node()
+                    elif pick == "nodes":
+                        term = shared[j] if rng.random() < 0.5 else node()
+                    else:
+                        term = rng.choice(w)
+                    if rng.random() < 0.1:
+                        term = term * rng.choice(scale)
+                    z = z + term
+                    if rng.random() < 0.08:
+                        extra.append(z)  # an inner node with a second use
+                made.append(z.relu() if rng.random() < 0.5 else z)
+            pool.extend(made)
+        out = pool[-1]
+        for value in [*pool[len(xs) : -1], *extra]:  # everything reaches the output
+            out = out + value * rng.choice([1.0, -0.5, 2.0])
+        return out
+
+    return fn
+
+
+def _chain_groups(program) -> int:
+    return program._current()[0].source.count("chain of")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 10**6),
+    st.integers(1, 5),
+    st.sampled_from([1, 2, 3, 7]),
+    st.lists(st.sampled_from([0.5, -0.25, 1.5, 1e-3, 1e8, -3.0, 2.0]), min_size=3, max_size=6),
+)
+def test_chains_are_bit_for_bit_on_random_graphs(seed, n_in, n_rows, values):
+    """Random graphs of add chains (shared terms, reused nodes, inner nodes with a second use,
+    odd batch sizes): every row's output and input gradients are backward()'s bit for bit, and
+    for one row every weight's gradient too."""
+    import random
+
+    _numpy()
+    weights = _Weights(values)
+    fn = _chain_graph(seed, n_in, weights)
+    rng = random.Random(seed)
+    rows = [[rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 3) for _ in range(n_in)]]
+    rows += [[rng.uniform(-3, 3) for _ in range(n_in)] for _ in range(n_rows - 1)]
+    params = weights.w
+    want = _per_row(fn, rows, params)
+    program = microgradx.compile(fn, rows[0], backend="numpy", model=weights, check=False)
+    replayed = program.run_batch(rows)
+    for r, (out, input_grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out), f"row {r}"
+        for k, g in enumerate(input_grads):
+            assert _bits(replayed.input_grads[k][r]) == _bits(g), f"row {r}, input {k}"
+    for r in (0, n_rows - 1):
+        for p in weights.w:
+            p.grad = 0.0
+        one = program.run(*rows[r])
+        assert _bits(one.output) == _bits(want[r][0])
+        assert [_bits(p.grad) for p in params] == [_bits(g) for g in want[r][2]]
+
+
+def test_random_chain_graphs_do_run_as_chains():
+    """(The random graphs above are made of chains the program runs as chains.)"""
+    _numpy()
+    found = 0
+    for seed in range(20):
+        weights = _Weights([0.5, -0.25, 1.5])
+        fn = _chain_graph(seed, 3, weights)
+        program = microgradx.compile(fn, [0.5, 1.0, -2.0], backend="numpy", model=weights)
+        found += _chain_groups(program) > 0
+    assert found >= 15
+
+
+def _order_matters(w, x):
+    """One chain, b + w1 x1 + ... whose sum depends on the order of its terms: b = 1e16, then
+    1.0 four times (each lost to rounding when added to 1e16, kept when added together first),
+    then -1e16."""
+    terms = [w[1] * x[1], w[1] * x[2], w[1] * x[3], w[1] * x[4], w[2] * x[0]]
+    z = w[0]
+    for t in terms:
+        z = z + t
+    return z * z
+
+
+def test_a_chain_adds_its_terms_left_to_right():
+    """The engine's sum is ((b + t1) + t2) + ...: summing the terms first, pairwise or in
+    another order, gives other bits (here 0.0 against 4.0 before the square)."""
+    _numpy()
+    weights = _Weights([1e16, 1.0, -1e16])
+
+    def fn(*x):
+        return _order_matters(weights.w, x)
+
+    rows = [[1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 0.0, 1.0, 1.0]]
+    want = _per_row(fn, rows, weights.w)
+    assert want[0][0] == 0.0  # (the graph is built to show it: 1e16 + 1 + 1 + 1 + 1 == 1e16)
+    program = microgradx.compile(fn, rows[0], backend="numpy", model=weights)
+    assert _chain_groups(program) == 1
+    replayed = program.run_batch(rows)
+    for r, (out, grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out)
+        assert [_bits(replayed.input_grads[k][r]) for k in range(5)] == [_bits(g) for g in grads]
+
+
+@pytest.mark.parametrize("other_use", ["after", "before", "twice"])
+def test_a_chain_node_with_a_second_use_is_not_fused(other_use):
+    """An inner node of a chain that something else reads (before or after the chain's next
+    node, in the graph's order) keeps its row: the chain stops there, and the numbers stay the
+    engine's."""
+    _numpy()
+    weights = _Weights([1e16, 1.0, -1e16, 0.5])
+
+    def fn(x, y):
+        w = weights.w
+        a = w[3] + w[0] * x
+        b = a + w[1] * y  # read twice: by c and by another node
+        if other_use == "before":
+            other = b * w[1]
+        c = b + w[2] * x
+        d = c + w[1] * x
+        if other_use == "before":
+            return other + d
+        if other_use == "after":
+            return d + b * w[1]
+        return d * b + b
+
+    rows = [[1.0, 1.0], [2.0, -3.0], [0.5, 0.25]]
+    want = _per_row(fn, rows, weights.w)
+    program = microgradx.compile(fn, rows[0], backend="numpy", model=weights)
+    source = program._current()[0].source
+    assert "chain of 2 products" in source  # a, b: one chain; c, d another, started from b
+    replayed = program.run_batch(rows)
+    for r, (out, grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out)
+        assert [_bits(replayed.input_grads[k][r]) for k in range(2)] == [_bits(g) for g in grads]
+    for r in range(3):
+        for p in weights.w:
+            p.grad = 0.0
+        program.run(*rows[r])
+        assert [_bits(p.grad) for p in weights.w] == [_bits(g) for g in want[r][2]]
+
+
+def test_a_zero_upstream_contributes_zero_through_a_chains_infinite_product():
+    """A chain whose products hold an infinity, under a relu that passes back 0: the weights
+    get nothing from those rows (0 * inf counts 0, as in backward()), also when the batch's sum
+    of a weight's contributions is one matrix product."""
+    _numpy()
+    weights = _Weights([-1.0, 2.0, 0.5])
+
+    def fn(x, y):
+        w = weights.w
+        h = x * 1e300 * 1e300  # inf for x > 0
+        z = w[2] + w[0] * h + w[1] * y
+        return z.relu() + y * y
+
+    rows = [[1.0, 0.5], [-1.0, 0.25], [2.0, -1.0]]
+    want = _per_row(fn, rows, weights.w)
+    program = microgradx.compile(fn, rows[0], backend="numpy", model=weights)
+    assert _chain_groups(program) == 1
+    replayed = program.run_batch(rows)
+    for r, (out, grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out)
+        assert [_bits(replayed.input_grads[k][r]) for k in range(2)] == [_bits(g) for g in grads]
+    summed = [math.fsum(w[2][j] for w in want) for j in range(3)]
+    assert [p.grad for p in weights.w] == summed  # finite, and exact here (one term is 0)
+
+
+def test_digits_network_trains_bit_for_bit_a_few_steps():
+    """The digits network (64-32-10, ReLU, squared error: arithmetic only), a few SGD steps of
+    one image each, interpreted and with the NumPy back-end: the same weights, bit for bit; and
+    a batch of 5 images: each image's output and input gradients bit for bit."""
+    _numpy()
+    X, y = load_digits()
+    models = [MLP(64, [32, 10], "relu", seed=3) for _ in range(2)]
+    targets = [[1.0 if k == t else 0.0 for k in range(10)] for t in y[:9]]
+    rows = [[*x, *t] for x, t in zip(X[:9], targets)]
+    fn_interpreted = _squared_error(models[0], 64)
+    fn = _squared_error(models[1], 64)
+    program = microgradx.compile(fn, rows[0], backend="numpy", model=models[1])
+    assert _chain_groups(program) == 3  # the two layers' sums, and the loss's sum of squares
+    for row in rows[:4]:
+        for model in models:
+            for p in model.parameters():
+                p.grad = 0.0
+        fn_interpreted(*[Value(v) for v in row]).backward()
+        program.run(*row)
+        for model in models:
+            for p in model.parameters():
+                p.data -= 0.01 * p.grad
+    assert [_bits(p.data) for p in models[1].parameters()] == [
+        _bits(p.data) for p in models[0].parameters()
+    ]
+    want = _per_row(fn_interpreted, rows[4:], models[0].parameters())
+    replayed = program.run_batch(rows[4:])
+    for r, (out, grads, _) in enumerate(want):
+        assert _bits(replayed.output[r]) == _bits(out)
+        assert [_bits(g[r]) for g in replayed.input_grads] == [_bits(g) for g in grads]
+
+
+@pytest.mark.parametrize("block", [1, 7])
+def test_chains_in_blocks_of_steps_are_bit_for_bit(monkeypatch, block):
+    """A large batch runs a chain group a few steps at a time (its arrays in cache): the same
+    numbers, with the walk's order kept across blocks (here forced with tiny blocks)."""
+    import random
+
+    from microgradx import replay_numpy
+
+    _numpy()
+    monkeypatch.setattr(replay_numpy, "_BLOCK", block)
+    for seed in range(12):
+        weights = _Weights([0.5, -0.25, 1e8, -3.0])
+        fn = _chain_graph(seed, 3, weights)
+        rng = random.Random(seed)
+        rows = [[rng.uniform(-3, 3) for _ in range(3)] for _ in range(5)]
+        want = _per_row(fn, rows, weights.w)
+        program = microgradx.compile(fn, rows[0], backend="numpy", model=weights, check=False)
+        replayed = program.run_batch(rows)
+        for r, (out, grads, _) in enumerate(want):
+            assert _bits(replayed.output[r]) == _bits(out), f"seed {seed}, row {r}"
+            assert [_bits(g[r]) for g in replayed.input_grads] == [_bits(g) for g in grads]
+        summed = [math.fsum(w[2][j] for w in want) for j in range(4)]
+        assert [p.grad for p in weights.w] == pytest.approx(summed, rel=1e-12, abs=1e-12)
+        for p in weights.w:
+            p.grad = 0.0
+        program.run(*rows[1])
+        assert [_bits(p.grad) for p in weights.w] == [_bits(g) for g in want[1][2]]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "python"])
+def test_run_batch_without_the_inputs_gradients_gives_the_same_weights_gradients(backend):
+    """``input_grads=False`` (what a training step needs): no inputs' gradients returned, the
+    NumPy back-end skips the work only they need (a layer's contributions to its inputs), and
+    every weight's gradient and every output is the same, bit for bit."""
+    if backend == "numpy":
+        _numpy()
+    X, y = load_digits()
+    model = MLP(64, [32, 10], "relu", seed=2)
+    fn = _squared_error(model, 64)
+    rows = [[*x, *[1.0 if k == t else 0.0 for k in range(10)]] for x, t in zip(X[:7], y[:7])]
+    program = microgradx.compile(fn, rows[0], backend=backend, model=model)
+    results = []
+    for wanted in (True, False):
+        for p in model.parameters():
+            p.grad = 0.0
+        replayed = program.run_batch(rows, gradient=0.5, input_grads=wanted)
+        results.append((replayed, [_bits(p.grad) for p in model.parameters()]))
+    (full, full_grads), (lean, lean_grads) = results
+    assert len(full.input_grads) == 74 and lean.input_grads == ()
+    assert lean_grads == full_grads
+    assert [_bits(v) for v in lean.output] == [_bits(v) for v in full.output]
+    with pytest.raises(TypeError, match="input_grads"):
+        program.run_batch(rows, input_grads="no")
+
+
+def test_the_guards_over_a_batch_are_the_row_by_row_guards():
+    """The guards on inputs, tested for a whole batch with a few array comparisons (grouped by
+    comparison and kind of sides), say of each row what the row-by-row check says: inputs
+    against constants on either side, inputs against inputs, every comparison, both outcomes."""
+    import random
+
+    np = _numpy()
+
+    def fn(x, y, t, u):
+        s = x * y
+        if 0.0 <= t.data and t.data <= 1.0 and u.data >= 0.0 and 1.0 >= u.data:  # noqa: SIM300 (a constant on the left, on purpose)
+            s = s + t
+        if x.data < y.data:
+            s = s + x
+        if not (u.data > 0.75) and t.data != 0.5 and x.data == x.data:
+            s = s * 2.0
+        return s
+
+    program = microgradx.compile(fn, [0.1, 0.2, 0.3, 0.4], backend="numpy")
+    recording = program._current()[0]
+    assert recording.meets is not None and recording.prepass is not None
+    rng = random.Random(0)
+    choices = [0.0, 0.5, 0.75, 1.0, -0.25, 1.5, 0.3]
+    rows = [[rng.choice(choices) for _ in range(4)] for _ in range(300)]
+    want = [recording.prepass(row, recording.leaves) is not None for row in rows]
+    assert 10 < sum(want) < 290  # (rows on both sides)
+    assert recording.meets(np.array(rows)).tolist() == want
