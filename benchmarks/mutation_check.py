@@ -1697,6 +1697,69 @@ MUTATIONS = [
         "            if True:\n                parts.append(ast.unparse(node))",
         ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
     ),
+    # issue 21: the engine checker in-process, where Pyodide starts no child process
+    Mutation(
+        "the engine checker starts a child process under Pyodide (the automatic choice broken)",
+        "microgradx/enginecheck/inprocess.py",
+        "        return PROCESS if processes_available() else IN_PROCESS\n",
+        "        return PROCESS\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_under_pyodide_check_engine_runs_in_process_and_starts_no_process",
+            "tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",
+        ),
+    ),
+    Mutation(
+        "the engine checker thinks Pyodide can start processes",
+        "microgradx/enginecheck/inprocess.py",
+        '    return sys.platform not in NO_PROCESSES and hasattr(os, "killpg")\n',
+        '    return hasattr(os, "killpg")\n',
+        ("tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",),
+    ),
+    Mutation(
+        "the in-process engine checker leaves the recursion limit as the caller's",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.setrecursionlimit(recursion_limit(FRAMES))\n",
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_a_recursive_engine_fails_at_the_childs_depth_however_deep_the_caller_is",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker lets the engine's prints reach the notebook",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()\n",
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_the_engines_output_is_captured_and_the_kernels_streams_restored",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker reports the learner's interrupt as a crash",
+        "microgradx/enginecheck/inprocess.py",
+        "        self.engine = _Engine(passes=(KeyboardInterrupt,))\n",
+        "        self.engine = _Engine()\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_an_interrupt_ends_the_check_and_is_not_an_answer",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker takes an answer past its time limit",
+        "microgradx/enginecheck/inprocess.py",
+        "        if timeout is not None and seconds > timeout:\n",
+        "        if False:\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_a_request_that_returns_after_its_time_limit_is_the_childs_timeout",
+        ),
+    ),
+    Mutation(
+        "an in-process check's report does not say what it lost",
+        "microgradx/enginecheck/report.py",
+        '    if report.note:\n        lines += ["", report.note]\n',
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_the_report_says_what_running_in_process_loses",
+        ),
+    ),
     Mutation(
         "the engine checker's child has no memory limit",
         "microgradx/enginecheck/child.py",

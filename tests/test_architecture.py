@@ -60,6 +60,7 @@ LAYERS = [
     "enginecheck.report",
     "enginecheck.target",
     "enginecheck.child",
+    "enginecheck.inprocess",  # the child's engine, in the checker's process (Pyodide)
     "enginecheck.sandbox",
     "enginecheck.checks",
     "enginecheck.semantics",
