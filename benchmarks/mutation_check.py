@@ -1461,14 +1461,14 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise's named mistake is no longer found (only the general hint)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "            if _all_close(given, outputs, self.tolerance):\n",
         "            if False:\n",
         ("tests/test_course.py::test_each_named_mistake_gets_its_own_hint",),
     ),
     Mutation(
         "an exercise says right for a wrong answer (a tolerance far too loose)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "abs_tol=tolerance * 1e-3)",
         "abs_tol=0.1)",
         (
@@ -1478,7 +1478,7 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise takes a list of the wrong length for right (zip cuts it)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        return len(a) == len(b) and all(",
         "        return all(",
         (
@@ -1488,28 +1488,28 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise's placeholder is checked as an answer",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        if answer is ...:\n",
         "        if answer is None:\n",
         ("tests/test_course.py::test_the_reference_is_right_and_the_placeholder_not_answered",),
     ),
     Mutation(
         "a function answer is called on its first input only",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        return [answer(*case) for case in self.cases()]\n",
         "        return [answer(*case) for case in self.cases()[:1]]\n",
         ("tests/test_course.py::test_a_function_answer_is_called_on_every_case",),
     ),
     Mutation(
         "an exercise result's HTML shows its message raw",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         '            f"{html.escape(self.message)}</div>"\n',
         '            f"{self.message}</div>"\n',
         ("tests/test_course.py::test_the_html_of_a_result_is_escaped",),
     ),
     Mutation(
         "grading a notebook leaves the learner cells as they are (the solutions not filled in)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/grading.py",
         "                cell.source = fill[exercise]\n",
         "                pass\n",
         (
@@ -1519,7 +1519,7 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise's check raises on an answer that refuses to be compared",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        return _close(a, b, tolerance)\n    except Exception:",
         "        return _close(a, b, tolerance)\n    except ZeroDivisionError:",
         (
@@ -2137,7 +2137,7 @@ MUTATIONS = [
     ),
     Mutation(
         "grading reads a notebook's exercises from its file name only (a renamed file grades 0/0)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/grading.py",
         "    found = [EXERCISES[i] for i in dict.fromkeys(marked) if i in EXERCISES]",
         "    found = []",
         (

@@ -40,7 +40,13 @@ LAYERS = [
     "strategies",
     "vectors",  # golden cases for other engines: the engine, the op table, files
     "train",
-    "exercises",
+    "exercises.core",
+    "exercises.arithmetic",
+    *(f"exercises.notebook{k:02d}" for k in range(10)),  # each notebook's, ordered by number
+    "exercises.course",
+    "exercises.session",
+    "exercises.grading",
+    "exercises.command",
     "io",
     "viz.markup",
     "viz.style",
