@@ -2136,6 +2136,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "the grade command fails a notebook whose answers are not all right (the JSON grades)",
+        "microgradx/exercises/command.py",
+        "            status = 0 if not graded.errors else 1\n",
+        '            status = int(graded.to_dict()["passed"] < len(graded.results))\n',
+        (
+            "tests/test_course.py::"
+            "test_the_documented_grade_command_exports_a_filled_and_a_shipped_notebook",
+        ),
+    ),
+    Mutation(
         "grading reads a notebook's exercises from its file name only (a renamed file grades 0/0)",
         "microgradx/exercises/grading.py",
         "    found = [EXERCISES[i] for i in dict.fromkeys(marked) if i in EXERCISES]",
