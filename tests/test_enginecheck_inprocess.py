@@ -247,3 +247,22 @@ def test_the_exercises_checks_need_nothing_the_browser_lacks():
     for exercise, (placeholder, right, *mistakes) in seen["statuses"].items():
         assert (placeholder, right) == ("not answered", "right"), exercise
         assert mistakes and set(mistakes) == {"wrong"}, exercise
+
+
+def test_a_class_defined_in_notebook_cells_gets_the_same_report_in_process():
+    import contextlib
+    import linecache
+
+    from tests.test_enginecheck import NOTEBOOK_CELLS
+
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for i, cell in enumerate(NOTEBOOK_CELLS):
+        name = f"/tmp/ipykernel_1/cell{i}.py"  # as IPython names cells; kept in linecache
+        linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+        with contextlib.suppress(SystemExit):
+            exec(compile(cell, name, "exec"), namespace)
+    for cls in (namespace["Value"], namespace["Overwriting"]):
+        child = check_engine(cls, examples=FEW, isolation="process")  # type: ignore[arg-type]
+        here = check_engine(cls, examples=FEW, isolation="in-process")  # type: ignore[arg-type]
+        assert _findings(here) == _findings(child)
+        assert not here.ok  # each has its planted bug (tanh's rule, = for +=)
