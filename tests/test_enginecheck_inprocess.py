@@ -28,6 +28,9 @@ from microgradx.viz.markup import escape
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ROOT / "tests" / "engines"
 FEW = 8  # random expressions per op, as tests/test_enginecheck.py
+# Comparisons get a budget no loaded machine spends: each op's share of the budget bounds how
+# many examples start, and the two modes must run the same ones.
+AMPLE = 900.0
 
 # every planted bug whose finding does not need the child's containment
 COMPARED = [
@@ -53,8 +56,8 @@ def _findings(report: EngineReport) -> dict[str, object]:
 @pytest.mark.parametrize("name", COMPARED)
 def test_in_process_gives_the_child_processs_report(name):
     target = str(ENGINES / f"{name}.py")
-    child = check_target(target, examples=FEW, isolation="process")
-    here = check_target(target, examples=FEW, isolation="in-process")
+    child = check_target(target, examples=FEW, budget=AMPLE, isolation="process")
+    here = check_target(target, examples=FEW, budget=AMPLE, isolation="in-process")
     assert child.isolation == PROCESS and here.isolation == IN_PROCESS
     assert _findings(here) == _findings(child)
 
@@ -125,13 +128,15 @@ def test_the_engines_output_is_captured_and_the_kernels_streams_restored(tmp_pat
         "        super().backward()\n"
     )
     streams = sys.stdout, sys.stderr, sys.stdin
-    report = check_target(str(tmp_path / "loud.py"), examples=2, isolation="in-process")
+    report = check_target(
+        str(tmp_path / "loud.py"), examples=2, budget=AMPLE, isolation="in-process"
+    )
     assert (sys.stdout, sys.stderr, sys.stdin) == streams
     assert capsys.readouterr() == ("", "")  # nothing reached the notebook
     crash = report.findings[0]
     assert crash.kind == "crash" and "EOFError" in crash.message
     assert str(crash.details["output"]).endswith("... (100001 characters in all)from the engine")
-    child = check_target(str(tmp_path / "loud.py"), examples=2, isolation="process")
+    child = check_target(str(tmp_path / "loud.py"), examples=2, budget=AMPLE, isolation="process")
     assert _findings(report) == _findings(child)  # kept and cut as the child does
 
 
@@ -262,7 +267,7 @@ def test_a_class_defined_in_notebook_cells_gets_the_same_report_in_process():
         with contextlib.suppress(SystemExit):
             exec(compile(cell, name, "exec"), namespace)
     for cls in (namespace["Value"], namespace["Overwriting"]):
-        child = check_engine(cls, examples=FEW, isolation="process")  # type: ignore[arg-type]
-        here = check_engine(cls, examples=FEW, isolation="in-process")  # type: ignore[arg-type]
+        child = check_engine(cls, examples=FEW, budget=AMPLE, isolation="process")  # type: ignore[arg-type]
+        here = check_engine(cls, examples=FEW, budget=AMPLE, isolation="in-process")  # type: ignore[arg-type]
         assert _findings(here) == _findings(child)
         assert not here.ok  # each has its planted bug (tanh's rule, = for +=)
