@@ -2457,8 +2457,8 @@ MUTATIONS = [
     Mutation(
         "backward(gradient) ignores its seed (notebook 06's backward(v) = vᵀJ)",
         "microgradx/engine.py",
-        "walk.start(order, self, starts, gradient)",
-        "walk.start(order, self, starts, 1.0)",
+        "walk.start((), self, starts, gradient)",
+        "walk.start((), self, starts, 1.0)",
         (
             "tests/test_course.py::"
             "test_a_notebook_as_shipped_runs_and_every_check_says_not_answered[06_forward_vs_reverse]",
