@@ -44,9 +44,10 @@ LAYERS = [
     "io",
     "viz.markup",
     "viz.style",
+    "viz.renderer",  # finding and running a Graphviz program
     "viz.scene",
-    "viz.graph",
     "viz.layout",
+    "viz.graph",  # draws with viz.layout's own layout when no Graphviz program exists
     "viz.page",
     "viz.text",
     "viz.network",

@@ -574,7 +574,9 @@ def test_a_labelled_output_keeps_its_neuron():
         .startswith("neuron a, the output layer (linear): a = z2_1 = w2_1·a1 + b2_1")
     )
     by_neuron = draw_graph(labelled, level="neuron").source
-    assert by_neuron.count("<TD>layers.") == 4  # four neuron boxes, labelled output or not
+    # four neuron boxes, labelled output or not: a (the user's name), a¹₁, a¹₂, a¹₃
+    assert by_neuron.count(" neuron</TD>") == 4
+    assert by_neuron.count("<TD>a</TD><TD>linear neuron</TD>") == 1
 
 
 def test_labelled_inputs_keep_their_names_and_their_neurons():

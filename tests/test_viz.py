@@ -24,6 +24,7 @@ from microgradx.viz import (
     render,
     trace_backward,
 )
+from microgradx.viz.style import lecture_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -126,15 +127,20 @@ def test_mlp_collapsed_by_layer_and_by_neuron():
     loss = losses.bce_with_logits(model([0.5, -1.0]), 1)
     loss.backward()
     by_layer = draw_graph(loss, level="layer")
-    for name in ("layers.0", "layers.1", "layers.2"):
+    # named as the lectures name them, not by module (layers.0): layer l, a^l_j
+    for name in ("layer 1", "layer 2", "layer 3"):
         assert by_layer.source.count(f"<TD>{name}</TD>") == 1
-    assert "<TD>16 neurons</TD>" in by_layer.source
+    assert by_layer.source.count("<TD>16 tanh neurons</TD>") == 2
+    assert "<TD>1 linear neuron</TD>" in by_layer.source
+    assert "layers." not in by_layer.source
     assert by_layer.nodes < 30
     by_neuron = draw_graph(loss, level="neuron")
-    assert by_neuron.source.count("<TD>layers.1.neurons.") == 16
+    assert "layers." not in by_neuron.source
+    for j in range(1, 17):
+        assert by_neuron.source.count(f"<TD>{lecture_text(f'a2_{j}')}</TD>") == 1
     assert by_neuron.nodes < 60
     texts = _texts(by_layer.svg())
-    assert "layers.1" in texts
+    assert "layer 2" in texts
     full = draw_graph(loss)
     assert full.nodes > 1000  # what collapsing saves
 
@@ -174,8 +180,16 @@ def test_no_renderer_gives_install_instructions(monkeypatch, tmp_path):
         "pip install",
     ):
         assert hint in message
-    bundle = draw_graph(_neuron())._repr_mimebundle_()
+    # asked for Graphviz by name: the instructions, not a traceback (nor another layout)
+    bundle = draw_graph(_neuron(), layout="dot")._repr_mimebundle_()
     assert "apt-get install graphviz" in bundle["text/plain"]
+    with pytest.raises(RendererNotFound, match="apt-get install graphviz"):
+        draw_graph(_neuron(), layout="dot").svg()
+    # by default: microgradx's own layout (tests/test_own_layout.py), but a PNG needs Graphviz
+    assert "image/svg+xml" in draw_graph(_neuron())._repr_mimebundle_()
+    with pytest.raises(RendererNotFound, match=r"a PNG needs a Graphviz program \(save g\.svg"):
+        draw_graph(_neuron()).save(tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
 
 
 def test_microgradx_dot_overrides_the_choice(monkeypatch):

@@ -1,17 +1,23 @@
-"""Draw compute graphs with Graphviz: readable, deterministic, and working on a fresh machine.
+"""Draw compute graphs: readable, deterministic, and working on any machine, in a browser too.
 
-``draw_graph(root)`` walks the graph (no recursion), builds DOT text with the ``graphviz``
-package, and renders it with the first renderer it finds:
+``draw_graph(root)`` walks the graph (no recursion) and describes the drawing once: which boxes,
+their lines of text and colours, which arrows. Two renderers draw that description:
 
-1. the command named by the environment variable ``MICROGRADX_DOT``, if set;
-2. ``dot`` on the PATH (Graphviz itself);
-3. ``graphviz-pure`` (a self-contained renderer from PyPI that ``pip install 'microgradx[viz]'``
-   brings along), on the PATH or next to the running Python.
+* Graphviz, when a program is installed (``viz.renderer.find_renderer``: ``MICROGRADX_DOT``,
+  ``dot``, or ``graphviz-pure``, which ``pip install 'microgradx[viz]'`` brings): the drawing's
+  DOT text (``GraphView.source``, written here; no Python package needed) is laid out by it;
+* microgradx's own layout and SVG (the step-through page's: ``viz.layout.layered``), when no
+  Graphviz program exists: after ``pip install microgradx`` with no extras, and in a browser's
+  Python (Pyodide, JupyterLite), where no program can run. It shows the same boxes, numbers,
+  colours, marks, collapsed neurons and layers, caption and legend, always left to right; one
+  grey line under it says it was laid out without Graphviz (``GraphView.layout_used()``).
 
 Value nodes are tables (label, data, grad); op nodes are small circles with the op's symbol; every
 use of a value is its own edge, so ``a + a`` shows two arrows. Networks built by ``microgradx.nn``
 can be drawn one box per neuron or per layer (``level=``), using what the network recorded
-while it computed (``nn.Structure``): which neuron made which node, in which layer call.
+while it computed (``nn.Structure``): which neuron made which node, in which layer call; the
+boxes and the parameters outside them are named in the lectures' notation (a²₁ for a^l_j,
+w²₁₃ for w^l_jk, b²₁, ``layer 2``: ``viz.style.group_heading``, ``lecture_text``).
 """
 
 from __future__ import annotations
@@ -19,11 +25,8 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,17 @@ from microgradx import checks
 from microgradx.engine import Value, grad_number, topological_order
 from microgradx.files import write_atomically
 from microgradx.nn import Structure
+from microgradx.viz.layout import LAYOUTS, PICTURE_CSS, layered
 from microgradx.viz.markup import dot_escape, label_of, picture_html
+from microgradx.viz.renderer import (
+    INSTALL_HELP,
+    RendererNotFound,
+    RenderError,
+    find_renderer,
+    render,
+    renderer_name,
+)
+from microgradx.viz.scene import CHAR_WIDTH, LINE_HEIGHT, PAD, Box, Edge
 from microgradx.viz.style import (
     CURRENT,
     DIMMED_FILL,
@@ -41,17 +54,23 @@ from microgradx.viz.style import (
     OP_BORDER,
     OP_FILL,
     ROLE_COLORS,
+    group_heading,
     heat,
+    lecture_text,
     node_names,
     op_label,
+    parameter_names,
     refuse_renamed,
     role,
     short,
 )
 
-# Re-exported: the names and colours used to live here (viz.network imports heat from here).
+# Re-exported: the names and colours used to live here (viz.network imports heat from here), and
+# the renderer's functions (viz.renderer).
 __all__ = [
     "HEAT",
+    "INSTALL_HELP",
+    "LAYOUTS",
     "ROLE_COLORS",
     "GraphView",
     "RenderError",
@@ -64,105 +83,256 @@ __all__ = [
     "role",
 ]
 
-INSTALL_HELP = """no Graphviz renderer found. Install one of:
-  pip install 'microgradx[viz]'      (brings graphviz-pure, a self-contained renderer)
-  Debian/Ubuntu: sudo apt-get install graphviz
-  macOS:         brew install graphviz
-  conda:         conda install -c conda-forge graphviz
-or set MICROGRADX_DOT=/path/to/dot"""
-
-
-class RendererNotFound(RuntimeError):
-    """No Graphviz renderer could be found; the message says how to install one."""
-
-
-class RenderError(RuntimeError, ValueError):
-    """The renderer refused the DOT ``source`` or the format ``fmt`` (its message says which,
-    with the renderer's own words). A ``RuntimeError`` as before, and a ``ValueError``: the
-    arguments were wrong, as with any other argument the package refuses."""
-
-
 MAX_ZOOM = 20.0
-FONT = "Courier"  # written as font-family="Courier,monospace": see _Picture.view
-_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")  # svg, png, plain-ext, xdot1.4, png:cairo
+FONT = "Courier"  # written as font-family="Courier,monospace": see _Picture.dot
+OWN_LAYOUT_NOTE = "laid out by microgradx: no Graphviz program found"
 
 
-def find_renderer() -> str:
-    """The path of the renderer ``draw_graph`` uses (see the module docstring for the order)."""
-    override = os.environ.get("MICROGRADX_DOT")
-    if override:
-        path = shutil.which(override)
-        if path is None:
-            raise RendererNotFound(f"MICROGRADX_DOT={override!r} is not an executable program")
-        return path
-    found = shutil.which("dot") or shutil.which("graphviz-pure")
-    if found:
-        return found
-    beside_python = Path(sys.executable).parent / "graphviz-pure"  # a venv not on the PATH
-    if beside_python.is_file() and os.access(beside_python, os.X_OK):
-        return str(beside_python)
-    raise RendererNotFound(INSTALL_HELP)
+# ---- the drawing, described once ----------------------------------------------------------------
 
 
-def render(source: str, fmt: str = "svg", renderer: str | Path | None = None) -> bytes:
-    """Run a renderer on DOT ``source``; ``fmt`` is any Graphviz output format (svg, png, ...).
+@dataclass(frozen=True)
+class Shape:
+    """One node of a drawing: ``kind`` ``"value"`` (a table: name, data, grad), ``"op"`` (a
+    circle with the op's symbol), ``"group"`` (a neuron or a layer) or ``"legend"`` (``cells``
+    coloured ``fills``). ``cells`` are the texts as a user wrote them (each renderer escapes
+    them where it writes them); ``bold``: drawn with a thick red border."""
 
-    ``renderer``: the program to run (a path or a name on the PATH); ``None``: ``find_renderer()``.
-    Raises ``RenderError`` (a RuntimeError and a ValueError) naming ``source`` or ``fmt`` when the
-    renderer refuses them, ``RendererNotFound`` when it cannot be run.
-    """
-    source = checks.text(source, "source")
-    fmt = checks.text(fmt, "fmt")
-    if not _FORMAT.match(fmt):
-        raise ValueError(f"fmt must be a Graphviz output format such as 'svg', got {fmt!r:.60}")
-    if renderer is not None:
-        checks.path(renderer, "renderer")
-    # as given ("./dot" stays a path, not a name looked up on the PATH)
-    program = find_renderer() if renderer is None else os.fspath(renderer)
-    try:
-        result = subprocess.run(
-            [program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=60
+    id: str
+    kind: str
+    cells: tuple[str, ...]
+    fill: str
+    bold: bool = False
+    title: str = ""  # a tooltip (the own SVG's), the module's name of a collapsed box
+    fills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """``tail`` feeds ``head``; ``red``: a current step's edge; ``label``: a local gradient;
+    ``own``: an op circle's edge to its value (coloured explicitly in DOT)."""
+
+    tail: str
+    head: str
+    red: bool = False
+    label: str = ""
+    own: bool = False
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """What ``draw_graph`` draws, for either renderer: ``dot()`` (Graphviz's input) and
+    ``svg()`` (microgradx's own layout)."""
+
+    shapes: tuple[Shape, ...]
+    arrows: tuple[Arrow, ...]
+    rankdir: str = "LR"
+    caption: str = ""
+
+    def dot(self) -> str:
+        """The DOT text (the layout of the ``graphviz`` package's, which it used to write)."""
+        lines = [
+            "digraph microgradx {",
+            f"\t{_attributes(fontname=FONT, rankdir=self.rankdir)}",
+        ]
+        if self.caption:  # HTML-like: nothing in it is DOT syntax
+            lines.append(f"\tlabel=<{dot_escape(self.caption)}> labelloc=t")
+        lines.append(f"\tnode [{_attributes(fontname=FONT, fontsize='11')}]")
+        lines.append(f"\tedge [{_attributes(arrowsize='0.7', color=EDGE, fontname=FONT)}]")
+        arrows: dict[str, list[Arrow]] = {}  # an op's own edge comes right after the op
+        for arrow in self.arrows:
+            if arrow.own:
+                arrows.setdefault(arrow.tail, []).append(arrow)
+        for shape in self.shapes:
+            if shape.kind != "legend":
+                lines.append(f"\t{shape.id} [{_dot_node(shape)}]")
+            for arrow in arrows.get(shape.id, ()):
+                lines.append(f"\t{_dot_edge(arrow)}")
+        for arrow in self.arrows:
+            if not arrow.own:
+                lines.append(f"\t{_dot_edge(arrow)}")
+        for shape in self.shapes:  # the legend last, after the edges
+            if shape.kind == "legend":
+                lines.append(f"\t{shape.id} [{_dot_node(shape)}]")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def svg(self, note: str = "") -> str:
+        """The drawing laid out by microgradx (``viz.layout.layered``), as SVG text: the same
+        boxes and lines as Graphviz's (a value's cells one under another), marks, caption above,
+        legend and ``note`` below. Its ``width`` and ``viewBox`` let a page scale it to fit."""
+        boxes: list[Box] = []
+        classes: dict[str, str] = {}
+        legend = [s for s in self.shapes if s.kind == "legend"]
+        for shape in self.shapes:
+            if shape.kind == "legend":
+                continue
+            kind = "op" if shape.kind == "op" else shape.kind
+            boxes.append(Box(shape.id, list(shape.cells), kind, shape.title, fill=shape.fill))
+            if shape.bold:
+                classes[shape.id] = "current"
+        edges = []
+        for k, arrow in enumerate(self.arrows):
+            edges.append(Edge(arrow.tail, arrow.head, id=f"e{k}", label=arrow.label))
+            if arrow.red:
+                classes[f"e{k}"] = "on"
+        widest_label = max((len(a.label) for a in self.arrows), default=0)
+        layout = layered(boxes, edges, column_gap=36.0 + widest_label * CHAR_WIDTH)
+        top = LINE_HEIGHT + PAD + 4 if self.caption else 0.0
+        for box in layout.boxes:
+            box.y += top
+        for edge in layout.edges:
+            edge.points = [(x, y + top) for x, y in edge.points]
+        extra: list[Box] = []
+        if self.caption:
+            extra.append(Box("caption", [self.caption], "text", fill="none"))
+        below = layout.height + top + 4
+        for shape in legend:  # one row of cells, the first (|grad|) white
+            x = PAD
+            for k, (text, fill) in enumerate(zip(shape.cells, ("#ffffff", *shape.fills))):
+                cell = Box(f"{shape.id}{k}", [text], "value", fill=fill)
+                cell.x, cell.y = x + cell.width / 2, below + cell.height / 2
+                x += cell.width
+                extra.append(cell)
+            below += LINE_HEIGHT + PAD + 4
+        if note:
+            extra.append(Box("note", [note], "text", fill="none"))
+            classes["note"] = "note"
+        for box in extra:
+            if box.id == "caption":
+                box.x, box.y = PAD + box.width / 2, PAD + box.height / 2
+            elif box.id == "note":
+                box.x, box.y = PAD + box.width / 2, below + box.height / 2
+                below += box.height
+        layout.boxes.extend(extra)
+        layout.width = max([layout.width, *(b.x + b.width / 2 + PAD for b in extra)])
+        layout.height = below + PAD
+        return layout.svg(classes=classes, style=PICTURE_CSS, marker_id="mgx-graph-arrow")
+
+
+def _quote(value: str) -> str:
+    """A DOT ID: as it is if it is one (a word or a number, not a keyword) or HTML-like,
+    else quoted (``"`` and ``\\`` escaped)."""
+    if value.startswith("<") and value.endswith(">"):
+        return value
+    keyword = value.lower() in ("node", "edge", "graph", "digraph", "subgraph", "strict")
+    if _DOT_ID.match(value) and not keyword:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_DOT_ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))\Z")
+
+
+def _attributes(label: str | None = None, **attrs: str) -> str:
+    """``label=... key=value ...``: the label first, then the rest sorted by name."""
+    found = [f"label={_quote(label)}"] if label is not None else []
+    found += [f"{key}={_quote(value)}" for key, value in sorted(attrs.items())]
+    return " ".join(found)
+
+
+def _dot_node(shape: Shape) -> str:
+    if shape.kind == "op":
+        return _attributes(
+            f"<{dot_escape(shape.cells[0])}>",  # HTML-like: nothing in it is DOT syntax
+            shape="circle",
+            width="0.3",
+            fixedsize="false",
+            margin="0.02",
+            style="filled",
+            fillcolor=shape.fill,
+            color=CURRENT if shape.bold else OP_BORDER,
         )
-    except OSError as error:
-        raise RendererNotFound(f"cannot run {program}: {error}\n{INSTALL_HELP}") from None
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(
-            f"{Path(program).name} took more than 60 s: draw fewer nodes (level='layer',"
-            " or the loss of one example rather than a batch)"
-        ) from None
-    message = result.stderr.decode("utf-8", "replace").strip()
-    name = Path(program).name
-    if f'Format: "{fmt}" not recognized' in message:  # as dot and graphviz-pure both say
-        raise RenderError(f"fmt={fmt!r} is not a format {name} writes: {message}")
-    if result.returncode != 0:
-        raise RenderError(f"{name} could not render source (not DOT it reads?): {message}")
-    return result.stdout
+    if shape.kind == "legend":
+        first, *rest = shape.cells
+        scale = "".join(
+            f'<TD BGCOLOR="{fill}">{dot_escape(text)}</TD>' for text, fill in zip(rest, shape.fills)
+        )
+        return _attributes(
+            f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0"><TR><TD>{dot_escape(first)}'
+            f"</TD>{scale}</TR></TABLE>>",
+            shape="plain",
+        )
+    return _attributes(
+        _table([dot_escape(c) for c in shape.cells], shape.fill, shape.bold), shape="plain"
+    )
+
+
+def _dot_edge(arrow: Arrow) -> str:
+    attrs: dict[str, str] = {}
+    if arrow.own:
+        attrs["color"] = CURRENT if arrow.red else EDGE
+    elif arrow.red:
+        attrs["color"] = CURRENT
+        attrs["penwidth"] = "2"
+    if arrow.label:
+        attrs["fontsize"] = "9"
+    listed = _attributes(arrow.label or None, **attrs)
+    return f"{arrow.tail} -> {arrow.head}" + (f" [{listed}]" if listed else "")
+
+
+# ---- what draw_graph returns --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class GraphView:
     """A drawn graph: ``source`` is the DOT text; ``svg()``, ``save(path)``, Jupyter display.
 
+    ``layout``: who lays it out. ``"auto"`` (the default): a Graphviz program if one is
+    installed, else microgradx's own layout (``drawing``, when the view has one; a grey line
+    under the picture says so); ``"dot"``: a Graphviz program, ``RendererNotFound`` (saying how
+    to install one) if there is none; ``"python"``: microgradx's own layout. A Graphviz program
+    named by ``MICROGRADX_DOT`` that cannot be found is an error, never silently replaced.
+
     In a notebook it fits the output's width (``zoom=None``); ``view.zoomed(2.0)`` shows it at
-    twice its natural size, scrolling sideways (``zoomed(1.0)``: Graphviz's own size)."""
+    twice its natural size, scrolling sideways (``zoomed(1.0)``: its natural size)."""
 
     source: str
     nodes: int  # how many nodes the drawing has (values, ops and summary boxes)
     zoom: float | None = None  # None: fit the output's width; else times the natural size
+    layout: str = "auto"
+    drawing: Drawing | None = field(default=None, compare=False, repr=False)
 
     def zoomed(self, zoom: float | None) -> GraphView:
         """The same drawing shown at ``zoom`` times its natural size (a positive number; None:
         fitted to the width again)."""
         if zoom is not None:
             zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
-        return GraphView(self.source, self.nodes, zoom)
+        return replace(self, zoom=zoom)
+
+    def _program(self) -> str | None:
+        """The Graphviz program to run, or None: microgradx's own layout."""
+        if self.drawing is not None:
+            if self.layout == "python":
+                return None
+            if self.layout == "auto" and not os.environ.get("MICROGRADX_DOT"):
+                try:
+                    return find_renderer()
+                except RendererNotFound:
+                    return None
+        return find_renderer()
+
+    def layout_used(self) -> str:
+        """Who lays the drawing out: ``"dot"``, ``"graphviz-pure"`` or ``"python"``
+        (microgradx's own layout). Raises ``RendererNotFound`` as ``svg()`` does."""
+        program = self._program()
+        return "python" if program is None else renderer_name(program)
 
     def svg(self, renderer: str | Path | None = None) -> str:
-        """The drawing as SVG text (``renderer``: as for ``render``)."""
-        return render(self.source, "svg", renderer).decode("utf-8")
+        """The drawing as SVG text (``renderer``: a Graphviz program to run, as for
+        ``render``; None: as ``layout`` says)."""
+        if renderer is not None:
+            checks.path(renderer, "renderer")
+            return render(self.source, "svg", renderer).decode("utf-8")
+        program = self._program()
+        if program is None:
+            assert self.drawing is not None  # _program returns None only with a drawing
+            return self.drawing.svg(OWN_LAYOUT_NOTE if self.layout == "auto" else "")
+        return render(self.source, "svg", program).decode("utf-8")
 
     def save(self, path: str | Path, renderer: str | Path | None = None) -> Path:
-        """Write ``.svg``, ``.png`` or ``.dot`` (chosen by ``path``'s suffix), atomically."""
+        """Write ``.svg``, ``.png`` or ``.dot`` (chosen by ``path``'s suffix), atomically. A PNG
+        needs a Graphviz program (``RendererNotFound`` without one: save an SVG)."""
         path = checks.path(path, "path")
         suffix = path.suffix.lower()
         if suffix not in (".svg", ".png", ".dot"):
@@ -171,8 +341,14 @@ class GraphView:
             checks.path(renderer, "renderer")
         if suffix == ".dot":
             data = self.source.encode("utf-8")
+        elif suffix == ".svg":
+            data = self.svg(renderer).encode("utf-8")
         else:
-            data = render(self.source, suffix[1:], renderer)
+            if renderer is None and self._program() is None:
+                raise RendererNotFound(
+                    f"a PNG needs a Graphviz program (save {path.stem}.svg instead)\n{INSTALL_HELP}"
+                )
+            data = render(self.source, "png", renderer)
         return write_atomically(path, data)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -183,16 +359,6 @@ class GraphView:
             return {"text/html": html, "image/svg+xml": svg}
         except RendererNotFound as error:  # show the source and how to fix it, not a traceback
             return {"text/plain": f"{error}\n\n{self.source}"}
-
-
-def _graphviz() -> Any:
-    try:
-        import graphviz  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        raise ImportError(
-            "drawing graphs needs the viz extra: pip install 'microgradx[viz]'"
-        ) from None
-    return graphviz
 
 
 def _table(cells: list[str], fill: str, bold: bool) -> str:
@@ -272,6 +438,7 @@ def draw_graph(
     current: Iterable[Value] | None = None,
     caption: str = "",
     zoom: float | None = None,
+    layout: str = "auto",
     **renamed: Any,
 ) -> GraphView:
     """Draw the graph that computed ``root``.
@@ -280,7 +447,9 @@ def draw_graph(
     ``color_by``: ``"role"`` (parameter, input, constant, intermediate, output) or ``"grad"``
     (|grad| on a log heat scale, with a legend). ``level``: ``"op"`` (every node), ``"neuron"``
     or ``"layer"`` to draw a network built by ``microgradx.nn`` one box per neuron or layer
-    (the same word as ``trace_backward``'s; ``collapse=`` is refused with a message naming it).
+    (the same word as ``trace_backward``'s; ``collapse=`` is refused with a message naming it),
+    named as the lectures name them (a²₁ and ``tanh neuron``; ``layer 2`` and ``16 tanh
+    neurons``; a parameter outside the boxes w²₁₃ or b²₁; the module's name is the tooltip).
     ``parameters``: Values to colour as parameters besides a network's (which it records).
     Above ``max_nodes`` drawn nodes, raises ``ValueError`` (suggesting ``level``).
     ``grads`` shows other gradients than the nodes' own (the step-through shows a pass halfway),
@@ -289,6 +458,9 @@ def draw_graph(
     highlighted value's. ``caption``: a line of text above the drawing (a step-through frame
     says ``step 2 of 3``). ``zoom``: in a notebook the drawing fits the output's width (None,
     the default) or is shown at ``zoom`` times its natural size, scrolling (``GraphView.zoomed``).
+    ``layout``: ``"auto"`` (Graphviz if a program is installed, else microgradx's own layout),
+    ``"dot"`` (Graphviz, an error naming how to install it if none is) or ``"python"`` (the own
+    layout, which ignores ``rankdir``: always left to right); see ``GraphView``.
     Every argument is checked first (TypeError/ValueError naming it): the
     lists hold Values, ``grads`` maps Values to numbers, ``max_nodes`` is an int >= 1.
     """
@@ -297,6 +469,7 @@ def draw_graph(
     marked = {id(v) for v in checks.instances(highlight, "highlight", Value, "Value")}
     if zoom is not None:
         zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
+    layout = checks.choice(layout, "layout", LAYOUTS)
     options = _Options(
         rankdir=checks.choice(rankdir, "rankdir", ("LR", "TB", "RL", "BT")),
         show_data=checks.flag(show_data, "show_data"),
@@ -315,21 +488,26 @@ def draw_graph(
         if current is None
         else {id(v) for v in checks.instances(current, "current", Value, "Value")},
     )
-    view = _Picture(root, options).view()
-    return GraphView(view.source, view.nodes, zoom)
+    picture = _Picture(root, options)
+    drawing = picture.drawing()
+    return GraphView(drawing.dot(), picture.count, zoom, layout, drawing)
 
 
 class _Picture:
-    """One drawing in the making: which box draws each node, its colours, then the DOT text."""
+    """One drawing in the making: which box draws each node, its colours and texts."""
 
     def __init__(self, root: Value, options: _Options) -> None:
-        self.graphviz = _graphviz()
         self.root = root
         self.options = options
         self.order = topological_order(root)
         self.structure = Structure(self.order)  # what a network recorded: neurons, layers, params
         # first: it refuses a label that is not a str
         self.names = node_names(self.order, root, self.structure)
+        if options.level != "op":  # a parameter outside the boxes: w2_1_3, as the lectures
+            lectures = parameter_names(self.structure)
+            for node, name in lectures.items():
+                if node in self.names and not label_of(node):
+                    self.names[node] = name
         self.index = {node: i for i, node in enumerate(self.order)}
         self.groups = _groups(self.structure, options.level) if options.level != "op" else {}
         self.params = options.params | {id(p) for p in self.structure.parameters}
@@ -368,71 +546,60 @@ class _Picture:
             return f"g{self.box_index[self.groups[node]]}"
         return f"v{self.index[node]}"
 
-    def view(self) -> GraphView:
-        dot = self.graphviz.Digraph(name="microgradx")
+    def drawing(self) -> Drawing:
         # Monospace text: a renderer sizes each box from its font metrics and the viewer draws
         # the text in its own fonts. Every monospace font is 0.6 em a character, so Graphviz,
         # graphviz-pure (Helvetica metrics narrower than a browser's sans-serif ran box texts
-        # together) and any browser agree on the width; the step-through page's is monospace too.
-        dot.attr(rankdir=self.options.rankdir, fontname=FONT)
-        if self.options.caption:  # HTML-like: nothing in it is DOT syntax
-            dot.attr(label=f"<{dot_escape(self.options.caption)}>", labelloc="t")
-        dot.attr("node", fontname=FONT, fontsize="11")
-        dot.attr("edge", color=EDGE, arrowsize="0.7", fontname=FONT)
-        self.draw_values(dot)
-        self.draw_groups(dot)
-        self.draw_edges(dot)
+        # together), microgradx's own layout and any browser agree on the width.
+        shapes: list[Shape] = []
+        arrows: list[Arrow] = []
+        self.draw_values(shapes, arrows)
+        self.draw_groups(shapes)
+        self.draw_edges(arrows)
         if self.options.color_by == "grad":
-            self.draw_legend(dot)
-        return GraphView(dot.source, self.count)
+            shapes.append(self.legend())
+        return Drawing(tuple(shapes), tuple(arrows), self.options.rankdir, self.options.caption)
 
-    def draw_values(self, dot: Any) -> None:
+    def draw_values(self, shapes: list[Shape], arrows: list[Arrow]) -> None:
         options = self.options
         for node in self.values:
-            # Every box shows a name (a generated one if unlabelled), the one equations use.
-            cells = [dot_escape(self.names[node])]
+            # Every box shows a name (a generated one if unlabelled), the one equations use,
+            # with the lectures' indices raised and lowered (a2_1 as a²₁).
+            cells = [lecture_text(self.names[node])]
             if options.show_data:
                 cells.append(f"data {short(node.data)}")
             if options.show_grad:
                 cells.append(f"grad {short(self.grad_of(node))}")
             bold = id(node) in options.marked
-            dot.node(f"v{self.index[node]}", _table(cells, self.fill(node), bold), shape="plain")
+            value_id = f"v{self.index[node]}"
+            shapes.append(Shape(value_id, "value", tuple(cells), self.fill(node), bold))
             if node.op is None:
                 continue
             lit = id(node) in options.lit
             op_id = f"o{self.index[node]}"
-            dot.node(
-                op_id,
-                f"<{dot_escape(op_label(node.op))}>",  # HTML-like: nothing in it is DOT syntax
-                shape="circle",
-                width="0.3",
-                fixedsize="false",
-                margin="0.02",
-                style="filled",
-                fillcolor=OP_FILL,
-                color=CURRENT if lit else OP_BORDER,
-            )
-            dot.edge(op_id, f"v{self.index[node]}", color=CURRENT if lit else EDGE)
+            shapes.append(Shape(op_id, "op", (op_label(node.op),), OP_FILL, lit))
+            arrows.append(Arrow(op_id, value_id, red=lit, own=True))
 
-    def draw_groups(self, dot: Any) -> None:
+    def draw_groups(self, shapes: list[Shape]) -> None:
         options = self.options
         for k, key in enumerate(sorted(self.boxes)):
             members = self.boxes[key]
             ops = [n for n in members if n.op is not None]
             outputs = [n for n in ops if n in self.structure.outputs]
-            cells = [dot_escape(key[0]), f"{len(ops)} ops, {len(members) - len(ops)} params"]
-            if options.level == "layer":
-                cells.append(f"{len(outputs)} neurons")
-            else:  # one neuron: its output's name, value and gradient
-                cells.insert(1, dot_escape(self.names[outputs[0]]))
+            first = outputs[0]
+            name, kind, module = group_heading(
+                self.structure, first, self.names[first], options.level, len(outputs)
+            )
+            cells = [lecture_text(name), kind, f"{len(ops)} ops, {len(members) - len(ops)} params"]
+            if options.level == "neuron":  # one neuron: its output's value and gradient
                 if options.show_data:
-                    cells.append(f"out {short(outputs[0].data)}")
+                    cells.append(f"out {short(first.data)}")
                 if options.show_grad:
-                    cells.append(f"grad {short(self.grad_of(outputs[0]))}")
+                    cells.append(f"grad {short(self.grad_of(first))}")
             bold = any(id(m) in options.marked for m in members)
-            dot.node(f"g{k}", _table(cells, GROUP_FILL, bold), shape="plain")
+            shapes.append(Shape(f"g{k}", "group", tuple(cells), GROUP_FILL, bold, module))
 
-    def draw_edges(self, dot: Any) -> None:
+    def draw_edges(self, arrows: list[Arrow]) -> None:
         """Every use of a value is its own edge (a + a gives two); between boxes, one per pair."""
         options = self.options
         drawn: set[tuple[str, str]] = set()
@@ -451,23 +618,13 @@ class _Picture:
                     if (tail, target) in drawn:
                         continue
                     drawn.add((tail, target))
-                attrs: dict[str, str] = {}
-                if local is not None and not inside:
-                    attrs["label"] = short(float(local[k]))
-                    attrs["fontsize"] = "9"
-                if id(child) in options.marked and id(node) in options.lit:
-                    attrs["color"] = CURRENT
-                    attrs["penwidth"] = "2"
-                dot.edge(tail, target, **attrs)
+                label = short(float(local[k])) if local is not None and not inside else ""
+                red = id(child) in options.marked and id(node) in options.lit
+                arrows.append(Arrow(tail, target, red, label))
 
-    def draw_legend(self, dot: Any) -> None:
+    def legend(self) -> Shape:
         low, high = self.low, self.high
         steps = [low * (high / low) ** (i / (len(HEAT) - 1)) for i in range(len(HEAT))]
         steps = steps if self.sizes else [0.0]
-        scale = "".join(f'<TD BGCOLOR="{heat(s, low, high)}">{short(s)}</TD>' for s in steps)
-        dot.node(
-            "legend",
-            f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0"><TR><TD>|grad|</TD>{scale}'
-            "</TR></TABLE>>",
-            shape="plain",
-        )
+        cells = ("|grad|", *(short(s) for s in steps))
+        return Shape("legend", "legend", cells, "", fills=tuple(heat(s, low, high) for s in steps))

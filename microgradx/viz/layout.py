@@ -6,9 +6,10 @@ Python knows how wide each box is) and the edges between them:
 
 * with Graphviz (``dot``, or ``graphviz-pure``) when one is installed: ``dot -Tplain`` gives each
   box's centre and each edge's spline, and this module draws them itself;
-* otherwise with a small layered layout in pure Python (columns by longest path from the inputs,
-  rows ordered by the mean row of each box's inputs, straight edges), which also runs in a browser's
-  Python (Pyodide), where no ``dot`` binary exists.
+* otherwise with a small layered layout in pure Python (``layered``: columns by longest path from
+  the inputs, rows ordered by the mean row of each box's inputs, straight edges), which also runs
+  in a browser's Python (Pyodide), where no ``dot`` binary exists. ``draw_graph`` draws with it
+  too when no Graphviz program is installed.
 
 Writing the SVG here, instead of keeping Graphviz's, makes the page about three times smaller (a
 box is a ``<rect>`` and its lines of text, an edge one ``<path>`` with a shared arrow marker), and
@@ -23,12 +24,39 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks
-from microgradx.viz.graph import RendererNotFound, find_renderer, render
 from microgradx.viz.markup import escape
+from microgradx.viz.renderer import RendererNotFound, find_renderer, render, renderer_name
 from microgradx.viz.scene import LINE_HEIGHT, PAD, Box, Edge
-from microgradx.viz.style import EDGE, refuse_renamed
+from microgradx.viz.style import BORDER, CHILD, CURRENT, EDGE, refuse_renamed
 
-__all__ = ["LAYOUTS", "Box", "Edge", "Layout", "RendererNotFound", "find_renderer", "place"]
+__all__ = [
+    "LAYOUTS",
+    "PICTURE_CSS",
+    "Box",
+    "Edge",
+    "Layout",
+    "RendererNotFound",
+    "find_renderer",
+    "layered",
+    "place",
+]
+
+# The look of a box in each state (colours from viz.style), inside every stand-alone picture (the
+# step-through's frames, draw_graph's own drawings); the page repeats them scoped to itself.
+# Text is monospace, as scene.CHAR_WIDTH sizes the boxes for.
+PICTURE_CSS = f"""
+text {{ font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fill: #222; }}
+g.node rect, g.node circle {{ stroke: {BORDER}; stroke-width: 1; }}
+g.node.op text {{ font-size: 10px; }}
+g.node.pending {{ opacity: 0.3; }}
+g.node.current rect, g.node.current circle {{ stroke: {CURRENT}; stroke-width: 3; }}
+g.node.child rect, g.node.child circle {{ stroke: {CHILD}; stroke-width: 3; }}
+path.on {{ stroke: {CURRENT}; stroke-width: 2; }}
+g.node.text rect {{ stroke: none; }}
+g.node.note text {{ fill: #777; }}
+text.edge-label {{ font-size: 9px; }}
+"""
+EDGE_LABEL_FONT = 9.0  # px, as PICTURE_CSS writes it
 
 
 @dataclass
@@ -72,10 +100,24 @@ class Layout:
             drawn = f' class="{escape(mark)}"' if mark else ""
             out.append(f'<path data-id="{escape(edge.id)}"{drawn} d="{_path(edge.points)}"/>')
         out.append("</g>")
+        for edge in self.edges:
+            if edge.label and edge.points:
+                x, y = edge.label_at or _label_point(edge.points)
+                out.append(
+                    f'<text class="edge-label" x="{x:.0f}" y="{y:.0f}" text-anchor="middle">'
+                    f"{escape(edge.label)}</text>"
+                )
         for box in self.boxes:
             out.append(_draw_box(box, classes.get(box.id, ""), texts.get(box.id), names))
         out.append("</svg>")
         return "\n".join(out)
+
+
+def _label_point(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Where an edge's label goes: above the middle of a straight edge, at its midpoint's
+    height (the label's baseline 3 px above it)."""
+    (x0, y0), (x1, y1) = points[0], points[-1]
+    return (x0 + x1) / 2, (y0 + y1) / 2 - 3
 
 
 def _path(points: list[tuple[float, float]]) -> str:
@@ -145,7 +187,7 @@ def place(
                 raise
         else:
             return _layout_with_graphviz(boxes, edges, program)
-    return _layout_in_python(boxes, edges)
+    return layered(boxes, edges)
 
 
 def _layout_with_graphviz(boxes: list[Box], edges: list[Edge], program: str) -> Layout:
@@ -183,12 +225,14 @@ def _layout_with_graphviz(boxes: list[Box], edges: list[Edge], program: str) -> 
             edge_points.setdefault((parts[1], parts[2]), []).append(points)
     for edge in edges:
         edge.points = edge_points[(edge.tail, edge.head)].pop(0)
-    name = "graphviz-pure" if program.endswith("graphviz-pure") else "dot"
-    return Layout(boxes, edges, width, height, name)
+    return Layout(boxes, edges, width, height, renderer_name(program))
 
 
-def _layout_in_python(boxes: list[Box], edges: list[Edge]) -> Layout:
-    """Layered layout: column = longest path from an input, rows by the mean row of inputs."""
+def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) -> Layout:
+    """Place ``boxes`` (in place) in columns, left to right, in pure Python: a box's column is
+    the longest path to it from a box with no inputs, rows ordered by the mean row of each box's
+    inputs (then of its consumers); ``column_gap`` px between columns (room for edge labels).
+    Straight edges from a tail's right side to a head's left side."""
     ids = [box.id for box in boxes]
     inputs: dict[str, list[str]] = {i: [] for i in ids}
     outputs: dict[str, list[str]] = {i: [] for i in ids}
@@ -196,6 +240,9 @@ def _layout_in_python(boxes: list[Box], edges: list[Edge]) -> Layout:
         inputs[edge.head].append(edge.tail)
         outputs[edge.tail].append(edge.head)
     column = _longest_path_columns(ids, inputs, outputs)
+    for i in ids:  # an input sits just before its first reader, not far off in column 0
+        if not inputs[i] and outputs[i]:
+            column[i] = min(column[j] for j in outputs[i]) - 1
     columns: list[list[str]] = [[] for _ in range(max(column.values(), default=-1) + 1)]
     for i in ids:
         columns[column[i]].append(i)
@@ -214,7 +261,7 @@ def _layout_in_python(boxes: list[Box], edges: list[Edge]) -> Layout:
             for k, i in enumerate(col):
                 row[i] = float(k)
     by_id = {box.id: box for box in boxes}
-    gap_x, gap_y = 36.0, 10.0
+    gap_x, gap_y = column_gap, 10.0
     x = gap_x / 2
     tallest = 0.0
     for col in columns:
@@ -233,7 +280,52 @@ def _layout_in_python(boxes: list[Box], edges: list[Edge]) -> Layout:
     for edge in edges:
         tail, head = by_id[edge.tail], by_id[edge.head]
         edge.points = [(tail.x + tail.width / 2, tail.y), (head.x - head.width / 2, head.y)]
+    _place_labels(boxes, edges)
     return Layout(boxes, edges, x - gap_x / 2, tallest, "python")
+
+
+def _label_box(edge: Edge, t: float, above: bool) -> tuple[float, float, float, float, float]:
+    """The label's anchor x, baseline y and its box, at ``t`` along ``edge`` (0: the tail),
+    its text just above the line or just below it."""
+    (x0, y0), (x1, y1) = edge.points[0], edge.points[-1]
+    x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    width = len(edge.label) * EDGE_LABEL_FONT * 0.62
+    baseline = y - 3 if above else y + EDGE_LABEL_FONT + 1
+    top = baseline - EDGE_LABEL_FONT
+    return x, baseline, x - width / 2, top, x + width / 2
+
+
+_SPOTS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85)  # along an edge, middle first
+
+
+def _place_labels(boxes: list[Box], edges: list[Edge]) -> None:
+    """Put each edge's label where it touches no box and no label placed before it: the first
+    free spot along the edge, middle first, above the line, then below (the middle if none)."""
+    taken = [
+        (b.x - b.width / 2, b.y - b.height / 2, b.x + b.width / 2, b.y + b.height / 2)
+        for b in boxes
+    ]
+    for edge in edges:
+        if not edge.label or not edge.points:
+            continue
+        chosen = None
+        for t in _SPOTS:
+            for above in (True, False):
+                x, baseline, left, top, right = _label_box(edge, t, above)
+                area = (left - 1, top - 1, right + 1, baseline + 3)
+                if not any(
+                    a[0] < area[2] and area[0] < a[2] and a[1] < area[3] and area[1] < a[3]
+                    for a in taken
+                ):
+                    chosen = (x, baseline, area)
+                    break
+            if chosen is not None:
+                break
+        if chosen is None:
+            x, baseline, left, top, right = _label_box(edge, 0.5, True)
+            chosen = (x, baseline, (left, top, right, baseline + 3))
+        edge.label_at = (chosen[0], chosen[1])
+        taken.append(chosen[2])
 
 
 def _longest_path_columns(

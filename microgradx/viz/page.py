@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgradx.viz.layout import Layout
+from microgradx.viz.layout import PICTURE_CSS, Layout
 from microgradx.viz.markup import escape, script_json, visible
 from microgradx.viz.scene import MARKS, Scene, Step, step_counter
 from microgradx.viz.style import BORDER, CHILD, CURRENT, lecture_text
@@ -199,17 +199,8 @@ class StepPage:
         return f"<step-through page: {self.page.title}, {len(self.page.steps)} steps>"
 
 
-# The look of a box in each state (colours from viz.style); the same rules go inside the
-# stand-alone picture.
-_CSS_STATIC = f"""
-text {{ font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fill: #222; }}
-g.node rect, g.node circle {{ stroke: {BORDER}; stroke-width: 1; }}
-g.node.op text {{ font-size: 10px; }}
-g.node.pending {{ opacity: 0.3; }}
-g.node.current rect, g.node.current circle {{ stroke: {CURRENT}; stroke-width: 3; }}
-g.node.child rect, g.node.child circle {{ stroke: {CHILD}; stroke-width: 3; }}
-path.on {{ stroke: {CURRENT}; stroke-width: 2; }}
-"""
+# The look of a box in each state: the stand-alone picture's rules (viz.layout).
+_CSS_STATIC = PICTURE_CSS
 
 _CSS = f"""
 .mgx-step {{ font-family: system-ui, sans-serif; color: #222; max-width: 100%; outline: none; }}

@@ -91,6 +91,8 @@ class Edge:
     owner: str = ""  # the box whose step lights this edge (its head's value box for an op)
     id: str = ""
     points: list[tuple[float, float]] = field(default_factory=list)  # set by viz.layout
+    label: str = ""  # drawn beside the edge (draw_graph's local gradients)
+    label_at: tuple[float, float] | None = None  # its text's anchor, set by viz.layout
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from dataclasses import replace
 
 from microgradx.engine import Value, topological_order
 from microgradx.nn import Structure
-from microgradx.ops import ADD
 from microgradx.viz.levels import (
     LayerStep,
     LossStep,
@@ -39,9 +38,11 @@ from microgradx.viz.style import (
     GROUP_FILL,
     OP_FILL,
     ROLE_COLORS,
+    group_heading,
     node_names,
     num,
     op_label,
+    parameter_names,
     role,
     short,
     wrt,
@@ -155,12 +156,7 @@ class RecordedPass:
     def lecture_name(self, node: Value) -> str:
         """A node's name, a parameter's in the lectures' notation (``w2_1_3``, ``b2_1``)."""
         if not self._parameter_names:
-            for made in self.structure.outputs.values():
-                tag = self.structure.tag(made)
-                if tag:
-                    for k, w in enumerate(made.neuron.w, 1):
-                        self._parameter_names[w] = f"w{tag}_{k}"
-                    self._parameter_names[made.neuron.b] = f"b{tag}"
+            self._parameter_names = parameter_names(self.structure)
         return self._parameter_names.get(node) or self.names[node]
 
     def _named_deltas(self, units: list[Step]) -> list[Step]:
@@ -374,17 +370,14 @@ def _group_box(recorded: RecordedPass, box: str, members: list[Value]) -> Box:
     outputs = [n for n in members if recorded.group_of.get(n) is n]
     ops = [n for n in members if n.op is not None]
     first = outputs[0]
-    act = op_label(first.op) if first.op is not None and first.op is not ADD else "linear"
-    made = recorded.structure.outputs[first]
+    # its name in the lectures' notation; the tooltip its name in the model (layers.1)
+    shown, kind, name = group_heading(
+        recorded.structure, first, recorded.names[first], recorded.level, len(outputs)
+    )
     if recorded.level == "layer":
-        name = recorded.structure.layer_name(made)  # the tooltip: its name in the model
-        tag = recorded.structure.tag(made)
-        shown = f"layer {tag.split('_')[0]}{recorded.structure.example(made)}" if tag else name
-        neurons = f"{len(outputs)} {act} neuron" + ("s" if len(outputs) != 1 else "")
-        lines = [shown, neurons, f"{len(ops)} ops", "|grad| 0"]
+        lines = [shown, kind, f"{len(ops)} ops", "|grad| 0"]
     else:
-        name = recorded.structure.module_name(made)
-        lines = [recorded.names[first], f"{act} neuron", f"out {short(first.data)}", "grad 0"]
+        lines = [shown, kind, f"out {short(first.data)}", "grad 0"]
     return Box(box, lines, kind="group", fill=GROUP_FILL, grad_line=3, title=name)
 
 

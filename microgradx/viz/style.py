@@ -5,6 +5,9 @@ number and colour a box through this module, so they always agree:
 
 * ``node_names``: a node's name (its label, else ``L`` for an unlabelled output and ``v<k>`` for
   its place in topological order); ``wrt(name)``: the name as it follows ``d`` in a derivative;
+  ``parameter_names``: a network's weights and biases as the lectures name them (``w2_1_3``,
+  ``b2_1``); ``group_heading``: the first lines of a neuron's or a layer's box (``a2_1``,
+  ``tanh neuron``; ``layer 2``, ``16 tanh neurons``), in every picture that collapses them;
 * ``lecture_text(text)``: the lectures' names with their indices raised and lowered, for a page
   (``a2_1`` as a²₁, ``w2_1_3`` as w²₁₃, ``W2`` as W², ``δ^L`` as δᴸ); text frames keep ``a2_1``;
 * ``num(x)`` (equations, 4 decimals) and ``short(x)`` (boxes, 4 significant digits);
@@ -20,7 +23,7 @@ import re
 
 from microgradx.engine import Value
 from microgradx.nn import Structure
-from microgradx.ops import Op
+from microgradx.ops import ADD, Op
 from microgradx.viz.markup import LABEL_CHARS, label_of, visible
 
 ROLE_COLORS = {
@@ -84,6 +87,41 @@ def node_names(
         or ("L" if node is root else f"v{k}")
         for k, node in enumerate(order)
     }
+
+
+def parameter_names(structure: Structure) -> dict[Value, str]:
+    """The lectures' names of the parameters of every neuron ``structure`` recorded: weight k of
+    neuron j of layer l is ``wl_j_k`` (w^l_jk), its bias ``bl_j`` (b^l_j). A neuron outside any
+    layer has no place, and its parameters no such name."""
+    names: dict[Value, str] = {}
+    for made in structure.outputs.values():
+        tag = structure.tag(made)
+        if tag:
+            for k, w in enumerate(made.neuron.w, 1):
+                names.setdefault(w, f"w{tag}_{k}")
+            names.setdefault(made.neuron.b, f"b{tag}")
+    return names
+
+
+def group_heading(
+    structure: Structure, output: Value, name: str, level: str, neurons: int = 1
+) -> tuple[str, str, str]:
+    """A collapsed box's first two lines and its tooltip, in the lectures' notation.
+
+    ``output``: the (first) neuron's output, ``name`` its name (``a2_1``: ``node_names``);
+    ``level``: ``"neuron"`` gives ``("a2_1", "tanh neuron", <the neuron's module name>)``,
+    ``"layer"`` gives ``("layer 2", "16 tanh neurons", "layers.1")`` for ``neurons`` neurons
+    (``[3]`` after the layer's number on example 3 of several). The module's dotted name is the
+    tooltip only. A neuron without an activation is ``linear``."""
+    made = structure.outputs[output]
+    op = output.op
+    act = op_label(op) if op is not None and op is not ADD else "linear"
+    if level == "layer":
+        tag = structure.tag(made)
+        shown = f"layer {tag.split('_')[0]}{structure.example(made)}" if tag else ""
+        noun = f"{neurons} {act} neuron" + ("s" if neurons != 1 else "")
+        return shown or structure.layer_name(made), noun, structure.layer_name(made)
+    return name, f"{act} neuron", structure.module_name(made)
 
 
 def lecture_text(text: str) -> str:
