@@ -54,9 +54,11 @@ site: $(BIN)/python
 	$(BIN)/python playground/build_site.py
 
 # The course in a browser: a JupyterLite site in lite/ with every notebook and microgradx preloaded
-# (Pyodide from npm, the kernel's wheels from PyPI); serve it with python3 -m http.server -d lite
+# (Pyodide from npm, the kernel's wheels from PyPI); serve it with python3 -m http.server -d lite.
+# LITE_FLAGS='--pyodide-packages-url URL': where numpy and matplotlib load from (a school's copy)
+LITE_FLAGS ?=
 lite: $(BIN)/.lite-installed
-	$(BIN)/python playground/build_lite.py
+	$(BIN)/python playground/build_lite.py $(LITE_FLAGS)
 
 bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_engine.py

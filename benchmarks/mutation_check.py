@@ -2176,6 +2176,20 @@ MUTATIONS = [
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
         ),
     ),
+    Mutation(
+        "a plot in a browser without matplotlib raises instead of saying so in one line",
+        "microgradx/viz/plots.py",
+        "        if IN_BROWSER:\n            return _load_in_browser()\n",
+        "",
+        ("tests/test_lite.py::test_in_a_browser_without_matplotlib_a_plot_is_one_line",),
+    ),
+    Mutation(
+        "universal_approximation in a browser without matplotlib loses the trained model",
+        "microgradx/viz/plots.py",
+        "    if isinstance(plt, PlotUnavailable):\n        return plt, model\n",
+        "",
+        ("tests/test_lite.py::test_in_a_browser_without_matplotlib_a_plot_is_one_line",),
+    ),
 ]
 
 
