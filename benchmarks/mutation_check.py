@@ -1461,14 +1461,14 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise's named mistake is no longer found (only the general hint)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "            if _all_close(given, outputs, self.tolerance):\n",
         "            if False:\n",
         ("tests/test_course.py::test_each_named_mistake_gets_its_own_hint",),
     ),
     Mutation(
         "an exercise says right for a wrong answer (a tolerance far too loose)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "abs_tol=tolerance * 1e-3)",
         "abs_tol=0.1)",
         (
@@ -1478,7 +1478,7 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise takes a list of the wrong length for right (zip cuts it)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        return len(a) == len(b) and all(",
         "        return all(",
         (
@@ -1488,28 +1488,28 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise's placeholder is checked as an answer",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        if answer is ...:\n",
         "        if answer is None:\n",
         ("tests/test_course.py::test_the_reference_is_right_and_the_placeholder_not_answered",),
     ),
     Mutation(
         "a function answer is called on its first input only",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        return [answer(*case) for case in self.cases()]\n",
         "        return [answer(*case) for case in self.cases()[:1]]\n",
         ("tests/test_course.py::test_a_function_answer_is_called_on_every_case",),
     ),
     Mutation(
         "an exercise result's HTML shows its message raw",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         '            f"{html.escape(self.message)}</div>"\n',
         '            f"{self.message}</div>"\n',
         ("tests/test_course.py::test_the_html_of_a_result_is_escaped",),
     ),
     Mutation(
         "grading a notebook leaves the learner cells as they are (the solutions not filled in)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/grading.py",
         "                cell.source = fill[exercise]\n",
         "                pass\n",
         (
@@ -1519,7 +1519,7 @@ MUTATIONS = [
     ),
     Mutation(
         "an exercise's check raises on an answer that refuses to be compared",
-        "microgradx/exercises.py",
+        "microgradx/exercises/core.py",
         "        return _close(a, b, tolerance)\n    except Exception:",
         "        return _close(a, b, tolerance)\n    except ZeroDivisionError:",
         (
@@ -1696,6 +1696,69 @@ MUTATIONS = [
         "            if _definition(node):\n                parts.append(ast.unparse(node))",
         "            if True:\n                parts.append(ast.unparse(node))",
         ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
+    ),
+    # issue 21: the engine checker in-process, where Pyodide starts no child process
+    Mutation(
+        "the engine checker starts a child process under Pyodide (the automatic choice broken)",
+        "microgradx/enginecheck/inprocess.py",
+        "        return PROCESS if processes_available() else IN_PROCESS\n",
+        "        return PROCESS\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_under_pyodide_check_engine_runs_in_process_and_starts_no_process",
+            "tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",
+        ),
+    ),
+    Mutation(
+        "the engine checker thinks Pyodide can start processes",
+        "microgradx/enginecheck/inprocess.py",
+        '    return sys.platform not in NO_PROCESSES and hasattr(os, "killpg")\n',
+        '    return hasattr(os, "killpg")\n',
+        ("tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",),
+    ),
+    Mutation(
+        "the in-process engine checker leaves the recursion limit as the caller's",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.setrecursionlimit(recursion_limit(FRAMES))\n",
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_a_recursive_engine_fails_at_the_childs_depth_however_deep_the_caller_is",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker lets the engine's prints reach the notebook",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()\n",
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_the_engines_output_is_captured_and_the_kernels_streams_restored",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker reports the learner's interrupt as a crash",
+        "microgradx/enginecheck/inprocess.py",
+        "        self.engine = _Engine(passes=(KeyboardInterrupt,))\n",
+        "        self.engine = _Engine()\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_an_interrupt_ends_the_check_and_is_not_an_answer",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker takes an answer past its time limit",
+        "microgradx/enginecheck/inprocess.py",
+        "        if timeout is not None and seconds > timeout:\n",
+        "        if False:\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_a_request_that_returns_after_its_time_limit_is_the_childs_timeout",
+        ),
+    ),
+    Mutation(
+        "an in-process check's report does not say what it lost",
+        "microgradx/enginecheck/report.py",
+        '    if report.note:\n        lines += ["", report.note]\n',
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_the_report_says_what_running_in_process_loses",
+        ),
     ),
     Mutation(
         "the engine checker's child has no memory limit",
@@ -2073,8 +2136,18 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "the grade command fails a notebook whose answers are not all right (the JSON grades)",
+        "microgradx/exercises/command.py",
+        "            status = 0 if not graded.errors else 1\n",
+        '            status = int(graded.to_dict()["passed"] < len(graded.results))\n',
+        (
+            "tests/test_course.py::"
+            "test_the_documented_grade_command_exports_a_filled_and_a_shipped_notebook",
+        ),
+    ),
+    Mutation(
         "grading reads a notebook's exercises from its file name only (a renamed file grades 0/0)",
-        "microgradx/exercises.py",
+        "microgradx/exercises/grading.py",
         "    found = [EXERCISES[i] for i in dict.fromkeys(marked) if i in EXERCISES]",
         "    found = []",
         (

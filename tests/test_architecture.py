@@ -40,7 +40,13 @@ LAYERS = [
     "strategies",
     "vectors",  # golden cases for other engines: the engine, the op table, files
     "train",
-    "exercises",
+    "exercises.core",
+    "exercises.arithmetic",
+    *(f"exercises.notebook{k:02d}" for k in range(10)),  # each notebook's, ordered by number
+    "exercises.course",
+    "exercises.session",
+    "exercises.grading",
+    "exercises.command",
     "io",
     "viz.markup",
     "viz.style",
@@ -61,6 +67,7 @@ LAYERS = [
     "enginecheck.report",
     "enginecheck.target",
     "enginecheck.child",
+    "enginecheck.inprocess",  # the child's engine, in the checker's process (Pyodide)
     "enginecheck.sandbox",
     "enginecheck.checks",
     "enginecheck.semantics",

@@ -2,19 +2,26 @@
 and each exercise's hints unit-tested (a named mistake gives its hint, the reference is right, the
 placeholder is not answered).
 
-A notebook run takes a kernel (nbclient); each notebook runs twice, in its own test.
+A notebook run takes a kernel (nbclient); each notebook runs twice, in its own test. A teacher's
+export (docs/exercises.md: the grade command's JSON, and the pytest file) is run as documented on
+notebook 00, filled in and as shipped.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from microgradx import exercises
 from microgradx.exercises import EXERCISES, Exercise, Result, check, grade_notebook
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -240,3 +247,78 @@ def test_a_renamed_notebook_is_graded_by_its_marked_cells_in_their_order(tmp_pat
     empty.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     with pytest.raises(ValueError, match="holds no exercise"):
         grade_notebook(empty)
+
+
+# --- a teacher's export (docs/exercises.md): the command's JSON, and the pytest file ------------
+
+FAST = "00_build_a_value"  # the notebook the export tests run (each run starts a kernel)
+
+
+def _submission(folder: Path, fill: dict[str, str], name: str = f"{FAST}.ipynb") -> Path:
+    """The notebook as a learner hands it in: its marked cells replaced by ``fill``'s source."""
+    nb = json.loads((NOTEBOOKS / f"{FAST}.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        exercise = cell.get("metadata", {}).get("exercise")
+        if exercise in fill:
+            cell["source"] = fill[exercise]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(nb), encoding="utf-8")
+    return folder / name
+
+
+def _grade_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "microgradx.exercises", "grade", *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+
+
+def test_the_documented_grade_command_exports_a_filled_and_a_shipped_notebook(tmp_path):
+    ids = [e.id for e in EXERCISES.values() if e.notebook == FAST[:2]]
+    filled = _submission(tmp_path / "alice", _solutions(FAST))
+    done = _grade_command(str(filled), "--out", str(tmp_path / "alice-00.json"))
+    assert done.returncode == 0, done.stderr
+    graded = json.loads((tmp_path / "alice-00.json").read_text(encoding="utf-8"))
+    assert (graded["notebook"], graded["errors"]) == (f"{FAST}.ipynb", [])
+    assert graded["passed"] == graded["total"] == len(ids)
+    assert sorted(r["exercise"] for r in graded["results"]) == sorted(ids)
+    assert {(r["status"], r["passed"], r["mistake"]) for r in graded["results"]} == {
+        ("right", True, None)
+    }
+    shipped = _grade_command(str(NOTEBOOKS / f"{FAST}.ipynb"))  # to stdout
+    assert shipped.returncode == 0, shipped.stderr
+    graded = json.loads(shipped.stdout)
+    assert (graded["passed"], graded["total"], graded["errors"]) == (0, len(ids), [])
+    assert {r["status"] for r in graded["results"]} == {"not answered"}
+    missing = _grade_command(str(tmp_path / "nobody.ipynb"))
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert len(missing.stderr.strip().splitlines()) == 1 and "nobody.ipynb" in missing.stderr
+
+
+def _documented_pytest_file() -> str:
+    docs = (ROOT / "docs" / "exercises.md").read_text(encoding="utf-8")
+    section = docs.split("### With pytest")[1]
+    return section.split("```python\n")[1].split("```")[0]
+
+
+def test_the_documented_pytest_file_makes_each_exercise_a_test(pytester):
+    fill = _solutions(FAST)
+    unanswered = sorted(fill)[0]
+    del fill[unanswered]  # this one left as shipped: its test fails with the check's message
+    _submission(pytester.path, fill, "submission.ipynb")
+    pytester.makepyfile(test_submission=_documented_pytest_file())
+    pytester._monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rA")
+    ids = sorted(e.id for e in EXERCISES.values() if e.notebook == FAST[:2])
+    assert result.ret == 1
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["failed"]) == (len(ids), 1)  # and test_every_cell_ran
+    result.stdout.fnmatch_lines([f"FAILED test_submission.py::test_exercise[[]{unanswered}[]]*"])
+    result.stdout.fnmatch_lines(["*not answered yet*"])
+    lines = result.stdout.lines
+    for exercise in ids:
+        if exercise != unanswered:
+            assert f"PASSED test_submission.py::test_exercise[{exercise}]" in lines, exercise

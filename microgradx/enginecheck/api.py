@@ -1,6 +1,9 @@
 """``check_target`` and ``check_engine``: check an autodiff engine someone else wrote.
 
-Both run the engine in a child process (``microgradx.enginecheck.sandbox``) and return an
+Both run the engine in a child process (``microgradx.enginecheck.sandbox``), or, where no child
+process can be started (Pyodide in JupyterLite, WASI) or when asked with
+``isolation="in-process"``, in this process (``microgradx.enginecheck.inprocess``: the same checks
+and report, without the time and memory limits, which the report says). They return an
 ``EngineReport`` (``microgradx.enginecheck.findings``); the checks are
 ``microgradx.enginecheck.checks``'s. Needs hypothesis (the ``test`` extra) for the op checks.
 """
@@ -19,7 +22,14 @@ import microgradx.enginecheck.training as training
 from microgradx.checks import count, describe, in_range, text
 from microgradx.checks import seed as check_seed
 from microgradx.enginecheck.checks import Checker, _expr, _spell, _Stop
-from microgradx.enginecheck.findings import CRASH, UNSUPPORTED, EngineReport, TargetError
+from microgradx.enginecheck.findings import (
+    CRASH,
+    IN_PROCESS,
+    UNSUPPORTED,
+    EngineReport,
+    TargetError,
+)
+from microgradx.enginecheck.inprocess import InProcess, choose
 from microgradx.enginecheck.report import view
 from microgradx.enginecheck.sandbox import Sandbox
 from microgradx.enginecheck.target import (
@@ -155,11 +165,17 @@ def _guarded(checker: Checker, check: str, category: str, run: Callable[[], None
 
 
 def _check(
-    what: str, load: dict[str, Any], budget: float, seed: int, examples: int
+    what: str,
+    load: dict[str, Any],
+    budget: float,
+    seed: int,
+    examples: int,
+    isolation: str,
 ) -> EngineReport:
     start = time.monotonic()
     limit = _limit(budget)
-    with Sandbox(load, load_timeout=max(limit, 5.0)) as sandbox:
+    runner = InProcess if isolation == IN_PROCESS else Sandbox
+    with runner(load, load_timeout=max(limit, 5.0)) as sandbox:
         loaded = sandbox.start()
         checker = Checker(
             sandbox,
@@ -181,6 +197,7 @@ def _check(
             seconds=time.monotonic() - start,
             budget=budget,
             complete=checker.complete,
+            isolation=isolation,
         )
     )  # displayable: Jupyter shows the table and draws each failing expression
 
@@ -194,6 +211,7 @@ def check_target(
     budget: float = 30.0,
     seed: int = 0,
     examples: int = 25,
+    isolation: str = "auto",
 ) -> EngineReport:
     """Check the engine named by ``target``: ``path/to/file.py``, ``package.module``, either
     with ``:ClassName`` (else the one Value-like class of the module: constructible from one
@@ -209,6 +227,10 @@ def check_target(
     The engine is imported and run only in a child process (``python -m
     microgradx.enginecheck.child``), with a memory limit; see ``microgradx.enginecheck.checks``
     for the checks, their tolerance (``|got - expected| <= 1e-9 + 1e-7 |expected|``) and verdicts.
+    ``isolation``: ``"auto"`` (that child process where one can be started, else in this
+    process: under Pyodide, as in JupyterLite), ``"process"`` or ``"in-process"`` (the same checks
+    and findings, without the time and memory limits: ``report.isolation`` and ``report.note``
+    say so; see ``microgradx.enginecheck.inprocess``).
 
     Raises ``TargetError`` (one line) for a target that cannot be checked: a path that does not
     exist, a module that raises on import (the exception named), no Value-like class, two of
@@ -220,6 +242,7 @@ def check_target(
     spellings, seconds, seed, examples = _settings(
         data_attr, grad_attr, backward, budget, seed, examples
     )
+    isolated = choose(isolation)
     spec = parse_target(target)
     load = {
         "cmd": "load",
@@ -229,7 +252,7 @@ def check_target(
         "path": list(sys.path),
         **spellings,
     }
-    return _check(spec.text, load, seconds, seed, examples)
+    return _check(spec.text, load, seconds, seed, examples, isolated)
 
 
 def _spec_fields(spec: TargetSpec) -> dict[str, str | None]:
@@ -250,6 +273,7 @@ def check_engine(
     budget: float = 30.0,
     seed: int = 0,
     examples: int = 25,
+    isolation: str = "auto",
 ) -> EngineReport:
     """Check the engine whose Value class is ``value_class`` (``check_engine(Value)``): the same
     checks and keywords as ``check_target``.
@@ -257,7 +281,8 @@ def check_engine(
     The class still runs in a child process: it is imported there by its module and qualified
     name (or its module's file); a class defined in ``__main__`` without a file (a notebook cell)
     is rebuilt there from the source of the cells that define it (their imports, functions,
-    classes and simple assignments, kept by IPython in ``linecache``).
+    classes and simple assignments, kept by IPython in ``linecache``). In-process (``isolation``,
+    as ``check_target``'s; automatic in JupyterLite) the class object itself is checked.
 
     Raises ``TargetError`` when no way to load the class in another process is found (a class
     defined inside a function, or with no source), or for the reasons ``check_target`` gives;
@@ -268,8 +293,13 @@ def check_engine(
     spellings, seconds, seed, examples = _settings(
         data_attr, grad_attr, backward, budget, seed, examples
     )
-    reference = class_reference(value_class)
     name = value_class.__qualname__
+    what = f"{value_class.__module__}:{name}"
+    isolated = choose(isolation)
+    if isolated == IN_PROCESS:
+        own: dict[str, Any] = {"cmd": "load", "class": value_class, "class_name": name}
+        return _check(what, own | spellings, seconds, seed, examples, isolated)
+    reference = class_reference(value_class)
     source = None
     spec: dict[str, str | None] | None = None
     if reference is not None:
@@ -297,5 +327,4 @@ def check_engine(
         "path": list(sys.path),
         **spellings,
     }
-    what = f"{value_class.__module__}:{name}"
-    return _check(what, load, seconds, seed, examples)
+    return _check(what, load, seconds, seed, examples, isolated)

@@ -46,6 +46,7 @@ from microgradx.enginecheck.findings import (
     WRONG_VALUE,
     Finding,
 )
+from microgradx.enginecheck.inprocess import InProcess
 from microgradx.enginecheck.sandbox import Sandbox, _describe
 from microgradx.gradcheck import _check_op
 from microgradx.modes import enable_grad
@@ -138,9 +139,10 @@ def _fmt(x: object) -> str:
 
 @dataclass
 class Checker:
-    """Runs the checks on the engine in ``sandbox`` until ``deadline`` (``time.monotonic``)."""
+    """Runs the checks on the engine in ``sandbox`` (a child process, or ``InProcess``) until
+    ``deadline`` (``time.monotonic``)."""
 
-    sandbox: Sandbox
+    sandbox: Sandbox | InProcess
     class_name: str
     spelling: dict[str, str]
     supported: list[str]

@@ -40,6 +40,7 @@ from microgradx.enginecheck.target import (
     Spelling,
     TargetSpec,
     apply_form,
+    class_spelling,
     find_class,
     load_module,
     supported_forms,
@@ -48,6 +49,11 @@ from microgradx.enginecheck.target import (
 _HERE = os.path.dirname(os.path.abspath(__file__))
 KEEP = 2000  # characters of the engine's output kept per request
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space
+# Nested Python calls a request may make (the request's own frame first): what CPython 3.11's
+# default recursion limit (1000) left below the child's main loop before it was set this way. The
+# in-process mode (``microgradx.enginecheck.inprocess``) gives the engine the same, so a recursive
+# engine fails at the same depth in both.
+FRAMES = 995
 
 
 class _Bounded(io.TextIOBase):
@@ -75,16 +81,29 @@ class _Bounded(io.TextIOBase):
 
 
 class _Engine:
-    def __init__(self) -> None:
+    """The engine loaded, and the requests run on it. ``passes``: the exceptions that are not
+    answers but end the check (in-process, the learner's KeyboardInterrupt)."""
+
+    def __init__(self, passes: tuple[type[BaseException], ...] = ()) -> None:
         self.cls: Any = None
         self.spelling = Spelling("data", "grad", "backward")
+        self.passes = passes
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         for entry in reversed(request.get("path") or []):
             if entry not in sys.path:
                 sys.path.append(entry)
         try:
-            if request.get("source") is not None:
+            if request.get("class") is not None:  # in-process: the class object itself
+                self.cls = request["class"]
+                self.spelling = class_spelling(
+                    self.cls,
+                    str(request.get("class_name") or self.cls.__qualname__),
+                    request.get("data_attr"),
+                    request.get("grad_attr"),
+                    request.get("backward"),
+                )
+            elif request.get("source") is not None:
                 import types
 
                 module = types.ModuleType("__engine__")
@@ -98,15 +117,9 @@ class _Engine:
                         f"running the cells that define {request['class_name']} raised"
                         f" {type(error).__name__}: {message}"
                     ) from None
+                self._find(module, request)
             else:
-                module = load_module(TargetSpec(**request["spec"]))
-            self.cls, self.spelling = find_class(
-                module,
-                request.get("class_name"),
-                request.get("data_attr"),
-                request.get("grad_attr"),
-                request.get("backward"),
-            )
+                self._find(load_module(TargetSpec(**request["spec"])), request)
         except TargetError as error:
             return {"ok": False, "target_error": str(error)}
         return {
@@ -117,6 +130,15 @@ class _Engine:
             "backward": self.spelling.backward,
             "supported": supported_forms(self.cls, self.spelling),
         }
+
+    def _find(self, module: Any, request: dict[str, Any]) -> None:
+        self.cls, self.spelling = find_class(
+            module,
+            request.get("class_name"),
+            request.get("data_attr"),
+            request.get("grad_attr"),
+            request.get("backward"),
+        )
 
     def number(self, value: Any, attr: str) -> float | str:
         got = getattr(value, attr)
@@ -159,6 +181,8 @@ class _Engine:
                         }
                     )
         except BaseException as error:
+            if isinstance(error, self.passes):
+                raise
             return _error(error, where) | {"reads": reads}
         return {"ok": True, "reads": reads}
 
@@ -177,7 +201,25 @@ class _Engine:
                 "grad": self.number(x, self.spelling.grad_attr),
             }
         except BaseException as error:
+            if isinstance(error, self.passes):
+                raise
             return _error(error, where)
+
+
+def _down(n: int) -> int:
+    try:
+        return _down(n + 1)
+    except RecursionError:
+        return n
+
+
+def recursion_limit(frames: int) -> int:
+    """The recursion limit under which the caller's callees may nest exactly ``frames`` Python
+    calls: measured (the frames below the caller, and what the interpreter counts besides them,
+    differ between a child's main loop and a notebook's kernel, and between Python versions)."""
+    limit = sys.getrecursionlimit()
+    fit = _down(1) + 1  # _down(1) is one call below this frame, two below the caller's
+    return limit + frames - fit
 
 
 def _error(error: BaseException, where: str) -> dict[str, Any]:
@@ -222,6 +264,7 @@ def main() -> None:
     sys.stdout, sys.stderr = out, err
     sys.stdin = io.StringIO()
     _limit_memory()
+    sys.setrecursionlimit(recursion_limit(FRAMES))
     engine = _Engine()
     for line in requests:
         request = json.loads(line)

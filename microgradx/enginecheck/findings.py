@@ -40,6 +40,19 @@ FAILING = frozenset({WRONG_VALUE, WRONG_GRADIENT, CRASH})
 
 CATEGORIES = ("engine", "ops", "reuse", "semantics", "depth", "numerics", "training")
 
+# Where the engine ran: a child process with a time and a memory limit (``PROCESS``), or the
+# checker's own process where no child can be started (``IN_PROCESS``: Pyodide, WASI).
+PROCESS = "process"
+IN_PROCESS = "in-process"
+ISOLATIONS = (PROCESS, IN_PROCESS)
+# What running in-process loses, as the report says it (microgradx.enginecheck.inprocess)
+IN_PROCESS_NOTE = (
+    "ran in-process: no time or memory limit (a request is timed only after it returns, so a"
+    " hang holds the kernel until you interrupt it; the engine shares the kernel's memory, and"
+    " os._exit ends the kernel); bounded as in a child process: recursion, chain lengths and"
+    " the number of random expressions"
+)
+
 
 class TargetError(ValueError):
     """The target cannot be checked: a missing path, a module that raises on import, no
@@ -93,7 +106,9 @@ class EngineReport:
     ``supported`` the op names it was found to support (in the op table's names: ``add``,
     ``tanh``, ``pow_scalar``, ...), ``findings`` in the order the checks ran, ``seconds`` the
     wall time taken, ``budget`` the seconds allowed, ``complete`` False when the budget ran out
-    before every check ran (those are ``"not checked"`` findings).
+    before every check ran (those are ``"not checked"`` findings). ``isolation`` says where the
+    engine ran: ``"process"`` (a child process, with time and memory limits) or ``"in-process"``
+    (where no child process can be started, as under Pyodide; ``note`` says what that loses).
     """
 
     target: str
@@ -103,6 +118,18 @@ class EngineReport:
     seconds: float
     budget: float
     complete: bool = True
+    isolation: str = PROCESS
+
+    def __post_init__(self) -> None:
+        if self.isolation not in ISOLATIONS:
+            raise ValueError(
+                f"isolation must be one of {', '.join(ISOLATIONS)}, got {self.isolation!r}"
+            )
+
+    @property
+    def note(self) -> str | None:
+        """What the engine's containment lacked, in one line (None in a child process)."""
+        return IN_PROCESS_NOTE if self.isolation == IN_PROCESS else None
 
     @property
     def failures(self) -> tuple[Finding, ...]:

@@ -146,6 +146,8 @@ def to_text(report: EngineReport, *, color: bool = False) -> str:
         lines += ["", "Behaviour next to IEEE-754's (reported, not wrong):"]
         for finding in behaviours:
             lines += [f"  {visible(finding.check)}:", _block(finding.message)]
+    if report.note:
+        lines += ["", report.note]
     lines += ["", summary(report)]
     return "\n".join(lines) + "\n"
 
@@ -187,7 +189,7 @@ def to_dict(report: EngineReport) -> dict[str, Any]:
     counts = {kind: 0 for kind in KINDS}
     for finding in report.findings:
         counts[finding.kind] += 1
-    return {
+    data = {
         "version": JSON_VERSION,
         "target": report.target,
         "class_name": report.class_name,
@@ -200,6 +202,9 @@ def to_dict(report: EngineReport) -> dict[str, Any]:
         "counts": counts,
         "findings": [_finding_dict(finding) for finding in report.findings],
     }
+    if report.note:  # ran in-process: where, and what that loses (a child's report is unchanged)
+        data |= {"isolation": report.isolation, "note": report.note}
+    return data
 
 
 def to_json(report: EngineReport, *, indent: int | None = 2) -> str:
@@ -238,12 +243,15 @@ def to_junit(report: EngineReport) -> bytes:
         },
     )
     properties = ET.SubElement(suite, "properties")
-    for name, value in (
+    shown = [
         ("class", report.class_name),
         ("supported", " ".join(report.supported)),
         ("budget", f"{report.budget:g}"),
         ("complete", str(report.complete).lower()),
-    ):
+    ]
+    if report.note:
+        shown += [("isolation", report.isolation), ("note", report.note)]
+    for name, value in shown:
         ET.SubElement(properties, "property", {"name": name, "value": _xml(value)})
     for finding in report.findings:
         case = ET.SubElement(
@@ -351,13 +359,14 @@ def to_html(report: EngineReport, *, draw: bool = True) -> str:
             f'<pre style="white-space:pre-wrap">{_html_cell(finding.message)}</pre>'
             f"{example}{picture}"
         )
+    note = f"<p>{escape(report.note)}</p>" if report.note else ""
     return (
         '<div class="microgradx-check">'
         f"<p><b>microgradx check</b> {_html_cell(report.target)}"
         f" (class <code>{_html_cell(report.class_name)}</code>)</p>"
         "<table><thead><tr><th>check</th><th>verdict</th><th>smallest failing input</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{''.join(blocks)}<p>{escape(summary(report))}</p></div>"
+        f"{''.join(blocks)}{note}<p>{escape(summary(report))}</p></div>"
     )
 
 

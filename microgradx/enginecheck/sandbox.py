@@ -7,7 +7,9 @@ answer in time is killed (``{"ok": false, "error": "timeout"}``); one that dies 
 segfault of a recursion past the C stack, the memory limit) answers ``{"ok": false, "error":
 "exit"}`` with its status. Either way the next request starts a fresh child, which loads the
 engine again. The engine's prints never reach these pipes (the child redirects them), so a
-chatty engine cannot fill a pipe and deadlock. Standard library only.
+chatty engine cannot fill a pipe and deadlock. Standard library only; ``subprocess`` and
+``select`` are imported when a child starts, so this module loads where they are missing (Pyodide:
+``microgradx.enginecheck.inprocess`` runs the engine there).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
-import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microgradx.enginecheck.findings import TargetError
+
+if TYPE_CHECKING:
+    import subprocess
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAX_ANSWER = 64 * 1024**2  # bytes: an answer longer than this is the child misbehaving
@@ -41,6 +44,8 @@ class Sandbox:
     def start(self) -> dict[str, Any]:
         """Start a child and load the engine; its answer. Raises ``TargetError`` when the target
         cannot be loaded (or the child dies or hangs while loading it)."""
+        import subprocess
+
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
@@ -71,6 +76,8 @@ class Sandbox:
         return self._exchange(request, timeout)
 
     def _exchange(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        import select
+
         process = self.process
         assert process is not None and process.stdin is not None and process.stdout is not None
         try:
@@ -109,6 +116,8 @@ class Sandbox:
         return answer
 
     def _died(self) -> dict[str, Any]:
+        import subprocess
+
         process = self.process
         assert process is not None
         try:

@@ -220,10 +220,7 @@ def find_class(
             cls = getattr(cls, part, None)
         if not isinstance(cls, type):
             raise TargetError(f"{where} has no class {class_name}")
-        found = _spelling(cls, data_attr, grad_attr, backward)
-        if isinstance(found, str):
-            raise TargetError(_not_value_like(class_name, found))
-        return cls, found
+        return cls, class_spelling(cls, class_name, data_attr, grad_attr, backward)
     classes = [c for c in vars(module).values() if isinstance(c, type)]
     own = [c for c in classes if c.__module__ == module.__name__]
     for group in (own, [c for c in classes if c not in own]):
@@ -250,6 +247,22 @@ def find_class(
         " attribute, a gradient attribute and backward()); name it with :ClassName and the"
         " spellings with data_attr/grad_attr/backward"
     )
+
+
+def class_spelling(
+    cls: type,
+    name: str,
+    data_attr: str | None = None,
+    grad_attr: str | None = None,
+    backward: str | None = None,
+) -> Spelling:
+    """The spelling of the Value-like class ``cls`` (``name`` in messages). Raises
+    ``TargetError`` (one line) when it is not Value-like or its constructor needs more than a
+    number."""
+    found = _spelling(cls, data_attr, grad_attr, backward)
+    if isinstance(found, str):
+        raise TargetError(_not_value_like(name, found))
+    return found
 
 
 def _has_backward(cls: type, backward: str | None) -> bool:

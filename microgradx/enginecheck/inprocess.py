@@ -1,0 +1,124 @@
+"""The engine run in the checker's own process: where no child process can be started.
+
+Under Pyodide (JupyterLite; ``sys.platform == "emscripten"``) and WASI there is no ``fork``, no
+``subprocess`` and no ``resource``: the kernel is already a Web Worker. ``InProcess`` answers the
+same requests as the child (``microgradx.enginecheck.child``, whose ``_Engine`` it runs), with the
+same answers, so the checks and the report are the same; what the child's containment adds is lost,
+and said in the report (``microgradx.enginecheck.findings.IN_PROCESS_NOTE``):
+
+- **no time limit**: a request is timed only once it returns (one past its time limit is then the
+  child's timeout answer, so a slow engine gets the same finding); a hang cannot be stopped, it
+  holds the kernel until the learner interrupts it (``KeyboardInterrupt`` ends the check, it is
+  not an answer). The budget still bounds the check between requests.
+- **no memory limit**: the engine shares the kernel's memory (a ``MemoryError`` is an answer).
+- **no separation**: ``os._exit`` ends the kernel; what the engine writes to file descriptors
+  directly reaches the notebook. ``print`` and ``sys.stdout``/``sys.stderr`` are captured as in the
+  child (the first ``KEEP`` characters per request), and ``sys.stdin`` reads nothing.
+
+Bounded as in the child: the Python frames the engine's requests may nest (``FRAMES``: during each
+request the recursion limit leaves the engine the child's depth, so a recursive engine raises
+``RecursionError`` at the child's depth rather than exhausting the WebAssembly stack), the chains
+of the depth check (at most ``microgradx.enginecheck.limits.DEPTHS[-1]`` additions) and the
+random expressions (``examples`` per op, at most 6 steps each). The answers hold only floats,
+strings, lists and dicts, as the child's JSON does. Standard library only.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from typing import Any
+
+from microgradx.checks import choice
+from microgradx.enginecheck.child import FRAMES, _Bounded, _Engine, _error, recursion_limit
+from microgradx.enginecheck.findings import IN_PROCESS, ISOLATIONS, PROCESS, TargetError
+
+# platforms without processes: Pyodide (the browser's WebAssembly) and WASI
+NO_PROCESSES = frozenset({"emscripten", "wasi"})
+
+
+def processes_available() -> bool:
+    """Whether the child process can run here: not under Pyodide or WASI (``sys.platform``
+    ``"emscripten"``, ``"wasi"``: no fork, no subprocess), and on a POSIX system (the sandbox
+    waits on pipes with ``select`` and kills the child's process group)."""
+    return sys.platform not in NO_PROCESSES and hasattr(os, "killpg")
+
+
+def choose(isolation: object) -> str:
+    """``"process"`` or ``"in-process"`` for the ``isolation`` argument of ``check_engine`` and
+    ``check_target``: ``"auto"`` is ``"process"`` where ``processes_available()``, else
+    ``"in-process"``. Raises ``ValueError``/``TypeError`` for anything else."""
+    chosen = choice(isolation, "isolation", ("auto", *ISOLATIONS))
+    if chosen == "auto":
+        return PROCESS if processes_available() else IN_PROCESS
+    return chosen
+
+
+class InProcess:
+    """``Sandbox``'s interface (``start``, ``call``, ``close``), the engine in this process.
+
+    ``load`` is the ``"load"`` request, with the class object itself under ``"class"`` (for
+    ``check_engine``) or a ``"spec"`` of a file or module to import here (``check_target``)."""
+
+    def __init__(self, load: dict[str, Any], load_timeout: float) -> None:
+        self.load_request = load
+        self.load_timeout = load_timeout
+        self.engine = _Engine(passes=(KeyboardInterrupt,))
+        self.loaded: dict[str, Any] = {}
+        self.restarts = 0  # never: there is no child to restart
+
+    def start(self) -> dict[str, Any]:
+        """Load the engine; its answer. Raises ``TargetError`` as ``Sandbox.start`` does."""
+        answer = self._answer(self.load_request, None)
+        if not answer.get("ok"):
+            if "target_error" in answer:
+                raise TargetError(answer["target_error"])
+            raise TargetError(f"loading the engine failed: {answer.get('message', answer)}")
+        self.loaded = answer
+        return answer
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run ``request``; its answer, or the child's timeout answer when it returned after
+        ``timeout`` seconds (it could not be stopped sooner)."""
+        return self._answer(request, timeout)
+
+    def _answer(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        out, err = _Bounded(), _Bounded()
+        saved = sys.stdout, sys.stderr, sys.stdin, sys.getrecursionlimit()
+        start = time.monotonic()
+        try:
+            sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()
+            # the child's allowance for the engine, however deep the checker is here
+            sys.setrecursionlimit(recursion_limit(FRAMES))
+            cmd = request["cmd"]
+            if cmd == "load":
+                answer = self.engine.load(request)
+            elif cmd == "run":
+                answer = self.engine.run(request)
+            else:
+                answer = self.engine.chain(request)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # as the child: MemoryError while answering, say
+            answer = _error(error, "the checker")
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = saved[:3]
+            sys.setrecursionlimit(saved[3])
+        seconds = time.monotonic() - start
+        printed = out.take() + err.take()
+        if printed:
+            answer["output"] = printed
+        if timeout is not None and seconds > timeout:
+            return {"ok": False, "error": "timeout", "message": f"no answer in {timeout:g} s"}
+        return answer
+
+    def close(self) -> None:
+        """Nothing to stop: the engine's objects go with the checker's references."""
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
