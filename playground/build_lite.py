@@ -7,7 +7,8 @@ jupyter_server, pinned in pyproject.toml).
 - every notebook of ``notebooks/`` (``*.ipynb``), in JupyterLab and Jupyter Notebook;
 - the Pyodide core pinned in ``playground/package.json`` (from npm, as ``make site``) in
   ``lite/pyodide/``, which the kernel loads instead of a CDN's;
-- the wheels the kernel installs (micropip, IPython and its dependencies, jedi, comm), downloaded
+- the wheels the kernel installs (micropip, IPython and its dependencies, jedi, comm) and
+  hypothesis (for ``check_engine``, with sortedcontainers), downloaded
   from PyPI at the versions the core's ``pyodide-lock.json`` names (``comm``, which the lock lacks,
   at ``COMM``), and microgradx's own wheel, all added to that lock with the sha256 of the files
   shipped (PyPI's wheels are not byte-identical to Pyodide's builds, and Pyodide checks the hash),
@@ -41,6 +42,9 @@ NOTEBOOKS = ROOT / "notebooks"
 
 # The pins of the site not in pyproject.toml's lite extra or playground/package.json (Pyodide):
 COMM = "0.2.3"  # the kernel imports comm; the Pyodide lock does not have it
+# microgradx.testing.check_engine (notebook 00) draws with hypothesis, which the lock lacks too;
+# it comes with microgradx (a dependency in the lock), as the check extra does on CPython
+HYPOTHESIS = "6.155.7"
 # What the kernel installs at start (pyodide-kernel's initPackageManager and initKernel); their
 # dependencies come from the lock.
 KERNEL_PACKAGES = ("micropip", "ipython", "jedi")
@@ -121,7 +125,10 @@ def rewrite_lock(pyodide_dir: Path, packages_url: str) -> list[str]:
     lock_path = pyodide_dir / "pyodide-lock.json"
     lock = json.loads(lock_path.read_text())
     packages: dict[str, dict[str, object]] = lock["packages"]
-    shipped = closure(packages, KERNEL_PACKAGES)
+    hypothesis = pypi_wheel("hypothesis", HYPOTHESIS)
+    packages["hypothesis"] = entry("hypothesis", HYPOTHESIS, hypothesis, ["hypothesis"])
+    packages["hypothesis"]["depends"] = ["sortedcontainers"]
+    shipped = closure(packages, [*KERNEL_PACKAGES, "sortedcontainers"])
     for name in shipped:
         package = packages[name]
         if not str(package["file_name"]).endswith("-none-any.whl"):
@@ -131,11 +138,13 @@ def rewrite_lock(pyodide_dir: Path, packages_url: str) -> list[str]:
         package["file_name"], package["sha256"] = wheel.name, sha256(wheel)
     comm = pypi_wheel("comm", COMM)
     shutil.copy(comm, pyodide_dir / comm.name)
+    shutil.copy(hypothesis, pyodide_dir / hypothesis.name)
     packages["comm"] = entry("comm", COMM, comm, ["comm"])
     ours = build_wheel(pyodide_dir)
     version = ours.name.split("-")[1]
     packages["microgradx"] = entry("microgradx", version, ours, ["microgradx"])
-    shipped += ["comm", "microgradx"]
+    packages["microgradx"]["depends"] = ["hypothesis"]
+    shipped += ["comm", "hypothesis", "microgradx"]
     for name, package in packages.items():
         if name not in shipped:
             package["file_name"] = packages_url + str(package["file_name"])
