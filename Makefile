@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test lint lab site bench clean
+.PHONY: demo test lint lab site lite bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(BIN)/.test-installed: pyproject.toml | $(BIN)/python
 
 $(BIN)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[dev]'
+	touch $@
+
+$(BIN)/.lite-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[lite]'
 	touch $@
 
 $(BIN)/.notebook-installed: pyproject.toml | $(BIN)/python
@@ -49,6 +53,13 @@ lab: $(BIN)/.notebook-installed
 site: $(BIN)/python
 	$(BIN)/python playground/build_site.py
 
+# The course in a browser: a JupyterLite site in lite/ with every notebook and microgradx preloaded
+# (Pyodide from npm, the kernel's wheels from PyPI); serve it with python3 -m http.server -d lite.
+# LITE_FLAGS='--pyodide-packages-url URL': where numpy and matplotlib load from (a school's copy)
+LITE_FLAGS ?=
+lite: $(BIN)/.lite-installed
+	$(BIN)/python playground/build_lite.py $(LITE_FLAGS)
+
 bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_training.py
@@ -59,4 +70,4 @@ bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_site.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site lite

@@ -1700,6 +1700,69 @@ MUTATIONS = [
         "            if True:\n                parts.append(ast.unparse(node))",
         ("tests/test_enginecheck.py::test_check_engine_ships_the_source_of_notebook_cells",),
     ),
+    # issue 21: the engine checker in-process, where Pyodide starts no child process
+    Mutation(
+        "the engine checker starts a child process under Pyodide (the automatic choice broken)",
+        "microgradx/enginecheck/inprocess.py",
+        "        return PROCESS if processes_available() else IN_PROCESS\n",
+        "        return PROCESS\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_under_pyodide_check_engine_runs_in_process_and_starts_no_process",
+            "tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",
+        ),
+    ),
+    Mutation(
+        "the engine checker thinks Pyodide can start processes",
+        "microgradx/enginecheck/inprocess.py",
+        '    return sys.platform not in NO_PROCESSES and hasattr(os, "killpg")\n',
+        '    return hasattr(os, "killpg")\n',
+        ("tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",),
+    ),
+    Mutation(
+        "the in-process engine checker leaves the recursion limit as the caller's",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.setrecursionlimit(recursion_limit(FRAMES))\n",
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_a_recursive_engine_fails_at_the_childs_depth_however_deep_the_caller_is",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker lets the engine's prints reach the notebook",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()\n",
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_the_engines_output_is_captured_and_the_kernels_streams_restored",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker reports the learner's interrupt as a crash",
+        "microgradx/enginecheck/inprocess.py",
+        "        self.engine = _Engine(passes=(KeyboardInterrupt,))\n",
+        "        self.engine = _Engine()\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_an_interrupt_ends_the_check_and_is_not_an_answer",
+        ),
+    ),
+    Mutation(
+        "the in-process engine checker takes an answer past its time limit",
+        "microgradx/enginecheck/inprocess.py",
+        "        if timeout is not None and seconds > timeout:\n",
+        "        if False:\n",
+        (
+            "tests/test_enginecheck_inprocess.py::test_a_request_that_returns_after_its_time_limit_is_the_childs_timeout",
+        ),
+    ),
+    Mutation(
+        "an in-process check's report does not say what it lost",
+        "microgradx/enginecheck/report.py",
+        '    if report.note:\n        lines += ["", report.note]\n',
+        "",
+        (
+            "tests/test_enginecheck_inprocess.py::test_the_report_says_what_running_in_process_loses",
+        ),
+    ),
     Mutation(
         "the engine checker's child has no memory limit",
         "microgradx/enginecheck/child.py",
@@ -2076,6 +2139,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "the grade command fails a notebook whose answers are not all right (the JSON grades)",
+        "microgradx/exercises/command.py",
+        "            status = 0 if not graded.errors else 1\n",
+        '            status = int(graded.to_dict()["passed"] < len(graded.results))\n',
+        (
+            "tests/test_course.py::"
+            "test_the_documented_grade_command_exports_a_filled_and_a_shipped_notebook",
+        ),
+    ),
+    Mutation(
         "grading reads a notebook's exercises from its file name only (a renamed file grades 0/0)",
         "microgradx/exercises/grading.py",
         "    found = [EXERCISES[i] for i in dict.fromkeys(marked) if i in EXERCISES]",
@@ -2177,79 +2250,6 @@ MUTATIONS = [
         (
             "tests/test_enginecheck.py::"
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
-        ),
-    ),
-    # issue 21: the engine checker in-process, where Pyodide starts no child process
-    Mutation(
-        "the engine checker starts a child process under Pyodide (the automatic choice broken)",
-        "microgradx/enginecheck/inprocess.py",
-        "        return PROCESS if processes_available() else IN_PROCESS\n",
-        "        return PROCESS\n",
-        (
-            "tests/test_enginecheck_inprocess.py::test_under_pyodide_check_engine_runs_in_process_and_starts_no_process",
-            "tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",
-        ),
-    ),
-    Mutation(
-        "the engine checker thinks Pyodide can start processes",
-        "microgradx/enginecheck/inprocess.py",
-        '    return sys.platform not in NO_PROCESSES and hasattr(os, "killpg")\n',
-        '    return hasattr(os, "killpg")\n',
-        ("tests/test_enginecheck_inprocess.py::test_the_isolation_is_chosen_by_the_platform",),
-    ),
-    Mutation(
-        "the in-process engine checker leaves the recursion limit as the caller's",
-        "microgradx/enginecheck/inprocess.py",
-        "            sys.setrecursionlimit(recursion_limit(FRAMES))\n",
-        "",
-        (
-            "tests/test_enginecheck_inprocess.py::test_a_recursive_engine_fails_at_the_childs_depth_however_deep_the_caller_is",
-        ),
-    ),
-    Mutation(
-        "the in-process engine checker lets the engine's prints reach the notebook",
-        "microgradx/enginecheck/inprocess.py",
-        "            sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()\n",
-        "",
-        (
-            "tests/test_enginecheck_inprocess.py::test_the_engines_output_is_captured_and_the_kernels_streams_restored",
-        ),
-    ),
-    Mutation(
-        "the in-process engine checker reports the learner's interrupt as a crash",
-        "microgradx/enginecheck/inprocess.py",
-        "        self.engine = _Engine(passes=(KeyboardInterrupt,))\n",
-        "        self.engine = _Engine()\n",
-        (
-            "tests/test_enginecheck_inprocess.py::test_an_interrupt_ends_the_check_and_is_not_an_answer",
-        ),
-    ),
-    Mutation(
-        "the in-process engine checker takes an answer past its time limit",
-        "microgradx/enginecheck/inprocess.py",
-        "        if timeout is not None and seconds > timeout:\n",
-        "        if False:\n",
-        (
-            "tests/test_enginecheck_inprocess.py::test_a_request_that_returns_after_its_time_limit_is_the_childs_timeout",
-        ),
-    ),
-    Mutation(
-        "an in-process check's report does not say what it lost",
-        "microgradx/enginecheck/report.py",
-        '    if report.note:\n        lines += ["", report.note]\n',
-        "",
-        (
-            "tests/test_enginecheck_inprocess.py::test_the_report_says_what_running_in_process_loses",
-        ),
-    ),
-    Mutation(
-        "the grade command fails a notebook whose answers are not all right (the JSON grades)",
-        "microgradx/exercises/command.py",
-        "            status = 0 if not graded.errors else 1\n",
-        '            status = int(graded.to_dict()["passed"] < len(graded.results))\n',
-        (
-            "tests/test_course.py::"
-            "test_the_documented_grade_command_exports_a_filled_and_a_shipped_notebook",
         ),
     ),
     Mutation(
@@ -2463,6 +2463,20 @@ MUTATIONS = [
             "tests/test_course.py::"
             "test_a_notebook_as_shipped_runs_and_every_check_says_not_answered[06_forward_vs_reverse]",
         ),
+    ),
+    Mutation(
+        "a plot in a browser without matplotlib raises instead of saying so in one line",
+        "microgradx/viz/plots.py",
+        "        if IN_BROWSER:\n            return _load_in_browser()\n",
+        "",
+        ("tests/test_lite.py::test_in_a_browser_without_matplotlib_a_plot_is_one_line",),
+    ),
+    Mutation(
+        "universal_approximation in a browser without matplotlib loses the trained model",
+        "microgradx/viz/plots.py",
+        "    if isinstance(plt, PlotUnavailable):\n        return plt, model\n",
+        "",
+        ("tests/test_lite.py::test_in_a_browser_without_matplotlib_a_plot_is_one_line",),
     ),
 ]
 

@@ -25,19 +25,37 @@ PYODIDE_FILES = [
 ]
 
 
-def main() -> int:
-    if not (HERE / "node_modules" / "pyodide" / "pyodide.mjs").exists():
+def pyodide_core() -> Path:
+    """The pinned Pyodide core (package.json here), installed from npm on first use: its folder."""
+    core = HERE / "node_modules" / "pyodide"
+    if not (core / "pyodide.mjs").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True)
-    if SITE.exists():
-        shutil.rmtree(SITE)
-    (SITE / "pyodide").mkdir(parents=True)
+    return core
+
+
+def copy_pyodide_core(dest: Path) -> None:
+    """The interpreter, standard library and lock of the pinned core into ``dest``."""
+    core = pyodide_core()
+    dest.mkdir(parents=True, exist_ok=True)
     for name in PYODIDE_FILES:
-        shutil.copy(HERE / "node_modules" / "pyodide" / name, SITE / "pyodide" / name)
+        shutil.copy(core / name, dest / name)
+
+
+def build_wheel(dest: Path) -> Path:
+    """This project's wheel, built into ``dest``: its path."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(SITE), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dest), str(ROOT)],
         check=True,
     )
-    (wheel,) = SITE.glob("microgradx-*.whl")
+    (wheel,) = dest.glob("microgradx-*.whl")
+    return wheel
+
+
+def main() -> int:
+    if SITE.exists():
+        shutil.rmtree(SITE)
+    copy_pyodide_core(SITE / "pyodide")
+    wheel = build_wheel(SITE)
     for name in ("index.html", "playground.js", "playground.css"):
         shutil.copy(HERE / name, SITE / name)
     (SITE / "manifest.json").write_text(json.dumps({"wheel": wheel.name}, allow_nan=False))

@@ -1,7 +1,11 @@
 """Plots for learning and diagnosing networks (matplotlib: ``pip install 'microgradx[plot]'``).
 
 Each function returns a matplotlib ``Figure`` and never calls ``plt.show()``: in Jupyter the figure
-displays itself; in a script, ``fig.savefig("name.png")``.
+displays itself; in a script, ``fig.savefig("name.png")``. In a browser (Pyodide: JupyterLite, the
+playground), matplotlib is loaded from the site's Pyodide packages on the first plot; where it
+cannot be (offline), each function returns a ``PlotUnavailable`` instead of the figure, whose
+display is one line saying what is missing, so a notebook goes on. On CPython without matplotlib
+they raise ImportError naming the extra.
 
 Every argument is checked before anything is drawn or computed (``microgradx.checks``), and a bad
 one raises TypeError/ValueError naming it. Data are rows of numbers (lists of lists or 2-D NumPy
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,10 +36,68 @@ MAX_CLASSES = 1000  # a confusion matrix has classes ** 2 cells
 MAX_POINTS = 100_000  # points universal_approximation fits
 
 
+IN_BROWSER = sys.platform == "emscripten"  # Pyodide: JupyterLite, the playground
+
+
+class PlotUnavailable:
+    """What a plot function returns in a browser (Pyodide) where matplotlib cannot be loaded:
+    its display, like its ``str``, is one line saying what is missing, so the notebook goes on
+    (everything else the function computes, such as ``universal_approximation``'s model, is still
+    returned)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"plot not drawn: {self.reason}"
+
+    __str__ = __repr__
+
+
+_browser_reason: str | None = None  # why matplotlib did not load in this browser: asked once
+
+
+def _load_in_browser() -> Any:
+    """matplotlib.pyplot in Pyodide, loaded from the site's package index (Pyodide's lock names
+    it and numpy; JupyterLite loads only what a cell imports itself, and this module imports it
+    lazily). Loading is asynchronous, so the call waits for it with run_sync (WebAssembly stack
+    switching); a PlotUnavailable saying why when that cannot be done or the packages cannot be
+    fetched (a site used offline)."""
+    global _browser_reason
+    if _browser_reason is None:
+        try:
+            import pyodide_js  # type: ignore[import-not-found]
+            from pyodide.ffi import can_run_sync, run_sync  # type: ignore[import-not-found]
+        except ImportError:
+            _browser_reason = "this browser's Python cannot load packages (no pyodide_js)"
+        else:
+            if not can_run_sync():
+                _browser_reason = (
+                    "matplotlib is not loaded, and this browser cannot load it while a cell runs;"
+                    " run `import matplotlib` in a cell of its own first"
+                )
+            else:
+                try:
+                    run_sync(pyodide_js.loadPackage("matplotlib"))
+                    import matplotlib.pyplot as plt
+                except Exception:  # a failed fetch surfaces as a JsException or ImportError
+                    _browser_reason = (
+                        "matplotlib and numpy could not be loaded (Pyodide's packages are"
+                        " fetched from the site's package address: is this computer offline?)"
+                    )
+                else:
+                    return plt
+    return PlotUnavailable(_browser_reason)
+
+
 def _pyplot() -> Any:
+    """matplotlib.pyplot; in a browser without it, a PlotUnavailable (which every plot function
+    returns in place of its figure) instead of the ImportError naming the extra."""
     try:
         import matplotlib.pyplot as plt  # without a display, matplotlib picks Agg by itself
     except ImportError:
+        if IN_BROWSER:
+            return _load_in_browser()
         raise ImportError("plots need the plot extra: pip install 'microgradx[plot]'") from None
     return plt
 
@@ -111,6 +174,8 @@ def decision_boundary(
     threshold = checks.finite(threshold, "threshold")
     title = _title(title)
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     xs, ys = [p[0] for p in X], [p[1] for p in X]
     pad_x, pad_y = 0.1 * (max(xs) - min(xs) or 1), 0.1 * (max(ys) - min(ys) or 1)
     x0, x1, y0, y1 = min(xs) - pad_x, max(xs) + pad_x, min(ys) - pad_y, max(ys) + pad_y
@@ -145,6 +210,8 @@ def training_curves(history: History, title: str = "training") -> Any:
     if not history.loss:
         raise ValueError("history is empty: train for at least one epoch")
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     panels = 2 if history.accuracy else 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.5), squeeze=False)
     epochs = list(range(1, history.epochs + 1))
@@ -218,6 +285,8 @@ def activation_histograms(model: Module, X: Sequence[Sequence[float]], bins: int
     layers, table = _examples(model, X)
     bins = _bins(bins)
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     activations = _activations(layers, table)
     dead = _dead(activations)
     fig, axes = plt.subplots(
@@ -241,6 +310,8 @@ def gradient_histograms(model: Module, bins: int = 30) -> Any:
     layers = _layers(_model(model))
     bins = _bins(bins)
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     fig, axes = plt.subplots(
         1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharex=True
     )
@@ -271,7 +342,8 @@ def universal_approximation(
     The network's output is a sum of its hidden units' contributions ``w_j * relu(a_j x + b_j)``
     plus a bias: each is a hinge, so the fit is piecewise linear, and with enough hinges it gets
     as close as you like to any continuous function (the universal approximation theorem).
-    Returns the figure and the trained model. ``target`` must give a finite number at every
+    Returns the figure (a ``PlotUnavailable`` in a browser without matplotlib) and the trained
+    model. ``target`` must give a finite number at every
     point; ``interval``: a pair ``(lo, hi)`` of finite numbers, ``lo < hi``; ``points``: 2 to
     ``MAX_POINTS``.
     """
@@ -291,10 +363,12 @@ def universal_approximation(
     seed = checks.seed(seed)
     xs = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
     X, y = [[x] for x in xs], [checks.finite(target(x), f"target({x:g})") for x in xs]
-    plt = _pyplot()
+    plt = _pyplot()  # before training: without the plot extra, the ImportError comes at once
     model = MLP(1, [hidden, 1], activation="relu", init="he", seed=seed)
     fit(model, X, y, loss="mse", optimizer=Adam(model.parameters(), lr=lr), epochs=epochs,
         progress=False)  # fmt: skip
+    if isinstance(plt, PlotUnavailable):
+        return plt, model
     hidden_layer, output_layer = _layers(model)
     out_neuron = output_layer.neurons[0]
     dense = [lo + (hi - lo) * i / 199 for i in range(200)]
@@ -343,6 +417,8 @@ def image_grid(
     symmetric = checks.flag(symmetric, "symmetric")
     title = _title(title)
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     if not isinstance(cmap, str):
         from matplotlib.colors import Colormap
 
@@ -393,6 +469,8 @@ def confusion_matrix(
     for p, a in zip(predicted, actual):
         counts[a][p] += 1
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.imshow(counts, cmap="Blues")
     for a in range(classes):
@@ -456,6 +534,8 @@ def curves(
                     )
             groups.append(list(names))
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     fig, axes = plt.subplots(
         1, len(groups), figsize=(4.6 * len(groups), 3.4), squeeze=False, sharex=True
     )
@@ -504,6 +584,8 @@ def scatter(
         line = (line_[0], line_[1], line_[2])
     names = checks.texts(names, "names")
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     fig, ax = plt.subplots(figsize=(4.4, 4))
     colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -560,6 +642,8 @@ def decision_boundaries(
     title = checks.text(title, "title")
     kept = [p.data for p in params]
     plt = _pyplot()
+    if isinstance(plt, PlotUnavailable):
+        return plt
     fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 3.2), squeeze=False)
     xs, ys = [p[0] for p in X], [p[1] for p in X]
     x0, x1 = min(xs) - 0.3, max(xs) + 0.3

@@ -1,0 +1,331 @@
+"""The course in a browser (``make lite``): the JupyterLite site in ``lite/`` runs the notebooks in
+Pyodide, in headless Chromium, with every request outside the local server aborted.
+
+One page load of JupyterLab for the module (it takes 10-30 s to start); each notebook opens in it
+with a kernel of its own, as a learner's would. The site is built by ``make lite`` (CI's .ci/run
+builds it after ``make site``); without it these tests skip, or fail where
+MICROGRADX_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .browser import launch, require_browser
+
+ROOT = Path(__file__).resolve().parent.parent
+LITE = ROOT / "lite"
+NOTEBOOKS = ROOT / "notebooks"
+LOCK = LITE / "pyodide" / "pyodide-lock.json"
+STEPPED = "01_backprop_by_hand"  # runs, steps through, and has an exercise answered
+EXERCISE = "01.tanh_neuron_dw"
+PLOTTING = "06_forward_vs_reverse"  # its one plot cell shows the one-line message offline
+# Every notebook that does not plot, run to its end (01 in its own test).
+WITHOUT_PLOTS = [
+    "00_build_a_value",
+    "02_seeing_the_graph",
+    "04_delta_rule_and_modules",
+    "09_digits",
+]
+PENDING: dict[str, str] = {}  # a notebook that cannot run in the browser yet: the reason
+NOT_DRAWN = "plot not drawn: matplotlib and numpy could not be loaded"
+
+
+def _lite_or_skip() -> dict[str, Any]:
+    if not LOCK.exists():
+        reason = "the JupyterLite tests need lite/ (make lite)"
+        if os.environ.get("MICROGRADX_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + "; MICROGRADX_REQUIRE_BROWSER=1 and .ci/run builds it")
+        pytest.skip(reason)
+    lock: dict[str, Any] = json.loads(LOCK.read_text())
+    return lock
+
+
+def _plots(name: str) -> bool:
+    cells = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
+    return any("plots." in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+# ---- the build, without a browser -----------------------------------------------------------
+
+
+def test_the_lock_ships_the_kernel_and_microgradx_with_their_own_hashes():
+    """Pyodide checks each wheel against the lock's sha256: the build rewrote it with the hashes
+    of the files it shipped; every other package loads from Pyodide's own distribution."""
+    lock = _lite_or_skip()
+    packages = lock["packages"]
+    shipped = {k: p for k, p in packages.items() if "://" not in p["file_name"]}
+    assert {"microgradx", "comm", "micropip", "ipython", "jedi", "hypothesis"} <= set(shipped)
+    assert packages["microgradx"]["depends"] == ["hypothesis"]  # check_engine needs it
+    for name, package in shipped.items():
+        wheel = LITE / "pyodide" / package["file_name"]
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == package["sha256"], name
+    version = json.loads((LITE / "pyodide" / "package.json").read_text())["version"]
+    assert packages["matplotlib"]["file_name"].startswith(
+        f"https://cdn.jsdelivr.net/pyodide/v{version}/full/matplotlib-"
+    )
+    # no source maps: half the site's size, and nothing a learner needs
+    assert not list(LITE.rglob("*.map"))
+    assert sorted(p.name for p in (LITE / "files").glob("*.ipynb")) == sorted(
+        p.name for p in NOTEBOOKS.glob("*.ipynb")
+    )
+
+
+def test_the_lists_are_every_notebook_without_plots():
+    names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    assert sorted([STEPPED, *WITHOUT_PLOTS, *PENDING]) == [n for n in names if not _plots(n)]
+    assert _plots(PLOTTING)
+
+
+# ---- plots where matplotlib cannot load (CPython standing in for Pyodide) --------------------
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """matplotlib cannot be imported (None in sys.modules), and no answer about it is kept."""
+    import sys
+
+    from microgradx.viz import plots
+
+    for name in ("matplotlib", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setattr(plots, "_browser_reason", None)
+    return plots
+
+
+def _every_kind_of_plot(plots: Any) -> dict[str, Any]:
+    from microgradx.nn import MLP
+    from microgradx.train import History
+
+    model = MLP(2, [3, 1], seed=0)
+    X, y = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], [0, 1, 1]
+    return {
+        "curves": lambda: plots.curves({"a": ([1, 2], [3, 4])}),
+        "decision_boundary": lambda: plots.decision_boundary(model, X, y, resolution=4),
+        "training_curves": lambda: plots.training_curves(History(loss=[1.0, 0.5])),
+        "gradient_histograms": lambda: plots.gradient_histograms(model),
+    }
+
+
+def test_in_a_browser_without_matplotlib_a_plot_is_one_line(no_matplotlib, monkeypatch):
+    plots = no_matplotlib
+    monkeypatch.setattr(plots, "IN_BROWSER", True)  # no pyodide_js here: it cannot load it
+    for name, draw in _every_kind_of_plot(plots).items():
+        shown = draw()
+        assert isinstance(shown, plots.PlotUnavailable), name
+        assert repr(shown).startswith("plot not drawn: ") and "\n" not in repr(shown), name
+    # what the function computes besides the figure still comes back: the trained model
+    figure, model = plots.universal_approximation(hidden=2, points=5, epochs=3)
+    from microgradx.nn import MLP
+
+    untrained = MLP(1, [2, 1], activation="relu", init="he", seed=0)
+    assert isinstance(figure, plots.PlotUnavailable)
+    assert [p.data for p in model.parameters()] != [p.data for p in untrained.parameters()]
+
+
+def test_in_cpython_without_matplotlib_the_error_names_the_extra(no_matplotlib):
+    for draw in _every_kind_of_plot(no_matplotlib).values():
+        with pytest.raises(ImportError, match=r"pip install 'microgradx\[plot\]'"):
+            draw()
+
+
+# ---- in Chromium ----------------------------------------------------------------------------
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+# Opens a notebook in the running JupyterLab, puts the given sources into the cells with those
+# exercise ids, waits for its kernel, runs every cell, and returns what each code cell shows.
+RUN = """async ([path, answers]) => {
+  const app = window.jupyterapp;
+  await app.restored;
+  const started = performance.now();
+  const widget = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+  await widget.context.ready;
+  await widget.sessionContext.ready;
+  for (const cell of widget.content.model.cells) {
+    const exercise = cell.sharedModel.getMetadata('exercise');
+    if (exercise in answers) cell.sharedModel.setSource(answers[exercise]);
+  }
+  // an empty request is answered once the kernel has started (Pyodide and its packages loaded)
+  await widget.sessionContext.session.kernel.requestExecute({code: '', silent: true}).done;
+  const ready = performance.now();
+  app.shell.activateById(widget.id);
+  const ok = await app.commands.execute('notebook:run-all-cells');
+  const ran = performance.now();
+  const cells = [];
+  for (const cell of widget.content.model.cells) {
+    if (cell.type === 'code') {
+      cells.push({id: cell.id, source: cell.sharedModel.getSource(), count: cell.executionCount,
+                  outputs: cell.outputs.toJSON()});
+    }
+  }
+  return {ok, cells, widget: widget.id, ready_s: (ready - started) / 1000,
+          run_s: (ran - ready) / 1000};
+}"""
+
+CLOSE = """async (id) => {
+  const app = window.jupyterapp;
+  for (const widget of app.shell.widgets('main')) {
+    if (widget.id === id) { await widget.sessionContext.shutdown(); widget.dispose(); }
+  }
+}"""
+
+
+def _text(output: dict[str, Any]) -> str:
+    if output["output_type"] == "stream":
+        text = output["text"]
+    elif output["output_type"] == "error":
+        text = "\n".join(output["traceback"])
+    else:
+        text = output.get("data", {}).get("text/plain", "")
+    return text if isinstance(text, str) else "".join(text)
+
+
+def _errors(run: dict[str, Any]) -> list[str]:
+    """Each cell that raised or did not run (id: what it showed)."""
+    problems = []
+    for cell in run["cells"]:
+        for output in cell["outputs"]:
+            if output["output_type"] == "error" or (
+                output["output_type"] == "stream" and output["name"] == "stderr"
+            ):
+                problems.append(f"{cell['id']}: {_text(output)[-600:]}")
+        if cell["count"] is None:
+            problems.append(f"{cell['id']}: not run")
+    return problems
+
+
+class Lab:
+    """JupyterLab of the built site in one page, and every request it tried outside the server."""
+
+    def __init__(self, page: Any, base: str, outside: list[str]) -> None:
+        self.page, self.base, self.outside = page, base, outside
+
+    def run(self, name: str, answers: dict[str, str] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.page.evaluate(RUN, [f"{name}.ipynb", answers or {}])
+        return result
+
+    def close(self, run: dict[str, Any]) -> None:
+        self.page.evaluate(CLOSE, run["widget"])
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    _lite_or_skip()
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(LITE)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    outside: list[str] = []
+
+    def route(route: Any) -> None:
+        url = route.request.url
+        if not url.startswith(base + "/"):
+            outside.append(url)
+            route.abort()
+        elif url.split("?")[0] == f"{base}/jupyter-lite.json":
+            # the test's handle on the app (window.jupyterapp), as JupyterLab's own tests use;
+            # the rest of the site is served as built
+            response = route.fetch()
+            config = response.json()
+            config["jupyter-config-data"]["exposeAppInBrowser"] = True
+            route.fulfill(response=response, body=json.dumps(config))
+        else:
+            route.continue_()
+
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            # The site's service worker stays: the kernel's files (/drive) go through it. The
+            # requests it makes for the page and the kernel pass the route above too (Chromium).
+            context = browser.new_context()
+            context.route("**/*", route)
+            page = context.new_page()
+            page.set_default_timeout(60_000)  # waits on elements; a notebook run has no limit
+            page.goto(f"{base}/lab/index.html")
+            page.wait_for_function("() => window.jupyterapp !== undefined")
+            yield Lab(page, base, outside)
+            browser.close()
+    finally:
+        httpd.shutdown()
+
+
+def _step_forward_and_back(page: Any, root: Any) -> None:
+    """The step-through's buttons, checked against the page's own data (written once by the
+    kernel): the step number, the current node and the equation shown."""
+    root.scroll_into_view_if_needed()
+    steps = json.loads(root.locator("script.mgx-data").text_content())["steps"]
+    assert len(steps) > 1
+
+    def check(i: int) -> None:
+        assert root.get_attribute("data-step") == str(i)
+        assert root.get_attribute("data-current") == steps[i]["n"]
+        assert root.locator(".mgx-equation").inner_text() == steps[i]["e"]
+
+    assert root.get_attribute("data-ready") == "1", "the step-through's script did not run"
+    check(0)
+    for i in range(1, len(steps)):
+        root.locator(".mgx-next").click()
+        check(i)
+    for i in reversed(range(len(steps) - 1)):
+        root.locator(".mgx-previous").click()
+        check(i)
+
+
+def test_notebook_01_runs_steps_through_and_checks_an_exercise(lab):
+    solutions = json.loads((NOTEBOOKS / "solutions" / f"{STEPPED}.json").read_text())
+    del lab.outside[:]
+    run = lab.run(STEPPED, {EXERCISE: solutions[EXERCISE]})
+    assert _errors(run) == [] and run["ok"], _errors(run)
+    shown = "\n".join(_text(o) for c in run["cells"] for o in c["outputs"])
+    assert f"{EXERCISE}: right" in shown
+    steppers = lab.page.locator(f"#{run['widget']} .mgx-step[data-ready='1']")
+    assert steppers.count() >= 1
+    _step_forward_and_back(lab.page, steppers.last)
+    # the equation a learner reads: the chain rule's product, with the numbers of that step
+    assert "=" in steppers.last.locator(".mgx-equation").inner_text()
+    lab.close(run)
+    assert lab.outside == []
+
+
+@pytest.mark.parametrize("name", WITHOUT_PLOTS)
+def test_a_notebook_without_plots_runs_to_its_end(lab, name):
+    del lab.outside[:]
+    run = lab.run(name)
+    lab.close(run)
+    assert _errors(run) == [] and run["ok"], _errors(run)
+    assert lab.outside == []
+
+
+def test_a_plot_offline_says_what_is_missing_in_one_line_and_the_notebook_goes_on(lab):
+    lock = _lite_or_skip()
+    del lab.outside[:]
+    run = lab.run(PLOTTING)
+    lab.close(run)
+    assert _errors(run) == [] and run["ok"], _errors(run)
+    plotted = [c for c in run["cells"] if "plots." in c["source"]]
+    assert plotted
+    for cell in plotted:
+        (output,) = cell["outputs"]
+        line = _text(output)
+        assert line.startswith(NOT_DRAWN) and "\n" not in line, line
+    # it tried Pyodide's distribution (where a deployed site gets matplotlib), and nothing else
+    cdn = lock["packages"]["matplotlib"]["file_name"].rsplit("/", 1)[0] + "/"
+    assert lab.outside, "the kernel never asked for matplotlib"
+    assert all(url.startswith(cdn) for url in lab.outside), lab.outside
