@@ -2106,6 +2106,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "a node inside a sum that only a guard's value reads is not computed",
+        "microgradx/replay_python.py",
+        "    for node in tape.values:  # (with a recording, also the values only guards read)\n",
+        "    for node in order:  # (with a recording, also the values only guards read)\n",
+        (
+            "tests/test_replay_memory.py::"
+            "test_a_value_inside_a_sum_that_only_a_guard_reads_is_still_computed",
+        ),
+    ),
+    Mutation(
         "a compiled + passes a zero upstream to a leaf (its -0.0 gradient becomes +0.0)",
         "microgradx/replay_python.py",
         "        if node.op is ADD and not any(c in self.leaf_index for c in node.children):\n",

@@ -2,7 +2,9 @@
 
 Training rebuilds an identical graph for every example: the same ops in the same order, only the
 numbers differ. ``compile(fn, example_inputs)`` runs ``fn`` once on Values, records that graph, and
-writes it out as straight-line Python, one line per node, forward then backward::
+writes it out as straight-line Python, one line per node, forward then backward (a neuron's sum of
+products ``b + w0*x0 + w1*x1 + ...`` is one call of a function written out for its length, see
+``microgradx.replay_python``)::
 
     v7 = v3 * v4              # forward: the op table's own rule, on floats
     v8 = f_tanh_0(v7)

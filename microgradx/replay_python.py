@@ -2,6 +2,12 @@
 
 The backward lines come from the engine's walk (``microgradx.walk``): this module says only how
 a gradient, a local derivative and a contribution are written.
+
+Memory (compile() must stay within ~1.5 KB a node): CPython's compiler needs about 3 KB a line of
+source while it works. So a sum of products ``b + w0*x0 + w1*x1 + ...`` (a neuron: ``_Chain``)
+is one call of a straight-line function written once per length (``_kernel``), which makes an
+MLP a few lines a neuron; and a program of more than ``CHUNK`` lines is compiled in pieces that
+share the variables that outlive a piece through cells (``_Pieces``).
 """
 
 from __future__ import annotations
@@ -165,7 +171,7 @@ def _chains(tape: Tape, leaf_index: dict[Value, int]) -> tuple[dict[Value, _Chai
     loop). Linear in the graph: each node is looked at a bounded number of times."""
     order = tape.order
     uses: dict[Value, int] = {}
-    for node in order:
+    for node in tape.values:  # (with a recording, also the values only guards read)
         if node.op is not None:
             for child in node.children:
                 uses[child] = uses.get(child, 0) + 1

@@ -1130,9 +1130,10 @@ def test_compile_memory_estimate_and_the_cli_refusal(capsys):
 
 @pytest.mark.parametrize("guarded", [False, True])
 def test_the_python_backend_compiled_in_pieces_is_bit_for_bit(monkeypatch, guarded):
-    """A graph of more lines than ``CHUNK`` is compiled in pieces that hand their variables on
-    in a list: outputs, input and parameter gradients stay backward()'s bit for bit, a failed
-    guard in a later piece still records again, and forward() agrees."""
+    """A graph of more lines than ``CHUNK`` is compiled in pieces that share the variables
+    that outlive a piece through cells: outputs, input and parameter gradients stay
+    backward()'s bit for bit, a failed guard in a later piece still records again, and
+    forward() agrees."""
     import random
 
     from microgradx import replay_python

@@ -386,3 +386,38 @@ def test_chains_longer_than_the_written_out_functions_run_the_plain_loop(monkeyp
             *map(_bits, got.input_grads),
             *(_bits(p.grad) for p in params),
         ] == want
+
+
+def test_a_value_inside_a_sum_that_only_a_guard_reads_is_still_computed():
+    """A recorded function's guard may read a value made from a node inside a chain (not part
+    of the output's graph): that node is then used twice and the chain stops there."""
+    ws = [Value(0.1 * (k + 1)) for k in range(11)]
+
+    def fn(*xs):
+        z, partial = ws[10], None
+        for k, (w, x) in enumerate(zip(ws, xs)):
+            z = z + w * x
+            if k == 2:
+                partial = z
+        if (partial * 2.0).data > 0:  # a guard on a value only the guard reads
+            return z.tanh()
+        return z * 3.0
+
+    first = [0.5, -0.25, 1.0, 2.0, -1.5, 0.75, 0.1, 0.2, 0.3, 0.4]
+    program = microgradx.compile(fn, first)  # (with the guard's value unseen: a KeyError here)
+    for row in (first, [-5.0, -5.0, -5.0, *first[3:]]):
+        for w in ws:
+            w.grad = 0.0
+        xs = [Value(v) for v in row]
+        out = fn(*xs)
+        out.backward()
+        want = [_bits(out.data), *(_bits(x.grad) for x in xs), *(_bits(w.grad) for w in ws)]
+        for w in ws:
+            w.grad = 0.0
+        got = program.run(*row)
+        assert [
+            _bits(got.output),
+            *map(_bits, got.input_grads),
+            *(_bits(w.grad) for w in ws),
+        ] == want
+    assert program.recordings == 2  # (the second row took the guard's other side)
