@@ -66,7 +66,7 @@ class _Names:
             "_is_integer": float.is_integer,
             "_pow": real_power,
             "_dot": _dot,
-            "_dot_back": _dot_back,
+            "_dot_back": walk.chain_backward,
         }
         self.ops: dict[int, str] = {}
 
@@ -115,15 +115,6 @@ def _dot(start: float, weights: Sequence[Value], xs: Sequence[float]) -> float:
     return z
 
 
-def _dot_back(g: float, weights: Sequence[Value], xs: Sequence[float], grads: list[float]) -> None:
-    """The chain's backward for an upstream ``g`` that is not 0: each product ``w * x`` passes
-    ``g`` on (each ``+`` passes it unchanged: 0.0 + g is g for g != 0), ``g * x`` to the weight
-    (first, as the walk does input 0) and ``g * w`` to ``x``'s gradient in ``grads``."""
-    for k, (w, x) in enumerate(zip(weights, xs)):
-        w.grad += g * x  # type: ignore[operator]  # a float: _Undo.start made it one
-        grads[k] += g * w.data
-
-
 MIN_CHAIN = 4  # products in a chain worth a loop
 # The longest chain whose loop is written out for its length: straight-line code runs about
 # twice as fast as a loop over the products, and one such function serves every chain of its
@@ -141,10 +132,7 @@ def _kernel(kind: str, n: int) -> Callable[..., Any]:
         body += [f"    z = z + w{k}.data * x{k}" for k in range(n)]  # statements: no deep tree
         body.append("    return z")
     else:
-        body = [f"def {kind}(g, W, X, G):", f"    {', '.join(w)}, = W", f"    {', '.join(x)}, = X"]
-        body += [f"    w{k}.grad += g * x{k}" for k in range(n)]
-        body.append(f"    {', '.join(f'G{k}' for k in range(n))}, = G")
-        body.append(f"    G[:] = ({', '.join(f'G{k} + g * w{k}.data' for k in range(n))},)")
+        body = walk.chain_backward_source(kind, n)
     names: dict[str, Any] = {}
     exec(builtins.compile("\n".join(body) + "\n", f"<microgradx {kind} of {n}>", "exec"), names)
     function: Callable[..., Any] = names.pop(kind)
@@ -462,11 +450,12 @@ class _Backward(walk.Source):
                 _Line(f"{self.gradient(start)[0]} = 0.0", new=self.gradient(start)[1][0])
             )
         self.lines.append(_Line(f"if {g[0]} != 0.0:", g[1]))
-        if start in self.leaf_index:
-            self.lines.append(_Line(f"P[{self.leaf_index[start]}].grad += {g[0]}", g[1], None, 1))
+        if start in self.leaf_index:  # the start's contribution, as ``accumulate`` writes it
+            text = self.adds(f"P[{self.leaf_index[start]}].grad", g[0])
+            self.lines.append(_Line(text, g[1], None, 1))
         elif receives:
             target = self.gradient(start)
-            self.lines.append(_Line(f"{target[0]} += {g[0]}", target[1] + g[1], None, 1))
+            self.lines.append(_Line(self.adds(target[0], g[0]), target[1] + g[1], None, 1))
         weights = self.forward.weights(chain.weights)
         operands = self.forward.operands(xs)
         back = self.names.kernel("_dot_back", len(xs))
