@@ -13,10 +13,14 @@
    node, children in a set, a recursive topological sort; no copy of micrograd is used), the
    interpreted microgradx engine, and the compiled graph (Python back-end).
 
+3. compile()'s memory: its peak per graph node (tracemalloc) and its time per node, both
+   back-ends, networks 64-16-10, 64-32-10 and 64-64-10 (``python benchmarks/bench_compile.py
+   memory`` runs this part only).
+
 Targets (issue 11): Python back-end >= 5x the interpreted engine on the digits epoch, NumPy
 back-end >= 100x; compiled moons >= 30x the micrograd-style engine; compile time below one
-interpreted epoch. Best of 3 (1 for the slow interpreted digits epoch), cyclic GC on. Exits with
-status 1 if a target is missed.
+interpreted epoch; (issue 22) compile() <= 1.5 KB a node. Best of 3 (1 for the slow interpreted
+digits epoch), cyclic GC on. Exits with status 1 if a target is missed.
 """
 
 from __future__ import annotations
@@ -193,6 +197,58 @@ def digits() -> tuple[list[str], bool]:
     return lines, ok
 
 
+# ---- 3. compile()'s memory ---------------------------------------------------------------------
+
+
+def _squared_error(model: MLP, n_in: int) -> Callable[..., Value]:
+    def fn(*values: Value) -> Value:
+        out = model(list(values[:n_in]))
+        total = Value(0.0)
+        for o, t in zip(out, values[n_in:]):
+            d = o - t
+            total = total + d * d
+        return total
+
+    return fn
+
+
+def memory() -> tuple[list[str], bool]:
+    """compile()'s peak memory per graph node (tracemalloc) and its time (CPU), for both
+    back-ends on 64-h-10 networks of three widths: the peak per node must stay <= 1.5 KB and the
+    time per node about constant (linear in the graph)."""
+    import gc
+    import tracemalloc
+
+    from microgradx.replay import compile as compile_fn
+
+    lines, ok = [], True
+    for backend in ("python", "numpy"):
+        small = MLP(4, [3, 2], seed=0)
+        compile_fn(_squared_error(small, 4), [0.5] * 6, backend=backend, model=small)  # imports
+        for hidden in (16, 32, 64):
+            model = MLP(64, [hidden, 10], seed=0)
+            fn, example = _squared_error(model, 64), [0.5] * 64 + [0.0] * 10
+            start = time.process_time()
+            program = compile_fn(fn, example, backend=backend, model=model)
+            seconds = time.process_time() - start
+            gc.collect()
+            tracemalloc.start()
+            try:
+                compile_fn(fn, example, backend=backend, model=model)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            per_node = peak / program.nodes
+            hit = per_node <= 1536
+            ok &= hit
+            lines.append(
+                f"| 64-{hidden}-10 ({program.nodes:,} nodes) | {backend} | {per_node / 1024:.2f} KB"
+                f" | {seconds * 1e6 / program.nodes:.0f} us a node ({seconds:.2f} s)"
+                f" | <= 1.5 KB{'' if hit else ' MISSED'} |"
+            )
+    return lines, ok
+
+
 # ---- 2. moons -----------------------------------------------------------------------------------
 
 
@@ -246,18 +302,25 @@ def moons() -> tuple[list[str], bool]:
     return lines, ok
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    print("| workload | engine | one epoch | speed-up | target |")
-    print("| --- | --- | --- | --- | --- |")
     ok = True
-    for part in (moons, digits):
-        lines, hit = part()
-        ok &= hit
-        for line in lines:
-            print(line, flush=True)
+    if argv != ["memory"]:
+        print("| workload | engine | one epoch | speed-up | target |")
+        print("| --- | --- | --- | --- | --- |")
+        for part in (moons, digits):
+            lines, hit = part()
+            ok &= hit
+            for line in lines:
+                print(line, flush=True)
+    print("\n| network | back-end | compile() peak a node | compile time | target |")
+    print("| --- | --- | --- | --- | --- |")
+    lines, hit = memory()
+    ok &= hit
+    for line in lines:
+        print(line, flush=True)
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

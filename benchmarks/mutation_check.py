@@ -2105,10 +2105,10 @@ MUTATIONS = [
         ("tests/test_replay.py::test_numpy_backend_checks_a_table_of_rows_with_the_same_errors",),
     ),
     Mutation(
-        "a piece of the compiled Python program hands on only the variables it made",
+        "a variable of the compiled Python program that outlives its piece is a local of it",
         "microgradx/replay_python.py",
-        "        keep = sorted(name for name in new | set(read) if last_piece.get(name, -1) > k)\n",
-        "        keep = sorted(name for name in new if last_piece.get(name, -1) > k)\n",
+        '            kind = "c" if end >= stop else "x"\n',
+        '            kind = "x"\n',
         ("tests/test_replay.py::test_the_python_backend_compiled_in_pieces_is_bit_for_bit",),
     ),
     Mutation(
@@ -2117,9 +2117,86 @@ MUTATIONS = [
         "    if len(lines) + len(backward.lines) <= CHUNK:\n",
         "    if True:\n",
         (
-            "tests/test_replay.py::test_compile_memory_per_node_stays_bounded",
+            "tests/test_replay_memory.py::"
+            "test_a_graph_without_sums_of_products_compiles_in_pieces_of_bounded_memory",
             "tests/test_replay.py::test_the_python_backend_compiled_in_pieces_is_bit_for_bit",
         ),
+    ),
+    Mutation(
+        "the Python back-end writes every node of a neuron's sum as a line (9.5 KB a node)",
+        "microgradx/replay_python.py",
+        "    forward = _Forward(tape, names, chains=True)\n    lines = forward.all()\n",
+        "    forward = _Forward(tape, names, chains=False)\n    lines = forward.all()\n",
+        (
+            "tests/test_replay_memory.py::"
+            "test_compiling_the_digits_network_takes_at_most_1_5_kb_a_node",
+        ),
+    ),
+    Mutation(
+        "a sum of products whose values are made inside it runs as a loop at its root",
+        "microgradx/replay_python.py",
+        "        if distinct and ops_before[position[root] + 1] - ops_before[first] == 2 * n:\n",
+        "        if distinct:\n",
+        (
+            "tests/test_replay_memory.py::"
+            "test_a_chain_with_a_value_made_inside_it_keeps_the_walks_order",
+        ),
+    ),
+    Mutation(
+        "a sum of products over the same value twice runs as a loop (one contribution lost)",
+        "microgradx/replay_python.py",
+        "        distinct = len({*weights, *xs, z}) == 2 * n + 1\n",
+        "        distinct = True\n",
+        ("tests/test_replay_memory.py::test_sums_of_products_replay_bit_for_bit_on_random_graphs",),
+    ),
+    Mutation(
+        "a sum of products passes a zero upstream on (0 * inf is NaN)",
+        "microgradx/replay_python.py",
+        '        self.lines.append(_Line(f"if {g[0]} != 0.0:", g[1]))\n',
+        '        self.lines.append(_Line("if True:", g[1]))\n',
+        (
+            "tests/test_replay_memory.py::"
+            "test_a_zero_upstream_passes_nothing_through_a_chain_even_to_an_infinite_weight",
+        ),
+    ),
+    Mutation(
+        "a node that reads a value's gradient while it is in a chains' list reads it stale",
+        "microgradx/replay_python.py",
+        "                node in pending[2] or not pending[2].isdisjoint(node.children)\n",
+        "                False\n",
+        (
+            "tests/test_replay_memory.py::"
+            "test_sums_of_products_replay_bit_for_bit_on_random_graphs",
+            "tests/test_replay_memory.py::"
+            "test_digits_training_steps_compiled_are_backwards_numbers_bit_for_bit",
+        ),
+    ),
+    Mutation(
+        "a node inside a sum that only a guard's value reads is not computed",
+        "microgradx/replay_python.py",
+        "    for node in tape.values:  # (with a recording, also the values only guards read)\n",
+        "    for node in order:  # (with a recording, also the values only guards read)\n",
+        (
+            "tests/test_replay_memory.py::"
+            "test_a_value_inside_a_sum_that_only_a_guard_reads_is_still_computed",
+        ),
+    ),
+    Mutation(
+        "a compiled + passes a zero upstream to a leaf (its -0.0 gradient becomes +0.0)",
+        "microgradx/replay_python.py",
+        "        if node.op is ADD and not any(c in self.leaf_index for c in node.children):\n",
+        "        if node.op is ADD:\n",
+        (
+            "tests/test_replay_memory.py::"
+            "test_a_leafs_gradient_of_minus_zero_stays_when_an_add_passes_it_a_zero_upstream",
+        ),
+    ),
+    Mutation(
+        "a compiled call made while another runs shares its pieces' cells",
+        "microgradx/replay_python.py",
+        "            return _chain(self._functions(), inputs, P, seed)\n",
+        "            return _chain(self.functions, inputs, P, seed)\n",
+        ("tests/test_replay_memory.py::test_a_call_made_while_another_runs_gets_cells_of_its_own",),
     ),
     Mutation(
         "the CLI compiles a network that cannot fit in memory",

@@ -2,7 +2,9 @@
 
 Training rebuilds an identical graph for every example: the same ops in the same order, only the
 numbers differ. ``compile(fn, example_inputs)`` runs ``fn`` once on Values, records that graph, and
-writes it out as straight-line Python, one line per node, forward then backward::
+writes it out as straight-line Python, one line per node, forward then backward (a neuron's sum of
+products ``b + w0*x0 + w1*x1 + ...`` is one call of a function written out for its length, see
+``microgradx.replay_python``)::
 
     v7 = v3 * v4              # forward: the op table's own rule, on floats
     v8 = f_tanh_0(v7)
@@ -87,10 +89,12 @@ from microgradx.replay_tape import CompileError, Tape, checked_order, same_graph
 BACKENDS = ("python", "numpy")
 CACHE_SIZE = 8  # recordings kept per compiled function (TorchDynamo's default cache size too)
 # compile()'s peak memory per node of the recorded graph, measured with tracemalloc on MLPs
-# (tests/test_replay.py checks the bound), rounded up: the recordings and the program made
-# from them; the Python back-end adds its compiler's work on one piece of its source
-# (``replay_python.CHUNK`` lines at most, ~3 KB a line)
-BYTES_PER_NODE = {"python": 2048, "numpy": 1536}
+# (tests/test_replay.py and tests/test_replay_memory.py check the bounds), rounded up: the
+# recordings and the program made from them (with the Python back-end, whose neurons' sums run
+# as loops, 0.6-0.9 KB a node in a fresh process, up to 1.3 KB in a long test run); the Python
+# back-end adds its compiler's work on one piece of its source (``replay_python.CHUNK`` lines,
+# or one chain's function, at most: ~3 KB a line)
+BYTES_PER_NODE = {"python": 1536, "numpy": 1536}
 # and per node and example while a NumPy program runs: its values, gradients and buffer
 BYTES_PER_NODE_AND_ROW = 24
 
@@ -105,8 +109,9 @@ def compile_memory(nodes: int, backend: str = "python", batch: int = 1) -> int:
     batch = checks.count(batch, "batch")
     if backend == "numpy":
         extra = nodes * batch * BYTES_PER_NODE_AND_ROW
-    else:  # about three lines of source a node, compiled CHUNK lines at a time
-        extra = min(3 * nodes, replay_python.CHUNK) * replay_python.COMPILER_BYTES_PER_LINE
+    else:  # at most three lines of source a node, compiled a piece at a time
+        piece = max(replay_python.CHUNK, replay_python.MAX_KERNEL + 4)
+        extra = min(3 * nodes, piece) * replay_python.COMPILER_BYTES_PER_LINE
     return nodes * BYTES_PER_NODE[backend] + extra
 
 

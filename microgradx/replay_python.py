@@ -2,14 +2,26 @@
 
 The backward lines come from the engine's walk (``microgradx.walk``): this module says only how
 a gradient, a local derivative and a contribution are written.
+
+Memory (compile() must stay within ~1.5 KB a node): CPython's compiler needs about 3 KB a line of
+source while it works. So a sum of products ``b + w0*x0 + w1*x1 + ...`` (a neuron: ``_Chain``)
+is one call of a straight-line function written once per length (``_kernel``), which makes an
+MLP a few lines a neuron; and a program of more than ``CHUNK`` lines is compiled in pieces that
+share the variables that outlive a piece through cells (``_Pieces``).
 """
 
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+import operator
+import sys
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from types import CellType, CodeType, FunctionType
 from typing import Any
 
 from microgradx import checks, walk
@@ -37,30 +49,7 @@ def _allocate(lines: list[_Line]) -> list[str]:
     code, so a variable is dead after its last use; new variables are only created outside the
     ``if`` blocks, so reusing a name can never skip a definition.
     """
-    last_use: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in line.uses:
-            last_use[name] = i
-    slot: dict[str, str] = {}
-    free: list[str] = []
-    count = 0
-    out = []
-    for i, line in enumerate(lines):
-        names = {name: slot[name] for name in line.uses}
-        for name in line.uses:
-            if last_use[name] == i and slot.get(name) is not None:
-                free.append(slot.pop(name))
-        if line.new is not None:
-            if free:
-                slot[line.new] = free.pop()
-            else:
-                slot[line.new] = f"x{count}"
-                count += 1
-            names[line.new] = slot[line.new]
-            if last_use.get(line.new, -1) <= i:  # created but never read (a dead value)
-                free.append(slot.pop(line.new))
-        out.append("    " * line.indent + line.text.format(**names))
-    return out
+    return [text for text, _ in _named(lines)]
 
 
 class _Names:
@@ -76,6 +65,8 @@ class _Names:
             "_round": round,
             "_is_integer": float.is_integer,
             "_pow": real_power,
+            "_dot": _dot,
+            "_dot_back": walk.chain_backward,
         }
         self.ops: dict[int, str] = {}
 
@@ -87,6 +78,16 @@ class _Names:
             self.table[self.ops[key]] = op.forward if kind == "f" else op.local_grads
         return self.ops[key]
 
+    def kernel(self, kind: str, n: int) -> str:
+        """The name of the loop for a chain of ``n`` products (``_dot`` or ``_dot_back``),
+        written out as straight-line code for that ``n`` (made once per program and length)."""
+        if n > MAX_KERNEL:
+            return kind
+        name = f"{kind}{n}"
+        if name not in self.table:
+            self.table[name] = _kernel(kind, n)
+        return name
+
     def constant(self, value: Any) -> str:
         name = f"k{len(self.table)}"
         self.table[name] = value
@@ -97,6 +98,113 @@ _GUARDED_ERRORS = "(ArithmeticError, ValueError, TypeError)"  # as fn would meet
 
 
 Text = tuple[str, tuple[str, ...]]  # a piece of generated code and the variables it reads
+# A variable's name is read by several lines: one string for all of them (a few bytes a node
+# fewer than a string per line; the lines of a large graph are most of compile()'s memory).
+_intern = sys.intern
+
+
+# ---- sums of products: w0*x0 + w1*x1 + ... as one loop ------------------------------------------
+
+
+def _dot(start: float, weights: Sequence[Value], xs: Sequence[float]) -> float:
+    """A chain of ``z = z + w * x`` from ``start``, the weights' numbers read at each call: the
+    same float operations in the same order as the chain's nodes (``*`` then ``+``)."""
+    z = start
+    for w, x in zip(weights, xs):
+        z = z + w.data * x
+    return z
+
+
+MIN_CHAIN = 4  # products in a chain worth a loop
+# The longest chain whose loop is written out for its length: straight-line code runs about
+# twice as fast as a loop over the products, and one such function serves every chain of its
+# length (a layer's neurons); longer chains run ``_dot``'s loop.
+MAX_KERNEL = 512
+
+
+def _kernel(kind: str, n: int) -> Callable[..., Any]:
+    """``_dot`` or ``_dot_back`` for ``n`` products, written out: the same operations in the
+    same order."""
+    w = [f"w{k}" for k in range(n)]
+    x = [f"x{k}" for k in range(n)]
+    if kind == "_dot":
+        body = [f"def {kind}(z, W, X):", f"    {', '.join(w)}, = W", f"    {', '.join(x)}, = X"]
+        body += [f"    z = z + w{k}.data * x{k}" for k in range(n)]  # statements: no deep tree
+        body.append("    return z")
+    else:
+        body = walk.chain_backward_source(kind, n)
+    names: dict[str, Any] = {}
+    exec(builtins.compile("\n".join(body) + "\n", f"<microgradx {kind} of {n}>", "exec"), names)
+    function: Callable[..., Any] = names.pop(kind)
+    return function
+
+
+@dataclass(slots=True)
+class _Chain:
+    """``root = ((start + w0*x0) + w1*x1) + ...``: each ``w`` a leaf read at each call (a
+    weight), each ``x`` a value computed or given at each call, every node but the root used
+    once. Its nodes are contiguous in the walk (no other node of the graph between its first and
+    its root but leaves), and its weights, its ``x`` and its start all different nodes: so each
+    node the chain adds to gets one contribution from it, and running the chain's backward as
+    one step at its root's place adds exactly what the walk adds, in the same order for every
+    gradient."""
+
+    start: Value
+    weights: list[Value]
+    xs: tuple[Value, ...]
+
+
+def _chains(tape: Tape, leaf_index: dict[Value, int]) -> tuple[dict[Value, _Chain], set[Value]]:
+    """The chains of ``tape`` (by root) and the nodes inside them (computed by their root's
+    loop). Linear in the graph: each node is looked at a bounded number of times."""
+    order = tape.order
+    uses: dict[Value, int] = {}
+    for node in tape.values:  # (with a recording, also the values only guards read)
+        if node.op is not None:
+            for child in node.children:
+                uses[child] = uses.get(child, 0) + 1
+    kept = {tape.root, *tape.watch, *tape.inputs, *tape.computed}
+    kept.update(entry[1] for entry in tape.exprs if entry[0] == "v")
+    sinks = set(tape.computed)
+    position = {node: k for k, node in enumerate(order)}
+    ops_before = array("l", [0])  # how many nodes with an op come before each position
+    for node in order:
+        ops_before.append(ops_before[-1] + (node.op is not None))
+
+    def inside(node: Value) -> bool:  # may be a node inside a chain
+        return uses.get(node) == 1 and node not in kept
+
+    found: dict[Value, _Chain] = {}
+    members: set[Value] = set()
+    for root in reversed(order):
+        if root in members or root.op is not ADD:
+            continue
+        z: Value = root
+        weights: list[Value] = []
+        xs: list[Value] = []
+        nodes: list[Value] = []
+        while z.op is ADD and (z is root or inside(z)):
+            left, product = z.children
+            if product.op is not MUL or not inside(product):
+                break
+            w, x = product.children
+            if w not in leaf_index or x in leaf_index or x in sinks:
+                break
+            weights.append(w)
+            xs.append(x)
+            nodes += (z, product)
+            z = left
+        n = len(weights)
+        if n < MIN_CHAIN:
+            continue
+        first = min(position[node] for node in nodes)
+        distinct = len({*weights, *xs, z}) == 2 * n + 1
+        if distinct and ops_before[position[root] + 1] - ops_before[first] == 2 * n:
+            weights.reverse()
+            xs.reverse()
+            found[root] = _Chain(z, weights, tuple(xs))
+            members.update(nodes[1:])
+    return found, members
 
 
 class _Forward:
@@ -104,7 +212,7 @@ class _Forward:
     and each guard as soon as the values it reads exist (it returns None when it fails, before
     anything has changed)."""
 
-    def __init__(self, tape: Tape, names: _Names) -> None:
+    def __init__(self, tape: Tape, names: _Names, chains: bool = False) -> None:
         self.tape = tape
         self.names = names
         self.position = {node: k for k, node in enumerate(tape.values)}
@@ -112,6 +220,33 @@ class _Forward:
         self.leaf_index = {node: k for k, node in enumerate(tape.leaves)}
         self.lines: list[_Line] = []
         self.emitted: dict[int, Text] = {}
+        # sums of products run as loops (``_Chain``): the roots, and the nodes inside them
+        self.chains, self.members = _chains(tape, self.leaf_index) if chains else ({}, set())
+        self.tuples: dict[tuple[Value, ...], Text] = {}  # each chain's x, as one tuple
+
+    def operands(self, xs: tuple[Value, ...]) -> Text:
+        """The variable holding ``xs``' numbers as a tuple (made once, by the first chain that
+        reads them: the chains of one layer read the same ones)."""
+        made = self.tuples.get(xs)
+        if made is None:
+            parts = [self.value(x) for x in xs]
+            name = f"X{len(self.tuples)}"
+            uses = tuple(u for _, used in parts for u in used)
+            text = f"{{{name}}} = {_tuple(t for t, _ in parts)}"
+            self.lines.append(_Line(text, uses, new=name))
+            made = self.tuples[xs] = (f"{{{name}}}", (name,))
+        return made
+
+    def weights(self, weights: Sequence[Value]) -> str:
+        """The weights' Values, from ``P``: a slice when they are in a row there (backwards,
+        as a graph built by ``w * x`` sums lists them: its walk meets the last product first)."""
+        index = [self.leaf_index[w] for w in weights]
+        first, n = index[0], len(index)
+        if index == list(range(first, first + n)):
+            return f"P[{first}:{first + n}]"
+        if index == list(range(first, first - n, -1)):
+            return f"P[{first}:{first - n}:-1]" if first >= n else f"P[{first}::-1]"
+        return f"{self.names.constant(operator.itemgetter(*index))}(P)"
 
     def value(self, node: Value) -> Text:
         """How a line reads ``node``'s number: a leaf's from its Value, anything else's from
@@ -120,7 +255,7 @@ class _Forward:
         if node in self.leaf_index:
             return f"P[{self.leaf_index[node]}].data", ()
         k = self.position[node]
-        return f"{{v{k}}}", (f"v{k}",)
+        return f"{{v{k}}}", (_intern(f"v{k}"),)
 
     def expression(self, j: int) -> Text:
         """The text of entry j, emitting the lines that compute it (and its parts) once."""
@@ -181,11 +316,21 @@ class _Forward:
 
     def node(self, node: Value) -> None:
         k = self.position[node]
-        if node in self.input_index:
-            self.lines.append(_Line(f"{{v{k}}} = I[{self.input_index[node]}]", new=f"v{k}"))
+        if node in self.members:
+            return  # computed by its chain's loop
+        chain = self.chains.get(node)
+        if chain is not None:
+            start, xs = self.value(chain.start), self.operands(chain.xs)
+            dot = self.names.kernel("_dot", len(chain.xs))
+            text = f"{{v{k}}} = {dot}({start[0]}, {self.weights(chain.weights)}, {xs[0]})"
+            self.lines.append(_Line(text, start[1] + xs[1], new=_intern(f"v{k}")))
+        elif node in self.input_index:
+            self.lines.append(
+                _Line(f"{{v{k}}} = I[{self.input_index[node]}]", new=_intern(f"v{k}"))
+            )
         elif node in self.tape.computed:
             text, uses = self.expression(self.tape.computed[node])
-            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
+            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=_intern(f"v{k}")))
         elif node.op is not None:
             args = [self.value(c) for c in node.children]
             uses = tuple(name for _, used in args for name in used)
@@ -196,7 +341,7 @@ class _Forward:
                 text = f"{texts[0]} * {texts[1]}"
             else:
                 text = f"{self.names.op(node.op, 'f')}({', '.join(texts)})"
-            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
+            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=_intern(f"v{k}")))
 
     def all(self, keep: Callable[[Value], bool] | None = None) -> list[_Line]:
         """Every value (``keep``: only those), each guard right after the last value it reads
@@ -242,7 +387,9 @@ class _Backward(walk.Source):
     """The backward pass as lines: the engine's walk (``microgradx.walk``), with each gradient a
     variable ``g<k>`` and a leaf's added straight into its ``.grad``, as ``backward()`` does. A
     computed leaf (``x.detach()``) receives nothing. The zero-upstream rule is a test in the
-    code; ``+`` needs none (adding the upstream as it is changes nothing when it is 0)."""
+    code; ``+`` needs none unless an input is a leaf (adding a zero upstream to a gradient that
+    started at +0.0 changes nothing; a leaf's may be -0.0). Sums of products (``_Chain``) run as
+    one loop each."""
 
     def __init__(self, tape: Tape, names: _Names, forward: _Forward) -> None:
         self.names = names
@@ -254,13 +401,79 @@ class _Backward(walk.Source):
         self.lines = [_Line(f"{{g{root}}} = seed", new=f"g{root}")]
         self.started = {tape.root}  # the gradients that have a variable already
         self.indent = 0
+        # consecutive chains over the same x add to those x's gradients in one list
+        self.pending: tuple[tuple[Value, ...], str, set[Value], set[Value]] | None = None
+        self.count = 0
 
     def gradient(self, node: Value) -> Text:
         k = self.position[node]
-        return f"{{g{k}}}", (f"g{k}",)
+        return f"{{g{k}}}", (_intern(f"g{k}"),)
 
     def upstream(self, node: Any) -> Any:
-        return self.gradient(node) if node in self.started else None
+        if node in self.forward.members:
+            return None  # its chain's root did its part
+        chain = self.forward.chains.get(node)
+        if chain is None:
+            pending = self.pending
+            if pending is not None and (
+                node in pending[2] or not pending[2].isdisjoint(node.children)
+            ):  # it reads or adds to an x's gradient: the x's gradients go back to variables
+                self.finish()
+            return self.gradient(node) if node in self.started else None
+        if node in self.started:
+            self._chain(node, chain)
+        return None  # (done here: the walk has nothing more to do for it)
+
+    def _chain(self, root: Value, chain: _Chain) -> None:
+        """A chain's backward at its root's place in the walk (``_Chain`` says why that is
+        the walk's order): nothing if the upstream is 0 (every node of the chain passes it
+        unchanged, so the zero-upstream rule holds for all or none), else the start's
+        contribution and ``_dot_back``."""
+        g = self.gradient(root)
+        xs, start = chain.xs, chain.start
+        if self.pending is not None and (self.pending[0] != xs or start in self.pending[2]):
+            self.finish()
+        if self.pending is None:
+            grads = [self.gradient(x) if x in self.started else ("0.0", ()) for x in xs]
+            fresh = {x for x in xs if x not in self.started}
+            self.started.update(xs)  # their gradients are in the list until finish()
+            name = f"G{self.count}"
+            self.count += 1
+            uses = tuple(u for _, used in grads for u in used)
+            self.lines.append(_Line(f"{{{name}}} = [{', '.join(t for t, _ in grads)}]", uses, name))
+            self.pending = (xs, name, set(xs), fresh)
+        name = self.pending[1]
+        receives = start not in self.leaf_index and self.receives(start)
+        if receives and start not in self.started:
+            self.started.add(start)
+            self.lines.append(
+                _Line(f"{self.gradient(start)[0]} = 0.0", new=self.gradient(start)[1][0])
+            )
+        self.lines.append(_Line(f"if {g[0]} != 0.0:", g[1]))
+        if start in self.leaf_index:  # the start's contribution, as ``accumulate`` writes it
+            text = self.adds(f"P[{self.leaf_index[start]}].grad", g[0])
+            self.lines.append(_Line(text, g[1], None, 1))
+        elif receives:
+            target = self.gradient(start)
+            self.lines.append(_Line(self.adds(target[0], g[0]), target[1] + g[1], None, 1))
+        weights = self.forward.weights(chain.weights)
+        operands = self.forward.operands(xs)
+        back = self.names.kernel("_dot_back", len(xs))
+        text = f"{back}({g[0]}, {weights}, {operands[0]}, {{{name}}})"
+        self.lines.append(_Line(text, g[1] + operands[1] + (name,), None, 1))
+
+    def finish(self) -> None:
+        """The x's gradients of the chains just done, from their list back to variables."""
+        if self.pending is None:
+            return
+        xs, name, _, fresh = self.pending
+        self.pending = None
+        for k, x in enumerate(xs):
+            text, used = self.gradient(x)
+            if x in fresh:  # its gradient starts here
+                self.lines.append(_Line(f"{text} = {{{name}}}[{k}]", (name,), used[0]))
+            else:
+                self.lines.append(_Line(f"{text} = {{{name}}}[{k}]", (name, *used)))
 
     def receives(self, child: Any) -> bool:
         return child not in self.sinks
@@ -269,13 +482,14 @@ class _Backward(walk.Source):
         return self.forward.value(node)
 
     def opened(self, node: Any, upstream: Any, zero: int) -> None:
-        if node.op is ADD:
-            return
+        if node.op is ADD and not any(c in self.leaf_index for c in node.children):
+            return  # adding a zero upstream to a gradient started at +0.0 changes nothing
+        # (but a leaf's gradient may be -0.0 before the pass, and -0.0 + 0.0 is +0.0: test)
         for child in node.children:  # inside the test, a first contribution needs a start
             if child not in self.started and child not in self.leaf_index and self.receives(child):
                 self.started.add(child)
                 k = self.position[child]
-                self.lines.append(_Line(f"{{g{k}}} = 0.0", new=f"g{k}"))
+                self.lines.append(_Line(f"{{g{k}}} = 0.0", new=_intern(f"g{k}")))
         self.lines.append(_Line(f"if {upstream[0]} != 0.0:", upstream[1]))
         self.indent = 1
 
@@ -337,10 +551,11 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     """
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
-    forward = _Forward(tape, names)
+    forward = _Forward(tape, names, chains=True)
     guarded = _guarded(forward.all(), tape)
     backward = _Backward(tape, names, forward)
     walk.walk(tape.order, backward)
+    backward.finish()
     result, only = _returns(tape, forward)
     run = ["def run(I, P, seed):"] + [
         "    " + t for t in _allocate([*guarded, *backward.lines, result])
@@ -349,37 +564,37 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n", names.table
 
 
-# lines compiled at a time: CPython's compiler needs ~3 KB a line (9 KB a node) while it works, so
-# a large graph is compiled in pieces; a piece hands its live variables on through a dict, which
-# costs time at every call, so the pieces are large (a 64-32-10 network is one piece)
-CHUNK = 30_000
-COMPILER_BYTES_PER_LINE = 3_000
+# Lines compiled at a time. CPython's compiler needs about 3 KB a line while it works (its syntax
+# tree and code generator: 9 KB a node, 70 MB for a 64-32-10 network compiled whole), so a graph
+# of more lines is compiled in pieces of this many, and the compiler's memory is that of one piece.
+# The pieces share their variables through cells (``_Pieces``), which read and write about as fast
+# as a function's locals, so a piece costs only its call (~0.1 us): they can be small.
+CHUNK = 400
+COMPILER_BYTES_PER_LINE = 3_300
 
 
 def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
     """``(source, run, forward)``: ``python_source``'s program, compiled. A graph of more than
-    ``CHUNK`` lines is compiled in pieces of about ``CHUNK`` lines, each a function that takes
-    the values the pieces before it computed, and leaves those the later ones read, in a list
-    (``R``): the compiler's memory (its syntax tree, about 3 KB a line, 9 KB a node) is then
-    that of one piece, not of the whole graph. The numbers are those of the one-piece program
-    (the same lines in the same order)."""
+    ``CHUNK`` lines is compiled in pieces of about ``CHUNK`` lines (``_Pieces``): the same lines in
+    the same order, so the same numbers, with the compiler's memory (about 3 KB a line) that of
+    one piece, not of the whole graph."""
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
-    forward = _Forward(tape, names)
+    forward = _Forward(tape, names, chains=True)
     lines = forward.all()
     backward = _Backward(tape, names, forward)
     walk.walk(tape.order, backward)
+    backward.finish()
     result, only = _returns(tape, forward)
     if len(lines) + len(backward.lines) <= CHUNK:
         source = _one_piece(tape, lines, backward.lines, result, only)
         load_program(source, names.table, "")
         return source, names.table.pop("run"), names.table.pop("forward")
     guarded = bool(tape.guards or tape.computed)
-    run_pieces = _pieces(lines, guarded) + _pieces(backward.lines, False)
-    ahead_pieces = _pieces(lines, guarded)
     texts: list[str] = []
-    run = _chained(_compiled(run_pieces, result, "r", names.table, texts))
-    ahead = _chained(_compiled(ahead_pieces, only, "f", names.table, texts))
+    ahead = _Pieces([(lines, guarded)], only, "f", names.table, texts)
+    del forward  # (its lines are in ``lines``; what is left is indexes of the graph)
+    run = _Pieces([(lines, guarded), (backward.lines, False)], result, "r", names.table, texts)
     return "\n".join(texts), run, ahead
 
 
@@ -392,75 +607,160 @@ def _one_piece(
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n"
 
 
-def _pieces(lines: list[_Line], guarded: bool) -> list[tuple[list[_Line], bool]]:
+def _cuts(lines: Sequence[_Line], offset: int) -> list[tuple[int, int]]:
     """``lines`` cut into pieces of about ``CHUNK`` lines, each cut between two blocks (never
-    inside an ``if``); ``guarded``: each piece's lines go inside ``try`` (``_guarded``)."""
-    pieces: list[tuple[list[_Line], bool]] = []
-    start = 0
-    while start < len(lines):
-        stop = min(start + CHUNK, len(lines))
-        while stop < len(lines) and lines[stop].indent > 0:
-            stop += 1
-        pieces.append((lines[start:stop], guarded))
-        start = stop
+    inside an ``if``), as ``(start, stop)`` counted from ``offset``."""
+    pieces = []
+    start, stop = 0, len(lines)
+    while start < stop:
+        end = min(start + CHUNK, stop)
+        while end < stop and lines[end].indent > 0:
+            end += 1
+        pieces.append((offset + start, offset + end))
+        start = end
     return pieces
 
 
-def _compiled(
-    pieces: list[tuple[list[_Line], bool]],
-    last: _Line,
-    tag: str,
-    table: dict[str, Any],
-    texts: list[str],
-) -> list[Callable[..., Any]]:
-    """Each piece as a function ``(I, P, seed, R)``: it reads from ``R`` the variables earlier
-    pieces made and later ones read, and writes those it makes; the last one returns ``last``
-    (the others return R, or None where a guard fails)."""
-    pieces = [*pieces[:-1], (pieces[-1][0] + [last], pieces[-1][1])]
-    last_piece: dict[str, int] = {}  # the last piece that reads each variable
-    for k, (body, _) in enumerate(pieces):
-        for line in body:
-            for name in line.uses:
-                last_piece[name] = k
-    slots: dict[str, int] = {}
-    made: set[str] = set()
-    functions = []
-    for k, (body, guarded) in enumerate(pieces):
-        read = sorted({u for line in body for u in line.uses if u in made})
-        new = {line.new for line in body if line.new is not None}
-        # what later pieces read (the others stay in R as they are)
-        keep = sorted(name for name in new | set(read) if last_piece.get(name, -1) > k)
-        loads = [_Line(f"{{{name}}} = R[{slots.setdefault(name, len(slots))}]", new=name)
-                 for name in read]  # fmt: skip
-        inner = _in_try(body) if guarded else body
-        if k == len(pieces) - 1:
-            stores: list[_Line] = []
-        else:
-            stores = [_Line(f"R[{slots.setdefault(name, len(slots))}] = {{{name}}}", (name,))
-                      for name in keep]  # fmt: skip
-            stores.append(_Line("return R"))
-        name = f"{tag}{k}"
-        text = "\n".join([f"def {name}(I, P, seed, R):"]
-                         + ["    " + t for t in _allocate([*loads, *inner, *stores])])  # fmt: skip
-        load_program(text + "\n", table, "")
-        functions.append(table.pop(name))
-        texts.append(text)
-        made |= new
-    return functions
+def _named(lines: Sequence[_Line], stops: Sequence[int] = ()) -> Iterator[tuple[str, list[str]]]:
+    """``_allocate``, a line at a time: each line's text and the names it reads or makes (so
+    that a program compiled in pieces never holds the whole text). ``stops``: where each piece
+    ends; a variable that lives on past the end of its piece is named ``c<n>`` (a cell the pieces
+    share), any other ``x<n>`` (a local of its piece)."""
+    last_use: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in line.uses:
+            last_use[name] = i
+    slot: dict[str, str] = {}
+    free: dict[str, list[str]] = {"x": [], "c": []}
+    count = {"x": 0, "c": 0}
+    ends = iter([*stops, len(lines)])
+    stop = next(ends)
+    for i, line in enumerate(lines):
+        if i >= stop:
+            stop = next(ends)
+        names = {name: slot[name] for name in line.uses}
+        for name in line.uses:
+            if last_use[name] == i and slot.get(name) is not None:
+                local = slot.pop(name)
+                free[local[0]].append(local)
+        if line.new is not None:
+            end = last_use.get(line.new, -1)
+            kind = "c" if end >= stop else "x"
+            if free[kind]:
+                local = free[kind].pop()
+            else:
+                local = f"{kind}{count[kind]}"
+                count[kind] += 1
+            names[line.new] = local
+            if end <= i:  # created but never read (a dead value)
+                free[kind].append(local)
+            else:
+                slot[line.new] = local
+        yield "    " * line.indent + line.text.format(**names), list(names.values())
 
 
-def _chained(functions: list[Callable[..., Any]]) -> Callable[..., Any]:
+class _Pieces:
+    """A program compiled in pieces, called as the one-piece function would be
+    (``run(I, P, seed)`` or ``forward(I, P)``).
+
+    ``segments``: lists of lines, each with whether its lines go inside ``try`` (``_guarded``);
+    ``last``: the return line. Each piece is a function ``(I, P, seed)`` that returns None where
+    a guard fails (the pieces after it do not run) and True otherwise; the last one returns
+    ``last``. The local names are those of the one-piece program (``_named`` over all the
+    lines); a name that more than one piece uses is a cell the pieces share (a closure made
+    once): reading and writing a cell costs about what a local does, where handing the values
+    on in a list or a dict would cost a load and a store per value and piece. Shared cells are
+    used by one call at a time: a call made while another runs (from another thread, or from an
+    op's rule) gets cells of its own.
+    """
+
+    def __init__(
+        self,
+        segments: list[tuple[list[_Line], bool]],
+        last: _Line,
+        tag: str,
+        table: dict[str, Any],
+        texts: list[str],
+    ) -> None:
+        lines: list[_Line] = []
+        bounds: list[tuple[int, int, bool]] = []
+        for body, guarded in segments:
+            bounds += [(a, b, guarded) for a, b in _cuts(body, len(lines))]
+            lines += body
+        lines.append(last)
+        bounds[-1] = (bounds[-1][0], len(lines), bounds[-1][2])
+        self.codes: list[CodeType] = []
+        self.table = table
+        named = _named(lines, [stop for _, stop, _ in bounds[:-1]])
+        for k, (start, stop, guarded) in enumerate(bounds):
+            body_texts: list[str] = []
+            used: set[str] = set()
+            n_body = stop - start - (1 if k == len(bounds) - 1 else 0)
+            for text, names in itertools.islice(named, n_body):
+                body_texts.append(text)
+                used.update(names)
+            cells = sorted(n for n in used if n[0] == "c")
+            name = f"{tag}{k}"
+            inner = body_texts
+            if guarded:
+                inner = ["try:", *("    " + t for t in inner), f"except {_GUARDED_ERRORS}:",
+                         "    return None"]  # fmt: skip
+            if k == len(bounds) - 1:
+                text, names = next(named)
+                cells = sorted(n for n in used | set(names) if n[0] == "c")
+                inner.append(text)
+            else:
+                inner.append("return True")
+            head = [f"def {name}(I, P, seed=None):"]
+            if cells:
+                head.append(f"    nonlocal {', '.join(cells)}")
+            text = "\n".join(head + ["    " + t for t in inner])
+            texts.append(text)
+            # an outer function whose locals the piece's ``nonlocal`` names (never called: only
+            # the piece's code is used, with the cells of ``_functions``)
+            outer = ["def _piece():", *([f"    {' = '.join(cells)} = None"] if cells else [])]
+            outer += ["    " + t for t in text.split("\n")]
+            self.codes.append(_inner_code("\n".join(outer) + "\n", name))
+        self.lock = threading.Lock()
+        self.functions = self._functions()
+
+    def _functions(self) -> list[Callable[..., Any]]:
+        """The pieces as functions over one new set of cells."""
+        cells: dict[str, CellType] = {}
+        return [
+            FunctionType(
+                code,
+                self.table,
+                code.co_name,
+                None,
+                tuple(cells.setdefault(n, CellType()) for n in code.co_freevars) or None,
+            )
+            for code in self.codes
+        ]
+
+    def __call__(self, inputs: Any, P: Any, seed: Any = None) -> Any:
+        if not self.lock.acquire(False):  # another call is using the cells: new ones
+            return _chain(self._functions(), inputs, P, seed)
+        try:
+            return _chain(self.functions, inputs, P, seed)
+        finally:
+            self.lock.release()
+
+
+def _chain(functions: list[Callable[..., Any]], inputs: Any, P: Any, seed: Any) -> Any:
     """The pieces run one after another; None (a guard failed) stops them."""
-    *first, last = functions
+    for piece in functions[:-1]:
+        if piece(inputs, P, seed) is None:
+            return None
+    return functions[-1](inputs, P, seed)
 
-    def run(inputs: Any, P: Any, seed: Any = None) -> Any:
-        R: dict[int, Any] = {}
-        for piece in first:
-            if piece(inputs, P, seed, R) is None:
-                return None
-        return last(inputs, P, seed, R)
 
-    return run
+def _inner_code(source: str, name: str) -> CodeType:
+    """The code of the function ``name`` that ``_piece`` in ``source`` defines (neither is
+    run)."""
+    module = builtins.compile(source, "<microgradx compiled graph>", "exec")
+    piece = next(c for c in module.co_consts if isinstance(c, CodeType))
+    return next(c for c in piece.co_consts if isinstance(c, CodeType) and c.co_name == name)
 
 
 def prepass_source(tape: Tape) -> tuple[str, dict[str, Any]]:

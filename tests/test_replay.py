@@ -1104,9 +1104,11 @@ def test_compile_memory_estimate_and_the_cli_refusal(capsys):
     it cannot compile in the memory available, in one line, before any work."""
     from microgradx import cli
     from microgradx.replay import BYTES_PER_NODE, compile_memory
+    from microgradx.replay_python import CHUNK, COMPILER_BYTES_PER_LINE, MAX_KERNEL
 
-    assert compile_memory(1000) == 1000 * BYTES_PER_NODE["python"] + 3000 * 3000
-    assert compile_memory(10**6) == 10**6 * BYTES_PER_NODE["python"] + 30_000 * 3000
+    piece = max(CHUNK, MAX_KERNEL + 4) * COMPILER_BYTES_PER_LINE  # the compiler's work, at most
+    assert compile_memory(100) == 100 * BYTES_PER_NODE["python"] + 300 * COMPILER_BYTES_PER_LINE
+    assert compile_memory(10**6) == 10**6 * BYTES_PER_NODE["python"] + piece
     assert compile_memory(1000, "numpy", 50) == 1000 * (BYTES_PER_NODE["numpy"] + 50 * 24)
     with pytest.raises(ValueError, match="backend must be one of"):
         compile_memory(10, "fortran")
@@ -1128,9 +1130,10 @@ def test_compile_memory_estimate_and_the_cli_refusal(capsys):
 
 @pytest.mark.parametrize("guarded", [False, True])
 def test_the_python_backend_compiled_in_pieces_is_bit_for_bit(monkeypatch, guarded):
-    """A graph of more lines than ``CHUNK`` is compiled in pieces that hand their variables on
-    in a list: outputs, input and parameter gradients stay backward()'s bit for bit, a failed
-    guard in a later piece still records again, and forward() agrees."""
+    """A graph of more lines than ``CHUNK`` is compiled in pieces that share the variables
+    that outlive a piece through cells: outputs, input and parameter gradients stay
+    backward()'s bit for bit, a failed guard in a later piece still records again, and
+    forward() agrees."""
     import random
 
     from microgradx import replay_python
