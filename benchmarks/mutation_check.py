@@ -2555,6 +2555,76 @@ MUTATIONS = [
         "",
         ("tests/test_lite.py::test_in_a_browser_without_matplotlib_a_plot_is_one_line",),
     ),
+    Mutation(
+        "the NumPy back-end's zero leaf sums start from +0.0 (a leaf's -0.0 becomes +0.0)",
+        "microgradx/replay_numpy.py",
+        "    zero = sums == 0.0\n    if not zero.any():\n",
+        "    zero = sums == 0.0\n    if True:\n",
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end's matrix product of a layer's weight gradients keeps its +0.0",
+        "microgradx/replay_numpy.py",
+        "                    sums.reshape(-1),  # (a view)\n",
+        "                    sums.reshape(-1).copy(),\n",
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end's node-by-node program passes a zero upstream through + to a leaf",
+        "microgradx/replay_numpy.py",
+        "        if child in self.leaf_set and node.op in walk.PASS_THROUGH:\n",
+        "        if False:\n",
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end's node-by-node program starts a leaf's column at +0.0",
+        "microgradx/replay_numpy.py",
+        "{'-0.0' if n in self.leaf_set else '0.0'}",
+        "0.0",
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end's node-by-node program sums a leaf's column from +0.0",
+        "microgradx/replay_numpy.py",
+        "np.sum(g{self.position[node]}, initial=-0.0)",
+        "np.sum(g{self.position[node]})",
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
+        "the NumPy back-end's node-by-node program counts a zero upstream's product as +0.0",
+        "microgradx/replay_numpy.py",
+        "{upstream} * {local}, -0.0)",
+        "{upstream} * {local}, 0.0)",
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
+        "fit(compile=True) computes the inputs' gradients it never uses",
+        "microgradx/train.py",
+        "gradient=1.0 / len(batch), input_grads=False)",
+        "gradient=1.0 / len(batch))",
+        (
+            "tests/test_replay.py::"
+            "test_fit_compiled_asks_for_no_inputs_gradients_and_trains_the_same_weights",
+        ),
+    ),
 ]
 
 

@@ -23,7 +23,9 @@ optimum) or over/underflow on the way, the rows concerned are computed by the sc
 so they agree exactly: NumPy's ``power`` takes ``x ** 0.5`` as ``sqrt(x)``, which is -0.0 at -0.0
 where C's ``pow`` gives +0.0. The zero-gradient rule (a zero
 upstream contributes exactly 0, even where a local derivative is infinite: ``log(0) * x``) is
-applied to every op but ``+``, whose local derivatives are 1.
+applied to every op but ``+``, whose local derivatives are 1; a zero upstream adds nothing to a
+leaf, so a leaf's gradient of -0.0 stays -0.0 as in ``backward()``: a sum over the batch that
+is 0 gets its sign from the contributions themselves (``_signed_zeros``).
 
 Needs NumPy: ``pip install 'microgradx[fast]'``.
 """
@@ -287,18 +289,25 @@ class _Forward:
 
 class _Backward(walk.Source):
     """The backward pass on columns: the engine's walk (``microgradx.walk``), with each gradient
-    a column ``g<k>`` started at 0, the zero-upstream rule applied row by row (data computed
-    from finite inputs can be infinite: log 0), and a leaf's gradient summed over the batch at
-    the end. A computed leaf (``x.detach()``) receives nothing."""
+    a column ``g<k>`` started at 0 (a leaf's at -0.0, which adds nothing, so that its gradient
+    of -0.0 stays), the zero-upstream rule applied row by row (data computed from finite inputs
+    can be infinite: log 0), and a leaf's gradient summed over the batch at the end. A computed
+    leaf (``x.detach()``) receives nothing."""
 
     def __init__(self, tape: Any, rules: _Rules, forward: _Forward) -> None:
         self.tape = tape
         self.rules = rules
         self.position = forward.position
         self.sinks = set(tape.computed)
+        self.leaf_set = set(tape.leaves)
         root = self.position[tape.root]
         self.lines = [f"g{root} = np.full({_SIZE}, seed, dtype=np.float64)"]
-        self.lines += [f"g{self.position[n]} = 0.0" for n in tape.order[:-1]]
+        # a leaf's batch column starts at -0.0, which adds nothing (x + -0.0 is x for every x,
+        # -0.0 too): the leaf's gradient before the pass is added to at the end
+        self.lines += [
+            f"g{self.position[n]} = {'-0.0' if n in self.leaf_set else '0.0'}"
+            for n in tape.order[:-1]
+        ]
 
     def upstream(self, node: Any) -> Any:
         return f"g{self.position[node]}"
@@ -317,9 +326,14 @@ class _Backward(walk.Source):
         return locals_
 
     def times(self, upstream: Any, local: Any) -> Any:
-        return f"np.where({upstream} != 0.0, {upstream} * {local}, 0.0)"
+        return f"np.where({upstream} != 0.0, {upstream} * {local}, -0.0)"  # (-0.0: nothing)
 
     def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
+        if child in self.leaf_set and node.op in walk.PASS_THROUGH:
+            # the upstream itself: a row where it is 0 passes nothing to a leaf, whose gradient
+            # may be -0.0 (and -0.0 + 0.0 is +0.0); an inner node's starts at +0.0 (no matter)
+            upstream = self.upstream(node)
+            contribution = f"np.where({upstream} != 0.0, {contribution}, -0.0)"
         self.lines.append(self.adds(f"g{self.position[child]}", contribution, in_place=False))
 
     def leaves(self) -> list[str]:
@@ -327,7 +341,7 @@ class _Backward(walk.Source):
         in_order = set(self.tape.order)
         for m, node in enumerate(self.tape.leaves):
             if node in in_order:  # (a leaf only a guard or a computed leaf reads has no gradient)
-                total = f"float(np.sum(g{self.position[node]}))"
+                total = f"float(np.sum(g{self.position[node]}, initial=-0.0))"  # (see _send)
                 self.lines.append(self.adds(f"P[{m}].grad", total, in_place=False))
         return self.lines
 
@@ -1001,8 +1015,8 @@ class LevelProgram:
                 else:
                     finite = np.isfinite(local).all()
                 if not finite:  # the zero-upstream rule: 0 * inf counts 0
-                    contribution = np.where(upstream != 0.0, contribution, 0.0)
-            _send(sends, contribution, G, C, CL)
+                    contribution = np.where(upstream != 0.0, contribution, -0.0)
+            _send(sends, contribution, G, C, CL, upstream)
 
     def _chain_backward(
         self, group: _Chain, V: Any, G: Any, C: Any, CL: Any, pc: Any, wanted: bool
@@ -1015,7 +1029,7 @@ class LevelProgram:
         np = self.np
         upstream = G[group.start : group.stop]
         n, batch = upstream.shape
-        _send(group.sends[0], upstream, G, C, CL)
+        _send(group.sends[0], upstream, G, C, CL, upstream)
         p = pc[:, 0]
         done = [False, False]
         for side in group.dot:  # each leaf's contributions summed over the batch by one product
@@ -1023,7 +1037,12 @@ class LevelProgram:
             if np.isfinite(other).all():  # (else the zero-upstream rule: the general way)
                 leaves = group.sends[1 + side].leaves
                 assert leaves is not None
-                CL[leaves[1]] = (other @ upstream.T).ravel()
+                sums = other @ upstream.T  # (steps, members): entry j * members + m
+                _signed_zeros(
+                    sums.reshape(-1),  # (a view)
+                    partial(_minus_zero_products, other, upstream),
+                )
+                CL[leaves[1]] = sums.ravel()
                 done[side] = True
         steps = _block_size(group, batch)
         split = _parts(np, group, steps)
@@ -1037,12 +1056,12 @@ class LevelProgram:
                         continue
                     contribution = upstream * local
                     if not np.isfinite(local).all():
-                        contribution = np.where(upstream == 0.0, 0.0, contribution)
+                        contribution = np.where(upstream == 0.0, -0.0, contribution)
                     flat = np.broadcast_to(contribution, size).reshape(-1, batch)
-                    _send(parts[side], flat, G, C, CL)
+                    _send(parts[side], flat, G, C, CL, upstream)
             elif not parts[0].empty():
                 flat = np.broadcast_to(upstream, size).reshape(-1, batch)
-                _send(parts[0], flat, G, C, CL)
+                _send(parts[0], flat, G, C, CL, upstream)
         for sends in group.sends[1:]:
             if sends.grid is not None and (wanted or sends.beyond_inputs):
                 self._grid_sends(sends.grid, upstream, V, G, pc)
@@ -1068,7 +1087,7 @@ class LevelProgram:
                 upstream_part = contribution
                 contribution = np.multiply(upstream_part, factor, out=buffer)
                 if not finite:  # the zero-upstream rule: 0 * inf counts 0
-                    contribution = np.where(upstream_part != 0.0, contribution, 0.0)
+                    contribution = np.where(upstream_part != 0.0, contribution, -0.0)
             if isinstance(targets, slice):  # in place: no temporary of the rows
                 view = G[targets]
                 if rank == 0:
@@ -1081,8 +1100,9 @@ class LevelProgram:
                 G[targets] += contribution
 
 
-def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any) -> None:
-    """One slot's contributions (a row each) to where ``sends`` says they go."""
+def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any, upstream: Any) -> None:
+    """One slot's contributions (a row each) to where ``sends`` says they go. ``upstream``: the
+    group's upstream (a row per member), row ``r % members`` that of contribution row ``r``."""
     if sends.first is not None:
         members, rows = sends.first
         G[rows] = (contribution if members is None else contribution[members]) + 0.0
@@ -1095,7 +1115,70 @@ def _send(sends: _Sends, contribution: Any, G: Any, C: Any, CL: Any) -> None:
     if sends.leaves is not None:
         members, rows = sends.leaves
         part = contribution if members is None else contribution[members]
-        CL[rows] = part.sum(axis=1)  # over the batch: one row is the number itself
+        sums = part.sum(axis=1)  # over the batch: one row is the number itself
+        _signed_zeros(sums, partial(_minus_zero_rows, part, upstream, members))
+        CL[rows] = sums
+
+
+def _signed_zeros(sums: Any, all_minus_zero: Callable[[Any], Any]) -> None:
+    """Give the exact sign to the sums over the batch (``sums``, one per leaf's contribution, a
+    1-D view written in place) that are 0. ``backward()`` adds nothing to a leaf where the
+    upstream is 0 (the zero-upstream rule), so a leaf's gradient of -0.0 stays -0.0, and a
+    contribution of -0.0 keeps it; but here such a row holds the upstream itself (``+``) or
+    ``0 * x`` (+0.0 for x > 0), and ``numpy.sum`` and a matrix product start from +0.0, so a
+    total of zeros came out +0.0 and turned the leaf's -0.0 into +0.0. The walk's sum of zeros
+    is -0.0 exactly when every term it adds is -0.0 (any +0.0, or nonzero terms that cancel,
+    give +0.0), the rows whose upstream is 0 left out: ``all_minus_zero(at)`` says which of
+    the entries ``at`` are so. A total that is not 0 is the same either way (adding a zero
+    does not change a sum that is not 0), so only zeros are looked at: a weight whose input is
+    0 in every example (a digit's corner pixel) has one each step."""
+    zero = sums == 0.0
+    if not zero.any():
+        return
+    import numpy
+
+    at = numpy.flatnonzero(zero)
+    sums[at] = numpy.where(all_minus_zero(at), -0.0, 0.0)
+
+
+def _minus_zero_rows(part: Any, upstream: Any, members: Any, at: Any) -> Any:
+    """For the rows ``at`` of a slot's contributions ``part``: whether each is -0.0 in every
+    example whose upstream is not 0."""
+    import numpy
+
+    terms = part[at]
+    counted = _upstream_of(upstream, members, at) != 0.0
+    minus_zero = (terms == 0.0) & numpy.signbit(terms)
+    return ~(counted & ~minus_zero).any(axis=1)
+
+
+def _minus_zero_products(other: Any, upstream: Any, at: Any) -> Any:
+    """For the entries ``at`` (``j * members + m``) of the matrix product ``other @
+    upstream.T`` (finite numbers): whether ``other[j] * upstream[m]`` is -0.0 in every example
+    whose upstream is not 0. Such a product is -0.0 only where ``other`` is -0.0 and the
+    upstream positive, or +0.0 and the upstream negative: the examples where it is not are
+    counted by two matrix products over the few rows ``j`` concerned, not by forming them."""
+    import numpy
+
+    n = len(upstream)
+    steps, where = numpy.unique(at // n, return_inverse=True)
+    rows = other[steps]
+    zero = rows == 0.0
+    not_minus = (~(zero & numpy.signbit(rows))).astype(numpy.float64)
+    not_plus = (~(zero & ~numpy.signbit(rows))).astype(numpy.float64)
+    positive = (upstream > 0.0).astype(numpy.float64)
+    negative = (upstream < 0.0).astype(numpy.float64)
+    others = not_minus @ positive.T + not_plus @ negative.T  # (steps, members): exact counts
+    return others[where.ravel(), at % n] == 0.0
+
+
+def _upstream_of(upstream: Any, members: Any, at: Any) -> Any:
+    """The upstreams of a slot's contributions ``at`` (rows of ``contribution[members]``):
+    contribution row ``r`` is member ``r % len(upstream)``'s (a chain's steps are step-major)."""
+    import numpy
+
+    rows = at if members is None else _index_array(numpy, members)[at]
+    return upstream[rows % len(upstream)]
 
 
 def _grid(

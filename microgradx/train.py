@@ -433,7 +433,9 @@ class _Replay:
         example's model output, in the batch's order."""
         assert self.program is not None
         rows = [[*self.X[i], *self._target(self.y[i])] for i in batch]
-        replayed = self.program.run_batch(rows, gradient=1.0 / len(batch))
+        # only the weights' gradients are used: the inputs' are not computed (the NumPy
+        # back-end skips a layer's contributions to the data)
+        replayed = self.program.run_batch(rows, gradient=1.0 / len(batch), input_grads=False)
         losses_ = [float(v) for v in replayed.output]
         return float(sum(losses_)), self._outputs(replayed.watched, len(batch))
 

@@ -660,6 +660,39 @@ def test_fit_compiled_trains_like_fit(backend, loss):
     assert histories[1].accuracy == histories[0].accuracy
 
 
+@pytest.mark.parametrize("backend", ["numpy", "python"])
+def test_fit_compiled_asks_for_no_inputs_gradients_and_trains_the_same_weights(
+    backend, monkeypatch
+):
+    """A training step needs only the weights' gradients: fit's batches run with
+    ``input_grads=False``, and the weights after training are those of steps that also compute
+    the inputs' gradients, bit for bit (digits, 64-16-10, relu, cross-entropy)."""
+    if backend == "numpy":
+        _numpy()
+    from microgradx.replay import Compiled
+
+    X, y = load_digits()
+    X, y = X[:60], y[:60]
+    original = Compiled.run_batch
+    asked = []
+
+    def full(self, rows, gradient=1.0, *, input_grads=True):
+        if gradient is not None:
+            asked.append(input_grads)
+        return original(self, rows, gradient, input_grads=True)
+
+    weights = []
+    for patched in (False, True):
+        if patched:
+            monkeypatch.setattr(Compiled, "run_batch", full)
+        model = MLP(64, [16, 10], "relu", seed=3)
+        fit(model, X, y, loss="cross_entropy", optimizer=Adam(model.parameters(), lr=0.01),
+            epochs=2, batch_size=16, progress=False, compile=True, backend=backend)  # fmt: skip
+        weights.append([_bits(p.data) for p in model.parameters()])
+    assert asked and not any(asked)  # fit asked for none
+    assert weights[1] == weights[0]
+
+
 def test_fit_compiled_refuses_what_it_cannot_replay_and_says_why():
     X, y = make_moons(20, seed=0)
     model = Sequential(Linear(2, 4), ReLU(), Dropout(0.3), Linear(4, 1))
@@ -1485,3 +1518,132 @@ def test_the_guards_over_a_batch_are_the_row_by_row_guards():
     want = [recording.prepass(row, recording.leaves) is not None for row in rows]
     assert 10 < sum(want) < 290  # (rows on both sides)
     assert recording.meets(np.array(rows)).tolist() == want
+
+
+# ---- the NumPy back-end: a leaf's gradient of -0.0 where nothing reaches it ------------------
+
+
+def _bits(x: float) -> tuple[bool, float, float]:
+    """A float's identity: NaN equals NaN, -0.0 differs from 0.0."""
+    return (x != x, 0.0 if x != x else x, math.copysign(1.0, x))
+
+
+def _add_cut(x, y, ps):  # + to a leaf, its upstream 0
+    return (x + ps[0]) * 0.0
+
+
+def _mul_cut(x, y, ps):  # * to a leaf, its upstream 0 (0 * w is +0.0 for w > 0)
+    return (x * ps[0]) * 0.0 + y * ps[1]
+
+
+def _mul_minus_zero(x, y, ps):  # a contribution of -0.0 itself (x = -0.0): the leaf keeps -0.0
+    return (x * ps[0]) * 1.0 + (y + ps[1])
+
+
+def _chain_cut(x, y, ps):  # a neuron's sum of products, cut by relu (an infinite weight too)
+    z = ps[0]
+    for k in range(1, 5):
+        z = z + ps[k] * (x, y)[k % 2]
+    return (z * 0.0 - 1.0).relu() + x
+
+
+def _layer(x, y, ps):  # three neurons on the same inputs (a matrix product), some rows dead
+    out = ps[0] * 0.0
+    for m in range(3):
+        z = ps[1 + 3 * m] + ps[2 + 3 * m] * x + ps[3 + 3 * m] * y
+        out = out + z.relu()
+    return out
+
+
+def _detached(x, y, ps):  # a computed leaf: the program runs node by node
+    return (x * ps[0] + ps[2]) * (x.detach() * 0.0) + y * ps[1] * ps[1]
+
+
+_SIGNED = {
+    "add": (_add_cut, [2.0]),
+    "mul": (_mul_cut, [2.0, 0.5]),
+    "mul -0.0": (_mul_minus_zero, [2.0, 1.0]),
+    "chain": (_chain_cut, [math.inf, 1.0, -1.0, 2.0, 3.0]),
+    "layer": (_layer, [1.0, 0.0, 1.0, 2.0, -8.0, 1.0, 1.0, 0.5, -1.0, -1.0]),
+    "detached": (_detached, [2.0, 1.5, 0.5]),
+}
+# each row's numbers small dyadic ones, so every sum is exact in any order: bit for bit
+_SIGNED_ROWS = [[1.0, -2.0], [-0.0, -0.0], [2.0, 1.0], [0.0, -0.0], [-1.0, 4.0]]
+
+
+@pytest.mark.parametrize("name", list(_SIGNED))
+@pytest.mark.parametrize("rows", [r for r in range(len(_SIGNED_ROWS))] + ["all"])
+def test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing(name, rows):
+    """backward() adds nothing to a leaf where the upstream is 0, and a -0.0 contribution keeps
+    a -0.0 gradient; the NumPy back-end added the upstream itself (+) or 0 * w (+0.0) there, and
+    summed over the batch from +0.0 (numpy.sum, a matrix product): a leaf's -0.0 became +0.0.
+    run and run_batch against backward() on each row in turn, bit for bit, zeros' signs too."""
+    _numpy()
+    fn, weights = _SIGNED[name]
+    batch = _SIGNED_ROWS if rows == "all" else [_SIGNED_ROWS[rows]]
+    want = []  # for each start: every leaf's gradient after the rows
+    for start in (-0.0, 0.0):
+        ps = [Value(w) for w in weights]
+        for p in ps:
+            p.grad = start
+        for row in batch:
+            x, y = Value(row[0]), Value(row[1])
+            fn(x, y, ps).backward()
+        want.append([_bits(p.grad) for p in ps])
+    if rows == 1:  # (the case, in every graph: some leaf keeps -0.0)
+        assert _bits(-0.0) in want[0]
+
+    ps = [Value(w) for w in weights]
+    program = microgradx.compile(lambda x, y: fn(x, y, ps), [0.5, 0.25], backend="numpy")
+    for start, wanted in zip((-0.0, 0.0), want):
+        for p in ps:
+            p.grad = start
+        if len(batch) == 1:
+            program.run(*batch[0])
+        else:
+            program.run_batch(batch, input_grads=False)
+        assert [_bits(p.grad) for p in ps] == wanted
+        for p in ps:
+            p.grad = start
+        program.run_batch(batch)
+        assert [_bits(p.grad) for p in ps] == wanted
+
+
+_SMALL = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -2.0])  # (every sum of products exact)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(_SMALL, min_size=12, max_size=12),
+    st.lists(st.lists(_SMALL, min_size=2, max_size=2), min_size=1, max_size=4),
+    st.lists(st.sampled_from([0.0, -0.0]), min_size=12, max_size=12),
+)
+def test_numpy_leaf_gradients_are_backwards_bit_for_bit_with_zeros_everywhere(
+    weights, rows, starts
+):
+    """Two relu layers (a layer's weights summed by a matrix product, its biases by + from a
+    chain's start) whose weights, inputs and starting gradients are small numbers and signed
+    zeros: every leaf's gradient after run_batch is backward()'s on each row in turn, bit for
+    bit (the numbers are exact in any order, so only the zeros' signs could differ)."""
+    _numpy()
+
+    def fn(x, y, ps):
+        hidden = [(ps[3 * m] + ps[3 * m + 1] * x + ps[3 * m + 2] * y).relu() for m in range(3)]
+        out = ps[9]
+        for m in range(2):
+            out = out + ps[10 + m] * hidden[m]
+        return out + hidden[2] * 0.0
+
+    ps = [Value(w) for w in weights]
+    for p, start in zip(ps, starts):
+        p.grad = start
+    for row in rows:
+        fn(Value(row[0]), Value(row[1]), ps).backward()
+    want = [_bits(p.grad) for p in ps]
+    ps = [Value(w) for w in weights]
+    program = microgradx.compile(lambda x, y: fn(x, y, ps), [0.5, 0.25], backend="numpy")
+    for wanted in (True, False):
+        for p, start in zip(ps, starts):
+            p.grad = start
+        program.run_batch(rows, input_grads=wanted)
+        assert [_bits(p.grad) for p in ps] == want
