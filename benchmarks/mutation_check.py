@@ -381,7 +381,7 @@ MUTATIONS = [
     Mutation(
         "the NumPy back-end's products multiply a zero upstream by an infinite input",
         "microgradx/replay_numpy.py",
-        "                    contribution = np.where(upstream != 0.0, contribution, 0.0)\n",
+        "                    contribution = np.where(upstream != 0.0, contribution, -0.0)\n",
         "                    pass\n",
         (
             "tests/test_replay.py::test_a_zero_upstream_contributes_zero_through_an_infinite_product",
@@ -2517,7 +2517,7 @@ MUTATIONS = [
     Mutation(
         "the NumPy back-end's chain products multiply a zero upstream by an infinite factor",
         "microgradx/replay_numpy.py",
-        "                        contribution = np.where(upstream == 0.0, 0.0, contribution)\n",
+        "                        contribution = np.where(upstream == 0.0, -0.0, contribution)\n",
         "                        pass\n",
         (
             "tests/test_replay.py::"
