@@ -2625,6 +2625,58 @@ MUTATIONS = [
             "test_fit_compiled_asks_for_no_inputs_gradients_and_trains_the_same_weights",
         ),
     ),
+    Mutation(
+        "build_lite/build_site replace an output folder that no previous build made (no marker)",
+        "playground/build_site.py",
+        "    if not marked:\n",
+        "    if False:\n",
+        (
+            "tests/test_lite.py::test_lite_refuses_an_output_a_build_did_not_make_and_deletes_nothing",
+            "tests/test_playground.py::"
+            "test_site_refuses_an_output_a_build_did_not_make_and_deletes_nothing",
+        ),
+    ),
+    Mutation(
+        "a build replaces the current folder or the repository (a marker planted in it)",
+        "playground/build_site.py",
+        "    protected = {Path.cwd().resolve(), ROOT.resolve()}\n",
+        "    protected: set[Path] = set()\n",
+        (
+            "tests/test_lite.py::test_lite_refuses_an_output_a_build_did_not_make_and_deletes_nothing",
+        ),
+    ),
+    Mutation(
+        "a failed build leaves its half-built folder next to the output",
+        "playground/build_site.py",
+        "        shutil.rmtree(work)  # made by mkdtemp",
+        "        work.exists()  # made by mkdtemp",
+        (
+            "tests/test_lite.py::test_a_failing_lite_build_leaves_the_previous_site_as_it_was",
+            "tests/test_playground.py::"
+            "test_site_replaces_only_its_own_previous_build_and_a_failure_keeps_it",
+        ),
+    ),
+    Mutation(
+        "--pyodide-packages-url lets braces other than {version} through into the lock",
+        "playground/build_lite.py",
+        "NOT_IN_URL = set(' \"<>\\\\^`{|}')",
+        "NOT_IN_URL = set(' \"<>\\\\^`|')",
+        ("tests/test_lite.py::test_a_bad_packages_url_is_one_line_naming_the_flag",),
+    ),
+    Mutation(
+        "--pyodide-packages-url accepts a query string (the file names land in it)",
+        "playground/build_lite.py",
+        '    if parts.query or parts.fragment or "?" in bare or "#" in bare:',
+        '    if parts.fragment or "#" in bare:',
+        ("tests/test_lite.py::test_a_bad_packages_url_is_one_line_naming_the_flag",),
+    ),
+    Mutation(
+        "--pyodide-packages-url accepts any scheme with a host (ftp:, file://host/)",
+        "playground/build_lite.py",
+        'if parts.scheme not in ("http", "https")',
+        'if parts.scheme not in ("http", "https", "ftp", "file")',
+        ("tests/test_lite.py::test_a_bad_packages_url_is_one_line_naming_the_flag",),
+    ),
 ]
 
 
@@ -2659,6 +2711,8 @@ def _fresh_copy(workspace: Path) -> None:
     runners = workspace / "docs" / "runners"  # a mutation of the golden vectors' runner
     shutil.rmtree(runners, ignore_errors=True)
     shutil.copytree(ROOT / "docs" / "runners", runners)
+    for script in (ROOT / "playground").glob("*.py"):  # a mutation of the build scripts
+        shutil.copy(script, workspace / "playground" / script.name)
 
 
 def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:

@@ -17,6 +17,13 @@ jupyter_server, pinned in pyproject.toml).
   npm carry as Pyodide builds) points at Pyodide's own distribution of the pinned version,
   ``--pyodide-packages-url`` (a school that hosts its own copy gives its address). Offline, those
   fail to load and a plot says so in one line (``microgradx.viz.plots``); the rest runs.
+  It must be an absolute ``http://`` or ``https://`` folder address (no query, fragment or
+  credentials: the file names are appended to it and the lock is published); ``{version}`` in
+  it, and only that, is replaced by the pinned version. A ``file:`` address is refused: a page
+  served over http cannot load it (serve a local copy and give its http address).
+
+``--output PATH`` builds elsewhere; an existing output is replaced only if a previous build made
+it (see ``build_site.py``: the build is made next to it and swapped in whole when it succeeds).
 
 Source maps are left out (half the size). Downloads are kept in ``build/lite-cache/``.
 """
@@ -31,10 +38,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
-from build_site import ROOT, build_wheel, copy_pyodide_core, pyodide_core
+from build_site import (
+    ROOT,
+    OutputError,
+    build_into,
+    build_wheel,
+    copy_pyodide_core,
+    output_argument,
+    pyodide_core,
+    write_json,
+)
 
 LITE = ROOT / "lite"
 CACHE = ROOT / "build" / "lite-cache"
@@ -50,8 +67,43 @@ HYPOTHESIS = "6.155.7"
 KERNEL_PACKAGES = ("micropip", "ipython", "jedi")
 # Pyodide's own distribution of a version: where the packages not shipped here load from.
 PACKAGES_URL = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
+VERSION = "{version}"  # the one placeholder of PACKAGES_URL, replaced literally (never str.format)
+# Not in a URL as typed (RFC 3986): what is left after the placeholder must not have them.
+NOT_IN_URL = set(' "<>\\^`{|}')
 KERNEL_SETTINGS = "@jupyterlite/pyodide-kernel-extension:kernel"
 SOURCE_MAP_COMMENT = re.compile(rb"\n?//# sourceMappingURL=[^\n]*\s*$")
+
+
+def packages_url(text: str) -> str:
+    """``--pyodide-packages-url`` checked: an absolute http(s) folder address, ``{version}`` the
+    only text in braces. Raises ``ValueError`` saying what is wrong."""
+    bare = text.replace(VERSION, "0")
+    bad = sorted({c for c in bare if c in NOT_IN_URL or not c.isprintable() or ord(c) > 126})
+    if bad:
+        raise ValueError(
+            f"{text!r} has {''.join(bad)!r}, not allowed in an address"
+            f" (the only placeholder is {VERSION})"
+        )
+    try:
+        parts = urllib.parse.urlsplit(bare)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not an address: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an absolute http:// or https:// address")
+    if parts.query or parts.fragment or "?" in bare or "#" in bare:
+        raise ValueError(f"{text!r} has a query or fragment; file names are appended to it")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{text!r} has credentials in it; the lock it goes into is published")
+    return text
+
+
+def packages_url_argument(text: str) -> str:
+    """``--pyodide-packages-url``'s argparse type: ``packages_url`` with a one-line error."""
+    try:
+        return packages_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def sha256(path: Path) -> str:
@@ -148,7 +200,7 @@ def rewrite_lock(pyodide_dir: Path, packages_url: str) -> list[str]:
     for name, package in packages.items():
         if name not in shipped:
             package["file_name"] = packages_url + str(package["file_name"])
-    lock_path.write_text(json.dumps(lock, indent=1, allow_nan=False) + "\n")
+    write_json(lock_path, lock, indent=1)
     return shipped
 
 
@@ -164,14 +216,30 @@ def drop_source_maps(site: Path) -> None:
                 path.write_bytes(stripped)
 
 
-def build(output: Path, packages_url: str) -> None:
+def build(output: Path, url: str) -> None:
+    """The site into ``output`` (replaced only if a previous build made it: ``build_into``);
+    the packages not shipped load from ``url`` (``packages_url``; ``{version}`` replaced)."""
     core = pyodide_core()
     version = json.loads((core / "package.json").read_text())["version"]
-    packages_url = packages_url.format(version=version)
-    if not packages_url.endswith("/"):
-        packages_url += "/"
-    if output.exists():
-        shutil.rmtree(output)
+    url = packages_url(url).replace(VERSION, version)
+    if not url.endswith("/"):
+        url += "/"
+    shipped: list[str] = []
+
+    def make(site: Path) -> None:
+        shipped.extend(make_lite(site, url))
+
+    build_into(output, "lite", make)
+    size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
+    print(
+        f"{output.name}/ built: {size / 1e6:.1f} MB, Pyodide {version}, {len(shipped)} wheels"
+        f" shipped, other packages from {url}\n"
+        f"serve it with: python3 -m http.server -d {output.name}"
+    )
+
+
+def make_lite(site: Path, url: str) -> list[str]:
+    """The JupyterLite site into the empty folder ``site``: the names of the wheels shipped."""
     with tempfile.TemporaryDirectory() as tmp:
         lite_dir, contents = Path(tmp) / "lite-dir", Path(tmp) / "contents"
         lite_dir.mkdir()
@@ -197,35 +265,35 @@ def build(output: Path, packages_url: str) -> None:
                 },
             },
         }
-        (lite_dir / "jupyter-lite.json").write_text(json.dumps(config, indent=1))
+        write_json(lite_dir / "jupyter-lite.json", config, indent=1)
+        # jupyter lite build makes --output-dir itself: the empty folder is given to it as is
+        site.rmdir()
         subprocess.run(
             [sys.executable, "-m", "jupyter", "lite", "build", "--lite-dir", str(lite_dir),
-             "--contents", str(contents), "--output-dir", str(output), "--no-sourcemaps"],
+             "--contents", str(contents), "--output-dir", str(site), "--no-sourcemaps"],
             check=True, cwd=tmp,
         )  # fmt: skip
-    drop_source_maps(output)
-    pyodide_dir = output / "pyodide"
+    drop_source_maps(site)
+    pyodide_dir = site / "pyodide"
     copy_pyodide_core(pyodide_dir)
-    shipped = rewrite_lock(pyodide_dir, packages_url)
-    size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
-    print(
-        f"{output.name}/ built: {size / 1e6:.1f} MB, Pyodide {version}, {len(shipped)} wheels"
-        f" shipped, other packages from {packages_url}\n"
-        f"serve it with: python3 -m http.server -d {output.name}"
-    )
+    return rewrite_lock(pyodide_dir, url)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--pyodide-packages-url",
+        type=packages_url_argument,
         default=PACKAGES_URL,
         help="where the Pyodide packages not shipped (numpy, matplotlib, ...) load from;"
         " {version} is the pinned Pyodide version (default: %(default)s)",
     )
-    parser.add_argument("--output", type=Path, default=LITE, help="default: lite/")
+    parser.add_argument("--output", type=output_argument, default=LITE, help="default: lite/")
     args = parser.parse_args(argv)
-    build(args.output.resolve(), args.pyodide_packages_url)
+    try:
+        build(args.output, args.pyodide_packages_url)
+    except OutputError as error:  # changed while building
+        parser.error(f"argument --output: {error}")
     return 0
 
 

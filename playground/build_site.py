@@ -2,19 +2,34 @@
 
 ``site/`` gets the pinned Pyodide core from npm (interpreter and standard library, nothing from a
 CDN), this project's wheel, and the page. Serve it with ``python -m http.server -d site``.
+
+``--output PATH`` builds elsewhere. Every build (this one and ``build_lite.py``) is made in a fresh
+folder next to the output and renamed into place only when it is complete, so a failed build
+leaves the old site as it was. An existing output is replaced only if it is a real folder (not a
+symbolic link) holding the ``.microgradx-build`` file a previous build wrote; anything else (a
+file, a link, ``.``, a folder of yours) is refused with one line naming ``--output``, and nothing
+is deleted.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SITE = ROOT / "site"
+# Written into every finished build: only a folder holding it is ever replaced by a new build.
+MARKER = ".microgradx-build"
 PYODIDE_FILES = [
     "pyodide.mjs",
     "pyodide.asm.mjs",
@@ -23,6 +38,93 @@ PYODIDE_FILES = [
     "pyodide-lock.json",
     "package.json",
 ]
+
+
+class OutputError(ValueError):
+    """The output path names something a build must not replace; nothing was deleted."""
+
+
+def output_path(path: str | Path) -> Path:
+    """``path`` made absolute with its folder's links resolved (the last part is kept as given,
+    so a symbolic link there is seen as a link). Raises ``OutputError`` if a build must not
+    replace what is there: anything but nothing or a folder a previous build made (one holding
+    ``MARKER``), and never the current folder, the repository or a folder containing either."""
+    given = Path(os.path.abspath(path))
+    if given.parent == given:
+        raise OutputError(f"{path} is the root folder; refusing to replace it")
+    target = Path(os.path.realpath(given.parent)) / given.name
+    protected = {Path.cwd().resolve(), ROOT.resolve()}
+    if any(target == p or target in p.parents for p in protected):
+        raise OutputError(
+            f"{path} is the current folder, the repository or a folder containing one;"
+            " refusing to replace it (give a new folder, e.g. lite/ or site/)"
+        )
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return target
+    if stat.S_ISLNK(mode):
+        raise OutputError(f"{path} is a symbolic link; refusing to replace it or its target")
+    if not stat.S_ISDIR(mode):
+        raise OutputError(f"{path} exists and is not a folder; refusing to replace it")
+    try:
+        marked = stat.S_ISREG(os.lstat(target / MARKER).st_mode)
+    except FileNotFoundError:
+        marked = False
+    if not marked:
+        raise OutputError(
+            f"{path} is a folder this build did not make (no {MARKER} in it); refusing to"
+            " replace it (remove it yourself if it is an old build)"
+        )
+    return target
+
+
+def build_into(output: Path, kind: str, make: Callable[[Path], None]) -> None:
+    """Run ``make(folder)`` on a fresh folder next to ``output``, then put it in ``output``'s
+    place (``output`` is checked by ``output_path`` before and again just before the swap). If
+    ``make`` fails or is interrupted, the fresh folder is removed and ``output`` is untouched."""
+    target = output_path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".building", dir=target.parent))
+    try:
+        fresh = work / target.name
+        fresh.mkdir()
+        make(fresh)
+        (fresh / MARKER).write_text(f"{kind}: made by playground/build_{kind}.py\n")
+        target = output_path(output)  # still nothing, or still a previous build
+        if target.exists():
+            # two renames in one folder: a reader never sees a half-copied site
+            os.replace(target, work / "previous")
+        os.replace(fresh, target)
+    finally:
+        shutil.rmtree(work)  # made by mkdtemp above: ours, holding only the build or the old one
+
+
+def write_json(path: Path, data: object, indent: int | None = None) -> None:
+    """``data`` as JSON into ``path`` atomically (a temporary file in its folder, then
+    ``os.replace``): the path holds the old file or the whole new one, never half."""
+    text = json.dumps(data, indent=indent, allow_nan=False) + "\n"
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def output_argument(text: str) -> Path:
+    """``--output``'s argparse type: the checked path (``output_path``), or its one-line error."""
+    try:
+        return output_path(text)
+    except OutputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def pyodide_core() -> Path:
@@ -51,16 +153,26 @@ def build_wheel(dest: Path) -> Path:
     return wheel
 
 
-def main() -> int:
-    if SITE.exists():
-        shutil.rmtree(SITE)
-    copy_pyodide_core(SITE / "pyodide")
-    wheel = build_wheel(SITE)
+def make_site(site: Path) -> None:
+    """The playground's files into the empty folder ``site``."""
+    copy_pyodide_core(site / "pyodide")
+    wheel = build_wheel(site)
     for name in ("index.html", "playground.js", "playground.css"):
-        shutil.copy(HERE / name, SITE / name)
-    (SITE / "manifest.json").write_text(json.dumps({"wheel": wheel.name}, allow_nan=False))
-    size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
-    print(f"site/ built: {size / 1e6:.1f} MB; serve it with: python -m http.server -d site")
+        shutil.copy(HERE / name, site / name)
+    write_json(site / "manifest.json", {"wheel": wheel.name})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=output_argument, default=SITE, help="default: site/")
+    args = parser.parse_args(argv)
+    try:
+        build_into(args.output, "site", make_site)
+    except OutputError as error:  # changed while building
+        parser.error(f"argument --output: {error}")
+    size = sum(p.stat().st_size for p in args.output.rglob("*") if p.is_file())
+    name = args.output.name
+    print(f"{name}/ built: {size / 1e6:.1f} MB; serve it with: python -m http.server -d {name}")
     return 0
 
 

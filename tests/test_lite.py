@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -85,6 +86,183 @@ def test_the_lists_are_every_notebook_without_plots():
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     assert sorted([STEPPED, *WITHOUT_PLOTS, *PENDING]) == [n for n in names if not _plots(n)]
     assert _plots(PLOTTING)
+
+
+# ---- the build script's output and flags (npm, pip and jupyter stubbed: no network, fast) ------
+
+
+@pytest.fixture
+def lite_build(monkeypatch, tmp_path):
+    """playground/build_lite.py with the slow parts stubbed: a fake Pyodide core, a ``jupyter
+    lite build`` that writes one page (or fails, with ``fail.set()``), a lock rewrite that only
+    records the packages' address. Returns the module, the commands run, the addresses given
+    to the lock, the jupyter-lite.json configs the build wrote, and the event ``fail``."""
+    monkeypatch.syspath_prepend(str(ROOT / "playground"))
+    import build_lite
+    import build_site
+
+    core = tmp_path / "core"
+    core.mkdir()
+    for name in build_site.PYODIDE_FILES:
+        (core / name).write_text("{}")
+    (core / "package.json").write_text('{"version": "0.29.9"}')
+    monkeypatch.setattr(build_lite, "pyodide_core", lambda: core)
+    monkeypatch.setattr(build_site, "pyodide_core", lambda: core)
+    calls: list[list[str]] = []
+    urls: list[str] = []
+    configs: list[Any] = []
+    fail = threading.Event()
+
+    def run(cmd: list[str], **kw: Any) -> None:
+        calls.append(cmd)
+        configs.append(
+            json.loads(Path(cmd[cmd.index("--lite-dir") + 1], "jupyter-lite.json").read_text())
+        )
+        if fail.is_set():
+            raise RuntimeError("jupyter lite build failed (test stub)")
+        out = Path(cmd[cmd.index("--output-dir") + 1])
+        out.mkdir()
+        (out / "index.html").write_text("new")
+
+    def rewrite_lock(pyodide_dir: Path, url: str) -> list[str]:
+        urls.append(url)
+        return []
+
+    monkeypatch.setattr(build_lite.subprocess, "run", run)
+    monkeypatch.setattr(build_lite, "rewrite_lock", rewrite_lock)
+    monkeypatch.chdir(tmp_path)
+    return SimpleNamespace(module=build_lite, calls=calls, urls=urls, configs=configs, fail=fail)
+
+
+def _victim(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    victim = folder / "precious.txt"
+    victim.write_text("keep me")
+    return victim
+
+
+def _refuse_cases(tmp_path: Path) -> dict[str, tuple[str, Path]]:
+    """Each output a build must refuse: (the --output text, a file that must survive)."""
+    mine = tmp_path / "mine"
+    victim = _victim(mine)
+    (tmp_path / "link").symlink_to(mine)
+    (tmp_path / "file.txt").write_text("keep me")
+    return {
+        "a symbolic link to a folder": (str(tmp_path / "link"), victim),
+        "the current folder": (".", victim),
+        "the current folder, spelled through a subfolder": ("mine/..", victim),
+        "a folder without the marker": (str(mine), victim),
+        "a regular file": (str(tmp_path / "file.txt"), tmp_path / "file.txt"),
+        "the repository": (str(ROOT), ROOT / "pyproject.toml"),
+        "a folder containing the repository": (str(ROOT.parent), ROOT / "pyproject.toml"),
+    }
+
+
+REFUSED = [
+    "a symbolic link to a folder",
+    "the current folder",
+    "the current folder, spelled through a subfolder",
+    "a folder without the marker",
+    "a regular file",
+    "the repository",
+    "a folder containing the repository",
+]
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_lite_refuses_an_output_a_build_did_not_make_and_deletes_nothing(
+    lite_build, tmp_path, capsys, case
+):
+    build_lite = lite_build.module
+    output, victim = _refuse_cases(tmp_path)[case]
+    if case == "the current folder":
+        (tmp_path / "mine" / ".microgradx-build").write_text("even with the marker\n")
+        os.chdir(tmp_path / "mine")
+    with pytest.raises(SystemExit) as exit_:
+        build_lite.main(["--output", output])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --output: " in error and "refusing" in error, error
+    assert victim.exists() and lite_build.calls == []  # nothing deleted, nothing built
+    assert (tmp_path / "link").is_symlink()
+    assert not list(tmp_path.glob(".*.building"))
+
+
+def test_lite_replaces_a_previous_build_whole_and_marks_the_new_one(lite_build, tmp_path):
+    build_lite = lite_build.module
+    build_lite.main(["--output", "site"])  # nothing there: a new folder
+    site = tmp_path / "site"
+    assert (site / "index.html").read_text() == "new" and (site / ".microgradx-build").is_file()
+    (site / "old.txt").write_text("from the previous build")
+    build_lite.main(["--output", "site"])
+    assert (site / "index.html").read_text() == "new" and not (site / "old.txt").exists()
+    assert (site / "pyodide" / "pyodide.mjs").exists() and len(lite_build.calls) == 2
+    assert lite_build.configs[0]["jupyter-config-data"]["appName"] == "microgradx course"
+    assert lite_build.urls == ["https://cdn.jsdelivr.net/pyodide/v0.29.9/full/"] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core", "site"]  # no leftovers
+
+
+def test_a_failing_lite_build_leaves_the_previous_site_as_it_was(lite_build, tmp_path):
+    build_lite = lite_build.module
+    build_lite.main(["--output", "site"])
+    (tmp_path / "site" / "old.txt").write_text("still served")
+    lite_build.fail.set()
+    with pytest.raises(RuntimeError, match="test stub"):
+        build_lite.main(["--output", "site"])
+    assert (tmp_path / "site" / "old.txt").read_text() == "still served"
+    assert (tmp_path / "site" / "index.html").read_text() == "new"
+    with pytest.raises(RuntimeError, match="test stub"):
+        build_lite.main(["--output", "other"])  # no old site: none left half built either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core", "site"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "{0}",
+        "{version.__class__.__mro__}",
+        "https://x.example/{",
+        "https://x.example/{other}/",
+        'javascript:alert("1")',
+        "javascript:alert(1)//",
+        "../relative/",
+        "/absolute/path/",
+        "file:///srv/pyodide/",
+        "ftp://x.example/pyodide/",
+        "https:///no-host/",
+        "https://x.example/a b/",
+        "https://x.example/p?x=1",
+        "https://x.example/p#top",
+        "https://user:secret@x.example/p/",
+        "https://x.example:99999/p/",
+        "https://x.example/\n",
+    ],
+)
+def test_a_bad_packages_url_is_one_line_naming_the_flag(lite_build, capsys, url):
+    build_lite = lite_build.module
+    with pytest.raises(SystemExit) as exit_:
+        build_lite.main(["--output", "site", "--pyodide-packages-url", url])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --pyodide-packages-url: " in error, error
+    assert lite_build.calls == [] and lite_build.urls == []
+
+
+@pytest.mark.parametrize(
+    ("url", "written"),
+    [
+        ("https://school.example/pyodide/{version}/", "https://school.example/pyodide/0.29.9/"),
+        ("http://10.0.0.2:8000/py-{version}", "http://10.0.0.2:8000/py-0.29.9/"),
+        ("https://x.example/{version}/{version}/", "https://x.example/0.29.9/0.29.9/"),
+        ("https://x.example/fixed/", "https://x.example/fixed/"),
+    ],
+)
+def test_a_packages_url_gets_the_version_put_literally_in_its_placeholder(
+    lite_build, tmp_path, url, written
+):
+    build_lite = lite_build.module
+    build_lite.main(["--output", "site", "--pyodide-packages-url", url])
+    assert lite_build.urls == [written]
 
 
 # ---- plots where matplotlib cannot load (CPython standing in for Pyodide) --------------------

@@ -52,6 +52,88 @@ def server():
     httpd.shutdown()
 
 
+# ---- the build script's output (npm and pip stubbed: no network, fast) -------------------------
+
+
+@pytest.fixture
+def site_build(monkeypatch, tmp_path):
+    """playground/build_site.py with a fake Pyodide core and a wheel build that writes a file (or
+    fails once ``fail`` is set). Returns (module, the wheel builds, fail)."""
+    monkeypatch.syspath_prepend(str(ROOT / "playground"))
+    import build_site
+
+    core = tmp_path / "core"
+    core.mkdir()
+    for name in build_site.PYODIDE_FILES:
+        (core / name).write_text("{}")
+    monkeypatch.setattr(build_site, "pyodide_core", lambda: core)
+    builds: list[Path] = []
+    fail = threading.Event()
+
+    def build_wheel(dest: Path) -> Path:
+        builds.append(dest)
+        if fail.is_set():
+            raise RuntimeError("pip wheel failed (test stub)")
+        wheel = dest / "microgradx-9.9-py3-none-any.whl"
+        wheel.write_text("wheel")
+        return wheel
+
+    monkeypatch.setattr(build_site, "build_wheel", build_wheel)
+    monkeypatch.chdir(tmp_path)
+    return build_site, builds, fail
+
+
+@pytest.mark.parametrize(
+    "case", ["link", "file", "unmarked", "current folder", "through a link's parent", "repository"]
+)
+def test_site_refuses_an_output_a_build_did_not_make_and_deletes_nothing(
+    site_build, tmp_path, capsys, case
+):
+    build_site, builds, _ = site_build
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    victim = mine / "precious.txt"
+    victim.write_text("keep me")
+    (tmp_path / "link").symlink_to(mine)
+    (tmp_path / "file.txt").write_text("keep me")
+    output = {
+        "link": "link",
+        "file": "file.txt",
+        "unmarked": "mine",
+        "current folder": ".",
+        "through a link's parent": "link/..",
+        "repository": str(ROOT),
+    }[case]
+    if case == "file":
+        victim = tmp_path / "file.txt"
+    if case == "repository":
+        victim = ROOT / "pyproject.toml"
+    with pytest.raises(SystemExit) as exit_:
+        build_site.main(["--output", output])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --output: " in error and "refusing" in error, error
+    assert victim.exists() and builds == [] and (tmp_path / "link").is_symlink()
+
+
+def test_site_replaces_only_its_own_previous_build_and_a_failure_keeps_it(site_build, tmp_path):
+    build_site, builds, fail = site_build
+    build_site.main(["--output", "site"])
+    site = tmp_path / "site"
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert manifest == {"wheel": "microgradx-9.9-py3-none-any.whl"}
+    assert (site / ".microgradx-build").is_file() and (site / "pyodide" / "pyodide.mjs").exists()
+    (site / "old.txt").write_text("previous build")
+    build_site.main(["--output", "site"])
+    assert not (site / "old.txt").exists() and (site / "index.html").exists()
+    (site / "old.txt").write_text("still served")
+    fail.set()
+    with pytest.raises(RuntimeError, match="test stub"):
+        build_site.main(["--output", "site"])
+    assert (site / "old.txt").read_text() == "still served" and len(builds) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core", "site"]  # no half-built folder
+
+
 # ---- the Python half, in CPython ----------------------------------------------------------------
 
 
