@@ -2677,6 +2677,38 @@ MUTATIONS = [
         'if parts.scheme not in ("http", "https", "ftp", "file")',
         ("tests/test_lite.py::test_a_bad_packages_url_is_one_line_naming_the_flag",),
     ),
+    Mutation(
+        "enginecheck: an op the engine has that raises is called unsupported",
+        "microgradx/enginecheck/target.py",
+        "refused = isinstance(error, Exception) and _SPECIAL[name] in working",
+        "refused = True",
+        ("tests/test_enginecheck_present_ops.py",),
+    ),
+    Mutation(
+        "enginecheck: an interrupt while probing the ops is swallowed in-process",
+        "microgradx/enginecheck/target.py",
+        "            if isinstance(error, passes):\n                raise\n"
+        "            raised[name]",
+        "            raised[name]",
+        ("tests/test_enginecheck_present_ops.py",),
+    ),
+    Mutation(
+        "enginecheck: what an in-process request changes in the process is kept",
+        "microgradx/enginecheck/inprocess.py",
+        "            kept.restore()\n",
+        "",
+        ("tests/test_enginecheck_present_ops.py",),
+    ),
+    Mutation(
+        "exercises: sys.exit in an answer ends the kernel",
+        "microgradx/exercises/core.py",
+        "except (Exception, SystemExit) as error:  # the learner's function",
+        "except Exception as error:  # the learner's function",
+        (
+            "tests/test_course.py::"
+            "test_sys_exit_in_an_answer_is_reported_and_an_interrupt_still_stops_the_check",
+        ),
+    ),
 ]
 
 
@@ -2711,8 +2743,6 @@ def _fresh_copy(workspace: Path) -> None:
     runners = workspace / "docs" / "runners"  # a mutation of the golden vectors' runner
     shutil.rmtree(runners, ignore_errors=True)
     shutil.copytree(ROOT / "docs" / "runners", runners)
-    for script in (ROOT / "playground").glob("*.py"):  # a mutation of the build scripts
-        shutil.copy(script, workspace / "playground" / script.name)
 
 
 def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:

@@ -158,6 +158,39 @@ def test_numbers_lists_and_functions_are_compared_and_a_value_is_named():
     assert raised.status == "error" and "ZeroDivisionError" in raised.message
 
 
+def test_sys_exit_in_an_answer_is_reported_and_an_interrupt_still_stops_the_check(capsys):
+    def exits(*args, **kwargs):
+        sys.exit(4)
+
+    result = check("00.numerical_slope", exits)  # check(): nothing raised, whatever the answer
+    assert result.status == "error" and "sys.exit(4)" in result.message
+    assert "sys.exit(4)" in capsys.readouterr().out
+
+    class Unequal:  # an answer whose comparison exits is not equal
+        def __eq__(self, other):
+            sys.exit(5)
+
+        def __float__(self):
+            sys.exit(6)
+
+    assert check("00.numerical_slope", lambda *a, **k: Unequal()).status == "wrong"
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    def raises(*args, **kwargs):
+        raise Unprintable
+
+    assert "Unprintable" in check("00.numerical_slope", raises).message
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check("00.numerical_slope", interrupted)
+
+
 def test_a_function_answer_is_called_on_every_case():
     e = EXERCISES["00.numerical_slope"]
 

@@ -128,7 +128,7 @@ class _Engine:
             "data_attr": self.spelling.data_attr,
             "grad_attr": self.spelling.grad_attr,
             "backward": self.spelling.backward,
-            "supported": supported_forms(self.cls, self.spelling),
+            "supported": supported_forms(self.cls, self.spelling, self.passes),
         }
 
     def _find(self, module: Any, request: dict[str, Any]) -> None:

@@ -50,7 +50,9 @@ IN_PROCESS_NOTE = (
     "ran in-process: no time or memory limit (a request is timed only after it returns, so a"
     " hang holds the kernel until you interrupt it; the engine shares the kernel's memory, and"
     " os._exit ends the kernel); bounded as in a child process: recursion, chain lengths and"
-    " the number of random expressions"
+    " the number of random expressions; restored after each request: the working directory,"
+    " signal handlers, gc, umask, hooks, random state, warnings filters and environment (not"
+    " sys.path, sys.modules, threads or open files)"
 )
 
 

@@ -25,10 +25,15 @@ strings, lists and dicts, as the child's JSON does. Standard library only.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import os
+import random
 import sys
+import threading
 import time
+import warnings
 from typing import Any
 
 from microgradx.checks import choice
@@ -54,6 +59,92 @@ def choose(isolation: object) -> str:
     if chosen == "auto":
         return PROCESS if processes_available() else IN_PROCESS
     return chosen
+
+
+_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+class _Globals:
+    """The process-wide state an engine's request may change, saved when made and put back by
+    ``restore``: the working directory, the SIGINT/SIGTERM handlers (on the main thread, where
+    Python lets them be set), the garbage collector (enabled, thresholds), the umask,
+    ``sys.displayhook``/``sys.excepthook``, the switch interval, ``random``'s state, the warnings
+    filters and ``os.environ``. Not restored: ``sys.path`` (the engine's own imports may need
+    what loading it added), ``sys.modules``, threads and open files the engine started."""
+
+    def __init__(self) -> None:
+        try:
+            self.cwd: str | None = os.getcwd()
+        except OSError:  # the directory was removed: nothing to return to
+            self.cwd = None
+        self.handlers: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            import signal  # lazily: WASI has no signal module
+
+            for name in _SIGNALS:
+                number = getattr(signal, name, None)
+                try:
+                    if number is not None:
+                        self.handlers[number] = signal.getsignal(number)
+                except (ValueError, OSError):
+                    pass
+        self.gc = gc.isenabled(), gc.get_threshold()
+        self.umask = _umask()
+        self.hooks = sys.displayhook, sys.excepthook
+        self.switch = sys.getswitchinterval()
+        self.random = random.getstate()
+        self.filters = list(warnings.filters)
+        self.environ = dict(os.environ)
+
+    def restore(self) -> None:
+        """Put everything saved back (each piece on its own: one failing leaves the rest)."""
+        if self.cwd is not None and _getcwd() != self.cwd:
+            with contextlib.suppress(OSError):
+                os.chdir(self.cwd)
+        if self.handlers:
+            import signal
+
+            for number, handler in self.handlers.items():
+                try:
+                    if handler is not None and signal.getsignal(number) is not handler:
+                        signal.signal(number, handler)
+                except (ValueError, OSError, TypeError):
+                    pass
+        (gc.enable if self.gc[0] else gc.disable)()
+        gc.set_threshold(*self.gc[1])
+        if self.umask is not None:
+            os.umask(self.umask)
+        sys.displayhook, sys.excepthook = self.hooks
+        sys.setswitchinterval(self.switch)
+        random.setstate(self.random)
+        if list(warnings.filters) != self.filters:
+            filters: list[Any] = warnings.filters  # type: ignore[assignment]
+            filters[:] = self.filters
+            mutated = getattr(warnings, "_filters_mutated", None)  # the C module's cache
+            if callable(mutated):
+                mutated()
+        if os.environ != self.environ:
+            for name in [name for name in os.environ if name not in self.environ]:
+                del os.environ[name]
+            os.environ.update(self.environ)
+
+
+def _getcwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _umask() -> int | None:
+    """The process's umask (reading it means setting it: set back at once), or None where the
+    platform has none."""
+    try:
+        mask = os.umask(0o022)
+    except (AttributeError, OSError):
+        return None
+    os.umask(mask)
+    return mask
 
 
 class InProcess:
@@ -87,6 +178,7 @@ class InProcess:
     def _answer(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         out, err = _Bounded(), _Bounded()
         saved = sys.stdout, sys.stderr, sys.stdin, sys.getrecursionlimit()
+        kept = _Globals()
         start = time.monotonic()
         try:
             sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()
@@ -106,6 +198,7 @@ class InProcess:
         finally:
             sys.stdout, sys.stderr, sys.stdin = saved[:3]
             sys.setrecursionlimit(saved[3])
+            kept.restore()
         seconds = time.monotonic() - start
         printed = out.take() + err.take()
         if printed:

@@ -40,6 +40,7 @@ BACKWARDS = ("backward", "backprop", "back")
 
 # name -> (how the engine spells it, with a and b Values and c a float; a point inside its domain)
 BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_DUNDER_NAMES = {"add": "add", "sub": "sub", "mul": "mul", "div": "truediv", "pow": "pow"}
 _ARITHMETIC = {
     "add": operator.add,
     "sub": operator.sub,
@@ -334,24 +335,71 @@ def apply_form(form: str, args: Sequence[Any], param: float | None = None) -> An
     return getattr(a, form)()
 
 
-def supported_forms(cls: type, spelling: Spelling) -> list[str]:
-    """The forms ``cls`` supports, each tried once at a point inside its domain: an operator
-    form when it gives an instance of ``cls`` (an assert or a TypeError says it has none: micrograd
-    refuses ``x ** Value`` so); a method the class has, whatever it does (``math.tanhh`` in
-    ``tanh`` is a learner's bug to report, not a missing op). What they compute is checked
-    later: a NaN or a string is a wrong value there, not a reason to skip the op."""
+# the special method Python's operator dispatch calls for each operator form: ``a`` and ``b`` are
+# of one class, so ``a + b`` never tries ``b.__radd__``; ``2.0 + a`` reaches ``a.__radd__``
+_SPECIAL = {
+    **{name: f"__{dunder}__" for name, dunder in _DUNDER_NAMES.items()},
+    **{f"{name}_f": f"__{dunder}__" for name, dunder in _DUNDER_NAMES.items() if name != "pow"},
+    **{f"f_{name}": f"__r{dunder}__" for name, dunder in _DUNDER_NAMES.items() if name != "pow"},
+    "pow_scalar": "__pow__",
+    "rpow_scalar": "__rpow__",
+    "neg": "__neg__",
+    "abs": "__abs__",
+}
+
+
+def supported_forms(
+    cls: type, spelling: Spelling, passes: tuple[type[BaseException], ...] = ()
+) -> list[str]:
+    """The forms ``cls`` supports, each tried once at a point inside its domain.
+
+    A form is unsupported only when the engine does not have it: the special method Python's
+    dispatch calls (``__add__`` for ``a + b`` and ``a + 2.0``, ``__radd__`` for ``2.0 + a``, ...)
+    is missing or returns ``NotImplemented``, or raises ``NotImplementedError``, or refuses this
+    operand's type while it works for the other one (micrograd's ``__pow__`` asserts a number
+    exponent: ``a ** b`` is unsupported, ``a ** 2.0`` supported). A special method that raises
+    for every operand (a ``TypeError`` in ``__add__``, ``SystemExit`` too) is supported: the op's
+    check reports the crash. A method of the op table (``tanh``) is supported whenever the class
+    has it, whatever it does (``math.tanhh`` in ``tanh`` is a learner's bug to report, not a
+    missing op). An operator form that returns no instance of ``cls`` is unsupported. What they
+    compute is checked later: a NaN or a string is a wrong value there, not a reason to skip the
+    op. ``passes``: the exceptions that end the check instead (in-process, the learner's
+    ``KeyboardInterrupt``)."""
+    gave: dict[str, bool] = {}  # operator form -> it gave an instance of cls
+    raised: dict[str, BaseException] = {}
     supported = []
-    for name, (form, point) in _tries(cls).items():
+    for name, (_, point) in _tries(cls).items():
         if name in METHODS:  # _tries has a method form only where the class has the method
             supported.append(name)
             continue
-        try:
-            out = form(*[cls(x) for x in point])
-        except BaseException:  # an assert, a TypeError: not supported (SystemExit included)
+        special = getattr(cls, _SPECIAL[name], None)
+        if special is None:  # absent: Python's dispatch raises TypeError
             continue
-        if isinstance(out, cls):
+        try:
+            args = [cls(x) for x in point]
+            out = _call_special(name, special, args)
+        except BaseException as error:
+            if isinstance(error, passes):
+                raise
+            raised[name] = error
+            continue
+        gave[name] = out is not NotImplemented and isinstance(out, cls)
+        if gave[name]:
             supported.append(name)
-    return supported
+    working = {_SPECIAL[name] for name, ok in gave.items() if ok}
+    for name, failure in raised.items():
+        refused = isinstance(failure, Exception) and _SPECIAL[name] in working
+        if not (isinstance(failure, NotImplementedError) or refused):
+            supported.append(name)
+    return [name for name in _tries(cls) if name in supported]
+
+
+def _call_special(name: str, special: Callable[..., Any], args: list[Any]) -> Any:
+    """``special`` (the class's special method for the operator form ``name``) called as
+    Python's dispatch calls it, on the Values ``args`` (a float ``c`` is 2.0)."""
+    if name.endswith("_f") or name.startswith("f_") or name in ("pow_scalar", "rpow_scalar"):
+        return special(args[0], 2.0)
+    return special(*args)
 
 
 def class_reference(cls: type) -> tuple[str, str] | None:

@@ -103,7 +103,10 @@ class Exercise:
         return list(self._cache["mistakes"])
 
     def check(self, answer: Any) -> Result:
-        """Classify ``answer``; never raises on what the learner gives."""
+        """Classify ``answer``; never raises on what the learner gives: an exception of the
+        learner's function, ``SystemExit`` included (``sys.exit()`` in an answer must not end the
+        kernel), is the result ``"error"``; ``KeyboardInterrupt`` (the learner stopping a slow
+        answer) propagates."""
         if answer is ...:
             return Result(
                 self.id, "not answered", "not answered yet (replace the ... with your answer)"
@@ -117,8 +120,8 @@ class Exercise:
         expected = self._expected()
         try:
             given = self.outputs(answer)
-        except Exception as error:  # the learner's function: report, never crash the notebook
-            return Result(self.id, "error", f"your function raised {type(error).__name__}: {error}")
+        except (Exception, SystemExit) as error:  # the learner's function: report, never crash
+            return Result(self.id, "error", _raised(error))
         if self.function and any(output is ... for output in given):  # body still `return ...`
             return Result(self.id, "not answered", "not answered yet (your function returns ...)")
         if _all_close(given, expected, self.tolerance):
@@ -139,8 +142,26 @@ def _all_close(a: Any, b: Any, tolerance: float) -> bool:
     False, never an exception, for anything else the learner gives (``b`` is ours)."""
     try:
         return _close(a, b, tolerance)
-    except Exception:  # (RecursionError too) an object that refuses to be compared is not equal
+    except (Exception, SystemExit):  # (RecursionError too) an object refusing comparison
         return False
+
+
+def _raised(error: BaseException) -> str:
+    """``your function raised NAME: message``, whatever the exception's ``__str__`` does."""
+    name = type(error).__name__
+    if isinstance(error, SystemExit):
+        return f"your function called sys.exit({_text(error.code)}) (the kernel keeps running)"
+    message = _text(error, str)
+    return f"your function raised {name}" + (f": {message}" if message else "")
+
+
+def _text(value: object, how: Any = repr) -> str:
+    """``how(value)``, at most 300 characters, or a placeholder when it raises."""
+    try:
+        shown = str(how(value))
+    except Exception:  # the learner's __str__/__repr__ raising is not the checker's error
+        return f"<{type(value).__name__} that cannot be shown>"
+    return shown if len(shown) <= 300 else shown[:300] + "..."
 
 
 def _close(a: Any, b: Any, tolerance: float) -> bool:
