@@ -1523,7 +1523,7 @@ MUTATIONS = [
     Mutation(
         "an exercise's check raises on an answer that refuses to be compared",
         "microgradx/exercises/core.py",
-        "        return _close(a, b, tolerance)\n    except Exception:",
+        "        return _close(a, b, tolerance)\n    except (Exception, SystemExit):",
         "        return _close(a, b, tolerance)\n    except ZeroDivisionError:",
         (
             "tests/test_course.py::"
@@ -2321,9 +2321,9 @@ MUTATIONS = [
     Mutation(
         "an op whose Value holds NaN is called unsupported",
         "microgradx/enginecheck/target.py",
-        "        if isinstance(out, cls):\n            supported.append(name)",
-        "        if isinstance(out, cls) and out.data == out.data:\n"
-        "            supported.append(name)",
+        "        gave[name] = out is not NotImplemented and isinstance(out, cls)\n",
+        "        gave[name] = out is not NotImplemented and isinstance(out, cls)"
+        " and out.data == out.data\n",
         (
             "tests/test_enginecheck.py::"
             "test_an_engine_whose_results_are_nan_fails_and_is_not_called_unsupported",
@@ -2680,7 +2680,7 @@ MUTATIONS = [
     Mutation(
         "enginecheck: an op the engine has that raises is called unsupported",
         "microgradx/enginecheck/target.py",
-        "refused = isinstance(error, Exception) and _SPECIAL[name] in working",
+        "refused = isinstance(failure, Exception) and _SPECIAL[name] in working",
         "refused = True",
         ("tests/test_enginecheck_present_ops.py",),
     ),

@@ -1263,6 +1263,11 @@ def _(w: World) -> Any:
     }
 
 
+@case("viz.plots.PlotUnavailable")
+def _(w: World) -> Any:
+    return plots.PlotUnavailable, {"reason": "matplotlib could not be loaded"}
+
+
 @case("viz.plots.training_curves")
 def _(w: World) -> Any:
     history = train.History(loss=[0.7, 0.5], accuracy=[0.5, 0.75], val_loss=[0.8, 0.6])

@@ -46,7 +46,8 @@ class PlotUnavailable:
     returned)."""
 
     def __init__(self, reason: str) -> None:
-        self.reason = reason
+        """``reason``: what is missing, one line (a str; TypeError otherwise)."""
+        self.reason = checks.text(reason, "reason")
 
     def __repr__(self) -> str:
         return f"plot not drawn: {self.reason}"
