@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+import microgradx.enginecheck.api as api
 import microgradx.enginecheck.inprocess as inprocess
+import microgradx.enginecheck.limits as limits
 from microgradx.enginecheck.findings import IN_PROCESS, IN_PROCESS_NOTE, PROCESS, EngineReport
 from microgradx.enginecheck.inprocess import InProcess
 from microgradx.enginecheck.report import to_dict, to_html, to_junit, to_text
@@ -53,8 +55,16 @@ def _findings(report: EngineReport) -> dict[str, object]:
     return data
 
 
+@pytest.fixture
+def no_time_limits(monkeypatch):
+    """Reports compared, not speeds: on a loaded machine a check in a busy test process can pass
+    the 10 s a request may take while the fresh child does not (a timeout is a crash finding)."""
+    monkeypatch.setattr(api, "_limit", lambda budget: AMPLE)
+    monkeypatch.setattr(limits, "CHAIN_LIMIT", AMPLE)
+
+
 @pytest.mark.parametrize("name", COMPARED)
-def test_in_process_gives_the_child_processs_report(name):
+def test_in_process_gives_the_child_processs_report(name, no_time_limits):
     target = str(ENGINES / f"{name}.py")
     child = check_target(target, examples=FEW, budget=AMPLE, isolation="process")
     here = check_target(target, examples=FEW, budget=AMPLE, isolation="in-process")
@@ -100,7 +110,7 @@ def test_check_engine_in_process_checks_the_class_object_itself():
     assert report.class_name == "Value" and report.isolation == IN_PROCESS
 
 
-def test_the_report_says_what_running_in_process_loses():
+def test_the_report_says_what_running_in_process_loses(no_time_limits):
     report = check_target(str(ENGINES / "engine_base.py"), examples=2, isolation="in-process")
     assert report.ok and report.note == IN_PROCESS_NOTE
     assert "ran in-process: no time or memory limit" in report.note
