@@ -355,3 +355,10 @@ def test_the_documented_pytest_file_makes_each_exercise_a_test(pytester):
     for exercise in ids:
         if exercise != unanswered:
             assert f"PASSED test_submission.py::test_exercise[{exercise}]" in lines, exercise
+
+
+def test_an_unknown_wrong_number_is_not_told_it_should_be_a_number():
+    # the hint describes the answer's kind, not the learner's (a number is not "expected a number")
+    result = check("01.tanh_neuron_dw", 123.0)
+    assert result.status == "wrong" and "expected a number" not in result.message
+    assert "the answer is a number" in result.message

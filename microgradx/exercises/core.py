@@ -132,7 +132,7 @@ class Exercise:
         return Result(
             self.id,
             "wrong",
-            f"not right, and not a mistake this check knows: expected {self.shape}; "
+            f"not right, and not a mistake this check knows (the answer is {self.shape}); "
             "retrace the chain rule one factor at a time",
         )
 
