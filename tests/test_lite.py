@@ -309,6 +309,9 @@ def test_in_a_browser_without_matplotlib_a_plot_is_one_line(no_matplotlib, monke
     untrained = MLP(1, [2, 1], activation="relu", init="he", seed=0)
     assert isinstance(figure, plots.PlotUnavailable)
     assert [p.data for p in model.parameters()] != [p.data for p in untrained.parameters()]
+    # and a confusion matrix's counts, which notebook 09 reads from what it returns
+    shown = plots.confusion_matrix([0, 1, 1], [0, 1, 0], 2)
+    assert isinstance(shown, plots.PlotUnavailable) and shown.matrix == [[1, 1], [0, 1]]
 
 
 def test_in_cpython_without_matplotlib_the_error_names_the_extra(no_matplotlib):

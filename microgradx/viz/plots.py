@@ -45,6 +45,8 @@ class PlotUnavailable:
     (everything else the function computes, such as ``universal_approximation``'s model, is still
     returned)."""
 
+    matrix: list[list[int]]  # confusion_matrix's counts, as on its figure
+
     def __init__(self, reason: str) -> None:
         """``reason``: what is missing, one line (a str; TypeError otherwise)."""
         self.reason = checks.text(reason, "reason")
@@ -449,7 +451,8 @@ def confusion_matrix(
     predicted: Sequence[int], actual: Sequence[int], classes: int, *, title: str | None = None
 ) -> Any:
     """How often each true class (rows) was predicted as each class (columns), counts written in
-    the cells. ``figure.matrix`` holds the counts. ``predicted`` and ``actual``: as many classes
+    the cells. ``figure.matrix`` holds the counts (also on the ``PlotUnavailable`` returned in a
+    browser without matplotlib). ``predicted`` and ``actual``: as many classes
     each, ints in ``0..classes - 1``; ``classes``: 1 to ``MAX_CLASSES``."""
     classes = checks.count(classes, "classes", 1, MAX_CLASSES)
     predicted = [
@@ -470,8 +473,10 @@ def confusion_matrix(
     for p, a in zip(predicted, actual):
         counts[a][p] += 1
     plt = _pyplot()
-    if isinstance(plt, PlotUnavailable):
-        return plt
+    if isinstance(plt, PlotUnavailable):  # the counts are computed all the same: carry them
+        missing = PlotUnavailable(plt.reason)
+        missing.matrix = counts
+        return missing
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.imshow(counts, cmap="Blues")
     for a in range(classes):
