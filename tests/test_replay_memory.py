@@ -260,18 +260,20 @@ def test_a_chain_with_a_value_made_inside_it_keeps_the_walks_order(value):
 def test_a_zero_upstream_passes_nothing_through_a_chain_even_to_an_infinite_weight():
     """relu cuts the chain's upstream to 0: backward() skips every product (0 * inf would be
     NaN), and a weight's gradient of -0.0 stays -0.0."""
-    xs = [Value(1.0), Value(-2.0)]
+    values = (1.0, -2.0, 0.5, 3.0, -1.5)
+    xs = [Value(v) for v in values]
     ws = [Value(w) for w in (math.inf, 1.0, -1.0, 2.0, 3.0)]
-    z = ws[0]
-    for k in range(5):
-        z = z + ws[k] * xs[k % 2]
+    z = Value(0.25)  # a start, weights and values all different: the chain is compiled as one
+    for w, x in zip(ws, xs):
+        z = z + w * x
     out = (z * 0.0 - 1.0).relu() + xs[0]
     program = compile_graph(out, xs)
+    assert "_dot_back" in program.source  # the path this test is about
     for w in ws:
         w.grad = -0.0
-    replayed = program.run(1.0, -2.0)
+    replayed = program.run(*values)
     assert [_bits(w.grad) for w in ws] == [_bits(-0.0)] * 5
-    assert _bits(replayed.input_grads[1]) == _bits(0.0)
+    assert [_bits(g) for g in replayed.input_grads[1:]] == [_bits(0.0)] * 4
 
 
 def test_a_leafs_gradient_of_minus_zero_stays_when_an_add_passes_it_a_zero_upstream():
