@@ -1426,15 +1426,20 @@ MUTATIONS = [
         "microgradx/engine.py",
         "                        if left._seen is not placed:\n"
         "                            stack.append(left)\n"
+        "                            stack.append(expand)\n"
         "                        node = right\n",
-        "                        stack.append(right)\n                        node = left\n",
+        "                        stack.append(right)\n"
+        "                        stack.append(expand)\n"
+        "                        node = left\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
         "topological_order places a node with two users twice",
         "microgradx/engine.py",
-        "            if stamp is placed:\n                continue\n",
-        "            if False:\n                continue\n",
+        "            node = stack.pop()\n"
+        "            if node._seen is placed:\n"
+        "                continue\n",
+        "            node = stack.pop()\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
@@ -2339,8 +2344,8 @@ MUTATIONS = [
     Mutation(
         "backward() keeps the nodes still holding their first 0.0, and not the others",
         "microgradx/engine.py",
-        "                        if changed is not None and right.grad is not _FRESH:",
-        "                        if changed is not None and right.grad is _FRESH:",
+        "                        if right.grad is not fresh and changed is not None:",
+        "                        if right.grad is fresh and changed is not None:",
         ("tests/test_walk.py::test_training_by_backward_gives_the_weights_of_the_reference_walk",),
     ),
     Mutation(
@@ -2708,6 +2713,42 @@ MUTATIONS = [
             "tests/test_course.py::"
             "test_sys_exit_in_an_answer_is_reported_and_an_interrupt_still_stops_the_check",
         ),
+    ),
+    Mutation(
+        "topological_order places a neuron's waiting sums in the order they were met",
+        "microgradx/engine.py",
+        "            for node in reversed(run):  # each waited",
+        "            for node in run:  # each waited",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "topological_order expands a term that is not a product of placed leaves with sums waiting",
+        "microgradx/engine.py",
+        "                    else:\n"
+        "                        stack += run\n"
+        "                        run.clear()\n"
+        "                        stack.append(node)\n",
+        "                    else:\n                        stack.append(node)\n",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "topological_order expands a three-input op's inputs with sums waiting",
+        "microgradx/engine.py",
+        "                        if waiting:\n"
+        "                            stack += run\n"
+        "                            run.clear()\n",
+        "                        if waiting:\n",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "backward() forgets the grads of the sums a chain placed (no undo, no reset)",
+        "microgradx/engine.py",
+        "                order.append(node)\n"
+        "                if node.grad is not fresh and changed is not None:\n"
+        "                    changed.append((node, node.grad))\n"
+        "            run.clear()",
+        "                order.append(node)\n            run.clear()",
+        ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
     ),
 ]
 
