@@ -2709,6 +2709,69 @@ MUTATIONS = [
             "test_sys_exit_in_an_answer_is_reported_and_an_interrupt_still_stops_the_check",
         ),
     ),
+    Mutation(
+        "the NumPy node-by-node program adds a leaf's contributions as one sum, then to its grad",
+        "microgradx/replay_numpy.py",
+        "        leaf.grad = float(numpy.add.accumulate(numpy.concatenate(([grad], terms)))[-1])\n",
+        "        leaf.grad = grad + float(numpy.add.accumulate(terms)[-1])\n",
+        ("tests/test_replay_order.py",),
+    ),
+    Mutation(
+        "the NumPy level program adds a Value grad's contributions in another order",
+        "microgradx/replay_numpy.py",
+        "            for targets, where in self.leaf_sums:\n                for m, total",
+        "            for targets, where in self.leaf_sums[::-1]:\n                for m, total",
+        ("tests/test_replay_order.py::test_a_value_grad_gets_each_contribution_in_turn",),
+    ),
+    Mutation(
+        "the NumPy level program adds a weight's contributions to its grad in another order",
+        "microgradx/replay_numpy.py",
+        "        for targets, where in self.leaf_sums:\n            totals[targets] += CL[where]",
+        "        for targets, where in self.leaf_sums[::-1]:\n            totals[targets] += CL[where]",
+        ("tests/test_replay_order.py",),
+    ),
+    Mutation(
+        "a compiled call reads a weight that is not a number (no check of the leaves' data)",
+        "microgradx/replay.py",
+        "        _check_data(programs, self._model)\n",
+        "",
+        (
+            "tests/test_bad_weights.py::"
+            "test_a_compiled_call_names_a_weight_that_is_not_a_number_and_changes_nothing",
+        ),
+    ),
+    Mutation(
+        "an optimizer steps a weight that is not a number",
+        "microgradx/optim.py",
+        '                    real(p.data, f"data of {self._where(i)}")\n',
+        "                    pass\n",
+        ("tests/test_bad_weights.py::test_an_optimizer_step_names_a_weight_that_is_not_a_number",),
+    ),
+    Mutation(
+        "save writes a weight that is not a number",
+        "microgradx/io.py",
+        '            name: checks.real(p.data, f"data of parameter {name!r}")\n',
+        "            name: p.data\n",
+        (
+            "tests/test_bad_weights.py::"
+            "test_save_names_a_weight_that_is_not_a_number_and_writes_nothing",
+        ),
+    ),
+    Mutation(
+        "fit does not look at the weights again after on_epoch",
+        "microgradx/train.py",
+        "            check_data(model.parameters(), model)\n",
+        "",
+        ("tests/test_bad_weights.py::test_fit_names_a_weight_set_to_junk_between_epochs",),
+    ),
+    Mutation(
+        "no_full_collection() restores nothing when its block ends by an exception (GeneratorExit)",
+        "microgradx/train.py",
+        "    try:\n        yield\n    finally:\n"
+        "        with deferred_interrupt(), _full_pause_lock:\n",
+        "    yield\n    if True:\n        with deferred_interrupt(), _full_pause_lock:\n",
+        ("tests/test_collector_generators.py",),
+    ),
 ]
 
 
