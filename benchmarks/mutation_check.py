@@ -2726,8 +2726,8 @@ MUTATIONS = [
     Mutation(
         "the NumPy level program adds a weight's contributions to its grad in another order",
         "microgradx/replay_numpy.py",
-        "        for targets, where in self.leaf_sums:\n            totals[targets] += CL[where]",
-        "        for targets, where in self.leaf_sums[::-1]:\n            totals[targets] += CL[where]",
+        "        for targets, where in self.leaf_sums:\n            totals",
+        "        for targets, where in self.leaf_sums[::-1]:\n            totals",
         ("tests/test_replay_order.py",),
     ),
     Mutation(

@@ -11,6 +11,7 @@ different magnitudes, run interpreted, on the Python back-end and on the NumPy b
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -191,9 +192,7 @@ def test_a_value_grad_gets_each_contribution_in_turn(detached):
     st.lists(st.sampled_from(_NUMBERS), min_size=5, max_size=5),
     st.lists(st.sampled_from(_STARTS), min_size=5, max_size=5),
     st.lists(st.sampled_from(_NUMBERS), min_size=3, max_size=3),
-    st.lists(
-        st.lists(st.sampled_from(_NUMBERS), min_size=4, max_size=4), min_size=1, max_size=3
-    ),  # fmt: skip
+    st.lists(st.lists(st.sampled_from(_NUMBERS), min_size=4, max_size=4), min_size=1, max_size=3),
 )
 def test_tied_weights_in_sums_of_products_add_in_backwards_order(weights, starts, scales, rows):
     """Three neurons ``b + w0*x0 + ... + w3*x3`` sharing their weights (tied), each scaled by
@@ -222,7 +221,7 @@ def test_tied_weights_in_sums_of_products_add_in_backwards_order(weights, starts
         for whole in (False, True) if backend == "python" else (False,):
             qs = _leaves(weights, [0.0] * 5)
             program = microgradx.compile(
-                lambda *xs: tied(*xs, qs), rows[0], backend=backend, check=False
+                partial(tied, ps=qs), rows[0], backend=backend, check=False
             )
             for q, start in zip(qs, starts):
                 q.grad = start
