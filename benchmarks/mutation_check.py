@@ -2591,20 +2591,10 @@ MUTATIONS = [
         ),
     ),
     Mutation(
-        "the NumPy back-end's node-by-node program starts a leaf's column at +0.0",
+        "the NumPy back-end's node-by-node program passes +0.0 to a leaf where nothing reaches it",
         "microgradx/replay_numpy.py",
-        "{'-0.0' if n in self.leaf_set else '0.0'}",
-        "0.0",
-        (
-            "tests/test_replay.py::"
-            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
-        ),
-    ),
-    Mutation(
-        "the NumPy back-end's node-by-node program sums a leaf's column from +0.0",
-        "microgradx/replay_numpy.py",
-        "np.sum(g{self.position[node]}, initial=-0.0)",
-        "np.sum(g{self.position[node]})",
+        'contribution = f"np.where({upstream} != 0.0, {contribution}, -0.0)"',
+        'contribution = f"np.where({upstream} != 0.0, {contribution}, 0.0)"',
         (
             "tests/test_replay.py::"
             "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
@@ -2749,6 +2739,69 @@ MUTATIONS = [
         "            run.clear()",
         "                order.append(node)\n            run.clear()",
         ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
+    ),
+    Mutation(
+        "the NumPy node-by-node program adds a leaf's contributions as one sum, then to its grad",
+        "microgradx/replay_numpy.py",
+        "        leaf.grad = float(numpy.add.accumulate(numpy.concatenate(([grad], terms)))[-1])\n",
+        "        leaf.grad = grad + float(numpy.add.accumulate(terms)[-1])\n",
+        ("tests/test_replay_order.py",),
+    ),
+    Mutation(
+        "the NumPy level program adds a Value grad's contributions in another order",
+        "microgradx/replay_numpy.py",
+        "            for targets, where in self.leaf_sums:\n                for m, total",
+        "            for targets, where in self.leaf_sums[::-1]:\n                for m, total",
+        ("tests/test_replay_order.py::test_a_value_grad_gets_each_contribution_in_turn",),
+    ),
+    Mutation(
+        "the NumPy level program adds a weight's contributions to its grad in another order",
+        "microgradx/replay_numpy.py",
+        "        for targets, where in self.leaf_sums:\n            totals",
+        "        for targets, where in self.leaf_sums[::-1]:\n            totals",
+        ("tests/test_replay_order.py",),
+    ),
+    Mutation(
+        "a compiled call reads a weight that is not a number (no check of the leaves' data)",
+        "microgradx/replay.py",
+        "        _check_data(programs, self._model)\n",
+        "",
+        (
+            "tests/test_bad_weights.py::"
+            "test_a_compiled_call_names_a_weight_that_is_not_a_number_and_changes_nothing",
+        ),
+    ),
+    Mutation(
+        "an optimizer steps a weight that is not a number",
+        "microgradx/optim.py",
+        '                    real(p.data, f"data of {self._where(i)}")\n',
+        "                    pass\n",
+        ("tests/test_bad_weights.py::test_an_optimizer_step_names_a_weight_that_is_not_a_number",),
+    ),
+    Mutation(
+        "save writes a weight that is not a number",
+        "microgradx/io.py",
+        '            name: checks.real(p.data, f"data of parameter {name!r}")\n',
+        "            name: p.data\n",
+        (
+            "tests/test_bad_weights.py::"
+            "test_save_names_a_weight_that_is_not_a_number_and_writes_nothing",
+        ),
+    ),
+    Mutation(
+        "fit does not look at the weights again after on_epoch",
+        "microgradx/train.py",
+        "            check_data(model.parameters(), model)\n",
+        "",
+        ("tests/test_bad_weights.py::test_fit_names_a_weight_set_to_junk_between_epochs",),
+    ),
+    Mutation(
+        "no_full_collection() restores nothing when its block ends by an exception (GeneratorExit)",
+        "microgradx/train.py",
+        "    try:\n        yield\n    finally:\n"
+        "        with deferred_interrupt(), _full_pause_lock:\n",
+        "    yield\n    if True:\n        with deferred_interrupt(), _full_pause_lock:\n",
+        ("tests/test_collector_generators.py",),
     ),
 ]
 

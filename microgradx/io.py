@@ -71,13 +71,18 @@ class ModelFileError(ValueError):
 
 
 def to_dict(model: nn.Module) -> dict[str, Any]:
-    """The JSON document for ``model``."""
+    """The JSON document for ``model``. Each parameter's ``data`` is written as a float; one
+    that is not a real number (``w.data = "x"``, None, a complex number) raises ``TypeError``
+    naming it (``load`` would refuse the file, or JSON could not hold it)."""
     checks.instance(model, "model", nn.Module, "microgradx Module")
     return {
         "format": FORMAT,
         "version": VERSION,
         "architecture": model.config(),
-        "parameters": {name: p.data for name, p in model.named_parameters()},
+        "parameters": {
+            name: checks.real(p.data, f"data of parameter {name!r}")
+            for name, p in model.named_parameters()
+        },
     }
 
 
@@ -89,7 +94,8 @@ def save(model: nn.Module, path: str | Path) -> None:
     ``OSError``) and is left alone. Non-finite weights are written as ``NaN``/``Infinity``
     (Python's JSON extension), so a diverged model still round-trips. A model beyond what
     ``load`` takes (``MAX_MODULES`` modules, ``MAX_MODEL_WEIGHTS`` weights) raises
-    ``ValueError`` and nothing is written.
+    ``ValueError`` and nothing is written; so does a parameter whose ``data`` is not a real
+    number (``TypeError``, naming it: see ``to_dict``).
     """
     checks.instance(model, "model", nn.Module, "microgradx Module")
     checks.path(path, "path")

@@ -276,12 +276,16 @@ class Optimizer:
 
     def _gradients(self, groups: list[tuple[int, int, dict[str, Any]]]) -> list[float | None]:
         """Each parameter's gradient plus its group's weight decay: g = dL/dw + weight_decay * w;
-        None for a parameter whose ``grad`` is None (it is skipped, as torch's)."""
+        None for a parameter whose ``grad`` is None (it is skipped, as torch's). A parameter
+        whose ``data`` is not a real number (``w.data = "x"``, None, a complex number) is
+        refused by name, as a bad ``grad`` is, before anything changes."""
         grads: list[float | None] = []
         for start, end, settings in groups:
             wd = settings["weight_decay"]
             for i in range(start, end):
                 p = self.params[i]
+                if type(p.data) is not float:  # (an int or a NumPy float is a real number)
+                    real(p.data, f"data of {self._where(i)}")
                 g = p.grad
                 if g is None:
                     grads.append(None)

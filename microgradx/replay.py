@@ -147,6 +147,50 @@ class _Program:
 _FLOAT = frozenset([float])
 
 
+def _check_data(programs: list[_Program], model: Any) -> None:
+    """Refuse a call whose leaves do not all hold a real number (``w.data = "x"``, ``None``, a
+    complex number), by name, before anything changes: the program reads each leaf's ``data``
+    as a float, and would fail deep inside its code (or, with NumPy, read ``None`` as NaN). One
+    loop over the leaves' types per call (a float is the rule, and the only case looked at
+    further is not one); an int, a bool or a NumPy float is a real number and stays as it is
+    (the arithmetic is the float's). With no recording for the model's present state, the
+    model's parameters are checked (the call records them)."""
+    if len(programs) == 1:
+        leaves: list[Value] = programs[0].leaves
+    elif programs:
+        leaves = list(dict.fromkeys(leaf for program in programs for leaf in program.leaves))
+    else:
+        leaves = model.parameters() if model is not None else []
+    check_data(leaves, model)
+
+
+def check_data(leaves: Sequence[Value], model: Any = None) -> None:
+    """Raise ``TypeError`` (``ValueError`` for an int too large for a float) if a leaf's
+    ``data`` is not a real number, naming it: by its name in ``model.named_parameters()``, else
+    by its label, else by its place in ``leaves``. Cheap when every ``data`` is a float (a
+    plain loop: its attribute reads are specialised by CPython, which ``map(attrgetter)``'s are
+    not: 0.1 ms for 2,411 leaves against 0.25); an int, a bool or a NumPy float passes as it is.
+    """
+    for leaf in leaves:
+        if type(leaf.data) is not float:
+            break
+    else:
+        return
+    names = {}
+    if model is not None:
+        names = {id(p): name for name, p in model.named_parameters()}
+    for k, leaf in enumerate(leaves):
+        if type(leaf.data) is float:
+            continue
+        if id(leaf) in names:
+            what = f"data of parameter {names[id(leaf)]!r}"
+        elif leaf.label:
+            what = f"data of {leaf.label!r}"
+        else:
+            what = f"data of leaf {k} of the compiled graph (a Value fn reads, not an input)"
+        real(leaf.data, what)  # TypeError or ValueError naming it; a real number passes
+
+
 class _Undo:
     """The leaf gradients one compiled call may change, as they were before it: a call that
     raises (an op of the user's, a recording again, Ctrl-C) puts every one back, so a compiled
@@ -251,7 +295,14 @@ class Compiled:
     # -- which recordings apply now --
 
     def _current(self) -> list[_Program]:
-        """The recordings made in the model's present state (all of them without a model)."""
+        """The recordings made in the model's present state (all of them without a model),
+        once the numbers they read from leaves (weights, constants) are checked: once per call,
+        before anything changes (``_check_data``)."""
+        programs = self._select()
+        _check_data(programs, self._model)
+        return programs
+
+    def _select(self) -> list[_Program]:
         state = self._state
         if state is None or state.holds():
             return self._programs
@@ -645,6 +696,8 @@ def compile_function(
     _check_model(model)
     if check is not True and check is not False:
         probes_for(example, check)  # refuses a malformed check before anything runs
+    if model is not None:  # a weight that is not a number is named, not met deep in fn
+        check_data(model.parameters(), model)
     tape, state = record_function(function, example, model, check)
     return Compiled(tape, backend, model, function=function, check=check, state=state)
 

@@ -199,7 +199,11 @@ class _Rules:
 
     def __init__(self, np: Any) -> None:
         self.np = np
-        self.names: dict[str, Any] = {"np": np, "_round_each": _round_each}
+        self.names: dict[str, Any] = {
+            "np": np,
+            "_round_each": _round_each,
+            "_add_in_order": _add_in_order,
+        }
         self.rules: dict[int, str] = {}
 
     def __call__(self, op: Op, kind: int) -> str:  # kind 0: forward, 1: local derivatives
@@ -289,10 +293,12 @@ class _Forward:
 
 class _Backward(walk.Source):
     """The backward pass on columns: the engine's walk (``microgradx.walk``), with each gradient
-    a column ``g<k>`` started at 0 (a leaf's at -0.0, which adds nothing, so that its gradient
-    of -0.0 stays), the zero-upstream rule applied row by row (data computed from finite inputs
-    can be infinite: log 0), and a leaf's gradient summed over the batch at the end. A computed
-    leaf (``x.detach()``) receives nothing."""
+    a column ``g<k>`` started at 0, the zero-upstream rule applied row by row (data computed from
+    finite inputs can be infinite: log 0). A leaf's contributions are kept, in the walk's order,
+    in a list ``g<k>`` and added to its ``grad`` at the end by ``_add_in_order``: one row after
+    another, each row's in the walk's order, starting from the ``grad`` before the pass, which is
+    ``backward()``'s sum on each row in turn (``grad + c1 + c2``, never ``grad + (c1 + c2)``:
+    float addition is not associative). A computed leaf (``x.detach()``) receives nothing."""
 
     def __init__(self, tape: Any, rules: _Rules, forward: _Forward) -> None:
         self.tape = tape
@@ -302,10 +308,9 @@ class _Backward(walk.Source):
         self.leaf_set = set(tape.leaves)
         root = self.position[tape.root]
         self.lines = [f"g{root} = np.full({_SIZE}, seed, dtype=np.float64)"]
-        # a leaf's batch column starts at -0.0, which adds nothing (x + -0.0 is x for every x,
-        # -0.0 too): the leaf's gradient before the pass is added to at the end
+        # a leaf's contributions are listed (added at the end, in order: ``_add_in_order``)
         self.lines += [
-            f"g{self.position[n]} = {'-0.0' if n in self.leaf_set else '0.0'}"
+            f"g{self.position[n]} = {'[]' if n in self.leaf_set else '0.0'}"
             for n in tape.order[:-1]
         ]
 
@@ -334,15 +339,17 @@ class _Backward(walk.Source):
             # may be -0.0 (and -0.0 + 0.0 is +0.0); an inner node's starts at +0.0 (no matter)
             upstream = self.upstream(node)
             contribution = f"np.where({upstream} != 0.0, {contribution}, -0.0)"
+        if child in self.leaf_set:  # -0.0 (nothing) adds nothing: x + -0.0 is x for every x
+            self.lines.append(f"g{self.position[child]}.append({contribution})")
+            return
         self.lines.append(self.adds(f"g{self.position[child]}", contribution, in_place=False))
 
     def leaves(self) -> list[str]:
-        """Each leaf's gradient, summed over the batch, added to its ``grad``."""
+        """Each leaf's contributions added to its ``grad`` in ``backward()``'s order."""
         in_order = set(self.tape.order)
         for m, node in enumerate(self.tape.leaves):
             if node in in_order:  # (a leaf only a guard or a computed leaf reads has no gradient)
-                total = f"float(np.sum(g{self.position[node]}, initial=-0.0))"  # (see _send)
-                self.lines.append(self.adds(f"P[{m}].grad", total, in_place=False))
+                self.lines.append(f"_add_in_order(P[{m}], g{self.position[node]})")
         return self.lines
 
 
@@ -402,6 +409,27 @@ def per_node_program(tape: Any) -> tuple[str, Callable[..., Any], Callable[..., 
     code = compile(source, "<microgradx compiled graph, NumPy>", "exec")
     exec(code, rules.names)
     return source, rules.names.pop("run"), rules.names.pop("forward")
+
+
+def _add_in_order(leaf: Any, parts: list[Any]) -> None:
+    """Add a leaf's contributions ``parts`` (batch columns, in the walk's order) to its
+    ``grad`` as ``backward()`` run on each row in turn adds them: row 0's in order, then row
+    1's, ..., each added to the running sum (``np.add.accumulate`` adds left to right, one
+    term at a time), the first to the ``grad`` before the pass. A contribution of -0.0 (where
+    the upstream is 0: nothing) changes no sum, -0.0 included. A ``grad`` that is a Value
+    (``create_graph``) stays one: the walk's own accumulation, term by term."""
+    if not parts:
+        return
+    import numpy
+
+    terms = numpy.stack(numpy.broadcast_arrays(*parts), axis=1).ravel()  # row-major: by row
+    grad = leaf.grad
+    if type(grad) is float:
+        leaf.grad = float(numpy.add.accumulate(numpy.concatenate(([grad], terms)))[-1])
+        return
+    on_nodes = walk.OnNodes()
+    for term in terms.tolist():
+        on_nodes.accumulate(None, 0, leaf, None, term)
 
 
 def _round_each(column: Any, ndigits: int) -> Any:
@@ -973,19 +1001,18 @@ class LevelProgram:
         leaves = [P[m] for m in self.graded_list] if len(P) != len(self.graded_list) else P
         grads = list(map(_GRAD, leaves))
         floats = _FLOAT.issuperset(map(type, grads))  # (a Value grad: create_graph's)
+        if not floats:  # a Value grad (create_graph's) stays one: the walk's own accumulation,
+            on_nodes = walk.OnNodes()  # each contribution added in turn to the grad itself
+            for targets, where in self.leaf_sums:
+                for m, total in zip(_index_array(np, targets).tolist(), CL[where].tolist()):
+                    on_nodes.accumulate(None, 0, P[m], None, total)
+            return
         totals = np.zeros(self.n_leaves)
-        if floats:
-            totals[self.graded] = grads
+        totals[self.graded] = grads
         for targets, where in self.leaf_sums:
             totals[targets] += CL[where]
-        added = totals[self.graded].tolist()
-        if floats:
-            for leaf, total in zip(leaves, added):
-                leaf.grad = total
-        else:  # a Value grad (create_graph's) stays one: the walk's own accumulation
-            on_nodes = walk.OnNodes()
-            for leaf, total in zip(leaves, added):
-                on_nodes.accumulate(None, 0, leaf, None, total)
+        for leaf, total in zip(leaves, totals[self.graded].tolist()):
+            leaf.grad = total
 
     def _backward(self, group: _Group, V: Any, G: Any, C: Any, CL: Any, pc: Any) -> None:
         np = self.np

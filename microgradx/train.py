@@ -35,7 +35,7 @@ from microgradx.files import deferred_interrupt
 from microgradx.modes import no_grad
 from microgradx.nn import Module
 from microgradx.optim import Adam, Optimizer
-from microgradx.replay import BACKENDS, Compiled, CompileError, compile_function
+from microgradx.replay import BACKENDS, Compiled, CompileError, check_data, compile_function
 
 LossFn = Callable[[Any, Any], Value]
 
@@ -130,6 +130,18 @@ def no_full_collection() -> Iterator[None]:
     objects and ``gc.callbacks`` are not touched. The thresholds are the process's: the first
     block to open (in any thread) saves them and the last one to close restores them; a
     ``gc.set_threshold`` inside a block is undone when the last block closes.
+
+    In a generator (a loop that yields its losses, a data loader), the block is open from the
+    ``with`` to its end, including while the generator waits at a ``yield``: full collections
+    wait while the generator is suspended too. A generator left unfinished closes its block
+    when it is closed (``close()``, ``contextlib.closing``) or freed: Python throws
+    ``GeneratorExit`` into it, and the thresholds come back as on any exit. Freed means at once
+    when the last reference to it goes (``del``, the variable rebound); while anything keeps it
+    (a variable, a list, a notebook's last traceback), full collections stay paused. A generator
+    abandoned inside a reference cycle is freed only by the collector, and once it has lived
+    long enough to be in the oldest generation, only by a full collection, which the block
+    pauses: the pause then lasts until ``gc.collect()`` is called (which frees it, and the
+    thresholds come back). Close a generator you may leave unfinished.
 
     CPython 3.10-3.13 (generational collector, ``gc.get_threshold()[2]``). From 3.14 the
     collector is incremental and ignores the third threshold: this then changes nothing.
@@ -552,6 +564,9 @@ def fit(
         watch = _Validation(model, run.validation, loss, run.patience, replay, run.predict)
         bar = _progress_bar(run.epochs, run.progress)  # (here: its warning names fit's caller)
         for epoch in range(run.epochs):
+            # every weight a number (on_epoch may have set one): named here, not met deep in
+            # the engine or a compiled program (one check over the weights' types an epoch)
+            check_data(model.parameters(), model)
             _epoch(model, run.X, run.y, run.loss_fn, run.predict, optimizer, replay, run.size,
                    run.rng, history)  # fmt: skip
             watch.after_epoch(epoch, history)
@@ -610,6 +625,7 @@ def _checked(
     ValueError: wrong value; each message names the argument): a refused call leaves the model
     as it was. The order of the checks is the order of the messages a user sees first."""
     _check_model(model)
+    check_data(model.parameters(), model)  # a weight that is not a number, named
     epochs = count(epochs, "epochs")
     batch_size = None if batch_size is None else count(batch_size, "batch_size")
     seed = checks.seed(seed)
