@@ -585,6 +585,7 @@ class _Replay:
         self.compiled: Compiled | None = compiled
         self.inputs = inputs
         self.domains = domains  # (op, arity) of each node with a domain, in the watched order
+        self.checked = False  # the leaves' data checked by one run (then only floats are written)
 
     @classmethod
     def of(cls, point: _Point) -> _Replay | None:
@@ -618,7 +619,11 @@ class _Replay:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = compiled.run(0.0, gradient=None)
+                if self.checked:
+                    result = compiled._forward_unchecked(0.0)
+                else:
+                    result = compiled.run(0.0, gradient=None)
+                    self.checked = True
         except Exception:  # a refusal of f's own at this point: the interpreted call says it
             result = None
         finally:
