@@ -315,12 +315,13 @@ def test_each_use_of_a_value_is_its_own_edge_in_the_own_layout():
 
 
 def _op_graph(ops: int) -> Value:
-    """A deep op-level graph of about ``2 * ops`` nodes, each op reading two of the last 20
-    values (seeded), every edge labelled with its local gradient when drawn."""
+    """A deep op-level graph of about ``2 * ops + 8`` nodes, all drawn: each op reads the
+    value before it and one of the last 20 (seeded); every edge labelled with its local
+    gradient when drawn (``show_local_grads``)."""
     rng = random.Random(0)
     nodes = [Value(rng.uniform(-1, 1), label=f"x{i}") for i in range(8)]
     for k in range(ops):
-        a, b = rng.choice(nodes[-20:]), rng.choice(nodes[-20:])
+        a, b = nodes[-1], rng.choice(nodes[-20:])
         nodes.append(a * b if k % 2 else a + b)
     nodes[-1].backward()
     return nodes[-1]
