@@ -237,9 +237,8 @@ def _layout_with_graphviz(boxes: list[Box], edges: list[Edge], program: str) -> 
 def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) -> Layout:
     """Place ``boxes`` (in place) in columns, left to right, in pure Python: a box's column is
     the longest path to it from a box with no inputs, rows ordered by the mean row of each box's
-    inputs (then of its consumers); ``column_gap`` px between columns (room for edge labels):
-    0 to ``MAX_COLUMN_GAP``, not a bool (TypeError/ValueError naming it, before any box moves).
-    Straight edges from a tail's right side to a head's left side."""
+    inputs (then of its consumers); straight edges. ``column_gap``: px between columns (room for
+    labels), 0 to ``MAX_COLUMN_GAP``, not a bool (else TypeError/ValueError, no box moved)."""
     column_gap = measure(column_gap, "column_gap", 0.0, MAX_COLUMN_GAP)
     ids = [box.id for box in boxes]
     inputs: dict[str, list[str]] = {i: [] for i in ids}
@@ -285,21 +284,26 @@ def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) ->
         used = sum(by_id[i].height + gap_y for i in col) + gap_y
         for i in col:
             by_id[i].y += (tallest - used) / 2
+    _straight_edges(by_id, edges)
+    crowded = _place_labels(boxes, edges)
+    return Layout(boxes, edges, x - gap_x / 2, tallest, "python", crowded)
+
+
+def _straight_edges(by_id: dict[str, Box], edges: list[Edge]) -> None:
+    """Each edge from its tail's right side to its head's left side; a + a: each use its own
+    edge, drawn apart (6 px between them)."""
     pairs: dict[tuple[str, str], int] = {}
     for edge in edges:
         pairs[edge.tail, edge.head] = pairs.get((edge.tail, edge.head), 0) + 1
     seen: dict[tuple[str, str], int] = {}
     for edge in edges:
         tail, head = by_id[edge.tail], by_id[edge.head]
-        # a + a: each use its own edge, drawn apart (6 px between them)
         k = seen[edge.tail, edge.head] = seen.get((edge.tail, edge.head), -1) + 1
         dy = (k - (pairs[edge.tail, edge.head] - 1) / 2) * 6.0
         edge.points = [
             (tail.x + tail.width / 2, tail.y + dy),
             (head.x - head.width / 2, head.y + dy),
         ]
-    crowded = _place_labels(boxes, edges)
-    return Layout(boxes, edges, x - gap_x / 2, tallest, "python", crowded)
 
 
 def _label_box(edge: Edge, t: float, above: bool) -> tuple[float, float, float, float, float]:
