@@ -2791,6 +2791,13 @@ MUTATIONS = [
             "test_the_grid_of_placed_areas_answers_as_comparing_with_every_area_would",
         ),
     ),
+    Mutation(
+        "browser helpers: the step-through's right arrow key does nothing",
+        "microgradx/viz/page.py",
+        '    else if (event.key === "ArrowRight") show(current + 1);',
+        '    else if (event.key === "ArrowRight") show(current);',
+        ("tests/test_jupyter.py::test_step_through_works_in_an_nbconvert_html_export",),
+    ),
 ]
 
 
