@@ -12,66 +12,29 @@ CPython's ipykernel. Targets (issue 21): site <= 50 MB. Exits with status 1 when
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
 import tempfile
-import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from common import CHROMIUM, FLAGS
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/browser.py: the server and route test_lite.py uses too
+
+from tests.browser import RUN_NOTEBOOK, launch, lite_route, serve  # noqa: E402
+
 LITE = ROOT / "lite"
 NOTEBOOK = "01_backprop_by_hand.ipynb"
-
-# Opens the notebook, waits for its kernel, runs every cell: the two times, and any error.
-RUN = """async (path) => {
-  const app = window.jupyterapp;
-  await app.restored;
-  const started = performance.now();
-  const widget = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
-  await widget.sessionContext.ready;
-  await widget.sessionContext.session.kernel.requestExecute({code: '', silent: true}).done;
-  const ready = performance.now();
-  app.shell.activateById(widget.id);
-  const ok = await app.commands.execute('notebook:run-all-cells');
-  return {ok, ready: (ready - started) / 1000, run: (performance.now() - ready) / 1000};
-}"""
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def in_browser() -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(LITE)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-
-    def route(route):  # type: ignore[no-untyped-def]
-        url = route.request.url
-        if not url.startswith(base + "/"):
-            route.abort()
-        elif url.split("?")[0] == f"{base}/jupyter-lite.json":  # window.jupyterapp, to drive it
-            response = route.fetch()
-            config = response.json()
-            config["jupyter-config-data"]["exposeAppInBrowser"] = True
-            route.fulfill(response=response, body=json.dumps(config))
-        else:
-            route.continue_()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with serve(LITE) as base, sync_playwright() as p:
+        browser = launch(p)
         context = browser.new_context()
-        context.route("**/*", route)
+        context.route("**/*", lite_route(base))  # offline, and window.jupyterapp to drive it
         page = context.new_page()
         page.set_default_timeout(600_000)
         started = time.perf_counter()
@@ -79,12 +42,11 @@ def in_browser() -> dict[str, float]:
         page.wait_for_function("() => window.jupyterapp !== undefined")
         page.evaluate("() => window.jupyterapp.restored")
         lab = time.perf_counter() - started
-        result = page.evaluate(RUN, NOTEBOOK)
+        result = page.evaluate(RUN_NOTEBOOK, [NOTEBOOK, {}])  # as test_lite.py runs it
         browser.close()
-    httpd.shutdown()
     if not result["ok"]:
         raise SystemExit("notebook 01 raised in JupyterLite: run tests/test_lite.py")
-    return {"lab": lab, "ready": result["ready"], "run": result["run"]}
+    return {"lab": lab, "ready": result["ready_s"], "run": result["run_s"]}
 
 
 def in_cpython() -> dict[str, float]:

@@ -2425,7 +2425,7 @@ MUTATIONS = [
     Mutation(
         "the own layout puts edge labels on top of each other",
         "microgradx/viz/layout.py",
-        "        taken.append(chosen[2])\n",
+        "        taken.add(chosen[2])\n",
         "        pass\n",
         ("tests/test_own_layout.py",),
     ),
@@ -2591,16 +2591,6 @@ MUTATIONS = [
         ),
     ),
     Mutation(
-        "the NumPy back-end's node-by-node program passes +0.0 to a leaf where nothing reaches it",
-        "microgradx/replay_numpy.py",
-        'contribution = f"np.where({upstream} != 0.0, {contribution}, -0.0)"',
-        'contribution = f"np.where({upstream} != 0.0, {contribution}, 0.0)"',
-        (
-            "tests/test_replay.py::"
-            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
-        ),
-    ),
-    Mutation(
         "the NumPy back-end's node-by-node program counts a zero upstream's product as +0.0",
         "microgradx/replay_numpy.py",
         "{upstream} * {local}, -0.0)",
@@ -2705,6 +2695,16 @@ MUTATIONS = [
         ),
     ),
     Mutation(
+        "the NumPy back-end's node-by-node program passes +0.0 to a leaf where nothing reaches it",
+        "microgradx/replay_numpy.py",
+        'contribution = f"np.where({upstream} != 0.0, {contribution}, -0.0)"',
+        'contribution = f"np.where({upstream} != 0.0, {contribution}, 0.0)"',
+        (
+            "tests/test_replay.py::"
+            "test_numpy_leaf_gradients_keep_minus_zero_where_backward_adds_nothing",
+        ),
+    ),
+    Mutation(
         "topological_order places a neuron's waiting sums in the order they were met",
         "microgradx/engine.py",
         "            for node in reversed(run):  # each waited",
@@ -2802,6 +2802,95 @@ MUTATIONS = [
         "        with deferred_interrupt(), _full_pause_lock:\n",
         "    yield\n    if True:\n        with deferred_interrupt(), _full_pause_lock:\n",
         ("tests/test_collector_generators.py",),
+    ),
+    Mutation(
+        "viz sizes: a bool is taken as a zoom (True draws at zoom 1)",
+        "microgradx/viz/markup.py",
+        '        raise TypeError(f"{name} must be a number, not a bool, got {describe(x)}")\n',
+        "        pass\n",
+        ("tests/test_viz_arguments.py",),
+    ),
+    Mutation(
+        "viz sizes: a zoom down to 0 is taken (1e-320 draws a 0 px picture)",
+        "microgradx/viz/markup.py",
+        "MIN_ZOOM = 0.05 ",
+        "MIN_ZOOM = 0.0 ",
+        ("tests/test_viz_arguments.py",),
+    ),
+    Mutation(
+        "viz sizes: picture_html draws a picture under 1 px wide",
+        "microgradx/viz/markup.py",
+        "        if round(natural * zoom) < 1:\n",
+        "        if False:\n",
+        (
+            "tests/test_viz_arguments.py::"
+            "test_a_picture_drawn_under_one_pixel_wide_is_refused_naming_zoom",
+        ),
+    ),
+    Mutation(
+        "viz sizes: a GraphView made directly (or by replace) keeps an unchecked zoom",
+        "microgradx/viz/graph.py",
+        '        object.__setattr__(self, "zoom", zoom_factor(self.zoom))\n',
+        "",
+        ("tests/test_viz_arguments.py",),
+    ),
+    Mutation(
+        "viz sizes: the own layout takes any column_gap (NaN, a bool, 1e308)",
+        "microgradx/viz/layout.py",
+        '    column_gap = measure(column_gap, "column_gap", 0.0, MAX_COLUMN_GAP)\n',
+        "",
+        ("tests/test_viz_arguments.py",),
+    ),
+    Mutation(
+        "viz sizes: a scene's state takes a bool or a float as a step",
+        "microgradx/viz/scene.py",
+        '        i = checks.index(i, "i", len(self.steps))\n        marks:',
+        "        marks:",
+        ("tests/test_viz_arguments.py",),
+    ),
+    Mutation(
+        "viz sizes: the plots take True as a threshold or a line's coefficient",
+        "microgradx/viz/plots.py",
+        '    threshold = measure(threshold, "threshold")',
+        '    threshold = checks.finite(threshold, "threshold")',
+        ("tests/test_viz_arguments.py",),
+    ),
+    Mutation(
+        "viz sizes: image_grid draws empty places past its images",
+        "microgradx/viz/plots.py",
+        "    columns = min(columns, len(images))",
+        "    columns = columns",
+        (
+            "tests/test_viz_arguments.py::"
+            "test_an_image_grid_of_fewer_images_than_columns_is_one_row_of_just_them",
+        ),
+    ),
+    Mutation(
+        "own layout: each label spot is compared with every area placed (quadratic)",
+        "microgradx/viz/layout.py",
+        "                for a in self.cells.get((i, j), ()):\n",
+        "                for a in [a for c in self.cells.values() for a in c]:\n",
+        (
+            "tests/test_own_layout.py::"
+            "test_placing_edge_labels_compares_each_spot_with_the_areas_near_it_not_every_one",
+        ),
+    ),
+    Mutation(
+        "own layout: an area is filed under one column of cells too few (a label on a box)",
+        "microgradx/viz/layout.py",
+        "        columns = range(math.floor(area[0] / cell), math.floor(area[2] / cell) + 1)\n",
+        "        columns = range(math.floor(area[0] / cell), math.floor(area[2] / cell))\n",
+        (
+            "tests/test_own_layout.py::"
+            "test_the_grid_of_placed_areas_answers_as_comparing_with_every_area_would",
+        ),
+    ),
+    Mutation(
+        "browser helpers: the step-through's right arrow key does nothing",
+        "microgradx/viz/page.py",
+        '    else if (event.key === "ArrowRight") show(current + 1);',
+        '    else if (event.key === "ArrowRight") show(current);',
+        ("tests/test_jupyter.py::test_step_through_works_in_an_nbconvert_html_export",),
     ),
 ]
 

@@ -1,10 +1,20 @@
-"""Headless Debian Chromium through playwright, for the tests that drive a real page."""
+"""Headless Debian Chromium through playwright, for the tests that drive a real page, and what
+those tests (and ``benchmarks/bench_lite.py``) share: the local server of a built site, the
+route that keeps a JupyterLite page offline and hands over its app, and stepping through a
+step-through page. One copy of each, here."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +46,121 @@ def require_browser() -> None:
 
 def launch(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+
+
+# ---- a built site, served locally ----------------------------------------------------------
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass  # a test's or a benchmark's output, not a line per file served
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (a free port) while the block runs; yields its base URL
+    (``http://127.0.0.1:PORT``, no slash at the end). The server stops and closes its socket
+    afterwards, however the block ends."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def lite_route(base: str, outside: list[str] | None = None) -> Callable[[Any], None]:
+    """A playwright route handler for a JupyterLite site served at ``base``: every request
+    outside the server is aborted (and its URL appended to ``outside``), and the site's
+    ``jupyter-lite.json`` is answered with ``exposeAppInBrowser`` on, which gives the page
+    ``window.jupyterapp`` to drive (as JupyterLab's own tests do); the rest is served as built."""
+
+    def route(route: Any) -> None:
+        url = route.request.url
+        if not url.startswith(base + "/"):
+            if outside is not None:
+                outside.append(url)
+            route.abort()
+        elif url.split("?")[0] == f"{base}/jupyter-lite.json":
+            response = route.fetch()
+            config = response.json()
+            config["jupyter-config-data"]["exposeAppInBrowser"] = True
+            route.fulfill(response=response, body=json.dumps(config))
+        else:
+            route.continue_()
+
+    return route
+
+
+# Opens a notebook in a running JupyterLab (its window.jupyterapp: lite_route), puts the given
+# sources into the cells with those exercise ids, waits for its kernel, runs every cell, and
+# returns what each code cell shows, and the seconds until its kernel answered (ready_s) and
+# until every cell had run (run_s): test_lite.py's checks and bench_lite.py's times.
+RUN_NOTEBOOK = """async ([path, answers]) => {
+  const app = window.jupyterapp;
+  await app.restored;
+  const started = performance.now();
+  const widget = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+  await widget.context.ready;
+  await widget.sessionContext.ready;
+  for (const cell of widget.content.model.cells) {
+    const exercise = cell.sharedModel.getMetadata('exercise');
+    if (exercise in answers) cell.sharedModel.setSource(answers[exercise]);
+  }
+  // an empty request is answered once the kernel has started (Pyodide and its packages loaded)
+  await widget.sessionContext.session.kernel.requestExecute({code: '', silent: true}).done;
+  const ready = performance.now();
+  app.shell.activateById(widget.id);
+  const ok = await app.commands.execute('notebook:run-all-cells');
+  const ran = performance.now();
+  const cells = [];
+  for (const cell of widget.content.model.cells) {
+    if (cell.type === 'code') {
+      cells.push({id: cell.id, source: cell.sharedModel.getSource(), count: cell.executionCount,
+                  outputs: cell.outputs.toJSON()});
+    }
+  }
+  return {ok, cells, widget: widget.id, ready_s: (ready - started) / 1000,
+          run_s: (ran - ready) / 1000};
+}"""
+
+
+# ---- a step-through page ---------------------------------------------------------------------
+
+
+def step_through(page: Any, root: Any, *, keys: bool = True) -> None:
+    """Step the step-through ``root`` (a playwright Locator) forward to its last step and back
+    with its buttons (and, with ``keys``, the arrow keys once it has the focus), checking at
+    each step, against the page's own data (which the kernel or Python wrote once), the step
+    number, the current box (named by the root and drawn marked) and the equation shown."""
+    root.scroll_into_view_if_needed()
+    steps = json.loads(root.locator("script.mgx-data").text_content())["steps"]
+    assert len(steps) > 1
+
+    def check(i: int) -> None:
+        assert root.get_attribute("data-step") == str(i)
+        assert root.get_attribute("data-current") == steps[i]["n"]
+        current = root.locator("g.node.current").evaluate_all("gs => gs.map(g => g.dataset.id)")
+        assert steps[i]["n"] in current
+        assert root.locator(".mgx-equation").inner_text() == steps[i]["e"]
+
+    assert root.get_attribute("data-ready") == "1", "the step-through's script did not run"
+    check(0)
+    for i in range(1, len(steps)):
+        root.locator(".mgx-next").click()
+        check(i)
+    for i in reversed(range(len(steps) - 1)):
+        root.locator(".mgx-previous").click()
+        check(i)
+    if not keys:
+        return
+    root.locator(".mgx-equation").click()  # give the step-through the keyboard focus
+    for i in range(1, len(steps)):
+        page.keyboard.press("ArrowRight")
+        check(i)
+    for i in reversed(range(len(steps) - 1)):
+        page.keyboard.press("ArrowLeft")
+        check(i)

@@ -22,7 +22,7 @@ import pytest
 
 from microgradx.viz.markup import visible
 
-from .browser import launch, require_browser
+from .browser import launch, require_browser, step_through
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -104,39 +104,6 @@ def _check_drawings_fit(page) -> None:  # type: ignore[no-untyped-def]
     for what, width, area in measured:
         assert width <= area + 0.5, f"a drawing ({what}) {width:.0f} px wide in {area:.0f} px"
         assert area <= 1400
-
-
-def _step_through(page, root_selector: str) -> None:
-    """Step forward and back with the buttons and the keys; check the current box and the
-    equation at each step against the page's own data (which the kernel wrote once)."""
-    root = page.locator(root_selector)
-    root.scroll_into_view_if_needed()
-    data = json.loads(root.locator("script.mgx-data").text_content())
-    steps = data["steps"]
-    assert len(steps) > 1
-
-    def check(i: int) -> None:
-        assert root.get_attribute("data-step") == str(i)
-        assert root.get_attribute("data-current") == steps[i]["n"]
-        current = root.locator("g.node.current").evaluate_all("gs => gs.map(g => g.dataset.id)")
-        assert steps[i]["n"] in current
-        assert root.locator(".mgx-equation").inner_text() == steps[i]["e"]
-
-    assert root.get_attribute("data-ready") == "1", "the step-through's script did not run"
-    check(0)
-    for i in range(1, len(steps)):
-        root.locator(".mgx-next").click()
-        check(i)
-    for i in reversed(range(len(steps) - 1)):
-        root.locator(".mgx-previous").click()
-        check(i)
-    root.locator(".mgx-equation").click()  # give the step-through the keyboard focus
-    for i in range(1, len(steps)):
-        page.keyboard.press("ArrowRight")
-        check(i)
-    for i in reversed(range(len(steps) - 1)):
-        page.keyboard.press("ArrowLeft")
-        check(i)
 
 
 def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(tmp_path):
@@ -235,8 +202,7 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
             steppers = page.locator(".mgx-step")
             assert steppers.count() == 2  # the neuron op by op, the MLP neuron by neuron
             for k in range(steppers.count()):
-                uid = steppers.nth(k).get_attribute("id")
-                _step_through(page, f"#{uid}")
+                step_through(page, steppers.nth(k))
             # fits the output width: nothing cut off at the right of the notebook
             for k in range(steppers.count()):
                 box = steppers.nth(k).locator(".mgx-graph-box")
@@ -346,7 +312,7 @@ def test_step_through_works_in_an_nbconvert_html_export(tmp_path):
         steppers = page.locator(".mgx-step")
         assert steppers.count() == 2
         for k in range(steppers.count()):
-            _step_through(page, f"#{steppers.nth(k).get_attribute('id')}")
+            step_through(page, steppers.nth(k))
         browser.close()
 
 

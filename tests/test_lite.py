@@ -15,15 +15,13 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from .browser import launch, require_browser
+from .browser import RUN_NOTEBOOK, launch, lite_route, require_browser, serve, step_through
 
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT / "lite"
@@ -328,41 +326,6 @@ def test_in_cpython_without_matplotlib_the_error_names_the_extra(no_matplotlib):
 # ---- in Chromium ----------------------------------------------------------------------------
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-# Opens a notebook in the running JupyterLab, puts the given sources into the cells with those
-# exercise ids, waits for its kernel, runs every cell, and returns what each code cell shows.
-RUN = """async ([path, answers]) => {
-  const app = window.jupyterapp;
-  await app.restored;
-  const started = performance.now();
-  const widget = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
-  await widget.context.ready;
-  await widget.sessionContext.ready;
-  for (const cell of widget.content.model.cells) {
-    const exercise = cell.sharedModel.getMetadata('exercise');
-    if (exercise in answers) cell.sharedModel.setSource(answers[exercise]);
-  }
-  // an empty request is answered once the kernel has started (Pyodide and its packages loaded)
-  await widget.sessionContext.session.kernel.requestExecute({code: '', silent: true}).done;
-  const ready = performance.now();
-  app.shell.activateById(widget.id);
-  const ok = await app.commands.execute('notebook:run-all-cells');
-  const ran = performance.now();
-  const cells = [];
-  for (const cell of widget.content.model.cells) {
-    if (cell.type === 'code') {
-      cells.push({id: cell.id, source: cell.sharedModel.getSource(), count: cell.executionCount,
-                  outputs: cell.outputs.toJSON()});
-    }
-  }
-  return {ok, cells, widget: widget.id, ready_s: (ready - started) / 1000,
-          run_s: (ran - ready) / 1000};
-}"""
-
 CLOSE = """async (id) => {
   const app = window.jupyterapp;
   for (const widget of app.shell.widgets('main')) {
@@ -402,7 +365,7 @@ class Lab:
         self.page, self.base, self.outside = page, base, outside
 
     def run(self, name: str, answers: dict[str, str] | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self.page.evaluate(RUN, [f"{name}.ipynb", answers or {}])
+        result: dict[str, Any] = self.page.evaluate(RUN_NOTEBOOK, [f"{name}.ipynb", answers or {}])
         return result
 
     def close(self, run: dict[str, Any]) -> None:
@@ -415,63 +378,19 @@ def lab() -> Iterator[Lab]:
     require_browser()
     from playwright.sync_api import sync_playwright
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(LITE)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
     outside: list[str] = []
-
-    def route(route: Any) -> None:
-        url = route.request.url
-        if not url.startswith(base + "/"):
-            outside.append(url)
-            route.abort()
-        elif url.split("?")[0] == f"{base}/jupyter-lite.json":
-            # the test's handle on the app (window.jupyterapp), as JupyterLab's own tests use;
-            # the rest of the site is served as built
-            response = route.fetch()
-            config = response.json()
-            config["jupyter-config-data"]["exposeAppInBrowser"] = True
-            route.fulfill(response=response, body=json.dumps(config))
-        else:
-            route.continue_()
-
-    try:
-        with sync_playwright() as p:
-            browser = launch(p)
-            # The site's service worker stays: the kernel's files (/drive) go through it. The
-            # requests it makes for the page and the kernel pass the route above too (Chromium).
-            context = browser.new_context()
-            context.route("**/*", route)
-            page = context.new_page()
-            page.set_default_timeout(60_000)  # waits on elements; a notebook run has no limit
-            page.goto(f"{base}/lab/index.html")
-            page.wait_for_function("() => window.jupyterapp !== undefined")
-            yield Lab(page, base, outside)
-            browser.close()
-    finally:
-        httpd.shutdown()
-
-
-def _step_forward_and_back(page: Any, root: Any) -> None:
-    """The step-through's buttons, checked against the page's own data (written once by the
-    kernel): the step number, the current node and the equation shown."""
-    root.scroll_into_view_if_needed()
-    steps = json.loads(root.locator("script.mgx-data").text_content())["steps"]
-    assert len(steps) > 1
-
-    def check(i: int) -> None:
-        assert root.get_attribute("data-step") == str(i)
-        assert root.get_attribute("data-current") == steps[i]["n"]
-        assert root.locator(".mgx-equation").inner_text() == steps[i]["e"]
-
-    assert root.get_attribute("data-ready") == "1", "the step-through's script did not run"
-    check(0)
-    for i in range(1, len(steps)):
-        root.locator(".mgx-next").click()
-        check(i)
-    for i in reversed(range(len(steps) - 1)):
-        root.locator(".mgx-previous").click()
-        check(i)
+    with serve(LITE) as base, sync_playwright() as p:
+        browser = launch(p)
+        # The site's service worker stays: the kernel's files (/drive) go through it. The
+        # requests it makes for the page and the kernel pass the route too (Chromium).
+        context = browser.new_context()
+        context.route("**/*", lite_route(base, outside))
+        page = context.new_page()
+        page.set_default_timeout(60_000)  # waits on elements; a notebook run has no limit
+        page.goto(f"{base}/lab/index.html")
+        page.wait_for_function("() => window.jupyterapp !== undefined")
+        yield Lab(page, base, outside)
+        browser.close()
 
 
 def test_notebook_01_runs_steps_through_and_checks_an_exercise(lab):
@@ -483,7 +402,7 @@ def test_notebook_01_runs_steps_through_and_checks_an_exercise(lab):
     assert f"{EXERCISE}: right" in shown
     steppers = lab.page.locator(f"#{run['widget']} .mgx-step[data-ready='1']")
     assert steppers.count() >= 1
-    _step_forward_and_back(lab.page, steppers.last)
+    step_through(lab.page, steppers.last)
     # the equation a learner reads: the chain rule's product, with the numbers of that step
     assert "=" in steppers.last.locator(".mgx-equation").inner_text()
     lab.close(run)

@@ -35,7 +35,14 @@ from microgradx.engine import Value, grad_number, topological_order
 from microgradx.files import write_atomically
 from microgradx.nn import Structure
 from microgradx.viz.layout import LAYOUTS, PICTURE_CSS, layered
-from microgradx.viz.markup import dot_escape, label_of, picture_html
+from microgradx.viz.markup import (
+    MAX_ZOOM,
+    MIN_ZOOM,
+    dot_escape,
+    label_of,
+    picture_html,
+    zoom_factor,
+)
 from microgradx.viz.renderer import (
     INSTALL_HELP,
     RendererNotFound,
@@ -71,6 +78,8 @@ __all__ = [
     "HEAT",
     "INSTALL_HELP",
     "LAYOUTS",
+    "MAX_ZOOM",
+    "MIN_ZOOM",
     "ROLE_COLORS",
     "GraphView",
     "RenderError",
@@ -83,7 +92,6 @@ __all__ = [
     "role",
 ]
 
-MAX_ZOOM = 20.0
 FONT = "Courier"  # written as font-family="Courier,monospace": see _Picture.dot
 OWN_LAYOUT_NOTE = "laid out by microgradx: no Graphviz program found"
 
@@ -291,7 +299,9 @@ class GraphView:
     named by ``MICROGRADX_DOT`` that cannot be found is an error, never silently replaced.
 
     In a notebook it fits the output's width (``zoom=None``); ``view.zoomed(2.0)`` shows it at
-    twice its natural size, scrolling sideways (``zoomed(1.0)``: its natural size)."""
+    twice its natural size, scrolling sideways (``zoomed(1.0)``: its natural size). ``zoom``
+    is ``MIN_ZOOM`` to ``MAX_ZOOM`` (0.05 to 20), never a bool (TypeError/ValueError naming it,
+    however the view is made)."""
 
     source: str
     nodes: int  # how many nodes the drawing has (values, ops and summary boxes)
@@ -299,12 +309,15 @@ class GraphView:
     layout: str = "auto"
     drawing: Drawing | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # here, so every way of making a view checks them: draw_graph, zoomed, replace, GraphView
+        object.__setattr__(self, "zoom", zoom_factor(self.zoom))
+        object.__setattr__(self, "layout", checks.choice(self.layout, "layout", LAYOUTS))
+
     def zoomed(self, zoom: float | None) -> GraphView:
-        """The same drawing shown at ``zoom`` times its natural size (a positive number; None:
-        fitted to the width again)."""
-        if zoom is not None:
-            zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
-        return replace(self, zoom=zoom)
+        """The same drawing shown at ``zoom`` times its natural size (``MIN_ZOOM`` to
+        ``MAX_ZOOM``; None: fitted to the width again)."""
+        return replace(self, zoom=zoom_factor(zoom))
 
     def _program(self) -> str | None:
         """The Graphviz program to run, or None: microgradx's own layout."""
@@ -463,7 +476,8 @@ def draw_graph(
     is the step being shown (their op circles and incoming edges in red); by default every
     highlighted value's. ``caption``: a line of text above the drawing (a step-through frame
     says ``step 2 of 3``). ``zoom``: in a notebook the drawing fits the output's width (None,
-    the default) or is shown at ``zoom`` times its natural size, scrolling (``GraphView.zoomed``).
+    the default) or is shown at ``zoom`` times its natural size (``MIN_ZOOM`` to ``MAX_ZOOM``,
+    0.05 to 20; not a bool), scrolling (``GraphView.zoomed``).
     ``layout``: ``"auto"`` (Graphviz if a program is installed, else microgradx's own layout),
     ``"dot"`` (Graphviz, an error naming how to install it if none is) or ``"python"`` (the own
     layout, which ignores ``rankdir``: always left to right); see ``GraphView``.
@@ -473,8 +487,7 @@ def draw_graph(
     refuse_renamed("draw_graph", renamed, {"collapse": "level"})
     checks.instance(root, "root", Value, "Value")
     marked = {id(v) for v in checks.instances(highlight, "highlight", Value, "Value")}
-    if zoom is not None:
-        zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
+    zoom = zoom_factor(zoom)
     layout = checks.choice(layout, "layout", LAYOUTS)
     options = _Options(
         rankdir=checks.choice(rankdir, "rankdir", ("LR", "TB", "RL", "BT")),

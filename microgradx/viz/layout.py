@@ -19,18 +19,20 @@ gives every box a ``data-id`` the script can find it by.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks
-from microgradx.viz.markup import escape
+from microgradx.viz.markup import escape, measure
 from microgradx.viz.renderer import RendererNotFound, find_renderer, render, renderer_name
 from microgradx.viz.scene import LINE_HEIGHT, PAD, Box, Edge
 from microgradx.viz.style import BORDER, CHILD, CURRENT, EDGE, refuse_renamed
 
 __all__ = [
     "LAYOUTS",
+    "MAX_COLUMN_GAP",
     "PICTURE_CSS",
     "Box",
     "Edge",
@@ -57,6 +59,9 @@ g.node.note text {{ fill: #777; }}
 text.edge-label {{ font-size: 9px; }}
 """
 EDGE_LABEL_FONT = 9.0  # px, as PICTURE_CSS writes it
+# px between columns, at most: room for the longest edge label (a number, about 11 characters)
+# three times over; more only spreads a picture astronomically wide
+MAX_COLUMN_GAP = 1000.0
 
 
 @dataclass
@@ -232,8 +237,9 @@ def _layout_with_graphviz(boxes: list[Box], edges: list[Edge], program: str) -> 
 def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) -> Layout:
     """Place ``boxes`` (in place) in columns, left to right, in pure Python: a box's column is
     the longest path to it from a box with no inputs, rows ordered by the mean row of each box's
-    inputs (then of its consumers); ``column_gap`` px between columns (room for edge labels).
-    Straight edges from a tail's right side to a head's left side."""
+    inputs (then of its consumers); straight edges. ``column_gap``: px between columns (room for
+    labels), 0 to ``MAX_COLUMN_GAP``, not a bool (else TypeError/ValueError, no box moved)."""
+    column_gap = measure(column_gap, "column_gap", 0.0, MAX_COLUMN_GAP)
     ids = [box.id for box in boxes]
     inputs: dict[str, list[str]] = {i: [] for i in ids}
     outputs: dict[str, list[str]] = {i: [] for i in ids}
@@ -278,21 +284,26 @@ def layered(boxes: list[Box], edges: list[Edge], *, column_gap: float = 36.0) ->
         used = sum(by_id[i].height + gap_y for i in col) + gap_y
         for i in col:
             by_id[i].y += (tallest - used) / 2
+    _straight_edges(by_id, edges)
+    crowded = _place_labels(boxes, edges)
+    return Layout(boxes, edges, x - gap_x / 2, tallest, "python", crowded)
+
+
+def _straight_edges(by_id: dict[str, Box], edges: list[Edge]) -> None:
+    """Each edge from its tail's right side to its head's left side; a + a: each use its own
+    edge, drawn apart (6 px between them)."""
     pairs: dict[tuple[str, str], int] = {}
     for edge in edges:
         pairs[edge.tail, edge.head] = pairs.get((edge.tail, edge.head), 0) + 1
     seen: dict[tuple[str, str], int] = {}
     for edge in edges:
         tail, head = by_id[edge.tail], by_id[edge.head]
-        # a + a: each use its own edge, drawn apart (6 px between them)
         k = seen[edge.tail, edge.head] = seen.get((edge.tail, edge.head), -1) + 1
         dy = (k - (pairs[edge.tail, edge.head] - 1) / 2) * 6.0
         edge.points = [
             (tail.x + tail.width / 2, tail.y + dy),
             (head.x - head.width / 2, head.y + dy),
         ]
-    crowded = _place_labels(boxes, edges)
-    return Layout(boxes, edges, x - gap_x / 2, tallest, "python", crowded)
 
 
 def _label_box(edge: Edge, t: float, above: bool) -> tuple[float, float, float, float, float]:
@@ -310,14 +321,61 @@ def _label_box(edge: Edge, t: float, above: bool) -> tuple[float, float, float, 
 _SPOTS = tuple(0.5 + sign * k * 0.04 for k in range(11) for sign in ((1,) if k == 0 else (-1, 1)))
 
 
+Area = tuple[float, float, float, float]  # left, top, right, bottom, in px
+
+
+class Occupied:
+    """The areas placed so far (boxes, then labels), found by a grid of buckets: ``free(area)``
+    compares ``area`` only with the areas in the grid cells it covers, not with every area placed
+    (which made placing the labels of an n-node graph take time quadratic in n).
+
+    Two areas overlap when their open interiors meet (touching edges do not); a point inside
+    both lies in a cell each of them was filed under, so no overlapping area is missed and the
+    answer is the one comparing with every area would give. ``compared`` counts the pairs
+    compared (a test counts them instead of timing)."""
+
+    CELL = 64.0  # px: about a box's width, so an area is filed under a few cells
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[int, int], list[Area]] = {}
+        self.compared = 0
+
+    def _span(self, area: Area) -> tuple[range, range]:
+        cell = self.CELL
+        columns = range(math.floor(area[0] / cell), math.floor(area[2] / cell) + 1)
+        rows = range(math.floor(area[1] / cell), math.floor(area[3] / cell) + 1)
+        return columns, rows
+
+    def add(self, area: Area) -> None:
+        columns, rows = self._span(area)
+        for i in columns:
+            for j in rows:
+                self.cells.setdefault((i, j), []).append(area)
+
+    def free(self, area: Area) -> bool:
+        """True when ``area`` overlaps no area added so far."""
+        columns, rows = self._span(area)
+        seen: set[int] = set()  # an area filed under several of these cells: compared once
+        for i in columns:
+            for j in rows:
+                for a in self.cells.get((i, j), ()):
+                    if id(a) in seen:
+                        continue
+                    seen.add(id(a))
+                    self.compared += 1
+                    if a[0] < area[2] and area[0] < a[2] and a[1] < area[3] and area[1] < a[3]:
+                        return False
+        return True
+
+
 def _place_labels(boxes: list[Box], edges: list[Edge]) -> int:
     """Put each edge's label where it touches no box and no label placed before it: the first
     free spot along the edge, middle first, above the line, then below (the middle if none).
-    Returns how many found no free spot (the caller may widen the columns and try again)."""
-    taken = [
-        (b.x - b.width / 2, b.y - b.height / 2, b.x + b.width / 2, b.y + b.height / 2)
-        for b in boxes
-    ]
+    Returns how many found no free spot (the caller may widen the columns and try again).
+    Each spot is compared only with the areas near it (``Occupied``): linear in the labels."""
+    taken = Occupied()
+    for b in boxes:
+        taken.add((b.x - b.width / 2, b.y - b.height / 2, b.x + b.width / 2, b.y + b.height / 2))
     crowded = 0
     for edge in edges:
         if not edge.label or not edge.points:
@@ -327,10 +385,7 @@ def _place_labels(boxes: list[Box], edges: list[Edge]) -> int:
             for above in (True, False):
                 x, baseline, left, top, right = _label_box(edge, t, above)
                 area = (left - 1, top - 1, right + 1, baseline + 3)
-                if not any(
-                    a[0] < area[2] and area[0] < a[2] and a[1] < area[3] and area[1] < a[3]
-                    for a in taken
-                ):
+                if taken.free(area):
                     chosen = (x, baseline, area)
                     break
             if chosen is not None:
@@ -340,7 +395,7 @@ def _place_labels(boxes: list[Box], edges: list[Edge]) -> int:
             x, baseline, left, top, right = _label_box(edge, 0.5, True)
             chosen = (x, baseline, (left, top, right, baseline + 3))
         edge.label_at = (chosen[0], chosen[1])
-        taken.append(chosen[2])
+        taken.add(chosen[2])
     return crowded
 
 

@@ -27,6 +27,12 @@ scans again):
   (an SVG in an ``<img>`` runs no script, whatever its text).
 * ``label_of(node)``: a node's label, checked to be a str (the engine checks it in the
   constructor, but ``node.label`` can be assigned anything later).
+
+And the numbers that set how big a picture is drawn (``zoom``, a layout's gaps), checked once
+for every drawing function: ``measure(x, name, low, high)`` (a finite number in a range, never a
+bool) and ``zoom_factor(zoom)`` (``None``, or ``MIN_ZOOM`` to ``MAX_ZOOM`` times the natural
+size: below, the picture is a few pixels or none, ``zoom=1e-320`` drew 0 px; above, it is
+astronomically wide).
 """
 
 from __future__ import annotations
@@ -40,9 +46,12 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from microgradx import checks
 from microgradx.checks import describe
 from microgradx.engine import Value
 
+MIN_ZOOM = 0.05  # times a picture's natural size: a 100 px box drawn 5 px wide, no smaller
+MAX_ZOOM = 20.0
 LABEL_CHARS = 80  # the longest name a picture or an equation shows (then "…")
 ELLIPSIS = "…"
 
@@ -84,6 +93,8 @@ def visible(text: str, limit: int | None = None, *, newlines: bool = False) -> s
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {describe(text)}")
+    if limit is not None and (type(limit) is not int or limit < 1):  # most calls: no check
+        limit = checks.count(limit, "limit")  # (True as a limit is a mistake, not 1)
     if limit is not None and len(text) > limit:
         text = text[: limit + 1]  # enough to know it is cut; bounds the work for huge labels
     shown = text if text.isprintable() else _write_out(text, newlines)
@@ -165,16 +176,41 @@ def natural_width(svg: str) -> float:
     return float(found.group(1)) * (4 / 3 if found.group(2) == "pt" else 1)
 
 
+def measure(x: Any, name: str, low: float = -math.inf, high: float = math.inf) -> float:
+    """``x`` as a finite float in ``[low, high]``: a number that sets how a picture is drawn (a
+    size, a zoom, a threshold). TypeError for a bool (``True`` as a zoom is a mistake, not 1)
+    or a non-number; ValueError, naming ``name``, for NaN, an infinity or a value outside (so
+    no picture is drawn 0 px wide or astronomically large)."""
+    kind = type(x)
+    if isinstance(x, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):
+        raise TypeError(f"{name} must be a number, not a bool, got {describe(x)}")
+    return checks.in_range(checks.finite(x, name), name, low, high)
+
+
+def zoom_factor(zoom: Any, name: str = "zoom") -> float | None:
+    """``zoom`` checked: ``None`` (fit the width), or a number of times the natural size in
+    ``[MIN_ZOOM, MAX_ZOOM]`` (``measure``)."""
+    return None if zoom is None else measure(zoom, name, MIN_ZOOM, MAX_ZOOM)
+
+
 def picture_html(svg: str, zoom: float | None = None, alt: str = "a drawing") -> str:
     """``svg`` as an ``<img>`` for a notebook output or a page: with ``zoom=None`` it fits the
     width of what holds it (never wider, never enlarged past its natural size); with a number
     it is drawn at ``zoom`` times its natural width (``natural_width``) in a box that scrolls
-    sideways. The picture travels as a ``data:`` URL: an image runs no script."""
+    sideways. The picture travels as a ``data:`` URL: an image runs no script. ``zoom`` is
+    checked (``zoom_factor``), and ValueError if the picture would be drawn under 1 px wide."""
+    zoom = zoom_factor(zoom)
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     if zoom is None:
         size = "max-width: 100%; height: auto"
     else:
-        size = f"width: {natural_width(svg) * zoom:.0f}px; max-width: none; height: auto"
+        natural = natural_width(svg)
+        if round(natural * zoom) < 1:
+            raise ValueError(
+                f"zoom={zoom!r} draws this {natural:g} px wide picture {natural * zoom:.2g} px"
+                " wide: give a larger zoom (or None to fit the width)"
+            )
+        size = f"width: {natural * zoom:.0f}px; max-width: none; height: auto"
     return (
         '<div class="mgx-picture" style="max-width: 100%; overflow-x: auto">'
         f'<img alt="{escape(alt)}" style="{size}" src="data:image/svg+xml;base64,{data}">'

@@ -25,8 +25,8 @@ from microgradx.engine import Value, grad_number
 from microgradx.files import write_atomically
 from microgradx.modes import no_grad
 from microgradx.nn import Linear, Module, Sequential
-from microgradx.viz.graph import MAX_ZOOM, GraphView, draw_graph, heat
-from microgradx.viz.markup import LABEL_CHARS, escape, label_of, picture_html, visible
+from microgradx.viz.graph import GraphView, draw_graph, heat
+from microgradx.viz.markup import LABEL_CHARS, escape, label_of, picture_html, visible, zoom_factor
 
 POSITIVE, NEGATIVE = "#1f77b4", "#d62728"
 RADIUS = 15.0
@@ -42,12 +42,11 @@ class NetworkPicture:
         self._svg = svg
         self.neurons = neurons
         self.edges = edges
-        self.zoom = zoom
+        self.zoom = zoom_factor(zoom)
 
     def zoomed(self, zoom: float | None) -> NetworkPicture:
-        """The same picture shown at ``zoom`` times its natural size (None: fitted again)."""
-        if zoom is not None:
-            zoom = checks.in_range(zoom, "zoom", 0.0, MAX_ZOOM, low_open=True)
+        """The same picture shown at ``zoom`` times its natural size (``MIN_ZOOM`` to
+        ``MAX_ZOOM``, 0.05 to 20, not a bool; None: fitted again)."""
         return NetworkPicture(self._svg, self.neurons, self.edges, zoom)
 
     def svg(self) -> str:

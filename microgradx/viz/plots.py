@@ -28,6 +28,7 @@ from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import MAX_WEIGHTS, MLP, Layer, Module
 from microgradx.train import History, score
+from microgradx.viz.markup import measure
 
 MAX_RESOLUTION = 1000  # grid points per side: resolution ** 2 model evaluations
 MAX_BINS = 10_000  # histogram bins
@@ -174,7 +175,7 @@ def decision_boundary(
     _model(model)
     X, y = _points(X, y)
     resolution = _resolution(resolution)
-    threshold = checks.finite(threshold, "threshold")
+    threshold = measure(threshold, "threshold")  # a finite number, not a bool
     title = _title(title)
     plt = _pyplot()
     if isinstance(plt, PlotUnavailable):
@@ -354,15 +355,15 @@ def universal_approximation(
     from microgradx.train import fit
 
     target = checks.function(target, "target")
-    lo, hi = (checks.finite(v, f"interval[{i}]") for i, v in enumerate(
-        checks.reals_of_length(interval, "interval", 2)))  # fmt: skip
+    checks.reals_of_length(interval, "interval", 2)  # a pair of numbers; then each, as given:
+    lo, hi = (measure(v, f"interval[{i}]") for i, v in enumerate(interval))  # finite, no bool
     if not lo < hi:
         raise ValueError(f"interval must be (lo, hi) with lo < hi, got {(lo, hi)!r}")
     # the model has 3 * hidden + 1 weights
     hidden = checks.count(hidden, "hidden", 1, (MAX_WEIGHTS - 1) // 3)
     points = checks.count(points, "points", 2, MAX_POINTS)
     epochs = checks.count(epochs, "epochs", 1)
-    lr = checks.in_range(lr, "lr", 0, math.inf, low_open=True, high_open=True)
+    lr = checks.in_range(measure(lr, "lr"), "lr", 0, math.inf, low_open=True)
     seed = checks.seed(seed)
     xs = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
     X, y = [[x] for x in xs], [checks.finite(target(x), f"target({x:g})") for x in xs]
@@ -410,7 +411,8 @@ def image_grid(
     each with an optional title: digits, or a layer's weights drawn as images (``symmetric``:
     a diverging colour scale centred on 0, for weights of either sign). ``images``: at least
     one, each of finite numbers; ``titles``: a str per image (fewer leave the rest untitled);
-    ``columns``: 1 to ``MAX_COLUMNS``; ``cmap``: a matplotlib colormap or its name."""
+    ``columns``: 1 to ``MAX_COLUMNS`` images per row (fewer images: one row of just them, not
+    empty places); ``cmap``: a matplotlib colormap or its name."""
     side = checks.count(side, "side")
     table = checks.rows(images, "images", require_finite=True)
     if len(table[0]) != side * side:
@@ -427,6 +429,7 @@ def image_grid(
 
         checks.instance(cmap, "cmap", Colormap, "colormap name (a str) or a matplotlib Colormap")
     images = table
+    columns = min(columns, len(images))  # more would draw empty axes, the figure as wide
     rows = math.ceil(len(images) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.05), squeeze=False)
     limit = max(abs(v) for image in images for v in image) or 1.0
@@ -583,8 +586,8 @@ def scatter(
         checks.text(ylabel, "ylabel"),
     )
     if line is not None:
-        line_ = [checks.finite(v, f"line[{i}]") for i, v in enumerate(
-            checks.reals_of_length(line, "line", 3))]  # fmt: skip
+        checks.reals_of_length(line, "line", 3)  # three numbers; then each, as given:
+        line_ = [measure(v, f"line[{i}]") for i, v in enumerate(line)]  # finite, no bool
         if line_[1] == 0 and line_[2] == 0:
             raise ValueError(f"line (c, a, b) needs a or b other than 0, got {tuple(line_)!r}")
         line = (line_[0], line_[1], line_[2])

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from microgradx import checks
 from microgradx.viz.markup import LABEL_CHARS, visible
 
 CHAR_WIDTH = 6.7  # px per character of 11 px monospace text (a little more than most fonts use)
@@ -128,7 +129,14 @@ class Scene:
     table: str  # the whole pass as text, one line per gradient sent
 
     def look(self, element: str, i: int) -> Look:
-        """Box or edge ``element``'s look at step ``i`` (the last change at or before it)."""
+        """Box or edge ``element``'s look at step ``i`` (the last change at or before it; ``i``
+        an int place among the steps, from the end if negative, as ``state`` takes it)."""
+        element = checks.text(element, "element")
+        if element not in self.states:
+            raise ValueError(f"element must be a box or edge id of this scene, got {element!r:.60}")
+        return self._look(element, checks.index(i, "i", len(self.steps)))
+
+    def _look(self, element: str, i: int) -> Look:
         changes = self.states[element]
         found = changes[0]
         for change in changes:
@@ -138,11 +146,14 @@ class Scene:
         return found
 
     def state(self, i: int) -> tuple[dict[str, str], dict[str, str]]:
-        """The marks (of boxes and edges that have one) and grad lines after step ``i``."""
+        """The marks (of boxes and edges that have one) and grad lines after step ``i`` (an int
+        place among the steps, from the end if negative; not a bool, a float or a place
+        outside: TypeError/ValueError naming ``i``, rather than a frame of no step)."""
+        i = checks.index(i, "i", len(self.steps))
         marks: dict[str, str] = {}
         texts: dict[str, str] = {}
         for element in self.states:
-            look = self.look(element, i)
+            look = self._look(element, i)
             if look.mark:
                 marks[element] = look.mark
             if look.text is not None:
