@@ -66,6 +66,9 @@ bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_costs.py
 	$(BIN)/python benchmarks/bench_page.py
 	$(BIN)/python benchmarks/bench_compile.py
+	$(BIN)/python benchmarks/bench_replay_numpy.py
+	$(BIN)/python benchmarks/bench_gradcheck.py
+	$(BIN)/python benchmarks/bench_layout.py
 	$(BIN)/python playground/build_site.py
 	$(BIN)/python benchmarks/bench_site.py
 
