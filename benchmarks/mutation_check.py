@@ -2709,6 +2709,17 @@ MUTATIONS = [
             "test_sys_exit_in_an_answer_is_reported_and_an_interrupt_still_stops_the_check",
         ),
     ),
+    Mutation(
+        "cli: --no-compile trains without checking that a batch's graph fits in memory",
+        "microgradx/cli.py",
+        "    _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
+        "    if args.compile:\n"
+        "        _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
+        (
+            "tests/test_cli.py::"
+            "test_no_compile_refuses_a_batch_graph_beyond_memory_before_any_work",
+        ),
+    ),
 ]
 
 
