@@ -2715,10 +2715,7 @@ MUTATIONS = [
         "    _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
         "    if args.compile:\n"
         "        _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
-        (
-            "tests/test_cli.py::"
-            "test_no_compile_refuses_a_batch_graph_beyond_memory_before_any_work",
-        ),
+        ("tests/test_cli.py::test_no_compile_refuses_a_batch_graph_beyond_memory_before_any_work",),
     ),
 ]
 
