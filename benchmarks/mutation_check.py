@@ -2717,6 +2717,15 @@ MUTATIONS = [
         "        _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
         ("tests/test_cli.py::test_no_compile_refuses_a_batch_graph_beyond_memory_before_any_work",),
     ),
+    Mutation(
+        "playground: sys.exit() in a snippet escapes handle",
+        "microgradx/playground.py",
+        "        except BaseException as error:  # the user's code failed",
+        "        except Exception as error:  # the user's code failed",
+        (
+            "tests/test_playground.py::test_a_snippet_that_exits_is_answered_like_any_failing_snippet",
+        ),
+    ),
 ]
 
 
