@@ -2726,6 +2726,23 @@ MUTATIONS = [
             "tests/test_playground.py::test_a_snippet_that_exits_is_answered_like_any_failing_snippet",
         ),
     ),
+    Mutation(
+        "nn: parameters() compares a module list's items with == (a user's __eq__ hides one)",
+        "microgradx/nn.py",
+        "map(operator.is_, itertools.chain.from_iterable(self.other_lists), self.others)",
+        "map(operator.eq, itertools.chain.from_iterable(self.other_lists), self.others)",
+        (
+            "tests/test_nn.py::"
+            "test_a_module_that_calls_a_fresh_module_equal_still_has_its_parameters_found_again",
+        ),
+    ),
+    Mutation(
+        "nn: parameters() lets a weight list's NumPy array raise from ==",
+        "microgradx/nn.py",
+        "        except Exception:\n            return False\n        return same",
+        "        except ZeroDivisionError:\n            return False\n        return same",
+        ("tests/test_nn.py::test_numpy_arrays_kept_in_a_modules_list_never_break_parameters",),
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ import functools
 import itertools
 import math
 import numbers
+import operator
 import random
 import threading
 import weakref
@@ -310,29 +311,57 @@ class Module:
 class _Kept:
     """What is kept for one module: its ``parameters()`` with the lists of its tree as they were
     when found (``parameters`` is None until asked, and after a change), and the modules whose
-    kept lists go through this one (``watchers``: id -> the weak reference in their ``_Kept``)."""
+    kept lists go through this one (``watchers``: id -> the weak reference in their ``_Kept``).
 
-    __slots__ = ("items", "lengths", "lists", "module", "parameters", "watchers")
+    The lists are kept in two groups, compared differently. The weight vectors (lists of Values
+    only, nearly every item) are compared with ``==``, in C, which is identity for a Value (it has
+    no ``__eq__``). Every other list (of modules, of lists, of a user's objects) is compared by
+    identity item by item: ``==`` would call an item's ``__eq__``, which for a NumPy array returns
+    an array whose truth value NumPy refuses, and which a user's module may define to call a
+    fresh module equal to the one it replaced (whose parameters then would not be found)."""
+
+    __slots__ = (
+        "lengths",
+        "lists",
+        "module",
+        "other_lists",
+        "others",
+        "parameters",
+        "watchers",
+        "weight_lists",
+        "weights",
+    )
 
     def __init__(self, module: Module) -> None:
         self.module = weakref.ref(module, functools.partial(_forget, id(module)))
         self.parameters: list[Value] | None = None
         self.lists: list[list[Any]] = []
         self.lengths: list[int] = []
-        self.items: list[Any] = []
+        self.weight_lists: list[list[Any]] = []
+        self.weights: list[Any] = []
+        self.other_lists: list[list[Any]] = []
+        self.others: list[Any] = []
         self.watchers: dict[int, weakref.ref[Module]] = {}
 
     def keep(self, parameters: list[Value], lists: list[list[Any]]) -> None:
         self.parameters = parameters
         self.lists = lists
         self.lengths = list(map(len, lists))
-        self.items = list(itertools.chain.from_iterable(lists))
+        self.weight_lists = [x for x in lists if all(type(v) is Value for v in x)]
+        self.other_lists = [x for x in lists if not all(type(v) is Value for v in x)]
+        self.weights = list(itertools.chain.from_iterable(self.weight_lists))
+        self.others = list(itertools.chain.from_iterable(self.other_lists))
 
     def holds(self) -> bool:
-        """True if every list of the tree still holds what it held (compared in C: identity)."""
-        return (
-            list(map(len, self.lists)) == self.lengths
-            and list(itertools.chain.from_iterable(self.lists)) == self.items
+        """True if every list of the tree still holds what it held (the same objects)."""
+        if list(map(len, self.lists)) != self.lengths:
+            return False
+        try:  # a weight replaced by something whose __eq__ raises (a NumPy array) has changed
+            same = list(itertools.chain.from_iterable(self.weight_lists)) == self.weights
+        except Exception:
+            return False
+        return same and all(
+            map(operator.is_, itertools.chain.from_iterable(self.other_lists), self.others)
         )
 
 
@@ -363,7 +392,8 @@ def _structure_changed(module: Module) -> None:
         watcher = _kept.get(key)
         if watcher is not None and watcher.module is ref:
             watcher.parameters = None
-            watcher.lists = watcher.items = []  # nothing of the old tree held
+            watcher.lists = watcher.weight_lists = watcher.other_lists = []
+            watcher.weights = watcher.others = []  # nothing of the old tree held
     kept.watchers.clear()
 
 

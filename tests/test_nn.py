@@ -401,6 +401,43 @@ def test_parameters_are_found_again_when_an_attribute_is_set_or_deleted():
     _kept_then(model, lambda: setattr(model, "more", [Value(3.0), Value(4.0)]))
 
 
+def test_a_module_that_calls_a_fresh_module_equal_still_has_its_parameters_found_again():
+    """A user's module may define ``__eq__`` (architecture equality): a fresh block put in place
+    of an "equal" one must still be seen (the kept lists were compared with ``==``, so the
+    optimizer went on with the replaced block's weights)."""
+
+    class Block(nn.Module):
+        def __init__(self, seed: int) -> None:
+            self.neuron = Neuron(2, rng=random.Random(seed))
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Block)
+
+        __hash__ = object.__hash__
+
+    model = Sequential(Block(0), Block(1))
+    _kept_then(model, lambda: model.layers.__setitem__(0, Block(2)))
+
+
+def test_numpy_arrays_kept_in_a_modules_list_never_break_parameters():
+    """A list of the tree holding NumPy arrays (a user's statistics): replacing one made every
+    later parameters() (and repr) raise NumPy's "truth value of an array is ambiguous"."""
+
+    class WithStats(nn.Module):
+        def __init__(self) -> None:
+            self.neuron = Neuron(2, rng=random.Random(0))
+            self.stats = [np.zeros(3), 1.0]
+
+    model = WithStats()
+    weights = _fresh(model)
+    assert _ids(model.parameters()) == weights
+    model.stats[0] = np.ones(3)
+    assert _ids(model.parameters()) == weights == _fresh(model)
+    assert "with 3 parameters" in repr(model)
+    model.neuron.w[0] = np.ones(2)  # not a weight any more: found again, not a NumPy error
+    assert _ids(model.parameters()) == _fresh(model) != weights
+
+
 def test_a_childs_change_is_seen_by_every_module_above_it_and_by_a_second_parent():
     shared = Neuron(2, rng=random.Random(0))
     outer = Sequential(Sequential(shared))
