@@ -2743,6 +2743,24 @@ MUTATIONS = [
         "        except ZeroDivisionError:\n            return False\n        return same",
         ("tests/test_nn.py::test_numpy_arrays_kept_in_a_modules_list_never_break_parameters",),
     ),
+    Mutation(
+        "functional: count_paths keeps every node's exact count",
+        "microgradx/functional.py",
+        "            if not users[child]:\n                del paths[child]\n",
+        "",
+        (
+            "tests/test_forward_functional.py::test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed",
+        ),
+    ),
+    Mutation(
+        "functional: chain_rule_paths counts exactly before comparing with its limit",
+        "microgradx/functional.py",
+        "min(sum(paths[c] for c in node.children), most)",
+        "sum(paths[c] for c in node.children)",
+        (
+            "tests/test_forward_functional.py::test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed",
+        ),
+    ),
 ]
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import describe, flag, real, takes
+from microgradx.checks import count, describe, flag, real, takes
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -290,19 +290,42 @@ def _check_values(output: Any, input: Any) -> None:
         raise TypeError(f"input must be a Value, got {describe(input)}")
 
 
-def _paths_from(order: list[Value], input: Value) -> dict[Value, int]:
-    """For each node, how many paths lead from ``input`` to it (dynamic programming in
-    topological order, so counting is cheap even when the count is astronomical)."""
+def _paths_from(order: list[Value], input: Value, most: int) -> dict[Value, int]:
+    """For each node, how many paths lead from ``input`` to it, counted up to ``most`` (dynamic
+    programming in topological order). A count stops at ``most``: exact counts of a deep graph
+    are astronomical, and a dict of them would hold a number of about k bits for each of the
+    k steps of a chain ``y = y * y`` (60 GB at a million steps)."""
     paths: dict[Value, int] = {}
     for node in order:
-        paths[node] = 1 if node is input else sum(paths[c] for c in node.children)
+        paths[node] = 1 if node is input else min(sum(paths[c] for c in node.children), most)
     return paths
 
 
 def count_paths(output: Value, input: Value) -> int:
-    """How many distinct paths lead from ``input`` to ``output`` (``a + a`` counts two)."""
+    """How many distinct paths lead from ``input`` to ``output`` (``a + a`` counts two).
+
+    Exact, however large (a chain of k steps ``y = y * y`` has 2^k): each node's count is
+    dropped once every node that uses it has been counted, so the memory is that of the
+    counts still needed, not of every count."""
     _check_values(output, input)
-    return _paths_from(topological_order(output), input)[output]
+    order = topological_order(output)
+    users: dict[Value, int] = {}  # the edges into each node not yet counted
+    for node in order:
+        for child in node.children:
+            users[child] = users.get(child, 0) + 1
+    paths: dict[Value, int] = {}
+    for node in order:
+        if node is input:
+            paths[node] = 1
+            continue
+        total = 0
+        for child in node.children:
+            total += paths[child]
+            users[child] -= 1
+            if not users[child]:
+                del paths[child]
+        paths[node] = total
+    return paths[output]
 
 
 def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[Path]:
@@ -310,21 +333,22 @@ def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[P
 
     Their sum is d(output)/d(input): the chain rule for graphs. The number of paths can grow
     exponentially with depth (a chain of k ``y = y * y`` steps has 2^k), which is exactly the work
-    backpropagation avoids by summing at each node once; above ``limit`` paths this refuses.
-    The work is proportional to the total length of the paths listed (a depth-first walk that
-    extends and shortens one current path, instead of copying it at every step).
+    backpropagation avoids by summing at each node once; above ``limit`` paths this refuses
+    (``ValueError``; ``count_paths`` says how many there are), after work proportional to the
+    graph's size. The work is proportional to the total length of the paths listed (a
+    depth-first walk that extends and shortens one current path, instead of copying it at every
+    step). Raises ``TypeError`` unless ``output`` and ``input`` are Values and ``limit`` an int.
     """
     _check_values(output, input)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be an int >= 1, got {describe(limit)}")
+    limit = count(limit, "limit")
     order = topological_order(output)
-    paths = _paths_from(order, input)
-    total = paths[output]
-    if total > limit:
+    paths = _paths_from(order, input, limit + 1)
+    if paths[output] > limit:
         raise ValueError(
-            f"{total} paths lead from the input to the output, more than limit={limit}: "
-            "enumerating them grows exponentially with depth, which is the work backpropagation "
-            "avoids by adding up each node's gradient once. Use backward() instead."
+            f"more than limit={limit} paths lead from the input to the output (count_paths"
+            " counts them): enumerating them grows exponentially with depth, which is the work"
+            " backpropagation avoids by adding up each node's gradient once. Use backward()"
+            " instead."
         )
     local = {node: node.local_grads() for node in order if node.op is not None and paths[node]}
     found: list[Path] = []

@@ -209,6 +209,48 @@ def test_reuse_gives_several_paths_and_blow_up_is_refused():
     assert "a -> +: 1 = 1" in [str(p) for p in paths]
 
 
+def test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed():
+    """A chain of k steps y = y * y has 2^k paths. count_paths kept every node's exact count (k
+    numbers of up to k bits: 675 MB at 100,000 steps, 60 GB at a million), and
+    chain_rule_paths built the same counts to compare one with its limit, then failed inside
+    its own message with Python's int-to-str digit limit. Now count_paths drops each count once
+    used, chain_rule_paths counts up to limit + 1, and neither grows beyond a few MB."""
+    import tracemalloc
+
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(30_000):
+        y = y * y
+    tracemalloc.start()
+    try:
+        assert count_paths(y, x) == 2**30_000
+        _, counted = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with pytest.raises(ValueError, match=r"^more than limit=10000 paths lead") as refused:
+            chain_rule_paths(y, x)
+        _, refusing = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "grows exponentially" in str(refused.value)
+    # exact counts of every node would be 30,000 ints averaging 15,000 bits: 56 MB
+    assert counted < 10e6 and refusing < 10e6, (counted, refusing)
+
+
+def test_chain_rule_paths_limit_is_an_int_checked_by_kind():
+    import numpy as np
+
+    x = Value(2.0)
+    f = x * x + x
+    assert len(chain_rule_paths(f, x, limit=np.int64(3))) == 3
+    with pytest.raises(ValueError, match="more than limit=2 paths"):
+        chain_rule_paths(f, x, limit=2)
+    for bad in (True, 3.0, "3"):
+        with pytest.raises(TypeError, match="limit must be an int"):
+            chain_rule_paths(f, x, limit=bad)
+    with pytest.raises(ValueError, match="limit must be an int >= 1"):
+        chain_rule_paths(f, x, limit=0)
+
+
 def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
     import numpy as np
 
