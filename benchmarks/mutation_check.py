@@ -2761,6 +2761,29 @@ MUTATIONS = [
             "tests/test_forward_functional.py::test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed",
         ),
     ),
+    Mutation(
+        "exercises: a cell past grade_notebook's timeout loses every check",
+        "microgradx/exercises/grading.py",
+        "        interrupt_on_timeout=True,",
+        "        interrupt_on_timeout=False,",
+        (
+            "tests/test_course.py::test_a_cell_past_the_timeout_is_interrupted_listed_and_the_run_goes_on",
+        ),
+    ),
+    Mutation(
+        "exercises: a kernel that dies makes grade_notebook raise",
+        "microgradx/exercises/grading.py",
+        "    except DeadKernelError:",
+        "    except ZeroDivisionError:",
+        ("tests/test_course.py::test_a_kernel_that_dies_is_listed_and_the_grade_still_comes_back",),
+    ),
+    Mutation(
+        "exercises: a malformed notebook raises whatever nbformat ran into",
+        "microgradx/exercises/grading.py",
+        "    except Exception as error:  # nbformat reports",
+        "    except ValueError as error:  # nbformat reports",
+        ("tests/test_course.py::test_a_file_that_is_not_a_notebook_is_one_value_error_naming_it",),
+    ),
 ]
 
 
