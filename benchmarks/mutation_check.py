@@ -2784,6 +2784,13 @@ MUTATIONS = [
         "    except ValueError as error:  # nbformat reports",
         ("tests/test_course.py::test_a_file_that_is_not_a_notebook_is_one_value_error_naming_it",),
     ),
+    Mutation(
+        "enginecheck: a FIFO or a folder named as the target is 'no such file'",
+        "microgradx/enginecheck/target.py",
+        "            if os.path.lexists(where):  # a folder, a FIFO, a device: say what it is",
+        "            if False:  # a folder, a FIFO, a device: say what it is",
+        ("tests/test_enginecheck.py::test_a_target_path_that_is_no_file_says_what_it_is",),
+    ),
 ]
 
 

@@ -129,9 +129,8 @@ def grade_notebook(
     fills = _checked_fill(fill)
     timeout = in_range(timeout, "timeout", 0.0, math.inf, low_open=True)
     try:
+        import nbclient  # noqa: F401 (only whether it is there: _run imports what it uses)
         import nbformat
-        from nbclient import NotebookClient
-        from nbclient.exceptions import DeadKernelError
     except ImportError as error:  # pragma: no cover - the test extra has both
         raise ImportError(
             "grade_notebook needs nbclient and nbformat: pip install 'microgradx[test]'"
@@ -153,6 +152,26 @@ def grade_notebook(
             f"print({_MARKER!r} + _mgx_exercises.session_json())"
         )
     )
+    errors, checked = _run(nb, where, timeout)
+    seen = {r["exercise"]: r for r in checked}
+    results = []
+    for e in _exercises_in(nb.cells, where):
+        r = seen.get(e.id)
+        if r is None:
+            results.append(
+                Result(e.id, "not answered", "never checked (the check cell did not run)")
+            )
+        else:
+            results.append(Result(r["exercise"], r["status"], r["message"], r["mistake"]))
+    return Graded(where.name, results, errors)
+
+
+def _run(nb: Any, where: Path, timeout: float) -> tuple[list[str], list[dict[str, Any]]]:
+    """Run ``nb`` in a kernel (in the folder of ``where``): the errors to list, and the checks
+    the last marker line carried."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
     seconds = None if math.isinf(timeout) else math.ceil(timeout)  # nbclient counts whole seconds
     running: list[int] = []  # the cells sent to the kernel, in order
     timed_out: set[int] = set()
@@ -200,17 +219,7 @@ def grade_notebook(
                 for line in output.get("text", "").splitlines():
                     if line.startswith(_MARKER):
                         checked = _checks_in(line[len(_MARKER) :])
-    seen = {r["exercise"]: r for r in checked}
-    results = []
-    for e in _exercises_in(nb.cells, where):
-        r = seen.get(e.id)
-        if r is None:
-            results.append(
-                Result(e.id, "not answered", "never checked (the check cell did not run)")
-            )
-        else:
-            results.append(Result(r["exercise"], r["status"], r["message"], r["mistake"]))
-    return Graded(where.name, results, errors)
+    return errors, checked
 
 
 _RESULT_FIELDS: dict[str, type | tuple[type, ...]] = {
