@@ -2791,6 +2791,24 @@ MUTATIONS = [
         "            if False:  # a folder, a FIFO, a device: say what it is",
         ("tests/test_enginecheck.py::test_a_target_path_that_is_no_file_says_what_it_is",),
     ),
+    Mutation(
+        "nn: from_torch draws its Linears' starting weights from manual_seed's generator",
+        "microgradx/nn.py",
+        "        linear = Linear(layer.in_features, layer.out_features, rng=rng)",
+        "        linear = Linear(layer.in_features, layer.out_features)",
+        (
+            "tests/test_nn_vs_torch.py::test_from_torch_draws_nothing_from_the_default_generator_and_refuses_before_building",
+        ),
+    ),
+    Mutation(
+        "nn: from_torch builds layer by layer before checking the whole network's size",
+        "microgradx/nn.py",
+        '    _check_size(weights, "sequential\'s Linear layers")',
+        '    _check_size(0, "sequential\'s Linear layers")',
+        (
+            "tests/test_nn_vs_torch.py::test_from_torch_draws_nothing_from_the_default_generator_and_refuses_before_building",
+        ),
+    ),
 ]
 
 

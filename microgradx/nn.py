@@ -26,7 +26,7 @@ import operator
 import random
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from microgradx.checks import (
@@ -1196,33 +1196,61 @@ def to_torch(model: Module) -> Any:
 
 def from_torch(sequential: Any) -> Sequential:
     """A microgradx ``Sequential`` with the weights of a ``torch.nn.Sequential`` of Linear,
-    Tanh, ReLU, LeakyReLU, Sigmoid, Softplus, Identity and Dropout layers."""
+    Tanh, ReLU, LeakyReLU, Sigmoid, Softplus, Identity and Dropout layers.
+
+    Every layer is checked before anything is built: ``TypeError`` naming the layer for a kind
+    not listed (or a Linear without a bias), ``ValueError`` for a network of more than
+    ``MAX_WEIGHTS`` weights and biases in all (a torch model of 100 million float32 weights is
+    400 MB; as Values it would be 12 GB), and for a setting microgradx refuses (a Dropout of
+    ``p = 1``), naming the layer. Nothing is drawn from the default generator (``manual_seed``'s):
+    the weights are torch's."""
     torch = _torch()
     tnn = torch.nn
     if not isinstance(sequential, tnn.Sequential):
         raise TypeError(f"sequential must be a torch.nn.Sequential, got {describe(sequential)}")
-    layers: list[Module] = []
-    for i, layer in enumerate(sequential):
+    kinds = {tnn.Tanh: Tanh, tnn.ReLU: ReLU, tnn.Sigmoid: Sigmoid, tnn.Identity: Identity}
+    torch_layers = list(sequential)
+    weights = 0
+    for i, layer in enumerate(torch_layers):
         if isinstance(layer, tnn.Linear):
             if layer.bias is None:
                 raise TypeError(f"layer {i}: Linear without a bias is not supported")
-            weight = layer.weight.detach().to(torch.float64).tolist()
-            bias = layer.bias.detach().to(torch.float64).tolist()
-            linear = Linear(layer.in_features, layer.out_features)
-            for neuron, row, b in zip(linear.neurons, weight, bias):
-                for w, value in zip(neuron.w, row):
-                    w.data = value
-                neuron.b.data = b
-            layers.append(linear)
-        elif isinstance(layer, tnn.LeakyReLU):
-            layers.append(LeakyReLU(layer.negative_slope))
-        elif isinstance(layer, tnn.Dropout):
-            layers.append(Dropout(layer.p))
-        elif isinstance(layer, tnn.Softplus) and layer.beta == 1:
-            layers.append(Softplus())
-        else:
-            kinds = {tnn.Tanh: Tanh, tnn.ReLU: ReLU, tnn.Sigmoid: Sigmoid, tnn.Identity: Identity}
-            if type(layer) not in kinds:
-                raise TypeError(f"layer {i}: {type(layer).__name__} is not supported by from_torch")
-            layers.append(kinds[type(layer)]())
+            weights += (layer.in_features + 1) * layer.out_features
+        elif not (
+            isinstance(layer, (tnn.LeakyReLU, tnn.Dropout))
+            or type(layer) in kinds
+            or (isinstance(layer, tnn.Softplus) and layer.beta == 1)
+        ):
+            raise TypeError(f"layer {i}: {type(layer).__name__} is not supported by from_torch")
+    _check_size(weights, "sequential's Linear layers")
+    unused = random.Random(0)  # Linear draws starting weights, which torch's then replace
+    layers: list[Module] = []
+    for i, layer in enumerate(torch_layers):
+        try:
+            layers.append(_from_torch_layer(torch, layer, kinds, unused))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"layer {i} ({type(layer).__name__}): {error}") from None
     return Sequential(*layers)
+
+
+def _from_torch_layer(
+    torch: Any, layer: Any, kinds: Mapping[Any, type[Module]], rng: Any
+) -> Module:
+    """One checked layer of ``from_torch`` as a microgradx module."""
+    tnn = torch.nn
+    if isinstance(layer, tnn.Linear):
+        weight = layer.weight.detach().to(torch.float64).tolist()
+        bias = layer.bias.detach().to(torch.float64).tolist()
+        linear = Linear(layer.in_features, layer.out_features, rng=rng)
+        for neuron, row, b in zip(linear.neurons, weight, bias):
+            for w, value in zip(neuron.w, row):
+                w.data = value
+            neuron.b.data = b
+        return linear
+    if isinstance(layer, tnn.LeakyReLU):
+        return LeakyReLU(layer.negative_slope)
+    if isinstance(layer, tnn.Dropout):
+        return Dropout(layer.p)
+    if isinstance(layer, tnn.Softplus):
+        return Softplus()
+    return kinds[type(layer)]()
