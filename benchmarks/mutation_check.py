@@ -2809,6 +2809,15 @@ MUTATIONS = [
             "tests/test_nn_vs_torch.py::test_from_torch_draws_nothing_from_the_default_generator_and_refuses_before_building",
         ),
     ),
+    Mutation(
+        "exercises: notebook 03's reference draws from manual_seed's generator",
+        "microgradx/exercises/notebook03.py",
+        "    neuron = Neuron(2, activation=None, rng=random.Random(0))",
+        "    neuron = Neuron(2, activation=None)",
+        (
+            "tests/test_course.py::test_checking_an_exercise_draws_nothing_from_manual_seeds_generator",
+        ),
+    ),
 ]
 
 

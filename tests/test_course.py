@@ -95,6 +95,20 @@ def test_a_wrong_answer_in_a_notebook_gets_its_hint_and_a_raising_one_is_reporte
     assert by_id["01.reused_dL_da"].status == "right"
 
 
+def test_checking_an_exercise_draws_nothing_from_manual_seeds_generator():
+    """Notebook 03's references built a Neuron and an MLP from the default generator (then set
+    their weights): a learner's manual_seed(0); check(...); MLP(...) got other weights than
+    without the check, and which ones depended on what was checked first."""
+    from microgradx import nn
+
+    for exercise in EXERCISES.values():
+        before = nn._generator.getstate()
+        exercise.outputs(exercise.reference())
+        for mistake in exercise.mistakes():
+            exercise.outputs(mistake.answer)
+        assert nn._generator.getstate() == before, exercise.id
+
+
 # --- the hints, exercise by exercise ---------------------------------------------------------
 
 CASES = [(e.id, m.name) for e in EXERCISES.values() for m, _ in e.named_mistakes()]
