@@ -2818,6 +2818,15 @@ MUTATIONS = [
             "tests/test_course.py::test_checking_an_exercise_draws_nothing_from_manual_seeds_generator",
         ),
     ),
+    Mutation(
+        "functional: hessian takes bytes as a list of ints",
+        "microgradx/functional.py",
+        "    inputs = sequence(inputs, name)  # a list, a tuple, a NumPy array; not a str or bytes",
+        "    inputs = list(inputs)",
+        (
+            "tests/test_forward_functional.py::test_hessian_hvp_and_grad_take_what_every_list_argument_takes",
+        ),
+    ),
 ]
 
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers as numbers_
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import count, describe, flag, real, takes
+from microgradx.checks import count, describe, flag, real, sequence, takes
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -65,12 +66,15 @@ def _flat(x: Any) -> list[Value]:
 
 def _argnums(argnums: Any, count: int) -> tuple[int, ...]:
     numbers = argnums if isinstance(argnums, tuple) else (argnums,)
-    for k in numbers:
-        if isinstance(k, bool) or not isinstance(k, int):
+    places = []
+    for given in numbers:
+        if isinstance(given, bool) or not isinstance(given, numbers_.Integral):  # NumPy's too
             raise TypeError(f"argnums must be an int or a tuple of ints, got {describe(argnums)}")
+        k = int(given)
         if not -count <= k < count:
             raise ValueError(f"argnums {k} is out of range for a function of {count} arguments")
-    return tuple(k % count for k in numbers)
+        places.append(k % count)
+    return tuple(places)
 
 
 def _check_call(f: Function, args: tuple[Any, ...]) -> None:
@@ -196,9 +200,10 @@ def _inputs(
     call is nested, or ``create_graph`` asks for a result that can be differentiated again)."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {describe(func)}")
-    if isinstance(inputs, (int, float, Value, str)) or not isinstance(inputs, Sequence):
+    if isinstance(inputs, Value):
         raise TypeError(f"{name} must be a list of numbers, got {describe(inputs)}")
-    if not inputs:
+    inputs = sequence(inputs, name)  # a list, a tuple, a NumPy array; not a str or bytes
+    if len(inputs) == 0:
         raise ValueError(f"{name} must not be empty")
     graphs = flag(create_graph, "create_graph")
     leaves = [_leaf(x, f"{name}[{i}]") for i, x in enumerate(inputs)]
@@ -245,18 +250,21 @@ def hvp(
     with ``create_graph=True`` or when nested. Computed as d/dx (grad f . v).
     """
     if v is None:
-        if isinstance(inputs, Sequence) and not isinstance(inputs, str) and len(inputs) != 1:
-            raise ValueError(f"v can be left out only for one input; give v for {len(inputs)}")
+        given = inputs if isinstance(inputs, Value) else sequence(inputs, "inputs")
+        if isinstance(given, Value) or len(given) != 1:
+            raise ValueError("v can be left out only for one input; give v, one entry per input")
         v = [1.0]
-    if isinstance(v, (int, float, Value, str)) or not isinstance(v, Sequence):
+    if isinstance(v, Value):
         raise TypeError(f"v must be a list of numbers, got {describe(v)}")
+    v = sequence(v, "v")
+    vector = [x if isinstance(x, Value) else real(x, f"v[{i}]") for i, x in enumerate(v)]
     leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
-    if len(v) != len(leaves):
-        raise ValueError(f"v has {len(v)} entries but inputs has {len(leaves)}")
+    if len(vector) != len(leaves):
+        raise ValueError(f"v has {len(vector)} entries but inputs has {len(leaves)}")
     firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
     total: Any = 0.0
-    for first, vi in zip(firsts, v):
-        total = total + first * (vi if isinstance(vi, Value) else real(vi, "v"))
+    for first, vi in zip(firsts, vector):
+        total = total + first * vi
     if not isinstance(total, Value):
         return _result(out, nested), [_result(Value(0.0), nested) for _ in leaves]
     products = gradients(total, leaves, create_graph=nested, materialize_grads=True)

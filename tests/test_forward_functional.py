@@ -251,6 +251,32 @@ def test_chain_rule_paths_limit_is_an_int_checked_by_kind():
         chain_rule_paths(f, x, limit=0)
 
 
+def test_hessian_hvp_and_grad_take_what_every_list_argument_takes():
+    """hessian and hvp refused a NumPy array (every other list argument of the package takes
+    one) and took bytes as a list of ints (b"ab" was the point [97, 98]); grad's argnums
+    refused NumPy's ints; a bad entry of v was named "v", not its place."""
+    import numpy as np
+
+    def f(a, b):
+        return a * a * b
+
+    assert hessian(f, np.array([1.0, 2.0])) == hessian(f, [1.0, 2.0]) == [[4.0, 2.0], [2.0, 0.0]]
+    assert hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0])) == (2.0, [4.0, 2.0])
+    for bad in (b"ab", "ab", {0: 1.0}, 3.0):
+        with pytest.raises(TypeError, match="inputs must be a list"):
+            hessian(f, bad)
+        with pytest.raises(TypeError, match="v must be a list"):
+            hvp(f, [1.0, 2.0], bad)
+    with pytest.raises(TypeError, match=r"v\[1\] must be a real number, got str"):
+        hvp(f, [1.0, 2.0], [1.0, "x"])
+    with pytest.raises(ValueError, match="v can be left out only for one input"):
+        hvp(f, np.array([1.0, 2.0]))
+    assert grad(f, argnums=np.int64(1))(3.0, 2.0) == 9.0
+    assert grad(f, argnums=(np.int64(0), -1))(3.0, 2.0) == (12.0, 9.0)
+    with pytest.raises(TypeError, match="argnums must be an int"):
+        grad(f, argnums=np.float64(1.0))(3.0, 2.0)
+
+
 def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
     import numpy as np
 
