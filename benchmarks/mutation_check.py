@@ -2827,6 +2827,24 @@ MUTATIONS = [
             "tests/test_forward_functional.py::test_hessian_hvp_and_grad_take_what_every_list_argument_takes",
         ),
     ),
+    Mutation(
+        "losses: cross_entropy prints a class index of any size in its message",
+        "microgradx/losses.py",
+        "shown = t if abs(t).bit_length() <= 64 else describe(t)",
+        "shown = t",
+        (
+            "tests/test_forward_functional.py::test_an_int_of_more_digits_than_str_converts_is_named_not_printed",
+        ),
+    ),
+    Mutation(
+        "dual: jvp calls func with a wrong number of primals",
+        "microgradx/dual.py",
+        '    takes(f, len(xs), "func", "primals")  # named',
+        '    (f, len(xs), "func", "primals")  # named',
+        (
+            "tests/test_forward_functional.py::test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments",
+        ),
+    ),
 ]
 
 

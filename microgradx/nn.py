@@ -1069,7 +1069,9 @@ class MLP(Sequential):
         # default generator where it was.
         nin = count(nin, "nin")
         if is_real(sizes):
-            raise TypeError(f"sizes must be a list of layer sizes, e.g. [16, 1], got {sizes!r}")
+            raise TypeError(
+                f"sizes must be a list of layer sizes, e.g. [16, 1], got {describe(sizes)}"
+            )
         sizes = [count(s, f"sizes[{i}]") for i, s in enumerate(sequence(sizes, "sizes"))]
         if not sizes:
             raise ValueError("sizes must not be empty: give at least the output layer's size")

@@ -277,6 +277,22 @@ def test_hessian_hvp_and_grad_take_what_every_list_argument_takes():
         grad(f, argnums=np.float64(1.0))(3.0, 2.0)
 
 
+def test_an_int_of_more_digits_than_str_converts_is_named_not_printed():
+    """A message that printed a huge int raised Python's own ValueError ("Exceeds the limit
+    (4300 digits) for integer string conversion") instead of the library's TypeError/ValueError
+    naming the argument."""
+    from microgradx import autograd, losses, nn
+
+    huge = 10**5000
+    with pytest.raises(TypeError, match=r"sizes must be a list of layer sizes.*about 5001 digits"):
+        nn.MLP(2, huge)
+    with pytest.raises(TypeError, match="inputs must be a Value or a non-empty list"):
+        autograd.grad(Value(1.0) * 2, huge)
+    for logits, targets in (([[Value(1.0)]], [huge]), ([Value(1.0)], huge)):
+        with pytest.raises(ValueError, match="class an int of about 5001 digits out of range"):
+            losses.cross_entropy(logits, targets)
+
+
 def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
     import numpy as np
 
@@ -294,3 +310,8 @@ def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
         derivative(lambda a: a * a, [1.0])  # was "Dual primal must be ...": not what was given
     with pytest.raises(ValueError, match="x is too large for a float"):
         derivative(lambda a: a * a, 10**400)
+    # as many primals as func takes, said by name (not Python's "missing 1 required argument")
+    with pytest.raises(TypeError, match="func cannot take 3 input"):
+        jvp(f, [1.0, 2.0, 3.0], [1.0, 0.0, 0.0])
+    with pytest.raises(TypeError, match="func cannot take 0 input"):
+        jvp(f, [], [])
