@@ -2845,6 +2845,15 @@ MUTATIONS = [
             "tests/test_forward_functional.py::test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments",
         ),
     ),
+    Mutation(
+        "nn: parameters() finds and keeps without the lock a structure change takes",
+        "microgradx/nn.py",
+        "        with _kept_lock:  # threads:",
+        "        if True:  # threads:",
+        (
+            "tests/test_nn.py::test_a_change_made_while_another_thread_finds_the_parameters_is_never_lost",
+        ),
+    ),
 ]
 
 

@@ -156,20 +156,21 @@ class Module:
         layer replaced, a new Value assigned), and any list in the tree changed in place (a
         module appended, a weight replaced by index). A change made behind ``__dict__`` is not
         seen."""
-        kept = _kept.get(id(self))
-        if (
-            kept is not None
-            and kept.parameters is not None
-            and kept.module() is self
-            and kept.holds()
-        ):
-            return kept.parameters.copy()
-        found, lists, modules = self._parameter_tree()
-        kept = _kept_for(self)
-        kept.keep(found, lists)
-        for module in modules:  # each tells this module when one of its attributes changes
-            _kept_for(module).watchers[id(self)] = kept.module
-        return found.copy()
+        with _kept_lock:  # threads: a change's invalidation never falls between find and keep
+            kept = _kept.get(id(self))
+            if (
+                kept is not None
+                and kept.parameters is not None
+                and kept.module() is self
+                and kept.holds()
+            ):
+                return kept.parameters.copy()
+            found, lists, modules = self._parameter_tree()
+            kept = _kept_for(self)
+            kept.keep(found, lists)
+            for module in modules:  # each tells this module when one of its attributes changes
+                _kept_for(module).watchers[id(self)] = kept.module
+            return found.copy()
 
     def _parameter_tree(self) -> tuple[list[Value], list[list[Any]], list[Module]]:
         """``parameters()`` found afresh (``named_parameters``' walk without the names), with
@@ -201,16 +202,18 @@ class Module:
         return found, lists, modules
 
     # Any attribute but the train/eval flag may change what parameters() finds (a subclass may
-    # list a member of any name in _named_members): the lists kept through this module go.
+    # list a member of any name in _named_members): the lists kept through this module go, once
+    # the attribute has changed (before, another thread's parameters() could find and keep the
+    # old tree between the two, and nothing would drop it).
     def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
         if name != "training":
             _structure_changed(self)
-        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
         if name != "training":
             _structure_changed(self)
-        object.__delattr__(self, name)
 
     def modules(self) -> list[Module]:
         """This module and every module inside it, in order (depth first, as they were built);
@@ -366,6 +369,10 @@ class _Kept:
 
 
 _kept: dict[int, _Kept] = {}  # id(module) -> what is kept for it, while it is alive
+# parameters() and the dropping of kept lists take turns: without it, one thread's change could
+# empty a kept list another thread was about to return (an AttributeError on None), or drop the
+# watchers just before another thread kept a tree found before the change.
+_kept_lock = threading.RLock()  # (a user's module may set an attribute in its _named_members)
 
 
 def _forget(key: int, ref: weakref.ref[Module]) -> None:
@@ -384,17 +391,18 @@ def _kept_for(module: Module) -> _Kept:
 
 
 def _structure_changed(module: Module) -> None:
-    """An attribute of ``module`` changes: every kept list that went through it is dropped."""
-    kept = _kept.get(id(module))
-    if kept is None or not kept.watchers or kept.module() is not module:
-        return
-    for key, ref in kept.watchers.items():
-        watcher = _kept.get(key)
-        if watcher is not None and watcher.module is ref:
-            watcher.parameters = None
-            watcher.lists = watcher.weight_lists = watcher.other_lists = []
-            watcher.weights = watcher.others = []  # nothing of the old tree held
-    kept.watchers.clear()
+    """An attribute of ``module`` changed: every kept list that went through it is dropped."""
+    with _kept_lock:  # (the lookup too: parameters() may be about to keep a tree through it)
+        kept = _kept.get(id(module))
+        if kept is None or not kept.watchers or kept.module() is not module:
+            return
+        for key, ref in kept.watchers.items():
+            watcher = _kept.get(key)
+            if watcher is not None and watcher.module is ref:
+                watcher.parameters = None
+                watcher.lists = watcher.weight_lists = watcher.other_lists = []
+                watcher.weights = watcher.others = []  # nothing of the old tree held
+        kept.watchers.clear()
 
 
 def _module_names(root: Module) -> dict[int, str]:
