@@ -1445,9 +1445,10 @@ MUTATIONS = [
     Mutation(
         "parameters() keeps its list when an attribute is set",
         "microgradx/nn.py",
-        '        if name != "training":\n            _structure_changed(self)\n'
-        "        object.__setattr__",
-        "        object.__setattr__",
+        "        object.__setattr__(self, name, value)\n"
+        '        if name != "training":\n'
+        "            _structure_changed(self)\n",
+        "        object.__setattr__(self, name, value)\n",
         ("tests/test_nn.py::test_parameters_are_found_again_when_an_attribute_is_set_or_deleted",),
     ),
     Mutation(
@@ -1518,8 +1519,8 @@ MUTATIONS = [
     Mutation(
         "grading a notebook leaves the learner cells as they are (the solutions not filled in)",
         "microgradx/exercises/grading.py",
-        "                cell.source = fill[exercise]\n",
-        "                pass\n",
+        "            cell.source = fills[exercise]\n",
+        "            pass\n",
         (
             "tests/test_course.py::"
             "test_a_notebook_with_the_solutions_filled_in_passes_every_check[00_build_a_value]",
@@ -2891,6 +2892,151 @@ MUTATIONS = [
         '    else if (event.key === "ArrowRight") show(current + 1);',
         '    else if (event.key === "ArrowRight") show(current);',
         ("tests/test_jupyter.py::test_step_through_works_in_an_nbconvert_html_export",),
+    ),
+    Mutation(
+        "cli: --no-compile trains without checking that a batch's graph fits in memory",
+        "microgradx/cli.py",
+        "    _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
+        "    if args.compile:\n"
+        "        _check_memory([len(X_train[0]), *args.hidden, classes], args, len(X_train))\n",
+        ("tests/test_cli.py::test_no_compile_refuses_a_batch_graph_beyond_memory_before_any_work",),
+    ),
+    Mutation(
+        "playground: sys.exit() in a snippet escapes handle",
+        "microgradx/playground.py",
+        "        except BaseException as error:  # the user's code failed",
+        "        except Exception as error:  # the user's code failed",
+        (
+            "tests/test_playground.py::test_a_snippet_that_exits_is_answered_like_any_failing_snippet",
+        ),
+    ),
+    Mutation(
+        "nn: parameters() compares a module list's items with == (a user's __eq__ hides one)",
+        "microgradx/nn.py",
+        "map(operator.is_, itertools.chain.from_iterable(self.other_lists), self.others)",
+        "map(operator.eq, itertools.chain.from_iterable(self.other_lists), self.others)",
+        (
+            "tests/test_nn.py::"
+            "test_a_module_that_calls_a_fresh_module_equal_still_has_its_parameters_found_again",
+        ),
+    ),
+    Mutation(
+        "nn: parameters() lets a weight list's NumPy array raise from ==",
+        "microgradx/nn.py",
+        "        except Exception:\n            return False\n        return same",
+        "        except ZeroDivisionError:\n            return False\n        return same",
+        ("tests/test_nn.py::test_numpy_arrays_kept_in_a_modules_list_never_break_parameters",),
+    ),
+    Mutation(
+        "functional: count_paths keeps every node's exact count",
+        "microgradx/functional.py",
+        "            if not users[child]:\n                del paths[child]\n",
+        "",
+        (
+            "tests/test_forward_functional.py::test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed",
+        ),
+    ),
+    Mutation(
+        "functional: chain_rule_paths counts exactly before comparing with its limit",
+        "microgradx/functional.py",
+        "min(sum(paths[c] for c in node.children), most)",
+        "sum(paths[c] for c in node.children)",
+        (
+            "tests/test_forward_functional.py::test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed",
+        ),
+    ),
+    Mutation(
+        "exercises: a cell past grade_notebook's timeout loses every check",
+        "microgradx/exercises/grading.py",
+        "        interrupt_on_timeout=True,",
+        "        interrupt_on_timeout=False,",
+        (
+            "tests/test_course.py::test_a_cell_past_the_timeout_is_interrupted_listed_and_the_run_goes_on",
+        ),
+    ),
+    Mutation(
+        "exercises: a kernel that dies makes grade_notebook raise",
+        "microgradx/exercises/grading.py",
+        "    except DeadKernelError:",
+        "    except ZeroDivisionError:",
+        ("tests/test_course.py::test_a_kernel_that_dies_is_listed_and_the_grade_still_comes_back",),
+    ),
+    Mutation(
+        "exercises: a malformed notebook raises whatever nbformat ran into",
+        "microgradx/exercises/grading.py",
+        "    except Exception as error:  # nbformat reports",
+        "    except ValueError as error:  # nbformat reports",
+        ("tests/test_course.py::test_a_file_that_is_not_a_notebook_is_one_value_error_naming_it",),
+    ),
+    Mutation(
+        "enginecheck: a FIFO or a folder named as the target is 'no such file'",
+        "microgradx/enginecheck/target.py",
+        "            if os.path.lexists(where):  # a folder, a FIFO, a device: say what it is",
+        "            if False:  # a folder, a FIFO, a device: say what it is",
+        ("tests/test_enginecheck.py::test_a_target_path_that_is_no_file_says_what_it_is",),
+    ),
+    Mutation(
+        "nn: from_torch draws its Linears' starting weights from manual_seed's generator",
+        "microgradx/nn.py",
+        "        linear = Linear(layer.in_features, layer.out_features, rng=rng)",
+        "        linear = Linear(layer.in_features, layer.out_features)",
+        (
+            "tests/test_nn_vs_torch.py::test_from_torch_draws_nothing_from_the_default_generator_and_refuses_before_building",
+        ),
+    ),
+    Mutation(
+        "nn: from_torch builds layer by layer before checking the whole network's size",
+        "microgradx/nn.py",
+        '    _check_size(weights, "sequential\'s Linear layers")',
+        '    _check_size(0, "sequential\'s Linear layers")',
+        (
+            "tests/test_nn_vs_torch.py::test_from_torch_draws_nothing_from_the_default_generator_and_refuses_before_building",
+        ),
+    ),
+    Mutation(
+        "exercises: notebook 03's reference draws from manual_seed's generator",
+        "microgradx/exercises/notebook03.py",
+        "    neuron = Neuron(2, activation=None, rng=random.Random(0))",
+        "    neuron = Neuron(2, activation=None)",
+        (
+            "tests/test_course.py::test_checking_an_exercise_draws_nothing_from_manual_seeds_generator",
+        ),
+    ),
+    Mutation(
+        "functional: hessian takes bytes as a list of ints",
+        "microgradx/functional.py",
+        "    inputs = sequence(inputs, name)  # a list, a tuple, a NumPy array; not a str or bytes",
+        "    inputs = list(inputs)",
+        (
+            "tests/test_forward_functional.py::test_hessian_hvp_and_grad_take_what_every_list_argument_takes",
+        ),
+    ),
+    Mutation(
+        "losses: cross_entropy prints a class index of any size in its message",
+        "microgradx/losses.py",
+        "shown = t if abs(t).bit_length() <= 64 else describe(t)",
+        "shown = t",
+        (
+            "tests/test_forward_functional.py::test_an_int_of_more_digits_than_str_converts_is_named_not_printed",
+        ),
+    ),
+    Mutation(
+        "dual: jvp calls func with a wrong number of primals",
+        "microgradx/dual.py",
+        '    takes(f, len(xs), "func", "primals")  # named',
+        '    (f, len(xs), "func", "primals")  # named',
+        (
+            "tests/test_forward_functional.py::test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments",
+        ),
+    ),
+    Mutation(
+        "nn: parameters() finds and keeps without the lock a structure change takes",
+        "microgradx/nn.py",
+        "        with _kept_lock:  # threads:",
+        "        if True:  # threads:",
+        (
+            "tests/test_nn.py::test_a_change_made_while_another_thread_finds_the_parameters_is_never_lost",
+        ),
     ),
 ]
 

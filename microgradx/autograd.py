@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from microgradx import walk
-from microgradx.checks import flag, real
+from microgradx.checks import describe, flag, real
 from microgradx.engine import Operand, Value, topological_order
 from microgradx.modes import enable_grad, mode
 
@@ -97,7 +97,7 @@ def grad(
 def _value_list(x: Value | Sequence[Value], name: str) -> list[Value]:
     items = [x] if isinstance(x, Value) else x
     if not isinstance(items, (list, tuple)) or not items:
-        raise TypeError(f"{name} must be a Value or a non-empty list of Values, got {x!r:.60}")
+        raise TypeError(f"{name} must be a Value or a non-empty list of Values, got {describe(x)}")
     for k, item in enumerate(items):
         if not isinstance(item, Value):
             raise TypeError(f"{name}[{k}] must be a Value, got {type(item).__name__}")

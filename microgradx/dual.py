@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
-from microgradx.checks import changed_call, count, describe, function, real, sequence
+from microgradx.checks import changed_call, count, describe, function, real, sequence, takes
 from microgradx.ops import Op
 
 DualOperand = Union["Dual", float, int]
@@ -205,6 +205,7 @@ def jvp(
     vs = [_operand(t, f"tangents[{i}]") for i, t in enumerate(sequence(tangents, "tangents"))]
     if len(xs) != len(vs):
         raise ValueError(f"{len(xs)} primals but {len(vs)} tangents")
+    takes(f, len(xs), "func", "primals")  # named, not Python's "missing 1 required argument"
     return _jvp(f, xs, vs, "func")
 
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers as numbers_
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import describe, flag, real, takes
+from microgradx.checks import count, describe, flag, real, sequence, takes
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -65,12 +66,15 @@ def _flat(x: Any) -> list[Value]:
 
 def _argnums(argnums: Any, count: int) -> tuple[int, ...]:
     numbers = argnums if isinstance(argnums, tuple) else (argnums,)
-    for k in numbers:
-        if isinstance(k, bool) or not isinstance(k, int):
+    places = []
+    for given in numbers:
+        if isinstance(given, bool) or not isinstance(given, numbers_.Integral):  # NumPy's too
             raise TypeError(f"argnums must be an int or a tuple of ints, got {describe(argnums)}")
+        k = int(given)
         if not -count <= k < count:
             raise ValueError(f"argnums {k} is out of range for a function of {count} arguments")
-    return tuple(k % count for k in numbers)
+        places.append(k % count)
+    return tuple(places)
 
 
 def _check_call(f: Function, args: tuple[Any, ...]) -> None:
@@ -196,9 +200,10 @@ def _inputs(
     call is nested, or ``create_graph`` asks for a result that can be differentiated again)."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {describe(func)}")
-    if isinstance(inputs, (int, float, Value, str)) or not isinstance(inputs, Sequence):
+    if isinstance(inputs, Value):
         raise TypeError(f"{name} must be a list of numbers, got {describe(inputs)}")
-    if not inputs:
+    inputs = sequence(inputs, name)  # a list, a tuple, a NumPy array; not a str or bytes
+    if len(inputs) == 0:
         raise ValueError(f"{name} must not be empty")
     graphs = flag(create_graph, "create_graph")
     leaves = [_leaf(x, f"{name}[{i}]") for i, x in enumerate(inputs)]
@@ -245,18 +250,21 @@ def hvp(
     with ``create_graph=True`` or when nested. Computed as d/dx (grad f . v).
     """
     if v is None:
-        if isinstance(inputs, Sequence) and not isinstance(inputs, str) and len(inputs) != 1:
-            raise ValueError(f"v can be left out only for one input; give v for {len(inputs)}")
+        given = inputs if isinstance(inputs, Value) else sequence(inputs, "inputs")
+        if isinstance(given, Value) or len(given) != 1:
+            raise ValueError("v can be left out only for one input; give v, one entry per input")
         v = [1.0]
-    if isinstance(v, (int, float, Value, str)) or not isinstance(v, Sequence):
+    if isinstance(v, Value):
         raise TypeError(f"v must be a list of numbers, got {describe(v)}")
+    v = sequence(v, "v")
+    vector = [x if isinstance(x, Value) else real(x, f"v[{i}]") for i, x in enumerate(v)]
     leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
-    if len(v) != len(leaves):
-        raise ValueError(f"v has {len(v)} entries but inputs has {len(leaves)}")
+    if len(vector) != len(leaves):
+        raise ValueError(f"v has {len(vector)} entries but inputs has {len(leaves)}")
     firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
     total: Any = 0.0
-    for first, vi in zip(firsts, v):
-        total = total + first * (vi if isinstance(vi, Value) else real(vi, "v"))
+    for first, vi in zip(firsts, vector):
+        total = total + first * vi
     if not isinstance(total, Value):
         return _result(out, nested), [_result(Value(0.0), nested) for _ in leaves]
     products = gradients(total, leaves, create_graph=nested, materialize_grads=True)
@@ -290,19 +298,42 @@ def _check_values(output: Any, input: Any) -> None:
         raise TypeError(f"input must be a Value, got {describe(input)}")
 
 
-def _paths_from(order: list[Value], input: Value) -> dict[Value, int]:
-    """For each node, how many paths lead from ``input`` to it (dynamic programming in
-    topological order, so counting is cheap even when the count is astronomical)."""
+def _paths_from(order: list[Value], input: Value, most: int) -> dict[Value, int]:
+    """For each node, how many paths lead from ``input`` to it, counted up to ``most`` (dynamic
+    programming in topological order). A count stops at ``most``: exact counts of a deep graph
+    are astronomical, and a dict of them would hold a number of about k bits for each of the
+    k steps of a chain ``y = y * y`` (60 GB at a million steps)."""
     paths: dict[Value, int] = {}
     for node in order:
-        paths[node] = 1 if node is input else sum(paths[c] for c in node.children)
+        paths[node] = 1 if node is input else min(sum(paths[c] for c in node.children), most)
     return paths
 
 
 def count_paths(output: Value, input: Value) -> int:
-    """How many distinct paths lead from ``input`` to ``output`` (``a + a`` counts two)."""
+    """How many distinct paths lead from ``input`` to ``output`` (``a + a`` counts two).
+
+    Exact, however large (a chain of k steps ``y = y * y`` has 2^k): each node's count is
+    dropped once every node that uses it has been counted, so the memory is that of the
+    counts still needed, not of every count."""
     _check_values(output, input)
-    return _paths_from(topological_order(output), input)[output]
+    order = topological_order(output)
+    users: dict[Value, int] = {}  # the edges into each node not yet counted
+    for node in order:
+        for child in node.children:
+            users[child] = users.get(child, 0) + 1
+    paths: dict[Value, int] = {}
+    for node in order:
+        if node is input:
+            paths[node] = 1
+            continue
+        total = 0
+        for child in node.children:
+            total += paths[child]
+            users[child] -= 1
+            if not users[child]:
+                del paths[child]
+        paths[node] = total
+    return paths[output]
 
 
 def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[Path]:
@@ -310,21 +341,22 @@ def chain_rule_paths(output: Value, input: Value, limit: int = 10_000) -> list[P
 
     Their sum is d(output)/d(input): the chain rule for graphs. The number of paths can grow
     exponentially with depth (a chain of k ``y = y * y`` steps has 2^k), which is exactly the work
-    backpropagation avoids by summing at each node once; above ``limit`` paths this refuses.
-    The work is proportional to the total length of the paths listed (a depth-first walk that
-    extends and shortens one current path, instead of copying it at every step).
+    backpropagation avoids by summing at each node once; above ``limit`` paths this refuses
+    (``ValueError``; ``count_paths`` says how many there are), after work proportional to the
+    graph's size. The work is proportional to the total length of the paths listed (a
+    depth-first walk that extends and shortens one current path, instead of copying it at every
+    step). Raises ``TypeError`` unless ``output`` and ``input`` are Values and ``limit`` an int.
     """
     _check_values(output, input)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be an int >= 1, got {describe(limit)}")
+    limit = count(limit, "limit")
     order = topological_order(output)
-    paths = _paths_from(order, input)
-    total = paths[output]
-    if total > limit:
+    paths = _paths_from(order, input, limit + 1)
+    if paths[output] > limit:
         raise ValueError(
-            f"{total} paths lead from the input to the output, more than limit={limit}: "
-            "enumerating them grows exponentially with depth, which is the work backpropagation "
-            "avoids by adding up each node's gradient once. Use backward() instead."
+            f"more than limit={limit} paths lead from the input to the output (count_paths"
+            " counts them): enumerating them grows exponentially with depth, which is the work"
+            " backpropagation avoids by adding up each node's gradient once. Use backward()"
+            " instead."
         )
     local = {node: node.local_grads() for node in order if node.op is not None and paths[node]}
     found: list[Path] = []

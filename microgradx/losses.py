@@ -243,10 +243,11 @@ def cross_entropy(logits: Any, targets: Any, *, reduction: str = "mean") -> Valu
             continue
         if isinstance(t, bool) or not isinstance(t, int):
             raise TypeError(
-                f"cross_entropy: a target must be a class index or probabilities, got {t!r}"
+                f"cross_entropy: a target must be a class index or probabilities, got {describe(t)}"
             )
         if not 0 <= t < len(z):
-            raise ValueError(f"cross_entropy: class {t} out of range for {len(z)} classes")
+            shown = t if abs(t).bit_length() <= 64 else describe(t)  # str() refuses 4,300 digits
+            raise ValueError(f"cross_entropy: class {shown} out of range for {len(z)} classes")
         terms.append(apply(ops.CROSS_ENTROPY.member(t), *zs))
     return _reduce(terms, reduction)
 

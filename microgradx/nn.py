@@ -22,10 +22,11 @@ import functools
 import itertools
 import math
 import numbers
+import operator
 import random
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from microgradx.checks import (
@@ -155,20 +156,21 @@ class Module:
         layer replaced, a new Value assigned), and any list in the tree changed in place (a
         module appended, a weight replaced by index). A change made behind ``__dict__`` is not
         seen."""
-        kept = _kept.get(id(self))
-        if (
-            kept is not None
-            and kept.parameters is not None
-            and kept.module() is self
-            and kept.holds()
-        ):
-            return kept.parameters.copy()
-        found, lists, modules = self._parameter_tree()
-        kept = _kept_for(self)
-        kept.keep(found, lists)
-        for module in modules:  # each tells this module when one of its attributes changes
-            _kept_for(module).watchers[id(self)] = kept.module
-        return found.copy()
+        with _kept_lock:  # threads: a change's invalidation never falls between find and keep
+            kept = _kept.get(id(self))
+            if (
+                kept is not None
+                and kept.parameters is not None
+                and kept.module() is self
+                and kept.holds()
+            ):
+                return kept.parameters.copy()
+            found, lists, modules = self._parameter_tree()
+            kept = _kept_for(self)
+            kept.keep(found, lists)
+            for module in modules:  # each tells this module when one of its attributes changes
+                _kept_for(module).watchers[id(self)] = kept.module
+            return found.copy()
 
     def _parameter_tree(self) -> tuple[list[Value], list[list[Any]], list[Module]]:
         """``parameters()`` found afresh (``named_parameters``' walk without the names), with
@@ -200,16 +202,18 @@ class Module:
         return found, lists, modules
 
     # Any attribute but the train/eval flag may change what parameters() finds (a subclass may
-    # list a member of any name in _named_members): the lists kept through this module go.
+    # list a member of any name in _named_members): the lists kept through this module go, once
+    # the attribute has changed (before, another thread's parameters() could find and keep the
+    # old tree between the two, and nothing would drop it).
     def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
         if name != "training":
             _structure_changed(self)
-        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
         if name != "training":
             _structure_changed(self)
-        object.__delattr__(self, name)
 
     def modules(self) -> list[Module]:
         """This module and every module inside it, in order (depth first, as they were built);
@@ -310,33 +314,65 @@ class Module:
 class _Kept:
     """What is kept for one module: its ``parameters()`` with the lists of its tree as they were
     when found (``parameters`` is None until asked, and after a change), and the modules whose
-    kept lists go through this one (``watchers``: id -> the weak reference in their ``_Kept``)."""
+    kept lists go through this one (``watchers``: id -> the weak reference in their ``_Kept``).
 
-    __slots__ = ("items", "lengths", "lists", "module", "parameters", "watchers")
+    The lists are kept in two groups, compared differently. The weight vectors (lists of Values
+    only, nearly every item) are compared with ``==``, in C, which is identity for a Value (it has
+    no ``__eq__``). Every other list (of modules, of lists, of a user's objects) is compared by
+    identity item by item: ``==`` would call an item's ``__eq__``, which for a NumPy array returns
+    an array whose truth value NumPy refuses, and which a user's module may define to call a
+    fresh module equal to the one it replaced (whose parameters then would not be found)."""
+
+    __slots__ = (
+        "lengths",
+        "lists",
+        "module",
+        "other_lists",
+        "others",
+        "parameters",
+        "watchers",
+        "weight_lists",
+        "weights",
+    )
 
     def __init__(self, module: Module) -> None:
         self.module = weakref.ref(module, functools.partial(_forget, id(module)))
         self.parameters: list[Value] | None = None
         self.lists: list[list[Any]] = []
         self.lengths: list[int] = []
-        self.items: list[Any] = []
+        self.weight_lists: list[list[Any]] = []
+        self.weights: list[Any] = []
+        self.other_lists: list[list[Any]] = []
+        self.others: list[Any] = []
         self.watchers: dict[int, weakref.ref[Module]] = {}
 
     def keep(self, parameters: list[Value], lists: list[list[Any]]) -> None:
         self.parameters = parameters
         self.lists = lists
         self.lengths = list(map(len, lists))
-        self.items = list(itertools.chain.from_iterable(lists))
+        self.weight_lists = [x for x in lists if all(type(v) is Value for v in x)]
+        self.other_lists = [x for x in lists if not all(type(v) is Value for v in x)]
+        self.weights = list(itertools.chain.from_iterable(self.weight_lists))
+        self.others = list(itertools.chain.from_iterable(self.other_lists))
 
     def holds(self) -> bool:
-        """True if every list of the tree still holds what it held (compared in C: identity)."""
-        return (
-            list(map(len, self.lists)) == self.lengths
-            and list(itertools.chain.from_iterable(self.lists)) == self.items
+        """True if every list of the tree still holds what it held (the same objects)."""
+        if list(map(len, self.lists)) != self.lengths:
+            return False
+        try:  # a weight replaced by something whose __eq__ raises (a NumPy array) has changed
+            same = list(itertools.chain.from_iterable(self.weight_lists)) == self.weights
+        except Exception:
+            return False
+        return same and all(
+            map(operator.is_, itertools.chain.from_iterable(self.other_lists), self.others)
         )
 
 
 _kept: dict[int, _Kept] = {}  # id(module) -> what is kept for it, while it is alive
+# parameters() and the dropping of kept lists take turns: without it, one thread's change could
+# empty a kept list another thread was about to return (an AttributeError on None), or drop the
+# watchers just before another thread kept a tree found before the change.
+_kept_lock = threading.RLock()  # (a user's module may set an attribute in its _named_members)
 
 
 def _forget(key: int, ref: weakref.ref[Module]) -> None:
@@ -355,16 +391,18 @@ def _kept_for(module: Module) -> _Kept:
 
 
 def _structure_changed(module: Module) -> None:
-    """An attribute of ``module`` changes: every kept list that went through it is dropped."""
-    kept = _kept.get(id(module))
-    if kept is None or not kept.watchers or kept.module() is not module:
-        return
-    for key, ref in kept.watchers.items():
-        watcher = _kept.get(key)
-        if watcher is not None and watcher.module is ref:
-            watcher.parameters = None
-            watcher.lists = watcher.items = []  # nothing of the old tree held
-    kept.watchers.clear()
+    """An attribute of ``module`` changed: every kept list that went through it is dropped."""
+    with _kept_lock:  # (the lookup too: parameters() may be about to keep a tree through it)
+        kept = _kept.get(id(module))
+        if kept is None or not kept.watchers or kept.module() is not module:
+            return
+        for key, ref in kept.watchers.items():
+            watcher = _kept.get(key)
+            if watcher is not None and watcher.module is ref:
+                watcher.parameters = None
+                watcher.lists = watcher.weight_lists = watcher.other_lists = []
+                watcher.weights = watcher.others = []  # nothing of the old tree held
+        kept.watchers.clear()
 
 
 def _module_names(root: Module) -> dict[int, str]:
@@ -1039,7 +1077,9 @@ class MLP(Sequential):
         # default generator where it was.
         nin = count(nin, "nin")
         if is_real(sizes):
-            raise TypeError(f"sizes must be a list of layer sizes, e.g. [16, 1], got {sizes!r}")
+            raise TypeError(
+                f"sizes must be a list of layer sizes, e.g. [16, 1], got {describe(sizes)}"
+            )
         sizes = [count(s, f"sizes[{i}]") for i, s in enumerate(sequence(sizes, "sizes"))]
         if not sizes:
             raise ValueError("sizes must not be empty: give at least the output layer's size")
@@ -1166,33 +1206,61 @@ def to_torch(model: Module) -> Any:
 
 def from_torch(sequential: Any) -> Sequential:
     """A microgradx ``Sequential`` with the weights of a ``torch.nn.Sequential`` of Linear,
-    Tanh, ReLU, LeakyReLU, Sigmoid, Softplus, Identity and Dropout layers."""
+    Tanh, ReLU, LeakyReLU, Sigmoid, Softplus, Identity and Dropout layers.
+
+    Every layer is checked before anything is built: ``TypeError`` naming the layer for a kind
+    not listed (or a Linear without a bias), ``ValueError`` for a network of more than
+    ``MAX_WEIGHTS`` weights and biases in all (a torch model of 100 million float32 weights is
+    400 MB; as Values it would be 12 GB), and for a setting microgradx refuses (a Dropout of
+    ``p = 1``), naming the layer. Nothing is drawn from the default generator (``manual_seed``'s):
+    the weights are torch's."""
     torch = _torch()
     tnn = torch.nn
     if not isinstance(sequential, tnn.Sequential):
         raise TypeError(f"sequential must be a torch.nn.Sequential, got {describe(sequential)}")
-    layers: list[Module] = []
-    for i, layer in enumerate(sequential):
+    kinds = {tnn.Tanh: Tanh, tnn.ReLU: ReLU, tnn.Sigmoid: Sigmoid, tnn.Identity: Identity}
+    torch_layers = list(sequential)
+    weights = 0
+    for i, layer in enumerate(torch_layers):
         if isinstance(layer, tnn.Linear):
             if layer.bias is None:
                 raise TypeError(f"layer {i}: Linear without a bias is not supported")
-            weight = layer.weight.detach().to(torch.float64).tolist()
-            bias = layer.bias.detach().to(torch.float64).tolist()
-            linear = Linear(layer.in_features, layer.out_features)
-            for neuron, row, b in zip(linear.neurons, weight, bias):
-                for w, value in zip(neuron.w, row):
-                    w.data = value
-                neuron.b.data = b
-            layers.append(linear)
-        elif isinstance(layer, tnn.LeakyReLU):
-            layers.append(LeakyReLU(layer.negative_slope))
-        elif isinstance(layer, tnn.Dropout):
-            layers.append(Dropout(layer.p))
-        elif isinstance(layer, tnn.Softplus) and layer.beta == 1:
-            layers.append(Softplus())
-        else:
-            kinds = {tnn.Tanh: Tanh, tnn.ReLU: ReLU, tnn.Sigmoid: Sigmoid, tnn.Identity: Identity}
-            if type(layer) not in kinds:
-                raise TypeError(f"layer {i}: {type(layer).__name__} is not supported by from_torch")
-            layers.append(kinds[type(layer)]())
+            weights += (layer.in_features + 1) * layer.out_features
+        elif not (
+            isinstance(layer, (tnn.LeakyReLU, tnn.Dropout))
+            or type(layer) in kinds
+            or (isinstance(layer, tnn.Softplus) and layer.beta == 1)
+        ):
+            raise TypeError(f"layer {i}: {type(layer).__name__} is not supported by from_torch")
+    _check_size(weights, "sequential's Linear layers")
+    unused = random.Random(0)  # Linear draws starting weights, which torch's then replace
+    layers: list[Module] = []
+    for i, layer in enumerate(torch_layers):
+        try:
+            layers.append(_from_torch_layer(torch, layer, kinds, unused))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"layer {i} ({type(layer).__name__}): {error}") from None
     return Sequential(*layers)
+
+
+def _from_torch_layer(
+    torch: Any, layer: Any, kinds: Mapping[Any, type[Module]], rng: Any
+) -> Module:
+    """One checked layer of ``from_torch`` as a microgradx module."""
+    tnn = torch.nn
+    if isinstance(layer, tnn.Linear):
+        weight = layer.weight.detach().to(torch.float64).tolist()
+        bias = layer.bias.detach().to(torch.float64).tolist()
+        linear = Linear(layer.in_features, layer.out_features, rng=rng)
+        for neuron, row, b in zip(linear.neurons, weight, bias):
+            for w, value in zip(neuron.w, row):
+                w.data = value
+            neuron.b.data = b
+        return linear
+    if isinstance(layer, tnn.LeakyReLU):
+        return LeakyReLU(layer.negative_slope)
+    if isinstance(layer, tnn.Dropout):
+        return Dropout(layer.p)
+    if isinstance(layer, tnn.Softplus):
+        return Softplus()
+    return kinds[type(layer)]()

@@ -279,7 +279,10 @@ class Session:
 
 def run_snippet(code: str) -> str:
     """Run a few lines of Python with microgradx imported, and return what they printed; if
-    they raise, what they printed and then the traceback of the snippet's own lines."""
+    they raise, what they printed and then the traceback of the snippet's own lines. Whatever
+    the snippet raises is shown this way, ``SystemExit`` (``sys.exit()``, ``exit()``) included:
+    it ends the snippet, not the page's Python, and ``handle`` still answers. Only
+    ``KeyboardInterrupt`` (stopping a snippet that runs too long) propagates."""
     import contextlib
     import io
 
@@ -291,7 +294,9 @@ def run_snippet(code: str) -> str:
     with contextlib.redirect_stdout(out):
         try:
             exec(compile(code, "<playground>", "exec"), namespace)
-        except Exception as error:  # the user's code failed: show it as Python would
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # the user's code failed: show it as Python would
             tb = error.__traceback__
             while tb is not None and tb.tb_frame.f_code.co_filename != "<playground>":
                 tb = tb.tb_next  # from the snippet's first line on (not this function's exec)

@@ -297,3 +297,57 @@ def test_train_passes_backend_to_fit_by_the_same_word(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main([*argv, "--backend", "fortran"])
     assert "invalid choice: 'fortran'" in capsys.readouterr().err
+
+
+def _graph_peak_per_node(sizes, batch):
+    """The interpreted engine's peak memory (tracemalloc) per node of a batch's loss graph of
+    ``MLP(sizes[0], sizes[1:])``, through backward(), as ``fit`` builds it without compile."""
+    import gc
+    import tracemalloc
+
+    from microgradx import cli, losses, nn
+
+    model = nn.MLP(sizes[0], sizes[1:], seed=0)
+    x = [0.5] * sizes[0]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        outputs = [model(x) for _ in range(batch)]
+        if sizes[-1] == 1:
+            loss = losses.bce_with_logits(outputs, [1] * batch)
+        else:
+            loss = losses.cross_entropy(outputs, [1] * batch)
+        loss.backward()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / (cli._mlp_nodes(sizes) * batch)
+
+
+def test_the_interpreted_graph_memory_per_node_stays_under_the_clis_estimate():
+    from microgradx.cli import GRAPH_BYTES_PER_NODE
+
+    for sizes, batch in (([2, 16, 16, 1], 1), ([64, 32, 10], 4), ([2, 64, 64, 1], 2)):
+        per_node = _graph_peak_per_node(sizes, batch)
+        assert per_node <= GRAPH_BYTES_PER_NODE, f"{per_node:.0f} B a node, {sizes}"
+
+
+def test_no_compile_refuses_a_batch_graph_beyond_memory_before_any_work(capsys, monkeypatch):
+    """--no-compile builds each batch's whole graph: one that cannot fit in the memory available
+    is refused in one line naming the batch, before the model or any graph is built (it was
+    checked only when compiling; full-batch digits of 1000-900 would need about 560 GB)."""
+    import microgradx.nn
+    from microgradx import cli
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built before the memory was checked")
+
+    monkeypatch.setattr(microgradx.nn, "MLP", no_model)
+    monkeypatch.setattr(cli, "_available_memory", lambda: 10**8)  # 0.1 GB, on every machine
+    argv = ["train", "--dataset", "moons", "--hidden", "64,64", "--no-compile", "--quiet"]
+    line = _error([*argv, "--batch-size", "150"], capsys)
+    assert "--hidden 64,64: a batch's graph of this network needs about 0.3 GB" in line
+    assert "(13,137 graph nodes an example, 150 examples a batch)" in line
+    assert "0.1 GB is available" in line and "a smaller --batch-size" in line
+    with pytest.raises(AssertionError, match="the model was built"):  # a batch of 1 fits
+        main([*argv, "--batch-size", "1"])

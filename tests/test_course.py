@@ -95,6 +95,20 @@ def test_a_wrong_answer_in_a_notebook_gets_its_hint_and_a_raising_one_is_reporte
     assert by_id["01.reused_dL_da"].status == "right"
 
 
+def test_checking_an_exercise_draws_nothing_from_manual_seeds_generator():
+    """Notebook 03's references built a Neuron and an MLP from the default generator (then set
+    their weights): a learner's manual_seed(0); check(...); MLP(...) got other weights than
+    without the check, and which ones depended on what was checked first."""
+    from microgradx import nn
+
+    for exercise in EXERCISES.values():
+        before = nn._generator.getstate()
+        exercise.outputs(exercise.reference())
+        for mistake in exercise.mistakes():
+            exercise.outputs(mistake.answer)
+        assert nn._generator.getstate() == before, exercise.id
+
+
 # --- the hints, exercise by exercise ---------------------------------------------------------
 
 CASES = [(e.id, m.name) for e in EXERCISES.values() for m, _ in e.named_mistakes()]
@@ -280,6 +294,111 @@ def test_a_renamed_notebook_is_graded_by_its_marked_cells_in_their_order(tmp_pat
     empty.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     with pytest.raises(ValueError, match="holds no exercise"):
         grade_notebook(empty)
+
+
+def _notebook(folder: Path, name: str, sources: list[str]) -> Path:
+    """A notebook of code cells, the first marked as exercise 00.df_da."""
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for s in sources
+    ]
+    cells[0]["metadata"]["exercise"] = "00.df_da"
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    (folder / name).write_text(json.dumps(nb), encoding="utf-8")
+    return folder / name
+
+
+_ANSWER = "from microgradx.exercises import check\ncheck('00.df_da', 7.0)"
+
+
+def test_a_cell_past_the_timeout_is_interrupted_listed_and_the_run_goes_on(tmp_path):
+    """A learner's endless loop made nbclient raise CellTimeoutError: every check was lost and
+    the command printed a traceback-like line. Now the cell is interrupted and listed, and the
+    cells after it run, even after a cell that ignores the interrupt."""
+    hangs = _notebook(tmp_path, "hangs.ipynb", [_ANSWER, "import time\ntime.sleep(600)", "1"])
+    graded = grade_notebook(hangs, timeout=2)
+    assert [r.status for r in graded.results] == ["right"]
+    assert graded.errors == ["cell 1: TimeoutError: it ran longer than 2 s and was interrupted"]
+    stubborn = "while True:\n try:\n  time.sleep(600)\n except KeyboardInterrupt:\n  pass"
+    ignores = _notebook(tmp_path, "ignores.ipynb", [_ANSWER, "import time\n" + stubborn])
+    graded = grade_notebook(ignores, timeout=1.5)  # whole seconds for nbclient: 2
+    assert [r.status for r in graded.results] == ["not answered"]  # the check cell timed out too
+    assert graded.errors[0] == "cell 1: TimeoutError: it ran longer than 1.5 s and was interrupted"
+
+
+def test_a_kernel_that_dies_is_listed_and_the_grade_still_comes_back(tmp_path):
+    """os._exit() in a cell killed the kernel and grade_notebook raised nbclient's
+    DeadKernelError (a RuntimeError the command did not catch: a traceback)."""
+    dies = _notebook(tmp_path, "dies.ipynb", [_ANSWER, "import os\nos._exit(0)", "1"])
+    graded = grade_notebook(dies, timeout=60)
+    assert [r.status for r in graded.results] == ["not answered"]
+    assert len(graded.errors) == 1 and graded.errors[0].startswith("the kernel died in cell 1 (")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"cells": [', "is not a Jupyter notebook: NotJSONError"),
+        ("[]", "is not a Jupyter notebook"),
+        ('{"cells": 5}', "is not a Jupyter notebook"),
+        ("[" * 100_000, "is not a Jupyter notebook"),
+        (b"\xff\xfe", "is not a Jupyter notebook: UnicodeDecodeError"),
+        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{}]}', "not a Jupyter"),
+    ],
+)
+def test_a_file_that_is_not_a_notebook_is_one_value_error_naming_it(content, says, tmp_path):
+    """Each of these raised whatever nbformat ran into (AttributeError, TypeError,
+    RecursionError, jsonschema's ValidationError), before any kernel starts."""
+    bad = tmp_path / "bad.ipynb"
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    else:
+        bad.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=says) as refused:
+        grade_notebook(bad)
+    assert str(refused.value).startswith(f"{bad} is not") and "\n" not in str(refused.value)
+
+
+def test_a_fifo_a_folder_and_bad_arguments_are_refused_before_any_kernel(tmp_path):
+    from microgradx.files import NotARegularFileError
+
+    fifo = tmp_path / "fifo.ipynb"
+    os.mkfifo(fifo)
+    with pytest.raises(NotARegularFileError, match="FIFO"):  # it waited forever for a writer
+        grade_notebook(fifo)
+    with pytest.raises(NotARegularFileError):
+        grade_notebook(tmp_path)
+    good = _notebook(tmp_path, "good.ipynb", [_ANSWER])
+    for timeout in (math.nan, 0, -1.0):  # int(nan) raised Python's own ValueError
+        with pytest.raises(ValueError, match="timeout must be in"):
+            grade_notebook(good, timeout=timeout)
+    with pytest.raises(TypeError, match="timeout must be a real number"):
+        grade_notebook(good, timeout="60")
+    with pytest.raises(TypeError, match=r"fill\['00.df_da'\] must be a str"):
+        grade_notebook(good, fill={"00.df_da": 7.0})
+    with pytest.raises(TypeError, match="fill must be a dict"):
+        grade_notebook(good, fill=["00.df_da"])
+    with pytest.raises(ValueError, match=r"fill has source for '00\.dL_db', but no cell"):
+        grade_notebook(good, fill={"00.dL_db": "x = 1"})  # a typo graded nothing, silently
+
+
+def test_a_cell_marked_with_a_list_is_no_exercise_and_never_a_type_error(tmp_path):
+    nb = _notebook(tmp_path, "notes.ipynb", ["x = 1"])
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    data["cells"][0]["metadata"]["exercise"] = ["00.df_da"]  # hand-edited: unhashable
+    nb.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="holds no exercise"):
+        grade_notebook(nb, fill={})
+
+
+def test_output_that_looks_like_the_marker_carries_no_checks():
+    from microgradx.exercises.grading import _checks_in
+
+    assert _checks_in("not json") == []
+    assert _checks_in('{"exercise": "00.df_da"}') == []
+    assert _checks_in('[{"exercise": 1}, 5]') == []
+    right = {"exercise": "00.df_da", "status": "right", "message": "right", "mistake": None}
+    assert _checks_in(json.dumps([right, {"exercise": "x"}])) == [right]
 
 
 # --- a teacher's export (docs/exercises.md): the command's JSON, and the pytest file ------------

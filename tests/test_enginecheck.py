@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import linecache
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -205,6 +207,26 @@ def test_a_target_that_cannot_be_checked_raises_one_line(target, message):
     with pytest.raises(TargetError) as raised:
         check_target(target, budget=5.0)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_target_path_that_is_no_file_says_what_it_is(tmp_path):
+    """A folder, a FIFO or a device named as the target was "no such file": each is now named
+    for what it is (and never opened: a FIFO would wait for a writer)."""
+    from microgradx.enginecheck.target import parse_target
+
+    fifo = tmp_path / "engine.py"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.py").mkdir()
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    (tmp_path / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    for name, says in [
+        ("engine.py", "is a FIFO (named pipe), not a regular file"),
+        ("folder.py", "is a folder, not a regular file"),
+        ("zero.py", "is a character device, not a regular file"),
+        ("gone.py", "gone.py: no such file"),
+    ]:
+        with pytest.raises(TargetError, match=re.escape(says)):
+            parse_target(str(tmp_path / name))
 
 
 def test_arguments_are_checked():

@@ -209,6 +209,90 @@ def test_reuse_gives_several_paths_and_blow_up_is_refused():
     assert "a -> +: 1 = 1" in [str(p) for p in paths]
 
 
+def test_paths_of_a_deep_chain_take_memory_of_the_counts_still_needed():
+    """A chain of k steps y = y * y has 2^k paths. count_paths kept every node's exact count (k
+    numbers of up to k bits: 675 MB at 100,000 steps, 60 GB at a million), and
+    chain_rule_paths built the same counts to compare one with its limit, then failed inside
+    its own message with Python's int-to-str digit limit. Now count_paths drops each count once
+    used, chain_rule_paths counts up to limit + 1, and neither grows beyond a few MB."""
+    import tracemalloc
+
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(30_000):
+        y = y * y
+    tracemalloc.start()
+    try:
+        assert count_paths(y, x) == 2**30_000
+        _, counted = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with pytest.raises(ValueError, match=r"^more than limit=10000 paths lead") as refused:
+            chain_rule_paths(y, x)
+        _, refusing = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "grows exponentially" in str(refused.value)
+    # exact counts of every node would be 30,000 ints averaging 15,000 bits: 56 MB
+    assert counted < 10e6 and refusing < 10e6, (counted, refusing)
+
+
+def test_chain_rule_paths_limit_is_an_int_checked_by_kind():
+    import numpy as np
+
+    x = Value(2.0)
+    f = x * x + x
+    assert len(chain_rule_paths(f, x, limit=np.int64(3))) == 3
+    with pytest.raises(ValueError, match="more than limit=2 paths"):
+        chain_rule_paths(f, x, limit=2)
+    for bad in (True, 3.0, "3"):
+        with pytest.raises(TypeError, match="limit must be an int"):
+            chain_rule_paths(f, x, limit=bad)
+    with pytest.raises(ValueError, match="limit must be an int >= 1"):
+        chain_rule_paths(f, x, limit=0)
+
+
+def test_hessian_hvp_and_grad_take_what_every_list_argument_takes():
+    """hessian and hvp refused a NumPy array (every other list argument of the package takes
+    one) and took bytes as a list of ints (b"ab" was the point [97, 98]); grad's argnums
+    refused NumPy's ints; a bad entry of v was named "v", not its place."""
+    import numpy as np
+
+    def f(a, b):
+        return a * a * b
+
+    assert hessian(f, np.array([1.0, 2.0])) == hessian(f, [1.0, 2.0]) == [[4.0, 2.0], [2.0, 0.0]]
+    assert hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0])) == (2.0, [4.0, 2.0])
+    for bad in (b"ab", "ab", {0: 1.0}, 3.0):
+        with pytest.raises(TypeError, match="inputs must be a list"):
+            hessian(f, bad)
+        with pytest.raises(TypeError, match="v must be a list"):
+            hvp(f, [1.0, 2.0], bad)
+    with pytest.raises(TypeError, match=r"v\[1\] must be a real number, got str"):
+        hvp(f, [1.0, 2.0], [1.0, "x"])
+    with pytest.raises(ValueError, match="v can be left out only for one input"):
+        hvp(f, np.array([1.0, 2.0]))
+    assert grad(f, argnums=np.int64(1))(3.0, 2.0) == 9.0
+    assert grad(f, argnums=(np.int64(0), -1))(3.0, 2.0) == (12.0, 9.0)
+    with pytest.raises(TypeError, match="argnums must be an int"):
+        grad(f, argnums=np.float64(1.0))(3.0, 2.0)
+
+
+def test_an_int_of_more_digits_than_str_converts_is_named_not_printed():
+    """A message that printed a huge int raised Python's own ValueError ("Exceeds the limit
+    (4300 digits) for integer string conversion") instead of the library's TypeError/ValueError
+    naming the argument."""
+    from microgradx import autograd, losses, nn
+
+    huge = 10**5000
+    with pytest.raises(TypeError, match=r"sizes must be a list of layer sizes.*about 5001 digits"):
+        nn.MLP(2, huge)
+    with pytest.raises(TypeError, match="inputs must be a Value or a non-empty list"):
+        autograd.grad(Value(1.0) * 2, huge)
+    for logits, targets in (([[Value(1.0)]], [huge]), ([Value(1.0)], huge)):
+        with pytest.raises(ValueError, match="class an int of about 5001 digits out of range"):
+            losses.cross_entropy(logits, targets)
+
+
 def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
     import numpy as np
 
@@ -226,3 +310,8 @@ def test_jvp_and_derivative_take_numpy_arrays_and_name_their_arguments():
         derivative(lambda a: a * a, [1.0])  # was "Dual primal must be ...": not what was given
     with pytest.raises(ValueError, match="x is too large for a float"):
         derivative(lambda a: a * a, 10**400)
+    # as many primals as func takes, said by name (not Python's "missing 1 required argument")
+    with pytest.raises(TypeError, match="func cannot take 3 input"):
+        jvp(f, [1.0, 2.0, 3.0], [1.0, 0.0, 0.0])
+    with pytest.raises(TypeError, match="func cannot take 0 input"):
+        jvp(f, [], [])

@@ -401,6 +401,43 @@ def test_parameters_are_found_again_when_an_attribute_is_set_or_deleted():
     _kept_then(model, lambda: setattr(model, "more", [Value(3.0), Value(4.0)]))
 
 
+def test_a_module_that_calls_a_fresh_module_equal_still_has_its_parameters_found_again():
+    """A user's module may define ``__eq__`` (architecture equality): a fresh block put in place
+    of an "equal" one must still be seen (the kept lists were compared with ``==``, so the
+    optimizer went on with the replaced block's weights)."""
+
+    class Block(nn.Module):
+        def __init__(self, seed: int) -> None:
+            self.neuron = Neuron(2, rng=random.Random(seed))
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Block)
+
+        __hash__ = object.__hash__
+
+    model = Sequential(Block(0), Block(1))
+    _kept_then(model, lambda: model.layers.__setitem__(0, Block(2)))
+
+
+def test_numpy_arrays_kept_in_a_modules_list_never_break_parameters():
+    """A list of the tree holding NumPy arrays (a user's statistics): replacing one made every
+    later parameters() (and repr) raise NumPy's "truth value of an array is ambiguous"."""
+
+    class WithStats(nn.Module):
+        def __init__(self) -> None:
+            self.neuron = Neuron(2, rng=random.Random(0))
+            self.stats = [np.zeros(3), 1.0]
+
+    model = WithStats()
+    weights = _fresh(model)
+    assert _ids(model.parameters()) == weights
+    model.stats[0] = np.ones(3)
+    assert _ids(model.parameters()) == weights == _fresh(model)
+    assert "with 3 parameters" in repr(model)
+    model.neuron.w[0] = np.ones(2)  # not a weight any more: found again, not a NumPy error
+    assert _ids(model.parameters()) == _fresh(model) != weights
+
+
 def test_a_childs_change_is_seen_by_every_module_above_it_and_by_a_second_parent():
     shared = Neuron(2, rng=random.Random(0))
     outer = Sequential(Sequential(shared))
@@ -414,6 +451,64 @@ def test_a_childs_change_is_seen_by_every_module_above_it_and_by_a_second_parent
         change()
         for model, old in zip((outer, other), before):
             assert _ids(model.parameters()) == _fresh(model) != _ids(old)
+
+
+def test_a_change_made_while_another_thread_finds_the_parameters_is_never_lost(monkeypatch):
+    """Thread A finds a model's parameters (the tree walked, not yet kept) while thread B sets
+    a new Value on a module inside it. The change dropped the kept lists before the attribute
+    was set and without waiting for A, so A then kept the tree found before the change, and
+    parameters() went on returning the old Value (an optimizer would never train the new one;
+    a concurrent call could also raise AttributeError on a list emptied under it). Threads are
+    ordered by events: B acts while A is between finding and keeping, or waits for A's lock."""
+    import threading
+
+    from microgradx import nn as nn_module
+
+    class Signalling:
+        """The lock parameters() takes, which says when B has to wait for it."""
+
+        def __init__(self) -> None:
+            self.lock = threading.RLock()
+
+        def __enter__(self) -> None:
+            if not self.lock.acquire(blocking=False):
+                b_progress.set()  # B waits for A: let A go on
+                self.lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    shared = Neuron(2, rng=random.Random(0))
+    model = Sequential(shared, Neuron(2, rng=random.Random(1)))
+    model.parameters()
+    shared.b = Value(1.0)  # the kept lists dropped: the next call walks the tree
+    a_found, b_progress = threading.Event(), threading.Event()
+    find = nn.Module._parameter_tree
+
+    def found_then_pause(self):
+        tree = find(self)
+        if threading.current_thread().name == "A":
+            a_found.set()
+            b_progress.wait()
+        return tree
+
+    monkeypatch.setattr(nn_module, "_kept_lock", Signalling(), raising=False)
+    monkeypatch.setattr(nn.Module, "_parameter_tree", found_then_pause)
+    new_bias = Value(9.0)
+
+    def change() -> None:
+        a_found.wait()
+        shared.b = new_bias
+        b_progress.set()
+
+    a = threading.Thread(target=model.parameters, name="A")
+    b = threading.Thread(target=change, name="B")
+    a.start()
+    b.start()
+    a.join()
+    b.join()
+    assert any(p is new_bias for p in model.parameters())
+    assert _ids(model.parameters()) == _fresh(model)
 
 
 def test_parameters_is_a_new_list_each_call_and_lists_a_shared_parameter_once():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from microgradx import Value, losses
+from microgradx import Value, losses, manual_seed
 from microgradx.nn import (
     MLP,
     LeakyReLU,
@@ -76,6 +76,39 @@ def test_from_torch_round_trip(torch):
         )
     with pytest.raises(TypeError, match="Conv1d is not supported"):
         from_torch(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)))
+
+
+def test_from_torch_draws_nothing_from_the_default_generator_and_refuses_before_building(
+    torch, monkeypatch
+):
+    """from_torch built each Linear from manual_seed's generator before copying torch's weights
+    over them, so an MLP made after it got other weights; and a torch network too large for
+    Values (each layer under the per-layer limit) was built layer by layer until memory ran
+    out. Its settings are checked naming the layer."""
+    import microgradx.nn
+
+    reference = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    manual_seed(5)
+    expected = [p.data for p in MLP(2, [1]).parameters()]
+    manual_seed(5)
+    from_torch(reference)
+    assert [p.data for p in MLP(2, [1]).parameters()] == expected
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("a layer was built before the whole network was checked")
+
+    monkeypatch.setattr(microgradx.nn, "_from_torch_layer", no_building)
+    wide = torch.nn.Linear(1, 1)
+    wide.in_features, wide.out_features = 999, 1000  # counted, never allocated by torch
+    with pytest.raises(ValueError, match="sequential's Linear layers asks for 2,000,000 weights"):
+        from_torch(torch.nn.Sequential(wide, torch.nn.ReLU(), wide))
+    with pytest.raises(TypeError, match=r"layer 2: Conv1d is not supported"):
+        from_torch(
+            torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Conv1d(1, 1, 1))
+        )
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"layer 1 \(Dropout\): p \(the dropout probability\)"):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(1.0)))
 
 
 OPTIMIZERS = {

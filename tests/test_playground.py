@@ -301,6 +301,26 @@ def test_a_failing_snippet_shows_its_output_and_its_own_traceback():
     assert out.rstrip().endswith("TypeError: Value label must be a str or None, got int")
 
 
+@pytest.mark.parametrize(
+    ("code", "last"),
+    [
+        ("import sys\nsys.exit(3)", "SystemExit: 3"),
+        ("raise SystemExit", "SystemExit"),
+        ("raise GeneratorExit('g')", "GeneratorExit: g"),
+    ],
+)
+def test_a_snippet_that_exits_is_answered_like_any_failing_snippet(code, last):
+    """sys.exit() in a snippet ends the snippet, not the page's Python: handle still answers
+    with what it printed and its traceback (it escaped handle as SystemExit, a PythonError the
+    page could only show as "the page failed", losing the output)."""
+    answer = json.loads(handle(json.dumps({"call": "run", "args": {"code": "print(1)\n" + code}})))
+    out = answer["value"]
+    assert out.startswith("1\nTraceback (most recent call last):\n")
+    assert out.rstrip().endswith(last)
+    with pytest.raises(KeyboardInterrupt):  # stopping a snippet still stops it
+        run_snippet("raise KeyboardInterrupt")
+
+
 # ---- in Chromium, from a local server only ------------------------------------------------------
 
 

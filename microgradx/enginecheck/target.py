@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from microgradx.enginecheck.findings import TargetError
+from microgradx.files import open_regular
 
 DATA_ATTRS = ("data", "val", "value", "v", "x")
 GRAD_ATTRS = ("grad", "g", "gradient", "dx")
@@ -114,6 +115,13 @@ def parse_target(target: str) -> TargetSpec:
         raise TargetError(f"target {target!r}: {class_name!r} is not a class name")
     if where.endswith(".py") or os.sep in where or "/" in where:
         if not os.path.isfile(where):
+            if os.path.lexists(where):  # a folder, a FIFO, a device: say what it is
+                try:
+                    open_regular(where).close()
+                except FileNotFoundError:  # a symbolic link to nothing
+                    pass
+                except OSError as error:
+                    raise TargetError(str(error)) from None
             raise TargetError(f"{where}: no such file")
         return TargetSpec(text, os.path.abspath(where), None, class_name or None)
     if not all(part.isidentifier() for part in where.split(".")):

@@ -6,6 +6,7 @@ In the notebook's order (``microgradx.exercises.course`` gathers every notebook'
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from microgradx.engine import Value, grad_number
@@ -20,7 +21,7 @@ _POINTS03 = [[0.0, 1.0], [1.0, 0.0], [-1.0, -1.0], [0.5, 1.5], [0.0, 0.0]]
 
 
 def _perceptron(w1: float, w2: float, b: float) -> list[int]:
-    neuron = Neuron(2, activation=None)
+    neuron = Neuron(2, activation=None, rng=random.Random(0))  # (its own: weights set below)
     neuron.w[0].data, neuron.w[1].data, neuron.b.data = w1, w2, b
     return [int(neuron(p).data > 0) for p in _POINTS03]
 
@@ -54,7 +55,13 @@ X03 = [1.0, 2.0]
 
 
 def _layer03(W: list[list[float]], b: list[float], act: bool = True) -> list[float]:
-    layer: Any = MLP(2, [2], activation="sigmoid", output_activation="sigmoid" if act else None)
+    layer: Any = MLP(
+        2,
+        [2],
+        activation="sigmoid",
+        output_activation="sigmoid" if act else None,
+        seed=0,  # its own generator, not manual_seed's: the weights are set below
+    )
     for neuron, row, bias in zip(layer.layers[0].neurons, W, b):
         for w, v in zip(neuron.w, row):
             w.data = v
