@@ -2347,7 +2347,7 @@ MUTATIONS = [
         "microgradx/engine.py",
         "                        if right.grad is not fresh and changed is not None:",
         "                        if right.grad is fresh and changed is not None:",
-        ("tests/test_walk.py::test_training_by_backward_gives_the_weights_of_the_reference_walk",),
+        ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
     ),
     Mutation(
         "backward() does not reset the intermediate grads of a graph walked before",
