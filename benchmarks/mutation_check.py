@@ -2071,21 +2071,21 @@ MUTATIONS = [
     Mutation(
         "the level-by-level NumPy back-end adds a gradient's terms level by level, not as the walk",
         "microgradx/replay_numpy.py",
-        "            if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):\n",
+        "            if len(set(events)) < len(events) or (len(events) > 2 and not in_walk_order):\n",
         "            if len(set(events)) < len(events):\n",
         _LEVELS,
     ),
     Mutation(
         "the level-by-level NumPy back-end takes every node's contributions as in the walk's order",
         "microgradx/replay_numpy.py",
-        "            for rank in range(max(len(arrived[c]) for c in children)):\n"
-        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
+        "            for rank in range(max(len(arrived[c]) // 2 for c in children)):\n"
+        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]\n"
         "                for k in has:\n"
         "                    slot_row[(children[k], rank)] = c_rows + k\n",
-        "            for rank in range(max(len(arrived[c]) for c in children)):\n"
-        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
+        "            for rank in range(max(len(arrived[c]) // 2 for c in children)):\n"
+        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]\n"
         "                for k in has:\n"
-        "                    slot_row[(children[k], len(arrived[children[k]]) - 1 - rank)] = (\n"
+        "                    slot_row[(children[k], len(arrived[children[k]]) // 2 - 1 - rank)] = (\n"
         "                        c_rows + k\n"
         "                    )\n",
         _LEVELS,
@@ -2114,7 +2114,7 @@ MUTATIONS = [
     Mutation(
         "the Python back-end compiles the whole graph at once (9 KB a node)",
         "microgradx/replay_python.py",
-        "    if len(lines) + len(backward.lines) <= CHUNK:\n",
+        "    if plan.count - 1 <= CHUNK:  # (the return line not counted)\n",
         "    if True:\n",
         (
             "tests/test_replay_memory.py::"
@@ -2125,8 +2125,8 @@ MUTATIONS = [
     Mutation(
         "the Python back-end writes every node of a neuron's sum as a line (9.5 KB a node)",
         "microgradx/replay_python.py",
-        "    forward = _Forward(tape, names, chains=True)\n    lines = forward.all()\n",
-        "    forward = _Forward(tape, names, chains=False)\n    lines = forward.all()\n",
+        "    forward = _Forward(tape, names, chains=True, lines=sink)\n",
+        "    forward = _Forward(tape, names, chains=False, lines=sink)\n",
         (
             "tests/test_replay_memory.py::"
             "test_compiling_the_digits_network_takes_at_most_1_5_kb_a_node",

@@ -648,7 +648,8 @@ class LevelProgram:
             groups.setdefault(key, []).append(node)
         # rows: inputs first, then group after group by depth (a group's rows are contiguous)
         keys = sorted(groups, key=lambda key: key[0])
-        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]] = []
+        plans: list[tuple[Any, list[Any], list[tuple[list[Any], int]]]] = []
+        forms: dict[int, tuple[Callable[..., Any], ...]] = {}
         count = self.n_inputs
         for key in keys:
             members = groups[key]
@@ -668,9 +669,11 @@ class LevelProgram:
                     operands.append((False, np.asarray(where, dtype=np.intp)))
             op = members[0].op
             group = _Group(op, count - len(members), count, operands)
-            if op is not ADD and op is not MUL:
-                group.forward, group.grads = array_forms(np, op)
-            slots = [[(node, i) for node in members] for i in range(len(operands))]
+            if op is not ADD and op is not MUL:  # (one pair per op, shared by its groups)
+                if id(op) not in forms:
+                    forms[id(op)] = array_forms(np, op)
+                group.forward, group.grads = forms[id(op)]
+            slots = [(members, i) for i in range(len(operands))]
             plans.append((group, members, slots))
         self.rows = count
         self.groups = [group for group, _, _ in plans]
@@ -680,6 +683,7 @@ class LevelProgram:
         self.input_rows = [row[x] if x in in_order else None for x in tape.inputs]
         self.graded_list = [m for m, leaf in enumerate(tape.leaves) if leaf in in_order]
         self.graded = np.asarray(self.graded_list, dtype=np.intp)
+        del groups, keys, in_order  # (freed before the plan's own tables: compile()'s peak)
         self._backward_plan(tape, plans, row, leaf_index, depth)
         self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
 
@@ -690,7 +694,7 @@ class LevelProgram:
         row: dict[Any, int],
         leaf_index: dict[Any, int],
         count: int,
-    ) -> tuple[_Chain, list[Any], list[list[tuple[Any, int]]]]:
+    ) -> tuple[_Chain, list[Any], list[tuple[list[Any], int]]]:
         """A group of chains (``_Chain``) and its slots: the edges its contributions go along,
         the start's first, then each operand's of the terms, step-major."""
         np = self.np
@@ -704,24 +708,24 @@ class LevelProgram:
             first = (True, _as_index(np, [row[s] for s in starts], broadcast=True))
         group = _Chain(count - len(members), count, length, first)
         steps = range(length)
-        slots: list[list[tuple[Any, int]]] = [[(links[0], 0) for links in all_links]]
+        slots: list[tuple[list[Any], int]] = [([links[0] for links in all_links], 0)]
         if fused:
             for side in (0, 1):
                 nodes = [
                     [links[j].children[1].children[side] for links in all_links] for j in steps
                 ]
                 group.factors.append(_chain_operand(np, nodes, row, leaf_index))
-                slots.append([(links[j].children[1], side) for j in steps for links in all_links])
+                slots.append(([links[j].children[1] for j in steps for links in all_links], side))
         else:
             nodes = [[links[j].children[1] for links in all_links] for j in steps]
             group.terms = _chain_operand(np, nodes, row, leaf_index)
-            slots.append([(links[j], 1) for j in steps for links in all_links])
+            slots.append(([links[j] for j in steps for links in all_links], 1))
         return group, members, slots
 
     def _backward_plan(
         self,
         tape: Any,
-        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]],
+        plans: list[tuple[Any, list[Any], list[tuple[list[Any], int]]]],
         row: dict[Any, int],
         leaf_index: dict[Any, int],
         depth: dict[Any, int],
@@ -730,18 +734,21 @@ class LevelProgram:
         # Long: one plan (the walk's order, the nodes kept apart, their buffer rows, each
         # group's sends), its parts sharing the tables they build. A slot is one operand's
         # edges (node, input) over a group: its contributions are one array operation.
-        order = _Order()  # the walk's own order of every node's contributions
+        arity = max((len(node.children) for node in tape.order), default=0)  # (the most inputs)
+        order = _Order(arity)  # the walk's own order of every node's contributions
         walk.walk(tape.order, order)
         walk_rank = order.rank
+        del order  # (and its counts)
         # the order in which the groups (in reverse) would deliver them, event by event
-        arrived: dict[Any, list[tuple[int, int]]] = {}
+        # (each child's as one flat list: event, rank, event, rank, ...: no tuple an edge)
+        arrived: dict[Any, list[int]] = {}
         event = 0
         chain_events = set()  # the events of a chain group's terms
         for group, _, slots in reversed(plans):
-            for i, slot in enumerate(slots):
-                for node, k in slot:
-                    arrived.setdefault(node.children[k], []).append(
-                        (event, walk_rank[(id(node), k)])
+            for i, (nodes, k) in enumerate(slots):
+                for node in nodes:
+                    arrived.setdefault(node.children[k], []).extend(
+                        (event, walk_rank[id(node) * arity + k])
                     )
                 if i > 0 and type(group) is _Chain:
                     chain_events.add(event)
@@ -751,9 +758,9 @@ class LevelProgram:
         for child, got in arrived.items():
             if child in leaf_index:
                 continue
-            events = [e for e, _ in got]
-            in_walk_order = [r for _, r in got] == list(range(len(got)))
-            if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):
+            events = got[0::2]
+            in_walk_order = got[1::2] == list(range(len(events)))
+            if len(set(events)) < len(events) or (len(events) > 2 and not in_walk_order):
                 if len(set(events)) == 1 and events[0] in chain_events:
                     in_one.add(child)
                 else:
@@ -770,26 +777,27 @@ class LevelProgram:
             children.sort(key=row.__getitem__)
             width = len(children)
             steps = []
-            for rank in range(max(len(arrived[c]) for c in children)):
-                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]
+            for rank in range(max(len(arrived[c]) // 2 for c in children)):
+                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]
                 for k in has:
                     slot_row[(children[k], rank)] = c_rows + k
                 targets = _as_index(np, [row[children[k]] for k in has])
                 steps.append((targets, _as_index(np, [c_rows + k for k in has])))
                 c_rows += width
             self.ordered[d] = steps
+        del arrived, by_level  # (freed before the sends are made: compile()'s peak)
         cl_rows = 0
         leaf_at: dict[int, list[tuple[int, int]]] = {}  # leaf -> [(walk rank, CL row)]
         started: set[Any] = set()
         for group, _, slots in reversed(plans):
             sends = []
-            for i, slot in enumerate(slots):
+            for i, (nodes, k) in enumerate(slots):
                 direct_m, direct_r, kept_m, kept_r, leaf_m, leaf_r = [], [], [], [], [], []
                 first_m, first_r = [], []
                 grid: list[tuple[int, int, Any]] = []  # (rank, entry, child)
-                for m, (node, k) in enumerate(slot):
+                for m, node in enumerate(nodes):
                     child = node.children[k]
-                    rank = walk_rank[(id(node), k)]
+                    rank = walk_rank[id(node) * arity + k]
                     if child in in_one:
                         grid.append((rank, m, child))
                     elif child in leaf_index:
@@ -808,7 +816,7 @@ class LevelProgram:
                         first_m.append(m)
                         first_r.append(row[child])
                 s = _Sends()
-                n = len(slot)
+                n = len(nodes)
                 for attr, ms, rs in (
                     ("first", first_m, first_r),
                     ("direct", direct_m, direct_r),
@@ -1286,12 +1294,14 @@ def _index_array(np: Any, index: Any) -> Any:
 
 
 class _Order(walk.Gradients):
-    """The walk run for its order only: ``rank[(id(node), i)]`` is the place of node's
+    """The walk run for its order only: ``rank[id(node) * width + i]`` is the place of node's
     contribution to its input i among all the contributions that input receives (every node
-    passes: a zero upstream is a matter of rows, decided when the program runs)."""
+    passes: a zero upstream is a matter of rows, decided when the program runs). ``width``: at
+    least the most inputs a node has (an int key, not a tuple: about 60 bytes an edge less)."""
 
-    def __init__(self) -> None:
-        self.rank: dict[tuple[int, int], int] = {}
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rank: dict[int, int] = {}
         self.count: dict[Any, int] = {}
 
     def upstream(self, node: Any) -> Any:
@@ -1311,7 +1321,7 @@ class _Order(walk.Gradients):
 
     def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
         k = self.count.get(child, 0)
-        self.rank[(id(node), i)] = k
+        self.rank[id(node) * self.width + i] = k
         self.count[child] = k + 1
 
 
