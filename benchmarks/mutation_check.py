@@ -2071,7 +2071,8 @@ MUTATIONS = [
     Mutation(
         "the level-by-level NumPy back-end adds a gradient's terms level by level, not as the walk",
         "microgradx/replay_numpy.py",
-        "            if len(set(events)) < len(events) or (len(events) > 2 and not in_walk_order):\n",
+        "            if len(set(events)) < len(events) or (len(events) > 2"
+        " and not in_walk_order):\n",
         "            if len(set(events)) < len(events):\n",
         _LEVELS,
     ),
@@ -2085,7 +2086,8 @@ MUTATIONS = [
         "            for rank in range(max(len(arrived[c]) // 2 for c in children)):\n"
         "                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]\n"
         "                for k in has:\n"
-        "                    slot_row[(children[k], len(arrived[children[k]]) // 2 - 1 - rank)] = (\n"
+        "                    slot_row[(children[k], len(arrived[children[k]]) // 2 - 1 - rank)]"
+        " = (\n"
         "                        c_rows + k\n"
         "                    )\n",
         _LEVELS,
@@ -2707,6 +2709,42 @@ MUTATIONS = [
         (
             "tests/test_course.py::"
             "test_sys_exit_in_an_answer_is_reported_and_an_interrupt_still_stops_the_check",
+        ),
+    ),
+    Mutation(
+        "the Python back-end makes every line of a large graph before compiling a piece",
+        "microgradx/replay_python.py",
+        "    _write(tape, names, writer)\n    return writer.program()\n",
+        "    lists = _Lists()\n    _write(tape, names, lists)\n"
+        "    for line in lists.forward:\n        writer.append(line)\n"
+        "    writer.forward_done(lists.only)\n"
+        "    for line in lists.backward:\n        writer.append(line)\n"
+        "    writer.done(lists.result)\n    return writer.program()\n",
+        (
+            "tests/test_compile_memory.py::"
+            "test_the_python_back_end_compiles_a_large_graph_in_pieces_as_its_lines_are_made",
+            "tests/test_compile_memory.py::"
+            "test_compiling_a_random_graph_without_sums_takes_at_most_1_5_kb_a_node",
+        ),
+    ),
+    Mutation(
+        "the Python back-end compiles pieces of 400 lines (1.7 KB a node on 2,000 nodes)",
+        "microgradx/replay_python.py",
+        "CHUNK = 200\n",
+        "CHUNK = 400\n",
+        (
+            "tests/test_compile_memory.py::"
+            "test_compiling_a_random_graph_without_sums_takes_at_most_1_5_kb_a_node",
+        ),
+    ),
+    Mutation(
+        "the compiled Python program negates a recorded number keeping a NaN's sign (0.0 - x)",
+        "microgradx/replay_python.py",
+        '                text = f"-{x}" if kind == "neg" else f"abs({x})"\n',
+        '                text = f"0.0 - {x}" if kind == "neg" else f"abs({x})"\n',
+        (
+            "tests/test_compile_memory.py::"
+            "test_nan_results_of_a_compiled_run_have_the_interpreted_engines_sign",
         ),
     ),
 ]

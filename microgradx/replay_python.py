@@ -7,7 +7,25 @@ Memory (compile() must stay within ~1.5 KB a node): CPython's compiler needs abo
 source while it works. So a sum of products ``b + w0*x0 + w1*x1 + ...`` (a neuron: ``_Chain``)
 is one call of a straight-line function written once per length (``_kernel``), which makes an
 MLP a few lines a neuron; and a program of more than ``CHUNK`` lines is compiled in pieces that
-share the variables that outlive a piece through cells (``_Pieces``).
+share the variables that outlive a piece through cells (``_Pieces``), each piece as soon as its
+lines are made (``python_program``): the lines themselves (about 200 bytes each, four a node on a
+graph with no sums) never all exist at once.
+
+NaN's sign bit: a compiled run does the float operations of ``backward()`` in the same order, so
+a NaN has the interpreted engine's sign wherever CPython's arithmetic decides it: a NaN made by
+an invalid operation (``inf - inf``, ``0 * inf``, ``log`` of a negative number: the same C
+operation or op rule in both), or carried through arithmetic with numbers. One case it does
+not: ``a + b`` or ``a * b`` of two NaNs of different signs. x86's SSE returns the first
+operand's NaN, and CPython 3.11 compiles its generic float addition and multiplication
+(``float_add``, ``float_mul``) with the operands the other way round from its specialized
+instructions (``BINARY_OP_ADD_FLOAT``, ``BINARY_OP_MULTIPLY_FLOAT``): the same ``a + b`` gives
+``b``'s NaN in code run cold and ``a``'s once the interpreter has specialized it (after ~8 runs
+of a function or a loop). ``backward()`` disagrees with itself the same way (its first pass can
+give +NaN where later passes give -NaN), and a compiled program's straight-line code is
+specialized after its first ~6 calls; so where two such NaNs meet (a gradient receiving two NaN
+contributions of different signs), the sign bit is CPython's choice of the moment in both
+engines, and nothing short of replacing every ``+`` and ``*`` with a call (several times slower)
+would make it agree. Every other bit, including the sign of every non-NaN number, agrees.
 """
 
 from __future__ import annotations
