@@ -2116,8 +2116,8 @@ MUTATIONS = [
     Mutation(
         "the Python back-end compiles the whole graph at once (9 KB a node)",
         "microgradx/replay_python.py",
-        "    if plan.count - 1 <= CHUNK:  # (the return line not counted)\n",
-        "    if True:\n",
+        "            if i >= CHUNK:  # more than one piece: compiled in pieces, by a second pass\n",
+        "            if False:\n",
         (
             "tests/test_replay_memory.py::"
             "test_a_graph_without_sums_of_products_compiles_in_pieces_of_bounded_memory",

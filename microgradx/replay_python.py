@@ -79,8 +79,7 @@ class _Names:
     """The names generated code uses, none made from user text (an op named ``x²`` is
     ``f_op_3``): op rules, and every constant (so inf, NaN and -0.0 need no literal)."""
 
-    def __init__(self, dry: bool = False) -> None:
-        self.dry = dry  # names only: the first pass (``_Plan``) writes no function
+    def __init__(self) -> None:
         self.table: dict[str, Any] = {
             "_same": same,
             "_trunc": math.trunc,
@@ -109,7 +108,7 @@ class _Names:
             return kind
         name = f"{kind}{n}"
         if name not in self.table:
-            self.table[name] = None if self.dry else _kernel(kind, n)
+            self.table[name] = _kernel(kind, n)
         return name
 
     def constant(self, value: Any) -> str:
@@ -597,18 +596,18 @@ def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., A
     (``_Pieces``) while its lines are being made, so that its lines never all exist at once (at
     about 200 bytes a line and four lines a node, they were most of compile()'s memory): a
     first pass (``_Plan``) makes the lines and keeps only the line where each variable is last
-    read and where each piece ends; a second makes the same lines again, names each one as it
-    comes and compiles each piece as soon as it is complete (``_Writer``). The same lines in the
+    read and where each piece ends; a second makes the same lines again (the same names, the
+    same ``_Names`` table), names each variable as it comes and compiles each piece as soon as it
+    is complete (``_Writer``). A program of one piece is made once (the first pass keeps its
+    lines while they are few). The same lines in the
     same order, so the same numbers, with the compiler's memory (about 3 KB a line) that of one
     piece. ``forward`` runs the forward pieces of ``run``, then one of its own that returns."""
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
-    plan = _Plan()
-    _write(tape, _Names(dry=True), plan)
     names = _Names()
-    if plan.count - 1 <= CHUNK:  # (the return line not counted)
-        lists = _Lists()
-        _write(tape, names, lists)
-        source = _one_piece(tape, lists)
+    plan = _Plan()
+    _write(tape, names, plan)
+    if plan.lists is not None:  # a program of one piece: the first pass kept its lines
+        source = _one_piece(tape, plan.lists)
         load_program(source, names.table, "")
         return source, names.table.pop("run"), names.table.pop("forward")
     writer = _Writer(plan, bool(tape.guards or tape.computed), names.table)
@@ -737,13 +736,16 @@ def _named(lines: Sequence[_Line]) -> Iterator[tuple[str, list[str]]]:
 class _Plan:
     """The first pass over a program's lines (``python_program``): counts them and notes where
     each variable is last read (``_LastUse``) and where each piece ends (after about ``CHUNK``
-    lines, never inside an ``if``, and at the end of the forward pass); keeps no line."""
+    lines, never inside an ``if``, and at the end of the forward pass). Keeps the lines
+    themselves (``lists``) only while they would fit in one piece (at most ``CHUNK``, the return
+    line not counted), then drops them."""
 
     def __init__(self) -> None:
         self.last = _LastUse()
         self.count = 0
         self.start = 0  # the first line of the piece being made
         self.stops: list[int] = []  # where each piece ends (the line after its last)
+        self.lists: _Lists | None = _Lists()
 
     def append(self, line: _Line) -> None:
         i = self.count
@@ -753,17 +755,26 @@ class _Plan:
         for name in line.uses:
             self.last.set(name, i)
         self.count = i + 1
+        if self.lists is not None:
+            if i >= CHUNK:  # more than one piece: compiled in pieces, by a second pass
+                self.lists = None
+            else:
+                self.lists.append(line)
 
     def forward_done(self, only: _Line) -> None:
         if self.count > self.start:
             self.stops.append(self.count)
             self.start = self.count
+        if self.lists is not None:
+            self.lists.forward_done(only)
 
     def done(self, result: _Line) -> None:
         for name in result.uses:  # (in the last piece, whatever its length)
             self.last.set(name, self.count)
         self.count += 1
         self.stops.append(self.count)
+        if self.lists is not None:
+            self.lists.done(result)
 
 
 class _Writer:
