@@ -2127,8 +2127,8 @@ MUTATIONS = [
     Mutation(
         "the Python back-end writes every node of a neuron's sum as a line (9.5 KB a node)",
         "microgradx/replay_python.py",
-        "    forward = _Forward(tape, names, chains=True, lines=sink)\n",
-        "    forward = _Forward(tape, names, chains=False, lines=sink)\n",
+        "    forward = _Forward(tape, names, chains=True, lines=sink, found=found)\n",
+        "    forward = _Forward(tape, names, chains=False, lines=sink, found=found)\n",
         (
             "tests/test_replay_memory.py::"
             "test_compiling_the_digits_network_takes_at_most_1_5_kb_a_node",
@@ -2714,8 +2714,8 @@ MUTATIONS = [
     Mutation(
         "the Python back-end makes every line of a large graph before compiling a piece",
         "microgradx/replay_python.py",
-        "    _write(tape, names, writer)\n    return writer.program()\n",
-        "    lists = _Lists()\n    _write(tape, names, lists)\n"
+        "    _write(tape, names, writer, found)\n    return writer.program()\n",
+        "    lists = _Lists()\n    _write(tape, names, lists, found)\n"
         "    for line in lists.forward:\n        writer.append(line)\n"
         "    writer.forward_done(lists.only)\n"
         "    for line in lists.backward:\n        writer.append(line)\n"

@@ -174,7 +174,10 @@ class _Chain:
     xs: tuple[Value, ...]
 
 
-def _chains(tape: Tape, leaf_index: dict[Value, int]) -> tuple[dict[Value, _Chain], set[Value]]:
+_Found = tuple[dict[Value, _Chain], set[Value]]  # chains by root, and the nodes inside them
+
+
+def _chains(tape: Tape, leaf_index: dict[Value, int]) -> _Found:
     """The chains of ``tape`` (by root) and the nodes inside them (computed by their root's
     loop). Linear in the graph: each node is looked at a bounded number of times."""
     order = tape.order
@@ -233,7 +236,12 @@ class _Forward:
     anything has changed)."""
 
     def __init__(
-        self, tape: Tape, names: _Names, chains: bool = False, lines: _Sink | None = None
+        self,
+        tape: Tape,
+        names: _Names,
+        chains: bool = False,
+        lines: _Sink | None = None,
+        found: _Found | None = None,
     ) -> None:
         self.tape = tape
         self.names = names
@@ -243,7 +251,10 @@ class _Forward:
         self.lines: _Sink = [] if lines is None else lines
         self.emitted: dict[int, Text] = {}
         # sums of products run as loops (``_Chain``): the roots, and the nodes inside them
-        self.chains, self.members = _chains(tape, self.leaf_index) if chains else ({}, set())
+        # (``found``: as a first pass found them)
+        if found is None:
+            found = _chains(tape, self.leaf_index) if chains else ({}, set())
+        self.chains, self.members = found
         self.tuples: dict[tuple[Value, ...], Text] = {}  # each chain's x, as one tuple
 
     def operands(self, xs: tuple[Value, ...]) -> Text:
@@ -605,20 +616,23 @@ def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., A
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
     plan = _Plan()
-    _write(tape, names, plan)
+    found = _write(tape, names, plan)
     if plan.lists is not None:  # a program of one piece: the first pass kept its lines
         source = _one_piece(tape, plan.lists)
         load_program(source, names.table, "")
         return source, names.table.pop("run"), names.table.pop("forward")
     writer = _Writer(plan, bool(tape.guards or tape.computed), names.table)
-    _write(tape, names, writer)
+    _write(tape, names, writer, found)
     return writer.program()
 
 
-def _write(tape: Tape, names: _Names, sink: _Lists | _Plan | _Writer) -> None:
+def _write(
+    tape: Tape, names: _Names, sink: _Lists | _Plan | _Writer, found: _Found | None = None
+) -> _Found:
     """The program's lines in order into ``sink``: the forward pass (inside ``try`` where the
-    tape has guards), then the backward pass and the return line."""
-    forward = _Forward(tape, names, chains=True, lines=sink)
+    tape has guards), then the backward pass and the return line. Returns the sums of products
+    found (``_chains``), for a second pass (``found``)."""
+    forward = _Forward(tape, names, chains=True, lines=sink, found=found)
     forward.all()
     result, only = _returns(tape, forward)
     sink.forward_done(only)
@@ -626,6 +640,7 @@ def _write(tape: Tape, names: _Names, sink: _Lists | _Plan | _Writer) -> None:
     walk.walk(tape.order, backward)
     backward.finish()
     sink.done(result)
+    return forward.chains, forward.members
 
 
 class _Lists:
