@@ -609,10 +609,10 @@ def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., A
     first pass (``_Plan``) makes the lines and keeps only the line where each variable is last
     read and where each piece ends; a second makes the same lines again (the same names, the
     same ``_Names`` table), names each variable as it comes and compiles each piece as soon as it
-    is complete (``_Writer``). A program of one piece is made once (the first pass keeps its
-    lines while they are few). The same lines in the
-    same order, so the same numbers, with the compiler's memory (about 3 KB a line) that of one
-    piece. ``forward`` runs the forward pieces of ``run``, then one of its own that returns."""
+    is complete (``_Writer``). The same lines in the same order (the passes are deterministic),
+    so the same numbers, with the compiler's memory (about 3 KB a line) that of one piece.
+    ``forward`` runs the forward pieces of ``run``, then one of its own that returns. A program
+    of one piece is made once (the first pass keeps its lines while they are few)."""
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
     plan = _Plan()
