@@ -2747,6 +2747,16 @@ MUTATIONS = [
             "test_nan_results_of_a_compiled_run_have_the_interpreted_engines_sign",
         ),
     ),
+    Mutation(
+        "recording builds a set of the second run's leaves for every leaf it made (quadratic)",
+        "microgradx/replay_record.py",
+        "    captured = [leaf for leaf in extra if leaf in in_second]\n",
+        "    captured = [leaf for leaf in extra if leaf in set(second.leaves)]\n",
+        (
+            "tests/test_compile_memory.py::"
+            "test_recording_a_function_that_makes_many_constants_is_linear_in_them",
+        ),
+    ),
 ]
 
 

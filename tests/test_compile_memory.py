@@ -110,3 +110,22 @@ def test_nan_results_of_a_compiled_run_have_the_interpreted_engines_sign(name):
             for _ in range(3):  # the first calls and later ones (CPython specializes its code)
                 got = compiled.run(a, b)
                 assert [_bits(got.output), *map(_bits, got.input_grads)] == want
+
+
+def test_recording_a_function_that_makes_many_constants_is_linear_in_them(monkeypatch):
+    """``record_function`` looks each leaf the function made up in the second run's leaves: one
+    set of them, not one per leaf (quadratic: 10-15% of compiling a 19,000-node graph). Counted,
+    not timed: the sets it builds do not grow with the leaves."""
+    from microgradx import replay_record
+
+    built = []
+
+    def counting_set(*args):
+        result = set(*args)
+        built.append(len(result))
+        return result
+
+    monkeypatch.setattr(replay_record, "set", counting_set, raising=False)
+    program = microgradx.compile(_dag(3300), [0.5] * 8, check=False)
+    assert len(program.tape.leaves) > 200  # (the constants 0.5 of its tanh steps)
+    assert len(built) <= 5, len(built)
