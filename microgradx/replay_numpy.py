@@ -591,6 +591,33 @@ def _find_chains(
     return chains, inside
 
 
+def _levels(
+    tape: Any,
+    chains: dict[Any, tuple[list[Any], bool]],
+    inside: set[Any],
+    leaf_index: dict[Any, int],
+) -> tuple[dict[Any, int], list[tuple[tuple[Any, ...], list[Any]]]]:
+    """Each node's depth (the earliest level it can run at: after its inputs; a chain's nodes
+    at its last node's, which runs all of it) and the nodes in groups by (depth, op, which
+    inputs vary), a chain by its shape (``_chain_key``): the groups in order of depth."""
+    depth: dict[Any, int] = {node: 0 for node in tape.inputs}
+    for node in tape.order:
+        if node.op is not None:
+            d = max((depth[c] for c in node.children if c not in leaf_index), default=0)
+            depth[node] = d if node in inside else d + 1
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for node in tape.order:
+        op = node.op
+        if op is None or node in inside:
+            continue
+        if node in chains:
+            key: tuple[Any, ...] = (depth[node], *_chain_key(*chains[node], leaf_index))
+        else:
+            key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
+        groups.setdefault(key, []).append(node)
+    return depth, sorted(groups.items(), key=lambda item: item[0][0])
+
+
 def _chain_key(links: list[Any], fused: bool, leaf_index: dict[Any, int]) -> tuple[Any, ...]:
     first = links[0].children[0] not in leaf_index
     term = links[0].children[1]
@@ -625,34 +652,18 @@ class LevelProgram:
     def __init__(self, tape: Any) -> None:
         np = _numpy()
         self.np = np
+        self.made_forms: dict[int, tuple[Callable[..., Any], ...]] = {}  # (``_forms``)
         order = tape.order
         leaf_index = {node: m for m, node in enumerate(tape.leaves)}
         self.n_leaves = len(tape.leaves)
         self.n_inputs = len(tape.inputs)
         chains, inside = _find_chains(tape, leaf_index)
         row: dict[Any, int] = {node: k for k, node in enumerate(tape.inputs)}
-        depth: dict[Any, int] = {node: 0 for node in tape.inputs}
-        for node in order:  # the earliest level a node can run at: after its inputs
-            if node.op is not None:
-                d = max((depth[c] for c in node.children if c not in leaf_index), default=0)
-                depth[node] = d if node in inside else d + 1  # a chain's last node: all of it
-        groups: dict[tuple[Any, ...], list[Any]] = {}
-        for node in order:
-            op = node.op
-            if op is None or node in inside:
-                continue
-            if node in chains:
-                key: tuple[Any, ...] = (depth[node], *_chain_key(*chains[node], leaf_index))
-            else:
-                key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
-            groups.setdefault(key, []).append(node)
+        depth, levels = _levels(tape, chains, inside, leaf_index)
         # rows: inputs first, then group after group by depth (a group's rows are contiguous)
-        keys = sorted(groups, key=lambda key: key[0])
         plans: list[tuple[Any, list[Any], list[tuple[list[Any], int]]]] = []
-        forms: dict[int, tuple[Callable[..., Any], ...]] = {}
         count = self.n_inputs
-        for key in keys:
-            members = groups[key]
+        for key, members in levels:
             for node in members:
                 row[node] = count
                 count += 1
@@ -669,10 +680,8 @@ class LevelProgram:
                     operands.append((False, np.asarray(where, dtype=np.intp)))
             op = members[0].op
             group = _Group(op, count - len(members), count, operands)
-            if op is not ADD and op is not MUL:  # (one pair per op, shared by its groups)
-                if id(op) not in forms:
-                    forms[id(op)] = array_forms(np, op)
-                group.forward, group.grads = forms[id(op)]
+            if op is not ADD and op is not MUL:
+                group.forward, group.grads = self._forms(op)
             slots = [(members, i) for i in range(len(operands))]
             plans.append((group, members, slots))
         self.rows = count
@@ -683,9 +692,17 @@ class LevelProgram:
         self.input_rows = [row[x] if x in in_order else None for x in tape.inputs]
         self.graded_list = [m for m, leaf in enumerate(tape.leaves) if leaf in in_order]
         self.graded = np.asarray(self.graded_list, dtype=np.intp)
-        del groups, keys, in_order  # (freed before the plan's own tables: compile()'s peak)
+        del levels, in_order  # (freed before the plan's own tables: compile()'s peak)
         self._backward_plan(tape, plans, row, leaf_index, depth)
         self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
+
+    def _forms(self, op: Op) -> tuple[Callable[..., Any], ...]:
+        """``array_forms`` of ``op``, made once per op: its groups share them (a pair of
+        functions per group was 44 bytes a node of a random graph's program)."""
+        made = self.made_forms.get(id(op))
+        if made is None:
+            made = self.made_forms[id(op)] = array_forms(self.np, op)
+        return made
 
     def _chain_plan(
         self,
