@@ -14,8 +14,9 @@
    interpreted microgradx engine, and the compiled graph (Python back-end).
 
 3. compile()'s memory: its peak per graph node (tracemalloc) and its time per node, both
-   back-ends, networks 64-16-10, 64-32-10 and 64-64-10 (``python benchmarks/bench_compile.py
-   memory`` runs this part only).
+   back-ends, networks 64-16-10, 64-32-10 and 64-64-10, and random graphs of +, -, * and tanh
+   with no sums of products (about 2,000, 7,000 and 19,000 nodes: every node a line of the
+   Python back-end's code) (``python benchmarks/bench_compile.py memory`` runs this part only).
 
 Targets (issue 11): Python back-end >= 5x the interpreted engine on the digits epoch, NumPy
 back-end >= 100x; compiled moons >= 30x the micrograd-style engine; compile time below one
@@ -212,29 +213,62 @@ def _squared_error(model: MLP, n_in: int) -> Callable[..., Value]:
     return fn
 
 
+def random_graph(n_ops: int, seed: int = 0) -> Callable[..., Value]:
+    """A function of 8 inputs whose graph has no sum of products (tests/test_replay_memory.py's
+    ``_dag``): ``n_ops`` steps of +, -, * or tanh of values drawn near each other, so each node
+    is a line of the Python back-end's code; about 62-65% of the nodes reach the output (3,300
+    steps: 2,058 nodes; 11,000: 6,905; 29,000: 18,890)."""
+    import random
+
+    def fn(*xs: Value) -> Value:
+        rng = random.Random(seed)
+        pool = list(xs)
+        for _ in range(n_ops):
+            a = pool[rng.randrange(max(0, len(pool) - 50), len(pool))]
+            b = pool[rng.randrange(len(pool))]
+            r = rng.random()
+            pool.append(
+                a * b if r < 0.3 else a + b if r < 0.6 else (a * 0.5).tanh() if r < 0.8 else a - b
+            )
+        return pool[-1] + pool[-2]
+
+    return fn
+
+
 def memory() -> tuple[list[str], bool]:
     """compile()'s peak memory per graph node (tracemalloc) and its time (CPU), for both
-    back-ends on 64-h-10 networks of three widths: the peak per node must stay <= 1.5 KB and the
-    time per node about constant (linear in the graph)."""
+    back-ends on 64-h-10 networks of three widths and on random graphs of three sizes with no
+    sums of products: the peak per node must stay <= 1.5 KB and the time per node about
+    constant (linear in the graph). The time is of a compile() without tracemalloc, the peak of
+    another one with it."""
     import gc
     import tracemalloc
 
     from microgradx.replay import compile as compile_fn
 
+    graphs: list[tuple[str, Callable[..., Any], list[float], Any]] = []
+    for hidden in (16, 32, 64):
+        model = MLP(64, [hidden, 10], seed=0)
+        graphs.append((f"64-{hidden}-10", _squared_error(model, 64), [0.5] * 64 + [0.0] * 10,
+                       model))  # fmt: skip
+    for n_ops in (3_300, 11_000, 29_000):
+        graphs.append((f"random +-*tanh, {n_ops:,} steps", random_graph(n_ops), [0.5] * 8, None))
     lines, ok = [], True
     for backend in ("python", "numpy"):
         small = MLP(4, [3, 2], seed=0)
         compile_fn(_squared_error(small, 4), [0.5] * 6, backend=backend, model=small)  # imports
-        for hidden in (16, 32, 64):
-            model = MLP(64, [hidden, 10], seed=0)
-            fn, example = _squared_error(model, 64), [0.5] * 64 + [0.0] * 10
+        compile_fn(random_graph(200), [0.5] * 8, backend=backend, check=False)
+        for name, fn, example, model in graphs:
+            check = model is not None  # (the random graph: its recording checked on itself)
+            gc.collect()
             start = time.process_time()
-            program = compile_fn(fn, example, backend=backend, model=model)
+            program = compile_fn(fn, example, backend=backend, model=model, check=check)
             seconds = time.process_time() - start
+            del program
             gc.collect()
             tracemalloc.start()
             try:
-                compile_fn(fn, example, backend=backend, model=model)
+                program = compile_fn(fn, example, backend=backend, model=model, check=check)
                 peak = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
@@ -242,10 +276,11 @@ def memory() -> tuple[list[str], bool]:
             hit = per_node <= 1536
             ok &= hit
             lines.append(
-                f"| 64-{hidden}-10 ({program.nodes:,} nodes) | {backend} | {per_node / 1024:.2f} KB"
+                f"| {name} ({program.nodes:,} nodes) | {backend} | {per_node / 1024:.2f} KB"
                 f" | {seconds * 1e6 / program.nodes:.0f} us a node ({seconds:.2f} s)"
                 f" | <= 1.5 KB{'' if hit else ' MISSED'} |"
             )
+            del program
     return lines, ok
 
 
@@ -313,7 +348,7 @@ def main(argv: list[str]) -> int:
             ok &= hit
             for line in lines:
                 print(line, flush=True)
-    print("\n| network | back-end | compile() peak a node | compile time | target |")
+    print("\n| graph | back-end | compile() peak a node | compile time | target |")
     print("| --- | --- | --- | --- | --- |")
     lines, hit = memory()
     ok &= hit

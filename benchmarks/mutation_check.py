@@ -2077,21 +2077,23 @@ MUTATIONS = [
     Mutation(
         "the level-by-level NumPy back-end adds a gradient's terms level by level, not as the walk",
         "microgradx/replay_numpy.py",
-        "            if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):\n",
+        "            if len(set(events)) < len(events) or (len(events) > 2"
+        " and not in_walk_order):\n",
         "            if len(set(events)) < len(events):\n",
         _LEVELS,
     ),
     Mutation(
         "the level-by-level NumPy back-end takes every node's contributions as in the walk's order",
         "microgradx/replay_numpy.py",
-        "            for rank in range(max(len(arrived[c]) for c in children)):\n"
-        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
+        "            for rank in range(max(len(arrived[c]) // 2 for c in children)):\n"
+        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]\n"
         "                for k in has:\n"
         "                    slot_row[(children[k], rank)] = c_rows + k\n",
-        "            for rank in range(max(len(arrived[c]) for c in children)):\n"
-        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]\n"
+        "            for rank in range(max(len(arrived[c]) // 2 for c in children)):\n"
+        "                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]\n"
         "                for k in has:\n"
-        "                    slot_row[(children[k], len(arrived[children[k]]) - 1 - rank)] = (\n"
+        "                    slot_row[(children[k], len(arrived[children[k]]) // 2 - 1 - rank)]"
+        " = (\n"
         "                        c_rows + k\n"
         "                    )\n",
         _LEVELS,
@@ -2120,8 +2122,8 @@ MUTATIONS = [
     Mutation(
         "the Python back-end compiles the whole graph at once (9 KB a node)",
         "microgradx/replay_python.py",
-        "    if len(lines) + len(backward.lines) <= CHUNK:\n",
-        "    if True:\n",
+        "            if i >= CHUNK:  # more than one piece: compiled in pieces, by a second pass\n",
+        "            if False:\n",
         (
             "tests/test_replay_memory.py::"
             "test_a_graph_without_sums_of_products_compiles_in_pieces_of_bounded_memory",
@@ -2131,8 +2133,8 @@ MUTATIONS = [
     Mutation(
         "the Python back-end writes every node of a neuron's sum as a line (9.5 KB a node)",
         "microgradx/replay_python.py",
-        "    forward = _Forward(tape, names, chains=True)\n    lines = forward.all()\n",
-        "    forward = _Forward(tape, names, chains=False)\n    lines = forward.all()\n",
+        "    forward = _Forward(tape, names, chains=True, lines=sink, found=found)\n",
+        "    forward = _Forward(tape, names, chains=False, lines=sink, found=found)\n",
         (
             "tests/test_replay_memory.py::"
             "test_compiling_the_digits_network_takes_at_most_1_5_kb_a_node",
@@ -3036,6 +3038,52 @@ MUTATIONS = [
         "        if True:  # threads:",
         (
             "tests/test_nn.py::test_a_change_made_while_another_thread_finds_the_parameters_is_never_lost",
+        ),
+    ),
+    Mutation(
+        "the Python back-end makes every line of a large graph before compiling a piece",
+        "microgradx/replay_python.py",
+        "    _write(tape, names, writer, found)\n    return writer.program()\n",
+        "    lists = _Lists()\n    _write(tape, names, lists, found)\n"
+        "    for line in lists.forward:\n        writer.append(line)\n"
+        "    writer.forward_done(lists.only)\n"
+        "    for line in lists.backward:\n        writer.append(line)\n"
+        "    writer.done(lists.result)\n    return writer.program()\n",
+        (
+            "tests/test_compile_memory.py::"
+            "test_the_python_back_end_compiles_a_large_graph_in_pieces_as_its_lines_are_made",
+            "tests/test_compile_memory.py::"
+            "test_compiling_a_random_graph_without_sums_takes_at_most_1_5_kb_a_node",
+        ),
+    ),
+    Mutation(
+        "the Python back-end compiles pieces of 400 lines (1.7 KB a node on 2,000 nodes)",
+        "microgradx/replay_python.py",
+        "CHUNK = 200\n",
+        "CHUNK = 400\n",
+        (
+            "tests/test_compile_memory.py::"
+            "test_compiling_a_random_graph_without_sums_takes_at_most_1_5_kb_a_node",
+        ),
+    ),
+    Mutation(
+        "the compiled Python program negates a recorded number keeping a NaN's sign (0.0 - x)",
+        "microgradx/replay_python.py",
+        '                text = f"-{x}" if kind == "neg" else f"abs({x})"\n',
+        '                text = f"0.0 - {x}" if kind == "neg" else f"abs({x})"\n',
+        (
+            "tests/test_compile_memory.py::"
+            "test_nan_results_of_a_compiled_run_have_the_interpreted_engines_sign",
+        ),
+    ),
+    Mutation(
+        "recording builds a set of the second run's leaves for every leaf it made (quadratic)",
+        "microgradx/replay_record.py",
+        "    captured = [leaf for leaf in extra if leaf in in_second]\n",
+        "    captured = [leaf for leaf in extra if leaf in set(second.leaves)]\n",
+        (
+            "tests/test_compile_memory.py::"
+            "test_recording_a_function_that_makes_many_constants_is_linear_in_them",
         ),
     ),
 ]

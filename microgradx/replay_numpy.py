@@ -619,6 +619,33 @@ def _find_chains(
     return chains, inside
 
 
+def _levels(
+    tape: Any,
+    chains: dict[Any, tuple[list[Any], bool]],
+    inside: set[Any],
+    leaf_index: dict[Any, int],
+) -> tuple[dict[Any, int], list[tuple[tuple[Any, ...], list[Any]]]]:
+    """Each node's depth (the earliest level it can run at: after its inputs; a chain's nodes
+    at its last node's, which runs all of it) and the nodes in groups by (depth, op, which
+    inputs vary), a chain by its shape (``_chain_key``): the groups in order of depth."""
+    depth: dict[Any, int] = {node: 0 for node in tape.inputs}
+    for node in tape.order:
+        if node.op is not None:
+            d = max((depth[c] for c in node.children if c not in leaf_index), default=0)
+            depth[node] = d if node in inside else d + 1
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for node in tape.order:
+        op = node.op
+        if op is None or node in inside:
+            continue
+        if node in chains:
+            key: tuple[Any, ...] = (depth[node], *_chain_key(*chains[node], leaf_index))
+        else:
+            key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
+        groups.setdefault(key, []).append(node)
+    return depth, sorted(groups.items(), key=lambda item: item[0][0])
+
+
 def _chain_key(links: list[Any], fused: bool, leaf_index: dict[Any, int]) -> tuple[Any, ...]:
     first = links[0].children[0] not in leaf_index
     term = links[0].children[1]
@@ -653,33 +680,18 @@ class LevelProgram:
     def __init__(self, tape: Any) -> None:
         np = _numpy()
         self.np = np
+        self.made_forms: dict[int, tuple[Callable[..., Any], ...]] = {}  # (``_forms``)
         order = tape.order
         leaf_index = {node: m for m, node in enumerate(tape.leaves)}
         self.n_leaves = len(tape.leaves)
         self.n_inputs = len(tape.inputs)
         chains, inside = _find_chains(tape, leaf_index)
         row: dict[Any, int] = {node: k for k, node in enumerate(tape.inputs)}
-        depth: dict[Any, int] = {node: 0 for node in tape.inputs}
-        for node in order:  # the earliest level a node can run at: after its inputs
-            if node.op is not None:
-                d = max((depth[c] for c in node.children if c not in leaf_index), default=0)
-                depth[node] = d if node in inside else d + 1  # a chain's last node: all of it
-        groups: dict[tuple[Any, ...], list[Any]] = {}
-        for node in order:
-            op = node.op
-            if op is None or node in inside:
-                continue
-            if node in chains:
-                key: tuple[Any, ...] = (depth[node], *_chain_key(*chains[node], leaf_index))
-            else:
-                key = (depth[node], id(op), tuple(c not in leaf_index for c in node.children))
-            groups.setdefault(key, []).append(node)
+        depth, levels = _levels(tape, chains, inside, leaf_index)
         # rows: inputs first, then group after group by depth (a group's rows are contiguous)
-        keys = sorted(groups, key=lambda key: key[0])
-        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]] = []
+        plans: list[tuple[Any, list[Any], list[tuple[list[Any], int]]]] = []
         count = self.n_inputs
-        for key in keys:
-            members = groups[key]
+        for key, members in levels:
             for node in members:
                 row[node] = count
                 count += 1
@@ -697,8 +709,8 @@ class LevelProgram:
             op = members[0].op
             group = _Group(op, count - len(members), count, operands)
             if op is not ADD and op is not MUL:
-                group.forward, group.grads = array_forms(np, op)
-            slots = [[(node, i) for node in members] for i in range(len(operands))]
+                group.forward, group.grads = self._forms(op)
+            slots = [(members, i) for i in range(len(operands))]
             plans.append((group, members, slots))
         self.rows = count
         self.groups = [group for group, _, _ in plans]
@@ -708,8 +720,17 @@ class LevelProgram:
         self.input_rows = [row[x] if x in in_order else None for x in tape.inputs]
         self.graded_list = [m for m, leaf in enumerate(tape.leaves) if leaf in in_order]
         self.graded = np.asarray(self.graded_list, dtype=np.intp)
+        del levels, in_order  # (freed before the plan's own tables: compile()'s peak)
         self._backward_plan(tape, plans, row, leaf_index, depth)
         self._spare: list[tuple[Any, ...]] = []  # the arrays of the last call, for the next
+
+    def _forms(self, op: Op) -> tuple[Callable[..., Any], ...]:
+        """``array_forms`` of ``op``, made once per op: its groups share them (a pair of
+        functions per group was 44 bytes a node of a random graph's program)."""
+        made = self.made_forms.get(id(op))
+        if made is None:
+            made = self.made_forms[id(op)] = array_forms(self.np, op)
+        return made
 
     def _chain_plan(
         self,
@@ -718,7 +739,7 @@ class LevelProgram:
         row: dict[Any, int],
         leaf_index: dict[Any, int],
         count: int,
-    ) -> tuple[_Chain, list[Any], list[list[tuple[Any, int]]]]:
+    ) -> tuple[_Chain, list[Any], list[tuple[list[Any], int]]]:
         """A group of chains (``_Chain``) and its slots: the edges its contributions go along,
         the start's first, then each operand's of the terms, step-major."""
         np = self.np
@@ -732,24 +753,24 @@ class LevelProgram:
             first = (True, _as_index(np, [row[s] for s in starts], broadcast=True))
         group = _Chain(count - len(members), count, length, first)
         steps = range(length)
-        slots: list[list[tuple[Any, int]]] = [[(links[0], 0) for links in all_links]]
+        slots: list[tuple[list[Any], int]] = [([links[0] for links in all_links], 0)]
         if fused:
             for side in (0, 1):
                 nodes = [
                     [links[j].children[1].children[side] for links in all_links] for j in steps
                 ]
                 group.factors.append(_chain_operand(np, nodes, row, leaf_index))
-                slots.append([(links[j].children[1], side) for j in steps for links in all_links])
+                slots.append(([links[j].children[1] for j in steps for links in all_links], side))
         else:
             nodes = [[links[j].children[1] for links in all_links] for j in steps]
             group.terms = _chain_operand(np, nodes, row, leaf_index)
-            slots.append([(links[j], 1) for j in steps for links in all_links])
+            slots.append(([links[j] for j in steps for links in all_links], 1))
         return group, members, slots
 
     def _backward_plan(
         self,
         tape: Any,
-        plans: list[tuple[Any, list[Any], list[list[tuple[Any, int]]]]],
+        plans: list[tuple[Any, list[Any], list[tuple[list[Any], int]]]],
         row: dict[Any, int],
         leaf_index: dict[Any, int],
         depth: dict[Any, int],
@@ -758,18 +779,21 @@ class LevelProgram:
         # Long: one plan (the walk's order, the nodes kept apart, their buffer rows, each
         # group's sends), its parts sharing the tables they build. A slot is one operand's
         # edges (node, input) over a group: its contributions are one array operation.
-        order = _Order()  # the walk's own order of every node's contributions
+        arity = max((len(node.children) for node in tape.order), default=0)  # (the most inputs)
+        order = _Order(arity)  # the walk's own order of every node's contributions
         walk.walk(tape.order, order)
         walk_rank = order.rank
+        del order  # (and its counts)
         # the order in which the groups (in reverse) would deliver them, event by event
-        arrived: dict[Any, list[tuple[int, int]]] = {}
+        # (each child's as one flat list: event, rank, event, rank, ...: no tuple an edge)
+        arrived: dict[Any, list[int]] = {}
         event = 0
         chain_events = set()  # the events of a chain group's terms
         for group, _, slots in reversed(plans):
-            for i, slot in enumerate(slots):
-                for node, k in slot:
-                    arrived.setdefault(node.children[k], []).append(
-                        (event, walk_rank[(id(node), k)])
+            for i, (nodes, k) in enumerate(slots):
+                for node in nodes:
+                    arrived.setdefault(node.children[k], []).extend(
+                        (event, walk_rank[id(node) * arity + k])
                     )
                 if i > 0 and type(group) is _Chain:
                     chain_events.add(event)
@@ -779,9 +803,9 @@ class LevelProgram:
         for child, got in arrived.items():
             if child in leaf_index:
                 continue
-            events = [e for e, _ in got]
-            in_walk_order = [r for _, r in got] == list(range(len(got)))
-            if len(set(events)) < len(events) or (len(got) > 2 and not in_walk_order):
+            events = got[0::2]
+            in_walk_order = got[1::2] == list(range(len(events)))
+            if len(set(events)) < len(events) or (len(events) > 2 and not in_walk_order):
                 if len(set(events)) == 1 and events[0] in chain_events:
                     in_one.add(child)
                 else:
@@ -798,26 +822,27 @@ class LevelProgram:
             children.sort(key=row.__getitem__)
             width = len(children)
             steps = []
-            for rank in range(max(len(arrived[c]) for c in children)):
-                has = [k for k, c in enumerate(children) if len(arrived[c]) > rank]
+            for rank in range(max(len(arrived[c]) // 2 for c in children)):
+                has = [k for k, c in enumerate(children) if len(arrived[c]) > 2 * rank]
                 for k in has:
                     slot_row[(children[k], rank)] = c_rows + k
                 targets = _as_index(np, [row[children[k]] for k in has])
                 steps.append((targets, _as_index(np, [c_rows + k for k in has])))
                 c_rows += width
             self.ordered[d] = steps
+        del arrived, by_level  # (freed before the sends are made: compile()'s peak)
         cl_rows = 0
         leaf_at: dict[int, list[tuple[int, int]]] = {}  # leaf -> [(walk rank, CL row)]
         started: set[Any] = set()
         for group, _, slots in reversed(plans):
             sends = []
-            for i, slot in enumerate(slots):
+            for i, (nodes, k) in enumerate(slots):
                 direct_m, direct_r, kept_m, kept_r, leaf_m, leaf_r = [], [], [], [], [], []
                 first_m, first_r = [], []
                 grid: list[tuple[int, int, Any]] = []  # (rank, entry, child)
-                for m, (node, k) in enumerate(slot):
+                for m, node in enumerate(nodes):
                     child = node.children[k]
-                    rank = walk_rank[(id(node), k)]
+                    rank = walk_rank[id(node) * arity + k]
                     if child in in_one:
                         grid.append((rank, m, child))
                     elif child in leaf_index:
@@ -836,7 +861,7 @@ class LevelProgram:
                         first_m.append(m)
                         first_r.append(row[child])
                 s = _Sends()
-                n = len(slot)
+                n = len(nodes)
                 for attr, ms, rs in (
                     ("first", first_m, first_r),
                     ("direct", direct_m, direct_r),
@@ -1313,12 +1338,14 @@ def _index_array(np: Any, index: Any) -> Any:
 
 
 class _Order(walk.Gradients):
-    """The walk run for its order only: ``rank[(id(node), i)]`` is the place of node's
+    """The walk run for its order only: ``rank[id(node) * width + i]`` is the place of node's
     contribution to its input i among all the contributions that input receives (every node
-    passes: a zero upstream is a matter of rows, decided when the program runs)."""
+    passes: a zero upstream is a matter of rows, decided when the program runs). ``width``: at
+    least the most inputs a node has (an int key, not a tuple: about 60 bytes an edge less)."""
 
-    def __init__(self) -> None:
-        self.rank: dict[tuple[int, int], int] = {}
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rank: dict[int, int] = {}
         self.count: dict[Any, int] = {}
 
     def upstream(self, node: Any) -> Any:
@@ -1338,7 +1365,7 @@ class _Order(walk.Gradients):
 
     def accumulate(self, node: Any, i: int, child: Any, local: Any, contribution: Any) -> None:
         k = self.count.get(child, 0)
-        self.rank[(id(node), i)] = k
+        self.rank[id(node) * self.width + i] = k
         self.count[child] = k + 1
 
 

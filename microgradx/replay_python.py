@@ -7,22 +7,38 @@ Memory (compile() must stay within ~1.5 KB a node): CPython's compiler needs abo
 source while it works. So a sum of products ``b + w0*x0 + w1*x1 + ...`` (a neuron: ``_Chain``)
 is one call of a straight-line function written once per length (``_kernel``), which makes an
 MLP a few lines a neuron; and a program of more than ``CHUNK`` lines is compiled in pieces that
-share the variables that outlive a piece through cells (``_Pieces``).
+share the variables that outlive a piece through cells (``_Pieces``), each piece as soon as its
+lines are made (``python_program``): the lines themselves (about 200 bytes each, four a node on a
+graph with no sums) never all exist at once.
+
+NaN's sign bit: a compiled run does the float operations of ``backward()`` in the same order, so
+a NaN has the interpreted engine's sign wherever CPython's arithmetic decides it: a NaN made by
+an invalid operation (``inf - inf``, ``0 * inf``, ``log`` of a negative number: the same C
+operation or op rule in both), or carried through arithmetic with numbers. One case it does
+not: ``a + b`` or ``a * b`` of two NaNs of different signs. x86's SSE returns the first
+operand's NaN, and CPython 3.11 compiles its generic float addition and multiplication
+(``float_add``, ``float_mul``) with the operands the other way round from its specialized
+instructions (``BINARY_OP_ADD_FLOAT``, ``BINARY_OP_MULTIPLY_FLOAT``): the same ``a + b`` gives
+``b``'s NaN in code run cold and ``a``'s once the interpreter has specialized it (after ~8 runs
+of a function or a loop). ``backward()`` disagrees with itself the same way (its first pass can
+give +NaN where later passes give -NaN), and a compiled program's straight-line code is
+specialized after its first ~6 calls; so where two such NaNs meet (a gradient receiving two NaN
+contributions of different signs), the sign bit is CPython's choice of the moment in both
+engines, and nothing short of replacing every ``+`` and ``*`` with a call (several times slower)
+would make it agree. Every other bit, including the sign of every non-NaN number, agrees.
 """
 
 from __future__ import annotations
 
 import builtins
-import itertools
 import math
 import operator
-import sys
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import CellType, CodeType, FunctionType
-from typing import Any
+from typing import Any, Protocol
 
 from microgradx import checks, walk
 from microgradx.engine import Value
@@ -39,6 +55,13 @@ class _Line:
     uses: tuple[str, ...] = ()
     new: str | None = None  # a variable this line creates (it starts living here)
     indent: int = 0
+
+
+class _Sink(Protocol):
+    """Where the generated lines go: a list, or one of the two passes of a program compiled in
+    pieces (``_Plan``, then ``_Writer``), which never hold the lines."""
+
+    def append(self, line: _Line, /) -> None: ...
 
 
 def _allocate(lines: list[_Line]) -> list[str]:
@@ -98,9 +121,6 @@ _GUARDED_ERRORS = "(ArithmeticError, ValueError, TypeError)"  # as fn would meet
 
 
 Text = tuple[str, tuple[str, ...]]  # a piece of generated code and the variables it reads
-# A variable's name is read by several lines: one string for all of them (a few bytes a node
-# fewer than a string per line; the lines of a large graph are most of compile()'s memory).
-_intern = sys.intern
 
 
 # ---- sums of products: w0*x0 + w1*x1 + ... as one loop ------------------------------------------
@@ -154,7 +174,10 @@ class _Chain:
     xs: tuple[Value, ...]
 
 
-def _chains(tape: Tape, leaf_index: dict[Value, int]) -> tuple[dict[Value, _Chain], set[Value]]:
+_Found = tuple[dict[Value, _Chain], set[Value]]  # chains by root, and the nodes inside them
+
+
+def _chains(tape: Tape, leaf_index: dict[Value, int]) -> _Found:
     """The chains of ``tape`` (by root) and the nodes inside them (computed by their root's
     loop). Linear in the graph: each node is looked at a bounded number of times."""
     order = tape.order
@@ -212,16 +235,26 @@ class _Forward:
     and each guard as soon as the values it reads exist (it returns None when it fails, before
     anything has changed)."""
 
-    def __init__(self, tape: Tape, names: _Names, chains: bool = False) -> None:
+    def __init__(
+        self,
+        tape: Tape,
+        names: _Names,
+        chains: bool = False,
+        lines: _Sink | None = None,
+        found: _Found | None = None,
+    ) -> None:
         self.tape = tape
         self.names = names
         self.position = {node: k for k, node in enumerate(tape.values)}
         self.input_index = {node: k for k, node in enumerate(tape.inputs)}
         self.leaf_index = {node: k for k, node in enumerate(tape.leaves)}
-        self.lines: list[_Line] = []
+        self.lines: _Sink = [] if lines is None else lines
         self.emitted: dict[int, Text] = {}
         # sums of products run as loops (``_Chain``): the roots, and the nodes inside them
-        self.chains, self.members = _chains(tape, self.leaf_index) if chains else ({}, set())
+        # (``found``: as a first pass found them)
+        if found is None:
+            found = _chains(tape, self.leaf_index) if chains else ({}, set())
+        self.chains, self.members = found
         self.tuples: dict[tuple[Value, ...], Text] = {}  # each chain's x, as one tuple
 
     def operands(self, xs: tuple[Value, ...]) -> Text:
@@ -255,7 +288,7 @@ class _Forward:
         if node in self.leaf_index:
             return f"P[{self.leaf_index[node]}].data", ()
         k = self.position[node]
-        return f"{{v{k}}}", (_intern(f"v{k}"),)
+        return f"{{v{k}}}", (f"v{k}",)
 
     def expression(self, j: int) -> Text:
         """The text of entry j, emitting the lines that compute it (and its parts) once."""
@@ -323,14 +356,12 @@ class _Forward:
             start, xs = self.value(chain.start), self.operands(chain.xs)
             dot = self.names.kernel("_dot", len(chain.xs))
             text = f"{{v{k}}} = {dot}({start[0]}, {self.weights(chain.weights)}, {xs[0]})"
-            self.lines.append(_Line(text, start[1] + xs[1], new=_intern(f"v{k}")))
+            self.lines.append(_Line(text, start[1] + xs[1], new=f"v{k}"))
         elif node in self.input_index:
-            self.lines.append(
-                _Line(f"{{v{k}}} = I[{self.input_index[node]}]", new=_intern(f"v{k}"))
-            )
+            self.lines.append(_Line(f"{{v{k}}} = I[{self.input_index[node]}]", new=f"v{k}"))
         elif node in self.tape.computed:
             text, uses = self.expression(self.tape.computed[node])
-            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=_intern(f"v{k}")))
+            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
         elif node.op is not None:
             args = [self.value(c) for c in node.children]
             uses = tuple(name for _, used in args for name in used)
@@ -341,9 +372,9 @@ class _Forward:
                 text = f"{texts[0]} * {texts[1]}"
             else:
                 text = f"{self.names.op(node.op, 'f')}({', '.join(texts)})"
-            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=_intern(f"v{k}")))
+            self.lines.append(_Line(f"{{v{k}}} = {text}", uses, new=f"v{k}"))
 
-    def all(self, keep: Callable[[Value], bool] | None = None) -> list[_Line]:
+    def all(self, keep: Callable[[Value], bool] | None = None) -> None:
         """Every value (``keep``: only those), each guard right after the last value it reads
         (leaves are there from the start)."""
         exprs = self.tape.exprs
@@ -363,7 +394,6 @@ class _Forward:
                 self.node(node)
             for guard in after.get(self.position[node], []):
                 self.guard(guard)
-        return self.lines
 
 
 def _guarded(lines: list[_Line], tape: Tape) -> list[_Line]:
@@ -391,14 +421,17 @@ class _Backward(walk.Source):
     started at +0.0 changes nothing; a leaf's may be -0.0). Sums of products (``_Chain``) run as
     one loop each."""
 
-    def __init__(self, tape: Tape, names: _Names, forward: _Forward) -> None:
+    def __init__(
+        self, tape: Tape, names: _Names, forward: _Forward, lines: _Sink | None = None
+    ) -> None:
         self.names = names
         self.forward = forward
         self.position = forward.position
         self.leaf_index = forward.leaf_index
         self.sinks = set(tape.computed)
         root = self.position[tape.root]
-        self.lines = [_Line(f"{{g{root}}} = seed", new=f"g{root}")]
+        self.lines: _Sink = [] if lines is None else lines
+        self.lines.append(_Line(f"{{g{root}}} = seed", new=f"g{root}"))
         self.started = {tape.root}  # the gradients that have a variable already
         self.indent = 0
         # consecutive chains over the same x add to those x's gradients in one list
@@ -407,7 +440,7 @@ class _Backward(walk.Source):
 
     def gradient(self, node: Value) -> Text:
         k = self.position[node]
-        return f"{{g{k}}}", (_intern(f"g{k}"),)
+        return f"{{g{k}}}", (f"g{k}",)
 
     def upstream(self, node: Any) -> Any:
         if node in self.forward.members:
@@ -489,7 +522,7 @@ class _Backward(walk.Source):
             if child not in self.started and child not in self.leaf_index and self.receives(child):
                 self.started.add(child)
                 k = self.position[child]
-                self.lines.append(_Line(f"{{g{k}}} = 0.0", new=_intern(f"g{k}")))
+                self.lines.append(_Line(f"{{g{k}}} = 0.0", new=f"g{k}"))
         self.lines.append(_Line(f"if {upstream[0]} != 0.0:", upstream[1]))
         self.indent = 1
 
@@ -551,176 +584,307 @@ def python_source(tape: Tape) -> tuple[str, dict[str, Any]]:
     """
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
-    forward = _Forward(tape, names, chains=True)
-    guarded = _guarded(forward.all(), tape)
-    backward = _Backward(tape, names, forward)
-    walk.walk(tape.order, backward)
-    backward.finish()
-    result, only = _returns(tape, forward)
-    run = ["def run(I, P, seed):"] + [
-        "    " + t for t in _allocate([*guarded, *backward.lines, result])
-    ]
-    ahead = ["def forward(I, P):"] + ["    " + t for t in _allocate([*guarded, only])]
-    return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n", names.table
+    lists = _Lists()
+    _write(tape, names, lists)
+    return _one_piece(tape, lists), names.table
 
 
 # Lines compiled at a time. CPython's compiler needs about 3 KB a line while it works (its syntax
 # tree and code generator: 9 KB a node, 70 MB for a 64-32-10 network compiled whole), so a graph
 # of more lines is compiled in pieces of this many, and the compiler's memory is that of one piece.
 # The pieces share their variables through cells (``_Pieces``), which read and write about as fast
-# as a function's locals, so a piece costs only its call (~0.1 us): they can be small.
-CHUNK = 400
+# as a function's locals, so a piece costs only its call (~0.1 us): they can be small. 200 lines
+# (0.7 MB of the compiler's) keep a graph of 2,000 nodes within 1.5 KB a node; pieces of 100, 200
+# or 400 lines ran a random graph and a 64-32-10 network equally fast (benchmarks/README.md).
+CHUNK = 200
 COMPILER_BYTES_PER_LINE = 3_300
 
 
 def python_program(tape: Tape) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
-    """``(source, run, forward)``: ``python_source``'s program, compiled. A graph of more than
-    ``CHUNK`` lines is compiled in pieces of about ``CHUNK`` lines (``_Pieces``): the same lines in
-    the same order, so the same numbers, with the compiler's memory (about 3 KB a line) that of
-    one piece, not of the whole graph."""
+    """``(source, run, forward)``: ``python_source``'s program, compiled.
+
+    A graph of more than ``CHUNK`` lines is compiled in pieces of about ``CHUNK`` lines
+    (``_Pieces``) while its lines are being made, so that its lines never all exist at once (at
+    about 200 bytes a line and four lines a node, they were most of compile()'s memory): a
+    first pass (``_Plan``) makes the lines and keeps only the line where each variable is last
+    read and where each piece ends; a second makes the same lines again (the same names, the
+    same ``_Names`` table), names each variable as it comes and compiles each piece as soon as it
+    is complete (``_Writer``). The same lines in the same order (the passes are deterministic),
+    so the same numbers, with the compiler's memory (about 3 KB a line) that of one piece.
+    ``forward`` runs the forward pieces of ``run``, then one of its own that returns. A program
+    of one piece is made once (the first pass keeps its lines while they are few)."""
     checks.instance(tape, "tape", Tape, "Tape (from tape_of())")
     names = _Names()
-    forward = _Forward(tape, names, chains=True)
-    lines = forward.all()
-    backward = _Backward(tape, names, forward)
-    walk.walk(tape.order, backward)
-    backward.finish()
-    result, only = _returns(tape, forward)
-    if len(lines) + len(backward.lines) <= CHUNK:
-        source = _one_piece(tape, lines, backward.lines, result, only)
+    plan = _Plan()
+    found = _write(tape, names, plan)
+    if plan.lists is not None:  # a program of one piece: the first pass kept its lines
+        source = _one_piece(tape, plan.lists)
         load_program(source, names.table, "")
         return source, names.table.pop("run"), names.table.pop("forward")
-    guarded = bool(tape.guards or tape.computed)
-    texts: list[str] = []
-    ahead = _Pieces([(lines, guarded)], only, "f", names.table, texts)
-    del forward  # (its lines are in ``lines``; what is left is indexes of the graph)
-    run = _Pieces([(lines, guarded), (backward.lines, False)], result, "r", names.table, texts)
-    return "\n".join(texts), run, ahead
+    writer = _Writer(plan, bool(tape.guards or tape.computed), names.table)
+    _write(tape, names, writer, found)
+    return writer.program()
 
 
-def _one_piece(
-    tape: Tape, lines: list[_Line], backward: list[_Line], result: _Line, only: _Line
-) -> str:
-    guarded = _guarded(lines, tape)
-    run = ["def run(I, P, seed):"] + ["    " + t for t in _allocate([*guarded, *backward, result])]
-    ahead = ["def forward(I, P):"] + ["    " + t for t in _allocate([*guarded, only])]
+def _write(
+    tape: Tape, names: _Names, sink: _Lists | _Plan | _Writer, found: _Found | None = None
+) -> _Found:
+    """The program's lines in order into ``sink``: the forward pass (inside ``try`` where the
+    tape has guards), then the backward pass and the return line. Returns the sums of products
+    found (``_chains``), for a second pass (``found``)."""
+    forward = _Forward(tape, names, chains=True, lines=sink, found=found)
+    forward.all()
+    result, only = _returns(tape, forward)
+    sink.forward_done(only)
+    backward = _Backward(tape, names, forward, lines=sink)
+    walk.walk(tape.order, backward)
+    backward.finish()
+    sink.done(result)
+    return forward.chains, forward.members
+
+
+class _Lists:
+    """A program's lines held in lists, for a program written as one piece (``_one_piece``)."""
+
+    def __init__(self) -> None:
+        self.forward: list[_Line] = []
+        self.backward: list[_Line] = []
+        self.lines = self.forward  # where the next line goes
+        self.only = self.result = _Line("")
+
+    def append(self, line: _Line) -> None:
+        self.lines.append(line)
+
+    def forward_done(self, only: _Line) -> None:
+        self.only, self.lines = only, self.backward
+
+    def done(self, result: _Line) -> None:
+        self.result = result
+
+
+def _one_piece(tape: Tape, lists: _Lists) -> str:
+    """The source of ``run`` and ``forward`` as one function each."""
+    guarded = _guarded(lists.forward, tape)
+    run = _allocate([*guarded, *lists.backward, lists.result])
+    ahead = _allocate([*guarded, lists.only])
+    run = ["def run(I, P, seed):"] + ["    " + t for t in run]
+    ahead = ["def forward(I, P):"] + ["    " + t for t in ahead]
     return "\n".join(run) + "\n\n" + "\n".join(ahead) + "\n"
 
 
-def _cuts(lines: Sequence[_Line], offset: int) -> list[tuple[int, int]]:
-    """``lines`` cut into pieces of about ``CHUNK`` lines, each cut between two blocks (never
-    inside an ``if``), as ``(start, stop)`` counted from ``offset``."""
-    pieces = []
-    start, stop = 0, len(lines)
-    while start < stop:
-        end = min(start + CHUNK, stop)
-        while end < stop and lines[end].indent > 0:
-            end += 1
-        pieces.append((offset + start, offset + end))
-        start = end
-    return pieces
+class _LastUse:
+    """The line where each variable of a program is last read (-1: never). A node's value
+    ``v<k>`` and gradient ``g<k>`` (``k`` its position) are in arrays, 8 bytes each (in a dict,
+    with their names and line numbers as objects, about 120 bytes a variable, two a node); the
+    few others (``e``, ``X``, ``G``) in a dict."""
+
+    def __init__(self) -> None:
+        self.v = array("q")
+        self.g = array("q")
+        self.other: dict[str, int] = {}
+
+    def set(self, name: str, line: int) -> None:
+        kind = name[0]
+        if kind == "v" or kind == "g":
+            table, k = (self.v if kind == "v" else self.g), int(name[1:])
+            if k >= len(table):  # (grown by doubling: linear in the graph)
+                table.extend(array("q", [-1]) * (max(k + 1, 2 * len(table)) - len(table)))
+            table[k] = line
+        else:
+            self.other[name] = line
+
+    def get(self, name: str) -> int:
+        kind = name[0]
+        if kind == "v" or kind == "g":
+            table, k = (self.v if kind == "v" else self.g), int(name[1:])
+            return table[k] if k < len(table) else -1
+        return self.other.get(name, -1)
 
 
-def _named(lines: Sequence[_Line], stops: Sequence[int] = ()) -> Iterator[tuple[str, list[str]]]:
-    """``_allocate``, a line at a time: each line's text and the names it reads or makes (so
-    that a program compiled in pieces never holds the whole text). ``stops``: where each piece
-    ends; a variable that lives on past the end of its piece is named ``c<n>`` (a cell the pieces
-    share), any other ``x<n>`` (a local of its piece)."""
-    last_use: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in line.uses:
-            last_use[name] = i
-    slot: dict[str, str] = {}
-    free: dict[str, list[str]] = {"x": [], "c": []}
-    count = {"x": 0, "c": 0}
-    ends = iter([*stops, len(lines)])
-    stop = next(ends)
-    for i, line in enumerate(lines):
-        if i >= stop:
-            stop = next(ends)
+class _Namer:
+    """The fewest local names for a program's variables, a line at a time (``_allocate``): a
+    name is reused once its value is dead (after its last read, ``_LastUse``). A variable that
+    lives on past the end of its piece (``stop``) is named ``c<n>`` (a cell the pieces share),
+    any other ``x<n>`` (a local of its piece)."""
+
+    def __init__(self, last: _LastUse) -> None:
+        self.last = last.get
+        self.slot: dict[str, str] = {}  # the live variables' names
+        self.free: dict[str, list[str]] = {"x": [], "c": []}
+        self.count = {"x": 0, "c": 0}
+
+    def name(self, line: _Line, i: int, stop: int) -> tuple[str, list[str]]:
+        """Line ``i``'s text, its variables named, and the names it reads or makes."""
+        last, slot, free = self.last, self.slot, self.free
         names = {name: slot[name] for name in line.uses}
         for name in line.uses:
-            if last_use[name] == i and slot.get(name) is not None:
+            if last(name) == i and slot.get(name) is not None:
                 local = slot.pop(name)
                 free[local[0]].append(local)
         if line.new is not None:
-            end = last_use.get(line.new, -1)
+            end = last(line.new)
             kind = "c" if end >= stop else "x"
             if free[kind]:
                 local = free[kind].pop()
             else:
-                local = f"{kind}{count[kind]}"
-                count[kind] += 1
+                local = f"{kind}{self.count[kind]}"
+                self.count[kind] += 1
             names[line.new] = local
             if end <= i:  # created but never read (a dead value)
                 free[kind].append(local)
             else:
                 slot[line.new] = local
-        yield "    " * line.indent + line.text.format(**names), list(names.values())
+        return "    " * line.indent + line.text.format(**names), list(names.values())
+
+
+def _named(lines: Sequence[_Line]) -> Iterator[tuple[str, list[str]]]:
+    """``_Namer`` over ``lines``, one piece."""
+    last = _LastUse()
+    for i, line in enumerate(lines):
+        for name in line.uses:
+            last.set(name, i)
+    namer = _Namer(last)
+    for i, line in enumerate(lines):
+        yield namer.name(line, i, len(lines))
+
+
+class _Plan:
+    """The first pass over a program's lines (``python_program``): counts them and notes where
+    each variable is last read (``_LastUse``) and where each piece ends (after about ``CHUNK``
+    lines, never inside an ``if``, and at the end of the forward pass). Keeps the lines
+    themselves (``lists``) only while they would fit in one piece (at most ``CHUNK``, the return
+    line not counted), then drops them."""
+
+    def __init__(self) -> None:
+        self.last = _LastUse()
+        self.count = 0
+        self.start = 0  # the first line of the piece being made
+        self.stops: list[int] = []  # where each piece ends (the line after its last)
+        self.lists: _Lists | None = _Lists()
+
+    def append(self, line: _Line) -> None:
+        i = self.count
+        if line.indent == 0 and i - self.start >= CHUNK:
+            self.stops.append(i)
+            self.start = i
+        for name in line.uses:
+            self.last.set(name, i)
+        self.count = i + 1
+        if self.lists is not None:
+            if i >= CHUNK:  # more than one piece: compiled in pieces, by a second pass
+                self.lists = None
+            else:
+                self.lists.append(line)
+
+    def forward_done(self, only: _Line) -> None:
+        if self.count > self.start:
+            self.stops.append(self.count)
+            self.start = self.count
+        if self.lists is not None:
+            self.lists.forward_done(only)
+
+    def done(self, result: _Line) -> None:
+        for name in result.uses:  # (in the last piece, whatever its length)
+            self.last.set(name, self.count)
+        self.count += 1
+        self.stops.append(self.count)
+        if self.lists is not None:
+            self.lists.done(result)
+
+
+class _Writer:
+    """The second pass over a program's lines (``python_program``): names each line as it comes
+    (``_Namer``, with the first pass's last reads and piece ends) and compiles each piece as
+    soon as its last line has come. Keeps each piece's code and text (the program's
+    ``source``), never its lines."""
+
+    def __init__(self, plan: _Plan, guarded: bool, table: dict[str, Any]) -> None:
+        self.namer = _Namer(plan.last)
+        self.stops = iter(plan.stops)
+        self.stop = next(self.stops)
+        self.i = 0
+        self.guarded = guarded  # the forward pieces' lines go inside ``try`` (``_guarded``)
+        self.table = table
+        self.body: list[str] = []
+        self.used: set[str] = set()
+        self.codes: list[CodeType] = []  # run's pieces: the forward ones, then the backward ones
+        self.n_forward = 0
+        self.ahead: list[CodeType] = []  # forward's last piece (its return)
+        self.texts: list[str] = []
+
+    def append(self, line: _Line) -> None:
+        if self.i == self.stop:
+            self._piece("return True")
+        text, names = self.namer.name(line, self.i, self.stop)
+        self.body.append(text)
+        self.used.update(names)
+        self.i += 1
+
+    def forward_done(self, only: _Line) -> None:
+        if self.body:
+            self._piece("return True")
+        self.n_forward = len(self.codes)
+        self.guarded = False
+        # the values ``forward`` returns are read by ``run``'s return line: cells, living now
+        names = {name: self.namer.slot[name] for name in only.uses}
+        text = only.text.format(**names)
+        self.ahead.append(self._code("f", [], set(names.values()), False, text))
+
+    def done(self, result: _Line) -> None:
+        text, names = self.namer.name(result, self.i, self.stop)
+        self.used.update(names)
+        self._piece(text)
+
+    def _piece(self, last: str) -> None:
+        """The lines since the last piece as a function ``r<k>``, compiled."""
+        name = f"r{len(self.codes)}"
+        self.codes.append(self._code(name, self.body, self.used, self.guarded, last))
+        self.body, self.used = [], set()
+        self.stop = next(self.stops, -1)
+
+    def _code(self, name: str, body: list[str], used: set[str], guarded: bool, last: str) -> Any:
+        """A piece ``name(I, P, seed=None)``: ``body`` (inside ``try`` if ``guarded``: None
+        where it raises), then ``last``; the cells it uses declared ``nonlocal``."""
+        cells = sorted(n for n in used if n[0] == "c")
+        inner = body
+        if guarded:
+            inner = ["try:", *("    " + t for t in body), f"except {_GUARDED_ERRORS}:",
+                     "    return None"]  # fmt: skip
+        inner.append(last)
+        head = [f"def {name}(I, P, seed=None):"]
+        if cells:
+            head.append(f"    nonlocal {', '.join(cells)}")
+        text = "\n".join(head + ["    " + t for t in inner])
+        self.texts.append(text)
+        # an outer function whose locals the piece's ``nonlocal`` names (never called: only
+        # the piece's code is used, with the cells of ``_functions``)
+        outer = ["def _piece():", *([f"    {' = '.join(cells)} = None"] if cells else [])]
+        outer += ["    " + t for t in text.split("\n")]
+        return _inner_code("\n".join(outer) + "\n", name)
+
+    def program(self) -> tuple[str, Callable[..., Any], Callable[..., Any]]:
+        run = _Pieces(self.codes, self.table)
+        ahead = _Pieces([*self.codes[: self.n_forward], *self.ahead], self.table)
+        return "\n".join(self.texts), run, ahead
 
 
 class _Pieces:
     """A program compiled in pieces, called as the one-piece function would be
     (``run(I, P, seed)`` or ``forward(I, P)``).
 
-    ``segments``: lists of lines, each with whether its lines go inside ``try`` (``_guarded``);
-    ``last``: the return line. Each piece is a function ``(I, P, seed)`` that returns None where
-    a guard fails (the pieces after it do not run) and True otherwise; the last one returns
-    ``last``. The local names are those of the one-piece program (``_named`` over all the
-    lines); a name that more than one piece uses is a cell the pieces share (a closure made
-    once): reading and writing a cell costs about what a local does, where handing the values
-    on in a list or a dict would cost a load and a store per value and piece. Shared cells are
-    used by one call at a time: a call made while another runs (from another thread, or from an
-    op's rule) gets cells of its own.
+    ``codes``: the pieces (``_Writer``), each a function ``(I, P, seed)`` that returns None
+    where a guard fails (the pieces after it do not run) and True otherwise; the last one
+    returns the program's result. The local names are those of the one-piece program
+    (``_Namer``); a name that more than one piece uses is a cell the pieces share (a closure
+    made once): reading and writing a cell costs about what a local does, where handing the
+    values on in a list or a dict would cost a load and a store per value and piece. Shared
+    cells are used by one call at a time: a call made while another runs (from another thread,
+    or from an op's rule) gets cells of its own.
     """
 
-    def __init__(
-        self,
-        segments: list[tuple[list[_Line], bool]],
-        last: _Line,
-        tag: str,
-        table: dict[str, Any],
-        texts: list[str],
-    ) -> None:
-        lines: list[_Line] = []
-        bounds: list[tuple[int, int, bool]] = []
-        for body, guarded in segments:
-            bounds += [(a, b, guarded) for a, b in _cuts(body, len(lines))]
-            lines += body
-        lines.append(last)
-        bounds[-1] = (bounds[-1][0], len(lines), bounds[-1][2])
-        self.codes: list[CodeType] = []
+    def __init__(self, codes: list[CodeType], table: dict[str, Any]) -> None:
+        self.codes = codes
         self.table = table
-        named = _named(lines, [stop for _, stop, _ in bounds[:-1]])
-        for k, (start, stop, guarded) in enumerate(bounds):
-            body_texts: list[str] = []
-            used: set[str] = set()
-            n_body = stop - start - (1 if k == len(bounds) - 1 else 0)
-            for text, names in itertools.islice(named, n_body):
-                body_texts.append(text)
-                used.update(names)
-            cells = sorted(n for n in used if n[0] == "c")
-            name = f"{tag}{k}"
-            inner = body_texts
-            if guarded:
-                inner = ["try:", *("    " + t for t in inner), f"except {_GUARDED_ERRORS}:",
-                         "    return None"]  # fmt: skip
-            if k == len(bounds) - 1:
-                text, names = next(named)
-                cells = sorted(n for n in used | set(names) if n[0] == "c")
-                inner.append(text)
-            else:
-                inner.append("return True")
-            head = [f"def {name}(I, P, seed=None):"]
-            if cells:
-                head.append(f"    nonlocal {', '.join(cells)}")
-            text = "\n".join(head + ["    " + t for t in inner])
-            texts.append(text)
-            # an outer function whose locals the piece's ``nonlocal`` names (never called: only
-            # the piece's code is used, with the cells of ``_functions``)
-            outer = ["def _piece():", *([f"    {' = '.join(cells)} = None"] if cells else [])]
-            outer += ["    " + t for t in text.split("\n")]
-            self.codes.append(_inner_code("\n".join(outer) + "\n", name))
         self.lock = threading.Lock()
         self.functions = self._functions()
 
@@ -784,7 +948,8 @@ def prepass_source(tape: Tape) -> tuple[str, dict[str, Any]]:
         elif node in tape.computed:
             j = tape.computed[node]
             stack.extend(exprs[i][1] for i in closure(exprs, [j]) if exprs[i][0] == "v")
-    forward = _Forward(tape, names).all(keep=lambda node: node in needed)
+    forward: list[_Line] = []
+    _Forward(tape, names, lines=forward).all(keep=lambda node: node in needed)
     result = _Line("return ()")
     lines = ["def prepass(I, P):"] + [
         "    " + t for t in _allocate([*_guarded(forward, tape), result])

@@ -105,7 +105,8 @@ def record_function(
     if _probe(function, first, probes, keep, extra) == "same":
         return first, state
     second = record_once(function, numbers, keep + extra)
-    captured = [leaf for leaf in extra if leaf in set(second.leaves)]
+    in_second = set(second.leaves)  # (once: a set per leaf made this quadratic in the graph)
+    captured = [leaf for leaf in extra if leaf in in_second]
     if captured:  # the first run read those weights as plain numbers: it may miss guards
         keep = keep + captured
         first, second = second, record_once(function, numbers, keep)
