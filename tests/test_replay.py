@@ -1046,7 +1046,21 @@ def _deepest_first(x, y):
     return (deep * -1e16 + x * 1.0) + middle * 1e16
 
 
-@pytest.mark.parametrize("fn", [_order_sensitive, _deepest_first])
+def _three_groups_out_of_order(x, y):
+    """Inner nodes (``hy`` and ``yxx``) that get three or more contributions from different
+    groups of the level program, which would deliver them in another order than the walk's
+    (not only the first two swapped, which addition would not notice), with terms of 1e16 and
+    3: a leaf's contributions are added by their own rule, an inner node's by the plan, which
+    must keep to the walk's order. (Found by a random search over such graphs.)"""
+    hy = (x * 1.0 + 0.0) * y
+    yx = y * x
+    yxx = yx * x
+    first, second = yxx - hy, yxx - hy
+    last = hy + x
+    return hy + yx + yxx + first + second + last + last * 1e16
+
+
+@pytest.mark.parametrize("fn", [_order_sensitive, _deepest_first, _three_groups_out_of_order])
 @pytest.mark.parametrize("y", [0.5, 1.0, -3.0])
 def test_numpy_backend_adds_a_nodes_contributions_in_the_walks_order(fn, y):
     """Float addition is not associative: a node's gradient must add its contributions in
