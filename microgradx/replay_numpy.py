@@ -21,7 +21,11 @@ that example's number exactly). At special values (signed zeros,
 infinities, NaN, subnormal results), and where an array formula would cancel (a loss near its
 optimum) or over/underflow on the way, the rows concerned are computed by the scalar rule itself,
 so they agree exactly: NumPy's ``power`` takes ``x ** 0.5`` as ``sqrt(x)``, which is -0.0 at -0.0
-where C's ``pow`` gives +0.0. The zero-gradient rule (a zero
+where C's ``pow`` gives +0.0. Exactly, but for the sign of a NaN: a NaN made by an invalid
+operation (``log`` or ``sqrt`` of a negative number, 0/0, inf/inf, inf - inf) is NaN in both, but
+the array operation's NaN has its sign bit set (the processor's default NaN) where the scalar
+rule's often has not; IEEE-754 gives that sign no meaning, and CPython's own arithmetic flips it
+too (see ``microgradx.replay_python``). The zero-gradient rule (a zero
 upstream contributes exactly 0, even where a local derivative is infinite: ``log(0) * x``) is
 applied to every op but ``+``, whose local derivatives are 1; a zero upstream adds nothing to a
 leaf, so a leaf's gradient of -0.0 stays -0.0 as in ``backward()``: a sum over the batch that
