@@ -452,53 +452,52 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
     no longer in the cache."""
     # Long: one loop, so that the walk's state stays in local variables; split into functions
     # it would pay a call for each node, which is what the walk's cost is made of.
-    # "Placed in this walk" is a stamp on the node (its _seen slot holds this walk's own token),
-    # not a set: a set of a million nodes misses the cache on every lookup, while the node's own
-    # memory is read anyway. The token refers to nothing, so no cycle; walks take turns (a
-    # lock), so two threads' stamps never mix.
-    # The stack holds two kinds of entries: a node whose inputs are being placed, to be placed
-    # when it is popped (nothing above it in the stack can be one of its inputs: the graph has
-    # no cycle), and a node still to be expanded, marked by _EXPAND pushed above it (it may have
-    # been placed meanwhile, by another user: then it is skipped).
-    # A neuron's sum ``((b + w1*x1) + w2*x2) + ...`` is a chain walked into through first
-    # inputs, each product placed on the way down: those sums wait in ``run``, not on the stack,
-    # and are placed in one loop, in reverse, when the bottom of the chain is placed (the order
-    # popping them one by one would give).
+    # "Met in this walk" is a stamp on the node (its _seen slot holds one of this walk's own two
+    # tokens), not a set: a set of a million nodes misses the cache on every lookup, while the
+    # node's own memory is read anyway. ``opened``: its inputs are being placed and the node
+    # waits on the stack below them; ``placed``: it is in ``order``. A popped node that is
+    # ``opened`` is placed (nothing above it in the stack can be one of its inputs: the graph
+    # has no cycle); one already ``placed`` was pushed by two users and is skipped. The tokens
+    # refer to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps never mix.
     # ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11 turns the
     # written form into an inline append (no call), which a saved method would not get.
-    placed = object()
-    fresh = _FRESH
-    expand = _EXPAND
+    opened, placed = object(), object()
     order: list[Value] = []
-    stack: list[Any] = [root, expand]
-    run: list[Value] = []
+    stack: list[Any] = [root]
     with _walk_lock:
         while stack:
             node = stack.pop()
-            if node is not expand:  # its inputs are placed
+            stamp = node._seen
+            if stamp is opened:
                 node._seen = placed
                 order.append(node)
-                if node.grad is not fresh and changed is not None:
+                if changed is not None and node.grad is not _FRESH:
                     changed.append((node, node.grad))
                 continue
-            node = stack.pop()
-            if node._seen is placed:
+            if stamp is placed:
                 continue
             while True:  # expand node; walk into an input directly rather than through the stack
                 left, right = node._left, node._right
                 if left is None:
-                    if right is not None:  # an op of three or more inputs: all in a tuple
-                        waiting = [c for c in right if c._seen is not placed]
-                        if waiting:
-                            stack += run
-                            run.clear()
-                            stack.append(node)
-                            for child in waiting:
-                                stack.append(child)
-                                stack.append(expand)
-                            break
-                    # a leaf, or an op whose inputs are all placed
-                elif right is not None and right._seen is not placed:
+                    if right is None:  # a leaf
+                        node._seen = placed
+                        order.append(node)
+                        if changed is not None and node.grad is not _FRESH:
+                            changed.append((node, node.grad))
+                        break
+                    # an op of three or more inputs: all of them in a tuple
+                    waiting = [c for c in right if c._seen is not placed]
+                    if waiting:
+                        node._seen = opened
+                        stack.append(node)
+                        stack.extend(waiting)
+                    else:
+                        node._seen = placed
+                        order.append(node)
+                        if changed is not None and node.grad is not _FRESH:
+                            changed.append((node, node.grad))
+                    break
+                if right is not None and right._seen is not placed:
                     # The second input is expanded first. When its own inputs are all placed (a
                     # leaf; w * x of a placed weight and input, most nodes of a network) it is
                     # placed here, and the first input is walked into without being pushed.
@@ -510,41 +509,29 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
                     ):
                         right._seen = placed
                         order.append(right)
-                        if right.grad is not fresh and changed is not None:
+                        if changed is not None and right.grad is not _FRESH:
                             changed.append((right, right.grad))
-                        if left._seen is not placed:
-                            run.append(node)
-                            node = left
-                            continue
                     else:
-                        stack += run
-                        run.clear()
+                        node._seen = opened
                         stack.append(node)
                         if left._seen is not placed:
                             stack.append(left)
-                            stack.append(expand)
                         node = right
                         continue
-                elif left._seen is not placed:
-                    run.append(node)
+                if left._seen is not placed:
+                    node._seen = opened
+                    stack.append(node)
                     node = left
                     continue
-                node._seen = placed  # its inputs are placed
-                order.append(node)
-                if node.grad is not fresh and changed is not None:
-                    changed.append((node, node.grad))
-                break
-            for node in reversed(run):  # each waited only for its first input, now placed
                 node._seen = placed
                 order.append(node)
-                if node.grad is not fresh and changed is not None:
+                if changed is not None and node.grad is not _FRESH:
                     changed.append((node, node.grad))
-            run.clear()
+                break
     return order
 
 
 _walk_lock = threading.Lock()  # one topological_order at a time (see its stamps)
-_EXPAND = object()  # on topological_order's stack: the node below it is still to be expanded
 _backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
 
 
