@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+from microgradx import io, nn
 from microgradx.engine import Value
 from microgradx.optim import RMSprop, clip_grad_norm_
 
@@ -29,3 +32,24 @@ def test_clip_grad_norm_of_a_tiny_order_is_inf_not_overflow_error():
         p.grad = 1.0
     assert clip_grad_norm_(params, 1.0, norm_type=1e-4) == math.inf
     assert [p.grad for p in params] == [0.0, 0.0]  # scaled by 1 / inf, as torch
+
+
+def test_save_refuses_a_read_only_file_and_a_link_to_one_leaving_both_alone(tmp_path):
+    # os.replace swaps a file whatever its mode (and root writes anything): a read-only model
+    # file was silently replaced
+    model = nn.MLP(2, [1])
+    kept = tmp_path / "kept.json"
+    kept.write_text("keep me", encoding="utf-8")
+    kept.chmod(0o444)
+    link = tmp_path / "link.json"
+    link.symlink_to(kept)
+    for path in (kept, link, str(kept)):
+        with pytest.raises(PermissionError, match="read-only"):
+            io.save(model, path)
+    assert kept.read_text(encoding="utf-8") == "keep me"
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json", "link.json"]
+    kept.chmod(0o644)  # writable again: replaced, its mode kept
+    io.save(model, link)
+    assert io.load(kept).parameters()[0].data == model.parameters()[0].data
+    assert link.is_symlink()
