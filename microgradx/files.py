@@ -118,7 +118,8 @@ def write_target(path: str | Path) -> Path:
     """The file a write to ``path`` replaces: ``path`` with every symbolic link resolved.
 
     Raises ``NotARegularFileError`` if something other than a regular file is there (nothing
-    there is fine: the write creates it), ``PermissionError`` if the file is read-only. Call it to check a path before long work.
+    there is fine: the write creates it), ``PermissionError`` if the file is read-only. Call it
+    to check a path before long work.
     """
     target = Path(os.path.realpath(path))
     try:

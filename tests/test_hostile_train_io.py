@@ -4,6 +4,7 @@ raw Python error from deep inside (or broke a rule), kept as its regression test
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -53,3 +54,44 @@ def test_save_refuses_a_read_only_file_and_a_link_to_one_leaving_both_alone(tmp_
     io.save(model, link)
     assert io.load(kept).parameters()[0].data == model.parameters()[0].data
     assert link.is_symlink()
+
+
+def _plots():
+    pytest.importorskip("matplotlib", reason="the plot extra (CI installs it)")
+    from microgradx.viz import plots
+
+    return plots
+
+
+def test_activation_histograms_of_a_diverged_model_counts_its_non_finite_outputs():
+    # numpy's hist raised "autodetected range of [nan, nan] is not finite" from deep inside
+    plots = _plots()
+    nn.manual_seed(0)
+    model = nn.MLP(2, [3, 1])
+    model.parameters()[0].data = math.nan
+    fig = plots.activation_histograms(model, [[0.5, 1.0], [1.0, -1.0]])
+    assert "outputs not finite" in fig.axes[0].get_title()
+
+
+def test_gradient_histograms_does_not_count_an_inf_gradient_as_zero():
+    plots = _plots()
+    model = nn.MLP(2, [1])
+    for p, g in zip(model.parameters(), [0.0, math.inf, 1e-3]):
+        p.grad = g
+    title = plots.gradient_histograms(model).axes[0].get_title()
+    assert title == "layer 0: 1 of 3 grads are 0, 1 not finite"
+
+
+@pytest.mark.parametrize(
+    "X", [[[1e308, -1e308]], [[1.7e308, -1.7e308], [-1.7e308, 1.7e308]], [[1e300, 0.0]]]
+)
+def test_decision_boundary_of_points_near_the_end_of_the_floats(X):
+    # the padded range's width overflowed to inf, then matplotlib raised "arange: cannot
+    # compute length" from its tick placement
+    plots = _plots()
+    nn.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # matplotlib's own autoscale of them
+        fig = plots.decision_boundary(nn.MLP(2, [3, 1]), X, [0] * len(X), resolution=3)
+    low, high = fig.axes[0].get_xlim()
+    assert math.isfinite(low) and math.isfinite(high) and low < high
