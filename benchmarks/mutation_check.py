@@ -3045,6 +3045,66 @@ MUTATIONS = [
             "test_recording_a_function_that_makes_many_constants_is_linear_in_them",
         ),
     ),
+    Mutation(
+        "a centered RMSprop takes math.sqrt of a variance estimate rounded below 0",
+        "microgradx/optim.py",
+        "                root = math.sqrt(mean_square) if mean_square >= 0 else math.nan\n",
+        "                root = math.sqrt(mean_square)\n",
+        (
+            "tests/test_hostile_train_io.py::"
+            "test_centered_rmsprop_whose_variance_rounds_below_zero_steps_to_nan_as_torch",
+        ),
+    ),
+    Mutation(
+        "clip_grad_norm_ lets the OverflowError of a tiny order's root escape",
+        "microgradx/optim.py",
+        "    except OverflowError:  # n ** (1/p) past a float for a tiny p: inf, as torch's norm\n",
+        "    except ZeroDivisionError:\n",
+        (
+            "tests/test_hostile_train_io.py::"
+            "test_clip_grad_norm_of_a_tiny_order_is_inf_not_overflow_error",
+        ),
+    ),
+    Mutation(
+        "a write replaces a file without any write permission bit (os.replace does not care)",
+        "microgradx/files.py",
+        "    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)",
+        "    if not False",
+        (
+            "tests/test_hostile_train_io.py::"
+            "test_save_refuses_a_read_only_file_and_a_link_to_one_leaving_both_alone",
+        ),
+    ),
+    Mutation(
+        "activation_histograms hands a diverged model's NaN outputs to numpy's hist",
+        "microgradx/viz/plots.py",
+        "        finite = [v for v in values if math.isfinite(v)]\n",
+        "        finite = values\n",
+        (
+            "tests/test_hostile_train_io.py::"
+            "test_activation_histograms_of_a_diverged_model_counts_its_non_finite_outputs",
+        ),
+    ),
+    Mutation(
+        "gradient_histograms counts an inf gradient as 0",
+        "microgradx/viz/plots.py",
+        "        zeros = sum(1 for g in grads if g == 0)\n",
+        "        zeros = len(grads) - len(nonzero)\n",
+        (
+            "tests/test_hostile_train_io.py::"
+            "test_gradient_histograms_does_not_count_an_inf_gradient_as_zero",
+        ),
+    ),
+    Mutation(
+        "decision_boundary's padded range is not kept inside what matplotlib can place ticks on",
+        "microgradx/viz/plots.py",
+        "_LARGEST = 1e306\n",
+        "_LARGEST = 1.7976931348623157e308\n",
+        (
+            "tests/test_hostile_train_io.py::"
+            "test_decision_boundary_of_points_near_the_end_of_the_floats",
+        ),
+    ),
 ]
 
 

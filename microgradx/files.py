@@ -118,7 +118,8 @@ def write_target(path: str | Path) -> Path:
     """The file a write to ``path`` replaces: ``path`` with every symbolic link resolved.
 
     Raises ``NotARegularFileError`` if something other than a regular file is there (nothing
-    there is fine: the write creates it). Call it to check a path before long work.
+    there is fine: the write creates it), ``PermissionError`` if the file is read-only. Call it
+    to check a path before long work.
     """
     target = Path(os.path.realpath(path))
     try:
@@ -127,6 +128,12 @@ def write_target(path: str | Path) -> Path:
         return target
     if not stat.S_ISREG(mode):
         raise _refuse(path, mode, "refusing to replace it")
+    # A rename replaces a file whatever its mode (and root may write any): a file without any
+    # write permission was made read-only to keep it, so it is refused as open(path, "w") would
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+        raise PermissionError(
+            errno.EACCES, "the file is read-only: refusing to replace it", os.fspath(path)
+        )
     return target
 
 
@@ -185,7 +192,8 @@ def write_atomically(path: str | Path, data: bytes) -> Path:
 
     ``path`` may be a new file, a regular file (its permissions are kept) or a symbolic link to
     one (the link's target is replaced; the link stays). Anything else is refused with
-    ``NotARegularFileError`` before anything is written. An ``OSError`` of the write names
+    ``NotARegularFileError``, and a read-only file with ``PermissionError``, before anything
+    is written. An ``OSError`` of the write names
     ``path``, never the temporary file.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):

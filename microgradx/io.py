@@ -91,8 +91,9 @@ def save(model: nn.Module, path: str | Path) -> None:
 
     ``path`` must be a new file, a regular file or a symbolic link to one (its target is
     replaced); a folder, a FIFO or a device raises ``files.NotARegularFileError`` (an
-    ``OSError``) and is left alone. Non-finite weights are written as ``NaN``/``Infinity``
-    (Python's JSON extension), so a diverged model still round-trips. A model beyond what
+    ``OSError``), a read-only file ``PermissionError``, and either is left alone. Non-finite
+    weights are written as ``NaN``/``Infinity`` (Python's JSON extension), so a diverged model
+    still round-trips. A model beyond what
     ``load`` takes (``MAX_MODULES`` modules, ``MAX_MODEL_WEIGHTS`` weights) raises
     ``ValueError`` and nothing is written; so does a parameter whose ``data`` is not a real
     number (``TypeError``, naming it: see ``to_dict``).

@@ -456,7 +456,10 @@ class RMSprop(Optimizer):
                 if s["centered"]:
                     g_avg[i] = g_avg[i] + (1 - a) * (g - g_avg[i])  # torch's lerp
                     mean_square = square_avg[i] - g_avg[i] * g_avg[i]
-                update = g / (math.sqrt(mean_square) + eps)
+                # s - a^2 >= 0 in exact arithmetic but may round below 0 (alpha = 0): NaN
+                # then, as torch's sqrt, not math.sqrt's "math domain error"
+                root = math.sqrt(mean_square) if mean_square >= 0 else math.nan
+                update = g / (root + eps)
                 if momentum:
                     buffer[i] = momentum * buffer[i] + update
                     update = buffer[i]
@@ -690,7 +693,11 @@ def _norm(grads: list[float], order: float) -> float:
     if order == math.inf or not 0 < largest < math.inf:
         return largest if all(s == s for s in sizes) else math.nan
     total: float = math.fsum((s / largest) ** order for s in sizes)
-    return float(largest * total ** (1 / order))
+    try:
+        root = total ** (1 / order)
+    except OverflowError:  # n ** (1/p) past a float for a tiny p: inf, as torch's norm
+        return math.inf
+    return float(largest * root)
 
 
 def decay_weights_only(model: Any, weight_decay: float) -> list[ParamGroup]:

@@ -180,11 +180,9 @@ def decision_boundary(
     plt = _pyplot()
     if isinstance(plt, PlotUnavailable):
         return plt
-    xs, ys = [p[0] for p in X], [p[1] for p in X]
-    pad_x, pad_y = 0.1 * (max(xs) - min(xs) or 1), 0.1 * (max(ys) - min(ys) or 1)
-    x0, x1, y0, y1 = min(xs) - pad_x, max(xs) + pad_x, min(ys) - pad_y, max(ys) + pad_y
-    grid_x = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
-    grid_y = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
+    x0, x1 = _padded([p[0] for p in X])
+    y0, y1 = _padded([p[1] for p in X])
+    grid_x, grid_y = _grid(x0, x1, resolution), _grid(y0, y1, resolution)
     with no_grad():
         scores = [[score(model([gx, gy])) for gx in grid_x] for gy in grid_y]
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -205,6 +203,29 @@ def decision_boundary(
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return _finished(fig)
+
+
+# matplotlib's tick placement overflows (a raw "arange: cannot compute length") on an axis
+# much wider than 1e307: the padded range is kept inside this
+_LARGEST = 1e306
+
+
+def _padded(values: list[float]) -> tuple[float, float]:
+    """The range of ``values`` (finite) widened by a tenth of it on each side (by a tenth of
+    the number, or 0.1, if they are all one number), kept inside +-``_LARGEST``."""
+    low, high = (min(max(v, -_LARGEST), _LARGEST) for v in (min(values), max(values)))
+    # a tenth of the width, halved first: the width of [-1e308, 1e308] is past a float
+    pad = 0.2 * (high / 2 - low / 2) or max(0.1 * abs(low), 0.1)
+    return max(low - pad, -_LARGEST), min(high + pad, _LARGEST)
+
+
+def _grid(low: float, high: float, n: int) -> list[float]:
+    """``n`` evenly spaced points from ``low`` to ``high``, as weighted means (high - low may
+    overflow; a weighted mean of two floats never leaves their range but by rounding)."""
+    return [
+        min(max(low * (1 - i / (n - 1)) + high * (i / (n - 1)), -_LARGEST), _LARGEST)
+        for i in range(n)
+    ]
 
 
 def training_curves(history: History, title: str = "training") -> Any:
@@ -298,9 +319,16 @@ def activation_histograms(model: Module, X: Sequence[Sequence[float]], bins: int
     )
     for k, (ax, outputs, layer) in enumerate(zip(axes[0], activations, layers)):
         values = [v for row in outputs for v in row]
-        ax.hist(values, bins=bins, color="#4c72b0")
+        # a diverged model's NaN/inf outputs have no place on the axis (numpy's hist raises
+        # on them): they are counted in the title instead
+        finite = [v for v in values if math.isfinite(v)]
+        if finite:
+            ax.hist(finite, bins=bins, color="#4c72b0")
         units = len(outputs[0])
-        ax.set_title(f"layer {k} ({layer.activation_name})\n{dead[k]} of {units} units dead")
+        title = f"layer {k} ({layer.activation_name})\n{dead[k]} of {units} units dead"
+        if len(finite) < len(values):
+            title += f", {len(values) - len(finite)} outputs not finite"
+        ax.set_title(title)
         ax.set_xlabel("activation")
     axes[0][0].set_ylabel("count")
     fig.tight_layout()
@@ -324,7 +352,11 @@ def gradient_histograms(model: Module, bins: int = 30) -> Any:
         nonzero = [math.log10(g) for g in grads if g > 0 and math.isfinite(g)]
         if nonzero:
             ax.hist(nonzero, bins=bins, color="#dd8452")
-        ax.set_title(f"layer {k}: {len(grads) - len(nonzero)} of {len(grads)} grads are 0")
+        zeros = sum(1 for g in grads if g == 0)
+        title = f"layer {k}: {zeros} of {len(grads)} grads are 0"
+        if len(grads) - zeros - len(nonzero):  # NaN or inf: not 0, and not on the axis
+            title += f", {len(grads) - zeros - len(nonzero)} not finite"
+        ax.set_title(title)
         ax.set_xlabel("log10 |grad|")
     axes[0][0].set_ylabel("count")
     fig.tight_layout()
