@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,9 +66,17 @@ def test_each_exercise_has_one_learner_cell_one_check_and_one_solution(stem):
             assert "= ..." in "".join(c["source"]), c["metadata"]["exercise"]
 
 
+def _copied(stem: str, folder: Path) -> Path:
+    """The notebook copied into ``folder``: a run writes what its cells write next to the
+    notebook (01 saves its step-through page), which must not land in the source tree."""
+    copy = folder / f"{stem}.ipynb"
+    shutil.copyfile(NOTEBOOKS / f"{stem}.ipynb", copy)
+    return copy
+
+
 @pytest.mark.parametrize("stem", STEMS)
-def test_a_notebook_as_shipped_runs_and_every_check_says_not_answered(stem):
-    graded = grade_notebook(NOTEBOOKS / f"{stem}.ipynb", timeout=300)
+def test_a_notebook_as_shipped_runs_and_every_check_says_not_answered(stem, tmp_path):
+    graded = grade_notebook(_copied(stem, tmp_path), timeout=300)
     assert graded.errors == []
     assert graded.results, stem
     for result in graded.results:
@@ -76,8 +85,8 @@ def test_a_notebook_as_shipped_runs_and_every_check_says_not_answered(stem):
 
 
 @pytest.mark.parametrize("stem", STEMS)
-def test_a_notebook_with_the_solutions_filled_in_passes_every_check(stem):
-    graded = grade_notebook(NOTEBOOKS / f"{stem}.ipynb", fill=_solutions(stem), timeout=300)
+def test_a_notebook_with_the_solutions_filled_in_passes_every_check(stem, tmp_path):
+    graded = grade_notebook(_copied(stem, tmp_path), fill=_solutions(stem), timeout=300)
     assert graded.errors == []
     assert [r.status for r in graded.results] == ["right"] * len(graded.results), graded.results
 
@@ -87,7 +96,7 @@ def test_a_wrong_answer_in_a_notebook_gets_its_hint_and_a_raising_one_is_reporte
     fill = _solutions(stem)
     fill["01.tanh_neuron_dw"] = "dy_dw = x.data   # forgot tanh'(z)"
     fill["01.logistic_dw"] = "dL_dw = 1 / 0"
-    graded = grade_notebook(NOTEBOOKS / f"{stem}.ipynb", fill=fill, timeout=300)
+    graded = grade_notebook(_copied(stem, tmp_path), fill=fill, timeout=300)
     by_id = {r.exercise: r for r in graded.results}
     assert by_id["01.tanh_neuron_dw"].mistake == "missing factor f'(z)"
     assert by_id["01.logistic_dw"].status == "not answered"  # its cell raised: never checked
