@@ -31,6 +31,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from common import best_of
@@ -213,26 +214,16 @@ def _squared_error(model: MLP, n_in: int) -> Callable[..., Value]:
     return fn
 
 
-def random_graph(n_ops: int, seed: int = 0) -> Callable[..., Value]:
-    """A function of 8 inputs whose graph has no sum of products (tests/test_replay_memory.py's
-    ``_dag``): ``n_ops`` steps of +, -, * or tanh of values drawn near each other, so each node
-    is a line of the Python back-end's code; about 62-65% of the nodes reach the output (3,300
-    steps: 2,058 nodes; 11,000: 6,905; 29,000: 18,890)."""
-    import random
+def random_graph(n_ops: int) -> Callable[..., Value]:
+    """A function of 8 inputs whose graph has no sum of products: ``n_ops`` steps of +, -, * or
+    tanh of values drawn near each other, so each node is a line of the Python back-end's code;
+    about 62-65% of the nodes reach the output (3,300 steps: 2,058 nodes; 11,000: 6,905; 29,000:
+    18,890). The tests' graph (tests/test_replay_memory.py's ``_dag``), so the benchmark measures
+    what they check."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.test_replay_memory import _dag
 
-    def fn(*xs: Value) -> Value:
-        rng = random.Random(seed)
-        pool = list(xs)
-        for _ in range(n_ops):
-            a = pool[rng.randrange(max(0, len(pool) - 50), len(pool))]
-            b = pool[rng.randrange(len(pool))]
-            r = rng.random()
-            pool.append(
-                a * b if r < 0.3 else a + b if r < 0.6 else (a * 0.5).tanh() if r < 0.8 else a - b
-            )
-        return pool[-1] + pool[-2]
-
-    return fn
+    return _dag(n_ops)  # type: ignore[no-any-return]
 
 
 def memory() -> tuple[list[str], bool]:

@@ -95,17 +95,22 @@ def _compiled(backend, weights, starts, steps, rows, whole):
     )
     for p, start in zip(ps, starts):
         p.grad = start
-    per_row = []
-    if whole:
-        result = program.run_batch(rows)
-        for r in range(len(rows)):
-            grads = [result.input_grads[k][r] for k in range(2)]
-            per_row.append([bits(result.output[r]), *map(bits, grads)])
-    else:
-        for row in rows:
-            result = program.run(*row)
-            per_row.append([bits(result.output), *map(bits, result.input_grads)])
-    return per_row, [bits(p.grad) for p in ps], program
+    return _rows_of(program, rows, whole), [bits(p.grad) for p in ps], program
+
+
+def _rows_of(program, rows, whole):
+    """Each row's output and inputs' gradients (as bits) from ``program``: a call a row
+    (``run``), or the rows as one batch (``whole``)."""
+    if not whole:
+        return [
+            [bits(result.output), *map(bits, result.input_grads)]
+            for result in (program.run(*row) for row in rows)
+        ]
+    result = program.run_batch(rows)
+    return [
+        [bits(result.output[r]), *(bits(g[r]) for g in result.input_grads)]
+        for r in range(len(rows))
+    ]
 
 
 _steps = st.lists(
@@ -225,14 +230,5 @@ def test_tied_weights_in_sums_of_products_add_in_backwards_order(weights, starts
             )
             for q, start in zip(qs, starts):
                 q.grad = start
-            got_rows = []
-            if whole:
-                result = program.run_batch(rows)
-                for r in range(len(rows)):
-                    grads = [bits(result.input_grads[k][r]) for k in range(4)]
-                    got_rows.append([bits(result.output[r]), *grads])
-            else:
-                for row in rows:
-                    result = program.run(*row)
-                    got_rows.append([bits(result.output), *map(bits, result.input_grads)])
+            got_rows = _rows_of(program, rows, whole)
             assert (got_rows, [bits(q.grad) for q in qs]) == (want_rows, want), backend
