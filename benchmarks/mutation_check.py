@@ -3105,6 +3105,16 @@ MUTATIONS = [
             "test_decision_boundary_of_points_near_the_end_of_the_floats",
         ),
     ),
+    Mutation(
+        "the NumPy node-by-node program reads a weight as a Python float (w / w at 0 raises)",
+        "microgradx/replay_numpy.py",
+        'return f"np.float64(P[{self.leaf_index[node]}].data)"',
+        'return f"P[{self.leaf_index[node]}].data"',
+        (
+            "tests/test_replay_order.py::"
+            "test_a_node_of_weights_alone_gives_ieee_results_as_backward_does",
+        ),
+    ),
 ]
 
 

@@ -241,7 +241,9 @@ class _Forward:
 
     def value(self, node: Any) -> str:
         if node in self.leaf_index:
-            return f"P[{self.leaf_index[node]}].data"
+            # a NumPy number, not a float: a node of weights alone (w / w at w = 0) then gives
+            # IEEE's inf or NaN, as on a column, where Python's float would raise
+            return f"np.float64(P[{self.leaf_index[node]}].data)"
         return f"v{self.position[node]}"
 
     def expression(self, j: int) -> str:
@@ -290,7 +292,7 @@ class _Forward:
             elif node in self.tape.computed:
                 text = self.expression(self.tape.computed[node])
             else:
-                text = f"P[{self.leaf_index[node]}].data"
+                text = self.value(node)
             self.lines.append(f"v{k} = {text}")
         return self.lines
 

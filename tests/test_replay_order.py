@@ -171,6 +171,31 @@ def test_a_shared_leafs_contributions_add_to_its_grad_one_at_a_time(backend, sta
         assert want == bits(float.fromhex("0x1.0000000000000p-52"))  # (what the graph shows)
 
 
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_node_of_weights_alone_gives_ieee_results_as_backward_does(backend):
+    """Found by the differential test above: in the NumPy back-end's node-by-node program (a
+    graph with ``detach()``) a node whose inputs are all weights was Python float arithmetic,
+    and ``one / zero`` raised ZeroDivisionError where ``backward()`` (and a column) gives inf;
+    its local derivative ``1 / b`` raised too."""
+    if backend == "numpy":
+        require_numpy()
+
+    def fn(x, y, one, zero):
+        return x * y.detach() + one / zero
+
+    weights = [Value(1.0), Value(0.0)]
+    x, y = Value(2.0), Value(3.0)
+    out = fn(x, y, *weights)
+    out.backward()
+    want = [bits(out.data), bits(x.grad), *(bits(w.grad) for w in weights)]
+    assert want[0] == bits(float("inf")) and want[3] == bits(-float("inf"))  # (what it shows)
+    ws = [Value(1.0), Value(0.0)]
+    program = microgradx.compile(lambda x, y: fn(x, y, *ws), [2.0, 3.0], backend=backend)
+    result = program.run(2.0, 3.0)
+    got = [bits(result.output), bits(result.input_grads[0]), *(bits(w.grad) for w in ws)]
+    assert got == want
+
+
 @pytest.mark.parametrize("detached", [True, False])
 def test_a_value_grad_gets_each_contribution_in_turn(detached):
     """A leaf's grad that is a Value (from ``create_graph``) stays one, and gets each
