@@ -2363,21 +2363,21 @@ MUTATIONS = [
     ),
     Mutation(
         "no_full_collection() leaves full collections paused after the block",
-        "microgradx/train.py",
+        "microgradx/collector.py",
         "                gc.set_threshold(*_full_pause[1])\n",
         "                pass\n",
         ("tests/test_collector.py::test_no_full_collection_puts_back_the_callers_settings",),
     ),
     Mutation(
         "no_full_collection(): each block restores the settings it found (another's pause)",
-        "microgradx/train.py",
+        "microgradx/collector.py",
         "            if _full_pause[0] == 0:\n                gc.set_threshold(*_full_pause[1])",
         "            if True:\n                gc.set_threshold(*_full_pause[1])",
         ("tests/test_collector.py::test_two_threads_blocks_do_not_restore_each_others_pause",),
     ),
     Mutation(
         "no_full_collection() pauses nothing",
-        "microgradx/train.py",
+        "microgradx/collector.py",
         "            gc.set_threshold(young, middle, _NEVER)",
         "            gc.set_threshold(young, middle, _)",
         (
@@ -2759,7 +2759,7 @@ MUTATIONS = [
     ),
     Mutation(
         "no_full_collection() restores nothing when its block ends by an exception (GeneratorExit)",
-        "microgradx/train.py",
+        "microgradx/collector.py",
         "    try:\n        yield\n    finally:\n"
         "        with deferred_interrupt(), _full_pause_lock:\n",
         "    yield\n    if True:\n        with deferred_interrupt(), _full_pause_lock:\n",
@@ -3113,6 +3113,25 @@ MUTATIONS = [
         (
             "tests/test_replay_order.py::"
             "test_a_node_of_weights_alone_gives_ieee_results_as_backward_does",
+        ),
+    ),
+    # issue 22 (third session): compile() pays no full collection over the graph it records
+    Mutation(
+        "compile() lets full collections visit the graph it records",
+        "microgradx/replay.py",
+        "    with no_full_collection():\n        tape, state = record_function(",
+        "    if True:\n        tape, state = record_function(",
+        (
+            "tests/test_collector.py::test_compiling_pays_no_full_collection_over_the_graph_it_records",
+        ),
+    ),
+    Mutation(
+        "a compiled call that records again lets full collections visit the new graph",
+        "microgradx/replay.py",
+        "            with no_full_collection():  # as in compile_function\n",
+        "            if True:\n",
+        (
+            "tests/test_collector.py::test_compiling_pays_no_full_collection_over_the_graph_it_records",
         ),
     ),
 ]

@@ -71,6 +71,7 @@ from typing import Any
 
 from microgradx import checks, replay_python, walk
 from microgradx.checks import flag, gone, real
+from microgradx.collector import no_full_collection
 from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import Module
@@ -338,7 +339,8 @@ class Compiled:
             return None
         self.recordings += 1
         try:
-            tape, _ = record_function(self._function, numbers, self._model, self._check, now)
+            with no_full_collection():  # as in compile_function
+                tape, _ = record_function(self._function, numbers, self._model, self._check, now)
         except CompileError as error:
             if changed is not None:
                 self._refused.add(id(self._programs))
@@ -349,7 +351,8 @@ class Compiled:
                 " interpreted engine (same results, slower)",
             )
             return None
-        program = _Program(tape, self.backend)
+        with no_full_collection():
+            program = _Program(tape, self.backend)
         self._programs.append(program)
         return program
 
@@ -705,8 +708,11 @@ def compile_function(
         probes_for(example, check)  # refuses a malformed check before anything runs
     if model is not None:  # a weight that is not a number is named, not met deep in fn
         check_data(model.parameters(), model)
-    tape, state = record_function(function, example, model, check)
-    return Compiled(tape, backend, model, function=function, check=check, state=state)
+    # The recorded graph lives until its program is built: full collections would visit all of
+    # it again and again, which made compile time grow faster than the graph (no cycles to find).
+    with no_full_collection():
+        tape, state = record_function(function, example, model, check)
+        return Compiled(tape, backend, model, function=function, check=check, state=state)
 
 
 __all__ = [

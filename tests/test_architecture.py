@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "microgradx"
 # Lower layers first. A module may import only from modules before it in this list.
 LAYERS = [
     "files",
+    "collector",  # pausing the cyclic collector's full passes (train and compile)
     "checks",
     "ops",
     "modes",

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from microgradx import train
-from microgradx.train import no_full_collection
+from microgradx import collector
+from microgradx.collector import no_full_collection
 
 CALLERS = (700, 10, 10)
 
@@ -39,7 +39,7 @@ def _paused() -> bool:
 
 
 def _restored() -> bool:
-    return gc.get_threshold() == CALLERS and train._full_pause == [0, None]
+    return gc.get_threshold() == CALLERS and collector._full_pause == [0, None]
 
 
 class _Loader:
