@@ -47,7 +47,7 @@ lint: $(BIN)/.dev-installed
 LAB_UID ?= $(shell id -u)
 LAB_FLAGS = $(if $(filter 0,$(LAB_UID)),--allow-root)
 lab: $(BIN)/.notebook-installed
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) --LabApp.news_url= notebooks/
 
 # The browser playground: static files in site/ (Pyodide from npm, this package's wheel, the page)
 site: $(BIN)/python
@@ -73,4 +73,5 @@ bench: $(BIN)/.test-installed
 	$(BIN)/python benchmarks/bench_site.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site lite
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site lite \
+		notebooks/.hypothesis microgradx-demo

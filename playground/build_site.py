@@ -1,7 +1,7 @@
 """Build the static playground in ``site/``: ``python playground/build_site.py`` (``make site``).
 
 ``site/`` gets the pinned Pyodide core from npm (interpreter and standard library, nothing from a
-CDN), this project's wheel, and the page. Serve it with ``python -m http.server -d site``.
+CDN), this project's wheel, and the page. Serve it with ``python3 -m http.server -d site``.
 
 ``--output PATH`` builds elsewhere. Every build (this one and ``build_lite.py``) is made in a fresh
 folder next to the output and renamed into place only when it is complete, so a failed build
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --output: {error}")
     size = sum(p.stat().st_size for p in args.output.rglob("*") if p.is_file())
     name = args.output.name
-    print(f"{name}/ built: {size / 1e6:.1f} MB; serve it with: python -m http.server -d {name}")
+    print(f"{name}/ built: {size / 1e6:.1f} MB; serve it with: python3 -m http.server -d {name}")
     return 0
 
 
