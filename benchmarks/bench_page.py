@@ -19,11 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CHROMIUM, FLAGS
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/browser.py: the Chromium launch the tests use too
 
-from microgradx import losses
-from microgradx.nn import MLP
-from microgradx.viz import trace_backward
+from microgradx import losses  # noqa: E402
+from microgradx.nn import MLP  # noqa: E402
+from microgradx.viz import trace_backward  # noqa: E402
+from tests.browser import launch  # noqa: E402
 
 # One step, timed in the page: the click's work plus the frame the browser then draws.
 TIME_ONE_STEP = """() => new Promise((resolve) => {
@@ -43,7 +45,7 @@ def measure(level: str, folder: Path) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1000, "height": 800})
         page.goto(path.as_uri())
         times = [page.evaluate(TIME_ONE_STEP) for _ in range(len(trace) - 1)]

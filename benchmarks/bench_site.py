@@ -15,22 +15,15 @@ from __future__ import annotations
 import platform
 import statistics
 import sys
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from common import CHROMIUM, FLAGS
-
-from microgradx.playground import Session
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/browser.py: the server and the launch the tests use too
+
+from microgradx.playground import Session  # noqa: E402
+from tests.browser import launch, serve  # noqa: E402
+
 SITE = ROOT / "site"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def main() -> int:
@@ -38,21 +31,17 @@ def main() -> int:
         print("build the site first: make site")
         return 1
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file()) / 1e6
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(SITE)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with serve(SITE) as base, sync_playwright() as p:
+        browser = launch(p)
         page = browser.new_page()
-        page.goto(url)
+        page.goto(f"{base}/index.html")
         page.wait_for_function("document.body.dataset.ready === '1'", timeout=120_000)
         ready = page.evaluate("window.playground.readySeconds")
         page.evaluate("window.playground.train(20)")
         browser_epochs = page.evaluate("window.playground.status.epoch_seconds")
         browser.close()
-    httpd.shutdown()
     session = Session()
     session.train(20)
     browser_epoch = statistics.median(browser_epochs)

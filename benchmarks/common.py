@@ -1,4 +1,6 @@
-"""What the benchmark scripts share: timing, and how to start Debian's Chromium headless."""
+"""What the benchmark scripts share: timing, and the engine benchmarks' random graph. (Starting
+Chromium and serving a built site are tests/browser.py's, which the browser benchmarks import, so
+that a benchmark measures the browser the tests check.)"""
 
 from __future__ import annotations
 
@@ -8,17 +10,6 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-
-CHROMIUM = "/usr/bin/chromium"
-# The brief's flags: no sandbox as root, no background traffic on a machine with no network.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def interleaved(repeats: int, works: dict[str, Callable[[], object]]) -> dict[str, list[float]]:

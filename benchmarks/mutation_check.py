@@ -3134,6 +3134,34 @@ MUTATIONS = [
             "tests/test_collector.py::test_compiling_pays_no_full_collection_over_the_graph_it_records",
         ),
     ),
+    Mutation(
+        "the browser tests' and benchmarks' server serves the folder's parent",
+        "tests/browser.py",
+        "partial(_Quiet, directory=str(folder))",
+        "partial(_Quiet, directory=str(folder.parent))",
+        ("tests/test_browser_helpers.py::test_serve_serves_the_folder_and_nothing_beside_it",),
+    ),
+    Mutation(
+        "the browser tests' server goes on serving after its block",
+        "tests/browser.py",
+        "        httpd.shutdown()\n        httpd.server_close()\n        thread.join()\n",
+        "        httpd.server_close()\n",
+        ("tests/test_browser_helpers.py",),
+    ),
+    Mutation(
+        "a browser test's page may reach a port that only starts like its server's",
+        "tests/browser.py",
+        'if url.startswith(base + "/"):',
+        "if url.startswith(base):",
+        ("tests/test_browser_helpers.py",),
+    ),
+    Mutation(
+        "the JupyterLite route does not hand over window.jupyterapp",
+        "tests/browser.py",
+        'config["jupyter-config-data"]["exposeAppInBrowser"] = True',
+        "pass",
+        ("tests/test_browser_helpers.py",),
+    ),
 ]
 
 
@@ -3180,7 +3208,10 @@ def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:
         raise SystemExit(f"{mutation.name}: the text to change is not in {mutation.path} once")
     target.write_text(text.replace(mutation.old, mutation.new), encoding="utf-8")
     start = time.perf_counter()
-    result = _pytest(workspace, mutation.tests)
+    try:
+        result = _pytest(workspace, mutation.tests)
+    finally:  # the next mutation starts from this file unmutated (not all are in _fresh_copy)
+        target.write_text(text, encoding="utf-8")
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
     first = failed[0].split(" - ")[0].removeprefix("FAILED ") if failed else ""
     return result.returncode != 0, time.perf_counter() - start, first

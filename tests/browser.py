@@ -1,7 +1,8 @@
 """Headless Debian Chromium through playwright, for the tests that drive a real page, and what
-those tests (and ``benchmarks/bench_lite.py``) share: the local server of a built site, the
-route that keeps a JupyterLite page offline and hands over its app, and stepping through a
-step-through page. One copy of each, here."""
+those tests and the browser benchmarks (``benchmarks/bench_page.py``, ``bench_site.py``,
+``bench_lite.py``) share: the Chromium launch, the local server of a built site, the route that
+keeps a JupyterLite page offline and hands over its app, and stepping through a step-through
+page. One copy of each, here: a benchmark measures the browser and the server the tests check."""
 
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def require_browser() -> None:
         pytest.skip(reason + "; CI installs them")
 
 
-def launch(playwright):  # type: ignore[no-untyped-def]
+def launch(playwright: Any) -> Any:
+    """Debian's Chromium (``CHROMIUM``), headless with ``FLAGS``, from a started playwright
+    (``sync_playwright()``); the caller closes it. Never a browser playwright downloads."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
 
 
@@ -58,9 +61,9 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @contextmanager
 def serve(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` on 127.0.0.1 (a free port) while the block runs; yields its base URL
-    (``http://127.0.0.1:PORT``, no slash at the end). The server stops and closes its socket
-    afterwards, however the block ends."""
+    """Serve ``folder`` read-only (GET and HEAD) on 127.0.0.1 (a free port) while the block runs;
+    yields its base URL (``http://127.0.0.1:PORT``, no slash at the end). The server stops and
+    closes its socket afterwards, however the block ends."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(folder)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -72,25 +75,38 @@ def serve(folder: Path) -> Iterator[str]:
         thread.join()
 
 
-def lite_route(base: str, outside: list[str] | None = None) -> Callable[[Any], None]:
-    """A playwright route handler for a JupyterLite site served at ``base``: every request
-    outside the server is aborted (and its URL appended to ``outside``), and the site's
-    ``jupyter-lite.json`` is answered with ``exposeAppInBrowser`` on, which gives the page
-    ``window.jupyterapp`` to drive (as JupyterLab's own tests do); the rest is served as built."""
+def local_route(base: str, outside: list[str] | None = None) -> Callable[[Any], None]:
+    """A playwright route handler that passes only the requests to the server at ``base``
+    (``http://127.0.0.1:PORT``, as ``serve`` yields it) and aborts every other one, appending its
+    URL to ``outside``: a page that reaches for the network fails here instead of waiting."""
 
     def route(route: Any) -> None:
         url = route.request.url
-        if not url.startswith(base + "/"):
+        if url.startswith(base + "/"):
+            route.continue_()
+        else:
             if outside is not None:
                 outside.append(url)
             route.abort()
-        elif url.split("?")[0] == f"{base}/jupyter-lite.json":
+
+    return route
+
+
+def lite_route(base: str, outside: list[str] | None = None) -> Callable[[Any], None]:
+    """A playwright route handler for a JupyterLite site served at ``base``: every request
+    outside the server is aborted (``local_route``), and the site's ``jupyter-lite.json`` is
+    answered with ``exposeAppInBrowser`` on, which gives the page ``window.jupyterapp`` to drive
+    (as JupyterLab's own tests do); the rest is served as built."""
+    local = local_route(base, outside)
+
+    def route(route: Any) -> None:
+        if route.request.url.split("?")[0] == f"{base}/jupyter-lite.json":
             response = route.fetch()
             config = response.json()
             config["jupyter-config-data"]["exposeAppInBrowser"] = True
             route.fulfill(response=response, body=json.dumps(config))
         else:
-            route.continue_()
+            local(route)
 
     return route
 

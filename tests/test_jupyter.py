@@ -22,7 +22,7 @@ import pytest
 
 from microgradx.viz.markup import visible
 
-from .browser import launch, require_browser, step_through
+from .browser import launch, local_route, require_browser, step_through
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -155,12 +155,7 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
             browser = launch(p)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             # only the local server: anything else would be a page reaching for the network
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_() if route.request.url.startswith(base) else route.abort()
-                ),
-            )
+            page.route("**/*", local_route(base))
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')")
             page.wait_for_function(

@@ -10,8 +10,6 @@ import shutil
 import subprocess
 import textwrap
 import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from microgradx.nn import MLP
 from microgradx.playground import Session, handle, run_snippet
 from microgradx.viz.style import lecture_text
 
-from .browser import launch, require_browser
+from .browser import launch, local_route, require_browser, serve
 from .hostile import HOSTILE, ROOT_LABEL, SHOWN, Watch, names_in_picture, steps_through
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,19 +35,11 @@ def _site_or_skip() -> None:
         pytest.skip(reason)
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def server():
     _site_or_skip()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(SITE)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(SITE) as base:
+        yield base
 
 
 # ---- the build script's output (npm and pip stubbed: no network, fast) -------------------------
@@ -329,18 +319,10 @@ def test_playground_trains_moons_and_steps_through_backprop_offline(server, tmp_
     from playwright.sync_api import sync_playwright
 
     outside: list[str] = []
-
-    def only_local(route):
-        if route.request.url.startswith(server):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.route("**/*", only_local)
+        page.route("**/*", local_route(server, outside))
         page.goto(f"{server}/index.html")
         page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
         ready = page.evaluate("window.playground.readySeconds")
