@@ -483,7 +483,11 @@ class Op:
 
     def __post_init__(self) -> None:
         self._check_text()
-        if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
+        if self.arity is not None and type(self.arity) is not int:  # a bool is not a count
+            raise TypeError(
+                f"op {self.name!r}: arity must be an int >= 1 or None, got {describe(self.arity)}"
+            )
+        if self.arity is not None and self.arity < 1:
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
             )

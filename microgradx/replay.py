@@ -63,14 +63,13 @@ the objects recorded: rebinding a variable to a new Value is not seen.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks, replay_python, walk
-from microgradx.checks import flag, gone, real
+from microgradx.checks import flag, gone, number, real
 from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
 from microgradx.nn import Module
@@ -83,7 +82,7 @@ from microgradx.replay_python import (
     python_program,
     python_source,
 )
-from microgradx.replay_record import Function, probes_for, record_function
+from microgradx.replay_record import Function, input_number, probes_for, record_function
 from microgradx.replay_tape import CompileError, Tape, checked_order, same_graph, tape_of
 
 BACKENDS = ("python", "numpy")
@@ -188,7 +187,7 @@ def check_data(leaves: Sequence[Value], model: Any = None) -> None:
             what = f"data of {leaf.label!r}"
         else:
             what = f"data of leaf {k} of the compiled graph (a Value fn reads, not an input)"
-        real(leaf.data, what)  # TypeError or ValueError naming it; a real number passes
+        number(leaf.data, what)  # TypeError or ValueError naming it; a real number passes
 
 
 class _Undo:
@@ -366,13 +365,7 @@ class Compiled:
             raise ValueError(
                 f"the compiled function takes {self.n_inputs} inputs, got {len(inputs)}{where}"
             )
-        numbers = []
-        for k, x in enumerate(inputs):
-            number = real(x, f"input {k}{where}")
-            if not math.isfinite(number):
-                raise ValueError(f"input {k}{where} is {number}: the data must be finite numbers")
-            numbers.append(number)
-        return numbers
+        return [input_number(x, f"input {k}{where}") for k, x in enumerate(inputs)]
 
     def _one(
         self, programs: list[_Program], numbers: list[float], seed: float | None, undo: _Undo
@@ -693,7 +686,9 @@ def compile_function(
     """``compile`` for a function that returns ``(output, values to watch)``: each call also
     sets ``watched`` (``fit`` watches the model's outputs for its accuracy)."""
     function = checks.function(function, "function")
-    example = checks.reals(example_inputs, "example_inputs", allow_empty=True)
+    given = checks.sequence(example_inputs, "example_inputs")
+    why = "compile records on finite numbers only (a compiled call takes no others)"
+    example = [input_number(x, f"example_inputs[{i}]", why) for i, x in enumerate(given)]
     if not example:
         raise ValueError("example_inputs is empty: fn needs at least one input to replay")
     checks.takes(
@@ -702,7 +697,8 @@ def compile_function(
     backend = checks.choice(backend, "backend", BACKENDS)
     _check_model(model)
     if check is not True and check is not False:
-        probes_for(example, check)  # refuses a malformed check before anything runs
+        # refuses a malformed check before anything runs; kept as the floats it was checked as
+        check = probes_for(example, check)[0]
     if model is not None:  # a weight that is not a number is named, not met deep in fn
         check_data(model.parameters(), model)
     tape, state = record_function(function, example, model, check)
