@@ -3196,6 +3196,13 @@ MUTATIONS = [
         'if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__"):',
         ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
     ),
+    Mutation(
+        "a compiled call takes a weight that is a 0-d array (its outputs become NumPy numbers)",
+        "microgradx/replay.py",
+        "        if not checks.is_real(leaf.data):  # the program reads data as it is",
+        "        if False:  # the program reads data as it is",
+        ("tests/test_bad_weights.py::test_a_compiled_call_refuses_a_weight_that_is_a_0d_array",),
+    ),
 ]
 
 

@@ -169,7 +169,9 @@ def check_data(leaves: Sequence[Value], model: Any = None) -> None:
     by its label, else by its place in ``leaves``. Cheap when every ``data`` is a float (a
     plain loop: its attribute reads are specialised by CPython, which ``map(attrgetter)``'s are
     not: 0.1 ms for 2,411 leaves against 0.25); an int, a bool or a NumPy float passes as it is.
-    """
+    A 0-d NumPy array, which ``checks.number`` takes as its number where data is converted
+    (``Value()``, an optimizer's step, ``save``), is refused here: a compiled program reads
+    ``data`` as it is, and its outputs would become NumPy numbers."""
     for leaf in leaves:
         if type(leaf.data) is not float:
             break
@@ -187,7 +189,10 @@ def check_data(leaves: Sequence[Value], model: Any = None) -> None:
             what = f"data of {leaf.label!r}"
         else:
             what = f"data of leaf {k} of the compiled graph (a Value fn reads, not an input)"
-        number(leaf.data, what)  # TypeError or ValueError naming it; a real number passes
+        if not checks.is_real(leaf.data):  # the program reads data as it is: a real number
+            # (a 0-d array, which Value() would convert, would make the outputs NumPy numbers)
+            raise TypeError(f"{what} must be a real number, got {checks.describe(leaf.data)}")
+        number(leaf.data, what)  # ValueError for an int beyond a float; a bool is 0 or 1
 
 
 class _Undo:

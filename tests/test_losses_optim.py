@@ -749,7 +749,11 @@ _OPTIMIZERS = {
 }
 
 
-@pytest.mark.parametrize("kind", [np.float32, np.float64, np.int64, int, Fraction, bool])
+@pytest.mark.parametrize(
+    "kind",
+    [np.float32, np.float64, np.int64, int, Fraction, bool, np.array],
+    ids=lambda k: k.__name__,
+)
 @pytest.mark.parametrize("name", list(_OPTIMIZERS))
 def test_a_step_writes_python_floats_whatever_type_the_data_had(name, kind):
     # The example: w.data = np.float32(0.5) stayed a float32 through SGD.step(), each
