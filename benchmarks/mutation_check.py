@@ -3160,16 +3160,6 @@ MUTATIONS = [
         ),
     ),
     Mutation(
-        "compile records on a NaN in example_inputs",
-        "microgradx/replay.py",
-        'example = [input_number(x, f"example_inputs[{i}]", why) for i, x in enumerate(given)]',
-        'example = [checks.number(x, f"example_inputs[{i}]") for i, x in enumerate(given)]',
-        (
-            "tests/test_replay.py::"
-            "test_a_check_on_numbers_that_are_not_finite_is_refused_by_position",
-        ),
-    ),
-    Mutation(
         "an optimizer's step keeps a float32 weight's type (rounded to float32 every step)",
         "microgradx/optim.py",
         'weights[i] = w = number(w, f"data of {self._where(i)}")',

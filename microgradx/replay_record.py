@@ -21,11 +21,12 @@ Function = Callable[..., tuple[Value, Sequence[Value]]]  # Values in -> (output,
 
 def input_number(x: Any, name: str, why: str = "the data must be finite numbers") -> float:
     """One input of a compiled function as a float, the one rule for every back-end and every
-    place an input is given (a call's inputs, ``example_inputs``, ``check``): a data number
-    (``checks.number``: a real number, a bool as 0 or 1, a 0-d NumPy array of a real or bool
-    dtype) that is finite. TypeError for anything else, ValueError (``{name} is nan: {why}``)
-    for NaN or an infinity: a guard on NaN comes out False whichever way the data goes, and a
-    compiled program's promise (the interpreted engine's results) is checked on finite numbers.
+    place an input is given (a call's inputs, ``check``): a data number (``checks.number``: a
+    real number, a bool as 0 or 1, a 0-d NumPy array of a real or bool dtype) that is finite.
+    TypeError for anything else, ValueError (``{name} is nan: {why}``) for NaN or an infinity:
+    a guard on NaN comes out False whichever way the data goes, so a check there could say
+    nothing. (``example_inputs`` are data numbers too, and may be NaN or infinite: the
+    recording's guards record again at a call's finite inputs.)
     The NumPy back-end's batch of plain numbers is converted by NumPy, which takes the same
     numbers (``Compiled._table``)."""
     number = checks.number(x, name)

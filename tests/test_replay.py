@@ -565,6 +565,8 @@ def test_both_backends_take_the_same_numbers_as_inputs(label):
         assert python["call"] == [expected] and python["batch"][1] == expected
         assert all(isinstance(v, list) for v in python.values())
     else:  # refused by every way in, as Value refuses it or as a compiled call refuses NaN
+        special = number is not None  # compile may record at NaN: a call at (1, 2) records again
+        assert isinstance(python.pop("compile"), list if special else str)
         assert all(isinstance(v, str) for v in python.values())
 
 
@@ -582,8 +584,6 @@ def test_a_check_on_numbers_that_are_not_finite_is_refused_by_position(check, me
     error = TypeError if "real number" in message else ValueError
     with pytest.raises(error, match=message):
         microgradx.compile(lambda a, b: (a * b).relu(), [0.5, 2.0], check=check)
-    with pytest.raises(ValueError, match=r"^example_inputs\[1\] is nan: compile records on"):
-        microgradx.compile(lambda a, b: (a * b).relu(), [0.5, math.nan])
     program = microgradx.compile(lambda a, b: (a * b).relu(), [0.5, 2.0], check=[True, 3])
     assert program(2.0, 3.0) == 6.0  # a bool is a data number here, as in every input
 
