@@ -577,8 +577,8 @@ MUTATIONS = [
     Mutation(
         "NumPy 2's bool is not a bool to checks.flag",
         "microgradx/checks.py",
-        'kind.__name__ in ("bool_", "bool")',
-        'kind.__name__ == "bool_"',
+        'or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):',
+        'or (kind.__module__ == "numpy" and kind.__name__ == "bool_"):',
         ("tests/test_nn.py",),
     ),
     Mutation(
@@ -629,7 +629,7 @@ MUTATIONS = [
     Mutation(
         "an optimizer step takes any gradient float() takes (a str '0.5')",
         "microgradx/optim.py",
-        "    return real(g.data if isinstance(g, Value) else g, name)\n",
+        "    return number(g.data if isinstance(g, Value) else g, name)\n",
         "    return float(g.data if isinstance(g, Value) else g)\n",
         (
             "tests/test_arguments.py::test_hostile_arguments_are_refused_by_name_or_work"
@@ -2736,14 +2736,14 @@ MUTATIONS = [
     Mutation(
         "an optimizer steps a weight that is not a number",
         "microgradx/optim.py",
-        '                    real(p.data, f"data of {self._where(i)}")\n',
+        '                    weights[i] = w = number(w, f"data of {self._where(i)}")\n',
         "                    pass\n",
         ("tests/test_bad_weights.py::test_an_optimizer_step_names_a_weight_that_is_not_a_number",),
     ),
     Mutation(
         "save writes a weight that is not a number",
         "microgradx/io.py",
-        '            name: checks.real(p.data, f"data of parameter {name!r}")\n',
+        '            name: checks.number(p.data, f"data of parameter {name!r}")\n',
         "            name: p.data\n",
         (
             "tests/test_bad_weights.py::"
@@ -3161,6 +3161,84 @@ MUTATIONS = [
         'config["jupyter-config-data"]["exposeAppInBrowser"] = True',
         "pass",
         ("tests/test_browser_helpers.py",),
+    ),
+    Mutation(
+        "a setting takes a bool as a number (make_moons(noise=True) is noise 1.0)",
+        "microgradx/checks.py",
+        "    if isinstance(x, numbers.Real) and not isinstance(x, bool):\n",
+        "    if isinstance(x, numbers.Real):\n",
+        (
+            "tests/test_arguments.py::"
+            "test_a_bool_is_refused_as_a_setting_and_taken_as_data[data.make_moons:noise]",
+            "tests/test_arguments.py::"
+            "test_a_bool_is_refused_as_a_setting_and_taken_as_data[optim.StepLR:gamma]",
+            "tests/test_arguments.py::test_the_bool_rule_in_checks",
+        ),
+    ),
+    Mutation(
+        "an operand is checked as a setting (Value(2.0) * True is refused)",
+        "microgradx/engine.py",
+        'x = x.keep() if isinstance(x, RecordedNumber) else number(x, "operand")',
+        'x = x.keep() if isinstance(x, RecordedNumber) else real(x, "operand")',
+        (
+            "tests/test_arguments.py::"
+            "test_a_bool_is_refused_as_a_setting_and_taken_as_data[microgradx.Value.__mul__:other]",
+        ),
+    ),
+    Mutation(
+        "a 0-d NumPy array is no number (the Python back-end refuses it, the NumPy one takes it)",
+        "microgradx/checks.py",
+        '        if kind.__name__ == "ndarray" and x.ndim == 0 and x.dtype.kind in "fiub":\n'
+        "            return number(x.item(), name)\n",
+        "",
+        (
+            "tests/test_replay.py::"
+            "test_both_backends_take_the_same_numbers_as_inputs[0-d float array]",
+        ),
+    ),
+    Mutation(
+        "compile takes a NaN in check (a check that can say nothing)",
+        "microgradx/replay_record.py",
+        'probes.append([input_number(x, f"check[{i}]", why) for i, x in enumerate(check)])',
+        'probes.append([checks.number(x, f"check[{i}]") for i, x in enumerate(check)])',
+        (
+            "tests/test_replay.py::"
+            "test_a_check_on_numbers_that_are_not_finite_is_refused_by_position",
+        ),
+    ),
+    Mutation(
+        "an optimizer's step keeps a float32 weight's type (rounded to float32 every step)",
+        "microgradx/optim.py",
+        'weights[i] = w = number(w, f"data of {self._where(i)}")',
+        'number(w, f"data of {self._where(i)}")',
+        (
+            "tests/test_losses_optim.py::"
+            "test_a_step_writes_python_floats_whatever_type_the_data_had",
+        ),
+    ),
+    Mutation(
+        "GraphView takes a bool as its count of nodes",
+        "microgradx/viz/graph.py",
+        '        object.__setattr__(self, "nodes", checks.count(self.nodes, "nodes", minimum=0))\n',
+        "",
+        (
+            "tests/test_arguments.py::"
+            "test_a_bool_is_refused_as_a_setting_and_taken_as_data[viz.GraphView:nodes]",
+        ),
+    ),
+    Mutation(
+        "a 0-d NumPy array passes as a list (len() of it raises a TypeError naming nothing)",
+        "microgradx/checks.py",
+        'if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__") or _zero_d(x):',
+        'if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__"):',
+        ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
+    ),
+    Mutation(
+        "a compiled call takes a weight that is a 0-d array (its outputs become NumPy numbers)",
+        "microgradx/replay.py",
+        "        if not checks.is_real(leaf.data):  # the program reads data as it is",
+        "        if False:  # the program reads data as it is",
+        ("tests/test_bad_weights.py::test_a_compiled_call_refuses_a_weight_that_is_a_0d_array",),
     ),
 ]
 

@@ -8,7 +8,28 @@ They are called before anything changes, so a refused call leaves every object a
 What counts as a number: every ``numbers.Real`` (``int``, ``float``, ``fractions.Fraction``,
 NumPy's scalars such as ``np.float32(0.5)``), converted to a Python float. An integer too large for
 a float (``10**400``) is refused by name rather than rounded to infinity: a number that large in
-the data is a mistake, not a value. A count (a layer size, a number of epochs) must be an integer
+the data is a mistake, not a value. ``decimal.Decimal`` is not a ``numbers.Real`` and is refused.
+
+Bools, and the two kinds of number (one rule, two helpers):
+
+- A *setting* (``real``, ``finite``, ``in_range``, ``count``, ``seed``, ``index``, ``reals`` and
+  ``reals_of_length``): a hyperparameter, a tolerance, a size, a range, an op's parameter
+  (``leaky_relu``'s slope), the gradient given to a backward pass (``y.backward(True)`` is
+  PyTorch's old ``retain_graph`` in the wrong place), a target (``fit``'s and the losses' labels:
+  ``True`` as a class is ambiguous). A ``bool`` is refused with a ``TypeError`` naming the
+  argument: ``lr=True`` or ``noise=True`` is a mistake (usually a flag in the wrong place), not
+  1.0. A NumPy array, even a 0-d one, is refused too.
+- *Data* (``number``, ``rows``, ``reals(..., data=True)``): a number that enters arithmetic as a
+  value: a ``Value``'s ``data`` and ``grad`` (what lives in the graph), an operand of an op
+  (``Value(2.0) * True``, an exponent, a base), the inputs at which a function is evaluated or
+  differentiated (``compile``'s inputs, ``gradcheck``'s, a model's), data rows ``X``, the values
+  a picture shows. Here a bool is 0.0 or 1.0 (Python's and NumPy's ``bool``), as
+  Python, NumPy and PyTorch promote it in arithmetic, and a 0-d NumPy array of a real or bool
+  dtype is the number it holds, as NumPy and PyTorch take a 0-d tensor in arithmetic. Both
+  back-ends of ``compile`` take their inputs by this rule (a NumPy batch converted by NumPy
+  folds the same 0-d arrays and bools, and nothing else, into its float array).
+
+A count (a layer size, a number of epochs) must be an integer
 and not a ``bool``: ``True`` as a layer size is a mistake, not 1; a count that sets the size of
 something built (a dataset's ``n``, a histogram's ``bins``) is given a ``maximum``, so a billion
 is refused by name instead of allocating gigabytes.
@@ -53,21 +74,48 @@ def describe(x: Any) -> str:
 
 
 def real(x: Any, name: str) -> float:
-    """``x`` as a float. TypeError unless a real number; ValueError for an int beyond a float."""
+    """A setting ``x`` as a float. TypeError unless a real number that is not a bool (see the
+    module: ``lr=True`` is a mistake, not 1.0); ValueError for an int beyond a float."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real) and not isinstance(x, complex):
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
         try:
             return float(x)
         except OverflowError:
-            raise ValueError(
-                f"{name} is too large for a float (about 1.8e308 at most), got {describe(x)}"
-            ) from None
+            raise _too_large(x, name) from None
+    also = ", not a bool" if isinstance(x, bool) else ""
+    raise TypeError(f"{name} must be a real number{also}, got {describe(x)}")
+
+
+def number(x: Any, name: str) -> float:
+    """A data number ``x`` (a Value's data, an operand, an input) as a float: a real number, a
+    bool as 0.0 or 1.0 (Python's or NumPy's), or a 0-d NumPy array of a real or bool dtype as
+    the number it holds (see the module). TypeError for anything else, ValueError for an int
+    beyond a float."""
+    if type(x) is float:
+        return x
+    if isinstance(x, numbers.Real):  # Python's bool is one: 0.0 or 1.0
+        try:
+            return float(x)
+        except OverflowError:
+            raise _too_large(x, name) from None
+    kind = type(x)
+    # NumPy's types recognised without importing NumPy (the core needs only the standard library)
+    if kind.__module__ == "numpy":
+        if kind.__name__ in ("bool_", "bool"):
+            return float(x)
+        if kind.__name__ == "ndarray" and x.ndim == 0 and x.dtype.kind in "fiub":
+            return number(x.item(), name)
     raise TypeError(f"{name} must be a real number, got {describe(x)}")
 
 
+def _too_large(x: Any, name: str) -> ValueError:
+    return ValueError(f"{name} is too large for a float (about 1.8e308 at most), got {describe(x)}")
+
+
 def is_real(x: Any) -> bool:
-    """True for a real number (not a Value, a string or a sequence)."""
+    """True for a real number (not a Value, a string or a sequence; a bool is one, as a data
+    number: see the module)."""
     return isinstance(x, numbers.Real)
 
 
@@ -195,20 +243,27 @@ def text(x: Any, name: str) -> str:
 
 def sequence(x: Any, name: str) -> Sequence[Any]:
     """``x`` as a sequence that is not a string, a mapping or a single number (a list, a tuple,
-    a range, a NumPy array: anything with a length that can be indexed)."""
-    if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__"):
+    a range, a NumPy array: anything with a length that can be indexed). A 0-d NumPy array has
+    ``__len__`` but no length (``len()`` raises): it is refused here, by name, as a number is."""
+    if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__") or _zero_d(x):
         raise TypeError(f"{name} must be a list, got {describe(x)}")
     if not hasattr(x, "__getitem__"):
         raise TypeError(f"{name} must be a list (something that can be indexed), got {describe(x)}")
     return x  # type: ignore[no-any-return]
 
 
-def reals(x: Any, name: str, *, allow_empty: bool = False) -> list[float]:
-    """``x`` as a list of floats (a list of numbers, a tuple, a 1-D NumPy array)."""
+def _zero_d(x: Any) -> bool:
+    return type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0
+
+
+def reals(x: Any, name: str, *, allow_empty: bool = False, data: bool = False) -> list[float]:
+    """``x`` as a list of floats (a list of numbers, a tuple, a 1-D NumPy array): settings,
+    each by ``real``, or with ``data`` data numbers, each by ``number`` (see the module)."""
     items = sequence(x, name)
     if not allow_empty and len(items) == 0:
         raise ValueError(f"{name} must not be empty")
-    return [real(v, f"{name}[{i}]") for i, v in enumerate(items)]
+    each = number if data else real
+    return [each(v, f"{name}[{i}]") for i, v in enumerate(items)]
 
 
 def texts(x: Any, name: str) -> list[str]:
@@ -279,10 +334,10 @@ def rows(
     allow_empty: bool = False,
     require_finite: bool = False,
 ) -> list[list[float]]:
-    """``x`` as a list of rows of floats, every row as long as the first (or ``width``): a list
-    of lists, or a 2-D NumPy array (``require_finite``: no NaN or infinity). Names the first bad
-    place: ``X[3] has 1 numbers but X[0] has 2``, ``X[1][0] must be a real number, got str
-    'a'``."""
+    """``x`` as a list of rows of data numbers (``number``), every row as long as the first (or
+    ``width``): a list of lists, or a 2-D NumPy array (``require_finite``: no NaN or infinity).
+    Names the first bad place: ``X[3] has 1 numbers but X[0] has 2``, ``X[1][0] must be a real
+    number, got str 'a'``."""
     items = sequence(x, name)
     if not allow_empty and len(items) == 0:
         raise ValueError(f"{name} is empty: give at least one row")
@@ -291,7 +346,7 @@ def rows(
     for i, row in enumerate(items):
         if is_real(row):
             raise TypeError(f"{name}[{i}] must be a list of numbers (a row), got {describe(row)}")
-        values = reals(row, f"{name}[{i}]", allow_empty=True)
+        values = reals(row, f"{name}[{i}]", allow_empty=True, data=True)
         if require_finite:
             for j, v in enumerate(values):
                 finite(v, f"{name}[{i}][{j}]")

@@ -30,7 +30,16 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
-from microgradx.checks import changed_call, count, describe, function, real, sequence, takes
+from microgradx.checks import (
+    changed_call,
+    count,
+    describe,
+    function,
+    number,
+    real,
+    sequence,
+    takes,
+)
 from microgradx.ops import Op
 
 DualOperand = Union["Dual", float, int]
@@ -97,7 +106,7 @@ class Dual:
                         f"{op.name}: a Value and a forward-mode Dual meet here; compute with"
                         " Duals only (jvp, derivative) or with Values only (backward)"
                     )
-                primals.append(x if isinstance(x, Dual) else real(x, "operand"))
+                primals.append(x if isinstance(x, Dual) else number(x, "operand"))
                 tangents.append(0.0)
         out = _evaluate(op, primals)
         local_grads = op.local_grads(*primals, out)
@@ -115,10 +124,10 @@ class Dual:
     def __pow__(self, exponent: DualOperand) -> Dual:
         if isinstance(exponent, Dual):
             return _apply(ops.POW, self, exponent)
-        return _apply(ops.POW_SCALAR.member(real(exponent, "exponent")), self)
+        return _apply(ops.POW_SCALAR.member(number(exponent, "exponent")), self)
 
     def __rpow__(self, base: DualOperand) -> Dual:
-        return _apply(ops.RPOW_SCALAR.member(real(base, "base")), self)
+        return _apply(ops.RPOW_SCALAR.member(number(base, "base")), self)
 
     def __pos__(self) -> Dual:
         return self
@@ -144,7 +153,7 @@ def _part(x: Any, name: str, tag: int) -> Any:
                 " Duals of smaller tags (enclosing derivatives)"
             )
         return x
-    return real(x, name)
+    return number(x, name)
 
 
 def _evaluate(op: Op, primals: list[Any]) -> Any:
@@ -212,7 +221,7 @@ def jvp(
 def _operand(x: Any, name: str) -> Any:
     """An input of ``jvp``: a number, or a Dual of an enclosing call (whose tag is smaller than
     the one this call takes, as every earlier tag is)."""
-    return x if isinstance(x, Dual) else real(x, name)
+    return x if isinstance(x, Dual) else number(x, name)
 
 
 def _jvp(

@@ -32,7 +32,7 @@ from contextlib import nullcontext
 from typing import Any, Union
 
 from microgradx import ops, walk
-from microgradx.checks import describe, flag, gone, real
+from microgradx.checks import describe, flag, gone, number, real
 from microgradx.modes import IN_USE, RECORDING, AnomalyError, RecordedNumber, enable_grad, mode
 from microgradx.ops import ADD, MUL, Op
 
@@ -80,7 +80,7 @@ class Value:
         if type(data) is not float:
             # While compile() records, a number read from the graph remembers where it came from
             # (microgradx.replay); a Value made from one (detach(), Value(x.data * 2)) keeps it.
-            data = data.keep() if isinstance(data, RecordedNumber) else real(data, "Value data")
+            data = data.keep() if isinstance(data, RecordedNumber) else number(data, "Value data")
         if label is not None and type(label) is not str:
             raise TypeError(f"Value label must be a str or None, got {type(label).__name__}")
         self.data = data
@@ -147,12 +147,12 @@ class Value:
         # x ** 2 is common: once bound, its op comes straight from member()'s cache.
         op = _POW_SCALAR_OPS.get(exponent) if type(exponent) in (float, int) else None
         if op is None:
-            op = ops.POW_SCALAR.member(real(exponent, "exponent"))
+            op = ops.POW_SCALAR.member(number(exponent, "exponent"))
         return _unary(op, self)
 
     def __rpow__(self, base: Operand) -> Value:
         """c ** x for a number c (the op ``rpow_scalar``)."""
-        return _unary(ops.RPOW_SCALAR.member(real(base, "base")), self)
+        return _unary(ops.RPOW_SCALAR.member(number(base, "base")), self)
 
     def __neg__(self) -> Value:
         return _unary(ops.NEG, self)
@@ -363,7 +363,7 @@ def _constant(x: object) -> Value:
         if isinstance(x, Value):
             return x
         # compile()'s recording: a number read from the graph stays tied to it (see Value())
-        x = x.keep() if isinstance(x, RecordedNumber) else real(x, "operand")
+        x = x.keep() if isinstance(x, RecordedNumber) else number(x, "operand")
     return Value(x)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import count, describe, flag, real, sequence, takes
+from microgradx.checks import count, describe, flag, number, real, sequence, takes
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -50,7 +50,7 @@ def _leaf(x: Any, name: str) -> Value:
     """
     if isinstance(x, Value):
         return x * 1.0
-    return Value(real(x, name))
+    return Value(number(x, name))
 
 
 def _arguments(x: Any, name: str) -> Any:

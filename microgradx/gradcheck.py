@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from microgradx.checks import describe, flag, function, in_range, is_real, real, sequence
+from microgradx.checks import describe, flag, function, in_range, is_real, number, sequence
 from microgradx.engine import Operand, Value, grad_number, topological_order
 from microgradx.modes import enable_grad, no_grad
 from microgradx.nn import Module
@@ -454,16 +454,16 @@ def _inputs(inputs: object) -> tuple[list[str], list[float]]:
         name = f"inputs[{i}]"
         if isinstance(x, Value):
             names.append(x.label or f"x{i}")
-            number = x.data
+            point = x.data
         else:
             names.append(f"x{i}")
-            number = real(x, name)
-        if not math.isfinite(number):
+            point = number(x, name)
+        if not math.isfinite(point):
             raise ValueError(
-                f"{name} must be a finite number, got {number!r}: there is no finite difference"
+                f"{name} must be a finite number, got {point!r}: there is no finite difference"
                 " to compare with at a NaN or an infinity"
             )
-        values.append(number)
+        values.append(point)
     return names, values
 
 

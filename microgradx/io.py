@@ -80,7 +80,7 @@ def to_dict(model: nn.Module) -> dict[str, Any]:
         "version": VERSION,
         "architecture": model.config(),
         "parameters": {
-            name: checks.real(p.data, f"data of parameter {name!r}")
+            name: checks.number(p.data, f"data of parameter {name!r}")
             for name, p in model.named_parameters()
         },
     }

@@ -27,6 +27,7 @@ from microgradx.checks import (
     in_range,
     instances,
     is_real,
+    number,
     real,
     sequence,
 )
@@ -98,7 +99,7 @@ def _pairs(predictions: Any, targets: Any, name: str) -> list[tuple[Value, Targe
         if isinstance(p, (list, tuple)) and len(p) == 1:
             p = p[0]  # the output of a 1-unit layer counts as its one Value
         if not _traced(p):
-            p = real(p, f"{first}[{i}]")
+            p = number(p, f"{first}[{i}]")
             # a constant prediction: a Value, so that the loss is one (a Dual target keeps it a
             # number, which the Dual's ops take)
             p = p if _traced(t) and not isinstance(t, Value) else Value(p)
@@ -127,7 +128,8 @@ def _check_probability(t: Value | float, name: str) -> None:
 def _values(xs: Any, name: str) -> list[Operand]:
     """``xs`` (a list of numbers, Values or Duals) checked: Values and Duals as they are, numbers
     as floats (``apply`` makes them constants); a clear error naming ``name`` otherwise."""
-    return [x if _traced(x) else real(x, f"{name}[{i}]") for i, x in enumerate(sequence(xs, name))]
+    items = sequence(xs, name)
+    return [x if _traced(x) else number(x, f"{name}[{i}]") for i, x in enumerate(items)]
 
 
 @changed_call("mse(predictions, targets, reduction=...)")

@@ -38,7 +38,7 @@ from microgradx.checks import (
     instance,
     instances,
     is_real,
-    real,
+    number,
     sequence,
 )
 from microgradx.checks import seed as checks_seed
@@ -644,7 +644,7 @@ def _values(x: Any, name: str) -> list[Value]:
     """
     items = sequence(x, name)
     return [
-        item if isinstance(item, Value) else Value(real(item, f"{name}[{i}]"))
+        item if isinstance(item, Value) else Value(number(item, f"{name}[{i}]"))
         for i, item in enumerate(items)
     ]
 

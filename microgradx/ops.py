@@ -481,12 +481,19 @@ class Op:
             if getattr(self, field_name) is not None:
                 text(getattr(self, field_name), f"op {self.name!r}: {field_name} (or None)")
 
-    def __post_init__(self) -> None:
-        self._check_text()
-        if self.arity is not None and (type(self.arity) is not int or self.arity < 1):
+    def _check_arity(self) -> None:
+        if self.arity is not None and type(self.arity) is not int:  # a bool is not a count
+            raise TypeError(
+                f"op {self.name!r}: arity must be an int >= 1 or None, got {describe(self.arity)}"
+            )
+        if self.arity is not None and self.arity < 1:
             raise ValueError(
                 f"op {self.name!r}: arity must be an int >= 1 or None, got {self.arity!r}"
             )
+
+    def __post_init__(self) -> None:
+        self._check_text()
+        self._check_arity()
         for rule_name in ("forward", "local_grads", "domain"):
             if not callable(getattr(self, rule_name)):
                 raise TypeError(

@@ -41,6 +41,7 @@ from microgradx.checks import (
     in_range,
     instance,
     instances,
+    number,
     real,
     sequence,
 )
@@ -56,17 +57,10 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def _number(x: Any, name: str) -> float:
-    """A real number that is not a bool (``True`` as a learning rate is a mistake, not 1)."""
-    if isinstance(x, bool):
-        raise TypeError(f"{name} must be a real number, got {describe(x)}")
-    return real(x, name)
-
-
 def _between(x: Any, name: str, low: float, high: float, closed: bool, words: str) -> float:
     """A number in (low, high), or [low, high) when ``closed``; else ValueError "{name} must
     be {words}"."""
-    value = _number(x, name)
+    value = real(x, name)
     inside = (low <= value if closed else low < value) and value < high
     _check(inside, f"{name} must be {words}, got {value!r}")
     return value
@@ -98,7 +92,7 @@ def _fraction(x: Any, name: str) -> float:
 def _betas(x: Any, name: str) -> tuple[float, float]:
     pair = sequence(x, name)
     _check(len(pair) == 2, f"{name} must be a pair, got {describe(x)}")
-    b1, b2 = (_number(b, f"{name}[{i}]") for i, b in enumerate(pair))
+    b1, b2 = (real(b, f"{name}[{i}]") for i, b in enumerate(pair))
     _check(0 <= b1 < 1 and 0 <= b2 < 1, f"{name} must be in [0, 1), got {(b1, b2)!r}")
     return (b1, b2)
 
@@ -274,38 +268,49 @@ class Optimizer:
         whose gradient stays None), or to 0.0 with ``set_to_none=False``."""
         zero_grad(self.params, set_to_none=set_to_none)
 
-    def _gradients(self, groups: list[tuple[int, int, dict[str, Any]]]) -> list[float | None]:
+    def _gradients(
+        self, groups: list[tuple[int, int, dict[str, Any]]]
+    ) -> tuple[list[float | None], list[float]]:
         """Each parameter's gradient plus its group's weight decay: g = dL/dw + weight_decay * w;
-        None for a parameter whose ``grad`` is None (it is skipped, as torch's). A parameter
-        whose ``data`` is not a real number (``w.data = "x"``, None, a complex number) is
-        refused by name, as a bad ``grad`` is, before anything changes."""
+        None for a parameter whose ``grad`` is None (it is skipped, as torch's); and each
+        parameter's ``data`` as a Python float. A ``data`` of another real type (an int, a bool,
+        ``np.float32(0.5)``: the user's ``w.data = ...``) is read as a float, as ``Value()``
+        stores one, so the update is computed in double precision and written as a float (a
+        float32 weight stayed float32, rounding every step to 24 bits). A ``data`` that is not a
+        real number (``w.data = "x"``, None, a complex number) is refused by name, as a bad
+        ``grad`` is, before anything changes."""
         grads: list[float | None] = []
+        weights = [p.data for p in self.params]
         for start, end, settings in groups:
             wd = settings["weight_decay"]
             for i in range(start, end):
-                p = self.params[i]
-                if type(p.data) is not float:  # (an int or a NumPy float is a real number)
-                    real(p.data, f"data of {self._where(i)}")
-                g = p.grad
+                w = weights[i]
+                if type(w) is not float:  # nearly always a float: converted only when not
+                    weights[i] = w = number(w, f"data of {self._where(i)}")
+                g = self.params[i].grad
                 if g is None:
                     grads.append(None)
                     continue
                 if type(g) is not float:  # nearly always a float: the check only when not
                     g = _gradient(g, f"grad of {self._where(i)}")
-                grads.append(g + wd * p.data)
-        return grads
+                grads.append(g + wd * w)
+        return grads, weights
 
     def _compute(
-        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
+        self,
+        grads: list[float | None],
+        weights: list[float],
+        groups: list[tuple[int, int, dict[str, Any]]],
     ) -> tuple[list[float], dict[str, Any]]:
-        """The new parameter values and the new state (attribute name -> value); changes
-        nothing. A parameter whose gradient is None keeps its value and its state."""
+        """The new parameter values (floats, from ``weights``: the parameters' data as floats)
+        and the new state (attribute name -> value); changes nothing. A parameter whose gradient
+        is None keeps its value and its state."""
         raise NotImplementedError
 
     def step(self) -> None:
         """One update of every parameter from its gradient, all of it or none (see the module)."""
         groups = self._groups()
-        data, state = self._compute(self._gradients(groups), groups)
+        data, state = self._compute(*self._gradients(groups), groups)
         with deferred_interrupt():
             for p, value in zip(self.params, data):
                 p.data = value
@@ -316,8 +321,8 @@ class Optimizer:
 
 def _gradient(g: Any, name: str) -> float:
     """A parameter's ``grad`` as a float (a Value's, after ``backward(create_graph=True)``, is
-    its number); anything but a real number is refused by ``name``."""
-    return real(g.data if isinstance(g, Value) else g, name)
+    its number); anything but a data number (``checks.number``) is refused by ``name``."""
+    return number(g.data if isinstance(g, Value) else g, name)
 
 
 def _dampening(x: Any, name: str) -> float:
@@ -328,7 +333,7 @@ def _dampening(x: Any, name: str) -> float:
             f"{name} must be a number in [0, 1], got bool {x!r}: SGD takes torch's order"
             " SGD(params, lr, momentum, dampening, weight_decay, nesterov); write nesterov=True"
         )
-    return in_range(_number(x, name), name, 0, 1)
+    return in_range(x, name, 0, 1)
 
 
 class SGD(Optimizer):
@@ -373,7 +378,10 @@ class SGD(Optimizer):
         )
 
     def _compute(
-        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
+        self,
+        grads: list[float | None],
+        weights: list[float],
+        groups: list[tuple[int, int, dict[str, Any]]],
     ) -> tuple[list[float], dict[str, Any]]:
         velocity = self.velocity[:]
         data: list[float] = []
@@ -383,14 +391,14 @@ class SGD(Optimizer):
             for i in range(start, end):
                 g = grads[i]
                 if g is None:  # no gradient: skipped, its buffer not advanced (as torch)
-                    data.append(self.params[i].data)
+                    data.append(weights[i])
                     continue
                 if momentum:
                     old = velocity[i]
                     buffer = g if old is None else momentum * old + kept * g
                     velocity[i] = buffer
                     g = g + momentum * buffer if nesterov else buffer
-                data.append(self.params[i].data - lr * g)
+                data.append(weights[i] - lr * g)
         return data, {"velocity": velocity}
 
 
@@ -439,7 +447,10 @@ class RMSprop(Optimizer):
         self.buffer = [0.0] * len(self.params)
 
     def _compute(
-        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
+        self,
+        grads: list[float | None],
+        weights: list[float],
+        groups: list[tuple[int, int, dict[str, Any]]],
     ) -> tuple[list[float], dict[str, Any]]:
         # g_avg: torch's grad_avg, the running mean of g (a name the chain-rule check ignores)
         square_avg, g_avg, buffer = self.square_avg[:], self.grad_avg[:], self.buffer[:]
@@ -449,7 +460,7 @@ class RMSprop(Optimizer):
             for i in range(start, end):
                 g = grads[i]
                 if g is None:  # no gradient: skipped, its averages not advanced (as torch)
-                    data.append(self.params[i].data)
+                    data.append(weights[i])
                     continue
                 square_avg[i] = a * square_avg[i] + (1 - a) * g * g
                 mean_square = square_avg[i]
@@ -463,7 +474,7 @@ class RMSprop(Optimizer):
                 if momentum:
                     buffer[i] = momentum * buffer[i] + update
                     update = buffer[i]
-                data.append(self.params[i].data - lr * update)
+                data.append(weights[i] - lr * update)
         return data, {"square_avg": square_avg, "grad_avg": g_avg, "buffer": buffer}
 
 
@@ -501,7 +512,10 @@ class Adam(Optimizer):
         self.t = [0] * len(self.params)
 
     def _compute(
-        self, grads: list[float | None], groups: list[tuple[int, int, dict[str, Any]]]
+        self,
+        grads: list[float | None],
+        weights: list[float],
+        groups: list[tuple[int, int, dict[str, Any]]],
     ) -> tuple[list[float], dict[str, Any]]:
         m, v, steps = self.m[:], self.v[:], self.t[:]
         data: list[float] = []
@@ -511,7 +525,7 @@ class Adam(Optimizer):
             for i in range(start, end):
                 g = grads[i]
                 if g is None:  # no gradient: skipped, its m, v and t not advanced (as torch)
-                    data.append(self.params[i].data)
+                    data.append(weights[i])
                     continue
                 steps[i] = t = steps[i] + 1
                 if t not in corrections:
@@ -521,7 +535,7 @@ class Adam(Optimizer):
                 v[i] = b2 * v[i] + (1 - b2) * g * g
                 # The same arrangement of the arithmetic as torch.optim.Adam (so results agree).
                 denominator = math.sqrt(v[i]) / math.sqrt(correction2) + eps
-                data.append(self.params[i].data - (lr / correction1) * m[i] / denominator)
+                data.append(weights[i] - (lr / correction1) * m[i] / denominator)
         return data, {"m": m, "v": v, "t": steps}
 
 

@@ -63,14 +63,13 @@ the objects recorded: rebinding a variable to a new Value is not seen.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx import checks, replay_python, walk
-from microgradx.checks import flag, gone, real
+from microgradx.checks import flag, gone, number, real
 from microgradx.collector import no_full_collection
 from microgradx.engine import Value, grad_number
 from microgradx.modes import no_grad
@@ -84,7 +83,7 @@ from microgradx.replay_python import (
     python_program,
     python_source,
 )
-from microgradx.replay_record import Function, probes_for, record_function
+from microgradx.replay_record import Function, input_number, probes_for, record_function
 from microgradx.replay_tape import CompileError, Tape, checked_order, same_graph, tape_of
 
 BACKENDS = ("python", "numpy")
@@ -171,7 +170,9 @@ def check_data(leaves: Sequence[Value], model: Any = None) -> None:
     by its label, else by its place in ``leaves``. Cheap when every ``data`` is a float (a
     plain loop: its attribute reads are specialised by CPython, which ``map(attrgetter)``'s are
     not: 0.1 ms for 2,411 leaves against 0.25); an int, a bool or a NumPy float passes as it is.
-    """
+    A 0-d NumPy array, which ``checks.number`` takes as its number where data is converted
+    (``Value()``, an optimizer's step, ``save``), is refused here: a compiled program reads
+    ``data`` as it is, and its outputs would become NumPy numbers."""
     for leaf in leaves:
         if type(leaf.data) is not float:
             break
@@ -189,7 +190,10 @@ def check_data(leaves: Sequence[Value], model: Any = None) -> None:
             what = f"data of {leaf.label!r}"
         else:
             what = f"data of leaf {k} of the compiled graph (a Value fn reads, not an input)"
-        real(leaf.data, what)  # TypeError or ValueError naming it; a real number passes
+        if not checks.is_real(leaf.data):  # the program reads data as it is: a real number
+            # (a 0-d array, which Value() would convert, would make the outputs NumPy numbers)
+            raise TypeError(f"{what} must be a real number, got {checks.describe(leaf.data)}")
+        number(leaf.data, what)  # ValueError for an int beyond a float; a bool is 0 or 1
 
 
 class _Undo:
@@ -369,13 +373,7 @@ class Compiled:
             raise ValueError(
                 f"the compiled function takes {self.n_inputs} inputs, got {len(inputs)}{where}"
             )
-        numbers = []
-        for k, x in enumerate(inputs):
-            number = real(x, f"input {k}{where}")
-            if not math.isfinite(number):
-                raise ValueError(f"input {k}{where} is {number}: the data must be finite numbers")
-            numbers.append(number)
-        return numbers
+        return [input_number(x, f"input {k}{where}") for k, x in enumerate(inputs)]
 
     def _one(
         self, programs: list[_Program], numbers: list[float], seed: float | None, undo: _Undo
@@ -696,7 +694,9 @@ def compile_function(
     """``compile`` for a function that returns ``(output, values to watch)``: each call also
     sets ``watched`` (``fit`` watches the model's outputs for its accuracy)."""
     function = checks.function(function, "function")
-    example = checks.reals(example_inputs, "example_inputs", allow_empty=True)
+    # data numbers (input_number's rule without its finiteness: a recording at NaN or infinity
+    # is kept right by its guards, which record again at a call's finite inputs)
+    example = checks.reals(example_inputs, "example_inputs", allow_empty=True, data=True)
     if not example:
         raise ValueError("example_inputs is empty: fn needs at least one input to replay")
     checks.takes(
@@ -705,7 +705,8 @@ def compile_function(
     backend = checks.choice(backend, "backend", BACKENDS)
     _check_model(model)
     if check is not True and check is not False:
-        probes_for(example, check)  # refuses a malformed check before anything runs
+        # refuses a malformed check before anything runs; kept as the floats it was checked as
+        check = probes_for(example, check)[0]
     if model is not None:  # a weight that is not a number is named, not met deep in fn
         check_data(model.parameters(), model)
     # The recorded graph lives until its program is built: full collections would visit all of

@@ -4,11 +4,11 @@ guard comes out the same, or on the same numbers)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from microgradx import checks
-from microgradx.checks import is_real
 from microgradx.engine import Value
 from microgradx.modes import recording
 from microgradx.nn import Module
@@ -17,6 +17,22 @@ from microgradx.replay_numbers import Recording, unwrap
 from microgradx.replay_tape import CompileError, Tape, same_graph, same_run, tape_of_recording
 
 Function = Callable[..., tuple[Value, Sequence[Value]]]  # Values in -> (output, watched values)
+
+
+def input_number(x: Any, name: str, why: str = "the data must be finite numbers") -> float:
+    """One input of a compiled function as a float, the one rule for every back-end and every
+    place an input is given (a call's inputs, ``check``): a data number (``checks.number``: a
+    real number, a bool as 0 or 1, a 0-d NumPy array of a real or bool dtype) that is finite.
+    TypeError for anything else, ValueError (``{name} is nan: {why}``) for NaN or an infinity:
+    a guard on NaN comes out False whichever way the data goes, so a check there could say
+    nothing. (``example_inputs`` are data numbers too, and may be NaN or infinite: the
+    recording's guards record again at a call's finite inputs.)
+    The NumPy back-end's batch of plain numbers is converted by NumPy, which takes the same
+    numbers (``Compiled._table``)."""
+    number = checks.number(x, name)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} is {number}: {why}")
+    return number
 
 
 def record_once(function: Function, numbers: Sequence[float], keep: Sequence[Value]) -> Tape:
@@ -156,10 +172,11 @@ def probes_for(numbers: Sequence[float], check: Any) -> list[list[float]]:
             isinstance(check, (str, bytes))
             or not hasattr(check, "__len__")
             or len(check) != len(numbers)
-            or not all(is_real(x) for x in check)
         ):
             raise ValueError(f"check must be True, False or {len(numbers)} numbers")
-        probes.append([float(x) for x in check])
+        # each a finite number (input_number's rule): on NaN the check could say nothing
+        why = "the check runs on finite numbers only (a compiled call takes no others)"
+        probes.append([input_number(x, f"check[{i}]", why) for i, x in enumerate(check)])
     probes.append([-1.37 * x + 0.71 for x in numbers])
     probes.append([x * (1 + 2.0**-20) + 2.0**-30 for x in numbers])
     return probes

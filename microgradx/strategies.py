@@ -34,7 +34,15 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         " (in a clone: pip install -e '.[check]')"
     ) from error
 
-from microgradx.checks import count, describe, function, in_range, real, reals, sequence
+from microgradx.checks import (
+    count,
+    describe,
+    function,
+    in_range,
+    number,
+    reals,
+    sequence,
+)
 from microgradx.engine import Value, apply
 from microgradx.gradcheck import domain_holds, kink_value
 from microgradx.ops import NEG, OPS, Op, all_members
@@ -63,7 +71,7 @@ class Expression:
         values = [
             x
             if isinstance(x, Value) or hasattr(type(x), "__microgradx_apply__")
-            else Value(real(x, f"xs[{i}] (input x{i} of the expression)"))
+            else Value(number(x, f"xs[{i}] (input x{i} of the expression)"))
             for i, x in enumerate(xs)
         ]
         return self.evaluate(values, lambda op, args: apply(op, *args))
@@ -171,7 +179,7 @@ def well_conditioned(
     ``op.arity`` real numbers, or settings that are not finite (``min_kink_distance >= 0``,
     ``max_magnitude > 0``). ``op`` may be an op name."""
     op = _bound_op(op)
-    numbers = reals(args, "args")
+    numbers = reals(args, "args", data=True)
     if len(numbers) != op.arity and not (op.arity is None and numbers):
         wanted = "one or more" if op.arity is None else str(op.arity)
         raise ValueError(f"args must hold {wanted} number(s) for {op.name}, got {len(numbers)}")

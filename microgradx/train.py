@@ -28,7 +28,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from microgradx import checks, losses
-from microgradx.checks import choice, count, describe, flag, function, is_real, real, sequence
+from microgradx.checks import (
+    choice,
+    count,
+    describe,
+    flag,
+    function,
+    is_real,
+    number,
+    real,
+    sequence,
+)
 from microgradx.collector import no_full_collection as no_full_collection  # its home before
 from microgradx.data import one_hot
 from microgradx.engine import Value
@@ -50,7 +60,7 @@ def score(out: Any) -> float:
         raise TypeError(
             f"out must be one Value or number (a 1-output model's), got {describe(out)}"
         )
-    return real(item, "out")
+    return number(item, "out")
 
 
 # name -> (loss function, how to turn one model output into a predicted label, or None: regression)
@@ -180,7 +190,7 @@ def _check_rows(X: Any, name: str, width: int | None = None) -> int:
         elif len(items) != width:
             raise ValueError(f"{name}[{i}] has {len(items)} numbers but {name}[0] has {width}")
         for j, v in enumerate(items):
-            if not isinstance(v, Value) and not math.isfinite(real(v, f"{name}[{i}][{j}]")):
+            if not isinstance(v, Value) and not math.isfinite(number(v, f"{name}[{i}][{j}]")):
                 raise ValueError(f"{name}[{i}][{j}] is {describe(v)}: fit needs finite numbers")
     assert width is not None
     return width

@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from microgradx.checks import real
+from microgradx import checks
 from microgradx.modes import RECORDING, AnomalyError
 from microgradx.ops import ADD, MUL, Op
 
@@ -223,7 +223,7 @@ def starting_grad(leaf: Any) -> Any:
     if isinstance(grad, type(leaf)):
         return grad
     name = f"grad of {leaf.label!r}" if leaf.label else "grad of a leaf"
-    return real(grad, f"{name} (set before backward())")
+    return checks.number(grad, f"{name} (set before backward())")
 
 
 def seed(grads: dict[Any, Any], output: Any, gradient: Any) -> None:

@@ -16,6 +16,7 @@ ambiguous"; and a refused call leaves every object it was given as it was.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import tempfile
 import warnings
@@ -148,6 +149,10 @@ class Case:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the parameters of a case that needs PyTorch (required in CI, as in tests/conftest.py)
     torch: tuple[str, ...] = ()
+    # its arguments that are data numbers (checks.number: a Value's data, an operand, an input),
+    # where a bool is 0 or 1 as in Python's arithmetic; every other real-number argument is a
+    # setting, which refuses a bool (test_a_bool_is_refused_as_a_setting_and_taken_as_data)
+    data: tuple[str, ...] = ()
 
 
 CASES: list[Case] = []
@@ -174,47 +179,51 @@ def _call_kwargs(function: Callable[..., Any], **kwargs: Any) -> Callable[..., A
 # ---- the engine and the package's top level -----------------------------------------------------
 
 
-@case("microgradx.Value", aliases={"data": ("Value data",), "label": ("Value label",)})
+@case(
+    "microgradx.Value",
+    aliases={"data": ("Value data",), "label": ("Value label",)},
+    data=("data",),
+)
 def _(w: World) -> Any:
     return Value, {"data": 1.5, "label": "a"}
 
 
-@case("microgradx.Value.__add__", aliases={"other": ("operand",)})
+@case("microgradx.Value.__add__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: w.x + other, {"other": 2.0}
 
 
-@case("microgradx.Value.__radd__", aliases={"other": ("operand",)})
+@case("microgradx.Value.__radd__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: other + w.x, {"other": 2.0}
 
 
-@case("microgradx.Value.__mul__", aliases={"other": ("operand",)})
+@case("microgradx.Value.__mul__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: w.x * other, {"other": 2.0}
 
 
-@case("microgradx.Value.__sub__", aliases={"other": ("operand",)})
+@case("microgradx.Value.__sub__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: w.x - other, {"other": 2.0}
 
 
-@case("microgradx.Value.__truediv__", aliases={"other": ("operand",)})
+@case("microgradx.Value.__truediv__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: w.x / other, {"other": 2.0}
 
 
-@case("microgradx.Value.__rtruediv__", aliases={"other": ("operand",)})
+@case("microgradx.Value.__rtruediv__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: other / w.x, {"other": 2.0}
 
 
-@case("microgradx.Value.__pow__")
+@case("microgradx.Value.__pow__", data=("exponent",))
 def _(w: World) -> Any:
     return lambda exponent: w.x**exponent, {"exponent": 2.0}
 
 
-@case("microgradx.Value.__rpow__")
+@case("microgradx.Value.__rpow__", data=("base",))
 def _(w: World) -> Any:
     return lambda base: base**w.x, {"base": 2.0}
 
@@ -229,7 +238,7 @@ def _(w: World) -> Any:
     return w.y.backward, {"gradient": 1.0, "create_graph": False}
 
 
-@case("microgradx.Value.grad (set before backward)")
+@case("microgradx.Value.grad (set before backward)", data=("grad",))
 def _(w: World) -> Any:
     def set_then_backward(grad: Any) -> None:
         before = w.x.grad
@@ -243,7 +252,7 @@ def _(w: World) -> Any:
     return set_then_backward, {"grad": 0.0}
 
 
-@case("microgradx.apply", aliases={"inputs": ("operand", "input")})
+@case("microgradx.apply", aliases={"inputs": ("operand", "input")}, data=("inputs",))
 def _(w: World) -> Any:
     return _call_kwargs(microgradx.apply, op=None, inputs=None), {
         "op": OPS["tanh"],
@@ -251,12 +260,12 @@ def _(w: World) -> Any:
     }
 
 
-@case("microgradx.maximum", aliases={"a": ("operand",), "b": ("operand",)})
+@case("microgradx.maximum", aliases={"a": ("operand",), "b": ("operand",)}, data=("a", "b"))
 def _(w: World) -> Any:
     return microgradx.maximum, {"a": w.x, "b": 1.0}
 
 
-@case("microgradx.minimum", aliases={"a": ("operand",), "b": ("operand",)})
+@case("microgradx.minimum", aliases={"a": ("operand",), "b": ("operand",)}, data=("a", "b"))
 def _(w: World) -> Any:
     return microgradx.minimum, {"a": w.x, "b": 1.0}
 
@@ -314,7 +323,7 @@ def _(w: World) -> Any:
     }
 
 
-@case("microgradx.AnomalyError")
+@case("microgradx.AnomalyError", data=("result",))  # the result of the op
 def _(w: World) -> Any:
     return microgradx.AnomalyError, {
         "op": "log",
@@ -607,7 +616,7 @@ def _(w: World) -> Any:
     return set_lr, {"lr": 0.2}
 
 
-@case("optim.Optimizer.step (after a bad grad)", aliases={"grad": ("gradient",)})
+@case("optim.Optimizer.step (after a bad grad)", aliases={"grad": ("gradient",)}, data=("grad",))
 def _(w: World) -> Any:
     def step_with(grad: Any) -> None:
         first = w.model.parameters()[0]
@@ -875,12 +884,16 @@ def _(w: World) -> Any:
     return functional.Path, {"nodes": (w.x, w.y), "factors": (1.0,)}
 
 
-@case("dual.Dual", aliases={"primal": ("Dual primal",), "tangent": ("Dual tangent",)})
+@case(
+    "dual.Dual",
+    aliases={"primal": ("Dual primal",), "tangent": ("Dual tangent",)},
+    data=("primal", "tangent"),
+)
 def _(w: World) -> Any:
     return dual.Dual, {"primal": 0.5, "tangent": 1.0}
 
 
-@case("dual.Dual.__mul__", aliases={"other": ("operand",)})
+@case("dual.Dual.__mul__", aliases={"other": ("operand",)}, data=("other",))
 def _(w: World) -> Any:
     return lambda other: dual.Dual(0.5, 1.0) * other, {"other": 2.0}
 
@@ -895,7 +908,7 @@ def _(w: World) -> Any:
     return dual.jvp, {"func": _f, "primals": [0.5, -1.0], "tangents": [1.0, 0.0]}
 
 
-@case("dual.derivative")
+@case("dual.derivative", data=("x",))
 def _(w: World) -> Any:
     return dual.derivative, {"f": lambda a: a.tanh() * a, "x": 0.5}
 
@@ -961,7 +974,7 @@ def _(w: World) -> Any:
     return replay.Compiled, {"tape": tape, "backend": "numpy", "model": None}
 
 
-@case("replay.Compiled.__call__", aliases={"a": ("input",), "b": ("input",)})
+@case("replay.Compiled.__call__", aliases={"a": ("input",), "b": ("input",)}, data=("a", "b"))
 def _(w: World) -> Any:
     program = replay.compile(_g, [0.5, -1.0])
     return lambda a, b, gradient: program(a, b, gradient=gradient), {
@@ -971,7 +984,7 @@ def _(w: World) -> Any:
     }
 
 
-@case("replay.Compiled.forward", aliases={"a": ("input",), "b": ("input",)})
+@case("replay.Compiled.forward", aliases={"a": ("input",), "b": ("input",)}, data=("a", "b"))
 def _(w: World) -> Any:
     program = replay.compile(_g, [0.5, -1.0])
     return lambda a, b: program.forward(a, b), {"a": 0.5, "b": 2.0}
@@ -987,6 +1000,7 @@ def _(w: World) -> Any:
     "replay.Compiled.run",
     aliases={"a": ("input",), "b": ("input",)},
     skip={"gradient": ("None",)},  # None: forward only
+    data=("a", "b"),
 )
 def _(w: World) -> Any:
     program = replay.compile(_g, [0.5, -1.0])
@@ -1003,7 +1017,7 @@ def _(w: World) -> Any:
     return program.run_batch, {"rows": [[0.5, 2.0], [1.0, 1.0]], "gradient": 1.0}
 
 
-@case("replay.Compiled.run (a leaf's grad set before)")
+@case("replay.Compiled.run (a leaf's grad set before)", data=("grad",))
 def _(w: World) -> Any:
     program = replay.compile(lambda a: a * w.w, [0.5])
 
@@ -1517,6 +1531,81 @@ def test_every_case_works_with_its_own_arguments(tmp_path, monkeypatch):
         function, arguments = c.make(World(tmp_path))
         function(**arguments)
         _close_figures()
+
+
+# ---- bools: refused as settings, taken as 0 or 1 as data (the rule in microgradx/checks.py) ------
+
+
+def _real_arguments() -> list[tuple[Case, str]]:
+    """Every (case, argument) of the table whose working value is one real number (a float, an
+    int, a NumPy number; not a bool, a list or a Value)."""
+    pairs = []
+    with tempfile.TemporaryDirectory() as directory:
+        for c in CASES:
+            if c.torch:
+                continue  # their arguments are built only with torch
+            arguments = c.make(World(Path(directory)))[1]
+            pairs.extend(
+                (c, name)
+                for name, value in arguments.items()
+                if isinstance(value, numbers.Real) and not isinstance(value, bool)
+            )
+    return pairs
+
+
+def _number_of(result: Any) -> Any:
+    return result.data if isinstance(result, Value) else result
+
+
+@pytest.mark.parametrize(
+    ("case", "parameter"),
+    [pytest.param(c, p, id=f"{c.name}:{p}") for c, p in _real_arguments()],
+)
+def test_a_bool_is_refused_as_a_setting_and_taken_as_data(case, parameter, tmp_path, monkeypatch):
+    # The issue's examples: make_moons(noise=True) was noise 1.0, a schedule's gamma=True was 1.0.
+    monkeypatch.chdir(tmp_path)
+    world = World(tmp_path)
+    function, arguments = case.make(world)
+    if parameter in case.data:  # Value(2.0) * True is 2.0, as in Python and PyTorch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            given = _number_of(function(**{**arguments, parameter: True}))
+            one = _number_of(function(**{**case.make(World(tmp_path))[1], parameter: 1}))
+        if isinstance(one, float):
+            assert given == one or (math.isnan(given) and math.isnan(one))
+        _close_figures()
+        return
+    before = world.state()
+    with pytest.raises(TypeError) as info:
+        function(**{**arguments, parameter: True})
+    _close_figures()
+    assert _names_argument(str(info.value), parameter, case.aliases.get(parameter, ()))
+    assert world.state() == before
+
+
+def test_the_bool_rule_in_checks():
+    from microgradx import checks
+
+    for setting in (checks.real, checks.finite, checks.in_range):
+        with pytest.raises(TypeError, match=r"^lr must be a real number, not a bool, got bool"):
+            setting(True, "lr")
+        with pytest.raises(TypeError, match=r"^lr must be a real number, got ndarray"):
+            setting(np.array(0.5), "lr")
+    with pytest.raises(TypeError, match=r"^sizes\[1\] must be a real number, not a bool"):
+        checks.reals([1.0, False], "sizes")
+    assert checks.reals([1.0, False, np.True_], "x", data=True) == [1.0, 0.0, 1.0]
+    assert checks.rows([[True, np.array(2)], [np.float32(0.5), 0]], "X") == [[1.0, 2.0], [0.5, 0.0]]
+    for x, expected in [(True, 1.0), (np.False_, 0.0), (np.array(0.25), 0.25), (np.array(3), 3.0)]:
+        assert checks.number(x, "x") == expected and type(checks.number(x, "x")) is float
+    for x in (np.array([0.5]), np.array("0.5"), np.array(1j), Decimal("0.5"), "0.5", None):
+        with pytest.raises(TypeError, match=r"^x must be a real number"):
+            checks.number(x, "x")
+    assert Value(True).data == 1.0 and (Value(2.0) * True).data == 2.0
+    # a 0-d array is a number, not a list: refused by name where a list is asked for (len() of
+    # it raised a TypeError that named nothing)
+    with pytest.raises(TypeError, match=r"^X\[0\] must be a list, got ndarray"):
+        checks.rows([np.array(1.0)], "X")
+    assert (Value(2.0) ** np.array(3.0)).data == 8.0 and (True - Value(0.5)).data == 0.5
 
 
 # ---- testing.expressions: its arguments, and steps drawn from the ops asked for ----------------

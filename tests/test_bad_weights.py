@@ -106,6 +106,21 @@ def test_a_weight_that_is_a_real_number_of_another_type_runs_as_its_float(backen
     assert results[0] == results[1]
 
 
+@pytest.mark.parametrize("call", list(CALLS))
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_compiled_call_refuses_a_weight_that_is_a_0d_array(backend, call):
+    # checks.number takes a 0-d array as its number where data is converted (Value(), a step,
+    # save); a compiled program reads data as it is, so there it stays refused, by name
+    np = require_numpy()
+    model = _model()
+    program = microgradx.compile(_loss(model), [0.1, 0.2], model=model, backend=backend)
+    dict(model.named_parameters())[NAME].data = np.array(0.5)
+    before = _state(model)
+    with pytest.raises(TypeError, match=f"data of parameter '{NAME}' must be a real number, got"):
+        CALLS[call](program)
+    assert _state(model) == before
+
+
 @pytest.mark.parametrize("backend", ["python", "numpy"])
 @pytest.mark.parametrize(("bad", "error"), BAD)
 def test_compile_and_fit_name_a_weight_that_is_not_a_number(bad, error, backend):

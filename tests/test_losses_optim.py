@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -736,3 +737,56 @@ def test_a_value_meeting_a_dual_says_so():
 
     with pytest.raises(TypeError, match="a Value and a forward-mode Dual meet here"):
         jvp(lambda a: a + Value(1.0), [1.0], [1.0])
+
+
+_OPTIMIZERS = {
+    "SGD": lambda ps: SGD(ps, lr=0.1),
+    "SGD momentum nesterov decay": lambda ps: SGD(
+        ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01
+    ),
+    "Adam": lambda ps: Adam(ps, lr=0.1, weight_decay=0.01),
+    "RMSprop centered momentum": lambda ps: RMSprop(ps, lr=0.1, momentum=0.5, centered=True),
+}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [np.float32, np.float64, np.int64, int, Fraction, bool, np.array],
+    ids=lambda k: k.__name__,
+)
+@pytest.mark.parametrize("name", list(_OPTIMIZERS))
+def test_a_step_writes_python_floats_whatever_type_the_data_had(name, kind):
+    # The example: w.data = np.float32(0.5) stayed a float32 through SGD.step(), each
+    # step rounded to 24 bits, and results differed from a float weight's.
+    given = kind(1)
+    odd, plain = Value(0.0), Value(0.0)
+    odd.data, plain.data = given, float(given)
+    skipped = Value(0.0)
+    skipped.data, skipped.grad = kind(1), None  # no gradient: its value kept, as a float
+    opt, reference = _OPTIMIZERS[name]([odd, skipped]), _OPTIMIZERS[name]([plain])
+    for g in (0.3, -0.7, 0.11):
+        odd.grad, plain.grad = np.float32(g), float(np.float32(g))  # the same number
+        opt.step()
+        reference.step()
+        assert type(odd.data) is float and odd.data == plain.data
+        assert type(skipped.data) is float and skipped.data == 1.0
+    assert type(opt.steps) is int
+
+
+def test_clip_grad_norm_writes_python_float_gradients():
+    w, v = Value(1.0), Value(2.0)
+    w.grad, v.grad = np.float32(3.0), np.float32(4.0)
+    assert clip_grad_norm_([w, v], max_norm=1.0) == 5.0
+    assert type(w.grad) is float and type(v.grad) is float
+    assert w.grad == pytest.approx(0.6) and v.grad == pytest.approx(0.8)
+
+
+def test_fit_on_a_model_with_a_float32_weight_leaves_floats():
+    from microgradx import nn, train
+
+    model = nn.MLP(2, [3, 1], seed=0)
+    first = model.parameters()[0]
+    first.data = np.float32(first.data)
+    X, y = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0]
+    train.fit(model, X, y, loss="bce_with_logits", epochs=2, progress=False)
+    assert all(type(p.data) is float for p in model.parameters())

@@ -8,13 +8,16 @@ import re
 import threading
 import warnings
 from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import microgradx
-from microgradx import Op, Value, apply, losses
+from microgradx import Op, Value, apply, checks, losses
 from microgradx.data import load_digits, make_moons, train_test_split
 from microgradx.nn import MLP, Dropout, LeakyReLU, Linear, ReLU, Sequential
 from microgradx.ops import OPS
@@ -486,6 +489,103 @@ def test_a_copy_of_a_table_op_with_rules_of_its_own_runs_them_in_the_numpy_backe
         assert result.input_grads[0][r] == 2.0 * row[0] + 2.0 * sum(row)
     kept = dataclasses.replace(table_op, name="renamed")  # the same rules: the forms stay
     assert kept.numpy is table_op.numpy
+
+
+def _unusual_numbers() -> dict[str, Any]:
+    import numpy as np
+
+    return {
+        "0-d float array": np.array(0.25),
+        "0-d int array": np.array(3),
+        "0-d bool array": np.array(True),
+        "0-d float32 array": np.array(0.25, dtype=np.float32),
+        "np.float32": np.float32(0.1),
+        "np.int64": np.int64(3),
+        "np.uint8": np.uint8(2),
+        "bool": True,
+        "np.bool_": np.False_,
+        "Fraction": Fraction(1, 3),
+        "Decimal": Decimal("0.25"),
+        "1-d array": np.array([0.25]),
+        "0-d str array": np.array("0.25"),
+        "0-d complex array": np.array(1 + 0j),
+        "0-d object array": np.array(Fraction(1, 3), dtype=object),
+        "complex": 1 + 0j,
+        "str": "0.25",
+        "None": None,
+        "10**400": 10**400,
+        "nan": math.nan,
+        "np.float64 inf": np.float64(math.inf),
+        "0-d nan array": np.array(math.nan),
+    }
+
+
+def _verdict(call: Any) -> Any:
+    """What a call gives: its numbers, or the kind of error it raised."""
+    try:
+        result = call()
+    except (TypeError, ValueError) as error:
+        return type(error).__name__
+    return [float(v) for v in (result if isinstance(result, list) else [result])]
+
+
+@pytest.mark.parametrize("label", list(_unusual_numbers()))
+def test_both_backends_take_the_same_numbers_as_inputs(label):
+    # The issue's example: np.array(0.5) was refused by the Python back-end and taken by the
+    # NumPy one. One rule (replay_record.input_number) for both, for every way in.
+    require_numpy()
+    x = _unusual_numbers()[label]
+    fn = lambda a, b: (a * b).tanh() + a.relu()  # noqa: E731
+    verdicts = {}
+    for backend in ("python", "numpy"):
+        program = microgradx.compile(fn, [0.5, -1.0], backend=backend)
+        verdicts[backend] = {
+            "call": _verdict(lambda p=program: p(x, 0.5)),
+            "forward": _verdict(lambda p=program: p.forward(0.5, x)),
+            "run": _verdict(lambda p=program: p.run(x, x).output),
+            "batch": _verdict(lambda p=program: p.batch([[0.5, 0.5], [x, 0.5]])),
+            "compile": _verdict(
+                lambda b=backend: microgradx.compile(fn, [x, 0.5], backend=b)(1, 2)
+            ),
+            "check": _verdict(
+                lambda b=backend: microgradx.compile(fn, [0.5, 1.0], backend=b, check=[x, 0.5])(
+                    1, 2
+                )
+            ),
+        }
+    python, numpy = verdicts["python"], verdicts["numpy"]
+    for way, seen in python.items():  # NumPy's tanh may differ from math's in the last bit
+        assert numpy[way] == (pytest.approx(seen, rel=1e-15) if isinstance(seen, list) else seen)
+    try:
+        number: float | None = checks.number(x, "x")  # the data rule, as Value(x) takes it
+    except (TypeError, ValueError):
+        number = None
+    if number is not None and math.isfinite(number):  # taken, as that number, by every way in
+        expected = float(fn(Value(number), Value(0.5)))
+        assert python["call"] == [expected] and python["batch"][1] == expected
+        assert all(isinstance(v, list) for v in python.values())
+    else:  # refused by every way in, as Value refuses it or as a compiled call refuses NaN
+        special = number is not None  # compile may record at NaN: a call at (1, 2) records again
+        assert isinstance(python.pop("compile"), list if special else str)
+        assert all(isinstance(v, str) for v in python.values())
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        ([math.nan, 1.0], r"^check\[0\] is nan: the check runs on finite numbers only"),
+        ([1.0, -math.inf], r"^check\[1\] is -inf: the check runs on finite numbers only"),
+        ([1.0, "2"], r"^check\[1\] must be a real number, got str"),
+    ],
+)
+def test_a_check_on_numbers_that_are_not_finite_is_refused_by_position(check, message):
+    # compile(..., check=[nan, ...]) used to be taken: every guard on NaN comes out False, so the
+    # check compared the recording with nothing it could say anything about.
+    error = TypeError if "real number" in message else ValueError
+    with pytest.raises(error, match=message):
+        microgradx.compile(lambda a, b: (a * b).relu(), [0.5, 2.0], check=check)
+    program = microgradx.compile(lambda a, b: (a * b).relu(), [0.5, 2.0], check=[True, 3])
+    assert program(2.0, 3.0) == 6.0  # a bool is a data number here, as in every input
 
 
 def test_bad_input_is_refused_with_what_went_wrong():

@@ -311,6 +311,8 @@ class GraphView:
 
     def __post_init__(self) -> None:
         # here, so every way of making a view checks them: draw_graph, zoomed, replace, GraphView
+        object.__setattr__(self, "source", checks.text(self.source, "source"))
+        object.__setattr__(self, "nodes", checks.count(self.nodes, "nodes", minimum=0))
         object.__setattr__(self, "zoom", zoom_factor(self.zoom))
         object.__setattr__(self, "layout", checks.choice(self.layout, "layout", LAYOUTS))
 
@@ -413,7 +415,7 @@ def _grads(grads: Any) -> dict[Value, float]:
     for node, grad in checks.mapping(grads, "grads").items():
         checks.instance(node, "grads keys", Value, "Value")
         if type(grad) is not float:  # the message's name only when needed: most are floats
-            grad = checks.real(grad, f"grads[{label_of(node) or 'a Value'!r:.40}]")
+            grad = checks.number(grad, f"grads[{label_of(node) or 'a Value'!r:.40}]")
         checked[node] = grad
     return checked
 

@@ -39,9 +39,9 @@ class NetworkPicture:
     to the output's width (``zoom=None``) or at ``zoom`` times its natural size (``zoomed``)."""
 
     def __init__(self, svg: str, neurons: int, edges: int, zoom: float | None = None) -> None:
-        self._svg = svg
-        self.neurons = neurons
-        self.edges = edges
+        self._svg = checks.text(svg, "svg")
+        self.neurons = checks.count(neurons, "neurons", minimum=0)  # a bool is not a count
+        self.edges = checks.count(edges, "edges", minimum=0)
         self.zoom = zoom_factor(zoom)
 
     def zoomed(self, zoom: float | None) -> NetworkPicture:
@@ -224,7 +224,7 @@ def _inputs(x: Any, nin: int) -> list[float]:
     """The input ``x`` as ``nin`` numbers (a Value gives its number)."""
     items = checks.sequence(x, "x")
     numbers = [
-        v.data if isinstance(v, Value) else checks.real(v, f"x[{i}]") for i, v in enumerate(items)
+        v.data if isinstance(v, Value) else checks.number(v, f"x[{i}]") for i, v in enumerate(items)
     ]
     if len(numbers) != nin:
         raise ValueError(f"x must hold {nin} numbers (one per input), got {len(numbers)}")

@@ -398,7 +398,8 @@ def universal_approximation(
     lr = checks.in_range(measure(lr, "lr"), "lr", 0, math.inf, low_open=True)
     seed = checks.seed(seed)
     xs = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
-    X, y = [[x] for x in xs], [checks.finite(target(x), f"target({x:g})") for x in xs]
+    named = [(target(x), f"target({x:g})") for x in xs]  # the target's values are data
+    X, y = [[x] for x in xs], [checks.finite(checks.number(v, n), n) for v, n in named]
     plt = _pyplot()  # before training: without the plot extra, the ImportError comes at once
     model = MLP(1, [hidden, 1], activation="relu", init="he", seed=seed)
     fit(model, X, y, loss="mse", optimizer=Adam(model.parameters(), lr=lr), epochs=epochs,
@@ -409,7 +410,7 @@ def universal_approximation(
     out_neuron = output_layer.neurons[0]
     dense = [lo + (hi - lo) * i / 199 for i in range(200)]
     fig, ax = plt.subplots(figsize=(6, 4))
-    shown = [checks.real(target(x), f"target({x:g})") for x in dense]
+    shown = [checks.number(target(x), f"target({x:g})") for x in dense]
     ax.plot(dense, shown, color="#333333", linewidth=2, label="target")
     with no_grad():
         prediction = [score(model([x])) for x in dense]
@@ -551,8 +552,8 @@ def curves(
         where = f"series[{label!r:.40}]"
         if len(checks.sequence(pair, where)) != 2:
             raise ValueError(f"{where} must be a pair (xs, ys), got {checks.describe(pair)}")
-        across = checks.reals(pair[0], f"{where}[0]", allow_empty=True)
-        up = checks.reals(pair[1], f"{where}[1]", allow_empty=True)
+        across = checks.reals(pair[0], f"{where}[0]", allow_empty=True, data=True)
+        up = checks.reals(pair[1], f"{where}[1]", allow_empty=True, data=True)
         if len(across) != len(up):
             raise ValueError(f"{where} has {len(across)} xs but {len(up)} ys")
     title, xlabel, ylabel = (
@@ -676,7 +677,7 @@ def decision_boundaries(
         if not isinstance(name, str):
             raise TypeError(f"snapshots keys must be str names, got {checks.describe(name)}")
         where = f"snapshots[{name!r:.40}]"
-        checked[name] = checks.reals(weights, where, allow_empty=True)
+        checked[name] = checks.reals(weights, where, allow_empty=True, data=True)
         if len(checked[name]) != len(params):
             raise ValueError(f"{where} has {len(checked[name])} weights, not {len(params)}")
     resolution = _resolution(resolution)
