@@ -3115,6 +3115,16 @@ MUTATIONS = [
             "test_a_node_of_weights_alone_gives_ieee_results_as_backward_does",
         ),
     ),
+    Mutation(
+        "the engine checker reads an engine's text as a number (float('1.5') parses it)",
+        "microgradx/enginecheck/target.py",
+        "    if isinstance(x, TEXT):\n        return None\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::test_an_engine_with_gradients_as_text_does_not_pass",
+            "tests/test_hostile_inputs.py::test_an_engine_with_numbers_as_text_is_not_value_like",
+        ),
+    ),
 ]
 
 

@@ -43,6 +43,7 @@ from microgradx.enginecheck.target import (
     class_spelling,
     find_class,
     load_module,
+    number_of,
     supported_forms,
 )
 
@@ -142,10 +143,8 @@ class _Engine:
 
     def number(self, value: Any, attr: str) -> float | str:
         got = getattr(value, attr)
-        try:
-            return float(got)
-        except Exception:
-            return f"not a number: {type(got).__name__}"
+        found = number_of(got)
+        return f"not a number: {type(got).__name__}" if found is None else found
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
         where = "building the inputs"

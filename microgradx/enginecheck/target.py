@@ -171,11 +171,24 @@ class Spelling:
     backward: str
 
 
-def _number(x: object) -> bool:
+# float() parses these (float("1.5") is 1.5), so an engine keeping its numbers as text would pass
+TEXT = (str, bytes, bytearray, memoryview)
+
+
+def number_of(x: object) -> float | None:
+    """The engine's number ``x`` as a float: a number (an int, a float, a NumPy scalar, anything
+    with ``__float__`` or ``__index__``), or None for anything else, text included (``"1.5"``:
+    a string is not a number, whatever ``float()`` makes of it) and an int beyond a float."""
+    if isinstance(x, TEXT):
+        return None
     try:
-        return isinstance(float(x), float)  # type: ignore[arg-type]
+        return float(x)  # type: ignore[arg-type]
     except Exception:
-        return False
+        return None
+
+
+def _number(x: object) -> bool:
+    return number_of(x) is not None
 
 
 def _spelling(
@@ -207,7 +220,7 @@ def _is_attr(instance: object, name: str, equal: float | None = None) -> bool:
         return False
     if callable(value) or not _number(value):
         return False
-    return equal is None or float(value) == equal
+    return equal is None or number_of(value) == equal
 
 
 def find_class(
@@ -291,7 +304,7 @@ def _not_value_like(name: str, reason: str) -> str:
 
 def _float_of(value: object, spelling: Spelling) -> float | None:
     try:
-        return float(getattr(value, spelling.data_attr))
+        return number_of(getattr(value, spelling.data_attr))
     except Exception:
         return None
 
