@@ -3125,6 +3125,53 @@ MUTATIONS = [
             "tests/test_hostile_inputs.py::test_an_engine_with_numbers_as_text_is_not_value_like",
         ),
     ),
+    Mutation(
+        "grad takes only int and float as a constant function's output (NumPy's float32 refused)",
+        "microgradx/functional.py",
+        "    if is_real(result) and not isinstance(result, bool):\n",
+        "    if isinstance(result, (int, float)) and not isinstance(result, bool):\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_function_returning_any_real_number_is_a_constant_with_gradient_zero",
+        ),
+    ),
+    Mutation(
+        "jvp returns a constant function's output as it is (an int beyond a float, a NumPy scalar)",
+        "microgradx/dual.py",
+        '        return real(out, f"{name}\'s result"), 0.0\n',
+        "        return out, 0.0\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_function_returning_an_int_beyond_a_float_gets_a_valueerror_naming_it",
+        ),
+    ),
+    Mutation(
+        "grad takes any has_aux by its truth ('yes' is True)",
+        "microgradx/functional.py",
+        '    has_aux = flag(has_aux, "has_aux")\n\n    def gradient_of',
+        "    def gradient_of",
+        ("tests/test_hostile_inputs.py::test_has_aux_must_be_true_or_false",),
+    ),
+    Mutation(
+        "grad of a function of an empty list asks autograd.grad for the gradient of no inputs",
+        "microgradx/functional.py",
+        " if leaves else ()\n",
+        "\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_an_empty_list_argument_has_an_empty_gradient_whatever_the_function_returns",
+        ),
+    ),
+    Mutation(
+        "hessian and hvp refuse a constant function that grad accepts",
+        "microgradx/functional.py",
+        '    return leaves, _output(out, "func must return one Value"), nested or graphs\n',
+        "    return leaves, out, nested or graphs\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is",
+        ),
+    ),
 ]
 
 

@@ -30,7 +30,16 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 from microgradx import ops
-from microgradx.checks import changed_call, count, describe, function, real, sequence, takes
+from microgradx.checks import (
+    changed_call,
+    count,
+    describe,
+    function,
+    is_real,
+    real,
+    sequence,
+    takes,
+)
 from microgradx.ops import Op
 
 DualOperand = Union["Dual", float, int]
@@ -223,13 +232,13 @@ def _jvp(
     out = f(*[Dual(x, t, tag) for x, t in zip(primals, tangents)])
     if isinstance(out, Dual) and out.tag == tag:
         return out.primal, out.tangent
-    if isinstance(out, Dual) or _is_number(out):
-        return out, 0.0  # f's result does not move with this call's inputs: its tangent is 0
+    # f's result does not move with this call's inputs: its tangent is 0. Any real number (a
+    # NumPy scalar, a Fraction) is such a constant, returned as a float; a bool is not a number.
+    if isinstance(out, Dual):
+        return out, 0.0
+    if is_real(out) and not isinstance(out, bool):
+        return real(out, f"{name}'s result"), 0.0
     raise TypeError(f"{name} must return a number computed from its inputs, got {describe(out)}")
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def derivative(f: Callable[..., Any], x: Any) -> Any:

@@ -46,5 +46,81 @@ def test_an_engine_with_gradients_as_text_does_not_pass(isolation: str) -> None:
 
 
 def test_an_engine_with_numbers_as_text_is_not_value_like() -> None:
-    with pytest.raises(TargetError, match="no number attribute equal to 1.5"):
+    with pytest.raises(TargetError, match=r"no number attribute equal to 1\.5"):
         check_target(f"{ENGINES / 'text_data.py'}:Value", examples=4, budget=30)
+
+
+# ---- the functional API: what a differentiated function may return ---------------------------
+
+
+def _constant_results() -> list[object]:
+    np = pytest.importorskip("numpy")
+    return [3, 2.5, np.float64(2.5), np.float32(2.5), np.int64(3), fractions.Fraction(1, 4)]
+
+
+def test_a_function_returning_any_real_number_is_a_constant_with_gradient_zero() -> None:
+    from microgradx.dual import jvp
+    from microgradx.functional import grad, value_and_grad
+
+    for constant in _constant_results():
+        assert grad(lambda x, c=constant: c)(1.5) == 0.0, constant
+        value, gradient = value_and_grad(lambda x, c=constant: c)(1.5)
+        assert (value, gradient) == (float(constant), 0.0), constant  # type: ignore[arg-type]
+        assert type(value) is float
+        primal, tangent = jvp(lambda x, c=constant: c, [1.5], [1.0])
+        assert (primal, tangent) == (float(constant), 0.0), constant  # type: ignore[arg-type]
+        assert type(primal) is float
+
+
+def test_a_function_returning_an_int_beyond_a_float_gets_a_valueerror_naming_it() -> None:
+    from microgradx.dual import jvp
+    from microgradx.functional import grad, value_and_grad
+
+    for call in (
+        lambda: grad(lambda x: 10**400)(1.5),
+        lambda: value_and_grad(lambda x: -(10**400))(1.5),
+        lambda: jvp(lambda x: 10**400, [1.5], [1.0]),
+    ):
+        with pytest.raises(ValueError, match="too large for a float"):
+            call()
+
+
+@pytest.mark.parametrize("result", [True, "1.0", None, [1.0], 1j])
+def test_a_function_returning_no_number_gets_a_typeerror(result: object) -> None:
+    from microgradx.dual import jvp
+    from microgradx.functional import grad
+
+    with pytest.raises(TypeError, match="func must return"):
+        grad(lambda x: result)(1.5)
+    with pytest.raises(TypeError, match="func must return"):
+        jvp(lambda x: result, [1.5], [1.0])
+
+
+@pytest.mark.parametrize("has_aux", ["yes", 1, None, [True]])
+def test_has_aux_must_be_true_or_false(has_aux: object) -> None:
+    from microgradx.functional import grad, value_and_grad
+
+    for make in (grad, value_and_grad):
+        with pytest.raises(TypeError, match="has_aux"):
+            make(lambda x: (x * x, 1), has_aux=has_aux)  # type: ignore[arg-type]
+
+
+def test_an_empty_list_argument_has_an_empty_gradient_whatever_the_function_returns() -> None:
+    from microgradx import Value
+    from microgradx.functional import grad, value_and_grad
+
+    assert grad(lambda xs: Value(2.0) * Value(3.0))([]) == []
+    assert grad(lambda xs: 1.0)([]) == []
+    assert value_and_grad(lambda xs, y: y * y, argnums=(0, 1))([], 3.0) == (9.0, ([], 6.0))
+
+
+def test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is() -> None:
+    from microgradx.functional import hessian, hvp
+
+    np = pytest.importorskip("numpy")
+    assert hessian(lambda x, y: np.float32(2.0), [1.0, 2.0]) == [[0.0, 0.0], [0.0, 0.0]]
+    assert hvp(lambda x: 7, [1.0]) == (7.0, [0.0])
+    with pytest.raises(TypeError, match="func must return one Value"):
+        hessian(lambda x: "1.0", [1.0])
+    with pytest.raises(ValueError, match="too large for a float"):
+        hvp(lambda x: 10**400, [1.0])
