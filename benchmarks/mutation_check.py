@@ -3172,6 +3172,30 @@ MUTATIONS = [
             "test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is",
         ),
     ),
+    Mutation(
+        "the engine checker prints an engine's exception with str(), which may raise",
+        "microgradx/enginecheck/target.py",
+        "    except BaseException as failure:\n"
+        '        return f"(its str() raised {type(failure).__name__})"\n',
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_checker",
+            "tests/test_hostile_inputs.py::"
+            "test_an_import_raising_an_unprintable_exception_is_a_target_error",
+        ),
+    ),
+    Mutation(
+        "the engine checker prints sys.exit's code with repr(), which may raise",
+        "microgradx/enginecheck/child.py",
+        "    except BaseException as failure:\n"
+        '        return f"an object whose repr() raised {type(failure).__name__}"\n',
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_checker",
+        ),
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from microgradx.enginecheck.findings import OK
+from microgradx.enginecheck.findings import CRASH, OK
 from microgradx.enginecheck.target import number_of
 from microgradx.testing import TargetError, check_target
 
@@ -124,3 +124,28 @@ def test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is() -> None:
         hessian(lambda x: "1.0", [1.0])
     with pytest.raises(ValueError, match="too large for a float"):
         hvp(lambda x: 10**400, [1.0])
+
+
+# ---- the engine's exceptions are the engine's code too -----------------------------------------
+
+
+@pytest.mark.parametrize("isolation", ["process", "in-process"])
+def test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_checker(
+    isolation: str,
+) -> None:
+    report = check_target(
+        str(ENGINES / "unprintable_errors.py"), examples=2, budget=60, isolation=isolation
+    )
+    found = {finding.check: finding for finding in report.findings}
+    add = found["op add"]
+    assert add.kind == CRASH
+    assert "Unprintable: (its str() raised Unprintable) in backward" in add.message
+    assert "exited" not in add.message  # the child answered: it did not die on the message
+    tanh = found["op tanh"]
+    assert tanh.kind == CRASH
+    assert "sys.exit(an object whose repr() raised RuntimeError)" in tanh.message
+
+
+def test_an_import_raising_an_unprintable_exception_is_a_target_error() -> None:
+    with pytest.raises(TargetError, match=r"raised Unprintable: \(its str\(\) raised"):
+        check_target(str(ENGINES / "unprintable_import.py"), examples=2, budget=30)

@@ -156,9 +156,22 @@ def load_module(spec: TargetSpec) -> ModuleType:
         raise TargetError(_raised(spec, error)) from None
 
 
+def said(error: BaseException, most: int) -> str:
+    """The engine's exception's message on one line, at most ``most`` characters. Its
+    ``__str__`` is the engine's code: one that raises (anything but KeyboardInterrupt, which
+    stays the learner's) is named instead, so a report is still made."""
+    try:
+        text = str(error)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as failure:
+        return f"(its str() raised {type(failure).__name__})"
+    return " ".join(text.split())[:most]
+
+
 def _raised(spec: TargetSpec, error: BaseException) -> str:
     where = spec.path or spec.module
-    message = " ".join(str(error).split())[:200]
+    message = said(error, 200)
     return f"importing {where} raised {type(error).__name__}" + (f": {message}" if message else "")
 
 
@@ -199,7 +212,7 @@ def _spelling(
     try:
         instance = cls(1.5)
     except BaseException as error:
-        return f"constructor: {type(error).__name__}: {' '.join(str(error).split())[:160]}"
+        return f"constructor: {type(error).__name__}: {said(error, 160)}"
     data = [a for a in ((data_attr,) if data_attr else DATA_ATTRS) if _is_attr(instance, a, 1.5)]
     grads = [a for a in ((grad_attr,) if grad_attr else GRAD_ATTRS) if _is_attr(instance, a)]
     names = (backward,) if backward else BACKWARDS
