@@ -3196,6 +3196,26 @@ MUTATIONS = [
             "test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_checker",
         ),
     ),
+    Mutation(
+        "the step-through sums every node's contributions again after each step (quadratic)",
+        "microgradx/viz/steps.py",
+        "                    if got and got[-1][0] > op_step.index:\n",
+        "                    if got:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_gradients_shown_after_each_step_cost_one_addition_per_contribution",
+        ),
+    ),
+    Mutation(
+        "the step-through adds a contribution that arrives out of backward()'s order last",
+        "microgradx/viz/steps.py",
+        "                        insort(got, arrived, key=lambda item: item[0])",
+        "                        got.append(arrived)",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_gradients_shown_at_neuron_level_still_add_in_backwards_order",
+        ),
+    ),
 ]
 
 

@@ -149,3 +149,61 @@ def test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_
 def test_an_import_raising_an_unprintable_exception_is_a_target_error() -> None:
     with pytest.raises(TargetError, match=r"raised Unprintable: \(its str\(\) raised"):
         check_target(str(ENGINES / "unprintable_import.py"), examples=2, budget=30)
+
+
+# ---- the step-through trace of a long graph ----------------------------------------------------
+
+
+class _Counted(float):
+    """A gradient that counts the additions made to it (each sum is counted again)."""
+
+    additions = 0
+
+    def __add__(self, other: object) -> _Counted:
+        _Counted.additions += 1
+        return _Counted(float(self) + float(other))  # type: ignore[arg-type]
+
+
+def test_the_gradients_shown_after_each_step_cost_one_addition_per_contribution() -> None:
+    # x feeds every one of n additions: it receives n contributions, one per step. The gradient
+    # shown after each step was the sum of all contributions so far, summed again at every step:
+    # n (n + 1) / 2 additions (a chain of 1e5 took minutes to trace).
+    from microgradx import Value
+    from microgradx.viz.steps import RecordedPass
+
+    n = 300
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(n):
+        y = y + x
+    recorded = RecordedPass(y, "op")
+    recorded.start = {node: _Counted(g) for node, g in recorded.start.items()}
+    _Counted.additions = 0
+    shown = recorded._shown_gradients()
+    assert _Counted.additions == 2 * n  # x's n contributions, and one to each of n other nodes
+    assert shown[-1][x] == n + 1
+    assert [len(after) for after in shown] == [2] * (n - 1) + [1]
+
+
+def test_gradients_shown_at_neuron_level_still_add_in_backwards_order() -> None:
+    # contributions that reach a node out of backward()'s order (a neuron's step groups several
+    # ops) are summed in that order: the last shown gradient is backward()'s, bit for bit
+    from microgradx import nn
+    from microgradx.viz.trace import trace_backward
+
+    model = nn.MLP(3, [4, 4, 1], seed=3)
+    rows = [[0.1, -0.7, 0.33], [1e-3, 2.5, -1.25], [0.4, 0.4, -0.9]]
+
+    def loss() -> nn.Value:
+        model.zero_grad()
+        # weight decay computed before the forward pass: its ops come late in backward()'s
+        # order but are shown first (in the loss's step), before the neurons' contributions
+        decay = sum((p * p * 1e-3 for p in model.parameters()), nn.Value(0.0))
+        return sum(((model(row) - 0.3) ** 2 for row in rows), nn.Value(0.0)) + decay
+
+    for level in ("neuron", "layer"):
+        trace = trace_backward(loss(), level=level)
+        got = trace.grads_after(len(trace) - 1)
+        loss().backward()
+        for p in model.parameters():
+            assert got[p] == p.grad, (level, p)
