@@ -3216,6 +3216,13 @@ MUTATIONS = [
             "test_gradients_shown_at_neuron_level_still_add_in_backwards_order",
         ),
     ),
+    Mutation(
+        "trace[i] takes a bool as a list does (trace[True] is step 1), unlike equation(i)",
+        "microgradx/viz/trace.py",
+        '        return steps[checks.index(i, "i", len(steps))]\n',
+        "        return steps[i]\n",
+        ("tests/test_hostile_inputs.py::test_a_trace_is_indexed_as_equation_and_frame_are",),
+    ),
 ]
 
 

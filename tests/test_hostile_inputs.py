@@ -207,3 +207,27 @@ def test_gradients_shown_at_neuron_level_still_add_in_backwards_order() -> None:
         loss().backward()
         for p in model.parameters():
             assert got[p] == p.grad, (level, p)
+
+
+@pytest.mark.parametrize("kind", ["backward", "forward"])
+def test_a_trace_is_indexed_as_equation_and_frame_are(kind: str) -> None:
+    np = pytest.importorskip("numpy")
+    from microgradx import Value
+    from microgradx.viz.trace import trace_backward, trace_forward
+
+    a, b = Value(-0.0, label="a"), Value(float("nan"), label="<b>b</b>")
+    c = a * b + a.detach()
+    trace = trace_backward(c) if kind == "backward" else trace_forward(c)
+    n = len(trace)
+    assert trace[np.int64(1)] is trace[1] is trace[1 - n]
+    assert trace[-1] is list(trace)[-1]
+    assert trace[0:2] == list(trace)[0:2]
+    for bad in (True, False, 1.0, "0", None):
+        with pytest.raises(TypeError, match="i must be an int"):
+            trace[bad]  # type: ignore[index]
+        with pytest.raises(TypeError, match="i must be an int"):
+            trace.equation(bad)  # type: ignore[arg-type]
+    for outside in (n, -n - 1, 10**30):
+        with pytest.raises(IndexError, match=rf"i must be an int in \[-{n}, {n - 1}\]"):
+            trace[outside]
+    assert list(reversed(trace)) == list(trace)[::-1]  # the sequence protocol still works
