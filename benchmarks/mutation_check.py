@@ -3223,6 +3223,26 @@ MUTATIONS = [
         "        return steps[i]\n",
         ("tests/test_hostile_inputs.py::test_a_trace_is_indexed_as_equation_and_frame_are",),
     ),
+    Mutation(
+        "an in-process check leaves the tracer an engine set with sys.settrace",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.settrace(self.tracers[0])\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "an in-process check leaves the tracer an engine set for new threads",
+        "microgradx/enginecheck/inprocess.py",
+        "            threading.settrace(self.tracers[2][0])\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_process_check",
+        ),
+    ),
 ]
 
 

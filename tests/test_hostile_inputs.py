@@ -231,3 +231,52 @@ def test_a_trace_is_indexed_as_equation_and_frame_are(kind: str) -> None:
         with pytest.raises(IndexError, match=rf"i must be an int in \[-{n}, {n - 1}\]"):
             trace[outside]
     assert list(reversed(trace)) == list(trace)[::-1]  # the sequence protocol still works
+
+
+# ---- in-process: what the engine changes is put back -------------------------------------------
+
+
+def test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_process_check() -> (
+    None
+):
+    import sys
+    import threading
+
+    from microgradx.testing import check_engine
+
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from engine_base import Value as Base  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ENGINES))
+    calls: list[str] = []
+
+    def tracer(*args: object) -> None:
+        calls.append("trace")
+
+    class Value(Base):  # type: ignore[misc, valid-type]
+        def tanh(self) -> object:
+            sys.settrace(tracer)
+            sys.setprofile(tracer)
+            threading.settrace(tracer)
+            threading.setprofile(tracer)
+            if hasattr(sys, "set_int_max_str_digits"):
+                sys.set_int_max_str_digits(640)
+            return super().tanh()
+
+    before = (sys.gettrace(), sys.getprofile(), getattr(sys, "get_int_max_str_digits", int)())
+    threads = threading.gettrace(), threading.getprofile()
+    try:
+        report = check_engine(Value, examples=2, budget=60, isolation="in-process")
+        after = (sys.gettrace(), sys.getprofile(), getattr(sys, "get_int_max_str_digits", int)())
+        threads_after = threading.gettrace(), threading.getprofile()
+    finally:  # whatever the checker did, leave pytest's process as it was
+        sys.settrace(before[0])
+        sys.setprofile(before[1])
+        threading.settrace(threads[0])
+        threading.setprofile(threads[1])
+        if hasattr(sys, "set_int_max_str_digits"):
+            sys.set_int_max_str_digits(before[2])
+    assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
+    assert after == before
+    assert threads_after == threads

@@ -69,8 +69,11 @@ class _Globals:
     ``restore``: the working directory, the SIGINT/SIGTERM handlers (on the main thread, where
     Python lets them be set), the garbage collector (enabled, thresholds), the umask,
     ``sys.displayhook``/``sys.excepthook``, the switch interval, ``random``'s state, the warnings
-    filters and ``os.environ``. Not restored: ``sys.path`` (the engine's own imports may need
-    what loading it added), ``sys.modules``, threads and open files the engine started."""
+    filters, ``os.environ``, the trace and profile functions (``sys.settrace``/``setprofile``,
+    this thread's and ``threading``'s for new threads: a tracer left behind slows or breaks
+    every later line of the notebook) and the int-to-str digit limit. Not restored:
+    ``sys.path`` (the engine's own imports may need what loading it added), ``sys.modules``,
+    threads and open files the engine started."""
 
     def __init__(self) -> None:
         try:
@@ -95,6 +98,8 @@ class _Globals:
         self.random = random.getstate()
         self.filters = list(warnings.filters)
         self.environ = dict(os.environ)
+        self.tracers = sys.gettrace(), sys.getprofile(), _threading_hooks()
+        self.digits = _int_digits()
 
     def restore(self) -> None:
         """Put everything saved back (each piece on its own: one failing leaves the rest)."""
@@ -123,10 +128,29 @@ class _Globals:
             mutated = getattr(warnings, "_filters_mutated", None)  # the C module's cache
             if callable(mutated):
                 mutated()
+        if (sys.gettrace(), sys.getprofile()) != self.tracers[:2]:
+            sys.settrace(self.tracers[0])
+            sys.setprofile(self.tracers[1])
+        if _threading_hooks() != self.tracers[2]:
+            threading.settrace(self.tracers[2][0])
+            threading.setprofile(self.tracers[2][1])
+        if self.digits is not None and _int_digits() != self.digits:
+            sys.set_int_max_str_digits(self.digits)
         if os.environ != self.environ:
             for name in [name for name in os.environ if name not in self.environ]:
                 del os.environ[name]
             os.environ.update(self.environ)
+
+
+def _threading_hooks() -> tuple[Any, Any]:
+    """The trace and profile functions ``threading`` gives new threads."""
+    return threading.gettrace(), threading.getprofile()
+
+
+def _int_digits() -> int | None:
+    """``sys.get_int_max_str_digits()`` (Python 3.11 and later; None before)."""
+    get = getattr(sys, "get_int_max_str_digits", None)
+    return None if get is None else int(get())
 
 
 def _getcwd() -> str | None:
