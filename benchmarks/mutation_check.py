@@ -3243,6 +3243,16 @@ MUTATIONS = [
             "test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_process_check",
         ),
     ),
+    Mutation(
+        "grad differentiates the list f was given as f left it (f popped an entry: one gradient)",
+        "microgradx/functional.py",
+        "    leaves = [leaf for k in chosen for leaf in own[k]]\n",
+        "    leaves = [leaf for k in chosen for leaf in _flat(call_args[k])]\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_input",
+        ),
+    ),
 ]
 
 

@@ -125,6 +125,9 @@ def _differentiate(
     call_args = list(args)
     for k in chosen:
         call_args[k] = _arguments(args[k], f"argument {k}")
+    # this call's own copy of each argument's leaves: f may change the list it is given (pop,
+    # append, replace an entry), and the gradient is still one entry per input, in its place
+    own = {k: _flat(call_args[k]) for k in chosen}
     _depth.value += 1
     try:
         result = func(*call_args)
@@ -136,13 +139,13 @@ def _differentiate(
             raise TypeError("with has_aux=True, func must return a pair (output, aux)")
         result, aux = result
     result = _output(result, "func must return one Value (a scalar)")
-    leaves = [leaf for k in chosen for leaf in _flat(call_args[k])]
+    leaves = [leaf for k in chosen for leaf in own[k]]
     # none: every chosen argument is an empty list, whose gradient is an empty list
     found = gradients(result, leaves, create_graph=nested, materialize_grads=True) if leaves else ()
     per_argument = []
     position = 0
     for k in chosen:
-        size = len(_flat(call_args[k]))
+        size = len(own[k])
         part = list(found[position : position + size])
         position += size
         per_argument.append(part if isinstance(call_args[k], list) else part[0])

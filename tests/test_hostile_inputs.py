@@ -280,3 +280,20 @@ def test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_pro
     assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
     assert after == before
     assert threads_after == threads
+
+
+def test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_input() -> None:
+    from microgradx import Value
+    from microgradx.functional import grad, value_and_grad
+
+    # f(xs) = 2 xs[1], computed by popping xs[1] off the list f was given
+    assert grad(lambda xs: xs.pop() * 2)([1.0, 2.0]) == [0.0, 2.0]
+    # an entry replaced by a constant: f no longer depends on the original xs[0]
+    replaced = grad(lambda xs: (xs.__setitem__(0, Value(9.0)), xs[0] * xs[1])[1])([1.0, 2.0])
+    assert replaced == [0.0, 9.0]
+    appended = grad(lambda xs: (xs.append(Value(5.0)), xs[0] * xs[2])[1])([1.0, 2.0])
+    assert appended == [5.0, 0.0]
+    value, gradient = value_and_grad(lambda xs, y: (xs.clear(), y * y)[1], argnums=(0, 1))(
+        [1.0, 2.0], 3.0
+    )
+    assert (value, gradient) == (9.0, ([0.0, 0.0], 6.0))
