@@ -3253,6 +3253,16 @@ MUTATIONS = [
             "test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_input",
         ),
     ),
+    Mutation(
+        "an in-process check leaves running the alarm an engine set (SIGALRM ends the kernel)",
+        "microgradx/enginecheck/inprocess.py",
+        "            signal.setitimer(signal.ITIMER_REAL, 0.0)\n",
+        "            pass\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check",
+        ),
+    ),
 ]
 
 

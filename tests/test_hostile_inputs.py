@@ -297,3 +297,40 @@ def test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_inpu
         [1.0, 2.0], 3.0
     )
     assert (value, gradient) == (9.0, ([0.0, 0.0], 6.0))
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="no POSIX timers")
+def test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check() -> None:
+    # signal.alarm(n) in the engine: n seconds after the check, SIGALRM's default action would
+    # end the process (the notebook's kernel)
+    import signal
+    import sys
+
+    from microgradx.testing import check_engine
+
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from engine_base import Value as Base
+    finally:
+        sys.path.remove(str(ENGINES))
+
+    class Value(Base):  # type: ignore[misc, valid-type]
+        def tanh(self) -> object:
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            signal.alarm(1000)
+            return super().tanh()
+
+    handler = signal.getsignal(signal.SIGALRM)
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
+    try:
+        report = check_engine(Value, examples=2, budget=60, isolation="in-process")
+        timer, handler_after = (
+            signal.getitimer(signal.ITIMER_REAL),
+            signal.getsignal(signal.SIGALRM),
+        )
+    finally:  # whatever the checker did, leave pytest's process as it was
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, handler)
+    assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
+    assert timer == (0.0, 0.0)
+    assert handler_after is handler

@@ -61,19 +61,20 @@ def choose(isolation: object) -> str:
     return chosen
 
 
-_SIGNALS = ("SIGINT", "SIGTERM")
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM")
 
 
 class _Globals:
     """The process-wide state an engine's request may change, saved when made and put back by
-    ``restore``: the working directory, the SIGINT/SIGTERM handlers (on the main thread, where
-    Python lets them be set), the garbage collector (enabled, thresholds), the umask,
-    ``sys.displayhook``/``sys.excepthook``, the switch interval, ``random``'s state, the warnings
-    filters, ``os.environ``, the trace and profile functions (``sys.settrace``/``setprofile``,
-    this thread's and ``threading``'s for new threads: a tracer left behind slows or breaks
-    every later line of the notebook) and the int-to-str digit limit. Not restored:
-    ``sys.path`` (the engine's own imports may need what loading it added), ``sys.modules``,
-    threads and open files the engine started."""
+    ``restore``: the working directory, the SIGINT/SIGTERM/SIGALRM handlers (on the main
+    thread, where Python lets them be set), a real-time timer the engine started where none ran
+    (``signal.alarm``: cancelled, or its SIGALRM would end the kernel later), the garbage
+    collector (enabled, thresholds), the umask, ``sys.displayhook``/``sys.excepthook``, the
+    switch interval, ``random``'s state, the warnings filters, ``os.environ``, the trace and
+    profile functions (``sys.settrace``/``setprofile``, this thread's and ``threading``'s for
+    new threads: a tracer left behind slows or breaks every later line of the notebook) and the
+    int-to-str digit limit. Not restored: ``sys.path`` (the engine's own imports may need what
+    loading it added), ``sys.modules``, threads and open files the engine started."""
 
     def __init__(self) -> None:
         try:
@@ -81,6 +82,7 @@ class _Globals:
         except OSError:  # the directory was removed: nothing to return to
             self.cwd = None
         self.handlers: dict[int, Any] = {}
+        self.alarm = _alarm_set()
         if threading.current_thread() is threading.main_thread():
             import signal  # lazily: WASI has no signal module
 
@@ -106,6 +108,11 @@ class _Globals:
         if self.cwd is not None and _getcwd() != self.cwd:
             with contextlib.suppress(OSError):
                 os.chdir(self.cwd)
+        if not self.alarm and _alarm_set():
+            # the engine's signal.alarm / setitimer: SIGALRM's default action ends the kernel
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0.0)
         if self.handlers:
             import signal
 
@@ -140,6 +147,17 @@ class _Globals:
             for name in [name for name in os.environ if name not in self.environ]:
                 del os.environ[name]
             os.environ.update(self.environ)
+
+
+def _alarm_set() -> bool:
+    """Whether a real-time timer (``signal.alarm``, ``setitimer(ITIMER_REAL)``) is running;
+    False where the platform has none."""
+    try:
+        import signal
+
+        return signal.getitimer(signal.ITIMER_REAL)[0] > 0.0
+    except (ImportError, AttributeError, OSError):
+        return False
 
 
 def _threading_hooks() -> tuple[Any, Any]:
