@@ -3263,6 +3263,26 @@ MUTATIONS = [
             "test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check",
         ),
     ),
+    Mutation(
+        "jvp returns a result holding a Dual of a call that has returned (a leaked input)",
+        "microgradx/dual.py",
+        "            if item.tag not in live:\n",
+        "            if False:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_dual_kept_from_a_finished_jvp_is_refused_not_returned_as_a_result",
+        ),
+    ),
+    Mutation(
+        "jvp takes as a primal a Dual of a call that has returned (the error names no argument)",
+        "microgradx/dual.py",
+        "        _refuse_leaked(x, None, name)\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_dual_kept_from_a_finished_jvp_is_refused_not_returned_as_a_result",
+        ),
+    ),
 ]
 
 

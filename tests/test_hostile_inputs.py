@@ -334,3 +334,25 @@ def test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check() -> Non
     assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
     assert timer == (0.0, 0.0)
     assert handler_after is handler
+
+
+def test_a_dual_kept_from_a_finished_jvp_is_refused_not_returned_as_a_result() -> None:
+    from microgradx.dual import Dual, derivative, jvp
+
+    kept: list[object] = []
+    assert jvp(lambda x: (kept.append(x), x * x)[1], [2.0], [1.0]) == (4.0, 4.0)
+    leaked = kept[0]
+    for call in (
+        lambda: jvp(lambda y: leaked * 3, [1.0], [1.0]),  # type: ignore[operator]
+        lambda: jvp(lambda y: leaked * y, [1.0], [1.0]),  # type: ignore[operator]
+        lambda: derivative(lambda y: leaked + y, 1.0),  # type: ignore[operator]
+    ):
+        with pytest.raises(ValueError, match="a jvp/derivative call that has returned"):
+            call()
+    with pytest.raises(ValueError, match=r"primals\[0\] holds a Dual of a jvp/derivative call"):
+        jvp(lambda y: y * y, [leaked], [1.0])
+    # what stays allowed: Duals of the calls still running (nesting), and Duals made by hand
+    assert derivative(lambda x: x * derivative(lambda y: x + y, 1.0), 1.0) == 1.0
+    assert derivative(lambda x: derivative(lambda y: x * x * y, 1.0), 3.0) == 6.0
+    primal, tangent = jvp(lambda y: y * 2, [Dual(1.0, 1.0)], [1.0])
+    assert isinstance(primal, Dual) and (primal.primal, primal.tangent, tangent) == (2.0, 2.0, 2.0)
