@@ -3240,6 +3240,174 @@ MUTATIONS = [
         "        if False:  # the program reads data as it is",
         ("tests/test_bad_weights.py::test_a_compiled_call_refuses_a_weight_that_is_a_0d_array",),
     ),
+    Mutation(
+        "the engine checker reads an engine's text as a number (float('1.5') parses it)",
+        "microgradx/enginecheck/target.py",
+        "    if isinstance(x, TEXT):\n        return None\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::test_an_engine_with_gradients_as_text_does_not_pass",
+            "tests/test_hostile_inputs.py::test_an_engine_with_numbers_as_text_is_not_value_like",
+        ),
+    ),
+    Mutation(
+        "grad takes only int and float as a constant function's output (NumPy's float32 refused)",
+        "microgradx/functional.py",
+        "    if is_real(result) and not isinstance(result, bool):\n",
+        "    if isinstance(result, (int, float)) and not isinstance(result, bool):\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_function_returning_any_real_number_is_a_constant_with_gradient_zero",
+        ),
+    ),
+    Mutation(
+        "jvp returns a constant function's output as it is (an int beyond a float, a NumPy scalar)",
+        "microgradx/dual.py",
+        '        return real(out, f"{name}\'s result"), 0.0\n',
+        "        return out, 0.0\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_function_returning_an_int_beyond_a_float_gets_a_valueerror_naming_it",
+        ),
+    ),
+    Mutation(
+        "grad takes any has_aux by its truth ('yes' is True)",
+        "microgradx/functional.py",
+        '    has_aux = flag(has_aux, "has_aux")\n\n    def gradient_of',
+        "    def gradient_of",
+        ("tests/test_hostile_inputs.py::test_has_aux_must_be_true_or_false",),
+    ),
+    Mutation(
+        "grad of a function of an empty list asks autograd.grad for the gradient of no inputs",
+        "microgradx/functional.py",
+        " if leaves else ()\n",
+        "\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_an_empty_list_argument_has_an_empty_gradient_whatever_the_function_returns",
+        ),
+    ),
+    Mutation(
+        "hessian and hvp refuse a constant function that grad accepts",
+        "microgradx/functional.py",
+        '    return leaves, _output(out, "func must return one Value"), nested or graphs\n',
+        "    return leaves, out, nested or graphs\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is",
+        ),
+    ),
+    Mutation(
+        "the engine checker prints an engine's exception with str(), which may raise",
+        "microgradx/enginecheck/target.py",
+        "    except BaseException as failure:\n"
+        '        return f"(its str() raised {type(failure).__name__})"\n',
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_checker",
+            "tests/test_hostile_inputs.py::"
+            "test_an_import_raising_an_unprintable_exception_is_a_target_error",
+        ),
+    ),
+    Mutation(
+        "the engine checker prints sys.exit's code with repr(), which may raise",
+        "microgradx/enginecheck/child.py",
+        "    except BaseException as failure:\n"
+        '        return f"an object whose repr() raised {type(failure).__name__}"\n',
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_checker",
+        ),
+    ),
+    Mutation(
+        "the step-through sums every node's contributions again after each step (quadratic)",
+        "microgradx/viz/steps.py",
+        "                    if got and got[-1][0] > op_step.index:\n",
+        "                    if got:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_gradients_shown_after_each_step_cost_one_addition_per_contribution",
+        ),
+    ),
+    Mutation(
+        "the step-through adds a contribution that arrives out of backward()'s order last",
+        "microgradx/viz/steps.py",
+        "                        insort(got, arrived, key=lambda item: item[0])",
+        "                        got.append(arrived)",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_gradients_shown_at_neuron_level_still_add_in_backwards_order",
+        ),
+    ),
+    Mutation(
+        "trace[i] takes a bool as a list does (trace[True] is step 1), unlike equation(i)",
+        "microgradx/viz/trace.py",
+        '        return steps[checks.index(i, "i", len(steps))]\n',
+        "        return steps[i]\n",
+        ("tests/test_hostile_inputs.py::test_a_trace_is_indexed_as_equation_and_frame_are",),
+    ),
+    Mutation(
+        "an in-process check leaves the tracer an engine set with sys.settrace",
+        "microgradx/enginecheck/inprocess.py",
+        "            sys.settrace(self.tracers[0])\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "an in-process check leaves the tracer an engine set for new threads",
+        "microgradx/enginecheck/inprocess.py",
+        "            threading.settrace(self.tracers[2][0])\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "grad differentiates the list f was given as f left it (f popped an entry: one gradient)",
+        "microgradx/functional.py",
+        "    leaves = [leaf for k in chosen for leaf in own[k]]\n",
+        "    leaves = [leaf for k in chosen for leaf in _flat(call_args[k])]\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_input",
+        ),
+    ),
+    Mutation(
+        "an in-process check leaves running the alarm an engine set (SIGALRM ends the kernel)",
+        "microgradx/enginecheck/inprocess.py",
+        "            signal.setitimer(signal.ITIMER_REAL, 0.0)\n",
+        "            pass\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "jvp returns a result holding a Dual of a call that has returned (a leaked input)",
+        "microgradx/dual.py",
+        "            if item.tag not in live:\n",
+        "            if False:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_dual_kept_from_a_finished_jvp_is_refused_not_returned_as_a_result",
+        ),
+    ),
+    Mutation(
+        "jvp takes as a primal a Dual of a call that has returned (the error names no argument)",
+        "microgradx/dual.py",
+        "        _refuse_leaked(x, None, name)\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_dual_kept_from_a_finished_jvp_is_refused_not_returned_as_a_result",
+        ),
+    ),
 ]
 
 

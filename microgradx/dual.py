@@ -25,6 +25,7 @@ keeps its interpreters apart by levels the same way.)
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
@@ -35,6 +36,7 @@ from microgradx.checks import (
     count,
     describe,
     function,
+    is_real,
     number,
     real,
     sequence,
@@ -207,7 +209,9 @@ def jvp(
     at the top level, both results are floats; nested, they may be Duals of the enclosing calls.
 
     ``primals`` and ``tangents``: lists (or 1-D NumPy arrays) of equally many numbers (or Duals
-    of enclosing calls); each entry is named in a TypeError/ValueError (``primals[1]``).
+    of enclosing calls); each entry is named in a TypeError/ValueError (``primals[1]``). A Dual
+    of a call that has returned (an input kept in a closure and used later), given or in the
+    result, is a ValueError, as JAX refuses a leaked tracer.
     """
     f = function(func, "func")
     xs = [_operand(x, f"primals[{i}]") for i, x in enumerate(sequence(primals, "primals"))]
@@ -220,8 +224,42 @@ def jvp(
 
 def _operand(x: Any, name: str) -> Any:
     """An input of ``jvp``: a number, or a Dual of an enclosing call (whose tag is smaller than
-    the one this call takes, as every earlier tag is)."""
-    return x if isinstance(x, Dual) else number(x, name)
+    the one this call takes, as every earlier tag is). ValueError for a Dual of a call that has
+    returned (``_refuse_leaked``)."""
+    if isinstance(x, Dual):
+        _refuse_leaked(x, None, name)
+        return x
+    return number(x, name)
+
+
+class _Running(threading.local):
+    """The tags of the ``jvp``/``derivative`` calls running in this thread, outermost first."""
+
+    def __init__(self) -> None:
+        self.tags: list[int] = []
+
+
+_running = _Running()
+
+
+def _refuse_leaked(x: Any, tag: int | None, name: str) -> None:
+    """ValueError when ``x`` holds a Dual whose call has returned: an input kept from an earlier
+    call (a closure, a list) and used in a later one. Its perturbation belongs to no running
+    call, so no call would take it out, and a result documented as a float would be a Dual (as
+    JAX's leaked tracers). Live: tag 0 (a Dual made by hand), ``tag`` (the call returning now)
+    and the calls still running around it."""
+    live = {0, *_running.tags} if tag is None else {0, tag, *_running.tags}
+    stack = [x]
+    while stack:  # a Dual's parts may be Duals of enclosing calls: a few levels
+        item = stack.pop()
+        if isinstance(item, Dual):
+            if item.tag not in live:
+                raise ValueError(
+                    f"{name} holds a Dual of a jvp/derivative call that has returned (tag"
+                    f" {item.tag}): an input of that call was kept (in a closure, a list) and used"
+                    " after it; use the numbers it returned instead"
+                )
+            stack += (item.primal, item.tangent)
 
 
 def _jvp(
@@ -229,16 +267,21 @@ def _jvp(
 ) -> tuple[Any, Any]:
     """``jvp`` with its arguments checked (``name``: what the caller calls ``f``)."""
     tag = next(_tags)
-    out = f(*[Dual(x, t, tag) for x, t in zip(primals, tangents)])
+    _running.tags.append(tag)
+    try:
+        out = f(*[Dual(x, t, tag) for x, t in zip(primals, tangents)])
+    finally:
+        _running.tags.pop()
+    _refuse_leaked(out, tag, f"{name}'s result")
     if isinstance(out, Dual) and out.tag == tag:
         return out.primal, out.tangent
-    if isinstance(out, Dual) or _is_number(out):
-        return out, 0.0  # f's result does not move with this call's inputs: its tangent is 0
+    # f's result does not move with this call's inputs: its tangent is 0. Any real number (a
+    # NumPy scalar, a Fraction) is such a constant, returned as a float; a bool is not a number.
+    if isinstance(out, Dual):
+        return out, 0.0
+    if is_real(out) and not isinstance(out, bool):
+        return real(out, f"{name}'s result"), 0.0
     raise TypeError(f"{name} must return a number computed from its inputs, got {describe(out)}")
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def derivative(f: Callable[..., Any], x: Any) -> Any:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import count, describe, flag, number, real, sequence, takes
+from microgradx.checks import count, describe, flag, is_real, number, real, sequence, takes
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -125,6 +125,9 @@ def _differentiate(
     call_args = list(args)
     for k in chosen:
         call_args[k] = _arguments(args[k], f"argument {k}")
+    # this call's own copy of each argument's leaves: f may change the list it is given (pop,
+    # append, replace an entry), and the gradient is still one entry per input, in its place
+    own = {k: _flat(call_args[k]) for k in chosen}
     _depth.value += 1
     try:
         result = func(*call_args)
@@ -135,22 +138,31 @@ def _differentiate(
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError("with has_aux=True, func must return a pair (output, aux)")
         result, aux = result
-    if isinstance(result, Value):
-        leaves = [leaf for k in chosen for leaf in _flat(call_args[k])]
-        found = gradients(result, leaves, create_graph=nested, materialize_grads=True)
-    elif isinstance(result, (int, float)) and not isinstance(result, bool):
-        found = (0.0,) * sum(len(_flat(call_args[k])) for k in chosen)  # a constant function
-    else:
-        raise TypeError(f"func must return one Value (a scalar), got {describe(result)}")
+    result = _output(result, "func must return one Value (a scalar)")
+    leaves = [leaf for k in chosen for leaf in own[k]]
+    # none: every chosen argument is an empty list, whose gradient is an empty list
+    found = gradients(result, leaves, create_graph=nested, materialize_grads=True) if leaves else ()
     per_argument = []
     position = 0
     for k in chosen:
-        size = len(_flat(call_args[k]))
+        size = len(own[k])
         part = list(found[position : position + size])
         position += size
         per_argument.append(part if isinstance(call_args[k], list) else part[0])
     gradient = per_argument[0] if not isinstance(argnums, tuple) else tuple(per_argument)
     return _result(result, nested), _map(gradient, nested), aux
+
+
+def _output(result: Any, wanted: str) -> Value:
+    """What the differentiated function returned, as a Value: a Value as it is; any real number
+    (an int, a float, a NumPy scalar, a Fraction) is a constant function's output, a new leaf that
+    no input reaches (gradient 0). TypeError (``wanted``, then what it got) for anything else, a
+    bool included; ValueError for an int beyond a float."""
+    if isinstance(result, Value):
+        return result
+    if is_real(result) and not isinstance(result, bool):
+        return Value(real(result, "func's output"))
+    raise TypeError(f"{wanted}, got {describe(result)}")
 
 
 def _map(gradient: Any, nested: bool) -> Any:
@@ -164,13 +176,17 @@ def grad(func: Function, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fal
 
     ``argnums`` an int gives one gradient (a number, or a list for a list argument); a tuple
     gives a tuple of them. With ``has_aux=True``, f returns ``(output, aux)`` and the result is
-    ``(gradient, aux)``. ``f`` must return one Value (a scalar) or a number (gradient 0).
+    ``(gradient, aux)``. ``f`` must return one Value (a scalar) or a real number (an int, a
+    float, a NumPy scalar: gradient 0); TypeError for anything else (a bool, a str, a list),
+    ValueError for an int beyond a float; ``has_aux`` must be True or False (TypeError).
 
     >>> grad(lambda x: x * x * x)(2.0)
     12.0
     >>> grad(grad(lambda x: x * x * x))(2.0)
     12.0
     """
+
+    has_aux = flag(has_aux, "has_aux")
 
     def gradient_of(*args: Any) -> Any:
         _, gradient, aux = _differentiate(func, args, argnums, has_aux)
@@ -185,6 +201,8 @@ def value_and_grad(
     """``value_and_grad(f)(*args)`` is ``(f(*args), grad(f)(*args))`` from one reverse pass (as
     ``jax.value_and_grad``; torch's ``torch.func.grad_and_value`` gives the pair the other way
     round, which is why the name is JAX's); with ``has_aux``, ``((value, aux), gradient)``."""
+
+    has_aux = flag(has_aux, "has_aux")
 
     def value_and_gradient(*args: Any) -> Any:
         value, gradient, aux = _differentiate(func, args, argnums, has_aux)
@@ -214,9 +232,7 @@ def _inputs(
         out = func(*leaves)
     finally:
         _depth.value -= 1
-    if not isinstance(out, Value):
-        raise TypeError(f"func must return one Value, got {describe(out)}")
-    return leaves, out, nested or graphs
+    return leaves, _output(out, "func must return one Value"), nested or graphs
 
 
 def hessian(func: Function, inputs: Sequence[Any], create_graph: bool = False) -> list[list[Any]]:
@@ -226,7 +242,9 @@ def hessian(func: Function, inputs: Sequence[Any], create_graph: bool = False) -
     ``create_graph=True`` or when nested in another of this module's calls.
 
     Reverse over reverse: the first derivatives are computed as graphs, then each is
-    differentiated once more (one pass per row, so meant for small inputs).
+    differentiated once more (one pass per row, so meant for small inputs). ``func`` returns
+    one Value, or a real number (a constant: H = 0, as ``grad`` gives 0); TypeError for
+    anything else, ValueError for an int beyond a float.
     """
     leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
     firsts = gradients(out, leaves, create_graph=True, materialize_grads=True)
@@ -247,7 +265,8 @@ def hvp(
     ``torch.autograd.functional.hvp(func, inputs, v=None, create_graph=False)`` (its
     arguments, order, defaults and result: the output first, then the product, one entry per
     input). ``v`` may be left out only for one input (then v = [1.0], as torch). Floats; Values
-    with ``create_graph=True`` or when nested. Computed as d/dx (grad f . v).
+    with ``create_graph=True`` or when nested. Computed as d/dx (grad f . v). ``func``'s
+    result as ``hessian``'s (a real number is a constant: H v = 0).
     """
     if v is None:
         given = inputs if isinstance(inputs, Value) else sequence(inputs, "inputs")

@@ -43,6 +43,8 @@ from microgradx.enginecheck.target import (
     class_spelling,
     find_class,
     load_module,
+    number_of,
+    said,
     supported_forms,
 )
 
@@ -112,7 +114,7 @@ class _Engine:
                 try:
                     exec(compile(request["source"], "<engine cells>", "exec"), module.__dict__)
                 except BaseException as error:
-                    message = " ".join(str(error).split())[:200]
+                    message = said(error, 200)
                     raise TargetError(
                         f"running the cells that define {request['class_name']} raised"
                         f" {type(error).__name__}: {message}"
@@ -142,10 +144,8 @@ class _Engine:
 
     def number(self, value: Any, attr: str) -> float | str:
         got = getattr(value, attr)
-        try:
-            return float(got)
-        except Exception:
-            return f"not a number: {type(got).__name__}"
+        found = number_of(got)
+        return f"not a number: {type(got).__name__}" if found is None else found
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
         where = "building the inputs"
@@ -224,9 +224,9 @@ def recursion_limit(frames: int) -> int:
 
 def _error(error: BaseException, where: str) -> dict[str, Any]:
     if isinstance(error, SystemExit):
-        message = f"the engine called sys.exit({error.code!r})"
+        message = f"the engine called sys.exit({_shown(error.code)})"
     else:
-        message = " ".join(str(error).split())[:300]
+        message = said(error, 300)
     frames = traceback.extract_tb(error.__traceback__)
     line = ""
     for frame in reversed(frames):  # the engine's innermost line, not the checker's
@@ -240,6 +240,16 @@ def _error(error: BaseException, where: str) -> dict[str, Any]:
         "where": where,
         "line": line,
     }
+
+
+def _shown(code: object) -> str:
+    """``repr(code)`` of the engine's ``sys.exit(code)``, or what its ``__repr__`` raised."""
+    try:
+        return repr(code)[:100]
+    except KeyboardInterrupt:
+        raise
+    except BaseException as failure:
+        return f"an object whose repr() raised {type(failure).__name__}"
 
 
 def _limit_memory() -> None:

@@ -61,16 +61,20 @@ def choose(isolation: object) -> str:
     return chosen
 
 
-_SIGNALS = ("SIGINT", "SIGTERM")
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM")
 
 
 class _Globals:
     """The process-wide state an engine's request may change, saved when made and put back by
-    ``restore``: the working directory, the SIGINT/SIGTERM handlers (on the main thread, where
-    Python lets them be set), the garbage collector (enabled, thresholds), the umask,
-    ``sys.displayhook``/``sys.excepthook``, the switch interval, ``random``'s state, the warnings
-    filters and ``os.environ``. Not restored: ``sys.path`` (the engine's own imports may need
-    what loading it added), ``sys.modules``, threads and open files the engine started."""
+    ``restore``: the working directory, the SIGINT/SIGTERM/SIGALRM handlers (on the main
+    thread, where Python lets them be set), a real-time timer the engine started where none ran
+    (``signal.alarm``: cancelled, or its SIGALRM would end the kernel later), the garbage
+    collector (enabled, thresholds), the umask, ``sys.displayhook``/``sys.excepthook``, the
+    switch interval, ``random``'s state, the warnings filters, ``os.environ``, the trace and
+    profile functions (``sys.settrace``/``setprofile``, this thread's and ``threading``'s for
+    new threads: a tracer left behind slows or breaks every later line of the notebook) and the
+    int-to-str digit limit. Not restored: ``sys.path`` (the engine's own imports may need what
+    loading it added), ``sys.modules``, threads and open files the engine started."""
 
     def __init__(self) -> None:
         try:
@@ -78,6 +82,7 @@ class _Globals:
         except OSError:  # the directory was removed: nothing to return to
             self.cwd = None
         self.handlers: dict[int, Any] = {}
+        self.alarm = _alarm_set()
         if threading.current_thread() is threading.main_thread():
             import signal  # lazily: WASI has no signal module
 
@@ -95,12 +100,19 @@ class _Globals:
         self.random = random.getstate()
         self.filters = list(warnings.filters)
         self.environ = dict(os.environ)
+        self.tracers = sys.gettrace(), sys.getprofile(), _threading_hooks()
+        self.digits = _int_digits()
 
     def restore(self) -> None:
         """Put everything saved back (each piece on its own: one failing leaves the rest)."""
         if self.cwd is not None and _getcwd() != self.cwd:
             with contextlib.suppress(OSError):
                 os.chdir(self.cwd)
+        if not self.alarm and _alarm_set():
+            # the engine's signal.alarm / setitimer: SIGALRM's default action ends the kernel
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0.0)
         if self.handlers:
             import signal
 
@@ -123,10 +135,40 @@ class _Globals:
             mutated = getattr(warnings, "_filters_mutated", None)  # the C module's cache
             if callable(mutated):
                 mutated()
+        if (sys.gettrace(), sys.getprofile()) != self.tracers[:2]:
+            sys.settrace(self.tracers[0])
+            sys.setprofile(self.tracers[1])
+        if _threading_hooks() != self.tracers[2]:
+            threading.settrace(self.tracers[2][0])
+            threading.setprofile(self.tracers[2][1])
+        if self.digits is not None and _int_digits() != self.digits:
+            sys.set_int_max_str_digits(self.digits)
         if os.environ != self.environ:
             for name in [name for name in os.environ if name not in self.environ]:
                 del os.environ[name]
             os.environ.update(self.environ)
+
+
+def _alarm_set() -> bool:
+    """Whether a real-time timer (``signal.alarm``, ``setitimer(ITIMER_REAL)``) is running;
+    False where the platform has none."""
+    try:
+        import signal
+
+        return signal.getitimer(signal.ITIMER_REAL)[0] > 0.0
+    except (ImportError, AttributeError, OSError):
+        return False
+
+
+def _threading_hooks() -> tuple[Any, Any]:
+    """The trace and profile functions ``threading`` gives new threads."""
+    return threading.gettrace(), threading.getprofile()
+
+
+def _int_digits() -> int | None:
+    """``sys.get_int_max_str_digits()`` (Python 3.11 and later; None before)."""
+    get = getattr(sys, "get_int_max_str_digits", None)
+    return None if get is None else int(get())
 
 
 def _getcwd() -> str | None:

@@ -156,9 +156,22 @@ def load_module(spec: TargetSpec) -> ModuleType:
         raise TargetError(_raised(spec, error)) from None
 
 
+def said(error: BaseException, most: int) -> str:
+    """The engine's exception's message on one line, at most ``most`` characters. Its
+    ``__str__`` is the engine's code: one that raises (anything but KeyboardInterrupt, which
+    stays the learner's) is named instead, so a report is still made."""
+    try:
+        text = str(error)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as failure:
+        return f"(its str() raised {type(failure).__name__})"
+    return " ".join(text.split())[:most]
+
+
 def _raised(spec: TargetSpec, error: BaseException) -> str:
     where = spec.path or spec.module
-    message = " ".join(str(error).split())[:200]
+    message = said(error, 200)
     return f"importing {where} raised {type(error).__name__}" + (f": {message}" if message else "")
 
 
@@ -171,11 +184,24 @@ class Spelling:
     backward: str
 
 
-def _number(x: object) -> bool:
+# float() parses these (float("1.5") is 1.5), so an engine keeping its numbers as text would pass
+TEXT = (str, bytes, bytearray, memoryview)
+
+
+def number_of(x: object) -> float | None:
+    """The engine's number ``x`` as a float: a number (an int, a float, a NumPy scalar, anything
+    with ``__float__`` or ``__index__``), or None for anything else, text included (``"1.5"``:
+    a string is not a number, whatever ``float()`` makes of it) and an int beyond a float."""
+    if isinstance(x, TEXT):
+        return None
     try:
-        return isinstance(float(x), float)  # type: ignore[arg-type]
+        return float(x)  # type: ignore[arg-type]
     except Exception:
-        return False
+        return None
+
+
+def _number(x: object) -> bool:
+    return number_of(x) is not None
 
 
 def _spelling(
@@ -186,7 +212,7 @@ def _spelling(
     try:
         instance = cls(1.5)
     except BaseException as error:
-        return f"constructor: {type(error).__name__}: {' '.join(str(error).split())[:160]}"
+        return f"constructor: {type(error).__name__}: {said(error, 160)}"
     data = [a for a in ((data_attr,) if data_attr else DATA_ATTRS) if _is_attr(instance, a, 1.5)]
     grads = [a for a in ((grad_attr,) if grad_attr else GRAD_ATTRS) if _is_attr(instance, a)]
     names = (backward,) if backward else BACKWARDS
@@ -207,7 +233,7 @@ def _is_attr(instance: object, name: str, equal: float | None = None) -> bool:
         return False
     if callable(value) or not _number(value):
         return False
-    return equal is None or float(value) == equal
+    return equal is None or number_of(value) == equal
 
 
 def find_class(
@@ -291,7 +317,7 @@ def _not_value_like(name: str, reason: str) -> str:
 
 def _float_of(value: object, spelling: Spelling) -> float | None:
     try:
-        return float(getattr(value, spelling.data_attr))
+        return number_of(getattr(value, spelling.data_attr))
     except Exception:
         return None
 

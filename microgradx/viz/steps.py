@@ -14,6 +14,7 @@ gradient to and their new grad lines; names and colours from ``viz.style``.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from dataclasses import replace
 
 from microgradx.engine import Value, topological_order
@@ -193,23 +194,32 @@ class RecordedPass:
         """After each step, the new gradient of every node it sent gradient to.
 
         A node's gradient is the sum of the contributions delivered so far, added in the order of
-        ``backward()``: once all have arrived it is exactly ``backward()``'s number.
+        ``backward()``: once all have arrived it is exactly ``backward()``'s number. A
+        contribution arriving after those before it in that order is added to the running total
+        (one addition: a node fed by n steps costs n, not n^2 / 2); one arriving before some
+        already delivered (a neuron's or layer's step groups ops) makes the node's total summed
+        again in order.
         """
         delivered: dict[Value, list[tuple[int, float]]] = {}
+        totals: dict[Value, float] = {}
         shown = []
         for step in self.steps:
             touched: dict[Value, None] = {}
             for op_step in step.ops:
                 for c in op_step.contributions:
-                    delivered.setdefault(c.child, []).append((op_step.index, c.contribution))
-                    touched[c.child] = None
-            grads = {}
-            for node in touched:
-                total = self.start[node]
-                for _, contribution in sorted(delivered[node], key=lambda item: item[0]):
-                    total = total + contribution
-                grads[node] = total
-            shown.append(grads)
+                    node, arrived = c.child, (op_step.index, c.contribution)
+                    got = delivered.setdefault(node, [])
+                    if got and got[-1][0] > op_step.index:
+                        insort(got, arrived, key=lambda item: item[0])  # after equal indices
+                        total = self.start[node]
+                        for _, contribution in got:
+                            total = total + contribution
+                        totals[node] = total
+                    else:
+                        got.append(arrived)
+                        totals[node] = totals.get(node, self.start[node]) + c.contribution
+                    touched[node] = None
+            shown.append({node: totals[node] for node in touched})
         return shown
 
     def grads_after(self, i: int) -> dict[Value, float]:

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from microgradx import checks
 from microgradx.engine import Value, topological_order
@@ -116,7 +116,8 @@ class BackwardTrace:
         return len(self.steps)
 
     def __getitem__(self, i: int) -> Step:
-        return self.steps[i]
+        """Step i, counted as a list's index (``_picked``)."""
+        return _picked(self.steps, i)
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
@@ -219,6 +220,22 @@ class BackwardTrace:
         return mimebundle(data)
 
 
+T = TypeVar("T")
+
+
+def _picked(steps: list[T], i: Any) -> T:
+    """``steps[i]`` for an int ``i`` (a NumPy int too; negative from the end), as ``equation(i)``
+    and ``frame(i)`` take it: TypeError for a bool, a float or anything else that is not an int
+    (a list takes ``True`` as 1), IndexError naming the range for a place outside it. A slice
+    gives a list of steps, as a list's slice does."""
+    if isinstance(i, slice):
+        return steps[i]  # type: ignore[return-value]
+    try:
+        return steps[checks.index(i, "i", len(steps))]
+    except ValueError as error:  # outside: IndexError, so trace[len(trace)] stays an IndexError
+        raise IndexError(str(error)) from None
+
+
 def trace_backward(root: Value, level: str = "op") -> BackwardTrace:
     """Run ``root.backward()`` while recording every step (the gradients are the same).
 
@@ -263,7 +280,8 @@ class ForwardTrace:
         return len(self.steps)
 
     def __getitem__(self, i: int) -> ForwardStep:
-        return self.steps[i]
+        """Step i, counted as a list's index (``_picked``)."""
+        return _picked(self.steps, i)
 
     def equation(self, i: int) -> str:
         """How step i (counted as a list's index) computed its value."""
