@@ -3408,6 +3408,17 @@ MUTATIONS = [
             "test_a_dual_kept_from_a_finished_jvp_is_refused_not_returned_as_a_result",
         ),
     ),
+    Mutation(
+        "the engine checker lets Hypothesis read the process's modules for constants (and write"
+        " .hypothesis/ where it runs)",
+        "microgradx/enginecheck/checks.py",
+        "            with source_constants_off():\n                prop()",
+        "            if True:\n                prop()",
+        (
+            "tests/test_enginecheck.py::"
+            "test_a_check_writes_nothing_where_it_runs_and_puts_hypothesis_back",
+        ),
+    ),
 ]
 
 

@@ -467,3 +467,24 @@ def test_an_engine_that_forks_and_exits_leaves_no_process_behind(tmp_path, monke
             break
         time.sleep(0.05)
     assert [pid for pid in forked if alive(pid)] == []  # each went with the child's group
+
+
+def test_a_check_writes_nothing_where_it_runs_and_puts_hypothesis_back(tmp_path):
+    """Hypothesis draws numbers found in the source of every module the process imported and
+    caches them in ``.hypothesis/`` in the working directory: the command wrote that folder
+    beside the learner's files (and its examples depended on what was imported). The command
+    runs in a fresh process here (this suite's conftest turns the feature off for itself);
+    in-process, the function the check replaces is put back after it."""
+    status, out, err = _command(engine("wrong_tanh"), "--budget", "20", cwd=tmp_path)
+    assert "op tanh" in out
+    assert status == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    from hypothesis.internal.conjecture import providers
+
+    from microgradx.enginecheck.checks import source_constants_off
+
+    before = providers._get_local_constants
+    with source_constants_off():
+        assert providers._get_local_constants is not before
+        assert len(providers._get_local_constants()) == 0
+    assert providers._get_local_constants is before

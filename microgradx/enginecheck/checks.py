@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,34 @@ _OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 
 class _Stop(BaseException):
     """Ends a hypothesis run early (the budget, or a hang): not a failure hypothesis shrinks."""
+
+
+@contextmanager
+def source_constants_off() -> Iterator[None]:
+    """Hypothesis (6.1xx) also draws numbers it finds in the source of the modules the process
+    has imported, and caches them in a ``.hypothesis/`` folder in the working directory: a
+    check's examples then depended on what the learner's notebook had imported (and on every
+    edit of it), against ``hypothesis_settings``' promise of the same examples on every run,
+    and the check wrote a folder beside the learner's files. Off for the block (Hypothesis
+    turns it off itself under Pyodide); the function it replaces is put back after, and a
+    Hypothesis without it is left as it is. The expressions' strategies draw their edge
+    values (0, -0.0, inf, kinks) themselves."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    if original is None:
+        yield
+        return
+    nothing = Constants()
+    providers._get_local_constants = lambda: nothing
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
 
 
 def close(got: float, expected: float) -> bool:
@@ -425,7 +454,8 @@ class Checker:
             raise AssertionError(verdict["message"])
 
         try:
-            prop()
+            with source_constants_off():
+                prop()
         except _Stop:
             pass
         except Exception:  # the failure hypothesis found: kept in best
