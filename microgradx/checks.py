@@ -8,7 +8,12 @@ They are called before anything changes, so a refused call leaves every object a
 What counts as a number: every ``numbers.Real`` (``int``, ``float``, ``fractions.Fraction``,
 NumPy's scalars such as ``np.float32(0.5)``), converted to a Python float. An integer too large for
 a float (``10**400``) is refused by name rather than rounded to infinity: a number that large in
-the data is a mistake, not a value. ``decimal.Decimal`` is not a ``numbers.Real`` and is refused.
+the data is a mistake, not a value; so is a NumPy ``longdouble`` beyond a float, refused as such
+rather than rounded to infinity. ``decimal.Decimal`` is not a ``numbers.Real`` and is refused.
+NumPy's ``timedelta64`` is refused although NumPy registers it as a ``numbers.Integral`` (it
+subclasses ``np.signedinteger``): a duration is not a number (``float()`` of one in seconds
+raises, of one in nanoseconds gives the count of nanoseconds, so ``lr=np.timedelta64(5)`` was
+5.0), and a 0-d array of its dtype is refused as well.
 
 Bools, and the two kinds of number (one rule, two helpers):
 
@@ -75,14 +80,11 @@ def describe(x: Any) -> str:
 
 def real(x: Any, name: str) -> float:
     """A setting ``x`` as a float. TypeError unless a real number that is not a bool (see the
-    module: ``lr=True`` is a mistake, not 1.0); ValueError for an int beyond a float."""
+    module: ``lr=True`` is a mistake, not 1.0); ValueError for a number beyond a float."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        try:
-            return float(x)
-        except OverflowError:
-            raise _too_large(x, name) from None
+    if is_real(x) and not isinstance(x, bool):
+        return _float(x, name)
     also = ", not a bool" if isinstance(x, bool) else ""
     raise TypeError(f"{name} must be a real number{also}, got {describe(x)}")
 
@@ -94,11 +96,8 @@ def number(x: Any, name: str) -> float:
     beyond a float."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):  # Python's bool is one: 0.0 or 1.0
-        try:
-            return float(x)
-        except OverflowError:
-            raise _too_large(x, name) from None
+    if is_real(x):  # Python's bool is one: 0.0 or 1.0
+        return _float(x, name)
     kind = type(x)
     # NumPy's types recognised without importing NumPy (the core needs only the standard library)
     if kind.__module__ == "numpy":
@@ -109,14 +108,44 @@ def number(x: Any, name: str) -> float:
     raise TypeError(f"{name} must be a real number, got {describe(x)}")
 
 
+def _float(x: Any, name: str) -> float:
+    """A real number (``is_real``) that is not a float as a float: ValueError naming ``name``
+    beyond a float (an int, a Fraction: OverflowError; a NumPy longdouble: rounded to an
+    infinity it is not), TypeError if its own conversion fails (a class registered as a
+    ``numbers.Real`` whose ``__float__`` raises)."""
+    try:
+        value = float(x)
+    except OverflowError:
+        raise _too_large(x, name) from None
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be a real number, got {describe(x)} (float() of it failed: {error})"
+        ) from None
+    if math.isinf(value) and x != value:  # rounded to an infinity (a finite longdouble)
+        raise _too_large(x, name)
+    return value
+
+
 def _too_large(x: Any, name: str) -> ValueError:
     return ValueError(f"{name} is too large for a float (about 1.8e308 at most), got {describe(x)}")
 
 
+def _duration(x: Any) -> bool:
+    """NumPy's ``timedelta64`` (or a subclass), which NumPy registers as a ``numbers.Integral``
+    (see the module), recognised without importing NumPy."""
+    return any(k.__name__ == "timedelta64" and k.__module__ == "numpy" for k in type(x).__mro__)
+
+
 def is_real(x: Any) -> bool:
-    """True for a real number (not a Value, a string or a sequence; a bool is one, as a data
-    number: see the module)."""
-    return isinstance(x, numbers.Real)
+    """True for a real number (not a Value, a string or a sequence, not NumPy's timedelta64; a
+    bool is one, as a data number: see the module)."""
+    return isinstance(x, numbers.Real) and not _duration(x)
+
+
+def is_int(x: Any) -> bool:
+    """True for an integer that is not a bool (Python's, NumPy's; not NumPy's timedelta64): a
+    count, a class label, an index."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and not _duration(x)
 
 
 def finite(x: Any, name: str) -> float:
@@ -149,7 +178,7 @@ def in_range(
 
 def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     """``x`` as an int in ``[minimum, maximum]``, refusing bool and non-integral numbers."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+    if not is_int(x):
         raise TypeError(f"{name} must be an int, got {describe(x)}")
     value = int(x)
     if value < minimum:
@@ -177,7 +206,7 @@ def seed(x: Any, name: str = "seed", *, optional: bool = False) -> int | None:
     """
     if x is None and optional:
         return None
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+    if not is_int(x):
         also = " or None" if optional else ""
         raise TypeError(f"{name} must be an int >= 0{also}, got {describe(x)}")
     return count(x, name, minimum=0)
@@ -363,7 +392,7 @@ def index(i: Any, name: str, length: int) -> int:
     """``i`` as a place among ``length`` items, counted from 0 (a negative ``i`` from the end,
     as a list takes it), returned as ``0 <= i < length``. TypeError unless an int, ValueError
     for a place outside (also when there are no items)."""
-    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+    if not is_int(i):
         raise TypeError(f"{name} must be an int, got {describe(i)}")
     place = int(i)
     if not -length <= place < length:
