@@ -23,6 +23,24 @@ def test_text_is_not_an_engines_number(text: object) -> None:
     assert number_of(text) is None  # float() would parse each of them to 1.5
 
 
+def test_numpy_text_dates_and_durations_are_not_an_engines_number() -> None:
+    """float() of a 0-d NumPy array of text parses the text (as float("1.5") does); a duration
+    in nanoseconds is its count. Before, each of these read as 1.5 or 5.0."""
+    np = pytest.importorskip("numpy")
+    for x in (
+        np.array("1.5"),
+        np.array(b"1.5"),
+        np.array("1.5", dtype=object),
+        np.array(np.array("1.5"), dtype=object),
+        np.timedelta64(5),
+        np.array(5, dtype="m8[ns]"),
+        np.datetime64(5, "ns"),
+    ):
+        assert number_of(x) is None, repr(x)
+    assert number_of(np.array(0.5)) == 0.5 and number_of(np.array(True)) == 1.0
+    assert number_of(np.array(2, dtype=object)) == 2.0  # the number it holds
+
+
 def test_numbers_of_every_kind_are_read() -> None:
     np = pytest.importorskip("numpy")
     assert number_of(np.float32(0.5)) == 0.5
@@ -144,6 +162,31 @@ def test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_
     tanh = found["op tanh"]
     assert tanh.kind == CRASH
     assert "sys.exit(an object whose repr() raised RuntimeError)" in tanh.message
+
+
+class _Text(str):
+    """What an engine's __str__ may return: a str whose own methods raise."""
+
+    def split(self, *args: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("split")
+
+    def __getitem__(self, i: object) -> str:
+        raise RuntimeError("getitem")
+
+
+class _TextError(Exception):
+    def __str__(self) -> str:
+        return _Text("a  message")
+
+
+def test_an_exception_whose_str_is_a_str_subclass_with_raising_methods_is_named() -> None:
+    """str() returns a str subclass as it is: before, its split() (the engine's code) raised
+    out of the checker's message reading, which is what reading it guarded against."""
+    from microgradx.enginecheck.target import said
+
+    assert said(_TextError(), 40) == "(its str() raised RuntimeError)"
+    got = said(ValueError("a  long\nmessage"), 6)
+    assert got == "a long" and type(got) is str
 
 
 def test_an_import_raising_an_unprintable_exception_is_a_target_error() -> None:
@@ -280,6 +323,51 @@ def test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_pro
     assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
     assert after == before
     assert threads_after == threads
+
+
+def test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back() -> None:
+    # gc.set_debug(gc.DEBUG_SAVEALL) in the engine: every later collection in the kernel keeps
+    # its garbage in gc.garbage (memory that never comes back) and DEBUG_STATS prints; a
+    # gc.callbacks entry runs at every collection; unraisablehook, threading.excepthook and
+    # breakpointhook are hooks as displayhook and excepthook are (these two were put back)
+    import gc
+    import sys
+    import threading
+
+    from microgradx.testing import check_engine
+
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from engine_base import Value as Base
+    finally:
+        sys.path.remove(str(ENGINES))
+
+    def hook(*args: object) -> None:
+        pass
+
+    class Value(Base):  # type: ignore[misc, valid-type]
+        def tanh(self) -> object:
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.callbacks.append(hook)
+            sys.unraisablehook = hook
+            threading.excepthook = hook
+            sys.breakpointhook = hook
+            return super().tanh()
+
+    def state() -> tuple[object, ...]:
+        hooks = sys.unraisablehook, threading.excepthook, sys.breakpointhook
+        return (gc.get_debug(), list(gc.callbacks), *hooks)
+
+    before = state()
+    try:
+        report = check_engine(Value, examples=2, budget=60, isolation="in-process")
+        after = state()
+    finally:  # whatever the checker did, leave pytest's process as it was
+        gc.set_debug(before[0])  # type: ignore[arg-type]
+        gc.callbacks[:] = before[1]  # type: ignore[index]
+        sys.unraisablehook, threading.excepthook, sys.breakpointhook = before[2:]  # type: ignore[assignment]
+    assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
+    assert after == before
 
 
 def test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_input() -> None:

@@ -69,7 +69,9 @@ class _Globals:
     ``restore``: the working directory, the SIGINT/SIGTERM/SIGALRM handlers (on the main
     thread, where Python lets them be set), a real-time timer the engine started where none ran
     (``signal.alarm``: cancelled, or its SIGALRM would end the kernel later), the garbage
-    collector (enabled, thresholds), the umask, ``sys.displayhook``/``sys.excepthook``, the
+    collector (enabled, thresholds, debug flags: ``DEBUG_SAVEALL`` would keep every later
+    collection's garbage, and ``gc.callbacks``), the umask, the hooks (``sys.displayhook``,
+    ``excepthook``, ``unraisablehook``, ``breakpointhook``, ``threading.excepthook``), the
     switch interval, ``random``'s state, the warnings filters, ``os.environ``, the trace and
     profile functions (``sys.settrace``/``setprofile``, this thread's and ``threading``'s for
     new threads: a tracer left behind slows or breaks every later line of the notebook) and the
@@ -93,9 +95,9 @@ class _Globals:
                         self.handlers[number] = signal.getsignal(number)
                 except (ValueError, OSError):
                     pass
-        self.gc = gc.isenabled(), gc.get_threshold()
+        self.gc = gc.isenabled(), gc.get_threshold(), gc.get_debug(), list(gc.callbacks)
         self.umask = _umask()
-        self.hooks = sys.displayhook, sys.excepthook
+        self.hooks = _hooks()
         self.switch = sys.getswitchinterval()
         self.random = random.getstate()
         self.filters = list(warnings.filters)
@@ -124,9 +126,19 @@ class _Globals:
                     pass
         (gc.enable if self.gc[0] else gc.disable)()
         gc.set_threshold(*self.gc[1])
+        gc.set_debug(self.gc[2])
+        if gc.callbacks != self.gc[3]:
+            gc.callbacks[:] = self.gc[3]
         if self.umask is not None:
             os.umask(self.umask)
-        sys.displayhook, sys.excepthook = self.hooks
+        if _hooks() != self.hooks:
+            (
+                sys.displayhook,
+                sys.excepthook,
+                sys.unraisablehook,
+                sys.breakpointhook,
+                threading.excepthook,
+            ) = self.hooks
         sys.setswitchinterval(self.switch)
         random.setstate(self.random)
         if list(warnings.filters) != self.filters:
@@ -158,6 +170,17 @@ def _alarm_set() -> bool:
         return signal.getitimer(signal.ITIMER_REAL)[0] > 0.0
     except (ImportError, AttributeError, OSError):
         return False
+
+
+def _hooks() -> tuple[Any, ...]:
+    """The process's hooks an engine may replace (see ``_Globals``)."""
+    return (
+        sys.displayhook,
+        sys.excepthook,
+        sys.unraisablehook,
+        sys.breakpointhook,
+        threading.excepthook,
+    )
 
 
 def _threading_hooks() -> tuple[Any, Any]:
