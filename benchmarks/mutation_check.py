@@ -3419,6 +3419,99 @@ MUTATIONS = [
             "test_a_check_writes_nothing_where_it_runs_and_puts_hypothesis_back",
         ),
     ),
+    Mutation(
+        "a Ctrl-C while no_full_collection opens is delivered before its try (the pause stays)",
+        "microgradx/collector.py",
+        "            opened = True\n        yield\n    finally:\n        if opened:\n",
+        "            opened = True\n    finally:\n        pass\n    try:\n        yield\n"
+        "    finally:\n        if opened:\n",
+        (
+            "tests/test_collector.py::"
+            "test_ctrl_c_while_the_block_opens_still_puts_the_settings_back",
+        ),
+    ),
+    Mutation(
+        "NumPy's timedelta64 counts as a number (NumPy registers it as a numbers.Integral)",
+        "microgradx/checks.py",
+        '    return any(k.__name__ == "timedelta64"',
+        '    return False and any(k.__name__ == "timedelta64"',
+        (
+            "tests/test_arguments.py::"
+            "test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named",
+        ),
+    ),
+    Mutation(
+        "a finite longdouble beyond a float becomes inf instead of being refused as too large",
+        "microgradx/checks.py",
+        "    if math.isinf(value) and x != value:",
+        "    if False:",
+        (
+            "tests/test_arguments.py::"
+            "test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named",
+        ),
+    ),
+    Mutation(
+        "a numbers.Real whose float() fails raises its own error, naming nothing",
+        "microgradx/checks.py",
+        "    except (TypeError, ValueError) as error:\n        raise TypeError(",
+        "    except ZeroDivisionError as error:\n        raise TypeError(",
+        (
+            "tests/test_arguments.py::"
+            "test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named",
+        ),
+    ),
+    Mutation(
+        "the engine checker reads NumPy text in an array (np.array('1.5')) as a number",
+        "microgradx/enginecheck/target.py",
+        '        if not isinstance(kind, str) or kind in "biuf":\n',
+        "        if True:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_numpy_text_dates_and_durations_are_not_an_engines_number",
+        ),
+    ),
+    Mutation(
+        "the engine checker calls a str subclass's methods outside the guard of its message",
+        "microgradx/enginecheck/target.py",
+        '        text = " ".join(str(error).split())\n'
+        "        return str.__getitem__(text, slice(0, most))",
+        "        text = str(error)\n        return text\n    finally:\n        pass\n"
+        '    return " ".join(text.split())[:most]\n    try:\n        pass',
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_an_exception_whose_str_is_a_str_subclass_with_raising_methods_is_named",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave the collector's debug flags the engine set (DEBUG_SAVEALL)",
+        "microgradx/enginecheck/inprocess.py",
+        "        gc.set_debug(self.gc[2])\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave sys.unraisablehook, breakpointhook, threading.excepthook as set",
+        "microgradx/enginecheck/inprocess.py",
+        "        if _hooks() != self.hooks:\n",
+        "        if False:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave a gc.callbacks entry the engine added (run at every collection)",
+        "microgradx/enginecheck/inprocess.py",
+        "        if gc.callbacks != self.gc[3]:\n",
+        "        if False:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
+        ),
+    ),
 ]
 
 
