@@ -3512,6 +3512,20 @@ MUTATIONS = [
             "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
         ),
     ),
+    Mutation(
+        "hvp reads its vector v as a setting (v=[True], v=[np.array(1.0)] refused; jvp takes them)",
+        "microgradx/functional.py",
+        '    vector = [x if isinstance(x, Value) else number(x, f"v[{i}]")',
+        '    vector = [x if isinstance(x, Value) else real(x, f"v[{i}]")',
+        ("tests/test_hostile_inputs.py::test_hvps_vector_is_data_as_jvps_tangents_are",),
+    ),
+    Mutation(
+        "a NumPy bool as a setting is refused without saying it is a bool",
+        "microgradx/checks.py",
+        '    also = ", not a bool" if isinstance(x, bool) or _numpy_bool(x) else ""',
+        '    also = ", not a bool" if isinstance(x, bool) else ""',
+        ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
+    ),
 ]
 
 

@@ -85,7 +85,7 @@ def real(x: Any, name: str) -> float:
         return x
     if is_real(x) and not isinstance(x, bool):
         return _float(x, name)
-    also = ", not a bool" if isinstance(x, bool) else ""
+    also = ", not a bool" if isinstance(x, bool) or _numpy_bool(x) else ""
     raise TypeError(f"{name} must be a real number{also}, got {describe(x)}")
 
 
@@ -101,7 +101,7 @@ def number(x: Any, name: str) -> float:
     kind = type(x)
     # NumPy's types recognised without importing NumPy (the core needs only the standard library)
     if kind.__module__ == "numpy":
-        if kind.__name__ in ("bool_", "bool"):
+        if _numpy_bool(x):
             return float(x)
         if kind.__name__ == "ndarray" and x.ndim == 0 and x.dtype.kind in "fiub":
             return number(x.item(), name)
@@ -124,6 +124,12 @@ def _float(x: Any, name: str) -> float:
     if math.isinf(value) and x != value:  # rounded to an infinity (a finite longdouble)
         raise _too_large(x, name)
     return value
+
+
+def _numpy_bool(x: Any) -> bool:
+    """NumPy's bool: numpy.bool_ (numpy.bool from NumPy 2), recognised without importing NumPy."""
+    kind = type(x)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")
 
 
 def _too_large(x: Any, name: str) -> ValueError:
@@ -218,9 +224,7 @@ def _shown_int(value: int) -> str:
 
 def flag(x: Any, name: str) -> bool:
     """``x`` as a bool; only ``True`` and ``False`` (and NumPy's bools) are accepted."""
-    kind = type(x)
-    # NumPy's bool is numpy.bool_ (numpy.bool from NumPy 2): recognised without importing NumPy
-    if isinstance(x, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):
+    if isinstance(x, bool) or _numpy_bool(x):
         return bool(x)
     raise TypeError(f"{name} must be True or False, got {describe(x)}")
 

@@ -276,7 +276,8 @@ def hvp(
     if isinstance(v, Value):
         raise TypeError(f"v must be a list of numbers, got {describe(v)}")
     v = sequence(v, "v")
-    vector = [x if isinstance(x, Value) else real(x, f"v[{i}]") for i, x in enumerate(v)]
+    # data, as jvp's tangents and the inputs are (checks.number: a bool is 0 or 1)
+    vector = [x if isinstance(x, Value) else number(x, f"v[{i}]") for i, x in enumerate(v)]
     leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
     if len(vector) != len(leaves):
         raise ValueError(f"v has {len(vector)} entries but inputs has {len(leaves)}")

@@ -1594,6 +1594,8 @@ def test_the_bool_rule_in_checks():
             setting(np.array(0.5), "lr")
     with pytest.raises(TypeError, match=r"^sizes\[1\] must be a real number, not a bool"):
         checks.reals([1.0, False], "sizes")
+    with pytest.raises(TypeError, match=r"^lr must be a real number, not a bool, got bool np"):
+        checks.real(np.True_, "lr")  # NumPy's bool is a bool too
     assert checks.reals([1.0, False, np.True_], "x", data=True) == [1.0, 0.0, 1.0]
     assert checks.rows([[True, np.array(2)], [np.float32(0.5), 0]], "X") == [[1.0, 2.0], [0.5, 0.0]]
     for x, expected in [(True, 1.0), (np.False_, 0.0), (np.array(0.25), 0.25), (np.array(3), 3.0)]:

@@ -144,6 +144,26 @@ def test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is() -> None:
         hvp(lambda x: 10**400, [1.0])
 
 
+def test_hvps_vector_is_data_as_jvps_tangents_are() -> None:
+    """v is a direction, data as jvp's tangents and hvp's inputs are: a bool is 0 or 1 and a
+    0-d array its number (checks.number). Before, hvp read v as a setting: v=[True] and
+    v=[np.array(1.0)] were TypeErrors where jvp took the same tangents."""
+    from microgradx.dual import jvp
+    from microgradx.functional import hvp
+
+    np = pytest.importorskip("numpy")
+
+    def cube(x: object) -> object:
+        return x * x * x  # type: ignore[operator]
+
+    for v in ([np.array(1.0)], [True], np.array([True]), [np.True_]):
+        assert hvp(cube, [2.0], v=v) == (8.0, [12.0])
+        assert jvp(cube, [2.0], v) == (8.0, 12.0)
+    assert hvp(cube, [2.0], v=[False]) == (8.0, [0.0])
+    with pytest.raises(TypeError, match=r"^v\[0\] must be a real number, got str"):
+        hvp(cube, [2.0], v=["1"])
+
+
 # ---- the engine's exceptions are the engine's code too -----------------------------------------
 
 
