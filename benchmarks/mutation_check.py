@@ -3526,6 +3526,13 @@ MUTATIONS = [
         '    also = ", not a bool" if isinstance(x, bool) else ""',
         ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
     ),
+    Mutation(
+        "the NumPy back-end converts a longdouble batch whole (beyond a float: 'is inf')",
+        "microgradx/replay.py",
+        "        if array.dtype.itemsize > 8:",
+        "        if False:",
+        ("tests/test_replay.py::test_both_backends_refuse_a_batch_with_the_same_words",),
+    ),
 ]
 
 
