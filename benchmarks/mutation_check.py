@@ -3533,6 +3533,17 @@ MUTATIONS = [
         "        if False:",
         ("tests/test_replay.py::test_both_backends_refuse_a_batch_with_the_same_words",),
     ),
+    Mutation(
+        "overlapping source_constants_off blocks: each close puts back what it saved",
+        "microgradx/enginecheck/checks.py",
+        "                if _constants_off[0] == 0:\n"
+        "                    providers._get_local_constants",
+        "                if True:\n                    providers._get_local_constants",
+        (
+            "tests/test_enginecheck.py::"
+            "test_overlapping_source_constants_off_blocks_put_hypothesis_back_in_any_order",
+        ),
+    ),
 ]
 
 
