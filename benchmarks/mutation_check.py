@@ -3544,6 +3544,13 @@ MUTATIONS = [
             "test_overlapping_source_constants_off_blocks_put_hypothesis_back_in_any_order",
         ),
     ),
+    Mutation(
+        "grad's argnums takes NumPy's timedelta64 as an int (a numbers.Integral by registration)",
+        "microgradx/functional.py",
+        "        if not is_int(given):  # NumPy's too",
+        "        if isinstance(given, bool):  # NumPy's too",
+        ("tests/test_hostile_inputs.py::test_argnums_is_an_int_and_not_a_numpy_duration",),
+    ),
 ]
 
 

@@ -164,6 +164,17 @@ def test_hvps_vector_is_data_as_jvps_tangents_are() -> None:
         hvp(cube, [2.0], v=["1"])
 
 
+def test_argnums_is_an_int_and_not_a_numpy_duration() -> None:
+    # NumPy registers timedelta64 as a numbers.Integral: argnums=np.timedelta64(1) picked
+    # argument 1 (functional tested numbers.Integral itself; checks.is_int knows the exception)
+    from microgradx.functional import grad
+
+    np = pytest.importorskip("numpy")
+    with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+        grad(lambda x, y: x * y, argnums=np.timedelta64(1))(2.0, 3.0)
+    assert grad(lambda x, y: x * y, argnums=np.int64(1))(2.0, 3.0) == 2.0
+
+
 # ---- the engine's exceptions are the engine's code too -----------------------------------------
 
 
