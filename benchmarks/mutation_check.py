@@ -3551,6 +3551,26 @@ MUTATIONS = [
         "        if isinstance(given, bool):  # NumPy's too",
         ("tests/test_hostile_inputs.py::test_argnums_is_an_int_and_not_a_numpy_duration",),
     ),
+    Mutation(
+        "in-process checks cancel only the real-time timer an engine starts (not virtual/prof)",
+        "microgradx/enginecheck/inprocess.py",
+        '_TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")',
+        '_TIMERS = ("ITIMER_REAL",)',
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave the SIGVTALRM/SIGPROF handlers an engine sets",
+        "microgradx/enginecheck/inprocess.py",
+        '_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM", "SIGVTALRM", "SIGPROF")',
+        '_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM")',
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check",
+        ),
+    ),
 ]
 
 

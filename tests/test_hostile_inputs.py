@@ -356,6 +356,44 @@ def test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_pro
     assert threads_after == threads
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="no POSIX timers")
+def test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check() -> (
+    None
+):
+    # setitimer(ITIMER_VIRTUAL / ITIMER_PROF) in the engine: after that much CPU time the kernel
+    # got SIGVTALRM / SIGPROF, whose default action ends it (only ITIMER_REAL was cancelled)
+    import signal
+    import sys
+
+    from microgradx.testing import check_engine
+
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from engine_base import Value as Base
+    finally:
+        sys.path.remove(str(ENGINES))
+
+    class Value(Base):  # type: ignore[misc, valid-type]
+        def tanh(self) -> object:
+            signal.signal(signal.SIGVTALRM, signal.SIG_IGN)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 1000.0)
+            signal.setitimer(signal.ITIMER_PROF, 1000.0)
+            return super().tanh()
+
+    timers = (signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+    handler = signal.getsignal(signal.SIGVTALRM)
+    assert all(signal.getitimer(t)[0] == 0.0 for t in timers)
+    try:
+        report = check_engine(Value, examples=2, budget=60, isolation="in-process")
+        after = [signal.getitimer(t) for t in timers], signal.getsignal(signal.SIGVTALRM)
+    finally:  # whatever the checker did, leave pytest's process as it was
+        for t in timers:
+            signal.setitimer(t, 0.0)
+        signal.signal(signal.SIGVTALRM, handler)
+    assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
+    assert after == ([(0.0, 0.0), (0.0, 0.0)], handler)
+
+
 def test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back() -> None:
     # gc.set_debug(gc.DEBUG_SAVEALL) in the engine: every later collection in the kernel keeps
     # its garbage in gc.garbage (memory that never comes back) and DEBUG_STATS prints; a
