@@ -3571,6 +3571,13 @@ MUTATIONS = [
             "test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check",
         ),
     ),
+    Mutation(
+        "only NumPy's own 0-d arrays are no list (a masked one's, a torch tensor's len() raises)",
+        "microgradx/checks.py",
+        '    return getattr(x, "ndim", None) == 0\n',
+        '    return type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0\n',
+        ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
+    ),
 ]
 
 

@@ -276,8 +276,9 @@ def text(x: Any, name: str) -> str:
 
 def sequence(x: Any, name: str) -> Sequence[Any]:
     """``x`` as a sequence that is not a string, a mapping or a single number (a list, a tuple,
-    a range, a NumPy array: anything with a length that can be indexed). A 0-d NumPy array has
-    ``__len__`` but no length (``len()`` raises): it is refused here, by name, as a number is."""
+    a range, a NumPy array: anything with a length that can be indexed). A 0-d array (NumPy's,
+    a masked one, a 0-d torch tensor) has ``__len__`` but no length (``len()`` raises): it is
+    refused here, by name, as a number is."""
     if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__") or _zero_d(x):
         raise TypeError(f"{name} must be a list, got {describe(x)}")
     if not hasattr(x, "__getitem__"):
@@ -286,7 +287,9 @@ def sequence(x: Any, name: str) -> Sequence[Any]:
 
 
 def _zero_d(x: Any) -> bool:
-    return type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0
+    """An array of no dimensions: NumPy's, its masked arrays', torch's 0-d tensors (each has
+    ``__len__`` and raises on ``len()``)."""
+    return getattr(x, "ndim", None) == 0
 
 
 def reals(x: Any, name: str, *, allow_empty: bool = False, data: bool = False) -> list[float]:
@@ -328,7 +331,7 @@ def instances(x: Any, name: str, kind: type[T] | tuple[type, ...], noun: str) ->
     """``x`` as a list of instances of ``kind``: a list, a tuple, a NumPy array of objects or
     any other iterable (a generator), but not a str, a dict or a single ``kind``. Each entry is
     named by its place: ``params[2] must be a Value, got float 1.0``."""
-    if isinstance(x, (str, bytes, Mapping, kind)) or not isinstance(x, Iterable):
+    if isinstance(x, (str, bytes, Mapping, kind)) or not isinstance(x, Iterable) or _zero_d(x):
         raise TypeError(f"{name} must be a list of {noun}s, got {describe(x)}")
     items = list(x)
     for i, item in enumerate(items):

@@ -1608,6 +1608,16 @@ def test_the_bool_rule_in_checks():
     # it raised a TypeError that named nothing)
     with pytest.raises(TypeError, match=r"^X\[0\] must be a list, got ndarray"):
         checks.rows([np.array(1.0)], "X")
+    # every 0-d array, not only NumPy's own type: a masked one, a 0-d torch tensor (len() of
+    # each raised "len() of unsized object" / "iteration over a 0-d tensor", naming nothing)
+    torch = require_torch()
+    with pytest.raises(TypeError, match=r"^params must be a list of Values, got ndarray"):
+        checks.instances(np.array(Value(1.0), dtype=object), "params", Value, "Value")
+    for zero_d in (np.ma.masked_array(1.0), torch.tensor(1.0)):
+        with pytest.raises(TypeError, match=r"^x must be a list, got "):
+            checks.reals(zero_d, "x")
+        with pytest.raises(TypeError, match=r"^X\[0\] must be a list, got "):
+            checks.rows([zero_d], "X")
     assert (Value(2.0) ** np.array(3.0)).data == 8.0 and (True - Value(0.5)).data == 0.5
 
 
