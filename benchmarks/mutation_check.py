@@ -577,8 +577,8 @@ MUTATIONS = [
     Mutation(
         "NumPy 2's bool is not a bool to checks.flag",
         "microgradx/checks.py",
-        'or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):',
-        'or (kind.__module__ == "numpy" and kind.__name__ == "bool_"):',
+        '    return kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")\n',
+        '    return kind.__module__ == "numpy" and kind.__name__ == "bool_"\n',
         ("tests/test_nn.py",),
     ),
     Mutation(
@@ -2371,8 +2371,9 @@ MUTATIONS = [
     Mutation(
         "no_full_collection(): each block restores the settings it found (another's pause)",
         "microgradx/collector.py",
-        "            if _full_pause[0] == 0:\n                gc.set_threshold(*_full_pause[1])",
-        "            if True:\n                gc.set_threshold(*_full_pause[1])",
+        "                if _full_pause[0] == 0:\n"
+        "                    gc.set_threshold(*_full_pause[1])",
+        "                if True:\n                    gc.set_threshold(*_full_pause[1])",
         ("tests/test_collector.py::test_two_threads_blocks_do_not_restore_each_others_pause",),
     ),
     Mutation(
@@ -2760,9 +2761,9 @@ MUTATIONS = [
     Mutation(
         "no_full_collection() restores nothing when its block ends by an exception (GeneratorExit)",
         "microgradx/collector.py",
-        "    try:\n        yield\n    finally:\n"
-        "        with deferred_interrupt(), _full_pause_lock:\n",
-        "    yield\n    if True:\n        with deferred_interrupt(), _full_pause_lock:\n",
+        "        yield\n    finally:\n        if opened:\n",
+        "        yield\n    except BaseException:\n        opened = False\n        raise\n"
+        "    finally:\n        if opened:\n",
         ("tests/test_collector_generators.py",),
     ),
     Mutation(
@@ -3165,8 +3166,8 @@ MUTATIONS = [
     Mutation(
         "a setting takes a bool as a number (make_moons(noise=True) is noise 1.0)",
         "microgradx/checks.py",
-        "    if isinstance(x, numbers.Real) and not isinstance(x, bool):\n",
-        "    if isinstance(x, numbers.Real):\n",
+        "    if is_real(x) and not isinstance(x, bool):\n",
+        "    if is_real(x):\n",
         (
             "tests/test_arguments.py::"
             "test_a_bool_is_refused_as_a_setting_and_taken_as_data[data.make_moons:noise]",
@@ -3243,7 +3244,7 @@ MUTATIONS = [
     Mutation(
         "the engine checker reads an engine's text as a number (float('1.5') parses it)",
         "microgradx/enginecheck/target.py",
-        "    if isinstance(x, TEXT):\n        return None\n",
+        "        if isinstance(x, TEXT):\n            return None\n",
         "",
         (
             "tests/test_hostile_inputs.py::test_an_engine_with_gradients_as_text_does_not_pass",
@@ -3381,8 +3382,8 @@ MUTATIONS = [
     Mutation(
         "an in-process check leaves running the alarm an engine set (SIGALRM ends the kernel)",
         "microgradx/enginecheck/inprocess.py",
-        "            signal.setitimer(signal.ITIMER_REAL, 0.0)\n",
-        "            pass\n",
+        "                signal.setitimer(timer, 0.0)\n",
+        "                pass\n",
         (
             "tests/test_hostile_inputs.py::"
             "test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check",
@@ -3418,6 +3419,165 @@ MUTATIONS = [
             "tests/test_enginecheck.py::"
             "test_a_check_writes_nothing_where_it_runs_and_puts_hypothesis_back",
         ),
+    ),
+    Mutation(
+        "a Ctrl-C while no_full_collection opens is delivered before its try (the pause stays)",
+        "microgradx/collector.py",
+        "            opened = True\n        yield\n    finally:\n        if opened:\n",
+        "            opened = True\n    finally:\n        pass\n    try:\n        yield\n"
+        "    finally:\n        if opened:\n",
+        (
+            "tests/test_collector.py::"
+            "test_ctrl_c_while_the_block_opens_still_puts_the_settings_back",
+        ),
+    ),
+    Mutation(
+        "NumPy's timedelta64 counts as a number (NumPy registers it as a numbers.Integral)",
+        "microgradx/checks.py",
+        '    return kind.__name__ == "timedelta64" and kind.__module__ == "numpy"\n',
+        "    return False\n",
+        (
+            "tests/test_arguments.py::"
+            "test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named",
+        ),
+    ),
+    Mutation(
+        "a finite longdouble beyond a float becomes inf instead of being refused as too large",
+        "microgradx/checks.py",
+        "    if math.isinf(value) and x != value:",
+        "    if False:",
+        (
+            "tests/test_arguments.py::"
+            "test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named",
+        ),
+    ),
+    Mutation(
+        "a numbers.Real whose float() fails raises its own error, naming nothing",
+        "microgradx/checks.py",
+        "    except (TypeError, ValueError) as error:\n        raise TypeError(",
+        "    except ZeroDivisionError as error:\n        raise TypeError(",
+        (
+            "tests/test_arguments.py::"
+            "test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named",
+        ),
+    ),
+    Mutation(
+        "the engine checker reads NumPy text in an array (np.array('1.5')) as a number",
+        "microgradx/enginecheck/target.py",
+        '        if not isinstance(kind, str) or kind in "biuf":\n',
+        "        if True:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_numpy_text_dates_and_durations_are_not_an_engines_number",
+        ),
+    ),
+    Mutation(
+        "the engine checker calls a str subclass's methods outside the guard of its message",
+        "microgradx/enginecheck/target.py",
+        '        text = " ".join(str(error).split())\n'
+        "        return str.__getitem__(text, slice(0, most))",
+        "        text = str(error)\n        return text\n    finally:\n        pass\n"
+        '    return " ".join(text.split())[:most]\n    try:\n        pass',
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_an_exception_whose_str_is_a_str_subclass_with_raising_methods_is_named",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave the collector's debug flags the engine set (DEBUG_SAVEALL)",
+        "microgradx/enginecheck/inprocess.py",
+        "        gc.set_debug(self.gc[2])\n",
+        "",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave sys.unraisablehook, breakpointhook, threading.excepthook as set",
+        "microgradx/enginecheck/inprocess.py",
+        "        if _hooks() != self.hooks:\n",
+        "        if False:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave a gc.callbacks entry the engine added (run at every collection)",
+        "microgradx/enginecheck/inprocess.py",
+        "        if gc.callbacks != self.gc[3]:\n",
+        "        if False:\n",
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back",
+        ),
+    ),
+    Mutation(
+        "hvp reads its vector v as a setting (v=[True], v=[np.array(1.0)] refused; jvp takes them)",
+        "microgradx/functional.py",
+        '    vector = [x if isinstance(x, Value) else number(x, f"v[{i}]")',
+        '    vector = [x if isinstance(x, Value) else real(x, f"v[{i}]")',
+        ("tests/test_hostile_inputs.py::test_hvps_vector_is_data_as_jvps_tangents_are",),
+    ),
+    Mutation(
+        "a NumPy bool as a setting is refused without saying it is a bool",
+        "microgradx/checks.py",
+        '    also = ", not a bool" if isinstance(x, bool) or _numpy_bool(x) else ""',
+        '    also = ", not a bool" if isinstance(x, bool) else ""',
+        ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
+    ),
+    Mutation(
+        "the NumPy back-end converts a longdouble batch whole (beyond a float: 'is inf')",
+        "microgradx/replay.py",
+        "        if array.dtype.itemsize > 8:",
+        "        if False:",
+        ("tests/test_replay.py::test_both_backends_refuse_a_batch_with_the_same_words",),
+    ),
+    Mutation(
+        "overlapping source_constants_off blocks: each close puts back what it saved",
+        "microgradx/enginecheck/checks.py",
+        "                if _constants_off[0] == 0:\n"
+        "                    providers._get_local_constants",
+        "                if True:\n                    providers._get_local_constants",
+        (
+            "tests/test_enginecheck.py::"
+            "test_overlapping_source_constants_off_blocks_put_hypothesis_back_in_any_order",
+        ),
+    ),
+    Mutation(
+        "grad's argnums takes NumPy's timedelta64 as an int (a numbers.Integral by registration)",
+        "microgradx/functional.py",
+        "        if not is_int(given):  # NumPy's too",
+        "        if isinstance(given, bool):  # NumPy's too",
+        ("tests/test_hostile_inputs.py::test_argnums_is_an_int_and_not_a_numpy_duration",),
+    ),
+    Mutation(
+        "in-process checks cancel only the real-time timer an engine starts (not virtual/prof)",
+        "microgradx/enginecheck/inprocess.py",
+        '_TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")',
+        '_TIMERS = ("ITIMER_REAL",)',
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "in-process checks leave the SIGVTALRM/SIGPROF handlers an engine sets",
+        "microgradx/enginecheck/inprocess.py",
+        '_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM", "SIGVTALRM", "SIGPROF")',
+        '_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM")',
+        (
+            "tests/test_hostile_inputs.py::"
+            "test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check",
+        ),
+    ),
+    Mutation(
+        "only NumPy's own 0-d arrays are no list (a masked one's, a torch tensor's len() raises)",
+        "microgradx/checks.py",
+        '    return getattr(x, "ndim", None) == 0\n',
+        '    return type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0\n',
+        ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
     ),
 ]
 

@@ -8,7 +8,12 @@ They are called before anything changes, so a refused call leaves every object a
 What counts as a number: every ``numbers.Real`` (``int``, ``float``, ``fractions.Fraction``,
 NumPy's scalars such as ``np.float32(0.5)``), converted to a Python float. An integer too large for
 a float (``10**400``) is refused by name rather than rounded to infinity: a number that large in
-the data is a mistake, not a value. ``decimal.Decimal`` is not a ``numbers.Real`` and is refused.
+the data is a mistake, not a value; so is a NumPy ``longdouble`` beyond a float, refused as such
+rather than rounded to infinity. ``decimal.Decimal`` is not a ``numbers.Real`` and is refused.
+NumPy's ``timedelta64`` is refused although NumPy registers it as a ``numbers.Integral`` (it
+subclasses ``np.signedinteger``): a duration is not a number (``float()`` of one in seconds
+raises, of one in nanoseconds gives the count of nanoseconds, so ``lr=np.timedelta64(5)`` was
+5.0), and a 0-d array of its dtype is refused as well.
 
 Bools, and the two kinds of number (one rule, two helpers):
 
@@ -75,15 +80,17 @@ def describe(x: Any) -> str:
 
 def real(x: Any, name: str) -> float:
     """A setting ``x`` as a float. TypeError unless a real number that is not a bool (see the
-    module: ``lr=True`` is a mistake, not 1.0); ValueError for an int beyond a float."""
+    module: ``lr=True`` is a mistake, not 1.0); ValueError for a number beyond a float."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+    if type(x) is int:  # the next most common: as fast as it was
         try:
             return float(x)
         except OverflowError:
             raise _too_large(x, name) from None
-    also = ", not a bool" if isinstance(x, bool) else ""
+    if is_real(x) and not isinstance(x, bool):
+        return _float(x, name)
+    also = ", not a bool" if isinstance(x, bool) or _numpy_bool(x) else ""
     raise TypeError(f"{name} must be a real number{also}, got {describe(x)}")
 
 
@@ -94,29 +101,68 @@ def number(x: Any, name: str) -> float:
     beyond a float."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):  # Python's bool is one: 0.0 or 1.0
+    if type(x) is int:  # the next most common: as fast as it was
         try:
             return float(x)
         except OverflowError:
             raise _too_large(x, name) from None
+    if is_real(x):  # Python's bool is one: 0.0 or 1.0
+        return _float(x, name)
     kind = type(x)
     # NumPy's types recognised without importing NumPy (the core needs only the standard library)
     if kind.__module__ == "numpy":
-        if kind.__name__ in ("bool_", "bool"):
+        if _numpy_bool(x):
             return float(x)
         if kind.__name__ == "ndarray" and x.ndim == 0 and x.dtype.kind in "fiub":
             return number(x.item(), name)
     raise TypeError(f"{name} must be a real number, got {describe(x)}")
 
 
+def _float(x: Any, name: str) -> float:
+    """A real number (``is_real``) that is not a float as a float: ValueError naming ``name``
+    beyond a float (an int, a Fraction: OverflowError; a NumPy longdouble: rounded to an
+    infinity it is not), TypeError if its own conversion fails (a class registered as a
+    ``numbers.Real`` whose ``__float__`` raises)."""
+    try:
+        value = float(x)
+    except OverflowError:
+        raise _too_large(x, name) from None
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be a real number, got {describe(x)} (float() of it failed: {error})"
+        ) from None
+    if math.isinf(value) and x != value:  # rounded to an infinity (a finite longdouble)
+        raise _too_large(x, name)
+    return value
+
+
+def _numpy_bool(x: Any) -> bool:
+    """NumPy's bool: numpy.bool_ (numpy.bool from NumPy 2), recognised without importing NumPy."""
+    kind = type(x)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")
+
+
 def _too_large(x: Any, name: str) -> ValueError:
     return ValueError(f"{name} is too large for a float (about 1.8e308 at most), got {describe(x)}")
 
 
+def _duration(x: Any) -> bool:
+    """NumPy's ``timedelta64``, which NumPy registers as a ``numbers.Integral`` (see the
+    module), recognised without importing NumPy (a subclass of it makes plain timedelta64s)."""
+    kind = type(x)
+    return kind.__name__ == "timedelta64" and kind.__module__ == "numpy"
+
+
 def is_real(x: Any) -> bool:
-    """True for a real number (not a Value, a string or a sequence; a bool is one, as a data
-    number: see the module)."""
-    return isinstance(x, numbers.Real)
+    """True for a real number (not a Value, a string or a sequence, not NumPy's timedelta64; a
+    bool is one, as a data number: see the module)."""
+    return isinstance(x, numbers.Real) and not _duration(x)
+
+
+def is_int(x: Any) -> bool:
+    """True for an integer that is not a bool (Python's, NumPy's; not NumPy's timedelta64): a
+    count, a class label, an index."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and not _duration(x)
 
 
 def finite(x: Any, name: str) -> float:
@@ -149,7 +195,7 @@ def in_range(
 
 def count(x: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     """``x`` as an int in ``[minimum, maximum]``, refusing bool and non-integral numbers."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+    if not is_int(x):
         raise TypeError(f"{name} must be an int, got {describe(x)}")
     value = int(x)
     if value < minimum:
@@ -177,7 +223,7 @@ def seed(x: Any, name: str = "seed", *, optional: bool = False) -> int | None:
     """
     if x is None and optional:
         return None
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+    if not is_int(x):
         also = " or None" if optional else ""
         raise TypeError(f"{name} must be an int >= 0{also}, got {describe(x)}")
     return count(x, name, minimum=0)
@@ -189,9 +235,7 @@ def _shown_int(value: int) -> str:
 
 def flag(x: Any, name: str) -> bool:
     """``x`` as a bool; only ``True`` and ``False`` (and NumPy's bools) are accepted."""
-    kind = type(x)
-    # NumPy's bool is numpy.bool_ (numpy.bool from NumPy 2): recognised without importing NumPy
-    if isinstance(x, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):
+    if isinstance(x, bool) or _numpy_bool(x):
         return bool(x)
     raise TypeError(f"{name} must be True or False, got {describe(x)}")
 
@@ -243,8 +287,9 @@ def text(x: Any, name: str) -> str:
 
 def sequence(x: Any, name: str) -> Sequence[Any]:
     """``x`` as a sequence that is not a string, a mapping or a single number (a list, a tuple,
-    a range, a NumPy array: anything with a length that can be indexed). A 0-d NumPy array has
-    ``__len__`` but no length (``len()`` raises): it is refused here, by name, as a number is."""
+    a range, a NumPy array: anything with a length that can be indexed). A 0-d array (NumPy's,
+    a masked one, a 0-d torch tensor) has ``__len__`` but no length (``len()`` raises): it is
+    refused here, by name, as a number is."""
     if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__") or _zero_d(x):
         raise TypeError(f"{name} must be a list, got {describe(x)}")
     if not hasattr(x, "__getitem__"):
@@ -253,7 +298,9 @@ def sequence(x: Any, name: str) -> Sequence[Any]:
 
 
 def _zero_d(x: Any) -> bool:
-    return type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0
+    """An array of no dimensions: NumPy's, its masked arrays', torch's 0-d tensors (each has
+    ``__len__`` and raises on ``len()``)."""
+    return getattr(x, "ndim", None) == 0
 
 
 def reals(x: Any, name: str, *, allow_empty: bool = False, data: bool = False) -> list[float]:
@@ -295,7 +342,7 @@ def instances(x: Any, name: str, kind: type[T] | tuple[type, ...], noun: str) ->
     """``x`` as a list of instances of ``kind``: a list, a tuple, a NumPy array of objects or
     any other iterable (a generator), but not a str, a dict or a single ``kind``. Each entry is
     named by its place: ``params[2] must be a Value, got float 1.0``."""
-    if isinstance(x, (str, bytes, Mapping, kind)) or not isinstance(x, Iterable):
+    if isinstance(x, (str, bytes, Mapping, kind)) or not isinstance(x, Iterable) or _zero_d(x):
         raise TypeError(f"{name} must be a list of {noun}s, got {describe(x)}")
     items = list(x)
     for i, item in enumerate(items):
@@ -363,7 +410,7 @@ def index(i: Any, name: str, length: int) -> int:
     """``i`` as a place among ``length`` items, counted from 0 (a negative ``i`` from the end,
     as a list takes it), returned as ``0 <= i < length``. TypeError unless an int, ValueError
     for a place outside (also when there are no items)."""
-    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+    if not is_int(i):
         raise TypeError(f"{name} must be an int, got {describe(i)}")
     place = int(i)
     if not -length <= place < length:

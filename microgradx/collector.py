@@ -78,20 +78,25 @@ def no_full_collection() -> Iterator[None]:
     collector is incremental and ignores the third threshold: this then changes nothing.
     ``fit()`` needs no such block: it frees each batch's graph itself before the collector runs.
     """
-    # a Ctrl-C between saving the settings and changing them would lose them
-    with deferred_interrupt(), _full_pause_lock:
-        if _full_pause[0] == 0:
-            young, middle, _ = _full_pause[1] = gc.get_threshold()
-            gc.set_threshold(young, middle, _NEVER)
-        _full_pause[0] += 1
+    opened = False
     try:
+        # A Ctrl-C between saving the settings and changing them would lose them; one that
+        # arrives meanwhile is delivered as the deferring ends, so the block is open by then
+        # (inside the try) and closes, and the settings come back.
+        with deferred_interrupt(), _full_pause_lock:
+            if _full_pause[0] == 0:
+                young, middle, _ = _full_pause[1] = gc.get_threshold()
+                gc.set_threshold(young, middle, _NEVER)
+            _full_pause[0] += 1
+            opened = True
         yield
     finally:
-        with deferred_interrupt(), _full_pause_lock:
-            _full_pause[0] -= 1
-            if _full_pause[0] == 0:
-                gc.set_threshold(*_full_pause[1])
-                _full_pause[1] = None
+        if opened:
+            with deferred_interrupt(), _full_pause_lock:
+                _full_pause[0] -= 1
+                if _full_pause[0] == 0:
+                    gc.set_threshold(*_full_pause[1])
+                    _full_pause[1] = None
 
 
 __all__ = ["no_full_collection"]

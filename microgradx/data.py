@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import gzip
 import math
-import numbers
 import random
 import re
 import zlib
@@ -586,10 +585,10 @@ def one_hot(label: int, num_classes: int) -> list[float]:
     the classes from the largest label). ``num_classes`` has no default for one release: it was
     10 (``classes=10``), and torch's default -1 would silently shorten ``one_hot(3)``.
     """
-    inferred = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
+    inferred = checks.is_int(num_classes)
     inferred = inferred and int(num_classes) == -1
     classes = MAX_CLASSES if inferred else checks.count(num_classes, "num_classes", 1, MAX_CLASSES)
-    if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+    if not checks.is_int(label):
         raise TypeError(f"label must be an int in 0..{classes - 1}, got {checks.describe(label)}")
     place = int(label)
     if not 0 <= place < classes:

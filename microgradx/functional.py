@@ -21,14 +21,23 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers as numbers_
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from microgradx.autograd import grad as gradients
-from microgradx.checks import count, describe, flag, is_real, number, real, sequence, takes
+from microgradx.checks import (
+    count,
+    describe,
+    flag,
+    is_int,
+    is_real,
+    number,
+    real,
+    sequence,
+    takes,
+)
 from microgradx.engine import Value, topological_order
 
 Function = Callable[..., Any]
@@ -68,7 +77,7 @@ def _argnums(argnums: Any, count: int) -> tuple[int, ...]:
     numbers = argnums if isinstance(argnums, tuple) else (argnums,)
     places = []
     for given in numbers:
-        if isinstance(given, bool) or not isinstance(given, numbers_.Integral):  # NumPy's too
+        if not is_int(given):  # NumPy's too
             raise TypeError(f"argnums must be an int or a tuple of ints, got {describe(argnums)}")
         k = int(given)
         if not -count <= k < count:
@@ -276,7 +285,8 @@ def hvp(
     if isinstance(v, Value):
         raise TypeError(f"v must be a list of numbers, got {describe(v)}")
     v = sequence(v, "v")
-    vector = [x if isinstance(x, Value) else real(x, f"v[{i}]") for i, x in enumerate(v)]
+    # data, as jvp's tangents and the inputs are (checks.number: a bool is 0 or 1)
+    vector = [x if isinstance(x, Value) else number(x, f"v[{i}]") for i, x in enumerate(v)]
     leaves, out, nested = _inputs(func, inputs, "inputs", create_graph)
     if len(vector) != len(leaves):
         raise ValueError(f"v has {len(vector)} entries but inputs has {len(leaves)}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import numbers
 import operator
 import random
 import threading
@@ -37,6 +36,7 @@ from microgradx.checks import (
     in_range,
     instance,
     instances,
+    is_int,
     is_real,
     number,
     sequence,
@@ -1035,7 +1035,7 @@ class Sequential(Module):
         for a list (iteration stops there). A slice gives a list of layers."""
         if isinstance(i, slice):
             return self.layers[i]
-        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        if not is_int(i):
             raise TypeError(f"Sequential index i must be an int or a slice, got {describe(i)}")
         if not -len(self.layers) <= i < len(self.layers):
             raise IndexError(

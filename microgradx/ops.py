@@ -54,14 +54,13 @@ from __future__ import annotations
 import decimal
 import itertools
 import math
-import numbers
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from microgradx.checks import describe, flag, real, text
+from microgradx.checks import describe, flag, is_real, real, text
 
 inf = math.inf
 nan = math.nan
@@ -357,7 +356,7 @@ def _as_float(name: str, what: str, x: Any) -> Any:
     would leak into every later sum, and ``np.float64``) and ints converted; a float of the
     engine's own (a recorded number inside ``compile``) kept. Raises TypeError naming the op for
     a bool, a complex number, a string or anything else not a real number."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    if isinstance(x, bool) or not is_real(x):
         raise TypeError(f"op {name!r}: {what} must be a real number, got {describe(x)}")
     if isinstance(x, float) and not hasattr(x, "dtype"):
         return x
@@ -392,7 +391,7 @@ def _checked_rule(
             )
         grads = tuple(result)
         # on floats, floats back; on Values or Duals (higher derivatives), those or numbers
-        on_numbers = all(isinstance(a, numbers.Real) for a in args)
+        on_numbers = all(is_real(a) for a in args)
         inputs = len(args) - 1 - leading  # (a family's parameter,) the inputs, the output
         if len(grads) != inputs:
             raise TypeError(
@@ -400,7 +399,7 @@ def _checked_rule(
                 " input(s): one per input"
             )
         for k, g in enumerate(grads):
-            number = isinstance(g, numbers.Real) and not isinstance(g, bool)
+            number = is_real(g) and not isinstance(g, bool)
             traced = not on_numbers and (
                 hasattr(g, "backward") or hasattr(type(g), "__microgradx_apply__")
             )

@@ -526,6 +526,8 @@ class Compiled:
             return None
         if array.dtype.kind not in "fiub" or array.shape != (len(table), self.n_inputs):
             return None
+        if array.dtype.itemsize > 8:  # a longdouble's numbers may be beyond a float: converted
+            return None  # to inf here, they are named by the row check as input_number names them
         array = np.ascontiguousarray(array, dtype=np.float64)
         finite = np.isfinite(array)
         if not finite.all():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import math
-import numbers
 import random
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +33,7 @@ from microgradx.checks import (
     describe,
     flag,
     function,
+    is_int,
     is_real,
     number,
     real,
@@ -230,7 +230,7 @@ def _check_targets(y: Any, loss: Any, outputs: int, name: str) -> list[Any]:
             )
         targets: list[Any] = []
         for i, t in enumerate(items):
-            if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+            if is_int(t):
                 if not 0 <= int(t) < outputs:
                     raise ValueError(
                         f"{name}[{i}] is class {t}, out of range for {outputs} classes"

@@ -86,6 +86,7 @@ HOSTILE: dict[str, Any] = {
     "np.int64": np.int64(3),
     "Fraction": Fraction(1, 2),
     "Decimal": Decimal("0.5"),
+    "np.timedelta64": np.timedelta64(5, "s"),  # a numbers.Integral by NumPy's registration
     "nan": math.nan,
     "inf": math.inf,
     "-inf": -math.inf,
@@ -1593,6 +1594,8 @@ def test_the_bool_rule_in_checks():
             setting(np.array(0.5), "lr")
     with pytest.raises(TypeError, match=r"^sizes\[1\] must be a real number, not a bool"):
         checks.reals([1.0, False], "sizes")
+    with pytest.raises(TypeError, match=r"^lr must be a real number, not a bool, got bool np"):
+        checks.real(np.True_, "lr")  # NumPy's bool is a bool too
     assert checks.reals([1.0, False, np.True_], "x", data=True) == [1.0, 0.0, 1.0]
     assert checks.rows([[True, np.array(2)], [np.float32(0.5), 0]], "X") == [[1.0, 2.0], [0.5, 0.0]]
     for x, expected in [(True, 1.0), (np.False_, 0.0), (np.array(0.25), 0.25), (np.array(3), 3.0)]:
@@ -1605,7 +1608,65 @@ def test_the_bool_rule_in_checks():
     # it raised a TypeError that named nothing)
     with pytest.raises(TypeError, match=r"^X\[0\] must be a list, got ndarray"):
         checks.rows([np.array(1.0)], "X")
+    # every 0-d array, not only NumPy's own type: a masked one, a 0-d torch tensor (len() of
+    # each raised "len() of unsized object" / "iteration over a 0-d tensor", naming nothing)
+    torch = require_torch()
+    with pytest.raises(TypeError, match=r"^params must be a list of Values, got ndarray"):
+        checks.instances(np.array(Value(1.0), dtype=object), "params", Value, "Value")
+    for zero_d in (np.ma.masked_array(1.0), torch.tensor(1.0)):
+        with pytest.raises(TypeError, match=r"^x must be a list, got "):
+            checks.reals(zero_d, "x")
+        with pytest.raises(TypeError, match=r"^X\[0\] must be a list, got "):
+            checks.rows([zero_d], "X")
     assert (Value(2.0) ** np.array(3.0)).data == 8.0 and (True - Value(0.5)).data == 0.5
+
+
+class _RegisteredReal:
+    """A class registered as a numbers.Real whose float() fails."""
+
+    def __float__(self) -> float:
+        raise ValueError("cannot convert signaling NaN to float")
+
+
+numbers.Real.register(_RegisteredReal)
+
+
+def test_a_duration_or_an_unconvertible_real_is_no_number_and_a_huge_longdouble_is_named():
+    """NumPy registers timedelta64 as a numbers.Integral (it subclasses np.signedinteger):
+    before, lr=np.timedelta64(5) was 5.0 (nanoseconds counted), a count and a seed 5, a class
+    label 5, and in seconds float() raised a TypeError naming nothing. A finite longdouble
+    beyond a float became inf, where an int as large is refused by name."""
+    from microgradx import checks, data
+
+    for x in (np.timedelta64(5), np.timedelta64(5, "s"), np.timedelta64("NaT")):
+        for read in (checks.real, checks.number, checks.finite):
+            with pytest.raises(TypeError, match=r"^lr must be a real number"):
+                read(x, "lr")
+        with pytest.raises(TypeError, match=r"^epochs must be an int"):
+            checks.count(x, "epochs")
+        with pytest.raises(TypeError, match=r"^seed must be an int"):
+            checks.seed(x)
+        with pytest.raises(TypeError, match=r"^i must be an int"):
+            checks.index(x, "i", 10)
+        assert not checks.is_real(x) and not checks.is_int(x)
+        with pytest.raises(TypeError, match=r"^label must be an int"):
+            data.one_hot(x, num_classes=10)
+        with pytest.raises(TypeError, match=r"^Value data must be a real number"):
+            Value(x)
+    with pytest.raises(TypeError, match=r"^Sequential index i must be an int"):
+        nn.Sequential(nn.Linear(1, 1))[np.timedelta64(0)]
+    with pytest.raises(TypeError, match=r"^x must be a real number"):
+        checks.number(np.array(5, dtype="m8[ns]"), "x")  # as the 0-d array of its dtype was
+    with pytest.raises(TypeError, match=r"^x must be a real number, got _RegisteredReal"):
+        checks.number(_RegisteredReal(), "x")
+    huge = np.longdouble(10) ** 400
+    for read, x in [(checks.real, huge), (checks.number, -huge), (checks.number, np.array(huge))]:
+        with pytest.raises(ValueError, match=r"^x is too large for a float"):
+            read(x, "x")
+    for read in (checks.real, checks.number):
+        assert read(np.longdouble("inf"), "x") == math.inf  # an infinity is one
+        assert read(np.longdouble(0.5), "x") == 0.5 and read(Fraction(1, 4), "x") == 0.25
+    assert Value(np.longdouble("-inf")).data == -math.inf
 
 
 # ---- testing.expressions: its arguments, and steps drawn from the ops asked for ----------------

@@ -231,3 +231,33 @@ def test_compiling_pays_no_full_collection_over_the_graph_it_records(backend, ho
             assert compiled.recordings == 2  # it did record again
 
     assert _full_collections_during(work) == 0
+
+
+def test_ctrl_c_while_the_block_opens_still_puts_the_settings_back(monkeypatch):
+    """A Ctrl-C that arrives while the block saves and changes the thresholds is delivered
+    right after (deferred_interrupt), before the block's body runs: the block must count as
+    open then, and close, or full collections stay paused for the rest of the process."""
+    import signal
+    import types
+
+    from microgradx import collector
+
+    def get_threshold() -> tuple[int, int, int]:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C, at the worst moment
+        return gc.get_threshold()
+
+    shim = types.SimpleNamespace(get_threshold=get_threshold, set_threshold=gc.set_threshold)
+    with _settings((321, 9, 8)):
+        before = _state()
+        monkeypatch.setattr(collector, "gc", shim)
+        body = []
+        with (
+            ctrl_c_raises_keyboard_interrupt(),
+            pytest.raises(KeyboardInterrupt),
+            no_full_collection(),
+        ):
+            body.append(1)
+        monkeypatch.undo()
+        assert body == []  # delivered before the body, as soon as the settings were changed
+        assert _state() == before
+        assert collector._full_pause == [0, None]

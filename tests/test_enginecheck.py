@@ -488,3 +488,21 @@ def test_a_check_writes_nothing_where_it_runs_and_puts_hypothesis_back(tmp_path)
         assert providers._get_local_constants is not before
         assert len(providers._get_local_constants()) == 0
     assert providers._get_local_constants is before
+
+
+def test_overlapping_source_constants_off_blocks_put_hypothesis_back_in_any_order():
+    # Two checks in two threads: A opens, B opens, A closes, B closes. B had saved A's
+    # replacement as "the original" and put it back last: Hypothesis's constants stayed off
+    # for good (and A's close had turned them on under B's still-running check).
+    from hypothesis.internal.conjecture import providers
+
+    from microgradx.enginecheck.checks import source_constants_off
+
+    before = providers._get_local_constants
+    a, b = source_constants_off(), source_constants_off()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert len(providers._get_local_constants()) == 0  # B's check still runs without them
+    b.__exit__(None, None, None)
+    assert providers._get_local_constants is before

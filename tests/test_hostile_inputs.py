@@ -23,6 +23,24 @@ def test_text_is_not_an_engines_number(text: object) -> None:
     assert number_of(text) is None  # float() would parse each of them to 1.5
 
 
+def test_numpy_text_dates_and_durations_are_not_an_engines_number() -> None:
+    """float() of a 0-d NumPy array of text parses the text (as float("1.5") does); a duration
+    in nanoseconds is its count. Before, each of these read as 1.5 or 5.0."""
+    np = pytest.importorskip("numpy")
+    for x in (
+        np.array("1.5"),
+        np.array(b"1.5"),
+        np.array("1.5", dtype=object),
+        np.array(np.array("1.5"), dtype=object),
+        np.timedelta64(5),
+        np.array(5, dtype="m8[ns]"),
+        np.datetime64(5, "ns"),
+    ):
+        assert number_of(x) is None, repr(x)
+    assert number_of(np.array(0.5)) == 0.5 and number_of(np.array(True)) == 1.0
+    assert number_of(np.array(2, dtype=object)) == 2.0  # the number it holds
+
+
 def test_numbers_of_every_kind_are_read() -> None:
     np = pytest.importorskip("numpy")
     assert number_of(np.float32(0.5)) == 0.5
@@ -126,6 +144,37 @@ def test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is() -> None:
         hvp(lambda x: 10**400, [1.0])
 
 
+def test_hvps_vector_is_data_as_jvps_tangents_are() -> None:
+    """v is a direction, data as jvp's tangents and hvp's inputs are: a bool is 0 or 1 and a
+    0-d array its number (checks.number). Before, hvp read v as a setting: v=[True] and
+    v=[np.array(1.0)] were TypeErrors where jvp took the same tangents."""
+    from microgradx.dual import jvp
+    from microgradx.functional import hvp
+
+    np = pytest.importorskip("numpy")
+
+    def cube(x: object) -> object:
+        return x * x * x  # type: ignore[operator]
+
+    for v in ([np.array(1.0)], [True], np.array([True]), [np.True_]):
+        assert hvp(cube, [2.0], v=v) == (8.0, [12.0])
+        assert jvp(cube, [2.0], v) == (8.0, 12.0)
+    assert hvp(cube, [2.0], v=[False]) == (8.0, [0.0])
+    with pytest.raises(TypeError, match=r"^v\[0\] must be a real number, got str"):
+        hvp(cube, [2.0], v=["1"])
+
+
+def test_argnums_is_an_int_and_not_a_numpy_duration() -> None:
+    # NumPy registers timedelta64 as a numbers.Integral: argnums=np.timedelta64(1) picked
+    # argument 1 (functional tested numbers.Integral itself; checks.is_int knows the exception)
+    from microgradx.functional import grad
+
+    np = pytest.importorskip("numpy")
+    with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+        grad(lambda x, y: x * y, argnums=np.timedelta64(1))(2.0, 3.0)
+    assert grad(lambda x, y: x * y, argnums=np.int64(1))(2.0, 3.0) == 2.0
+
+
 # ---- the engine's exceptions are the engine's code too -----------------------------------------
 
 
@@ -144,6 +193,31 @@ def test_exceptions_that_cannot_be_printed_are_crashes_named_not_a_crash_of_the_
     tanh = found["op tanh"]
     assert tanh.kind == CRASH
     assert "sys.exit(an object whose repr() raised RuntimeError)" in tanh.message
+
+
+class _Text(str):
+    """What an engine's __str__ may return: a str whose own methods raise."""
+
+    def split(self, *args: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("split")
+
+    def __getitem__(self, i: object) -> str:
+        raise RuntimeError("getitem")
+
+
+class _TextError(Exception):
+    def __str__(self) -> str:
+        return _Text("a  message")
+
+
+def test_an_exception_whose_str_is_a_str_subclass_with_raising_methods_is_named() -> None:
+    """str() returns a str subclass as it is: before, its split() (the engine's code) raised
+    out of the checker's message reading, which is what reading it guarded against."""
+    from microgradx.enginecheck.target import said
+
+    assert said(_TextError(), 40) == "(its str() raised RuntimeError)"
+    got = said(ValueError("a  long\nmessage"), 6)
+    assert got == "a long" and type(got) is str
 
 
 def test_an_import_raising_an_unprintable_exception_is_a_target_error() -> None:
@@ -280,6 +354,91 @@ def test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_pro
     assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
     assert after == before
     assert threads_after == threads
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="no POSIX timers")
+def test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_process_check() -> (
+    None
+):
+    # setitimer(ITIMER_VIRTUAL / ITIMER_PROF) in the engine: after that much CPU time the kernel
+    # got SIGVTALRM / SIGPROF, whose default action ends it (only ITIMER_REAL was cancelled)
+    import signal
+    import sys
+
+    from microgradx.testing import check_engine
+
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from engine_base import Value as Base
+    finally:
+        sys.path.remove(str(ENGINES))
+
+    class Value(Base):  # type: ignore[misc, valid-type]
+        def tanh(self) -> object:
+            signal.signal(signal.SIGVTALRM, signal.SIG_IGN)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 1000.0)
+            signal.setitimer(signal.ITIMER_PROF, 1000.0)
+            return super().tanh()
+
+    timers = (signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+    handler = signal.getsignal(signal.SIGVTALRM)
+    assert all(signal.getitimer(t)[0] == 0.0 for t in timers)
+    try:
+        report = check_engine(Value, examples=2, budget=60, isolation="in-process")
+        after = [signal.getitimer(t) for t in timers], signal.getsignal(signal.SIGVTALRM)
+    finally:  # whatever the checker did, leave pytest's process as it was
+        for t in timers:
+            signal.setitimer(t, 0.0)
+        signal.signal(signal.SIGVTALRM, handler)
+    assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
+    assert after == ([(0.0, 0.0), (0.0, 0.0)], handler)
+
+
+def test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_put_back() -> None:
+    # gc.set_debug(gc.DEBUG_SAVEALL) in the engine: every later collection in the kernel keeps
+    # its garbage in gc.garbage (memory that never comes back) and DEBUG_STATS prints; a
+    # gc.callbacks entry runs at every collection; unraisablehook, threading.excepthook and
+    # breakpointhook are hooks as displayhook and excepthook are (these two were put back)
+    import gc
+    import sys
+    import threading
+
+    from microgradx.testing import check_engine
+
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from engine_base import Value as Base
+    finally:
+        sys.path.remove(str(ENGINES))
+
+    def hook(*args: object) -> None:
+        pass
+
+    class Value(Base):  # type: ignore[misc, valid-type]
+        def tanh(self) -> object:
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.callbacks.append(hook)
+            sys.unraisablehook = hook
+            threading.excepthook = hook
+            sys.breakpointhook = hook
+            return super().tanh()
+
+    def state() -> tuple[object, ...]:
+        hooks = sys.unraisablehook, threading.excepthook, sys.breakpointhook
+        # the engine's callback only: Hypothesis adds one of its own once per process
+        return (gc.get_debug(), hook in gc.callbacks, *hooks)
+
+    before = state()
+    try:
+        report = check_engine(Value, examples=2, budget=60, isolation="in-process")
+        after = state()
+    finally:  # whatever the checker did, leave pytest's process as it was
+        gc.set_debug(before[0])  # type: ignore[arg-type]
+        while hook in gc.callbacks:
+            gc.callbacks.remove(hook)
+        sys.unraisablehook, threading.excepthook, sys.breakpointhook = before[2:]  # type: ignore[assignment]
+    assert {f.check: f.kind for f in report.findings}["op tanh"] == OK  # tanh was called
+    assert after == before
 
 
 def test_a_function_that_changes_the_list_it_is_given_gets_one_gradient_per_input() -> None:

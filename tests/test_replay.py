@@ -570,6 +570,36 @@ def test_both_backends_take_the_same_numbers_as_inputs(label):
         assert all(isinstance(v, str) for v in python.values())
 
 
+def test_both_backends_refuse_a_batch_with_the_same_words():
+    # The NumPy back-end converts a batch whole (Compiled._table), its errors "that check's,
+    # word for word": a longdouble beyond a float became inf there ("input 1 of row 0 is inf",
+    # with NumPy's overflow warning) where the Python back-end said it was too large.
+    require_numpy()
+    import numpy as np
+
+    huge = np.longdouble(10) ** 400
+    fn = lambda a, b: a * b  # noqa: E731
+    for rows in (
+        [[1.0, huge]],
+        np.array([[1.0, huge]], dtype=np.longdouble),
+        [[1.0, 2.0], [np.timedelta64(5), 1.0]],
+        [[1.0, math.nan]],
+    ):
+        said = {}
+        for backend in ("python", "numpy"):
+            program = microgradx.compile(fn, [0.5, 2.0], backend=backend)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # no overflow warning on the way either
+                with pytest.raises((TypeError, ValueError)) as info:
+                    program.batch(rows)
+            said[backend] = (type(info.value), str(info.value))
+        assert said["numpy"] == said["python"], rows
+    fine = np.array([[1.0, 2.0], [0.5, 3.0]], dtype=np.longdouble)
+    for backend in ("python", "numpy"):
+        program = microgradx.compile(fn, [0.5, 2.0], backend=backend)
+        assert [float(v) for v in program.batch(fine)] == [2.0, 1.5]
+
+
 @pytest.mark.parametrize(
     ("check", "message"),
     [

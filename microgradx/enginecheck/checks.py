@@ -31,6 +31,7 @@ spent, the checks left are ``not checked``.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ from microgradx.enginecheck.findings import (
 )
 from microgradx.enginecheck.inprocess import InProcess
 from microgradx.enginecheck.sandbox import Sandbox, _describe
+from microgradx.files import deferred_interrupt
 from microgradx.gradcheck import _check_op
 from microgradx.modes import enable_grad
 from microgradx.ops import OPS, Op
@@ -94,23 +96,44 @@ def source_constants_off() -> Iterator[None]:
     and the check wrote a folder beside the learner's files. Off for the block (Hypothesis
     turns it off itself under Pyodide); the function it replaces is put back after, and a
     Hypothesis without it is left as it is. The expressions' strategies draw their edge
-    values (0, -0.0, inf, kinks) themselves."""
+    values (0, -0.0, inf, kinks) themselves.
+
+    Blocks may overlap (checks in two threads at once, ending in either order): the first to
+    open saves the function and the last to close puts it back, so one block's end never
+    restores another's replacement as if it were Hypothesis's own."""
     try:
         from hypothesis.internal.conjecture import providers
         from hypothesis.internal.constants_ast import Constants
     except ImportError:
         yield
         return
-    original = getattr(providers, "_get_local_constants", None)
-    if original is None:
-        yield
-        return
-    nothing = Constants()
-    providers._get_local_constants = lambda: nothing
+    opened = False
     try:
+        # a Ctrl-C meanwhile is delivered as the deferring ends: inside the try, once opened
+        with deferred_interrupt(), _constants_lock:
+            if _constants_off[0] == 0:
+                original = getattr(providers, "_get_local_constants", None)
+                if original is not None:  # (a Hypothesis without it is left as it is)
+                    nothing = Constants()
+                    _constants_off[1] = original
+                    providers._get_local_constants = lambda: nothing
+                    _constants_off[0], opened = 1, True
+            else:
+                _constants_off[0] += 1
+                opened = True
         yield
     finally:
-        providers._get_local_constants = original
+        if opened:
+            with deferred_interrupt(), _constants_lock:
+                _constants_off[0] -= 1
+                if _constants_off[0] == 0:
+                    providers._get_local_constants = _constants_off[1]
+                    _constants_off[1] = None
+
+
+# How many source_constants_off blocks are open (any thread), and the function the first saved.
+_constants_lock = threading.Lock()
+_constants_off: list[Any] = [0, None]
 
 
 def close(got: float, expected: float) -> bool:

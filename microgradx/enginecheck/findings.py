@@ -51,7 +51,7 @@ IN_PROCESS_NOTE = (
     " hang holds the kernel until you interrupt it; the engine shares the kernel's memory, and"
     " os._exit ends the kernel); bounded as in a child process: recursion, chain lengths and"
     " the number of random expressions; restored after each request: the working directory,"
-    " signal handlers and an alarm the engine started, gc, umask, hooks, tracers, random state,"
+    " signal handlers and the timers the engine started, gc, umask, hooks, tracers, random state,"
     " warnings filters and environment (not sys.path, sys.modules, threads or open files)"
 )
 

@@ -61,15 +61,20 @@ def choose(isolation: object) -> str:
     return chosen
 
 
-_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM")
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGALRM", "SIGVTALRM", "SIGPROF")
+# setitimer's timers and the signal each sends: each signal's default action ends the process
+_TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
 
 
 class _Globals:
     """The process-wide state an engine's request may change, saved when made and put back by
-    ``restore``: the working directory, the SIGINT/SIGTERM/SIGALRM handlers (on the main
-    thread, where Python lets them be set), a real-time timer the engine started where none ran
-    (``signal.alarm``: cancelled, or its SIGALRM would end the kernel later), the garbage
-    collector (enabled, thresholds), the umask, ``sys.displayhook``/``sys.excepthook``, the
+    ``restore``: the working directory, the SIGINT/SIGTERM/SIGALRM/SIGVTALRM/SIGPROF handlers
+    (on the main thread, where Python lets them be set), an interval timer the engine started
+    where none ran (``signal.alarm``, ``setitimer``'s real, virtual or profiling timer:
+    cancelled, or its signal's default action would end the kernel later), the garbage
+    collector (enabled, thresholds, debug flags: ``DEBUG_SAVEALL`` would keep every later
+    collection's garbage, and ``gc.callbacks``), the umask, the hooks (``sys.displayhook``,
+    ``excepthook``, ``unraisablehook``, ``breakpointhook``, ``threading.excepthook``), the
     switch interval, ``random``'s state, the warnings filters, ``os.environ``, the trace and
     profile functions (``sys.settrace``/``setprofile``, this thread's and ``threading``'s for
     new threads: a tracer left behind slows or breaks every later line of the notebook) and the
@@ -82,7 +87,7 @@ class _Globals:
         except OSError:  # the directory was removed: nothing to return to
             self.cwd = None
         self.handlers: dict[int, Any] = {}
-        self.alarm = _alarm_set()
+        self.alarm = _timers_set()
         if threading.current_thread() is threading.main_thread():
             import signal  # lazily: WASI has no signal module
 
@@ -93,9 +98,9 @@ class _Globals:
                         self.handlers[number] = signal.getsignal(number)
                 except (ValueError, OSError):
                     pass
-        self.gc = gc.isenabled(), gc.get_threshold()
+        self.gc = gc.isenabled(), gc.get_threshold(), gc.get_debug(), list(gc.callbacks)
         self.umask = _umask()
-        self.hooks = sys.displayhook, sys.excepthook
+        self.hooks = _hooks()
         self.switch = sys.getswitchinterval()
         self.random = random.getstate()
         self.filters = list(warnings.filters)
@@ -108,11 +113,14 @@ class _Globals:
         if self.cwd is not None and _getcwd() != self.cwd:
             with contextlib.suppress(OSError):
                 os.chdir(self.cwd)
-        if not self.alarm and _alarm_set():
-            # the engine's signal.alarm / setitimer: SIGALRM's default action ends the kernel
+        started = _timers_set() - self.alarm
+        if started:
+            # the engine's signal.alarm / setitimer: SIGALRM's (SIGVTALRM's, SIGPROF's) default
+            # action ends the kernel
             import signal
 
-            signal.setitimer(signal.ITIMER_REAL, 0.0)
+            for timer in started:
+                signal.setitimer(timer, 0.0)
         if self.handlers:
             import signal
 
@@ -124,9 +132,19 @@ class _Globals:
                     pass
         (gc.enable if self.gc[0] else gc.disable)()
         gc.set_threshold(*self.gc[1])
+        gc.set_debug(self.gc[2])
+        if gc.callbacks != self.gc[3]:
+            gc.callbacks[:] = self.gc[3]
         if self.umask is not None:
             os.umask(self.umask)
-        sys.displayhook, sys.excepthook = self.hooks
+        if _hooks() != self.hooks:
+            (
+                sys.displayhook,
+                sys.excepthook,
+                sys.unraisablehook,
+                sys.breakpointhook,
+                threading.excepthook,
+            ) = self.hooks
         sys.setswitchinterval(self.switch)
         random.setstate(self.random)
         if list(warnings.filters) != self.filters:
@@ -149,15 +167,33 @@ class _Globals:
             os.environ.update(self.environ)
 
 
-def _alarm_set() -> bool:
-    """Whether a real-time timer (``signal.alarm``, ``setitimer(ITIMER_REAL)``) is running;
-    False where the platform has none."""
+def _timers_set() -> set[int]:
+    """The interval timers running (``signal.alarm`` and ``setitimer``'s real-time timer, its
+    virtual and profiling ones); none where the platform has them not."""
+    running: set[int] = set()
     try:
         import signal
+    except ImportError:
+        return running
+    for name in _TIMERS:
+        try:
+            timer = getattr(signal, name)
+            if signal.getitimer(timer)[0] > 0.0:
+                running.add(timer)
+        except (AttributeError, OSError):
+            pass
+    return running
 
-        return signal.getitimer(signal.ITIMER_REAL)[0] > 0.0
-    except (ImportError, AttributeError, OSError):
-        return False
+
+def _hooks() -> tuple[Any, ...]:
+    """The process's hooks an engine may replace (see ``_Globals``)."""
+    return (
+        sys.displayhook,
+        sys.excepthook,
+        sys.unraisablehook,
+        sys.breakpointhook,
+        threading.excepthook,
+    )
 
 
 def _threading_hooks() -> tuple[Any, Any]:

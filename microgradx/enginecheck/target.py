@@ -159,14 +159,16 @@ def load_module(spec: TargetSpec) -> ModuleType:
 def said(error: BaseException, most: int) -> str:
     """The engine's exception's message on one line, at most ``most`` characters. Its
     ``__str__`` is the engine's code: one that raises (anything but KeyboardInterrupt, which
-    stays the learner's) is named instead, so a report is still made."""
+    stays the learner's) is named instead, so a report is still made. What it returns may be a
+    ``str`` subclass, whose methods are the engine's code too: they are called inside the same
+    guard, and the result is a plain ``str``."""
     try:
-        text = str(error)
+        text = " ".join(str(error).split())
+        return str.__getitem__(text, slice(0, most))  # a plain str, not the engine's subclass
     except KeyboardInterrupt:
         raise
     except BaseException as failure:
         return f"(its str() raised {type(failure).__name__})"
-    return " ".join(text.split())[:most]
 
 
 def _raised(spec: TargetSpec, error: BaseException) -> str:
@@ -191,9 +193,18 @@ TEXT = (str, bytes, bytearray, memoryview)
 def number_of(x: object) -> float | None:
     """The engine's number ``x`` as a float: a number (an int, a float, a NumPy scalar, anything
     with ``__float__`` or ``__index__``), or None for anything else, text included (``"1.5"``:
-    a string is not a number, whatever ``float()`` makes of it) and an int beyond a float."""
-    if isinstance(x, TEXT):
-        return None
+    a string is not a number, whatever ``float()`` makes of it) and an int beyond a float.
+    NumPy's text in an array (``np.array("1.5")``, whose ``float()`` parses it too), its dates
+    and durations are not numbers either; a 0-d array of objects is the object it holds."""
+    while True:
+        if isinstance(x, TEXT):
+            return None
+        kind = getattr(getattr(x, "dtype", None), "kind", None)  # NumPy's; torch's has none
+        if not isinstance(kind, str) or kind in "biuf":
+            break
+        if kind != "O" or getattr(x, "ndim", None) != 0:  # text, dates, durations, ...
+            return None
+        x = x.item()  # type: ignore[attr-defined]
     try:
         return float(x)  # type: ignore[arg-type]
     except Exception:

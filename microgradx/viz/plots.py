@@ -18,7 +18,6 @@ of allocating gigabytes.
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -123,7 +122,7 @@ def _labels(y: Any, name: str, n: int, rows: str) -> Sequence[Any]:
     if len(labels) != n:
         raise ValueError(f"{rows} has {n} rows but {name} has {len(labels)} labels")
     for i, label in enumerate(labels):
-        if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+        if not checks.is_int(label):
             raise TypeError(f"{name}[{i}] must be an int (a class), got {checks.describe(label)}")
     return labels
 
