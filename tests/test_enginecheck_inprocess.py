@@ -125,7 +125,9 @@ def test_the_report_says_what_running_in_process_loses(no_time_limits):
     assert "isolation" not in to_dict(child) and b"isolation" not in to_junit(child)
 
 
-def test_the_engines_output_is_captured_and_the_kernels_streams_restored(tmp_path, capsys):
+def test_the_engines_output_is_captured_and_the_kernels_streams_restored(
+    tmp_path, capsys, no_time_limits
+):
     (tmp_path / "loud.py").write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ENGINES)!r})\n"
