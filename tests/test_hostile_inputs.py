@@ -15,6 +15,17 @@ from microgradx.testing import TargetError, check_target
 ENGINES = Path(__file__).parent / "engines"
 
 
+def _engine_base() -> type:
+    """tests/engines/engine_base.py's correct Value, to subclass with one odd method."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("engine_base", ENGINES / "engine_base.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Value  # type: ignore[no-any-return]
+
+
 # ---- the engine checker reads numbers, not text ----------------------------------------------
 
 
@@ -318,11 +329,7 @@ def test_tracers_and_the_digit_limit_an_engine_sets_are_put_back_after_an_in_pro
 
     from microgradx.testing import check_engine
 
-    sys.path.insert(0, str(ENGINES))
-    try:
-        from engine_base import Value as Base  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(ENGINES))
+    Base = _engine_base()
     calls: list[str] = []
 
     def tracer(*args: object) -> None:
@@ -363,15 +370,10 @@ def test_a_virtual_or_profiling_timer_an_engine_starts_is_cancelled_after_an_in_
     # setitimer(ITIMER_VIRTUAL / ITIMER_PROF) in the engine: after that much CPU time the kernel
     # got SIGVTALRM / SIGPROF, whose default action ends it (only ITIMER_REAL was cancelled)
     import signal
-    import sys
 
     from microgradx.testing import check_engine
 
-    sys.path.insert(0, str(ENGINES))
-    try:
-        from engine_base import Value as Base
-    finally:
-        sys.path.remove(str(ENGINES))
+    Base = _engine_base()
 
     class Value(Base):  # type: ignore[misc, valid-type]
         def tanh(self) -> object:
@@ -405,11 +407,7 @@ def test_the_collectors_debug_flags_callbacks_and_the_hooks_an_engine_sets_are_p
 
     from microgradx.testing import check_engine
 
-    sys.path.insert(0, str(ENGINES))
-    try:
-        from engine_base import Value as Base
-    finally:
-        sys.path.remove(str(ENGINES))
+    Base = _engine_base()
 
     def hook(*args: object) -> None:
         pass
@@ -463,15 +461,10 @@ def test_an_alarm_an_engine_sets_is_cancelled_after_an_in_process_check() -> Non
     # signal.alarm(n) in the engine: n seconds after the check, SIGALRM's default action would
     # end the process (the notebook's kernel)
     import signal
-    import sys
 
     from microgradx.testing import check_engine
 
-    sys.path.insert(0, str(ENGINES))
-    try:
-        from engine_base import Value as Base
-    finally:
-        sys.path.remove(str(ENGINES))
+    Base = _engine_base()
 
     class Value(Base):  # type: ignore[misc, valid-type]
         def tanh(self) -> object:
