@@ -20,7 +20,7 @@ from microgradx.nn import MLP
 from microgradx.optim import SGD
 from microgradx.train import no_full_collection
 
-from .conftest import ctrl_c_raises_keyboard_interrupt
+from .conftest import ctrl_c_raises_keyboard_interrupt, require_numpy
 
 
 @contextmanager
@@ -204,7 +204,7 @@ def test_compiling_pays_no_full_collection_over_the_graph_it_records(backend, ho
     graph with the collector as set does start them (the control: the test can fail).
     (``compile_graph`` is given a graph already built: it records nothing.)"""
     if backend == "numpy":
-        pytest.importorskip("numpy")
+        require_numpy()
     from microgradx.replay import compile
 
     model = MLP(64, [32, 10], "tanh", seed=0)  # about 4,300 nodes an example

@@ -12,6 +12,8 @@ from microgradx.enginecheck.findings import CRASH, OK
 from microgradx.enginecheck.target import number_of
 from microgradx.testing import TargetError, check_target
 
+from .conftest import require_numpy
+
 ENGINES = Path(__file__).parent / "engines"
 
 
@@ -37,7 +39,7 @@ def test_text_is_not_an_engines_number(text: object) -> None:
 def test_numpy_text_dates_and_durations_are_not_an_engines_number() -> None:
     """float() of a 0-d NumPy array of text parses the text (as float("1.5") does); a duration
     in nanoseconds is its count. Before, each of these read as 1.5 or 5.0."""
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
     for x in (
         np.array("1.5"),
         np.array(b"1.5"),
@@ -53,7 +55,7 @@ def test_numpy_text_dates_and_durations_are_not_an_engines_number() -> None:
 
 
 def test_numbers_of_every_kind_are_read() -> None:
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
     assert number_of(np.float32(0.5)) == 0.5
     assert number_of(fractions.Fraction(1, 4)) == 0.25
     assert number_of(3) == 3.0
@@ -83,7 +85,7 @@ def test_an_engine_with_numbers_as_text_is_not_value_like() -> None:
 
 
 def _constant_results() -> list[object]:
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
     return [3, 2.5, np.float64(2.5), np.float32(2.5), np.int64(3), fractions.Fraction(1, 4)]
 
 
@@ -146,7 +148,7 @@ def test_an_empty_list_argument_has_an_empty_gradient_whatever_the_function_retu
 def test_hessian_and_hvp_of_a_constant_function_are_zero_as_grad_is() -> None:
     from microgradx.functional import hessian, hvp
 
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
     assert hessian(lambda x, y: np.float32(2.0), [1.0, 2.0]) == [[0.0, 0.0], [0.0, 0.0]]
     assert hvp(lambda x: 7, [1.0]) == (7.0, [0.0])
     with pytest.raises(TypeError, match="func must return one Value"):
@@ -162,7 +164,7 @@ def test_hvps_vector_is_data_as_jvps_tangents_are() -> None:
     from microgradx.dual import jvp
     from microgradx.functional import hvp
 
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
 
     def cube(x: object) -> object:
         return x * x * x  # type: ignore[operator]
@@ -180,7 +182,7 @@ def test_argnums_is_an_int_and_not_a_numpy_duration() -> None:
     # argument 1 (functional tested numbers.Integral itself; checks.is_int knows the exception)
     from microgradx.functional import grad
 
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
     with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
         grad(lambda x, y: x * y, argnums=np.timedelta64(1))(2.0, 3.0)
     assert grad(lambda x, y: x * y, argnums=np.int64(1))(2.0, 3.0) == 2.0
@@ -296,7 +298,7 @@ def test_gradients_shown_at_neuron_level_still_add_in_backwards_order() -> None:
 
 @pytest.mark.parametrize("kind", ["backward", "forward"])
 def test_a_trace_is_indexed_as_equation_and_frame_are(kind: str) -> None:
-    np = pytest.importorskip("numpy")
+    np = require_numpy()
     from microgradx import Value
     from microgradx.viz.trace import trace_backward, trace_forward
 

@@ -57,7 +57,6 @@ def test_save_refuses_a_read_only_file_and_a_link_to_one_leaving_both_alone(tmp_
 
 
 def _plots():
-    pytest.importorskip("matplotlib", reason="the plot extra (CI installs it)")
     from microgradx.viz import plots
 
     return plots
