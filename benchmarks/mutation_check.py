@@ -1424,17 +1424,20 @@ MUTATIONS = [
     Mutation(
         "topological_order walks into the first input first (another order than before)",
         "microgradx/engine.py",
-        "                        if left._seen is not placed:\n"
-        "                            stack.append(left)\n"
+        "                        if left._seen is not seen:\n"
+        "                            pending.append(left)\n"
+        "                            marks.append(len(opened))\n"
         "                        node = right\n",
-        "                        stack.append(right)\n                        node = left\n",
+        "                        pending.append(right)\n"
+        "                        marks.append(len(opened))\n"
+        "                        node = left\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
         "topological_order places a node with two users twice",
         "microgradx/engine.py",
-        "            if stamp is placed:\n                continue\n",
-        "            if False:\n                continue\n",
+        "            if node._seen is seen:  # set aside by two users, or placed since\n",
+        "            if False:\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
@@ -2335,15 +2338,15 @@ MUTATIONS = [
     Mutation(
         "topological_order places a node whose inputs are not all placed yet (the shortcut)",
         "microgradx/engine.py",
-        "else inner._seen is placed and (outer is None or outer._seen is placed)",
-        "else inner._seen is placed or (outer is None or outer._seen is placed)",
+        "else inner._seen is seen and (outer is None or outer._seen is seen)",
+        "else inner._seen is seen or (outer is None or outer._seen is seen)",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
         "backward() keeps the nodes still holding their first 0.0, and not the others",
         "microgradx/engine.py",
-        "                        if changed is not None and right.grad is not _FRESH:",
-        "                        if changed is not None and right.grad is _FRESH:",
+        "                        if right.grad is not _FRESH:",
+        "                        if right.grad is _FRESH:",
         ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
     ),
     Mutation(
@@ -3578,6 +3581,35 @@ MUTATIONS = [
         '    return getattr(x, "ndim", None) == 0\n',
         '    return type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0\n',
         ("tests/test_arguments.py::test_the_bool_rule_in_checks",),
+    ),
+    Mutation(
+        "topological_order places a run of waiting nodes in the order they were opened",
+        "microgradx/engine.py",
+        "                run.reverse()\n",
+        "",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "topological_order expands a set-aside input before the nodes opened after it are placed",
+        "microgradx/engine.py",
+        "            if len(opened) > mark:  # the nodes opened since",
+        "            if False:",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
+    ),
+    Mutation(
+        "backward() misses the grad of a node it walks into (not placed by the shortcut)",
+        "microgradx/engine.py",
+        "                if node.grad is not _FRESH:\n"
+        "                    kept.append((node, node.grad))\n",
+        "",
+        ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
+    ),
+    Mutation(
+        "topological_order places an op of three or more inputs before the inputs it set aside",
+        "microgradx/engine.py",
+        "                        marks += [len(opened)] * len(waiting)\n",
+        "                        marks += [0] * len(waiting)\n",
+        ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
 ]
 

@@ -447,87 +447,89 @@ def topological_order(root: Value) -> list[Value]:
 
 def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value]:
     """``topological_order(root)``; with a list ``changed``, each node whose grad is not the
-    very 0.0 it started as goes in it with its grad, as the node is placed (``_pass_plan``):
+    very 0.0 it started as goes in it with its grad, as the walk meets the node (``_pass_plan``):
     read while the walk has the node at hand, it costs a third of a pass of its own over nodes
     no longer in the cache."""
     # Long: one loop, so that the walk's state stays in local variables; split into functions
     # it would pay a call for each node, which is what the walk's cost is made of.
-    # "Met in this walk" is a stamp on the node (its _seen slot holds one of this walk's own two
-    # tokens), not a set: a set of a million nodes misses the cache on every lookup, while the
-    # node's own memory is read anyway. ``opened``: its inputs are being placed and the node
-    # waits on the stack below them; ``placed``: it is in ``order``. A popped node that is
-    # ``opened`` is placed (nothing above it in the stack can be one of its inputs: the graph
-    # has no cycle); one already ``placed`` was pushed by two users and is skipped. The tokens
-    # refer to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps never mix.
-    # ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11 turns the
-    # written form into an inline append (no call), which a saved method would not get.
-    opened, placed = object(), object()
+    # "Met in this walk" is a stamp on the node (its _seen slot holds this walk's own token), not
+    # a set: a set of a million nodes misses the cache on every lookup, while the node's own
+    # memory is read anyway. A stamped node is placed (in ``order``) or *opened*: its inputs are
+    # being placed and it waits in ``opened``, to be placed after them. The walk never meets an
+    # opened node again before it is placed: everything walked while a node waits is one of its
+    # inputs' inputs, and the graph has no cycle. So one stamp serves both, and the nodes opened
+    # since a pending input was set aside are all placed, at once and in reverse, before it is
+    # expanded (``marks``: how many nodes were waiting when each pending input was set aside).
+    # That is the order of the one-stack depth-first search with a stamp for each state (the
+    # docstring's), at a slice and an extend for a run of nodes instead of a pop and a test for
+    # each: an MLP's chain of sums b + w1 x1 + w2 x2 + ... is one run.
+    # The token refers to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps
+    # never mix. ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11
+    # turns the written form into an inline append (no call), which a saved method would not get.
+    seen = object()
+    kept: list[tuple[Value, Any]] = [] if changed is None else changed
     order: list[Value] = []
-    stack: list[Any] = [root]
+    opened: list[Value] = []  # waiting for their inputs; placed in reverse, a run at a time
+    pending: list[Any] = [root]  # inputs set aside, expanded last first
+    marks = [0]  # len(opened) when each pending input was set aside
     with _walk_lock:
-        while stack:
-            node = stack.pop()
-            stamp = node._seen
-            if stamp is opened:
-                node._seen = placed
-                order.append(node)
-                if changed is not None and node.grad is not _FRESH:
-                    changed.append((node, node.grad))
+        while pending:
+            node = pending.pop()
+            mark = marks.pop()
+            if len(opened) > mark:  # the nodes opened since `node` was set aside are done
+                run = opened[mark:]
+                del opened[mark:]
+                run.reverse()
+                order += run
+            if node._seen is seen:  # set aside by two users, or placed since
                 continue
-            if stamp is placed:
-                continue
-            while True:  # expand node; walk into an input directly rather than through the stack
+            while True:  # expand node; walk into an input directly rather than setting it aside
+                node._seen = seen
+                if node.grad is not _FRESH:
+                    kept.append((node, node.grad))
                 left, right = node._left, node._right
                 if left is None:
                     if right is None:  # a leaf
-                        node._seen = placed
                         order.append(node)
-                        if changed is not None and node.grad is not _FRESH:
-                            changed.append((node, node.grad))
                         break
                     # an op of three or more inputs: all of them in a tuple
-                    waiting = [c for c in right if c._seen is not placed]
+                    waiting = [c for c in right if c._seen is not seen]
                     if waiting:
-                        node._seen = opened
-                        stack.append(node)
-                        stack.extend(waiting)
+                        opened.append(node)
+                        pending += waiting
+                        marks += [len(opened)] * len(waiting)
                     else:
-                        node._seen = placed
                         order.append(node)
-                        if changed is not None and node.grad is not _FRESH:
-                            changed.append((node, node.grad))
                     break
-                if right is not None and right._seen is not placed:
+                if right is not None and right._seen is not seen:
                     # The second input is expanded first. When its own inputs are all placed (a
                     # leaf; w * x of a placed weight and input, most nodes of a network) it is
-                    # placed here, and the first input is walked into without being pushed.
+                    # placed here, and the first input is walked into without being set aside.
                     inner, outer = right._left, right._right
                     if (
                         outer is None
                         if inner is None
-                        else inner._seen is placed and (outer is None or outer._seen is placed)
+                        else inner._seen is seen and (outer is None or outer._seen is seen)
                     ):
-                        right._seen = placed
+                        right._seen = seen
                         order.append(right)
-                        if changed is not None and right.grad is not _FRESH:
-                            changed.append((right, right.grad))
+                        if right.grad is not _FRESH:
+                            kept.append((right, right.grad))
                     else:
-                        node._seen = opened
-                        stack.append(node)
-                        if left._seen is not placed:
-                            stack.append(left)
+                        opened.append(node)
+                        if left._seen is not seen:
+                            pending.append(left)
+                            marks.append(len(opened))
                         node = right
                         continue
-                if left._seen is not placed:
-                    node._seen = opened
-                    stack.append(node)
+                if left._seen is not seen:
+                    opened.append(node)
                     node = left
                     continue
-                node._seen = placed
                 order.append(node)
-                if changed is not None and node.grad is not _FRESH:
-                    changed.append((node, node.grad))
                 break
+        opened.reverse()
+        order += opened
     return order
 
 
