@@ -456,13 +456,13 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
     # a set: a set of a million nodes misses the cache on every lookup, while the node's own
     # memory is read anyway. A stamped node is placed (in ``order``) or *opened*: its inputs are
     # being placed and it waits in ``opened``, to be placed after them. The walk never meets an
-    # opened node again before it is placed: everything walked while a node waits is one of its
-    # inputs' inputs, and the graph has no cycle. So one stamp serves both, and the nodes opened
-    # since a pending input was set aside are all placed, at once and in reverse, before it is
-    # expanded (``marks``: how many nodes were waiting when each pending input was set aside).
-    # That is the order of the one-stack depth-first search with a stamp for each state (the
-    # docstring's), at a slice and an extend for a run of nodes instead of a pop and a test for
-    # each: an MLP's chain of sums b + w1 x1 + w2 x2 + ... is one run.
+    # opened node again before it is placed: everything walked while a node waits is among its
+    # inputs, their inputs and so on, and the graph has no cycle. So one stamp serves both, and
+    # the nodes opened since a pending input was set aside are all placed, at once and in
+    # reverse, before it is expanded (``marks``: how many nodes were waiting when each pending
+    # input was set aside). That is the order of the one-stack depth-first search with a stamp
+    # for each state (the docstring's), at a slice and an extend for a run of nodes instead of a
+    # pop and a test for each: an MLP's chain of sums b + w1 x1 + w2 x2 + ... is one run.
     # The token refers to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps
     # never mix. ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11
     # turns the written form into an inline append (no call), which a saved method would not get.
