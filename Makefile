@@ -54,7 +54,7 @@ site: $(BIN)/python
 	$(BIN)/python playground/build_site.py
 
 # The course in a browser: a JupyterLite site in lite/ with every notebook and microgradx preloaded
-# (Pyodide from npm, the kernel's wheels from PyPI); serve it with python3 -m http.server -d lite.
+# (Pyodide from npm, the kernel's wheels from PyPI); serve it with python3 -m http.server --bind 127.0.0.1 -d lite.
 # LITE_FLAGS='--pyodide-packages-url URL': where numpy and matplotlib load from (a school's copy)
 LITE_FLAGS ?=
 lite: $(BIN)/.lite-installed

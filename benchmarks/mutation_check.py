@@ -3611,6 +3611,36 @@ MUTATIONS = [
         "                        marks += [0] * len(waiting)\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
+    Mutation(
+        "a site build without npm runs it anyway (a traceback instead of one line naming npm)",
+        "playground/build_site.py",
+        "        if npm is None:\n",
+        "        if False:\n",
+        (
+            "tests/test_playground.py::"
+            "test_a_site_build_without_npm_is_one_line_naming_it_and_makes_nothing",
+        ),
+    ),
+    Mutation(
+        "a build step's failure exit status is ignored",
+        "playground/build_site.py",
+        "    if result.returncode != 0:\n        raise ToolError(",
+        "    if False:\n        raise ToolError(",
+        (
+            "tests/test_playground.py::"
+            "test_a_build_step_that_fails_or_cannot_start_is_a_tool_error_naming_it",
+        ),
+    ),
+    Mutation(
+        "a tool failing in a lite build is a traceback, not one line",
+        "playground/build_lite.py",
+        "    except ToolError as error:\n        parser.exit(1,",
+        "    except OSError as error:\n        parser.exit(1,",
+        (
+            "tests/test_lite.py::"
+            "test_a_tool_failing_in_a_lite_build_is_one_line_and_keeps_the_previous_site",
+        ),
+    ),
 ]
 
 

@@ -2,7 +2,8 @@
 (``make lite``, which first installs the ``lite`` extra: jupyterlite-core, the Pyodide kernel and
 jupyter_server, pinned in pyproject.toml).
 
-``lite/`` is static files, served by any web server (``python3 -m http.server -d lite``):
+``lite/`` is static files, served by any web server
+(``python3 -m http.server --bind 127.0.0.1 -d lite``):
 
 - every notebook of ``notebooks/`` (``*.ipynb``), in JupyterLab and Jupyter Notebook;
 - the Pyodide core pinned in ``playground/package.json`` (from npm, as ``make site``) in
@@ -35,7 +36,6 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -45,11 +45,13 @@ from pathlib import Path
 from build_site import (
     ROOT,
     OutputError,
+    ToolError,
     build_into,
     build_wheel,
     copy_pyodide_core,
     output_argument,
     pyodide_core,
+    run,
     write_json,
 )
 
@@ -143,11 +145,11 @@ def pypi_wheel(name: str, version: str) -> Path:
         ]
 
     if not cached():
-        subprocess.run(
+        run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
              "--only-binary=:all:", "--python-version", "3.14", "--implementation", "py",
              "-d", str(CACHE), f"{name}=={version}"],
-            check=True,
+            f"pip download {name}=={version} (a wheel the kernel installs)",
         )  # fmt: skip
     found = cached()
     if len(found) != 1:
@@ -234,7 +236,7 @@ def build(output: Path, url: str) -> None:
     print(
         f"{output.name}/ built: {size / 1e6:.1f} MB, Pyodide {version}, {len(shipped)} wheels"
         f" shipped, other packages from {url}\n"
-        f"serve it with: python3 -m http.server -d {output.name}"
+        f"serve it with: python3 -m http.server --bind 127.0.0.1 -d {output.name}"
     )
 
 
@@ -268,10 +270,10 @@ def make_lite(site: Path, url: str) -> list[str]:
         write_json(lite_dir / "jupyter-lite.json", config, indent=1)
         # jupyter lite build makes --output-dir itself: the empty folder is given to it as is
         site.rmdir()
-        subprocess.run(
+        run(
             [sys.executable, "-m", "jupyter", "lite", "build", "--lite-dir", str(lite_dir),
              "--contents", str(contents), "--output-dir", str(site), "--no-sourcemaps"],
-            check=True, cwd=tmp,
+            "jupyter lite build (the lite extra: make lite installs it)", cwd=Path(tmp),
         )  # fmt: skip
     drop_source_maps(site)
     pyodide_dir = site / "pyodide"
@@ -294,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         build(args.output, args.pyodide_packages_url)
     except OutputError as error:  # changed while building
         parser.error(f"argument --output: {error}")
+    except ToolError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     return 0
 
 

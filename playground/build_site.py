@@ -1,7 +1,8 @@
 """Build the static playground in ``site/``: ``python playground/build_site.py`` (``make site``).
 
 ``site/`` gets the pinned Pyodide core from npm (interpreter and standard library, nothing from a
-CDN), this project's wheel, and the page. Serve it with ``python3 -m http.server -d site``.
+CDN), this project's wheel, and the page. Serve it with
+``python3 -m http.server --bind 127.0.0.1 -d site``.
 
 ``--output PATH`` builds elsewhere. Every build (this one and ``build_lite.py``) is made in a fresh
 folder next to the output and renamed into place only when it is complete, so a failed build
@@ -42,6 +43,10 @@ PYODIDE_FILES = [
 
 class OutputError(ValueError):
     """The output path names something a build must not replace; nothing was deleted."""
+
+
+class ToolError(RuntimeError):
+    """A program the build runs is missing or failed; the message names it and what it was for."""
 
 
 def output_path(path: str | Path) -> Path:
@@ -131,8 +136,24 @@ def pyodide_core() -> Path:
     """The pinned Pyodide core (package.json here), installed from npm on first use: its folder."""
     core = HERE / "node_modules" / "pyodide"
     if not (core / "pyodide.mjs").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True)
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ToolError(
+                "npm is needed once, to fetch the Pyodide core pinned in playground/package.json:"
+                " install Node.js 18 or newer with npm (Debian: apt-get install npm)"
+            )
+        run([npm, "ci", "--no-audit", "--no-fund"], "npm ci (the pinned Pyodide core)", cwd=HERE)
     return core
+
+
+def run(command: list[str], what: str, cwd: Path | None = None) -> None:
+    """Run ``command`` (its output shown as it goes); ``ToolError`` naming ``what`` if it fails."""
+    try:
+        result = subprocess.run(command, cwd=cwd)
+    except OSError as error:  # not found or not executable
+        raise ToolError(f"{what}: {command[0]} could not run ({error.strerror})") from None
+    if result.returncode != 0:
+        raise ToolError(f"{what} failed with exit status {result.returncode} (its output is above)")
 
 
 def copy_pyodide_core(dest: Path) -> None:
@@ -145,9 +166,9 @@ def copy_pyodide_core(dest: Path) -> None:
 
 def build_wheel(dest: Path) -> Path:
     """This project's wheel, built into ``dest``: its path."""
-    subprocess.run(
+    run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dest), str(ROOT)],
-        check=True,
+        "pip wheel (this project's wheel)",
     )
     (wheel,) = dest.glob("microgradx-*.whl")
     return wheel
@@ -170,9 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         build_into(args.output, "site", make_site)
     except OutputError as error:  # changed while building
         parser.error(f"argument --output: {error}")
+    except ToolError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     size = sum(p.stat().st_size for p in args.output.rglob("*") if p.is_file())
     name = args.output.name
-    print(f"{name}/ built: {size / 1e6:.1f} MB; serve it with: python3 -m http.server -d {name}")
+    print(
+        f"{name}/ built: {size / 1e6:.1f} MB; serve it with:"
+        f" python3 -m http.server --bind 127.0.0.1 -d {name}"
+    )
     return 0
 
 

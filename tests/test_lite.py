@@ -116,7 +116,7 @@ def lite_build(monkeypatch, tmp_path):
     configs: list[Any] = []
     fail = threading.Event()
 
-    def run(cmd: list[str], **kw: Any) -> None:
+    def run(cmd: list[str], what: str, cwd: Path | None = None) -> None:
         calls.append(cmd)
         configs.append(
             json.loads(Path(cmd[cmd.index("--lite-dir") + 1], "jupyter-lite.json").read_text())
@@ -131,7 +131,7 @@ def lite_build(monkeypatch, tmp_path):
         urls.append(url)
         return []
 
-    monkeypatch.setattr(build_lite.subprocess, "run", run)
+    monkeypatch.setattr(build_lite, "run", run)
     monkeypatch.setattr(build_lite, "rewrite_lock", rewrite_lock)
     monkeypatch.chdir(tmp_path)
     return SimpleNamespace(module=build_lite, calls=calls, urls=urls, configs=configs, fail=fail)
@@ -216,6 +216,27 @@ def test_a_failing_lite_build_leaves_the_previous_site_as_it_was(lite_build, tmp
     assert (tmp_path / "site" / "index.html").read_text() == "new"
     with pytest.raises(RuntimeError, match="test stub"):
         build_lite.main(["--output", "other"])  # no old site: none left half built either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core", "site"]
+
+
+def test_a_tool_failing_in_a_lite_build_is_one_line_and_keeps_the_previous_site(
+    lite_build, tmp_path, capsys, monkeypatch
+):
+    build_lite = lite_build.module
+    build_lite.main(["--output", "site"])
+    (tmp_path / "site" / "old.txt").write_text("still served")
+
+    def failing(cmd: list[str], what: str, cwd: Path | None = None) -> None:
+        raise build_lite.ToolError(f"{what} failed with exit status 1 (its output is above)")
+
+    monkeypatch.setattr(build_lite, "run", failing)
+    with pytest.raises(SystemExit) as exit_:
+        build_lite.main(["--output", "site"])
+    assert exit_.value.code == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "jupyter lite build" in error and "exit status 1" in error
+    assert "Traceback" not in error
+    assert (tmp_path / "site" / "old.txt").read_text() == "still served"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["core", "site"]
 
 

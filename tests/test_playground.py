@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -122,6 +123,35 @@ def test_site_replaces_only_its_own_previous_build_and_a_failure_keeps_it(site_b
         build_site.main(["--output", "site"])
     assert (site / "old.txt").read_text() == "still served" and len(builds) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["core", "site"]  # no half-built folder
+
+
+def test_a_site_build_without_npm_is_one_line_naming_it_and_makes_nothing(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.syspath_prepend(str(ROOT / "playground"))
+    import build_site
+
+    monkeypatch.setattr(build_site, "HERE", tmp_path / "playground")  # no node_modules: npm's job
+    monkeypatch.setattr(build_site.shutil, "which", lambda name: None)
+    monkeypatch.setattr(build_site, "build_wheel", lambda dest: pytest.fail("built a wheel"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        build_site.main(["--output", "site"])
+    assert exit_.value.code == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "npm is needed" in error and "apt-get install npm" in error
+    assert list(tmp_path.iterdir()) == []  # no site, no half-built folder
+
+
+def test_a_build_step_that_fails_or_cannot_start_is_a_tool_error_naming_it(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "playground"))
+    import build_site
+
+    with pytest.raises(build_site.ToolError, match=r"^a step failed with exit status 3 \("):
+        build_site.run([sys.executable, "-c", "raise SystemExit(3)"], "a step")
+    with pytest.raises(build_site.ToolError, match=r"^a step: /nonexistent/tool could not run"):
+        build_site.run(["/nonexistent/tool"], "a step")
+    build_site.run([sys.executable, "-c", "pass"], "a step")  # success: nothing raised
 
 
 # ---- the Python half, in CPython ----------------------------------------------------------------
