@@ -50,6 +50,29 @@ def _renderers() -> list[str]:
 RENDERERS = _renderers()
 
 
+@pytest.mark.parametrize(
+    "renderer", [r for r in RENDERERS if r in ("missing:dot",) or Path(r).name == "dot"]
+)
+def test_the_readmes_graph_picture_is_what_the_demo_draws_now(renderer, tmp_path):
+    """docs/images/neuron_graph.svg is `make demo`'s drawing (the README says so): the same
+    texts in the same fonts as the demo's neuron drawn now by Graphviz's dot (the layout's
+    coordinates may differ between Graphviz versions; what a reader sees may not)."""
+    if renderer.startswith("missing:"):
+        pytest.fail("dot is required in CI but not installed")
+    from microgradx.cli import neuron
+
+    o, _ = neuron()
+    trace_backward(o)  # the demo's backward pass: the gradients drawn
+    drawn = draw_graph(o, show_local_grads=True).save(tmp_path / "g.svg", renderer).read_text()
+    docs = Path(__file__).resolve().parents[1] / "docs" / "images"
+    copy = (docs / "neuron_graph.svg").read_text()
+
+    def seen(svg: str) -> tuple[list[str], list[str]]:
+        return _texts(svg), sorted(re.findall(r'font-family="([^"]*)"', svg))
+
+    assert seen(copy) == seen(drawn), "regenerate it: microgradx demo --out DIR, copy the .svg"
+
+
 def _texts(svg: str) -> list[str]:
     root = ET.fromstring(svg)  # well-formed XML or an exception
     return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
