@@ -1057,8 +1057,8 @@ MUTATIONS = [
     Mutation(
         "the demo's PNG is written by savefig(path), not the atomic writer",
         "microgradx/cli.py",
-        '        write_atomically(folder / "decision_boundary.png", png.getvalue())\n',
-        '        figure.savefig(folder / "decision_boundary.png", dpi=110)\n',
+        'written.append(write_atomically(folder / "decision_boundary.png", png.getvalue()))',
+        'figure.savefig(folder / "decision_boundary.png", dpi=110)',
         ("tests/test_hostile_files.py",),
     ),
     Mutation(
@@ -3640,6 +3640,33 @@ MUTATIONS = [
             "tests/test_lite.py::"
             "test_a_tool_failing_in_a_lite_build_is_one_line_and_keeps_the_previous_site",
         ),
+    ),
+    Mutation(
+        "the CLI asks fit for a progress bar without tqdm (fit's warning, a source line of ours)",
+        "microgradx/cli.py",
+        "'microgradx[progress]' for one)\", file=out)\n        return False\n",
+        "'microgradx[progress]' for one)\", file=out)\n        return True\n",
+        (
+            "tests/test_cli.py::"
+            "test_demo_without_tqdm_and_matplotlib_says_so_in_plain_lines_and_still_draws_the_graph",
+        ),
+    ),
+    Mutation(
+        "the demo without matplotlib says it wrote nothing (the graph was written)",
+        "microgradx/cli.py",
+        '        print(f"\\nNo decision boundary picture: {error}", file=out)\n',
+        '        print(f"\\nNo decision boundary picture: {error}", file=out)\n        return\n',
+        (
+            "tests/test_cli.py::"
+            "test_demo_without_tqdm_and_matplotlib_says_so_in_plain_lines_and_still_draws_the_graph",
+        ),
+    ),
+    Mutation(
+        "microgradx vectors --out FILE prints nothing",
+        "microgradx/cli.py",
+        '                print(f"Wrote {cases} cases to {args.out}")\n',
+        "                pass\n",
+        ("tests/test_cli.py::test_vectors_says_how_many_cases_it_wrote_where",),
     ),
 ]
 

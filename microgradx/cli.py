@@ -24,6 +24,19 @@ from microgradx.replay import BACKENDS, compile_memory
 from microgradx.viz.trace import trace_backward
 
 
+def _progress(wanted: bool, out: TextIO) -> bool:
+    """Whether to ask ``fit`` for a progress bar: ``wanted`` and tqdm here. Without tqdm, one
+    plain line says how to get one (``fit``'s own warning would show a source line of ours)."""
+    if not wanted:
+        return False
+    try:
+        import tqdm  # noqa: F401  (fit imports it next)
+    except ImportError:
+        print("(no progress bar: pip install 'microgradx[progress]' for one)", file=out)
+        return False
+    return True
+
+
 def _describe(node: Value, names: dict[Value, str]) -> str:
     """How a node was computed, in terms of its children's names: ``x1 * w1``, ``tanh(n)``."""
     if node.op is None:
@@ -105,7 +118,7 @@ def demo(
         optimizer=optim.Adam(model.parameters(), lr=0.05),
         epochs=30,
         batch_size=20,
-        progress=progress,
+        progress=_progress(progress, out),
     )
     print(f"{model}: training accuracy {history.accuracy[-1]:.0%} after 30 epochs", file=out)
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -117,23 +130,25 @@ def demo(
 def pictures(
     neuron_output: Value, model: nn.Module, X: Any, y: Any, folder: Path, out: TextIO
 ) -> None:
-    """Write the neuron's graph and the decision boundary, if the viz and plot extras are here."""
+    """Write the neuron's graph (always: without Graphviz microgradx lays it out itself) and the
+    decision boundary (with the plot extra, matplotlib; without it one line says so)."""
+    from microgradx.viz import draw_graph
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [draw_graph(neuron_output, show_local_grads=True).save(folder / "neuron_graph.svg")]
     try:
-        from microgradx.viz import RendererNotFound, draw_graph
         from microgradx.viz.plots import decision_boundary
 
-        folder.mkdir(parents=True, exist_ok=True)
-        graph = draw_graph(neuron_output, show_local_grads=True).save(folder / "neuron_graph.svg")
         figure = decision_boundary(model, X, y, title="MLP 2-16-16-1 on two moons")
+    except ImportError as error:
+        print(f"\nNo decision boundary picture: {error}", file=out)
+    else:
         # Rendered in memory, then written like every other file (atomically, to a regular
         # file only): savefig(path) would follow a link to /dev/null or block on a FIFO.
         png = BytesIO()
         figure.savefig(png, format="png", dpi=110)
-        write_atomically(folder / "decision_boundary.png", png.getvalue())
-    except (ImportError, RendererNotFound) as error:
-        print(f"\nNo pictures: {error}", file=out)
-        return
-    print(f"\nWrote {graph} and {folder / 'decision_boundary.png'}", file=out)
+        written.append(write_atomically(folder / "decision_boundary.png", png.getvalue()))
+    print(f"\nWrote {' and '.join(str(path) for path in written)}", file=out)
 
 
 DATASETS = ("moons", "circles", "xor", "spirals", "titanic", "digits")
@@ -306,7 +321,7 @@ def train_command(args: argparse.Namespace, out: TextIO) -> int:
             batch_size=args.batch_size,
             validation=(X_test, y_test),
             seed=args.seed,
-            progress=not args.quiet,
+            progress=_progress(not args.quiet, sys.stdout),
             compile=args.compile,
             backend=args.backend,
             on_epoch=stop_if_diverged,
@@ -456,7 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "train":
             return train_command(args, sys.stdout)
         elif args.command == "vectors":
-            vectors.write(args.out, seed=args.seed, ops=args.ops, depth=args.depth)
+            cases = vectors.write(args.out, seed=args.seed, ops=args.ops, depth=args.depth)
+            if args.out != "-":  # (standard output holds the cases themselves)
+                print(f"Wrote {cases} cases to {args.out}")
         elif args.command == "check":
             return check(args)
     except (CommandError, OSError, ValueError, ImportError) as error:  # (numpy for --backend)

@@ -479,17 +479,20 @@ def dumps(lines: Sequence[dict[str, object]]) -> str:
     )
 
 
-def write(out: str, *, seed: int = 0, ops: str | None = None, depth: int = DEFAULT_DEPTH) -> None:
+def write(out: str, *, seed: int = 0, ops: str | None = None, depth: int = DEFAULT_DEPTH) -> int:
     """``microgradx vectors``: generate and write to the file ``out`` (atomically; a folder, a
-    FIFO or a device there is refused before any work) or, for ``-``, to standard output.
+    FIFO or a device there is refused before any work) or, for ``-``, to standard output; the
+    number of cases written (the lines after the header).
     ``ops`` is comma-separated op names. Raises ``ValueError`` for an unknown op name and
     ``OSError`` for a path that cannot be written (``NotARegularFileError`` for a folder, a FIFO
     or a device; ``FileNotFoundError`` for a folder that does not exist), before any work."""
     if out != "-" and not write_target(out).parent.is_dir():  # checked before the work
         raise FileNotFoundError(f"{out}: the folder {os.path.dirname(out)} does not exist")
     names = None if ops is None else [name.strip() for name in ops.split(",")]
-    text = dumps(generate(seed, names, depth))
+    lines = generate(seed, names, depth)
+    text = dumps(lines)
     if out == "-":
         sys.stdout.write(text)
     else:
         write_atomically(out, text.encode("utf-8"))
+    return len(lines) - 1

@@ -36,6 +36,34 @@ def test_demo_shows_forward_values_backward_steps_and_a_passing_gradcheck(tmp_pa
     assert "do/d(x1*w1) += do/ds * ∂s/∂(x1*w1)" in page
 
 
+def test_demo_without_tqdm_and_matplotlib_says_so_in_plain_lines_and_still_draws_the_graph(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm raises ImportError
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning with a source line of ours: plain lines
+        demo(out, progress=True, folder=str(tmp_path))
+    text = out.getvalue()
+    assert "(no progress bar: pip install 'microgradx[progress]' for one)\n" in text
+    no_plot = "plots need the plot extra: pip install 'microgradx[plot]'"
+    assert f"\nNo decision boundary picture: {no_plot}\n" in text
+    assert text.endswith(f"\nWrote {tmp_path / 'neuron_graph.svg'}\n")
+    assert "grad 0.5" in (tmp_path / "neuron_graph.svg").read_text()
+    assert not (tmp_path / "decision_boundary.png").exists()
+
+
+def test_vectors_says_how_many_cases_it_wrote_where(tmp_path, capsys):
+    out = tmp_path / "cases.jsonl"
+    assert main(["vectors", "--out", str(out), "--ops", "add,mul"]) == 0
+    lines = out.read_text().splitlines()
+    assert capsys.readouterr().out == f"Wrote {len(lines) - 1} cases to {out}\n"
+    assert len(lines) > 2
+
+
 def test_ops_prints_the_docs_table(capsys):
     assert main(["ops"]) == 0
     assert capsys.readouterr().out == markdown_table()

@@ -1010,7 +1010,6 @@ def test_the_decision_boundary_png_goes_through_the_atomic_writer(tmp_path):
     replaced whole."""
     import io as text_io
 
-    pytest.importorskip("matplotlib", reason="the demo's PNG needs the plot extra")
     from microgradx.cli import neuron, pictures
     from microgradx.data import make_moons
 

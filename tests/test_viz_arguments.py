@@ -290,7 +290,6 @@ def test_a_histograms_bins_are_a_bounded_count(bins):
 
 
 def test_an_image_grid_of_fewer_images_than_columns_is_one_row_of_just_them():
-    pytest.importorskip("matplotlib", reason="the plot extra draws the figure")
     figure = plots.image_grid([[0.0, 1.0, 1.0, 0.0]] * 3, side=2, columns=10)
     assert len(figure.axes) == 3  # not ten places, seven of them empty
     assert figure.get_size_inches()[0] == pytest.approx(3 * 0.9)
