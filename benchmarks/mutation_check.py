@@ -3611,6 +3611,13 @@ MUTATIONS = [
         "                        marks += [0] * len(waiting)\n",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
+    Mutation(
+        "the step-through's recorded pass runs while another thread's backward() runs",
+        "microgradx/viz/record.py",
+        "    with PASS_LOCK:\n        order = topological_order(root)\n",
+        "    if True:\n        order = topological_order(root)\n",
+        ("tests/test_trace.py::test_the_recorded_pass_takes_turns_with_backward_in_other_threads",),
+    ),
 ]
 
 

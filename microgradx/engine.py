@@ -252,7 +252,7 @@ class Value:
         """
         gradient = real(gradient, "gradient")
         create_graph = flag(create_graph, "create_graph")
-        with _backward_lock:
+        with PASS_LOCK:
             order, changed, starts = _pass_plan(self)  # every leaf's start checked first
             # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
             # back as it was: no half-added gradients, no intermediate grads reset for nothing.
@@ -534,7 +534,10 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
 
 
 _walk_lock = threading.Lock()  # one topological_order at a time (see its stamps)
-_backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
+# One pass at a time writes .grad (see Value.backward): backward() holds it, and so does every
+# other pass that writes gradients on the nodes (the step-through's, microgradx.viz.record).
+# Reentrant: an op's rule may itself call backward() on another graph.
+PASS_LOCK = threading.RLock()
 
 
 _FRESH = Value(0.0).grad  # the 0.0 every Value's grad starts as (see _pass_plan)
