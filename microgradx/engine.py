@@ -463,6 +463,11 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
     # input was set aside). That is the order of the one-stack depth-first search with a stamp
     # for each state (the docstring's), at a slice and an extend for a run of nodes instead of a
     # pop and a test for each: an MLP's chain of sums b + w1 x1 + w2 x2 + ... is one run.
+    # A pending input met already is skipped without placing its run: marks only grow up the
+    # pending list, so the next input expanded (or the end) places that run and the ones below
+    # it in the same order. Placed at each skip, a run would cost a slice for every node of a
+    # chain that sets aside an input met further down (x + (x + ...), a recurrence w * h): twice
+    # the old walk's time on such graphs.
     # The token refers to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps
     # never mix. ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11
     # turns the written form into an inline append (no call), which a saved method would not get.
@@ -476,13 +481,13 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
         while pending:
             node = pending.pop()
             mark = marks.pop()
+            if node._seen is seen:  # set aside by two users, or placed since
+                continue  # (its run, if any, is placed with the next one: see above)
             if len(opened) > mark:  # the nodes opened since `node` was set aside are done
                 run = opened[mark:]
                 del opened[mark:]
                 run.reverse()
                 order += run
-            if node._seen is seen:  # set aside by two users, or placed since
-                continue
             while True:  # expand node; walk into an input directly rather than setting it aside
                 node._seen = seen
                 if node.grad is not _FRESH:
