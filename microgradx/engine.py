@@ -247,8 +247,9 @@ class Value:
         ``microgradx.functional`` return gradients instead of storing them, and leave no cycle.)
 
         Threads: a pass writes ``grad`` on the nodes it visits, so passes run one at a time (a
-        process-wide lock): two threads calling ``backward()`` on one graph at once each add their
-        gradient exactly once, as if one call came after the other.
+        process-wide lock, ``PASS_LOCK``, which ``trace_backward``'s recorded pass takes too): two
+        threads calling ``backward()`` on one graph at once each add their gradient exactly once,
+        as if one call came after the other.
         """
         gradient = real(gradient, "gradient")
         create_graph = flag(create_graph, "create_graph")
