@@ -446,11 +446,11 @@ MUTATIONS = [
     Mutation(
         "trace_backward's recorded pass is not undone when it raises",
         "microgradx/viz/record.py",
-        "    except BaseException:\n"
-        "        for node, grad in zip(order, before):\n"
-        "            node.grad = grad\n"
-        "        raise\n",
-        "    except BaseException:\n        raise\n",
+        "        except BaseException:\n"
+        "            for node, grad in zip(order, before):\n"
+        "                node.grad = grad\n"
+        "            raise\n",
+        "        except BaseException:\n            raise\n",
         (
             "tests/test_trace.py::test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_pass",
         ),
@@ -3593,7 +3593,7 @@ MUTATIONS = [
         "topological_order expands a set-aside input before the nodes opened after it are placed",
         "microgradx/engine.py",
         "            if len(opened) > mark:  # the nodes opened since",
-        "            if False:",
+        "            if False:  # the nodes opened since",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
@@ -3662,7 +3662,16 @@ def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:
     text = target.read_text(encoding="utf-8")
     if text.count(mutation.old) != 1:
         raise SystemExit(f"{mutation.name}: the text to change is not in {mutation.path} once")
-    target.write_text(text.replace(mutation.old, mutation.new), encoding="utf-8")
+    mutated = text.replace(mutation.old, mutation.new)
+    if target.suffix == ".py":
+        # A mutation that does not compile fails every test without testing anything: it
+        # would be counted as caught (one was, with an empty [first failing test]).
+        try:
+            compile(mutated, str(target), "exec")
+        except SyntaxError as error:
+            message = f"{mutation.name}: the mutated file does not compile: {error}"
+            raise SystemExit(message) from None
+    target.write_text(mutated, encoding="utf-8")
     start = time.perf_counter()
     try:
         result = _pytest(workspace, mutation.tests)
