@@ -2345,8 +2345,8 @@ MUTATIONS = [
     Mutation(
         "backward() keeps the nodes still holding their first 0.0, and not the others",
         "microgradx/engine.py",
-        "                        if right.grad is not _FRESH:",
-        "                        if right.grad is _FRESH:",
+        "                        if right.grad is not _FRESH and keep:",
+        "                        if right.grad is _FRESH and keep:",
         ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
     ),
     Mutation(
@@ -3599,7 +3599,7 @@ MUTATIONS = [
     Mutation(
         "backward() misses the grad of a node it walks into (not placed by the shortcut)",
         "microgradx/engine.py",
-        "                if node.grad is not _FRESH:\n"
+        "                if node.grad is not _FRESH and keep:\n"
         "                    kept.append((node, node.grad))\n",
         "",
         ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
@@ -3617,6 +3617,26 @@ MUTATIONS = [
         "    with PASS_LOCK:\n        order = topological_order(root)\n",
         "    if True:\n        order = topological_order(root)\n",
         ("tests/test_trace.py::test_the_recorded_pass_takes_turns_with_backward_in_other_threads",),
+    ),
+    Mutation(
+        "topological_order keeps a (node, grad) for each node it walks into, for nothing",
+        "microgradx/engine.py",
+        "                if node.grad is not _FRESH and keep:\n",
+        "                if node.grad is not _FRESH:\n",
+        (
+            "tests/test_walk.py::"
+            "test_topological_order_of_a_graph_walked_by_backward_keeps_nothing_a_node",
+        ),
+    ),
+    Mutation(
+        "topological_order keeps a (node, grad) for each node its shortcut places, for nothing",
+        "microgradx/engine.py",
+        "                        if right.grad is not _FRESH and keep:\n",
+        "                        if right.grad is not _FRESH:\n",
+        (
+            "tests/test_walk.py::"
+            "test_topological_order_of_a_graph_walked_by_backward_keeps_nothing_a_node",
+        ),
     ),
 ]
 
