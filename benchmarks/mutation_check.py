@@ -446,11 +446,11 @@ MUTATIONS = [
     Mutation(
         "trace_backward's recorded pass is not undone when it raises",
         "microgradx/viz/record.py",
-        "    except BaseException:\n"
-        "        for node, grad in zip(order, before):\n"
-        "            node.grad = grad\n"
-        "        raise\n",
-        "    except BaseException:\n        raise\n",
+        "        except BaseException:\n"
+        "            for node, grad in zip(order, before):\n"
+        "                node.grad = grad\n"
+        "            raise\n",
+        "        except BaseException:\n            raise\n",
         (
             "tests/test_trace.py::test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_pass",
         ),
@@ -2345,8 +2345,8 @@ MUTATIONS = [
     Mutation(
         "backward() keeps the nodes still holding their first 0.0, and not the others",
         "microgradx/engine.py",
-        "                        if right.grad is not _FRESH:",
-        "                        if right.grad is _FRESH:",
+        "                        if right.grad is not _FRESH and keep:",
+        "                        if right.grad is _FRESH and keep:",
         ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
     ),
     Mutation(
@@ -3593,13 +3593,13 @@ MUTATIONS = [
         "topological_order expands a set-aside input before the nodes opened after it are placed",
         "microgradx/engine.py",
         "            if len(opened) > mark:  # the nodes opened since",
-        "            if False:",
+        "            if False:  # the nodes opened since",
         ("tests/test_walk.py::test_topological_order_keeps_its_guarantees_on_random_dags",),
     ),
     Mutation(
         "backward() misses the grad of a node it walks into (not placed by the shortcut)",
         "microgradx/engine.py",
-        "                if node.grad is not _FRESH:\n"
+        "                if node.grad is not _FRESH and keep:\n"
         "                    kept.append((node, node.grad))\n",
         "",
         ("tests/test_walk.py::test_backward_is_the_reference_walk_bit_for_bit_on_random_dags",),
@@ -3668,6 +3668,33 @@ MUTATIONS = [
         "                pass\n",
         ("tests/test_cli.py::test_vectors_says_how_many_cases_it_wrote_where",),
     ),
+    Mutation(
+        "the step-through's recorded pass runs while another thread's backward() runs",
+        "microgradx/viz/record.py",
+        "    with PASS_LOCK:\n        order = topological_order(root)\n",
+        "    if True:\n        order = topological_order(root)\n",
+        ("tests/test_trace.py::test_the_recorded_pass_takes_turns_with_backward_in_other_threads",),
+    ),
+    Mutation(
+        "topological_order keeps a (node, grad) for each node it walks into, for nothing",
+        "microgradx/engine.py",
+        "                if node.grad is not _FRESH and keep:\n",
+        "                if node.grad is not _FRESH:\n",
+        (
+            "tests/test_walk.py::"
+            "test_topological_order_of_a_graph_walked_by_backward_keeps_nothing_a_node",
+        ),
+    ),
+    Mutation(
+        "topological_order keeps a (node, grad) for each node its shortcut places, for nothing",
+        "microgradx/engine.py",
+        "                        if right.grad is not _FRESH and keep:\n",
+        "                        if right.grad is not _FRESH:\n",
+        (
+            "tests/test_walk.py::"
+            "test_topological_order_of_a_graph_walked_by_backward_keeps_nothing_a_node",
+        ),
+    ),
 ]
 
 
@@ -3712,7 +3739,16 @@ def run(mutation: Mutation, workspace: Path) -> tuple[bool, float, str]:
     text = target.read_text(encoding="utf-8")
     if text.count(mutation.old) != 1:
         raise SystemExit(f"{mutation.name}: the text to change is not in {mutation.path} once")
-    target.write_text(text.replace(mutation.old, mutation.new), encoding="utf-8")
+    mutated = text.replace(mutation.old, mutation.new)
+    if target.suffix == ".py":
+        # A mutation that does not compile fails every test without testing anything: it
+        # would be counted as caught (one was, with an empty [first failing test]).
+        try:
+            compile(mutated, str(target), "exec")
+        except SyntaxError as error:
+            message = f"{mutation.name}: the mutated file does not compile: {error}"
+            raise SystemExit(message) from None
+    target.write_text(mutated, encoding="utf-8")
     start = time.perf_counter()
     try:
         result = _pytest(workspace, mutation.tests)

@@ -247,12 +247,13 @@ class Value:
         ``microgradx.functional`` return gradients instead of storing them, and leave no cycle.)
 
         Threads: a pass writes ``grad`` on the nodes it visits, so passes run one at a time (a
-        process-wide lock): two threads calling ``backward()`` on one graph at once each add their
-        gradient exactly once, as if one call came after the other.
+        process-wide lock, ``PASS_LOCK``, which ``trace_backward``'s recorded pass takes too): two
+        threads calling ``backward()`` on one graph at once each add their gradient exactly once,
+        as if one call came after the other.
         """
         gradient = real(gradient, "gradient")
         create_graph = flag(create_graph, "create_graph")
-        with _backward_lock:
+        with PASS_LOCK:
             order, changed, starts = _pass_plan(self)  # every leaf's start checked first
             # A pass that raises (detect_anomaly(), an op of the user's, Ctrl-C) puts every grad
             # back as it was: no half-added gradients, no intermediate grads reset for nothing.
@@ -463,10 +464,19 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
     # input was set aside). That is the order of the one-stack depth-first search with a stamp
     # for each state (the docstring's), at a slice and an extend for a run of nodes instead of a
     # pop and a test for each: an MLP's chain of sums b + w1 x1 + w2 x2 + ... is one run.
+    # A pending input met already is skipped without placing its run: marks only grow up the
+    # pending list, so the next input expanded (or the end) places that run and the ones below
+    # it in the same order. Placed at each skip, a run would cost a slice for every node of a
+    # chain that sets aside an input met further down (x + (x + ...), a recurrence w * h): twice
+    # the old walk's time on such graphs.
     # The token refers to nothing, so no cycle. Walks take turns (a lock), so two threads' stamps
     # never mix. ``order.append(node)`` is written out, not saved as a bound method: CPython 3.11
     # turns the written form into an inline append (no call), which a saved method would not get.
     seen = object()
+    # topological_order keeps nothing: after a pass every grad is another float than the first
+    # 0.0, and a (node, grad) kept for each node made its walk 2.5 times as long. Tested second,
+    # ``keep`` costs nothing where the grad is that 0.0 (backward() on a graph just built).
+    keep = changed is not None
     kept: list[tuple[Value, Any]] = [] if changed is None else changed
     order: list[Value] = []
     opened: list[Value] = []  # waiting for their inputs; placed in reverse, a run at a time
@@ -476,16 +486,16 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
         while pending:
             node = pending.pop()
             mark = marks.pop()
+            if node._seen is seen:  # set aside by two users, or placed since
+                continue  # (its run, if any, is placed with the next one: see above)
             if len(opened) > mark:  # the nodes opened since `node` was set aside are done
                 run = opened[mark:]
                 del opened[mark:]
                 run.reverse()
                 order += run
-            if node._seen is seen:  # set aside by two users, or placed since
-                continue
             while True:  # expand node; walk into an input directly rather than setting it aside
                 node._seen = seen
-                if node.grad is not _FRESH:
+                if node.grad is not _FRESH and keep:
                     kept.append((node, node.grad))
                 left, right = node._left, node._right
                 if left is None:
@@ -513,7 +523,7 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
                     ):
                         right._seen = seen
                         order.append(right)
-                        if right.grad is not _FRESH:
+                        if right.grad is not _FRESH and keep:
                             kept.append((right, right.grad))
                     else:
                         opened.append(node)
@@ -534,7 +544,10 @@ def _ordered(root: Value, changed: list[tuple[Value, Any]] | None) -> list[Value
 
 
 _walk_lock = threading.Lock()  # one topological_order at a time (see its stamps)
-_backward_lock = threading.RLock()  # one pass at a time writes .grad (see Value.backward)
+# One pass at a time writes .grad (see Value.backward): backward() holds it, and so does every
+# other pass that writes gradients on the nodes (the step-through's, microgradx.viz.record).
+# Reentrant: an op's rule may itself call backward() on another graph.
+PASS_LOCK = threading.RLock()
 
 
 _FRESH = Value(0.0).grad  # the 0.0 every Value's grad starts as (see _pass_plan)

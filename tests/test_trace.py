@@ -546,6 +546,48 @@ def test_trace_backward_treats_leaf_grads_as_backward_does_and_undoes_a_failed_p
     assert (x.grad, y.grad, out.grad) == (0.0, 0.25, 0.0)
 
 
+def test_the_recorded_pass_takes_turns_with_backward_in_other_threads():
+    """Found: trace_backward wrote the nodes' gradients without backward()'s lock, so a
+    backward() in another thread reset the intermediate gradients the recorded pass was adding
+    to (4 of 5 traces recorded wrong upstreams while another thread ran backward()). While the
+    recorded pass runs (inside an op's rule here), another thread cannot start a pass."""
+    import threading
+
+    from microgradx import Op, apply
+    from microgradx.engine import PASS_LOCK
+
+    could_start: list[bool] = []
+
+    def rule(v: float, out: float) -> tuple[float]:
+        def other() -> None:  # a pass in another thread would take the lock first
+            got = PASS_LOCK.acquire(blocking=False)
+            if got:
+                PASS_LOCK.release()
+            could_start.append(got)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        return (1.0,)
+
+    probe = Op(
+        name="probe",
+        symbol="probe",
+        arity=1,
+        forward=lambda v: v,
+        local_grads=rule,
+        math="probe(x) = x",
+        derivative="1",
+    )
+    x = Value(0.5, label="x")
+    out = apply(probe, (x * x).tanh()) * x
+    trace = trace_backward(out)
+    assert could_start == [False]
+    want = Value(0.5)
+    (apply(probe, (want * want).tanh()) * want).backward()
+    assert x.grad == want.grad and len(trace.op_steps) == 4
+
+
 # ---- the network's recorded structure ------------------------------------------------------------
 
 

@@ -326,3 +326,27 @@ def test_a_first_pass_that_raises_leaves_every_grad_as_it_was():
     else:
         raise AssertionError("the op's derivative raises")
     assert all(n.grad is g for n, g in before)
+
+
+def test_topological_order_of_a_graph_walked_by_backward_keeps_nothing_a_node():
+    """Found: topological_order kept a (node, grad) pair for every node whose grad was not the
+    0.0 a Value starts with, for nothing (only backward() reads them): after a pass that is
+    every node, 64 bytes more for each and its walk 2.5 times as long. What it allocates is its
+    order and the nodes waiting for their inputs: about 12 bytes a node here (42 with a pair
+    kept at either of the two places the walk meets a node)."""
+    import tracemalloc
+
+    a, b = Value(0.5), Value(1.0)
+    y = a
+    for _ in range(20_000):
+        y = y + a * b  # each product placed where its user meets it, each sum walked into
+    y.backward()  # no gradient is 0: none stays the 0.0 a Value starts with
+    nodes = len(topological_order(y))
+    tracemalloc.start()
+    try:
+        order = topological_order(y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(order) == nodes == 40_002
+    assert peak < 24 * nodes

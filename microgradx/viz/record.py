@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microgradx import walk
-from microgradx.engine import Value, grad_number, topological_order
+from microgradx.engine import PASS_LOCK, Value, grad_number, topological_order
 from microgradx.viz.style import num, op_label, short, wrt
 
 __all__ = ["BackwardStep", "Contribution", "num", "record_backward", "short", "wrt"]
@@ -56,17 +56,19 @@ def record_backward(
     """Run the backward pass of ``root`` in ``backward()``'s order, recording every step.
 
     As ``backward()``: a leaf's grad set to None starts from 0, one that is not a number is
-    refused by name before anything changes, and a pass that raises (an op of the user's,
-    Ctrl-C) puts every grad back as it was."""
-    order = topological_order(root)
-    leaves = {node: walk.starting_grad(node) for node in order if node.op is None}
-    before = [node.grad for node in order]
-    try:
-        return _recorded_pass(root, order, leaves, names)
-    except BaseException:
-        for node, grad in zip(order, before):
-            node.grad = grad
-        raise
+    refused by name before anything changes, a pass that raises (an op of the user's, Ctrl-C)
+    puts every grad back as it was, and passes take turns with ``backward()``'s in other threads
+    (``engine.PASS_LOCK``): a pass in between would reset the gradients this one is adding."""
+    with PASS_LOCK:
+        order = topological_order(root)
+        leaves = {node: walk.starting_grad(node) for node in order if node.op is None}
+        before = [node.grad for node in order]
+        try:
+            return _recorded_pass(root, order, leaves, names)
+        except BaseException:
+            for node, grad in zip(order, before):
+                node.grad = grad
+            raise
 
 
 def _recorded_pass(
