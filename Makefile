@@ -44,10 +44,13 @@ lint: $(BIN)/.dev-installed
 
 # JupyterLab on the notebooks (the notebook extra: JupyterLab and everything the notebooks use).
 # Run as root (a container, a CI runner) Jupyter refuses to start without --allow-root.
+# playground/lab-settings/overrides.json: no prompt about Jupyter's news feed, no update check
+# (the server's news_url= alone leaves the prompt; the course asks nothing of the network).
 LAB_UID ?= $(shell id -u)
 LAB_FLAGS = $(if $(filter 0,$(LAB_UID)),--allow-root)
+LAB_SETTINGS = --LabApp.news_url= --LabApp.app_settings_dir=$(CURDIR)/playground/lab-settings
 lab: $(BIN)/.notebook-installed
-	$(BIN)/jupyter lab $(LAB_FLAGS) --LabApp.news_url= notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_SETTINGS) notebooks/
 
 # The browser playground: static files in site/ (Pyodide from npm, this package's wheel, the page)
 site: $(BIN)/python

@@ -3695,6 +3695,16 @@ MUTATIONS = [
             "test_topological_order_of_a_graph_walked_by_backward_keeps_nothing_a_node",
         ),
     ),
+    Mutation(
+        "make lab without its settings: JupyterLab asks the learner about its news feed",
+        "Makefile",
+        " --LabApp.app_settings_dir=$(CURDIR)/playground/lab-settings\n",
+        "\n",
+        (
+            "tests/test_jupyter.py::"
+            "test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen",
+        ),
+    ),
 ]
 
 

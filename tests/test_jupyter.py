@@ -126,8 +126,9 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={work}",
             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp runs the menu commands
-            "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # make lab's own settings (no news prompt): checked below, as a learner sees them
+            *[flag for flag in _lab_command().split() if flag.startswith("--LabApp.")],
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -203,6 +204,10 @@ def test_step_through_works_in_jupyterlab_after_save_kernel_shutdown_and_reopen(
                 box = steppers.nth(k).locator(".mgx-graph-box")
                 assert box.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
             page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+            # JupyterLab asks about its news feed within seconds unless make lab's settings
+            # say no: a learner opening the course is asked nothing about the network
+            toasts = page.locator(".Toastify__toast").all_inner_texts()
+            assert not [t for t in toasts if "news" in t.lower()], toasts
 
             # An untrusted copy (its text changed, so its signature no longer matches): no
             # script runs and JupyterLab strips inline SVG, yet step 0 and the table remain.
